@@ -1,0 +1,204 @@
+"""The virtual patient's body: organs and the anatomy of the circulation.
+
+A :class:`Body` is pure anatomy (which organs exist, what share of the cardiac
+output each receives, where its venous blood goes first).  What happens to a
+circulating cell in each capillary bed is physiology and belongs to the
+circulation plugin; :func:`absorbing_fates` solves the resulting chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+__all__ = ["ORGANS", "Body", "human_adult", "absorbing_fates", "DRAINS"]
+
+#: The organs (compartments) of the default human body, in output order.
+ORGANS: tuple[str, ...] = (
+    "lung", "liver", "bone", "brain", "adrenal", "kidney", "spleen", "skin",
+    "muscle", "heart", "gut", "pancreas", "breast", "prostate", "lymph_nodes",
+    "other",
+)
+
+#: Where each organ's venous blood goes first.
+#: ``"caval"``: the right heart, then the lung bed; ``"portal"``: the liver bed
+#: (gut, spleen and pancreas drain through the portal vein);  ``"pulmonary"``:
+#: the left heart and the arterial split (the lung's own blood drains into the
+#: pulmonary veins, so a lung primary's CTCs reach the systemic arteries first).
+DRAINS = ("caval", "portal", "pulmonary")
+
+# Resting blood flow, % of cardiac output, reference adult male: Williams LR,
+# Leggett RW (1989) Clin Phys Physiol Meas 10:187-217, as tabulated in NRC
+# (1999) Risk Assessment of Radon in Drinking Water, Table A-1 (values underlying
+# ICRP Publication 89, 2002).  Source rows -> paget organs:
+#   gut = stomach 1.0 + small intestine 10.0 + upper 2.0 + lower large intestine 2.0
+#   bone = red marrow 3.0 + yellow marrow 3.0 + trabecular 0.9 + cortical 0.6
+#   liver = hepatic artery 6.5 (the portal inflow arrives through the gut beds)
+#   lung = bronchial 2.5 (the pulmonary circulation takes 100 % of venous return)
+#   other = adipose 5.0 + thyroid 1.5 + testes 0.05 + other 3.2, less the three
+#           organs the table does not list:
+# ASSUMPTION (not in the source table): breast 0.5, prostate 0.1 and lymph nodes
+# 0.5 % of cardiac output, taken out of adipose/other so the total is unchanged.
+_HUMAN_FLOW_PERCENT = {
+    "lung": 2.5, "liver": 6.5, "bone": 7.5, "brain": 12.0, "adrenal": 0.3,
+    "kidney": 19.0, "spleen": 3.0, "skin": 5.0, "muscle": 17.0, "heart": 4.0,
+    "gut": 15.0, "pancreas": 1.0, "breast": 0.5, "prostate": 0.1,
+    "lymph_nodes": 0.5, "other": 5.0 + 1.5 + 0.05 + 3.2 - 0.5 - 0.1 - 0.5,
+}
+# Portal drainage (gut, spleen, pancreas -> liver): same source, drains_to column.
+_HUMAN_DRAINS = {organ: "caval" for organ in ORGANS}
+_HUMAN_DRAINS.update(gut="portal", spleen="portal", pancreas="portal", lung="pulmonary")
+
+
+@dataclass(frozen=True)
+class Body:
+    """Anatomy of one virtual patient.
+
+    Attributes
+    ----------
+    name : str
+        Label written to the output.
+    organs : tuple of str
+        Organ names; their order is the ``organ`` coordinate of every output.
+    flow : ndarray, shape (n_organs,)
+        Fraction of cardiac output reaching each organ's arterial supply
+        (dimensionless, sums to 1).
+    drains : tuple of str
+        Per organ, one of :data:`DRAINS`.
+    lymph_node : str
+        The organ that receives lymphatic spread.
+    """
+
+    name: str
+    organs: tuple[str, ...]
+    flow: np.ndarray
+    drains: tuple[str, ...]
+    lymph_node: str = "lymph_nodes"
+    index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        flow = np.asarray(self.flow, dtype=np.float64)
+        if flow.shape != (len(self.organs),):
+            raise ValueError(f"body {self.name!r}: flow has shape {flow.shape}, "
+                             f"expected ({len(self.organs)},)")
+        if np.any(flow < 0) or not np.isclose(flow.sum(), 1.0, rtol=0, atol=1e-9):
+            raise ValueError(f"body {self.name!r}: flow fractions must be >= 0 and "
+                             f"sum to 1, got sum {flow.sum():.6g}")
+        if len(self.drains) != len(self.organs) or any(d not in DRAINS for d in self.drains):
+            raise ValueError(f"body {self.name!r}: drains must name one of {DRAINS} per organ")
+        if "liver" not in self.organs and "portal" in self.drains:
+            raise ValueError(f"body {self.name!r}: portal drainage needs a liver")
+        if "lung" not in self.organs:
+            raise ValueError(f"body {self.name!r}: the venous return needs a lung")
+        if self.lymph_node not in self.organs:
+            raise ValueError(f"body {self.name!r}: lymph node organ {self.lymph_node!r} missing")
+        flow.setflags(write=False)
+        object.__setattr__(self, "flow", flow)
+        object.__setattr__(self, "index", {o: i for i, o in enumerate(self.organs)})
+
+    @property
+    def n_organs(self) -> int:
+        return len(self.organs)
+
+    def organ_index(self, name: str) -> int:
+        try:
+            return self.index[name]
+        except KeyError:
+            raise KeyError(f"unknown organ {name!r}; organs are {', '.join(self.organs)}") from None
+
+    def per_organ(self, values: Mapping[str, float], default: float) -> np.ndarray:
+        """An (n_organs,) array from a {organ: value} map with a default."""
+        out = np.full(self.n_organs, float(default))
+        for organ, v in values.items():
+            out[self.organ_index(organ)] = v
+        return out
+
+
+def human_adult(flow_percent: Mapping[str, float] | None = None) -> Body:
+    """The reference adult human body (Williams & Leggett 1989; ICRP 89).
+
+    ``flow_percent`` replaces the whole flow table (percent of cardiac output per
+    organ, every organ named, summing to 100).
+    """
+    table = dict(_HUMAN_FLOW_PERCENT if flow_percent is None else flow_percent)
+    missing = set(ORGANS) - set(table)
+    if missing:
+        raise ValueError(f"flow table is missing organs: {', '.join(sorted(missing))}")
+    flow = np.array([table[o] for o in ORGANS], dtype=np.float64)
+    total = flow.sum()
+    if flow_percent is not None and not np.isclose(total, 100.0, rtol=0, atol=0.5):
+        raise ValueError(f"flow percentages sum to {total:.4g}, expected 100 (+-0.5)")
+    # The published systemic flows sum to 100.05 %; renormalise to exactly 1.
+    return Body("human_adult", ORGANS, flow / total, tuple(_HUMAN_DRAINS[o] for o in ORGANS))
+
+
+def absorbing_fates(body: Body, arrest: np.ndarray, death: np.ndarray,
+                    entry: np.ndarray | None = None) -> np.ndarray:
+    """Fate probabilities of a circulating cell, from an absorbing Markov chain.
+
+    The transient states are the organs' capillary beds plus the arterial
+    split.  A cell arriving in bed j dies there with probability ``death[j]``;
+    if it survives it arrests with probability ``arrest[j]``; otherwise it leaves
+    with the bed's venous blood: caval -> lung bed, portal -> liver bed,
+    pulmonary -> arterial split, which sends it to bed k with probability
+    ``body.flow[k]``.
+
+    Parameters
+    ----------
+    arrest, death : ndarray, shape (n_organs,)
+        Per-pass probabilities (dimensionless, in [0, 1]).
+    entry : ndarray, shape (n_starts, n_organs + 1), optional
+        Distribution of where a cell starts, over the beds and (last column)
+        the arterial split.  By default row i is "the venous outflow of organ
+        i", i.e. where a cell shed into the blood of organ i goes first.
+
+    Returns
+    -------
+    ndarray, shape (n_starts, n_organs + 1)
+        Column j < n_organs: probability of ending arrested in organ j; last
+        column: probability of dying in circulation.  Rows sum to 1.
+
+    Notes
+    -----
+    With Q the transient-to-transient and R the transient-to-absorbing
+    transition blocks, the absorption probabilities are ``(I - Q)^{-1} R``
+    (Kemeny & Snell 1960, Finite Markov Chains, thm 3.3.7).  The chain is
+    solved once, not walked per cell: transit takes minutes, a step a day.
+    """
+    n = body.n_organs
+    arrest = np.asarray(arrest, dtype=np.float64)
+    death = np.asarray(death, dtype=np.float64)
+    for name, a in (("arrest", arrest), ("death", death)):
+        if a.shape != (n,) or np.any(a < 0) or np.any(a > 1) or not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} must be {n} probabilities in [0, 1]")
+    if np.all(arrest == 0) and np.all(death == 0):
+        raise ValueError("no cell ever leaves the circulation: every arrest and "
+                         "death probability is 0")
+    art = n  # index of the arterial split among transient states
+    Q = np.zeros((n + 1, n + 1))
+    R = np.zeros((n + 1, n + 1))
+    lung, liver = body.organ_index("lung"), body.index.get("liver")
+    out_of = np.empty(n, dtype=np.int64)
+    for j, d in enumerate(body.drains):
+        out_of[j] = {"caval": lung, "portal": liver, "pulmonary": art}[d]
+    for j in range(n):
+        survive = 1.0 - death[j]
+        R[j, j] = survive * arrest[j]
+        R[j, n] = death[j]
+        Q[j, out_of[j]] += survive * (1.0 - arrest[j])
+    Q[art, :n] = body.flow
+    if entry is None:
+        entry = np.zeros((n, n + 1))
+        entry[np.arange(n), out_of] = 1.0
+    entry = np.asarray(entry, dtype=np.float64)
+    try:
+        B = np.linalg.solve(np.eye(n + 1) - Q, R)
+    except np.linalg.LinAlgError:
+        raise ValueError("the circulation chain has a closed loop with no arrest "
+                         "or death: some cells would circulate forever") from None
+    F = entry @ B
+    if not np.allclose(F.sum(axis=1), 1.0, atol=1e-9):
+        raise ValueError("the circulation chain does not absorb every cell: a "
+                         "loop of beds has neither arrest nor death")
+    return np.clip(F, 0.0, 1.0)

@@ -1,0 +1,383 @@
+"""The step loop of one rank: its patients, their lesion table, the cascade.
+
+The engine knows no stage, factor or cancer.  Each step it asks the plugins for
+per-row rates (one hook call per stage per step for the whole table), runs the
+compiled kernels, and does the bookkeeping: new lesions, dormant pools,
+compaction, counters, events and recorded states.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .body import Body
+from .errors import ConfigError, PluginError
+from .ext import kernels
+from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+from .output import FLUX_VARIABLES, STATE_VARIABLES
+from .state import FateMatrix, LesionTable, Patients, Rates
+
+__all__ = ["StepPlan", "RankRun"]
+
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """The time grid of a run."""
+
+    dt: float
+    n_steps: int
+    record_every: int
+
+    @classmethod
+    def from_config(cls, config) -> "StepPlan":
+        dt = config.cohort.dt
+        n_steps = int(round(config.cohort.years * DAYS_PER_YEAR / dt))
+        if n_steps < 1:
+            raise ConfigError(f"cohort.years = {config.cohort.years!r}: shorter than one step "
+                              f"(cohort.dt = {dt} days)")
+        ratio = config.output.interval / dt
+        if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
+            raise ConfigError(f"output.interval = {config.output.interval!r}: must be a whole "
+                              f"number (>= 1) of steps of cohort.dt = {dt} days")
+        return cls(dt, n_steps, int(round(ratio)))
+
+    @property
+    def record_steps(self) -> np.ndarray:
+        steps = np.arange(0, self.n_steps + 1, self.record_every)
+        if steps[-1] != self.n_steps:
+            steps = np.append(steps, self.n_steps)
+        return steps
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.record_steps * self.dt
+
+
+def _group_ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., c-1 for each group of a repeat: the rank of each item in its group."""
+    total = int(counts.sum())
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+class RankRun:
+    """Simulate patients ``[lo, hi)`` of the cohort on this rank."""
+
+    def __init__(self, config, body: Body, hook, lo: int, hi: int, fates: FateMatrix | None,
+                 sheds: bool):
+        self.config = config
+        self.body = body
+        self.hook = hook
+        self.lo, self.hi = lo, hi
+        self.P = hi - lo
+        self.plan = StepPlan.from_config(config)
+        self.seed = int(config.seed)
+        self.fates = fates
+        self.sheds = sheds
+        n_org = body.n_organs
+        self.n_org = n_org
+        n_rec = len(self.plan.record_steps)
+        self.table = LesionTable(capacity=max(64, 4 * self.P))
+        self.rec = {name: np.zeros((self.P, n_rec, n_org),
+                                   dtype=np.float64 if name.endswith("cells") else np.int64)
+                    for name in STATE_VARIABLES + FLUX_VARIABLES}
+        self.rec["ctc_died"] = np.zeros((self.P, n_rec), dtype=np.int64)
+        self.rec["alive"] = np.zeros((self.P, n_rec), dtype=bool)
+        self.acc = {name: np.zeros((self.P, n_org), dtype=np.int64) for name in FLUX_VARIABLES}
+        self.acc["ctc_died"] = np.zeros(self.P, dtype=np.int64)
+        self.alive = np.ones(self.P, dtype=bool)
+        self.burden = np.zeros(self.P)
+        self.events = {k: np.full(self.P, np.nan) for k in
+                       ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
+        self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
+        self.archive: list[dict[str, np.ndarray]] = []
+        self._seed_primaries()
+
+    # ------------------------------------------------------------------ set-up
+    def _seed_primaries(self) -> None:
+        P = self.P
+        patients = np.arange(self.lo, self.hi, dtype=np.int64)
+        organ = self.body.organ_index(self.config.primary.organ)
+        # the primary's identity depends on its patient alone
+        uid = kernels.derive_uids(patients.astype(np.uint64), kernels.UID_PRIMARY,
+                                  np.zeros(P, np.int64), np.full(P, organ, np.int16),
+                                  np.zeros(P, np.int64))
+        self.table.append(uid=uid, parent=np.zeros(P, np.uint64),
+                          cells=np.full(P, float(self.config.primary.cells)),
+                          patient=patients, birth_step=np.zeros(P, np.int32),
+                          clone=np.zeros(P, np.int32), organ=np.full(P, organ, np.int16),
+                          flags=np.full(P, FLAG_PRIMARY, np.uint8))
+
+    # ------------------------------------------------------------------ loop
+    def run(self, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+        plan = self.plan
+        rec_steps = plan.record_steps
+        self._record(0)
+        ri = 1
+        for step in range(plan.n_steps):
+            if not self.alive.any():
+                # nothing left to simulate; later records repeat the frozen state
+                self._record_rest(ri)
+                if progress:
+                    progress(plan.n_steps - step)
+                break
+            self._step(step)
+            if ri < len(rec_steps) and step + 1 == rec_steps[ri]:
+                self._record(ri)
+                ri += 1
+            if progress:
+                progress(1)
+        return self._results()
+
+    def _t(self, step) -> float | np.ndarray:
+        return step * self.plan.dt
+
+    def _lesions(self):
+        return self.table.view(lambda s: s.astype(np.float64) * self.plan.dt)
+
+    def _patients(self) -> Patients:
+        ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
+        return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
+                        alive=ro(self.alive), burden=ro(self.burden))
+
+    def _step(self, step: int) -> None:
+        tab, dt, t = self.table, self.plan.dt, self._t(step)
+        n = tab.n
+        les = self._lesions()
+        rates = Rates.neutral(n)
+        common = dict(lesions=les, rates=rates, config=self.config, body=self.body, t=t)
+        self.hook.paget_invasion(**common)
+        self.hook.paget_intravasation(**common)
+        self.hook.paget_growth(**common, dt=dt)
+        self.hook.paget_dormancy(**common)
+        _check_rates(rates)
+        dormant = (tab.flags & FLAG_DORMANT) != 0
+        birth = np.where(dormant, rates.reactivation, rates.birth)
+        death = np.where(dormant, rates.dormant_death, rates.death)
+        cells_before = tab.cells.copy()
+        shed = np.empty(n, np.int64)
+        react = np.empty(n, np.int64)
+        kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
+                          rates.shed, rates.deterministic.view(np.uint8), dt, self.seed, step,
+                          shed, react)
+        pidx = tab.patient - self.lo
+        acc = self.acc
+        # dormant pools: deaths are what left the pool without reactivating
+        if dormant.any():
+            left = (cells_before - tab.cells)[dormant]
+            np.add.at(acc["dormant_died"], (pidx[dormant], tab.organ[dormant]),
+                      (left - react[dormant]).astype(np.int64))
+        new_rows = []
+        src = np.flatnonzero(shed)
+        if src.size:
+            new_rows += self._disseminate(step, t, src, shed, rates.lymph_fraction, pidx)
+        reac = np.flatnonzero(react)
+        if reac.size:
+            np.add.at(acc["dtc_reactivated"], (pidx[reac], tab.organ[reac]), react[reac])
+            counts = react[reac]
+            rows = np.repeat(reac, counts)
+            k = _group_ranks(counts)
+            uid = kernels.derive_uids(tab.uid[rows], kernels.UID_REACTIVATED,
+                                      np.full(rows.size, step, np.int64), tab.organ[rows], k)
+            new_rows.append(dict(uid=uid, parent=tab.parent[rows], cells=np.ones(rows.size),
+                                 patient=tab.patient[rows],
+                                 birth_step=np.full(rows.size, step + 1, np.int32),
+                                 clone=tab.clone[rows], organ=tab.organ[rows],
+                                 flags=np.zeros(rows.size, np.uint8)))
+        for cols in new_rows:
+            tab.append(**cols)
+        self._after_step(step)
+
+    def _disseminate(self, step, t, src, shed, lymph, pidx) -> list[dict[str, np.ndarray]]:
+        tab, n_org, acc = self.table, self.n_org, self.acc
+        if self.fates is None:
+            raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
+                              "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
+        patients = self._patients()
+        p_ext = np.ones((self.P, n_org))
+        fates = np.zeros((self.P, n_org, 3))
+        fates[..., 2] = 1.0
+        self.hook.paget_extravasation(patients=patients, probability=p_ext,
+                                      config=self.config, body=self.body, t=t)
+        self.hook.paget_dtc_fate(patients=patients, fates=fates, config=self.config,
+                                 body=self.body, t=t)
+        _check_probabilities("paget_extravasation", "probability", p_ext)
+        _check_probabilities("paget_dtc_fate", "fates", fates)
+        if not np.allclose(fates.sum(axis=-1), 1.0, atol=1e-9):
+            raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
+                              hook="paget_dtc_fate")
+        m = src.size
+        out = {k: np.empty((m, n_org), np.int64) for k in
+               ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
+        died = np.empty(m, np.int64)
+        sp = pidx[src]
+        kernels.disseminate(tab.uid[src], tab.patient[src], tab.organ[src], sp, shed[src],
+                            np.ascontiguousarray(lymph[src]), self.fates.blood, self.fates.lymph,
+                            p_ext, fates, self.seed, step, out["arrested"], died,
+                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
+        np.add.at(acc["ctc_shed"], (sp, tab.organ[src]), shed[src])
+        np.add.at(acc["ctc_died"], sp, died)
+        for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
+                          ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
+                          ("colonies_founded", "founded")):
+            np.add.at(acc[name], sp, out[key])
+        seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
+        if seeded.any():
+            first = self.events["first_seeding_time"]
+            sp_seeded = np.unique(sp[seeded])
+            fresh = sp_seeded[np.isnan(first[sp_seeded])]
+            first[fresh] = self._t(step + 1)
+        new = []
+        # founders: one new one-cell lesion per growing cell
+        ri, oj = np.nonzero(out["founded"])
+        if ri.size:
+            counts = out["founded"][ri, oj]
+            rows = np.repeat(src[ri], counts)
+            organ = np.repeat(oj, counts).astype(np.int16)
+            uid = kernels.derive_uids(tab.uid[rows], kernels.UID_FOUNDER,
+                                      np.full(rows.size, step, np.int64), organ,
+                                      _group_ranks(counts))
+            new.append(dict(uid=uid, parent=tab.uid[rows], cells=np.ones(rows.size),
+                            patient=tab.patient[rows],
+                            birth_step=np.full(rows.size, step + 1, np.int32),
+                            clone=tab.clone[rows], organ=organ,
+                            flags=np.zeros(rows.size, np.uint8)))
+        # dormant cells join the pool of (source lesion, organ)
+        ri, oj = np.nonzero(out["dormant"])
+        if ri.size:
+            counts = out["dormant"][ri, oj].astype(np.float64)
+            rows = src[ri]
+            organ = oj.astype(np.int16)
+            pool_uid = kernels.derive_uids(tab.uid[rows], kernels.UID_POOL,
+                                           np.zeros(rows.size, np.int64), organ,
+                                           np.zeros(rows.size, np.int64))
+            pools = np.flatnonzero(tab.flags & FLAG_DORMANT)
+            order = np.argsort(tab.uid[pools], kind="stable")
+            sorted_uid = tab.uid[pools][order]
+            pos = np.searchsorted(sorted_uid, pool_uid)
+            pos_c = np.minimum(pos, max(sorted_uid.size - 1, 0))
+            found = (sorted_uid.size > 0) & (sorted_uid[pos_c] == pool_uid) if sorted_uid.size \
+                else np.zeros(pool_uid.size, bool)
+            if found.any():
+                np.add.at(tab.cells, pools[order[pos_c[found]]], counts[found])
+            fresh = ~found
+            if fresh.any():
+                r = rows[fresh]
+                new.append(dict(uid=pool_uid[fresh], parent=tab.uid[r], cells=counts[fresh],
+                                patient=tab.patient[r],
+                                birth_step=np.full(r.size, step + 1, np.int32),
+                                clone=tab.clone[r], organ=organ[fresh],
+                                flags=np.full(r.size, FLAG_DORMANT, np.uint8)))
+        return new
+
+    def _after_step(self, step: int) -> None:
+        tab, cfg = self.table, self.config.outcome
+        t_end = self._t(step + 1)
+        if tab.n and tab.cells.max() > kernels.MAX_EXACT_CELLS:
+            raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
+                              "colonization.growth.capacity")
+        growing = (tab.flags & FLAG_DORMANT) == 0
+        pidx = tab.patient - self.lo
+        self.burden = np.bincount(pidx, weights=np.where(growing, tab.cells, 0.0),
+                                  minlength=self.P)
+        # first detectable metastasis
+        met = growing & ((tab.flags & FLAG_PRIMARY) == 0) & (tab.cells >= cfg.detectable_cells)
+        if met.any():
+            ev = self.events["first_detectable_metastasis_time"]
+            p = np.unique(pidx[met])
+            p = p[np.isnan(ev[p])]
+            ev[p] = t_end
+        # death at the lethal burden: freeze the patient's state
+        dying = self.alive & (self.burden >= cfg.lethal_cells)
+        if dying.any():
+            self.events["death_time"][dying] = t_end
+            self.alive &= ~dying
+            rows = dying[pidx]
+            state = self._aggregate(rows)
+            for name in STATE_VARIABLES:
+                self.frozen[name][dying] = state[name][dying]
+            self.archive.append(tab.take(rows))
+            tab.compact(~rows)
+        # drop rows that reached zero cells, once they are a sixteenth of the table
+        empty = tab.cells <= 0
+        if empty.sum() * 16 > tab.n:
+            tab.compact(~empty)
+
+    # ------------------------------------------------------------- recording
+    def _aggregate(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        tab, n_org = self.table, self.n_org
+        sel = slice(None) if rows is None else rows
+        pidx = (tab.patient[sel] - self.lo).astype(np.int64)
+        organ = tab.organ[sel].astype(np.int64)
+        cells = tab.cells[sel]
+        dormant = (tab.flags[sel] & FLAG_DORMANT) != 0
+        key = pidx * n_org + organ
+        size = self.P * n_org
+        live = ~dormant & (cells > 0)
+
+        def agg(weights):
+            return np.bincount(key, weights=weights, minlength=size).reshape(self.P, n_org)
+
+        return {
+            "tumor_cells": agg(np.where(dormant, 0.0, cells)),
+            "dormant_cells": agg(np.where(dormant, cells, 0.0)),
+            "lesions": agg(live.astype(np.float64)),
+            "detectable_lesions": agg((live & (cells >= self.config.outcome.detectable_cells))
+                                      .astype(np.float64)),
+        }
+
+    def _record(self, ri: int) -> None:
+        state = self._aggregate()
+        for name in STATE_VARIABLES:
+            value = np.where(self.alive[:, None], state[name], self.frozen[name])
+            self.rec[name][:, ri] = value
+        for name in FLUX_VARIABLES:
+            self.rec[name][:, ri] = self.acc[name]
+            self.acc[name][:] = 0
+        self.rec["ctc_died"][:, ri] = self.acc["ctc_died"]
+        self.acc["ctc_died"][:] = 0
+        self.rec["alive"][:, ri] = self.alive
+
+    def _record_rest(self, ri: int) -> None:
+        for r in range(ri, len(self.plan.record_steps)):
+            self._record(r)
+
+    def _results(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = dict(self.rec)
+        out.update(self.events)
+        parts = self.archive + [self.table.take(slice(None))]
+        lt = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        keep = lt["cells"] > 0
+        lt = {k: v[keep] for k, v in lt.items()}
+        order = np.lexsort((lt["uid"], lt["birth_step"], lt["patient"]))
+        lt = {k: v[order] for k, v in lt.items()}
+        out.update(
+            lesion_uid=lt["uid"], lesion_parent=lt["parent"], lesion_patient=lt["patient"],
+            lesion_organ=lt["organ"].astype(np.int64),
+            lesion_birth_time=lt["birth_step"].astype(np.float64) * self.plan.dt,
+            lesion_clone=lt["clone"], lesion_cells=lt["cells"],
+            lesion_dormant=(lt["flags"] & FLAG_DORMANT) != 0,
+        )
+        return out
+
+
+def _check_rates(rates: Rates) -> None:
+    owner = {"invasive": "paget_invasion", "shed": "paget_intravasation",
+             "lymph_fraction": "paget_intravasation", "birth": "paget_growth",
+             "death": "paget_growth", "reactivation": "paget_dormancy",
+             "dormant_death": "paget_dormancy"}
+    try:
+        rates.check(owner)
+    except ValueError as exc:
+        raise PluginError(str(exc)) from None
+
+
+def _check_probabilities(hook: str, name: str, a: np.ndarray) -> None:
+    if not (np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 1.0):
+        raise PluginError(f"{hook} set {name} outside [0, 1] or to NaN/inf", hook=hook)
+
+

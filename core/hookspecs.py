@@ -1,0 +1,146 @@
+"""Hook specifications: the whole contract between the engine and plugins.
+
+Each hook is called **once per step per MPI rank** with arrays covering every
+lesion (or patient) that rank owns, never once per lesion.  Hooks are called by
+keyword; an implementation declares only the arguments it needs.  Per-step hooks
+*fill arrays in place*: the engine sets each array to its neutral value (stated
+below), then calls the implementations in pluggy order.  Built-in stage plugins
+are marked ``tryfirst`` so that they set base values and factor plugins,
+called after them, scale those values.
+
+Arguments common to several hooks
+---------------------------------
+config : pydantic model
+    The fully resolved configuration; ``config.<table>.<key>``.  Read-only.
+body : paget.body.Body
+    The anatomy: ``body.organs`` (names), ``body.flow`` (fraction of cardiac
+    output, shape ``(n_organs,)``), ``body.drains``.
+lesions : paget.state.Lesions
+    Read-only arrays, shape ``(n_rows,)``, one row per lesion (or pool of dormant
+    cells) of this rank: ``uid`` (uint64), ``patient`` (int64, cohort index),
+    ``organ`` (int16, index into ``body.organs``), ``clone`` (int32),
+    ``cells`` (float64, whole cells), ``dormant`` (bool: a pool of solitary
+    dormant cells), ``primary`` (bool), ``birth_time`` (float64, days),
+    ``parent`` (uint64 uid of the founding lesion).
+rates : paget.state.Rates
+    Writable arrays of shape ``(n_rows,)`` that the step kernel will use; each
+    hook documents which it fills.
+patients : paget.state.Patients
+    Read-only arrays, shape ``(n_patients,)`` over this rank's patients:
+    ``index`` (int64, cohort index), ``alive`` (bool), ``burden`` (float64,
+    total tumour cells).
+t : float
+    Time at the start of the step, days since the start of the run.
+dt : float
+    Step length, days.
+"""
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("paget")
+
+__all__ = ["hookspec"]
+
+
+# --------------------------------------------------------------------------
+# Set-up (called once per run, before step 0)
+# --------------------------------------------------------------------------
+
+@hookspec
+def paget_config_tables():
+    """Declare this plugin's configuration tables.
+
+    Returns
+    -------
+    dict[str, type[pydantic.BaseModel]]
+        Table name -> model.  Each becomes ``[name]`` in TOML and
+        ``config.name`` in hooks; its fields are validated like the engine's.
+        Derive models from :class:`paget.config.Table` to forbid unknown keys.
+    """
+
+
+@hookspec(firstresult=True)
+def paget_fate_matrix(config, body):
+    """Fates of a circulating tumour cell, solved once before step 0.
+
+    Returns
+    -------
+    paget.state.FateMatrix or None
+        ``blood``: shape ``(n_organs, n_organs + 1)``; row i is the
+        distribution of fates of a CTC shed into the venous blood of organ i:
+        column j < n_organs, arrested in organ j; last column, died in
+        circulation.  ``lymph``: shape ``(n_organs + 1,)``, the same for a
+        cell shed into lymph.  Rows are probabilities summing to 1.
+        The first non-None result wins.  With no implementation CTCs cannot
+        be routed, and a run whose lesions shed is refused before step 0.
+    """
+
+
+# --------------------------------------------------------------------------
+# The cascade, per step (each called once per step per rank)
+# --------------------------------------------------------------------------
+
+@hookspec
+def paget_invasion(lesions, rates, config, body, t):
+    """Local invasion: set ``rates.invasive``, the invasive fraction of each lesion.
+
+    ``rates.invasive`` (dimensionless, in [0, 1]) is the fraction of a lesion's
+    cells able to leave it (EMT, hypoxia).  Neutral value: 1.  Read by
+    intravasation.
+    """
+
+
+@hookspec
+def paget_intravasation(lesions, rates, config, body, t):
+    """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``.
+
+    ``rates.shed`` (CTC per day, >= 0): rate at which each lesion releases
+    cells into the circulation; the kernel draws ``Poisson(shed * dt)`` and
+    removes the shed cells from the lesion.  Neutral value: 0 (no shedding).
+    ``rates.lymph_fraction`` (dimensionless, in [0, 1]): share of the shed
+    cells that enter lymph instead of blood.  Neutral value: 0.
+    """
+
+
+@hookspec
+def paget_growth(lesions, rates, config, body, t, dt):
+    """Growth of non-dormant lesions: set ``rates.birth`` and ``rates.death``.
+
+    Per-cell division and death rates (1/day, >= 0), held for this step.  The
+    kernel takes the exact birth-death transition (Kendall 1948) over ``dt``,
+    or, where ``rates.deterministic`` is set, the mean ``n exp((b - d) dt)``.
+    Neutral values: 0 (no change).  Rows that are dormant pools are ignored.
+    """
+
+
+@hookspec
+def paget_dormancy(lesions, rates, config, body, t):
+    """Dormant pools: set ``rates.reactivation`` and ``rates.dormant_death``.
+
+    Per-cell rates (1/day, >= 0) at which solitary dormant cells start to
+    proliferate (founding a new one-cell lesion) or die, as competing risks.
+    Neutral values: 0 (dormancy forever).  Only rows with ``lesions.dormant``
+    are read.
+    """
+
+
+@hookspec
+def paget_extravasation(patients, probability, config, body, t):
+    """Extravasation: set ``probability``, shape ``(n_patients, n_organs)``.
+
+    Probability (in [0, 1]) that a CTC arrested in an organ's capillaries
+    crosses the endothelium; the others die in the capillary bed.  Neutral
+    value: 1.
+    """
+
+
+@hookspec
+def paget_dtc_fate(patients, fates, config, body, t):
+    """Colonization: set ``fates``, shape ``(n_patients, n_organs, 3)``.
+
+    For a disseminated tumour cell that has just extravasated: probabilities
+    of (die, stay dormant, start growing), summing to 1 along the last axis.
+    A growing cell founds a one-cell lesion; a dormant one joins the pool of
+    its organ and source lesion.  Neutral value: (0, 0, 1).
+    """

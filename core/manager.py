@@ -1,0 +1,151 @@
+"""Loading, validating and calling plugins.
+
+Order (as tox does it): hook specifications, the built-in plugins of
+:data:`DEFAULT_PLUGINS`, third-party plugins of the entry-point group ``paget``,
+then modules named in the config or on the command line; disabled plugins are
+unregistered; ``check_pending`` then refuses any hook implementation whose name
+matches no specification, so a misspelt hook fails at load, not on day 900.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe"]
+
+hookimpl = pluggy.HookimplMarker("paget")
+
+#: The built-in plugins: one per cascade stage.  Each is an ordinary plugin
+#: using only public hooks, so every hook has a reference implementation.
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("invasion", "paget.plugins.invasion"),
+    ("intravasation", "paget.plugins.intravasation"),
+    ("circulation", "paget.plugins.circulation"),
+    ("extravasation", "paget.plugins.extravasation"),
+    ("colonization", "paget.plugins.colonization"),
+)
+
+ENTRY_POINT_GROUP = "paget"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    origin: str      # "builtin", "entry point <dist>", "config"
+    module: str
+    hooks: tuple[str, ...]
+
+
+def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
+    """Make an exception inside a hook name its plugin and hook."""
+    func = impl.function
+    if getattr(func, "_paget_wrapped", False):
+        return
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
+                              f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc
+
+    call._paget_wrapped = True  # type: ignore[attr-defined]
+    impl.function = call
+
+
+def _import(module: str, origin: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:
+        raise PluginError(f"plugin module {module!r} ({origin}) could not be imported: "
+                          f"{type(exc).__name__}: {exc}", plugin=module) from None
+
+
+def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
+                        entry_points_too: bool = True,
+                        extra: Iterable[tuple[str, Any]] = ()) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """Build and validate the plugin manager.
+
+    Parameters
+    ----------
+    load : module names to import and register (``[plugins] load``, ``--plugin``).
+    disable : plugin names to leave out (``[plugins] disable``).
+    extra : (name, plugin object) pairs registered directly, for tests and
+        programmatic use.
+
+    Returns the manager and a description of each registered plugin.
+    """
+    pm = pluggy.PluginManager("paget")
+    pm.add_hookspecs(hookspecs)
+    disable = set(disable)
+    origins: dict[str, tuple[str, str]] = {}
+    candidates: list[tuple[str, Any, str]] = []
+    for name, module in DEFAULT_PLUGINS:
+        candidates.append((name, module, "builtin"))
+    if entry_points_too:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            candidates.append((ep.name, ep, f"entry point ({dist})"))
+    for module in load:
+        candidates.append((module, module, "config"))
+    for name, obj in extra:
+        candidates.append((name, obj, "programmatic"))
+
+    known = {c[0] for c in candidates}
+    unknown = disable - known
+    if unknown:
+        raise PluginError(f"[plugins] disable names unknown plugins {sorted(unknown)}; "
+                          f"known plugins: {', '.join(sorted(known))}")
+    for name, obj, origin in candidates:
+        if name in disable:
+            continue
+        if pm.has_plugin(name):
+            raise PluginError(f"two plugins are named {name!r}", plugin=name)
+        if isinstance(obj, str):
+            plugin = _import(obj, origin)
+            modname = obj
+        elif hasattr(obj, "load") and hasattr(obj, "group"):  # an entry point
+            try:
+                plugin = obj.load()
+            except Exception as exc:
+                raise PluginError(f"plugin {name!r} ({origin}) could not be loaded: "
+                                  f"{type(exc).__name__}: {exc}", plugin=name) from None
+            modname = obj.value
+        else:
+            plugin, modname = obj, getattr(obj, "__name__", type(obj).__name__)
+        try:
+            pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {name!r} ({origin}) is invalid: {exc}", plugin=name) from None
+        origins[name] = (origin, modname)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin_name if hasattr(exc, 'plugin_name') else '?'!s} "
+                          f"implements an unknown hook: {exc}", plugin=getattr(exc, "plugin_name", None)) from None
+    for hook_name in dir(pm.hook):
+        if not hook_name.startswith("paget_"):
+            continue
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            _wrap_errors(impl, hook_name)
+    return pm, describe(pm, origins)
+
+
+def describe(pm: pluggy.PluginManager, origins: dict[str, tuple[str, str]]) -> list[PluginInfo]:
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        origin, module = origins.get(name, ("?", "?"))
+        infos.append(PluginInfo(name, origin, module, hooks))
+    return infos

@@ -1,0 +1,130 @@
+"""The output schema and the assembly of the xarray Dataset.
+
+Every variable is declared once here with its dimensions, units and meaning;
+the Dataset, its attributes and the output reference in the docs all derive
+from :data:`VARIABLES`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "write_dataset"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    dtype: str
+
+
+COORDS = {
+    "patient": Variable(("patient",), "1", "index of the virtual patient in the cohort", "int64"),
+    "time": Variable(("time",), "days", "time since the start of the run", "float64"),
+    "organ": Variable(("organ",), "1", "organ (compartment) of the body", "str"),
+    "lesion": Variable(("lesion",), "1", "row of the final lesion table", "int64"),
+}
+
+_PTO = ("patient", "time", "organ")
+_FLUX = "summed over the steps since the previous recorded time"
+VARIABLES: dict[str, Variable] = {
+    # state at each recorded time
+    "tumor_cells": Variable(_PTO, "cells", "tumour cells in growing lesions", "float64"),
+    "dormant_cells": Variable(_PTO, "cells", "solitary dormant disseminated cells", "float64"),
+    "lesions": Variable(_PTO, "1", "growing lesions with at least one cell", "int64"),
+    "detectable_lesions": Variable(_PTO, "1", "lesions at or above outcome.detectable_cells", "int64"),
+    "alive": Variable(("patient", "time"), "1", "patient alive at this time", "bool"),
+    # flux counters
+    "ctc_shed": Variable(_PTO, "cells", f"CTCs shed by lesions of this organ, {_FLUX}", "int64"),
+    "ctc_arrested": Variable(_PTO, "cells", f"CTCs arrested in this organ's capillaries, {_FLUX}", "int64"),
+    "ctc_died": Variable(("patient", "time"), "cells", f"CTCs that died in circulation, {_FLUX}", "int64"),
+    "dtc_extravasated": Variable(_PTO, "cells", f"arrested CTCs that extravasated, {_FLUX}", "int64"),
+    "dtc_died": Variable(_PTO, "cells", f"extravasated cells that died, {_FLUX}", "int64"),
+    "dtc_dormant": Variable(_PTO, "cells", f"extravasated cells that became dormant, {_FLUX}", "int64"),
+    "colonies_founded": Variable(_PTO, "1", f"lesions founded by extravasated cells, {_FLUX}", "int64"),
+    "dtc_reactivated": Variable(_PTO, "1", f"lesions founded by reactivated dormant cells, {_FLUX}", "int64"),
+    "dormant_died": Variable(_PTO, "cells", f"dormant cells that died, {_FLUX}", "int64"),
+    # event times
+    "first_seeding_time": Variable(("patient",), "days", "first time a disseminated cell survived extravasation (NaN: never)", "float64"),
+    "first_detectable_metastasis_time": Variable(("patient",), "days", "first time a metastasis reached outcome.detectable_cells (NaN: never)", "float64"),
+    "death_time": Variable(("patient",), "days", "time the total burden reached outcome.lethal_cells (NaN: alive at the end)", "float64"),
+    # the final lesion table
+    "lesion_uid": Variable(("lesion",), "1", "lesion identity, derived from what founded it", "uint64"),
+    "lesion_parent": Variable(("lesion",), "1", "uid of the lesion whose cell founded it (0: the primary)", "uint64"),
+    "lesion_patient": Variable(("lesion",), "1", "patient of the lesion", "int64"),
+    "lesion_organ": Variable(("lesion",), "1", "organ of the lesion", "str"),
+    "lesion_birth_time": Variable(("lesion",), "days", "time the lesion was founded", "float64"),
+    "lesion_clone": Variable(("lesion",), "1", "founding clone of the lesion", "int32"),
+    "lesion_cells": Variable(("lesion",), "cells", "cells at the end of the run (or at the patient's death)", "float64"),
+    "lesion_dormant": Variable(("lesion",), "1", "the row is a pool of solitary dormant cells", "bool"),
+}
+
+FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
+                  "colonies_founded", "dtc_reactivated", "dormant_died")
+STATE_VARIABLES = ("tumor_cells", "dormant_cells", "lesions", "detectable_lesions")
+
+
+def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs: tuple[str, ...],
+                  n_patients: int, attrs: Mapping[str, Any]) -> xr.Dataset:
+    """Assemble the Dataset from per-variable arrays (whole cohort, in patient order)."""
+    data_vars = {}
+    for name, var in VARIABLES.items():
+        values = np.asarray(parts[name])
+        if name == "lesion_organ":
+            values = np.asarray(organs, dtype=object)[values.astype(np.int64)].astype(str) \
+                if values.size else np.array([], dtype=str)
+        data_vars[name] = xr.Variable(var.dims, values,
+                                      attrs={"units": var.units, "long_name": var.long_name})
+    coords = {
+        "patient": ("patient", np.arange(n_patients, dtype=np.int64)),
+        "time": ("time", np.asarray(times, dtype=np.float64)),
+        "organ": ("organ", np.asarray(organs, dtype=str)),
+    }
+    ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
+    for name, var in COORDS.items():
+        if name in ds.coords:
+            ds[name].attrs.update(units=var.units, long_name=var.long_name)
+    return ds
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``ds`` to netCDF (``.nc``) atomically: a temporary file, then a rename.
+
+    A file at ``path`` is never half-written: it appears only when complete.
+    """
+    path = Path(path)
+    if path.suffix != ".nc":
+        raise ValueError(f"output {str(path)!r}: only netCDF (.nc) is written so far")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def config_attrs(config_json: Mapping[str, Any], seed: int, version: str,
+                 plugins: list[str]) -> dict[str, Any]:
+    return {
+        "title": "paget simulation",
+        "paget_version": version,
+        "seed": np.int64(seed),
+        "plugins": ", ".join(plugins),
+        "config_json": json.dumps(config_json, sort_keys=True),
+        "Conventions": "CF-1.10",
+    }

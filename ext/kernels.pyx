@@ -1,0 +1,361 @@
+# cython: freethreading_compatible = False
+"""Compiled kernels of the paget engine.
+
+Every function here works on whole arrays of the lesion table at once, in
+``nogil`` loops over typed memoryviews, and draws its random variates from NumPy's
+C distributions over the keyed Philox stream of ``keyed_stream.h``.  The Python
+wrappers check shapes and allocate; the loops allocate nothing.
+
+Representation of cell counts
+-----------------------------
+The table's ``cells`` column is ``float64`` holding whole numbers in stochastic
+mode.  Every integer up to 2**53 (about 9.0e15 cells, some 9,000 times the
+lethal burden of ~1e12 cells, Coumans 2013) is exact in a double, so sums and
+differences of counts are exact in any order; deterministic mode stores the
+fractional solution of the growth law in the same column.  The engine refuses
+capacities above ``MAX_EXACT_CELLS``.  Rejected: ``int64`` counts, which would
+need a second column for deterministic mode and buy no exactness that matters.
+"""
+cimport cython
+from libc.math cimport exp, expm1, fabs, floor
+from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memset
+from numpy.random cimport bitgen_t
+from numpy.random.c_distributions cimport (
+    binomial_t,
+    random_binomial,
+    random_negative_binomial,
+    random_poisson,
+)
+
+from paget_kernels cimport (
+    PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY, PGT_PURPOSE_DISSEMINATE, PGT_PURPOSE_STEP,
+    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_stream_init, paget_stream_t,
+)
+
+import numpy as np
+
+#: Row flags of the lesion table (bits of ``flags``).
+FLAG_DORMANT = PGT_FLAG_DORMANT
+FLAG_PRIMARY = PGT_FLAG_PRIMARY
+#: Purposes: the third word of a stream's counter.
+PURPOSE_STEP = PGT_PURPOSE_STEP
+PURPOSE_DISSEMINATE = PGT_PURPOSE_DISSEMINATE
+PURPOSE_TEST = PGT_PURPOSE_TEST
+
+#: Largest cell count the float64 column holds exactly (2**53).
+MAX_EXACT_CELLS = 9007199254740992.0
+
+# Identity kinds for derive_uids (top byte of the tag word).
+UID_PRIMARY = 0
+UID_FOUNDER = 1
+UID_POOL = 2
+UID_REACTIVATED = 3
+
+
+# --------------------------------------------------------------------------
+# The keyed stream, exposed for tests and benchmarks
+# --------------------------------------------------------------------------
+
+def philox_block(ctr, key):
+    """Philox4x64-10 of one 4-word counter under a 2-word key (for tests)."""
+    cdef uint64_t c[4]
+    cdef uint64_t k[2]
+    cdef uint64_t out[4]
+    cdef int i
+    for i in range(4):
+        c[i] = ctr[i]
+    for i in range(2):
+        k[i] = key[i]
+    paget_philox4x64_10(c, k, out)
+    return [out[0], out[1], out[2], out[3]]
+
+
+def stream_raw(uint64_t seed, uint64_t uid, uint64_t step, uint64_t purpose,
+               uint64_t patient, Py_ssize_t n):
+    """The first ``n`` raw 64-bit words of one keyed stream."""
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef uint64_t[::1] out = np.empty(n, dtype=np.uint64)
+    cdef Py_ssize_t i
+    paget_stream_init(&s, &bg, seed, uid, step, purpose, patient)
+    with nogil:
+        for i in range(n):
+            out[i] = bg.next_uint64(bg.state)
+    return np.asarray(out)
+
+
+def stream_binomial(uint64_t seed, const uint64_t[::1] uid, int64_t n, double p):
+    """One ``Binomial(n, p)`` draw per uid, each from its own keyed stream."""
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef binomial_t binom
+    cdef Py_ssize_t i, m = uid.shape[0]
+    cdef int64_t[::1] out = np.empty(m, dtype=np.int64)
+    memset(&binom, 0, sizeof(binom))
+    with nogil:
+        for i in range(m):
+            paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
+            out[i] = random_binomial(&bg, p, n, &binom)
+    return np.asarray(out)
+
+
+def derive_uids(const uint64_t[::1] parent, uint64_t kind, const int64_t[::1] step,
+                const int16_t[::1] organ, const int64_t[::1] k):
+    """Identities of new lesions, derived from what founded them.
+
+    ``uid = mix(mix(mix(parent) ^ tag) ^ k)`` with ``tag = kind << 56 | organ << 40 |
+    step``.  A lesion's identity therefore depends on its parent, the step and
+    organ of its founding and its rank among that event's founders, never on the
+    MPI rank that created it.  Two lesions of one patient share an identity with
+    probability ~ L**2 / 2**65 for L lesions (3e-8 at L = 1e6).
+    """
+    cdef Py_ssize_t i, m = parent.shape[0]
+    if step.shape[0] != m or organ.shape[0] != m or k.shape[0] != m:
+        raise ValueError("derive_uids: parent, step, organ and k must have one length")
+    cdef uint64_t[::1] out = np.empty(m, dtype=np.uint64)
+    cdef uint64_t tag
+    cdef uint64_t mask40 = (<uint64_t>1 << 40) - 1
+    with nogil:
+        for i in range(m):
+            tag = (kind << 56) | ((<uint64_t>(<unsigned short>organ[i])) << 40) | (<uint64_t>step[i] & mask40)
+            out[i] = paget_mix64(paget_mix64(paget_mix64(parent[i]) ^ tag) ^ <uint64_t>k[i])
+    return np.asarray(out)
+
+
+
+# --------------------------------------------------------------------------
+# The exact birth-death transition
+# --------------------------------------------------------------------------
+
+cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
+                                  double *beta) noexcept nogil:
+    """Kendall's (1948) alpha and beta for rates b, d held over a step h.
+
+    alpha = d (e^{rh} - 1) / (b e^{rh} - d), beta = b (e^{rh} - 1) / (b e^{rh} - d),
+    r = b - d.  Written with x = (e^{rh} - 1) / r (-> h as r -> 0), so that
+    alpha = d x / (b x + 1) and beta = b x / (b x + 1) are accurate for every r,
+    including the critical case b = d and the pure-death and pure-birth limits.
+    """
+    cdef double r = b - d
+    cdef double x
+    if fabs(r * h) < 1e-12:
+        x = h
+    else:
+        x = expm1(r * h) / r
+    alpha[0] = d * x / (b * x + 1.0)
+    beta[0] = b * x / (b * x + 1.0)
+
+
+cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, double d,
+                          double h) noexcept nogil:
+    """Exact state after time h of a linear birth-death process started at n.
+
+    Each of the n cells founds a lineage that is extinct at h with probability
+    alpha; a surviving lineage has a Geometric(1 - beta) size on {1, 2, ...}.
+    So K ~ Binomial(n, 1 - alpha) lineages survive and the population is
+    K + NegativeBinomial(K, 1 - beta) (Kendall 1948; Bailey 1964, ch. 8).
+    """
+    cdef double alpha, beta
+    cdef int64_t k, extra
+    if n <= 0.0:
+        return 0.0
+    if b <= 0.0 and d <= 0.0:
+        return n
+    bd_probabilities(b, d, h, &alpha, &beta)
+    k = <int64_t>n - random_binomial(bg, alpha, <int64_t>n, binom)
+    if k <= 0:
+        return 0.0
+    if beta <= 0.0:
+        return <double>k
+    extra = random_negative_binomial(bg, <double>k, 1.0 - beta)
+    return <double>k + <double>extra
+
+
+def bd_alpha_beta(double b, double d, double h):
+    """(alpha, beta) of the exact step, for tests."""
+    cdef double a, be
+    bd_probabilities(b, d, h, &a, &be)
+    return a, be
+
+
+def step_rows(double[::1] cells, const uint8_t[::1] flags,
+              const uint64_t[::1] uid, const int64_t[::1] patient,
+              const double[::1] birth, const double[::1] death,
+              const double[::1] shed_rate, const uint8_t[::1] deterministic,
+              double h, uint64_t seed, int64_t step,
+              int64_t[::1] shed_out, int64_t[::1] react_out):
+    """Advance every row of the lesion table by one step of length ``h`` days.
+
+    Growing rows (flag DORMANT clear) take the exact birth-death transition with
+    per-cell rates ``birth`` and ``death`` (1/day) held over the step, or, where
+    ``deterministic`` is set, the mean ``n exp((b - d) h)``.  They then shed
+    ``Poisson(shed_rate h)`` circulating cells (``shed_rate`` in cells/day),
+    never more than they hold; shed cells leave the row.
+
+    Dormant rows are pools of solitary cells, each independently reactivating
+    at rate ``birth`` and dying at rate ``death`` (1/day), competing risks:
+    a cell leaves the pool within h with probability 1 - exp(-(b + d) h) and,
+    having left, was reactivated with probability b / (b + d).
+
+    Writes ``cells`` in place, and per row the CTCs shed (``shed_out``) and the
+    cells reactivated (``react_out``).  Rows whose ``cells`` is 0 are skipped.
+    Each row draws from its own stream keyed by (seed, uid, step, STEP, patient).
+    """
+    cdef Py_ssize_t i, m = cells.shape[0]
+    if any(k != m for k in (flags.shape[0], uid.shape[0], patient.shape[0],
+                            birth.shape[0], death.shape[0], shed_rate.shape[0],
+                            deterministic.shape[0], shed_out.shape[0],
+                            react_out.shape[0])):
+        raise ValueError("step_rows: every row array must have the length of cells")
+    if not h > 0.0:
+        raise ValueError(f"step_rows: step length h must be > 0 days, got {h}")
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef binomial_t binom
+    cdef double n, b, d, lam, total, p_leave
+    cdef int64_t shed, left, react
+    memset(&binom, 0, sizeof(binom))
+    with nogil:
+        for i in range(m):
+            shed_out[i] = 0
+            react_out[i] = 0
+            n = cells[i]
+            if n <= 0.0:
+                continue
+            b = birth[i]
+            d = death[i]
+            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step, PGT_PURPOSE_STEP,
+                              <uint64_t>patient[i])
+            if flags[i] & PGT_FLAG_DORMANT:
+                total = b + d
+                if total <= 0.0:
+                    continue
+                p_leave = -expm1(-total * h)
+                left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
+                if left > 0:
+                    react = random_binomial(&bg, b / total, left, &binom)
+                    react_out[i] = react
+                cells[i] = n - <double>left
+                continue
+            if deterministic[i]:
+                n = n * exp((b - d) * h)
+            else:
+                n = bd_transition(&bg, &binom, n, b, d, h)
+            lam = shed_rate[i] * h
+            if lam > 0.0 and n >= 1.0:
+                shed = random_poisson(&bg, lam)
+                if <double>shed > floor(n):
+                    shed = <int64_t>floor(n)
+                shed_out[i] = shed
+                n -= <double>shed
+            cells[i] = n
+
+
+# --------------------------------------------------------------------------
+# Dissemination: fates of the CTCs shed in one step
+# --------------------------------------------------------------------------
+
+cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
+                                  int64_t n) noexcept nogil:
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    return random_binomial(bg, p, n, binom)
+
+
+def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
+                const int16_t[::1] organ, const int64_t[::1] pidx,
+                const int64_t[::1] shed, const double[::1] lymph,
+                const double[:, ::1] f_blood, const double[::1] f_lymph,
+                const double[:, ::1] p_extravasate, const double[:, :, ::1] dtc_fates,
+                uint64_t seed, int64_t step,
+                int64_t[:, ::1] arrested, int64_t[::1] died,
+                int64_t[:, ::1] extravasated, int64_t[:, ::1] dtc_died,
+                int64_t[:, ::1] dormant, int64_t[:, ::1] founded):
+    """Split the CTCs each source row shed over their fates.
+
+    For source row i (organ o, shed n_i, lymphatic fraction l_i), the CTCs are
+    split multinomially over the absorbing fates of the circulation,
+    ``(1 - l_i) f_blood[o] + l_i f_lymph`` (columns: arrest in each organ, then
+    death in circulation).  In each organ j, the arrested cells extravasate with
+    probability ``p_extravasate[pidx[i], j]``; those that fail die in the
+    capillary bed.  Extravasated cells take a fate (die, dormant, grow) with
+    probabilities ``dtc_fates[pidx[i], j, :]``.
+
+    Outputs are per (source row, organ) except ``died`` (per source row).  Draws
+    come from the stream keyed by (seed, uid, step, DISSEMINATE, patient), so the
+    result for a row does not depend on which other rows are present.
+    """
+    cdef Py_ssize_t m = uid.shape[0]
+    cdef Py_ssize_t n_org = f_blood.shape[0]
+    cdef Py_ssize_t n_fate = f_blood.shape[1]
+    if n_fate != n_org + 1 or f_lymph.shape[0] != n_fate:
+        raise ValueError("disseminate: fate matrices must have n_organs + 1 columns")
+    if p_extravasate.shape[1] != n_org or dtc_fates.shape[1] != n_org or dtc_fates.shape[2] != 3:
+        raise ValueError("disseminate: p_extravasate is (patients, organs), dtc_fates (patients, organs, 3)")
+    if any(k != m for k in (patient.shape[0], organ.shape[0], pidx.shape[0],
+                            shed.shape[0], lymph.shape[0], died.shape[0])):
+        raise ValueError("disseminate: every row array must have one length")
+    if any(a != m or b != n_org for a, b in (
+            (arrested.shape[0], arrested.shape[1]),
+            (extravasated.shape[0], extravasated.shape[1]),
+            (dtc_died.shape[0], dtc_died.shape[1]),
+            (dormant.shape[0], dormant.shape[1]),
+            (founded.shape[0], founded.shape[1]))):
+        raise ValueError("disseminate: outputs must be (rows, organs)")
+    cdef Py_ssize_t i, j, p
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef binomial_t binom
+    cdef double[::1] pix = np.empty(n_fate, dtype=np.float64)
+    cdef double remaining, q, l, pd, pdorm
+    cdef int64_t left, got, ext, x
+    memset(&binom, 0, sizeof(binom))
+    with nogil:
+        for i in range(m):
+            died[i] = 0
+            for j in range(n_org):
+                arrested[i, j] = 0
+                extravasated[i, j] = 0
+                dtc_died[i, j] = 0
+                dormant[i, j] = 0
+                founded[i, j] = 0
+            left = shed[i]
+            if left <= 0:
+                continue
+            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step,
+                              PGT_PURPOSE_DISSEMINATE, <uint64_t>patient[i])
+            l = lymph[i]
+            for j in range(n_fate):
+                pix[j] = (1.0 - l) * f_blood[organ[i], j] + l * f_lymph[j]
+            # multinomial by conditional binomials; the last fate takes the rest
+            remaining = 1.0
+            for j in range(n_fate - 1):
+                if left <= 0:
+                    break
+                q = pix[j] / remaining if remaining > 0.0 else 1.0
+                got = draw_binomial(&bg, &binom, q, left)
+                arrested[i, j] = got
+                left -= got
+                remaining -= pix[j]
+            died[i] = left
+            p = pidx[i]
+            for j in range(n_org):
+                x = arrested[i, j]
+                if x <= 0:
+                    continue
+                ext = draw_binomial(&bg, &binom, p_extravasate[p, j], x)
+                extravasated[i, j] = ext
+                if ext <= 0:
+                    continue
+                pd = dtc_fates[p, j, 0]
+                pdorm = dtc_fates[p, j, 1]
+                x = draw_binomial(&bg, &binom, pd, ext)
+                dtc_died[i, j] = x
+                ext -= x
+                if ext > 0 and pd < 1.0:
+                    x = draw_binomial(&bg, &binom, pdorm / (1.0 - pd), ext)
+                    dormant[i, j] = x
+                    founded[i, j] = ext - x

@@ -1,0 +1,54 @@
+"""Circulation: arrest and death of CTCs bed by bed, solved as an absorbing chain.
+
+Each capillary bed a CTC enters kills it with probability ``death_per_pass``
+(shear, anoikis, NK cells); a survivor arrests with probability ``arrest``
+(size restriction), or passes on with the bed's venous blood
+(:func:`paget.body.absorbing_fates`).  Cells shed into lymph meet the lymph
+nodes first, arrest there with probability ``lymph_node_arrest``, and otherwise
+reach the venous blood (and so the lungs).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from paget.body import absorbing_fates
+from paget.config import Table, organ_map, resolve_organ_map
+from paget.manager import hookimpl
+from paget.state import FateMatrix
+
+
+class CirculationTable(Table):
+    # [DERIVED] REFERENCE.md s.1: a per-pass chain fitted to the autopsy table
+    # (DiSibio & French 2008) needs an effective arrest probability of ~0.2 per
+    # bed, since breast and lung primaries reach the liver in 35-50 % of
+    # patients; near-certain first-bed arrest (Chambers et al. 2002, Nat Rev
+    # Cancer 2:563) would leave them almost no liver metastases.
+    arrest: organ_map(probability=True) = Field(  # type: ignore[valid-type]
+        0.2, description="probability that a CTC surviving a bed arrests in it")
+    # ASSUMPTION (DESIGN.md's illustration): 5 % of CTCs die per bed passage.
+    death_per_pass: organ_map(probability=True) = Field(  # type: ignore[valid-type]
+        0.05, description="probability that a CTC dies in a bed it enters")
+    # ASSUMPTION: lymph nodes filter half of the cells reaching them by lymph.
+    lymph_node_arrest: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
+                                     description="probability a lymph-borne cell arrests in the nodes")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"circulation": CirculationTable}
+
+
+@hookimpl(tryfirst=True)
+def paget_fate_matrix(config, body):
+    cfg = config.circulation
+    arrest = resolve_organ_map(cfg.arrest, body, 0.2)
+    death = resolve_organ_map(cfg.death_per_pass, body, 0.05)
+    blood = absorbing_fates(body, arrest, death)
+    # lymph: arrest in the nodes, else the venous return (the lung bed first)
+    start_lung = np.zeros((1, body.n_organs + 1))
+    start_lung[0, body.organ_index("lung")] = 1.0
+    venous = absorbing_fates(body, arrest, death, entry=start_lung)[0]
+    lymph = (1.0 - cfg.lymph_node_arrest) * venous
+    lymph[body.organ_index(body.lymph_node)] += cfg.lymph_node_arrest
+    return FateMatrix(blood=blood, lymph=lymph)

@@ -1,0 +1,145 @@
+"""Colonization and growth: growth laws, the fates of disseminated cells, dormancy.
+
+Growth laws (N cells, rate r per day, capacity K cells)::
+
+    exponential  dN/dt = r N                 N(t) = N0 e^{rt}
+    logistic     dN/dt = r N (1 - N/K)       N(t) = K N0 e^{rt} / (K + N0 (e^{rt} - 1))
+    gompertz     dN/dt = r N ln(K/N)         N(t) = K exp(ln(N0/K) e^{-rt})
+
+Each step the plugin hands the kernel per-cell rates held over the step,
+``b = d0 + max(g, 0)`` and ``d = d0 + max(-g, 0)``, where ``d0`` is the cells'
+turnover (death rate at small size) and ``g`` the law's *step-averaged* net rate
+``ln(N(t + dt) / N(t)) / dt`` from its closed form.  The mean of the exact
+birth-death step is then ``N e^{g dt}``, the closed-form solution itself, so
+neither mode drifts from the law however long the step; deterministic mode takes
+that mean, stochastic mode draws around it (and so lets young colonies die out).
+Rejected: evaluating the law's instantaneous rate at the start of the step,
+which biases growth by O(dt) near capacity.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from paget.config import Table, organ_map, resolve_organ_map
+from paget.manager import hookimpl
+
+
+class GrowthTable(Table):
+    law: Literal["exponential", "logistic", "gompertz"] = Field(
+        "gompertz", description="growth law of primary and metastases")
+    # Gompertz growth fits human breast cancer (Norton 1988, Cancer Res
+    # 48:7067) [READ].  ASSUMPTION: r = 6e-4/day, chosen so that the volume
+    # doubling time at 1 cm^3 (1e9 cells) is ln2 / (r ln(K/1e9)) = 144 days,
+    # inside the 52-212 day range of breast cancer doubling times (Coumans et
+    # al. 2013: 1.7 +- 0.9 months; SEER-fitted model of Szczurek et al.: 212 d).
+    rate: float = Field(6e-4, ge=0, allow_inf_nan=False,
+                        description="rate constant r of the law, 1/day")
+    # N_inf ~ 3e12 cells for Gompertzian breast cancer (Norton 1988) [RECALLED].
+    capacity: organ_map(lo=1.0, hi=2.0**52) = Field(  # type: ignore[valid-type]
+        3e12, description="carrying capacity K, cells (per organ allowed)")
+    # ASSUMPTION: cells die at 0.02/day at small size, so a one-cell colony of
+    # the default law dies out with probability d0 / (d0 + r ln K) = 0.54.
+    death: float = Field(0.02, ge=0, allow_inf_nan=False,
+                         description="turnover d0: per-cell death rate at small size, 1/day")
+    mode: Literal["stochastic", "deterministic"] = Field(
+        "stochastic", description="exact birth-death draws, or the mean of the law")
+
+
+# Metastatic inefficiency, [DERIVED]: human breast cancer forms one metastasis
+# per ~6e7 disseminated cells, 1.7e-8 per cell (range 1.3-4.2e-8; Coumans,
+# Siesling & Terstappen 2013, BMC Cancer 13:283) [READ].  Of the cells shed
+# under the default circulation ~0.8 arrest and, weighted by where they
+# arrest, ~0.25 of those extravasate, so ~0.2 of shed cells become DTCs.  A
+# growing one-cell colony of the default law survives with probability
+# 1 - 0.54 = 0.46.  ASSUMPTION: the remaining inefficiency is split about
+# evenly between direct growth and reactivation from dormancy:
+#   grow: 0.2 * 1e-7 * 0.46 ~ 0.9e-8 per shed cell;
+#   dormancy: 0.2 * 0.05 * (1e-9 / (1e-9 + 1e-3)) * 0.46 ~ 0.5e-8 per shed cell;
+# total ~1.4e-8, within Coumans' range.  For contrast, in mouse liver 1 in 40
+# extravasated B16F1 cells began dividing and ~45 % stayed solitary and dormant
+# (Luzzi et al. 1998, Am J Pathol 153:865) [READ-2]: experimental metastasis
+# in mice is ~1e4 times more efficient (Coumans 2013: murine median 1/14,000).
+
+
+class FateTable(Table):
+    """Fates of a cell that has just extravasated (probabilities summing to 1)."""
+
+    die: float = Field(1.0 - 0.05 - 1e-7, ge=0, le=1, allow_inf_nan=False,
+                       description="probability the cell dies")
+    dormant: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
+                           description="probability the cell becomes a solitary dormant cell")
+    grow: float = Field(1e-7, ge=0, le=1, allow_inf_nan=False,
+                        description="probability the cell founds a growing colony")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self):
+        total = self.die + self.dormant + self.grow
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"die + dormant + grow must be 1, got {total:.10g}")
+        return self
+
+
+class DormancyTable(Table):
+    """Solitary dormant cells: competing reactivation and death."""
+
+    # ASSUMPTIONS: dormant cells die after ~3 years on average (1e-3/day) and
+    # reactivate rarely enough (1e-9/day) to fit the inefficiency above.
+    # Luzzi et al. 1998 saw ~2 % Ki-67+ and ~3 % apoptotic solitary cells at
+    # day 13 in mice [READ-2].
+    reactivation: float = Field(1e-9, ge=0, allow_inf_nan=False,
+                                description="per-cell reactivation rate, 1/day")
+    death: float = Field(1e-3, ge=0, allow_inf_nan=False,
+                         description="per-cell death rate of dormant cells, 1/day")
+
+
+class ColonizationTable(Table):
+    growth: GrowthTable = Field(default_factory=GrowthTable)
+    fate: FateTable = Field(default_factory=FateTable)
+    dormancy: DormancyTable = Field(default_factory=DormancyTable)
+
+
+@hookimpl
+def paget_config_tables():
+    return {"colonization": ColonizationTable}
+
+
+def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -> np.ndarray:
+    """Step-averaged net growth rate ``ln(N(t+dt)/N(t)) / dt`` of a law, 1/day.
+
+    ``n`` and ``k`` are arrays of cells and capacities (``n >= 1``).
+    """
+    if law == "exponential":
+        return np.full_like(n, r)
+    if law == "logistic":
+        return r - np.log1p(n * np.expm1(r * dt) / k) / dt
+    if law == "gompertz":
+        return np.log(k / n) * (-np.expm1(-r * dt)) / dt
+    raise ValueError(f"unknown growth law {law!r}")
+
+
+@hookimpl(tryfirst=True)
+def paget_growth(lesions, rates, config, body, dt):
+    g_cfg = config.colonization.growth
+    grows = ~lesions.dormant & (lesions.cells > 0)
+    n = np.maximum(lesions.cells, 1.0)
+    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ]
+    g = np.where(grows, step_net_rate(g_cfg.law, n, g_cfg.rate, k, dt), 0.0)
+    rates.birth[:] = np.where(grows, g_cfg.death + np.maximum(g, 0.0), 0.0)
+    rates.death[:] = np.where(grows, g_cfg.death + np.maximum(-g, 0.0), 0.0)
+    rates.deterministic[:] = g_cfg.mode == "deterministic"
+
+
+@hookimpl(tryfirst=True)
+def paget_dormancy(lesions, rates, config):
+    d_cfg = config.colonization.dormancy
+    rates.reactivation[:] = np.where(lesions.dormant, d_cfg.reactivation, 0.0)
+    rates.dormant_death[:] = np.where(lesions.dormant, d_cfg.death, 0.0)
+
+
+@hookimpl(tryfirst=True)
+def paget_dtc_fate(fates, config):
+    f = config.colonization.fate
+    fates[...] = (f.die, f.dormant, f.grow)
