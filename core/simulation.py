@@ -85,6 +85,11 @@ class Simulation:
                                       f"{impl.plugin_name!r})", plugin=impl.plugin_name)
                 tables[name] = model
         self.config_model = build_config_model(tables)
+        # the table of a disabled plugin is left unread, so a scenario keeps
+        # working with one of its stages switched off
+        for name in plugin_cfg.plugins.disable:
+            if name not in self.config_model.model_fields:
+                data.pop(name, None)
         self.config = validate_config(self.config_model, data)
         try:
             self.body = human_adult(self.config.body.flow_percent)

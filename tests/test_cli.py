@@ -1,0 +1,95 @@
+"""The command line: runs, output files, exit codes and one-line errors."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from .conftest import busy
+
+
+def paget_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "paget", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def write_toml(path: Path, cfg: dict) -> Path:
+    import tomli_w
+    path.write_text(tomli_w.dumps(cfg))
+    return path
+
+
+def test_run_default_scenario_writes_a_dataset(tmp_path):
+    out = tmp_path / "out.nc"
+    r = paget_cli("run", "--patients", 2, "--years", 0.2, "--seed", 4, "-o", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "with lesions" in r.stdout and "median first seeding" in r.stdout
+    ds = xr.open_dataset(out)
+    assert ds.sizes["patient"] == 2 and int(ds.attrs["seed"]) == 4
+    assert ds.tumor_cells.attrs["units"] == "cells"
+
+
+def test_run_config_file_equals_python_api(tmp_path):
+    import paget
+    cfg = busy(cohort={"patients": 2, "years": 0.1})
+    out = tmp_path / "a.nc"
+    r = paget_cli("run", write_toml(tmp_path / "c.toml", cfg), "-o", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    xr.testing.assert_identical(xr.open_dataset(out).load(),
+                                paget.Simulation(cfg).run())
+
+
+def test_print_config_shows_every_default_and_round_trips(tmp_path):
+    r = paget_cli("run", "--print-config", "--patients", 3)
+    assert r.returncode == 0, r.stderr
+    assert "[colonization.growth]" in r.stdout and "patients = 3" in r.stdout
+    again = paget_cli("validate", write_toml(tmp_path / "r.toml", __import__("tomllib").loads(r.stdout)))
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("toml, fragment", [
+    ("[cohort]\npatients = -2\n", "cohort.patients = -2"),
+    ("[circulation]\narrest = 2.0\n", "circulation.arrest = 2.0"),
+    ("[colonization.growth]\nlaw = 'weibull'\n", "colonization.growth.law"),
+    ("[cohort\n", "not valid TOML"),
+], ids=["negative", "probability", "law", "syntax"])
+def test_config_error_exit_2_one_line_no_traceback_no_output(tmp_path, toml, fragment):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    out = tmp_path / "out.nc"
+    r = paget_cli("run", cfg, "-o", out)
+    assert r.returncode == 2
+    assert fragment in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [cfg]
+
+
+def test_existing_output_is_not_overwritten(tmp_path):
+    out = tmp_path / "out.nc"
+    out.write_text("precious")
+    r = paget_cli("run", "--patients", 1, "--years", 0.05, "-o", out, "--no-progress")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    assert out.read_text() == "precious"
+
+
+def test_unknown_scenario_is_named():
+    r = paget_cli("run", "atlantis")
+    assert r.returncode == 2 and "atlantis" in r.stderr and "default" in r.stderr
+
+
+def test_scenarios_and_plugins_commands():
+    r = paget_cli("scenarios")
+    assert r.returncode == 0 and r.stdout.startswith("default")
+    r = paget_cli("plugins")
+    assert r.returncode == 0
+    for name in ("invasion", "intravasation", "circulation", "extravasation", "colonization"):
+        assert name in r.stdout
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).parent / "paget"
+    assert exe.exists() or shutil.which("paget")

@@ -1,0 +1,48 @@
+"""The same seed gives the same dataset on any number of ranks (launched with mpiexec)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from .conftest import busy
+from .test_cli import write_toml
+
+
+def mpiexec() -> str:
+    local = Path(sys.executable).parent / "mpiexec"
+    found = str(local) if local.exists() else shutil.which("mpiexec")
+    if found is None:
+        pytest.fail("mpiexec not found: install the test extra (mpi4py with the mpich wheel)")
+    return found
+
+
+def run_ranks(k: int, config: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
+                           str(config), "-o", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cohort_is_identical_on_1_2_and_3_ranks(tmp_path):
+    cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 5, "years": 0.25}))
+    outs = []
+    for k in (1, 2, 3):
+        out = tmp_path / f"r{k}.nc"
+        r = run_ranks(k, cfg, out)
+        assert r.returncode == 0, r.stderr
+        outs.append(xr.open_dataset(out).load())
+    for other in outs[1:]:
+        xr.testing.assert_identical(outs[0], other)
+
+
+def test_config_error_under_mpiexec_exits_2_and_prints_once(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[cohort]\npatients = 0\n")
+    r = run_ranks(2, cfg, tmp_path / "o.nc")
+    assert r.returncode == 2
+    assert r.stderr.count("cohort.patients") == 1
+    assert not (tmp_path / "o.nc").exists()

@@ -1,0 +1,211 @@
+"""End-to-end behaviour of a run: conservation, reproducibility, limiting cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import paget
+from paget.output import VARIABLES
+
+from .conftest import busy
+
+
+def run(cfg):
+    return paget.Simulation(cfg, entry_points=False).run()
+
+
+def test_every_variable_has_units_and_long_name(busy_dataset):
+    for name in VARIABLES:
+        assert name in busy_dataset, name
+        assert busy_dataset[name].attrs["units"], name
+        assert busy_dataset[name].attrs["long_name"], name
+    for coord in ("patient", "time", "organ"):
+        assert busy_dataset[coord].attrs["units"]
+
+
+def test_attributes_record_config_seed_version_plugins(busy_dataset):
+    import json
+    attrs = busy_dataset.attrs
+    cfg = json.loads(attrs["config_json"])
+    assert cfg["seed"] == 11 and int(attrs["seed"]) == 11
+    assert cfg["intravasation"]["rate"] == 0.01
+    assert attrs["paget_version"]
+    assert attrs["plugins"].split(", ") == ["invasion", "intravasation", "circulation",
+                                            "extravasation", "colonization"]
+
+
+def test_busy_run_exercises_every_stage(busy_dataset):
+    ds = busy_dataset
+    for name in ("ctc_shed", "ctc_arrested", "ctc_died", "dtc_extravasated", "dtc_died",
+                 "dtc_dormant", "colonies_founded", "dtc_reactivated", "dormant_died"):
+        assert int(ds[name].sum()) > 0, name
+    assert (ds.lesions.isel(time=-1).drop_sel(organ="breast").sum("organ") > 0).all()
+
+
+def test_every_shed_ctc_is_accounted_for(busy_dataset):
+    """shed = arrested + died in circulation, per patient and interval."""
+    ds = busy_dataset
+    shed = ds.ctc_shed.sum("organ")
+    xr.testing.assert_equal(shed, ds.ctc_arrested.sum("organ") + ds.ctc_died)
+
+
+def test_every_arrested_ctc_extravasates_or_dies_in_the_bed(busy_dataset):
+    ds = busy_dataset
+    assert (ds.dtc_extravasated <= ds.ctc_arrested).all()
+
+
+def test_every_extravasated_cell_dies_sleeps_or_founds(busy_dataset):
+    ds = busy_dataset
+    xr.testing.assert_equal(ds.dtc_extravasated,
+                            ds.dtc_died + ds.dtc_dormant + ds.colonies_founded)
+
+
+def test_dormant_pool_balance(busy_dataset):
+    """Dormant cells now = entered - reactivated - died, summed over time."""
+    ds = busy_dataset
+    flow = (ds.dtc_dormant - ds.dtc_reactivated - ds.dormant_died).cumsum("time")
+    np.testing.assert_array_equal(ds.dormant_cells.values, flow.values)
+
+
+def test_lesion_table_matches_the_final_state(busy_dataset):
+    ds = busy_dataset
+    last = ds.isel(time=-1)
+    for p in range(ds.sizes["patient"]):
+        mine = (ds.lesion_patient == p).values
+        growing = mine & ~ds.lesion_dormant.values
+        for organ in ds.organ.values:
+            in_organ = ds.lesion_organ.values == organ
+            cells = ds.lesion_cells.values[growing & in_organ].sum()
+            assert cells == float(last.tumor_cells.sel(patient=p, organ=organ))
+            assert (growing & in_organ).sum() == int(last.lesions.sel(patient=p, organ=organ))
+    assert len(np.unique(ds.lesion_uid.values)) == ds.sizes["lesion"]
+    # every non-primary lesion names a parent
+    primary = ds.lesion_parent.values == 0
+    assert primary.sum() <= ds.sizes["patient"]
+
+
+def test_cell_counts_are_whole_numbers_in_stochastic_mode(busy_dataset):
+    for name in ("tumor_cells", "dormant_cells", "lesion_cells"):
+        v = busy_dataset[name].values
+        np.testing.assert_array_equal(v, np.floor(v))
+
+
+def test_same_seed_same_dataset_other_seed_other_dataset():
+    a, b = run(busy()), run(busy())
+    xr.testing.assert_identical(a, b)
+    c = run(busy(seed=12))
+    assert not c.ctc_shed.equals(a.ctc_shed)
+
+
+def test_a_patient_does_not_depend_on_the_cohort_around_it():
+    """Patient 1 of a 4-patient cohort equals patient 1 of a 2-patient cohort."""
+    big = run(busy(cohort={"patients": 4}))
+    small = run(busy(cohort={"patients": 2}))
+    for name in ("tumor_cells", "dormant_cells", "ctc_shed", "colonies_founded"):
+        np.testing.assert_array_equal(big[name].sel(patient=1).values,
+                                      small[name].sel(patient=1).values)
+
+
+# ---------------------------------------------------------------- limits
+
+def test_no_shedding_means_no_metastasis():
+    ds = run(busy(intravasation={"rate": 0.0}))
+    assert int(ds.ctc_shed.sum()) == 0
+    assert int(ds.lesions.drop_sel(organ="breast").sum()) == 0
+    assert np.isnan(ds.first_seeding_time).all()
+
+
+def test_metastases_that_do_not_shed():
+    on = run(busy(intravasation={"metastases_shed": True}))
+    off = run(busy(intravasation={"metastases_shed": False}))
+    assert int(off.ctc_shed.drop_sel(organ="breast").sum()) == 0
+    assert int(on.ctc_shed.drop_sel(organ="breast").sum()) > 0
+
+
+def test_no_death_in_circulation():
+    ds = run(busy(circulation={"death_per_pass": 0.0}))
+    assert int(ds.ctc_died.sum()) == 0
+    assert int(ds.ctc_shed.sum()) > 0
+
+
+def test_certain_arrest_in_the_first_bed():
+    """A breast primary drains to the lungs: with certain arrest every blood-borne
+    CTC stops there; lymph-borne ones stop in the nodes (lymph_node_arrest = 1)."""
+    ds = run(busy(circulation={"arrest": 1.0, "death_per_pass": 0.0, "lymph_node_arrest": 1.0},
+                  intravasation={"metastases_shed": False}))
+    arrested = ds.ctc_arrested.sum(("patient", "time"))
+    assert int(arrested.drop_sel(organ=["lung", "lymph_nodes"]).sum()) == 0
+    assert int(arrested.sum()) == int(ds.ctc_shed.sum())
+
+
+def test_certain_extravasation_and_colonization():
+    ds = run(busy(extravasation={"probability": 1.0},
+                  colonization={"fate": {"die": 0.0, "dormant": 0.0, "grow": 1.0}},
+                  cohort={"years": 0.1}))
+    xr.testing.assert_equal(ds.dtc_extravasated, ds.ctc_arrested)
+    xr.testing.assert_equal(ds.colonies_founded, ds.dtc_extravasated)
+
+
+def test_primary_of_one_cell_can_go_extinct():
+    """A one-cell primary with b = d0 + r ln K and d = d0 dies out with probability
+    close to d/b; over 200 patients the count of extinctions is binomial."""
+    cfg = busy(primary={"cells": 1}, cohort={"patients": 200, "years": 0.5},
+               intravasation={"rate": 0.0},
+               colonization={"growth": {"law": "exponential", "rate": 0.02, "death": 0.03}})
+    ds = run(cfg)
+    extinct = float((ds.tumor_cells.sel(organ="breast").isel(time=-1) == 0).mean())
+    # after 0.5 y the extinction probability is alpha(T) = d(e^{rT}-1)/(b e^{rT}-d)
+    b, d, T = 0.05, 0.03, ds.time.values[-1]
+    e = np.exp((b - d) * T)
+    p = d * (e - 1) / (b * e - d)
+    assert abs(extinct - p) < 5 * np.sqrt(p * (1 - p) / 200)
+
+
+def test_fractional_time_step():
+    ds = run(busy(cohort={"dt": 0.25, "years": 0.1}, output={"interval": 1.0}))
+    assert np.allclose(np.diff(ds.time.values)[:-1], 1.0)
+    assert int(ds.ctc_shed.sum()) > 0
+
+
+def test_lethal_burden_ends_a_patient_and_freezes_the_record():
+    cfg = busy(primary={"cells": 1e9}, outcome={"lethal_cells": 2e9},
+               colonization={"growth": {"law": "exponential", "rate": 0.05, "death": 0.0}},
+               intravasation={"rate": 0.0})
+    ds = run(cfg)
+    t = ds.death_time.values
+    assert np.all(np.isfinite(t))
+    # exponential at 0.05/day doubles in ln2/0.05 = 13.9 days
+    assert np.all(np.abs(t - np.log(2) / 0.05) <= 2.0)
+    after = ds.time > t[0]
+    assert not ds.alive.sel(patient=0).where(after, drop=True).any()
+    frozen = ds.tumor_cells.sel(patient=0, organ="breast").where(after, drop=True)
+    assert (frozen == frozen[0]).all()
+
+
+def test_disabling_a_stage_changes_the_model_not_the_engine():
+    ds = paget.Simulation(busy(plugins={"disable": ["intravasation"]}), entry_points=False).run()
+    assert int(ds.ctc_shed.sum()) == 0
+    assert "intravasation" not in ds.attrs["plugins"]
+
+
+def test_shedding_without_circulation_is_refused():
+    with pytest.raises(paget.PluginError, match="paget_fate_matrix"):
+        paget.Simulation(busy(plugins={"disable": ["circulation"]}), entry_points=False).run()
+
+
+def test_growth_is_not_biased_by_the_time_step():
+    """Exact birth-death steps: the mean primary size after 60 days agrees for
+    dt = 1 and dt = 0.1 within sampling error (the binomial leap would not)."""
+    means, sems = [], []
+    for dt in (1.0, 0.1):
+        cfg = busy(primary={"cells": 10}, cohort={"patients": 300, "years": 60 / 365.25, "dt": dt},
+                   intravasation={"rate": 0.0}, output={"interval": 1.0 if dt == 1.0 else 0.1 * 10},
+                   colonization={"growth": {"law": "exponential", "rate": 0.01, "death": 0.04}})
+        final = run(cfg).tumor_cells.sel(organ="breast").isel(time=-1).values
+        means.append(final.mean())
+        sems.append(final.std(ddof=1) / np.sqrt(final.size))
+    expected = 10 * np.exp(0.01 * 60)
+    for m, s in zip(means, sems):
+        assert abs(m - expected) < 5 * s
+    assert abs(means[0] - means[1]) < 5 * np.hypot(*sems)
