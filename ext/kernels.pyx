@@ -17,7 +17,7 @@ capacities above ``MAX_EXACT_CELLS``.  Rejected: ``int64`` counts, which would
 need a second column for deterministic mode and buy no exactness that matters.
 """
 cimport cython
-from libc.math cimport exp, expm1, fabs, floor
+from libc.math cimport INFINITY, exp, expm1, fabs, floor, log, log1p
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 from numpy.random cimport bitgen_t
@@ -129,13 +129,15 @@ def derive_uids(const uint64_t[::1] parent, uint64_t kind, const int64_t[::1] st
 # --------------------------------------------------------------------------
 
 cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
-                                  double *beta) noexcept nogil:
+                                  double *beta, double *one_minus_beta) noexcept nogil:
     """Kendall's (1948) alpha and beta for rates b, d held over a step h.
 
     alpha = d (e^{rh} - 1) / (b e^{rh} - d), beta = b (e^{rh} - 1) / (b e^{rh} - d),
     r = b - d.  Written with x = (e^{rh} - 1) / r (-> h as r -> 0), so that
-    alpha = d x / (b x + 1) and beta = b x / (b x + 1) are accurate for every r,
-    including the critical case b = d and the pure-death and pure-birth limits.
+    alpha = d x / (b x + 1), beta = b x / (b x + 1) and 1 - beta = 1 / (b x + 1)
+    are accurate for every r, including the critical case b = d and the
+    pure-death and pure-birth limits.  1 - beta is computed directly, not by
+    subtraction, so it keeps its relative accuracy when beta is near 1.
     """
     cdef double r = b - d
     cdef double x
@@ -145,6 +147,87 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
         x = expm1(r * h) / r
     alpha[0] = d * x / (b * x + 1.0)
     beta[0] = b * x / (b * x + 1.0)
+    one_minus_beta[0] = 1.0 / (b * x + 1.0)
+
+
+# Rows whose expected number of events is below SMALL_MEAN draw by inversion of
+# the exact CDF: one uniform and a short walk along the pmf, the method NumPy's
+# own binomial uses when n p <= 30.  Most rows of a table are colonies of a few
+# cells whose step holds no event at all; for them the walk stops at its first
+# comparison, with no setup beyond one exp().  Rows expecting more use NumPy's
+# samplers (BTPE binomial, gamma-Poisson negative binomial, PTRS Poisson).
+cdef double SMALL_MEAN = 8.0
+# Mean number of new cells in one step above which counts leave the exact range.
+cdef double MAX_MEAN_GROWTH = 1e15
+
+
+cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept nogil:
+    """Binomial(n, p) by inversion, for n p small and p <= 1/2."""
+    cdef double logq = log1p(-p)
+    cdef double ratio = p / (1.0 - p)
+    cdef double pmf0 = exp(<double>n * logq)
+    cdef double u, pmf
+    cdef int64_t k
+    while True:
+        u = bg.next_double(bg.state)
+        pmf = pmf0
+        k = 0
+        while u > pmf:
+            u -= pmf
+            k += 1
+            if k > n or pmf == 0.0:
+                break
+            pmf *= ratio * <double>(n - k + 1) / <double>k
+        if k <= n and u <= pmf:
+            return k
+        # rounding left u beyond the summed pmf: draw again (as NumPy does)
+
+
+cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
+                                 double q) noexcept nogil:
+    """Extra cells of k surviving lineages: sum of k Geometric(1 - beta) - k.
+
+    NegativeBinomial(k, 1 - beta) by inversion: P(0) = (1 - beta)^k,
+    P(j + 1) = P(j) beta (k + j) / (j + 1).  For k beta / (1 - beta) small.
+    """
+    cdef double pmf0 = exp(<double>k * log(q))
+    cdef double u, pmf
+    cdef int64_t j
+    cdef int64_t bound = <int64_t>(64.0 + 64.0 * <double>k * beta / q)
+    while True:
+        u = bg.next_double(bg.state)
+        pmf = pmf0
+        j = 0
+        while u > pmf and j < bound:
+            u -= pmf
+            pmf *= beta * <double>(k + j) / <double>(j + 1)
+            j += 1
+        if u <= pmf:
+            return j
+
+
+cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
+    """Poisson(lam) by inversion, for small lam."""
+    cdef double pmf0 = exp(-lam)
+    cdef double u, pmf
+    cdef int64_t j
+    cdef int64_t bound = <int64_t>(64.0 + 16.0 * lam)
+    while True:
+        u = bg.next_double(bg.state)
+        pmf = pmf0
+        j = 0
+        while u > pmf and j < bound:
+            u -= pmf
+            j += 1
+            pmf *= lam / <double>j
+        if u <= pmf:
+            return j
+
+
+cdef inline int64_t draw_poisson(bitgen_t *bg, double lam) noexcept nogil:
+    if lam < SMALL_MEAN:
+        return poisson_small(bg, lam)
+    return random_poisson(bg, lam)
 
 
 cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, double d,
@@ -156,26 +239,40 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
     So K ~ Binomial(n, 1 - alpha) lineages survive and the population is
     K + NegativeBinomial(K, 1 - beta) (Kendall 1948; Bailey 1964, ch. 8).
     """
-    cdef double alpha, beta
-    cdef int64_t k, extra
+    cdef double alpha, beta, q
+    cdef int64_t ni, dead, k, extra
     if n <= 0.0:
         return 0.0
     if b <= 0.0 and d <= 0.0:
         return n
-    bd_probabilities(b, d, h, &alpha, &beta)
-    k = <int64_t>n - random_binomial(bg, alpha, <int64_t>n, binom)
+    bd_probabilities(b, d, h, &alpha, &beta, &q)
+    ni = <int64_t>n
+    if alpha <= 0.0:
+        dead = 0
+    elif alpha <= 0.5 and <double>ni * alpha < SMALL_MEAN:
+        dead = binomial_small(bg, ni, alpha)
+    else:
+        dead = random_binomial(bg, alpha, ni, binom)
+    k = ni - dead
     if k <= 0:
         return 0.0
     if beta <= 0.0:
         return <double>k
-    extra = random_negative_binomial(bg, <double>k, 1.0 - beta)
+    if not q > 0.0 or <double>k * beta / q > MAX_MEAN_GROWTH:
+        # growth beyond ~1e15-fold in one step: past exact counting; the
+        # engine refuses counts above 2**53, so report infinity, not a draw
+        return INFINITY
+    if <double>k * beta < SMALL_MEAN * q:
+        extra = negbin_small(bg, k, beta, q)
+    else:
+        extra = random_negative_binomial(bg, <double>k, q)
     return <double>k + <double>extra
 
 
 def bd_alpha_beta(double b, double d, double h):
     """(alpha, beta) of the exact step, for tests."""
-    cdef double a, be
-    bd_probabilities(b, d, h, &a, &be)
+    cdef double a, be, q
+    bd_probabilities(b, d, h, &a, &be, &q)
     return a, be
 
 
@@ -244,7 +341,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 n = bd_transition(&bg, &binom, n, b, d, h)
             lam = shed_rate[i] * h
             if lam > 0.0 and n >= 1.0:
-                shed = random_poisson(&bg, lam)
+                shed = draw_poisson(&bg, lam)
                 if <double>shed > floor(n):
                     shed = <int64_t>floor(n)
                 shed_out[i] = shed
