@@ -255,7 +255,9 @@ class RankRun:
             pool_uid = kernels.derive_uids(tab.uid[rows], kernels.UID_POOL,
                                            np.zeros(rows.size, np.int64), organ,
                                            np.zeros(rows.size, np.int64))
-            pools = np.flatnonzero(tab.flags & FLAG_DORMANT)
+            # live pools only: an emptied pool awaiting compaction is gone, so
+            # results do not depend on when (or on which rank) compaction runs
+            pools = np.flatnonzero((tab.flags & FLAG_DORMANT) & (tab.cells > 0))
             order = np.argsort(tab.uid[pools], kind="stable")
             sorted_uid = tab.uid[pools][order]
             pos = np.searchsorted(sorted_uid, pool_uid)

@@ -105,6 +105,12 @@ def test_a_patient_does_not_depend_on_the_cohort_around_it():
     for name in ("tumor_cells", "dormant_cells", "ctc_shed", "colonies_founded"):
         np.testing.assert_array_equal(big[name].sel(patient=1).values,
                                       small[name].sel(patient=1).values)
+    # the lesion table too: the table is compacted at times that depend on the
+    # whole cohort's rows, which must not show in any patient's result
+    mine_big = big.lesion_patient.values == 1
+    mine_small = small.lesion_patient.values == 1
+    for name in ("lesion_uid", "lesion_parent", "lesion_birth_time", "lesion_cells", "lesion_organ"):
+        np.testing.assert_array_equal(big[name].values[mine_big], small[name].values[mine_small])
 
 
 # ---------------------------------------------------------------- limits
