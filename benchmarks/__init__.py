@@ -1,0 +1,28 @@
+"""Performance benchmarks of paget, run with ``python -m benchmarks [--quick]``.
+
+Modules:
+
+* :mod:`benchmarks.workload` -- a realistic lesion table (rows, rates) for the kernels;
+* :mod:`benchmarks.reference` -- the step of ``kernels.step_rows`` in plain NumPy,
+  a readable reference and the baseline the kernel is compared with;
+* :mod:`benchmarks.kernel` -- kernel / NumPy / raw-binomial throughput, the
+  statistical agreement check and the scaling sweep;
+* :mod:`benchmarks.memory` -- bytes per row and the peak memory of one engine
+  step on a 10**6-row patient (run in a fresh subprocess);
+* :mod:`benchmarks.cohort` -- cohort wall time under ``mpiexec -n K`` and the share
+  of a run spent outside the kernels;
+* :mod:`benchmarks.report` -- targets and the printed report.
+
+Every figure is measured and reported, never asserted: see ``benchmarks/README.md``.
+"""
+
+__all__ = ["TARGETS"]
+
+#: Targets printed next to the figures: key -> (comparison, threshold).
+TARGETS: dict[str, tuple[str, float]] = {
+    "kernel_vs_numpy": (">=", 5.0),
+    "kernel_vs_raw_binomial": (">=", 1.0),
+    "bytes_per_row": ("<=", 64),
+    "overhead_fraction": ("<=", 0.2),
+    "speedup_2_ranks": (">=", 1.8),
+}

@@ -1,0 +1,182 @@
+"""Cohort wall time under ``mpiexec -n K``, and the time a run spends outside the kernels.
+
+:func:`cohort_times` launches ``mpiexec -n K python -m paget run --patients P
+--years Y --seed 1 --no-progress`` for each K and times it wall-clock, start-up,
+MPI launch, simulation, gathering and the printed summary included (nothing is
+subtracted).  Python/MPI start-up is reported on its own by the same command
+with ``--years 0.01`` (4 steps).
+
+:func:`overhead` runs a cohort in this process with the kernels
+``step_rows`` and ``disseminate`` wrapped by timers: the share of ``sim.run()``
+wall time outside them is the per-step overhead (hook calls, rate checks,
+bookkeeping, recording, building the Dataset).  A second run under cProfile
+lists where that overhead goes; cProfile slows Python code much more than the
+compiled kernels, so its fraction is an upper bound, and the unprofiled fraction
+is the figure reported.
+"""
+from __future__ import annotations
+
+import cProfile
+import pstats
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["mpiexec_path", "cohort_times", "overhead"]
+
+HERE = Path(__file__).resolve()
+
+
+def mpiexec_path() -> str | None:
+    """The venv's mpiexec (next to this interpreter), else one on PATH."""
+    here = Path(sys.executable).parent / "mpiexec"
+    if here.exists():
+        return str(here)
+    return shutil.which("mpiexec")
+
+
+def _timed(cmd: list[str], timeout: float) -> tuple[float | None, str | None]:
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:.0f} s"
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        return None, f"exit {proc.returncode}: {tail[0]}"
+    return wall, None
+
+
+def _rank_key(kind: str, k: int) -> str:
+    return f"{kind}_seconds_{k}_rank" + ("" if k == 1 else "s")
+
+
+def cohort_times(ranks: list[int], patients: int, years: float, timeout: float = 3600,
+                 startup: bool = True, log=lambda msg: None) -> dict:
+    """Wall seconds of the CLI cohort run for each rank count, and speed-ups over 1 rank."""
+    mpiexec = mpiexec_path()
+    out: dict = {"cohort_patients": patients, "cohort_years": years, "mpiexec": mpiexec,
+                 "cohort_errors": {}}
+    if mpiexec is None:
+        out["cohort_errors"]["mpiexec"] = "mpiexec not found"
+        return out
+    base = [sys.executable, "-m", "paget", "run", "--seed", "1", "--no-progress"]
+    for k in ranks:
+        launch = [mpiexec, "-n", str(k)]
+        if startup:
+            log(f"start-up, {k} rank(s)")
+            wall, err = _timed(launch + base + ["--patients", str(patients), "--years", "0.01"],
+                               timeout)
+            out[_rank_key("startup", k)] = wall
+            if err:
+                out["cohort_errors"][f"startup_{k}"] = err
+        log(f"cohort {patients} patients x {years:g} years, {k} rank(s)")
+        wall, err = _timed(launch + base + ["--patients", str(patients), "--years", str(years)],
+                           timeout)
+        out[_rank_key("cohort", k)] = wall
+        if err:
+            out["cohort_errors"][f"cohort_{k}"] = err
+    one = out.get("cohort_seconds_1_rank")
+    for k in ranks:
+        if k == 1:
+            continue
+        wk = out.get(_rank_key("cohort", k))
+        out[f"speedup_{k}_ranks"] = (one / wk) if (one and wk) else None
+    return out
+
+
+class _Timed:
+    """A Python stand-in for a compiled kernel that adds up the time spent in it."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.seconds = 0.0
+        self.calls = 0
+
+    def make(self):
+        fn = self.fn
+        timer = self
+
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - t0
+                timer.calls += 1
+        wrapper.__name__ = wrapper.__qualname__ = fn.__name__
+        return wrapper
+
+
+def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict:
+    """Run ``Simulation(config).run()`` with the kernels timed; restore them after."""
+    import paget
+    import paget.engine as engine
+    from paget.ext import kernels
+
+    names = ("step_rows", "disseminate")
+    timers = {name: _Timed(getattr(kernels, name)) for name in names}
+    wrappers = {name: timers[name].make() for name in names}
+    saved = []
+    # the engine calls kernels.<name>; also cover a direct import into the engine module
+    for mod in (kernels, engine):
+        for name in names:
+            if getattr(mod, name, None) is timers[name].fn:
+                saved.append((mod, name, timers[name].fn))
+                setattr(mod, name, wrappers[name])
+    try:
+        sim = paget.Simulation(config)
+        if profiler is not None:
+            profiler.enable()
+        t0 = time.perf_counter()
+        sim.run()
+        wall = time.perf_counter() - t0
+        if profiler is not None:
+            profiler.disable()
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+    kern = sum(t.seconds for t in timers.values())
+    return {"wall_s": wall, "kernel_s": kern,
+            "step_rows_s": timers["step_rows"].seconds,
+            "disseminate_s": timers["disseminate"].seconds,
+            "step_rows_calls": timers["step_rows"].calls,
+            "disseminate_calls": timers["disseminate"].calls}
+
+
+def overhead(patients: int, years: float, top: int = 8) -> dict:
+    """Share of an in-process cohort run spent outside ``step_rows`` and ``disseminate``."""
+    config = {"seed": 1, "cohort": {"patients": patients, "years": years}}
+    plain = _patched_run(config)
+    prof = cProfile.Profile()
+    profiled = _patched_run(config, prof)
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, line, func), (cc, nc, tt, ct, _) in stats.stats.items():
+        if func in ("step_rows", "disseminate") or Path(file).resolve() == HERE:
+            continue  # the kernels, or the timing wrappers around them
+        rows.append({"function": f"{Path(file).name}:{line}({func})" if line else func,
+                     "calls": nc, "tottime_s": tt})
+    rows.sort(key=lambda r: -r["tottime_s"])
+    out = {
+        "overhead_patients": patients, "overhead_years": years,
+        "overhead_wall_s": plain["wall_s"],
+        "overhead_kernel_s": plain["kernel_s"],
+        "overhead_step_rows_s": plain["step_rows_s"],
+        "overhead_disseminate_s": plain["disseminate_s"],
+        "overhead_kernel_calls": plain["step_rows_calls"] + plain["disseminate_calls"],
+        "overhead_fraction": (1.0 - plain["kernel_s"] / plain["wall_s"])
+        if plain["wall_s"] > 0 else None,
+        "overhead_fraction_cprofile": (1.0 - profiled["kernel_s"] / profiled["wall_s"])
+        if profiled["wall_s"] > 0 else None,
+        "overhead_wall_s_cprofile": profiled["wall_s"],
+        "overhead_top_functions": rows[:top],
+    }
+    if plain["step_rows_calls"] == 0:
+        out["overhead_note"] = "the timers saw no step_rows call: the engine no longer " \
+                               "calls paget.ext.kernels.step_rows by attribute"
+    return out
