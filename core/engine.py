@@ -17,9 +17,9 @@ from .errors import ConfigError, PluginError
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 from .output import FLUX_VARIABLES, STATE_VARIABLES
-from .state import FateMatrix, LesionTable, Patients, Rates
+from .state import COLUMNS, FateMatrix, LesionTable, Patients, Rates
 
-__all__ = ["StepPlan", "RankRun"]
+__all__ = ["StepPlan", "RankRun", "select_patients"]
 
 DAYS_PER_YEAR = 365.25
 
@@ -95,6 +95,8 @@ class RankRun:
                        ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
         self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
         self.archive: list[dict[str, np.ndarray]] = []
+        self.next_step = 0      # the next step to simulate
+        self.next_record = 0    # index into plan.record_steps of the next record
         self._seed_primaries()
 
     # ------------------------------------------------------------------ set-up
@@ -113,25 +115,85 @@ class RankRun:
                           flags=np.full(P, FLAG_PRIMARY, np.uint8))
 
     # ------------------------------------------------------------------ loop
-    def run(self, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def run(self, progress: Callable[[int], None] | None = None,
+            on_step: Callable[[int], bool] | None = None) -> dict[str, Any] | None:
+        """Step from ``self.next_step`` to the end and return this rank's results.
+
+        ``progress(k)`` is told of every ``k`` steps done.  ``on_step(s)`` is
+        called after step ``s`` (when ``self.next_step == s + 1``), with the
+        state complete and consistent, so it may save a checkpoint; if it
+        returns True the run stops there and ``run`` returns None.
+        """
         plan = self.plan
         rec_steps = plan.record_steps
-        self._record(0)
-        ri = 1
-        for step in range(plan.n_steps):
+        if self.next_step == 0 and self.next_record == 0:
+            self._record(0)
+            self.next_record = 1
+        for step in range(self.next_step, plan.n_steps):
             if not self.alive.any():
                 # nothing left to simulate; later records repeat the frozen state
-                self._record_rest(ri)
+                self._record_rest(self.next_record)
+                self.next_record = len(rec_steps)
+                self.next_step = plan.n_steps
                 if progress:
                     progress(plan.n_steps - step)
                 break
             self._step(step)
-            if ri < len(rec_steps) and step + 1 == rec_steps[ri]:
-                self._record(ri)
-                ri += 1
+            self.next_step = step + 1
+            if self.next_record < len(rec_steps) and step + 1 == rec_steps[self.next_record]:
+                self._record(self.next_record)
+                self.next_record += 1
             if progress:
                 progress(1)
+            if on_step is not None and on_step(step) and step + 1 < plan.n_steps:
+                return None
         return self._results()
+
+    # ------------------------------------------------------------- state I/O
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every array of this rank's state, for a checkpoint (no Python objects).
+
+        Per-patient arrays have this rank's patients on axis 0 (``lo`` to
+        ``hi``); lesion rows carry their patient, so a state can be re-split
+        over another number of ranks (:func:`select_patients`).
+        """
+        state: dict[str, np.ndarray] = {
+            "lo": np.int64(self.lo), "hi": np.int64(self.hi),
+            "next_step": np.int64(self.next_step), "next_record": np.int64(self.next_record),
+            "alive": self.alive, "burden": self.burden,
+        }
+        for k, v in self.rec.items():
+            state[f"rec.{k}"] = v
+        for k, v in self.acc.items():
+            state[f"acc.{k}"] = v
+        for k, v in self.events.items():
+            state[f"events.{k}"] = v
+        for k, v in self.frozen.items():
+            state[f"frozen.{k}"] = v
+        live = self.table.take(slice(None))
+        for k, v in live.items():
+            state[f"table.{k}"] = v
+        archive = self.archive or [{k: v[:0] for k, v in live.items()}]
+        for k in live:
+            state[f"archive.{k}"] = np.concatenate([a[k] for a in archive])
+        return {k: np.asarray(v) for k, v in state.items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a state made by :meth:`state_dict` (or :func:`select_patients`)."""
+        if int(state["lo"]) != self.lo or int(state["hi"]) != self.hi:
+            raise ValueError(f"state holds patients [{int(state['lo'])}, {int(state['hi'])}), "
+                             f"this rank owns [{self.lo}, {self.hi})")
+        self.next_step = int(state["next_step"])
+        self.next_record = int(state["next_record"])
+        self.alive = np.array(state["alive"], dtype=bool)
+        self.burden = np.array(state["burden"], dtype=np.float64)
+        for group in ("rec", "acc", "events", "frozen"):
+            target = getattr(self, group)
+            for k in target:
+                target[k] = np.array(state[f"{group}.{k}"], dtype=target[k].dtype)
+        self.table = LesionTable(capacity=max(64, len(state["table.uid"])))
+        self.table.append(**{k: state[f"table.{k}"] for k in COLUMNS})
+        self.archive = [{k: np.array(state[f"archive.{k}"]) for k in COLUMNS}]
 
     def _t(self, step) -> float | np.ndarray:
         return step * self.plan.dt
@@ -383,3 +445,36 @@ def _check_probabilities(hook: str, name: str, a: np.ndarray) -> None:
         raise PluginError(f"{hook} set {name} outside [0, 1] or to NaN/inf", hook=hook)
 
 
+
+
+def select_patients(states: list[dict[str, np.ndarray]], lo: int, hi: int) -> dict[str, np.ndarray]:
+    """The state of patients ``[lo, hi)`` cut from rank states covering them.
+
+    ``states`` are :meth:`RankRun.state_dict` results of consecutive patient
+    blocks (any number of ranks); the result loads into the rank owning
+    ``[lo, hi)`` of another decomposition.  Steps must agree.
+    """
+    states = sorted(states, key=lambda s: int(s["lo"]))
+    first, last = int(states[0]["lo"]), int(states[-1]["hi"])
+    for a, b in zip(states, states[1:]):
+        if int(a["hi"]) != int(b["lo"]):
+            raise ValueError("checkpoint shards do not cover consecutive patients")
+    if lo < first or hi > last:
+        raise ValueError(f"checkpoint holds patients [{first}, {last}), asked for [{lo}, {hi})")
+    steps = {(int(s["next_step"]), int(s["next_record"])) for s in states}
+    if len(steps) != 1:
+        raise ValueError(f"checkpoint shards were written at different steps: {sorted(steps)}")
+    out: dict[str, np.ndarray] = {"lo": np.int64(lo), "hi": np.int64(hi),
+                                  "next_step": states[0]["next_step"],
+                                  "next_record": states[0]["next_record"]}
+    for key in states[0]:
+        if key in out:
+            continue
+        if key.startswith(("table.", "archive.")):
+            group = key.split(".", 1)[0]
+            patient = np.concatenate([s[f"{group}.patient"] for s in states])
+            values = np.concatenate([s[key] for s in states])
+            out[key] = values[(patient >= lo) & (patient < hi)]
+        else:  # per-patient arrays: patients on axis 0
+            out[key] = np.concatenate([s[key] for s in states], axis=0)[lo - first: hi - first]
+    return out
