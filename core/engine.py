@@ -97,6 +97,8 @@ class RankRun:
         self.archive: list[dict[str, np.ndarray]] = []
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
+        self._pools: tuple[np.ndarray, np.ndarray] | None = None
+        self._rate_buffers: dict[str, np.ndarray] = {}
         self._seed_primaries()
 
     # ------------------------------------------------------------------ set-up
@@ -191,6 +193,7 @@ class RankRun:
             target = getattr(self, group)
             for k in target:
                 target[k] = np.array(state[f"{group}.{k}"], dtype=target[k].dtype)
+        self._pools = None
         self.table = LesionTable(capacity=max(64, len(state["table.uid"])))
         self.table.append(**{k: state[f"table.{k}"] for k in COLUMNS})
         self.archive = [{k: np.array(state[f"archive.{k}"]) for k in COLUMNS}]
@@ -199,7 +202,7 @@ class RankRun:
         return step * self.plan.dt
 
     def _lesions(self):
-        return self.table.view(lambda s: s.astype(np.float64) * self.plan.dt)
+        return self.table.view(self.plan.dt)
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
@@ -210,13 +213,12 @@ class RankRun:
         tab, dt, t = self.table, self.plan.dt, self._t(step)
         n = tab.n
         les = self._lesions()
-        rates = Rates.neutral(n)
+        rates = Rates.neutral(n, self._rate_buffers)
         common = dict(lesions=les, rates=rates, config=self.config, body=self.body, t=t)
         self.hook.paget_invasion(**common)
         self.hook.paget_intravasation(**common)
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
-        _check_rates(rates)
         dormant = (tab.flags & FLAG_DORMANT) != 0
         birth = np.where(dormant, rates.reactivation, rates.birth)
         death = np.where(dormant, rates.dormant_death, rates.death)
@@ -231,30 +233,33 @@ class RankRun:
         # dormant pools: deaths are what left the pool without reactivating
         if dormant.any():
             left = (cells_before - tab.cells)[dormant]
-            np.add.at(acc["dormant_died"], (pidx[dormant], tab.organ[dormant]),
-                      (left - react[dormant]).astype(np.int64))
+            self._add(acc["dormant_died"], pidx[dormant], tab.organ[dormant],
+                      left - react[dormant])
         new_rows = []
         src = np.flatnonzero(shed)
         if src.size:
             new_rows += self._disseminate(step, t, src, shed, rates.lymph_fraction, pidx)
         reac = np.flatnonzero(react)
         if reac.size:
-            np.add.at(acc["dtc_reactivated"], (pidx[reac], tab.organ[reac]), react[reac])
+            self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])
             counts = react[reac]
             rows = np.repeat(reac, counts)
             k = _group_ranks(counts)
             uid = kernels.derive_uids(tab.uid[rows], kernels.UID_REACTIVATED,
                                       np.full(rows.size, step, np.int64), tab.organ[rows], k)
-            new_rows.append(dict(uid=uid, parent=tab.parent[rows], cells=np.ones(rows.size),
+            new_rows.append(("lesion", dict(uid=uid, parent=tab.parent[rows], cells=np.ones(rows.size),
                                  patient=tab.patient[rows],
                                  birth_step=np.full(rows.size, step + 1, np.int32),
                                  clone=tab.clone[rows], organ=tab.organ[rows],
-                                 flags=np.zeros(rows.size, np.uint8)))
-        for cols in new_rows:
+                                 flags=np.zeros(rows.size, np.uint8))))
+        for kind, cols in new_rows:
+            start = tab.n
             tab.append(**cols)
+            if kind == "pool":
+                self._pool_insert(cols["uid"], np.arange(start, tab.n))
         self._after_step(step)
 
-    def _disseminate(self, step, t, src, shed, lymph, pidx) -> list[dict[str, np.ndarray]]:
+    def _disseminate(self, step, t, src, shed, lymph, pidx) -> list[tuple[str, dict[str, np.ndarray]]]:
         tab, n_org, acc = self.table, self.n_org, self.acc
         if self.fates is None:
             raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
@@ -267,9 +272,7 @@ class RankRun:
                                       config=self.config, body=self.body, t=t)
         self.hook.paget_dtc_fate(patients=patients, fates=fates, config=self.config,
                                  body=self.body, t=t)
-        _check_probabilities("paget_extravasation", "probability", p_ext)
-        _check_probabilities("paget_dtc_fate", "fates", fates)
-        if not np.allclose(fates.sum(axis=-1), 1.0, atol=1e-9):
+        if np.abs(fates.sum(axis=-1) - 1.0).max() > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
         m = src.size
@@ -281,12 +284,13 @@ class RankRun:
                             np.ascontiguousarray(lymph[src]), self.fates.blood, self.fates.lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
-        np.add.at(acc["ctc_shed"], (sp, tab.organ[src]), shed[src])
-        np.add.at(acc["ctc_died"], sp, died)
+        self._add(acc["ctc_shed"], sp, tab.organ[src], shed[src])
+        acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
+        per_organ = np.arange(n_org)
         for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
                           ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
                           ("colonies_founded", "founded")):
-            np.add.at(acc[name], sp, out[key])
+            self._add(acc[name], np.repeat(sp, n_org), np.tile(per_organ, m), out[key].ravel())
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
         if seeded.any():
             first = self.events["first_seeding_time"]
@@ -303,11 +307,11 @@ class RankRun:
             uid = kernels.derive_uids(tab.uid[rows], kernels.UID_FOUNDER,
                                       np.full(rows.size, step, np.int64), organ,
                                       _group_ranks(counts))
-            new.append(dict(uid=uid, parent=tab.uid[rows], cells=np.ones(rows.size),
-                            patient=tab.patient[rows],
-                            birth_step=np.full(rows.size, step + 1, np.int32),
-                            clone=tab.clone[rows], organ=organ,
-                            flags=np.zeros(rows.size, np.uint8)))
+            new.append(("lesion", dict(uid=uid, parent=tab.uid[rows], cells=np.ones(rows.size),
+                                       patient=tab.patient[rows],
+                                       birth_step=np.full(rows.size, step + 1, np.int32),
+                                       clone=tab.clone[rows], organ=organ,
+                                       flags=np.zeros(rows.size, np.uint8))))
         # dormant cells join the pool of (source lesion, organ)
         ri, oj = np.nonzero(out["dormant"])
         if ri.size:
@@ -319,24 +323,60 @@ class RankRun:
                                            np.zeros(rows.size, np.int64))
             # live pools only: an emptied pool awaiting compaction is gone, so
             # results do not depend on when (or on which rank) compaction runs
-            pools = np.flatnonzero((tab.flags & FLAG_DORMANT) & (tab.cells > 0))
-            order = np.argsort(tab.uid[pools], kind="stable")
-            sorted_uid = tab.uid[pools][order]
-            pos = np.searchsorted(sorted_uid, pool_uid)
-            pos_c = np.minimum(pos, max(sorted_uid.size - 1, 0))
-            found = (sorted_uid.size > 0) & (sorted_uid[pos_c] == pool_uid) if sorted_uid.size \
-                else np.zeros(pool_uid.size, bool)
+            sorted_uid, sorted_row = self._pool_index()
+            pos = np.minimum(np.searchsorted(sorted_uid, pool_uid), max(sorted_uid.size - 1, 0))
+            if sorted_uid.size:
+                hit = sorted_row[pos]
+                # a live pool only: an emptied pool awaiting compaction is gone,
+                # so results do not depend on when (or where) compaction runs
+                found = (sorted_uid[pos] == pool_uid) & (tab.cells[hit] > 0)
+            else:
+                found = np.zeros(pool_uid.size, bool)
             if found.any():
-                np.add.at(tab.cells, pools[order[pos_c[found]]], counts[found])
+                tab.cells[hit[found]] += counts[found]   # (source, organ) pairs are unique
             fresh = ~found
             if fresh.any():
                 r = rows[fresh]
-                new.append(dict(uid=pool_uid[fresh], parent=tab.uid[r], cells=counts[fresh],
-                                patient=tab.patient[r],
-                                birth_step=np.full(r.size, step + 1, np.int32),
-                                clone=tab.clone[r], organ=organ[fresh],
-                                flags=np.full(r.size, FLAG_DORMANT, np.uint8)))
+                new.append(("pool", dict(uid=pool_uid[fresh], parent=tab.uid[r],
+                                         cells=counts[fresh], patient=tab.patient[r],
+                                         birth_step=np.full(r.size, step + 1, np.int32),
+                                         clone=tab.clone[r], organ=organ[fresh],
+                                         flags=np.full(r.size, FLAG_DORMANT, np.uint8))))
         return new
+
+    def _add(self, acc: np.ndarray, pidx: np.ndarray, organ: np.ndarray, values) -> None:
+        """acc[pidx, organ] += values (repeated indices add up), as one bincount.
+
+        Counts are below 2**53, so the float64 weights of bincount are exact.
+        """
+        key = pidx.astype(np.int64) * self.n_org + organ
+        acc += np.bincount(key, weights=values, minlength=acc.size).reshape(acc.shape) \
+            .astype(np.int64)
+
+    def _pool_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Uids of the dormant-pool rows, sorted, and their rows; cached until the
+        table is compacted or a pool is added (appending other rows keeps it valid)."""
+        if self._pools is None:
+            tab = self.table
+            # live pools only; one that empties later is still listed, and a
+            # lookup that finds it empty makes a new pool and a new index
+            rows = np.flatnonzero((tab.flags & FLAG_DORMANT) & (tab.cells > 0))
+            order = np.argsort(tab.uid[rows], kind="stable")
+            self._pools = (tab.uid[rows][order], rows[order])
+        return self._pools
+
+    def _pool_insert(self, uid: np.ndarray, rows: np.ndarray) -> None:
+        """Add new pools to the cached index (a merge, not a new sort)."""
+        if self._pools is None:
+            return
+        order = np.argsort(uid, kind="stable")
+        sorted_uid, sorted_row = self._pools
+        at = np.searchsorted(sorted_uid, uid[order])
+        self._pools = (np.insert(sorted_uid, at, uid[order]), np.insert(sorted_row, at, rows[order]))
+
+    def _compact(self, keep: np.ndarray) -> None:
+        self.table.compact(keep)
+        self._pools = None
 
     def _after_step(self, step: int) -> None:
         tab, cfg = self.table, self.config.outcome
@@ -365,11 +405,11 @@ class RankRun:
             for name in STATE_VARIABLES:
                 self.frozen[name][dying] = state[name][dying]
             self.archive.append(tab.take(rows))
-            tab.compact(~rows)
+            self._compact(~rows)
         # drop rows that reached zero cells, once they are a sixteenth of the table
         empty = tab.cells <= 0
         if empty.sum() * 16 > tab.n:
-            tab.compact(~empty)
+            self._compact(~empty)
 
     # ------------------------------------------------------------- recording
     def _aggregate(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -427,24 +467,6 @@ class RankRun:
             lesion_dormant=(lt["flags"] & FLAG_DORMANT) != 0,
         )
         return out
-
-
-def _check_rates(rates: Rates) -> None:
-    owner = {"invasive": "paget_invasion", "shed": "paget_intravasation",
-             "lymph_fraction": "paget_intravasation", "birth": "paget_growth",
-             "death": "paget_growth", "reactivation": "paget_dormancy",
-             "dormant_death": "paget_dormancy"}
-    try:
-        rates.check(owner)
-    except ValueError as exc:
-        raise PluginError(str(exc)) from None
-
-
-def _check_probabilities(hook: str, name: str, a: np.ndarray) -> None:
-    if not (np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 1.0):
-        raise PluginError(f"{hook} set {name} outside [0, 1] or to NaN/inf", hook=hook)
-
-
 
 
 def select_patients(states: list[dict[str, np.ndarray]], lo: int, hi: int) -> dict[str, np.ndarray]:

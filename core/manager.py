@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Iterable
 
+import numpy as np
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .state import out_of_bounds
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe"]
 
@@ -44,21 +46,49 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
+#: What each per-step hook may write, with the allowed range: checked after
+#: every implementation, so a NaN, an inf or an out-of-range value is reported
+#: with the plugin that wrote it, before any kernel sees it.
+HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = {
+    "paget_invasion": (("rates", "invasive", 0.0, 1.0),),
+    "paget_intravasation": (("rates", "shed", 0.0, np.inf), ("rates", "lymph_fraction", 0.0, 1.0)),
+    "paget_growth": (("rates", "birth", 0.0, np.inf), ("rates", "death", 0.0, np.inf)),
+    "paget_dormancy": (("rates", "reactivation", 0.0, np.inf),
+                       ("rates", "dormant_death", 0.0, np.inf)),
+    "paget_extravasation": (("probability", None, 0.0, 1.0),),
+    "paget_dtc_fate": (("fates", None, 0.0, 1.0),),
+}
+
+
 def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
-    """Make an exception inside a hook name its plugin and hook."""
+    """Make an exception inside a hook, or a bad value it wrote, name its plugin."""
     func = impl.function
     if getattr(func, "_paget_wrapped", False):
         return
+    outputs = HOOK_OUTPUTS.get(hook_name, ())
+    argnames = impl.argnames
 
     @functools.wraps(func)
     def call(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except PluginError:
             raise
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
                               f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc
+        for arg, field, lo, hi in outputs:
+            if arg not in argnames:
+                continue
+            obj = args[argnames.index(arg)] if len(args) > argnames.index(arg) else kwargs[arg]
+            a = obj if field is None else getattr(obj, field)
+            if out_of_bounds(a, lo, hi):
+                name = arg if field is None else f"{arg}.{field}"
+                bad = a[~((a >= lo) & (a <= hi) & np.isfinite(a))].ravel()[:3]
+                raise PluginError(f"plugin {impl.plugin_name!r} set {name} in hook {hook_name} "
+                                  f"to values outside [{lo}, {hi}] or not finite, e.g. "
+                                  f"{bad.tolist()}", impl.plugin_name, hook_name)
+        return result
 
     call._paget_wrapped = True  # type: ignore[attr-defined]
     impl.function = call

@@ -8,7 +8,7 @@ import numpy as np
 
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 
-__all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix"]
+__all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "out_of_bounds"]
 
 
 class FateMatrix(NamedTuple):
@@ -88,14 +88,9 @@ class LesionTable:
             arr[:m] = arr[: self.n][keep]
         self.n = m
 
-    def view(self, t_of_step) -> "Lesions":
-        flags = self.flags
-        return Lesions(
-            uid=_ro(self.uid), parent=_ro(self.parent), patient=_ro(self.patient),
-            organ=_ro(self.organ), clone=_ro(self.clone), cells=_ro(self.cells),
-            dormant=_ro((flags & FLAG_DORMANT) != 0), primary=_ro((flags & FLAG_PRIMARY) != 0),
-            birth_time=_ro(t_of_step(self.birth_step)),
-        )
+    def view(self, dt: float) -> "Lesions":
+        """Read-only views of the live rows, for hooks (``dt`` converts steps to days)."""
+        return Lesions(self, dt)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -104,19 +99,48 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return v
 
 
-@dataclass(frozen=True)
 class Lesions:
-    """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`)."""
+    """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`).
 
-    uid: np.ndarray
-    parent: np.ndarray
-    patient: np.ndarray
-    organ: np.ndarray
-    clone: np.ndarray
-    cells: np.ndarray
-    dormant: np.ndarray
-    primary: np.ndarray
-    birth_time: np.ndarray
+    Derived arrays (``dormant``, ``primary``, ``birth_time``) are computed on
+    first access, so a hook pays only for what it reads.
+    """
+
+    __slots__ = ("uid", "parent", "patient", "organ", "clone", "cells", "_flags",
+                 "_birth_step", "_dt", "_cache")
+
+    def __init__(self, table: "LesionTable", dt: float):
+        self.uid = _ro(table.uid)
+        self.parent = _ro(table.parent)
+        self.patient = _ro(table.patient)
+        self.organ = _ro(table.organ)
+        self.clone = _ro(table.clone)
+        self.cells = _ro(table.cells)
+        self._flags = table.flags
+        self._birth_step = table.birth_step
+        self._dt = dt
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _derived(self, name: str, make) -> np.ndarray:
+        a = self._cache.get(name)
+        if a is None:
+            a = self._cache[name] = _ro(make())
+        return a
+
+    @property
+    def dormant(self) -> np.ndarray:
+        """bool: the row is a pool of solitary dormant cells."""
+        return self._derived("dormant", lambda: (self._flags & FLAG_DORMANT) != 0)
+
+    @property
+    def primary(self) -> np.ndarray:
+        """bool: the row is its patient's primary tumour."""
+        return self._derived("primary", lambda: (self._flags & FLAG_PRIMARY) != 0)
+
+    @property
+    def birth_time(self) -> np.ndarray:
+        """float64, days: when the row was founded."""
+        return self._derived("birth_time", lambda: self._birth_step * self._dt)
 
     def __len__(self) -> int:
         return len(self.uid)
@@ -138,26 +162,42 @@ class Rates:
     NEUTRAL = {"invasive": 1.0, "shed": 0.0, "lymph_fraction": 0.0, "birth": 0.0,
                "death": 0.0, "deterministic": False, "reactivation": 0.0,
                "dormant_death": 0.0}
-    BOUNDS = {"invasive": (0.0, 1.0), "lymph_fraction": (0.0, 1.0), "shed": (0.0, np.inf),
-              "birth": (0.0, np.inf), "death": (0.0, np.inf), "reactivation": (0.0, np.inf),
-              "dormant_death": (0.0, np.inf)}
 
     @classmethod
-    def neutral(cls, n: int) -> "Rates":
+    def neutral(cls, n: int, buffers: dict[str, np.ndarray] | None = None) -> "Rates":
+        """Rates of ``n`` rows at their neutral values.
+
+        With ``buffers`` (a dict kept by the caller) the arrays are views of
+        buffers grown as needed, so a step allocates nothing; the Rates object
+        itself is new each step, so a hook that rebinds an attribute affects
+        only that step.
+        """
         arrays = {}
         for f in fields(cls):
             v = cls.NEUTRAL[f.name]
-            arrays[f.name] = np.full(n, v, dtype=bool if isinstance(v, bool) else np.float64)
+            dtype = bool if isinstance(v, bool) else np.float64
+            if buffers is None:
+                arrays[f.name] = np.full(n, v, dtype=dtype)
+                continue
+            buf = buffers.get(f.name)
+            if buf is None or buf.size < n:
+                buf = buffers[f.name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
+                                                 dtype=dtype)
+            view = buf[:n]
+            view.fill(v)
+            arrays[f.name] = view
         return cls(**arrays)
 
-    def check(self, hook_of: dict[str, str]) -> None:
-        """Refuse NaN, inf and out-of-range values, naming the hook that set them."""
-        for name, (lo, hi) in self.BOUNDS.items():
-            a = getattr(self, name)
-            if a.size and not (np.all(np.isfinite(a)) and a.min() >= lo and a.max() <= hi):
-                bad = a[~(np.isfinite(a) & (a >= lo) & (a <= hi))][:3]
-                raise ValueError(f"rates.{name} (set in hook {hook_of[name]}) has values "
-                                 f"outside [{lo}, {hi}] or not finite, e.g. {bad.tolist()}")
+
+def out_of_bounds(a: np.ndarray, lo: float, hi: float) -> bool:
+    """True if ``a`` holds NaN, +-inf or a value outside [lo, hi] (two reductions)."""
+    if a.size == 0:
+        return False
+    if a.dtype == bool:
+        return False
+    amin, amax = a.min(), a.max()
+    # NaN fails both comparisons; inf fails the finite test
+    return not (amin >= lo and amax <= hi and np.isfinite(amin) and np.isfinite(amax))
 
 
 @dataclass(frozen=True)

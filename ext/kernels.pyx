@@ -269,11 +269,152 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
     return <double>k + <double>extra
 
 
+# --------------------------------------------------------------------------
+# Quiet rows: one uniform, three transcendentals
+# --------------------------------------------------------------------------
+# Most rows of a table are small colonies in whose step nothing happens.  For a
+# row of n cells the step has three independent parts: D dead lineages
+# (Binomial(n, alpha)), E extra cells of the K = n - D survivors
+# (NegativeBinomial(K, 1 - beta)) and S shed cells (Poisson(lam)).  They are
+# drawn in that order by inversion from ONE uniform u: each part's zero has
+# probability p0 (P(D=0) = (1-alpha)^n, P(E=0) = (1-beta)^K, P(S=0) = e^-lam);
+# u < p0 means zero and u / p0 is again uniform for the next part; u >= p0
+# means at least one event, drawn from the part's law conditioned on >= 1 by a
+# fresh uniform, after which the next part takes a fresh uniform too.  Then
+# "nothing happens" is exactly u < P0 = (1-alpha)^n (1-beta)^n e^-lam, and
+# since 1 - alpha = e^{rh} / (1 + b x) and 1 - beta = 1 / (1 + b x), with
+# x = (e^{rh} - 1) / r,
+#     log P0 = n (r h - 2 log(1 + b x)) - lam,
+# one expm1, one log1p and one exp decide the common case.  Rows whose P0 is
+# below 1/2 take the general path (bd_transition and draw_poisson).
+cdef double LOG_QUIET = -0.6931471805599453   # log(1/2)
+
+
+cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
+                                          double p0) noexcept nogil:
+    """Binomial(n, p) given >= 1, by inversion; p0 = P(0) = (1 - p)^n."""
+    cdef double ratio = p / (1.0 - p)
+    cdef double u, pmf
+    cdef int64_t k
+    while True:
+        u = bg.next_double(bg.state) * (1.0 - p0)
+        pmf = p0 * ratio * <double>n
+        k = 1
+        while u > pmf and k < n:
+            u -= pmf
+            k += 1
+            pmf *= ratio * <double>(n - k + 1) / <double>k
+        if u <= pmf:
+            return k
+
+
+cdef inline int64_t negbin_at_least_one(bitgen_t *bg, int64_t k, double beta,
+                                        double p0) noexcept nogil:
+    """NegativeBinomial(k, 1 - beta) given >= 1, by inversion; p0 = (1 - beta)^k."""
+    cdef double u, pmf
+    cdef int64_t j
+    while True:
+        u = bg.next_double(bg.state) * (1.0 - p0)
+        pmf = p0 * beta * <double>k
+        j = 1
+        while u > pmf and j < 4096:
+            u -= pmf
+            pmf *= beta * <double>(k + j) / <double>(j + 1)
+            j += 1
+        if u <= pmf:
+            return j
+
+
+cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) noexcept nogil:
+    """Poisson(lam) given >= 1, by inversion; p0 = e^-lam."""
+    cdef double u, pmf
+    cdef int64_t j
+    while True:
+        u = bg.next_double(bg.state) * (1.0 - p0)
+        pmf = p0 * lam
+        j = 1
+        while u > pmf and j < 4096:
+            u -= pmf
+            j += 1
+            pmf *= lam / <double>j
+        if u <= pmf:
+            return j
+
+
+cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d, double h,
+                            double lam, int64_t *shed_out) noexcept nogil:
+    """The exact step of a row expecting few events; False if it expects many.
+
+    On True, ``n_io`` holds the new count and ``shed_out`` the cells shed.
+    """
+    cdef double n = n_io[0]
+    cdef int64_t ni = <int64_t>n
+    cdef double r = b - d
+    cdef double x, bx, L, log_surv, log_p0, u, p0
+    cdef int64_t dead = 0, k, extra = 0, shed = 0
+    if fabs(r * h) < 1e-12:
+        x = h
+    else:
+        x = expm1(r * h) / r
+    bx = b * x
+    L = log1p(bx)                   # -log(1 - beta)
+    log_surv = r * h - L            # log(1 - alpha)
+    log_p0 = n * (log_surv - L) - lam
+    if not log_p0 > LOG_QUIET:
+        return False
+    u = bg.next_double(bg.state)
+    if u < exp(log_p0):
+        shed_out[0] = 0
+        return True                 # nothing happens: n unchanged
+    # dead lineages
+    p0 = exp(n * log_surv)
+    if u < p0:
+        u = u / p0
+    else:
+        dead = binomial_at_least_one(bg, ni, d * x / (bx + 1.0), p0)
+        u = bg.next_double(bg.state)
+    k = ni - dead
+    # extra cells of the surviving lineages
+    if k > 0 and b > 0.0:
+        p0 = exp(-<double>k * L)
+        if u < p0:
+            u = u / p0
+        else:
+            extra = negbin_at_least_one(bg, k, bx / (bx + 1.0), p0)
+            u = bg.next_double(bg.state)
+    n = <double>(k + extra)
+    # shedding
+    if lam > 0.0 and n >= 1.0:
+        p0 = exp(-lam)
+        if u >= p0:
+            shed = poisson_at_least_one(bg, lam, p0)
+            if <double>shed > n:
+                shed = <int64_t>n
+    n_io[0] = n - <double>shed
+    shed_out[0] = shed
+    return True
+
+
 def bd_alpha_beta(double b, double d, double h):
     """(alpha, beta) of the exact step, for tests."""
     cdef double a, be, q
     bd_probabilities(b, d, h, &a, &be, &q)
     return a, be
+
+
+cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
+                                  int64_t n) noexcept nogil:
+    """Binomial(n, p) for any p in [0, 1]: inversion when few successes (or
+    failures) are expected, NumPy's sampler otherwise."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p <= 0.5 and <double>n * p < SMALL_MEAN:
+        return binomial_small(bg, n, p)
+    if p > 0.5 and <double>n * (1.0 - p) < SMALL_MEAN:
+        return n - binomial_small(bg, n, 1.0 - p)
+    return random_binomial(bg, p, n, binom)
 
 
 def step_rows(double[::1] cells, const uint8_t[::1] flags,
@@ -310,7 +451,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
-    cdef double n, b, d, lam, total, p_leave
+    cdef double n, b, d, lam, total, p_leave, p0
     cdef int64_t shed, left, react
     memset(&binom, 0, sizeof(binom))
     with nogil:
@@ -328,18 +469,30 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 total = b + d
                 if total <= 0.0:
                     continue
+                # each cell leaves with probability 1 - e^{-(b + d) h}: none
+                # leaves with probability p0 = e^{-n (b + d) h}
                 p_leave = -expm1(-total * h)
-                left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
+                if -n * total * h > LOG_QUIET:
+                    p0 = exp(-n * total * h)
+                    if bg.next_double(bg.state) < p0:
+                        continue
+                    left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
+                else:
+                    left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
                 if left > 0:
-                    react = random_binomial(&bg, b / total, left, &binom)
+                    react = draw_binomial(&bg, &binom, b / total, left)
                     react_out[i] = react
                 cells[i] = n - <double>left
+                continue
+            lam = shed_rate[i] * h
+            if not deterministic[i] and quiet_step(&bg, &n, b, d, h, lam, &shed):
+                shed_out[i] = shed
+                cells[i] = n
                 continue
             if deterministic[i]:
                 n = n * exp((b - d) * h)
             else:
                 n = bd_transition(&bg, &binom, n, b, d, h)
-            lam = shed_rate[i] * h
             if lam > 0.0 and n >= 1.0:
                 shed = draw_poisson(&bg, lam)
                 if <double>shed > floor(n):
@@ -352,15 +505,6 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
 # --------------------------------------------------------------------------
 # Dissemination: fates of the CTCs shed in one step
 # --------------------------------------------------------------------------
-
-cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
-                                  int64_t n) noexcept nogil:
-    if n <= 0 or p <= 0.0:
-        return 0
-    if p >= 1.0:
-        return n
-    return random_binomial(bg, p, n, binom)
-
 
 def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 const int16_t[::1] organ, const int64_t[::1] pidx,

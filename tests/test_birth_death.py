@@ -499,11 +499,12 @@ def _one_step_pmf(n0, b, d, h, m_max):
 
 
 @pytest.mark.parametrize("n0,b,d,h", [
-    (1, 0.05, 0.04, 1.0),     # nearly every row: no event (the inversion fast path)
+    (1, 0.05, 0.04, 1.0),     # nearly every row: no event (the quiet-row path)
+    (2, 0.15, 0.1, 1.0),      # quiet path, P(no event) ~ 0.62: conditional draws too
     (3, 0.3, 0.2, 2.0),       # a few events (inversion walk)
     (40, 0.4, 0.3, 1.0),      # dead lineages by NumPy's binomial (n alpha > 8)
     (20, 1.0, 0.1, 2.0),      # extra cells by NumPy's negative binomial (mean > 8)
-], ids=["no-event", "few-events", "binomial-branch", "negbin-branch"])
+], ids=["no-event", "quiet-with-events", "few-events", "binomial-branch", "negbin-branch"])
 def test_one_step_distribution_matches_kendall(n0, b, d, h):
     """Chi-square of the drawn N(h) against the exact pmf, over cells with expected
     count >= 5 (the rest pooled).  p > 1e-4 at a fixed seed: a correct sampler fails
@@ -520,3 +521,23 @@ def test_one_step_distribution_matches_kendall(n0, b, d, h):
     exp = np.append(expected[big], R - expected[big].sum())
     keep = exp > 0
     assert stats.chisquare(obs[keep], exp[keep] * obs[keep].sum() / exp[keep].sum()).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("n0,b,d,lam", [(1, 0.1, 0.05, 0.2), (2, 0.15, 0.1, 0.05), (5, 0.4, 0.3, 3.0)],
+                         ids=["quiet", "quiet-rare-shed", "general"])
+def test_shedding_after_growth_matches_its_exact_mean(n0, b, d, lam):
+    """Shedding follows growth: S = min(Poisson(lam), N'), N' the grown count, so
+    E S = sum_n P(N' = n) E min(Pois(lam), n).  Mean within 5 SE (sample SD)."""
+    from scipy import stats
+    R = 40000
+    cells, shed, _ = step(np.full(R, float(n0)), birth=b, death=d, shed_rate=lam, seed=77)
+    grown = cells + shed
+    m_max = int(grown.max())
+    pmf = _one_step_pmf(n0, b, d, 1.0, m_max)
+    e_min = np.array([np.sum(np.minimum(np.arange(200), n) * stats.poisson.pmf(np.arange(200), lam))
+                      for n in range(m_max + 1)])
+    expected = float(np.sum(pmf * e_min))
+    assert abs(shed.mean() - expected) < 5 * shed.std(ddof=1) / math.sqrt(R)
+    # and the grown count (before shedding) still follows Kendall's law in the mean
+    mean_grown = float(np.sum(np.arange(m_max + 1) * pmf))
+    assert abs(grown.mean() - mean_grown) < 5 * grown.std(ddof=1) / math.sqrt(R)

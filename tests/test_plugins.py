@@ -66,7 +66,7 @@ def test_nan_rates_from_a_plugin_stop_the_run():
 
     nan.paget_intravasation = paget_intravasation
     sim = paget.Simulation(busy(), plugins=[("nanplugin", nan)], entry_points=False)
-    with pytest.raises(paget.PluginError, match="rates.shed.*paget_intravasation"):
+    with pytest.raises(paget.PluginError, match="plugin .nanplugin. set rates.shed in hook paget_intravasation"):
         sim.run()
 
 
@@ -112,3 +112,38 @@ def test_load_a_plugin_module_by_name_from_the_config():
 def test_an_unimportable_plugin_module_is_named():
     with pytest.raises(paget.PluginError, match="no_such_module"):
         paget.Simulation({"plugins": {"load": ["no_such_module"]}}, entry_points=False)
+
+
+def _growth(rates):
+    rates.birth[:] = -1.0
+
+
+def _invasion(rates):
+    rates.invasive[:] = 2.0
+
+
+def _dormancy(rates):
+    rates.dormant_death[:] = np.inf
+
+
+def _extravasation(probability):
+    probability[:] = np.nan
+
+
+def _dtc_fate(fates):
+    fates[..., 0] = -0.5
+
+
+@pytest.mark.parametrize("hook, func, variable", [
+    ("paget_growth", _growth, "rates.birth"),
+    ("paget_invasion", _invasion, "rates.invasive"),
+    ("paget_dormancy", _dormancy, "rates.dormant_death"),
+    ("paget_extravasation", _extravasation, "probability"),
+    ("paget_dtc_fate", _dtc_fate, "fates"),
+], ids=["negative-birth", "invasive>1", "inf-death", "nan-probability", "negative-fate"])
+def test_bad_values_written_by_a_plugin_name_plugin_hook_and_variable(hook, func, variable):
+    mod = types.ModuleType("writer")
+    setattr(mod, hook, paget.hookimpl(specname=hook)(func))
+    sim = paget.Simulation(busy(), plugins=[("writer", mod)], entry_points=False)
+    with pytest.raises(paget.PluginError, match=f"plugin 'writer' set {variable} in hook {hook}"):
+        sim.run()
