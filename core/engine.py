@@ -17,7 +17,8 @@ from .errors import ConfigError, PluginError
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 from .output import FLUX_VARIABLES, STATE_VARIABLES
-from .state import COLUMNS, FateMatrix, LesionTable, Patients, Rates
+from .random import Draws
+from .state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
 
 __all__ = ["StepPlan", "RankRun", "select_patients"]
 
@@ -65,10 +66,19 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 
 
 class RankRun:
-    """Simulate patients ``[lo, hi)`` of the cohort on this rank."""
+    """Simulate patients ``[lo, hi)`` of the cohort on this rank.
 
-    def __init__(self, config, body: Body, hook, lo: int, hi: int, fates: FateMatrix | None,
-                 sheds: bool):
+    Parameters
+    ----------
+    fates : callable (survival, arrest) -> FateMatrix, or None
+        The circulation's fate matrices per class (cached here per pair).
+    variables : list of StateVariable
+        Plugin state to allocate and carry.
+    """
+
+    def __init__(self, config, body: Body, hook, lo: int, hi: int,
+                 fates: Callable[[float, float], FateMatrix] | None,
+                 variables: list[StateVariable] = ()):
         self.config = config
         self.body = body
         self.hook = hook
@@ -76,17 +86,28 @@ class RankRun:
         self.P = hi - lo
         self.plan = StepPlan.from_config(config)
         self.seed = int(config.seed)
-        self.fates = fates
-        self.sheds = sheds
+        self.fate_provider = fates
+        self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
         n_org = body.n_organs
         self.n_org = n_org
         n_rec = len(self.plan.record_steps)
-        self.table = LesionTable(capacity=max(64, 4 * self.P))
+        self.variables = list(variables)
+        lesion_vars = [v for v in self.variables if v.level == "lesion"]
+        self.inherit = [v.name for v in lesion_vars if v.inherit]
+        self.table = LesionTable(capacity=max(64, 4 * self.P),
+                                 extra={v.name: (v.dtype, v.default) for v in lesion_vars})
+        self.pstate = {v.name: np.full((self.P,) if v.level == "patient" else (self.P, n_org),
+                                       v.default, dtype=v.dtype)
+                       for v in self.variables if v.level != "lesion"}
         self.rec = {name: np.zeros((self.P, n_rec, n_org),
                                    dtype=np.float64 if name.endswith("cells") else np.int64)
                     for name in STATE_VARIABLES + FLUX_VARIABLES}
         self.rec["ctc_died"] = np.zeros((self.P, n_rec), dtype=np.int64)
         self.rec["alive"] = np.zeros((self.P, n_rec), dtype=bool)
+        for v in self.variables:
+            if v.level != "lesion" and v.output:
+                shape = (self.P, n_rec) if v.level == "patient" else (self.P, n_rec, n_org)
+                self.rec[f"state.{v.name}"] = np.zeros(shape, dtype=v.dtype)
         self.acc = {name: np.zeros((self.P, n_org), dtype=np.int64) for name in FLUX_VARIABLES}
         self.acc["ctc_died"] = np.zeros(self.P, dtype=np.int64)
         self.alive = np.ones(self.P, dtype=bool)
@@ -95,10 +116,12 @@ class RankRun:
                        ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
         self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
         self.archive: list[dict[str, np.ndarray]] = []
+        self.clones: list[dict[str, np.ndarray]] = []
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
         self._pools: tuple[np.ndarray, np.ndarray] | None = None
         self._rate_buffers: dict[str, np.ndarray] = {}
+        self._subclonal = False  # True once a lesion holds more than one row (clone)
         self._seed_primaries()
 
     # ------------------------------------------------------------------ set-up
@@ -110,11 +133,31 @@ class RankRun:
         uid = kernels.derive_uids(patients.astype(np.uint64), kernels.UID_PRIMARY,
                                   np.zeros(P, np.int64), np.full(P, organ, np.int16),
                                   np.zeros(P, np.int64))
-        self.table.append(uid=uid, parent=np.zeros(P, np.uint64),
+        self.table.append(uid=uid, parent=np.zeros(P, np.uint64), lesion=uid, clone=uid,
+                          genotype=np.zeros(P, np.uint64),
                           cells=np.full(P, float(self.config.primary.cells)),
                           patient=patients, birth_step=np.zeros(P, np.int32),
-                          clone=np.zeros(P, np.int32), organ=np.full(P, organ, np.int16),
+                          organ=np.full(P, organ, np.int16),
                           flags=np.full(P, FLAG_PRIMARY, np.uint8))
+        self._log_clones(np.arange(P), parent_clone=np.zeros(P, np.uint64), birth_step=0)
+
+    def _log_clones(self, rows: np.ndarray, parent_clone: np.ndarray, birth_step: int) -> None:
+        tab = self.table
+        self.clones.append({
+            "clone": tab.clone[rows].copy(), "parent": parent_clone,
+            "patient": tab.patient[rows].copy(), "birth_step": np.full(rows.size, birth_step, np.int32),
+            "genotype": tab.genotype[rows].copy(), "lesion": tab.lesion[rows].copy(),
+            "organ": tab.organ[rows].copy()})
+
+    def fate_matrix(self, survival: float, arrest: float) -> FateMatrix:
+        key = (float(survival), float(arrest))
+        fm = self._fate_cache.get(key)
+        if fm is None:
+            if self.fate_provider is None:
+                raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
+                                  "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
+            fm = self._fate_cache[key] = self.fate_provider(*key)
+        return fm
 
     # ------------------------------------------------------------------ loop
     def run(self, progress: Callable[[int], None] | None = None,
@@ -172,6 +215,10 @@ class RankRun:
             state[f"events.{k}"] = v
         for k, v in self.frozen.items():
             state[f"frozen.{k}"] = v
+        for k, v in self.pstate.items():
+            state[f"pstate.{k}"] = v
+        for k in ("clone", "parent", "patient", "birth_step", "genotype", "lesion", "organ"):
+            state[f"clones.{k}"] = np.concatenate([c[k] for c in self.clones])
         live = self.table.take(slice(None))
         for k, v in live.items():
             state[f"table.{k}"] = v
@@ -189,45 +236,74 @@ class RankRun:
         self.next_record = int(state["next_record"])
         self.alive = np.array(state["alive"], dtype=bool)
         self.burden = np.array(state["burden"], dtype=np.float64)
-        for group in ("rec", "acc", "events", "frozen"):
+        for group in ("rec", "acc", "events", "frozen", "pstate"):
             target = getattr(self, group)
             for k in target:
                 target[k] = np.array(state[f"{group}.{k}"], dtype=target[k].dtype)
         self._pools = None
-        self.table = LesionTable(capacity=max(64, len(state["table.uid"])))
-        self.table.append(**{k: state[f"table.{k}"] for k in COLUMNS})
-        self.archive = [{k: np.array(state[f"archive.{k}"]) for k in COLUMNS}]
+        extra = self.table.extra
+        self.table = LesionTable(capacity=max(64, len(state["table.uid"])), extra=extra)
+        self.table.append(**{k: state[f"table.{k}"] for k in self.table.columns})
+        self.archive = [{k: np.array(state[f"archive.{k}"]) for k in self.table.columns}]
+        self.clones = [{k: np.array(state[f"clones.{k}"]) for k in
+                        ("clone", "parent", "patient", "birth_step", "genotype", "lesion", "organ")}]
+        self._subclonal = bool(np.any(self.table.lesion != self.table.uid)
+                               | np.any(self.archive[0]["lesion"] != self.archive[0]["uid"]))
 
     def _t(self, step) -> float | np.ndarray:
         return step * self.plan.dt
 
-    def _lesions(self):
-        return self.table.view(self.plan.dt)
+    def _lesions(self, rows: np.ndarray | None = None):
+        return self.table.view(self.plan.dt, self.lo, rows)
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
         return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
                         alive=ro(self.alive), burden=ro(self.burden))
 
+    def _state(self) -> State:
+        tab = self.table
+        return State({name: tab.column(name) for name in tab.extra}, self.pstate)
+
+    def _new_rows(self, src: np.ndarray, *, uid, parent, lesion, clone, genotype, cells, organ,
+                  flags, step: int) -> dict[str, np.ndarray]:
+        """Columns of rows founded by rows ``src`` (inheritable plugin state copied)."""
+        tab = self.table
+        cols = dict(uid=uid, parent=parent, lesion=lesion, clone=clone, genotype=genotype,
+                    cells=np.asarray(cells, dtype=np.float64), patient=tab.patient[src],
+                    birth_step=np.full(uid.size, step + 1, np.int32),
+                    organ=np.asarray(organ, dtype=np.int16), flags=flags)
+        for name in self.inherit:
+            cols[name] = tab.column(name)[src]
+        return cols
+
     def _step(self, step: int) -> None:
         tab, dt, t = self.table, self.plan.dt, self._t(step)
-        n = tab.n
         les = self._lesions()
+        state = self._state()
+        patients = self._patients()
+        draws = Draws(self.seed, step)
+        env = dict(config=self.config, body=self.body, t=t)
+        self.hook.paget_update_state(lesions=les, state=state, patients=patients, dt=dt,
+                                     draws=draws, **env)
+        n = tab.n
         rates = Rates.neutral(n, self._rate_buffers)
-        common = dict(lesions=les, rates=rates, config=self.config, body=self.body, t=t)
+        common = dict(lesions=les, rates=rates, **env)
         self.hook.paget_invasion(**common)
         self.hook.paget_intravasation(**common)
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
+        self.hook.paget_circulation(**common, state=state, patients=patients)
         dormant = (tab.flags & FLAG_DORMANT) != 0
         birth = np.where(dormant, rates.reactivation, rates.birth)
         death = np.where(dormant, rates.dormant_death, rates.death)
         cells_before = tab.cells.copy()
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
+        mutated = np.empty(n, np.int64)
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           rates.shed, rates.deterministic.view(np.uint8), dt, self.seed, step,
-                          shed, react)
+                          shed, react, rates.mutation, mutated)
         pidx = tab.patient - self.lo
         acc = self.acc
         # dormant pools: deaths are what left the pool without reactivating
@@ -235,53 +311,83 @@ class RankRun:
             left = (cells_before - tab.cells)[dormant]
             self._add(acc["dormant_died"], pidx[dormant], tab.organ[dormant],
                       left - react[dormant])
-        new_rows = []
+        new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
         src = np.flatnonzero(shed)
         if src.size:
-            new_rows += self._disseminate(step, t, src, shed, rates.lymph_fraction, pidx)
+            new_rows += self._disseminate(step, t, src, shed, rates, state, patients)
         reac = np.flatnonzero(react)
         if reac.size:
             self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])
             counts = react[reac]
             rows = np.repeat(reac, counts)
-            k = _group_ranks(counts)
             uid = kernels.derive_uids(tab.uid[rows], kernels.UID_REACTIVATED,
-                                      np.full(rows.size, step, np.int64), tab.organ[rows], k)
-            new_rows.append(("lesion", dict(uid=uid, parent=tab.parent[rows], cells=np.ones(rows.size),
-                                 patient=tab.patient[rows],
-                                 birth_step=np.full(rows.size, step + 1, np.int32),
-                                 clone=tab.clone[rows], organ=tab.organ[rows],
-                                 flags=np.zeros(rows.size, np.uint8))))
+                                      np.full(rows.size, step, np.int64), tab.organ[rows],
+                                      _group_ranks(counts))
+            new_rows.append(("lesion", self._new_rows(
+                rows, uid=uid, parent=tab.parent[rows], lesion=uid, clone=tab.clone[rows],
+                genotype=tab.genotype[rows], cells=np.ones(rows.size), organ=tab.organ[rows],
+                flags=np.zeros(rows.size, np.uint8), step=step)))
+        mut = np.flatnonzero(mutated)
+        if mut.size:
+            new_rows.append(("clone", self._mutants(step, mut, mutated[mut])))
         for kind, cols in new_rows:
             start = tab.n
             tab.append(**cols)
             if kind == "pool":
                 self._pool_insert(cols["uid"], np.arange(start, tab.n))
+            elif kind == "clone":
+                self._log_clones(np.arange(start, tab.n), cols.pop("_parent_clone"), step + 1)
         self._after_step(step)
 
-    def _disseminate(self, step, t, src, shed, lymph, pidx) -> list[tuple[str, dict[str, np.ndarray]]]:
+    def _mutants(self, step: int, mut: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """New clones: one one-cell row per mutated cell, in its parent's lesion."""
+        tab = self.table
+        rows = np.repeat(mut, counts)
+        uid = kernels.derive_uids(tab.uid[rows], kernels.UID_MUTANT,
+                                  np.full(rows.size, step, np.int64), tab.organ[rows],
+                                  _group_ranks(counts))
+        uniform = kernels.keyed_uniform(self.seed, uid, step, kernels.PURPOSE_MUTATION,
+                                        tab.patient[rows])
+        genotype = self.hook.paget_mutation(parents=self._lesions(rows), uniform=uniform,
+                                            config=self.config)
+        genotype = tab.genotype[rows] if genotype is None else \
+            np.asarray(genotype, dtype=np.uint64).reshape(rows.size)
+        self._subclonal = True
+        cols = self._new_rows(rows, uid=uid, parent=tab.uid[rows], lesion=tab.lesion[rows],
+                              clone=uid, genotype=genotype, cells=np.ones(rows.size),
+                              organ=tab.organ[rows],
+                              flags=(tab.flags[rows] & FLAG_PRIMARY).astype(np.uint8), step=step)
+        cols["_parent_clone"] = tab.clone[rows]
+        return cols
+
+    def _disseminate(self, step, t, src, shed, rates, state, patients
+                     ) -> list[tuple[str, dict[str, np.ndarray]]]:
         tab, n_org, acc = self.table, self.n_org, self.acc
-        if self.fates is None:
-            raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
-                              "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
-        patients = self._patients()
-        p_ext = np.ones((self.P, n_org))
-        fates = np.zeros((self.P, n_org, 3))
+        m = src.size
+        sources = self._lesions(src)
+        # circulation classes: one fate matrix per distinct (survival, arrest) pair
+        pairs, fate_class = np.unique(np.stack([rates.ctc_survival[src], rates.ctc_arrest[src]], 1),
+                                      axis=0, return_inverse=True)
+        mats = [self.fate_matrix(a, b) for a, b in pairs]
+        f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
+        f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
+        p_ext = np.ones((m, n_org))
+        fates = np.zeros((m, n_org, 3))
         fates[..., 2] = 1.0
-        self.hook.paget_extravasation(patients=patients, probability=p_ext,
-                                      config=self.config, body=self.body, t=t)
-        self.hook.paget_dtc_fate(patients=patients, fates=fates, config=self.config,
-                                 body=self.body, t=t)
+        env = dict(sources=sources, state=state, patients=patients, config=self.config,
+                   body=self.body, t=t)
+        self.hook.paget_extravasation(probability=p_ext, **env)
+        self.hook.paget_dtc_fate(fates=fates, **env)
         if np.abs(fates.sum(axis=-1) - 1.0).max() > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        m = src.size
         out = {k: np.empty((m, n_org), np.int64) for k in
                ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
         died = np.empty(m, np.int64)
-        sp = pidx[src]
-        kernels.disseminate(tab.uid[src], tab.patient[src], tab.organ[src], sp, shed[src],
-                            np.ascontiguousarray(lymph[src]), self.fates.blood, self.fates.lymph,
+        sp = tab.patient[src] - self.lo
+        kernels.disseminate(tab.uid[src], tab.patient[src], tab.organ[src],
+                            fate_class.astype(np.int64).ravel(), shed[src],
+                            np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
         self._add(acc["ctc_shed"], sp, tab.organ[src], shed[src])
@@ -307,12 +413,11 @@ class RankRun:
             uid = kernels.derive_uids(tab.uid[rows], kernels.UID_FOUNDER,
                                       np.full(rows.size, step, np.int64), organ,
                                       _group_ranks(counts))
-            new.append(("lesion", dict(uid=uid, parent=tab.uid[rows], cells=np.ones(rows.size),
-                                       patient=tab.patient[rows],
-                                       birth_step=np.full(rows.size, step + 1, np.int32),
-                                       clone=tab.clone[rows], organ=organ,
-                                       flags=np.zeros(rows.size, np.uint8))))
-        # dormant cells join the pool of (source lesion, organ)
+            new.append(("lesion", self._new_rows(
+                rows, uid=uid, parent=tab.uid[rows], lesion=uid, clone=tab.clone[rows],
+                genotype=tab.genotype[rows], cells=np.ones(rows.size), organ=organ,
+                flags=np.zeros(rows.size, np.uint8), step=step)))
+        # dormant cells join the pool of (source row, organ)
         ri, oj = np.nonzero(out["dormant"])
         if ri.size:
             counts = out["dormant"][ri, oj].astype(np.float64)
@@ -321,8 +426,6 @@ class RankRun:
             pool_uid = kernels.derive_uids(tab.uid[rows], kernels.UID_POOL,
                                            np.zeros(rows.size, np.int64), organ,
                                            np.zeros(rows.size, np.int64))
-            # live pools only: an emptied pool awaiting compaction is gone, so
-            # results do not depend on when (or on which rank) compaction runs
             sorted_uid, sorted_row = self._pool_index()
             pos = np.minimum(np.searchsorted(sorted_uid, pool_uid), max(sorted_uid.size - 1, 0))
             if sorted_uid.size:
@@ -337,11 +440,11 @@ class RankRun:
             fresh = ~found
             if fresh.any():
                 r = rows[fresh]
-                new.append(("pool", dict(uid=pool_uid[fresh], parent=tab.uid[r],
-                                         cells=counts[fresh], patient=tab.patient[r],
-                                         birth_step=np.full(r.size, step + 1, np.int32),
-                                         clone=tab.clone[r], organ=organ[fresh],
-                                         flags=np.full(r.size, FLAG_DORMANT, np.uint8))))
+                new.append(("pool", self._new_rows(
+                    r, uid=pool_uid[fresh], parent=tab.uid[r], lesion=pool_uid[fresh],
+                    clone=tab.clone[r], genotype=tab.genotype[r], cells=counts[fresh],
+                    organ=organ[fresh], flags=np.full(r.size, FLAG_DORMANT, np.uint8),
+                    step=step)))
         return new
 
     def _add(self, acc: np.ndarray, pidx: np.ndarray, organ: np.ndarray, values) -> None:
@@ -378,6 +481,20 @@ class RankRun:
         self.table.compact(keep)
         self._pools = None
 
+    def _lesion_sizes(self, rows: np.ndarray | slice = slice(None)):
+        """Per lesion among the growing rows selected: (first row, total cells).
+
+        A lesion with several clones spans several rows; until the first
+        mutation every lesion is one row and this costs nothing extra.
+        """
+        tab = self.table
+        idx = np.arange(tab.n)[rows]
+        idx = idx[((tab.flags[idx] & FLAG_DORMANT) == 0) & (tab.cells[idx] > 0)]
+        if not self._subclonal:
+            return idx, tab.cells[idx]
+        _, first, inverse = np.unique(tab.lesion[idx], return_index=True, return_inverse=True)
+        return idx[first], np.bincount(inverse.ravel(), weights=tab.cells[idx])
+
     def _after_step(self, step: int) -> None:
         tab, cfg = self.table, self.config.outcome
         t_end = self._t(step + 1)
@@ -388,9 +505,11 @@ class RankRun:
         pidx = tab.patient - self.lo
         self.burden = np.bincount(pidx, weights=np.where(growing, tab.cells, 0.0),
                                   minlength=self.P)
-        # first detectable metastasis
-        met = growing & ((tab.flags & FLAG_PRIMARY) == 0) & (tab.cells >= cfg.detectable_cells)
-        if met.any():
+        # first detectable metastasis (a lesion: all its clones together)
+        first_row, size = self._lesion_sizes()
+        met = first_row[(size >= cfg.detectable_cells)
+                        & ((tab.flags[first_row] & FLAG_PRIMARY) == 0)]
+        if met.size:
             ev = self.events["first_detectable_metastasis_time"]
             p = np.unique(pidx[met])
             p = p[np.isnan(ev[p])]
@@ -401,7 +520,7 @@ class RankRun:
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
             rows = dying[pidx]
-            state = self._aggregate(rows)
+            state = self._aggregate()
             for name in STATE_VARIABLES:
                 self.frozen[name][dying] = state[name][dying]
             self.archive.append(tab.take(rows))
@@ -412,25 +531,24 @@ class RankRun:
             self._compact(~empty)
 
     # ------------------------------------------------------------- recording
-    def _aggregate(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def _aggregate(self) -> dict[str, np.ndarray]:
         tab, n_org = self.table, self.n_org
-        sel = slice(None) if rows is None else rows
-        pidx = (tab.patient[sel] - self.lo).astype(np.int64)
-        organ = tab.organ[sel].astype(np.int64)
-        cells = tab.cells[sel]
-        dormant = (tab.flags[sel] & FLAG_DORMANT) != 0
-        key = pidx * n_org + organ
+        pidx = (tab.patient - self.lo).astype(np.int64)
+        key = pidx * n_org + tab.organ
         size = self.P * n_org
-        live = ~dormant & (cells > 0)
+        dormant = (tab.flags & FLAG_DORMANT) != 0
+        first_row, lesion_cells = self._lesion_sizes()
+        lesion_key = key[first_row]
 
-        def agg(weights):
-            return np.bincount(key, weights=weights, minlength=size).reshape(self.P, n_org)
+        def agg(k, weights):
+            return np.bincount(k, weights=weights, minlength=size).reshape(self.P, n_org)
 
         return {
-            "tumor_cells": agg(np.where(dormant, 0.0, cells)),
-            "dormant_cells": agg(np.where(dormant, cells, 0.0)),
-            "lesions": agg(live.astype(np.float64)),
-            "detectable_lesions": agg((live & (cells >= self.config.outcome.detectable_cells))
+            "tumor_cells": agg(key, np.where(dormant, 0.0, tab.cells)),
+            "dormant_cells": agg(key, np.where(dormant, tab.cells, 0.0)),
+            "lesions": agg(lesion_key, None),
+            "detectable_lesions": agg(lesion_key, (lesion_cells >=
+                                                   self.config.outcome.detectable_cells)
                                       .astype(np.float64)),
         }
 
@@ -445,6 +563,9 @@ class RankRun:
         self.rec["ctc_died"][:, ri] = self.acc["ctc_died"]
         self.acc["ctc_died"][:] = 0
         self.rec["alive"][:, ri] = self.alive
+        for name, value in self.pstate.items():
+            if f"state.{name}" in self.rec:
+                self.rec[f"state.{name}"][:, ri] = value
 
     def _record_rest(self, ri: int) -> None:
         for r in range(ri, len(self.plan.record_steps)):
@@ -461,11 +582,22 @@ class RankRun:
         lt = {k: v[order] for k, v in lt.items()}
         out.update(
             lesion_uid=lt["uid"], lesion_parent=lt["parent"], lesion_patient=lt["patient"],
+            lesion_id=lt["lesion"], lesion_genotype=lt["genotype"],
             lesion_organ=lt["organ"].astype(np.int64),
             lesion_birth_time=lt["birth_step"].astype(np.float64) * self.plan.dt,
             lesion_clone=lt["clone"], lesion_cells=lt["cells"],
             lesion_dormant=(lt["flags"] & FLAG_DORMANT) != 0,
         )
+        for v in self.variables:
+            if v.level == "lesion" and v.output:
+                out[f"lesion.{v.name}"] = lt[v.name]
+        cl = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
+        order = np.lexsort((cl["clone"], cl["birth_step"], cl["patient"]))
+        out.update(clone_id=cl["clone"][order], clone_parent=cl["parent"][order],
+                   clone_patient=cl["patient"][order],
+                   clone_birth_time=cl["birth_step"][order].astype(np.float64) * self.plan.dt,
+                   clone_genotype=cl["genotype"][order], clone_lesion=cl["lesion"][order],
+                   clone_organ=cl["organ"][order].astype(np.int64))
         return out
 
 
@@ -492,7 +624,7 @@ def select_patients(states: list[dict[str, np.ndarray]], lo: int, hi: int) -> di
     for key in states[0]:
         if key in out:
             continue
-        if key.startswith(("table.", "archive.")):
+        if key.startswith(("table.", "archive.", "clones.")):
             group = key.split(".", 1)[0]
             patient = np.concatenate([s[f"{group}.patient"] for s in states])
             values = np.concatenate([s[key] for s in states])

@@ -16,12 +16,26 @@ body : paget.body.Body
     The anatomy: ``body.organs`` (names), ``body.flow`` (fraction of cardiac
     output, shape ``(n_organs,)``), ``body.drains``.
 lesions : paget.state.Lesions
-    Read-only arrays, shape ``(n_rows,)``, one row per lesion (or pool of dormant
-    cells) of this rank: ``uid`` (uint64), ``patient`` (int64, cohort index),
-    ``organ`` (int16, index into ``body.organs``), ``clone`` (int32),
-    ``cells`` (float64, whole cells), ``dormant`` (bool: a pool of solitary
-    dormant cells), ``primary`` (bool), ``birth_time`` (float64, days),
-    ``parent`` (uint64 uid of the founding lesion).
+    Read-only arrays, shape ``(n_rows,)``, one row per subpopulation (the cells
+    of one clone in one lesion, or a pool of dormant cells) of this rank:
+    ``uid`` (uint64, the row), ``lesion`` (uint64, the lesion it belongs to),
+    ``clone`` (uint64), ``genotype`` (uint64, one bit per driver alteration),
+    ``parent`` (uint64 uid of the founding row; 0 for the primary),
+    ``patient`` (int64, cohort index), ``pidx`` (int64, index among this rank's
+    patients), ``row`` (int64, index into ``state.lesion`` arrays), ``organ``
+    (int16, index into ``body.organs``), ``cells`` (float64, whole cells),
+    ``dormant`` (bool: a pool of solitary dormant cells), ``primary`` (bool),
+    ``birth_time`` (float64, days).
+sources : paget.state.Lesions
+    The same arrays for the rows that shed CTCs in this step, shape ``(m,)``.
+state : paget.state.State
+    Plugin-declared variables (``paget_state_variables``), writable:
+    ``state.lesion[name]`` shape ``(n_rows,)``, ``state.patient[name]`` shape
+    ``(n_patients,)`` or ``(n_patients, n_organs)``.
+draws : paget.random.Draws
+    Keyed random numbers for plugins: ``draws.uniform(lesions, "purpose")``
+    gives one uniform per row that depends on (seed, row, step, purpose) only,
+    so a plugin's random decisions do not depend on the number of ranks.
 rates : paget.state.Rates
     Writable arrays of shape ``(n_rows,)`` that the step kernel will use; each
     hook documents which it fills.
@@ -60,9 +74,27 @@ def paget_config_tables():
     """
 
 
+@hookspec
+def paget_state_variables():
+    """Declare variables this plugin keeps in the engine's state.
+
+    Returns
+    -------
+    list of paget.state.StateVariable
+        Each is allocated by the engine, carried through new rows, compaction,
+        checkpoints and MPI decomposition, handed to hooks in ``state`` and
+        written to the output.  Names must be unique across plugins.
+    """
+
+
 @hookspec(firstresult=True)
-def paget_fate_matrix(config, body):
-    """Fates of a circulating tumour cell, solved once before step 0.
+def paget_fate_matrix(config, body, survival, arrest):
+    """Fates of a circulating tumour cell, solved once per circulation class.
+
+    ``survival`` and ``arrest`` (floats, neutral 1.0) multiply the per-pass
+    survival and arrest probabilities of the class (see ``paget_circulation``);
+    the engine caches the result per distinct pair, so this is called once per
+    class in a run, not per step.
 
     Returns
     -------
@@ -80,6 +112,15 @@ def paget_fate_matrix(config, body):
 # --------------------------------------------------------------------------
 # The cascade, per step (each called once per step per rank)
 # --------------------------------------------------------------------------
+
+@hookspec
+def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
+    """Advance plugin state by one step; called first in every step.
+
+    Write ``state.lesion[...]`` and ``state.patient[...]`` in place (e.g. the
+    vascular switch of avascular lesions, a pre-metastatic niche building up).
+    """
+
 
 @hookspec
 def paget_invasion(lesions, rates, config, body, t):
@@ -111,6 +152,31 @@ def paget_growth(lesions, rates, config, body, t, dt):
     kernel takes the exact birth-death transition (Kendall 1948) over ``dt``,
     or, where ``rates.deterministic`` is set, the mean ``n exp((b - d) dt)``.
     Neutral values: 0 (no change).  Rows that are dormant pools are ignored.
+    ``rates.mutation`` (per division, in [0, 1], neutral 0): probability that
+    a division gives a daughter with a new alteration; each such daughter
+    founds a new clone (a new row of the same lesion, see ``paget_mutation``).
+    """
+
+
+@hookspec
+def paget_circulation(lesions, rates, state, patients, config, body, t):
+    """Per-row circulation classes: set ``rates.ctc_survival`` and ``rates.ctc_arrest``.
+
+    Multipliers (>= 0, neutral 1) of the per-pass survival and arrest
+    probabilities of the CTCs each row sheds (NK-cell kill, clusters, clone
+    traits).  Rows sharing a pair share a fate matrix (``paget_fate_matrix``).
+    """
+
+
+@hookspec(firstresult=True)
+def paget_mutation(parents, uniform, config):
+    """Genotypes of new clones: return a uint64 array of shape ``(k,)``.
+
+    ``parents`` are the rows (``Lesions``) of the k cells that mutated in this
+    step (a row repeats if several of its cells did); ``uniform`` is one
+    keyed uniform in [0, 1) per new clone.  Return each new clone's genotype
+    (usually the parent's plus one alteration bit).  The first non-None result
+    wins; with no implementation a new clone keeps its parent's genotype.
     """
 
 
@@ -126,21 +192,22 @@ def paget_dormancy(lesions, rates, config, body, t):
 
 
 @hookspec
-def paget_extravasation(patients, probability, config, body, t):
-    """Extravasation: set ``probability``, shape ``(n_patients, n_organs)``.
+def paget_extravasation(sources, probability, state, patients, config, body, t):
+    """Extravasation: set ``probability``, shape ``(m, n_organs)``.
 
-    Probability (in [0, 1]) that a CTC arrested in an organ's capillaries
-    crosses the endothelium; the others die in the capillary bed.  Neutral
-    value: 1.
+    Row i is for the CTCs shed by ``sources`` row i: the probability (in
+    [0, 1]) that one arrested in an organ's capillaries crosses the
+    endothelium there; the others die in the capillary bed.  Neutral value: 1.
+    Called in steps in which some row shed CTCs.
     """
 
 
 @hookspec
-def paget_dtc_fate(patients, fates, config, body, t):
-    """Colonization: set ``fates``, shape ``(n_patients, n_organs, 3)``.
+def paget_dtc_fate(sources, fates, state, patients, config, body, t):
+    """Colonization: set ``fates``, shape ``(m, n_organs, 3)``.
 
-    For a disseminated tumour cell that has just extravasated: probabilities
-    of (die, stay dormant, start growing), summing to 1 along the last axis.
-    A growing cell founds a one-cell lesion; a dormant one joins the pool of
-    its organ and source lesion.  Neutral value: (0, 0, 1).
+    For a cell shed by ``sources`` row i that has just extravasated in an
+    organ: probabilities of (die, stay dormant, start growing), summing to 1
+    along the last axis.  A growing cell founds a one-cell lesion; a dormant
+    one joins the pool of its organ and source row.  Neutral value: (0, 0, 1).
     """

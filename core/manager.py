@@ -52,7 +52,10 @@ class PluginInfo:
 HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = {
     "paget_invasion": (("rates", "invasive", 0.0, 1.0),),
     "paget_intravasation": (("rates", "shed", 0.0, np.inf), ("rates", "lymph_fraction", 0.0, 1.0)),
-    "paget_growth": (("rates", "birth", 0.0, np.inf), ("rates", "death", 0.0, np.inf)),
+    "paget_growth": (("rates", "birth", 0.0, np.inf), ("rates", "death", 0.0, np.inf),
+                     ("rates", "mutation", 0.0, 1.0)),
+    "paget_circulation": (("rates", "ctc_survival", 0.0, np.inf),
+                          ("rates", "ctc_arrest", 0.0, np.inf)),
     "paget_dormancy": (("rates", "reactivation", 0.0, np.inf),
                        ("rates", "dormant_death", 0.0, np.inf)),
     "paget_extravasation": (("probability", None, 0.0, 1.0),),

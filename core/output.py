@@ -32,6 +32,7 @@ COORDS = {
     "time": Variable(("time",), "days", "time since the start of the run", "float64"),
     "organ": Variable(("organ",), "1", "organ (compartment) of the body", "str"),
     "lesion": Variable(("lesion",), "1", "row of the final lesion table", "int64"),
+    "clone": Variable(("clone",), "1", "row of the clone table", "int64"),
 }
 
 _PTO = ("patient", "time", "organ")
@@ -58,14 +59,24 @@ VARIABLES: dict[str, Variable] = {
     "first_detectable_metastasis_time": Variable(("patient",), "days", "first time a metastasis reached outcome.detectable_cells (NaN: never)", "float64"),
     "death_time": Variable(("patient",), "days", "time the total burden reached outcome.lethal_cells (NaN: alive at the end)", "float64"),
     # the final lesion table
-    "lesion_uid": Variable(("lesion",), "1", "lesion identity, derived from what founded it", "uint64"),
-    "lesion_parent": Variable(("lesion",), "1", "uid of the lesion whose cell founded it (0: the primary)", "uint64"),
+    "lesion_uid": Variable(("lesion",), "1", "identity of the row (one clone in one lesion), derived from what founded it", "uint64"),
+    "lesion_id": Variable(("lesion",), "1", "identity of the lesion the row belongs to (rows of one lesion are its clones)", "uint64"),
+    "lesion_parent": Variable(("lesion",), "1", "uid of the row whose cell founded this row (0: the primary)", "uint64"),
+    "lesion_genotype": Variable(("lesion",), "1", "driver alterations of the row's clone, one bit each", "uint64"),
     "lesion_patient": Variable(("lesion",), "1", "patient of the lesion", "int64"),
     "lesion_organ": Variable(("lesion",), "1", "organ of the lesion", "str"),
     "lesion_birth_time": Variable(("lesion",), "days", "time the lesion was founded", "float64"),
-    "lesion_clone": Variable(("lesion",), "1", "founding clone of the lesion", "int32"),
+    "lesion_clone": Variable(("lesion",), "1", "clone of the row (for a metastasis: the clone that seeded it)", "uint64"),
     "lesion_cells": Variable(("lesion",), "cells", "cells at the end of the run (or at the patient's death)", "float64"),
     "lesion_dormant": Variable(("lesion",), "1", "the row is a pool of solitary dormant cells", "bool"),
+    # the clone phylogeny
+    "clone_id": Variable(("clone",), "1", "clone identity (uid of the row that founded it)", "uint64"),
+    "clone_parent": Variable(("clone",), "1", "clone it arose from by mutation (0: the founding clone of a primary)", "uint64"),
+    "clone_patient": Variable(("clone",), "1", "patient of the clone", "int64"),
+    "clone_birth_time": Variable(("clone",), "days", "time the clone arose", "float64"),
+    "clone_genotype": Variable(("clone",), "1", "driver alterations of the clone, one bit each", "uint64"),
+    "clone_lesion": Variable(("clone",), "1", "lesion in which the clone arose", "uint64"),
+    "clone_organ": Variable(("clone",), "1", "organ in which the clone arose", "str"),
 }
 
 FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
@@ -73,15 +84,40 @@ FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "d
 STATE_VARIABLES = ("tumor_cells", "dormant_cells", "lesions", "detectable_lesions")
 
 
+def plugin_variables(variables) -> dict[str, tuple[str, Variable]]:
+    """Output name -> (key in the engine's results, Variable) of plugin state."""
+    out = {}
+    for v in variables:
+        if not v.output:
+            continue
+        if v.level == "lesion":
+            out[f"lesion_{v.name}"] = (f"lesion.{v.name}",
+                                       Variable(("lesion",), v.units, v.long_name, v.dtype))
+        else:
+            dims = ("patient", "time") if v.level == "patient" else _PTO
+            out[v.name] = (f"state.{v.name}", Variable(dims, v.units, v.long_name, v.dtype))
+    return out
+
+
 def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs: tuple[str, ...],
-                  n_patients: int, attrs: Mapping[str, Any]) -> xr.Dataset:
-    """Assemble the Dataset from per-variable arrays (whole cohort, in patient order)."""
+                  n_patients: int, attrs: Mapping[str, Any], variables=()) -> xr.Dataset:
+    """Assemble the Dataset from per-variable arrays (whole cohort, in patient order).
+
+    ``variables`` are the plugins' StateVariables; those marked for output
+    become variables too.
+    """
     data_vars = {}
-    for name, var in VARIABLES.items():
-        values = np.asarray(parts[name])
-        if name == "lesion_organ":
+    extra = plugin_variables(variables)
+    clash = set(extra) & set(VARIABLES)
+    if clash:
+        raise ValueError(f"plugin state variables clash with output variables: {sorted(clash)}")
+    for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()] + list(extra.items()):
+        values = np.asarray(parts[key])
+        if name in ("lesion_organ", "clone_organ"):
             values = np.asarray(organs, dtype=object)[values.astype(np.int64)].astype(str) \
                 if values.size else np.array([], dtype=str)
+        elif values.dtype != np.dtype(var.dtype) and var.dtype != "str":
+            values = values.astype(var.dtype)
         data_vars[name] = xr.Variable(var.dims, values,
                                       attrs={"units": var.units, "long_name": var.long_name})
     coords = {

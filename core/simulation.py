@@ -96,9 +96,9 @@ class Simulation:
         except ValueError as exc:
             raise ConfigError(f"body.flow_percent: {exc}") from None
         self.plan = StepPlan.from_config(self.config)
-        self.fates = self.plugin_manager.hook.paget_fate_matrix(config=self.config, body=self.body)
-        if self.fates is not None:
-            _check_fates(self.fates, self.body.n_organs)
+        self.variables = self._collect_variables()
+        #: the fate matrix of the default circulation class (None: no provider)
+        self.fates = self.fate_matrix(1.0, 1.0)
         self.version = _version()
 
     # ----------------------------------------------------------- constructors
@@ -112,6 +112,30 @@ class Simulation:
     def from_toml(cls, path: str | Path, overrides: Mapping[str, Any] | None = None,
                   **kwargs) -> "Simulation":
         return cls(deep_merge(read_toml(path), overrides or {}), **kwargs)
+
+    def _collect_variables(self) -> list:
+        from .state import COLUMNS, StateVariable
+        variables, owner = [], {}
+        for impl in self.plugin_manager.hook.paget_state_variables.get_hookimpls():
+            for v in impl.function() or ():
+                if not isinstance(v, StateVariable):
+                    raise PluginError(f"plugin {impl.plugin_name!r}: paget_state_variables must "
+                                      f"return StateVariable objects", plugin=impl.plugin_name)
+                if v.name in owner or v.name in COLUMNS:
+                    raise PluginError(f"plugin {impl.plugin_name!r} declares state variable "
+                                      f"{v.name!r}, already declared by "
+                                      f"{owner.get(v.name, 'the engine')!r}", plugin=impl.plugin_name)
+                owner[v.name] = impl.plugin_name
+                variables.append(v)
+        return variables
+
+    def fate_matrix(self, survival: float = 1.0, arrest: float = 1.0):
+        """The circulation's fate matrix for one class (see ``paget_fate_matrix``)."""
+        fm = self.plugin_manager.hook.paget_fate_matrix(config=self.config, body=self.body,
+                                                        survival=survival, arrest=arrest)
+        if fm is not None:
+            _check_fates(fm, self.body.n_organs)
+        return fm
 
     # ---------------------------------------------------------------- queries
     def resolved_config(self) -> dict[str, Any]:
@@ -146,8 +170,8 @@ class Simulation:
         error: BaseException | None = None
         part: dict[str, np.ndarray] | None = None
         try:
-            run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi, self.fates,
-                          sheds=True)
+            run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
+                          None if self.fates is None else self.fate_matrix, self.variables)
             part = run.run(progress=progress)
         except Exception as exc:  # reported on every rank below, never left hanging
             error = exc
@@ -168,7 +192,8 @@ class Simulation:
         attrs = config_attrs(self.resolved_config(), self.config.seed, self.version,
                              self.plugin_names)
         return build_dataset(merged, times=self.plan.times, organs=self.body.organs,
-                             n_patients=self.config.cohort.patients, attrs=attrs)
+                             n_patients=self.config.cohort.patients, attrs=attrs,
+                             variables=self.variables)
 
 
 def _plugins_only_model():

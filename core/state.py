@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 
-__all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "out_of_bounds"]
+__all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
+           "StateVariable", "out_of_bounds", "COLUMNS"]
 
 
 class FateMatrix(NamedTuple):
@@ -18,31 +19,85 @@ class FateMatrix(NamedTuple):
     lymph: np.ndarray  # (n_organs + 1,)
 
 
-#: Columns of the lesion table and their dtypes: 43 bytes per row.
+#: Columns of the lesion table and their dtypes: 63 bytes per row.  A row is a
+#: subpopulation: the cells of one clone in one lesion.
 COLUMNS: dict[str, np.dtype] = {
-    "uid": np.dtype(np.uint64),
-    "parent": np.dtype(np.uint64),
+    "uid": np.dtype(np.uint64),        # identity of the row (keys its random streams)
+    "parent": np.dtype(np.uint64),     # uid of the row whose cell founded it (0: primary)
+    "lesion": np.dtype(np.uint64),     # identity of the lesion the row belongs to
+    "clone": np.dtype(np.uint64),      # identity of the clone (uid of its founding row)
+    "genotype": np.dtype(np.uint64),   # set of driver alterations, one bit each
     "cells": np.dtype(np.float64),
     "patient": np.dtype(np.int64),
     "birth_step": np.dtype(np.int32),
-    "clone": np.dtype(np.int32),
     "organ": np.dtype(np.int16),
     "flags": np.dtype(np.uint8),
 }
 
 
-class LesionTable:
-    """Growable structure-of-arrays of every lesion a rank owns.
+@dataclass(frozen=True)
+class StateVariable:
+    """A variable a plugin keeps in the engine's state (``paget_state_variables``).
 
-    Rows ``[0, n)`` are live.  ``append`` grows the buffers geometrically;
-    ``compact`` drops rows whose ``cells`` reached 0, keeping the order of the
-    others (row order never affects a result: every draw is keyed by uid).
+    The engine allocates it, carries it through new rows, compaction,
+    checkpoints and MPI decomposition, hands it to every hook in ``state``, and
+    writes it to the output.
+
+    Attributes
+    ----------
+    name : str
+        Key in ``state.lesion`` or ``state.patient``; output name
+        ``lesion_<name>`` (lesion level) or ``<name>`` (patient levels).
+    level : {"lesion", "patient", "patient_organ"}
+        One value per lesion-table row, per patient, or per (patient, organ).
+    dtype : {"float64", "int64", "bool"}
+    default : value of a new row or patient.
+    units, long_name : str
+        Written as the output variable's attributes.
+    inherit : bool
+        Lesion level: a row founded by another row (a metastasis, a new clone,
+        a dormant pool) copies its founder's value instead of the default.
+    output : bool
+        Write it to the dataset (lesion level: the final lesion table; patient
+        levels: recorded at every output time).
     """
 
-    def __init__(self, capacity: int = 1024):
+    name: str
+    level: str
+    dtype: str = "float64"
+    default: float | int | bool = 0.0
+    units: str = "1"
+    long_name: str = ""
+    inherit: bool = False
+    output: bool = True
+
+    def __post_init__(self):
+        if self.level not in ("lesion", "patient", "patient_organ"):
+            raise ValueError(f"state variable {self.name!r}: level must be lesion, patient "
+                             f"or patient_organ, got {self.level!r}")
+        if self.dtype not in ("float64", "int64", "bool"):
+            raise ValueError(f"state variable {self.name!r}: dtype must be float64, int64 or "
+                             f"bool, got {self.dtype!r}")
+        if not self.name.isidentifier():
+            raise ValueError(f"state variable name {self.name!r} is not an identifier")
+
+
+class LesionTable:
+    """Growable structure-of-arrays of every lesion subpopulation a rank owns.
+
+    Rows ``[0, n)`` are live.  ``append`` grows the buffers geometrically;
+    ``compact`` drops rows, keeping the order of the others (row order never
+    affects a result: every draw is keyed by uid).  ``extra`` adds plugin
+    columns: name -> (dtype, default).
+    """
+
+    def __init__(self, capacity: int = 1024, extra: dict[str, tuple[str, Any]] | None = None):
         self.n = 0
         self._cap = max(int(capacity), 16)
+        self.extra = dict(extra or {})
         self._data = {k: np.zeros(self._cap, dtype=dt) for k, dt in COLUMNS.items()}
+        for k, (dt, default) in self.extra.items():
+            self._data[k] = np.full(self._cap, default, dtype=dt)
 
     def __len__(self) -> int:
         return self.n
@@ -53,16 +108,28 @@ class LesionTable:
             return data[name][: self.n]
         raise AttributeError(name)
 
+    def column(self, name: str) -> np.ndarray:
+        """The live part of any column, core or extra (a writable view)."""
+        return self._data[name][: self.n]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self._data)
+
     @property
     def nbytes_per_row(self) -> int:
-        return sum(dt.itemsize for dt in COLUMNS.values())
+        return sum(a.dtype.itemsize for a in self._data.values())
 
     def append(self, **cols: np.ndarray) -> None:
+        """Append rows: every core column is required; extra columns take their
+        default where not given."""
         m = len(cols["uid"])
         if m == 0:
             return
-        if set(cols) != set(COLUMNS):
-            raise ValueError(f"append needs every column: {sorted(COLUMNS)}")
+        missing = set(COLUMNS) - set(cols)
+        unknown = set(cols) - set(self._data)
+        if missing or unknown:
+            raise ValueError(f"append: missing columns {sorted(missing)}, unknown {sorted(unknown)}")
         need = self.n + m
         if need > self._cap:
             cap = max(need, 2 * self._cap)
@@ -71,8 +138,11 @@ class LesionTable:
                 new[: self.n] = arr[: self.n]
                 self._data[k] = new
             self._cap = cap
-        for k, v in cols.items():
-            self._data[k][self.n: need] = v
+        for k, arr in self._data.items():
+            if k in cols:
+                arr[self.n: need] = cols[k]
+            else:
+                arr[self.n: need] = self.extra[k][1]
         self.n = need
 
     def take(self, keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -88,9 +158,11 @@ class LesionTable:
             arr[:m] = arr[: self.n][keep]
         self.n = m
 
-    def view(self, dt: float) -> "Lesions":
-        """Read-only views of the live rows, for hooks (``dt`` converts steps to days)."""
-        return Lesions(self, dt)
+    def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None) -> "Lesions":
+        """Read-only views of the live rows (or of ``rows``), for hooks.
+
+        ``dt`` converts steps to days; ``lo`` is the rank's first patient."""
+        return Lesions(self, dt, lo, rows)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -102,23 +174,30 @@ def _ro(a: np.ndarray) -> np.ndarray:
 class Lesions:
     """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`).
 
-    Derived arrays (``dormant``, ``primary``, ``birth_time``) are computed on
-    first access, so a hook pays only for what it reads.
+    Derived arrays (``dormant``, ``primary``, ``birth_time``, ``pidx``) are
+    computed on first access, so a hook pays only for what it reads.  ``row``
+    is each row's index in the rank's table (``state.lesion`` arrays are
+    indexed by it); ``pidx`` its patient's index among the rank's patients
+    (``state.patient`` and ``patients`` arrays are indexed by it).
     """
 
-    __slots__ = ("uid", "parent", "patient", "organ", "clone", "cells", "_flags",
-                 "_birth_step", "_dt", "_cache")
+    __slots__ = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "row", "_flags", "_birth_step", "_dt", "_lo", "_cache")
 
-    def __init__(self, table: "LesionTable", dt: float):
-        self.uid = _ro(table.uid)
-        self.parent = _ro(table.parent)
-        self.patient = _ro(table.patient)
-        self.organ = _ro(table.organ)
-        self.clone = _ro(table.clone)
-        self.cells = _ro(table.cells)
-        self._flags = table.flags
-        self._birth_step = table.birth_step
+    def __init__(self, table: "LesionTable", dt: float, lo: int = 0,
+                 rows: np.ndarray | None = None):
+        def col(name):
+            a = table.column(name)
+            return _ro(a if rows is None else a[rows])
+
+        self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
+        self.clone, self.genotype = col("clone"), col("genotype")
+        self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
+        self.row = _ro(np.arange(table.n) if rows is None else np.asarray(rows))
+        self._flags = table.flags if rows is None else table.flags[rows]
+        self._birth_step = table.birth_step if rows is None else table.birth_step[rows]
         self._dt = dt
+        self._lo = lo
         self._cache: dict[str, np.ndarray] = {}
 
     def _derived(self, name: str, make) -> np.ndarray:
@@ -134,7 +213,7 @@ class Lesions:
 
     @property
     def primary(self) -> np.ndarray:
-        """bool: the row is its patient's primary tumour."""
+        """bool: the row belongs to its patient's primary tumour."""
         return self._derived("primary", lambda: (self._flags & FLAG_PRIMARY) != 0)
 
     @property
@@ -142,8 +221,28 @@ class Lesions:
         """float64, days: when the row was founded."""
         return self._derived("birth_time", lambda: self._birth_step * self._dt)
 
+    @property
+    def pidx(self) -> np.ndarray:
+        """int64: index of the row's patient among this rank's patients."""
+        return self._derived("pidx", lambda: self.patient - self._lo)
+
     def __len__(self) -> int:
         return len(self.uid)
+
+
+class State:
+    """Plugin-declared state (``paget_state_variables``), writable by hooks.
+
+    ``lesion[name]``: shape ``(n_rows,)``, indexed like ``lesions``;
+    ``patient[name]``: shape ``(n_patients,)`` or ``(n_patients, n_organs)``,
+    indexed by ``lesions.pidx`` / ``patients`` order.
+    """
+
+    __slots__ = ("lesion", "patient")
+
+    def __init__(self, lesion: dict[str, np.ndarray], patient: dict[str, np.ndarray]):
+        self.lesion = lesion
+        self.patient = patient
 
 
 @dataclass
@@ -158,10 +257,13 @@ class Rates:
     deterministic: np.ndarray   # bool; neutral False
     reactivation: np.ndarray    # 1/day, dormant pools; neutral 0
     dormant_death: np.ndarray   # 1/day, dormant pools; neutral 0
+    mutation: np.ndarray        # per division, [0, 1]; neutral 0
+    ctc_survival: np.ndarray    # multiplier of per-pass survival of shed CTCs; neutral 1
+    ctc_arrest: np.ndarray      # multiplier of per-pass arrest of shed CTCs; neutral 1
 
     NEUTRAL = {"invasive": 1.0, "shed": 0.0, "lymph_fraction": 0.0, "birth": 0.0,
                "death": 0.0, "deterministic": False, "reactivation": 0.0,
-               "dormant_death": 0.0}
+               "dormant_death": 0.0, "mutation": 0.0, "ctc_survival": 1.0, "ctc_arrest": 1.0}
 
     @classmethod
     def neutral(cls, n: int, buffers: dict[str, np.ndarray] | None = None) -> "Rates":

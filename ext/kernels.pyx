@@ -42,6 +42,7 @@ FLAG_PRIMARY = PGT_FLAG_PRIMARY
 PURPOSE_STEP = PGT_PURPOSE_STEP
 PURPOSE_DISSEMINATE = PGT_PURPOSE_DISSEMINATE
 PURPOSE_TEST = PGT_PURPOSE_TEST
+PURPOSE_MUTATION = 3
 
 #: Largest cell count the float64 column holds exactly (2**53).
 MAX_EXACT_CELLS = 9007199254740992.0
@@ -51,6 +52,7 @@ UID_PRIMARY = 0
 UID_FOUNDER = 1
 UID_POOL = 2
 UID_REACTIVATED = 3
+UID_MUTANT = 4
 
 
 # --------------------------------------------------------------------------
@@ -290,6 +292,13 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
 cdef double LOG_QUIET = -0.6931471805599453   # log(1/2)
 
 
+cdef inline double expected_time(double r, double h) noexcept nogil:
+    """x = (e^{rh} - 1) / r, the expected cell-days per initial cell over h."""
+    if fabs(r * h) < 1e-12:
+        return h
+    return expm1(r * h) / r
+
+
 cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
                                           double p0) noexcept nogil:
     """Binomial(n, p) given >= 1, by inversion; p0 = P(0) = (1 - p)^n."""
@@ -422,7 +431,8 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
               const double[::1] birth, const double[::1] death,
               const double[::1] shed_rate, const uint8_t[::1] deterministic,
               double h, uint64_t seed, int64_t step,
-              int64_t[::1] shed_out, int64_t[::1] react_out):
+              int64_t[::1] shed_out, int64_t[::1] react_out,
+              const double[::1] mutation=None, int64_t[::1] mut_out=None):
     """Advance every row of the lesion table by one step of length ``h`` days.
 
     Growing rows (flag DORMANT clear) take the exact birth-death transition with
@@ -436,6 +446,14 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     a cell leaves the pool within h with probability 1 - exp(-(b + d) h) and,
     having left, was reactivated with probability b / (b + d).
 
+    With ``mutation`` (probability per division that a daughter carries a new
+    alteration) a growing row then loses ``M ~ Poisson(mutation b n x)`` cells
+    to new clones (``mut_out``), x = (e^{(b-d)h} - 1)/(b - d): ``b n x`` is the
+    exact expected number of divisions in the step with rates held constant.
+    ASSUMPTION: M is drawn as Poisson given that mean, independently of the
+    row's own birth-death draw (mutation is rare, so the correlation between
+    the number of divisions and the row's new size is neglected).
+
     Writes ``cells`` in place, and per row the CTCs shed (``shed_out``) and the
     cells reactivated (``react_out``).  Rows whose ``cells`` is 0 are skipped.
     Each row draws from its own stream keyed by (seed, uid, step, STEP, patient).
@@ -446,18 +464,23 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                             deterministic.shape[0], shed_out.shape[0],
                             react_out.shape[0])):
         raise ValueError("step_rows: every row array must have the length of cells")
+    cdef bint mutates = mutation is not None
+    if mutates and (mut_out is None or mutation.shape[0] != m or mut_out.shape[0] != m):
+        raise ValueError("step_rows: mutation and mut_out come together, with the length of cells")
     if not h > 0.0:
         raise ValueError(f"step_rows: step length h must be > 0 days, got {h}")
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
-    cdef double n, b, d, lam, total, p_leave, p0
+    cdef double n, n0, b, d, lam, total, p_leave, p0, mu
     cdef int64_t shed, left, react
     memset(&binom, 0, sizeof(binom))
     with nogil:
         for i in range(m):
             shed_out[i] = 0
             react_out[i] = 0
+            if mutates:
+                mut_out[i] = 0
             n = cells[i]
             if n <= 0.0:
                 continue
@@ -485,20 +508,29 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 cells[i] = n - <double>left
                 continue
             lam = shed_rate[i] * h
+            n0 = n
             if not deterministic[i] and quiet_step(&bg, &n, b, d, h, lam, &shed):
                 shed_out[i] = shed
-                cells[i] = n
-                continue
-            if deterministic[i]:
-                n = n * exp((b - d) * h)
             else:
-                n = bd_transition(&bg, &binom, n, b, d, h)
-            if lam > 0.0 and n >= 1.0:
-                shed = draw_poisson(&bg, lam)
-                if <double>shed > floor(n):
-                    shed = <int64_t>floor(n)
-                shed_out[i] = shed
-                n -= <double>shed
+                if deterministic[i]:
+                    n = n * exp((b - d) * h)
+                else:
+                    n = bd_transition(&bg, &binom, n, b, d, h)
+                if lam > 0.0 and n >= 1.0:
+                    shed = draw_poisson(&bg, lam)
+                    if <double>shed > floor(n):
+                        shed = <int64_t>floor(n)
+                    shed_out[i] = shed
+                    n -= <double>shed
+            if mutates:
+                mu = mutation[i]
+                if mu > 0.0 and b > 0.0 and n >= 1.0:
+                    mu = mu * b * n0 * expected_time(b - d, h)
+                    shed = draw_poisson(&bg, mu)
+                    if <double>shed > floor(n):
+                        shed = <int64_t>floor(n)
+                    mut_out[i] = shed
+                    n -= <double>shed
             cells[i] = n
 
 
@@ -507,9 +539,9 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
 # --------------------------------------------------------------------------
 
 def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
-                const int16_t[::1] organ, const int64_t[::1] pidx,
+                const int16_t[::1] organ, const int64_t[::1] fate_class,
                 const int64_t[::1] shed, const double[::1] lymph,
-                const double[:, ::1] f_blood, const double[::1] f_lymph,
+                const double[:, :, ::1] f_blood, const double[:, ::1] f_lymph,
                 const double[:, ::1] p_extravasate, const double[:, :, ::1] dtc_fates,
                 uint64_t seed, int64_t step,
                 int64_t[:, ::1] arrested, int64_t[::1] died,
@@ -517,26 +549,29 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 int64_t[:, ::1] dormant, int64_t[:, ::1] founded):
     """Split the CTCs each source row shed over their fates.
 
-    For source row i (organ o, shed n_i, lymphatic fraction l_i), the CTCs are
-    split multinomially over the absorbing fates of the circulation,
-    ``(1 - l_i) f_blood[o] + l_i f_lymph`` (columns: arrest in each organ, then
-    death in circulation).  In each organ j, the arrested cells extravasate with
-    probability ``p_extravasate[pidx[i], j]``; those that fail die in the
-    capillary bed.  Extravasated cells take a fate (die, dormant, grow) with
-    probabilities ``dtc_fates[pidx[i], j, :]``.
+    For source row i (organ o, shed n_i, lymphatic fraction l_i, circulation
+    class c_i), the CTCs are split multinomially over the absorbing fates of the
+    circulation, ``(1 - l_i) f_blood[c_i, o] + l_i f_lymph[c_i]`` (columns:
+    arrest in each organ, then death in circulation).  In each organ j, the
+    arrested cells extravasate with probability ``p_extravasate[i, j]``; those
+    that fail die in the capillary bed.  Extravasated cells take a fate (die,
+    dormant, grow) with probabilities ``dtc_fates[i, j, :]``.
 
     Outputs are per (source row, organ) except ``died`` (per source row).  Draws
     come from the stream keyed by (seed, uid, step, DISSEMINATE, patient), so the
     result for a row does not depend on which other rows are present.
     """
     cdef Py_ssize_t m = uid.shape[0]
-    cdef Py_ssize_t n_org = f_blood.shape[0]
-    cdef Py_ssize_t n_fate = f_blood.shape[1]
-    if n_fate != n_org + 1 or f_lymph.shape[0] != n_fate:
-        raise ValueError("disseminate: fate matrices must have n_organs + 1 columns")
-    if p_extravasate.shape[1] != n_org or dtc_fates.shape[1] != n_org or dtc_fates.shape[2] != 3:
-        raise ValueError("disseminate: p_extravasate is (patients, organs), dtc_fates (patients, organs, 3)")
-    if any(k != m for k in (patient.shape[0], organ.shape[0], pidx.shape[0],
+    cdef Py_ssize_t n_cls = f_blood.shape[0]
+    cdef Py_ssize_t n_org = f_blood.shape[1]
+    cdef Py_ssize_t n_fate = f_blood.shape[2]
+    if n_fate != n_org + 1 or f_lymph.shape[0] != n_cls or f_lymph.shape[1] != n_fate:
+        raise ValueError("disseminate: f_blood is (classes, organs, organs + 1), f_lymph "
+                         "(classes, organs + 1)")
+    if (p_extravasate.shape[0] != m or p_extravasate.shape[1] != n_org or
+            dtc_fates.shape[0] != m or dtc_fates.shape[1] != n_org or dtc_fates.shape[2] != 3):
+        raise ValueError("disseminate: p_extravasate is (rows, organs), dtc_fates (rows, organs, 3)")
+    if any(k != m for k in (patient.shape[0], organ.shape[0], fate_class.shape[0],
                             shed.shape[0], lymph.shape[0], died.shape[0])):
         raise ValueError("disseminate: every row array must have one length")
     if any(a != m or b != n_org for a, b in (
@@ -546,7 +581,12 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
             (dormant.shape[0], dormant.shape[1]),
             (founded.shape[0], founded.shape[1]))):
         raise ValueError("disseminate: outputs must be (rows, organs)")
-    cdef Py_ssize_t i, j, p
+    cdef Py_ssize_t i, j, c
+    for i in range(m):
+        if not 0 <= fate_class[i] < n_cls:
+            raise ValueError(f"disseminate: fate class {fate_class[i]} of row {i} out of range")
+        if not 0 <= organ[i] < n_org:
+            raise ValueError(f"disseminate: organ {organ[i]} of row {i} out of range")
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
@@ -569,8 +609,9 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
             paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step,
                               PGT_PURPOSE_DISSEMINATE, <uint64_t>patient[i])
             l = lymph[i]
+            c = fate_class[i]
             for j in range(n_fate):
-                pix[j] = (1.0 - l) * f_blood[organ[i], j] + l * f_lymph[j]
+                pix[j] = (1.0 - l) * f_blood[c, organ[i], j] + l * f_lymph[c, j]
             # multinomial by conditional binomials; the last fate takes the rest
             remaining = 1.0
             for j in range(n_fate - 1):
@@ -582,17 +623,16 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 left -= got
                 remaining -= pix[j]
             died[i] = left
-            p = pidx[i]
             for j in range(n_org):
                 x = arrested[i, j]
                 if x <= 0:
                     continue
-                ext = draw_binomial(&bg, &binom, p_extravasate[p, j], x)
+                ext = draw_binomial(&bg, &binom, p_extravasate[i, j], x)
                 extravasated[i, j] = ext
                 if ext <= 0:
                     continue
-                pd = dtc_fates[p, j, 0]
-                pdorm = dtc_fates[p, j, 1]
+                pd = dtc_fates[i, j, 0]
+                pdorm = dtc_fates[i, j, 1]
                 x = draw_binomial(&bg, &binom, pd, ext)
                 dtc_died[i, j] = x
                 ext -= x
@@ -600,3 +640,24 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                     x = draw_binomial(&bg, &binom, pdorm / (1.0 - pd), ext)
                     dormant[i, j] = x
                     founded[i, j] = ext - x
+
+
+def keyed_uniform(uint64_t seed, const uint64_t[::1] uid, int64_t step, uint64_t purpose,
+                  const int64_t[::1] patient):
+    """One uniform in [0, 1) per row from the stream (seed, uid, step, purpose, patient).
+
+    For plugins that need a random decision per row (``purpose`` >= 1000 are
+    theirs; see ``paget.random``).
+    """
+    cdef Py_ssize_t i, m = uid.shape[0]
+    if patient.shape[0] != m:
+        raise ValueError("keyed_uniform: uid and patient must have one length")
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef double[::1] out = np.empty(m, dtype=np.float64)
+    with nogil:
+        for i in range(m):
+            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step, purpose,
+                              <uint64_t>patient[i])
+            out[i] = bg.next_double(bg.state)
+    return np.asarray(out)

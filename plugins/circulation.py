@@ -40,15 +40,20 @@ def paget_config_tables():
 
 
 @hookimpl(tryfirst=True)
-def paget_fate_matrix(config, body):
+def paget_fate_matrix(config, body, survival, arrest):
+    """Per-pass death 1 - (1 - death) * survival and arrest min(1, arrest * multiplier),
+    for a circulation class with those multipliers (1, 1 by default)."""
     cfg = config.circulation
-    arrest = resolve_organ_map(cfg.arrest, body, 0.2)
-    death = resolve_organ_map(cfg.death_per_pass, body, 0.05)
+    arrest_mult = arrest
+    arrest = np.minimum(1.0, resolve_organ_map(cfg.arrest, body, 0.2) * arrest_mult)
+    death = 1.0 - (1.0 - resolve_organ_map(cfg.death_per_pass, body, 0.05)) * survival
+    death = np.clip(death, 0.0, 1.0)
     blood = absorbing_fates(body, arrest, death)
     # lymph: arrest in the nodes, else the venous return (the lung bed first)
     start_lung = np.zeros((1, body.n_organs + 1))
     start_lung[0, body.organ_index("lung")] = 1.0
     venous = absorbing_fates(body, arrest, death, entry=start_lung)[0]
-    lymph = (1.0 - cfg.lymph_node_arrest) * venous
-    lymph[body.organ_index(body.lymph_node)] += cfg.lymph_node_arrest
+    node_arrest = min(1.0, cfg.lymph_node_arrest * arrest_mult)
+    lymph = (1.0 - node_arrest) * venous
+    lymph[body.organ_index(body.lymph_node)] += node_arrest
     return FateMatrix(blood=blood, lymph=lymph)

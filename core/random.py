@@ -1,0 +1,49 @@
+"""Keyed random numbers for plugins.
+
+A plugin that needs a random decision per row (an angiogenic switch, a choice
+of alteration) must not use a generator of its own: its draws would depend on
+how rows are spread over ranks and on the order of calls.  ``Draws`` gives
+each row a uniform from the same Philox stream family as the kernels, keyed by
+(seed, row uid, step, purpose, patient), where ``purpose`` is a name the
+plugin chooses, hashed to a 32-bit id above the engine's own purposes.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .ext import kernels
+
+__all__ = ["Draws", "purpose_id"]
+
+_PLUGIN_PURPOSES = 1 << 32  # engine purposes are small integers below this
+
+
+def purpose_id(purpose: str) -> int:
+    """A stable 64-bit id for a plugin's purpose name (CRC-32, offset)."""
+    if not purpose:
+        raise ValueError("a purpose name is required")
+    return _PLUGIN_PURPOSES + zlib.crc32(purpose.encode())
+
+
+class Draws:
+    """Keyed uniforms for one step of one run."""
+
+    __slots__ = ("seed", "step")
+
+    def __init__(self, seed: int, step: int):
+        self.seed = int(seed)
+        self.step = int(step)
+
+    def uniform(self, lesions, purpose: str) -> np.ndarray:
+        """One uniform in [0, 1) per row of ``lesions`` (a :class:`paget.state.Lesions`)."""
+        return kernels.keyed_uniform(self.seed, np.ascontiguousarray(lesions.uid), self.step,
+                                     purpose_id(purpose),
+                                     np.ascontiguousarray(lesions.patient, dtype=np.int64))
+
+    def uniform_patients(self, patients, purpose: str) -> np.ndarray:
+        """One uniform in [0, 1) per patient (a :class:`paget.state.Patients`)."""
+        idx = np.ascontiguousarray(patients.index, dtype=np.int64)
+        return kernels.keyed_uniform(self.seed, idx.astype(np.uint64), self.step,
+                                     purpose_id(purpose), idx)
