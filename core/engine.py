@@ -331,12 +331,13 @@ class RankRun:
         if mut.size:
             new_rows.append(("clone", self._mutants(step, mut, mutated[mut])))
         for kind, cols in new_rows:
+            parent_clone = cols.pop("_parent_clone", None)
             start = tab.n
             tab.append(**cols)
             if kind == "pool":
                 self._pool_insert(cols["uid"], np.arange(start, tab.n))
             elif kind == "clone":
-                self._log_clones(np.arange(start, tab.n), cols.pop("_parent_clone"), step + 1)
+                self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
         self._after_step(step)
 
     def _mutants(self, step: int, mut: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,8 +4,9 @@ Each capillary bed a CTC enters kills it with probability ``death_per_pass``
 (shear, anoikis, NK cells); a survivor arrests with probability ``arrest``
 (size restriction), or passes on with the bed's venous blood
 (:func:`paget.body.absorbing_fates`).  Cells shed into lymph meet the lymph
-nodes first, arrest there with probability ``lymph_node_arrest``, and otherwise
-reach the venous blood (and so the lungs).
+nodes first, die there with the nodes' ``death_per_pass``, arrest with
+probability ``lymph_node_arrest``, and otherwise reach the venous blood (and so
+the lungs).
 """
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ def paget_fate_matrix(config, body, survival, arrest):
     start_lung = np.zeros((1, body.n_organs + 1))
     start_lung[0, body.organ_index("lung")] = 1.0
     venous = absorbing_fates(body, arrest, death, entry=start_lung)[0]
+    # the nodes are a bed like any other: death first, then arrest, else onwards
+    ln = body.organ_index(body.lymph_node)
     node_arrest = min(1.0, cfg.lymph_node_arrest * arrest_mult)
-    lymph = (1.0 - node_arrest) * venous
-    lymph[body.organ_index(body.lymph_node)] += node_arrest
+    lymph = (1.0 - death[ln]) * (1.0 - node_arrest) * venous
+    lymph[ln] += (1.0 - death[ln]) * node_arrest
+    lymph[-1] += death[ln]
     return FateMatrix(blood=blood, lymph=lymph)

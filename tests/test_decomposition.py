@@ -21,10 +21,13 @@ def mpiexec() -> str:
     return found
 
 
-def run_ranks(k: int, config: Path, out: Path) -> subprocess.CompletedProcess:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_ranks(k: int, config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                           str(config), "-o", str(out), "--no-progress"],
-                          capture_output=True, text=True, timeout=600)
+                           str(config), "-o", str(out), "--no-progress", *extra],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
 def test_cohort_is_identical_on_1_2_and_3_ranks(tmp_path):
@@ -37,6 +40,20 @@ def test_cohort_is_identical_on_1_2_and_3_ranks(tmp_path):
         outs.append(xr.open_dataset(out).load())
     for other in outs[1:]:
         xr.testing.assert_identical(outs[0], other)
+
+
+def test_clones_plugin_state_and_keyed_draws_are_rank_independent(tmp_path):
+    """Mutation, plugin state of every level, keyed plugin draws and several
+    circulation classes (tests/plugin_features.py): same dataset on 1 and 3 ranks."""
+    cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 4, "years": 0.2}))
+    outs = []
+    for k in (1, 3):
+        out = tmp_path / f"r{k}.nc"
+        r = run_ranks(k, cfg, out, "--plugin", "tests.plugin_features")
+        assert r.returncode == 0, r.stderr
+        outs.append(xr.open_dataset(out).load())
+    assert outs[0].sizes["clone"] > 4 and "lesion_marked" in outs[0]
+    xr.testing.assert_identical(outs[0], outs[1])
 
 
 def test_config_error_under_mpiexec_exits_2_and_prints_once(tmp_path):
