@@ -367,8 +367,11 @@ class RankRun:
         m = src.size
         sources = self._lesions(src)
         # circulation classes: one fate matrix per distinct (survival, arrest) pair
-        pairs, fate_class = np.unique(np.stack([rates.ctc_survival[src], rates.ctc_arrest[src]], 1),
-                                      axis=0, return_inverse=True)
+        surv, arr = rates.ctc_survival[src], rates.ctc_arrest[src]
+        if (surv == surv[0]).all() and (arr == arr[0]).all():   # the usual: one class
+            pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
+        else:
+            pairs, fate_class = np.unique(np.stack([surv, arr], 1), axis=0, return_inverse=True)
         mats = [self.fate_matrix(a, b) for a, b in pairs]
         f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
         f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
@@ -393,11 +396,16 @@ class RankRun:
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
         self._add(acc["ctc_shed"], sp, tab.organ[src], shed[src])
         acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
-        per_organ = np.arange(n_org)
+        one_row_each = np.unique(sp).size == m   # the usual: one shedding row per patient
+        if not one_row_each:
+            rep_sp, per_organ = np.repeat(sp, n_org), np.tile(np.arange(n_org), m)
         for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
                           ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
                           ("colonies_founded", "founded")):
-            self._add(acc[name], np.repeat(sp, n_org), np.tile(per_organ, m), out[key].ravel())
+            if one_row_each:
+                acc[name][sp] += out[key]
+            else:
+                self._add(acc[name], rep_sp, per_organ, out[key].ravel())
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
         if seeded.any():
             first = self.events["first_seeding_time"]
