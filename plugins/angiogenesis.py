@@ -1,0 +1,189 @@
+"""Angiogenesis: avascular lesions stay near 1-2 mm until their angiogenic switch.
+
+Model
+-----
+Every lesion is *avascular* or *vascular* (the lesion-level state ``vascular``).
+
+* **The cap.**  An avascular lesion is fed by diffusion alone and stops growing
+  near 1-2 mm, ~10^6 cells (Folkman; REFERENCE.md s.5 [RECALLED]; 1 mm^3 ~
+  10^6 cells [READ]).  The net rate ``b - d`` of each row of an avascular
+  lesion of ``N`` cells (all its clones) is held at or below
+  ``max(0, ln(cap / N) / dt)`` by raising the death rate; the birth rate (the
+  larger of the two: the turnover) is kept.  Well below the cap nothing
+  changes; the step that would carry the lesion past the cap ends, on
+  average, exactly on it (rejected: leaving the rates alone below the cap,
+  which overshoots by one step of growth, ~8 % at daily steps for the busy
+  test growth and ~70 % at weekly ones, so the cap would depend on ``dt``);
+  at or above the cap net growth is zero, so the lesion fluctuates around the
+  cap as a critical birth-death process (variance ``2 b N t``).  A lesion that
+  is already shrinking (``death >= birth``: immune kill, therapy) is left
+  alone: the cap limits growth, it does not create it.
+* **The switch.**  Each step an avascular growing lesion turns vascular with
+  probability ``1 - exp(-switch_rate * drive * (1 + hypoxia_gain * hypoxia) * dt)``,
+  where ``drive`` is genetics' ``angiogenic_drive`` trait and ``hypoxia``
+  microenvironment's index (each 1 and 0 when that plugin is absent).  A
+  lesion of several clones draws once per clone with the clone's share of the
+  lesion's cells as a weight on the hazard, so the lesion's hazard is
+  ``switch_rate * (1 + hypoxia_gain * hypoxia) * (cell-weighted mean drive)``,
+  whatever its number of clones (rejected: one full-rate draw per clone,
+  which would make a lesion switch faster merely for having more clones).
+  Draws are keyed (``draws.uniform``), so results do not depend on the ranks.
+* **Sharing.**  Vessels belong to the lesion: every row (clone) of a lesion
+  with a vascular row is vascular, including clones founded in it later (from
+  their first step: a clone founded in the last step of a run is written to
+  the lesion table before it has had one, still avascular).  New lesions
+  (metastases founded by one cell, reactivated dormant cells) start avascular.
+  The hypoxia read is microenvironment's value as it stands when this hook
+  runs (this step's or the previous one's, depending on the plugins' order).
+* **The primary at t = 0** is vascular if its initial cells are at or above
+  ``avascular_cap``: it is presented as a tumour that has reached the avascular
+  limit and grows on (the default 1 mm^3, 10^6-cell primary is therefore
+  vascular, and the default scenario's growth and shedding, calibrated on
+  clinical tumours, are unchanged).  A smaller primary starts avascular and
+  must switch like any lesion.
+* **Shedding.**  Vascular lesions shed ``vascular_shedding`` times more CTCs
+  than avascular ones of the same size.  The intravasation rate is calibrated
+  on CTC counts of a 2.7 mm (10^7 cells) primary (Coumans et al. 2013), far
+  above the cap and so vascular; to keep that calibration the factor is
+  applied as a division of the shedding of *avascular* rows (rejected: a
+  multiplier on vascular rows, which would raise every clinical tumour's CTC
+  count above its calibration).
+
+Hooks
+-----
+The switch and sharing run in ``paget_update_state``.  The cap and the shedding
+factor need the ``vascular`` state, which ``paget_growth`` and
+``paget_intravasation`` do not receive; until they do, both are applied in
+``paget_circulation`` (the last per-row hook before the kernel, which receives
+``rates`` and ``state``), by :func:`apply_cap` and :func:`apply_shedding`.
+Applied there, the cap also comes after every factor that scales growth.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from paget.config import Table
+from paget.manager import hookimpl
+from paget.state import StateVariable
+
+
+class AngiogenesisTable(Table):
+    # Folkman: avascular tumours stay at ~1-2 mm, ~1e6 cells, until the
+    # angiogenic switch (REFERENCE.md s.5) [RECALLED]; 1 mm^3 ~ 1e6 cells [READ].
+    avascular_cap: float = Field(1e6, ge=1, allow_inf_nan=False,
+                                 description="cells at which an avascular lesion stops growing")
+    # ASSUMPTION: 1e-3/day, a mean wait of 1/1e-3 days = 2.7 years at the cap
+    # without hypoxia (1 year with the default hypoxia gain at the hypoxia of a
+    # 1e6-cell avascular lesion, ~0.43): long enough that dormant avascular
+    # micrometastases are common over a ten-year follow-up, short enough that
+    # most metastases seeded early switch within it.  To be calibrated.
+    switch_rate: float = Field(1e-3, ge=0, allow_inf_nan=False,
+                               description="angiogenic switch rate of an avascular lesion, 1/day")
+    # ASSUMPTION: an avascular lesion has no vessels of its own to shed into
+    # and sheds only through host vessels at its margin: ten times fewer CTCs
+    # than a vascular lesion of the same size.
+    vascular_shedding: float = Field(10.0, ge=1, allow_inf_nan=False,
+                                     description="CTC shedding of a vascular lesion relative to an "
+                                                 "avascular one of the same size (dimensionless)")
+    # Hypoxia induces VEGF, the main angiogenic signal (Shweiki et al. 1992,
+    # Nature 359:843) [RECALLED, not re-checked].  ASSUMPTION: a fully hypoxic
+    # lesion (hypoxia = 1) switches five times faster (gain 4).
+    hypoxia_gain: float = Field(4.0, ge=0, allow_inf_nan=False,
+                                description="switch rate multiplier 1 + gain * hypoxia (dimensionless)")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"angiogenesis": AngiogenesisTable}
+
+
+@hookimpl
+def paget_state_variables():
+    return [StateVariable("vascular", "lesion", dtype="bool", default=False, units="1",
+                          long_name="the lesion has passed its angiogenic switch", inherit=False,
+                          output=True)]
+
+
+def lesion_cells(lesions) -> np.ndarray:
+    """Cells of each row's lesion (all its growing rows), per row, float64.
+
+    Sums are of whole numbers below 2**53, so they are exact and independent of
+    the order of rows (and so of the decomposition).
+    """
+    cells = np.where(lesions.dormant, 0.0, lesions.cells)
+    if np.array_equal(lesions.lesion, lesions.uid):  # one row per lesion: no sums needed
+        return cells
+    _, inverse = np.unique(lesions.lesion, return_inverse=True)
+    inverse = inverse.ravel()
+    return np.bincount(inverse, weights=cells)[inverse]
+
+
+def share_vessels(lesions, vascular: np.ndarray) -> None:
+    """Make every row of a lesion with a vascular row vascular (in place)."""
+    if not vascular.any() or vascular.all():
+        return
+    vascular |= np.isin(lesions.lesion, np.unique(lesions.lesion[vascular]))
+
+
+def switch_probability(cfg: AngiogenesisTable, share: np.ndarray, drive, hypoxia,
+                       dt: float) -> np.ndarray:
+    """Per-row probability of switching this step (``share``: the row's share of
+    its lesion's cells; ``drive``, ``hypoxia``: arrays or scalars)."""
+    hazard = cfg.switch_rate * drive * (1.0 + cfg.hypoxia_gain * hypoxia) * share
+    return -np.expm1(-hazard * dt)
+
+
+@hookimpl
+def paget_update_state(lesions, state, config, t, dt, draws):
+    cfg = config.angiogenesis
+    vascular = state.lesion["vascular"]
+    if len(lesions) == 0:
+        return
+    if t == 0:
+        vascular |= lesions.primary & (lesions.cells >= cfg.avascular_cap)
+    share_vessels(lesions, vascular)  # clones founded last step in vascular lesions
+    growing = ~lesions.dormant & (lesions.cells > 0)
+    candidate = growing & ~vascular
+    if cfg.switch_rate <= 0 or not candidate.any():
+        return
+    total = lesion_cells(lesions)
+    share = np.divide(lesions.cells, total, out=np.zeros(len(lesions)), where=total > 0)
+    drive = state.lesion.get("angiogenic_drive", 1.0)
+    hypoxia = state.lesion.get("hypoxia", 0.0)
+    p = switch_probability(cfg, share, drive, hypoxia, dt)
+    u = draws.uniform(lesions, "angiogenesis:switch")
+    switched = candidate & (u < p)
+    if switched.any():
+        vascular |= switched
+        share_vessels(lesions, vascular)
+
+
+def apply_cap(lesions, rates, vascular: np.ndarray, cap: float, dt: float) -> None:
+    """Hold avascular lesions at ``cap`` (in place): the net rate of each of
+    their rows is at most ``max(0, ln(cap / N) / dt)``, ``N`` the lesion's
+    cells, by raising ``death`` (``birth`` is kept)."""
+    growing = ~lesions.dormant & (lesions.cells > 0) & ~vascular
+    if not growing.any():
+        return
+    n = lesion_cells(lesions)[growing]
+    room = np.maximum(np.log(cap / n) / dt, 0.0)
+    birth, death = rates.birth[growing], rates.death[growing]
+    rates.death[growing] = np.maximum(death, birth - room)
+
+
+def apply_shedding(lesions, rates, vascular: np.ndarray, ratio: float) -> None:
+    """Divide the shedding of avascular rows by ``ratio`` (in place)."""
+    if ratio != 1.0:
+        rates.shed[~vascular] /= ratio
+
+
+@hookimpl
+def paget_circulation(lesions, rates, state, config):
+    dt = config.cohort.dt
+    # Stand-in for paget_growth / paget_intravasation, which do not receive
+    # ``state`` (see the module docstring).
+    cfg = config.angiogenesis
+    vascular = state.lesion["vascular"]
+    apply_cap(lesions, rates, vascular, cfg.avascular_cap, dt)
+    apply_shedding(lesions, rates, vascular, cfg.vascular_shedding)
