@@ -159,6 +159,10 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
 # comparison, with no setup beyond one exp().  Rows expecting more use NumPy's
 # samplers (BTPE binomial, gamma-Poisson negative binomial, PTRS Poisson).
 cdef double SMALL_MEAN = 8.0
+# Binomials of the dissemination split use inversion up to NumPy's own threshold
+# for it (n p <= 30 in random_binomial): the walk costs ~1 ns a step, BTPE's
+# setup ~100-200 ns.
+cdef double SPLIT_INVERSION_MEAN = 30.0
 # Mean number of new cells in one step above which counts leave the exact range.
 cdef double MAX_MEAN_GROWTH = 1e15
 
@@ -419,9 +423,9 @@ cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
         return 0
     if p >= 1.0:
         return n
-    if p <= 0.5 and <double>n * p < SMALL_MEAN:
+    if p <= 0.5 and <double>n * p < SPLIT_INVERSION_MEAN:
         return binomial_small(bg, n, p)
-    if p > 0.5 and <double>n * (1.0 - p) < SMALL_MEAN:
+    if p > 0.5 and <double>n * (1.0 - p) < SPLIT_INVERSION_MEAN:
         return n - binomial_small(bg, n, 1.0 - p)
     return random_binomial(bg, p, n, binom)
 

@@ -1,0 +1,65 @@
+"""The dissemination kernel: the multinomial split of shed CTCs and DTC fates."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import paget
+from paget.ext import kernels
+
+SIM = paget.Simulation({}, entry_points=False)
+F = SIM.fates
+N_ORG = SIM.body.n_organs
+BREAST = SIM.body.organ_index("breast")
+
+
+def split(shed, m=4000, lymph=0.0, p_ext=0.3, fates=(0.5, 0.3, 0.2), seed=5):
+    uid = np.arange(1, m + 1, dtype=np.uint64)
+    out = {k: np.empty((m, N_ORG), np.int64) for k in ("arr", "ext", "die", "dorm", "found")}
+    died = np.empty(m, np.int64)
+    kernels.disseminate(uid, np.zeros(m, np.int64), np.full(m, BREAST, np.int16),
+                        np.zeros(m, np.int64), np.full(m, shed, np.int64), np.full(m, lymph),
+                        np.ascontiguousarray(F.blood[None]), np.ascontiguousarray(F.lymph[None]),
+                        np.full((m, N_ORG), p_ext), np.tile(np.array(fates), (m, N_ORG, 1)),
+                        seed, 3, out["arr"], died, out["ext"], out["die"], out["dorm"], out["found"])
+    return out, died
+
+
+@pytest.mark.parametrize("shed", [3, 40, 5000], ids=["few", "inversion", "btpe"])
+def test_split_means_match_the_fate_matrix(shed):
+    """E arrested_j = n F_j; E extravasated_j = n F_j p; fates split those.
+    Each mean within 5 binomial standard errors over m = 4000 rows."""
+    m = 4000
+    out, died = split(shed, m)
+    p = F.blood[BREAST]
+    for j in range(N_ORG):
+        mean, var = shed * p[j], shed * p[j] * (1 - p[j])
+        assert abs(out["arr"][:, j].mean() - mean) <= 5 * np.sqrt(var / m) + 1e-12
+        pe = p[j] * 0.3
+        assert abs(out["ext"][:, j].mean() - shed * pe) <= 5 * np.sqrt(shed * pe * (1 - pe) / m) + 1e-12
+        pg = pe * 0.2
+        assert abs(out["found"][:, j].mean() - shed * pg) <= 5 * np.sqrt(shed * pg * (1 - pg) / m) + 1e-12
+    pd = p[-1]
+    assert abs(died.mean() - shed * pd) <= 5 * np.sqrt(shed * pd * (1 - pd) / m)
+
+
+def test_split_conserves_every_cell():
+    out, died = split(777, m=500, lymph=0.3)
+    assert np.all(out["arr"].sum(1) + died == 777)
+    np.testing.assert_array_equal(out["ext"], out["die"] + out["dorm"] + out["found"])
+    assert np.all(out["ext"] <= out["arr"])
+
+
+def test_lymph_route_reaches_the_nodes():
+    ln = SIM.body.organ_index("lymph_nodes")
+    blood, _ = split(200, m=2000, lymph=0.0)
+    lymph, _ = split(200, m=2000, lymph=1.0)
+    assert lymph["arr"][:, ln].mean() > 5 * blood["arr"][:, ln].mean()
+
+
+def test_split_is_keyed_by_row_not_position():
+    a, _ = split(100, m=50)
+    b, _ = split(100, m=50, seed=6)
+    assert not np.array_equal(a["arr"], b["arr"])
+    again, _ = split(100, m=50)
+    np.testing.assert_array_equal(a["arr"], again["arr"])
