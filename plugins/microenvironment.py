@@ -1,0 +1,258 @@
+"""Tumour microenvironment: hypoxia, systemic inflammation, the pre-metastatic niche.
+
+Model
+-----
+**Hypoxia** (lesion-level ``hypoxia``, in [0, 1]).  Oxygen reaches tumour
+cells only within a diffusion distance ``L`` of a perfused vessel, ~100-200 um
+(Thomlinson & Gray 1955, Br J Cancer 9:539) [RECALLED, not re-checked].  An
+avascular lesion of ``N`` cells is taken as a sphere at 10^6 cells/mm^3
+(REFERENCE.md s.5 [READ]) of radius ``R``, fed from its surface; the index is
+its hypoxic (core) volume fraction::
+
+    hypoxia = max(0, 1 - L / R)^3,    R = (3 N / (4 pi 10^6))^(1/3) mm
+
+zero below ~1.4e4 cells (R = 0.15 mm), 0.43 at 10^6 cells (the avascular cap),
+approaching 1 for large avascular lesions.  A vascular lesion keeps a lower,
+chronic level: ``vascular_hypoxia`` times the same fraction.  Without the
+angiogenesis plugin every lesion counts as vascular (the core model has no
+avascular limit, so its lesions are implicitly perfused); dormant pools are 0.
+A lesion's clones share its value (the size is the lesion's, all clones).
+
+Hypoxia raises the invasive fraction (HIF-1 drives EMT, e.g. through TWIST;
+Yang et al. 2008, Nat Cell Biol 10:295 [RECALLED, not re-checked])::
+
+    invasive <- min(1, invasive * (1 + hypoxia_invasion * hypoxia))
+
+and, read through the ``hypoxia`` state by the angiogenesis plugin, the
+angiogenic switch.  Note that with ``[invasion] fraction = 1`` (its default)
+the clip leaves nothing to raise.
+
+**Inflammation** (patient-level ``inflammation``, in [0, 1]): a saturating
+function of the patient's total tumour burden ``B`` (growing cells)::
+
+    inflammation = B / (B + inflammation_half_burden)
+
+It raises extravasation in every organ (activated endothelium)::
+
+    p <- min(1, p * (1 + inflammation_extravasation * inflammation))
+
+**Pre-metastatic niche** (``niche[patient, organ]``, in [0, 1]).  Factors
+secreted by the primary condition distant organs before cells arrive
+(Kaplan et al. 2005, Nature 438:820: lung; Costa-Silva et al. 2015, Nat Cell
+Biol 17:816: liver; organotropism set by the primary's exosomes, Hoshino et
+al. 2015, Nature 527:329) [all RECALLED, not re-checked].  With ``w`` the
+organ's ``tropism`` weight and ``S = N_p / (N_p + niche_half_size)`` the
+saturating signal of the primary's ``N_p`` cells::
+
+    dn/dt = niche_build * S * w * (1 - n) - niche_decay * n
+
+taken exactly over each step with ``S`` held (a linear equation): ``n``
+relaxes towards ``a / (a + niche_decay)``, ``a = niche_build * S * w``, at rate
+``a + niche_decay``; without a primary it decays.  The niche raises
+extravasation and shifts fate probability from death to growth::
+
+    p    <- min(1, p * (1 + niche_extravasation * n))
+    grow <- min(grow + die, grow * (1 + niche_colonization * n)),  die <- die - (grow' - grow)
+
+so the three fates still sum to 1.  With every tropism weight 0 the niche
+stays 0 and has no effect.
+
+Hooks
+-----
+State is advanced in ``paget_update_state`` from the lesions at the start of
+the step: inflammation from all growing cells (counted from the table, since
+``patients.burden`` is still 0 in the first step), the niche from the
+primary's cells.  The angiogenesis plugin's ``vascular`` is read as it stands,
+so the two plugins may see each other's state one step late.  The invasive
+fraction needs ``hypoxia``, which ``paget_invasion`` does not receive;
+until it does, :func:`apply_invasion` runs in ``paget_circulation`` and carries
+the change into the shedding already computed from the fraction: the built-in
+intravasation sheds ``m (f N)^alpha``, so scaling ``f`` by ``s`` scales the
+shedding by ``s^alpha`` (``alpha`` = ``[intravasation] exponent``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from paget.config import Table, organ_map, resolve_organ_map
+from paget.manager import hookimpl
+from paget.state import StateVariable
+
+#: Cells per mm^3 of tumour (REFERENCE.md s.5) [READ].
+CELLS_PER_MM3 = 1e6
+
+#: ASSUMPTION: the organs of the pre-metastatic niche studies cited above
+#: (lung, liver) and bone, the commonest site of breast cancer metastasis
+#: (the default primary), equally conditioned; every other organ not at all.
+#: Per cancer type, to be calibrated.
+DEFAULT_TROPISM = {"default": 0.0, "lung": 1.0, "bone": 1.0, "liver": 1.0}
+
+
+class MicroenvironmentTable(Table):
+    # Thomlinson & Gray 1955 (Br J Cancer 9:539) [RECALLED]: viable tumour
+    # cords ~100-200 um from a capillary; the midpoint.
+    diffusion_limit_mm: float = Field(0.15, gt=0, allow_inf_nan=False,
+                                      description="oxygen diffusion distance L, mm")
+    # ASSUMPTION: perfusion of a vascular tumour is chaotic; a fifth of the
+    # hypoxia an avascular lesion of that size would have.
+    vascular_hypoxia: float = Field(0.2, ge=0, le=1, allow_inf_nan=False,
+                                    description="hypoxia of a vascular lesion relative to an "
+                                                "avascular one of the same size")
+    # ASSUMPTION: a fully hypoxic lesion has up to three times the invasive
+    # fraction of a normoxic one (gain 2), clipped at 1.
+    hypoxia_invasion: float = Field(2.0, ge=0, allow_inf_nan=False,
+                                    description="invasive fraction multiplier 1 + gain * hypoxia")
+    # ASSUMPTION: systemic inflammation is half-maximal at 1e10 tumour cells
+    # (~10 cm^3 of tumour at 1e6 cells/mm^3).
+    inflammation_half_burden: float = Field(1e10, gt=0, allow_inf_nan=False,
+                                            description="burden of half-maximal "
+                                                        "inflammation, cells")
+    # ASSUMPTION: "modest": full inflammation raises extravasation by half.
+    inflammation_extravasation: float = Field(0.5, ge=0, allow_inf_nan=False,
+                                              description="extravasation multiplier "
+                                                          "1 + gain * inflammation")
+    tropism: organ_map(probability=True) = Field(  # type: ignore[valid-type]
+        default_factory=lambda: dict(DEFAULT_TROPISM),
+        description="weight of each organ in niche formation (0: never conditioned)")
+    # ASSUMPTION: a niche forms within weeks of a large primary (~10 days at
+    # full signal); in mice, bone-marrow-derived clusters preceded tumour cells
+    # in the lung within about two weeks (Kaplan et al. 2005) [RECALLED].
+    niche_build: float = Field(0.1, ge=0, allow_inf_nan=False,
+                               description="niche formation rate at full signal, 1/day")
+    # ASSUMPTION: a niche lasts ~2 months (1/0.015 days) once its signal stops.
+    niche_decay: float = Field(0.015, ge=0, allow_inf_nan=False,
+                               description="niche decay rate, 1/day")
+    # ASSUMPTION: the signal is half-maximal at a 1 cm^3 primary (1e9 cells).
+    niche_half_size: float = Field(1e9, gt=0, allow_inf_nan=False,
+                                   description="primary size of half-maximal niche signal, cells")
+    # ASSUMPTIONS: a full niche doubles extravasation and colonization.
+    niche_extravasation: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                       description="extravasation multiplier 1 + gain * niche")
+    niche_colonization: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                      description="growth-fate multiplier 1 + gain * niche")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"microenvironment": MicroenvironmentTable}
+
+
+@hookimpl
+def paget_state_variables():
+    return [
+        StateVariable("hypoxia", "lesion", default=0.0, units="1",
+                      long_name="hypoxia index of the lesion (0 normoxic .. 1 fully hypoxic)"),
+        StateVariable("inflammation", "patient", default=0.0, units="1",
+                      long_name="systemic inflammation (0 .. 1), saturating in tumour burden"),
+        StateVariable("niche", "patient_organ", default=0.0, units="1",
+                      long_name="pre-metastatic niche conditioning of the organ (0 .. 1)"),
+    ]
+
+
+def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray:
+    """Hypoxic core volume fraction of a sphere of ``cells`` fed from its surface."""
+    radius = np.cbrt(3.0 * np.asarray(cells, dtype=np.float64) / (4.0 * np.pi * CELLS_PER_MM3))
+    rim = np.divide(diffusion_limit_mm, radius, out=np.ones_like(radius), where=radius > 0)
+    return np.clip(1.0 - rim, 0.0, 1.0) ** 3
+
+
+def lesion_cells(lesions) -> np.ndarray:
+    """Cells of each row's lesion (all its growing rows), per row; exact sums."""
+    cells = np.where(lesions.dormant, 0.0, lesions.cells)
+    if np.array_equal(lesions.lesion, lesions.uid):
+        return cells
+    _, inverse = np.unique(lesions.lesion, return_inverse=True)
+    inverse = inverse.ravel()
+    return np.bincount(inverse, weights=cells)[inverse]
+
+
+def hypoxia_index(lesions, vascular, cfg: MicroenvironmentTable) -> np.ndarray:
+    """Hypoxia per row; ``vascular`` is a bool array or None (all vascular)."""
+    frac = hypoxic_fraction(lesion_cells(lesions), cfg.diffusion_limit_mm)
+    level = np.full(len(lesions), cfg.vascular_hypoxia) if vascular is None else \
+        np.where(vascular, cfg.vascular_hypoxia, 1.0)
+    return np.where(lesions.dormant, 0.0, frac * level)
+
+
+def niche_step(niche: np.ndarray, signal: np.ndarray, weight: np.ndarray,
+               cfg: MicroenvironmentTable, dt: float) -> np.ndarray:
+    """Exact solution of dn/dt = build S w (1 - n) - decay n over ``dt``.
+
+    ``niche`` (P, n_organs), ``signal`` (P,), ``weight`` (n_organs,)."""
+    a = cfg.niche_build * signal[:, None] * weight[None, :]
+    k = a + cfg.niche_decay
+    target = np.divide(a, k, out=np.zeros_like(a), where=k > 0)
+    return target + (niche - target) * np.exp(-k * dt)
+
+
+@hookimpl
+def paget_update_state(lesions, state, patients, config, body, dt):
+    cfg = config.microenvironment
+    if len(lesions):
+        state.lesion["hypoxia"][:] = hypoxia_index(lesions, state.lesion.get("vascular"), cfg)
+    alive = np.asarray(patients.alive)
+    P = len(patients)
+    # the burden from the table (not patients.burden, which is 0 before the
+    # first step ends): whole numbers, exact sums in any order
+    growing = ~lesions.dormant
+    burden = np.bincount(lesions.pidx[growing], weights=lesions.cells[growing], minlength=P)
+    inflammation = state.patient["inflammation"]
+    inflammation[alive] = (burden / (burden + cfg.inflammation_half_burden))[alive]
+    weight = resolve_organ_map(cfg.tropism, body, 0.0)
+    niche = state.patient["niche"]
+    if not weight.any() and not niche.any():
+        return
+    growing &= lesions.primary
+    primary = np.bincount(lesions.pidx[growing], weights=lesions.cells[growing], minlength=P)
+    signal = primary / (primary + cfg.niche_half_size)
+    new = niche_step(niche, signal, weight, cfg, dt)
+    niche[alive] = new[alive]
+
+
+def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable, alpha: float) -> None:
+    """Raise the invasive fraction with hypoxia (clipped at 1) and scale the
+    shedding already computed from it by the ratio to the power ``alpha``."""
+    before = rates.invasive.copy()
+    rates.invasive[:] = np.minimum(1.0, before * (1.0 + cfg.hypoxia_invasion * hypoxia))
+    ratio = np.divide(rates.invasive, before, out=np.ones_like(before), where=before > 0)
+    rates.shed *= ratio ** alpha
+
+
+@hookimpl
+def paget_circulation(rates, state, config):
+    # Stand-in for paget_invasion, which does not receive ``state`` (see the
+    # module docstring).
+    cfg = config.microenvironment
+    if cfg.hypoxia_invasion == 0:
+        return
+    intravasation = getattr(config, "intravasation", None)
+    alpha = 1.0 if intravasation is None else intravasation.exponent
+    apply_invasion(rates, state.lesion["hypoxia"], cfg, alpha)
+
+
+def extravasation_factor(sources, state, cfg: MicroenvironmentTable) -> np.ndarray:
+    """(m, n_organs) multiplier of extravasation from inflammation and niche."""
+    pidx = sources.pidx
+    factor = 1.0 + cfg.niche_extravasation * state.patient["niche"][pidx]
+    factor *= (1.0 + cfg.inflammation_extravasation * state.patient["inflammation"][pidx])[:, None]
+    return factor
+
+
+@hookimpl
+def paget_extravasation(sources, probability, state, config):
+    cfg = config.microenvironment
+    np.minimum(probability * extravasation_factor(sources, state, cfg), 1.0, out=probability)
+
+
+@hookimpl
+def paget_dtc_fate(sources, fates, state, config):
+    cfg = config.microenvironment
+    niche = state.patient["niche"][sources.pidx]  # (m, n_organs)
+    if cfg.niche_colonization == 0 or not niche.any():
+        return
+    die, grow = fates[..., 0], fates[..., 2]
+    new_grow = np.minimum(grow + die, grow * (1.0 + cfg.niche_colonization * niche))
+    shift = new_grow - grow
+    fates[..., 0] = np.maximum(die - shift, 0.0)  # rounding only
+    fates[..., 2] = new_grow
