@@ -90,7 +90,8 @@ class AngiogenesisTable(Table):
     # Nature 359:843) [RECALLED, not re-checked].  ASSUMPTION: a fully hypoxic
     # lesion (hypoxia = 1) switches five times faster (gain 4).
     hypoxia_gain: float = Field(4.0, ge=0, allow_inf_nan=False,
-                                description="switch rate multiplier 1 + gain * hypoxia (dimensionless)")
+                                description="switch rate multiplier 1 + gain * hypoxia "
+                                            "(dimensionless)")
 
 
 @hookimpl

@@ -1,6 +1,8 @@
 """Angiogenesis: the avascular cap, the switch, shared vessels, shedding, dormancy."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -9,6 +11,7 @@ import xarray as xr
 
 import paget
 import paget.plugins.angiogenesis as angiogenesis
+from paget.config import deep_merge
 from paget.random import Draws
 from paget.state import LesionTable, State
 
@@ -16,14 +19,15 @@ from .conftest import busy
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
 
-import subprocess
-import sys
-
 PLUGIN = ("angiogenesis", angiogenesis)
 
 
 def run(cfg, *plugins):
     return paget.Simulation(cfg, plugins=list(plugins), entry_points=False).run()
+
+
+def deep(cfg, **overrides):
+    return deep_merge(cfg, overrides)
 
 
 def without(cfg):
@@ -150,11 +154,6 @@ def test_vascular_lesions_shed_more_than_avascular_ones_of_the_same_size():
     ratio = angiogenesis.AngiogenesisTable().vascular_shedding
     exp_av = expected / ratio
     assert abs(shed["avascular"] - exp_av) < 5 * np.sqrt(exp_av) + 0.005 * exp_av
-
-
-def deep(cfg, **overrides):
-    from paget.config import deep_merge
-    return deep_merge(cfg, overrides)
 
 
 # ---------------------------------------------------------------- output, clones
