@@ -288,12 +288,12 @@ class RankRun:
                                      draws=draws, **env)
         n = tab.n
         rates = Rates.neutral(n, self._rate_buffers)
-        common = dict(lesions=les, rates=rates, **env)
+        common = dict(lesions=les, rates=rates, state=state, patients=patients, **env)
         self.hook.paget_invasion(**common)
         self.hook.paget_intravasation(**common)
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
-        self.hook.paget_circulation(**common, state=state, patients=patients)
+        self.hook.paget_circulation(**common)
         dormant = (tab.flags & FLAG_DORMANT) != 0
         birth = np.where(dormant, rates.reactivation, rates.birth)
         death = np.where(dormant, rates.dormant_death, rates.death)

@@ -123,7 +123,7 @@ def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
 
 
 @hookspec
-def paget_invasion(lesions, rates, config, body, t):
+def paget_invasion(lesions, rates, state, patients, config, body, t):
     """Local invasion: set ``rates.invasive``, the invasive fraction of each lesion.
 
     ``rates.invasive`` (dimensionless, in [0, 1]) is the fraction of a lesion's
@@ -133,7 +133,7 @@ def paget_invasion(lesions, rates, config, body, t):
 
 
 @hookspec
-def paget_intravasation(lesions, rates, config, body, t):
+def paget_intravasation(lesions, rates, state, patients, config, body, t):
     """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``.
 
     ``rates.shed`` (CTC per day, >= 0): rate at which each lesion releases
@@ -145,7 +145,7 @@ def paget_intravasation(lesions, rates, config, body, t):
 
 
 @hookspec
-def paget_growth(lesions, rates, config, body, t, dt):
+def paget_growth(lesions, rates, state, patients, config, body, t, dt):
     """Growth of non-dormant lesions: set ``rates.birth`` and ``rates.death``.
 
     Per-cell division and death rates (1/day, >= 0), held for this step.  The
@@ -181,7 +181,7 @@ def paget_mutation(parents, uniform, config):
 
 
 @hookspec
-def paget_dormancy(lesions, rates, config, body, t):
+def paget_dormancy(lesions, rates, state, patients, config, body, t):
     """Dormant pools: set ``rates.reactivation`` and ``rates.dormant_death``.
 
     Per-cell rates (1/day, >= 0) at which solitary dormant cells start to
