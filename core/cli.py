@@ -1,7 +1,11 @@
 """Command line: ``paget run | scenarios | plugins | validate``.
 
 Under ``mpiexec -n K`` every command works the same; only rank 0 prints.
-Exit status: 0 success, 2 bad configuration or arguments, 1 any other failure.
+
+Exit status: 0 success; 1 a failure while running (a plugin raised, a rank
+failed); 2 bad configuration, arguments or checkpoint (nothing is run or
+written); 75 (``EX_TEMPFAIL``) stopped on SIGTERM after writing a checkpoint:
+resume with ``paget run --restart DIR``.
 """
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ from .errors import ConfigError, PagetError, PluginError
 
 __all__ = ["main"]
 
+EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+#: Stopped by SIGTERM after writing a checkpoint (sysexits' EX_TEMPFAIL: try
+#: again later).  Not 0, so a job script never takes a stopped run for a
+#: finished one; not 143, which a shell also reports for a run killed by
+#: SIGTERM without a checkpoint.
+EXIT_INTERRUPTED = 75
 
 
 def _comm():
@@ -37,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario or a TOML config")
-    run.add_argument("target", nargs="?", default="default",
+    run.add_argument("target", nargs="?", default=None,
                      help="a built-in scenario name or a CONFIG.toml (default: the default scenario)")
     run.add_argument("--patients", type=int, help="number of virtual patients")
     run.add_argument("--years", type=float, help="follow-up, years")
@@ -51,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--print-config", action="store_true",
                      help="print the fully resolved configuration as TOML and exit")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint", type=Path, metavar="DIR",
+                     help="write checkpoints into DIR (every --checkpoint-every days, and on "
+                          "SIGTERM, which then stops the run with exit status 75)")
+    run.add_argument("--checkpoint-every", type=float, metavar="DAYS",
+                     help="days of simulated time between checkpoints (a whole number of steps)")
+    run.add_argument("--checkpoint-keep", type=int, default=None, metavar="N",
+                     help="complete checkpoints to keep, the newest (default 2)")
+    run.add_argument("--restart", type=Path, metavar="DIR",
+                     help="continue the run whose checkpoints are in DIR (or one DIR/step-*); "
+                          "its configuration and output file come from the checkpoint")
 
     sub.add_parser("scenarios", help="list the built-in scenarios")
 
@@ -65,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_data(target: str) -> dict[str, Any]:
+def _load_data(target: str | None) -> dict[str, Any]:
     from .config import read_toml
     from .simulation import _read_resource, scenario_path
+    if target is None:
+        target = "default"
     if target.endswith(".toml") or Path(target).exists():
         return read_toml(target)
     return _read_resource(scenario_path(target))
@@ -75,7 +97,13 @@ def _load_data(target: str) -> dict[str, Any]:
 
 def _simulation(args) -> "Simulation":  # noqa: F821
     from .simulation import Simulation
-    data = _load_data(args.target)
+    return Simulation(_config_data(args))
+
+
+def _config_data(args, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration the arguments ask for: the file or scenario named (else
+    ``base``, else the default scenario), then the command-line overrides."""
+    data = base if (args.target is None and base is not None) else _load_data(args.target)
     overrides: dict[str, Any] = {}
     cohort = {k: v for k, v in (("patients", getattr(args, "patients", None)),
                                 ("years", getattr(args, "years", None))) if v is not None}
@@ -90,7 +118,7 @@ def _simulation(args) -> "Simulation":  # noqa: F821
         plugins["disable"] = list(plugins.get("disable", [])) + list(args.disable)
     if plugins:
         overrides["plugins"] = plugins
-    return Simulation(deep_merge(data, overrides))
+    return deep_merge(data, overrides)
 
 
 def _drop_none(obj):
@@ -101,22 +129,94 @@ def _drop_none(obj):
     return obj
 
 
+def _restart_setup(args, comm):
+    """The simulation, checkpoint policy and output of ``paget run --restart DIR``."""
+    from .checkpoint import CheckpointError, Checkpoints, find_checkpoint, read_manifest
+    from .simulation import Simulation
+    found = None
+    if _rank(comm) == 0:
+        try:
+            found = str(find_checkpoint(args.restart))
+        except CheckpointError as exc:
+            found = exc
+    found = found if comm is None else comm.bcast(found, root=0)
+    if isinstance(found, Exception):
+        raise found
+    step_dir = Path(found)
+    manifest = read_manifest(step_dir)
+    stored = manifest["config"]
+    given = [flag for flag, value in (("CONFIG", args.target), ("--patients", args.patients),
+                                      ("--years", args.years), ("--seed", args.seed),
+                                      ("--plugin", args.plugin), ("--disable", args.disable))
+             if value is not None and value != []]
+    sim = Simulation(stored)
+    if given:
+        # allowed only if they ask for the very run the checkpoint holds
+        from .checkpoint import _config_diff, config_digest
+        wanted = Simulation(_config_data(args, base=stored)).resolved_config()
+        if config_digest(wanted) != config_digest(sim.resolved_config()):
+            raise CheckpointError(
+                f"--restart {args.restart}: {', '.join(given)} ask(s) for another run than the "
+                f"checkpoint holds ({_config_diff(sim.resolved_config(), wanted)}); "
+                f"leave them out to continue the checkpointed run")
+    note = manifest.get("note") or {}
+    output = args.output
+    if output is None and note.get("output"):
+        output = Path(note["output"])
+    overwrite = args.overwrite or (args.output is None and bool(note.get("overwrite")))
+    every = args.checkpoint_every if args.checkpoint_every is not None else \
+        manifest.get("every_days")
+    directory = args.checkpoint if args.checkpoint is not None else step_dir.parent
+    policy = Checkpoints(directory, every=every,
+                         keep=2 if args.checkpoint_keep is None else args.checkpoint_keep,
+                         note={"output": None if output is None else str(output.resolve()),
+                               "overwrite": overwrite})
+    return sim, policy, step_dir, output, overwrite
+
+
 def _cmd_run(args, comm) -> int:
     import tomli_w
     from rich.console import Console
-    sim = _simulation(args)
-    console = Console(stderr=False)
+
+    from .checkpoint import CheckpointError, Checkpoints, find_checkpoint
     rank = _rank(comm)
+    resume = None
+    policy = None
+    output, overwrite = args.output, args.overwrite
+    if args.restart is not None:
+        sim, policy, resume, output, overwrite = _restart_setup(args, comm)
+    else:
+        sim = _simulation(args)
+        if args.checkpoint is None and (args.checkpoint_every is not None or
+                                        args.checkpoint_keep is not None):
+            raise ConfigError("--checkpoint-every and --checkpoint-keep need --checkpoint DIR")
+        if args.checkpoint is not None:
+            try:
+                existing = find_checkpoint(args.checkpoint)
+            except CheckpointError:
+                existing = None
+            if existing is not None:
+                raise CheckpointError(
+                    f"--checkpoint {args.checkpoint}: holds a checkpoint already ({existing}); "
+                    f"continue it with --restart {args.checkpoint}, or choose another directory")
+            policy = Checkpoints(args.checkpoint, every=args.checkpoint_every,
+                                 keep=2 if args.checkpoint_keep is None else args.checkpoint_keep,
+                                 note={"output": None if output is None else
+                                       str(output.resolve()), "overwrite": overwrite})
+    if policy is not None:
+        policy.every_steps(sim.plan.dt)   # refuse a bad interval before running
+    console = Console(stderr=False)
     if args.print_config:
         if rank == 0:
             sys.stdout.write(tomli_w.dumps(_drop_none(sim.resolved_config())))
         return 0
-    if args.output is not None:
-        if args.output.suffix != ".nc":
-            raise ConfigError(f"-o {str(args.output)!r}: the output must end in .nc")
-        if args.output.exists() and not args.overwrite:
-            raise ConfigError(f"-o {str(args.output)!r}: file exists; pass --overwrite to replace it")
+    if output is not None:
+        if output.suffix != ".nc":
+            raise ConfigError(f"-o {str(output)!r}: the output must end in .nc")
+        if output.exists() and not overwrite:
+            raise ConfigError(f"-o {str(output)!r}: file exists; pass --overwrite to replace it")
     show = rank == 0 and not args.no_progress
+    run_kw = dict(comm=comm, checkpoint=policy, resume=resume)
     if show:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         cfg = sim.config
@@ -133,17 +233,17 @@ def _cmd_run(args, comm) -> int:
                 done[0] += k
                 bar.update(task, advance=k, day=done[0] * dt)
 
-            ds = sim.run(comm=comm, progress=progress)
+            ds = sim.run(progress=progress, **run_kw)
     else:
-        ds = sim.run(comm=comm)
+        ds = sim.run(**run_kw)
     if rank != 0:
         return 0
-    if args.output is not None:
+    if output is not None:
         from .output import write_dataset
-        write_dataset(ds, args.output, overwrite=args.overwrite)
+        write_dataset(ds, output, overwrite=overwrite)
     _summary(ds, console)
-    if args.output is not None:
-        console.print(f"wrote {args.output}")
+    if output is not None:
+        console.print(f"wrote {output}")
     return 0
 
 
@@ -210,16 +310,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm = _comm()
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
                "validate": _cmd_validate}[args.command]
+    from .checkpoint import CheckpointError, Interrupted
     try:
         return handler(args, comm)
     except ConfigError as exc:
-        if _rank(comm) == 0:
-            print(f"paget: config error: {exc}", file=sys.stderr)
+        _say(comm, f"paget: config error: {_one_line(exc)}")
         return EXIT_CONFIG
+    except CheckpointError as exc:
+        _say(comm, f"paget: checkpoint error: {_one_line(exc)}")
+        return EXIT_CONFIG
+    except Interrupted as exc:
+        _say(comm, f"paget: {exc}")
+        return EXIT_INTERRUPTED
     except (PluginError, PagetError, FileExistsError) as exc:
-        if _rank(comm) == 0:
-            print(f"paget: error: {exc}", file=sys.stderr)
-        return 1
+        _say(comm, f"paget: error: {_one_line(exc)}")
+        return EXIT_FAILURE
+
+
+def _say(comm, line: str) -> None:
+    """Print one line on stderr, from rank 0 only."""
+    if _rank(comm) == 0:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import threading
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 import xarray as xr
@@ -16,6 +20,9 @@ from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
 from .manager import make_plugin_manager
 from .output import build_dataset, config_attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpoints
 
 __all__ = ["Simulation", "list_scenarios", "scenario_path"]
 
@@ -147,7 +154,9 @@ class Simulation:
         return [p.name for p in self.plugin_info]
 
     # -------------------------------------------------------------------- run
-    def run(self, comm=None, progress: Callable[[int], None] | None = None) -> xr.Dataset | None:
+    def run(self, comm=None, progress: Callable[[int], None] | None = None,
+            checkpoint: "Checkpoints | None" = None,
+            resume: str | os.PathLike | None = None) -> xr.Dataset | None:
         """Simulate the cohort and return the Dataset.
 
         Parameters
@@ -157,35 +166,171 @@ class Simulation:
             simulates its block and rank 0 gathers the result.  Defaults to a
             serial run.  Results do not depend on the number of ranks.
         progress : callable, optional
-            Called with the number of steps just completed (on each rank).
+            Called with the number of steps just completed (on each rank); on
+            a resumed run first with the steps the checkpoint had done.
+        checkpoint : paget.checkpoint.Checkpoints, optional
+            Write checkpoints to ``checkpoint.directory`` every
+            ``checkpoint.every`` days, and on SIGTERM: then every rank stops at
+            the same step, writes a checkpoint and raises
+            :class:`paget.checkpoint.Interrupted`.  Ranks then agree once per
+            step (one small ``Allreduce``); without checkpoints they never
+            communicate between the start and the end.
+        resume : path, optional
+            Continue from the newest complete checkpoint in this directory (or
+            from this ``step-*`` directory), written by any number of ranks.
+            The checkpoint must come from the same paget version, configuration
+            and plugins (see :meth:`from_checkpoint`); otherwise
+            :class:`paget.checkpoint.CheckpointError` names what differs.  The
+            result equals that of the uninterrupted run, to the bit.
 
         Returns
         -------
         xarray.Dataset on rank 0 (and in a serial run); None on other ranks.
+
+        Notes
+        -----
+        An exception on one rank reaches every rank, each raising a
+        :class:`paget.PagetError` that names the failing rank (and plugin);
+        no rank is left waiting.  Without checkpoints a failing rank tells
+        the others with a message each polls for once a step; with them the
+        failure rides on the per-step agreement.
         """
+        from . import checkpoint as ckpt
+
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
+        plan = self.plan
         P = self.config.cohort.patients
         lo, hi = P * rank // size, P * (rank + 1) // size
+        every = checkpoint.every_steps(plan.dt) if checkpoint is not None else None
         error: BaseException | None = None
-        part: dict[str, np.ndarray] | None = None
+        run: RankRun | None = None
+        start = 0
+        # ---- set-up: every rank builds its run (and loads its checkpoint shards)
+        step_dir = None
+        if resume is not None:
+            found = None
+            if rank == 0:
+                try:
+                    found = str(ckpt.find_checkpoint(resume))
+                except ckpt.CheckpointError as exc:
+                    found = exc
+            found = found if comm is None else comm.bcast(found, root=0)
+            if isinstance(found, Exception):
+                error = found
+            else:
+                step_dir = Path(found)
         try:
-            run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
-                          None if self.fates is None else self.fate_matrix, self.variables)
-            part = run.run(progress=progress)
+            if error is None:
+                self._check_memory(P if rank == 0 else hi - lo)
+                run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
+                              None if self.fates is None else self.fate_matrix,
+                              self.variables)
+                if step_dir is not None:
+                    manifest = ckpt.read_manifest(step_dir)
+                    ckpt.check_compatible(manifest, step_dir, version=self.version,
+                                          config_json=self.resolved_config(),
+                                          plugins=self.plugin_names, n_steps=plan.n_steps)
+                    run.load_state(ckpt.load_rank_state(step_dir, manifest, lo, hi,
+                                                        plan.record_steps, plan.dt))
+                    start = int(manifest["step"])
         except Exception as exc:  # reported on every rank below, never left hanging
             error = exc
-        if comm is not None:
-            errors = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
-            if error is None and any(errors):
-                first = next(e for e in errors if e)
-                raise PagetError(f"another rank failed: {first}")
-        if error is not None:
-            raise error
+        coord = _Coordinator(comm, lockstep=checkpoint is not None, n_steps=plan.n_steps)
+        coord.agree(error)
+        coord.start(start)
+
+        header = None
+        if checkpoint is not None:
+            config_json = self.resolved_config()
+            header = {"paget_version": self.version, "paget_build": ckpt.build_fingerprint(),
+                      "config": config_json,
+                      "config_sha256": ckpt.config_digest(config_json),
+                      "plugins": self.plugin_names, "n_steps": plan.n_steps, "dt": plan.dt,
+                      "every_steps": every,
+                      "every_days": None if every is None else every * plan.dt}
+
+        def write(step: int) -> Path:
+            return ckpt.write_checkpoint(
+                comm, checkpoint, step,
+                lambda: ckpt.settle(run.state_dict(), step, plan.record_steps, plan.dt), header)
+
+        def on_step_lockstep(step: int) -> bool:
+            flags = coord.sync(step)
+            if flags & _FAILED:
+                return True
+            following = step + 1
+            if following >= plan.n_steps:
+                return False
+            if flags & _SIGTERM:
+                path = write(following)
+                raise ckpt.Interrupted(
+                    f"stopped by SIGTERM at day {following * plan.dt:g} (step {following} of "
+                    f"{plan.n_steps}); checkpoint written to {path}; resume with: "
+                    f"paget run --restart {checkpoint.directory}",
+                    path=path, step=following, directory=checkpoint.directory)
+            if every is not None and following % every == 0:
+                write(following)
+            return False
+
+        if checkpoint is not None:
+            on_step = on_step_lockstep
+        elif comm is not None:
+            on_step = coord.peer_failed
+        else:
+            on_step = None
+        part: dict[str, np.ndarray] | None = None
+        if progress is not None and start:
+            progress(start)
+        try:
+            with coord.catch_sigterm(checkpoint is not None):
+                part = run.run(progress=progress, on_step=on_step)
+                if part is not None and checkpoint is not None:
+                    # this rank's patients all died early: keep agreeing (and
+                    # writing its frozen state) with the ranks still stepping
+                    for step in range(coord.synced + 1, plan.n_steps):
+                        if on_step_lockstep(step):
+                            break
+        except ckpt.Interrupted:
+            raise
+        except ckpt.CheckpointError as exc:  # raised on every rank alike
+            error = exc
+        except Exception as exc:
+            error = exc
+            coord.fail()
+        coord.finish(error)
         parts = [part] if comm is None else comm.gather(part, root=0)
         if rank != 0:
             return None
         return self._dataset(parts)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Simulation":
+        """The simulation a checkpoint was made by (its stored configuration).
+
+        Continue it with ``sim.run(resume=path)``.
+        """
+        from .checkpoint import find_checkpoint, read_manifest
+        return cls(read_manifest(find_checkpoint(path))["config"], **kwargs)
+
+    def _check_memory(self, n_patients: int) -> None:
+        """Refuse a run whose records cannot fit in this machine's memory."""
+        from .output import FLUX_VARIABLES, STATE_VARIABLES
+        n_rec = len(self.plan.record_steps)
+        need = 8.0 * n_patients * n_rec * self.body.n_organs * (
+            len(STATE_VARIABLES) + len(FLUX_VARIABLES))
+        try:
+            have = float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+            return
+        if need > have:
+            raise ConfigError(
+                f"cohort.patients = {self.config.cohort.patients}: the records of "
+                f"{n_patients} patient(s) x {n_rec} recorded times (output.interval = "
+                f"{self.config.output.interval:g} days) x {self.body.n_organs} organs need "
+                f"{need / 2**30:.3g} GiB on one rank, more than this machine's "
+                f"{have / 2**30:.3g} GiB; use more ranks, fewer patients or a longer "
+                f"output.interval")
 
     def _dataset(self, parts: list[dict[str, np.ndarray]]) -> xr.Dataset:
         merged = {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
@@ -222,3 +367,153 @@ def _check_fates(fates, n_org: int) -> None:
                 np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
             raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
                               hook="paget_fate_matrix")
+
+
+# --------------------------------------------------------------------------
+# Coordination of the ranks of one run: failures, SIGTERM, agreement
+# --------------------------------------------------------------------------
+
+_FAILED = 1
+_SIGTERM = 2
+_TAG_FAILED = 7201
+
+
+class _Coordinator:
+    """How the ranks of a run learn of each other's failures and of SIGTERM.
+
+    Two regimes.  Without checkpoints ranks step independently; a rank that
+    fails sends every other rank a one-byte message, which each polls for
+    (``Iprobe``, well under a microsecond) after every step, so the job ends
+    within a step of the failure and all ranks meet in one final
+    ``allgather`` of errors.  With checkpoints the ranks agree once per step
+    (``Allreduce`` of a flag word: failed, SIGTERM), so that all of them stop,
+    or write a checkpoint, at the same step; a failing rank contributes its
+    flag to the next agreement instead of sending messages.
+    Rejected: ``MPI_Abort`` on failure (kills the job before the error can be
+    reported by rank 0 and leaves a Python caller no exception to catch).
+    """
+
+    def __init__(self, comm, lockstep: bool, n_steps: int):
+        self.comm = comm
+        self.lockstep = lockstep
+        self.n_steps = n_steps
+        self.synced = -1            # last step agreed on (lockstep)
+        self.ctl = None             # duplicate communicator for failure messages
+        self._sends: list = []
+        self._notified = False
+        self._term = False
+
+    # -- set-up
+    def agree(self, error: BaseException | None) -> None:
+        """Collective check after set-up: if any rank failed, every rank raises."""
+        if self.comm is None:
+            if error is not None:
+                raise error
+            return
+        errors = self.comm.allgather(_describe(error, self.comm.Get_rank()))
+        _raise_first(errors, error)
+
+    def start(self, step: int) -> None:
+        self.synced = step - 1
+        if self.comm is not None and not self.lockstep:
+            self.ctl = self.comm.Dup()
+
+    # -- per step
+    def sync(self, step: int, failed: bool = False) -> int:
+        """Agree on the flags after ``step`` (lockstep regime)."""
+        flags = (_FAILED if failed else 0) | (_SIGTERM if self._term else 0)
+        if self.comm is not None:
+            from mpi4py import MPI
+            out = np.zeros(1, np.int32)
+            self.comm.Allreduce(np.array([flags], np.int32), out, op=MPI.BOR)
+            flags = int(out[0])
+        self.synced = step
+        return flags
+
+    def peer_failed(self, step: int | None = None) -> bool:
+        """Has another rank reported a failure? (independent regime)"""
+        from mpi4py import MPI
+        return bool(self.ctl.Iprobe(source=MPI.ANY_SOURCE, tag=_TAG_FAILED))
+
+    def fail(self) -> None:
+        """This rank failed while stepping: let the others know."""
+        if self.comm is None:
+            return
+        if self.lockstep:
+            if self.synced + 1 < self.n_steps:
+                self.sync(self.synced + 1, failed=True)
+            return
+        me = self.comm.Get_rank()
+        self._buf = np.ones(1, np.int8)
+        self._sends = [self.ctl.Isend(self._buf, dest=r, tag=_TAG_FAILED)
+                       for r in range(self.comm.Get_size()) if r != me]
+        self._notified = True
+
+    @contextmanager
+    def catch_sigterm(self, enabled: bool):
+        """While stepping, SIGTERM only sets a flag (read at the next agreement)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            self._term = True
+
+        previous = signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    # -- the end
+    def finish(self, error: BaseException | None) -> None:
+        """Collective: gather every rank's error; if any, raise on every rank."""
+        if self.comm is None:
+            if error is not None:
+                raise error
+            return
+        from mpi4py import MPI
+        me = self.comm.Get_rank()
+        desc = _describe(error, me)
+        if desc is not None:
+            desc["notified"] = self._notified
+        errors = self.comm.allgather(desc)
+        if self.ctl is not None:
+            # receive the failure messages still pending, complete our own sends
+            buf = np.zeros(1, np.int8)
+            for e in errors:
+                if e is not None and e["notified"] and e["rank"] != me:
+                    self.ctl.Recv(buf, source=e["rank"], tag=_TAG_FAILED)
+            MPI.Request.Waitall(self._sends)
+            self.ctl.Free()
+            self.ctl = None
+        _raise_first(errors, error)
+
+
+def _describe(error: BaseException | None, rank: int) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    from .checkpoint import CheckpointError
+    kind = ("checkpoint" if isinstance(error, CheckpointError) else
+            "config" if isinstance(error, ConfigError) else
+            "plugin" if isinstance(error, PluginError) else "other")
+    return {"rank": rank, "kind": kind, "type": type(error).__name__, "message": str(error),
+            "plugin": getattr(error, "plugin", None), "hook": getattr(error, "hook", None)}
+
+
+def _raise_first(errors: list[dict[str, Any] | None], own: BaseException | None) -> None:
+    """Raise this rank's own error, or one like the first other rank's."""
+    if own is not None:
+        raise own
+    failed = [e for e in errors if e is not None]
+    if not failed:
+        return
+    from .checkpoint import CheckpointError
+    e = failed[0]
+    if e["kind"] == "checkpoint":
+        raise CheckpointError(e["message"])
+    if e["kind"] == "config":
+        raise ConfigError(e["message"])
+    if e["kind"] == "plugin":
+        raise PluginError(f"rank {e['rank']}: {e['message']}", e["plugin"], e["hook"])
+    raise PagetError(f"rank {e['rank']} failed: {e['type']}: {e['message']}")

@@ -1,0 +1,498 @@
+"""Checkpoints: a run's whole state on disk, restartable on any number of ranks.
+
+Layout of a checkpoint directory ``DIR``::
+
+    DIR/step-000000120/rank-0000-of-0002.npz   one shard per rank (np.savez)
+    DIR/step-000000120/rank-0001-of-0002.npz
+    DIR/step-000000120/manifest.json           written last: the checkpoint is complete
+    DIR/step-000000090/...                     the previous checkpoint (two are kept)
+    DIR/latest.json                            points at the newest complete one
+
+A shard holds :meth:`paget.engine.RankRun.state_dict` of one rank (plain arrays,
+never pickles; read with ``allow_pickle=False``) plus ``meta.*`` arrays naming
+the paget version, the configuration digest and the step.  Every file is
+written under a temporary name and renamed into place (``os.replace``), so a
+half-written file never carries a final name; the manifest, which lists each
+shard's patients and SHA-256, is written only after every shard is in place.
+A step directory without a manifest is therefore an unfinished checkpoint and
+is ignored.  A restart reads the newest complete manifest, checks the format,
+the paget version, the configuration (digest of the resolved config) and each
+shard's digest, and refuses with :class:`CheckpointError` naming what differs.
+
+Because every random draw is keyed by (seed, uid, step, purpose, patient) and
+never by a generator's position, a run restarted from a checkpoint continues
+exactly as the uninterrupted run would have, on any number of ranks: each rank
+loads the shards overlapping its patients and cuts its block out with
+:func:`paget.engine.select_patients`.
+
+Rejected: pickling the RankRun (ties a checkpoint to the class layout and the
+rank count, and loading a pickle executes code); one file per checkpoint
+written by rank 0 (gathers the whole state to one rank).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .errors import ConfigError, PagetError
+
+__all__ = ["Checkpoints", "CheckpointError", "Interrupted", "find_checkpoint",
+           "read_manifest", "config_digest", "build_fingerprint", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "paget-checkpoint"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LATEST = "latest.json"
+_STEP_DIR = re.compile(r"^step-(\d{9,})$")
+_SHARD = "rank-{rank:04d}-of-{size:04d}.npz"
+_META = "meta."
+
+
+class CheckpointError(PagetError):
+    """A checkpoint is missing, incomplete, corrupt or belongs to another run.
+
+    The message names the checkpoint and what differs; the CLI prints it on one
+    line and exits with status 2.
+    """
+
+
+class Interrupted(PagetError):
+    """The run stopped early on SIGTERM after writing a checkpoint.
+
+    Raised on every rank.  ``path`` is the checkpoint written, ``step`` the
+    step it resumes at, ``directory`` the checkpoint directory to restart from.
+    """
+
+    def __init__(self, message: str, path: Path, step: int, directory: Path):
+        super().__init__(message)
+        self.path, self.step, self.directory = path, step, directory
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where and how often a run writes checkpoints.
+
+    Parameters
+    ----------
+    directory : path
+        The checkpoint directory; created if missing.
+    every : float, optional
+        Days of simulated time between checkpoints; a whole number of steps
+        (``cohort.dt``).  None: only on SIGTERM.
+    keep : int
+        Complete checkpoints kept (the newest ones); older ones are deleted
+        once a new one is complete.
+    note : mapping, optional
+        JSON-serialisable facts stored in the manifest (the CLI stores the
+        output path there, so ``paget run --restart DIR`` needs nothing else).
+    """
+
+    directory: Path
+    every: float | None = None
+    keep: int = 2
+    note: Mapping[str, Any] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "directory", Path(self.directory))
+        if self.keep < 1:
+            raise ConfigError(f"checkpoint keep = {self.keep!r}: must be at least 1")
+
+    def every_steps(self, dt: float) -> int | None:
+        """Steps between checkpoints, or None; ConfigError if not a whole number."""
+        if self.every is None:
+            return None
+        every = float(self.every)
+        ratio = every / dt if np.isfinite(every) else np.nan
+        if not (np.isfinite(ratio) and ratio >= 1 - 1e-9 and
+                abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio) and ratio < 2**62):
+            raise ConfigError(f"--checkpoint-every = {self.every!r}: must be a whole number "
+                              f"(>= 1) of steps of cohort.dt = {dt:g} days")
+        return int(round(ratio))
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+def config_digest(config_json: Mapping[str, Any]) -> str:
+    """SHA-256 of the resolved configuration in canonical JSON."""
+    text = json.dumps(config_json, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_BUILD: str | None = None
+_NOT_MODEL = {"cli.py", "__main__.py"}   # the user interface: cannot change a result
+
+
+def build_fingerprint() -> str:
+    """SHA-256 (12 hex digits) of paget's own code: its modules and compiled kernels
+    (all but the command-line interface).
+
+    A development install keeps one version number across many changes of
+    the model; a checkpoint restarted under changed code would silently
+    differ from the uninterrupted run, so the manifest records this too.
+    """
+    global _BUILD
+    if _BUILD is None:
+        import paget
+        import paget.ext
+        import paget.plugins
+        h = hashlib.sha256()
+        for pkg in (paget, paget.ext, paget.plugins):
+            base = Path(pkg.__file__).parent
+            for f in sorted(base.iterdir()):
+                if f.is_file() and f.suffix in (".py", ".so", ".pyd") and \
+                        f.name not in _NOT_MODEL:
+                    h.update(f"{pkg.__name__}/{f.name}\0".encode())
+                    h.update(hashlib.sha256(f.read_bytes()).digest())
+        _BUILD = h.hexdigest()[:12]
+    return _BUILD
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(fileobj)`` to a temporary file, fsync, rename to ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _step_dir_name(step: int) -> str:
+    return f"step-{step:09d}"
+
+
+def _complete_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the step directories holding a manifest, oldest first."""
+    out = []
+    if directory.is_dir():
+        for entry in directory.iterdir():
+            m = _STEP_DIR.match(entry.name)
+            if m and (entry / MANIFEST).is_file():
+                out.append((int(m.group(1)), entry))
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------
+# Writing (collective over the ranks of a run)
+# --------------------------------------------------------------------------
+
+def write_checkpoint(comm, policy: Checkpoints, step: int,
+                     get_state: Callable[[], Mapping[str, np.ndarray]],
+                     header: Mapping[str, Any]) -> Path:
+    """Write this rank's shard; rank 0 writes the manifest once all shards are in place.
+
+    Collective: every rank of ``comm`` (None: a serial run) calls it at the
+    same step.  ``get_state()`` gives this rank's state (called once).  Any
+    failure on any rank raises :class:`CheckpointError` on every rank, so no
+    rank is left waiting in a collective.  Returns the step directory.
+    """
+    size = 1 if comm is None else comm.Get_size()
+    rank = 0 if comm is None else comm.Get_rank()
+    root = policy.directory
+    target = root / _step_dir_name(step)
+
+    def bcast(value):
+        return value if comm is None else comm.bcast(value, root=0)
+
+    # 1. rank 0 prepares an empty step directory (a leftover of a killed run is removed)
+    err = None
+    if rank == 0:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            target.mkdir()
+        except OSError as exc:
+            err = f"cannot create {target}: {exc}"
+    err = bcast(err)
+    if err:
+        raise CheckpointError(f"checkpoint not written: {err}")
+
+    # 2. every rank writes its shard
+    name = _SHARD.format(rank=rank, size=size)
+    info: dict[str, Any] = {"file": name}
+    try:
+        arrays = {k: np.asarray(v) for k, v in get_state().items()}
+        info.update(lo=int(arrays["lo"]), hi=int(arrays["hi"]))
+        bad = [k for k, v in arrays.items() if v.dtype.hasobject]
+        if bad:
+            raise TypeError(f"state arrays {bad} hold Python objects; checkpoints never pickle")
+        arrays[_META + "format_version"] = np.int64(FORMAT_VERSION)
+        arrays[_META + "paget_version"] = np.str_(header["paget_version"])
+        arrays[_META + "config_sha256"] = np.str_(header["config_sha256"])
+        arrays[_META + "step"] = np.int64(step)
+        _atomic_write(target / name, lambda fh: np.savez(fh, **arrays))
+        info["sha256"] = _sha256_file(target / name)
+        info["bytes"] = (target / name).stat().st_size
+    except Exception as exc:
+        info["error"] = f"rank {rank}: {type(exc).__name__}: {exc}"
+    infos = [info] if comm is None else comm.gather(info, root=0)
+
+    # 3. rank 0 writes the manifest (last), points latest.json at it, prunes
+    err = None
+    if rank == 0:
+        errors = [i["error"] for i in infos if "error" in i]
+        if errors:
+            err = "; ".join(errors)
+        else:
+            try:
+                manifest = dict(header)
+                manifest.update(format=FORMAT, format_version=FORMAT_VERSION, step=int(step),
+                                ranks=size, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                shards=infos, note=dict(policy.note or {}))
+                text = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False)
+                _fsync_dir(target)
+                _atomic_write(target / MANIFEST, lambda fh: fh.write(text.encode()))
+                _fsync_dir(target)
+                latest = {"checkpoint": target.name, "step": int(step),
+                          "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()}
+                _atomic_write(root / LATEST,
+                              lambda fh: fh.write(json.dumps(latest, indent=1).encode()))
+                _prune(root, keep=policy.keep, current=target)
+            except Exception as exc:
+                err = f"{type(exc).__name__}: {exc}"
+    err = bcast(err)
+    if err:
+        raise CheckpointError(f"checkpoint {target} not written: {err}")
+    return target
+
+
+def _prune(root: Path, keep: int, current: Path) -> None:
+    """Delete all but the newest ``keep`` complete checkpoints, and unfinished ones."""
+    complete = _complete_checkpoints(root)
+    keep_paths = {p for _, p in complete[-keep:]} | {current}
+    for entry in root.iterdir():
+        if _STEP_DIR.match(entry.name) and entry.is_dir() and entry not in keep_paths:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """The step directory to restart from.
+
+    ``path`` is a checkpoint directory (its newest complete checkpoint is
+    taken; unfinished ones, without a manifest, are ignored) or one step
+    directory holding a ``manifest.json``.
+    """
+    path = Path(path)
+    if (path / MANIFEST).is_file():
+        return path
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    complete = _complete_checkpoints(path)
+    if not complete:
+        raise CheckpointError(f"checkpoint directory {str(path)!r} holds no complete "
+                              f"checkpoint (no step-*/{MANIFEST})")
+    return complete[-1][1]
+
+
+def _older(step_dir: Path) -> str:
+    """A hint naming the next older complete checkpoint, if there is one."""
+    older = [p for s, p in _complete_checkpoints(step_dir.parent) if p != step_dir and
+             p.name < step_dir.name]
+    return f"; an older checkpoint is {older[-1]} (pass it to --restart)" if older else ""
+
+
+def read_manifest(step_dir: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of a step directory, checked for form and self-consistency."""
+    step_dir = Path(step_dir)
+    where = step_dir / MANIFEST
+    try:
+        manifest = json.loads(where.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{where} is missing: the checkpoint is incomplete") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{where} is not readable JSON ({exc}): the checkpoint is "
+                              f"corrupt{_older(step_dir)}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{where} is not a paget checkpoint manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{where}: checkpoint format {manifest.get('format_version')!r}, "
+                              f"this paget reads format {FORMAT_VERSION}")
+    try:
+        step = manifest["step"]
+        shards = manifest["shards"]
+        config = manifest["config"]
+        if not (isinstance(step, int) and isinstance(shards, list) and shards and
+                isinstance(config, dict)):
+            raise TypeError("step, shards or config has the wrong type")
+        digest = config_digest(config)
+        for s in shards:
+            if not (isinstance(s.get("file"), str) and re.fullmatch(r"rank-\d{4,}-of-\d{4,}\.npz",
+                                                                       s["file"])
+                    and isinstance(s.get("lo"), int) and isinstance(s.get("hi"), int)
+                    and isinstance(s.get("sha256"), str)):
+                raise TypeError(f"bad shard entry {s!r}")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise CheckpointError(f"{where} is malformed ({exc}){_older(step_dir)}") from None
+    if digest != manifest.get("config_sha256"):
+        raise CheckpointError(f"{where}: the stored configuration does not match its "
+                              f"checksum (edited or corrupt){_older(step_dir)}")
+    los = [s["lo"] for s in shards]
+    his = [s["hi"] for s in shards]
+    patients = config.get("cohort", {}).get("patients")
+    if los[0] != 0 or his[-1] != patients or any(a != b for a, b in zip(his, los[1:])):
+        raise CheckpointError(f"{where}: the shards do not cover patients 0 to {patients} "
+                              f"in order{_older(step_dir)}")
+    return manifest
+
+
+def check_compatible(manifest: Mapping[str, Any], step_dir: Path, *, version: str,
+                     config_json: Mapping[str, Any], plugins: list[str], n_steps: int) -> None:
+    """Refuse a checkpoint of another paget version, configuration or plugin set."""
+    where = step_dir / MANIFEST
+    if manifest.get("paget_version") != version:
+        raise CheckpointError(f"{where}: written by paget {manifest.get('paget_version')!r}, "
+                              f"this is paget {version!r}; restart with that version")
+    if manifest.get("paget_build") != build_fingerprint():
+        raise CheckpointError(f"{where}: written by paget {version} build "
+                              f"{manifest.get('paget_build')!r}, this is build "
+                              f"{build_fingerprint()!r}: the code changed, so a restarted run "
+                              f"would not equal the uninterrupted one")
+    if config_digest(config_json) != manifest["config_sha256"]:
+        diff = _config_diff(manifest["config"], config_json)
+        raise CheckpointError(f"{where}: the checkpoint was made with another configuration "
+                              f"({diff})")
+    if list(manifest.get("plugins", [])) != list(plugins):
+        raise CheckpointError(f"{where}: the checkpoint was made with plugins "
+                              f"{manifest.get('plugins')}, this run loads {plugins}")
+    if manifest.get("n_steps") != n_steps or not 0 < manifest["step"] < n_steps:
+        raise CheckpointError(f"{where}: step {manifest['step']} of {manifest.get('n_steps')} "
+                              f"does not fit this run of {n_steps} steps")
+
+
+def _flatten(obj, prefix=""):
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: obj}
+
+
+def _config_diff(stored: Mapping[str, Any], given: Mapping[str, Any], limit: int = 4) -> str:
+    a, b = _flatten(dict(stored)), _flatten(dict(given))
+    keys = sorted(k for k in set(a) | set(b) if a.get(k, "<unset>") != b.get(k, "<unset>"))
+    parts = [f"{k}: checkpoint {a.get(k, '<unset>')!r}, this run {b.get(k, '<unset>')!r}"
+             for k in keys[:limit]]
+    if len(keys) > limit:
+        parts.append(f"and {len(keys) - limit} more")
+    return "; ".join(parts) or "the digests differ"
+
+
+def load_shard(step_dir: Path, entry: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One shard, verified against the manifest (digest, patients, step, config)."""
+    path = step_dir / entry["file"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} is missing or "
+                              f"unreadable ({exc}){_older(step_dir)}") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} is corrupt "
+                              f"(its SHA-256 differs from the manifest's){_older(step_dir)}")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} cannot be read "
+                              f"without pickling ({type(exc).__name__}: {exc})") from None
+    meta = {k[len(_META):]: arrays.pop(k) for k in list(arrays) if k.startswith(_META)}
+    expect = {"format_version": FORMAT_VERSION, "paget_version": manifest["paget_version"],
+              "config_sha256": manifest["config_sha256"], "step": manifest["step"]}
+    for key, want in expect.items():
+        got = meta.get(key)
+        if got is None or got.ndim != 0 or got.item() != want:
+            raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} has "
+                                  f"{key} = {None if got is None else got.item()!r}, the "
+                                  f"manifest says {want!r}")
+    if int(arrays.get("lo", -1)) != entry["lo"] or int(arrays.get("hi", -1)) != entry["hi"]:
+        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} holds other "
+                              f"patients than the manifest lists")
+    return arrays
+
+
+def load_rank_state(step_dir: Path, manifest: Mapping[str, Any], lo: int, hi: int,
+                    record_steps: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+    """The state of patients ``[lo, hi)`` at the checkpoint's step, from the shards
+    that hold them (written by any number of ranks)."""
+    from .engine import select_patients
+    step = int(manifest["step"])
+    shards = manifest["shards"]
+    mine = [s for s in shards if s["lo"] < hi and s["hi"] > lo]
+    if not mine:  # a rank without patients still needs the (empty) arrays' shapes
+        mine = [next(s for s in shards if s["lo"] <= lo <= s["hi"])]
+    states = [settle(load_shard(step_dir, s, manifest), step, record_steps, dt) for s in mine]
+    try:
+        return select_patients(states, lo, hi)
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {step_dir}: shards do not fit together ({exc})") from None
+
+
+def settle(state: dict[str, np.ndarray], step: int, record_steps: np.ndarray,
+           dt: float) -> dict[str, np.ndarray]:
+    """A rank's state as of ``step``, also for a rank that finished early.
+
+    When every patient of a rank has died, :meth:`RankRun.run` stops stepping
+    and records the rest of the run at once (``next_step = n_steps``).  Its
+    patients are frozen, so their state at any later step is known: the
+    records from ``step`` on are rewritten identically after a restart, the
+    flux accumulators hold what the next record will show, and the burden is
+    that of the step just done (non-zero only for a patient who died in it).
+    This puts such a shard at the checkpoint's step, so that it can be merged
+    with live ones (:func:`paget.engine.select_patients` wants one step).
+    """
+    if int(state["next_step"]) == step:
+        return state
+    if int(state["next_step"]) < step or bool(np.any(state["alive"])) or len(state["table.uid"]):
+        raise CheckpointError(f"a shard is at step {int(state['next_step'])}, the checkpoint "
+                              f"at step {step}, and its patients are not all dead")
+    out = dict(state)
+    ri = int(np.searchsorted(record_steps, step, side="right"))
+    out["next_step"] = np.int64(step)
+    out["next_record"] = np.int64(ri)
+    for key in [k for k in state if k.startswith("acc.")]:
+        out[key] = np.array(state["rec." + key[4:]][:, ri])
+    out["burden"] = np.where(state["events.death_time"] == step * dt, state["burden"], 0.0)
+    return out
