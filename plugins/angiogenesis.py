@@ -122,8 +122,8 @@ def lesion_cells(lesions) -> np.ndarray:
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:
     """Make every row of a lesion with a vascular row vascular (in place)."""
-    if not vascular.any() or vascular.all():
-        return
+    if not vascular.any() or vascular.all() or np.array_equal(lesions.lesion, lesions.uid):
+        return  # nothing to share (a table of one row per lesion: no clones yet)
     vascular |= np.isin(lesions.lesion, np.unique(lesions.lesion[vascular]))
 
 

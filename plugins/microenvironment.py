@@ -213,6 +213,8 @@ def paget_update_state(lesions, state, patients, config, body, dt):
 def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable, alpha: float) -> None:
     """Raise the invasive fraction with hypoxia (clipped at 1) and scale the
     shedding already computed from it by the ratio to the power ``alpha``."""
+    if rates.invasive.size == 0 or rates.invasive.min() >= 1.0:
+        return  # already wholly invasive: the clip leaves nothing to raise
     before = rates.invasive.copy()
     rates.invasive[:] = np.minimum(1.0, before * (1.0 + cfg.hypoxia_invasion * hypoxia))
     ratio = np.divide(rates.invasive, before, out=np.ones_like(before), where=before > 0)
