@@ -301,3 +301,33 @@ def test_every_plugin_module_has_a_section():
     for name, module in DEFAULT_PLUGINS:
         section = page.split(f"\n{name}\n{'-' * len(name)}\n", 1)[1]
         assert f":module: ``{module}``\n:loaded: by default\n" in section
+
+
+def _doc_pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts
+                  and "generated" not in p.parts) + [ROOT / "README.md"]
+
+
+def test_every_paget_command_in_the_docs_exists():
+    """Commands shown in the docs use only subcommands and options paget has."""
+    helps = {cmd: gen.cli_help([cmd]) for cmd in gen.cli_commands()}
+    seen = 0
+    for page in _doc_pages():
+        for block in re.findall(r"```(?:bash|text)\n(.*?)```", page.read_text(), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                m = re.search(r"(?:^|\s)paget (\w[\w-]*)(.*)", line.split("#")[0])
+                if not m or line.lstrip().startswith(("paget:", "$ paget validate bad")):
+                    continue
+                cmd, rest = m.groups()
+                assert cmd in helps, f"{page.name}: paget {cmd} does not exist"
+                for opt in re.findall(r"(?<!\S)(--?[a-z][\w-]*)", rest):
+                    assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", helps[cmd]), \
+                        f"{page.name}: paget {cmd} has no option {opt}"
+                seen += 1
+    assert seen > 10
+
+
+def test_the_restart_guide_is_listed_exactly_when_paget_can_restart():
+    toctree = gen.howto_toctree(DOCS)
+    assert ("/howto/restart" in toctree) == ("--restart" in gen.cli_help(["run"]))
+    assert "/howto/cluster" in toctree and "/howto/plugin" in toctree

@@ -39,8 +39,8 @@ from pydantic import BaseModel
 __all__ = [
     "cli_commands", "cli_help", "cli_reference", "config_fields", "config_reference",
     "output_reference", "hookspecs", "hook_signature", "hooks_reference", "body_table",
-    "lesion_columns", "plugin_modules", "plugins_reference", "write_all",
-    "PAGES",
+    "lesion_columns", "plugin_modules", "plugins_reference", "howto_toctree",
+    "restart_available", "write_all", "PAGES",
 ]
 
 #: Terminal width the CLI help is rendered at (argparse reads ``COLUMNS``).
@@ -560,6 +560,26 @@ def plugins_reference() -> str:
 # Writing the pages; the Sphinx extension
 # --------------------------------------------------------------------------
 
+#: The how-to guides, in order.  A page that does not exist (yet) is left out, so
+#: docs/reliability.md joins the toctree once its author adds it; the restart
+#: guide (``orphan`` otherwise) joins it only while ``paget run`` has ``--restart``.
+HOWTOS = ("howto/cluster", "howto/plugin", "howto/restart", "reliability")
+
+
+def restart_available() -> bool:
+    """Whether the installed ``paget run`` can restart from a checkpoint."""
+    return "--restart" in cli_help(["run"])
+
+
+def howto_toctree(srcdir: str | os.PathLike | None = None) -> str:
+    """The MyST toctree of the how-to guides that exist in ``srcdir``."""
+    srcdir = Path(__file__).resolve().parents[1] if srcdir is None else Path(srcdir)
+    pages = [p for p in HOWTOS if (srcdir / f"{p}.md").exists() or (srcdir / f"{p}.rst").exists()]
+    if not restart_available():
+        pages = [p for p in pages if p != "howto/restart"]
+    return ("```{toctree}\n:maxdepth: 2\n:caption: How-to guides\n\n"
+            + "".join(f"/{p}\n" for p in pages) + "```\n")
+
 #: Generated page (file name in docs/generated/) -> generator.
 PAGES = {
     "cli.rst": cli_reference,
@@ -567,7 +587,8 @@ PAGES = {
     "output.rst": output_reference,
     "hooks.rst": hooks_reference,
     "plugins.rst": plugins_reference,
-    # fragments included by explanation pages (.inc is no source suffix)
+    # fragments included by other pages (.inc is no source suffix)
+    "howto_toctree.inc": howto_toctree,
     "body_table.inc": body_table,
     "lesion_columns.inc": lesion_columns,
 }
