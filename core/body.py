@@ -129,7 +129,9 @@ def human_adult(flow_percent: Mapping[str, float] | None = None) -> Body:
     total = flow.sum()
     if flow_percent is not None and not np.isclose(total, 100.0, rtol=0, atol=0.5):
         raise ValueError(f"flow percentages sum to {total:.4g}, expected 100 (+-0.5)")
-    # The published systemic flows sum to 100.05 %; renormalise to exactly 1.
+    # The table's systemic flows sum to 100.05 % and the bronchial supply of the
+    # lung adds 2.5 % (Williams & Leggett 1989 list it apart); the arterial split
+    # includes it, so the 102.55 % total is renormalised to exactly 1.
     return Body("human_adult", ORGANS, flow / total, tuple(_HUMAN_DRAINS[o] for o in ORGANS))
 
 

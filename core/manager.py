@@ -165,8 +165,9 @@ def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name if hasattr(exc, 'plugin_name') else '?'!s} "
-                          f"implements an unknown hook: {exc}", plugin=getattr(exc, "plugin_name", None)) from None
+        name = pm.get_name(exc.plugin) if exc.plugin is not None else None
+        raise PluginError(f"plugin {name!r} implements an unknown hook: {exc}",
+                          plugin=name) from None
     for hook_name in dir(pm.hook):
         if not hook_name.startswith("paget_"):
             continue
