@@ -51,12 +51,16 @@ Every lesion is *avascular* or *vascular* (the lesion-level state ``vascular``).
 
 Hooks
 -----
-The switch and sharing run in ``paget_update_state``.  The cap and the shedding
-factor need the ``vascular`` state, which ``paget_growth`` and
-``paget_intravasation`` do not receive; until they do, both are applied in
-``paget_circulation`` (the last per-row hook before the kernel, which receives
-``rates`` and ``state``), by :func:`apply_cap` and :func:`apply_shedding`.
-Applied there, the cap also comes after every factor that scales growth.
+The switch and sharing run in ``paget_update_state``.  The shedding factor is
+applied in ``paget_intravasation`` (:func:`apply_shedding`), after the built-in
+stage has set the shedding.  The cap is applied in ``paget_growth``
+(:func:`apply_cap`), marked ``trylast`` so that it comes after every factor
+that sets or scales the growth rates (genetics' ``proliferation``): it bounds
+the net rate those leave.  The immune plugin's lesion kill is also ``trylast``
+and, registered after this plugin, is called after the cap (pluggy calls
+``trylast`` implementations in the order they were registered): the kill is an
+extra hazard on top of the capped rates, so a lesion held at the cap still
+loses the cells the immune system kills.
 """
 from __future__ import annotations
 
@@ -180,11 +184,10 @@ def apply_shedding(lesions, rates, vascular: np.ndarray, ratio: float) -> None:
 
 
 @hookimpl
-def paget_circulation(lesions, rates, state, config):
-    dt = config.cohort.dt
-    # Stand-in for paget_growth / paget_intravasation, which do not receive
-    # ``state`` (see the module docstring).
-    cfg = config.angiogenesis
-    vascular = state.lesion["vascular"]
-    apply_cap(lesions, rates, vascular, cfg.avascular_cap, dt)
-    apply_shedding(lesions, rates, vascular, cfg.vascular_shedding)
+def paget_intravasation(lesions, rates, state, config):
+    apply_shedding(lesions, rates, state.lesion["vascular"], config.angiogenesis.vascular_shedding)
+
+
+@hookimpl(trylast=True)
+def paget_growth(lesions, rates, state, config, dt):
+    apply_cap(lesions, rates, state.lesion["vascular"], config.angiogenesis.avascular_cap, dt)
