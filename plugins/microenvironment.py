@@ -63,12 +63,17 @@ State is advanced in ``paget_update_state`` from the lesions at the start of
 the step: inflammation from all growing cells (counted from the table, since
 ``patients.burden`` is still 0 in the first step), the niche from the
 primary's cells.  The angiogenesis plugin's ``vascular`` is read as it stands,
-so the two plugins may see each other's state one step late.  The invasive
-fraction needs ``hypoxia``, which ``paget_invasion`` does not receive;
-until it does, :func:`apply_invasion` runs in ``paget_circulation`` and carries
-the change into the shedding already computed from the fraction: the built-in
-intravasation sheds ``m (f N)^alpha``, so scaling ``f`` by ``s`` scales the
-shedding by ``s^alpha`` (``alpha`` = ``[intravasation] exponent``).
+so the two plugins may see each other's state one step late (with the built-in
+order, angiogenesis updates first: its switch reads the previous step's
+hypoxia, and this plugin's hypoxia this step's ``vascular``).
+
+The invasive fraction is raised in ``paget_invasion`` (:func:`apply_invasion`),
+so intravasation, called next, sheds from the raised fraction.  The hook is
+marked ``trylast``: it comes after every other factor on the fraction
+(genetics' ``invasiveness``), and since its multiplier is at least 1, clipping
+last gives ``min(1, f * invasiveness * (1 + hypoxia_invasion * hypoxia))``
+whatever the other factors are (applied first, its clip at 1 could be undone
+by an ``invasiveness`` below 1).
 """
 from __future__ import annotations
 
@@ -210,27 +215,16 @@ def paget_update_state(lesions, state, patients, config, body, dt):
     niche[alive] = new[alive]
 
 
-def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable, alpha: float) -> None:
-    """Raise the invasive fraction with hypoxia (clipped at 1) and scale the
-    shedding already computed from it by the ratio to the power ``alpha``."""
-    if rates.invasive.size == 0 or rates.invasive.min() >= 1.0:
-        return  # already wholly invasive: the clip leaves nothing to raise
-    before = rates.invasive.copy()
-    rates.invasive[:] = np.minimum(1.0, before * (1.0 + cfg.hypoxia_invasion * hypoxia))
-    ratio = np.divide(rates.invasive, before, out=np.ones_like(before), where=before > 0)
-    rates.shed *= ratio ** alpha
+def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable) -> None:
+    """Raise the invasive fraction with hypoxia, clipped at 1 (in place)."""
+    if cfg.hypoxia_invasion == 0 or rates.invasive.size == 0 or rates.invasive.min() >= 1.0:
+        return  # no gain, or already wholly invasive: the clip leaves nothing to raise
+    np.minimum(1.0, rates.invasive * (1.0 + cfg.hypoxia_invasion * hypoxia), out=rates.invasive)
 
 
-@hookimpl
-def paget_circulation(rates, state, config):
-    # Stand-in for paget_invasion, which does not receive ``state`` (see the
-    # module docstring).
-    cfg = config.microenvironment
-    if cfg.hypoxia_invasion == 0:
-        return
-    intravasation = getattr(config, "intravasation", None)
-    alpha = 1.0 if intravasation is None else intravasation.exponent
-    apply_invasion(rates, state.lesion["hypoxia"], cfg, alpha)
+@hookimpl(trylast=True)
+def paget_invasion(rates, state, config):
+    apply_invasion(rates, state.lesion["hypoxia"], config.microenvironment)
 
 
 def extravasation_factor(sources, state, cfg: MicroenvironmentTable) -> np.ndarray:

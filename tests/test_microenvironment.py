@@ -10,6 +10,7 @@ import xarray as xr
 
 import paget
 import paget.plugins.angiogenesis as angiogenesis
+import paget.plugins.intravasation as intravasation
 import paget.plugins.microenvironment as microenvironment
 from paget.config import deep_merge
 from paget.output import VARIABLES
@@ -101,23 +102,28 @@ def test_a_lesions_clones_share_the_hypoxia_of_its_total_size(sim):
     assert h[0] == h[1] == h[2] > 0
 
 
-def test_invasion_rises_with_hypoxia_and_shedding_with_it(sim):
+def test_invasion_rises_with_hypoxia_and_intravasation_sheds_from_it(sim):
     hypoxia = np.array([0.0, 0.1, 0.3, 0.6, 1.0])
     rates = Rates.neutral(hypoxia.size)
     rates.invasive[:] = 0.2
-    rates.shed[:] = 100.0
     state = State({"hypoxia": hypoxia}, {})
-    microenvironment.paget_circulation(rates=rates, state=state, config=sim.config)
+    microenvironment.paget_invasion(rates=rates, state=state, config=sim.config)
     gain = 1 + DEFAULTS.hypoxia_invasion * hypoxia
     np.testing.assert_allclose(rates.invasive, np.minimum(1.0, 0.2 * gain))
-    alpha = sim.config.intravasation.exponent
-    np.testing.assert_allclose(rates.shed, 100.0 * (rates.invasive / 0.2) ** alpha)
     assert np.all(np.diff(rates.invasive) > 0)
+    assert not rates.shed.any()  # shedding is intravasation's, called next
+    # the built-in intravasation sheds m (f N)^alpha from the raised fraction
+    cells = 1e8
+    intravasation.paget_intravasation(lesions=table(np.full(hypoxia.size, cells)).view(1.0),
+                                      rates=rates, config=sim.config)
+    m, alpha = sim.config.intravasation.rate, sim.config.intravasation.exponent
+    np.testing.assert_allclose(rates.shed, m * (np.minimum(1.0, 0.2 * gain) * cells) ** alpha,
+                               rtol=1e-12)
     # clipped at 1
     rates = Rates.neutral(2)
     rates.invasive[:] = 0.6
-    microenvironment.paget_circulation(rates=rates, state=State({"hypoxia": np.ones(2)}, {}),
-                                       config=sim.config)
+    microenvironment.paget_invasion(rates=rates, state=State({"hypoxia": np.ones(2)}, {}),
+                                    config=sim.config)
     assert np.all(rates.invasive == 1.0)
 
 
