@@ -31,17 +31,21 @@ trait (0 = fully visible; taken as 0 when genetics is not loaded).
 
 Hooks
 -----
-``paget_circulation`` sets the CTC kill.  The lesion kill belongs in
-``paget_growth``, which does not receive ``state`` (competence and evasion are
-state); until it does, the kill is added to ``rates.death`` in
-``paget_circulation`` too, the last per-row hook before the kernel, which
-receives ``rates``, ``state`` and ``patients`` (:func:`apply_lesion_kill`).
-That hook is marked ``trylast`` so that the kill is an extra hazard added
-after every other plugin has set or scaled the growth rates (genetics'
-``proliferation`` scales net growth; scaling after the kill had been added
-would scale the kill too, and the angiogenic cap, which raises death to birth,
-would otherwise erase it).  Dormant solitary cells are not affected:
-immune-mediated dormancy is left to the colonization stage's dormancy rates.
+``paget_circulation`` sets the CTC kill (a multiplier: its place among the
+other factors on ``ctc_survival`` matters only to rounding).  ``paget_growth`` adds the
+lesion kill to ``rates.death`` (:func:`apply_lesion_kill`); it is marked
+``trylast`` so that the kill is an extra hazard added after the other plugins
+have set and scaled the growth rates: genetics' ``proliferation`` scales net
+growth, and scaling after the kill had been added would scale the kill too.
+The angiogenesis plugin's avascular cap is ``trylast`` as well, and pluggy
+calls ``trylast`` implementations in the order the plugins were registered
+(the reverse of the order among ordinary ones): the built-in order registers
+angiogenesis before immune (``paget.manager.DEFAULT_PLUGINS``), so the cap
+comes first and the kill is added to the capped rates.  A lesion held at the
+cap therefore still loses the cells the immune system kills (in the other
+order the cap, which sets ``death = max(death, birth - room)``, would absorb
+the kill of a lesion at the cap).  Dormant solitary cells are not affected: immune-mediated dormancy is
+left to the colonization stage's dormancy rates.
 """
 from __future__ import annotations
 
@@ -118,12 +122,18 @@ def apply_lesion_kill(lesions, rates, state, config, v: np.ndarray) -> None:
     rates.death[grows] += cfg.lesion_kill * v[grows] / (1.0 + n / cfg.half_size)
 
 
-@hookimpl(trylast=True)
+@hookimpl
 def paget_circulation(lesions, rates, state, config):
     cfg = config.immune
-    if len(lesions) == 0 or cfg.competence == 0.0:
+    if len(lesions) == 0 or cfg.competence == 0.0 or cfg.ctc_kill == 0.0:
         return
     v = visibility(lesions, state, config)
-    if cfg.ctc_kill > 0.0:
-        rates.ctc_survival *= np.maximum(1.0 - cfg.ctc_kill * v, 0.0)
-    apply_lesion_kill(lesions, rates, state, config, v)
+    rates.ctc_survival *= np.maximum(1.0 - cfg.ctc_kill * v, 0.0)
+
+
+@hookimpl(trylast=True)
+def paget_growth(lesions, rates, state, config):
+    cfg = config.immune
+    if len(lesions) == 0 or cfg.competence == 0.0 or cfg.lesion_kill == 0.0:
+        return
+    apply_lesion_kill(lesions, rates, state, config, visibility(lesions, state, config))
