@@ -36,17 +36,21 @@ the engine hands to ``paget_mutation``; a parent carrying every alteration of
 positive weight keeps its genotype (the new clone is then a neutral copy).
 
 How the traits act (each hook runs after the stage plugins, which set the base
-values, and scales them in place):
+values, and scales them in place; it reads the row's traits from the state,
+which ``paget_update_state`` brought up to date at the start of the step):
 
 * ``paget_growth``: ``proliferation`` scales the *net* growth and keeps the
   cells' turnover: ``b' = d + (b - d) * proliferation`` where ``b > d``
   (rejected: scaling ``b`` itself, which would also change the extinction
   probability ``d / b`` of young colonies and the noise of every lesion, and
   would turn a lesion that the law holds at its capacity into a growing or
-  shrinking one).  Lesions that shrink (``b <= d``) are left alone.
+  shrinking one).  Lesions that shrink (``b <= d``) are left alone.  The
+  angiogenic cap and the immune kill of small lesions (both ``trylast``) act
+  on the scaled rates.
 * ``paget_invasion``: ``invasive = min(1, invasive * invasiveness)``.  With the
   default ``[invasion] fraction = 1`` an invasiveness above 1 therefore has no
-  effect; below 1 it lowers shedding.
+  effect; below 1 it lowers shedding.  Microenvironment's hypoxia raises the
+  fraction after it (``trylast``).
 * ``paget_circulation``: ``ctc_survival *= circulation_survival``.
 * ``paget_extravasation``: the source row's ``extravasation_factor`` scales the
   probability in every organ and ``bone_tropism`` scales it in bone, clipped to
@@ -304,29 +308,23 @@ def traits_of(genotype: np.ndarray, config) -> dict[str, np.ndarray]:
     return out
 
 
-def _fill_traits(eff: np.ndarray, effects: tuple, out: dict[str, np.ndarray],
-                 only: str | None = None) -> None:
-    """Write the traits of effective genotypes ``eff`` into ``out`` (all of
-    them, or trait ``only``): for each alteration, multiply where its bit is
-    set; fraction traits are held as complements until the end."""
-    names = TRAITS if only is None else (only,)
-    for t in names:
+def _fill_traits(eff: np.ndarray, effects: tuple, out: dict[str, np.ndarray]) -> None:
+    """Write the traits of effective genotypes ``eff`` into ``out``: for each
+    alteration, multiply where its bit is set; fraction traits are held as
+    complements until the end."""
+    for t in TRAITS:
         out[t].fill(1.0)
     present = np.bitwise_or.reduce(eff) if eff.size else np.uint64(0)
     for bit_k, changes in effects:
         if not present & bit_k:  # no row carries it: skip the pass over the rows
             continue
-        wanted = [(TRAITS[j], f) for j, f in changes if only is None or TRAITS[j] == only]
-        if not wanted:
-            continue
         has = np.flatnonzero(eff & bit_k)
         if has.size == 0:
             continue
-        for t, f in wanted:
-            out[t][has] *= f
-    for t in names:
-        if t in FRACTION_TRAITS:
-            np.subtract(1.0, out[t], out=out[t])
+        for j, f in changes:
+            out[TRAITS[j]][has] *= f
+    for t in FRACTION_TRAITS:
+        np.subtract(1.0, out[t], out=out[t])
 
 
 # --------------------------------------------------------------------------
@@ -354,35 +352,12 @@ def _growing(lesions) -> np.ndarray:
     return ~lesions.dormant & (lesions.cells > 0)
 
 
-def _trait_column(lesions, config, name: str) -> np.ndarray | None:
-    """One trait per row, or None when no row carries an alteration changing it.
-
-    ``paget_growth`` and ``paget_invasion`` do not receive ``state``; the
-    traits are a pure function of the genotype, so they are recomputed there.
-    """
-    if len(lesions) == 0:
-        return None
-    j = TRAITS.index(name)
-    mask = np.uint64(0)
-    for bit_k, changes in config.genetics._effects:
-        if any(jj == j for jj, _ in changes):
-            mask |= bit_k
-    eff = lesions.genotype | initial_mask(config)
-    if not mask or not np.any(eff & mask):
-        return None
-    out = {name: np.empty(eff.shape)}
-    _fill_traits(eff, config.genetics._effects, out, only=name)
-    return out[name]
-
-
 @hookimpl
-def paget_growth(lesions, rates, config):
+def paget_growth(lesions, rates, state, config):
     """Mutation rate of growing rows; proliferation scales net growth, keeps turnover."""
     grows = _growing(lesions)
     rates.mutation[grows] = config.genetics.mutation_rate
-    p = _trait_column(lesions, config, "proliferation")
-    if p is None:
-        return
+    p = state.lesion["proliferation"]
     b, d = rates.birth, rates.death
     scale = grows & (b > d) & (p != 1.0)
     if scale.any():
@@ -390,9 +365,9 @@ def paget_growth(lesions, rates, config):
 
 
 @hookimpl
-def paget_invasion(lesions, rates, config):
-    f = _trait_column(lesions, config, "invasiveness")
-    if f is not None:
+def paget_invasion(rates, state):
+    f = state.lesion["invasiveness"]
+    if (f != 1.0).any():
         np.minimum(rates.invasive * f, 1.0, out=rates.invasive)
 
 
