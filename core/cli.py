@@ -95,9 +95,15 @@ def _load_data(target: str | None) -> dict[str, Any]:
     return _read_resource(scenario_path(target))
 
 
-def _simulation(args) -> "Simulation":  # noqa: F821
+def _simulation(args, base: dict[str, Any] | None = None) -> "Simulation":  # noqa: F821
+    """The Simulation the arguments ask for.  A plugin that cannot be loaded or
+    declares a bad table is bad input like a bad value: a ConfigError (exit 2)."""
     from .simulation import Simulation
-    return Simulation(_config_data(args))
+    data = base if args is None else _config_data(args, base)
+    try:
+        return Simulation(data)
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _config_data(args, base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -132,7 +138,6 @@ def _drop_none(obj):
 def _restart_setup(args, comm):
     """The simulation, checkpoint policy and output of ``paget run --restart DIR``."""
     from .checkpoint import CheckpointError, Checkpoints, find_checkpoint, read_manifest
-    from .simulation import Simulation
     found = None
     if _rank(comm) == 0:
         try:
@@ -149,11 +154,11 @@ def _restart_setup(args, comm):
                                       ("--years", args.years), ("--seed", args.seed),
                                       ("--plugin", args.plugin), ("--disable", args.disable))
              if value is not None and value != []]
-    sim = Simulation(stored)
+    sim = _simulation(None, base=stored)
     if given:
         # allowed only if they ask for the very run the checkpoint holds
         from .checkpoint import _config_diff, config_digest
-        wanted = Simulation(_config_data(args, base=stored)).resolved_config()
+        wanted = _simulation(args, base=stored).resolved_config()
         if config_digest(wanted) != config_digest(sim.resolved_config()):
             raise CheckpointError(
                 f"--restart {args.restart}: {', '.join(given)} ask(s) for another run than the "

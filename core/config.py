@@ -7,6 +7,7 @@ names the dotted key, the value given and what is allowed.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union
@@ -29,9 +30,13 @@ OrganOrDefault = Literal[ORGANS + ("default",)]  # type: ignore[valid-type]
 
 class Table(BaseModel):
     """Base of every configuration table: unknown keys are errors, values are
-    validated on assignment, and numbers are not silently made from strings."""
+    validated on assignment, and types are strict: a number is never made from
+    a string or a boolean, nor a whole number from a fraction (``patients =
+    2.5``, ``rate = "0.1"`` and ``seed = true`` are refused, not guessed).
+    Integers are accepted where a float is asked for.  Use ``list`` (not
+    ``tuple``) fields: TOML arrays arrive as lists."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False,
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
                               frozen=True)
 
 
@@ -130,12 +135,31 @@ class OutputTable(Table):
                             description="days between recorded states (a whole number of steps)")
 
 
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
 class PluginsTable(Table):
-    """Which plugins run."""
+    """Which plugins run.
+
+    ``load`` names modules to import (nothing else in a configuration is ever
+    imported or executed); each must be a dotted module name.
+    """
 
     disable: list[str] = Field(default_factory=list, description="plugin names to switch off")
     load: list[str] = Field(default_factory=list,
                             description="importable modules to register as plugins")
+
+    @pydantic.field_validator("load")
+    @classmethod
+    def _module_names(cls, v: list[str]) -> list[str]:
+        bad = [m for m in v if not _MODULE_NAME.match(m)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a module name (dotted Python identifiers, "
+                             f"e.g. 'my_package.my_plugin')")
+        twice = sorted({m for m in v if v.count(m) > 1})
+        if twice:
+            raise ValueError(f"names {twice[0]!r} twice")
+        return v
 
 
 ENGINE_TABLES: dict[str, type[Table]] = {
@@ -218,12 +242,52 @@ def format_validation_error(exc: pydantic.ValidationError, model: type[BaseModel
     return "; ".join(unique)
 
 
+#: Most steps a run may have: a lesion's birth step is stored as int32.
+MAX_STEPS = 2**31 - 1
+DAYS_PER_YEAR = 365.25
+
+
 def validate_config(model: type[BaseModel], data: Mapping[str, Any]) -> BaseModel:
-    """Validate ``data`` against ``model``; raise ConfigError with a clear message."""
+    """Validate ``data`` against ``model``; raise ConfigError with a clear message.
+
+    NumPy scalars are taken as the Python numbers they hold.  After the
+    tables, the schedule is checked as a whole (cohort and output together).
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"<config> = {data!r}: must be a table (a mapping of keys to values)")
     try:
-        return model.model_validate(dict(data))
+        config = model.model_validate(_plain(dict(data)))
     except pydantic.ValidationError as exc:
         raise ConfigError(format_validation_error(exc, model)) from None
+    cohort, output = getattr(config, "cohort", None), getattr(config, "output", None)
+    if cohort is not None and output is not None:
+        _check_schedule(cohort, output)
+    return config
+
+
+def _plain(obj: Any) -> Any:
+    """Nested data with NumPy scalars made Python numbers (and tuples lists)."""
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _check_schedule(cohort, output) -> None:
+    """A schedule the engine can run: a step count it can store, a record interval
+    it can count in steps.  (Whole multiples and "at least one step" are checked
+    where the time grid is built, :class:`paget.engine.StepPlan`.)"""
+    steps = cohort.years * DAYS_PER_YEAR / cohort.dt
+    if steps > MAX_STEPS:
+        raise ConfigError(f"cohort.dt = {cohort.dt!r}: {cohort.years:g} years (cohort.years) "
+                          f"in steps of {cohort.dt:g} days make {steps:.4g} steps; at most "
+                          f"{MAX_STEPS} are allowed (a longer cohort.dt, or fewer years)")
+    if output.interval / cohort.dt > 2.0**53:
+        raise ConfigError(f"output.interval = {output.interval!r}: {output.interval / cohort.dt:.4g} "
+                          f"steps of cohort.dt = {cohort.dt:g} days; at most 2**53")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from .body import human_adult
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
-from .manager import make_plugin_manager
+from .manager import DEFAULT_PLUGINS, make_plugin_manager
 from .output import build_dataset, config_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,14 +78,32 @@ class Simulation:
 
     def __init__(self, config: Mapping[str, Any] | None = None, *,
                  plugins: Iterable[tuple[str, Any]] = (), entry_points: bool = True):
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigError(f"<config> = {config!r}: must be a table (a mapping of keys "
+                              f"to values)")
         data = copy.deepcopy(dict(config or {}))
         plugin_cfg = validate_config(_plugins_only_model(), {"plugins": data.get("plugins", {})})
-        self.plugin_manager, self.plugin_info = make_plugin_manager(
-            load=plugin_cfg.plugins.load, disable=plugin_cfg.plugins.disable,
-            entry_points_too=entry_points, extra=plugins)
+        # naming a built-in module in [plugins] load is redundant, not an error:
+        # it is loaded already (pluggy would refuse the second registration)
+        builtin = {module for _, module in DEFAULT_PLUGINS}
+        load = [m for m in plugin_cfg.plugins.load if m not in builtin]
+        try:
+            self.plugin_manager, self.plugin_info = make_plugin_manager(
+                load=load, disable=plugin_cfg.plugins.disable,
+                entry_points_too=entry_points, extra=plugins)
+        except ValueError as exc:  # pluggy: one module registered under two names
+            if isinstance(exc, PagetError):
+                raise
+            raise PluginError(f"plugins.load = {load!r}: a plugin module is registered twice "
+                              f"(loaded already under another name, e.g. as an entry point): "
+                              f"{str(exc).split(':', 1)[0]}") from None
         tables: dict[str, type[BaseModel]] = {}
         for impl in self.plugin_manager.hook.paget_config_tables.get_hookimpls():
             result = impl.function() or {}
+            if not isinstance(result, Mapping):
+                raise PluginError(f"plugin {impl.plugin_name!r}: paget_config_tables returned "
+                                  f"{type(result).__name__}, not a dict of tables",
+                                  plugin=impl.plugin_name, hook="paget_config_tables")
             for name, model in result.items():
                 if name in tables:
                     raise PluginError(f"plugins declare table [{name}] twice (second: "
