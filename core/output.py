@@ -135,7 +135,11 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``ds`` to netCDF (``.nc``) atomically: a temporary file, then a rename.
 
-    A file at ``path`` is never half-written: it appears only when complete.
+    A file at ``path`` is never half-written: it appears only when complete
+    (and flushed to disk).  If the write fails, nothing is left behind and a
+    file already at ``path`` is untouched.  Without ``overwrite`` an existing
+    file is never replaced, even one created while this was writing (the
+    final step is a hard link, which fails if the name exists).
     """
     path = Path(path)
     if path.suffix != ".nc":
@@ -147,11 +151,28 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_no_clobber(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return path
+
+
+def _link_no_clobber(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` unless that name exists (atomically where possible)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"output {str(path)!r} appeared while writing; "
+                              f"pass --overwrite to replace it") from None
+    except OSError:  # a filesystem without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+        os.replace(tmp, path)
 
 
 def config_attrs(config_json: Mapping[str, Any], seed: int, version: str,
