@@ -304,6 +304,7 @@ class RankRun:
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           rates.shed, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
+        self._check_exact(tab.cells)  # before the counts it drew make new rows
         pidx = tab.patient - self.lo
         acc = self.acc
         # dormant pools: deaths are what left the pool without reactivating
@@ -504,12 +505,16 @@ class RankRun:
         _, first, inverse = np.unique(tab.lesion[idx], return_index=True, return_inverse=True)
         return idx[first], np.bincount(inverse.ravel(), weights=tab.cells[idx])
 
+    @staticmethod
+    def _check_exact(cells: np.ndarray) -> None:
+        if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
+            raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
+                              "colonization.growth.capacity")
+
     def _after_step(self, step: int) -> None:
         tab, cfg = self.table, self.config.outcome
         t_end = self._t(step + 1)
-        if tab.n and tab.cells.max() > kernels.MAX_EXACT_CELLS:
-            raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
-                              "colonization.growth.capacity")
+        self._check_exact(tab.cells)
         growing = (tab.flags & FLAG_DORMANT) == 0
         pidx = tab.patient - self.lo
         self.burden = np.bincount(pidx, weights=np.where(growing, tab.cells, 0.0),
