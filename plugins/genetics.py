@@ -54,7 +54,8 @@ which ``paget_update_state`` brought up to date at the start of the step):
 * ``paget_circulation``: ``ctc_survival *= circulation_survival``.
 * ``paget_extravasation``: the source row's ``extravasation_factor`` scales the
   probability in every organ and ``bone_tropism`` scales it in bone, clipped to
-  [0, 1].
+  [0, 1].  Microenvironment's inflammation and niche raise it after that
+  (``trylast``).
 * ``immune_evasion``, ``angiogenic_drive`` and ``drug_resistance`` are read by
   other plugins (immune, angiogenesis, treatments).
 
@@ -160,13 +161,14 @@ class Alteration(Table):
 
 class GeneticsTable(Table):
     # ASSUMPTION: 1e-11 per division for the whole catalogue, so that the
-    # default ten-year run founds ~100 clones per patient (measured: 90) and
-    # stays about as fast as without genetics (1e-9: ~1e4 clones per patient,
-    # 6x slower).  Bozic et al. 2010 (PNAS 107:18545) estimate 3.4e-5 per
-    # division for a driver mutation anywhere in the genome [RECALLED, not in
-    # REFERENCE.md]; the catalogue is a small subset of those drivers, and the
-    # engine makes one row per mutant cell, so a rate near 3.4e-5 would found
-    # ~1e4 clones a day in a 1e10-cell primary.
+    # default ten-year run founds ~100 clones per patient (measured: 87) and
+    # takes 1.7x the time of the run without genetics, its only factor (clones
+    # and the metastases they seed are rows of their own; 1e-9: ~1e4 clones
+    # per patient, 6x slower).  Bozic et al. 2010 (PNAS 107:18545) estimate
+    # 3.4e-5 per division for a driver mutation anywhere in the genome
+    # [RECALLED, not in REFERENCE.md]; the catalogue is a small subset of those
+    # drivers, and the engine makes one row per mutant cell, so a rate near
+    # 3.4e-5 would found ~1e4 clones a day in a 1e10-cell primary.
     mutation_rate: float = Field(1e-11, ge=0, le=1, allow_inf_nan=False,
                                  description="probability per division that a daughter acquires "
                                              "a new driver alteration")
@@ -331,9 +333,14 @@ def _fill_traits(eff: np.ndarray, effects: tuple, out: dict[str, np.ndarray]) ->
 # Hooks
 # --------------------------------------------------------------------------
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def paget_update_state(lesions, state, config):
-    """Recompute every row's traits from its effective genotype."""
+    """Recompute every row's traits from its effective genotype.
+
+    ``tryfirst``: other plugins read the traits in their own state updates
+    (angiogenesis' ``angiogenic_drive``), so rows founded in the last step
+    must have theirs before those run.
+    """
     if len(lesions) == 0:
         return
     eff = lesions.genotype | initial_mask(config)

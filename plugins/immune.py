@@ -32,20 +32,21 @@ trait (0 = fully visible; taken as 0 when genetics is not loaded).
 Hooks
 -----
 ``paget_circulation`` sets the CTC kill (a multiplier: its place among the
-other factors on ``ctc_survival`` matters only to rounding).  ``paget_growth`` adds the
-lesion kill to ``rates.death`` (:func:`apply_lesion_kill`); it is marked
-``trylast`` so that the kill is an extra hazard added after the other plugins
-have set and scaled the growth rates: genetics' ``proliferation`` scales net
-growth, and scaling after the kill had been added would scale the kill too.
-The angiogenesis plugin's avascular cap is ``trylast`` as well, and pluggy
-calls ``trylast`` implementations in the order the plugins were registered
-(the reverse of the order among ordinary ones): the built-in order registers
-angiogenesis before immune (``paget.manager.DEFAULT_PLUGINS``), so the cap
-comes first and the kill is added to the capped rates.  A lesion held at the
-cap therefore still loses the cells the immune system kills (in the other
-order the cap, which sets ``death = max(death, birth - room)``, would absorb
-the kill of a lesion at the cap).  Dormant solitary cells are not affected: immune-mediated dormancy is
-left to the colonization stage's dormancy rates.
+other factors on ``ctc_survival`` matters only to rounding).  ``paget_growth``
+adds the lesion kill to ``rates.death`` (:func:`apply_lesion_kill`); it is
+marked ``trylast`` so that the kill is an extra hazard added after the other
+plugins have set and scaled the growth rates: genetics' ``proliferation``
+scales net growth, and scaling after the kill had been added would scale the
+kill too.  The angiogenesis plugin's avascular cap is ``trylast`` as well, and
+pluggy calls ``trylast`` implementations in the order the plugins were
+registered (the reverse of the order among ordinary ones): the built-in order
+registers angiogenesis before immune (``paget.manager.DEFAULT_PLUGINS``), so
+the cap comes first and the kill is added to the capped rates.  A lesion held
+at the cap therefore still loses the cells the immune system kills (in the
+other order the cap, which sets ``death = max(death, birth - room)``, would
+absorb the kill of a lesion at the cap).  Dormant solitary cells are not
+affected: immune-mediated dormancy is left to the colonization stage's
+dormancy rates.
 """
 from __future__ import annotations
 

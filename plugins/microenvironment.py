@@ -68,12 +68,14 @@ order, angiogenesis updates first: its switch reads the previous step's
 hypoxia, and this plugin's hypoxia this step's ``vascular``).
 
 The invasive fraction is raised in ``paget_invasion`` (:func:`apply_invasion`),
-so intravasation, called next, sheds from the raised fraction.  The hook is
-marked ``trylast``: it comes after every other factor on the fraction
-(genetics' ``invasiveness``), and since its multiplier is at least 1, clipping
-last gives ``min(1, f * invasiveness * (1 + hypoxia_invasion * hypoxia))``
-whatever the other factors are (applied first, its clip at 1 could be undone
-by an ``invasiveness`` below 1).
+so intravasation, called next, sheds from the raised fraction.  That hook and
+``paget_extravasation`` are marked ``trylast``: they come after the other
+factors on the same value (genetics' ``invasiveness``, ``extravasation_factor``
+and ``bone_tropism``), and since this plugin's multipliers are at least 1,
+clipping last gives the product clipped once, e.g.
+``min(1, f * invasiveness * (1 + hypoxia_invasion * hypoxia))``, whatever the
+other factors are (applied first, its clip at 1 could be undone by a factor
+below 1 applied after it).
 """
 from __future__ import annotations
 
@@ -235,7 +237,7 @@ def extravasation_factor(sources, state, cfg: MicroenvironmentTable) -> np.ndarr
     return factor
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def paget_extravasation(sources, probability, state, config):
     cfg = config.microenvironment
     np.minimum(probability * extravasation_factor(sources, state, cfg), 1.0, out=probability)
