@@ -309,3 +309,15 @@ def test_outputs_and_checkpoints_load_without_pickling(tmp_path):
         with np.load(shard, allow_pickle=False) as npz:
             for k in npz.files:
                 assert not npz[k].dtype.hasobject, k
+
+
+# ---------------------------------------------------------------- the docs page
+
+def test_every_test_named_on_the_reliability_page_exists():
+    page = (REPO / "docs" / "reliability.md").read_text()
+    named = re.findall(r"`((?:mpi/)?test_\w+\.py)::(\w+)`", page)
+    assert len(named) > 25
+    for file, name in named:
+        tree = ast.parse((REPO / "tests" / file).read_text())
+        functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        assert name in functions, f"docs/reliability.md names {file}::{name}, which does not exist"
