@@ -25,14 +25,41 @@ __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "
 
 hookimpl = pluggy.HookimplMarker("paget")
 
-#: The built-in plugins: one per cascade stage.  Each is an ordinary plugin
-#: using only public hooks, so every hook has a reference implementation.
+#: The built-in plugins: one per cascade stage, then the factors that modify
+#: the stages.  Each is an ordinary plugin using only public hooks, so every
+#: hook has a reference implementation; any of them can be switched off with
+#: ``[plugins] disable``.
+#:
+#: Call order where several act (pluggy: ``tryfirst`` implementations, then
+#: ordinary ones, then ``trylast`` ones; among ``tryfirst`` and ordinary ones
+#: the plugin registered *later* is called first, among ``trylast`` ones the
+#: plugin registered *earlier*; tests/test_plugins.py checks this list):
+#:
+#: * paget_update_state: genetics (tryfirst: its traits are read by the
+#:   others), angiogenesis, microenvironment (the switch reads the previous
+#:   step's hypoxia; hypoxia reads this step's ``vascular``)
+#: * paget_invasion: invasion (tryfirst), genetics, microenvironment (trylast)
+#: * paget_intravasation: intravasation (tryfirst), angiogenesis
+#: * paget_growth: colonization (tryfirst), genetics (proliferation),
+#:   angiogenesis (trylast: the cap), immune (trylast: the kill, on the capped
+#:   rates)
+#: * paget_circulation: immune, genetics (multipliers: the order only rounds)
+#: * paget_extravasation: extravasation (tryfirst), genetics, microenvironment
+#:   (trylast)
+#: * paget_dtc_fate: colonization (tryfirst), microenvironment
+#:
+#: Microenvironment's factors are >= 1 and clip at 1; applied last, the result
+#: is the once-clipped product whatever genetics' factors are.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("invasion", "paget.plugins.invasion"),
     ("intravasation", "paget.plugins.intravasation"),
     ("circulation", "paget.plugins.circulation"),
     ("extravasation", "paget.plugins.extravasation"),
     ("colonization", "paget.plugins.colonization"),
+    ("genetics", "paget.plugins.genetics"),
+    ("microenvironment", "paget.plugins.microenvironment"),
+    ("angiogenesis", "paget.plugins.angiogenesis"),
+    ("immune", "paget.plugins.immune"),
 )
 
 ENTRY_POINT_GROUP = "paget"

@@ -55,7 +55,11 @@ extravasation and shifts fate probability from death to growth::
     grow <- min(grow + die, grow * (1 + niche_colonization * n)),  die <- die - (grow' - grow)
 
 so the three fates still sum to 1.  With every tropism weight 0 the niche
-stays 0 and has no effect.
+stays 0 and has no effect.  That is the default: which organs a primary
+conditions is specific to the cancer type, so the weights belong in a cancer
+scenario (issue 6: a cancer type contributes its primary organ, growth
+kinetics, shedding, lymphatic spread and a small, cited set of tropism
+factors), not in this plugin's defaults.
 
 Hooks
 -----
@@ -89,12 +93,6 @@ from paget.state import StateVariable
 #: Cells per mm^3 of tumour (REFERENCE.md s.5) [READ].
 CELLS_PER_MM3 = 1e6
 
-#: ASSUMPTION: the organs of the pre-metastatic niche studies cited above
-#: (lung, liver) and bone, the commonest site of breast cancer metastasis
-#: (the default primary), equally conditioned; every other organ not at all.
-#: Per cancer type, to be calibrated.
-DEFAULT_TROPISM = {"default": 0.0, "lung": 1.0, "bone": 1.0, "liver": 1.0}
-
 
 class MicroenvironmentTable(Table):
     # Thomlinson & Gray 1955 (Br J Cancer 9:539) [RECALLED]: viable tumour
@@ -119,9 +117,13 @@ class MicroenvironmentTable(Table):
     inflammation_extravasation: float = Field(0.5, ge=0, allow_inf_nan=False,
                                               description="extravasation multiplier "
                                                           "1 + gain * inflammation")
+    # Zero everywhere: tropism is cancer-specific and set by a cancer scenario
+    # (issue 6), e.g. lung and liver for the niche studies cited above.
     tropism: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        default_factory=lambda: dict(DEFAULT_TROPISM),
-        description="weight of each organ in niche formation (0: never conditioned)")
+        0.0,
+        description="weight of each organ in niche formation (0: never conditioned); "
+                    "cancer-specific, so 0 for every organ by default: a cancer scenario "
+                    "sets it")
     # ASSUMPTION: a niche forms within weeks of a large primary (~10 days at
     # full signal); in mice, bone-marrow-derived clusters preceded tumour cells
     # in the lung within about two weeks (Kaplan et al. 2005) [RECALLED].

@@ -16,22 +16,15 @@ from paget.random import Draws
 from paget.state import LesionTable, State
 
 from .conftest import busy
+from .factors import only, run, simulation
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
 
-PLUGIN = ("angiogenesis", angiogenesis)
-
-
-def run(cfg, *plugins):
-    return paget.Simulation(cfg, plugins=list(plugins), entry_points=False).run()
+PLUGIN = "angiogenesis"
 
 
 def deep(cfg, **overrides):
     return deep_merge(cfg, overrides)
-
-
-def without(cfg):
-    return {k: v for k, v in cfg.items() if k != "angiogenesis"}
 
 
 # ---------------------------------------------------------------- the cap
@@ -110,7 +103,7 @@ RATE, GAIN = 0.05, 4.0
 @pytest.fixture(scope="module")
 def config():
     cfg = {"angiogenesis": {"switch_rate": RATE, "hypoxia_gain": GAIN}}
-    return paget.Simulation(cfg, plugins=[PLUGIN], entry_points=False).config
+    return simulation(cfg, PLUGIN).config
 
 
 @pytest.mark.parametrize("hypoxia, drive, clones", [
@@ -144,7 +137,7 @@ def test_vascular_lesions_shed_more_than_avascular_ones_of_the_same_size():
     vascular = deep(base, angiogenesis={"avascular_cap": N})      # N >= cap: vascular at t = 0
     shed = {k: run(cfg, PLUGIN).ctc_shed.sum().item()
             for k, cfg in (("avascular", avascular), ("vascular", vascular))}
-    control = run(without(base)).ctc_shed.sum().item()
+    control = run(base).ctc_shed.sum().item()
     # a vascular primary sheds exactly as without the plugin (same keyed draws)
     assert shed["vascular"] == control
     # Poisson(m N^alpha dt) a day; N falls by < 0.5 % through shedding
@@ -168,7 +161,7 @@ def test_vascular_is_in_the_lesion_table_and_new_clones_share_their_lesions_vess
     mod.paget_growth = paget_growth
     cfg = busy(cohort={"patients": 2, "years": 20 / 365.25},
                colonization={"fate": {"die": 0.9998, "dormant": 0.0, "grow": 2e-4}})
-    ds = run(cfg, PLUGIN, ("mutator", mod))
+    ds = run(cfg, PLUGIN, extra=[("mutator", mod)])
     assert ds.lesion_vascular.dtype == bool
     assert ds.lesion_vascular.attrs["units"] == "1"
     primary = ds.lesion_parent == 0
@@ -198,7 +191,7 @@ def test_dormant_avascular_micrometastases_sit_at_the_cap():
 
     def lesions_at(days, *plugins):
         c = deep(cfg, cohort={"years": days / 365.25})
-        ds = run(c if plugins else without(c), *plugins)
+        ds = run(c, *plugins)
         keep = ~ds.lesion_dormant & (ds.lesion_organ != "breast")
         return ds.isel(lesion=keep.values)
 
@@ -224,14 +217,14 @@ def test_dormant_avascular_micrometastases_sit_at_the_cap():
 
 def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
     cfg = write_toml(tmp_path / "c.toml",
-                     busy(cohort={"patients": 3, "years": 21 / 365.25},
-                          angiogenesis={"switch_rate": 0.1}))
+                     only(busy(cohort={"patients": 3, "years": 21 / 365.25},
+                               angiogenesis={"switch_rate": 0.1}), PLUGIN))
     outs = []
     for k in (1, 2):
         out = tmp_path / f"r{k}.nc"
         r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(cfg), "--plugin", "paget.plugins.angiogenesis", "-o", str(out),
-                            "--no-progress"], capture_output=True, text=True, timeout=300)
+                            str(cfg), "-o", str(out), "--no-progress"],
+                           capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         outs.append(xr.open_dataset(out).load())
     assert "lesion_vascular" in outs[0]

@@ -60,8 +60,8 @@ def test_bad_values_are_named(cfg, key, fragment):
 
 
 def test_unknown_plugin_to_disable_is_named():
-    with pytest.raises(paget.PluginError, match="immune"):
-        make({"plugins": {"disable": ["immune"]}})
+    with pytest.raises(paget.PluginError, match="unknown plugins.*'chemotherapy'"):
+        make({"plugins": {"disable": ["chemotherapy"]}})
 
 
 def test_missing_toml_file_is_a_config_error(tmp_path):

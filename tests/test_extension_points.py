@@ -13,10 +13,13 @@ from paget.state import StateVariable
 
 from . import plugin_features
 from .conftest import busy
+from .factors import only
 
 
 def run(cfg, *plugins):
-    return paget.Simulation(cfg, plugins=list(plugins), entry_points=False).run()
+    """The stages and ``plugins``, without the built-in factor plugins (genetics
+    would set the mutation rate the test plugins set)."""
+    return paget.Simulation(only(cfg), plugins=list(plugins), entry_points=False).run()
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +166,8 @@ def test_bad_state_variable_declaration():
 def test_restart_with_plugin_state_and_clones_is_identical():
     """Stop after step 40 on two 'ranks', resume on three: bit-identical."""
     cfg = busy(cohort={"patients": 5, "years": 0.2})
-    sim = paget.Simulation(cfg, plugins=[("features", plugin_features)], entry_points=False)
+    sim = paget.Simulation(only(cfg), plugins=[("features", plugin_features)],
+                           entry_points=False)
     full = sim.run()
     hook = sim.plugin_manager.hook
 

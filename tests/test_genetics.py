@@ -6,7 +6,8 @@ from the sample); Z = 5 gives a false alarm of ~6e-7 per comparison.
 """
 from __future__ import annotations
 
-import importlib
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -14,35 +15,18 @@ import pytest
 import xarray as xr
 
 import paget
-from paget.manager import DEFAULT_PLUGINS
 from paget.plugins import genetics
 
 from .conftest import busy
+from .factors import only, run, simulation
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
 
 Z = 5.0
-BUILTIN = {name for name, _ in DEFAULT_PLUGINS}
-
-
-def plugins(*names):
-    """Plugins to register explicitly (those not yet built in)."""
-    return [(n, importlib.import_module(f"paget.plugins.{n}")) for n in names if n not in BUILTIN]
-
-
-def run(cfg, *names, extra=()):
-    return paget.Simulation(cfg, plugins=plugins(*names) + list(extra), entry_points=False).run()
-
-
-def run_without(cfg, name):
-    """A run with plugin ``name`` absent (disabled if it is built in)."""
-    if name in BUILTIN:
-        cfg = {**cfg, "plugins": {"disable": [name]}}
-    return paget.Simulation(cfg, entry_points=False).run()
 
 
 def sim(cfg):
-    return paget.Simulation(cfg, plugins=plugins("genetics"), entry_points=False)
+    return simulation(cfg, "genetics")
 
 
 # An exponential primary with no shedding: N0 cells, net rate R, turnover D.
@@ -115,7 +99,7 @@ def test_no_mutation_rate_no_clones_and_no_alterations_is_no_plugin():
     """Genetics with mutation_rate 0 and no initial alteration changes nothing."""
     cfg = busy(cohort={"patients": 2, "years": 0.1})
     with_plugin = run({**cfg, "genetics": {"mutation_rate": 0.0}}, "genetics")
-    without = run_without(cfg, "genetics")
+    without = run(cfg)
     assert with_plugin.sizes["clone"] == 2
     xr.testing.assert_identical(with_plugin.drop_attrs(), without.drop_attrs())
 
@@ -357,15 +341,12 @@ def test_catalogue_entries_merge_with_the_built_in_ones():
 def test_identical_on_1_and_2_ranks(tmp_path):
     cfg = busy(cohort={"patients": 3, "years": 0.1},
                genetics={"mutation_rate": 1e-6, "initial": ["MET"]})
-    path = write_toml(tmp_path / "c.toml", cfg)
-    extra = [] if "genetics" in BUILTIN else ["--plugin", "paget.plugins.genetics"]
+    path = write_toml(tmp_path / "c.toml", only(cfg, "genetics"))
     outs = []
     for k in (1, 2):
-        import subprocess
-        import sys
         out = tmp_path / f"r{k}.nc"
         r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(path), *extra, "-o", str(out), "--no-progress"],
+                            str(path), "-o", str(out), "--no-progress"],
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         outs.append(xr.open_dataset(out).load())

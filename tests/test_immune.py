@@ -19,7 +19,8 @@ from paget.plugins import immune
 from .conftest import busy
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
-from .test_genetics import BUILTIN, kendall_extinct, plugins, run, run_without
+from .factors import only, run, simulation
+from .test_genetics import kendall_extinct
 
 Z = 5.0
 OFF = {"ctc_kill": 0.0, "lesion_kill": 0.0}
@@ -43,7 +44,7 @@ def primary_sheds(**immune_cfg):
 def test_nk_kill_lowers_arrest_by_the_fate_matrix_and_keeps_conservation():
     kill = 0.3
     ds = run(primary_sheds(ctc_kill=kill, lesion_kill=0.0), "immune")
-    control = run_without(primary_sheds(), "immune")
+    control = run(primary_sheds())
     # same primary, same shedding (the immune kill acts after shedding)
     xr.testing.assert_equal(ds.ctc_shed, control.ctc_shed)
     shed = int(ds.ctc_shed.sum())
@@ -51,7 +52,7 @@ def test_nk_kill_lowers_arrest_by_the_fate_matrix_and_keeps_conservation():
     assert int(ds.ctc_arrested.sum()) < int(control.ctc_arrested.sum())
     xr.testing.assert_equal(ds.ctc_shed.sum("organ"), ds.ctc_arrested.sum("organ") + ds.ctc_died)
     # the arrested fraction is the fate matrix's with per-bed survival x (1 - kill)
-    sim = paget.Simulation(primary_sheds(), plugins=plugins("immune"), entry_points=False)
+    sim = simulation(primary_sheds(), "immune")
     lymph = sim.config.intravasation.lymph_fraction
     src = sim.body.organ_index(sim.config.primary.organ)
     fm = sim.fate_matrix(1.0 - kill, 1.0)
@@ -88,7 +89,7 @@ def test_lesion_kill_raises_extinction_of_one_cell_colonies_as_kendall_says():
     d' = d + k: a half size far above any colony keeps the added kill ~ k."""
     P, k = 600, 0.02
     ds = run(exponential(P, 1, ctc_kill=0.0, lesion_kill=k, half_size=1e15), "immune")
-    control = run_without(exponential(P, 1), "immune")
+    control = run(exponential(P, 1))
 
     def extinct(d):
         return float((d.tumor_cells.isel(time=-1).sum("organ") == 0).mean())
@@ -115,6 +116,28 @@ def test_lesion_kill_weakens_as_lesions_grow(cells):
     assert slowed < 0.5 if cells == 10 else slowed > 0.998
 
 
+def test_the_lesion_kill_acts_on_a_lesion_held_at_the_avascular_cap():
+    """Deterministic mode, an avascular primary below the cap: each step the cap
+    bounds the net rate by ln(cap / N), then the kill is subtracted, so
+    N_{t+1} = N_t exp(min(r, ln(cap / N_t)) - k / (1 + N_t / N_half)): the lesion
+    settles near cap exp(-kill), below the cap.  (The kill first and the cap
+    after it would give min(r - kill, ln(cap / N_t)): the lesion would sit at
+    the cap exactly.)"""
+    cap, k, half = 1e5, 0.02, 1e5
+    cfg = exponential(1, 5e4, mode="deterministic", ctc_kill=0.0, lesion_kill=k, half_size=half)
+    cfg["colonization"]["growth"]["rate"] = 0.05
+    cfg["angiogenesis"] = {"avascular_cap": cap, "switch_rate": 0.0}
+    ds = run(cfg, "angiogenesis", "immune")
+    assert not ds.lesion_vascular.any()
+    n = 5e4
+    for _ in range(T):
+        n *= np.exp(min(0.05, np.log(cap / n)) - k / (1.0 + n / half))
+    got = float(ds.tumor_cells.isel(time=-1).sum())
+    np.testing.assert_allclose(got, n, rtol=1e-9)
+    kill_at_cap = k / (1.0 + cap / half)
+    assert got < cap * np.exp(-kill_at_cap / 2)  # the test can tell the two orders apart
+
+
 def test_lesion_cells_sum_the_clones_of_a_lesion():
     les = types.SimpleNamespace(
         uid=np.array([1, 2, 3, 4, 5], np.uint64), lesion=np.array([1, 1, 3, 1, 5], np.uint64),
@@ -135,23 +158,17 @@ def test_fully_evading_clones_are_unaffected():
                "mutation_rate": 0.0}
     cfg = busy(cohort={"patients": 2, "years": 0.1}, genetics=evading)
     with_immune = run({**cfg, "immune": STRONG}, "genetics", "immune")
-    without = run_without_immune_with_genetics(cfg)
+    without = run(cfg, "genetics")
     xr.testing.assert_identical(data(with_immune), data(without))
     visible = run({**cfg, "genetics": {"mutation_rate": 0.0}, "immune": STRONG},
                   "genetics", "immune")
     assert int(visible.ctc_died.sum()) > int(without.ctc_died.sum())
 
 
-def run_without_immune_with_genetics(cfg):
-    if "immune" in BUILTIN:
-        return run({**cfg, "plugins": {"disable": ["immune"]}}, "genetics")
-    return run(cfg, "genetics")
-
-
 def test_competence_zero_is_the_plugin_absent():
     cfg = busy(cohort={"patients": 2, "years": 0.1})
     off = run({**cfg, "immune": {**STRONG, "competence": 0.0}}, "immune")
-    absent = run_without(cfg, "immune")
+    absent = run(cfg)
     xr.testing.assert_identical(data(off), data(absent))
     on = run({**cfg, "immune": STRONG}, "immune")
     assert not on.ctc_died.equals(absent.ctc_died)
@@ -171,7 +188,7 @@ def test_per_patient_competence_acts_per_patient():
     probe.paget_update_state = paget_update_state
     cfg = busy(cohort={"patients": 2, "years": 0.1})
     ds = run({**cfg, "immune": STRONG}, "immune", extra=[("competence_probe", probe)])
-    absent = run_without(cfg, "immune")
+    absent = run(cfg)
     for name in ("tumor_cells", "ctc_shed", "ctc_arrested", "colonies_founded"):
         np.testing.assert_array_equal(ds[name].sel(patient=0), absent[name].sel(patient=0))
     assert not np.array_equal(ds.ctc_arrested.sel(patient=1), absent.ctc_arrested.sel(patient=1))
@@ -193,7 +210,7 @@ def test_per_patient_competence_acts_per_patient():
         "nan-competence", "unknown-key"])
 def test_bad_config_is_refused_naming_the_key(table, key):
     with pytest.raises(paget.ConfigError) as err:
-        paget.Simulation({"immune": table}, plugins=plugins("immune"), entry_points=False)
+        simulation({"immune": table}, "immune")
     assert str(err.value).startswith(key), str(err.value)
 
 
@@ -202,16 +219,12 @@ def test_bad_config_is_refused_naming_the_key(table, key):
 def test_identical_on_1_and_2_ranks(tmp_path):
     cfg = busy(cohort={"patients": 3, "years": 0.1}, immune=STRONG,
                genetics={"mutation_rate": 1e-6, "initial": ["TP53"]})
-    path = write_toml(tmp_path / "c.toml", cfg)
-    extra = []
-    for name in ("genetics", "immune"):
-        if name not in BUILTIN:
-            extra += ["--plugin", f"paget.plugins.{name}"]
+    path = write_toml(tmp_path / "c.toml", only(cfg, "genetics", "immune"))
     outs = []
     for k in (1, 2):
         out = tmp_path / f"r{k}.nc"
         r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(path), *extra, "-o", str(out), "--no-progress"],
+                            str(path), "-o", str(out), "--no-progress"],
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         outs.append(xr.open_dataset(out).load())

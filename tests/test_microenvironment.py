@@ -9,32 +9,27 @@ import pytest
 import xarray as xr
 
 import paget
-import paget.plugins.angiogenesis as angiogenesis
 import paget.plugins.intravasation as intravasation
 import paget.plugins.microenvironment as microenvironment
-from paget.config import deep_merge
+from paget.config import resolve_organ_map
 from paget.output import VARIABLES
 from paget.state import LesionTable, Patients, Rates, State
 
 from .conftest import busy
+from .factors import only, run, simulation
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
 
-PLUGIN = ("microenvironment", microenvironment)
+PLUGIN = "microenvironment"
 DEFAULTS = microenvironment.MicroenvironmentTable()
-
-
-def run(cfg, *plugins):
-    return paget.Simulation(cfg, plugins=list(plugins), entry_points=False).run()
-
-
-def without(cfg):
-    return {k: v for k, v in cfg.items() if k != "microenvironment"}
+#: The organs of the pre-metastatic niche studies cited in the plugin (lung,
+#: liver) and bone: the tropism is 0 everywhere by default (set per cancer).
+TROPISM = {"default": 0.0, "lung": 1.0, "bone": 1.0, "liver": 1.0}
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return paget.Simulation({}, plugins=[PLUGIN], entry_points=False)
+    return simulation({}, PLUGIN)
 
 
 def table(cells, vascular=None, dormant=None, lesion=None):
@@ -136,7 +131,7 @@ def test_a_hypoxic_primary_sheds_more_in_a_run():
                              "fate": {"die": 1.0, "dormant": 0.0, "grow": 0.0}},
                microenvironment={"tropism": 0.0, "inflammation_extravasation": 0.0})
     treated = run(cfg, PLUGIN).ctc_shed.sum().item()
-    control = run(without(cfg)).ctc_shed.sum().item()
+    control = run(cfg).ctc_shed.sum().item()
     h = DEFAULTS.vascular_hypoxia * microenvironment.hypoxic_fraction(np.array([N]), 0.15)[0]
     base = P * days * m * (0.2 * N) ** alpha  # Poisson; N falls by < 1e-4 through shedding
     expected = base * (1 + DEFAULTS.hypoxia_invasion * h) ** alpha
@@ -281,11 +276,16 @@ def test_dtc_fates_keep_their_sum_and_the_dormant_share(sim):
     assert np.all(fates >= 0)
 
 
+def test_the_default_tropism_is_zero_in_every_organ(sim):
+    """Tropism is cancer-specific: a cancer scenario sets it, not this plugin."""
+    assert not resolve_organ_map(sim.config.microenvironment.tropism, sim.body, 1.0).any()
+
+
 def test_with_zero_tropism_and_gains_the_plugin_changes_nothing():
     cfg = busy(cohort={"patients": 2, "years": 60 / 365.25},
                microenvironment={"tropism": 0.0, "hypoxia_invasion": 0.0,
                                  "inflammation_extravasation": 0.0})
-    treated, control = run(cfg, PLUGIN), run(without(cfg))
+    treated, control = run(cfg, PLUGIN), run(cfg)
     assert not treated.niche.any()
     for name in VARIABLES:
         xr.testing.assert_identical(treated[name], control[name])
@@ -296,7 +296,7 @@ def test_with_zero_tropism_and_gains_the_plugin_changes_nothing():
     ("niche_build", -1.0), ("inflammation_half_burden", 0.0), ("diffusion_limit_mm", float("nan"))])
 def test_bad_parameters_are_refused_with_their_key(key, value):
     with pytest.raises(paget.ConfigError, match=f"microenvironment.{key}"):
-        paget.Simulation({"microenvironment": {key: value}}, plugins=[PLUGIN], entry_points=False)
+        simulation({"microenvironment": {key: value}}, PLUGIN)
 
 
 # ---------------------------------------------------------------- with angiogenesis
@@ -307,7 +307,7 @@ def test_avascular_lesions_at_the_cap_are_hypoxic_and_the_primary_less_so():
                colonization={"growth": {"rate": 0.005},
                              "fate": {"die": 0.9998, "dormant": 0.0, "grow": 2e-4}},
                angiogenesis={"switch_rate": 1e-5})
-    ds = run(cfg, PLUGIN, ("angiogenesis", angiogenesis))
+    ds = run(cfg, PLUGIN, "angiogenesis")
     capped = (ds.lesion_cells > 0.95e6) & ~ds.lesion_vascular & ~ds.lesion_dormant
     assert capped.sum() >= 10
     # hypoxia was computed at the start of the last step, from N_prev cells:
@@ -331,16 +331,15 @@ def test_avascular_lesions_at_the_cap_are_hypoxic_and_the_primary_less_so():
 
 def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
     cfg = write_toml(tmp_path / "c.toml",
-                     deep_merge(busy(cohort={"patients": 3, "years": 21 / 365.25},
-                                     invasion={"fraction": 0.3}),
-                                {"angiogenesis": {"switch_rate": 0.1}}))
+                     only(busy(cohort={"patients": 3, "years": 21 / 365.25},
+                               invasion={"fraction": 0.3}, microenvironment={"tropism": TROPISM},
+                               angiogenesis={"switch_rate": 0.1}), PLUGIN, "angiogenesis"))
     outs = []
     for k in (1, 2):
         out = tmp_path / f"r{k}.nc"
         r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(cfg), "--plugin", "paget.plugins.microenvironment",
-                            "--plugin", "paget.plugins.angiogenesis", "-o", str(out),
-                            "--no-progress"], capture_output=True, text=True, timeout=300)
+                            str(cfg), "-o", str(out), "--no-progress"],
+                           capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         outs.append(xr.open_dataset(out).load())
     assert outs[0].niche.any() and outs[0].inflammation.any()

@@ -12,12 +12,37 @@ from paget.manager import DEFAULT_PLUGINS
 from .conftest import busy
 
 
-def test_builtin_stage_plugins_are_listed_with_their_hooks():
+def test_builtin_plugins_are_listed_with_their_hooks():
     sim = paget.Simulation({}, entry_points=False)
     info = {p.name: p for p in sim.plugin_info}
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
+    assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
+                          "colonization", "genetics", "microenvironment", "angiogenesis", "immune"]
     assert "paget_intravasation" in info["intravasation"].hooks
+    assert "paget_growth" in info["immune"].hooks
     assert all(p.origin == "builtin" for p in info.values())
+
+
+def test_builtin_plugins_are_called_in_the_documented_order():
+    """The call order that paget.manager documents by DEFAULT_PLUGINS: stages
+    first (tryfirst); the factors' order matters where one clips, caps or adds
+    (see the comment there and the plugins' docstrings)."""
+    sim = paget.Simulation({}, entry_points=False)
+
+    def order(hook):  # pluggy calls the implementations from the last one listed
+        return [i.plugin_name for i in reversed(getattr(sim.plugin_manager.hook, hook)
+                                                .get_hookimpls())]
+
+    assert order("paget_update_state") == ["genetics", "angiogenesis", "microenvironment"]
+    assert order("paget_invasion") == ["invasion", "genetics", "microenvironment"]
+    assert order("paget_intravasation") == ["intravasation", "angiogenesis"]
+    assert order("paget_growth") == ["colonization", "genetics", "angiogenesis", "immune"]
+    assert order("paget_dormancy") == ["colonization"]
+    assert order("paget_circulation") == ["immune", "genetics"]
+    assert order("paget_extravasation") == ["extravasation", "genetics", "microenvironment"]
+    assert order("paget_dtc_fate") == ["colonization", "microenvironment"]
+    assert order("paget_mutation") == ["genetics"]
+    assert order("paget_fate_matrix") == ["circulation"]
 
 
 def test_a_misspelt_hook_is_refused_at_load():

@@ -9,10 +9,17 @@ import paget
 from paget.output import VARIABLES
 
 from .conftest import busy
+from .factors import only
 
 
 def run(cfg):
     return paget.Simulation(cfg, entry_points=False).run()
+
+
+def stages(cfg):
+    """``cfg`` with the factor plugins off: the five stages, whose limiting cases
+    and expectations the tests below compute."""
+    return only(cfg)
 
 
 def test_every_variable_has_units_and_long_name(busy_dataset):
@@ -32,7 +39,8 @@ def test_attributes_record_config_seed_version_plugins(busy_dataset):
     assert cfg["intravasation"]["rate"] == 0.01
     assert attrs["paget_version"]
     assert attrs["plugins"].split(", ") == ["invasion", "intravasation", "circulation",
-                                            "extravasation", "colonization"]
+                                            "extravasation", "colonization", "genetics",
+                                            "microenvironment", "angiogenesis", "immune"]
 
 
 def test_busy_run_exercises_every_stage(busy_dataset):
@@ -130,7 +138,7 @@ def test_metastases_that_do_not_shed():
 
 
 def test_no_death_in_circulation():
-    ds = run(busy(circulation={"death_per_pass": 0.0}))
+    ds = run(stages(busy(circulation={"death_per_pass": 0.0})))  # no NK kill either
     assert int(ds.ctc_died.sum()) == 0
     assert int(ds.ctc_shed.sum()) > 0
 
@@ -138,8 +146,9 @@ def test_no_death_in_circulation():
 def test_certain_arrest_in_the_first_bed():
     """A breast primary drains to the lungs: with certain arrest every blood-borne
     CTC stops there; lymph-borne ones stop in the nodes (lymph_node_arrest = 1)."""
-    ds = run(busy(circulation={"arrest": 1.0, "death_per_pass": 0.0, "lymph_node_arrest": 1.0},
-                  intravasation={"metastases_shed": False}))
+    ds = run(stages(busy(circulation={"arrest": 1.0, "death_per_pass": 0.0,
+                                      "lymph_node_arrest": 1.0},
+                         intravasation={"metastases_shed": False})))
     arrested = ds.ctc_arrested.sum(("patient", "time"))
     assert int(arrested.drop_sel(organ=["lung", "lymph_nodes"]).sum()) == 0
     assert int(arrested.sum()) == int(ds.ctc_shed.sum())
@@ -159,7 +168,7 @@ def test_primary_of_one_cell_can_go_extinct():
     cfg = busy(primary={"cells": 1}, cohort={"patients": 200, "years": 0.5},
                intravasation={"rate": 0.0},
                colonization={"growth": {"law": "exponential", "rate": 0.02, "death": 0.03}})
-    ds = run(cfg)
+    ds = run(stages(cfg))
     extinct = float((ds.tumor_cells.sel(organ="breast").isel(time=-1) == 0).mean())
     # after 0.5 y the extinction probability is alpha(T) = d(e^{rT}-1)/(b e^{rT}-d)
     b, d, T = 0.05, 0.03, ds.time.values[-1]
@@ -178,7 +187,7 @@ def test_lethal_burden_ends_a_patient_and_freezes_the_record():
     cfg = busy(primary={"cells": 1e9}, outcome={"lethal_cells": 2e9},
                colonization={"growth": {"law": "exponential", "rate": 0.05, "death": 0.0}},
                intravasation={"rate": 0.0})
-    ds = run(cfg)
+    ds = run(stages(cfg))
     t = ds.death_time.values
     assert np.all(np.isfinite(t))
     # exponential at 0.05/day doubles in ln2/0.05 = 13.9 days
@@ -208,7 +217,7 @@ def test_growth_is_not_biased_by_the_time_step():
         cfg = busy(primary={"cells": 10}, cohort={"patients": 300, "years": 60 / 365.25, "dt": dt},
                    intravasation={"rate": 0.0}, output={"interval": 1.0 if dt == 1.0 else 0.1 * 10},
                    colonization={"growth": {"law": "exponential", "rate": 0.01, "death": 0.04}})
-        final = run(cfg).tumor_cells.sel(organ="breast").isel(time=-1).values
+        final = run(stages(cfg)).tumor_cells.sel(organ="breast").isel(time=-1).values
         means.append(final.mean())
         sems.append(final.std(ddof=1) / np.sqrt(final.size))
     expected = 10 * np.exp(0.01 * 60)
