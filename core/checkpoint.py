@@ -296,8 +296,12 @@ def write_checkpoint(comm, policy: Checkpoints, step: int,
 
 
 def _prune(root: Path, keep: int, current: Path) -> None:
-    """Delete all but the newest ``keep`` complete checkpoints, and unfinished ones."""
-    complete = _complete_checkpoints(root)
+    """Delete all but the newest ``keep`` complete checkpoints up to ``current``,
+    unfinished ones, and any of later steps: those belong to a timeline this run
+    abandoned by restarting from an older checkpoint (perhaps because a newer
+    one was corrupt), and must not be taken for its newest."""
+    step = int(_STEP_DIR.match(current.name).group(1))
+    complete = [(s, p) for s, p in _complete_checkpoints(root) if s <= step]
     keep_paths = {p for _, p in complete[-keep:]} | {current}
     for entry in root.iterdir():
         if _STEP_DIR.match(entry.name) and entry.is_dir() and entry not in keep_paths:
@@ -307,6 +311,19 @@ def _prune(root: Path, keep: int, current: Path) -> None:
 # --------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------
+
+def check_directory(policy: Checkpoints, config_sha256: str) -> None:
+    """Refuse to write into a directory holding checkpoints of another configuration."""
+    for _, step_dir in _complete_checkpoints(policy.directory):
+        try:
+            other = json.loads((step_dir / MANIFEST).read_text()).get("config_sha256")
+        except (OSError, ValueError):
+            continue   # unreadable: an abandoned checkpoint, pruned by the next write
+        if other != config_sha256:
+            raise CheckpointError(f"checkpoint directory {str(policy.directory)!r} holds "
+                                  f"checkpoints of another configuration ({step_dir.name}); "
+                                  f"choose another directory")
+
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """The step directory to restart from.

@@ -241,6 +241,8 @@ class Simulation:
         try:
             if error is None:
                 self._check_memory(P if rank == 0 else hi - lo)
+                if checkpoint is not None and rank == 0:
+                    ckpt.check_directory(checkpoint, ckpt.config_digest(self.resolved_config()))
                 run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
                               None if self.fates is None else self.fate_matrix,
                               self.variables)

@@ -278,3 +278,27 @@ def test_cli_refusals_exit_2_with_one_line(serial_checkpoints, tmp_path, capsys,
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_restart_from_an_older_checkpoint_replaces_the_newer_ones(serial_checkpoints, tmp_path):
+    """Restarting from step 40 because step 100 is corrupt: the newer checkpoints of the
+    abandoned timeline are removed as the run passes them, never taken for the newest."""
+    cfg, _, ds = serial_checkpoints
+    d = copy_of(serial_checkpoints, tmp_path)
+    shard = d / "step-000000100" / "rank-0000-of-0001.npz"
+    shard.write_bytes(shard.read_bytes()[:100])            # corrupt
+    sim = paget.Simulation(cfg, entry_points=False)
+    out = sim.run(resume=d / "step-000000040", checkpoint=Checkpoints(d, every=20))
+    xr.testing.assert_identical(out, ds)
+    assert sorted(p.name for p in d.glob("step-*")) == ["step-000000080", "step-000000100"]
+    xr.testing.assert_identical(sim.run(resume=d), ds)     # step 100, rewritten whole
+
+
+def test_checkpoints_of_another_configuration_are_never_overwritten(serial_checkpoints, tmp_path):
+    cfg, _, _ = serial_checkpoints
+    d = copy_of(serial_checkpoints, tmp_path)
+    before = sorted(p.name for p in d.iterdir())
+    sim = paget.Simulation({**cfg, "seed": 99}, entry_points=False)
+    with pytest.raises(CheckpointError, match="holds checkpoints of another configuration"):
+        sim.run(checkpoint=Checkpoints(d, every=20))
+    assert sorted(p.name for p in d.iterdir()) == before
