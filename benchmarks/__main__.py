@@ -233,6 +233,8 @@ def sections(res: dict):
         s.rows.append(["1e6-row patient, one engine step", "failed", "", "", ""])
         s.notes.append(f"memory subprocess failed: {mem['error']}")
     else:
+        s.rows.append(["bytes per row with the default plugins' state variables",
+                       f"{mem['bytes_per_row_with_plugin_state']} B", "", "", ""])
         s.rows.append([f"table of {mem['rows']:,} rows (capacity {mem['capacity']:,})",
                        fmt_bytes(mem["table_bytes"]), "", "", ""])
         s.rows.append(["peak: table + one step's temporaries (tracemalloc)",

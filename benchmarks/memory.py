@@ -79,22 +79,24 @@ def _child(rows: int) -> dict:
     sim = paget.Simulation({"seed": 1, "cohort": {"patients": 1, "years": 1}})
     run = None
     try:
-        run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.fates,
-                      sheds=True)
+        run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.fate_matrix,
+                      sim.variables)
     except Exception as exc:  # pragma: no cover - engine internals changed
         err = f"{type(exc).__name__}: {exc}"
     organ = np.random.default_rng(5).integers(0, sim.body.n_organs, rows).astype(np.int16)
 
     tracemalloc.start()
     rss0 = _maxrss_bytes()
-    table = LesionTable()
+    # the table of the default plugins: core columns plus their state variables
+    table = LesionTable(extra=run.table.extra if run is not None else None)
     chunk = 100_000
     for lo in range(0, rows, chunk):
         hi = min(rows, lo + chunk)
         m = hi - lo
-        table.append(uid=w.uid[lo:hi], parent=np.zeros(m, np.uint64), cells=w.cells[lo:hi],
+        table.append(uid=w.uid[lo:hi], parent=np.zeros(m, np.uint64), lesion=w.uid[lo:hi],
+                     clone=w.uid[lo:hi], genotype=np.zeros(m, np.uint64), cells=w.cells[lo:hi],
                      patient=np.zeros(m, np.int64), birth_step=np.zeros(m, np.int32),
-                     clone=np.zeros(m, np.int32), organ=organ[lo:hi], flags=w.flags[lo:hi])
+                     organ=organ[lo:hi], flags=w.flags[lo:hi])
     del w
     table_bytes, _ = tracemalloc.get_traced_memory()
     capacity = int(table._data["cells"].size)
@@ -112,7 +114,9 @@ def _child(rows: int) -> dict:
     rss1 = _maxrss_bytes()
     tracemalloc.stop()
     return {"rows": rows, "rows_after_step": int(table.n), "capacity": capacity,
-            "bytes_per_row": bytes_per_row(), "table_bytes": int(table_bytes),
+            "bytes_per_row": bytes_per_row(),
+            "bytes_per_row_with_plugin_state": int(table.nbytes_per_row),
+            "table_bytes": int(table_bytes),
             "peak_bytes": int(peak), "step_temporaries_bytes": int(peak - table_bytes),
             "maxrss_delta_bytes": int(rss1 - rss0), "mode": mode}
 
