@@ -1,6 +1,8 @@
 """Intravasation: circulating tumour cells shed at ``m (f N)^alpha`` per day.
 
-``N`` is the lesion's cells, ``f`` its invasive fraction (set by invasion).
+``N`` is the lesion's cells, ``f`` its invasive fraction (set by invasion).  A
+lesion holding several clones sheds ``m (sum_i f_i N_i)^alpha`` in all, shared
+among its clones in proportion to ``f_i N_i``.
 
 Default shedding, [DERIVED] from three published values:
 * 9 +- 6 CTC per litre of blood at a 2.7 mm breast primary (Coumans, Siesling
@@ -49,5 +51,16 @@ def paget_intravasation(lesions, rates, config):
     if not cfg.metastases_shed:
         sheds &= lesions.primary
     n = np.where(sheds, lesions.cells * rates.invasive, 0.0)
-    rates.shed[:] = cfg.rate * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
+    if np.any(lesions.lesion != lesions.uid):
+        # A lesion of several clones spans several rows: the law applies to the
+        # lesion, m (sum f N)^alpha, shared among its rows in proportion to
+        # their invasive cells (rejected: the law per row, which would make a
+        # lesion shed more merely for holding more clones, as sum N_i^alpha >=
+        # (sum N_i)^alpha for alpha < 1).
+        _, inverse = np.unique(lesions.lesion, return_inverse=True)
+        total = np.bincount(inverse.ravel(), weights=n)[inverse.ravel()]
+        scale = np.power(total, cfg.exponent - 1.0, where=total > 0, out=np.zeros_like(total))
+        rates.shed[:] = cfg.rate * n * scale
+    else:
+        rates.shed[:] = cfg.rate * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
     rates.lymph_fraction[:] = cfg.lymph_fraction

@@ -224,3 +224,24 @@ def test_growth_is_not_biased_by_the_time_step():
     for m, s in zip(means, sems):
         assert abs(m - expected) < 5 * s
     assert abs(means[0] - means[1]) < 5 * np.hypot(*sems)
+
+
+def test_a_lesion_sheds_by_its_size_not_by_its_number_of_clones():
+    """Shedding m (f N)^alpha applies to a lesion, shared among its clone rows."""
+    import paget.plugins.intravasation as intra
+    from paget.state import LesionTable, Rates
+
+    table = LesionTable()
+    uid = np.array([1, 2, 3], np.uint64)
+    table.append(uid=uid, parent=np.zeros(3, np.uint64), lesion=np.array([1, 1, 3], np.uint64),
+                 clone=uid, genotype=np.zeros(3, np.uint64), cells=np.array([600.0, 400.0, 1000.0]),
+                 patient=np.zeros(3, np.int64), birth_step=np.zeros(3, np.int32),
+                 organ=np.zeros(3, np.int16), flags=np.zeros(3, np.uint8))
+    sim = paget.Simulation({}, entry_points=False)
+    rates = Rates.neutral(3)
+    intra.paget_intravasation(table.view(1.0), rates, sim.config)
+    m, a = sim.config.intravasation.rate, sim.config.intravasation.exponent
+    # lesion 1 (two clones, 1000 cells) sheds what lesion 3 (one clone, 1000 cells) does
+    assert rates.shed[0] + rates.shed[1] == pytest.approx(rates.shed[2], rel=1e-12)
+    assert rates.shed[2] == pytest.approx(m * 1000.0 ** a, rel=1e-12)
+    assert rates.shed[0] / rates.shed[1] == pytest.approx(600 / 400, rel=1e-12)

@@ -396,6 +396,24 @@ def output_reference() -> str:
         "variables on the ``lesion`` dimension form the final lesion table.\n\n")
     parts.append(_title("Coordinates", "-") + "\n" + _list_table(header, rows(COORDS), widths) + "\n")
     parts.append(_title("Variables", "-") + "\n" + _list_table(header, rows(VARIABLES), widths) + "\n")
+    # the state variables the default plugins declare for output
+    import paget
+    from paget.output import plugin_variables
+    sim = paget.Simulation({}, entry_points=False)
+    owner = {}
+    for impl in sim.plugin_manager.hook.paget_state_variables.get_hookimpls():
+        for v in impl.function() or ():
+            owner[v.name] = impl.plugin_name
+    extra = {name: var for name, (_, var) in plugin_variables(sim.variables).items()}
+    if extra:
+        parts.append(_title("Variables of the built-in plugins", "-") + "\n")
+        parts.append(
+            "Declared by the built-in factor plugins (``paget_state_variables``) and "
+            "written like the engine's own; a plugin that is disabled does not write "
+            "its variables. Declared by: " + ", ".join(
+                f"``{n}`` ({owner.get(n.removeprefix('lesion_'), '?')})" for n in extra)
+            + ".\n\n")
+        parts.append(_list_table(header, rows(extra), widths) + "\n")
     return "".join(parts)
 
 
