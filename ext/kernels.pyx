@@ -17,7 +17,7 @@ capacities above ``MAX_EXACT_CELLS``.  Rejected: ``int64`` counts, which would
 need a second column for deterministic mode and buy no exactness that matters.
 """
 cimport cython
-from libc.math cimport INFINITY, exp, expm1, fabs, floor, log, log1p
+from libc.math cimport INFINITY, exp, expm1, fabs, floor, isinf, log, log1p
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memset
 from numpy.random cimport bitgen_t
@@ -147,6 +147,13 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
         x = h
     else:
         x = expm1(r * h) / r
+    if isinf(x):
+        # e^{rh} beyond the double range: the limits as x -> infinity (the row
+        # then grows past exact counting, and the engine refuses it)
+        alpha[0] = d / b
+        beta[0] = 1.0
+        one_minus_beta[0] = 0.0
+        return
     alpha[0] = d * x / (b * x + 1.0)
     beta[0] = b * x / (b * x + 1.0)
     one_minus_beta[0] = 1.0 / (b * x + 1.0)
