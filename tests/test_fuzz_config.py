@@ -146,7 +146,7 @@ def tiny(sim: paget.Simulation) -> dict:
                                        "years": min(cfg["cohort"]["years"], 5 * dt / 365.25)}})
 
 
-@settings(max_examples=1500, derandomize=True, deadline=None,
+@settings(max_examples=1000, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_every_mutated_config_is_run_or_refused_naming_the_key(case):
