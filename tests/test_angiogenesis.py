@@ -1,8 +1,6 @@
 """Angiogenesis: the avascular cap, the switch, shared vessels, shedding, dormancy."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import numpy as np
@@ -18,7 +16,7 @@ from paget.state import LesionTable, State
 from .conftest import busy
 from .factors import only, run, simulation
 from .test_cli import write_toml
-from .test_decomposition import mpiexec
+from .test_decomposition import datasets_on_ranks
 
 PLUGIN = "angiogenesis"
 
@@ -219,14 +217,7 @@ def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
     cfg = write_toml(tmp_path / "c.toml",
                      only(busy(cohort={"patients": 3, "years": 21 / 365.25},
                                angiogenesis={"switch_rate": 0.1}), PLUGIN))
-    outs = []
-    for k in (1, 2):
-        out = tmp_path / f"r{k}.nc"
-        r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(cfg), "-o", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+    outs = datasets_on_ranks(cfg, (1, 2), tmp_path)
     assert "lesion_vascular" in outs[0]
     assert outs[0].lesion_vascular.any() and not outs[0].lesion_vascular.all()
     xr.testing.assert_identical(outs[0], outs[1])

@@ -31,6 +31,17 @@ def run_ranks(k: int, config: Path, out: Path, *extra: str) -> subprocess.Comple
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
+def datasets_on_ranks(config: Path, ranks, tmp_path: Path, *extra: str) -> list:
+    """Run ``config`` under ``mpiexec -n K`` for each K and load each dataset."""
+    outs = []
+    for k in ranks:
+        out = tmp_path / f"r{k}.nc"
+        r = run_ranks(k, config, out, *extra)
+        assert r.returncode == 0, r.stderr
+        outs.append(xr.open_dataset(out).load())
+    return outs
+
+
 def test_cohort_is_identical_on_1_2_and_3_ranks(tmp_path):
     cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 5, "years": 0.25}))
     outs = []

@@ -6,8 +6,6 @@ from the sample); Z = 5 gives a false alarm of ~6e-7 per comparison.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import numpy as np
@@ -20,7 +18,7 @@ from paget.plugins import genetics
 from .conftest import busy
 from .factors import only, run, simulation
 from .test_cli import write_toml
-from .test_decomposition import mpiexec
+from .test_decomposition import datasets_on_ranks
 
 Z = 5.0
 
@@ -342,13 +340,6 @@ def test_identical_on_1_and_2_ranks(tmp_path):
     cfg = busy(cohort={"patients": 3, "years": 0.1},
                genetics={"mutation_rate": 1e-6, "initial": ["MET"]})
     path = write_toml(tmp_path / "c.toml", only(cfg, "genetics"))
-    outs = []
-    for k in (1, 2):
-        out = tmp_path / f"r{k}.nc"
-        r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(path), "-o", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+    outs = datasets_on_ranks(path, (1, 2), tmp_path)
     assert outs[0].sizes["clone"] > 3
     xr.testing.assert_identical(outs[0], outs[1])

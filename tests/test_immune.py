@@ -5,8 +5,6 @@ derived from the model; Z = 5 gives a false alarm of ~6e-7 per comparison.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import numpy as np
@@ -18,7 +16,7 @@ from paget.plugins import immune
 
 from .conftest import busy
 from .test_cli import write_toml
-from .test_decomposition import mpiexec
+from .test_decomposition import datasets_on_ranks
 from .factors import only, run, simulation
 from .test_genetics import kendall_extinct
 
@@ -220,12 +218,5 @@ def test_identical_on_1_and_2_ranks(tmp_path):
     cfg = busy(cohort={"patients": 3, "years": 0.1}, immune=STRONG,
                genetics={"mutation_rate": 1e-6, "initial": ["TP53"]})
     path = write_toml(tmp_path / "c.toml", only(cfg, "genetics", "immune"))
-    outs = []
-    for k in (1, 2):
-        out = tmp_path / f"r{k}.nc"
-        r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(path), "-o", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+    outs = datasets_on_ranks(path, (1, 2), tmp_path)
     xr.testing.assert_identical(outs[0], outs[1])

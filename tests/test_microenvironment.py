@@ -1,8 +1,6 @@
 """Microenvironment: hypoxia, inflammation and the pre-metastatic niche."""
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from paget.state import LesionTable, Patients, Rates, State
 from .conftest import busy
 from .factors import only, run, simulation
 from .test_cli import write_toml
-from .test_decomposition import mpiexec
+from .test_decomposition import datasets_on_ranks
 
 PLUGIN = "microenvironment"
 DEFAULTS = microenvironment.MicroenvironmentTable()
@@ -334,13 +332,6 @@ def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
                      only(busy(cohort={"patients": 3, "years": 21 / 365.25},
                                invasion={"fraction": 0.3}, microenvironment={"tropism": TROPISM},
                                angiogenesis={"switch_rate": 0.1}), PLUGIN, "angiogenesis"))
-    outs = []
-    for k in (1, 2):
-        out = tmp_path / f"r{k}.nc"
-        r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
-                            str(cfg), "-o", str(out), "--no-progress"],
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+    outs = datasets_on_ranks(cfg, (1, 2), tmp_path)
     assert outs[0].niche.any() and outs[0].inflammation.any()
     xr.testing.assert_identical(outs[0], outs[1])
