@@ -175,14 +175,10 @@ class RankRun:
             self._record(0)
             self.next_record = 1
         for step in range(self.next_step, plan.n_steps):
-            if not self.alive.any():
-                # nothing left to simulate; later records repeat the frozen state
-                self._record_rest(self.next_record)
-                self.next_record = len(rec_steps)
-                self.next_step = plan.n_steps
-                if progress:
-                    progress(plan.n_steps - step)
-                break
+            # A rank whose patients have all died keeps stepping (over an empty
+            # table, cheaply): its plugins' update_state still runs, as it would
+            # on a rank that also holds live patients, so results never depend on
+            # how patients are spread over ranks.
             self._step(step)
             self.next_step = step + 1
             if self.next_record < len(rec_steps) and step + 1 == rec_steps[self.next_record]:
@@ -580,10 +576,6 @@ class RankRun:
         for name, value in self.pstate.items():
             if f"state.{name}" in self.rec:
                 self.rec[f"state.{name}"][:, ri] = value
-
-    def _record_rest(self, ri: int) -> None:
-        for r in range(ri, len(self.plan.record_steps)):
-            self._record(r)
 
     def _results(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = dict(self.rec)

@@ -185,3 +185,33 @@ def test_restart_with_plugin_state_and_clones_is_identical():
         r.load_state(select_patients(states, lo, hi))
         parts.append(r.run())
     xr.testing.assert_identical(sim._dataset(parts), full)
+
+
+def test_plugin_state_of_dead_patients_does_not_depend_on_the_ranks():
+    """A rank whose patients have all died keeps calling the hooks, so a plugin
+    that updates every patient's state gives the same dataset however patients
+    are split (here: serial vs blocks (0, 2) and (2, 4), dying at other times)."""
+    mod = types.ModuleType("ticks")
+
+    @paget.hookimpl
+    def paget_state_variables():
+        return [StateVariable("ticks", "patient", "int64", 0, "steps", "steps seen")]
+
+    @paget.hookimpl
+    def paget_update_state(state):
+        state.patient["ticks"] += 1
+
+    mod.paget_state_variables = paget_state_variables
+    mod.paget_update_state = paget_update_state
+    cfg = busy(cohort={"patients": 4, "years": 0.3}, primary={"cells": 100},
+               outcome={"lethal_cells": 1e4}, intravasation={"rate": 0.0},
+               colonization={"growth": {"law": "exponential", "rate": 0.1, "death": 0.3}},
+               plugins={"disable": ["genetics", "microenvironment", "angiogenesis", "immune"]})
+    sim = paget.Simulation(cfg, plugins=[("ticks", mod)], entry_points=False)
+    serial = sim.run()
+    deaths = serial.death_time.values
+    assert np.all(np.isfinite(deaths)) and len(np.unique(deaths)) > 1
+    parts = [RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi, sim.fate_matrix,
+                     sim.variables).run() for lo, hi in ((0, 2), (2, 4))]
+    xr.testing.assert_identical(sim._dataset(parts), serial)
+    assert int(serial.ticks.isel(time=-1).min()) == sim.plan.n_steps
