@@ -470,8 +470,8 @@ def load_shard(step_dir: Path, entry: Mapping[str, Any], manifest: Mapping[str, 
     return arrays
 
 
-def load_rank_state(step_dir: Path, manifest: Mapping[str, Any], lo: int, hi: int,
-                    record_steps: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+def load_rank_state(step_dir: Path, manifest: Mapping[str, Any], lo: int,
+                    hi: int) -> dict[str, np.ndarray]:
     """The state of patients ``[lo, hi)`` at the checkpoint's step, from the shards
     that hold them (written by any number of ranks)."""
     from .engine import select_patients
@@ -480,36 +480,21 @@ def load_rank_state(step_dir: Path, manifest: Mapping[str, Any], lo: int, hi: in
     mine = [s for s in shards if s["lo"] < hi and s["hi"] > lo]
     if not mine:  # a rank without patients still needs the (empty) arrays' shapes
         mine = [next(s for s in shards if s["lo"] <= lo <= s["hi"])]
-    states = [settle(load_shard(step_dir, s, manifest), step, record_steps, dt) for s in mine]
+    states = [at_step(load_shard(step_dir, s, manifest), step) for s in mine]
     try:
         return select_patients(states, lo, hi)
     except (ValueError, KeyError) as exc:
         raise CheckpointError(f"checkpoint {step_dir}: shards do not fit together ({exc})") from None
 
 
-def settle(state: dict[str, np.ndarray], step: int, record_steps: np.ndarray,
-           dt: float) -> dict[str, np.ndarray]:
-    """A rank's state as of ``step``, also for a rank that finished early.
+def at_step(state: dict[str, np.ndarray], step: int) -> dict[str, np.ndarray]:
+    """``state``, checked to be a rank's state at the checkpoint's step.
 
-    When every patient of a rank has died, :meth:`RankRun.run` stops stepping
-    and records the rest of the run at once (``next_step = n_steps``).  Its
-    patients are frozen, so their state at any later step is known: the
-    records from ``step`` on are rewritten identically after a restart, the
-    flux accumulators hold what the next record will show, and the burden is
-    that of the step just done (non-zero only for a patient who died in it).
-    This puts such a shard at the checkpoint's step, so that it can be merged
-    with live ones (:func:`paget.engine.select_patients` wants one step).
+    Every rank steps to the end of the run, also one whose patients have all
+    died (:meth:`RankRun.run`), so all shards of a checkpoint stand at its
+    step; one that does not was not written by this code.
     """
-    if int(state["next_step"]) == step:
-        return state
-    if int(state["next_step"]) < step or bool(np.any(state["alive"])) or len(state["table.uid"]):
+    if int(state["next_step"]) != step:
         raise CheckpointError(f"a shard is at step {int(state['next_step'])}, the checkpoint "
-                              f"at step {step}, and its patients are not all dead")
-    out = dict(state)
-    ri = int(np.searchsorted(record_steps, step, side="right"))
-    out["next_step"] = np.int64(step)
-    out["next_record"] = np.int64(ri)
-    for key in [k for k in state if k.startswith("acc.")]:
-        out[key] = np.array(state["rec." + key[4:]][:, ri])
-    out["burden"] = np.where(state["events.death_time"] == step * dt, state["burden"], 0.0)
-    return out
+                              f"at step {step}")
+    return state

@@ -251,8 +251,7 @@ class Simulation:
                     ckpt.check_compatible(manifest, step_dir, version=self.version,
                                           config_json=self.resolved_config(),
                                           plugins=self.plugin_names, n_steps=plan.n_steps)
-                    run.load_state(ckpt.load_rank_state(step_dir, manifest, lo, hi,
-                                                        plan.record_steps, plan.dt))
+                    run.load_state(ckpt.load_rank_state(step_dir, manifest, lo, hi))
                     start = int(manifest["step"])
         except Exception as exc:  # reported on every rank below, never left hanging
             error = exc
@@ -273,7 +272,7 @@ class Simulation:
         def write(step: int) -> Path:
             return ckpt.write_checkpoint(
                 comm, checkpoint, step,
-                lambda: ckpt.settle(run.state_dict(), step, plan.record_steps, plan.dt), header)
+                lambda: ckpt.at_step(run.state_dict(), step), header)
 
         def on_step_lockstep(step: int) -> bool:
             flags = coord.sync(step)

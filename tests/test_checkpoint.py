@@ -26,7 +26,7 @@ import paget
 from paget.checkpoint import CheckpointError, Checkpoints, find_checkpoint
 
 from .conftest import busy
-from .test_cli import paget_cli, write_toml
+from .test_cli import write_toml
 from .test_decomposition import mpiexec
 
 REPO = Path(__file__).resolve().parent.parent
