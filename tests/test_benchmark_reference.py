@@ -93,7 +93,9 @@ def test_reference_deterministic_rows_match_kernel_exactly():
     t["shed_rate"][:] = 0.0
     grow = t["flags"] == 0
     k, n = _kernel_step(t)[0], _numpy_step(t)[0]
-    np.testing.assert_array_equal(k[grow], n[grow])
+    # Same formula; the C library's exp and NumPy's (SIMD) exp may differ in
+    # the last bit on some CPUs, so equality is to a couple of ulp.
+    np.testing.assert_array_max_ulp(k[grow], n[grow], maxulp=2)
 
 
 def test_reference_alpha_beta_matches_kernel():
