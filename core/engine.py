@@ -17,12 +17,13 @@ from .errors import ConfigError, PluginError
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 from .output import FLUX_VARIABLES, STATE_VARIABLES
-from .random import Draws
+from .random import Draws, purpose_id
 from .state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
 
 __all__ = ["StepPlan", "RankRun", "select_patients"]
 
 DAYS_PER_YEAR = 365.25
+_PURPOSE_REMOVAL = purpose_id("paget.removal")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class RankRun:
         self.acc["ctc_died"] = np.zeros(self.P, dtype=np.int64)
         self.alive = np.ones(self.P, dtype=bool)
         self.burden = np.zeros(self.P)
+        self.last_shed = np.zeros(self.P, dtype=np.int64)   # CTCs shed in the previous step
+        self.last_death = np.zeros(self.P)                  # cells/day dying in the previous step
         self.events = {k: np.full(self.P, np.nan) for k in
                        ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
         self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
@@ -202,6 +205,7 @@ class RankRun:
             "lo": np.int64(self.lo), "hi": np.int64(self.hi),
             "next_step": np.int64(self.next_step), "next_record": np.int64(self.next_record),
             "alive": self.alive, "burden": self.burden,
+            "last_shed": self.last_shed, "last_death": self.last_death,
         }
         for k, v in self.rec.items():
             state[f"rec.{k}"] = v
@@ -232,6 +236,8 @@ class RankRun:
         self.next_record = int(state["next_record"])
         self.alive = np.array(state["alive"], dtype=bool)
         self.burden = np.array(state["burden"], dtype=np.float64)
+        self.last_shed = np.array(state["last_shed"], dtype=np.int64)
+        self.last_death = np.array(state["last_death"], dtype=np.float64)
         for group in ("rec", "acc", "events", "frozen", "pstate"):
             target = getattr(self, group)
             for k in target:
@@ -255,7 +261,8 @@ class RankRun:
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
         return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
-                        alive=ro(self.alive), burden=ro(self.burden))
+                        alive=ro(self.alive), burden=ro(self.burden),
+                        ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
 
     def _state(self) -> State:
         tab = self.table
@@ -282,6 +289,8 @@ class RankRun:
         env = dict(config=self.config, body=self.body, t=t)
         self.hook.paget_update_state(lesions=les, state=state, patients=patients, dt=dt,
                                      draws=draws, **env)
+        if self._remove(step, les, state, patients, env):
+            les = self._lesions()
         n = tab.n
         rates = Rates.neutral(n, self._rate_buffers)
         common = dict(lesions=les, rates=rates, state=state, patients=patients, **env)
@@ -303,6 +312,9 @@ class RankRun:
         self._check_exact(tab.cells)  # before the counts it drew make new rows
         pidx = tab.patient - self.lo
         acc = self.acc
+        self.last_shed = np.bincount(pidx, weights=shed, minlength=self.P).astype(np.int64)
+        self.last_death = np.bincount(pidx, weights=np.where(dormant, 0.0, death * cells_before),
+                                      minlength=self.P)
         # dormant pools: deaths are what left the pool without reactivating
         if dormant.any():
             left = (cells_before - tab.cells)[dormant]
@@ -336,6 +348,26 @@ class RankRun:
             elif kind == "clone":
                 self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
         self._after_step(step)
+
+    def _remove(self, step: int, les, state, patients, env) -> bool:
+        """Apply ``paget_removal``; True if any cell was removed."""
+        tab = self.table
+        fraction = np.zeros(tab.n)
+        self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
+                                **env)
+        rows = np.flatnonzero(fraction)
+        if rows.size == 0:
+            return False
+        f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
+        u = kernels.keyed_uniform(self.seed, np.ascontiguousarray(tab.uid[rows]), step,
+                                  _PURPOSE_REMOVAL, np.ascontiguousarray(tab.patient[rows]))
+        before = tab.cells[rows]
+        # stochastic rounding: E[kept] = cells * (1 - f) exactly; f = 1 keeps none
+        kept = np.minimum(np.floor(before * (1.0 - f) + u), before)
+        tab.cells[rows] = kept
+        self._add(self.acc["cells_removed"], tab.patient[rows] - self.lo, tab.organ[rows],
+                  before - kept)
+        return True
 
     def _mutants(self, step: int, mut: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
         """New clones: one one-cell row per mutated cell, in its parent's lesion."""

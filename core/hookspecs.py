@@ -42,7 +42,10 @@ rates : paget.state.Rates
 patients : paget.state.Patients
     Read-only arrays, shape ``(n_patients,)`` over this rank's patients:
     ``index`` (int64, cohort index), ``alive`` (bool), ``burden`` (float64,
-    total tumour cells).
+    total tumour cells), ``ctc_shed`` (int64, CTCs shed in the previous step,
+    all organs), ``cell_death`` (float64, cells/day: the expected rate of
+    tumour-cell death in the previous step, sum over growing rows of
+    ``death * cells``; the source of circulating tumour DNA).
 t : float
     Time at the start of the step, days since the start of the run.
 dt : float
@@ -119,6 +122,20 @@ def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
 
     Write ``state.lesion[...]`` and ``state.patient[...]`` in place (e.g. the
     vascular switch of avascular lesions, a pre-metastatic niche building up).
+    """
+
+
+@hookspec
+def paget_removal(lesions, fraction, state, patients, config, body, t):
+    """Remove cells from lesions at the start of a step: set ``fraction``, shape ``(n_rows,)``.
+
+    ``fraction`` (dimensionless, in [0, 1]): share of each row's cells taken
+    out of the body now (surgical resection, a biopsy, ablation).  Neutral
+    value: 0.  The engine keeps ``floor(cells * (1 - fraction) + u)`` cells,
+    ``u`` a keyed uniform per row, so the expected count is exact and the
+    result does not depend on the number of ranks; removed cells are counted
+    in the output variable ``cells_removed``.  Called after
+    ``paget_update_state`` and before the rates of the step are set.
     """
 
 

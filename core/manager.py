@@ -77,6 +77,7 @@ class PluginInfo:
 #: every implementation, so a NaN, an inf or an out-of-range value is reported
 #: with the plugin that wrote it, before any kernel sees it.
 HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = {
+    "paget_removal": (("fraction", None, 0.0, 1.0),),
     "paget_invasion": (("rates", "invasive", 0.0, 1.0),),
     "paget_intravasation": (("rates", "shed", 0.0, np.inf), ("rates", "lymph_fraction", 0.0, 1.0)),
     "paget_growth": (("rates", "birth", 0.0, np.inf), ("rates", "death", 0.0, np.inf),

@@ -54,6 +54,7 @@ VARIABLES: dict[str, Variable] = {
     "colonies_founded": Variable(_PTO, "1", f"lesions founded by extravasated cells, {_FLUX}", "int64"),
     "dtc_reactivated": Variable(_PTO, "1", f"lesions founded by reactivated dormant cells, {_FLUX}", "int64"),
     "dormant_died": Variable(_PTO, "cells", f"dormant cells that died, {_FLUX}", "int64"),
+    "cells_removed": Variable(_PTO, "cells", f"cells removed from the body (resection, biopsy; paget_removal), {_FLUX}", "int64"),
     # event times
     "first_seeding_time": Variable(("patient",), "days", "first time a disseminated cell survived extravasation (NaN: never)", "float64"),
     "first_detectable_metastasis_time": Variable(("patient",), "days", "first time a metastasis reached outcome.detectable_cells (NaN: never)", "float64"),
@@ -80,7 +81,7 @@ VARIABLES: dict[str, Variable] = {
 }
 
 FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
-                  "colonies_founded", "dtc_reactivated", "dormant_died")
+                  "colonies_founded", "dtc_reactivated", "dormant_died", "cells_removed")
 STATE_VARIABLES = ("tumor_cells", "dormant_cells", "lesions", "detectable_lesions")
 
 

@@ -309,6 +309,18 @@ class Patients:
     index: np.ndarray   # int64, cohort index of each of this rank's patients
     alive: np.ndarray   # bool
     burden: np.ndarray  # float64, total tumour cells
+    #: int64: CTCs shed by the patient's lesions in the previous step
+    ctc_shed: np.ndarray | None = None
+    #: float64, cells/day: expected tumour-cell deaths per day in the previous
+    #: step (sum of death rate x cells over growing rows)
+    cell_death: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.index)
+        if self.ctc_shed is None:
+            object.__setattr__(self, "ctc_shed", np.zeros(n, np.int64))
+        if self.cell_death is None:
+            object.__setattr__(self, "cell_death", np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.index)
