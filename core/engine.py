@@ -106,7 +106,7 @@ class RankRun:
         self.rec["ctc_died"] = np.zeros((self.P, n_rec), dtype=np.int64)
         self.rec["alive"] = np.zeros((self.P, n_rec), dtype=bool)
         for v in self.variables:
-            if v.level != "lesion" and v.output:
+            if v.level != "lesion" and v.output and v.over_time:
                 shape = (self.P, n_rec) if v.level == "patient" else (self.P, n_rec, n_org)
                 self.rec[f"state.{v.name}"] = np.zeros(shape, dtype=v.dtype)
         self.acc = {name: np.zeros((self.P, n_org), dtype=np.int64) for name in FLUX_VARIABLES}
@@ -629,6 +629,8 @@ class RankRun:
         for v in self.variables:
             if v.level == "lesion" and v.output:
                 out[f"lesion.{v.name}"] = lt[v.name]
+            elif v.output and not v.over_time:
+                out[f"state.{v.name}"] = self.pstate[v.name]
         cl = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
         order = np.lexsort((cl["clone"], cl["birth_step"], cl["patient"]))
         out.update(clone_id=cl["clone"][order], clone_parent=cl["parent"][order],

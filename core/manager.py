@@ -36,14 +36,18 @@ hookimpl = pluggy.HookimplMarker("paget")
 #: plugin registered *earlier*; tests/test_plugins.py checks this list):
 #:
 #: * paget_update_state: genetics (tryfirst: its traits are read by the
-#:   others), angiogenesis, microenvironment (the switch reads the previous
-#:   step's hypoxia; hypoxia reads this step's ``vascular``)
+#:   others), the readouts supportive, liquid_biopsy, imaging (independent of
+#:   each other), angiogenesis, microenvironment (the switch reads the previous
+#:   step's hypoxia; hypoxia reads this step's ``vascular``), treatment
+#:   (trylast: its decisions read this step's readouts)
+#: * paget_removal: treatment (surgery)
 #: * paget_invasion: invasion (tryfirst), genetics, microenvironment (trylast)
 #: * paget_intravasation: intravasation (tryfirst), angiogenesis
 #: * paget_growth: colonization (tryfirst), genetics (proliferation),
 #:   angiogenesis (trylast: the cap), immune (trylast: the kill, on the capped
-#:   rates)
-#: * paget_circulation: immune, genetics (multipliers: the order only rounds)
+#:   rates), treatment (trylast: the agents' kill, added last)
+#: * paget_circulation: treatment (immunotherapy), immune, genetics
+#:   (multipliers: the order only rounds)
 #: * paget_extravasation: extravasation (tryfirst), genetics, microenvironment
 #:   (trylast)
 #: * paget_dtc_fate: colonization (tryfirst), microenvironment
@@ -60,6 +64,10 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("microenvironment", "paget.plugins.microenvironment"),
     ("angiogenesis", "paget.plugins.angiogenesis"),
     ("immune", "paget.plugins.immune"),
+    ("imaging", "paget.plugins.imaging"),
+    ("liquid_biopsy", "paget.plugins.liquid_biopsy"),
+    ("supportive", "paget.plugins.supportive"),
+    ("treatment", "paget.plugins.treatment"),
 )
 
 ENTRY_POINT_GROUP = "paget"

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import xarray as xr
 
-__all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "write_dataset"]
+__all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "combine_arms", "write_dataset"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,8 @@ def plugin_variables(variables) -> dict[str, tuple[str, Variable]]:
                                        Variable(("lesion",), v.units, v.long_name, v.dtype))
         else:
             dims = ("patient", "time") if v.level == "patient" else _PTO
+            if not v.over_time:
+                dims = tuple(d for d in dims if d != "time")
             out[v.name] = (f"state.{v.name}", Variable(dims, v.units, v.long_name, v.dtype))
     return out
 
@@ -131,6 +133,36 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
         if name in ds.coords:
             ds[name].attrs.update(units=var.units, long_name=var.long_name)
     return ds
+
+
+def combine_arms(datasets: list[xr.Dataset], names: list[str]) -> xr.Dataset:
+    """One Dataset from the arms of a trial (same patients, times and organs).
+
+    Variables over patients gain a leading ``arm`` dimension; the lesion and
+    clone tables, whose lengths differ between arms, are concatenated along
+    ``lesion`` / ``clone`` with ``lesion_arm`` / ``clone_arm`` naming each
+    row's arm.
+    """
+    tables = {"lesion": "lesion_arm", "clone": "clone_arm"}
+    per_arm, table_vars = [], {dim: [] for dim in tables}
+    for ds, name in zip(datasets, names):
+        keep = [v for v in ds.data_vars if not set(ds[v].dims) & set(tables)]
+        per_arm.append(ds[keep])
+        for dim, arm_var in tables.items():
+            part = ds[[v for v in ds.data_vars if dim in ds[v].dims]]
+            part[arm_var] = xr.Variable((dim,), np.array([name] * ds.sizes.get(dim, 0), dtype=str),
+                                        attrs={"units": "1", "long_name": f"trial arm of the {dim} row"})
+            table_vars[dim].append(part)
+    out = xr.concat(per_arm, dim=xr.DataArray(np.asarray(names, dtype=str), dims="arm",
+                                              name="arm"),
+                    data_vars="all", coords="minimal", compat="equals", join="exact",
+                    combine_attrs="override")
+    out["arm"].attrs.update(units="1", long_name="trial arm")
+    for dim in tables:
+        cat = xr.concat(table_vars[dim], dim=dim, data_vars="all", combine_attrs="override")
+        for v in cat.data_vars:
+            out[v] = cat[v].variable
+    return out
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import threading
@@ -19,7 +20,7 @@ from .config import PluginsTable, build_config_model, deep_merge, read_toml, val
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
-from .output import build_dataset, config_attrs
+from .output import build_dataset, combine_arms, config_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoints
@@ -82,6 +83,8 @@ class Simulation:
             raise ConfigError(f"<config> = {config!r}: must be a table (a mapping of keys "
                               f"to values)")
         data = copy.deepcopy(dict(config or {}))
+        plugins = tuple(plugins)
+        arms = _check_arms(data.pop("arms", None))
         plugin_cfg = validate_config(_plugins_only_model(), {"plugins": data.get("plugins", {})})
         # naming a built-in module in [plugins] load is redundant, not an error:
         # it is loaded already (pluggy would refuse the second registration)
@@ -125,6 +128,18 @@ class Simulation:
         #: the fate matrix of the default circulation class (None: no provider)
         self.fates = self.fate_matrix(1.0, 1.0)
         self.version = _version()
+        #: trial arms: (name, Simulation of the arm's configuration); empty
+        #: when the configuration defines none
+        self.arms: list[tuple[str, Simulation]] = []
+        for i, arm in enumerate(arms):
+            overrides = {k: v for k, v in arm.items() if k != "name"}
+            try:
+                sim = Simulation(deep_merge(data, overrides), plugins=plugins,
+                                 entry_points=entry_points)
+            except ConfigError as exc:
+                raise ConfigError(f"arms[{i}] ({arm['name']!r}): {exc}") from None
+            self.arms.append((arm["name"], sim))
+        self._arms_json = [dict(a) for a in arms]
 
     # ----------------------------------------------------------- constructors
     @classmethod
@@ -164,8 +179,20 @@ class Simulation:
 
     # ---------------------------------------------------------------- queries
     def resolved_config(self) -> dict[str, Any]:
-        """The full configuration with every default filled in (JSON types)."""
-        return self.config.model_dump(mode="json")
+        """The full configuration with every default filled in (JSON types).
+
+        A trial's arms are listed under ``arms`` as given (each arm's own
+        resolved configuration is ``sim.arms[i][1].resolved_config()``).
+        """
+        out = self.config.model_dump(mode="json")
+        if self.arms:
+            out["arms"] = copy.deepcopy(self._arms_json)
+        return out
+
+    @property
+    def total_steps(self) -> int:
+        """Steps :meth:`run` takes: the plan's, times the number of arms."""
+        return self.plan.n_steps * max(1, len(self.arms))
 
     @property
     def plugin_names(self) -> list[str]:
@@ -215,6 +242,8 @@ class Simulation:
         """
         from . import checkpoint as ckpt
 
+        if self.arms:
+            return self._run_arms(comm, progress, checkpoint, resume)
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
         plan = self.plan
@@ -323,6 +352,18 @@ class Simulation:
             return None
         return self._dataset(parts)
 
+    def _run_arms(self, comm, progress, checkpoint, resume) -> xr.Dataset | None:
+        """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""
+        if checkpoint is not None or resume is not None:
+            raise ConfigError("arms: checkpoints of a multi-arm trial are not supported yet; "
+                              "run the arms as separate configurations to checkpoint them")
+        parts = [sim.run(comm=comm, progress=progress) for _, sim in self.arms]
+        if parts[0] is None:
+            return None
+        ds = combine_arms(parts, [name for name, _ in self.arms])
+        ds.attrs["config_json"] = json.dumps(self.resolved_config(), sort_keys=True)
+        return ds
+
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> "Simulation":
         """The simulation a checkpoint was made by (its stored configuration).
@@ -358,6 +399,37 @@ class Simulation:
         return build_dataset(merged, times=self.plan.times, organs=self.body.organs,
                              n_patients=self.config.cohort.patients, attrs=attrs,
                              variables=self.variables)
+
+
+#: tables an arm may not override: the arms of a trial share their patients
+#: (seed, cohort), time grid (output) and plugins, so that they are paired
+_ARM_FIXED = ("seed", "cohort", "output", "plugins", "arms")
+
+
+def _check_arms(arms) -> list[dict[str, Any]]:
+    """Validate the shape of ``[[arms]]``: tables with a unique ``name``."""
+    if arms is None:
+        return []
+    if not isinstance(arms, list) or not arms:
+        raise ConfigError(f"arms = {arms!r}: must be a non-empty array of tables "
+                          f"([[arms]] with a name and the tables the arm changes)")
+    names = set()
+    for i, arm in enumerate(arms):
+        if not isinstance(arm, Mapping):
+            raise ConfigError(f"arms[{i}] = {arm!r}: must be a table")
+        name = arm.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"arms[{i}].name = {name!r}: every arm needs a name (a "
+                              f"non-empty string)")
+        if name in names:
+            raise ConfigError(f"arms[{i}].name = {name!r}: arm names must be unique")
+        names.add(name)
+        fixed = sorted(set(arm) & set(_ARM_FIXED))
+        if fixed:
+            raise ConfigError(f"arms[{i}] ({name!r}) sets {', '.join(fixed)}: the arms of a "
+                              f"trial share {', '.join(_ARM_FIXED[:-1])}; set them outside "
+                              f"the arms")
+    return arms
 
 
 def _plugins_only_model():

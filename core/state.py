@@ -60,6 +60,10 @@ class StateVariable:
     output : bool
         Write it to the dataset (lesion level: the final lesion table; patient
         levels: recorded at every output time).
+    over_time : bool
+        Patient levels: record the value at every output time (dims
+        ``(patient, time[, organ])``); False writes only its value at the end
+        of the run (dims ``(patient[, organ])``), as for an event time.
     """
 
     name: str
@@ -70,6 +74,7 @@ class StateVariable:
     long_name: str = ""
     inherit: bool = False
     output: bool = True
+    over_time: bool = True
 
     def __post_init__(self):
         if self.level not in ("lesion", "patient", "patient_organ"):

@@ -17,7 +17,8 @@ def test_builtin_plugins_are_listed_with_their_hooks():
     info = {p.name: p for p in sim.plugin_info}
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
     assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
-                          "colonization", "genetics", "microenvironment", "angiogenesis", "immune"]
+                          "colonization", "genetics", "microenvironment", "angiogenesis", "immune",
+                          "imaging", "liquid_biopsy", "supportive", "treatment"]
     assert "paget_intravasation" in info["intravasation"].hooks
     assert "paget_growth" in info["immune"].hooks
     assert all(p.origin == "builtin" for p in info.values())
@@ -33,12 +34,15 @@ def test_builtin_plugins_are_called_in_the_documented_order():
         return [i.plugin_name for i in reversed(getattr(sim.plugin_manager.hook, hook)
                                                 .get_hookimpls())]
 
-    assert order("paget_update_state") == ["genetics", "angiogenesis", "microenvironment"]
+    assert order("paget_update_state") == ["genetics", "supportive", "liquid_biopsy", "imaging",
+                                           "angiogenesis", "microenvironment", "treatment"]
+    assert order("paget_removal") == ["treatment"]
     assert order("paget_invasion") == ["invasion", "genetics", "microenvironment"]
     assert order("paget_intravasation") == ["intravasation", "angiogenesis"]
-    assert order("paget_growth") == ["colonization", "genetics", "angiogenesis", "immune"]
+    assert order("paget_growth") == ["colonization", "genetics", "angiogenesis", "immune",
+                                     "treatment"]
     assert order("paget_dormancy") == ["colonization"]
-    assert order("paget_circulation") == ["immune", "genetics"]
+    assert order("paget_circulation") == ["treatment", "immune", "genetics"]
     assert order("paget_extravasation") == ["extravasation", "genetics", "microenvironment"]
     assert order("paget_dtc_fate") == ["colonization", "microenvironment"]
     assert order("paget_mutation") == ["genetics"]

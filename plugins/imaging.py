@@ -1,0 +1,165 @@
+"""Diagnosis and imaging: when a tumour is found, and which lesions scans see.
+
+Model
+-----
+A lesion of ``N`` cells is taken as a sphere of ``10^6`` cells per mm^3, so its
+diameter is ``D = (6 N / (pi 10^6))^(1/3)`` mm (1 mm^3 ~ 10^6 cells, 1 cm^3 ~
+10^9 cells; REFERENCE.md s.5 [READ]).  A scan sees a lesion whose diameter
+reaches the modality's threshold in its organ.
+
+* **Diagnosis** (``[diagnosis]``): the first step at which the primary (all its
+  clones) reaches ``diameter`` mm, or, at a screening visit (every
+  ``screening_interval`` days from ``screening_start``), ``screening_diameter``
+  mm.  ``diagnosis_time`` is then set once; treatment plans count from it.
+* **Imaging** (``[imaging]``): a staging scan at diagnosis and follow-up scans
+  every ``interval`` days after it.  Each scan records, per organ, the lesions
+  at or above the threshold (the primary included while it is in the body),
+  the sum of their diameters (the RECIST 1.1 measure, Eisenhauer et al. 2009,
+  Eur J Cancer 45:228 [RECALLED]; here all detected lesions, not only five
+  targets: an ASSUMPTION) and the first time a metastasis was seen.
+
+Every readout is per patient; a patient who has died is not scanned again.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from paget.config import Table, organ_map, resolve_organ_map
+from paget.manager import hookimpl
+from paget.state import StateVariable
+
+#: cells per mm^3 of tumour (REFERENCE.md s.5 [READ])
+CELLS_PER_MM3 = 1e6
+
+#: Detection limits by modality, lesion diameter in mm: CT ~3-5 mm, FDG-PET
+#: ~7-10 mm (REFERENCE.md s.5 [RECALLED]).  ASSUMPTION: the upper end of each
+#: range, as a routine scan (not a dedicated study) would see.
+MODALITY_DIAMETER_MM = {"CT": 5.0, "PET": 10.0}
+
+
+def cells_of_diameter(d_mm):
+    """Cells of a spherical lesion of diameter ``d_mm`` mm."""
+    return np.pi / 6.0 * np.asarray(d_mm, dtype=np.float64) ** 3 * CELLS_PER_MM3
+
+
+def diameter_of_cells(cells):
+    """Diameter, mm, of a spherical lesion of ``cells`` cells."""
+    return np.cbrt(6.0 * np.asarray(cells, dtype=np.float64) / (np.pi * CELLS_PER_MM3))
+
+
+class DiagnosisTable(Table):
+    # ASSUMPTION: without screening a tumour is found at 10 mm, the upper end
+    # of the mammography limit of ~5-10 mm (REFERENCE.md s.5 [RECALLED]).
+    diameter: float = Field(10.0, gt=0, allow_inf_nan=False,
+                            description="primary diameter at which the tumour is found "
+                                        "without screening, mm")
+    screening_interval: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                      description="days between screening visits (0: no "
+                                                  "screening)")
+    screening_start: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                   description="day of the first screening visit")
+    # mammography ~5-10 mm (REFERENCE.md s.5 [RECALLED]): the lower end.
+    screening_diameter: float = Field(5.0, gt=0, allow_inf_nan=False,
+                                      description="primary diameter a screening visit "
+                                                  "finds, mm")
+
+
+class ImagingTable(Table):
+    # ASSUMPTION: follow-up scans every 3 months, a common schedule in trials.
+    interval: float = Field(90.0, ge=0, allow_inf_nan=False,
+                            description="days between follow-up scans after diagnosis (0: "
+                                        "the staging scan only)")
+    modality: Literal["CT", "PET"] = Field("CT", description="imaging modality: sets the "
+                                                              "default detection threshold")
+    threshold: organ_map(lo=0.0) | None = Field(  # type: ignore[valid-type]
+        None, description="smallest detected lesion diameter, mm (per organ allowed); "
+                          "default: the modality's (CT 5 mm, PET 10 mm)")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"diagnosis": DiagnosisTable, "imaging": ImagingTable}
+
+
+@hookimpl
+def paget_state_variables():
+    nan = float("nan")
+    return [
+        StateVariable("diagnosis_time", "patient", "float64", nan, "days",
+                      "time the primary was diagnosed (NaN: not diagnosed)", over_time=False),
+        StateVariable("first_detected_metastasis_time", "patient", "float64", nan, "days",
+                      "first scan that showed a metastasis (NaN: none)", over_time=False),
+        StateVariable("last_scan_time", "patient", "float64", nan, "days",
+                      "time of the latest scan (NaN: none yet)", output=False),
+        StateVariable("imaged_lesions", "patient_organ", "int64", 0, "1",
+                      "lesions seen at the latest scan"),
+        StateVariable("imaged_diameter_sum", "patient", "float64", 0.0, "mm",
+                      "sum of the diameters of the lesions seen at the latest scan"),
+    ]
+
+
+def thresholds(config, body) -> np.ndarray:
+    """Per organ: the smallest lesion (cells) the configured imaging sees."""
+    cfg = config.imaging
+    default = MODALITY_DIAMETER_MM[cfg.modality]
+    d = resolve_organ_map(default if cfg.threshold is None else cfg.threshold, body, default)
+    return cells_of_diameter(d)
+
+
+def lesion_totals(lesions):
+    """Per lesion (growing rows grouped by lesion id): first row and total cells."""
+    rows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0))
+    _, first, inverse = np.unique(lesions.lesion[rows], return_index=True, return_inverse=True)
+    return rows[first], np.bincount(inverse.ravel(), weights=lesions.cells[rows])
+
+
+def _on_schedule(t: float, start, interval: float, dt: float) -> np.ndarray:
+    """Per patient: a visit falls in the step [t, t + dt) (start + k * interval, k >= 0)."""
+    start = np.asarray(start, dtype=np.float64)
+    since = t - start
+    if interval <= 0:
+        return (since >= 0) & (since < dt)
+    k = np.ceil(np.maximum(since, 0.0) / interval - 1e-9)
+    visit = start + k * interval
+    return (since >= -1e-9) & (visit < t + dt - 1e-9) & (visit >= t - 1e-9)
+
+
+@hookimpl
+def paget_update_state(lesions, state, patients, config, body, t, dt):
+    ps = state.patient
+    alive = np.asarray(patients.alive)
+    n = len(patients)
+    # ---- diagnosis: the primary (all its clones) against the threshold
+    cfg = config.diagnosis
+    diag = ps["diagnosis_time"]
+    undiagnosed = np.isnan(diag) & alive
+    if undiagnosed.any():
+        prim = lesions.primary & (lesions.cells > 0)
+        primary_cells = np.bincount(lesions.pidx[prim], weights=lesions.cells[prim], minlength=n)
+        need = np.full(n, float(cells_of_diameter(cfg.diameter)))
+        if cfg.screening_interval > 0:
+            visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)
+            need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))
+        diag[undiagnosed & (primary_cells >= need)] = t
+    # ---- scans: at diagnosis, then every interval days
+    scan = alive & _on_schedule(t, diag, config.imaging.interval, dt)  # False where diag is NaN
+    if not scan.any():
+        return
+    first, size = lesion_totals(lesions)
+    pidx = lesions.pidx[first]
+    organ = lesions.organ[first]
+    seen = (size >= thresholds(config, body)[organ]) & scan[pidx]
+    n_org = body.n_organs
+    counts = np.bincount(pidx[seen] * n_org + organ[seen],
+                         minlength=n * n_org).reshape(n, n_org)
+    ps["imaged_lesions"][scan] = counts[scan]
+    dsum = np.bincount(pidx[seen], weights=diameter_of_cells(size[seen]), minlength=n)
+    ps["imaged_diameter_sum"][scan] = dsum[scan]
+    ps["last_scan_time"][scan] = t
+    met = np.zeros(n, bool)
+    met[pidx[seen & ~lesions.primary[first]]] = True
+    fdm = ps["first_detected_metastasis_time"]
+    fdm[met & np.isnan(fdm)] = t

@@ -1,0 +1,135 @@
+"""Blood readouts: CTCs per 7.5 mL draw, ctDNA fraction, a serum biomarker.
+
+Model
+-----
+Every value is what a blood draw at the start of the step would give; it is
+drawn each step for living patients and recorded at the output times.
+
+* **CTCs**: cells enter the blood at the rate the patient's lesions shed them
+  (``patients.ctc_shed`` over the previous step, CTC/day) and are cleared with
+  half-life ``t_c``.  Transit and clearance take hours and a step is a day, so
+  the blood holds the steady state ``S t_c / ln 2`` cells; a draw of ``v`` mL
+  of a blood volume ``V`` mL holds ``Poisson(S t_c v / (V ln 2))`` CTCs.  All
+  shed cells are counted as entering the blood (the lymph share reaches the
+  venous blood after the nodes within hours: an ASSUMPTION).
+  ``ctc_positive`` flags the CellSearch threshold.
+* **ctDNA**: dying tumour cells (``patients.cell_death``, cells/day) release
+  ``r`` genome equivalents (GE) each into plasma, cleared with half-life
+  ``t_d``; the fraction is tumour GE over tumour + normal cfDNA GE.
+* **Biomarker** (``[biomarker]``, e.g. CEA): ``(baseline + per_cell x
+  burden) x exp(cv Z - cv^2 / 2)``, ``Z`` standard normal (a lognormal
+  measurement error with mean 1).
+
+Draws are keyed by (seed, patient, step, purpose): the same on any number of ranks.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+from scipy import special, stats
+
+from paget.config import Table
+from paget.manager import hookimpl
+from paget.state import StateVariable
+
+MINUTES_PER_DAY = 1440.0
+
+
+class LiquidBiopsyTable(Table):
+    # blood volume ~5-5.6 L, reference adult (REFERENCE.md s.1 [READ]).
+    blood_volume: float = Field(5000.0, gt=0, allow_inf_nan=False,
+                                description="blood volume, mL")
+    # CellSearch draws 7.5 mL (Cristofanilli et al. 2004, NEJM 351:781) [READ].
+    draw_volume: float = Field(7.5, gt=0, allow_inf_nan=False, description="volume drawn, mL")
+    # CTC half-life in patients' blood 1-2.4 h (Meng et al. 2004, Clin Cancer
+    # Res 10:8152) [READ].  ASSUMPTION: the middle of the range.
+    ctc_half_life: float = Field(1.7, gt=0, allow_inf_nan=False,
+                                 description="half-life of a CTC in the blood, hours")
+    # >= 5 CTC per 7.5 mL predicts shorter PFS and OS (Cristofanilli 2004) [READ].
+    positive_threshold: int = Field(5, ge=1, description="CTCs per draw at or above which "
+                                                         "a draw is positive")
+    # ctDNA half-life ~114 min (Diehl et al. 2008, Nat Med 14:985) [RECALLED].
+    ctdna_half_life: float = Field(114.0, gt=0, allow_inf_nan=False,
+                                   description="half-life of ctDNA in plasma, minutes")
+    # ASSUMPTION: 1.4e-4 GE per dying tumour cell reach the plasma, the
+    # shedding probability per cell death of the ctDNA model of Avanzini et
+    # al. 2020 (Sci Adv 6:eabc4308) [RECALLED, not re-checked].
+    ctdna_release: float = Field(1.4e-4, ge=0, allow_inf_nan=False,
+                                 description="genome equivalents released into plasma per "
+                                             "dying tumour cell")
+    # ASSUMPTION: plasma ~55 % of the 5 L blood volume; normal cfDNA ~1500 GE
+    # per mL of plasma (order of magnitude of healthy plasma, 5-10 ng/mL at
+    # 6.6 pg per genome [RECALLED]).
+    plasma_volume: float = Field(2750.0, gt=0, allow_inf_nan=False,
+                                 description="plasma volume, mL")
+    normal_cfdna: float = Field(1500.0, gt=0, allow_inf_nan=False,
+                                description="normal cell-free DNA, genome equivalents per mL "
+                                            "of plasma")
+
+
+class BiomarkerTable(Table):
+    # ASSUMPTION (CEA-like marker): 2.5 ng/mL without tumour, half the usual
+    # 5 ng/mL upper limit of normal [RECALLED]; 1 ng/mL more per 1e9 tumour cells.
+    baseline: float = Field(2.5, ge=0, allow_inf_nan=False,
+                            description="level without tumour, ng/mL")
+    per_cell: float = Field(1e-9, ge=0, allow_inf_nan=False,
+                            description="level added per tumour cell, ng/mL")
+    # ASSUMPTION: 10 % combined analytical and biological variation.
+    cv: float = Field(0.1, ge=0, le=2, allow_inf_nan=False,
+                      description="coefficient of variation of a measurement (lognormal)")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"liquid_biopsy": LiquidBiopsyTable, "biomarker": BiomarkerTable}
+
+
+@hookimpl
+def paget_state_variables():
+    return [
+        StateVariable("ctc_per_7_5ml", "patient", "int64", 0, "cells",
+                      "CTCs counted in a blood draw of liquid_biopsy.draw_volume mL"),
+        StateVariable("ctc_positive", "patient", "bool", False, "1",
+                      "the draw reached liquid_biopsy.positive_threshold CTCs"),
+        StateVariable("ctc_blood", "patient", "float64", 0.0, "cells/mL",
+                      "expected CTC concentration in the blood"),
+        StateVariable("ctdna_fraction", "patient", "float64", 0.0, "1",
+                      "tumour share of cell-free DNA in plasma"),
+        StateVariable("biomarker", "patient", "float64", 0.0, "ng/mL",
+                      "serum tumour marker (measured, with noise)"),
+    ]
+
+
+def ctc_concentration(shed_per_day, cfg) -> np.ndarray:
+    """Expected CTCs per mL of blood for a shedding rate (CTC/day)."""
+    half_life_days = cfg.ctc_half_life / 24.0
+    return np.asarray(shed_per_day, dtype=np.float64) * half_life_days / np.log(2.0) \
+        / cfg.blood_volume
+
+
+def ctdna_fraction(cell_death_per_day, cfg) -> np.ndarray:
+    """Tumour fraction of cfDNA for a tumour-cell death rate (cells/day)."""
+    half_life_days = cfg.ctdna_half_life / MINUTES_PER_DAY
+    tumour = np.asarray(cell_death_per_day, dtype=np.float64) * cfg.ctdna_release \
+        * half_life_days / np.log(2.0) / cfg.plasma_volume
+    return tumour / (tumour + cfg.normal_cfdna)
+
+
+@hookimpl
+def paget_update_state(state, patients, config, dt, draws):
+    alive = np.asarray(patients.alive)
+    if not alive.any():
+        return
+    ps, cfg = state.patient, config.liquid_biopsy
+    conc = ctc_concentration(patients.ctc_shed / dt, cfg)
+    u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
+    # ppf(0) is -1 by scipy's convention; u == 0 is a draw of zero CTCs
+    count = np.maximum(stats.poisson.ppf(u, conc * cfg.draw_volume), 0).astype(np.int64)
+    ps["ctc_blood"][alive] = conc[alive]
+    ps["ctc_per_7_5ml"][alive] = count[alive]
+    ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
+    ps["ctdna_fraction"][alive] = ctdna_fraction(patients.cell_death, cfg)[alive]
+    b = config.biomarker
+    z = special.ndtri(draws.uniform_patients(patients, "biomarker.noise"))
+    level = (b.baseline + b.per_cell * patients.burden) * np.exp(b.cv * z - 0.5 * b.cv ** 2)
+    ps["biomarker"][alive] = level[alive]

@@ -1,0 +1,404 @@
+"""Treatment plans: surgery, lines of systemic therapy, adaptive and precision policies.
+
+Everything counts from ``diagnosis_time`` (the imaging plugin's diagnosis).
+
+Surgery (``[surgery]``)
+    ``delay`` days after diagnosis the primary is resected, leaving
+    ``residual`` of its cells (``paget_removal``); from then on only
+    metastases shed.
+Lines of systemic therapy (``[treatment] lines``)
+    An ordered list of agents, e.g. ``["chemotherapy", "targeted",
+    "immunotherapy"]``.  Line 1 starts ``start`` days after diagnosis (adjuvant
+    after surgery, or first line); each later line starts when the policy
+    (``switch_on``) sees progression on the previous one:
+
+    * ``"progression"``: radiological progression at a scan, RECIST 1.1
+      (Eisenhauer et al. 2009, Eur J Cancer 45:228) [RECALLED]: the sum of
+      diameters of seen lesions at least 20 % and 5 mm above its smallest
+      value since the line started (the nadir), or a lesion seen in an organ
+      where none was at the nadir;
+    * ``"ctdna"``: the ctDNA fraction at least ``ctdna_rise`` times its nadir
+      and above ``ctdna_floor``.
+
+    ``therapy_line`` is the line whose agent is acting (0 when none is: before
+    the first, after a chemotherapy course, after the last line).
+Agents (added per-cell death rates, on growing rows, ``paget_growth``)
+    * **chemotherapy**: ``cycles`` doses ``interval`` days apart; a dose kills
+      ``log_kill`` logs of cells proliferating at ``reference_birth_rate``,
+      scaled by each row's birth rate (Norton-Simon: kill proportional to the
+      unperturbed growth rate; REFERENCE.md s.6), as an added death rate of
+      ``log_kill ln(10) (b / b_ref) / dt`` over the day of the dose;
+      dormant cells (b = 0) are spared.  A dose is held while performance
+      status is ``hold_performance_status`` or worse (until it improves); each
+      dose may end the course for cumulative toxicity with probability
+      ``toxicity x doses given``.
+    * **targeted**: continuous; kills rows whose genotype carries the chosen
+      target alteration at ``kill_rate`` per day; rows without it are spared,
+      so resistant relapse comes from the clonal model.  With ``biopsy =
+      true`` the target is the first of ``targets`` found in a biopsy of the
+      largest seen lesion at the line's start (clones making up at least
+      ``detection_fraction`` of its cells); a biopsy that finds none skips the
+      line.  The biopsy samples one lesion: subclones elsewhere are missed.
+    * **immunotherapy**: continuous; adds ``kill_rate x v`` per day, ``v`` the
+      immune visibility of the row (``paget.plugins.immune.visibility``:
+      competence x (1 - immune_evasion)), and multiplies each capillary bed's
+      survival of a shed CTC by ``1 - ctc_kill x v``: evading clones are not
+      affected.
+
+    Every agent's kill is scaled by ``1 - drug_resistance`` (genetics' trait;
+    immunotherapy excepted).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from paget.config import Table
+from paget.manager import hookimpl
+from paget.plugins.imaging import lesion_totals
+from paget.state import StateVariable
+
+AGENTS = ("chemotherapy", "targeted", "immunotherapy")
+Agent = Literal[AGENTS]  # type: ignore[valid-type]
+LN10 = np.log(10.0)
+
+
+class SurgeryTable(Table):
+    enabled: bool = Field(False, description="resect the primary")
+    # ASSUMPTION: about four weeks from diagnosis to surgery.
+    delay: float = Field(28.0, ge=0, allow_inf_nan=False,
+                         description="days from diagnosis to surgery")
+    residual: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+                            description="fraction of the primary's cells left behind")
+
+
+class TreatmentTable(Table):
+    lines: list[Agent] = Field(default_factory=list,
+                               description="agents of the successive lines of systemic therapy")
+    # ASSUMPTION: adjuvant therapy four weeks after a surgery four weeks after diagnosis.
+    start: float = Field(56.0, ge=0, allow_inf_nan=False,
+                         description="days from diagnosis to the start of line 1")
+    switch_on: list[Literal["progression", "ctdna"]] = Field(
+        default_factory=lambda: ["progression"],
+        description="readouts that move a patient to the next line")
+    # ASSUMPTION: a doubling of ctDNA over its nadir, above 0.1 % tumour fraction.
+    ctdna_rise: float = Field(2.0, gt=1, allow_inf_nan=False,
+                              description="fold rise of the ctDNA fraction over its nadir that "
+                                          "counts as progression")
+    ctdna_floor: float = Field(1e-3, ge=0, le=1, allow_inf_nan=False,
+                               description="ctDNA fraction below which a rise is not counted")
+
+
+class ChemotherapyTable(Table):
+    # ASSUMPTION: six three-weekly cycles, a common adjuvant schedule.
+    cycles: int = Field(6, ge=0, description="doses in a course")
+    interval: float = Field(21.0, gt=0, allow_inf_nan=False, description="days between doses")
+    # Solid-tumour chemotherapy kills typically 1-2 logs per cycle at most
+    # (Skipper 1964; REFERENCE.md s.6 [READ / RECALLED]): the lower end.
+    log_kill: float = Field(1.0, ge=0, allow_inf_nan=False,
+                            description="logs of cells killed by one dose at the reference "
+                                        "birth rate")
+    # ASSUMPTION: the birth rate of a one-cell colony under the default
+    # Gompertz law (d0 + r ln K = 0.02 + 6e-4 ln 3e12 = 0.037/day).
+    reference_birth_rate: float = Field(0.037, gt=0, allow_inf_nan=False,
+                                        description="per-cell birth rate at which a dose kills "
+                                                    "log_kill logs (Norton-Simon scaling), 1/day")
+    # ECOG >= 3: chemotherapy is generally not given [RECALLED].
+    hold_performance_status: int = Field(3, ge=1, le=5,
+                                         description="ECOG performance status at or above which "
+                                                     "a dose is held")
+    # ASSUMPTION: 2 % per dose already given that toxicity ends the course.
+    toxicity: float = Field(0.02, ge=0, le=1, allow_inf_nan=False,
+                            description="probability per dose given so far that a dose ends "
+                                        "the course for toxicity")
+
+
+class TargetedTable(Table):
+    targets: list[str] = Field(default_factory=lambda: ["HER2"],
+                               description="alterations a targeted drug is available for, in "
+                                           "order of preference (genetics.alterations names)")
+    biopsy: bool = Field(True, description="choose the target from a biopsy of the largest "
+                                           "seen lesion (else: the first target, unverified)")
+    # ASSUMPTION: a clone is seen by sequencing at 5 % of the lesion's cells.
+    detection_fraction: float = Field(0.05, gt=0, le=1, allow_inf_nan=False,
+                                      description="share of a biopsied lesion's cells a clone "
+                                                  "needs to be found")
+    # ASSUMPTION: 0.1/day added death of target-carrying cells.
+    kill_rate: float = Field(0.1, ge=0, allow_inf_nan=False,
+                             description="added per-cell death rate of carrying cells, 1/day")
+
+
+class ImmunotherapyTable(Table):
+    # ASSUMPTION: 0.05/day added death of fully visible cells; calibrate to the
+    # objective response rates of REFERENCE.md s.6 (unselected 10-25 % [RECALLED]).
+    kill_rate: float = Field(0.05, ge=0, allow_inf_nan=False,
+                             description="added per-cell death rate of a fully visible row, 1/day")
+    # ASSUMPTION: NK/T-cell kill of visible CTCs doubles (immune.ctc_kill 0.05).
+    ctc_kill: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
+                            description="added kill per capillary bed of a fully visible CTC")
+
+
+@hookimpl
+def paget_config_tables():
+    return {"surgery": SurgeryTable, "treatment": TreatmentTable,
+            "chemotherapy": ChemotherapyTable, "targeted": TargetedTable,
+            "immunotherapy": ImmunotherapyTable}
+
+
+@hookimpl
+def paget_state_variables():
+    nan = float("nan")
+
+    def hidden(name, dtype, default, units, long_name):
+        return StateVariable(name, "patient", dtype, default, units, long_name, output=False)
+
+    return [
+        StateVariable("surgery_time", "patient", "float64", nan, "days",
+                      "time of surgery (NaN: none)", over_time=False),
+        StateVariable("therapy_line", "patient", "int64", 0, "1",
+                      "line of systemic therapy acting (0: none)"),
+        StateVariable("lines_started", "patient", "int64", 0, "1",
+                      "lines of systemic therapy started so far", over_time=False),
+        StateVariable("first_progression_time", "patient", "float64", nan, "days",
+                      "first progression seen by the policy (NaN: none)", over_time=False),
+        StateVariable("doses_given", "patient", "int64", 0, "1",
+                      "chemotherapy doses given in the current course"),
+        StateVariable("targeted_alteration", "patient", "int64", -1, "1",
+                      "genotype bit of the targeted drug's alteration (-1: none)",
+                      over_time=False),
+        hidden("line_start_time", "float64", nan, "days", "start of the current line"),
+        hidden("next_dose_time", "float64", nan, "days", "time of the next chemotherapy dose"),
+        hidden("nadir_diameter_sum", "float64", nan, "mm", "smallest sum of seen diameters"),
+        hidden("nadir_organs", "int64", 0, "1", "organs with seen lesions at the nadir"),
+        hidden("nadir_ctdna", "float64", nan, "1", "smallest ctDNA fraction on the line"),
+        hidden("dose_today", "bool", False, "1", "a chemotherapy dose is given this step"),
+    ]
+
+
+def _agent_of_line(config, line: np.ndarray) -> np.ndarray:
+    """Per patient: index into AGENTS of line ``line``'s agent (-1: no such line)."""
+    agents = np.array([-1] + [AGENTS.index(a) for a in config.treatment.lines], dtype=np.int64)
+    line = np.asarray(line)
+    inside = (line >= 1) & (line < agents.size)
+    return np.where(inside, agents[np.where(inside, line, 0)], -1)
+
+
+def effective_genotype(lesions, config) -> np.ndarray:
+    """Genotype bits each row carries, the genetics plugin's initial alterations included."""
+    if not hasattr(config, "genetics"):
+        return np.asarray(lesions.genotype)
+    from paget.plugins.genetics import initial_mask
+    return lesions.genotype | initial_mask(config)
+
+
+def biopsy(lesions, config, who: np.ndarray) -> np.ndarray:
+    """Per patient in ``who``: alteration bits found in a biopsy of the largest lesion.
+
+    The lesion is the patient's largest growing lesion (ties: lowest lesion
+    id); an alteration is found if the clones carrying it make up at least
+    ``targeted.detection_fraction`` of that lesion's cells.
+    """
+    n = who.size
+    seen = np.zeros(n, np.uint64)
+    first, size = lesion_totals(lesions)
+    if first.size == 0:
+        return seen
+    pidx = lesions.pidx[first]
+    order = np.lexsort((lesions.lesion[first], -size, pidx))
+    top = order[np.r_[True, pidx[order][1:] != pidx[order][:-1]]]
+    sampled = np.zeros(n, np.uint64)
+    has = np.zeros(n, bool)
+    sampled[pidx[top]] = lesions.lesion[first][top]
+    has[pidx[top]] = True
+    rows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0) & has[lesions.pidx]
+                          & who[lesions.pidx] & (lesions.lesion == sampled[lesions.pidx]))
+    if rows.size == 0:
+        return seen
+    p = lesions.pidx[rows]
+    total = np.bincount(p, weights=lesions.cells[rows], minlength=n)
+    geno = effective_genotype(lesions, config)[rows]
+    names = tuple(config.genetics.alterations) if hasattr(config, "genetics") else ()
+    for k in range(len(names)):
+        b = np.uint64(1) << np.uint64(k)
+        carried = np.bincount(p, weights=np.where(geno & b, lesions.cells[rows], 0.0), minlength=n)
+        found = who & (total > 0) & (carried >= config.targeted.detection_fraction * total)
+        seen[found] |= b
+    return seen
+
+
+def _choose_targets(lesions, config, starting: np.ndarray) -> np.ndarray:
+    """Per patient starting a targeted line: the chosen alteration's bit index (-1: none)."""
+    names = tuple(config.genetics.alterations) if hasattr(config, "genetics") else ()
+    choice = np.full(starting.size, -1, np.int64)
+    cfg = config.targeted
+    available = [names.index(t) for t in cfg.targets if t in names]
+    if not available:
+        return choice
+    if not cfg.biopsy:
+        choice[starting] = available[0]
+        return choice
+    seen = biopsy(lesions, config, starting)
+    for k in reversed(available):  # the first target found wins
+        choice[starting & ((seen >> np.uint64(k)) & np.uint64(1) == 1)] = k
+    return choice
+
+
+def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
+    """Move patients ``who`` to their next line (skipping targeted lines without a target)."""
+    n_lines = len(config.treatment.lines)
+    zeros = np.zeros(who.size)
+    pending = who.copy()
+    while pending.any():
+        ps["lines_started"][pending] += 1
+        line = ps["lines_started"]
+        over = pending & (line > n_lines)
+        ps["therapy_line"][over] = 0
+        pending &= ~over
+        if not pending.any():
+            break
+        ps["therapy_line"][pending] = line[pending]
+        ps["line_start_time"][pending] = t
+        ps["nadir_diameter_sum"][pending] = ps.get("imaged_diameter_sum", zeros)[pending]
+        if "imaged_lesions" in ps:
+            ps["nadir_organs"][pending] = (ps["imaged_lesions"][pending] > 0).sum(axis=1)
+        ps["nadir_ctdna"][pending] = ps.get("ctdna_fraction", zeros)[pending]
+        agent = _agent_of_line(config, line)
+        chemo = pending & (agent == AGENTS.index("chemotherapy"))
+        ps["doses_given"][chemo] = 0
+        ps["next_dose_time"][chemo] = t
+        targeted = pending & (agent == AGENTS.index("targeted"))
+        skip = np.zeros(who.size, bool)
+        if targeted.any():
+            choice = _choose_targets(lesions, config, targeted)
+            ps["targeted_alteration"][targeted] = choice[targeted]
+            skip = targeted & (choice < 0)      # no target found: on to the next line
+        pending = skip
+
+
+@hookimpl(trylast=True)
+def paget_update_state(lesions, state, patients, config, t, dt, draws):
+    """Decisions after every readout of the step (trylast: imaging, blood, supportive first)."""
+    ps = state.patient
+    alive = np.asarray(patients.alive)
+    diag = ps.get("diagnosis_time")
+    if diag is None:
+        raise RuntimeError("the treatment plugin needs the imaging plugin (diagnosis_time)")
+    ps["dose_today"][:] = False
+    diagnosed = alive & ~np.isnan(diag)
+    if not diagnosed.any():
+        return
+    eps = 1e-9
+    # ---- surgery
+    s = config.surgery
+    if s.enabled:
+        due = diagnosed & np.isnan(ps["surgery_time"]) & (t + eps >= diag + s.delay)
+        ps["surgery_time"][due] = t
+    # ---- policy: progression on the current line (or after it)
+    tr = config.treatment
+    if not tr.lines:
+        return
+    started = ps["lines_started"] > 0
+    on_plan = diagnosed & started & (ps["lines_started"] <= len(tr.lines))
+    progressed = np.zeros(alive.size, bool)
+    if "progression" in tr.switch_on and "last_scan_time" in ps:
+        scanned = on_plan & (ps["last_scan_time"] == t)
+        dsum = ps["imaged_diameter_sum"]
+        nadir = ps["nadir_diameter_sum"]
+        organs = (ps["imaged_lesions"] > 0).sum(axis=1)
+        grew = (dsum >= 1.2 * nadir) & (dsum - nadir >= 5.0)
+        new_site = organs > ps["nadir_organs"]
+        progressed |= scanned & (grew | new_site)
+        better = scanned & ~progressed
+        ps["nadir_diameter_sum"][better] = np.fmin(nadir[better], dsum[better])
+        ps["nadir_organs"][better] = np.minimum(ps["nadir_organs"][better], organs[better])
+    if "ctdna" in tr.switch_on and "ctdna_fraction" in ps:
+        c = ps["ctdna_fraction"]
+        rise = on_plan & (c >= tr.ctdna_rise * ps["nadir_ctdna"]) & (c >= tr.ctdna_floor)
+        progressed |= rise
+        ps["nadir_ctdna"][on_plan] = np.fmin(ps["nadir_ctdna"][on_plan], c[on_plan])
+    first = ps["first_progression_time"]
+    first[progressed & np.isnan(first)] = t
+    # ---- start line 1, or the next line on progression
+    due_first = diagnosed & ~started & (t + eps >= diag + tr.start)
+    if (due_first | progressed).any():
+        _start_line(ps, due_first | progressed, t, lesions, config)
+    # ---- chemotherapy doses
+    agent = _agent_of_line(config, ps["therapy_line"])
+    chemo = alive & (agent == AGENTS.index("chemotherapy"))
+    if chemo.any():
+        c = config.chemotherapy
+        ecog = ps.get("performance_status", np.zeros(alive.size, np.int64))
+        due = chemo & (t + eps >= ps["next_dose_time"]) & (ps["doses_given"] < c.cycles)
+        held = due & (ecog >= c.hold_performance_status)
+        give = due & ~held
+        u = draws.uniform_patients(patients, "treatment.toxicity")
+        stop = give & (u < c.toxicity * ps["doses_given"])
+        give &= ~stop
+        ps["dose_today"][give] = True
+        ps["doses_given"][give] += 1
+        ps["next_dose_time"][give] = t + c.interval
+        done = chemo & ((ps["doses_given"] >= c.cycles) & ~give | stop)
+        ps["therapy_line"][done] = 0   # the course is over; the next line waits for progression
+
+
+@hookimpl
+def paget_removal(lesions, fraction, state, config, t):
+    s = config.surgery
+    if not s.enabled or len(lesions) == 0:
+        return
+    when = state.patient["surgery_time"][lesions.pidx]
+    cut = lesions.primary & (when == t)
+    fraction[cut] = 1.0 - s.residual
+
+
+def _resisted(lesions, state) -> np.ndarray:
+    r = state.lesion.get("drug_resistance")
+    return np.ones(len(lesions)) if r is None else 1.0 - r[lesions.row]
+
+
+@hookimpl(trylast=True)
+def paget_growth(lesions, rates, state, config, dt):
+    """Added death of the acting agents (trylast: after growth, factors and immune kill)."""
+    if len(lesions) == 0 or not config.treatment.lines:
+        return
+    ps = state.patient
+    pidx = lesions.pidx
+    agent = _agent_of_line(config, ps["therapy_line"])[pidx]
+    grows = ~lesions.dormant & (lesions.cells > 0)
+    chemo = grows & ps["dose_today"][pidx]
+    if chemo.any():
+        c = config.chemotherapy
+        rates.death[chemo] += (c.log_kill * LN10 / dt * rates.birth[chemo] / c.reference_birth_rate
+                               * _resisted(lesions, state)[chemo])
+    targeted = grows & (agent == AGENTS.index("targeted"))
+    if targeted.any():
+        k = ps["targeted_alteration"][pidx]
+        geno = effective_genotype(lesions, config)
+        carries = targeted & (k >= 0) & (
+            (geno >> np.maximum(k, 0).astype(np.uint64)) & np.uint64(1) == 1)
+        rates.death[carries] += config.targeted.kill_rate * _resisted(lesions, state)[carries]
+    immuno = grows & (agent == AGENTS.index("immunotherapy"))
+    if immuno.any():
+        rates.death[immuno] += config.immunotherapy.kill_rate * _visibility(
+            lesions, state, config)[immuno]
+
+
+def _visibility(lesions, state, config) -> np.ndarray:
+    if "immune_competence" in state.patient and hasattr(config, "immune"):
+        from paget.plugins.immune import visibility
+        return visibility(lesions, state, config)
+    evasion = state.lesion.get("immune_evasion")
+    return np.ones(len(lesions)) if evasion is None else 1.0 - evasion[lesions.row]
+
+
+@hookimpl
+def paget_circulation(lesions, rates, state, config):
+    if len(lesions) == 0 or "immunotherapy" not in config.treatment.lines:
+        return
+    agent = _agent_of_line(config, state.patient["therapy_line"])[lesions.pidx]
+    on = agent == AGENTS.index("immunotherapy")
+    if on.any():
+        v = _visibility(lesions, state, config)
+        rates.ctc_survival[on] *= np.maximum(1.0 - config.immunotherapy.ctc_kill * v[on], 0.0)
