@@ -1,0 +1,460 @@
+"""Patient management: diagnosis, imaging, blood readouts, treatments, policies, arms.
+
+Treatments are checked against closed forms on deterministic exponential growth
+(the kernel then takes the mean ``N e^{(b - d) dt}`` exactly), with shedding
+and every factor plugin off unless the test is about it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import paget
+import paget.plugins.imaging as imaging
+import paget.plugins.liquid_biopsy as liquid_biopsy
+import paget.plugins.supportive as supportive
+import paget.plugins.treatment as treatment
+from paget.config import deep_merge
+from paget.random import Draws
+from paget.state import LesionTable, Patients, State
+
+from .factors import only
+
+R = 0.02          # 1/day, exponential growth of the primary
+N0 = 1e6          # cells
+BASE = {"seed": 5, "cohort": {"patients": 2, "years": 1}, "primary": {"cells": N0},
+        "colonization": {"growth": {"law": "exponential", "rate": R, "death": 0.0,
+                                    "mode": "deterministic"}},
+        "intravasation": {"rate": 0.0}, "output": {"interval": 1.0}}
+
+
+def run(*factors, **overrides):
+    return paget.Simulation(only(deep_merge(BASE, overrides), *factors),
+                            entry_points=False).run()
+
+
+def primary(ds):
+    return ds.tumor_cells.sel(organ="breast")
+
+
+def first_day(cells: float, rate: float = R, n0: float = N0) -> int:
+    """First whole day at whose start n0 e^{rate t} reaches ``cells``."""
+    return math.ceil(math.log(cells / n0) / rate)
+
+
+# ---------------------------------------------------------------- diagnosis
+
+def test_diagnosis_when_the_primary_reaches_the_detection_diameter():
+    ds = run(diagnosis={"diameter": 10.0})
+    n_d = math.pi / 6 * 10.0 ** 3 * 1e6          # REFERENCE.md s.5
+    assert imaging.cells_of_diameter(10.0) == pytest.approx(n_d)
+    assert np.all(ds.diagnosis_time.values == first_day(n_d))
+    assert ds.diagnosis_time.attrs["units"] == "days"
+
+
+def test_screening_finds_the_tumour_earlier_at_a_visit():
+    ds = run(diagnosis={"diameter": 10.0, "screening_interval": 100.0,
+                        "screening_diameter": 5.0})
+    small = first_day(imaging.cells_of_diameter(5.0))       # day 210
+    visit = 100 * math.ceil(small / 100)                     # the next visit: day 300
+    assert visit < first_day(imaging.cells_of_diameter(10.0))
+    assert np.all(ds.diagnosis_time.values == visit)
+
+
+def test_visits_fall_on_their_schedule():
+    on = imaging._on_schedule
+    assert on(0.0, 0.0, 90.0, 1.0) and on(90.0, 0.0, 90.0, 1.0) and not on(45.0, 0.0, 90.0, 1.0)
+    assert not on(5.0, 10.0, 90.0, 1.0) and on(100.0, 10.0, 90.0, 1.0)
+    assert not on(1.0, np.nan, 90.0, 1.0)
+    assert on(14.0, 0.0, 7.0, 7.0) and not on(7.0, 0.0, 10.0, 2.0)   # coarse steps
+
+
+# ---------------------------------------------------------------- imaging
+
+def lesion_table(cells, organ, lesion=None, genotype=None, primary=None, patient=None):
+    n = len(cells)
+    tab = LesionTable()
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    flags = np.zeros(n, np.uint8) if primary is None else \
+        np.where(primary, paget.state.FLAG_PRIMARY, 0).astype(np.uint8)
+    tab.append(uid=uid, parent=np.zeros(n, np.uint64),
+               lesion=uid if lesion is None else np.asarray(lesion, np.uint64), clone=uid,
+               genotype=np.zeros(n, np.uint64) if genotype is None else
+               np.asarray(genotype, np.uint64),
+               cells=np.asarray(cells, np.float64),
+               patient=np.zeros(n, np.int64) if patient is None else np.asarray(patient, np.int64),
+               birth_step=np.zeros(n, np.int32), organ=np.asarray(organ, np.int16), flags=flags)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return paget.Simulation({"treatment": {"lines": ["chemotherapy", "immunotherapy"]}},
+                            entry_points=False)
+
+
+def patient_state(sim, P: int) -> dict[str, np.ndarray]:
+    return {v.name: np.full(P if v.level == "patient" else (P, sim.body.n_organs), v.default,
+                            dtype=v.dtype)
+            for v in sim.variables if v.level != "lesion"}
+
+
+def test_a_scan_sees_lesions_above_the_organ_threshold(sim):
+    body = sim.body
+    liver, lung, breast = (body.organ_index(o) for o in ("liver", "lung", "breast"))
+    ct = imaging.cells_of_diameter(5.0)                        # CT: 5 mm
+    cells = [1e9, ct * 1.01, ct * 0.99, ct * 2, ct * 0.6, ct * 0.6]
+    organ = [breast, liver, liver, lung, lung, lung]
+    lesion = [1, 2, 3, 4, 5, 5]                                # rows 5, 6: one lesion
+    tab = lesion_table(cells, organ, lesion=lesion, primary=[True] + [False] * 5)
+    ps = patient_state(sim, 1)
+    ps["diagnosis_time"][:] = 0.0
+    imaging.paget_update_state(lesions=tab.view(1.0), state=State({}, ps),
+                               patients=Patients(np.arange(1), np.ones(1, bool), np.zeros(1)),
+                               config=sim.config, body=body, t=90.0, dt=1.0)
+    seen = ps["imaged_lesions"][0]
+    assert seen[breast] == 1 and seen[liver] == 1 and seen[lung] == 2
+    assert seen.sum() == 4
+    d = imaging.diameter_of_cells(np.array([1e9, ct * 1.01, ct * 2, ct * 1.2]))
+    assert ps["imaged_diameter_sum"][0] == pytest.approx(d.sum())
+    assert ps["first_detected_metastasis_time"][0] == 90.0 and ps["last_scan_time"][0] == 90.0
+    # PET sees less: 10 mm
+    pet = paget.Simulation({"imaging": {"modality": "PET"}}, entry_points=False)
+    assert imaging.thresholds(pet.config, body)[liver] == pytest.approx(
+        imaging.cells_of_diameter(10.0))
+    per_organ = paget.Simulation({"imaging": {"threshold": {"default": 5.0, "brain": 2.0}}},
+                                 entry_points=False)
+    th = imaging.thresholds(per_organ.config, body)
+    assert th[body.organ_index("brain")] == pytest.approx(imaging.cells_of_diameter(2.0))
+
+
+# ---------------------------------------------------------------- surgery
+
+def test_surgery_removes_the_primary_and_counts_the_cells():
+    ds = run(diagnosis={"diameter": 10.0}, surgery={"enabled": True, "delay": 10.0})
+    t_s = first_day(imaging.cells_of_diameter(10.0)) + 10
+    assert np.all(ds.surgery_time.values == t_s)
+    p = primary(ds)
+    assert np.all(p.sel(time=t_s).values == pytest.approx(N0 * np.exp(R * t_s), rel=1e-9))
+    assert np.all(p.sel(time=slice(t_s + 1, None)).values == 0)
+    removed = ds.cells_removed.sum(("time", "organ")).values
+    assert np.all(np.abs(removed - N0 * np.exp(R * t_s)) <= 1.0)
+
+
+def test_a_residual_fraction_is_left_behind():
+    ds = run(diagnosis={"diameter": 10.0}, surgery={"enabled": True, "delay": 0.0,
+                                                     "residual": 0.25})
+    t_s = first_day(imaging.cells_of_diameter(10.0))
+    kept = primary(ds).sel(time=t_s + 1).values
+    expected = np.floor(0.25 * N0 * np.exp(R * t_s)) * np.exp(R)  # rounded, then a day's growth
+    assert np.all(np.abs(kept - expected) <= 1.0 * np.exp(R) + 1e-6 * expected)
+
+
+# ---------------------------------------------------------------- chemotherapy
+
+def test_each_dose_kills_log_kill_logs_at_the_reference_birth_rate():
+    cycles, interval = 3, 21.0
+    ds = run(diagnosis={"diameter": 10.0}, treatment={"lines": ["chemotherapy"], "start": 0.0},
+             chemotherapy={"cycles": cycles, "interval": interval, "log_kill": 1.0,
+                           "reference_birth_rate": R, "toxicity": 0.0})
+    t_d = first_day(imaging.cells_of_diameter(10.0))
+    last_dose = t_d + (cycles - 1) * interval
+    t = ds.time.values
+    expected = N0 * np.exp(R * t) / 10.0 ** np.clip(np.floor((t - t_d - 1) / interval) + 1,
+                                                     0, cycles)
+    expected[t <= t_d] = N0 * np.exp(R * t[t <= t_d])
+    np.testing.assert_allclose(primary(ds).values[0], expected, rtol=1e-9)
+    assert np.all(ds.doses_given.sel(time=last_dose + 1).values == cycles)
+    line = ds.therapy_line.values[0]
+    assert np.all(line[(t > t_d) & (t <= last_dose)] == 1) and line[-1] == 0
+
+
+def test_norton_simon_scales_the_kill_with_proliferation():
+    """Half the reference birth rate: half the logs per dose."""
+    ds = run(diagnosis={"diameter": 10.0}, treatment={"lines": ["chemotherapy"], "start": 0.0},
+             chemotherapy={"cycles": 1, "log_kill": 1.0, "reference_birth_rate": 2 * R,
+                           "toxicity": 0.0})
+    t_d = first_day(imaging.cells_of_diameter(10.0))
+    got = primary(ds).sel(time=t_d + 1).values
+    np.testing.assert_allclose(got, N0 * np.exp(R * (t_d + 1)) / 10 ** 0.5, rtol=1e-9)
+
+
+def test_poor_performance_status_holds_the_dose(sim):
+    cfg = sim.config
+    ps = patient_state(sim, 2)
+    ps["diagnosis_time"][:] = 0.0
+    ps["lines_started"][:] = 1
+    ps["therapy_line"][:] = 1
+    ps["next_dose_time"][:] = 5.0
+    ps["performance_status"][:] = [0, 3]
+    tab = lesion_table([], [])
+    treatment.paget_update_state(lesions=tab.view(1.0), state=State({}, ps),
+                                 patients=Patients(np.arange(2), np.ones(2, bool), np.zeros(2)),
+                                 config=cfg, t=5.0, dt=1.0, draws=Draws(1, 5))
+    assert ps["dose_today"].tolist() == [True, False]
+    assert ps["doses_given"].tolist() == [1, 0]
+
+
+# ---------------------------------------------------------------- targeted therapy
+
+TARGETED = dict(diagnosis={"diameter": 10.0},
+                treatment={"lines": ["targeted"], "start": 0.0},
+                targeted={"targets": ["HER2"], "kill_rate": 0.1},
+                genetics={"mutation_rate": 0.0})
+
+
+def test_targeted_therapy_kills_carriers_only():
+    carriers = run("genetics", **deep_merge(TARGETED, {"genetics": {"initial": ["HER2"]}}))
+    # HER2 scales net growth by 1.3 (genetics' catalogue): b - d = 0.026
+    g = 1.3 * R
+    t_d = first_day(imaging.cells_of_diameter(10.0), rate=g)
+    assert np.all(carriers.diagnosis_time.values == t_d)
+    t = carriers.time.values
+    expected = np.where(t <= t_d, N0 * np.exp(g * t),
+                        N0 * np.exp(g * t_d) * np.exp((g - 0.1) * (t - t_d)))
+    np.testing.assert_allclose(primary(carriers).values[0], expected, rtol=1e-9)
+    her2 = list(paget.plugins.genetics.DEFAULT_ALTERATIONS).index("HER2")
+    assert np.all(carriers.targeted_alteration.values == her2)
+    # without the alteration a biopsy finds no target: the line is skipped
+    spared = run("genetics", **TARGETED)
+    np.testing.assert_allclose(primary(spared).values[0], N0 * np.exp(R * t), rtol=1e-9)
+    assert np.all(spared.targeted_alteration.values == -1)
+    assert np.all(spared.lines_started.values == 2) and np.all(spared.therapy_line.values == 0)
+    # unverified (no biopsy): given, but it spares cells without the target
+    blind = run("genetics", **deep_merge(TARGETED, {"targeted": {"biopsy": False}}))
+    np.testing.assert_allclose(primary(blind).values[0], N0 * np.exp(R * t), rtol=1e-9)
+    assert np.all(blind.targeted_alteration.values == her2)
+
+
+def test_a_biopsy_of_the_largest_lesion_misses_subclones_elsewhere(sim):
+    her2 = np.uint64(1) << np.uint64(list(sim.config.genetics.alterations).index("HER2"))
+    # patient 0: largest lesion 4 % HER2 (below 5 %), a smaller all-HER2 lesion
+    # patient 1: largest lesion 10 % HER2
+    cells = [9.6e5, 4e4, 1e5, 9e5, 1e5]
+    lesion = [1, 1, 2, 3, 3]
+    genotype = [0, her2, her2, 0, her2]
+    tab = lesion_table(cells, [0] * 5, lesion=lesion, genotype=genotype,
+                       patient=[0, 0, 0, 1, 1])
+    seen = treatment.biopsy(tab.view(1.0), sim.config, np.ones(2, bool))
+    assert (seen & her2).tolist() == [0, her2]
+
+
+# ---------------------------------------------------------------- immunotherapy
+
+IMMUNO = dict(diagnosis={"diameter": 10.0}, treatment={"lines": ["immunotherapy"], "start": 0.0},
+              immunotherapy={"kill_rate": 0.05}, immune={"lesion_kill": 0.0, "ctc_kill": 0.0},
+              genetics={"mutation_rate": 0.0,
+                        "alterations": {"PD-L1": {"traits": {"immune_evasion": 1.0}}}})
+
+
+def test_immunotherapy_kills_visible_cells_and_spares_evading_clones():
+    visible = run("immune", "genetics", **IMMUNO)
+    t = visible.time.values
+    t_d = first_day(imaging.cells_of_diameter(10.0))
+    expected = np.where(t <= t_d, N0 * np.exp(R * t),
+                        N0 * np.exp(R * t_d) * np.exp((R - 0.05) * (t - t_d)))
+    np.testing.assert_allclose(primary(visible).values[0], expected, rtol=1e-9)
+    evading = run("immune", "genetics", **deep_merge(IMMUNO, {"genetics": {"initial": ["PD-L1"]}}))
+    np.testing.assert_allclose(primary(evading).values[0], N0 * np.exp(R * t), rtol=1e-9)
+
+
+# ---------------------------------------------------------------- adaptive policy
+
+def decide(sim, ps, t=100.0, P=None):
+    P = len(ps["diagnosis_time"]) if P is None else P
+    treatment.paget_update_state(lesions=lesion_table([], []).view(1.0), state=State({}, ps),
+                                 patients=Patients(np.arange(P), np.ones(P, bool), np.zeros(P)),
+                                 config=sim.config, t=t, dt=1.0, draws=Draws(1, int(t)))
+
+
+def test_radiological_progression_starts_the_next_line(sim):
+    liver, lung = sim.body.organ_index("liver"), sim.body.organ_index("lung")
+    ps = patient_state(sim, 4)
+    ps["diagnosis_time"][:] = 0.0
+    ps["lines_started"][:] = 1          # chemotherapy given; the course is over
+    ps["nadir_diameter_sum"][:] = 20.0
+    ps["nadir_organs"][:] = 1
+    ps["imaged_lesions"][:, liver] = 1
+    ps["last_scan_time"][:] = 100.0
+    # 0: +50 % and +10 mm; 1: +10 % (stable); 2: a new organ; 3: +25 % but < 5 mm... of 20: 5 mm
+    ps["imaged_diameter_sum"][:] = [30.0, 22.0, 20.0, 24.5]
+    ps["imaged_lesions"][2, lung] = 1
+    ps["nadir_diameter_sum"][3] = 19.0  # 24.5 >= 1.2 * 19 = 22.8 and 5.5 mm
+    decide(sim, ps)
+    assert ps["lines_started"].tolist() == [2, 1, 2, 2]
+    assert ps["therapy_line"].tolist() == [2, 0, 2, 2]        # line 2: immunotherapy
+    assert np.isnan(ps["first_progression_time"][1])
+    assert ps["first_progression_time"][[0, 2, 3]].tolist() == [100.0] * 3
+    assert ps["nadir_diameter_sum"][1] == 20.0                # no new nadir for 22 mm
+    # no scan this step: no decision
+    ps["imaged_diameter_sum"][1] = 40.0
+    decide(sim, ps, t=101.0)
+    assert ps["lines_started"][1] == 1
+
+
+def test_a_ctdna_rise_starts_the_next_line():
+    sim = paget.Simulation({"treatment": {"lines": ["chemotherapy", "immunotherapy"],
+                                          "switch_on": ["ctdna"], "ctdna_rise": 2.0,
+                                          "ctdna_floor": 1e-3}}, entry_points=False)
+    ps = patient_state(sim, 3)
+    ps["diagnosis_time"][:] = 0.0
+    ps["lines_started"][:] = 1
+    ps["nadir_ctdna"][:] = [1e-3, 1e-3, 1e-4]
+    ps["ctdna_fraction"][:] = [2.5e-3, 1.5e-3, 5e-4]   # 2.5x; 1.5x; 5x but below the floor
+    decide(sim, ps)
+    assert ps["lines_started"].tolist() == [2, 1, 1]
+
+
+def test_the_last_line_ends_the_plan(sim):
+    ps = patient_state(sim, 1)
+    ps["diagnosis_time"][:] = 0.0
+    ps["lines_started"][:] = 2
+    ps["therapy_line"][:] = 2
+    ps["nadir_diameter_sum"][:] = 10.0
+    ps["imaged_diameter_sum"][:] = 30.0
+    ps["last_scan_time"][:] = 100.0
+    decide(sim, ps)
+    assert ps["lines_started"][0] == 3 and ps["therapy_line"][0] == 0
+
+
+# ---------------------------------------------------------------- blood readouts
+
+def test_ctc_counts_are_poisson_on_the_steady_state_concentration():
+    sim = paget.Simulation({}, entry_points=False)
+    cfg = sim.config.liquid_biopsy
+    P = 20000
+    shed = np.full(P, 2e5, np.int64)                       # CTC/day
+    lam = 2e5 * (1.7 / 24) / math.log(2) / 5000.0 * 7.5   # steady state, per 7.5 mL
+    assert liquid_biopsy.ctc_concentration(2e5, cfg) * 7.5 == pytest.approx(lam)
+    ps = patient_state(sim, P)
+    patients = Patients(np.arange(P), np.ones(P, bool), np.full(P, 1e9), ctc_shed=shed,
+                        cell_death=np.full(P, 1e7))
+    liquid_biopsy.paget_update_state(state=State({}, ps), patients=patients, config=sim.config,
+                                     dt=1.0, draws=Draws(3, 7))
+    n = ps["ctc_per_7_5ml"]
+    assert abs(n.mean() - lam) < 5 * math.sqrt(lam / P)
+    assert abs(n.var() - lam) < 5 * lam * math.sqrt(2 / P)
+    assert np.array_equal(ps["ctc_positive"], n >= 5)
+    # ctDNA: 1e7 deaths/day x 1.4e-4 GE x (114 min / ln 2) / 2750 mL against 1500 GE/mL
+    tumour = 1e7 * 1.4e-4 * (114 / 1440) / math.log(2) / 2750.0
+    assert ps["ctdna_fraction"][0] == pytest.approx(tumour / (tumour + 1500.0))
+    # biomarker: lognormal noise with mean 1 around baseline + per_cell * burden
+    b = sim.config.biomarker
+    mean = b.baseline + b.per_cell * 1e9
+    assert abs(ps["biomarker"].mean() - mean) < 5 * mean * b.cv / math.sqrt(P)
+    # the same draws whatever patients a rank holds: keyed by patient
+    ps2 = patient_state(sim, 10)
+    sub = Patients(np.arange(100, 110), np.ones(10, bool), np.full(10, 1e9),
+                   ctc_shed=shed[:10], cell_death=np.full(10, 1e7))
+    liquid_biopsy.paget_update_state(state=State({}, ps2), patients=sub, config=sim.config,
+                                     dt=1.0, draws=Draws(3, 7))
+    assert np.array_equal(ps2["ctc_per_7_5ml"], n[100:110])
+
+
+def test_shedding_patients_have_ctcs_in_the_run():
+    ds = paget.Simulation({"seed": 2, "cohort": {"patients": 3, "years": 1},
+                           "primary": {"cells": 1e9}}, entry_points=False).run()
+    late = ds.isel(time=slice(-3, None))
+    assert (late.ctc_blood > 0).all() and (late.ctdna_fraction > 0).all()
+    assert ds.ctc_per_7_5ml.attrs["units"] == "cells"
+
+
+# ---------------------------------------------------------------- supportive care
+
+def test_performance_status_follows_burden_and_organs(sim):
+    body = sim.body
+    brain, liver = body.organ_index("brain"), body.organ_index("liver")
+    cells = [1e8, 2e9, 5e10]
+    tab = lesion_table(cells, [brain, liver, liver], patient=[0, 1, 2])
+    ps = patient_state(sim, 3)
+    burden = np.bincount([0, 1, 2], weights=cells)
+    supportive.paget_update_state(lesions=tab.view(1.0), state=State({}, ps),
+                                  patients=Patients(np.arange(3), np.ones(3, bool), burden),
+                                  config=sim.config, body=body, dt=1.0, draws=Draws(1, 0))
+    # 0: small brain lesion, below organ_cells: 0; 1: liver 2e9: 1;
+    # 2: liver 5e10 (1) + load log10(5e10 / 1e10) = 0.7: 1.7 -> ECOG 1
+    assert ps["performance_status"].tolist() == [0, 1, 1]
+    assert ps["symptom_burden"][2] == pytest.approx(1.0 + math.log10(5.0))
+
+
+def test_a_bone_agent_lowers_skeletal_events():
+    def events(agent):
+        sim = paget.Simulation({"supportive": {"bone_agent": agent}}, entry_points=False)
+        P = 4000
+        tab = lesion_table([1e10] * P, [sim.body.organ_index("bone")] * P,
+                           patient=np.arange(P))
+        ps = patient_state(sim, P)
+        for step in range(30):
+            supportive.paget_update_state(
+                lesions=tab.view(1.0), state=State({}, ps),
+                patients=Patients(np.arange(P), np.ones(P, bool), np.full(P, 1e10)),
+                config=sim.config, body=sim.body, dt=1.0, draws=Draws(1, step))
+        return ps["skeletal_events"].mean()
+
+    lam = 10 / 365.25 * 30          # per patient over 30 days at 1e10 cells in bone
+    none, agent = events(False), events(True)
+    assert abs(none - lam) < 5 * math.sqrt(lam / 4000)
+    assert abs(agent - 0.59 * lam) < 5 * math.sqrt(0.59 * lam / 4000)
+
+
+# ---------------------------------------------------------------- trial arms
+
+ARMS = {"seed": 4, "cohort": {"patients": 3, "years": 0.3}, "primary": {"cells": 6e8},
+        "arms": [{"name": "control"},
+                 {"name": "surgery", "surgery": {"enabled": True, "delay": 30.0}}]}
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return paget.Simulation(ARMS, entry_points=False).run()
+
+
+def test_arms_share_their_patients_until_treatment_differs(trial):
+    assert trial.arm.values.tolist() == ["control", "surgery"]
+    assert trial.tumor_cells.dims == ("arm", "patient", "time", "organ")
+    assert np.all(trial.diagnosis_time.values == 0.0)
+    before = trial.sel(time=slice(None, 30.0))
+    for name in ("tumor_cells", "ctc_shed", "lesions", "ctc_per_7_5ml", "biomarker"):
+        a = before[name].sel(arm="control").values
+        b = before[name].sel(arm="surgery").values
+        assert np.array_equal(a, b), name
+    after = trial.tumor_cells.sel(organ="breast").isel(time=-1)
+    assert np.all(after.sel(arm="surgery").values == 0)
+    assert np.all(after.sel(arm="control").values > 0)
+    assert set(np.unique(trial.lesion_arm.values)) == {"control", "surgery"}
+    assert trial.lesion_arm.sizes["lesion"] == trial.lesion_cells.sizes["lesion"]
+
+
+def test_an_arm_run_alone_equals_its_slice_of_the_trial(trial):
+    alone = paget.Simulation({k: v for k, v in ARMS.items() if k != "arms"} |
+                             {"surgery": {"enabled": True, "delay": 30.0}},
+                             entry_points=False).run()
+    arm = trial.sel(arm="surgery")
+    for name in ("tumor_cells", "death_time", "surgery_time", "ctc_per_7_5ml"):
+        assert np.array_equal(arm[name].values, alone[name].values, equal_nan=True), name
+    mine = trial.lesion_arm.values == "surgery"
+    assert np.array_equal(trial.lesion_cells.values[mine], alone.lesion_cells.values)
+
+
+@pytest.mark.parametrize("arms, message", [
+    ([], "non-empty array of tables"),
+    ([{"surgery": {"enabled": True}}], "every arm needs a name"),
+    ([{"name": "a"}, {"name": "a"}], "arm names must be unique"),
+    ([{"name": "a", "seed": 3}], "the arms of a trial share"),
+    ([{"name": "a", "cohort": {"patients": 3}}], "the arms of a trial share"),
+    ([{"name": "b", "chemotherapy": {"cycles": -1}}], "arms[0] ('b'): chemotherapy.cycles"),
+    ([{"name": "c", "treatment": {"lines": ["radiotherapy"]}}], "arms[0] ('c'): treatment.lines"),
+])
+def test_bad_arms_are_refused_with_the_arm_named(arms, message):
+    with pytest.raises(paget.ConfigError) as exc:
+        paget.Simulation({"arms": arms}, entry_points=False)
+    assert message in str(exc.value)
+
+
+def test_arms_are_refused_with_checkpoints(tmp_path):
+    from paget.checkpoint import Checkpoints
+    sim = paget.Simulation(ARMS, entry_points=False)
+    with pytest.raises(paget.ConfigError, match="checkpoints of a multi-arm trial"):
+        sim.run(checkpoint=Checkpoints(tmp_path / "ck", every=10.0))
