@@ -230,13 +230,13 @@ def _cmd_run(args, comm) -> int:
         with Progress(TextColumn("[bold]paget[/] " + label), BarColumn(),
                       TextColumn("day {task.fields[day]:>6.0f}"), TimeRemainingColumn(),
                       console=console, transient=True) as bar:
-            task = bar.add_task("run", total=sim.plan.n_steps, day=0)
-            dt = sim.plan.dt
+            task = bar.add_task("run", total=sim.total_steps, day=0)
+            dt, n_steps = sim.plan.dt, sim.plan.n_steps
             done = [0]
 
-            def progress(k: int) -> None:
+            def progress(k: int) -> None:   # the day within the current arm
                 done[0] += k
-                bar.update(task, advance=k, day=done[0] * dt)
+                bar.update(task, advance=k, day=(done[0] - 1) % n_steps * dt + dt)
 
             ds = sim.run(progress=progress, **run_kw)
     else:
@@ -273,8 +273,23 @@ def _summary(ds, console) -> None:
     seeded = np.isfinite(seed_t)
     deaths = int(np.isfinite(ds.death_time.values).sum())
     med = f"{np.median(seed_t[seeded]):.0f} days" if seeded.any() else "never"
-    console.print(f"seeded: {seeded.sum()}/{n} patients (median first seeding {med})")
-    console.print(f"died at the lethal burden: {deaths}/{n} patients")
+    who = "patients" if "arm" not in ds.dims else "patients x arms"
+    console.print(f"seeded: {seeded.sum()}/{seeded.size} {who} (median first seeding {med})")
+    if "arm" not in ds.dims:
+        console.print(f"died at the lethal burden: {deaths}/{n} patients")
+        return
+    arms = Table(title="trial arms (same virtual patients)")
+    for column in ("arm", "died", "median survival", "metastasis detected"):
+        arms.add_column(column, justify="left" if column == "arm" else "right")
+    for arm in ds.arm.values:
+        a = ds.sel(arm=arm)
+        died = np.isfinite(a.death_time.values)
+        med_os = f"{np.median(a.death_time.values[died]):.0f} days" if died.sum() * 2 > n \
+            else "not reached"
+        mets = "n/a" if "first_detected_metastasis_time" not in a else \
+            f"{int(np.isfinite(a.first_detected_metastasis_time.values).sum())}/{n}"
+        arms.add_row(str(arm), f"{int(died.sum())}/{n}", med_os, mets)
+    console.print(arms)
 
 
 def _cmd_scenarios(args, comm) -> int:

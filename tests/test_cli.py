@@ -93,3 +93,16 @@ def test_scenarios_and_plugins_commands():
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "paget"
     assert exe.exists() or shutil.which("paget")
+
+
+def test_run_a_trial_writes_the_arm_dimension_and_a_summary_per_arm(tmp_path):
+    cfg = {"seed": 2, "cohort": {"patients": 2, "years": 0.1}, "primary": {"cells": 6e8},
+           "arms": [{"name": "control"},
+                    {"name": "surgery", "surgery": {"enabled": True, "delay": 10.0}}]}
+    out = tmp_path / "trial.nc"
+    r = paget_cli("run", write_toml(tmp_path / "trial.toml", cfg), "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "trial arms" in r.stdout and "control" in r.stdout and "surgery" in r.stdout
+    ds = xr.open_dataset(out)
+    assert ds.arm.values.tolist() == ["control", "surgery"]
+    assert ds.death_time.dims == ("arm", "patient")

@@ -581,7 +581,7 @@ def plugins_reference() -> str:
 #: The how-to guides, in order.  A page that does not exist (yet) is left out, so
 #: docs/reliability.md joins the toctree once its author adds it; the restart
 #: guide (``orphan`` otherwise) joins it only while ``paget run`` has ``--restart``.
-HOWTOS = ("howto/cluster", "howto/plugin", "howto/restart", "reliability")
+HOWTOS = ("howto/cluster", "howto/plugin", "howto/trial", "howto/restart", "reliability")
 
 
 def restart_available() -> bool:
