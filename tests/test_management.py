@@ -458,3 +458,68 @@ def test_arms_are_refused_with_checkpoints(tmp_path):
     sim = paget.Simulation(ARMS, entry_points=False)
     with pytest.raises(paget.ConfigError, match="checkpoints of a multi-arm trial"):
         sim.run(checkpoint=Checkpoints(tmp_path / "ck", every=10.0))
+
+
+# ---------------------------------------------------------------- extension points, ranks
+
+def test_immunotherapy_lowers_ctc_survival_of_visible_rows_only(sim):
+    from paget.state import Rates
+    tab = lesion_table([1e6, 1e6], [0, 0], patient=[0, 1])
+    ps = patient_state(sim, 2)
+    ps["therapy_line"][:] = [2, 1]           # line 2 is immunotherapy, line 1 chemotherapy
+    lesion_state = {"immune_evasion": np.zeros(2)}
+    rates = Rates.neutral(2)
+    treatment.paget_circulation(lesions=tab.view(1.0), rates=rates,
+                                state=State(lesion_state, ps), config=sim.config)
+    assert rates.ctc_survival.tolist() == [1.0 - sim.config.immunotherapy.ctc_kill, 1.0]
+
+
+class HalveEverything:
+    """A third-party removal: half of every row's cells, once, on day 10."""
+
+    @paget.hookimpl
+    def paget_removal(self, lesions, fraction, t):
+        if t == 10.0:
+            fraction[:] = 0.5
+
+
+class BadRemoval:
+    @paget.hookimpl
+    def paget_removal(self, fraction):
+        fraction[:] = 1.5
+
+
+def test_removal_keeps_the_expected_count_by_keyed_rounding():
+    sim = paget.Simulation(only(deep_merge(BASE, {"cohort": {"patients": 200}})),
+                           plugins=[("halve", HalveEverything())], entry_points=False)
+    ds = sim.run()
+    before = N0 * np.exp(R * 10)
+    kept = primary(ds).sel(time=11.0).values / np.exp(R)
+    assert np.all(np.abs(kept - before / 2) <= 1.0 + 1e-9 * before)
+    removed = ds.cells_removed.sel(time=11.0).sum("organ").values
+    # floor(x + u) is x rounded down or up, with E = x: both occur over patients
+    half = before / 2
+    assert set(np.round(kept, 6)) == {np.floor(half), np.ceil(half)}
+    p = half - np.floor(half)
+    assert abs(kept.mean() - half) < 5 * np.sqrt(p * (1 - p) / kept.size)
+    assert np.all(np.abs(removed - half) <= 1.0)
+
+
+def test_a_removal_fraction_outside_0_1_names_the_plugin():
+    sim = paget.Simulation(only(BASE), plugins=[("bad_removal", BadRemoval())],
+                           entry_points=False)
+    with pytest.raises(paget.PluginError, match="bad_removal.*paget_removal"):
+        sim.run()
+
+
+def test_a_treated_trial_is_identical_on_1_and_2_ranks(tmp_path):
+    from .test_cli import write_toml
+    from .test_decomposition import datasets_on_ranks
+    cfg = deep_merge(ARMS, {"cohort": {"patients": 3, "years": 0.4},
+                            "treatment": {"lines": ["chemotherapy", "immunotherapy"],
+                                          "start": 5.0, "switch_on": ["progression", "ctdna"]},
+                            "imaging": {"interval": 30.0}})
+    one, two = datasets_on_ranks(write_toml(tmp_path / "t.toml", cfg), (1, 2), tmp_path)
+    import xarray as xr
+    xr.testing.assert_identical(one, two)
+    assert (one.doses_given.max() > 0).item()
