@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel
 
-from .body import human_adult
+from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
@@ -117,7 +117,7 @@ class Simulation:
                 data.pop(name, None)
         self.config = validate_config(self.config_model, data)
         try:
-            self.body = human_adult(self.config.body.flow_percent)
+            self.body = make_body(self.config.body.model, self.config.body.flow_percent)
         except ValueError as exc:
             raise ConfigError(f"body.flow_percent: {exc}") from None
         self.plan = StepPlan.from_config(self.config)

@@ -201,10 +201,14 @@ def test_plugin_lymph_row(default_fates):
     lymph = default_fates.lymph
     assert lymph.shape == (N_ORG + 1,)
     np.testing.assert_allclose(lymph.sum(), 1.0, rtol=0, atol=1e-12)
-    # the nodes are a bed: 5 % die there, half of the survivors arrest, and the
-    # rest follow the venous return (a caval organ's blood row)
+    # each node group is a bed: 5 % die there, half of the survivors arrest;
+    # the rest go from the regional to the distant nodes, and then follow the
+    # venous return (a caval organ's blood row)
     survive = 1.0 - 0.05
-    expected = survive * 0.5 * default_fates.blood[ORGANS.index("breast")]
+    distant = survive * 0.5 * default_fates.blood[ORGANS.index("breast")]
+    distant[ORGANS.index("distant_nodes")] += survive * 0.5
+    distant[-1] += 0.05
+    expected = survive * 0.5 * distant
     expected[ORGANS.index("lymph_nodes")] += survive * 0.5
     expected[-1] += 0.05
     np.testing.assert_allclose(lymph, expected, rtol=1e-12)
