@@ -36,11 +36,14 @@ hookimpl = pluggy.HookimplMarker("paget")
 #: plugin registered *earlier*; tests/test_plugins.py checks this list):
 #:
 #: * paget_update_state: genetics (tryfirst: its traits are read by the
-#:   others), angiogenesis, microenvironment (the switch reads the previous
+#:   others), heterogeneity (draws each patient's parameters once),
+#:   angiogenesis, microenvironment (the switch reads the previous
 #:   step's hypoxia; hypoxia reads this step's ``vascular``)
 #: * paget_invasion: invasion (tryfirst), genetics, microenvironment (trylast)
-#: * paget_intravasation: intravasation (tryfirst), angiogenesis
-#: * paget_growth: colonization (tryfirst), genetics (proliferation),
+#: * paget_intravasation: intravasation (tryfirst), heterogeneity, angiogenesis
+#:   (multipliers: the order only rounds)
+#: * paget_growth: colonization (tryfirst), heterogeneity and genetics (both
+#:   scale net growth: the order only rounds),
 #:   angiogenesis (trylast: the cap), immune (trylast: the kill, on the capped
 #:   rates)
 #: * paget_circulation: immune, genetics (multipliers: the order only rounds)
@@ -60,6 +63,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("microenvironment", "paget.plugins.microenvironment"),
     ("angiogenesis", "paget.plugins.angiogenesis"),
     ("immune", "paget.plugins.immune"),
+    ("heterogeneity", "paget.plugins.heterogeneity"),
 )
 
 ENTRY_POINT_GROUP = "paget"

@@ -24,7 +24,7 @@ from .output import build_dataset, config_attrs
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoints
 
-__all__ = ["Simulation", "list_scenarios", "scenario_path"]
+__all__ = ["Simulation", "list_scenarios", "scenario_path", "scenario_sources"]
 
 
 def _version() -> str:
@@ -44,6 +44,14 @@ def list_scenarios() -> dict[str, str]:
                           if ln.startswith("#")), "")
             out[entry.name[:-5]] = first
     return out
+
+
+def scenario_sources(name: str) -> str:
+    """The ``# Sources:`` line of a built-in scenario ('' if it has none)."""
+    for ln in scenario_path(name).read_text().splitlines():
+        if ln.startswith("# Sources:"):
+            return ln[len("# Sources:"):].strip()
+    return ""
 
 
 def scenario_path(name: str):

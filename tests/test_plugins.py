@@ -33,10 +33,12 @@ def test_builtin_plugins_are_called_in_the_documented_order():
         return [i.plugin_name for i in reversed(getattr(sim.plugin_manager.hook, hook)
                                                 .get_hookimpls())]
 
-    assert order("paget_update_state") == ["genetics", "angiogenesis", "microenvironment"]
+    assert order("paget_update_state") == ["genetics", "heterogeneity", "angiogenesis",
+                                           "microenvironment"]
     assert order("paget_invasion") == ["invasion", "genetics", "microenvironment"]
-    assert order("paget_intravasation") == ["intravasation", "angiogenesis"]
-    assert order("paget_growth") == ["colonization", "genetics", "angiogenesis", "immune"]
+    assert order("paget_intravasation") == ["intravasation", "heterogeneity", "angiogenesis"]
+    assert order("paget_growth") == ["colonization", "heterogeneity", "genetics", "angiogenesis",
+                                     "immune"]
     assert order("paget_dormancy") == ["colonization"]
     assert order("paget_circulation") == ["immune", "genetics"]
     assert order("paget_extravasation") == ["extravasation", "genetics", "microenvironment"]
