@@ -20,19 +20,28 @@ from paget.manager import hookimpl
 from paget.state import FateMatrix
 
 
+# BEGIN CALIBRATED arrest
+ARREST = 0.869
+LYMPH_NODE_ARREST = 0.759
+# END CALIBRATED arrest
+
+
 class CirculationTable(Table):
     # [DERIVED] REFERENCE.md s.1: a per-pass chain fitted to the autopsy table
     # (DiSibio & French 2008) needs an effective arrest probability of ~0.2 per
     # bed, since breast and lung primaries reach the liver in 35-50 % of
     # patients; near-certain first-bed arrest (Chambers et al. 2002, Nat Rev
     # Cancer 2:563) would leave them almost no liver metastases.
+    # The value in use is [DERIVED]: fitted jointly with the organ soil by
+    # docs/validation/calibrate.py (docs/explanation/validation.md).
     arrest: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        0.2, description="probability that a CTC surviving a bed arrests in it")
+        ARREST, description="probability that a CTC surviving a bed arrests in it")
     # ASSUMPTION (DESIGN.md's illustration): 5 % of CTCs die per bed passage.
     death_per_pass: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         0.05, description="probability that a CTC dies in a bed it enters")
-    # ASSUMPTION: lymph nodes filter half of the cells reaching them by lymph.
-    lymph_node_arrest: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
+    # ASSUMPTION first (half of the cells reaching a node group by lymph
+    # arrest there); the value in use is [DERIVED] by the same joint fit.
+    lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1, allow_inf_nan=False,
                                      description="probability a lymph-borne cell arrests in a "
                                                  "node group (regional, then distant)")
 
@@ -48,7 +57,7 @@ def paget_fate_matrix(config, body, survival, arrest):
     for a circulation class with those multipliers (1, 1 by default)."""
     cfg = config.circulation
     arrest_mult = arrest
-    arrest = np.minimum(1.0, resolve_organ_map(cfg.arrest, body, 0.2) * arrest_mult)
+    arrest = np.minimum(1.0, resolve_organ_map(cfg.arrest, body, ARREST) * arrest_mult)
     death = 1.0 - (1.0 - resolve_organ_map(cfg.death_per_pass, body, 0.05)) * survival
     death = np.clip(death, 0.0, 1.0)
     blood = absorbing_fates(body, arrest, death)

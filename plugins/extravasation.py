@@ -28,7 +28,21 @@ from paget.manager import hookimpl
 # from the autopsy table (muscle, gut, breast, prostate, other) keep 0.1, an
 # ASSUMPTION (DESIGN.md's illustration).
 # BEGIN CALIBRATED soil
-DEFAULT_PROBABILITY = {"default": 0.1, "liver": 0.8, "brain": 0.01}
+DEFAULT_PROBABILITY = {
+    "default": 0.1,
+    "liver": 0.8,
+    "lymph_nodes": 0.375,
+    "distant_nodes": 1.0,
+    "lung": 0.0106,
+    "bone": 0.506,
+    "adrenal": 1.0,
+    "brain": 0.0944,
+    "kidney": 0.0994,
+    "spleen": 0.428,
+    "pancreas": 1.0,
+    "heart": 0.235,
+    "skin": 0.457,
+}
 # END CALIBRATED soil
 
 
