@@ -20,10 +20,9 @@ from paget.manager import hookimpl
 from paget.state import FateMatrix
 
 
-# BEGIN CALIBRATED arrest
-ARREST = 0.869
-LYMPH_NODE_ARREST = 0.759
-# END CALIBRATED arrest
+ARREST = 0.2
+LYMPH_NODE_ARREST = 0.5
+
 
 
 class CirculationTable(Table):
@@ -32,15 +31,15 @@ class CirculationTable(Table):
     # bed, since breast and lung primaries reach the liver in 35-50 % of
     # patients; near-certain first-bed arrest (Chambers et al. 2002, Nat Rev
     # Cancer 2:563) would leave them almost no liver metastases.
-    # The value in use is [DERIVED]: fitted jointly with the organ soil by
+    # The cancer scenarios share a value [DERIVED] by the joint fit of
     # docs/validation/calibrate.py (docs/explanation/validation.md).
     arrest: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         ARREST, description="probability that a CTC surviving a bed arrests in it")
     # ASSUMPTION (DESIGN.md's illustration): 5 % of CTCs die per bed passage.
     death_per_pass: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         0.05, description="probability that a CTC dies in a bed it enters")
-    # ASSUMPTION first (half of the cells reaching a node group by lymph
-    # arrest there); the value in use is [DERIVED] by the same joint fit.
+    # ASSUMPTION: half of the cells reaching a node group by lymph arrest
+    # there (the cancer scenarios share a value [DERIVED] by the joint fit).
     lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1, allow_inf_nan=False,
                                      description="probability a lymph-borne cell arrests in a "
                                                  "node group (regional, then distant)")

@@ -5,7 +5,7 @@ The probability is the product of two factors::
     p[organ] = min(1, probability[organ] * tropism[organ])
 
 ``probability`` is the organ's soil, shared by every cancer: it belongs to the
-body, and its default is calibrated jointly on five primaries of an autopsy
+body; the value every cancer scenario shares is calibrated jointly on five primaries of an autopsy
 table (DiSibio & French 2008, Arch Pathol Lab Med 132:931) by
 ``docs/validation/calibrate.py`` (see the validation report).  ``tropism`` is
 the cancer's own, small, cited set of organ preferences (1 everywhere by
@@ -19,7 +19,10 @@ from pydantic import Field
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
 
-# Shared organ soil.  Liver 0.8 is read, not fitted: ~80 % of B16F1 cells
+# Defaults (not calibrated): 0.01 across the blood-brain barrier and 0.1
+# elsewhere are ASSUMPTIONS (DESIGN.md's illustration).  The calibrated shared
+# soil lives in the [extravasation] block every cancer scenario shares
+# (core/scenarios/*.toml, "BEGIN SHARED ORGANS"); there liver 0.8 is read, not fitted: ~80 % of B16F1 cells
 # injected into the mesenteric vein had extravasated in mouse liver by day 3
 # (Luzzi et al. 1998, Am J Pathol 153:865) [READ-2]; it anchors the scale of the
 # fit (soil and shedding trade off).  Every other value below is [DERIVED]:
@@ -28,21 +31,7 @@ from paget.manager import hookimpl
 # from the autopsy table (muscle, gut, breast, prostate, other) keep 0.1, an
 # ASSUMPTION (DESIGN.md's illustration).
 # BEGIN CALIBRATED soil
-DEFAULT_PROBABILITY = {
-    "default": 0.1,
-    "liver": 0.8,
-    "lymph_nodes": 0.375,
-    "distant_nodes": 1.0,
-    "lung": 0.0106,
-    "bone": 0.506,
-    "adrenal": 1.0,
-    "brain": 0.0944,
-    "kidney": 0.0994,
-    "spleen": 0.428,
-    "pancreas": 1.0,
-    "heart": 0.235,
-    "skin": 0.457,
-}
+DEFAULT_PROBABILITY = {"default": 0.1, "liver": 0.8, "brain": 0.01}
 # END CALIBRATED soil
 
 

@@ -13,7 +13,8 @@ Patients differ.  Each patient gets, once, before its first step:
 * ``shedding_multiplier`` ~ LogNormal(0, ``shedding_sigma``): scales the CTC
   shedding ``m (f N)^alpha`` of every lesion of the patient;
 * the immune plugin's ``immune_competence`` ~ LogNormal(0, ``immune_sigma``)
-  (where the immune plugin is loaded);
+  (where the immune plugin is loaded and ``immune_sigma > 0``; otherwise left
+  as it is);
 * ``age_at_onset`` ~ Normal(``age_mean``, ``age_sd``) truncated to
   [``age_min``, ``age_max``] years: recorded for analysis (no rate depends on
   it yet).
@@ -27,16 +28,17 @@ Reproducibility
 Draws are inverse CDFs of keyed uniforms, ``Draws(seed, 0).uniform_patients``
 (one purpose name per parameter), so a patient's values depend on the seed and
 its cohort index alone: the same on any number of ranks and in any subset of
-the cohort.  They are written in ``paget_update_state`` of the first step (a
-value still NaN is drawn), so the record at time 0, taken before any step,
-holds NaN: "not drawn yet"; every later record holds the drawn value.
+the cohort.  They are written in ``paget_update_state`` at t = 0 (the first
+step), so the record at time 0, taken before any step, holds the neutral
+defaults (multipliers 1, age 0: "not drawn yet"); every later record holds the
+drawn values.
 """
 from __future__ import annotations
 
 from statistics import NormalDist
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
@@ -78,13 +80,6 @@ class HeterogeneityTable(Table):
     age_max: float = Field(100.0, ge=0, le=120, allow_inf_nan=False,
                            description="upper truncation of age at onset, years")
 
-    @model_validator(mode="after")
-    def _ages(self):
-        if not self.age_min <= self.age_mean <= self.age_max:
-            raise ValueError(f"need age_min <= age_mean <= age_max, got {self.age_min:g}, "
-                             f"{self.age_mean:g}, {self.age_max:g}")
-        return self
-
 
 @hookimpl
 def paget_config_tables():
@@ -93,8 +88,8 @@ def paget_config_tables():
 
 @hookimpl
 def paget_state_variables():
-    return [StateVariable(name, "patient", "float64", float("nan"), units, long_name)
-            for name, units, long_name in VARIABLES]
+    return [StateVariable(name, "patient", "float64", 0.0 if name == "age_at_onset" else 1.0,
+                          units, long_name) for name, units, long_name in VARIABLES]
 
 
 def _inv_normal(u: np.ndarray) -> np.ndarray:
@@ -117,26 +112,28 @@ def draw(seed: int, patients, config) -> dict[str, np.ndarray]:
     u = draws.uniform_patients(patients, "heterogeneity.age_at_onset")
     if cfg.age_sd > 0:
         # truncated normal by inverse CDF on the truncated range
-        lo = _STD_NORMAL.cdf((cfg.age_min - cfg.age_mean) / cfg.age_sd)
-        hi = _STD_NORMAL.cdf((cfg.age_max - cfg.age_mean) / cfg.age_sd)
-        age = cfg.age_mean + cfg.age_sd * _inv_normal(lo + u * (hi - lo))
-        out["age_at_onset"] = np.clip(age, cfg.age_min, cfg.age_max)
+        a, b = sorted((cfg.age_min, cfg.age_max))
+        lo = _STD_NORMAL.cdf((a - cfg.age_mean) / cfg.age_sd)
+        hi = _STD_NORMAL.cdf((b - cfg.age_mean) / cfg.age_sd)
+        out["age_at_onset"] = cfg.age_mean + cfg.age_sd * _inv_normal(lo + u * (hi - lo))
     else:
         out["age_at_onset"] = np.full(len(patients.index), cfg.age_mean)
+    # truncation bounds given the wrong way round are read as an interval
+    lo_age, hi_age = sorted((cfg.age_min, cfg.age_max))
+    out["age_at_onset"] = np.clip(out["age_at_onset"], lo_age, hi_age)
     return out
 
 
 @hookimpl
-def paget_update_state(state, patients, config):
-    growth = state.patient["growth_multiplier"]
-    todo = np.isnan(growth)
-    if not todo.any():
+def paget_update_state(state, patients, config, t):
+    if t != 0.0:
         return
+    todo = slice(None)
     values = draw(config.seed, patients, config)
     for name in ("growth_multiplier", "shedding_multiplier", "age_at_onset"):
         state.patient[name][todo] = values[name][todo]
     competence = state.patient.get("immune_competence")
-    if competence is not None:
+    if competence is not None and config.heterogeneity.immune_sigma > 0:
         competence[todo] = values["immune_competence"][todo]
 
 
@@ -146,7 +143,7 @@ def paget_growth(lesions, rates, state):
         return
     m = state.patient["growth_multiplier"][lesions.pidx]
     b, d = rates.birth, rates.death
-    scale = ~lesions.dormant & (b > d) & (m != 1.0) & np.isfinite(m)
+    scale = ~lesions.dormant & (b > d) & (m != 1.0)
     if scale.any():
         b[scale] = d[scale] + (b[scale] - d[scale]) * m[scale]
 
@@ -156,6 +153,6 @@ def paget_intravasation(lesions, rates, state):
     if len(lesions) == 0:
         return
     m = state.patient["shedding_multiplier"][lesions.pidx]
-    scale = (m != 1.0) & np.isfinite(m)
+    scale = m != 1.0
     if scale.any():
         rates.shed[scale] *= m[scale]

@@ -17,7 +17,8 @@ def test_builtin_plugins_are_listed_with_their_hooks():
     info = {p.name: p for p in sim.plugin_info}
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
     assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
-                          "colonization", "genetics", "microenvironment", "angiogenesis", "immune"]
+                          "colonization", "genetics", "microenvironment", "angiogenesis", "immune",
+                          "heterogeneity"]
     assert "paget_intravasation" in info["intravasation"].hooks
     assert "paget_growth" in info["immune"].hooks
     assert all(p.origin == "builtin" for p in info.values())

@@ -34,11 +34,11 @@ def test_paget_scenarios_lists_descriptions_and_sources(capsys):
 def test_scenario_runs_two_patients_one_year(name):
     ds = paget.Simulation.from_scenario(name, {"cohort": {"patients": 2, "years": 1}}).run()
     assert ds.sizes["patient"] == 2
-    # the drawn patient parameters are in the dataset (NaN at time 0: not drawn yet)
+    # the drawn patient parameters are in the dataset (time 0: defaults, not drawn yet)
     for var in ("growth_multiplier", "shedding_multiplier", "age_at_onset", "immune_competence"):
         last = ds[var].isel(time=-1).values
         assert np.all(np.isfinite(last) & (last > 0)), var
-    assert np.all(np.isnan(ds.growth_multiplier.isel(time=0).values))
+    assert np.all(ds.age_at_onset.isel(time=0).values == 0.0)
 
 
 def test_scenario_numbers_cite_a_source():

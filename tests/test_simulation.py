@@ -40,7 +40,8 @@ def test_attributes_record_config_seed_version_plugins(busy_dataset):
     assert attrs["paget_version"]
     assert attrs["plugins"].split(", ") == ["invasion", "intravasation", "circulation",
                                             "extravasation", "colonization", "genetics",
-                                            "microenvironment", "angiogenesis", "immune"]
+                                            "microenvironment", "angiogenesis", "immune",
+                                            "heterogeneity"]
 
 
 def test_busy_run_exercises_every_stage(busy_dataset):

@@ -26,8 +26,8 @@ sum over the 5 primaries of the squared differences of the site shares (12
 sites) plus, per primary, the squared difference of the summed shares
 (mets per patient over those sites) divided by 12; optimizer:
 ``scipy.optimize.least_squares`` (trust-region reflective, bounds).  The fitted
-soil, arrest and lymph-node arrest are written into the plugin defaults, the
-lymph fractions and tropism into the scenario files.
+soil, arrest and lymph-node arrest are written into the shared-organ block of
+every cancer scenario, the lymph fractions and tropism into each scenario.
 
 Stage 2 (``--rounds R``) runs the full stochastic model: each primary's cohort
 (``--patients``) to death, untreated; the intensity A_i that the surrogate
@@ -145,20 +145,17 @@ def _fmt(v: float) -> str:
 
 
 def write_defaults(soil, arrest, node_arrest):
-    p = ROOT / "plugins" / "extravasation.py"
-    s = p.read_text()
+    """Rewrite the shared-organ block of every cancer scenario (identical in all)."""
     d = {"default": 0.1, "liver": LIVER_SOIL, **{o: float(min(v, 1.0)) for o, v in soil.items()}}
-    body = "DEFAULT_PROBABILITY = {\n" + "".join(
-        f"    {k!r}: {_fmt(v)},\n".replace("'", '"') for k, v in d.items()) + "}\n"
-    s = re.sub(r"(# BEGIN CALIBRATED soil\n).*?(# END CALIBRATED soil)", lambda m: m.group(1) + body + m.group(2),
-               s, flags=re.S)
-    p.write_text(s)
-    p = ROOT / "plugins" / "circulation.py"
-    s = p.read_text()
-    s = re.sub(r"(# BEGIN CALIBRATED arrest\n).*?(# END CALIBRATED arrest)",
-               lambda m: m.group(1) + f"ARREST = {_fmt(arrest)}\nLYMPH_NODE_ARREST = {_fmt(node_arrest)}\n"
-               + m.group(2), s, flags=re.S)
-    p.write_text(s)
+    for path in (ROOT / "core" / "scenarios").glob("*.toml"):
+        s = path.read_text()
+        if "# BEGIN SHARED ORGANS" not in s:
+            continue
+        s = re.sub(r"(\[circulation\]\narrest = ).*?\n(lymph_node_arrest = ).*?\n",
+                   lambda m: f"{m.group(1)}{_fmt(arrest)}\n{m.group(2)}{_fmt(node_arrest)}\n", s)
+        prob = "probability = { " + ", ".join(f"{k} = {_fmt(v)}" for k, v in d.items()) + " }"
+        s = re.sub(r"^probability = \{.*\}$(?=\n# END SHARED ORGANS)", lambda m: prob, s, flags=re.M)
+        path.write_text(s)
 
 
 def write_scenario(name, values: dict):

@@ -63,8 +63,9 @@ def main(argv=None):
     w("- **shared organ parameters** (the body's, used by every scenario): the "
       "extravasation soil of the 11 autopsy-table organs other than the liver (liver 0.8 "
       "is read from Luzzi et al. 1998 and fixes the scale), one arrest probability per "
-      "capillary bed and the lymph-node arrest (written into the defaults of "
-      "`plugins/extravasation.py` and `plugins/circulation.py`);")
+      "capillary bed and the lymph-node arrest (written into the block `BEGIN SHARED "
+      "ORGANS`, identical in every cancer scenario file; the plugin defaults stay "
+      "uncalibrated);")
     w("- **per cancer**: the lymph fraction, the bone tropism of breast and prostate "
       "(written into the scenario files, lines tagged `# fit:`), and the shedding rate "
       "(`intravasation.rate`).\n")
