@@ -12,14 +12,19 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["ORGANS", "Body", "human_adult", "absorbing_fates", "DRAINS"]
+__all__ = ["ORGANS", "Body", "human_adult", "mouse", "BODIES", "make_body", "absorbing_fates",
+           "DRAINS", "VESSELS", "injection_entry"]
 
 #: The organs (compartments) of the default human body, in output order.
 ORGANS: tuple[str, ...] = (
     "lung", "liver", "bone", "brain", "adrenal", "kidney", "spleen", "skin",
     "muscle", "heart", "gut", "pancreas", "breast", "prostate", "lymph_nodes",
-    "other",
+    "distant_nodes", "other",
 )
+# ``lymph_nodes`` are the primary's regional nodes, ``distant_nodes`` every other
+# node group: the autopsy table that calibrates the model (DiSibio & French
+# 2008, Arch Pathol Lab Med 132:931) counts the two apart, and lymph reaches the
+# regional nodes first, then the distant ones, then the venous blood.
 
 #: Where each organ's venous blood goes first.
 #: ``"caval"``: the right heart, then the lung bed; ``"portal"``: the liver bed
@@ -39,13 +44,38 @@ DRAINS = ("caval", "portal", "pulmonary")
 #   other = adipose 5.0 + thyroid 1.5 + testes 0.05 + other 3.2, less the three
 #           organs the table does not list:
 # ASSUMPTION (not in the source table): breast 0.5, prostate 0.1 and lymph nodes
-# 0.5 % of cardiac output, taken out of adipose/other so the total is unchanged.
+# 0.5 % of cardiac output (regional and distant nodes 0.25 % each), taken out of
+# adipose/other so the total is unchanged.
 _HUMAN_FLOW_PERCENT = {
     "lung": 2.5, "liver": 6.5, "bone": 7.5, "brain": 12.0, "adrenal": 0.3,
     "kidney": 19.0, "spleen": 3.0, "skin": 5.0, "muscle": 17.0, "heart": 4.0,
     "gut": 15.0, "pancreas": 1.0, "breast": 0.5, "prostate": 0.1,
-    "lymph_nodes": 0.5, "other": 5.0 + 1.5 + 0.05 + 3.2 - 0.5 - 0.1 - 0.5,
+    "lymph_nodes": 0.25, "distant_nodes": 0.25,
+    "other": 5.0 + 1.5 + 0.05 + 3.2 - 0.5 - 0.1 - 0.5,
 }
+# Blood volume of the reference adult, 5.6 L (ICRP 89 values as used in PBPK
+# code; REFERENCE.md s.1) [READ].
+_HUMAN_BLOOD_VOLUME_ML = 5600.0
+
+# The laboratory mouse (25 g), % of cardiac output: Brown RP, Delp MD, Lindstedt
+# SL, Rhomberg LR, Beliles RP (1997) Toxicol Ind Health 13:407-484, Table 23.
+#   [READ-2, as tabulated from Brown 1997 in a mouse/human PBPK table]: kidney 9.1,
+#   heart 6.6, skin 5.8, gut (portal) 14.1, liver hepatic artery 2.0.
+#   [RECALLED, same table, not re-checked]: brain 3.3, skeletal muscle 15.9,
+#   bone 11.0, adipose 7.0, lung (bronchial) 0.5.
+# ASSUMPTIONS: the portal 14.1 % is split gut 12.1, spleen 1.0, pancreas 1.0;
+# adrenal 0.3, breast 0.5, prostate 0.1, regional and distant nodes 0.25 each
+# as in the human table; "other" is the rest (adipose and unlisted tissue).
+_MOUSE_FLOW_PERCENT = {
+    "lung": 0.5, "liver": 2.0, "bone": 11.0, "brain": 3.3, "adrenal": 0.3,
+    "kidney": 9.1, "spleen": 1.0, "skin": 5.8, "muscle": 15.9, "heart": 6.6,
+    "gut": 12.1, "pancreas": 1.0, "breast": 0.5, "prostate": 0.1,
+    "lymph_nodes": 0.25, "distant_nodes": 0.25,
+}
+_MOUSE_FLOW_PERCENT["other"] = 100.0 - sum(_MOUSE_FLOW_PERCENT.values())
+# Mouse blood volume 1.7 mL and cardiac output 8.0 mL/min for a 20 g mouse:
+# Davies B, Morris T (1993) Pharm Res 10:1093-1095 [RECALLED, not re-checked].
+_MOUSE_BLOOD_VOLUME_ML = 1.7
 # Portal drainage (gut, spleen, pancreas -> liver): same source, drains_to column.
 _HUMAN_DRAINS = {organ: "caval" for organ in ORGANS}
 _HUMAN_DRAINS.update(gut="portal", spleen="portal", pancreas="portal", lung="pulmonary")
@@ -67,7 +97,12 @@ class Body:
     drains : tuple of str
         Per organ, one of :data:`DRAINS`.
     lymph_node : str
-        The organ that receives lymphatic spread.
+        The organ that receives lymphatic spread first (regional nodes).
+    distant_node : str or None
+        The organ lymph reaches next (distant nodes), before the venous blood;
+        None: lymph goes from the regional nodes straight to the blood.
+    blood_volume_ml : float or None
+        Blood volume, mL (informational; readouts may scale by it).
     """
 
     name: str
@@ -75,6 +110,8 @@ class Body:
     flow: np.ndarray
     drains: tuple[str, ...]
     lymph_node: str = "lymph_nodes"
+    distant_node: str | None = None
+    blood_volume_ml: float | None = None
     index: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +130,10 @@ class Body:
             raise ValueError(f"body {self.name!r}: the venous return needs a lung")
         if self.lymph_node not in self.organs:
             raise ValueError(f"body {self.name!r}: lymph node organ {self.lymph_node!r} missing")
+        if self.distant_node is not None and (self.distant_node not in self.organs
+                                              or self.distant_node == self.lymph_node):
+            raise ValueError(f"body {self.name!r}: distant node organ {self.distant_node!r} "
+                             f"missing or the same as the regional nodes")
         flow.setflags(write=False)
         object.__setattr__(self, "flow", flow)
         object.__setattr__(self, "index", {o: i for i, o in enumerate(self.organs)})
@@ -132,7 +173,46 @@ def human_adult(flow_percent: Mapping[str, float] | None = None) -> Body:
     # The table's systemic flows sum to 100.05 % and the bronchial supply of the
     # lung adds 2.5 % (Williams & Leggett 1989 list it apart); the arterial split
     # includes it, so the 102.55 % total is renormalised to exactly 1.
-    return Body("human_adult", ORGANS, flow / total, tuple(_HUMAN_DRAINS[o] for o in ORGANS))
+    return Body("human_adult", ORGANS, flow / total, tuple(_HUMAN_DRAINS[o] for o in ORGANS),
+                distant_node="distant_nodes", blood_volume_ml=_HUMAN_BLOOD_VOLUME_ML)
+
+
+def mouse(flow_percent: Mapping[str, float] | None = None) -> Body:
+    """The laboratory mouse (Brown et al. 1997; Davies & Morris 1993), for
+    experimental-metastasis assays.  Same organs and drainage as the human body
+    (gut, spleen and pancreas drain through the portal vein)."""
+    table = dict(_MOUSE_FLOW_PERCENT if flow_percent is None else flow_percent)
+    missing = set(ORGANS) - set(table)
+    if missing:
+        raise ValueError(f"flow table is missing organs: {', '.join(sorted(missing))}")
+    flow = np.array([table[o] for o in ORGANS], dtype=np.float64)
+    return Body("mouse", ORGANS, flow / flow.sum(), tuple(_HUMAN_DRAINS[o] for o in ORGANS),
+                distant_node="distant_nodes", blood_volume_ml=_MOUSE_BLOOD_VOLUME_ML)
+
+
+#: Reference bodies by name (``[body] model``).
+BODIES = {"human_adult": human_adult, "mouse": mouse}
+
+
+def make_body(model: str, flow_percent: Mapping[str, float] | None = None) -> Body:
+    return BODIES[model](flow_percent)
+
+
+#: Vessels a cell suspension can be injected into, and the kind of venous
+#: blood it joins there: the portal (mesenteric) vein leads to the liver bed,
+#: a tail vein to the caval return and the lung bed, the left ventricle to the
+#: arterial split.
+VESSELS = {"portal": "portal", "tail_vein": "caval", "left_ventricle": "pulmonary"}
+
+
+def injection_entry(body: Body, vessel: str) -> int:
+    """An organ whose venous outflow is where cells injected into ``vessel``
+    go first (its row of the fate matrix is the fate of an injected cell)."""
+    kind = VESSELS[vessel]
+    for i, d in enumerate(body.drains):
+        if d == kind:
+            return i
+    raise ValueError(f"body {body.name!r} has no organ draining like {vessel!r} ({kind})")
 
 
 def absorbing_fates(body: Body, arrest: np.ndarray, death: np.ndarray,

@@ -293,10 +293,13 @@ def _summary(ds, console) -> None:
 
 
 def _cmd_scenarios(args, comm) -> int:
-    from .simulation import list_scenarios
+    from .simulation import list_scenarios, scenario_sources
     if _rank(comm) == 0:
         for name, line in list_scenarios().items():
             print(f"{name:<16} {line}")
+            sources = scenario_sources(name)
+            if sources:
+                print(f"{'':<16} sources: {sources}")
     return 0
 
 

@@ -86,6 +86,14 @@ class PrimaryTable(Table):
     cells: float = Field(1e6, ge=1, le=1e13, allow_inf_nan=False,
                          description="cells in the primary at time zero (a whole number)")
 
+    injection: Literal["none", "portal", "tail_vein", "left_ventricle"] = Field(
+        "none", description="experimental metastasis: 'none' grows a primary in primary.organ; "
+                            "a vessel puts primary.cells single cells of primary.genotype into "
+                            "that vessel's blood at t = 0 (portal -> liver bed first, tail_vein "
+                            "-> lung bed first, left_ventricle -> arterial split) and no primary")
+    genotype: int = Field(0, ge=0, le=2**63 - 1,
+                          description="driver alterations of the initial cells (one bit each)")
+
     @pydantic.field_validator("cells")
     @classmethod
     def _whole(cls, v: float) -> float:
@@ -97,7 +105,9 @@ class PrimaryTable(Table):
 class BodyTable(Table):
     """The anatomy: which reference body, optionally with another flow table."""
 
-    model: Literal["human_adult"] = Field("human_adult", description="reference body")
+    model: Literal["human_adult", "mouse"] = Field(
+        "human_adult", description="reference body: human_adult (Williams & Leggett 1989) or "
+                                   "mouse (Brown et al. 1997), for experimental-metastasis assays")
     flow_percent: dict[Organ, Annotated[float, Field(ge=0, le=100)]] | None = Field(  # type: ignore[valid-type]
         None, description="replace the blood-flow table: % of cardiac output for "
                           "every organ, summing to 100")

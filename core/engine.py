@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .body import Body
+from .body import Body, injection_entry
 from .errors import ConfigError, PluginError
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
@@ -131,18 +131,46 @@ class RankRun:
     def _seed_primaries(self) -> None:
         P = self.P
         patients = np.arange(self.lo, self.hi, dtype=np.int64)
-        organ = self.body.organ_index(self.config.primary.organ)
+        injection = getattr(self.config.primary, "injection", "none")
+        organ = self.body.organ_index(self.config.primary.organ if injection == "none" else
+                                      self.body.organs[injection_entry(self.body, injection)])
         # the primary's identity depends on its patient alone
         uid = kernels.derive_uids(patients.astype(np.uint64), kernels.UID_PRIMARY,
                                   np.zeros(P, np.int64), np.full(P, organ, np.int16),
                                   np.zeros(P, np.int64))
         self.table.append(uid=uid, parent=np.zeros(P, np.uint64), lesion=uid, clone=uid,
-                          genotype=np.zeros(P, np.uint64),
+                          genotype=np.full(P, getattr(self.config.primary, "genotype", 0),
+                                           np.uint64),
                           cells=np.full(P, float(self.config.primary.cells)),
                           patient=patients, birth_step=np.zeros(P, np.int32),
                           organ=np.full(P, organ, np.int16),
-                          flags=np.full(P, FLAG_PRIMARY, np.uint8))
+                          flags=np.full(P, FLAG_PRIMARY if injection == "none" else 0, np.uint8))
         self._log_clones(np.arange(P), parent_clone=np.zeros(P, np.uint64), birth_step=0)
+        if injection != "none":
+            self._inject()
+
+    def _inject(self) -> None:
+        """Experimental metastasis: every cell of the seed rows enters the blood
+        of the injected vessel at once, as CTCs shed in step 0 by a row in an
+        organ draining there (so they take that organ's row of the fate
+        matrix); the seed rows are left empty.  The state is updated once first
+        (``dt = 0``) so that the injected genotype's traits apply."""
+        tab, P = self.table, self.P
+        env = dict(config=self.config, body=self.body, t=0.0)
+        state, patients = self._state(), self._patients()
+        self.hook.paget_update_state(lesions=self._lesions(), state=state, patients=patients,
+                                     dt=0.0, draws=Draws(self.seed, 0), **env)
+        rates = Rates.neutral(tab.n, self._rate_buffers)
+        self.hook.paget_circulation(lesions=self._lesions(), rates=rates, state=state,
+                                    patients=patients, **env)
+        shed = tab.cells.astype(np.int64)
+        tab.cells[:] = 0.0
+        new_rows = self._disseminate(0, 0.0, np.arange(P), shed, rates, state, patients)
+        for kind, cols in new_rows:
+            start = tab.n
+            tab.append(**cols)
+            if kind == "pool":
+                self._pool_insert(cols["uid"], np.arange(start, tab.n))
 
     def _log_clones(self, rows: np.ndarray, parent_clone: np.ndarray, birth_step: int) -> None:
         tab = self.table

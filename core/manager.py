@@ -37,13 +37,16 @@ hookimpl = pluggy.HookimplMarker("paget")
 #:
 #: * paget_update_state: genetics (tryfirst: its traits are read by the
 #:   others), the readouts supportive, liquid_biopsy, imaging (independent of
-#:   each other), angiogenesis, microenvironment (the switch reads the previous
-#:   step's hypoxia; hypoxia reads this step's ``vascular``), treatment
-#:   (trylast: its decisions read this step's readouts)
+#:   each other), heterogeneity (draws each patient's parameters once),
+#:   angiogenesis, microenvironment (the switch reads the previous step's
+#:   hypoxia; hypoxia reads this step's ``vascular``), treatment (trylast: its
+#:   decisions read this step's readouts)
 #: * paget_removal: treatment (surgery)
 #: * paget_invasion: invasion (tryfirst), genetics, microenvironment (trylast)
-#: * paget_intravasation: intravasation (tryfirst), angiogenesis
-#: * paget_growth: colonization (tryfirst), genetics (proliferation),
+#: * paget_intravasation: intravasation (tryfirst), heterogeneity, angiogenesis
+#:   (multipliers: the order only rounds)
+#: * paget_growth: colonization (tryfirst), heterogeneity and genetics (both
+#:   scale net growth: the order only rounds),
 #:   angiogenesis (trylast: the cap), immune (trylast: the kill, on the capped
 #:   rates), treatment (trylast: the agents' kill, added last)
 #: * paget_circulation: treatment (immunotherapy), immune, genetics
@@ -64,6 +67,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("microenvironment", "paget.plugins.microenvironment"),
     ("angiogenesis", "paget.plugins.angiogenesis"),
     ("immune", "paget.plugins.immune"),
+    ("heterogeneity", "paget.plugins.heterogeneity"),
     ("imaging", "paget.plugins.imaging"),
     ("liquid_biopsy", "paget.plugins.liquid_biopsy"),
     ("supportive", "paget.plugins.supportive"),

@@ -15,7 +15,7 @@ import numpy as np
 
 from .ext import kernels
 
-__all__ = ["Draws", "purpose_id"]
+__all__ = ["Draws", "purpose_id", "poisson_quantile"]
 
 _PLUGIN_PURPOSES = 1 << 32  # engine purposes are small integers below this
 
@@ -47,3 +47,19 @@ class Draws:
         idx = np.ascontiguousarray(patients.index, dtype=np.int64)
         return kernels.keyed_uniform(self.seed, idx.astype(np.uint64), self.step,
                                      purpose_id(purpose), idx)
+
+
+def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
+    """Poisson(``lam``) variates from uniforms ``u`` in [0, 1) by inversion (int64).
+
+    With keyed uniforms (:meth:`Draws.uniform_patients`) the counts depend on
+    what is drawn only.  ``lam == 0`` gives 0 (SciPy's quantile is NaN there).
+    """
+    from scipy import stats
+    u = np.asarray(u, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    out = np.zeros(u.shape, np.int64)
+    pos = lam > 0
+    if pos.any():
+        out[pos] = np.maximum(stats.poisson.ppf(u[pos], lam[pos]), 0).astype(np.int64)
+    return out

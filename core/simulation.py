@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel
 
-from .body import human_adult
+from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
@@ -25,7 +25,7 @@ from .output import build_dataset, combine_arms, config_attrs
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoints
 
-__all__ = ["Simulation", "list_scenarios", "scenario_path"]
+__all__ = ["Simulation", "list_scenarios", "scenario_path", "scenario_sources"]
 
 
 def _version() -> str:
@@ -45,6 +45,14 @@ def list_scenarios() -> dict[str, str]:
                           if ln.startswith("#")), "")
             out[entry.name[:-5]] = first
     return out
+
+
+def scenario_sources(name: str) -> str:
+    """The ``# Sources:`` line of a built-in scenario ('' if it has none)."""
+    for ln in scenario_path(name).read_text().splitlines():
+        if ln.startswith("# Sources:"):
+            return ln[len("# Sources:"):].strip()
+    return ""
 
 
 def scenario_path(name: str):
@@ -120,7 +128,7 @@ class Simulation:
                 data.pop(name, None)
         self.config = validate_config(self.config_model, data)
         try:
-            self.body = human_adult(self.config.body.flow_percent)
+            self.body = make_body(self.config.body.model, self.config.body.flow_percent)
         except ValueError as exc:
             raise ConfigError(f"body.flow_percent: {exc}") from None
         self.plan = StepPlan.from_config(self.config)

@@ -3,10 +3,11 @@
 Each capillary bed a CTC enters kills it with probability ``death_per_pass``
 (shear, anoikis, NK cells); a survivor arrests with probability ``arrest``
 (size restriction), or passes on with the bed's venous blood
-(:func:`paget.body.absorbing_fates`).  Cells shed into lymph meet the lymph
-nodes first, die there with the nodes' ``death_per_pass``, arrest with
-probability ``lymph_node_arrest``, and otherwise reach the venous blood (and so
-the lungs).
+(:func:`paget.body.absorbing_fates`).  Cells shed into lymph meet the regional
+lymph nodes first, die there with the nodes' ``death_per_pass``, arrest with
+probability ``lymph_node_arrest``, and otherwise go on to the distant nodes
+(where the body has them: ``body.distant_node``), which they pass the same way,
+and then reach the venous blood (and so the lungs).
 """
 from __future__ import annotations
 
@@ -19,20 +20,29 @@ from paget.manager import hookimpl
 from paget.state import FateMatrix
 
 
+ARREST = 0.2
+LYMPH_NODE_ARREST = 0.5
+
+
+
 class CirculationTable(Table):
     # [DERIVED] REFERENCE.md s.1: a per-pass chain fitted to the autopsy table
     # (DiSibio & French 2008) needs an effective arrest probability of ~0.2 per
     # bed, since breast and lung primaries reach the liver in 35-50 % of
     # patients; near-certain first-bed arrest (Chambers et al. 2002, Nat Rev
     # Cancer 2:563) would leave them almost no liver metastases.
+    # The cancer scenarios share a value [DERIVED] by the joint fit of
+    # docs/validation/calibrate.py (docs/explanation/validation.md).
     arrest: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        0.2, description="probability that a CTC surviving a bed arrests in it")
+        ARREST, description="probability that a CTC surviving a bed arrests in it")
     # ASSUMPTION (DESIGN.md's illustration): 5 % of CTCs die per bed passage.
     death_per_pass: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         0.05, description="probability that a CTC dies in a bed it enters")
-    # ASSUMPTION: lymph nodes filter half of the cells reaching them by lymph.
-    lymph_node_arrest: float = Field(0.5, ge=0, le=1, allow_inf_nan=False,
-                                     description="probability a lymph-borne cell arrests in the nodes")
+    # ASSUMPTION: half of the cells reaching a node group by lymph arrest
+    # there (the cancer scenarios share a value [DERIVED] by the joint fit).
+    lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1, allow_inf_nan=False,
+                                     description="probability a lymph-borne cell arrests in a "
+                                                 "node group (regional, then distant)")
 
 
 @hookimpl
@@ -46,7 +56,7 @@ def paget_fate_matrix(config, body, survival, arrest):
     for a circulation class with those multipliers (1, 1 by default)."""
     cfg = config.circulation
     arrest_mult = arrest
-    arrest = np.minimum(1.0, resolve_organ_map(cfg.arrest, body, 0.2) * arrest_mult)
+    arrest = np.minimum(1.0, resolve_organ_map(cfg.arrest, body, ARREST) * arrest_mult)
     death = 1.0 - (1.0 - resolve_organ_map(cfg.death_per_pass, body, 0.05)) * survival
     death = np.clip(death, 0.0, 1.0)
     blood = absorbing_fates(body, arrest, death)
@@ -54,10 +64,16 @@ def paget_fate_matrix(config, body, survival, arrest):
     start_lung = np.zeros((1, body.n_organs + 1))
     start_lung[0, body.organ_index("lung")] = 1.0
     venous = absorbing_fates(body, arrest, death, entry=start_lung)[0]
-    # the nodes are a bed like any other: death first, then arrest, else onwards
-    ln = body.organ_index(body.lymph_node)
+    # each node group is a bed like any other: death first, then arrest, else
+    # onwards (regional nodes -> distant nodes -> venous blood), built from the
+    # venous end backwards
     node_arrest = min(1.0, cfg.lymph_node_arrest * arrest_mult)
-    lymph = (1.0 - death[ln]) * (1.0 - node_arrest) * venous
-    lymph[ln] += (1.0 - death[ln]) * node_arrest
-    lymph[-1] += death[ln]
+    lymph = venous
+    groups = [body.lymph_node] + ([body.distant_node] if body.distant_node else [])
+    for name in reversed(groups):
+        ln = body.organ_index(name)
+        onward = (1.0 - death[ln]) * (1.0 - node_arrest) * lymph
+        onward[ln] += (1.0 - death[ln]) * node_arrest
+        onward[-1] += death[ln]
+        lymph = onward
     return FateMatrix(blood=blood, lymph=lymph)

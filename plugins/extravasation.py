@@ -1,22 +1,48 @@
-"""Extravasation: an arrested CTC crosses the endothelium of its organ ("soil")."""
+"""Extravasation: an arrested CTC crosses the endothelium of its organ ("soil").
+
+The probability is the product of two factors::
+
+    p[organ] = min(1, probability[organ] * tropism[organ])
+
+``probability`` is the organ's soil, shared by every cancer: it belongs to the
+body; the value every cancer scenario shares is calibrated jointly on five primaries of an autopsy
+table (DiSibio & French 2008, Arch Pathol Lab Med 132:931) by
+``docs/validation/calibrate.py`` (see the validation report).  ``tropism`` is
+the cancer's own, small, cited set of organ preferences (1 everywhere by
+default); a cancer scenario sets it.
+"""
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
 
-# Luzzi et al. 1998 (Am J Pathol 153:865) [READ-2]: ~80 % of B16F1 cells
+# Defaults (not calibrated): 0.01 across the blood-brain barrier and 0.1
+# elsewhere are ASSUMPTIONS (DESIGN.md's illustration).  The calibrated shared
+# soil lives in the [extravasation] block every cancer scenario shares
+# (core/scenarios/*.toml, "BEGIN SHARED ORGANS"); there liver 0.8 is read, not fitted: ~80 % of B16F1 cells
 # injected into the mesenteric vein had extravasated in mouse liver by day 3
-# (fenestrated sinusoids).  ASSUMPTIONS: 0.01 across the blood-brain barrier
-# and 0.1 elsewhere (DESIGN.md's illustration), to be calibrated (issue 6).
+# (Luzzi et al. 1998, Am J Pathol 153:865) [READ-2]; it anchors the scale of the
+# fit (soil and shedding trade off).  Every other value below is [DERIVED]:
+# fitted by `python docs/validation/calibrate.py --fit` to DiSibio & French
+# 2008 (five primaries jointly; docs/explanation/validation.md).  Organs absent
+# from the autopsy table (muscle, gut, breast, prostate, other) keep 0.1, an
+# ASSUMPTION (DESIGN.md's illustration).
+# BEGIN CALIBRATED soil
 DEFAULT_PROBABILITY = {"default": 0.1, "liver": 0.8, "brain": 0.01}
+# END CALIBRATED soil
 
 
 class ExtravasationTable(Table):
     probability: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         default_factory=lambda: dict(DEFAULT_PROBABILITY),
-        description="probability that an arrested CTC extravasates, per organ")
+        description="probability that an arrested CTC extravasates, per organ (the organ's "
+                    "soil, shared by all cancers)")
+    tropism: organ_map(lo=0.0, hi=1e3) = Field(  # type: ignore[valid-type]
+        1.0, description="the cancer's multiplier of the soil per organ (1: none); the "
+                         "product is clipped at 1")
 
 
 @hookimpl
@@ -26,4 +52,6 @@ def paget_config_tables():
 
 @hookimpl(tryfirst=True)
 def paget_extravasation(probability, config, body):
-    probability[:] = resolve_organ_map(config.extravasation.probability, body, 0.1)[None, :]
+    cfg = config.extravasation
+    p = resolve_organ_map(cfg.probability, body, 0.1) * resolve_organ_map(cfg.tropism, body, 1.0)
+    probability[:] = np.minimum(p, 1.0)[None, :]

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy import special, stats
+from scipy import special
 
 from paget.config import Table
 from paget.manager import hookimpl
+from paget.random import poisson_quantile
 from paget.state import StateVariable
 
 MINUTES_PER_DAY = 1440.0
@@ -118,13 +119,12 @@ def ctdna_fraction(cell_death_per_day, cfg) -> np.ndarray:
 @hookimpl
 def paget_update_state(state, patients, config, dt, draws):
     alive = np.asarray(patients.alive)
-    if not alive.any():
+    if not alive.any() or dt <= 0:   # dt = 0: the set-up call of an injection, no draw
         return
     ps, cfg = state.patient, config.liquid_biopsy
     conc = ctc_concentration(patients.ctc_shed / dt, cfg)
     u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
-    # ppf(0) is -1 by scipy's convention; u == 0 is a draw of zero CTCs
-    count = np.maximum(stats.poisson.ppf(u, conc * cfg.draw_volume), 0).astype(np.int64)
+    count = poisson_quantile(u, conc * cfg.draw_volume)
     ps["ctc_blood"][alive] = conc[alive]
     ps["ctc_per_7_5ml"][alive] = count[alive]
     ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold

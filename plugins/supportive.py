@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy import stats
 
 from paget.config import Table
 from paget.manager import hookimpl
+from paget.random import poisson_quantile
 from paget.state import StateVariable
 
 
@@ -98,7 +98,7 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
     if cfg.bone_agent:
         rate *= cfg.bone_agent_factor
     u = draws.uniform_patients(patients, "supportive.skeletal")
-    events = np.maximum(stats.poisson.ppf(u, rate), 0).astype(np.int64)
+    events = poisson_quantile(u, rate)
     ps["symptom_burden"][alive] = score[alive]
     ps["performance_status"][alive] = np.minimum(4, np.floor(score[alive])).astype(np.int64)
     ps["skeletal_events"][alive] += events[alive]

@@ -9,6 +9,8 @@ fixed, so the test is deterministic).
 from __future__ import annotations
 
 import numpy as np
+
+from paget.plugins.circulation import ARREST, LYMPH_NODE_ARREST
 import pytest
 
 import paget
@@ -194,18 +196,23 @@ def test_plugin_blood_rows_sum_to_one(default_fates):
     # and it is the solved chain of the default per-bed probabilities
     np.testing.assert_allclose(
         default_fates.blood,
-        absorbing_fates(BODY, np.full(N_ORG, 0.2), np.full(N_ORG, 0.05)), rtol=1e-12)
+        absorbing_fates(BODY, np.full(N_ORG, ARREST), np.full(N_ORG, 0.05)), rtol=1e-12)
 
 
 def test_plugin_lymph_row(default_fates):
     lymph = default_fates.lymph
     assert lymph.shape == (N_ORG + 1,)
     np.testing.assert_allclose(lymph.sum(), 1.0, rtol=0, atol=1e-12)
-    # the nodes are a bed: 5 % die there, half of the survivors arrest, and the
-    # rest follow the venous return (a caval organ's blood row)
+    # each node group is a bed: 5 % die there, a share a of the survivors arrest;
+    # the rest go from the regional to the distant nodes, and then follow the
+    # venous return (a caval organ's blood row)
     survive = 1.0 - 0.05
-    expected = survive * 0.5 * default_fates.blood[ORGANS.index("breast")]
-    expected[ORGANS.index("lymph_nodes")] += survive * 0.5
+    a = LYMPH_NODE_ARREST
+    distant = survive * (1 - a) * default_fates.blood[ORGANS.index("breast")]
+    distant[ORGANS.index("distant_nodes")] += survive * a
+    distant[-1] += 0.05
+    expected = survive * (1 - a) * distant
+    expected[ORGANS.index("lymph_nodes")] += survive * a
     expected[-1] += 0.05
     np.testing.assert_allclose(lymph, expected, rtol=1e-12)
 

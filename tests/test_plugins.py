@@ -18,7 +18,7 @@ def test_builtin_plugins_are_listed_with_their_hooks():
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
     assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
                           "colonization", "genetics", "microenvironment", "angiogenesis", "immune",
-                          "imaging", "liquid_biopsy", "supportive", "treatment"]
+                          "heterogeneity", "imaging", "liquid_biopsy", "supportive", "treatment"]
     assert "paget_intravasation" in info["intravasation"].hooks
     assert "paget_growth" in info["immune"].hooks
     assert all(p.origin == "builtin" for p in info.values())
@@ -35,12 +35,13 @@ def test_builtin_plugins_are_called_in_the_documented_order():
                                                 .get_hookimpls())]
 
     assert order("paget_update_state") == ["genetics", "supportive", "liquid_biopsy", "imaging",
-                                           "angiogenesis", "microenvironment", "treatment"]
+                                           "heterogeneity", "angiogenesis", "microenvironment",
+                                           "treatment"]
     assert order("paget_removal") == ["treatment"]
     assert order("paget_invasion") == ["invasion", "genetics", "microenvironment"]
-    assert order("paget_intravasation") == ["intravasation", "angiogenesis"]
-    assert order("paget_growth") == ["colonization", "genetics", "angiogenesis", "immune",
-                                     "treatment"]
+    assert order("paget_intravasation") == ["intravasation", "heterogeneity", "angiogenesis"]
+    assert order("paget_growth") == ["colonization", "heterogeneity", "genetics", "angiogenesis",
+                                     "immune", "treatment"]
     assert order("paget_dormancy") == ["colonization"]
     assert order("paget_circulation") == ["treatment", "immune", "genetics"]
     assert order("paget_extravasation") == ["extravasation", "genetics", "microenvironment"]

@@ -41,8 +41,8 @@ def test_attributes_record_config_seed_version_plugins(busy_dataset):
     assert attrs["plugins"].split(", ") == ["invasion", "intravasation", "circulation",
                                             "extravasation", "colonization", "genetics",
                                             "microenvironment", "angiogenesis", "immune",
-                                            "imaging", "liquid_biopsy", "supportive",
-                                            "treatment"]
+                                            "heterogeneity", "imaging", "liquid_biopsy",
+                                            "supportive", "treatment"]
 
 
 def test_busy_run_exercises_every_stage(busy_dataset):

@@ -1,0 +1,106 @@
+"""Shared pieces of the validation scripts: the published table, the site map,
+running a scenario cohort to death and reading site involvement from it."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+#: the published data (DiSibio & French 2008), shipped in the repository
+DATA = HERE / "disibio2008_calibration.csv"
+RESULTS = HERE / "results"
+
+#: calibrated primaries: table row -> (scenario, paget organ of the primary)
+PRIMARIES = {"lung": ("lung", "lung"), "breast": ("breast", "breast"),
+             "colorectal": ("colorectal", "gut"), "prostate": ("prostate", "prostate"),
+             "pancreas": ("pancreas", "pancreas")}
+#: autopsy sites -> paget organs; pleura and peritoneum (serosal surfaces,
+#: reached by transcoelomic spread) are not compartments of the body
+SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_nodes",
+         "liver": "liver", "lung": "lung", "bone": "bone", "adrenal": "adrenal",
+         "brain": "brain", "kidney": "kidney", "spleen": "spleen", "pancreas": "pancreas",
+         "heart": "heart", "skin": "skin"}
+NOT_MODELLED = ("pleura", "peritoneum")
+
+# ASSUMPTION: a site counts as involved at autopsy when it holds a metastatic
+# lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, REFERENCE.md s.5),
+# i.e. found on microscopic examination of the organ.
+INVOLVED_CELLS = 1e5
+
+#: what every calibration and validation run overrides in a scenario: long
+#: enough that (nearly) every patient reaches the lethal burden, untreated;
+#: 3-day steps (the birth-death step is exact, dt only sets how often rates
+#: are updated: DESIGN.md s.2); only the final state is needed
+RUN_OVERRIDES = {"cohort": {"years": 40.0, "dt": 3.0}, "output": {"interval": 14610.0 - 0.0}}
+
+
+def read_table() -> dict[str, dict[str, float]]:
+    rows = {}
+    with open(DATA) as fh:
+        for row in csv.DictReader(ln for ln in fh if not ln.startswith("#")):
+            rows[row["primary"]] = {k: float(v) for k, v in row.items() if k != "primary"}
+    return rows
+
+
+def targets() -> tuple[np.ndarray, np.ndarray]:
+    """(share of patients with each site involved, fraction; published mets per
+    patient) per calibrated primary, rows in PRIMARIES order, columns in SITES order."""
+    t = read_table()
+    shares = np.array([[t[p][s] / 100.0 for s in SITES] for p in PRIMARIES])
+    mets = np.array([t[p]["mets_per_primary"] for p in PRIMARIES])
+    return shares, mets
+
+
+def run_scenario(args) -> dict:
+    """Run one scenario cohort to death; return involvement per site and more."""
+    scenario, patients, seed, overrides = args
+    import paget
+    from paget.config import deep_merge
+    over = deep_merge(RUN_OVERRIDES, {"cohort": {"patients": patients}, "seed": seed})
+    over = deep_merge(over, overrides or {})
+    years = over["cohort"]["years"]
+    steps = int(round(years * 365.25 / over["cohort"]["dt"]))
+    over["output"] = {"interval": steps * over["cohort"]["dt"]}
+    ds = paget.Simulation.from_scenario(scenario, over).run()
+    return involvement(ds)
+
+
+def involvement(ds) -> dict:
+    organs = [str(o) for o in ds.organ.values]
+    P = ds.sizes["patient"]
+    lorg = ds.lesion_organ.values
+    if lorg.dtype.kind in "US O":
+        lorg = np.array([organs.index(str(o)) for o in lorg])
+    lid = ds.lesion_id.values
+    primary_ids = set(ds.lesion_uid.values[ds.lesion_parent.values == 0].tolist())
+    keep = (~ds.lesion_dormant.values) & ~np.isin(lid, list(primary_ids))
+    # a lesion's cells: all its clones
+    ids, inv = np.unique(lid[keep], return_inverse=True)
+    cells = np.bincount(inv, weights=ds.lesion_cells.values[keep])
+    first = np.zeros(ids.size, np.int64)
+    first[inv[::-1]] = np.flatnonzero(keep)[::-1]
+    pat, org = ds.lesion_patient.values[first], lorg[first]
+    big = cells >= INVOLVED_CELLS
+    inv_mat = np.zeros((P, len(organs)), bool)
+    inv_mat[pat[big], org[big]] = True
+    share = {site: float(inv_mat[:, organs.index(o)].mean()) for site, o in SITES.items()}
+    sites = inv_mat[:, [organs.index(o) for o in SITES.values()]].sum(axis=1)
+    death = ds.death_time.values
+    return {"share": share, "mets_mean": float(sites.mean()),
+            "mets_sd": float(sites.std(ddof=1)) if P > 1 else 0.0,
+            "patients": int(P), "dead": int(np.isfinite(death).sum()),
+            "median_death_years": float(np.nanmedian(death) / 365.25) if np.isfinite(death).any()
+            else float("nan")}
+
+
+def pool_map(func, jobs, processes=None):
+    processes = processes or min(len(jobs), os.cpu_count() or 1)
+    if processes <= 1:
+        return [func(j) for j in jobs]
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(processes) as pool:
+        return pool.map(func, jobs, chunksize=1)

@@ -1,0 +1,201 @@
+"""Issue 6: built-in cancer scenarios, patient heterogeneity, the mouse body and
+the experimental-metastasis assay.  Tiny cohorts; the calibration itself runs
+in docs/validation/, not here."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import paget
+from paget.body import human_adult, injection_entry, mouse
+from paget.cli import main
+from paget.errors import ConfigError
+from paget.simulation import list_scenarios, scenario_sources
+
+CANCERS = ["breast", "colorectal", "lung", "prostate", "pancreas", "melanoma", "carcinoma"]
+
+
+def test_every_cancer_scenario_is_built_in_with_sources():
+    names = list_scenarios()
+    for name in CANCERS + ["assay_luzzi"]:
+        assert name in names and names[name]
+        assert scenario_sources(name), name
+
+
+def test_paget_scenarios_lists_descriptions_and_sources(capsys):
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for name in CANCERS:
+        assert name in out
+    assert out.count("sources:") >= len(CANCERS)
+
+
+@pytest.mark.parametrize("name", CANCERS)
+def test_scenario_runs_two_patients_one_year(name):
+    ds = paget.Simulation.from_scenario(name, {"cohort": {"patients": 2, "years": 1}}).run()
+    assert ds.sizes["patient"] == 2
+    # the drawn patient parameters are in the dataset (time 0: defaults, not drawn yet)
+    for var in ("growth_multiplier", "shedding_multiplier", "age_at_onset", "immune_competence"):
+        last = ds[var].isel(time=-1).values
+        assert np.all(np.isfinite(last) & (last > 0)), var
+    assert np.all(ds.age_at_onset.isel(time=0).values == 0.0)
+
+
+def test_scenario_numbers_cite_a_source():
+    """Every assignment in a scenario file is preceded by a comment block or
+    carries one (a source, DERIVED or ASSUMPTION)."""
+    from importlib import resources
+    for name in CANCERS + ["assay_luzzi"]:
+        lines = (resources.files("paget.scenarios") / f"{name}.toml").read_text().splitlines()
+        for i, ln in enumerate(lines):
+            if "=" in ln and not ln.startswith(("#", "[")) and not ln.startswith("law"):
+                context = " ".join(lines[max(0, i - 8): i + 1])
+                assert "#" in context, f"{name}: {ln!r} has no cited source"
+
+
+# ------------------------------------------------------------ heterogeneity
+
+def _draws(patients, seed=11, **het):
+    from paget.plugins.heterogeneity import draw
+    from paget.state import Patients
+    sim = paget.Simulation({"seed": seed, "heterogeneity": {
+        "growth_sigma": 0.5, "shedding_sigma": 1.0, "immune_sigma": 0.3, "age_sd": 12.0, **het}})
+    idx = np.asarray(patients, dtype=np.int64)
+    return draw(seed, Patients(index=idx, alive=np.ones(idx.size, bool),
+                               burden=np.zeros(idx.size)), sim.config)
+
+
+def test_draws_depend_on_seed_and_patient_only():
+    full = _draws(np.arange(1000))
+    subset = np.array([999, 3, 500, 7])
+    part = _draws(subset)
+    for k in full:
+        np.testing.assert_array_equal(part[k], full[k][subset])
+    other = _draws(np.arange(1000), seed=12)
+    assert not np.allclose(other["growth_multiplier"], full["growth_multiplier"])
+
+
+def test_draw_moments_match_the_distributions():
+    n = 4000
+    d = _draws(np.arange(n))
+    for name, sigma in (("growth_multiplier", 0.5), ("shedding_multiplier", 1.0),
+                        ("immune_competence", 0.3)):
+        z = np.log(d[name])
+        # mean of n normals: sd sigma/sqrt(n); sample variance: sd sigma^2 sqrt(2/(n-1))
+        assert abs(z.mean()) < 4 * sigma / np.sqrt(n), name
+        assert abs(z.var(ddof=1) - sigma**2) < 4 * sigma**2 * np.sqrt(2 / (n - 1)), name
+    age = d["age_at_onset"]
+    assert age.min() >= 18 and age.max() <= 100
+    # truncation at +-3.5 sd barely moves the mean
+    assert abs(age.mean() - 60.0) < 4 * 12.0 / np.sqrt(n)
+
+
+def test_homogeneous_by_default():
+    ds = paget.Simulation({"cohort": {"patients": 3, "years": 0.1}}).run()
+    np.testing.assert_array_equal(ds.growth_multiplier.isel(time=-1).values, 1.0)
+
+
+def test_growth_multiplier_scales_growth():
+    """Deterministic exponential growth: a patient's growth multiplier m makes
+    the net rate m r."""
+    cfg = {"cohort": {"patients": 6, "years": 0.5}, "seed": 5,
+           "colonization": {"growth": {"law": "exponential", "rate": 0.01, "mode": "deterministic",
+                                       "death": 0.0}},
+           "intravasation": {"rate": 0.0}, "heterogeneity": {"growth_sigma": 0.5},
+           "plugins": {"disable": ["immune", "angiogenesis"]}}
+    ds = paget.Simulation(cfg).run()
+    m = ds.growth_multiplier.isel(time=-1).values
+    cells = ds.tumor_cells.sel(organ="breast")
+    t = float(ds.time[-1])
+    growth = np.log(cells.isel(time=-1).values / cells.isel(time=0).values) / t
+    np.testing.assert_allclose(growth, 0.01 * m, rtol=1e-6)
+
+
+# ------------------------------------------------------------ anatomy
+
+def _first_organs(organ):
+    sim = paget.Simulation.from_scenario("carcinoma", {"primary": {"organ": organ}})
+    fm = sim.fates
+    row = fm.blood[sim.body.organ_index(organ), :-1]
+    return {o: row[sim.body.organ_index(o)] for o in ("liver", "lung")}
+
+
+def test_generic_carcinoma_colon_is_liver_first_breast_lung_first():
+    colon, breast = _first_organs("gut"), _first_organs("breast")
+    assert colon["liver"] > colon["lung"]
+    assert breast["lung"] > breast["liver"]
+
+
+def test_lymph_reaches_regional_then_distant_nodes():
+    sim = paget.Simulation({})
+    lymph = sim.fates.lymph
+    regional = lymph[sim.body.organ_index("lymph_nodes")]
+    distant = lymph[sim.body.organ_index("distant_nodes")]
+    assert regional > distant > 0
+    a = sim.config.circulation.lymph_node_arrest
+    np.testing.assert_allclose(distant, regional * (1 - a) * (1 - 0.05), rtol=1e-3)
+
+
+def test_mouse_body_is_valid_and_selectable():
+    body = mouse()
+    assert body.organs == human_adult().organs
+    np.testing.assert_allclose(body.flow.sum(), 1.0)
+    assert body.blood_volume_ml < 5 < human_adult().blood_volume_ml
+    assert paget.Simulation({"body": {"model": "mouse"}}).body.name == "mouse"
+    with pytest.raises(ConfigError, match="body.model"):
+        paget.Simulation({"body": {"model": "rat"}})
+    with pytest.raises(ConfigError, match="primary.injection"):
+        paget.Simulation({"primary": {"injection": "jugular"}})
+
+
+@pytest.mark.parametrize("vessel,kind", [("portal", "portal"), ("tail_vein", "caval"),
+                                         ("left_ventricle", "pulmonary")])
+def test_injection_entry(vessel, kind):
+    body = mouse()
+    assert body.drains[injection_entry(body, vessel)] == kind
+
+
+# ------------------------------------------------------------ the assay
+
+N_CELLS, MICE = 10_000, 4
+
+
+@pytest.fixture(scope="module")
+def assay():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "validation"))
+    import assay as luzzi
+    return luzzi.run(MICE, N_CELLS, seed=7)
+
+
+def test_assay_conserves_injected_cells(assay):
+    r, ds = assay
+    n = MICE * N_CELLS
+    assert r["injected"] == n
+    # the injection is the time-0 record's flux (colonies shed later on)
+    first = float(ds.ctc_arrested.isel(time=0).sum() + ds.ctc_died.isel(time=0).sum())
+    assert first == n
+    ext = float(ds.dtc_extravasated.sum())
+    fates = float(ds.dtc_died.sum() + ds.dtc_dormant.sum() + ds.colonies_founded.sum())
+    assert fates == ext
+
+
+def _binomial_ok(k, n, p):
+    """k successes of n trials within 4 binomial sd of n p."""
+    return abs(k - n * p) <= 4 * np.sqrt(n * p * (1 - p))
+
+
+def test_assay_reproduces_luzzi_fractions(assay):
+    r, _ = assay
+    c, n = r["counts"], MICE * N_CELLS
+    assert _binomial_ok(c["extravasated_day3"], n, 0.80)
+    assert _binomial_ok(c["micro_day3"], c["extravasated_day3"], 1 / 40)
+    # dormant at day 13: each injected cell is dormant then with probability 0.36
+    assert _binomial_ok(c["dormant_day13"], n, 0.36)
+    # macrometastases: 1 in 100 micrometastases (few events: Poisson-like bound)
+    assert _binomial_ok(c["macro"], c["founded"], 1 / 100)
+    # the attrition falls mainly after extravasation
+    lost_before = 1 - r["extravasated_day3"]
+    lost_after = r["extravasated_day3"] - r["dormant_day13"] - r["macro_per_injected"]
+    assert lost_after > lost_before
