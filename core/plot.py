@@ -13,6 +13,7 @@ otherwise.  Time axes are in years (365.25 days) since the start of the run.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,9 @@ def plot_burden(ds: xr.Dataset, path: str | os.PathLike, max_organs: int = 8) ->
     arm_names = _arm_list(ds)
     colors = _colors(len(arm_names))
     cells = ds["tumor_cells"].where(ds["alive"])
-    q = cells.quantile([0.25, 0.5, 0.75], dim="patient", skipna=True)
+    with warnings.catch_warnings():   # a time at which every patient of an arm has died
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        q = cells.quantile([0.25, 0.5, 0.75], dim="patient", skipna=True)
     primary = analysis.primary_organ(ds)
     peak = q.sel(quantile=0.75).fillna(0)
     peak = peak.max([d for d in peak.dims if d != "organ"])
