@@ -216,8 +216,8 @@ class KaplanMeier(NamedTuple):
         ``"linear"``: S +- z sd, clipped to [0, 1].  ``"log-log"`` (the
         default; stays inside [0, 1] and is better where S is near 0 or 1):
         S ** exp(+-z sd / (S log S)) (Kalbfleisch & Prentice 2002, s.4.3).
-        Both as :meth:`scipy.stats._survival.EmpiricalDistributionFunction.
-        confidence_interval`; NaN where the variance is.
+        Both as SciPy's ``ecdf(...).sf.confidence_interval(level, method)``;
+        NaN where the variance is.
         """
         if not 0 < level < 1:
             raise ValueError(f"level={level!r}: must be between 0 and 1")

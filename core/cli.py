@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("result", type=Path, metavar="OUT",
                       help="a result file written by paget run -o OUT.nc")
     plot.add_argument("-o", "--output", type=Path, metavar="DIR",
-                      help="write the PNG files into DIR (default: OUT_plots/ next to OUT, "
+                      help="write the PNG files into DIR (default: STEM_plots/ beside OUT, "
                            "e.g. cohort_plots/ for cohort.nc)")
     plot.add_argument("--patients", type=int, default=20, metavar="N",
                       help="patients in the swimmer plot (default 20)")
