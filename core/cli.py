@@ -337,7 +337,12 @@ def _cmd_plot(args, comm) -> int:
         return EXIT_CONFIG
     directory = args.output if args.output is not None else \
         args.result.with_name(f"{args.result.stem}_plots")
-    for path in plot_all(ds, directory, patients=args.patients):
+    try:
+        paths = plot_all(ds, directory, patients=args.patients)
+    except OSError as exc:   # the directory cannot be made or written
+        _say(comm, f"paget: error: {_one_line(exc)}")
+        return EXIT_FAILURE
+    for path in paths:
         print(path)
     return 0
 

@@ -91,3 +91,11 @@ def test_the_exit_status_of_the_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "paget", "plot", str(tmp_path / "x.nc")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "x.nc" in proc.stderr
+
+
+def test_an_unwritable_directory_is_a_failure_not_a_traceback(result_file, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a directory")
+    assert main(["plot", str(result_file), "-o", str(blocker)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("paget: error: ") and "taken" in err
