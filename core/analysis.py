@@ -405,9 +405,9 @@ def concordance(ds: xr.Dataset, min_cells: float = 1.0) -> Concordance:
     -----
     The lesion table holds one row per clone per lesion at the end of the run
     or at the patient's death (rows with cells left).  The *primary* is the
-    lesion of the founding clone of the cohort (``clone_parent == 0`` in the
-    clone table); every other lesion that is not a dormant pool is a
-    metastasis.  The primary's *dominant genotype* is the genotype holding the
+    lesion in which the patient's founding clone arose (``clone_parent == 0``
+    in the clone table); every other lesion that is not a dormant pool is a
+    metastasis, wherever it lies (a metastasis in the primary's organ too).  The primary's *dominant genotype* is the genotype holding the
     most of its cells (ties: the smaller bit pattern).  A metastasis's
     *founding genotype* is ``lesion_genotype`` of its founding row (the row
     whose uid is the lesion id); if that clone died out, the clone that seeded
