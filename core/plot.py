@@ -115,6 +115,7 @@ def _years(days) -> np.ndarray:
 
 
 def _time_ticks(end_years: float) -> np.ndarray:
+    """Ticks from 0 to the end of follow-up (years); see :func:`plot_survival`."""
     from matplotlib.ticker import MaxNLocator
     ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0, end_years)
     # 2 years of whole days end at day 730 = 1.9986 years: keep the tick at 2
@@ -157,9 +158,12 @@ def plot_survival(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             ax.step(x, y, where="post", color=color, label=label)
             cens = km.censored > 0
             ax.plot(_years(km.t[cens]), km.survival[cens], "|", color=color, markersize=8)
-            for tick in ticks:
-                table.text(tick, rows - 1 - i, str(int(km.number_at_risk([tick * DAYS_PER_YEAR])[0])),
-                           ha="center", va="center", fontsize=8, color=color)
+            # a tick just past the end (2 y = 730.5 d, follow-up ends on day 730)
+            # counts those followed to the end
+            n_risk = km.number_at_risk(np.minimum(ticks * DAYS_PER_YEAR, end))
+            for tick, n in zip(ticks, n_risk):
+                table.text(tick, rows - 1 - i, str(int(n)), ha="center", va="center",
+                           fontsize=8, color=color)
         ax.set_title(title if endpoint == "os" else f"{title} (metastasis: {mfs_from})",
                      fontsize=10)
         ax.set_ylim(-0.02, 1.02)

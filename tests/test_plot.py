@@ -99,3 +99,26 @@ def test_an_unwritable_directory_is_a_failure_not_a_traceback(result_file, tmp_p
     assert main(["plot", str(result_file), "-o", str(blocker)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("paget: error: ") and "taken" in err
+
+
+def test_numbers_at_risk_at_the_end_of_followup(result_file, tmp_path, monkeypatch):
+    """Two years of whole days end on day 730 = 1.9986 y: the tick at 2 y counts
+    the patients followed to the end, not 0."""
+    from matplotlib.figure import Figure
+
+    from paget import analysis, plot
+    tables = []
+    real_savefig = Figure.savefig
+
+    def spy(fig, *args, **kw):
+        tables.extend([t.get_text() for t in ax.texts] for ax in fig.axes if ax.texts)
+        return real_savefig(fig, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    ds = read_result(result_file)
+    plot.plot_survival(ds, tmp_path / "s.png")
+    assert len(tables) == 2                       # OS and MFS, one arm each
+    for texts, endpoint in zip(tables, ("os", "mfs")):
+        s = analysis.survival(ds, endpoint)
+        assert texts[0] == "4"
+        assert texts[-1] == str(int((s.time >= float(ds.time[-1])).sum()))
