@@ -1,4 +1,4 @@
-"""Command line: ``paget run | scenarios | plugins | validate``.
+"""Command line: ``paget run | scenarios | plugins | validate | plot``.
 
 Under ``mpiexec -n K`` every command works the same; only rank 0 prints.
 
@@ -82,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a config without running it")
     val.add_argument("target", help="a CONFIG.toml or scenario name")
     val.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+
+    plot = sub.add_parser("plot", help="draw PNG figures of a result file")
+    plot.add_argument("result", type=Path, metavar="OUT",
+                      help="a result file written by paget run -o OUT.nc")
+    plot.add_argument("-o", "--output", type=Path, metavar="DIR",
+                      help="write the PNG files into DIR (default: STEM_plots/ beside OUT, "
+                           "e.g. cohort_plots/ for cohort.nc)")
+    plot.add_argument("--patients", type=int, default=20, metavar="N",
+                      help="patients in the swimmer plot (default 20)")
     return p
 
 
@@ -328,11 +337,39 @@ def _cmd_validate(args, comm) -> int:
     return 0
 
 
+def _cmd_plot(args, comm) -> int:
+    """survival.png, burden.png, sites.png and swimmer.png of a result file.
+
+    A file that is missing, unreadable or not a paget result is bad input:
+    exit status 2, one line on stderr, nothing written."""
+    if _rank(comm) != 0:
+        return 0
+    from .plot import plot_all, read_result
+    if args.patients < 1:
+        _say(comm, f"paget: error: --patients {args.patients}: must be at least 1")
+        return EXIT_CONFIG
+    try:
+        ds = read_result(args.result)
+    except ValueError as exc:
+        _say(comm, f"paget: error: {_one_line(exc)}")
+        return EXIT_CONFIG
+    directory = args.output if args.output is not None else \
+        args.result.with_name(f"{args.result.stem}_plots")
+    try:
+        paths = plot_all(ds, directory, patients=args.patients)
+    except OSError as exc:   # the directory cannot be made or written
+        _say(comm, f"paget: error: {_one_line(exc)}")
+        return EXIT_FAILURE
+    for path in paths:
+        print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     comm = _comm()
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
-               "validate": _cmd_validate}[args.command]
+               "validate": _cmd_validate, "plot": _cmd_plot}[args.command]
     from .checkpoint import CheckpointError, Interrupted
     try:
         return handler(args, comm)
