@@ -120,6 +120,11 @@ def paget_fate_matrix(config, body, survival, arrest):
 def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
     """Advance plugin state by one step; called first in every step.
 
+    In a run that starts by injecting cells into a vessel (``primary.injection``)
+    it is also called once before step 0 with ``dt = 0``, so that state the
+    injected cells' fate depends on (e.g. genetics' traits) is set; a plugin
+    that draws or accumulates per unit time should do nothing when ``dt == 0``.
+
     Write ``state.lesion[...]`` and ``state.patient[...]`` in place (e.g. the
     vascular switch of avascular lesions, a pre-metastatic niche building up).
     """
