@@ -30,7 +30,8 @@ from numpy.random.c_distributions cimport (
 
 from paget_kernels cimport (
     PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY, PGT_PURPOSE_DISSEMINATE, PGT_PURPOSE_STEP,
-    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_stream_init, paget_stream_t,
+    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_philox_first_blocks,
+    paget_stream_init, paget_stream_init_block, paget_stream_next_double, paget_stream_t,
 )
 
 import numpy as np
@@ -301,13 +302,10 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
 # one expm1, one log1p and one exp decide the common case.  Rows whose P0 is
 # below 1/2 take the general path (bd_transition and draw_poisson).
 cdef double LOG_QUIET = -0.6931471805599453   # log(1/2)
-
-
-cdef inline double expected_time(double r, double h) noexcept nogil:
-    """x = (e^{rh} - 1) / r, the expected cell-days per initial cell over h."""
-    if fabs(r * h) < 1e-12:
-        return h
-    return expm1(r * h) / r
+# Rows per chunk of step_rows: their first Philox blocks are computed in one
+# pass before the rows are stepped (8 KiB of blocks, in L1).
+cdef enum:
+    STEP_CHUNK = 256
 
 
 cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
@@ -361,29 +359,89 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
             return j
 
 
-cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d, double h,
-                            double lam, int64_t *shed_out) noexcept nogil:
+# Deciding "u < e^y" without e^y.  For every y, e^y >= T3(y) = 1 + y + y^2/2 +
+# y^3/6 (the Taylor remainder e^c y^4/24 is >= 0), and for y <= 0, e^y <= T4(y) =
+# T3(y) + y^4/24 (the remainder e^c y^5/120 is <= 0).  With |y| <= 1 the two
+# polynomials are evaluated to within ~1e-15 and libm's exp is within one ulp
+# (2.2e-16 below 2), so a uniform below T3 - EXP_MARGIN is certainly below the
+# computed exp(y) and one at or above T4 + EXP_MARGIN certainly is not: exp()
+# runs only for the ~y^4/24 + 2e-14 of uniforms between the bounds.  The outcome
+# is the one of ``u < exp(y)``, bit for bit, at the cost of a few multiply-adds.
+cdef double EXP_MARGIN = 1e-14
+
+
+cdef inline bint below_exp(double u, double y) noexcept nogil:
+    """``u < exp(y)``, deciding most cases by polynomial bounds on exp."""
+    cdef double t3, y2
+    if fabs(y) <= 1.0:
+        y2 = y * y
+        t3 = 1.0 + y + y2 * (0.5 + y * (1.0 / 6.0))
+        if u < t3 - EXP_MARGIN:
+            return True
+        if y <= 0.0 and u >= t3 + y2 * y2 * (1.0 / 24.0) + EXP_MARGIN:
+            return False
+    return u < exp(y)
+
+
+# Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
+# log(1 + b x) and log(1 - alpha); rows of a table take few distinct rate pairs
+# (a growth law's rates are a function of size, and most rows are colonies of a
+# few cells), so a small direct-mapped cache keyed by the bits of (b, d) skips
+# expm1 and log1p for most of them.  An entry holds exactly what the row would
+# compute, so results do not depend on which rows hit the cache.
+cdef struct rate_entry:
+    double b
+    double d
+    double x          # (e^{rh} - 1) / r, r = b - d
+    double L          # log(1 + b x) = -log(1 - beta)
+    double log_surv   # r h - L = log(1 - alpha)
+
+cdef enum:
+    RATE_CACHE_BITS = 8
+
+
+cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
+                                   double h) noexcept nogil:
+    """The cache entry of (b, d) over h, filled on a miss."""
+    cdef uint64_t kb = (<uint64_t *>&b)[0]
+    cdef uint64_t kd = (<uint64_t *>&d)[0]
+    cdef uint64_t key = (kb * <uint64_t>0x9E3779B97F4A7C15) ^ (kd * <uint64_t>0xC2B2AE3D27D4EB4F)
+    cdef rate_entry *e = &cache[key >> (64 - RATE_CACHE_BITS)]
+    cdef double r
+    if e.b == b and e.d == d:
+        return e
+    r = b - d
+    if fabs(r * h) < 1e-12:
+        e.x = h
+    else:
+        e.x = expm1(r * h) / r
+    e.L = log1p(b * e.x)
+    e.log_surv = r * h - e.L
+    e.b = b
+    e.d = d
+    return e
+
+
+cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d,
+                            rate_entry *e, double lam, int64_t *shed_out) noexcept nogil:
     """The exact step of a row expecting few events; False if it expects many.
 
-    On True, ``n_io`` holds the new count and ``shed_out`` the cells shed.
+    ``e`` holds the rates' setup (rate_setup).  On True, ``n_io`` holds the new
+    count and ``shed_out`` the cells shed.
     """
     cdef double n = n_io[0]
     cdef int64_t ni = <int64_t>n
-    cdef double r = b - d
-    cdef double x, bx, L, log_surv, log_p0, u, p0
+    cdef double x = e.x
+    cdef double bx = b * x
+    cdef double L = e.L                   # -log(1 - beta)
+    cdef double log_surv = e.log_surv     # log(1 - alpha)
+    cdef double log_p0, u, p0
     cdef int64_t dead = 0, k, extra = 0, shed = 0
-    if fabs(r * h) < 1e-12:
-        x = h
-    else:
-        x = expm1(r * h) / r
-    bx = b * x
-    L = log1p(bx)                   # -log(1 - beta)
-    log_surv = r * h - L            # log(1 - alpha)
     log_p0 = n * (log_surv - L) - lam
     if not log_p0 > LOG_QUIET:
         return False
-    u = bg.next_double(bg.state)
-    if u < exp(log_p0):
+    u = paget_stream_next_double(bg.state)
+    if below_exp(u, log_p0):
         shed_out[0] = 0
         return True                 # nothing happens: n unchanged
     # dead lineages
@@ -413,6 +471,33 @@ cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d, doub
     n_io[0] = n - <double>shed
     shed_out[0] = shed
     return True
+
+
+cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
+    """draw_poisson, with the common zero of a small mean decided without exp().
+
+    Takes the uniform poisson_small would take first and returns 0 when it is
+    below e^-lam; otherwise continues exactly as poisson_small with that uniform.
+    """
+    cdef double u, pmf, pmf0
+    cdef int64_t j, bound
+    if lam >= SMALL_MEAN:
+        return random_poisson(bg, lam)
+    u = paget_stream_next_double(bg.state)
+    if below_exp(u, -lam):
+        return 0
+    pmf0 = exp(-lam)
+    bound = <int64_t>(64.0 + 16.0 * lam)
+    while True:
+        pmf = pmf0
+        j = 0
+        while u > pmf and j < bound:
+            u -= pmf
+            j += 1
+            pmf *= lam / <double>j
+        if u <= pmf:
+            return j
+        u = bg.next_double(bg.state)
 
 
 def bd_alpha_beta(double b, double d, double h):
@@ -483,66 +568,91 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
-    cdef double n, n0, b, d, lam, total, p_leave, p0, mu
+    cdef double n, n0, b, d, lam, total, p_leave, p0, mu, u
     cdef int64_t shed, left, react
+    cdef Py_ssize_t c0, c1, j
+    # the first Philox block of each row of a chunk, computed side by side
+    cdef uint64_t blocks[4 * STEP_CHUNK]
+    cdef rate_entry cache[1 << RATE_CACHE_BITS]
+    cdef rate_entry *e
+    cdef double nan = float("nan")
     memset(&binom, 0, sizeof(binom))
+    for j in range(1 << RATE_CACHE_BITS):
+        cache[j].b = nan              # matches no rate
+        cache[j].d = nan
     with nogil:
-        for i in range(m):
-            shed_out[i] = 0
-            react_out[i] = 0
-            if mutates:
-                mut_out[i] = 0
-            n = cells[i]
-            if n <= 0.0:
-                continue
-            b = birth[i]
-            d = death[i]
-            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step, PGT_PURPOSE_STEP,
-                              <uint64_t>patient[i])
-            if flags[i] & PGT_FLAG_DORMANT:
-                total = b + d
-                if total <= 0.0:
+        c0 = 0
+        while c0 < m:
+            c1 = min(c0 + STEP_CHUNK, m)
+            paget_philox_first_blocks(seed, &uid[c0], <uint64_t>step, PGT_PURPOSE_STEP,
+                                      &patient[c0], c1 - c0, blocks)
+            for i in range(c0, c1):
+                shed_out[i] = 0
+                react_out[i] = 0
+                if mutates:
+                    mut_out[i] = 0
+                n = cells[i]
+                if n <= 0.0:
                     continue
-                # each cell leaves with probability 1 - e^{-(b + d) h}: none
-                # leaves with probability p0 = e^{-n (b + d) h}
-                p_leave = -expm1(-total * h)
-                if -n * total * h > LOG_QUIET:
-                    p0 = exp(-n * total * h)
-                    if bg.next_double(bg.state) < p0:
+                b = birth[i]
+                d = death[i]
+                paget_stream_init_block(&s, &bg, seed, uid[i], <uint64_t>step,
+                                        PGT_PURPOSE_STEP, <uint64_t>patient[i],
+                                        &blocks[4 * (i - c0)])
+                if flags[i] & PGT_FLAG_DORMANT:
+                    total = b + d
+                    if total <= 0.0:
                         continue
-                    left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
-                else:
-                    left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
-                if left > 0:
-                    react = draw_binomial(&bg, &binom, b / total, left)
-                    react_out[i] = react
-                cells[i] = n - <double>left
-                continue
-            lam = shed_rate[i] * h
-            n0 = n
-            if not deterministic[i] and quiet_step(&bg, &n, b, d, h, lam, &shed):
-                shed_out[i] = shed
-            else:
-                if deterministic[i]:
-                    n = n * exp((b - d) * h)
-                else:
-                    n = bd_transition(&bg, &binom, n, b, d, h)
-                if lam > 0.0 and n >= 1.0:
-                    shed = draw_poisson(&bg, lam)
-                    if <double>shed > floor(n):
-                        shed = <int64_t>floor(n)
+                    # each cell leaves with probability 1 - e^{-(b + d) h}: none
+                    # leaves with probability p0 = e^{-n (b + d) h}
+                    if -n * total * h > LOG_QUIET:
+                        u = paget_stream_next_double(bg.state)
+                        if below_exp(u, -n * total * h):
+                            continue
+                        p0 = exp(-n * total * h)
+                        if u < p0:
+                            continue
+                        p_leave = -expm1(-total * h)
+                        left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
+                    else:
+                        p_leave = -expm1(-total * h)
+                        left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
+                    if left > 0:
+                        react = draw_binomial(&bg, &binom, b / total, left)
+                        react_out[i] = react
+                    cells[i] = n - <double>left
+                    continue
+                lam = shed_rate[i] * h
+                n0 = n
+                e = NULL
+                if not deterministic[i]:
+                    e = rate_setup(cache, b, d, h)
+                if e != NULL and quiet_step(&bg, &n, b, d, e, lam, &shed):
                     shed_out[i] = shed
-                    n -= <double>shed
-            if mutates:
-                mu = mutation[i]
-                if mu > 0.0 and b > 0.0 and n >= 1.0:
-                    mu = mu * b * n0 * expected_time(b - d, h)
-                    shed = draw_poisson(&bg, mu)
-                    if <double>shed > floor(n):
-                        shed = <int64_t>floor(n)
-                    mut_out[i] = shed
-                    n -= <double>shed
-            cells[i] = n
+                else:
+                    if deterministic[i]:
+                        n = n * exp((b - d) * h)
+                    else:
+                        n = bd_transition(&bg, &binom, n, b, d, h)
+                    if lam > 0.0 and n >= 1.0:
+                        shed = draw_poisson(&bg, lam)
+                        if <double>shed > floor(n):
+                            shed = <int64_t>floor(n)
+                        shed_out[i] = shed
+                        n -= <double>shed
+                if mutates:
+                    mu = mutation[i]
+                    if mu > 0.0 and b > 0.0 and n >= 1.0:
+                        if e == NULL:
+                            e = rate_setup(cache, b, d, h)
+                        mu = mu * b * n0 * e.x
+                        shed = draw_poisson_keyed(&bg, mu)
+                        if <double>shed > floor(n):
+                            shed = <int64_t>floor(n)
+                        mut_out[i] = shed
+                        n -= <double>shed
+                cells[i] = n
+            c0 = c1
 
 
 # --------------------------------------------------------------------------
