@@ -31,7 +31,8 @@ from numpy.random.c_distributions cimport (
 from paget_kernels cimport (
     PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY, PGT_PURPOSE_DISSEMINATE, PGT_PURPOSE_STEP,
     PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_philox_first_blocks,
-    paget_stream_init, paget_stream_init_block, paget_stream_next_double, paget_stream_t,
+    paget_stream_init, paget_stream_next_double, paget_stream_set_block, paget_stream_t,
+    paget_word_double,
 )
 
 import numpy as np
@@ -143,11 +144,15 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
     subtraction, so it keeps its relative accuracy when beta is near 1.
     """
     cdef double r = b - d
-    cdef double x
     if fabs(r * h) < 1e-12:
-        x = h
+        bd_probabilities_x(b, d, h, alpha, beta, one_minus_beta)
     else:
-        x = expm1(r * h) / r
+        bd_probabilities_x(b, d, expm1(r * h) / r, alpha, beta, one_minus_beta)
+
+
+cdef inline void bd_probabilities_x(double b, double d, double x, double *alpha,
+                                    double *beta, double *one_minus_beta) noexcept nogil:
+    """bd_probabilities given x = (e^{rh} - 1) / r (h when r h is ~0)."""
     if isinf(x):
         # e^{rh} beyond the double range: the limits as x -> infinity (the row
         # then grows past exact counting, and the engine refuses it)
@@ -245,13 +250,14 @@ cdef inline int64_t draw_poisson(bitgen_t *bg, double lam) noexcept nogil:
 
 
 cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, double d,
-                          double h) noexcept nogil:
+                          double x) noexcept nogil:
     """Exact state after time h of a linear birth-death process started at n.
 
     Each of the n cells founds a lineage that is extinct at h with probability
     alpha; a surviving lineage has a Geometric(1 - beta) size on {1, 2, ...}.
     So K ~ Binomial(n, 1 - alpha) lineages survive and the population is
     K + NegativeBinomial(K, 1 - beta) (Kendall 1948; Bailey 1964, ch. 8).
+    ``x`` = (e^{(b - d) h} - 1) / (b - d), as rate_setup computes it.
     """
     cdef double alpha, beta, q
     cdef int64_t ni, dead, k, extra
@@ -259,7 +265,7 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
         return 0.0
     if b <= 0.0 and d <= 0.0:
         return n
-    bd_probabilities(b, d, h, &alpha, &beta, &q)
+    bd_probabilities_x(b, d, x, &alpha, &beta, &q)
     ni = <int64_t>n
     if alpha <= 0.0:
         dead = 0
@@ -422,30 +428,22 @@ cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
     return e
 
 
-cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d,
-                            rate_entry *e, double lam, int64_t *shed_out) noexcept nogil:
-    """The exact step of a row expecting few events; False if it expects many.
-
-    ``e`` holds the rates' setup (rate_setup).  On True, ``n_io`` holds the new
-    count and ``shed_out`` the cells shed.
+cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
+                            rate_entry *e, double lam, double u,
+                            int64_t *shed_out) noexcept nogil:
+    """The rest of a quiet row's step once its uniform ``u`` (the stream's first)
+    is known to be >= P0: something happens.  ``e`` holds the rates' setup
+    (rate_setup).  Writes the new count to ``n_io``, the cells shed to ``shed_out``.
     """
     cdef double n = n_io[0]
     cdef int64_t ni = <int64_t>n
     cdef double x = e.x
     cdef double bx = b * x
     cdef double L = e.L                   # -log(1 - beta)
-    cdef double log_surv = e.log_surv     # log(1 - alpha)
-    cdef double log_p0, u, p0
+    cdef double p0
     cdef int64_t dead = 0, k, extra = 0, shed = 0
-    log_p0 = n * (log_surv - L) - lam
-    if not log_p0 > LOG_QUIET:
-        return False
-    u = paget_stream_next_double(bg.state)
-    if below_exp(u, log_p0):
-        shed_out[0] = 0
-        return True                 # nothing happens: n unchanged
     # dead lineages
-    p0 = exp(n * log_surv)
+    p0 = exp(n * e.log_surv)
     if u < p0:
         u = u / p0
     else:
@@ -470,7 +468,6 @@ cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d,
                 shed = <int64_t>n
     n_io[0] = n - <double>shed
     shed_out[0] = shed
-    return True
 
 
 cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
@@ -568,11 +565,13 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
-    cdef double n, n0, b, d, lam, total, p_leave, p0, mu, u
+    cdef double n, n0, b, d, lam, total, p_leave, p0, mu, u, y
     cdef int64_t shed, left, react
     cdef Py_ssize_t c0, c1, j
-    # the first Philox block of each row of a chunk, computed side by side
+    cdef bint ready, done
+    # the first Philox block of each row of a chunk, computed in one pass
     cdef uint64_t blocks[4 * STEP_CHUNK]
+    cdef uint64_t *blk
     cdef rate_entry cache[1 << RATE_CACHE_BITS]
     cdef rate_entry *e
     cdef double nan = float("nan")
@@ -580,6 +579,9 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     for j in range(1 << RATE_CACHE_BITS):
         cache[j].b = nan              # matches no rate
         cache[j].d = nan
+    # bg draws from s; s is keyed per row (paget_stream_set_block) only when the
+    # row needs more than the words of its first block read directly below
+    paget_stream_init(&s, &bg, seed, 0, <uint64_t>step, PGT_PURPOSE_STEP, 0)
     with nogil:
         c0 = 0
         while c0 < m:
@@ -596,25 +598,28 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                     continue
                 b = birth[i]
                 d = death[i]
-                paget_stream_init_block(&s, &bg, seed, uid[i], <uint64_t>step,
-                                        PGT_PURPOSE_STEP, <uint64_t>patient[i],
-                                        &blocks[4 * (i - c0)])
+                blk = &blocks[4 * (i - c0)]
                 if flags[i] & PGT_FLAG_DORMANT:
                     total = b + d
                     if total <= 0.0:
                         continue
                     # each cell leaves with probability 1 - e^{-(b + d) h}: none
                     # leaves with probability p0 = e^{-n (b + d) h}
-                    if -n * total * h > LOG_QUIET:
-                        u = paget_stream_next_double(bg.state)
-                        if below_exp(u, -n * total * h):
+                    y = -n * total * h
+                    if y > LOG_QUIET:
+                        u = paget_word_double(blk[0])
+                        if below_exp(u, y):
                             continue
-                        p0 = exp(-n * total * h)
+                        p0 = exp(y)
                         if u < p0:
                             continue
+                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 1)
                         p_leave = -expm1(-total * h)
                         left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
                     else:
+                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
                         p_leave = -expm1(-total * h)
                         left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
                     if left > 0:
@@ -625,15 +630,32 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 lam = shed_rate[i] * h
                 n0 = n
                 e = NULL
+                ready = False
+                done = False
                 if not deterministic[i]:
+                    # Quiet rows: the step's three parts are drawn by inversion
+                    # from the stream's first uniform u, so that nothing happens
+                    # exactly when u < P0 (see quiet_rest and the note above it)
                     e = rate_setup(cache, b, d, h)
-                if e != NULL and quiet_step(&bg, &n, b, d, e, lam, &shed):
-                    shed_out[i] = shed
-                else:
+                    y = n * (e.log_surv - e.L) - lam        # log P0
+                    if y > LOG_QUIET:
+                        u = paget_word_double(blk[0])
+                        done = True
+                        if not below_exp(u, y):
+                            paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                                   PGT_PURPOSE_STEP, <uint64_t>patient[i],
+                                                   blk, 1)
+                            ready = True
+                            quiet_rest(&bg, &n, b, d, e, lam, u, &shed)
+                            shed_out[i] = shed
+                if not done:
+                    paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                           PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
+                    ready = True
                     if deterministic[i]:
                         n = n * exp((b - d) * h)
                     else:
-                        n = bd_transition(&bg, &binom, n, b, d, h)
+                        n = bd_transition(&bg, &binom, n, b, d, e.x)
                     if lam > 0.0 and n >= 1.0:
                         shed = draw_poisson(&bg, lam)
                         if <double>shed > floor(n):
@@ -646,7 +668,19 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                         if e == NULL:
                             e = rate_setup(cache, b, d, h)
                         mu = mu * b * n0 * e.x
-                        shed = draw_poisson_keyed(&bg, mu)
+                        if not ready:
+                            # a quiet row in which nothing happened drew one word;
+                            # the mutation draw takes the next, a zero decided as
+                            # in draw_poisson_keyed
+                            if mu < SMALL_MEAN and below_exp(paget_word_double(blk[1]), -mu):
+                                shed = 0
+                            else:
+                                paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                                       PGT_PURPOSE_STEP,
+                                                       <uint64_t>patient[i], blk, 1)
+                                shed = draw_poisson_keyed(&bg, mu)
+                        else:
+                            shed = draw_poisson_keyed(&bg, mu)
                         if <double>shed > floor(n):
                             shed = <int64_t>floor(n)
                         mut_out[i] = shed
