@@ -19,6 +19,8 @@ need a second column for deterministic mode and buy no exactness that matters.
 cimport cython
 from libc.math cimport INFINITY, exp, expm1, fabs, floor, isinf, log, log1p
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport uint32_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
@@ -401,9 +403,20 @@ cdef struct rate_entry:
     double x          # (e^{rh} - 1) / r, r = b - d
     double L          # log(1 + b x) = -log(1 - beta)
     double log_surv   # r h - L = log(1 - alpha)
+    # Powers for the rows of fewer than POW_CACHE cells in which something
+    # happens (quiet_rest): bit j of have_d (have_e) set means pd[j] holds
+    # exp(j * log_surv) = (1 - alpha)^j (pe[j] holds exp(-j * L) = (1 - beta)^j),
+    # the very expressions quiet_rest would evaluate, computed on first use.
+    uint32_t have_d
+    uint32_t have_e
+    double pd[16]
+    double pe[16]
 
 cdef enum:
     RATE_CACHE_BITS = 8
+    POW_CACHE = 16
+    # exp(-lam) of the shedding means met, by the bits of lam
+    LAM_CACHE_BITS = 8
 
 
 cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
@@ -423,13 +436,51 @@ cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
         e.x = expm1(r * h) / r
     e.L = log1p(b * e.x)
     e.log_surv = r * h - e.L
+    e.have_d = 0
+    e.have_e = 0
     e.b = b
     e.d = d
     return e
 
 
+cdef inline double surv_power(rate_entry *e, double n) noexcept nogil:
+    """exp(n * log_surv), from the entry's cache for whole n < POW_CACHE."""
+    cdef int64_t j = <int64_t>n
+    if <double>j == n and 0 <= j < POW_CACHE:
+        if not (e.have_d >> j) & 1:
+            e.pd[j] = exp(n * e.log_surv)
+            e.have_d |= (<uint32_t>1) << j
+        return e.pd[j]
+    return exp(n * e.log_surv)
+
+
+cdef inline double birth_zero(rate_entry *e, int64_t k) noexcept nogil:
+    """exp(-k L) = (1 - beta)^k, from the entry's cache for k < POW_CACHE."""
+    if 0 <= k < POW_CACHE:
+        if not (e.have_e >> k) & 1:
+            e.pe[k] = exp(-<double>k * e.L)
+            e.have_e |= (<uint32_t>1) << k
+        return e.pe[k]
+    return exp(-<double>k * e.L)
+
+
+cdef struct lam_entry:
+    double lam
+    double p0         # exp(-lam)
+
+
+cdef inline double exp_neg_lam(lam_entry *cache, double lam) noexcept nogil:
+    """exp(-lam), remembered by the bits of lam (rows of one size shed alike)."""
+    cdef uint64_t key = (<uint64_t *>&lam)[0] * <uint64_t>0x9E3779B97F4A7C15
+    cdef lam_entry *c = &cache[key >> (64 - LAM_CACHE_BITS)]
+    if c.lam != lam:
+        c.p0 = exp(-lam)
+        c.lam = lam
+    return c.p0
+
+
 cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
-                            rate_entry *e, double lam, double u,
+                            rate_entry *e, lam_entry *lams, double lam, double u,
                             int64_t *shed_out) noexcept nogil:
     """The rest of a quiet row's step once its uniform ``u`` (the stream's first)
     is known to be >= P0: something happens.  ``e`` holds the rates' setup
@@ -443,7 +494,7 @@ cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
     cdef double p0
     cdef int64_t dead = 0, k, extra = 0, shed = 0
     # dead lineages
-    p0 = exp(n * e.log_surv)
+    p0 = surv_power(e, n)
     if u < p0:
         u = u / p0
     else:
@@ -452,7 +503,7 @@ cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
     k = ni - dead
     # extra cells of the surviving lineages
     if k > 0 and b > 0.0:
-        p0 = exp(-<double>k * L)
+        p0 = birth_zero(e, k)
         if u < p0:
             u = u / p0
         else:
@@ -461,7 +512,7 @@ cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
     n = <double>(k + extra)
     # shedding
     if lam > 0.0 and n >= 1.0:
-        p0 = exp(-lam)
+        p0 = exp_neg_lam(lams, lam)
         if u >= p0:
             shed = poisson_at_least_one(bg, lam, p0)
             if <double>shed > n:
@@ -572,13 +623,18 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     # the first Philox block of each row of a chunk, computed in one pass
     cdef uint64_t blocks[4 * STEP_CHUNK]
     cdef uint64_t *blk
-    cdef rate_entry cache[1 << RATE_CACHE_BITS]
+    cdef rate_entry *cache = <rate_entry *>malloc(sizeof(rate_entry) << RATE_CACHE_BITS)
+    cdef lam_entry lams[1 << LAM_CACHE_BITS]
     cdef rate_entry *e
     cdef double nan = float("nan")
+    if cache == NULL:
+        raise MemoryError()
     memset(&binom, 0, sizeof(binom))
     for j in range(1 << RATE_CACHE_BITS):
         cache[j].b = nan              # matches no rate
         cache[j].d = nan
+    for j in range(1 << LAM_CACHE_BITS):
+        lams[j].lam = nan
     # bg draws from s; s is keyed per row (paget_stream_set_block) only when the
     # row needs more than the words of its first block read directly below
     paget_stream_init(&s, &bg, seed, 0, <uint64_t>step, PGT_PURPOSE_STEP, 0)
@@ -646,7 +702,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                                                    PGT_PURPOSE_STEP, <uint64_t>patient[i],
                                                    blk, 1)
                             ready = True
-                            quiet_rest(&bg, &n, b, d, e, lam, u, &shed)
+                            quiet_rest(&bg, &n, b, d, e, lams, lam, u, &shed)
                             shed_out[i] = shed
                 if not done:
                     paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
@@ -687,6 +743,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                         n -= <double>shed
                 cells[i] = n
             c0 = c1
+    free(cache)
 
 
 # --------------------------------------------------------------------------
