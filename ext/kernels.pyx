@@ -873,3 +873,16 @@ def keyed_uniform(uint64_t seed, const uint64_t[::1] uid, int64_t step, uint64_t
                               <uint64_t>patient[i])
             out[i] = bg.next_double(bg.state)
     return np.asarray(out)
+
+
+def below_exp_many(const double[::1] u, const double[::1] y):
+    """``u < exp(y)`` per element as the kernels decide it (polynomial bounds on
+    exp first, libm's exp only between them), for tests."""
+    cdef Py_ssize_t i, m = u.shape[0]
+    if y.shape[0] != m:
+        raise ValueError("below_exp_many: u and y must have one length")
+    cdef uint8_t[::1] out = np.empty(m, dtype=np.uint8)
+    with nogil:
+        for i in range(m):
+            out[i] = below_exp(u[i], y[i])
+    return np.asarray(out).astype(bool)
