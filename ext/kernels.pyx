@@ -167,6 +167,10 @@ cdef inline void bd_probabilities_x(double b, double d, double x, double *alpha,
     one_minus_beta[0] = 1.0 / (b * x + 1.0)
 
 
+# Every bitgen_t of this module draws from a paget stream (paget_stream_init), so
+# the inversion samplers below call paget_stream_next_double directly, inlined,
+# rather than through bg.next_double; NumPy's samplers use the pointer.
+
 # Rows whose expected number of events is below SMALL_MEAN draw by inversion of
 # the exact CDF: one uniform and a short walk along the pmf, the method NumPy's
 # own binomial uses when n p <= 30.  Most rows of a table are colonies of a few
@@ -190,7 +194,7 @@ cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept n
     cdef double u, pmf
     cdef int64_t k
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         k = 0
         while u > pmf:
@@ -216,7 +220,7 @@ cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
     cdef int64_t j
     cdef int64_t bound = <int64_t>(64.0 + 64.0 * <double>k * beta / q)
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         j = 0
         while u > pmf and j < bound:
@@ -234,7 +238,7 @@ cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
     cdef int64_t j
     cdef int64_t bound = <int64_t>(64.0 + 16.0 * lam)
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         j = 0
         while u > pmf and j < bound:
@@ -323,7 +327,7 @@ cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
     cdef double u, pmf
     cdef int64_t k
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * ratio * <double>n
         k = 1
         while u > pmf and k < n:
@@ -340,7 +344,7 @@ cdef inline int64_t negbin_at_least_one(bitgen_t *bg, int64_t k, double beta,
     cdef double u, pmf
     cdef int64_t j
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * beta * <double>k
         j = 1
         while u > pmf and j < 4096:
@@ -356,7 +360,7 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
     cdef double u, pmf
     cdef int64_t j
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * lam
         j = 1
         while u > pmf and j < 4096:
@@ -499,7 +503,7 @@ cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
         u = u / p0
     else:
         dead = binomial_at_least_one(bg, ni, d * x / (bx + 1.0), p0)
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
     k = ni - dead
     # extra cells of the surviving lineages
     if k > 0 and b > 0.0:
@@ -508,7 +512,7 @@ cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
             u = u / p0
         else:
             extra = negbin_at_least_one(bg, k, bx / (bx + 1.0), p0)
-            u = bg.next_double(bg.state)
+            u = paget_stream_next_double(bg.state)
     n = <double>(k + extra)
     # shedding
     if lam > 0.0 and n >= 1.0:
@@ -545,7 +549,7 @@ cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
             pmf *= lam / <double>j
         if u <= pmf:
             return j
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
 
 
 def bd_alpha_beta(double b, double d, double h):
