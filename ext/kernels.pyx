@@ -311,8 +311,10 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
 # since 1 - alpha = e^{rh} / (1 + b x) and 1 - beta = 1 / (1 + b x), with
 # x = (e^{rh} - 1) / r,
 #     log P0 = n (r h - 2 log(1 + b x)) - lam,
-# one expm1, one log1p and one exp decide the common case.  Rows whose P0 is
-# below 1/2 take the general path (bd_transition and draw_poisson).
+# where x and log(1 + b x) come from a per-rate cache (rate_setup) and
+# "u < P0" is decided by polynomial bounds on exp (below_exp), so the common
+# case takes no transcendental at all.  Rows whose P0 is below 1/2 take the
+# general path (bd_transition and draw_poisson).
 cdef double LOG_QUIET = -0.6931471805599453   # log(1/2)
 # Rows per chunk of step_rows: their first Philox blocks are computed in one
 # pass before the rows are stepped (8 KiB of blocks, in L1).
