@@ -554,8 +554,12 @@ class RankRun:
         mutation every lesion is one row and this costs nothing extra.
         """
         tab = self.table
-        idx = np.arange(tab.n)[rows]
-        idx = idx[((tab.flags[idx] & FLAG_DORMANT) == 0) & (tab.cells[idx] > 0)]
+        live = ((tab.flags & FLAG_DORMANT) == 0) & (tab.cells > 0)
+        if isinstance(rows, slice) and rows == slice(None):
+            idx = np.flatnonzero(live)
+        else:
+            idx = np.arange(tab.n)[rows]
+            idx = idx[live[idx]]
         if not self._subclonal:
             return idx, tab.cells[idx]
         _, first, inverse = np.unique(tab.lesion[idx], return_index=True, return_inverse=True)
@@ -571,10 +575,10 @@ class RankRun:
         tab, cfg = self.table, self.config.outcome
         t_end = self._t(step + 1)
         self._check_exact(tab.cells)
-        growing = (tab.flags & FLAG_DORMANT) == 0
+        growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
         pidx = tab.patient - self.lo
-        self.burden = np.bincount(pidx, weights=np.where(growing, tab.cells, 0.0),
-                                  minlength=self.P)
+        # whole numbers below 2**53: the sum over growing rows is exact
+        self.burden = np.bincount(pidx[growing], weights=tab.cells[growing], minlength=self.P)
         # first detectable metastasis (a lesion: all its clones together)
         first_row, size = self._lesion_sizes()
         met = first_row[(size >= cfg.detectable_cells)

@@ -19,6 +19,8 @@ need a second column for deterministic mode and buy no exactness that matters.
 cimport cython
 from libc.math cimport INFINITY, exp, expm1, fabs, floor, isinf, log, log1p
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport uint32_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
@@ -30,7 +32,9 @@ from numpy.random.c_distributions cimport (
 
 from paget_kernels cimport (
     PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY, PGT_PURPOSE_DISSEMINATE, PGT_PURPOSE_STEP,
-    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_stream_init, paget_stream_t,
+    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_philox_first_blocks,
+    paget_stream_init, paget_stream_next_double, paget_stream_set_block, paget_stream_t,
+    paget_word_double,
 )
 
 import numpy as np
@@ -142,11 +146,15 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
     subtraction, so it keeps its relative accuracy when beta is near 1.
     """
     cdef double r = b - d
-    cdef double x
     if fabs(r * h) < 1e-12:
-        x = h
+        bd_probabilities_x(b, d, h, alpha, beta, one_minus_beta)
     else:
-        x = expm1(r * h) / r
+        bd_probabilities_x(b, d, expm1(r * h) / r, alpha, beta, one_minus_beta)
+
+
+cdef inline void bd_probabilities_x(double b, double d, double x, double *alpha,
+                                    double *beta, double *one_minus_beta) noexcept nogil:
+    """bd_probabilities given x = (e^{rh} - 1) / r (h when r h is ~0)."""
     if isinf(x):
         # e^{rh} beyond the double range: the limits as x -> infinity (the row
         # then grows past exact counting, and the engine refuses it)
@@ -158,6 +166,10 @@ cdef inline void bd_probabilities(double b, double d, double h, double *alpha,
     beta[0] = b * x / (b * x + 1.0)
     one_minus_beta[0] = 1.0 / (b * x + 1.0)
 
+
+# Every bitgen_t of this module draws from a paget stream (paget_stream_init), so
+# the inversion samplers below call paget_stream_next_double directly, inlined,
+# rather than through bg.next_double; NumPy's samplers use the pointer.
 
 # Rows whose expected number of events is below SMALL_MEAN draw by inversion of
 # the exact CDF: one uniform and a short walk along the pmf, the method NumPy's
@@ -182,7 +194,7 @@ cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept n
     cdef double u, pmf
     cdef int64_t k
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         k = 0
         while u > pmf:
@@ -208,7 +220,7 @@ cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
     cdef int64_t j
     cdef int64_t bound = <int64_t>(64.0 + 64.0 * <double>k * beta / q)
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         j = 0
         while u > pmf and j < bound:
@@ -226,7 +238,7 @@ cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
     cdef int64_t j
     cdef int64_t bound = <int64_t>(64.0 + 16.0 * lam)
     while True:
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         j = 0
         while u > pmf and j < bound:
@@ -244,13 +256,14 @@ cdef inline int64_t draw_poisson(bitgen_t *bg, double lam) noexcept nogil:
 
 
 cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, double d,
-                          double h) noexcept nogil:
+                          double x) noexcept nogil:
     """Exact state after time h of a linear birth-death process started at n.
 
     Each of the n cells founds a lineage that is extinct at h with probability
     alpha; a surviving lineage has a Geometric(1 - beta) size on {1, 2, ...}.
     So K ~ Binomial(n, 1 - alpha) lineages survive and the population is
     K + NegativeBinomial(K, 1 - beta) (Kendall 1948; Bailey 1964, ch. 8).
+    ``x`` = (e^{(b - d) h} - 1) / (b - d), as rate_setup computes it.
     """
     cdef double alpha, beta, q
     cdef int64_t ni, dead, k, extra
@@ -258,7 +271,7 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
         return 0.0
     if b <= 0.0 and d <= 0.0:
         return n
-    bd_probabilities(b, d, h, &alpha, &beta, &q)
+    bd_probabilities_x(b, d, x, &alpha, &beta, &q)
     ni = <int64_t>n
     if alpha <= 0.0:
         dead = 0
@@ -298,16 +311,15 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
 # since 1 - alpha = e^{rh} / (1 + b x) and 1 - beta = 1 / (1 + b x), with
 # x = (e^{rh} - 1) / r,
 #     log P0 = n (r h - 2 log(1 + b x)) - lam,
-# one expm1, one log1p and one exp decide the common case.  Rows whose P0 is
-# below 1/2 take the general path (bd_transition and draw_poisson).
+# where x and log(1 + b x) come from a per-rate cache (rate_setup) and
+# "u < P0" is decided by polynomial bounds on exp (below_exp), so the common
+# case takes no transcendental at all.  Rows whose P0 is below 1/2 take the
+# general path (bd_transition and draw_poisson).
 cdef double LOG_QUIET = -0.6931471805599453   # log(1/2)
-
-
-cdef inline double expected_time(double r, double h) noexcept nogil:
-    """x = (e^{rh} - 1) / r, the expected cell-days per initial cell over h."""
-    if fabs(r * h) < 1e-12:
-        return h
-    return expm1(r * h) / r
+# Rows per chunk of step_rows: their first Philox blocks are computed in one
+# pass before the rows are stepped (8 KiB of blocks, in L1).
+cdef enum:
+    STEP_CHUNK = 256
 
 
 cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
@@ -317,7 +329,7 @@ cdef inline int64_t binomial_at_least_one(bitgen_t *bg, int64_t n, double p,
     cdef double u, pmf
     cdef int64_t k
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * ratio * <double>n
         k = 1
         while u > pmf and k < n:
@@ -334,7 +346,7 @@ cdef inline int64_t negbin_at_least_one(bitgen_t *bg, int64_t k, double beta,
     cdef double u, pmf
     cdef int64_t j
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * beta * <double>k
         j = 1
         while u > pmf and j < 4096:
@@ -350,7 +362,7 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
     cdef double u, pmf
     cdef int64_t j
     while True:
-        u = bg.next_double(bg.state) * (1.0 - p0)
+        u = paget_stream_next_double(bg.state) * (1.0 - p0)
         pmf = p0 * lam
         j = 1
         while u > pmf and j < 4096:
@@ -361,58 +373,185 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
             return j
 
 
-cdef inline bint quiet_step(bitgen_t *bg, double *n_io, double b, double d, double h,
-                            double lam, int64_t *shed_out) noexcept nogil:
-    """The exact step of a row expecting few events; False if it expects many.
+# Deciding "u < e^y" without e^y.  For every y, e^y >= T3(y) = 1 + y + y^2/2 +
+# y^3/6 (the Taylor remainder e^c y^4/24 is >= 0), and for y <= 0, e^y <= T4(y) =
+# T3(y) + y^4/24 (the remainder e^c y^5/120 is <= 0).  With |y| <= 1 the two
+# polynomials are evaluated to within ~1e-15 and libm's exp is within one ulp
+# (2.2e-16 below 2), so a uniform below T3 - EXP_MARGIN is certainly below the
+# computed exp(y) and one at or above T4 + EXP_MARGIN certainly is not: exp()
+# runs only for the ~y^4/24 + 2e-14 of uniforms between the bounds.  The outcome
+# is the one of ``u < exp(y)``, bit for bit, at the cost of a few multiply-adds.
+cdef double EXP_MARGIN = 1e-14
 
-    On True, ``n_io`` holds the new count and ``shed_out`` the cells shed.
+
+cdef inline bint below_exp(double u, double y) noexcept nogil:
+    """``u < exp(y)``, deciding most cases by polynomial bounds on exp."""
+    cdef double t3, y2
+    if fabs(y) <= 1.0:
+        y2 = y * y
+        t3 = 1.0 + y + y2 * (0.5 + y * (1.0 / 6.0))
+        if u < t3 - EXP_MARGIN:
+            return True
+        if y <= 0.0 and u >= t3 + y2 * y2 * (1.0 / 24.0) + EXP_MARGIN:
+            return False
+    return u < exp(y)
+
+
+# Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
+# log(1 + b x) and log(1 - alpha); rows of a table take few distinct rate pairs
+# (a growth law's rates are a function of size, and most rows are colonies of a
+# few cells), so a small direct-mapped cache keyed by the bits of (b, d) skips
+# expm1 and log1p for most of them.  An entry holds exactly what the row would
+# compute, so results do not depend on which rows hit the cache.
+cdef struct rate_entry:
+    double b
+    double d
+    double x          # (e^{rh} - 1) / r, r = b - d
+    double L          # log(1 + b x) = -log(1 - beta)
+    double log_surv   # r h - L = log(1 - alpha)
+    # Powers for the rows of fewer than POW_CACHE cells in which something
+    # happens (quiet_rest): bit j of have_d (have_e) set means pd[j] holds
+    # exp(j * log_surv) = (1 - alpha)^j (pe[j] holds exp(-j * L) = (1 - beta)^j),
+    # the very expressions quiet_rest would evaluate, computed on first use.
+    uint32_t have_d
+    uint32_t have_e
+    double pd[16]
+    double pe[16]
+
+cdef enum:
+    RATE_CACHE_BITS = 8
+    POW_CACHE = 16
+    # exp(-lam) of the shedding means met, by the bits of lam
+    LAM_CACHE_BITS = 8
+
+
+cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
+                                   double h) noexcept nogil:
+    """The cache entry of (b, d) over h, filled on a miss."""
+    cdef uint64_t kb = (<uint64_t *>&b)[0]
+    cdef uint64_t kd = (<uint64_t *>&d)[0]
+    cdef uint64_t key = (kb * <uint64_t>0x9E3779B97F4A7C15) ^ (kd * <uint64_t>0xC2B2AE3D27D4EB4F)
+    cdef rate_entry *e = &cache[key >> (64 - RATE_CACHE_BITS)]
+    cdef double r
+    if e.b == b and e.d == d:
+        return e
+    r = b - d
+    if fabs(r * h) < 1e-12:
+        e.x = h
+    else:
+        e.x = expm1(r * h) / r
+    e.L = log1p(b * e.x)
+    e.log_surv = r * h - e.L
+    e.have_d = 0
+    e.have_e = 0
+    e.b = b
+    e.d = d
+    return e
+
+
+cdef inline double surv_power(rate_entry *e, double n) noexcept nogil:
+    """exp(n * log_surv), from the entry's cache for whole n < POW_CACHE."""
+    cdef int64_t j = <int64_t>n
+    if <double>j == n and 0 <= j < POW_CACHE:
+        if not (e.have_d >> j) & 1:
+            e.pd[j] = exp(n * e.log_surv)
+            e.have_d |= (<uint32_t>1) << j
+        return e.pd[j]
+    return exp(n * e.log_surv)
+
+
+cdef inline double birth_zero(rate_entry *e, int64_t k) noexcept nogil:
+    """exp(-k L) = (1 - beta)^k, from the entry's cache for k < POW_CACHE."""
+    if 0 <= k < POW_CACHE:
+        if not (e.have_e >> k) & 1:
+            e.pe[k] = exp(-<double>k * e.L)
+            e.have_e |= (<uint32_t>1) << k
+        return e.pe[k]
+    return exp(-<double>k * e.L)
+
+
+cdef struct lam_entry:
+    double lam
+    double p0         # exp(-lam)
+
+
+cdef inline double exp_neg_lam(lam_entry *cache, double lam) noexcept nogil:
+    """exp(-lam), remembered by the bits of lam (rows of one size shed alike)."""
+    cdef uint64_t key = (<uint64_t *>&lam)[0] * <uint64_t>0x9E3779B97F4A7C15
+    cdef lam_entry *c = &cache[key >> (64 - LAM_CACHE_BITS)]
+    if c.lam != lam:
+        c.p0 = exp(-lam)
+        c.lam = lam
+    return c.p0
+
+
+cdef inline void quiet_rest(bitgen_t *bg, double *n_io, double b, double d,
+                            rate_entry *e, lam_entry *lams, double lam, double u,
+                            int64_t *shed_out) noexcept nogil:
+    """The rest of a quiet row's step once its uniform ``u`` (the stream's first)
+    is known to be >= P0: something happens.  ``e`` holds the rates' setup
+    (rate_setup).  Writes the new count to ``n_io``, the cells shed to ``shed_out``.
     """
     cdef double n = n_io[0]
     cdef int64_t ni = <int64_t>n
-    cdef double r = b - d
-    cdef double x, bx, L, log_surv, log_p0, u, p0
+    cdef double x = e.x
+    cdef double bx = b * x
+    cdef double L = e.L                   # -log(1 - beta)
+    cdef double p0
     cdef int64_t dead = 0, k, extra = 0, shed = 0
-    if fabs(r * h) < 1e-12:
-        x = h
-    else:
-        x = expm1(r * h) / r
-    bx = b * x
-    L = log1p(bx)                   # -log(1 - beta)
-    log_surv = r * h - L            # log(1 - alpha)
-    log_p0 = n * (log_surv - L) - lam
-    if not log_p0 > LOG_QUIET:
-        return False
-    u = bg.next_double(bg.state)
-    if u < exp(log_p0):
-        shed_out[0] = 0
-        return True                 # nothing happens: n unchanged
     # dead lineages
-    p0 = exp(n * log_surv)
+    p0 = surv_power(e, n)
     if u < p0:
         u = u / p0
     else:
         dead = binomial_at_least_one(bg, ni, d * x / (bx + 1.0), p0)
-        u = bg.next_double(bg.state)
+        u = paget_stream_next_double(bg.state)
     k = ni - dead
     # extra cells of the surviving lineages
     if k > 0 and b > 0.0:
-        p0 = exp(-<double>k * L)
+        p0 = birth_zero(e, k)
         if u < p0:
             u = u / p0
         else:
             extra = negbin_at_least_one(bg, k, bx / (bx + 1.0), p0)
-            u = bg.next_double(bg.state)
+            u = paget_stream_next_double(bg.state)
     n = <double>(k + extra)
     # shedding
     if lam > 0.0 and n >= 1.0:
-        p0 = exp(-lam)
+        p0 = exp_neg_lam(lams, lam)
         if u >= p0:
             shed = poisson_at_least_one(bg, lam, p0)
             if <double>shed > n:
                 shed = <int64_t>n
     n_io[0] = n - <double>shed
     shed_out[0] = shed
-    return True
+
+
+cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
+    """draw_poisson, with the common zero of a small mean decided without exp().
+
+    Takes the uniform poisson_small would take first and returns 0 when it is
+    below e^-lam; otherwise continues exactly as poisson_small with that uniform.
+    """
+    cdef double u, pmf, pmf0
+    cdef int64_t j, bound
+    if lam >= SMALL_MEAN:
+        return random_poisson(bg, lam)
+    u = paget_stream_next_double(bg.state)
+    if below_exp(u, -lam):
+        return 0
+    pmf0 = exp(-lam)
+    bound = <int64_t>(64.0 + 16.0 * lam)
+    while True:
+        pmf = pmf0
+        j = 0
+        while u > pmf and j < bound:
+            u -= pmf
+            j += 1
+            pmf *= lam / <double>j
+        if u <= pmf:
+            return j
+        u = paget_stream_next_double(bg.state)
 
 
 def bd_alpha_beta(double b, double d, double h):
@@ -483,66 +622,134 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef binomial_t binom
-    cdef double n, n0, b, d, lam, total, p_leave, p0, mu
+    cdef double n, n0, b, d, lam, total, p_leave, p0, mu, u, y
     cdef int64_t shed, left, react
+    cdef Py_ssize_t c0, c1, j
+    cdef bint ready, done
+    # the first Philox block of each row of a chunk, computed in one pass
+    cdef uint64_t blocks[4 * STEP_CHUNK]
+    cdef uint64_t *blk
+    cdef rate_entry *cache = <rate_entry *>malloc(sizeof(rate_entry) << RATE_CACHE_BITS)
+    cdef lam_entry lams[1 << LAM_CACHE_BITS]
+    cdef rate_entry *e
+    cdef double nan = float("nan")
+    if cache == NULL:
+        raise MemoryError()
     memset(&binom, 0, sizeof(binom))
+    for j in range(1 << RATE_CACHE_BITS):
+        cache[j].b = nan              # matches no rate
+        cache[j].d = nan
+    for j in range(1 << LAM_CACHE_BITS):
+        lams[j].lam = nan
+    # bg draws from s; s is keyed per row (paget_stream_set_block) only when the
+    # row needs more than the words of its first block read directly below
+    paget_stream_init(&s, &bg, seed, 0, <uint64_t>step, PGT_PURPOSE_STEP, 0)
     with nogil:
-        for i in range(m):
-            shed_out[i] = 0
-            react_out[i] = 0
-            if mutates:
-                mut_out[i] = 0
-            n = cells[i]
-            if n <= 0.0:
-                continue
-            b = birth[i]
-            d = death[i]
-            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step, PGT_PURPOSE_STEP,
-                              <uint64_t>patient[i])
-            if flags[i] & PGT_FLAG_DORMANT:
-                total = b + d
-                if total <= 0.0:
+        c0 = 0
+        while c0 < m:
+            c1 = min(c0 + STEP_CHUNK, m)
+            paget_philox_first_blocks(seed, &uid[c0], <uint64_t>step, PGT_PURPOSE_STEP,
+                                      &patient[c0], c1 - c0, blocks)
+            for i in range(c0, c1):
+                shed_out[i] = 0
+                react_out[i] = 0
+                if mutates:
+                    mut_out[i] = 0
+                n = cells[i]
+                if n <= 0.0:
                     continue
-                # each cell leaves with probability 1 - e^{-(b + d) h}: none
-                # leaves with probability p0 = e^{-n (b + d) h}
-                p_leave = -expm1(-total * h)
-                if -n * total * h > LOG_QUIET:
-                    p0 = exp(-n * total * h)
-                    if bg.next_double(bg.state) < p0:
+                b = birth[i]
+                d = death[i]
+                blk = &blocks[4 * (i - c0)]
+                if flags[i] & PGT_FLAG_DORMANT:
+                    total = b + d
+                    if total <= 0.0:
                         continue
-                    left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
-                else:
-                    left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
-                if left > 0:
-                    react = draw_binomial(&bg, &binom, b / total, left)
-                    react_out[i] = react
-                cells[i] = n - <double>left
-                continue
-            lam = shed_rate[i] * h
-            n0 = n
-            if not deterministic[i] and quiet_step(&bg, &n, b, d, h, lam, &shed):
-                shed_out[i] = shed
-            else:
-                if deterministic[i]:
-                    n = n * exp((b - d) * h)
-                else:
-                    n = bd_transition(&bg, &binom, n, b, d, h)
-                if lam > 0.0 and n >= 1.0:
-                    shed = draw_poisson(&bg, lam)
-                    if <double>shed > floor(n):
-                        shed = <int64_t>floor(n)
-                    shed_out[i] = shed
-                    n -= <double>shed
-            if mutates:
-                mu = mutation[i]
-                if mu > 0.0 and b > 0.0 and n >= 1.0:
-                    mu = mu * b * n0 * expected_time(b - d, h)
-                    shed = draw_poisson(&bg, mu)
-                    if <double>shed > floor(n):
-                        shed = <int64_t>floor(n)
-                    mut_out[i] = shed
-                    n -= <double>shed
-            cells[i] = n
+                    # each cell leaves with probability 1 - e^{-(b + d) h}: none
+                    # leaves with probability p0 = e^{-n (b + d) h}
+                    y = -n * total * h
+                    if y > LOG_QUIET:
+                        u = paget_word_double(blk[0])
+                        if below_exp(u, y):
+                            continue
+                        p0 = exp(y)
+                        if u < p0:
+                            continue
+                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 1)
+                        p_leave = -expm1(-total * h)
+                        left = binomial_at_least_one(&bg, <int64_t>n, p_leave, p0)
+                    else:
+                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
+                        p_leave = -expm1(-total * h)
+                        left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
+                    if left > 0:
+                        react = draw_binomial(&bg, &binom, b / total, left)
+                        react_out[i] = react
+                    cells[i] = n - <double>left
+                    continue
+                lam = shed_rate[i] * h
+                n0 = n
+                e = NULL
+                ready = False
+                done = False
+                if not deterministic[i]:
+                    # Quiet rows: the step's three parts are drawn by inversion
+                    # from the stream's first uniform u, so that nothing happens
+                    # exactly when u < P0 (see quiet_rest and the note above it)
+                    e = rate_setup(cache, b, d, h)
+                    y = n * (e.log_surv - e.L) - lam        # log P0
+                    if y > LOG_QUIET:
+                        u = paget_word_double(blk[0])
+                        done = True
+                        if not below_exp(u, y):
+                            paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                                   PGT_PURPOSE_STEP, <uint64_t>patient[i],
+                                                   blk, 1)
+                            ready = True
+                            quiet_rest(&bg, &n, b, d, e, lams, lam, u, &shed)
+                            shed_out[i] = shed
+                if not done:
+                    paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                           PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
+                    ready = True
+                    if deterministic[i]:
+                        n = n * exp((b - d) * h)
+                    else:
+                        n = bd_transition(&bg, &binom, n, b, d, e.x)
+                    if lam > 0.0 and n >= 1.0:
+                        shed = draw_poisson(&bg, lam)
+                        if <double>shed > floor(n):
+                            shed = <int64_t>floor(n)
+                        shed_out[i] = shed
+                        n -= <double>shed
+                if mutates:
+                    mu = mutation[i]
+                    if mu > 0.0 and b > 0.0 and n >= 1.0:
+                        if e == NULL:
+                            e = rate_setup(cache, b, d, h)
+                        mu = mu * b * n0 * e.x
+                        if not ready:
+                            # a quiet row in which nothing happened drew one word;
+                            # the mutation draw takes the next, a zero decided as
+                            # in draw_poisson_keyed
+                            if mu < SMALL_MEAN and below_exp(paget_word_double(blk[1]), -mu):
+                                shed = 0
+                            else:
+                                paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                                       PGT_PURPOSE_STEP,
+                                                       <uint64_t>patient[i], blk, 1)
+                                shed = draw_poisson_keyed(&bg, mu)
+                        else:
+                            shed = draw_poisson_keyed(&bg, mu)
+                        if <double>shed > floor(n):
+                            shed = <int64_t>floor(n)
+                        mut_out[i] = shed
+                        n -= <double>shed
+                cells[i] = n
+            c0 = c1
+    free(cache)
 
 
 # --------------------------------------------------------------------------
@@ -672,3 +879,16 @@ def keyed_uniform(uint64_t seed, const uint64_t[::1] uid, int64_t step, uint64_t
                               <uint64_t>patient[i])
             out[i] = bg.next_double(bg.state)
     return np.asarray(out)
+
+
+def below_exp_many(const double[::1] u, const double[::1] y):
+    """``u < exp(y)`` per element as the kernels decide it (polynomial bounds on
+    exp first, libm's exp only between them), for tests."""
+    cdef Py_ssize_t i, m = u.shape[0]
+    if y.shape[0] != m:
+        raise ValueError("below_exp_many: u and y must have one length")
+    cdef uint8_t[::1] out = np.empty(m, dtype=np.uint8)
+    with nogil:
+        for i in range(m):
+            out[i] = below_exp(u[i], y[i])
+    return np.asarray(out).astype(bool)

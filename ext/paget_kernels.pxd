@@ -20,6 +20,13 @@ cdef extern from "keyed_stream.h" nogil:
     void paget_stream_init(paget_stream_t *s, bitgen_t *bg, uint64_t seed,
                            uint64_t uid, uint64_t step, uint64_t purpose,
                            uint64_t patient)
+    void paget_philox_first_blocks(uint64_t seed, const uint64_t *uid, uint64_t step,
+                                   uint64_t purpose, const int64_t *patient, Py_ssize_t n,
+                                   uint64_t *out)
+    void paget_stream_set_block(paget_stream_t *s, uint64_t seed, uint64_t uid,
+                                uint64_t step, uint64_t purpose, uint64_t patient,
+                                const uint64_t *block, int pos)
+    double paget_word_double(uint64_t w)
     uint64_t paget_mix64(uint64_t z)
 
 # What a draw is for: the third word of the stream counter.

@@ -123,12 +123,16 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
 @hookimpl(tryfirst=True)
 def paget_growth(lesions, rates, config, body, dt):
     g_cfg = config.colonization.growth
-    grows = ~lesions.dormant & (lesions.cells > 0)
-    n = np.maximum(lesions.cells, 1.0)
-    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ]
-    g = np.where(grows, step_net_rate(g_cfg.law, n, g_cfg.rate, k, dt), 0.0)
-    rates.birth[:] = np.where(grows, g_cfg.death + np.maximum(g, 0.0), 0.0)
-    rates.death[:] = np.where(grows, g_cfg.death + np.maximum(-g, 0.0), 0.0)
+    # growing rows only: dormant pools (most rows of a late table) and empty
+    # rows get 0
+    grows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0))
+    n = np.maximum(lesions.cells[grows], 1.0)
+    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ[grows]]
+    g = step_net_rate(g_cfg.law, n, g_cfg.rate, k, dt)
+    rates.birth[:] = 0.0
+    rates.death[:] = 0.0
+    rates.birth[grows] = g_cfg.death + np.maximum(g, 0.0)
+    rates.death[grows] = g_cfg.death + np.maximum(-g, 0.0)
     rates.deterministic[:] = g_cfg.mode == "deterministic"
 
 

@@ -178,10 +178,14 @@ def lesion_cells(lesions) -> np.ndarray:
 
 def hypoxia_index(lesions, vascular, cfg: MicroenvironmentTable) -> np.ndarray:
     """Hypoxia per row; ``vascular`` is a bool array or None (all vascular)."""
-    frac = hypoxic_fraction(lesion_cells(lesions), cfg.diffusion_limit_mm)
-    level = np.full(len(lesions), cfg.vascular_hypoxia) if vascular is None else \
-        np.where(vascular, cfg.vascular_hypoxia, 1.0)
-    return np.where(lesions.dormant, 0.0, frac * level)
+    out = np.zeros(len(lesions))
+    # growing rows only: dormant pools (most rows of a late table) are 0
+    grows = np.flatnonzero(~lesions.dormant)
+    frac = hypoxic_fraction(lesion_cells(lesions)[grows], cfg.diffusion_limit_mm)
+    level = cfg.vascular_hypoxia if vascular is None else \
+        np.where(vascular[grows], cfg.vascular_hypoxia, 1.0)
+    out[grows] = frac * level
+    return out
 
 
 def niche_step(niche: np.ndarray, signal: np.ndarray, weight: np.ndarray,
