@@ -524,3 +524,16 @@ def test_a_treated_trial_is_identical_on_1_and_2_ranks(tmp_path):
     import xarray as xr
     xr.testing.assert_identical(one, two)
     assert (one.doses_given.max() > 0).item()
+
+
+def test_poisson_quantile_inverts_like_scipy():
+    from scipy import stats
+
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(8)
+    u = rng.random(50000)
+    lam = np.exp(rng.uniform(-10, np.log(200), u.size))
+    lam[:50] = 0.0
+    expected = np.where(lam > 0, stats.poisson.ppf(u, np.where(lam > 0, lam, 1.0)), 0)
+    np.testing.assert_array_equal(poisson_quantile(u, lam), expected.astype(np.int64))
+    assert poisson_quantile(np.zeros(3), 2.0).tolist() == [0, 0, 0]
