@@ -283,8 +283,11 @@ def paget_update_state(lesions, state, patients, config, t, dt, draws):
     ps = state.patient
     alive = np.asarray(patients.alive)
     diag = ps.get("diagnosis_time")
-    if diag is None:
-        raise RuntimeError("the treatment plugin needs the imaging plugin (diagnosis_time)")
+    if diag is None:   # the imaging plugin is switched off: nothing is ever diagnosed
+        if config.surgery.enabled or config.treatment.lines:
+            raise RuntimeError("surgery and lines of therapy start from the diagnosis, made "
+                               "by the imaging plugin, which is disabled")
+        return
     ps["dose_today"][:] = False
     diagnosed = alive & ~np.isnan(diag)
     if not diagnosed.any():

@@ -537,3 +537,11 @@ def test_poisson_quantile_inverts_like_scipy():
     expected = np.where(lam > 0, stats.poisson.ppf(u, np.where(lam > 0, lam, 1.0)), 0)
     np.testing.assert_array_equal(poisson_quantile(u, lam), expected.astype(np.int64))
     assert poisson_quantile(np.zeros(3), 2.0).tolist() == [0, 0, 0]
+
+
+def test_treatment_without_imaging_is_refused_only_when_a_treatment_is_planned():
+    cfg = deep_merge(BASE, {"plugins": {"disable": ["imaging"]}, "cohort": {"years": 0.05}})
+    paget.Simulation(cfg, entry_points=False).run()      # nothing planned: runs
+    with pytest.raises(paget.PluginError, match="imaging plugin, which is disabled"):
+        paget.Simulation(deep_merge(cfg, {"surgery": {"enabled": True}}),
+                         entry_points=False).run()
