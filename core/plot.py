@@ -164,7 +164,7 @@ def plot_survival(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             for tick, n in zip(ticks, n_risk):
                 table.text(tick, rows - 1 - i, str(int(n)), ha="center", va="center",
                            fontsize=8, color=color)
-        ax.set_title(title if endpoint == "os" else f"{title} (metastasis: {mfs_from})",
+        ax.set_title(title if endpoint == "os" else f"{title}\n(metastasis: {mfs_from})",
                      fontsize=10)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(0, max(end / DAYS_PER_YEAR, ticks[-1]))
