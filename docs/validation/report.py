@@ -219,6 +219,14 @@ def main(argv=None):
     for name, rho, within, ms, mp, worst in summary:
         w(f"| {name} | {rho:.2f} | {within}/12 | {ms:.2f} | {mp:.2f} | {worst} |")
     w("")
+    w("**Routing's signature** (REFERENCE.md s.1: liver/lung involvement ratio ~1.5-2.2 for "
+      "portal-drained primaries, ~0.6-1.1 for caval ones; published ratio from the table): "
+      + "; ".join(f"{name} ({'portal' if PRIMARIES[name][1] in ('gut', 'pancreas') else 'caval'}) "
+                  f"simulated {sim['share']['liver'] / sim['share']['lung']:.2f}"
+                  if sim['share']['lung'] > 0 else f"{name} simulated lung 0"
+                  for name, sim in zip(PRIMARIES, sims))
+      + " vs published " + ", ".join(f"{n} {table[n]['liver'] / table[n]['lung']:.2f}" for n in PRIMARIES)
+      + ". Shares of a few patients (prostate liver, lung) make these ratios noisy.\n")
     w("**What still misses.** Sites per patient are below the published values for every "
       "primary: " + ", ".join(f"{n} {ms:.2f} vs {mp:.2f}" for n, _, _, ms, mp, _ in summary)
       + " (the published means also count pleura, peritoneum and other sites). Structural "
