@@ -545,3 +545,24 @@ def test_treatment_without_imaging_is_refused_only_when_a_treatment_is_planned()
     with pytest.raises(paget.PluginError, match="imaging plugin, which is disabled"):
         paget.Simulation(deep_merge(cfg, {"surgery": {"enabled": True}}),
                          entry_points=False).run()
+
+
+def test_a_real_trial_is_analysed_and_plotted(trial, tmp_path, capsys):
+    """The engine's trial dataset meets paget.analysis and paget plot (through netCDF)."""
+    from paget import analysis
+    from paget.cli import main
+    from paget.output import write_dataset
+    from paget.plot import FIGURES
+    path = write_dataset(trial, tmp_path / "trial.nc")
+    assert main(["plot", str(path), "-o", str(tmp_path / "figs")]) == 0
+    for name in FIGURES:
+        assert (tmp_path / "figs" / name).stat().st_size > 5000
+    s = analysis.survival(trial, "mfs")
+    assert s.time.dims == ("arm", "patient")
+    end = float(trial.time[-1])
+    assert ((s.time <= end) & (s.time >= 0)).all()
+    conc = analysis.concordance(trial)
+    assert set(conc.patients.dims) >= {"patient"}
+    # the control arm keeps its primary, the resected arm does not
+    present = conc.patients.primary_present
+    assert present.sel(arm="control").all() and not present.sel(arm="surgery").any()
