@@ -112,7 +112,8 @@ def metastasis_variable(ds: xr.Dataset) -> str:
 # --------------------------------------------------------------------------
 
 def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
-             arm: str | None = None) -> xr.Dataset:
+             arm: str | None = None,
+             origin: Literal["start", "diagnosis"] = "start") -> xr.Dataset:
     """Time to an endpoint and whether it was observed, per patient.
 
     Parameters
@@ -129,6 +130,12 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
     arm
         Select this arm of a Dataset with an ``arm`` dimension; ``None`` keeps
         every arm (the result then has dims ``(arm, patient)``).
+    origin
+        ``"start"``: time counts from the start of the run.  ``"diagnosis"``:
+        from each patient's ``diagnosis_time`` (the imaging plugin's), as in a
+        clinical trial; a patient never diagnosed is left out (``included``
+        False, ``time`` NaN): select ``s.where(s.included, drop=True)`` (per
+        arm) before :func:`kaplan_meier`.
 
     Returns
     -------
@@ -143,8 +150,9 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
 
     Notes
     -----
-    Every patient starts at time 0 (the start of the run), not at diagnosis:
-    a virtual cohort is followed from the same point of its natural history.
+    With ``origin="start"`` every patient starts at time 0 (the start of the
+    run): a virtual cohort is followed from the same point of its natural
+    history, which no clinical study can do.
     A metastasis present at time 0 (not made by the default scenarios) would
     be an event at time 0.
     """
@@ -162,13 +170,26 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
     for name in names[1:]:
         first = np.fmin(first, ds[name].astype(np.float64))   # fmin: NaN = never
     happened = np.isfinite(first) & (first <= end)
-    out = xr.Dataset(
-        {"time": first.where(happened, end).assign_attrs(
-            units="days", long_name=f"time to {_ENDPOINTS[endpoint]} or censoring"),
-         "event": happened.assign_attrs(
-            units="1", long_name=f"{_ENDPOINTS[endpoint]} observed (False: censored)")},
-        attrs={"endpoint": endpoint, "event_variables": ", ".join(names),
-               "end_of_followup": end})
+    time = first.where(happened, end)
+    data = {}
+    if origin == "diagnosis":
+        _require(ds, "diagnosis_time", purpose="survival from diagnosis")
+        diag = ds["diagnosis_time"].astype(np.float64)
+        included = np.isfinite(diag) & (diag <= end)
+        time = (time - diag).where(included)
+        happened = happened & included
+        data["included"] = included.assign_attrs(
+            units="1", long_name="patient diagnosed during follow-up (counted)")
+    elif origin != "start":
+        raise ValueError(f"origin={origin!r}: choose 'start' (the start of the run) or "
+                         f"'diagnosis' (each patient's diagnosis_time)")
+    since = "the start of the run" if origin == "start" else "diagnosis"
+    data["time"] = time.assign_attrs(
+        units="days", long_name=f"time from {since} to {_ENDPOINTS[endpoint]} or censoring")
+    data["event"] = happened.assign_attrs(
+        units="1", long_name=f"{_ENDPOINTS[endpoint]} observed (False: censored)")
+    out = xr.Dataset(data, attrs={"endpoint": endpoint, "event_variables": ", ".join(names),
+                                  "end_of_followup": end, "origin": origin})
     return out.drop_vars([c for c in out.coords if c not in out.dims])
 
 

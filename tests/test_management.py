@@ -566,3 +566,19 @@ def test_a_real_trial_is_analysed_and_plotted(trial, tmp_path, capsys):
     # the control arm keeps its primary, the resected arm does not
     present = conc.patients.primary_present
     assert present.sel(arm="control").all() and not present.sel(arm="surgery").any()
+
+
+def test_survival_from_diagnosis():
+    from paget import analysis
+    ds = run(diagnosis={"diameter": 10.0}, cohort={"patients": 2, "years": 1})
+    t_d = first_day(imaging.cells_of_diameter(10.0))
+    end = float(ds.time[-1])
+    s = analysis.survival(ds, "os", origin="diagnosis")
+    assert s.included.all() and (s.time == end - t_d).all() and not s.event.any()
+    assert s.attrs["origin"] == "diagnosis"
+    # never diagnosed: left out
+    late = run(diagnosis={"diameter": 100.0})
+    s = analysis.survival(late, "os", origin="diagnosis")
+    assert not s.included.any() and s.time.isnull().all()
+    with pytest.raises(ValueError, match="origin='birth'"):
+        analysis.survival(ds, "os", origin="birth")
