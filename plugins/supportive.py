@@ -51,8 +51,8 @@ class SupportiveTable(Table):
     skeletal_event_rate: float = Field(1.0 / 365.25, ge=0, allow_inf_nan=False,
                                        description="skeletal-related events per day per 1e9 "
                                                    "tumour cells in bone")
-    bone_agent: bool = Field(False, description="give a bone-targeted agent from diagnosis of "
-                                                "bone involvement")
+    bone_agent: bool = Field(False, description="patients receive a bone-targeted agent "
+                                                "(e.g. zoledronic acid) throughout")
     # Zoledronic acid lowered the risk of skeletal-related events by 41 % vs
     # placebo in breast cancer with bone metastases (Kohno et al. 2005, J Clin
     # Oncol 23:3314) [RECALLED, not re-checked]: factor 0.59.
