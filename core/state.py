@@ -231,6 +231,32 @@ class Lesions:
         """int64: index of the row's patient among this rank's patients."""
         return self._derived("pidx", lambda: self.patient - self._lo)
 
+    @property
+    def single_clone(self) -> bool:
+        """True when every lesion is one row (no lesion holds several clones)."""
+        return bool(self._derived("single_clone",
+                                  lambda: np.array(np.array_equal(self.lesion, self.uid))))
+
+    @property
+    def lesion_index(self) -> np.ndarray:
+        """int64: index of the row's lesion among the distinct lesion ids of these
+        rows (``np.unique(lesion, return_inverse=True)``), to group rows by lesion."""
+        return self._derived("lesion_index", lambda: np.unique(
+            self.lesion, return_inverse=True)[1].ravel().astype(np.int64))
+
+    @property
+    def lesion_cells(self) -> np.ndarray:
+        """float64: per row, the cells of its lesion (all its growing rows; 0 for a
+        dormant pool's own cells).  Sums of whole numbers below 2**53: exact and
+        independent of row order.  Computed once per step and shared by hooks."""
+        def make():
+            cells = np.where(self.dormant, 0.0, self.cells)
+            if self.single_clone:
+                return cells
+            index = self.lesion_index
+            return np.bincount(index, weights=cells)[index]
+        return self._derived("lesion_cells", make)
+
     def __len__(self) -> int:
         return len(self.uid)
 

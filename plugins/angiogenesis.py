@@ -111,17 +111,9 @@ def paget_state_variables():
 
 
 def lesion_cells(lesions) -> np.ndarray:
-    """Cells of each row's lesion (all its growing rows), per row, float64.
-
-    Sums are of whole numbers below 2**53, so they are exact and independent of
-    the order of rows (and so of the decomposition).
-    """
-    cells = np.where(lesions.dormant, 0.0, lesions.cells)
-    if np.array_equal(lesions.lesion, lesions.uid):  # one row per lesion: no sums needed
-        return cells
-    _, inverse = np.unique(lesions.lesion, return_inverse=True)
-    inverse = inverse.ravel()
-    return np.bincount(inverse, weights=cells)[inverse]
+    """Per row: the cells of its lesion (all its growing clones); the engine's
+    ``lesions.lesion_cells``, computed once a step for every hook."""
+    return lesions.lesion_cells
 
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:

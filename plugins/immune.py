@@ -102,13 +102,9 @@ def visibility(lesions, state, config) -> np.ndarray:
 
 
 def lesion_cells(lesions) -> np.ndarray:
-    """Per row: the cells of its lesion (all its growing clones)."""
-    cells = np.where(lesions.dormant, 0.0, lesions.cells)
-    if np.array_equal(lesions.lesion, lesions.uid):  # no lesion has several clones
-        return cells
-    _, inverse = np.unique(lesions.lesion, return_inverse=True)
-    inverse = inverse.ravel()
-    return np.bincount(inverse, weights=cells)[inverse]
+    """Per row: the cells of its lesion (all its growing clones); the engine's
+    ``lesions.lesion_cells``, computed once a step for every hook."""
+    return lesions.lesion_cells
 
 
 def apply_lesion_kill(lesions, rates, state, config, v: np.ndarray) -> None:

@@ -51,14 +51,14 @@ def paget_intravasation(lesions, rates, config):
     if not cfg.metastases_shed:
         sheds &= lesions.primary
     n = np.where(sheds, lesions.cells * rates.invasive, 0.0)
-    if np.any(lesions.lesion != lesions.uid):
+    if not lesions.single_clone:
         # A lesion of several clones spans several rows: the law applies to the
         # lesion, m (sum f N)^alpha, shared among its rows in proportion to
         # their invasive cells (rejected: the law per row, which would make a
         # lesion shed more merely for holding more clones, as sum N_i^alpha >=
         # (sum N_i)^alpha for alpha < 1).
-        _, inverse = np.unique(lesions.lesion, return_inverse=True)
-        total = np.bincount(inverse.ravel(), weights=n)[inverse.ravel()]
+        index = lesions.lesion_index
+        total = np.bincount(index, weights=n)[index]
         scale = np.power(total, cfg.exponent - 1.0, where=total > 0, out=np.zeros_like(total))
         rates.shed[:] = cfg.rate * n * scale
     else:

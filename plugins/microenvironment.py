@@ -167,13 +167,9 @@ def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray
 
 
 def lesion_cells(lesions) -> np.ndarray:
-    """Cells of each row's lesion (all its growing rows), per row; exact sums."""
-    cells = np.where(lesions.dormant, 0.0, lesions.cells)
-    if np.array_equal(lesions.lesion, lesions.uid):
-        return cells
-    _, inverse = np.unique(lesions.lesion, return_inverse=True)
-    inverse = inverse.ravel()
-    return np.bincount(inverse, weights=cells)[inverse]
+    """Per row: the cells of its lesion (all its growing clones); the engine's
+    ``lesions.lesion_cells``, computed once a step for every hook."""
+    return lesions.lesion_cells
 
 
 def hypoxia_index(lesions, vascular, cfg: MicroenvironmentTable) -> np.ndarray:

@@ -137,11 +137,19 @@ def test_the_lesion_kill_acts_on_a_lesion_held_at_the_avascular_cap():
 
 
 def test_lesion_cells_sum_the_clones_of_a_lesion():
-    les = types.SimpleNamespace(
-        uid=np.array([1, 2, 3, 4, 5], np.uint64), lesion=np.array([1, 1, 3, 1, 5], np.uint64),
-        cells=np.array([10.0, 5.0, 7.0, 1.0, 100.0]),
-        dormant=np.array([False, False, False, False, True]))
+    from paget.state import FLAG_DORMANT, LesionTable
+    tab = LesionTable()
+    n = 5
+    tab.append(uid=np.arange(1, 6, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+               lesion=np.array([1, 1, 3, 1, 5], np.uint64), clone=np.arange(1, 6, dtype=np.uint64),
+               genotype=np.zeros(n, np.uint64), cells=np.array([10.0, 5.0, 7.0, 1.0, 100.0]),
+               patient=np.zeros(n, np.int64), birth_step=np.zeros(n, np.int32),
+               organ=np.zeros(n, np.int16),
+               flags=np.array([0, 0, 0, 0, FLAG_DORMANT], np.uint8))
+    les = tab.view(1.0)
     np.testing.assert_array_equal(immune.lesion_cells(les), [16.0, 16.0, 7.0, 16.0, 0.0])
+    assert les.lesion_cells is les.lesion_cells        # computed once, shared by hooks
+    assert not les.single_clone and les.lesion_index.tolist() == [0, 0, 1, 0, 2]
 
 
 # ------------------------------------------------------------------ evasion, competence
