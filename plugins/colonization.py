@@ -62,6 +62,9 @@ class GrowthTable(Table):
 # extravasated B16F1 cells began dividing and ~45 % stayed solitary and dormant
 # (Luzzi et al. 1998, Am J Pathol 153:865) [READ-2]: experimental metastasis
 # in mice is ~1e4 times more efficient (Coumans 2013: murine median 1/14,000).
+# The cancer scenarios share a fitted grow instead [DERIVED] (about 10 times this
+# default, docs/validation/calibrate.py --joint: shedding pinned by the CTC anchor,
+# the autopsy spread from colonization; docs/explanation/validation.md).
 
 
 class FateTable(Table):

@@ -4,6 +4,7 @@ Run from the repository root::
 
     python docs/validation/calibrate.py --fit --rounds 1 --patients 24
     python docs/validation/calibrate.py --rounds 2 --patients 80 --seed 5000 --damping 0.5
+    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
 
 What is fitted (see docs/explanation/validation.md for the full procedure):
 
@@ -12,7 +13,10 @@ What is fitted (see docs/explanation/validation.md for the full procedure):
   1998, and fixes the scale), one arrest probability per capillary bed, the
   lymph-node arrest, and the seeding by metastases relative to the primary;
 * per cancer: the seeding intensity (mapped to ``intravasation.rate``), the
-  lymph fraction, and the bone tropism of breast and prostate.
+  lymph fraction, and the bone tropism of breast and prostate;
+* with ``--joint``: the shared colonization efficiency (``colonization.fate.grow``)
+  and a per-organ arrest for bone and adrenal, with breast's shedding rate pinned
+  by the CTC anchor (Coumans et al. 2013) instead of fitted.
 
 Stage 1 (``--fit``) fits a surrogate of the model: for primary i the
 expected number of involving lesions in organ j is
@@ -54,6 +58,24 @@ The first 60-patient run was stopped after two rounds, when its breast rate
 ran away (the cap DRAIN_CAP was added then); the second after one round (the
 lymph-fraction update was corrected for capped rates then); the node-arrest
 transfer was added before the last run.  fit.json logs the rounds that ran.
+
+Joint rounds with the CTC anchor (``--joint``): the autopsy table cannot tell
+shedding from colonization efficiency (both multiply the seeding), and the
+rounds above put everything into shedding (breast 0.0423), so the CTC counts
+missed Coumans' 9 +- 6 CTC/L four-fold (liquid_biopsy.py).  In a joint round
+breast's rate is pinned (``CTC_PINNED``), breast's per-cancer residual a_breast
+multiplies the shared ``colonization.fate.grow`` (damped: x exp(d a_breast);
+``die`` = 1 - dormant - grow), the other rates take a_i - a_breast, capped at
+``CTC_RATE_CAP`` and the drain cap, and the soil excess over 1 of the
+``ARREST_ORGANS`` (bone, adrenal) goes into their own entry of the arrest map
+(capped at 1).  Before the first joint round the shared block was set by hand
+(docs/validation/efficiency_scan.py measured it): per-organ arrest map with
+bone and adrenal at the per-bed 0.202, grow 1e-6, and every cancer's rate x
+9 / 39.3 (lung 0.0122, breast 0.0097, colorectal 0.00316, prostate 0.00685,
+pancreas 0.00254).  Then, for the committed values::
+
+    python docs/validation/calibrate.py --joint --rounds 3 --patients 48 --seed 7000
+    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
 
 Outputs: ``docs/validation/results/fit.json``.
 """
@@ -105,6 +127,23 @@ DRAIN_CAP = 0.25
 # Gauss-Hermite nodes for the patients' log-normal shedding multiplier
 # (heterogeneity.shedding_sigma of the scenarios): involvement is averaged
 # over patients, P = E_M[1 - exp(-M lambda)].
+# Joint rounds (``--joint``; docs/explanation/validation.md "Joint calibration"):
+# CTC per litre at a 2.7 mm breast primary is linear in the shedding rate, and
+# the rate 0.0423 gave a median of 39.3 CTC/L (results/liquid_biopsy.json of
+# commit 7bb3e47) against 9 +- 6 (Coumans et al. 2013, BMC Cancer 13:283)
+# [READ].  Breast's rate is pinned at 0.0423 x 9 / 39.3 = 0.0097 [DERIVED], and
+# its autopsy residual goes into the shared colonization efficiency
+# (colonization.fate.grow) instead.  ASSUMPTION: no other primary has a CTC
+# anchor at a fixed size; their rates are kept at or below the rate at which
+# a 2.7 mm primary gives 12 CTC/L (half Coumans' sd above the mean, a margin
+# for cohort noise): 0.0423 x 12 / 39.3 = 0.0129 [DERIVED].
+CTC_PINNED = {"breast": 0.0097}
+CTC_RATE_CAP = 0.0129
+#: organs whose soil excess over 1 goes into their own arrest (marrow and
+#: adrenal sinusoids: discontinuous/fenestrated endothelium, ASSUMPTION that
+#: they arrest more than the ~0.2 per bed)
+ARREST_ORGANS = ("bone", "adrenal")
+DORMANT = 0.05   # colonization.fate.dormant default (ASSUMPTION, cited there)
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(12)
 _GH_W = _GH_W / _GH_W.sum()
 
@@ -214,15 +253,28 @@ def _fmt(v: float) -> str:
     return repr(float(f"{v:.3g}"))
 
 
-def write_defaults(soil, arrest, node_arrest):
-    """Rewrite the shared-organ block of every cancer scenario (identical in all)."""
+def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None):
+    """Rewrite the shared-organ block of every cancer scenario (identical in all):
+    the arrest (per bed, with per-organ entries for ARREST_ORGANS: kept from the
+    scenario when ``organ_arrest`` is None), the lymph-node arrest, the DTC
+    fates (``grow`` None: kept) and the soil."""
     d = {"default": 0.1, "liver": LIVER_SOIL, **{o: float(min(v, 1.0)) for o, v in soil.items()}}
+    old_arrest, _ = scenario_arrest()
+    organ_arrest = {o: old_arrest.get(o, arrest) for o in ARREST_ORGANS} \
+        if organ_arrest is None else organ_arrest
+    amap = "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in
+                            {"default": arrest, **organ_arrest}.items()) + " }"
     for path in (ROOT / "core" / "scenarios").glob("*.toml"):
         s = path.read_text()
         if "# BEGIN SHARED ORGANS" not in s:
             continue
         s = re.sub(r"(\[circulation\]\narrest = ).*?\n(lymph_node_arrest = ).*?\n",
-                   lambda m: f"{m.group(1)}{_fmt(arrest)}\n{m.group(2)}{_fmt(node_arrest)}\n", s)
+                   lambda m: f"{m.group(1)}{amap}\n{m.group(2)}{_fmt(node_arrest)}\n", s)
+        if grow is not None:
+            g = float(_fmt(grow))
+            s = re.sub(r"(\[colonization\.fate\]\n)die = .*?\ndormant = .*?\ngrow = .*?\n",
+                       lambda m: f"{m.group(1)}die = {1.0 - DORMANT - g:.12g}\ndormant = "
+                                 f"{DORMANT!r}\ngrow = {g!r}\n", s)
         prob = "probability = { " + ", ".join(f"{k} = {_fmt(v)}" for k, v in d.items()) + " }"
         s = re.sub(r"^probability = \{.*\}$(?=\n# END SHARED ORGANS)", lambda m: prob, s, flags=re.M)
         path.write_text(s)
@@ -266,7 +318,7 @@ def _lam(P, n):
     return lam, P / ((1 - P) * n * lam ** 2)
 
 
-def full_model_round(patients, seed, damping):
+def full_model_round(patients, seed, damping, joint=False):
     """One round of full-model corrections, jointly over the five primaries.
 
     Each primary's cohort is run to death, untreated.  With lambda = -log(1 - P)
@@ -317,23 +369,45 @@ def full_model_round(patients, seed, damping):
     new_soil = {}
     for o, bj in b.items():
         new_soil[o] = float(min(1.0, soil.get(o, soil.get("default", 0.1)) * np.exp(damping * bj)))
-    arrest, node_arrest = scenario_arrest()
+    arrest_map, node_arrest = scenario_arrest()
+    arrest = arrest_map.get("default", 0.2)
+    organ_arrest = {o: arrest_map.get(o, arrest) for o in ARREST_ORGANS}
+    grow = scenario_grow()
+    a_pin = 0.0
+    if joint:
+        # bone and adrenal: the soil's excess over 1 goes into their own arrest
+        for o in ARREST_ORGANS:
+            want_o = soil.get(o, soil.get("default", 0.1)) * np.exp(damping * b[o])
+            if want_o > 1.0:
+                organ_arrest[o] = float(min(1.0, organ_arrest[o] * want_o))
+        # the pinned primaries' residual (breast: its rate is set by the CTC
+        # anchor) goes into the shared colonization efficiency, which every
+        # primary feels: the others' rates then take a_i - a_pinned
+        pinned = [i for i, n in enumerate(names) if n in CTC_PINNED]
+        a_pin = float(np.mean(a[pinned]))
+        grow = float(min(0.5, grow * np.exp(damping * a_pin)))
+        a = a - a_pin
     # the node soil at its bound 1 with the nodes still under-involved: the
     # excess goes into the lymph-node arrest (both multiply the node seeding)
     want = soil.get("lymph_nodes", 0.1) * np.exp(damping * b["lymph_nodes"])
     if want > 1.0:
         node_arrest = float(min(0.95, node_arrest * want))
-    write_defaults({o: new_soil[o] for o in FIT_ORGANS}, arrest, node_arrest)
+    write_defaults({o: new_soil[o] for o in FIT_ORGANS}, arrest, node_arrest, organ_arrest,
+                   grow if joint else None)
     for i, (name, sim) in enumerate(zip(names, sims)):
         scen = PRIMARIES[name][0]
         rate, lf, _ = scenario_values(scen)
         new_rate = rate * float(np.exp(np.clip(damping * a[i], -np.log(10), np.log(10))))
         cap = rate_cap(scen)
+        if joint:
+            cap = min(cap, CTC_RATE_CAP)
+            if name in CTC_PINNED:
+                new_rate = cap = CTC_PINNED[name]
         capped = new_rate > cap
         new_rate = min(new_rate, cap)
         # the regional-node residual left once the rate change actually made
         # (a capped rate realizes less than a_i) is the lymph fraction's to fix
-        c[i] = Y[i, ln] - b["lymph_nodes"] - np.log(new_rate / rate) / damping
+        c[i] = Y[i, ln] - b["lymph_nodes"] - np.log(new_rate / rate) / damping - a_pin
         odds = lf / (1 - lf) * float(np.exp(np.clip(damping * c[i], -2, 2)))
         new_lf = float(np.clip(odds / (1 + odds), 0.01, 0.95))
         write_scenario(scen, {"rate": _fmt(new_rate), "lymph_fraction": _fmt(new_lf)})
@@ -347,17 +421,28 @@ def full_model_round(patients, seed, damping):
               f"(published 12 sites {T[i].sum():.2f}); rate {rate:.3g} -> {new_rate:.3g}"
               f"{' (capped)' if capped else ''}; "
               f"lymph fraction {lf:.3g} -> {new_lf:.3g}", flush=True)
+    if joint:
+        print(f"grow {grow:.3g}, arrest {organ_arrest}", flush=True)
     print("soil factors", {o: round(float(np.exp(damping * v)), 3) for o, v in b.items()})
     print("soil", {o: round(v, 4) for o, v in new_soil.items()}, flush=True)
     return dict(primaries=log, soil_log_factor={o: float(v) for o, v in b.items()},
                 soil_after=new_soil, damping=damping, arrest=arrest,
-                lymph_node_arrest=node_arrest)
+                lymph_node_arrest=node_arrest, joint=joint,
+                organ_arrest_after=organ_arrest, grow_after=grow)
 
 
 def scenario_arrest():
+    """(per-organ arrest map with its 'default', lymph-node arrest) of the shared block."""
     import paget
     c = paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config.circulation
-    return float(c.arrest), float(c.lymph_node_arrest)
+    a = c.arrest
+    a = dict(a) if isinstance(a, dict) else {"default": float(a)}
+    return {k: float(v) for k, v in a.items()}, float(c.lymph_node_arrest)
+
+
+def scenario_grow() -> float:
+    import paget
+    return float(paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config.colonization.fate.grow)
 
 
 def main(argv=None):
@@ -369,6 +454,9 @@ def main(argv=None):
                     help="stage 2: exponent applied to each multiplicative correction")
     ap.add_argument("--reset-rounds", action="store_true",
                     help="forget the logged stage-2 rounds in fit.json")
+    ap.add_argument("--joint", action="store_true",
+                    help="stage 2, joint with the CTC anchor: breast's rate pinned, the shared "
+                         "colonization efficiency and the bone/adrenal arrest fitted")
     ap.add_argument("--patients", type=int, default=40, help="patients per primary in stage 2")
     ap.add_argument("--seed", type=int, default=2008)
     args = ap.parse_args(argv)
@@ -400,7 +488,7 @@ def main(argv=None):
         print(json.dumps({k: out[k] for k in ("soil", "arrest", "lymph_node_arrest", "B", "A",
                                                "lymph_fraction", "tropism")}, indent=1))
     for r in range(args.rounds):
-        log = full_model_round(args.patients, args.seed + r, args.damping)
+        log = full_model_round(args.patients, args.seed + r, args.damping, args.joint)
         out.setdefault("rounds", []).append(log)
         out_path.write_text(json.dumps(out, indent=1))
     out_path.write_text(json.dumps(out, indent=1))
