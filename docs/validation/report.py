@@ -6,9 +6,10 @@ Run from the repository root (about 5 minutes on 2 cores)::
 
 It runs each calibrated scenario to death, untreated (docs/validation/common.py),
 and the Luzzi assay (docs/validation/assay.py), compares them with the published
-values and writes the page; nothing in it is edited by hand.  The liquid-biopsy
-section comes from ``python docs/validation/liquid_biopsy.py`` (run it first);
-``--reuse`` rewrites the page from the saved cohorts without running them again.
+values, runs the liquid-biopsy anchors (docs/validation/liquid_biopsy.py, at least
+200 patients) and writes the page and its figure (docs/_static/validation_sites.png);
+nothing in them is edited by hand.  ``--reuse`` rewrites both from the saved results
+(docs/validation/results/) without running the cohorts again.
 """
 from __future__ import annotations
 
@@ -47,6 +48,26 @@ def share_tolerance(p: float, n: int, n_pub: float) -> float:
     return 2.0 * np.sqrt(p * (1 - p) / n + p * (1 - p) / n_pub)
 
 
+def _sites_figure(table, sims) -> Path:
+    """Scatter of simulated vs published site shares, one colour per primary."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5.2, 5.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, zorder=0)
+    for name, sim in zip(PRIMARIES, sims):
+        pub = [table[name][site] / 100 for site in SITES]
+        ax.scatter(pub, [sim["share"][site] for site in SITES], s=22, label=name)
+    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal",
+           xlabel="published share of patients (DiSibio & French 2008)",
+           ylabel="simulated share of patients")
+    ax.legend(fontsize="small", loc="upper left")
+    out = ROOT / "docs" / "_static" / "validation_sites.png"
+    fig.savefig(out, dpi=110)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=20)
@@ -65,6 +86,8 @@ def main(argv=None):
         sims = pool_map(run_scenario, [(PRIMARIES[p][0], a.patients, a.seed, None)
                                        for p in PRIMARIES])
         luzzi, _ = assay.run(8, 1e4, 1998)
+        import liquid_biopsy
+        liquid_biopsy.main(["--patients", str(max(a.patients, 200)), "--seed", str(a.seed)])
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "validation.json").write_text(json.dumps(
             {"patients": a.patients, "sites": dict(zip(PRIMARIES, sims)), "assay": luzzi},
@@ -301,6 +324,12 @@ def main(argv=None):
         worst = np.argsort(-np.abs(simv - pub))[:3]
         summary.append((name, rho, within, sim["mets_mean"], table[name]["mets_per_primary"],
                         ", ".join(f"{list(SITES)[k]} {simv[k] - pub[k]:+.2f}" for k in worst)))
+    figure = _sites_figure(table, sims)
+    w(f"![Share of patients with each site involved, simulated vs published, per primary]"
+      f"(/_static/{figure.name})\n")
+    w("*Each point is one site of one primary: the share of patients with it involved at "
+      "death, simulated (vertical) against DiSibio & French 2008 (horizontal); the diagonal "
+      "is agreement.*\n")
     w("### Summary\n")
     w("| primary | Spearman rho | shares within tolerance | sites/patient sim | published | biggest misses |")
     w("|---|---|---|---|---|---|")
