@@ -165,12 +165,21 @@ class RankRun:
                                     patients=patients, **env)
         shed = tab.cells.astype(np.int64)
         tab.cells[:] = 0.0
-        new_rows = self._disseminate(0, 0.0, np.arange(P), shed, rates, state, patients)
+        self._append(self._disseminate(0, 0.0, np.arange(P), shed, rates, state, patients),
+                     step=-1)
+
+    def _append(self, new_rows: list[tuple[str, dict[str, np.ndarray]]], step: int) -> None:
+        """Append the rows founded in ``step``: lesions, dormant pools (indexed) and
+        new clones (logged in the phylogeny as born at the end of the step)."""
+        tab = self.table
         for kind, cols in new_rows:
+            parent_clone = cols.pop("_parent_clone", None)
             start = tab.n
             tab.append(**cols)
             if kind == "pool":
                 self._pool_insert(cols["uid"], np.arange(start, tab.n))
+            elif kind == "clone":
+                self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
 
     def _log_clones(self, rows: np.ndarray, parent_clone: np.ndarray, birth_step: int) -> None:
         tab = self.table
@@ -367,14 +376,7 @@ class RankRun:
         mut = np.flatnonzero(mutated)
         if mut.size:
             new_rows.append(("clone", self._mutants(step, mut, mutated[mut])))
-        for kind, cols in new_rows:
-            parent_clone = cols.pop("_parent_clone", None)
-            start = tab.n
-            tab.append(**cols)
-            if kind == "pool":
-                self._pool_insert(cols["uid"], np.arange(start, tab.n))
-            elif kind == "clone":
-                self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
+        self._append(new_rows, step)
         self._after_step(step)
 
     def _remove(self, step: int, les, state, patients, env) -> bool:
