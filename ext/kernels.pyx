@@ -231,14 +231,14 @@ cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
             return j
 
 
-cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
-    """Poisson(lam) by inversion, for small lam."""
-    cdef double pmf0 = exp(-lam)
-    cdef double u, pmf
+cdef inline int64_t poisson_invert(bitgen_t *bg, double lam, double pmf0,
+                                   double u) noexcept nogil:
+    """Poisson(lam) by inversion starting from the uniform ``u`` (pmf0 = e^-lam);
+    on the (vanishingly rare) overrun of the bound it starts again from a new uniform."""
+    cdef double pmf
     cdef int64_t j
     cdef int64_t bound = <int64_t>(64.0 + 16.0 * lam)
     while True:
-        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         j = 0
         while u > pmf and j < bound:
@@ -247,6 +247,13 @@ cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
             pmf *= lam / <double>j
         if u <= pmf:
             return j
+        u = paget_stream_next_double(bg.state)
+
+
+cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
+    """Poisson(lam) by inversion, for small lam."""
+    cdef double pmf0 = exp(-lam)
+    return poisson_invert(bg, lam, pmf0, paget_stream_next_double(bg.state))
 
 
 cdef inline int64_t draw_poisson(bitgen_t *bg, double lam) noexcept nogil:
@@ -533,25 +540,13 @@ cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
     Takes the uniform poisson_small would take first and returns 0 when it is
     below e^-lam; otherwise continues exactly as poisson_small with that uniform.
     """
-    cdef double u, pmf, pmf0
-    cdef int64_t j, bound
+    cdef double u
     if lam >= SMALL_MEAN:
         return random_poisson(bg, lam)
     u = paget_stream_next_double(bg.state)
     if below_exp(u, -lam):
         return 0
-    pmf0 = exp(-lam)
-    bound = <int64_t>(64.0 + 16.0 * lam)
-    while True:
-        pmf = pmf0
-        j = 0
-        while u > pmf and j < bound:
-            u -= pmf
-            j += 1
-            pmf *= lam / <double>j
-        if u <= pmf:
-            return j
-        u = paget_stream_next_double(bg.state)
+    return poisson_invert(bg, lam, exp(-lam), u)
 
 
 def bd_alpha_beta(double b, double d, double h):

@@ -88,17 +88,26 @@ static inline double paget_stream_next_double(void *st)
     return (double)(paget_stream_next64(st) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Key and counter of the stream of (seed, uid, step, purpose, patient), its
+ * block counter at ``block``. */
+static inline void paget_stream_key(paget_stream_t *s, uint64_t seed, uint64_t uid,
+                                    uint64_t step, uint64_t purpose, uint64_t patient,
+                                    uint64_t block)
+{
+    s->key[0] = seed;
+    s->key[1] = uid;
+    s->ctr[0] = block;
+    s->ctr[1] = step;
+    s->ctr[2] = purpose;
+    s->ctr[3] = patient;
+}
+
 /* Point ``bg`` at ``s`` and key ``s`` for one (seed, uid, step, purpose, patient). */
 static inline void paget_stream_init(paget_stream_t *s, bitgen_t *bg, uint64_t seed,
                                      uint64_t uid, uint64_t step, uint64_t purpose,
                                      uint64_t patient)
 {
-    s->key[0] = seed;
-    s->key[1] = uid;
-    s->ctr[0] = 0;
-    s->ctr[1] = step;
-    s->ctr[2] = purpose;
-    s->ctr[3] = patient;
+    paget_stream_key(s, seed, uid, step, purpose, patient, 0);
     s->pos = 4;
     bg->state = (void *)s;
     bg->next_uint64 = paget_stream_next64;
@@ -135,12 +144,7 @@ static inline void paget_stream_set_block(paget_stream_t *s, uint64_t seed, uint
                                           uint64_t step, uint64_t purpose, uint64_t patient,
                                           const uint64_t *block, int pos)
 {
-    s->key[0] = seed;
-    s->key[1] = uid;
-    s->ctr[0] = 1;
-    s->ctr[1] = step;
-    s->ctr[2] = purpose;
-    s->ctr[3] = patient;
+    paget_stream_key(s, seed, uid, step, purpose, patient, 1);   /* the next block is 1 */
     s->buf[0] = block[0]; s->buf[1] = block[1]; s->buf[2] = block[2]; s->buf[3] = block[3];
     s->pos = pos;
 }
