@@ -59,31 +59,45 @@ def run_scenario(args) -> dict:
     """Run one scenario cohort to death; return involvement per site and more."""
     scenario, patients, seed, overrides = args
     import paget
-    from paget.config import deep_merge
-    over = deep_merge(RUN_OVERRIDES, {"cohort": {"patients": patients}, "seed": seed})
-    over = deep_merge(over, overrides or {})
-    years = over["cohort"]["years"]
-    steps = int(round(years * 365.25 / over["cohort"]["dt"]))
-    over["output"] = {"interval": steps * over["cohort"]["dt"]}
-    ds = paget.Simulation.from_scenario(scenario, over).run()
+    ds = paget.Simulation.from_scenario(scenario, run_overrides(patients, seed, overrides)).run()
     return involvement(ds)
 
 
-def involvement(ds) -> dict:
+def run_overrides(patients: int, seed: int, extra: dict | None = None) -> dict:
+    """RUN_OVERRIDES for a cohort of ``patients`` with ``seed`` (and ``extra``),
+    recording only the final state (one output interval spanning the run)."""
+    from paget.config import deep_merge
+    over = deep_merge(RUN_OVERRIDES, {"cohort": {"patients": patients}, "seed": seed})
+    over = deep_merge(over, extra or {})
+    steps = int(round(over["cohort"]["years"] * 365.25 / over["cohort"]["dt"]))
+    over["output"] = {"interval": steps * over["cohort"]["dt"]}
+    return over
+
+
+def metastatic_lesions(ds) -> dict:
+    """The growing metastatic lesions at the end (or at death), all clones of a
+    lesion together: ``organs`` (names), ``keep`` (their rows of the lesion
+    table), ``inverse`` (lesion of each kept row), ``cells``, ``patient`` and
+    ``organ`` (index into ``organs``) per lesion."""
     organs = [str(o) for o in ds.organ.values]
-    P = ds.sizes["patient"]
     lorg = ds.lesion_organ.values
     if lorg.dtype.kind in "US O":
         lorg = np.array([organs.index(str(o)) for o in lorg])
     lid = ds.lesion_id.values
     primary_ids = set(ds.lesion_uid.values[ds.lesion_parent.values == 0].tolist())
     keep = (~ds.lesion_dormant.values) & ~np.isin(lid, list(primary_ids))
-    # a lesion's cells: all its clones
     ids, inv = np.unique(lid[keep], return_inverse=True)
     cells = np.bincount(inv, weights=ds.lesion_cells.values[keep])
     first = np.zeros(ids.size, np.int64)
     first[inv[::-1]] = np.flatnonzero(keep)[::-1]
-    pat, org = ds.lesion_patient.values[first], lorg[first]
+    return {"organs": organs, "keep": keep, "inverse": inv, "cells": cells,
+            "patient": ds.lesion_patient.values[first], "organ": lorg[first]}
+
+
+def involvement(ds) -> dict:
+    les = metastatic_lesions(ds)
+    organs, cells, pat, org = les["organs"], les["cells"], les["patient"], les["organ"]
+    P = ds.sizes["patient"]
     big = cells >= INVOLVED_CELLS
     inv_mat = np.zeros((P, len(organs)), bool)
     inv_mat[pat[big], org[big]] = True

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import INVOLVED_CELLS, PRIMARIES, RESULTS, RUN_OVERRIDES, SITES, involvement  # noqa: E402
+from common import (INVOLVED_CELLS, PRIMARIES, RESULTS, SITES, involvement,  # noqa: E402
+                    metastatic_lesions, run_overrides)
 
 FLUX = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "colonies_founded", "dtc_reactivated")
 
@@ -33,36 +34,25 @@ FLUX = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "colonies_founded", "dtc
 def run(args) -> dict:
     primary, patients, seed, factor, toml = args
     import paget
-    from paget.config import deep_merge
     scen = PRIMARIES[primary][0]
     base = (paget.Simulation.from_toml(toml) if toml else paget.Simulation.from_scenario(scen))
-    over = deep_merge(RUN_OVERRIDES, {"cohort": {"patients": patients}, "seed": seed,
-                                      "intravasation": {"rate": base.config.intravasation.rate
-                                                        * factor}})
-    steps = int(round(over["cohort"]["years"] * 365.25 / over["cohort"]["dt"]))
-    over["output"] = {"interval": steps * over["cohort"]["dt"]}
+    over = run_overrides(patients, seed,
+                         {"intravasation": {"rate": base.config.intravasation.rate * factor}})
     sim = paget.Simulation.from_toml(toml, over) if toml else paget.Simulation.from_scenario(scen, over)
     ds = sim.run()
-    organs = [str(o) for o in ds.organ.values]
+    les = metastatic_lesions(ds)
+    organs = les["organs"]
     prim_organ = PRIMARIES[primary][1]
     n = ds.sizes["patient"]
     flux = {v: {o: float(ds[v].isel(time=-1).sel(organ=o).sum()) / n for o in organs} for v in FLUX}
     shed_primary = flux["ctc_shed"][prim_organ]
     shed_mets = sum(v for o, v in flux["ctc_shed"].items() if o != prim_organ)
     # lesion table at death: metastatic lesions (all clones of a lesion summed)
-    lorg = ds.lesion_organ.values
-    if lorg.dtype.kind in "US O":
-        lorg = np.array([organs.index(str(o)) for o in lorg])
-    lid = ds.lesion_id.values
-    prim = set(ds.lesion_uid.values[ds.lesion_parent.values == 0].tolist())
-    keep = (~ds.lesion_dormant.values) & ~np.isin(lid, list(prim))
-    ids, inv = np.unique(lid[keep], return_inverse=True)
-    cells = np.bincount(inv, weights=ds.lesion_cells.values[keep])
-    born = np.full(ids.size, np.inf)
+    keep, inv, cells = les["keep"], les["inverse"], les["cells"]
+    pat, org = les["patient"], les["organ"]
+    n_lesions = cells.size
+    born = np.full(n_lesions, np.inf)
     np.minimum.at(born, inv, ds.lesion_birth_time.values[keep])
-    first = np.zeros(ids.size, np.int64)
-    first[inv[::-1]] = np.flatnonzero(keep)[::-1]
-    pat, org = ds.lesion_patient.values[first], lorg[first]
     death = ds.death_time.values
     before = (death[pat] - born) / 365.25
     # time a one-cell colony of the scenario's Gompertz law needs to reach 1e5
@@ -86,11 +76,11 @@ def run(args) -> dict:
                ctc_shed_primary=shed_primary, ctc_shed_metastases=shed_mets,
                shed_ratio_metastases=shed_mets / shed_primary if shed_primary else float("nan"),
                years_one_cell_to_involved=t_inv,
-               growing_lesions=int(ids.size),
+               growing_lesions=int(n_lesions),
                founded_median_years_before_death=float(np.nanmedian(before[np.isfinite(before)]))
-               if ids.size else float("nan"),
+               if n_lesions else float("nan"),
                founded_early_enough=float(np.mean(before[np.isfinite(before)] > t_inv))
-               if ids.size else float("nan"),
+               if n_lesions else float("nan"),
                per_site=per_site, share=inv_["share"], mets_mean=inv_["mets_mean"])
     return out
 
