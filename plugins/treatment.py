@@ -168,7 +168,6 @@ def paget_state_variables():
         StateVariable("targeted_alteration", "patient", "int64", -1, "1",
                       "genotype bit of the targeted drug's alteration (-1: none)",
                       over_time=False),
-        hidden("line_start_time", "float64", nan, "days", "start of the current line"),
         hidden("next_dose_time", "float64", nan, "days", "time of the next chemotherapy dose"),
         hidden("nadir_diameter_sum", "float64", nan, "mm", "smallest sum of seen diameters"),
         hidden("nadir_organs", "int64", 0, "1", "organs with seen lesions at the nadir"),
@@ -259,7 +258,6 @@ def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
         if not pending.any():
             break
         ps["therapy_line"][pending] = line[pending]
-        ps["line_start_time"][pending] = t
         ps["nadir_diameter_sum"][pending] = ps.get("imaged_diameter_sum", zeros)[pending]
         if "imaged_lesions" in ps:
             ps["nadir_organs"][pending] = (ps["imaged_lesions"][pending] > 0).sum(axis=1)
