@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--patients", type=int, help="number of virtual patients")
     run.add_argument("--years", type=float, help="follow-up, years")
     run.add_argument("--seed", type=int, help="seed of every random draw")
-    run.add_argument("-o", "--output", type=Path, help="write the dataset to OUT.nc")
+    run.add_argument("-o", "--output", type=Path,
+                     help="write the dataset to OUT.nc (gathered on rank 0) or OUT.zarr (each "
+                          "MPI rank writes its own patients)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     run.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                      help="also load this plugin module (repeatable)")
@@ -225,12 +227,20 @@ def _cmd_run(args, comm) -> int:
             sys.stdout.write(tomli_w.dumps(_drop_none(sim.resolved_config())))
         return 0
     if output is not None:
-        if output.suffix != ".nc":
-            raise ConfigError(f"-o {str(output)!r}: the output must end in .nc")
+        from .output import output_format
+        try:
+            output_format(output)
+        except ValueError as exc:
+            raise ConfigError(f"-o: {exc}") from None
         if output.exists() and not overwrite:
             raise ConfigError(f"-o {str(output)!r}: file exists; pass --overwrite to replace it")
     show = rank == 0 and not args.no_progress
     run_kw = dict(comm=comm, checkpoint=policy, resume=resume)
+
+    def run(**kw):
+        if output is None:
+            return sim.run(**kw, **run_kw)
+        return sim.write(output, overwrite=overwrite, **kw, **run_kw)
     if show:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         cfg = sim.config
@@ -247,14 +257,11 @@ def _cmd_run(args, comm) -> int:
                 done[0] += k
                 bar.update(task, advance=k, day=(done[0] - 1) % n_steps * dt + dt)
 
-            ds = sim.run(progress=progress, **run_kw)
+            ds = run(progress=progress)
     else:
-        ds = sim.run(**run_kw)
+        ds = run()
     if rank != 0:
         return 0
-    if output is not None:
-        from .output import write_dataset
-        write_dataset(ds, output, overwrite=overwrite)
     _summary(ds, console)
     if output is not None:
         console.print(f"wrote {output}")
@@ -382,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         _say(comm, f"paget: {exc}")
         return EXIT_INTERRUPTED
-    except (PluginError, PagetError, FileExistsError) as exc:
+    except (PluginError, PagetError, OSError) as exc:   # OSError: the output could not be written
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_FAILURE
 

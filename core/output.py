@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import xarray as xr
 
-__all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "combine_arms", "write_dataset"]
+__all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "combine_arms", "write_dataset",
+           "output_format"]
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,14 @@ def plugin_variables(variables) -> dict[str, tuple[str, Variable]]:
 
 
 def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs: tuple[str, ...],
-                  n_patients: int, attrs: Mapping[str, Any], variables=()) -> xr.Dataset:
-    """Assemble the Dataset from per-variable arrays (whole cohort, in patient order).
+                  n_patients: int, attrs: Mapping[str, Any], variables=(),
+                  first_patient: int = 0) -> xr.Dataset:
+    """Assemble the Dataset from per-variable arrays (in patient order).
 
-    ``variables`` are the plugins' StateVariables; those marked for output
-    become variables too.
+    The arrays hold patients ``first_patient`` to ``first_patient +
+    n_patients - 1``: the whole cohort, or one rank's block of it (for a
+    ``.zarr`` output, which each rank writes itself).  ``variables`` are the
+    plugins' StateVariables; those marked for output become variables too.
     """
     data_vars = {}
     extra = plugin_variables(variables)
@@ -117,14 +121,16 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
     for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()] + list(extra.items()):
         values = np.asarray(parts[key])
         if name in ("lesion_organ", "clone_organ"):
-            values = np.asarray(organs, dtype=object)[values.astype(np.int64)].astype(str) \
-                if values.size else np.array([], dtype=str)
+            # as wide as the longest organ name, whichever organs occur: the
+            # blocks of a .zarr output written by different ranks then agree
+            values = np.asarray(organs, dtype=str)[values.astype(np.int64)]
         elif values.dtype != np.dtype(var.dtype) and var.dtype != "str":
             values = values.astype(var.dtype)
         data_vars[name] = xr.Variable(var.dims, values,
                                       attrs={"units": var.units, "long_name": var.long_name})
     coords = {
-        "patient": ("patient", np.arange(n_patients, dtype=np.int64)),
+        "patient": ("patient", np.arange(first_patient, first_patient + n_patients,
+                                         dtype=np.int64)),
         "time": ("time", np.asarray(times, dtype=np.float64)),
         "organ": ("organ", np.asarray(organs, dtype=str)),
     }
@@ -218,3 +224,112 @@ def config_attrs(config_json: Mapping[str, Any], seed: int, version: str,
         "config_json": json.dumps(config_json, sort_keys=True),
         "Conventions": "CF-1.10",
     }
+
+
+# --------------------------------------------------------------------------
+# Zarr: every rank writes its own block
+# --------------------------------------------------------------------------
+
+#: The formats ``-o`` accepts, by file name suffix.
+FORMATS = {".nc": "nc", ".zarr": "zarr"}
+#: Upper bound of one zarr chunk of a per-patient variable (bytes).
+ZARR_CHUNK_BYTES = 64 * 2**20
+#: Rows of one zarr chunk of the lesion and clone tables.
+ZARR_TABLE_CHUNK = 2**18
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """``"nc"`` or ``"zarr"``, from the name of an output; ValueError for others."""
+    kind = FORMATS.get(Path(path).suffix)
+    if kind is None:
+        raise ValueError(f"output {str(path)!r}: the name must end in .nc (netCDF, gathered "
+                         f"on rank 0) or .zarr (each rank writes its own patients)")
+    return kind
+
+
+def zarr_patient_chunk(n_patients: int, n_ranks: int, bytes_per_patient: float) -> int:
+    """Patients per zarr chunk: at most :data:`ZARR_CHUNK_BYTES` of the largest
+    per-patient variable, and no more than a rank's share, so that the ranks'
+    blocks (whole chunks, :func:`patient_blocks`) never share a chunk."""
+    by_size = int(ZARR_CHUNK_BYTES // max(1.0, bytes_per_patient))
+    return max(1, min(n_patients // max(1, n_ranks), by_size))
+
+
+def patient_blocks(n_patients: int, n_ranks: int, chunk: int = 1) -> list[tuple[int, int]]:
+    """Contiguous patient blocks ``[lo, hi)`` of the ranks, made of whole ``chunk``s.
+
+    With ``chunk = 1`` this is the even split ``P r / n``; results never depend
+    on the split (the decomposition invariance), only the work per rank does.
+    """
+    n_chunks = -(-n_patients // chunk)
+    out = []
+    for r in range(n_ranks):
+        a, b = n_chunks * r // n_ranks, n_chunks * (r + 1) // n_ranks
+        out.append((min(a * chunk, n_patients), min(b * chunk, n_patients)))
+    return out
+
+
+def zarr_template(block: xr.Dataset, n_patients: int, table_rows: Mapping[str, int],
+                  patient_chunk: int) -> xr.Dataset:
+    """The whole cohort's dataset as lazy zeros shaped like ``block`` (one rank's
+    patients): written with ``compute=False`` it stores the schema, attributes
+    and coordinates, and no data (:func:`write_zarr_block` fills it in)."""
+    import dask.array as da
+    sizes = dict(block.sizes)
+    sizes["patient"] = n_patients
+    sizes.update(table_rows)
+
+    def chunk(dim: str) -> int:
+        if dim == "patient":
+            return patient_chunk
+        if dim in table_rows:
+            return max(1, min(ZARR_TABLE_CHUNK, sizes[dim]))
+        return max(1, sizes[dim])
+
+    data = {name: xr.Variable(v.dims, da.zeros(tuple(sizes[d] for d in v.dims), dtype=v.dtype,
+                                               chunks=tuple(chunk(d) for d in v.dims)),
+                              attrs=v.attrs)
+            for name, v in block.data_vars.items()}
+    coords = {name: c.variable for name, c in block.coords.items() if name != "patient"}
+    coords["patient"] = xr.Variable(("patient",), np.arange(n_patients, dtype=np.int64),
+                                    attrs=block["patient"].attrs)
+    return xr.Dataset(data, coords=coords, attrs=block.attrs)
+
+
+def write_zarr_block(block: xr.Dataset, store: str | os.PathLike, dim: str, start: int) -> None:
+    """Write the variables of ``block`` along ``dim`` into rows ``start..`` of ``store``.
+
+    Along ``patient`` the blocks of the ranks are whole chunks, so ranks write
+    at once; the lesion and clone tables' blocks share chunks with their
+    neighbours', so ranks write those one after the other (the caller orders
+    them).
+    """
+    names = [v for v in block.data_vars if dim in block[v].dims]
+    part = block[names]
+    part = part.drop_vars([c for c in part.coords if dim not in part[c].dims])
+    n = part.sizes.get(dim, 0)
+    if names and n:
+        part.to_zarr(store, region={dim: slice(start, start + n)}, mode="r+", zarr_format=2,
+                     safe_chunks=dim == "patient")
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, overwrite: bool) -> Path:
+    """Give the complete output ``tmp`` (a file or a directory) the name ``path``.
+
+    Without ``overwrite`` an existing ``path`` is never replaced; with it, the
+    old output is renamed aside first and removed only once the new one is in
+    place.
+    """
+    import shutil
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        os.rename(tmp, path)
+        return path
+    if not overwrite:
+        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+    aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+    old = aside / path.name
+    os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(aside, ignore_errors=True)
+    return path

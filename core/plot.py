@@ -33,23 +33,24 @@ FIGURES = ("survival.png", "burden.png", "sites.png", "swimmer.png")
 
 
 def read_result(path: str | os.PathLike) -> xr.Dataset:
-    """Read a result file written by ``paget run -o OUT.nc`` into memory.
+    """Read a result written by ``paget run -o OUT.nc`` (or ``OUT.zarr``) into memory.
 
     Raises
     ------
     ValueError
-        If the file does not exist, cannot be read as netCDF, or lacks a
-        variable the figures need (the message names the file and the variable).
+        If the file does not exist, cannot be read as netCDF (or zarr), or lacks
+        a variable the figures need (the message names the file and the variable).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{str(path)!r}: no such file")
+    zarr = path.suffix == ".zarr"
+    if not (path.is_dir() if zarr else path.is_file()):
+        raise ValueError(f"{str(path)!r}: no such " + ("zarr store" if zarr else "file"))
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with xr.open_dataset(path, engine="zarr" if zarr else "h5netcdf") as ds:
             ds = ds.load()
-    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError or their own
-        raise ValueError(f"{str(path)!r}: cannot be read as a paget result "
-                         f"(netCDF written by paget run -o): {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # h5py/h5netcdf/zarr raise OSError, ValueError or their own
+        raise ValueError(f"{str(path)!r}: cannot be read as a paget result (netCDF or zarr "
+                         f"written by paget run -o): {type(exc).__name__}: {exc}") from None
     missing = [n for n in REQUIRED if n not in ds.variables]
     if missing or "config_json" not in ds.attrs:
         what = f"the variable {missing[0]!r}" if missing else "the attribute 'config_json'"

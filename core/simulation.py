@@ -20,7 +20,7 @@ from .config import PluginsTable, build_config_model, deep_merge, read_toml, val
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
-from .output import build_dataset, combine_arms, config_attrs
+from .output import build_dataset, combine_arms, config_attrs, patient_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoints
@@ -248,15 +248,28 @@ class Simulation:
         the others with a message each polls for once a step; with them the
         failure rides on the per-step agreement.
         """
-        from . import checkpoint as ckpt
-
         if self.arms:
             return self._run_arms(comm, progress, checkpoint, resume)
+        part, _, _ = self._run_block(comm, progress, checkpoint, resume)
+        parts = [part] if comm is None else comm.gather(part, root=0)
+        if comm is not None and comm.Get_rank() != 0:
+            return None
+        return self._dataset(parts)
+
+    def _run_block(self, comm, progress, checkpoint, resume, *, chunk: int = 1,
+                   gather: bool = True) -> tuple[dict[str, np.ndarray], int, int]:
+        """Simulate this rank's block of patients: (results, lo, hi).
+
+        The blocks are whole ``chunk``s of patients (:func:`patient_blocks`);
+        ``gather``: rank 0 will hold the whole cohort's records (memory check).
+        """
+        from . import checkpoint as ckpt
+
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
         plan = self.plan
         P = self.config.cohort.patients
-        lo, hi = P * rank // size, P * (rank + 1) // size
+        lo, hi = patient_blocks(P, size, chunk)[rank]
         every = checkpoint.every_steps(plan.dt) if checkpoint is not None else None
         error: BaseException | None = None
         run: RankRun | None = None
@@ -277,7 +290,7 @@ class Simulation:
                 step_dir = Path(found)
         try:
             if error is None:
-                self._check_memory(P if rank == 0 else hi - lo)
+                self._check_memory(P if rank == 0 and gather else hi - lo)
                 if checkpoint is not None and rank == 0:
                     ckpt.check_directory(checkpoint, ckpt.config_digest(self.resolved_config()))
                 run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
@@ -355,10 +368,7 @@ class Simulation:
             error = exc
             coord.fail()
         coord.finish(error)
-        parts = [part] if comm is None else comm.gather(part, root=0)
-        if rank != 0:
-            return None
-        return self._dataset(parts)
+        return part, lo, hi
 
     def _run_arms(self, comm, progress, checkpoint, resume) -> xr.Dataset | None:
         """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""
@@ -400,13 +410,132 @@ class Simulation:
                 f"{have / 2**30:.3g} GiB; use more ranks, fewer patients or a longer "
                 f"output.interval")
 
-    def _dataset(self, parts: list[dict[str, np.ndarray]]) -> xr.Dataset:
+    def _dataset(self, parts: list[dict[str, np.ndarray]], first_patient: int = 0,
+                 n_patients: int | None = None) -> xr.Dataset:
         merged = {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
         attrs = config_attrs(self.resolved_config(), self.config.seed, self.version,
                              self.plugin_names)
         return build_dataset(merged, times=self.plan.times, organs=self.body.organs,
-                             n_patients=self.config.cohort.patients, attrs=attrs,
+                             n_patients=self.config.cohort.patients if n_patients is None
+                             else n_patients, first_patient=first_patient, attrs=attrs,
                              variables=self.variables)
+
+    # ------------------------------------------------------------------ write
+    def write(self, path: str | os.PathLike, comm=None, *, overwrite: bool = False,
+              progress: Callable[[int], None] | None = None,
+              checkpoint: "Checkpoints | None" = None,
+              resume: str | os.PathLike | None = None) -> xr.Dataset | None:
+        """Run the cohort and write the dataset to ``path``; what :meth:`run` does, plus
+        the file.
+
+        ``path`` ending in ``.nc``: the ranks' results gather on rank 0, which
+        writes one netCDF file (atomically: :func:`paget.output.write_dataset`).
+        Ending in ``.zarr``: no rank ever holds the whole cohort.  The patient
+        blocks are whole zarr chunks; rank 0 writes the schema and coordinates,
+        every rank then writes the variables of its own patients (at once) and
+        its rows of the lesion and clone tables (in rank order: those blocks
+        share chunks).  The store is built under a temporary name and renamed
+        to ``path`` once complete.  Either file opens to the same Dataset, on
+        any number of ranks (``xarray.open_dataset``, ``xarray.open_zarr``).
+
+        Without ``overwrite`` an existing ``path`` is never replaced.  A failure
+        on any rank (a plugin, the disk) raises on every rank and leaves no
+        output behind; an existing one is kept.
+
+        Returns
+        -------
+        On rank 0 the Dataset (for ``.zarr``: opened lazily from the store);
+        None on the other ranks.
+        """
+        from .output import output_format, write_dataset
+        path = Path(path)
+        kind = output_format(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+        if kind == "zarr":
+            if self.arms:
+                raise ConfigError("arms: a multi-arm trial is written to .nc only so far "
+                                  "(its lesion tables are ordered by arm, then patient)")
+            return self._write_zarr(path, comm, overwrite, progress, checkpoint, resume)
+        ds = self.run(comm=comm, progress=progress, checkpoint=checkpoint, resume=resume)
+        error = None
+        if ds is not None:
+            try:
+                write_dataset(ds, path, overwrite=overwrite)
+            except Exception as exc:   # every rank learns of it and raises
+                error = exc
+        _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
+        return ds
+
+    def _write_zarr(self, path: Path, comm, overwrite, progress, checkpoint, resume
+                    ) -> xr.Dataset | None:
+        import shutil
+        import tempfile
+
+        from .output import (patient_blocks, publish, write_zarr_block, zarr_patient_chunk,
+                             zarr_template)
+        size = 1 if comm is None else comm.Get_size()
+        rank = 0 if comm is None else comm.Get_rank()
+        P = self.config.cohort.patients
+        per_patient = 8.0 * len(self.plan.record_steps) * self.body.n_organs
+        chunk = zarr_patient_chunk(P, size, per_patient)
+        part, lo, hi = self._run_block(comm, progress, checkpoint, resume, chunk=chunk,
+                                       gather=False)
+        coord = _Coordinator(comm, lockstep=True, n_steps=0)
+        tmp: str | None = None
+
+        def agree(error: BaseException | None) -> None:
+            """Every rank raises if any failed; rank 0 removes the unfinished store."""
+            try:
+                coord.agree(error)
+            except BaseException:
+                if rank == 0 and tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                raise
+
+        error: BaseException | None = None
+        block = None
+        try:
+            block = self._dataset([part], first_patient=lo, n_patients=hi - lo)
+        except Exception as exc:
+            error = exc
+        agree(error)
+        tables = ("lesion", "clone")
+        rows = np.array([block.sizes.get(d, 0) for d in tables], np.int64)
+        every = np.array([rows] if comm is None else comm.allgather(rows))   # (ranks, 2)
+        if rank == 0:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                template = zarr_template(block, P, dict(zip(tables, every.sum(axis=0).tolist())),
+                                         chunk)
+                template.to_zarr(tmp, mode="w", compute=False, zarr_format=2)
+            except Exception as exc:
+                error = exc
+        tmp = tmp if comm is None else comm.bcast(tmp, root=0)
+        agree(error)
+        try:
+            write_zarr_block(block, tmp, "patient", lo)
+        except Exception as exc:
+            error = exc
+        start = every[:rank].sum(axis=0)
+        for r in range(size):       # the tables' blocks share chunks: one rank at a time
+            if r == rank and error is None:
+                try:
+                    for i, dim in enumerate(tables):
+                        write_zarr_block(block, tmp, dim, int(start[i]))
+                except Exception as exc:
+                    error = exc
+            if comm is not None:
+                comm.Barrier()
+        agree(error)
+        if rank == 0:
+            try:
+                publish(tmp, path, overwrite=overwrite)
+            except Exception as exc:
+                error = exc
+        agree(error)
+        return xr.open_zarr(path) if rank == 0 else None
 
 
 #: tables an arm may not override: the arms of a trial share their patients

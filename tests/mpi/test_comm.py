@@ -39,3 +39,52 @@ def test_an_error_on_one_rank_is_raised_on_every_rank():
                            plugins=[("rank1_fails", mod)], entry_points=False)
     with pytest.raises(paget.PagetError, match="disk on fire"):
         sim.run(comm=comm)
+
+
+class _NoGather:
+    """COMM_WORLD, except that gathering to one rank is an error."""
+
+    def __init__(self, comm):
+        self._comm = comm
+
+    def __getattr__(self, name):
+        if name in ("gather", "Gather", "Gatherv"):
+            raise AssertionError(f"comm.{name}: a .zarr output must not gather the cohort")
+        return getattr(self._comm, name)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_zarr_is_written_by_every_rank_without_gathering(mpi_tmp_path):
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    cfg = busy(cohort={"patients": comm.Get_size() * 2 + 1, "years": 0.2})
+    target = mpi_tmp_path / "out.zarr"
+    ds = paget.Simulation(cfg, entry_points=False).write(target, comm=_NoGather(comm))
+    if comm.Get_rank() == 0:
+        expected = paget.Simulation(cfg, entry_points=False).run()
+        xr.testing.assert_identical(ds.load(), expected)
+        assert [p.name for p in mpi_tmp_path.iterdir()] == ["out.zarr"]
+    else:
+        assert ds is None
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_write_failing_on_one_rank_raises_everywhere_and_leaves_nothing(mpi_tmp_path,
+                                                                          monkeypatch):
+    from mpi4py import MPI
+
+    from paget import output
+    comm = MPI.COMM_WORLD
+    real = output.write_zarr_block
+
+    def full_disk_on_rank_1(block, store, dim, start):
+        if comm.Get_rank() == 1 and dim == "patient":
+            raise OSError("disk full (simulated)")
+        real(block, store, dim, start)
+
+    monkeypatch.setattr(output, "write_zarr_block", full_disk_on_rank_1)
+    cfg = busy(cohort={"patients": comm.Get_size() * 2, "years": 0.05})
+    with pytest.raises((OSError, paget.PagetError), match="disk full"):
+        paget.Simulation(cfg, entry_points=False).write(mpi_tmp_path / "out.zarr", comm=comm)
+    comm.Barrier()
+    assert list(mpi_tmp_path.iterdir()) == []
