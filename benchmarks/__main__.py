@@ -169,6 +169,9 @@ def run(args) -> dict:
 
     log("5. cohort wall time")
     res.update(cohort.cohort_times(ranks, patients, years, log=lambda m: log("   " + m)))
+    log("5b. one large patient")
+    res.update(cohort.large_patient_times(ranks, 1.0 if quick else 1.25,
+                                          log=lambda m: log("   " + m)))
 
     res["targets"] = {}
     from .report import target_status
@@ -269,6 +272,20 @@ def sections(res: dict):
                    f"--years {res['cohort_years']:g} --seed 1 --no-progress")
     s.notes.append("wall time includes interpreter and MPI start-up, nothing subtracted")
     out.append(s)
+
+    if "large_patient_years" in res:
+        s = Section(f"5b. One large patient (~10^5 rows at the end; benchmarks.cohort."
+                    f"LARGE_PATIENT), {res['large_patient_years']:g} years",
+                    ["ranks", "wall", "speed-up"])
+        for kk in ranks:
+            suffix = "rank" if kk == 1 else "ranks"
+            wall = res.get(f"large_patient_seconds_{kk}_{suffix}")
+            sp = 1.0 if kk == 1 else res.get(f"large_patient_speedup_{kk}_ranks")
+            s.rows.append([str(kk), fmt_s(wall), "n/a" if sp is None else f"{sp:.2f}x"])
+        for name, err in res.get("large_patient_errors", {}).items():
+            s.notes.append(f"{name} rank(s): {err}")
+        s.notes.append("a patient is never split over ranks (yet): expect no speed-up")
+        out.append(s)
 
     s = Section(f"6. Time outside the kernels: in-process run, {res['overhead_patients']} "
                 f"patients x {res['overhead_years']:g} years",

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["mpiexec_path", "cohort_times", "overhead"]
+__all__ = ["mpiexec_path", "cohort_times", "large_patient_times", "LARGE_PATIENT", "overhead"]
 
 HERE = Path(__file__).resolve()
 
@@ -86,6 +86,61 @@ def cohort_times(ranks: list[int], patients: int, years: float, timeout: float =
             continue
         wk = out.get(_rank_key("cohort", k))
         out[f"speedup_{k}_ranks"] = (one / wk) if (one and wk) else None
+    return out
+
+
+#: One patient who grows ~10^5 lesion rows within about a year (77,168 rows, 49,345 of
+#: them growing lesions, after 1.25 years; 26,160 after 1 year).  ASSUMPTION, chosen for
+#: load, not biology: a 10^8-cell breast primary shedding 0.01 N^0.67 CTC/day, with
+#: extravasation and a colonization fate far above the calibrated scenarios' (the test
+#: suite's BUSY configuration), so that every stage works on a large table.
+LARGE_PATIENT = {
+    "seed": 11,
+    "cohort": {"patients": 1, "dt": 1.0},
+    "primary": {"organ": "breast", "cells": 1e8},
+    "intravasation": {"rate": 0.01, "exponent": 0.67, "lymph_fraction": 0.2},
+    "extravasation": {"probability": {"default": 0.3, "liver": 0.8}},
+    "colonization": {
+        "growth": {"law": "gompertz", "rate": 0.002, "death": 0.05},
+        "fate": {"die": 0.745, "dormant": 0.25, "grow": 0.005},
+        "dormancy": {"reactivation": 0.001, "death": 0.02},
+    },
+    "output": {"interval": 7.0},
+}
+
+
+def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
+                        log=lambda msg: None) -> dict:
+    """Wall seconds of :data:`LARGE_PATIENT` under ``mpiexec -n K`` for each K.
+
+    The engine's unit of decomposition is the patient (docs/explanation/engine.md),
+    so one patient runs on one rank whatever K is: the figure shows what splitting
+    a patient over ranks would have to win.
+    """
+    import tempfile
+
+    import tomli_w
+    mpiexec = mpiexec_path()
+    out: dict = {"large_patient_years": years, "large_patient_errors": {}}
+    if mpiexec is None:
+        out["large_patient_errors"]["mpiexec"] = "mpiexec not found"
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "large_patient.toml"
+        cfg = {**LARGE_PATIENT, "cohort": {**LARGE_PATIENT["cohort"], "years": years}}
+        config.write_text(tomli_w.dumps(cfg))
+        for k in ranks:
+            log(f"one large patient, {years:g} years, {k} rank(s)")
+            wall, err = _timed([mpiexec, "-n", str(k), sys.executable, "-m", "paget", "run",
+                                str(config), "--no-progress"], timeout)
+            out[_rank_key("large_patient", k)] = wall
+            if err:
+                out["large_patient_errors"][str(k)] = err
+    one = out.get("large_patient_seconds_1_rank")
+    for k in ranks:
+        wk = out.get(_rank_key("large_patient", k))
+        if k != 1:
+            out[f"large_patient_speedup_{k}_ranks"] = (one / wk) if (one and wk) else None
     return out
 
 
