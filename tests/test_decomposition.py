@@ -113,3 +113,37 @@ def test_a_failed_write_under_mpiexec_exits_1_and_prints_once(tmp_path, suffix):
     assert r.stderr.count("paget: error:") == 1 and "a_file" in r.stderr
     assert "Traceback" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "c.toml"]
+
+
+def test_every_run_option_under_mpiexec_then_a_restart_on_other_ranks(tmp_path):
+    """Options on the command line override the file, a plugin module loads and a
+    built-in is disabled on every rank, checkpoints are written, the zarr output
+    equals a serial netCDF run, and a restart on another rank count rewrites it
+    identically."""
+    cfg = write_toml(tmp_path / "c.toml", busy())
+    options = ["--patients", "5", "--years", "0.2", "--seed", "3",
+               "--plugin", "tests.plugin_features", "--disable", "immune"]
+    serial = run_ranks(1, cfg, tmp_path / "serial.nc", *options)
+    assert serial.returncode == 0, serial.stderr
+    ck = tmp_path / "ck"
+    r = run_ranks(3, cfg, tmp_path / "out.zarr", *options, "--overwrite", "--checkpoint",
+                  str(ck), "--checkpoint-every", "14", "--checkpoint-keep", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("wrote") == 1 and r.stderr == ""
+    expected = load(tmp_path / "serial.nc")
+    assert expected.sizes["patient"] == 5 and "lesion_marked" in expected
+    assert "immune" not in expected.attrs["plugins"]
+    xr.testing.assert_identical(load(tmp_path / "out.zarr"), expected)
+    assert [p.name for p in ck.glob("step-*")] == ["step-000000070"]
+    restart = subprocess.run([mpiexec(), "-n", "2", sys.executable, "-m", "paget", "run",
+                              "--restart", str(ck), "--no-progress"],
+                             capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert restart.returncode == 0, restart.stderr
+    xr.testing.assert_identical(load(tmp_path / "out.zarr"), expected)
+
+
+def test_print_config_under_mpiexec_prints_once(tmp_path):
+    r = subprocess.run([mpiexec(), "-n", "2", sys.executable, "-m", "paget", "run", "breast",
+                        "--print-config"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("[cohort]") == 1
