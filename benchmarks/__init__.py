@@ -25,4 +25,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "bytes_per_row": ("<=", 64),
     "overhead_fraction": ("<=", 0.2),
     "speedup_2_ranks": (">=", 1.8),
+    # cost no worse than linear in patients and in lesion rows (figure 8)
+    "patient_growth_exponent": ("<=", 1.0),
+    "lesion_growth_exponent": ("<=", 1.0),
 }

@@ -173,6 +173,12 @@ def run(args) -> dict:
     res.update(cohort.large_patient_times(ranks, 1.0 if quick else 1.25,
                                           log=lambda m: log("   " + m)))
 
+    log("8. engine cost against patients and against lesion rows")
+    from . import scaling
+    res.update(scaling.patient_sweep([25, 50, 100, 200] if quick else [50, 100, 200, 400, 800],
+                                     1.0 if quick else 2.0, log=lambda m: log("   " + m)))
+    res.update(scaling.lesion_sweep(1.0 if quick else 1.25))
+
     res["targets"] = {}
     from .report import target_status
     for key in TARGETS:
@@ -318,6 +324,27 @@ def sections(res: dict):
                        f"{t / sw_t[-1]:.2f}", str(rep)])
     s.notes.append("linear cost: time per row constant over sizes (vs largest ~ 1)")
     out.append(s)
+
+    if "patient_sweep_patients" in res:
+        s = Section(f"8. Whole engine: default cohorts x {res['patient_sweep_years']:g} years "
+                    f"in-process, and one growing patient (LARGE_PATIENT, "
+                    f"{res['lesion_sweep_years']:g} years)",
+                    ["size", "wall or median step", "per patient or per row", "", ""])
+        for p, w, wp in zip(res["patient_sweep_patients"], res["patient_sweep_seconds"],
+                            res["patient_sweep_seconds_per_patient"]):
+            s.rows.append([f"{p:,} patients", fmt_s(w), fmt_s(wp), "", ""])
+        s.rows.append(["growth exponent in patients", f"{res['patient_growth_exponent']:.2f}", "",
+                       *tgt("patient_growth_exponent")])
+        for d in res["lesion_sweep_decades"]:
+            s.rows.append([f"{d['rows_from']:,}-{d['rows_to']:,} rows ({d['steps']} steps)",
+                           fmt_s(d["median_step_s"]), fmt_s(d["median_s_per_row"]), "", ""])
+        s.rows.append(["growth exponent in rows (steps >= 10^3 rows)",
+                       "n/a" if res["lesion_growth_exponent"] is None
+                       else f"{res['lesion_growth_exponent']:.2f}", "",
+                       *tgt("lesion_growth_exponent")])
+        s.notes.append("exponent: slope of log(time) against log(size); 1 = linear, below 1 "
+                       "while fixed per-step costs are being amortised")
+        out.append(s)
 
     s = Section("Targets", ["key", "value", "target", "status"])
     for key, t in res["targets"].items():

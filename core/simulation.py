@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -638,6 +639,7 @@ class _Coordinator:
             if error is not None:
                 raise error
             return
+        _wait_quietly(self.comm)
         errors = self.comm.allgather(_describe(error, self.comm.Get_rank()))
         _raise_first(errors, error)
 
@@ -705,6 +707,7 @@ class _Coordinator:
         desc = _describe(error, me)
         if desc is not None:
             desc["notified"] = self._notified
+        _wait_quietly(self.comm)
         errors = self.comm.allgather(desc)
         if self.ctl is not None:
             # receive the failure messages still pending, complete our own sends
@@ -716,6 +719,22 @@ class _Coordinator:
             self.ctl.Free()
             self.ctl = None
         _raise_first(errors, error)
+
+
+def _wait_quietly(comm, poll_s: float = 0.002) -> None:
+    """Until every rank of ``comm`` arrives here, without keeping a core busy.
+
+    A rank that finishes early (fewer or smaller patients, or none) would
+    otherwise wait in a blocking collective, which MPICH completes by polling
+    at full speed: on a machine with no core to spare (a laptop, an
+    oversubscribed node) that takes the CPU from the ranks still working.
+    A non-blocking barrier tested every ``poll_s`` costs at most that much.
+    """
+    if comm.Get_size() == 1:
+        return
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(poll_s)
 
 
 def _describe(error: BaseException | None, rank: int) -> dict[str, Any] | None:
