@@ -437,7 +437,8 @@ class Simulation:
         its rows of the lesion and clone tables (in rank order: those blocks
         share chunks).  The store is built under a temporary name and renamed
         to ``path`` once complete.  Either file opens to the same Dataset, on
-        any number of ranks (``xarray.open_dataset``, ``xarray.open_zarr``).
+        any number of ranks (``xarray.open_dataset``, ``xarray.open_zarr``), for a
+        multi-arm trial too.
 
         Without ``overwrite`` an existing ``path`` is never replaced.  A failure
         on any rank (a plugin, the disk) raises on every rank and leaves no
@@ -454,9 +455,10 @@ class Simulation:
         if path.exists() and not overwrite:
             raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
         if kind == "zarr":
-            if self.arms:
-                raise ConfigError("arms: a multi-arm trial is written to .nc only so far "
-                                  "(its lesion tables are ordered by arm, then patient)")
+            if self.arms and (checkpoint is not None or resume is not None):
+                raise ConfigError("arms: checkpoints of a multi-arm trial are not supported "
+                                  "yet; run the arms as separate configurations to "
+                                  "checkpoint them")
             return self._write_zarr(path, comm, overwrite, progress, checkpoint, resume)
         ds = self.run(comm=comm, progress=progress, checkpoint=checkpoint, resume=resume)
         error = None
@@ -480,8 +482,12 @@ class Simulation:
         P = self.config.cohort.patients
         per_patient = 8.0 * len(self.plan.record_steps) * self.body.n_organs
         chunk = zarr_patient_chunk(P, size, per_patient)
-        part, lo, hi = self._run_block(comm, progress, checkpoint, resume, chunk=chunk,
-                                       gather=False)
+        arms = self.arms or [(None, self)]
+        parts = []
+        for _, sim in arms:      # the arms of a trial: the same patient blocks
+            part, lo, hi = sim._run_block(comm, progress, checkpoint, resume, chunk=chunk,
+                                          gather=False)
+            parts.append((sim, part))
         coord = _Coordinator(comm, lockstep=True, n_steps=0)
         tmp: str | None = None
 
@@ -495,20 +501,30 @@ class Simulation:
                 raise
 
         error: BaseException | None = None
-        block = None
+        tables = ("lesion", "clone")
+        block, rows = None, np.zeros((len(arms), len(tables)), np.int64)
         try:
-            block = self._dataset([part], first_patient=lo, n_patients=hi - lo)
+            blocks = [sim._dataset([part], first_patient=lo, n_patients=hi - lo)
+                      for sim, part in parts]
+            rows[:] = [[b.sizes.get(d, 0) for d in tables] for b in blocks]
+            block = blocks[0]
+            if self.arms:    # as run() combines them: an arm dimension, tables arm after arm
+                block = combine_arms(blocks, [name for name, _ in self.arms])
+                block.attrs["config_json"] = json.dumps(self.resolved_config(), sort_keys=True)
         except Exception as exc:
             error = exc
         agree(error)
-        tables = ("lesion", "clone")
-        rows = np.array([block.sizes.get(d, 0) for d in tables], np.int64)
-        every = np.array([rows] if comm is None else comm.allgather(rows))   # (ranks, 2)
+        every = np.array([rows] if comm is None else comm.allgather(rows))  # (ranks, arms, 2)
+        per_arm = every.sum(axis=0)                                        # (arms, 2)
+        # where each (arm, table) slice of this rank's block goes in the whole table:
+        # after the earlier arms' rows and this arm's rows on the lower ranks
+        dest = np.cumsum(per_arm, axis=0) - per_arm + every[:rank].sum(axis=0)
+        src = np.cumsum(rows, axis=0) - rows
         if rank == 0:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-                template = zarr_template(block, P, dict(zip(tables, every.sum(axis=0).tolist())),
+                template = zarr_template(block, P, dict(zip(tables, per_arm.sum(axis=0).tolist())),
                                          chunk)
                 template.to_zarr(tmp, mode="w", compute=False, zarr_format=2)
             except Exception as exc:
@@ -519,12 +535,13 @@ class Simulation:
             write_zarr_block(block, tmp, "patient", lo)
         except Exception as exc:
             error = exc
-        start = every[:rank].sum(axis=0)
         for r in range(size):       # the tables' blocks share chunks: one rank at a time
             if r == rank and error is None:
                 try:
-                    for i, dim in enumerate(tables):
-                        write_zarr_block(block, tmp, dim, int(start[i]))
+                    for a in range(len(arms)):
+                        for i, dim in enumerate(tables):
+                            piece = block.isel({dim: slice(src[a, i], src[a, i] + rows[a, i])})
+                            write_zarr_block(piece, tmp, dim, int(dest[a, i]))
                 except Exception as exc:
                     error = exc
             if comm is not None:

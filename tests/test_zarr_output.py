@@ -76,11 +76,17 @@ def test_other_suffixes_are_refused_before_running(sim, tmp_path):
         sim.write(tmp_path / "out.h5")
 
 
-def test_a_trial_is_written_to_netcdf_only():
-    trial = paget.Simulation({**busy(), "arms": [{"name": "a"}, {"name": "b"}]},
-                             entry_points=False)
-    with pytest.raises(paget.ConfigError, match="arms"):
-        trial.write("never.zarr")
+def test_a_trial_in_zarr_holds_the_same_dataset_as_run(tmp_path):
+    cfg = {**busy(cohort={"patients": 3, "years": 0.1}),
+           "arms": [{"name": "control"},
+                    {"name": "more_seeding", "intravasation": {"rate": 0.02}}]}
+    trial = paget.Simulation(cfg, entry_points=False)
+    expected = trial.run()
+    assert expected.sizes["arm"] == 2
+    n = (expected.lesion_arm == "control").sum()
+    assert 0 < n < expected.sizes["lesion"]       # the arms' tables differ in length
+    trial.write(tmp_path / "trial.zarr")
+    xr.testing.assert_identical(xr.open_zarr(tmp_path / "trial.zarr").load(), expected)
 
 
 def test_the_cli_writes_zarr_and_refuses_other_names(tmp_path, capsys):

@@ -54,10 +54,14 @@ class _NoGather:
 
 
 @pytest.mark.mpi(min_size=2)
-def test_zarr_is_written_by_every_rank_without_gathering(mpi_tmp_path):
+@pytest.mark.parametrize("arms", [None, [{"name": "a"},
+                                  {"name": "b", "intravasation": {"rate": 0.02}}]])
+def test_zarr_is_written_by_every_rank_without_gathering(mpi_tmp_path, arms):
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     cfg = busy(cohort={"patients": comm.Get_size() * 2 + 1, "years": 0.2})
+    if arms is not None:       # a trial: tables arm after arm, each arm's rank blocks
+        cfg["arms"] = arms
     target = mpi_tmp_path / "out.zarr"
     ds = paget.Simulation(cfg, entry_points=False).write(target, comm=_NoGather(comm))
     if comm.Get_rank() == 0:
