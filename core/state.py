@@ -322,15 +322,16 @@ class Rates:
         return cls(**arrays)
 
 
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
+
 def out_of_bounds(a: np.ndarray, lo: float, hi: float) -> bool:
     """True if ``a`` holds NaN, +-inf or a value outside [lo, hi] (two reductions)."""
-    if a.size == 0:
+    if a.size == 0 or a.dtype == bool:
         return False
-    if a.dtype == bool:
-        return False
-    amin, amax = a.min(), a.max()
-    # NaN fails both comparisons; inf fails the finite test
-    return not (amin >= lo and amax <= hi and np.isfinite(amin) and np.isfinite(amax))
+    amin, amax = _min(a, axis=None), _max(a, axis=None)
+    # NaN fails every comparison; the strict ones against inf exclude infinities
+    return not (amin >= lo and amax <= hi and -np.inf < amin and amax < np.inf)
 
 
 @dataclass(frozen=True)
