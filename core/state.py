@@ -306,21 +306,24 @@ class Rates:
         only that step.
         """
         arrays = {}
-        for f in fields(cls):
-            v = cls.NEUTRAL[f.name]
-            dtype = bool if isinstance(v, bool) else np.float64
+        for name, v, dtype in _RATE_FIELDS:
             if buffers is None:
-                arrays[f.name] = np.full(n, v, dtype=dtype)
+                arrays[name] = np.full(n, v, dtype=dtype)
                 continue
-            buf = buffers.get(f.name)
+            buf = buffers.get(name)
             if buf is None or buf.size < n:
-                buf = buffers[f.name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
-                                                 dtype=dtype)
+                buf = buffers[name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
+                                               dtype=dtype)
             view = buf[:n]
             view.fill(v)
-            arrays[f.name] = view
+            arrays[name] = view
         return cls(**arrays)
 
+
+#: (name, neutral value, dtype) of each rate, in field order
+_RATE_FIELDS = tuple((f.name, Rates.NEUTRAL[f.name],
+                      bool if isinstance(Rates.NEUTRAL[f.name], bool) else np.float64)
+                     for f in fields(Rates))
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
