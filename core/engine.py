@@ -353,10 +353,10 @@ class RankRun:
         self.last_death = np.bincount(pidx, weights=np.where(dormant, 0.0, death * cells_before),
                                       minlength=self.P)
         # dormant pools: deaths are what left the pool without reactivating
+        # (other rows add 0.0, which leaves every partial sum of bincount as it is)
         if dormant.any():
-            left = (cells_before - tab.cells)[dormant]
-            self._add(acc["dormant_died"], pidx[dormant], tab.organ[dormant],
-                      left - react[dormant])
+            self._add(acc["dormant_died"], pidx, tab.organ,
+                      np.where(dormant, (cells_before - tab.cells) - react, 0.0))
         new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
         src = np.flatnonzero(shed)
         if src.size:
@@ -385,9 +385,9 @@ class RankRun:
         fraction = np.zeros(tab.n)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
-        rows = np.flatnonzero(fraction)
-        if rows.size == 0:
+        if not fraction.any():
             return False
+        rows = np.flatnonzero(fraction)
         f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
         u = kernels.keyed_uniform(self.seed, np.ascontiguousarray(tab.uid[rows]), step,
                                   _PURPOSE_REMOVAL, np.ascontiguousarray(tab.patient[rows]))
@@ -608,7 +608,7 @@ class RankRun:
             self._compact(~rows)
         # drop rows that reached zero cells, once they are a sixteenth of the table
         empty = tab.cells <= 0
-        if empty.sum() * 16 > tab.n:
+        if np.count_nonzero(empty) * 16 > tab.n:
             self._compact(~empty)
 
     # ------------------------------------------------------------- recording
