@@ -448,13 +448,14 @@ class RankRun:
         out = {k: np.empty((m, n_org), np.int64) for k in
                ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
         died = np.empty(m, np.int64)
-        sp = tab.patient[src] - self.lo
-        kernels.disseminate(tab.uid[src], tab.patient[src], tab.organ[src],
-                            fate_class.astype(np.int64).ravel(), shed[src],
+        src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
+        sp = src_patient - self.lo
+        kernels.disseminate(tab.uid[src], src_patient, src_organ,
+                            fate_class.astype(np.int64).ravel(), src_shed,
                             np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
-        self._add(acc["ctc_shed"], sp, tab.organ[src], shed[src])
+        self._add(acc["ctc_shed"], sp, src_organ, src_shed)
         acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
         # the usual: one shedding row per patient, often every patient's in order
         one_row_each = np.bincount(sp, minlength=self.P).max() <= 1
