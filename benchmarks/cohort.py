@@ -9,7 +9,10 @@ with ``--years 0.01`` (4 steps).
 :func:`overhead` runs a cohort in this process with the kernels
 ``step_rows`` and ``disseminate`` wrapped by timers: the share of ``sim.run()``
 wall time outside them is the per-step overhead (hook calls, rate checks,
-bookkeeping, recording, building the Dataset).  A second run under cProfile
+bookkeeping, recording, building the Dataset); the hook implementations'
+own functions are timed too, which splits that overhead into the plugins'
+model computation and the engine's share (dispatch, output checks,
+bookkeeping).  A second run under cProfile
 lists where that overhead goes; cProfile slows Python code much more than the
 compiled kernels, so its fraction is an upper bound, and the unprofiled fraction
 is the figure reported.
@@ -17,6 +20,7 @@ is the figure reported.
 from __future__ import annotations
 
 import cProfile
+import functools
 import pstats
 import shutil
 import subprocess
@@ -144,47 +148,97 @@ def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
     return out
 
 
-class _Timed:
-    """A Python stand-in for a compiled kernel that adds up the time spent in it."""
+class _Clock:
+    """Own (self) time of nested timed regions, by key: a region entered inside
+    another pauses the outer one, so no time is counted twice.
 
-    def __init__(self, fn):
-        self.fn = fn
-        self.seconds = 0.0
-        self.calls = 0
+    Keys are ``(category, name)``; the categories used are ``"kernel"`` (a
+    compiled kernel), ``"plugin"`` (a hook implementation's own function) and
+    ``"check"`` (the validating wrapper of ``paget.manager`` around it, less the
+    function inside).
+    """
 
-    def make(self):
-        fn = self.fn
-        timer = self
+    def __init__(self):
+        self.stack: list[list] = []          # [key, time the region last resumed]
+        self.seconds: dict[tuple[str, str], float] = {}
+        self.calls: dict[tuple[str, str], int] = {}
+
+    def wrap(self, fn, category: str, name: str):
+        key = (category, name)
+        self.seconds.setdefault(key, 0.0)
+        self.calls.setdefault(key, 0)
+        stack, seconds, calls = self.stack, self.seconds, self.calls
+        clock = time.perf_counter
 
         def wrapper(*args, **kwargs):
-            t0 = time.perf_counter()
+            now = clock()
+            if stack:                        # pause the region we were called from
+                outer = stack[-1]
+                seconds[outer[0]] += now - outer[1]
+            entry = [key, now]
+            stack.append(entry)
             try:
                 return fn(*args, **kwargs)
             finally:
-                timer.seconds += time.perf_counter() - t0
-                timer.calls += 1
-        wrapper.__name__ = wrapper.__qualname__ = fn.__name__
+                now = clock()
+                stack.pop()
+                seconds[key] += now - entry[1]
+                calls[key] += 1
+                if stack:
+                    stack[-1][1] = now       # resume it
+        functools.update_wrapper(wrapper, fn)
         return wrapper
+
+    def total(self, category: str) -> float:
+        return sum(v for (c, _), v in self.seconds.items() if c == category)
+
+    def count(self, category: str) -> int:
+        return sum(v for (c, _), v in self.calls.items() if c == category)
+
+
+def _time_hooks(pm, clock: _Clock) -> int:
+    """Time every per-step hook implementation of ``pm``: its own function as
+    ``plugin``, the validating wrapper of ``paget.manager`` around it as
+    ``check``.  Returns the number of implementations timed."""
+    from paget import manager
+
+    n = 0
+    for hook_name in dir(pm.hook):
+        if not hook_name.startswith("paget_"):
+            continue
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            inner = getattr(impl.function, "__wrapped__", None)
+            if inner is None or not getattr(impl.function, "_paget_wrapped", False):
+                continue  # not wrapped by the manager: left alone
+            name = f"{impl.plugin_name}.{hook_name}"
+            impl.function = clock.wrap(inner, "plugin", name)
+            manager._wrap_errors(impl, hook_name)      # the same check, around the timer
+            impl.function = clock.wrap(impl.function, "check", name)
+            n += 1
+    return n
 
 
 def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict:
-    """Run ``Simulation(config).run()`` with the kernels timed; restore them after."""
+    """Run ``Simulation(config).run()`` with the kernels and the hook
+    implementations timed (see :class:`_Clock`); restore the kernels after."""
     import paget
     import paget.engine as engine
     from paget.ext import kernels
 
     names = ("step_rows", "disseminate")
-    timers = {name: _Timed(getattr(kernels, name)) for name in names}
-    wrappers = {name: timers[name].make() for name in names}
+    clock = _Clock()
+    originals = {name: getattr(kernels, name) for name in names}
+    wrappers = {name: clock.wrap(originals[name], "kernel", name) for name in names}
     saved = []
     # the engine calls kernels.<name>; also cover a direct import into the engine module
     for mod in (kernels, engine):
         for name in names:
-            if getattr(mod, name, None) is timers[name].fn:
-                saved.append((mod, name, timers[name].fn))
+            if getattr(mod, name, None) is originals[name]:
+                saved.append((mod, name, originals[name]))
                 setattr(mod, name, wrappers[name])
     try:
         sim = paget.Simulation(config)
+        hooks = _time_hooks(sim.plugin_manager, clock)
         if profiler is not None:
             profiler.enable()
         t0 = time.perf_counter()
@@ -195,16 +249,23 @@ def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict
     finally:
         for mod, name, fn in saved:
             setattr(mod, name, fn)
-    kern = sum(t.seconds for t in timers.values())
-    return {"wall_s": wall, "kernel_s": kern,
-            "step_rows_s": timers["step_rows"].seconds,
-            "disseminate_s": timers["disseminate"].seconds,
-            "step_rows_calls": timers["step_rows"].calls,
-            "disseminate_calls": timers["disseminate"].calls}
+    plugin = sorted(((name, s, clock.calls[("plugin", name)])
+                     for (c, name), s in clock.seconds.items() if c == "plugin"),
+                    key=lambda r: -r[1])
+    return {"wall_s": wall, "kernel_s": clock.total("kernel"),
+            "step_rows_s": clock.seconds[("kernel", "step_rows")],
+            "disseminate_s": clock.seconds[("kernel", "disseminate")],
+            "step_rows_calls": clock.calls[("kernel", "step_rows")],
+            "disseminate_calls": clock.calls[("kernel", "disseminate")],
+            "plugin_s": clock.total("plugin"), "plugin_calls": clock.count("plugin"),
+            "check_s": clock.total("check"), "hook_impls_timed": hooks,
+            "plugin_hooks": plugin}
 
 
 def overhead(patients: int, years: float, top: int = 8) -> dict:
-    """Share of an in-process cohort run spent outside ``step_rows`` and ``disseminate``."""
+    """Share of an in-process cohort run spent outside ``step_rows`` and
+    ``disseminate``, split into the plugins' hook bodies and the engine (see
+    benchmarks/README.md, figure 6)."""
     config = {"seed": 1, "cohort": {"patients": patients, "years": years}}
     plain = _patched_run(config)
     prof = cProfile.Profile()
@@ -217,15 +278,31 @@ def overhead(patients: int, years: float, top: int = 8) -> dict:
         rows.append({"function": f"{Path(file).name}:{line}({func})" if line else func,
                      "calls": nc, "tottime_s": tt})
     rows.sort(key=lambda r: -r["tottime_s"])
+    wall = plain["wall_s"]
+
+    def share(seconds):
+        return seconds / wall if wall > 0 else None
+
+    engine_s = wall - plain["kernel_s"] - plain["plugin_s"]
     out = {
         "overhead_patients": patients, "overhead_years": years,
-        "overhead_wall_s": plain["wall_s"],
+        "overhead_wall_s": wall,
         "overhead_kernel_s": plain["kernel_s"],
         "overhead_step_rows_s": plain["step_rows_s"],
         "overhead_disseminate_s": plain["disseminate_s"],
         "overhead_kernel_calls": plain["step_rows_calls"] + plain["disseminate_calls"],
-        "overhead_fraction": (1.0 - plain["kernel_s"] / plain["wall_s"])
-        if plain["wall_s"] > 0 else None,
+        "overhead_fraction": (1.0 - plain["kernel_s"] / wall) if wall > 0 else None,
+        "overhead_kernel_fraction": share(plain["kernel_s"]),
+        "overhead_plugin_s": plain["plugin_s"],
+        "overhead_plugin_fraction": share(plain["plugin_s"]),
+        "overhead_engine_s": engine_s,
+        "overhead_engine_fraction": share(engine_s),
+        "overhead_check_s": plain["check_s"],
+        "overhead_check_fraction": share(plain["check_s"]),
+        "overhead_hook_calls": plain["plugin_calls"],
+        "overhead_hook_impls": plain["hook_impls_timed"],
+        "overhead_top_hooks": [{"hook": name, "calls": calls, "seconds": sec}
+                               for name, sec, calls in plain["plugin_hooks"][:top]],
         "overhead_fraction_cprofile": (1.0 - profiled["kernel_s"] / profiled["wall_s"])
         if profiled["wall_s"] > 0 else None,
         "overhead_wall_s_cprofile": profiled["wall_s"],
@@ -234,4 +311,7 @@ def overhead(patients: int, years: float, top: int = 8) -> dict:
     if plain["step_rows_calls"] == 0:
         out["overhead_note"] = "the timers saw no step_rows call: the engine no longer " \
                                "calls paget.ext.kernels.step_rows by attribute"
+    elif plain["hook_impls_timed"] == 0:
+        out["overhead_note"] = "no hook implementation was timed: paget.manager no longer " \
+                               "wraps them as this harness expects"
     return out

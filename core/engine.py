@@ -353,16 +353,16 @@ class RankRun:
         self.last_death = np.bincount(pidx, weights=np.where(dormant, 0.0, death * cells_before),
                                       minlength=self.P)
         # dormant pools: deaths are what left the pool without reactivating
+        # (other rows add 0.0, which leaves every partial sum of bincount as it is)
         if dormant.any():
-            left = (cells_before - tab.cells)[dormant]
-            self._add(acc["dormant_died"], pidx[dormant], tab.organ[dormant],
-                      left - react[dormant])
+            self._add(acc["dormant_died"], pidx, tab.organ,
+                      np.where(dormant, (cells_before - tab.cells) - react, 0.0))
         new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
         src = np.flatnonzero(shed)
         if src.size:
             new_rows += self._disseminate(step, t, src, shed, rates, state, patients)
-        reac = np.flatnonzero(react)
-        if reac.size:
+        if react.any():
+            reac = np.flatnonzero(react)
             self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])
             counts = react[reac]
             rows = np.repeat(reac, counts)
@@ -373,8 +373,8 @@ class RankRun:
                 rows, uid=uid, parent=tab.parent[rows], lesion=uid, clone=tab.clone[rows],
                 genotype=tab.genotype[rows], cells=np.ones(rows.size), organ=tab.organ[rows],
                 flags=np.zeros(rows.size, np.uint8), step=step)))
-        mut = np.flatnonzero(mutated)
-        if mut.size:
+        if mutated.any():
+            mut = np.flatnonzero(mutated)
             new_rows.append(("clone", self._mutants(step, mut, mutated[mut])))
         self._append(new_rows, step)
         self._after_step(step)
@@ -385,9 +385,9 @@ class RankRun:
         fraction = np.zeros(tab.n)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
-        rows = np.flatnonzero(fraction)
-        if rows.size == 0:
+        if not fraction.any():
             return False
+        rows = np.flatnonzero(fraction)
         f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
         u = kernels.keyed_uniform(self.seed, np.ascontiguousarray(tab.uid[rows]), step,
                                   _PURPOSE_REMOVAL, np.ascontiguousarray(tab.patient[rows]))
@@ -441,36 +441,42 @@ class RankRun:
                    body=self.body, t=t)
         self.hook.paget_extravasation(probability=p_ext, **env)
         self.hook.paget_dtc_fate(fates=fates, **env)
-        if np.abs(fates.sum(axis=-1) - 1.0).max() > 1e-9:
+        # the sum over the last axis, added as NumPy's reduction adds three terms
+        if np.abs(fates[..., 0] + fates[..., 1] + fates[..., 2] - 1.0).max() > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
         out = {k: np.empty((m, n_org), np.int64) for k in
                ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
         died = np.empty(m, np.int64)
-        sp = tab.patient[src] - self.lo
-        kernels.disseminate(tab.uid[src], tab.patient[src], tab.organ[src],
-                            fate_class.astype(np.int64).ravel(), shed[src],
+        src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
+        sp = src_patient - self.lo
+        kernels.disseminate(tab.uid[src], src_patient, src_organ,
+                            fate_class.astype(np.int64).ravel(), src_shed,
                             np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
-        self._add(acc["ctc_shed"], sp, tab.organ[src], shed[src])
+        self._add(acc["ctc_shed"], sp, src_organ, src_shed)
         acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
-        one_row_each = np.unique(sp).size == m   # the usual: one shedding row per patient
+        # the usual: one shedding row per patient, often every patient's in order
+        one_row_each = np.bincount(sp, minlength=self.P).max() <= 1
+        in_order = one_row_each and m == self.P and bool((sp[1:] > sp[:-1]).all())
         if not one_row_each:
             rep_sp, per_organ = np.repeat(sp, n_org), np.tile(np.arange(n_org), m)
         for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
                           ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
                           ("colonies_founded", "founded")):
-            if one_row_each:
+            if in_order:          # sp is 0, 1, ..., P - 1
+                acc[name] += out[key]
+            elif one_row_each:
                 acc[name][sp] += out[key]
             else:
                 self._add(acc[name], rep_sp, per_organ, out[key].ravel())
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
         if seeded.any():
             first = self.events["first_seeding_time"]
-            sp_seeded = np.unique(sp[seeded])
-            fresh = sp_seeded[np.isnan(first[sp_seeded])]
-            first[fresh] = self._t(step + 1)
+            fresh = np.zeros(self.P, bool)
+            fresh[sp[seeded]] = True
+            first[fresh & np.isnan(first)] = self._t(step + 1)
         new = []
         # founders: one new one-cell lesion per growing cell
         ri, oj = np.nonzero(out["founded"])
@@ -603,7 +609,7 @@ class RankRun:
             self._compact(~rows)
         # drop rows that reached zero cells, once they are a sixteenth of the table
         empty = tab.cells <= 0
-        if empty.sum() * 16 > tab.n:
+        if np.count_nonzero(empty) * 16 > tab.n:
             self._compact(~empty)
 
     # ------------------------------------------------------------- recording

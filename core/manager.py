@@ -108,8 +108,11 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
     func = impl.function
     if getattr(func, "_paget_wrapped", False):
         return
-    outputs = HOOK_OUTPUTS.get(hook_name, ())
     argnames = impl.argnames
+    # (position, name, attribute or None, lo, hi) of each output this
+    # implementation takes: pluggy passes every argument by position
+    checks = tuple((argnames.index(arg), arg, field, lo, hi)
+                   for arg, field, lo, hi in HOOK_OUTPUTS.get(hook_name, ()) if arg in argnames)
 
     @functools.wraps(func)
     def call(*args, **kwargs):
@@ -120,10 +123,8 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
                               f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc
-        for arg, field, lo, hi in outputs:
-            if arg not in argnames:
-                continue
-            obj = args[argnames.index(arg)] if len(args) > argnames.index(arg) else kwargs[arg]
+        for pos, arg, field, lo, hi in checks:
+            obj = args[pos] if len(args) > pos else kwargs[arg]
             a = obj if field is None else getattr(obj, field)
             if out_of_bounds(a, lo, hi):
                 name = arg if field is None else f"{arg}.{field}"

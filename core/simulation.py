@@ -475,8 +475,7 @@ class Simulation:
         import shutil
         import tempfile
 
-        from .output import (patient_blocks, publish, write_zarr_block, zarr_patient_chunk,
-                             zarr_template)
+        from .output import publish, write_zarr_block, zarr_patient_chunk, zarr_template
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
         P = self.config.cohort.patients

@@ -306,31 +306,35 @@ class Rates:
         only that step.
         """
         arrays = {}
-        for f in fields(cls):
-            v = cls.NEUTRAL[f.name]
-            dtype = bool if isinstance(v, bool) else np.float64
+        for name, v, dtype in _RATE_FIELDS:
             if buffers is None:
-                arrays[f.name] = np.full(n, v, dtype=dtype)
+                arrays[name] = np.full(n, v, dtype=dtype)
                 continue
-            buf = buffers.get(f.name)
+            buf = buffers.get(name)
             if buf is None or buf.size < n:
-                buf = buffers[f.name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
-                                                 dtype=dtype)
+                buf = buffers[name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
+                                               dtype=dtype)
             view = buf[:n]
             view.fill(v)
-            arrays[f.name] = view
+            arrays[name] = view
         return cls(**arrays)
+
+
+#: (name, neutral value, dtype) of each rate, in field order
+_RATE_FIELDS = tuple((f.name, Rates.NEUTRAL[f.name],
+                      bool if isinstance(Rates.NEUTRAL[f.name], bool) else np.float64)
+                     for f in fields(Rates))
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
 
 
 def out_of_bounds(a: np.ndarray, lo: float, hi: float) -> bool:
     """True if ``a`` holds NaN, +-inf or a value outside [lo, hi] (two reductions)."""
-    if a.size == 0:
+    if a.size == 0 or a.dtype == bool:
         return False
-    if a.dtype == bool:
-        return False
-    amin, amax = a.min(), a.max()
-    # NaN fails both comparisons; inf fails the finite test
-    return not (amin >= lo and amax <= hi and np.isfinite(amin) and np.isfinite(amax))
+    amin, amax = _min(a, axis=None), _max(a, axis=None)
+    # NaN fails every comparison; the strict ones against inf exclude infinities
+    return not (amin >= lo and amax <= hi and -np.inf < amin and amax < np.inf)
 
 
 @dataclass(frozen=True)
