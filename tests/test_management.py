@@ -539,6 +539,23 @@ def test_poisson_quantile_inverts_like_scipy():
     assert poisson_quantile(np.zeros(3), 2.0).tolist() == [0, 0, 0]
 
 
+@pytest.mark.parametrize("low, high", [(30.0, 1e4), (1e4, 1e9), (1e9, 1e13)])
+def test_poisson_quantile_of_large_means_is_the_exact_quantile(low, high):
+    """P(X <= k - 1) < u <= P(X <= k), by SciPy's Poisson cdf, for every draw
+    (SciPy's own quantile misses this past ~10^7 and fails past ~10^9)."""
+    from scipy import special
+
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(9)
+    u = rng.random(20000)
+    u[:3] = [0.0, 1e-300, 1.0 - 2.0 ** -53]
+    lam = np.exp(rng.uniform(np.log(low), np.log(high), u.size))
+    k = poisson_quantile(u, lam)
+    assert k[0] == 0 and (k >= 0).all()
+    assert (special.pdtr(k, lam) >= u).all()
+    assert (special.pdtr(k - 1, lam)[k > 0] < u[k > 0]).all()
+
+
 def test_treatment_without_imaging_is_refused_only_when_a_treatment_is_planned():
     cfg = deep_merge(BASE, {"plugins": {"disable": ["imaging"]}, "cohort": {"years": 0.05}})
     paget.Simulation(cfg, entry_points=False).run()      # nothing planned: runs
