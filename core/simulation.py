@@ -291,7 +291,8 @@ class Simulation:
                 step_dir = Path(found)
         try:
             if error is None:
-                self._check_memory(P if rank == 0 and gather else hi - lo)
+                self._check_memory(P if rank == 0 and gather else hi - lo,
+                                   whole=rank == 0 and gather)
                 if checkpoint is not None and rank == 0:
                     ckpt.check_directory(checkpoint, ckpt.config_digest(self.resolved_config()))
                 run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
@@ -392,8 +393,9 @@ class Simulation:
         from .checkpoint import find_checkpoint, read_manifest
         return cls(read_manifest(find_checkpoint(path))["config"], **kwargs)
 
-    def _check_memory(self, n_patients: int) -> None:
-        """Refuse a run whose records cannot fit in this machine's memory."""
+    def _check_memory(self, n_patients: int, whole: bool = False) -> None:
+        """Refuse a run whose records cannot fit in this machine's memory
+        (``whole``: this rank will gather the whole cohort's)."""
         from .output import FLUX_VARIABLES, STATE_VARIABLES
         n_rec = len(self.plan.record_steps)
         need = 8.0 * n_patients * n_rec * self.body.n_organs * (
@@ -408,8 +410,11 @@ class Simulation:
                 f"{n_patients} patient(s) x {n_rec} recorded times (output.interval = "
                 f"{self.config.output.interval:g} days) x {self.body.n_organs} organs need "
                 f"{need / 2**30:.3g} GiB on one rank, more than this machine's "
-                f"{have / 2**30:.3g} GiB; use more ranks, fewer patients or a longer "
-                f"output.interval")
+                f"{have / 2**30:.3g} GiB; "
+                + ("rank 0 gathers the whole cohort to return it or write .nc: write "
+                   "-o OUT.zarr instead (each rank keeps its own patients, so more ranks "
+                   "help), or use fewer patients or a longer output.interval" if whole else
+                   "use more ranks, fewer patients or a longer output.interval"))
 
     def _dataset(self, parts: list[dict[str, np.ndarray]], first_patient: int = 0,
                  n_patients: int | None = None) -> xr.Dataset:

@@ -140,3 +140,18 @@ def test_plot_reads_a_zarr_result(sim, tmp_path):
     assert read_result(tmp_path / "out.zarr").sizes["patient"] == 3
     with pytest.raises(ValueError, match="no such zarr store"):
         read_result(tmp_path / "missing.zarr")
+
+
+def test_a_cohort_too_large_to_gather_points_to_zarr(sim, monkeypatch):
+    """Rank 0 gathers the whole cohort for run() and .nc, and the memory check
+    says so (a .zarr output needs only each rank's block)."""
+    import os
+
+    from paget.output import FLUX_VARIABLES, STATE_VARIABLES
+    real = os.sysconf
+    one_patient = 8 * len(sim.plan.record_steps) * sim.body.n_organs * (
+        len(STATE_VARIABLES) + len(FLUX_VARIABLES))
+    memory = {"SC_PAGE_SIZE": 1, "SC_PHYS_PAGES": 2 * one_patient}   # 2 of the 3 patients
+    monkeypatch.setattr(os, "sysconf", lambda name: memory.get(name) or real(name))
+    with pytest.raises(paget.ConfigError, match=r"gathers the whole cohort.*OUT\.zarr"):
+        sim.run()
