@@ -179,6 +179,10 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     file already at ``path`` is untouched.  Without ``overwrite`` an existing
     file is never replaced, even one created while this was writing (the
     final step is a hard link, which fails if the name exists).
+
+    Numeric variables are compressed (gzip level 1 after HDF5's byte shuffle,
+    lossless): a 300-patient, 3-year default run's file shrinks from 25.5 MB to
+    2.4 MB, for ~0.1 s more to write and to read.
     """
     path = Path(path)
     if path.suffix != ".nc":
@@ -189,7 +193,9 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        encoding = {name: {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+                    for name, v in ds.data_vars.items() if v.dtype.kind in "biuf" and v.size}
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         if overwrite:

@@ -78,6 +78,14 @@ def test_a_failed_overwrite_leaves_the_old_file(small, tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["out.nc"]
 
 
+def test_numeric_variables_are_compressed_losslessly(small, tmp_path):
+    import h5py
+    path = write_dataset(small, tmp_path / "out.nc")
+    with h5py.File(path) as f:
+        assert f["tumor_cells"].compression == "gzip" and f["tumor_cells"].shuffle
+    xr.testing.assert_identical(xr.open_dataset(path).load(), small)
+
+
 def test_existing_output_needs_overwrite(small, tmp_path):
     target = tmp_path / "out.nc"
     target.write_bytes(b"precious")
