@@ -52,7 +52,8 @@ class Draws:
 def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     """Poisson(``lam``) variates from uniforms ``u`` in [0, 1) by inversion (int64).
 
-    The smallest ``k`` with ``P(X <= k) > u``.  With keyed uniforms
+    The smallest ``k`` with ``P(X <= k) > u`` (``>= u`` for means above 30;
+    the two differ on a set of ``u`` of measure zero).  With keyed uniforms
     (:meth:`Draws.uniform_patients`) the counts depend on what is drawn only.
     Means up to 30 are inverted here by summing the pmf (one vectorized pass
     per count, a few passes for the small means of readouts); larger ones

@@ -252,9 +252,15 @@ class Simulation:
         if self.arms:
             return self._run_arms(comm, progress, checkpoint, resume)
         part, _, _ = self._run_block(comm, progress, checkpoint, resume)
-        parts = [part] if comm is None else comm.gather(part, root=0)
-        if comm is not None and comm.Get_rank() != 0:
-            return None
+        if comm is None:
+            parts = [part]
+        else:
+            # pickle protocol 5 with the arrays sent out of band: no in-band
+            # copies, and parts beyond MPI's 2**31-element count still go
+            from mpi4py.util import pkl5
+            parts = pkl5.Intracomm(comm).gather(part, root=0)
+            if comm.Get_rank() != 0:
+                return None
         return self._dataset(parts)
 
     def _run_block(self, comm, progress, checkpoint, resume, *, chunk: int = 1,
