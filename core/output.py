@@ -284,7 +284,10 @@ def write_zarr_schema(block: xr.Dataset, store: str | os.PathLike, n_patients: i
     xarray writes the variables with no patients and no table rows (so its
     encoding of bools, strings and fill values is the one the blocks use), zarr
     then resizes the arrays to the whole cohort (metadata only) and the
-    metadata is consolidated once, at the end.
+    metadata is consolidated once, at the end.  The store is zarr format 2:
+    in format 3 (zarr-python 3.1) the fixed-width strings of the organ names
+    have no specification yet and consolidated metadata is an extension, and
+    zarr-python warns of both.
     """
     import zarr
     sizes = dict(block.sizes)
