@@ -349,6 +349,11 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, overwrite: bool)
     aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
     old = aside / path.name
     os.rename(path, old)
-    os.rename(tmp, path)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(old, path)        # put the old output back
+        aside.rmdir()
+        raise
     shutil.rmtree(aside, ignore_errors=True)
     return path

@@ -155,3 +155,25 @@ def test_a_cohort_too_large_to_gather_points_to_zarr(sim, monkeypatch):
     monkeypatch.setattr(os, "sysconf", lambda name: memory.get(name) or real(name))
     with pytest.raises(paget.ConfigError, match=r"gathers the whole cohort.*OUT\.zarr"):
         sim.run()
+
+
+def test_a_failed_rename_puts_the_old_output_back(tmp_path, monkeypatch):
+    import os
+
+    from paget.output import publish
+    target, new = tmp_path / "out.zarr", tmp_path / "new"
+    target.mkdir()
+    (target / "precious").write_text("keep me")
+    new.mkdir()
+    real = os.rename
+
+    def refuse_the_new(src, dst):
+        if str(src) == str(new):
+            raise OSError("rename refused (simulated)")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", refuse_the_new)
+    with pytest.raises(OSError, match="refused"):
+        publish(new, target, overwrite=True)
+    assert (target / "precious").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "out.zarr"]
