@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["mpiexec_path", "cohort_times", "large_patient_times", "LARGE_PATIENT", "overhead"]
+__all__ = ["mpiexec_path", "cohort_times", "large_patient", "large_patient_times",
+           "LARGE_PATIENT", "overhead"]
 
 HERE = Path(__file__).resolve()
 
@@ -84,13 +85,17 @@ def cohort_times(ranks: list[int], patients: int, years: float, timeout: float =
         out[_rank_key("cohort", k)] = wall
         if err:
             out["cohort_errors"][f"cohort_{k}"] = err
-    one = out.get("cohort_seconds_1_rank")
-    for k in ranks:
-        if k == 1:
-            continue
-        wk = out.get(_rank_key("cohort", k))
-        out[f"speedup_{k}_ranks"] = (one / wk) if (one and wk) else None
+    _speedups(out, "cohort", ranks, "speedup")
     return out
+
+
+def _speedups(out: dict, kind: str, ranks: list[int], name: str) -> None:
+    """``out[f"{name}_{K}_ranks"]``: the 1-rank wall time of ``kind`` over K ranks'."""
+    one = out.get(_rank_key(kind, 1))
+    for k in ranks:
+        if k != 1:
+            wk = out.get(_rank_key(kind, k))
+            out[f"{name}_{k}_ranks"] = (one / wk) if (one and wk) else None
 
 
 #: One patient who grows ~10^5 lesion rows within about a year (77,168 rows, 49,345 of
@@ -113,6 +118,11 @@ LARGE_PATIENT = {
 }
 
 
+def large_patient(years: float) -> dict:
+    """:data:`LARGE_PATIENT` followed for ``years``."""
+    return {**LARGE_PATIENT, "cohort": {**LARGE_PATIENT["cohort"], "years": years}}
+
+
 def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
                         log=lambda msg: None) -> dict:
     """Wall seconds of :data:`LARGE_PATIENT` under ``mpiexec -n K`` for each K.
@@ -131,8 +141,7 @@ def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
         return out
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "large_patient.toml"
-        cfg = {**LARGE_PATIENT, "cohort": {**LARGE_PATIENT["cohort"], "years": years}}
-        config.write_text(tomli_w.dumps(cfg))
+        config.write_text(tomli_w.dumps(large_patient(years)))
         for k in ranks:
             log(f"one large patient, {years:g} years, {k} rank(s)")
             wall, err = _timed([mpiexec, "-n", str(k), sys.executable, "-m", "paget", "run",
@@ -140,11 +149,7 @@ def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
             out[_rank_key("large_patient", k)] = wall
             if err:
                 out["large_patient_errors"][str(k)] = err
-    one = out.get("large_patient_seconds_1_rank")
-    for k in ranks:
-        wk = out.get(_rank_key("large_patient", k))
-        if k != 1:
-            out[f"large_patient_speedup_{k}_ranks"] = (one / wk) if (one and wk) else None
+    _speedups(out, "large_patient", ranks, "large_patient_speedup")
     return out
 
 

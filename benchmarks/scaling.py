@@ -49,7 +49,7 @@ def lesion_sweep(years: float, min_rows: int = 1000) -> dict:
     """Per-step wall time against rows for one patient whose table grows."""
     import paget
 
-    from .cohort import LARGE_PATIENT
+    from .cohort import large_patient
     marks: list[tuple[float, int]] = []
     probe = types.ModuleType("step_clock")
 
@@ -59,8 +59,8 @@ def lesion_sweep(years: float, min_rows: int = 1000) -> dict:
             marks.append((time.perf_counter(), lesions.cells.size))
 
     probe.paget_update_state = paget_update_state
-    cfg = {**LARGE_PATIENT, "cohort": {**LARGE_PATIENT["cohort"], "years": years}}
-    sim = paget.Simulation(cfg, plugins=[("step_clock", probe)], entry_points=False)
+    sim = paget.Simulation(large_patient(years), plugins=[("step_clock", probe)],
+                           entry_points=False)
     t0 = time.perf_counter()
     sim.run()
     wall = time.perf_counter() - t0

@@ -2,27 +2,24 @@
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import pytest
 
 from paget.config import deep_merge
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a top-level package of the repository
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.cohort import LARGE_PATIENT  # noqa: E402
+
 #: A configuration in which every cascade stage acts within weeks: a large
 #: primary that sheds, efficient extravasation and colonization, dormancy
-#: with reactivation, and metastases that shed too.
-BUSY = {
-    "seed": 11,
-    "cohort": {"patients": 4, "years": 0.5, "dt": 1.0},
-    "primary": {"organ": "breast", "cells": 1e8},
-    "intravasation": {"rate": 0.01, "exponent": 0.67, "lymph_fraction": 0.2},
-    "extravasation": {"probability": {"default": 0.3, "liver": 0.8}},
-    "colonization": {
-        "growth": {"law": "gompertz", "rate": 0.002, "death": 0.05},
-        "fate": {"die": 0.745, "dormant": 0.25, "grow": 0.005},
-        "dormancy": {"reactivation": 0.001, "death": 0.02},
-    },
-    "output": {"interval": 7.0},
-}
+#: with reactivation, and metastases that shed too.  The benchmarks' one large
+#: patient is this configuration; here four patients, for half a year.
+BUSY = deep_merge(copy.deepcopy(LARGE_PATIENT), {"cohort": {"patients": 4, "years": 0.5}})
 
 
 def busy(**overrides) -> dict:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from paget.ext import kernels
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # benchmarks/ is a top-level package of the repository
-    sys.path.insert(0, str(ROOT))
+from benchmarks.reference import alpha_beta, step_numpy  # on sys.path by conftest.py
 
-from benchmarks.reference import alpha_beta, step_numpy  # noqa: E402
+from .conftest import ROOT
 
 R = 4000
 DORMANT = int(kernels.FLAG_DORMANT)
