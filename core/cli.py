@@ -238,8 +238,8 @@ def _cmd_run(args, comm) -> int:
     run_kw = dict(comm=comm, checkpoint=policy, resume=resume)
 
     def run(**kw):
-        if output is None:
-            return sim.run(**kw, **run_kw)
+        if output is None:   # nothing to write: the summary needs no gathered cohort
+            return sim.run(**kw, **run_kw, gather=False)
         return sim.write(output, overwrite=overwrite, **kw, **run_kw)
     if show:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -260,52 +260,98 @@ def _cmd_run(args, comm) -> int:
             ds = run(progress=progress)
     else:
         ds = run()
+    if output is None and comm is not None:
+        # every rank holds its own patients only: rank 0 gathers what the summary needs
+        summary = _gather_summary(ds, comm)
+    else:
+        summary = _summary_part(ds) if rank == 0 else None
     if rank != 0:
         return 0
-    _summary(ds, console)
+    _print_summary(summary, console)
     if output is not None:
         console.print(f"wrote {output}")
     return 0
 
 
-def _summary(ds, console) -> None:
+def _summary_part(ds) -> dict:
+    """What the printed summary needs from a Dataset of some or all of the patients:
+    sums over patients (and arms) per organ at the last time, and the per-patient
+    times whose medians it prints (a few numbers per patient, never the series)."""
+    import numpy as np
+    last = ds.isel(time=-1)
+
+    def per_organ(x):
+        return x.sum([d for d in x.dims if d != "organ"]).values.astype(np.float64)
+
+    arms = [str(a) for a in ds.arm.values] if "arm" in ds.dims else None
+    detected = "first_detected_metastasis_time" in ds
+    return {
+        "patients": ds.sizes["patient"], "day": float(ds.time[-1]),
+        "organs": [str(o) for o in ds.organ.values], "arms": arms,
+        "with_lesions": per_organ(last.lesions > 0), "lesions": per_organ(last.lesions),
+        "tumor_cells": per_organ(last.tumor_cells),
+        "dormant_cells": per_organ(last.dormant_cells),
+        "first_seeding_time": ds.first_seeding_time.values.ravel(),
+        # (arms, patients): one row without arms
+        "death_time": ds.death_time.values.reshape(len(arms or [0]), -1),
+        "detected": (np.isfinite(ds.first_detected_metastasis_time.values)
+                     .reshape(len(arms or [0]), -1).sum(axis=1) if detected else None),
+    }
+
+
+def _gather_summary(ds, comm) -> dict | None:
+    """Collective: every rank's :func:`_summary_part` of its own patients, merged on
+    rank 0 (None elsewhere): sums added and per-patient times joined in rank order."""
+    import numpy as np
+    parts = comm.gather(_summary_part(ds), root=0)
+    if parts is None:
+        return None
+    whole = dict(parts[0])
+    whole["patients"] = sum(p["patients"] for p in parts)
+    for key in ("with_lesions", "lesions", "tumor_cells", "dormant_cells"):
+        whole[key] = np.sum([p[key] for p in parts], axis=0)
+    whole["first_seeding_time"] = np.concatenate([p["first_seeding_time"] for p in parts])
+    whole["death_time"] = np.concatenate([p["death_time"] for p in parts], axis=1)
+    if whole["detected"] is not None:
+        whole["detected"] = np.sum([p["detected"] for p in parts], axis=0)
+    return whole
+
+
+def _print_summary(s: dict, console) -> None:
     import numpy as np
     from rich.table import Table
-    last = ds.isel(time=-1)
-    n = ds.sizes["patient"]
-    table = Table(title=f"paget: {n} patient(s), day {float(ds.time[-1]):.0f}")
+    n, arms = s["patients"], s["arms"]
+    count = n * len(arms or [0])          # the means are over patients (x arms)
+    table = Table(title=f"paget: {n} patient(s), day {s['day']:.0f}")
     table.add_column("organ")
     table.add_column("with lesions", justify="right")
     table.add_column("lesions/patient", justify="right")
     table.add_column("tumour cells/patient", justify="right")
     table.add_column("dormant cells/patient", justify="right")
-    for organ in ds.organ.values:
-        o = last.sel(organ=organ)
-        table.add_row(str(organ), f"{100 * float((o.lesions > 0).mean()):.0f} %",
-                      f"{float(o.lesions.mean()):.2f}", f"{float(o.tumor_cells.mean()):.3g}",
-                      f"{float(o.dormant_cells.mean()):.3g}")
+    for j, organ in enumerate(s["organs"]):
+        table.add_row(organ, f"{100 * s['with_lesions'][j] / count:.0f} %",
+                      f"{s['lesions'][j] / count:.2f}", f"{s['tumor_cells'][j] / count:.3g}",
+                      f"{s['dormant_cells'][j] / count:.3g}")
     console.print(table)
-    seed_t = ds.first_seeding_time.values
+    seed_t = s["first_seeding_time"]
     seeded = np.isfinite(seed_t)
-    deaths = int(np.isfinite(ds.death_time.values).sum())
     med = f"{np.median(seed_t[seeded]):.0f} days" if seeded.any() else "never"
-    who = "patients" if "arm" not in ds.dims else "patients x arms"
+    who = "patients" if arms is None else "patients x arms"
     console.print(f"seeded: {seeded.sum()}/{seeded.size} {who} (median first seeding {med})")
-    if "arm" not in ds.dims:
+    if arms is None:
+        deaths = int(np.isfinite(s["death_time"]).sum())
         console.print(f"died at the lethal burden: {deaths}/{n} patients")
         return
-    arms = Table(title="trial arms (same virtual patients)")
+    table = Table(title="trial arms (same virtual patients)")
     for column in ("arm", "died", "median survival", "metastasis detected"):
-        arms.add_column(column, justify="left" if column == "arm" else "right")
-    for arm in ds.arm.values:
-        a = ds.sel(arm=arm)
-        died = np.isfinite(a.death_time.values)
-        med_os = f"{np.median(a.death_time.values[died]):.0f} days" if died.sum() * 2 > n \
-            else "not reached"
-        mets = "n/a" if "first_detected_metastasis_time" not in a else \
-            f"{int(np.isfinite(a.first_detected_metastasis_time.values).sum())}/{n}"
-        arms.add_row(str(arm), f"{int(died.sum())}/{n}", med_os, mets)
-    console.print(arms)
+        table.add_column(column, justify="left" if column == "arm" else "right")
+    for a, arm in enumerate(arms):
+        times = s["death_time"][a]
+        died = np.isfinite(times)
+        med_os = f"{np.median(times[died]):.0f} days" if died.sum() * 2 > n else "not reached"
+        mets = "n/a" if s["detected"] is None else f"{int(s['detected'][a])}/{n}"
+        table.add_row(arm, f"{int(died.sum())}/{n}", med_os, mets)
+    console.print(table)
 
 
 def _cmd_scenarios(args, comm) -> int:

@@ -210,7 +210,8 @@ class Simulation:
     # -------------------------------------------------------------------- run
     def run(self, comm=None, progress: Callable[[int], None] | None = None,
             checkpoint: "Checkpoints | None" = None,
-            resume: str | os.PathLike | None = None) -> xr.Dataset | None:
+            resume: str | os.PathLike | None = None, *,
+            gather: bool = True) -> xr.Dataset | None:
         """Simulate the cohort and return the Dataset.
 
         Parameters
@@ -236,10 +237,19 @@ class Simulation:
             and plugins (see :meth:`from_checkpoint`); otherwise
             :class:`paget.checkpoint.CheckpointError` names what differs.  The
             result equals that of the uninterrupted run, to the bit.
+        gather : bool, default True
+            With ``False``, no rank gathers the cohort: every rank returns the
+            Dataset of its own block of patients (the ``patient`` coordinate
+            holds their indices in the cohort; empty if the rank has none), as
+            :meth:`write` does for ``.zarr``.  The blocks concatenated along
+            ``patient`` in rank order, and the rows of their lesion and clone
+            tables too (for a trial: arm after arm, then rank order), are the
+            gathered Dataset.  Ignored in a serial run.
 
         Returns
         -------
         xarray.Dataset on rank 0 (and in a serial run); None on other ranks.
+        With ``gather=False``, each rank's own block.
 
         Notes
         -----
@@ -250,10 +260,13 @@ class Simulation:
         failure rides on the per-step agreement.
         """
         if self.arms:
-            return self._run_arms(comm, progress, checkpoint, resume)
-        part, _, _ = self._run_block(comm, progress, checkpoint, resume)
+            return self._run_arms(comm, progress, checkpoint, resume, gather)
+        part, lo, hi = self._run_block(comm, progress, checkpoint, resume,
+                                       gather=gather or comm is None)
         if comm is None:
             parts = [part]
+        elif not gather:
+            return self._dataset([part], first_patient=lo, n_patients=hi - lo)
         else:
             # pickle protocol 5 with the arrays sent out of band: no in-band
             # copies, and parts beyond MPI's 2**31-element count still go
@@ -378,12 +391,12 @@ class Simulation:
         coord.finish(error)
         return part, lo, hi
 
-    def _run_arms(self, comm, progress, checkpoint, resume) -> xr.Dataset | None:
+    def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:
         """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""
         if checkpoint is not None or resume is not None:
             raise ConfigError("arms: checkpoints of a multi-arm trial are not supported yet; "
                               "run the arms as separate configurations to checkpoint them")
-        parts = [sim.run(comm=comm, progress=progress) for _, sim in self.arms]
+        parts = [sim.run(comm=comm, progress=progress, gather=gather) for _, sim in self.arms]
         if parts[0] is None:
             return None
         ds = combine_arms(parts, [name for name, _ in self.arms])

@@ -94,6 +94,27 @@ def test_clones_plugin_state_and_keyed_draws_are_rank_independent(tmp_path):
     xr.testing.assert_identical(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("arms", [None, [{"name": "control"},
+                                  {"name": "surgery", "surgery": {"enabled": True}}]])
+def test_summary_without_output_is_the_serial_one_on_any_ranks(tmp_path, arms):
+    """Without -o no rank gathers the cohort: rank 0 merges the ranks' sums and
+    per-patient times, and prints what a serial run prints (4 ranks for 3
+    patients: one rank has none)."""
+    config = busy(cohort={"patients": 3, "years": 0.1})
+    if arms is not None:
+        config["arms"] = arms
+    cfg = write_toml(tmp_path / "c.toml", config)
+    printed = []
+    for k in (1, 2, 4):
+        r = subprocess.run([mpiexec(), "-n", str(k), sys.executable, "-m", "paget", "run",
+                            str(cfg), "--no-progress"],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        printed.append(r.stdout)
+    assert "seeded:" in printed[0] and ("trial arms" in printed[0]) == (arms is not None)
+    assert printed[1] == printed[0] and printed[2] == printed[0]
+
+
 def test_config_error_under_mpiexec_exits_2_and_prints_once(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[cohort]\npatients = 0\n")

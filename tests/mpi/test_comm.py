@@ -49,7 +49,7 @@ class _NoGather:
 
     def __getattr__(self, name):
         if name in ("gather", "Gather", "Gatherv"):
-            raise AssertionError(f"comm.{name}: a .zarr output must not gather the cohort")
+            raise AssertionError(f"comm.{name}: this run must not gather the cohort")
         return getattr(self._comm, name)
 
 
@@ -70,6 +70,46 @@ def test_zarr_is_written_by_every_rank_without_gathering(mpi_tmp_path, arms):
         assert [p.name for p in mpi_tmp_path.iterdir()] == ["out.zarr"]
     else:
         assert ds is None
+
+
+def _join(blocks: list[xr.Dataset]) -> xr.Dataset:
+    """The ranks' blocks as one Dataset, as run() gathers them: variables over
+    patients in rank order, table rows arm after arm (rank order within an arm)."""
+    tables = ("lesion", "clone")
+    first = blocks[0]
+    out = xr.concat([b[[v for v in b.data_vars if not set(b[v].dims) & set(tables)]]
+                     for b in blocks], dim="patient", data_vars="minimal",
+                    combine_attrs="override")
+    for dim in tables:
+        names = [v for v in first.data_vars if dim in first[v].dims]
+        rows = [b[names] for b in blocks]
+        if f"{dim}_arm" in first:
+            rows = [r.isel({dim: (r[f"{dim}_arm"] == arm).values})
+                    for arm in first.arm.values for r in rows]
+        cat = xr.concat(rows, dim=dim, combine_attrs="override")
+        for v in names:
+            out[v] = cat[v].variable
+    return out[list(first.data_vars)]
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("arms", [None, [{"name": "a"},
+                                  {"name": "b", "intravasation": {"rate": 0.02}}]])
+def test_run_without_gather_returns_each_ranks_own_patients(arms):
+    """run(gather=False): no rank gathers; the blocks joined are the gathered run."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    size, rank = comm.Get_size(), comm.Get_rank()
+    cfg = busy(cohort={"patients": size * 2 + 1, "years": 0.2})
+    if arms is not None:
+        cfg["arms"] = arms
+    block = paget.Simulation(cfg, entry_points=False).run(comm=_NoGather(comm), gather=False)
+    first = sum(b for b in comm.allgather(block.sizes["patient"])[:rank])
+    assert block.patient.values.tolist() == list(range(first, first + block.sizes["patient"]))
+    blocks = comm.gather(block, root=0)
+    if rank == 0:
+        expected = paget.Simulation(cfg, entry_points=False).run()
+        xr.testing.assert_identical(_join(blocks), expected)
 
 
 @pytest.mark.mpi(min_size=2)
