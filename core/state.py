@@ -203,7 +203,7 @@ class Lesions:
         self._birth_step = table.birth_step if rows is None else table.birth_step[rows]
         self._dt = dt
         self._lo = lo
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[str, Any] = {}
 
     def _derived(self, name: str, make) -> np.ndarray:
         a = self._cache.get(name)
@@ -249,13 +249,45 @@ class Lesions:
         """float64: per row, the cells of its lesion (all its growing rows; 0 for a
         dormant pool's own cells).  Sums of whole numbers below 2**53: exact and
         independent of row order.  Computed once per step and shared by hooks."""
-        def make():
-            cells = np.where(self.dormant, 0.0, self.cells)
-            if self.single_clone:
-                return cells
-            index = self.lesion_index
-            return np.bincount(index, weights=cells)[index]
-        return self._derived("lesion_cells", make)
+        return self._derived("lesion_cells", lambda: self.lesion_sum(
+            np.where(self.dormant, 0.0, self.cells)))
+
+    def lesion_sum(self, values: np.ndarray) -> np.ndarray:
+        """float64: per row, the sum of ``values`` (one per row) over the rows of
+        its lesion.
+
+        Rows are added in row order, as ``np.bincount(lesion_index,
+        weights=values)[lesion_index]`` adds them, and give the same bits; for
+        ``bool`` values, ``lesion_sum(mask) > 0`` tells whether any row of the
+        lesion is set.  Only the lesions of several rows (clones) are grouped,
+        without sorting the table: most rows are lesions of their own.
+        """
+        values = np.asarray(values)
+        if values.shape != self.uid.shape:
+            raise ValueError(f"lesion_sum: values must have one entry per row "
+                             f"({self.uid.size}), got shape {values.shape}")
+        out = values.astype(np.float64)      # a copy: the caller's array is left alone
+        if self.single_clone:
+            return out
+        rows, group, n_groups = self._multi_row_lesions()
+        if rows.size:
+            out[rows] = np.bincount(group, weights=out[rows], minlength=n_groups)[group]
+        return out
+
+    def _multi_row_lesions(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(rows of the lesions of several rows, in row order; each one's group
+        index; number of groups), once per view.  A lesion of several rows has a
+        row whose ``lesion`` differs from its ``uid`` (a clone founded within
+        it), so the candidates are the few distinct ``lesion`` ids of such rows."""
+        got = self._cache.get("_multi")
+        if got is None:
+            ids = np.unique(self.lesion[self.lesion != self.uid])
+            pos = np.searchsorted(ids, self.lesion)
+            np.minimum(pos, max(ids.size - 1, 0), out=pos)
+            member = ids[pos] == self.lesion if ids.size else np.zeros(self.uid.size, bool)
+            rows = np.flatnonzero(member)
+            got = self._cache["_multi"] = (rows, pos[rows], ids.size)
+        return got
 
     def __len__(self) -> int:
         return len(self.uid)

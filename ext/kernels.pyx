@@ -191,10 +191,16 @@ cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept n
     cdef double logq = log1p(-p)
     cdef double ratio = p / (1.0 - p)
     cdef double pmf0 = exp(<double>n * logq)
-    cdef double u, pmf
+    return binomial_walk(bg, n, ratio, pmf0, paget_stream_next_double(bg.state))
+
+
+cdef inline int64_t binomial_walk(bitgen_t *bg, int64_t n, double ratio, double pmf0,
+                                  double u) noexcept nogil:
+    """The inversion walk of binomial_small from its first uniform ``u``, with
+    ratio = p / (1 - p) and pmf0 = (1 - p)^n."""
+    cdef double pmf
     cdef int64_t k
     while True:
-        u = paget_stream_next_double(bg.state)
         pmf = pmf0
         k = 0
         while u > pmf:
@@ -206,6 +212,7 @@ cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept n
         if k <= n and u <= pmf:
             return k
         # rounding left u beyond the summed pmf: draw again (as NumPy does)
+        u = paget_stream_next_double(bg.state)
 
 
 cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
@@ -404,6 +411,58 @@ cdef inline bint below_exp(double u, double y) noexcept nogil:
     return u < exp(y)
 
 
+cdef inline bint at_most_exp(double u, double y) noexcept nogil:
+    """``u <= exp(y)``, decided as below_exp decides ``u < exp(y)``."""
+    cdef double t3, y2
+    if fabs(y) <= 1.0:
+        y2 = y * y
+        t3 = 1.0 + y + y2 * (0.5 + y * (1.0 / 6.0))
+        if u < t3 - EXP_MARGIN:
+            return True
+        if y <= 0.0 and u >= t3 + y2 * y2 * (1.0 / 24.0) + EXP_MARGIN:
+            return False
+    return u <= exp(y)
+
+
+# Per-probability setup of the inversion binomial.  The binomials of the
+# dissemination split take few distinct p (a fate vector per organ of origin, one
+# extravasation probability per target organ, one fate split), so a small
+# direct-mapped cache keyed by the bits of p skips log1p and a division for most
+# of them, and the zero draw (u <= (1 - p)^n, most draws of the rare fates) is
+# decided by the bounds on exp without calling it.  An entry holds exactly what
+# binomial_small computes, so the draws are the same, bit for bit.
+cdef struct binom_entry:
+    double p
+    double logq       # log1p(-p) = log(1 - p)
+    double ratio      # p / (1 - p)
+
+cdef enum:
+    BINOM_CACHE_BITS = 6
+
+
+cdef inline void binom_cache_clear(binom_entry *cache) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(1 << BINOM_CACHE_BITS):
+        cache[j].p = -1.0             # matches no probability
+
+
+cdef inline int64_t binomial_small_cached(bitgen_t *bg, binom_entry *cache, int64_t n,
+                                          double p) noexcept nogil:
+    """binomial_small(bg, n, p), with the setup of p from ``cache``."""
+    cdef uint64_t key = (<uint64_t *>&p)[0] * <uint64_t>0x9E3779B97F4A7C15
+    cdef binom_entry *e = &cache[key >> (64 - BINOM_CACHE_BITS)]
+    cdef double y, u
+    if e.p != p:
+        e.logq = log1p(-p)
+        e.ratio = p / (1.0 - p)
+        e.p = p
+    y = <double>n * e.logq
+    u = paget_stream_next_double(bg.state)
+    if at_most_exp(u, y):
+        return 0
+    return binomial_walk(bg, n, e.ratio, exp(y), u)
+
+
 # Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
 # log(1 + b x) and log(1 - alpha); rows of a table take few distinct rate pairs
 # (a growth law's rates are a function of size, and most rows are colonies of a
@@ -556,8 +615,8 @@ def bd_alpha_beta(double b, double d, double h):
     return a, be
 
 
-cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
-                                  int64_t n) noexcept nogil:
+cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, binom_entry *cache,
+                                  double p, int64_t n) noexcept nogil:
     """Binomial(n, p) for any p in [0, 1]: inversion when few successes (or
     failures) are expected, NumPy's sampler otherwise."""
     if n <= 0 or p <= 0.0:
@@ -565,9 +624,9 @@ cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, double p,
     if p >= 1.0:
         return n
     if p <= 0.5 and <double>n * p < SPLIT_INVERSION_MEAN:
-        return binomial_small(bg, n, p)
+        return binomial_small_cached(bg, cache, n, p)
     if p > 0.5 and <double>n * (1.0 - p) < SPLIT_INVERSION_MEAN:
-        return n - binomial_small(bg, n, 1.0 - p)
+        return n - binomial_small_cached(bg, cache, n, 1.0 - p)
     return random_binomial(bg, p, n, binom)
 
 
@@ -630,7 +689,9 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef double nan = float("nan")
     if cache == NULL:
         raise MemoryError()
+    cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
     memset(&binom, 0, sizeof(binom))
+    binom_cache_clear(bcache)
     for j in range(1 << RATE_CACHE_BITS):
         cache[j].b = nan              # matches no rate
         cache[j].d = nan
@@ -680,7 +741,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                         p_leave = -expm1(-total * h)
                         left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
                     if left > 0:
-                        react = draw_binomial(&bg, &binom, b / total, left)
+                        react = draw_binomial(&bg, &binom, bcache, b / total, left)
                         react_out[i] = react
                     cells[i] = n - <double>left
                     continue
@@ -806,7 +867,9 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
     cdef double[::1] pix = np.empty(n_fate, dtype=np.float64)
     cdef double remaining, q, l, pd, pdorm
     cdef int64_t left, got, ext, x
+    cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
     memset(&binom, 0, sizeof(binom))
+    binom_cache_clear(bcache)
     with nogil:
         for i in range(m):
             died[i] = 0
@@ -831,7 +894,7 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 if left <= 0:
                     break
                 q = pix[j] / remaining if remaining > 0.0 else 1.0
-                got = draw_binomial(&bg, &binom, q, left)
+                got = draw_binomial(&bg, &binom, bcache, q, left)
                 arrested[i, j] = got
                 left -= got
                 remaining -= pix[j]
@@ -840,17 +903,17 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 x = arrested[i, j]
                 if x <= 0:
                     continue
-                ext = draw_binomial(&bg, &binom, p_extravasate[i, j], x)
+                ext = draw_binomial(&bg, &binom, bcache, p_extravasate[i, j], x)
                 extravasated[i, j] = ext
                 if ext <= 0:
                     continue
                 pd = dtc_fates[i, j, 0]
                 pdorm = dtc_fates[i, j, 1]
-                x = draw_binomial(&bg, &binom, pd, ext)
+                x = draw_binomial(&bg, &binom, bcache, pd, ext)
                 dtc_died[i, j] = x
                 ext -= x
                 if ext > 0 and pd < 1.0:
-                    x = draw_binomial(&bg, &binom, pdorm / (1.0 - pd), ext)
+                    x = draw_binomial(&bg, &binom, bcache, pdorm / (1.0 - pd), ext)
                     dormant[i, j] = x
                     founded[i, j] = ext - x
 
@@ -876,14 +939,15 @@ def keyed_uniform(uint64_t seed, const uint64_t[::1] uid, int64_t step, uint64_t
     return np.asarray(out)
 
 
-def below_exp_many(const double[::1] u, const double[::1] y):
-    """``u < exp(y)`` per element as the kernels decide it (polynomial bounds on
-    exp first, libm's exp only between them), for tests."""
+def below_exp_many(const double[::1] u, const double[::1] y, bint or_equal=False):
+    """``u < exp(y)`` (``u <= exp(y)`` with ``or_equal``) per element as the
+    kernels decide it (polynomial bounds on exp first, libm's exp only between
+    them), for tests."""
     cdef Py_ssize_t i, m = u.shape[0]
     if y.shape[0] != m:
         raise ValueError("below_exp_many: u and y must have one length")
     cdef uint8_t[::1] out = np.empty(m, dtype=np.uint8)
     with nogil:
         for i in range(m):
-            out[i] = below_exp(u[i], y[i])
+            out[i] = at_most_exp(u[i], y[i]) if or_equal else below_exp(u[i], y[i])
     return np.asarray(out).astype(bool)

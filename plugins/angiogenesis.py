@@ -118,9 +118,9 @@ def lesion_cells(lesions) -> np.ndarray:
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:
     """Make every row of a lesion with a vascular row vascular (in place)."""
-    if not vascular.any() or vascular.all() or np.array_equal(lesions.lesion, lesions.uid):
+    if not vascular.any() or vascular.all() or lesions.single_clone:
         return  # nothing to share (a table of one row per lesion: no clones yet)
-    vascular |= np.isin(lesions.lesion, np.unique(lesions.lesion[vascular]))
+    vascular |= lesions.lesion_sum(vascular) > 0
 
 
 def switch_probability(cfg: AngiogenesisTable, share: np.ndarray, drive, hypoxia,

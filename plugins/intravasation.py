@@ -57,8 +57,7 @@ def paget_intravasation(lesions, rates, config):
         # their invasive cells (rejected: the law per row, which would make a
         # lesion shed more merely for holding more clones, as sum N_i^alpha >=
         # (sum N_i)^alpha for alpha < 1).
-        index = lesions.lesion_index
-        total = np.bincount(index, weights=n)[index]
+        total = lesions.lesion_sum(n)
         scale = np.power(total, cfg.exponent - 1.0, where=total > 0, out=np.zeros_like(total))
         rates.shed[:] = cfg.rate * n * scale
     else:

@@ -63,3 +63,36 @@ def test_split_is_keyed_by_row_not_position():
     assert not np.array_equal(a["arr"], b["arr"])
     again, _ = split(100, m=50)
     np.testing.assert_array_equal(a["arr"], again["arr"])
+
+
+def test_a_rows_split_does_not_depend_on_the_other_rows():
+    """Setups of the inversion binomial are cached across the rows of a call by
+    their probability: a row's draws must be those it gets alone."""
+    rng = np.random.default_rng(8)
+    m = 300
+    uid = rng.integers(1, 2**63, m).astype(np.uint64)
+    patient = rng.integers(0, 4, m).astype(np.int64)
+    organ = rng.integers(0, N_ORG, m).astype(np.int16)
+    shed = rng.choice([0, 1, 7, 60, 900], m).astype(np.int64)
+    lymph = rng.choice([0.0, 0.1, 0.5], m)
+    p_ext = rng.choice([0.01, 0.1, 0.8], (m, N_ORG))
+    fates = np.tile(np.array([0.95, 0.05, 0.0]), (m, N_ORG, 1))
+    fates[::3] = (0.5, 0.3, 0.2)
+    blood = np.ascontiguousarray(F.blood[None])
+    lym = np.ascontiguousarray(F.lymph[None])
+
+    def run(rows):
+        k = rows.size
+        out = [np.empty((k, N_ORG), np.int64), np.empty(k, np.int64)] + \
+            [np.empty((k, N_ORG), np.int64) for _ in range(4)]
+        kernels.disseminate(uid[rows], patient[rows], organ[rows], np.zeros(k, np.int64),
+                            shed[rows], lymph[rows], blood, lym,
+                            np.ascontiguousarray(p_ext[rows]), np.ascontiguousarray(fates[rows]),
+                            9, 2, *out)
+        return out
+
+    together = run(np.arange(m))
+    for i in range(0, m, 7):
+        alone = run(np.array([i]))
+        for a, b in zip(together, alone):
+            np.testing.assert_array_equal(a[i], b[0])

@@ -28,6 +28,11 @@ def test_exp_bound_decision_matches_libm():
     got = kernels.below_exp_many(u, yy)
     want = np.array([a < math.exp(b) for a, b in zip(u, yy)])
     np.testing.assert_array_equal(got, want)
+    # the inversion binomial's zero, u <= (1 - p)^n, decided alike
+    got = kernels.below_exp_many(u, yy, or_equal=True)
+    want = np.array([a <= math.exp(b) for a, b in zip(u, yy)])
+    np.testing.assert_array_equal(got, want)
+    assert (want != kernels.below_exp_many(u, yy)).sum() >= y.size   # u == exp(y) cases
 
 
 def _table(m, seed=3):

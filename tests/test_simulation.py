@@ -247,3 +247,55 @@ def test_a_lesion_sheds_by_its_size_not_by_its_number_of_clones():
     assert rates.shed[0] + rates.shed[1] == pytest.approx(rates.shed[2], rel=1e-12)
     assert rates.shed[2] == pytest.approx(m * 1000.0 ** a, rel=1e-12)
     assert rates.shed[0] / rates.shed[1] == pytest.approx(600 / 400, rel=1e-12)
+
+
+def _clonal_table(m: int, seed: int = 4):
+    """A table of m rows: most lesions one row, some of several clones (a clone's
+    lesion id is an earlier row's uid, its founder; some founders gone)."""
+    from paget.state import LesionTable
+    rng = np.random.default_rng(seed)
+    uid = rng.permutation(np.arange(1, m + 1, dtype=np.uint64) * np.uint64(7919))
+    lesion = uid.copy()
+    clones = np.flatnonzero(rng.random(m) < 0.2)
+    clones = clones[clones > 0]
+    lesion[clones] = uid[rng.integers(0, clones)]      # an earlier row's uid
+    lesion[clones[::7]] = np.uint64(3)                 # a founder no longer in the table
+    table = LesionTable()
+    table.append(uid=uid, parent=np.zeros(m, np.uint64), lesion=lesion, clone=uid,
+                 genotype=np.zeros(m, np.uint64), cells=rng.integers(0, 50, m).astype(float),
+                 patient=np.zeros(m, np.int64), birth_step=np.zeros(m, np.int32),
+                 organ=np.zeros(m, np.int16), flags=np.zeros(m, np.uint8))
+    return table
+
+
+def test_lesion_sum_equals_the_sorted_grouping_bit_for_bit():
+    """Lesions.lesion_sum groups only the lesions of several rows (no sort of the
+    table) and adds in row order: the bits of bincount over np.unique's inverse."""
+    les = _clonal_table(5000).view(1.0)
+    assert not les.single_clone
+    index = np.unique(les.lesion, return_inverse=True)[1].ravel()
+    values = np.random.default_rng(1).random(les.uid.size) * 1e3   # not whole numbers
+    np.testing.assert_array_equal(les.lesion_sum(values),
+                                  np.bincount(index, weights=values)[index])
+    mask = np.zeros(les.uid.size, bool)
+    mask[::97] = True
+    np.testing.assert_array_equal(les.lesion_sum(mask) > 0,
+                                  np.isin(les.lesion, np.unique(les.lesion[mask])))
+    np.testing.assert_array_equal(les.lesion_cells,
+                                  np.bincount(index, weights=les.cells)[index])
+    with pytest.raises(ValueError, match="one entry per row"):
+        les.lesion_sum(values[:-1])
+
+
+def test_lesion_sum_of_single_row_lesions_is_the_values():
+    from paget.state import LesionTable
+    table = LesionTable()
+    uid = np.array([5, 9, 2], np.uint64)
+    table.append(uid=uid, parent=np.zeros(3, np.uint64), lesion=uid, clone=uid,
+                 genotype=np.zeros(3, np.uint64), cells=np.array([1.0, 2.0, 3.0]),
+                 patient=np.zeros(3, np.int64), birth_step=np.zeros(3, np.int32),
+                 organ=np.zeros(3, np.int16), flags=np.zeros(3, np.uint8))
+    values = np.array([0.5, 0.25, 4.0])
+    got = table.view(1.0).lesion_sum(values)
+    np.testing.assert_array_equal(got, values)
+    assert got is not values
