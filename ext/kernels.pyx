@@ -951,3 +951,22 @@ def below_exp_many(const double[::1] u, const double[::1] y, bint or_equal=False
         for i in range(m):
             out[i] = at_most_exp(u[i], y[i]) if or_equal else below_exp(u[i], y[i])
     return np.asarray(out).astype(bool)
+
+
+def out_of_bounds_f64(const double[::1] a, double lo, double hi):
+    """True if ``a`` holds NaN, +-inf or a value outside [lo, hi], in one pass.
+
+    For the engine's check of what each hook implementation wrote
+    (``paget.state.out_of_bounds``) on small arrays, where NumPy's two
+    reductions cost more in calls than in elements.
+    """
+    cdef Py_ssize_t i, m = a.shape[0]
+    cdef int ok = 1
+    cdef double x
+    cdef const double *p = &a[0] if m > 0 else NULL
+    for i in range(m):
+        x = p[i]
+        # NaN fails every comparison; the strict test against INFINITY excludes
+        # +-inf.  Bitwise, not short-circuit, so that the loop has no branch
+        ok &= (x >= lo) & (x <= hi) & (fabs(x) < INFINITY)
+    return not ok

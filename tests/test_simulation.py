@@ -299,3 +299,25 @@ def test_lesion_sum_of_single_row_lesions_is_the_values():
     got = table.view(1.0).lesion_sum(values)
     np.testing.assert_array_equal(got, values)
     assert got is not values
+
+
+@pytest.mark.parametrize("size", [1, 7, 2048, 2049, 50_000])
+@pytest.mark.parametrize("shape", ["flat", "2-D", "strided"])
+def test_out_of_bounds_finds_nan_inf_and_range_at_every_size(size, shape):
+    """The engine's check of hook outputs: a compiled pass for small float64
+    arrays, NumPy's reductions otherwise; both must flag the same values."""
+    from paget.state import out_of_bounds
+
+    def make(v=None, at=0):
+        a = np.linspace(0.0, 1.0, 2 * size)[::2] if shape == "strided" \
+            else np.linspace(0.0, 1.0, size)
+        if v is not None:
+            a[at] = v
+        return a.reshape(1, size) if shape == "2-D" else a
+
+    assert not out_of_bounds(make(), 0.0, 1.0)
+    for v in (np.nan, np.inf, -np.inf, -1e-300, 1.0 + 1e-15):
+        assert out_of_bounds(make(v, at=size // 2), 0.0, 1.0), v
+    assert out_of_bounds(make(np.inf), 0.0, np.inf)          # +inf is never allowed
+    assert not out_of_bounds(make(np.nan)[:0], 0.0, 1.0)
+    assert not out_of_bounds(np.zeros(size, bool), 0.0, 1.0)
