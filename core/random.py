@@ -55,8 +55,8 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     The smallest ``k`` with ``P(X <= k) > u`` (``>= u`` for means above 30;
     the two differ on a set of ``u`` of measure zero).  With keyed uniforms
     (:meth:`Draws.uniform_patients`) the counts depend on what is drawn only.
-    Means up to 30 are inverted here by summing the pmf (one vectorized pass
-    per count, a few passes for the small means of readouts); larger ones
+    Means up to 30 are inverted by summing the pmf, element by element in
+    compiled code (``kernels.poisson_invert_many``); larger ones
     (where ``exp(-lam)`` would underflow past ~745) by a search from the
     Cornish-Fisher normal approximation, exact against the Poisson cdf
     ``scipy.special.pdtr``.  ``lam == 0`` gives 0.
@@ -66,21 +66,11 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     out = np.zeros(u.shape, np.int64)
     small = (lam > 0) & (lam <= 30.0)
     if small.any():
-        uu, ll = u[small], lam[small]
-        k = np.zeros(uu.shape, np.int64)
-        pmf = np.exp(-ll)
-        cdf = pmf.copy()
-        todo = np.flatnonzero(uu >= cdf)
-        j = 0
-        while todo.size:
-            j += 1
-            pmf[todo] *= ll[todo] / j
-            cdf[todo] += pmf[todo]
-            k[todo] = j
-            # the tail beyond 30 + 20 sd of a mean <= 30 is below 1e-80: a
-            # uniform above the summed cdf there is rounding, not a draw
-            todo = todo[(uu[todo] >= cdf[todo]) & (j < 200)]
-        out[small] = k
+        # the walk stops at 200: the tail beyond 30 + 20 sd of a mean <= 30 is
+        # below 1e-80, so a uniform above the summed cdf there is rounding, not a draw
+        ll = np.ascontiguousarray(lam[small])
+        out[small] = kernels.poisson_invert_many(np.ascontiguousarray(u[small]), ll,
+                                                 np.exp(-ll))
     large = lam > 30.0
     if large.any():
         out[large] = _poisson_quantile_search(u[large], lam[large])

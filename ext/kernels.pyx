@@ -970,3 +970,33 @@ def out_of_bounds_f64(const double[::1] a, double lo, double hi):
         # +-inf.  Bitwise, not short-circuit, so that the loop has no branch
         ok &= (x >= lo) & (x <= hi) & (fabs(x) < INFINITY)
     return not ok
+
+
+def poisson_invert_many(const double[::1] u, const double[::1] lam, const double[::1] pmf0):
+    """Poisson(lam[i]) by inversion of the uniform u[i] (int64), for means up to 30:
+    the smallest k with sum_{j<=k} pmf(j) > u[i], pmf(0) = ``pmf0[i]`` (e^-lam,
+    computed by the caller) and pmf(j) = pmf(j-1) * (lam / j), stopping at 200.
+
+    ``paget.random.poisson_quantile``'s loop over counts, one element at a time:
+    the same floating-point operations in the same order, so the same counts,
+    without a pass of NumPy calls per count.
+    """
+    cdef Py_ssize_t i, m = u.shape[0]
+    if lam.shape[0] != m or pmf0.shape[0] != m:
+        raise ValueError("poisson_invert_many: u, lam and pmf0 must have one length")
+    cdef int64_t[::1] out = np.empty(m, dtype=np.int64)
+    cdef double pmf, cdf, uu, ll
+    cdef int64_t j
+    for i in range(m):
+        uu, ll = u[i], lam[i]
+        pmf = pmf0[i]
+        cdf = pmf
+        j = 0
+        while uu >= cdf:
+            j += 1
+            pmf *= ll / <double>j
+            cdf += pmf
+            if j >= 200:
+                break
+        out[i] = j
+    return np.asarray(out)

@@ -537,6 +537,9 @@ def test_poisson_quantile_inverts_like_scipy():
     expected = np.where(lam > 0, stats.poisson.ppf(u, np.where(lam > 0, lam, 1.0)), 0)
     np.testing.assert_array_equal(poisson_quantile(u, lam), expected.astype(np.int64))
     assert poisson_quantile(np.zeros(3), 2.0).tolist() == [0, 0, 0]
+    from paget.ext import kernels
+    with pytest.raises(ValueError, match="one length"):
+        kernels.poisson_invert_many(np.zeros(3), np.ones(3), np.ones(2))
 
 
 @pytest.mark.parametrize("low, high", [(30.0, 1e4), (1e4, 1e9), (1e9, 1e13)])
