@@ -155,6 +155,10 @@ def run(args) -> dict:
     res["kernel_vs_raw_binomial"] = k["rows_per_s"] / rb["draws_per_s"]
     del w
 
+    log("3b. dissemination kernel, on the calls of an in-process default cohort")
+    from . import disseminate
+    res.update(disseminate.figures(*((50, 1.0) if quick else (200, 2.0))))
+
     log("7. scaling sweep")
     res.update(kernel.sweep(sweep_sizes))
 
@@ -218,6 +222,18 @@ def sections(res: dict):
                    f"{fmt_s(npy['best_s'])} ({npy['repeats']}), binomial {fmt_s(rb['best_s'])} "
                    f"({rb['repeats']}); the kernel is serial: rows/s = per core")
     out.append(s)
+
+    if "disseminate_ns_per_row" in res:
+        s = Section(f"3b. Dissemination kernel: {res['disseminate_calls']} calls of a default "
+                    f"cohort of {res['disseminate_patients']} patients x "
+                    f"{res['disseminate_years']:g} years", ["figure", "value"])
+        s.rows.append(["kernels.disseminate, per shedding row",
+                       fmt_s(1e-9 * res["disseminate_ns_per_row"])])
+        s.rows.append(["  per CTC split", fmt_s(1e-9 * res["disseminate_ns_per_ctc"])])
+        s.notes.append(f"{res['disseminate_rows']:,} shedding rows, {res['disseminate_ctcs']:,} "
+                       f"CTCs; each call's best of {res['disseminate_rounds']} interleaved "
+                       f"rounds, summed")
+        out.append(s)
 
     ag = res["agreement"]
     s = Section("2b. Kernel vs NumPy reference: same step? (one step each, not timed)",
