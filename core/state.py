@@ -257,7 +257,8 @@ class Lesions:
         its lesion.
 
         Rows are added in row order, as ``np.bincount(lesion_index,
-        weights=values)[lesion_index]`` adds them, and give the same bits; for
+        weights=values)[lesion_index]`` adds them, so the sums are the same to
+        the bit (a lone ``-0.0`` stays ``-0.0``, where bincount gives ``0.0``); for
         ``bool`` values, ``lesion_sum(mask) > 0`` tells whether any row of the
         lesion is set.  Only the lesions of several rows (clones) are grouped,
         without sorting the table: most rows are lesions of their own.

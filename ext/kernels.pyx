@@ -398,29 +398,33 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
 cdef double EXP_MARGIN = 1e-14
 
 
-cdef inline bint below_exp(double u, double y) noexcept nogil:
-    """``u < exp(y)``, deciding most cases by polynomial bounds on exp."""
+cdef inline int exp_bound_side(double u, double y) noexcept nogil:
+    """+1 if ``u < exp(y)`` surely, -1 if ``u > exp(y)`` surely, by the
+    polynomial bounds above; 0 if they cannot tell."""
     cdef double t3, y2
     if fabs(y) <= 1.0:
         y2 = y * y
         t3 = 1.0 + y + y2 * (0.5 + y * (1.0 / 6.0))
         if u < t3 - EXP_MARGIN:
-            return True
+            return 1
         if y <= 0.0 and u >= t3 + y2 * y2 * (1.0 / 24.0) + EXP_MARGIN:
-            return False
+            return -1
+    return 0
+
+
+cdef inline bint below_exp(double u, double y) noexcept nogil:
+    """``u < exp(y)``, deciding most cases by polynomial bounds on exp."""
+    cdef int side = exp_bound_side(u, y)
+    if side != 0:
+        return side > 0
     return u < exp(y)
 
 
 cdef inline bint at_most_exp(double u, double y) noexcept nogil:
     """``u <= exp(y)``, decided as below_exp decides ``u < exp(y)``."""
-    cdef double t3, y2
-    if fabs(y) <= 1.0:
-        y2 = y * y
-        t3 = 1.0 + y + y2 * (0.5 + y * (1.0 / 6.0))
-        if u < t3 - EXP_MARGIN:
-            return True
-        if y <= 0.0 and u >= t3 + y2 * y2 * (1.0 / 24.0) + EXP_MARGIN:
-            return False
+    cdef int side = exp_bound_side(u, y)
+    if side != 0:
+        return side > 0
     return u <= exp(y)
 
 
