@@ -18,7 +18,8 @@ from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 from .output import FLUX_VARIABLES, STATE_VARIABLES
 from .random import Draws, purpose_id
-from .state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
+from .state import (FateMatrix, LesionTable, Patients, Rates, State, StateVariable,
+                    lesion_groups)
 
 __all__ = ["StepPlan", "RankRun", "select_patients"]
 
@@ -574,10 +575,19 @@ class RankRun:
         else:
             idx = np.arange(tab.n)[rows]
             idx = idx[live[idx]]
+        cells = tab.cells[idx]
         if not self._subclonal:
-            return idx, tab.cells[idx]
-        _, first, inverse = np.unique(tab.lesion[idx], return_index=True, return_inverse=True)
-        return idx[first], np.bincount(inverse.ravel(), weights=tab.cells[idx])
+            return idx, cells
+        # only the lesions of several rows need grouping; no sort of the whole table
+        at, group, n_groups = lesion_groups(tab.lesion[idx], tab.uid[idx])
+        if not n_groups:
+            return idx, cells
+        first = np.full(n_groups, tab.n, np.int64)
+        np.minimum.at(first, group, idx[at])           # a lesion's first (least) row
+        size = np.bincount(group, weights=cells[at], minlength=n_groups)
+        lone = np.ones(idx.size, bool)
+        lone[at] = False
+        return np.concatenate([idx[lone], first]), np.concatenate([cells[lone], size])
 
     @staticmethod
     def _check_exact(cells: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, out_of_bounds_f64
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
-           "StateVariable", "out_of_bounds", "COLUMNS"]
+           "StateVariable", "out_of_bounds", "lesion_groups", "COLUMNS"]
 
 
 class FateMatrix(NamedTuple):
@@ -176,6 +176,23 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def lesion_groups(lesion: np.ndarray, uid: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rows that share their lesion with other rows, without sorting them all.
+
+    A lesion of several rows holds a row founded as a clone inside it (``lesion``
+    differs from ``uid``), so its id is among the few distinct ``lesion`` ids of
+    such rows; every other row is a lesion of its own.  Returns (positions of
+    the rows of those lesions, ascending; each one's group index, the rank of its
+    lesion id among them; the number of groups).
+    """
+    ids = np.unique(lesion[lesion != uid])
+    if not ids.size:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), 0
+    pos = np.minimum(np.searchsorted(ids, lesion), ids.size - 1)
+    at = np.flatnonzero(ids[pos] == lesion)
+    return at, pos[at], ids.size
+
+
 class Lesions:
     """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`).
 
@@ -282,12 +299,7 @@ class Lesions:
         it), so the candidates are the few distinct ``lesion`` ids of such rows."""
         got = self._cache.get("_multi")
         if got is None:
-            ids = np.unique(self.lesion[self.lesion != self.uid])
-            pos = np.searchsorted(ids, self.lesion)
-            np.minimum(pos, max(ids.size - 1, 0), out=pos)
-            member = ids[pos] == self.lesion if ids.size else np.zeros(self.uid.size, bool)
-            rows = np.flatnonzero(member)
-            got = self._cache["_multi"] = (rows, pos[rows], ids.size)
+            got = self._cache["_multi"] = lesion_groups(self.lesion, self.uid)
         return got
 
     def __len__(self) -> int:

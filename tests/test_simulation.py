@@ -321,3 +321,32 @@ def test_out_of_bounds_finds_nan_inf_and_range_at_every_size(size, shape):
     assert out_of_bounds(make(np.inf), 0.0, np.inf)          # +inf is never allowed
     assert not out_of_bounds(make(np.nan)[:0], 0.0, 1.0)
     assert not out_of_bounds(np.zeros(size, bool), 0.0, 1.0)
+
+
+def test_lesion_counts_group_clones_as_the_lesion_table_does():
+    """The per-organ ``lesions`` and ``detectable_lesions`` count lesions, not rows:
+    a lesion of several clones (rows sharing a ``lesion_id``) counts once, at its
+    total size.  Checked at the last time against the lesion table itself, in a
+    run whose lesions gather many clones."""
+    cfg = busy(cohort={"patients": 1, "years": 0.4},
+               genetics={"mutation_rate": 1e-5},
+               outcome={"detectable_cells": 1e3})
+    ds = paget.Simulation(cfg, entry_points=False).run()
+    live = ~ds.lesion_dormant.values.astype(bool) & (ds.lesion_cells.values > 0)
+    assert (ds.lesion_id.values[live] != ds.lesion_uid.values[live]).sum() > 1000
+    organs = list(ds.organ.values)
+    counts = np.zeros((ds.sizes["patient"], len(organs)))
+    detectable = np.zeros_like(counts)
+    key = [(int(p), organs.index(o), int(i)) for p, o, i in
+           zip(ds.lesion_patient.values[live], ds.lesion_organ.values[live],
+               ds.lesion_id.values[live])]
+    sizes: dict = {}
+    for k, cells in zip(key, ds.lesion_cells.values[live]):
+        sizes[k] = sizes.get(k, 0.0) + cells
+    for (p, o, _), size in sizes.items():
+        counts[p, o] += 1
+        detectable[p, o] += size >= 1e3
+    last = ds.isel(time=-1)
+    np.testing.assert_array_equal(last.lesions.values, counts)
+    np.testing.assert_array_equal(last.detectable_lesions.values, detectable)
+    assert detectable.sum() > 5
