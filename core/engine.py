@@ -462,7 +462,12 @@ class RankRun:
         one_row_each = np.bincount(sp, minlength=self.P).max() <= 1
         in_order = one_row_each and m == self.P and bool((sp[1:] > sp[:-1]).all())
         if not one_row_each:
-            rep_sp, per_organ = np.repeat(sp, n_org), np.tile(np.arange(n_org), m)
+            # several rows of a patient: sum each patient's rows (exact integer
+            # sums) over its run in patient order, one pass per counter
+            order = np.argsort(sp, kind="stable")
+            by_patient = sp[order]
+            starts = np.flatnonzero(np.r_[True, by_patient[1:] != by_patient[:-1]])
+            whose = by_patient[starts]
         for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
                           ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
                           ("colonies_founded", "founded")):
@@ -471,7 +476,7 @@ class RankRun:
             elif one_row_each:
                 acc[name][sp] += out[key]
             else:
-                self._add(acc[name], rep_sp, per_organ, out[key].ravel())
+                acc[name][whose] += np.add.reduceat(out[key][order], starts, axis=0)
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
         if seeded.any():
             first = self.events["first_seeding_time"]
