@@ -464,8 +464,8 @@ class RankRun:
         if not one_row_each:
             # several rows of a patient: sum each patient's rows (exact integer
             # sums) over its run in patient order, one pass per counter
-            order = np.argsort(sp, kind="stable")
-            by_patient = sp[order]
+            order = None if (sp[1:] >= sp[:-1]).all() else np.argsort(sp, kind="stable")
+            by_patient = sp if order is None else sp[order]
             starts = np.flatnonzero(np.r_[True, by_patient[1:] != by_patient[:-1]])
             whose = by_patient[starts]
         for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
@@ -476,7 +476,8 @@ class RankRun:
             elif one_row_each:
                 acc[name][sp] += out[key]
             else:
-                acc[name][whose] += np.add.reduceat(out[key][order], starts, axis=0)
+                rows = out[key] if order is None else out[key][order]
+                acc[name][whose] += np.add.reduceat(rows, starts, axis=0)
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
         if seeded.any():
             first = self.events["first_seeding_time"]
