@@ -36,11 +36,17 @@ class Draws:
         self.seed = int(seed)
         self.step = int(step)
 
-    def uniform(self, lesions, purpose: str) -> np.ndarray:
-        """One uniform in [0, 1) per row of ``lesions`` (a :class:`paget.state.Lesions`)."""
-        return kernels.keyed_uniform(self.seed, np.ascontiguousarray(lesions.uid), self.step,
+    def uniform(self, lesions, purpose: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """One uniform in [0, 1) per row of ``lesions`` (a :class:`paget.state.Lesions`),
+        or per row in ``rows`` (indices into ``lesions``): a row's uniform is the
+        same either way, keyed by what it is for, so a hook may draw for the rows
+        that need one only."""
+        uid, patient = lesions.uid, lesions.patient
+        if rows is not None:
+            uid, patient = uid[rows], patient[rows]
+        return kernels.keyed_uniform(self.seed, np.ascontiguousarray(uid), self.step,
                                      purpose_id(purpose),
-                                     np.ascontiguousarray(lesions.patient, dtype=np.int64))
+                                     np.ascontiguousarray(patient, dtype=np.int64))
 
     def uniform_patients(self, patients, purpose: str) -> np.ndarray:
         """One uniform in [0, 1) per patient (a :class:`paget.state.Patients`)."""

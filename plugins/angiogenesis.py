@@ -144,15 +144,20 @@ def paget_update_state(lesions, state, config, t, dt, draws):
     candidate = growing & ~vascular
     if cfg.switch_rate <= 0 or not candidate.any():
         return
-    total = lesion_cells(lesions)
-    share = np.divide(lesions.cells, total, out=np.zeros(len(lesions)), where=total > 0)
-    drive = state.lesion.get("angiogenic_drive", 1.0)
-    hypoxia = state.lesion.get("hypoxia", 0.0)
-    p = switch_probability(cfg, share, drive, hypoxia, dt)
-    u = draws.uniform(lesions, "angiogenesis:switch")
-    switched = candidate & (u < p)
-    if switched.any():
-        vascular |= switched
+    # only the candidates draw (a row's keyed uniform does not depend on which
+    # other rows draw): most rows of a late table are vascular or dormant
+    rows = np.flatnonzero(candidate)
+    total = lesion_cells(lesions)[rows]
+    share = np.divide(lesions.cells[rows], total, out=np.zeros(rows.size), where=total > 0)
+
+    def at_rows(name, default):
+        a = state.lesion.get(name)
+        return default if a is None else a[rows]
+    p = switch_probability(cfg, share, at_rows("angiogenic_drive", 1.0),
+                           at_rows("hypoxia", 0.0), dt)
+    switched = rows[draws.uniform(lesions, "angiogenesis:switch", rows=rows) < p]
+    if switched.size:
+        vascular[switched] = True
         share_vessels(lesions, vascular)
 
 

@@ -163,7 +163,10 @@ def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray
     """Hypoxic core volume fraction of a sphere of ``cells`` fed from its surface."""
     radius = np.cbrt(3.0 * np.asarray(cells, dtype=np.float64) / (4.0 * np.pi * CELLS_PER_MM3))
     rim = np.divide(diffusion_limit_mm, radius, out=np.ones_like(radius), where=radius > 0)
-    return np.clip(1.0 - rim, 0.0, 1.0) ** 3
+    core = np.clip(1.0 - rim, 0.0, 1.0)
+    # the cube only where there is a hypoxic core: most rows are colonies smaller
+    # than the diffusion limit, whose 0 ** 3 is 0 (pow is ~70 % of this function)
+    return np.power(core, 3.0, out=np.zeros_like(core), where=core > 0)
 
 
 def lesion_cells(lesions) -> np.ndarray:

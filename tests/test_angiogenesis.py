@@ -221,3 +221,15 @@ def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
     assert "lesion_vascular" in outs[0]
     assert outs[0].lesion_vascular.any() and not outs[0].lesion_vascular.all()
     xr.testing.assert_identical(outs[0], outs[1])
+
+
+def test_keyed_uniforms_of_some_rows_are_those_rows_uniforms():
+    """Draws.uniform(..., rows=) gives each row the uniform it has in a draw for
+    every row, so a hook may draw for the rows that need one only."""
+    tab, _ = hand_built(500, 3, hypoxia=0.2, drive=None)
+    les = tab.view(1.0)
+    everyone = Draws(3, 5).uniform(les, "angiogenesis:switch")
+    rows = np.array([1499, 0, 7, 7, 640])
+    np.testing.assert_array_equal(Draws(3, 5).uniform(les, "angiogenesis:switch", rows=rows),
+                                  everyone[rows])
+    assert Draws(3, 5).uniform(les, "x", rows=np.array([], np.int64)).size == 0
