@@ -117,7 +117,15 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
     if law == "exponential":
         return np.full_like(n, r)
     if law == "logistic":
-        return r - np.log1p(n * np.expm1(r * dt) / k) / dt
+        x = r * dt
+        if x <= 30.0:
+            return r - np.log1p(n * np.expm1(x) / k) / dt
+        # n e^x / k could overflow (r of 30 or more per step: a doubling every
+        # half hour at dt = 1 day): the same solution written with e^-x,
+        # ln(N(t+dt)/N) = ln(k/n) - ln(1 + (k/n - 1) e^-x), which tends to the
+        # jump to capacity as r -> infinity
+        ratio = k / n
+        return (np.log(ratio) - np.log1p((ratio - 1.0) * np.exp(-x))) / dt
     if law == "gompertz":
         return np.log(k / n) * (-np.expm1(-r * dt)) / dt
     raise ValueError(f"unknown growth law {law!r}")

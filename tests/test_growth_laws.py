@@ -115,3 +115,17 @@ def test_deterministic_simulation_follows_closed_form(law, r, k):
     np.testing.assert_allclose(cells.values, closed_form(law, n0, r, k, times), rtol=1e-9)
     # nothing was shed, so no other organ holds cells
     assert float(ds.tumor_cells.isel(patient=0).drop_sel(organ="breast").sum()) == 0.0
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("r", [29.0, 31.0, 200.0, 800.0, 1e300])
+def test_logistic_step_at_extreme_rates_is_the_closed_form_without_overflow(r):
+    """Past r dt = 30 the logistic step is written with e^-(r dt), so that n e^(r dt)
+    cannot overflow; either side of the switch it is the closed-form solution."""
+    n = np.array([1.0, 1e3, 1e9, 5e12])
+    k = np.full(n.size, 3e12)
+    got = n * np.exp(step_net_rate("logistic", n, r, k, 1.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = closed_form("logistic", n, r, k, 1.0)
+    want = np.where(np.isfinite(want), want, k)   # the closed form's own overflow: N = K
+    np.testing.assert_allclose(got, want, rtol=1e-12)
