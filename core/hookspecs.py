@@ -35,7 +35,10 @@ state : paget.state.State
 draws : paget.random.Draws
     Keyed random numbers for plugins: ``draws.uniform(lesions, "purpose")``
     gives one uniform per row that depends on (seed, row, step, purpose) only,
-    so a plugin's random decisions do not depend on the number of ranks.
+    so a plugin's random decisions do not depend on the number of ranks;
+    ``draws.uniform(lesions, "purpose", rows=idx)`` gives those of the rows
+    ``idx`` only (the same values), and ``draws.uniform_patients(patients,
+    "purpose")`` one per patient.
 rates : paget.state.Rates
     Writable arrays of shape ``(n_rows,)`` that the step kernel will use; each
     hook documents which it fills.
