@@ -303,7 +303,15 @@ def _gather_summary(ds, comm) -> dict | None:
     """Collective: every rank's :func:`_summary_part` of its own patients, merged on
     rank 0 (None elsewhere): sums added and per-patient times joined in rank order."""
     import numpy as np
-    parts = comm.gather(_summary_part(ds), root=0)
+
+    from .simulation import _Coordinator
+    part, error = None, None
+    try:
+        part = _summary_part(ds)
+    except Exception as exc:       # every rank raises, none waits in the gather
+        error = exc
+    _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
+    parts = comm.gather(part, root=0)
     if parts is None:
         return None
     whole = dict(parts[0])

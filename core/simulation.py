@@ -266,7 +266,13 @@ class Simulation:
         if comm is None:
             parts = [part]
         elif not gather:
-            return self._dataset([part], first_patient=lo, n_patients=hi - lo)
+            block, error = None, None
+            try:
+                block = self._dataset([part], first_patient=lo, n_patients=hi - lo)
+            except Exception as exc:   # every rank learns of it and raises
+                error = exc
+            _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
+            return block
         else:
             # pickle protocol 5 with the arrays sent out of band: no in-band
             # copies, and parts beyond MPI's 2**31-element count still go

@@ -132,3 +132,50 @@ def test_a_write_failing_on_one_rank_raises_everywhere_and_leaves_nothing(mpi_tm
         paget.Simulation(cfg, entry_points=False).write(mpi_tmp_path / "out.zarr", comm=comm)
     comm.Barrier()
     assert list(mpi_tmp_path.iterdir()) == []
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_block_failing_on_one_rank_without_gather_raises_everywhere(monkeypatch):
+    """run(gather=False): a rank that cannot build its block makes every rank
+    raise, so none is left waiting in the caller's next collective."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    real = paget.Simulation._dataset
+
+    def no_room_on_rank_1(self, parts, first_patient=0, n_patients=None):
+        if comm.Get_rank() == 1:
+            raise MemoryError("no room for the block (simulated)")
+        return real(self, parts, first_patient=first_patient, n_patients=n_patients)
+
+    monkeypatch.setattr(paget.Simulation, "_dataset", no_room_on_rank_1)
+    cfg = busy(cohort={"patients": comm.Get_size(), "years": 0.02})
+    try:
+        with pytest.raises((MemoryError, paget.PagetError), match="no room for the block"):
+            paget.Simulation(cfg, entry_points=False).run(comm=comm, gather=False)
+    finally:
+        comm.Barrier()      # a rank that did not raise fails here, not in a hang
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_summary_failing_on_one_rank_raises_everywhere(monkeypatch):
+    """The CLI's summary without -o gathers per-rank parts: a rank that cannot
+    make its part makes every rank raise before the gather."""
+    from mpi4py import MPI
+
+    from paget import cli
+    comm = MPI.COMM_WORLD
+    real = cli._summary_part
+
+    def broken_on_rank_1(ds):
+        if comm.Get_rank() == 1:
+            raise ValueError("summary part failed (simulated)")
+        return real(ds)
+
+    monkeypatch.setattr(cli, "_summary_part", broken_on_rank_1)
+    cfg = busy(cohort={"patients": comm.Get_size(), "years": 0.02})
+    block = paget.Simulation(cfg, entry_points=False).run(comm=comm, gather=False)
+    try:
+        with pytest.raises((ValueError, paget.PagetError), match="summary part failed"):
+            cli._gather_summary(block, comm)
+    finally:
+        comm.Barrier()
