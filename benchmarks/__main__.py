@@ -135,21 +135,15 @@ def run(args) -> dict:
     res["workload_classes"] = {name: int((w.label == i).sum())
                                for i, name in enumerate(("small", "medium", "large", "dormant"))}
 
-    log("1. kernel step_rows")
-    k = kernel.time_kernel(w, repeats=5 if quick else 7)
+    log("1-3. kernel step_rows, NumPy reference step, raw binomial draws (interleaved)")
+    k, npy, rb = kernel.time_interleaved(w, rounds=5 if quick else 7)
     res["kernel"] = k
     res["kernel_lesion_steps_per_s"] = k["rows_per_s"]
-
-    log("2. NumPy reference step")
-    npy = kernel.time_numpy(w, repeats=3 if quick else 5)
     res["numpy"] = npy
     res["numpy_lesion_steps_per_s"] = npy["rows_per_s"]
     res["kernel_vs_numpy"] = k["rows_per_s"] / npy["rows_per_s"]
     log("2b. agreement of kernel and NumPy reference")
     res["agreement"] = kernel.agreement(w)
-
-    log("3. raw binomial draws")
-    rb = kernel.time_raw_binomial(w, repeats=5 if quick else 7)
     res["raw_binomial"] = rb
     res["raw_binomial_draws_per_s"] = rb["draws_per_s"]
     res["kernel_vs_raw_binomial"] = k["rows_per_s"] / rb["draws_per_s"]

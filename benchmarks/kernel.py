@@ -16,7 +16,8 @@ import numpy as np
 from .reference import alpha_beta, step_numpy
 from .workload import CLASSES, Workload, make_workload
 
-__all__ = ["time_kernel", "time_numpy", "time_raw_binomial", "agreement", "sweep"]
+__all__ = ["time_kernel", "time_numpy", "time_raw_binomial", "time_interleaved",
+           "agreement", "sweep"]
 
 
 def _summary(times: list[float], n: int) -> dict:
@@ -25,59 +26,92 @@ def _summary(times: list[float], n: int) -> dict:
             "rows_per_s": n / best, "rows_per_s_median": n / med}
 
 
-def time_kernel(w: Workload, repeats: int = 5, first_step: int = 1) -> dict:
-    """Best and median time of one ``step_rows`` call over the whole table."""
+def _timers(w: Workload, names=("kernel", "numpy", "binomial"), first_step: int = 1,
+            numpy_seed: int = 7, binomial_seed: int = 11) -> dict:
+    """One-repetition timers of figures 1-3 on ``w`` (those in ``names``), each
+    warmed up once (untimed).
+
+    ``timers[name](r)`` runs repetition ``r`` and returns its seconds: the kernel
+    with step ``first_step + r`` (so draws differ), the NumPy reference and
+    ``Generator(PCG64).binomial(n, p)`` (n the table's cells, p each row's alpha)
+    with their generators' next draws.  Cells are restored untimed.
+    """
     n = len(w)
     cells0 = w.cells.copy()
     shed = np.empty(n, np.int64)
     react = np.empty(n, np.int64)
-    w.step_kernel(first_step - 1, shed, react)          # warm-up, untimed
-    times = []
-    for r in range(repeats):
-        np.copyto(w.cells, cells0)
+    rng = np.random.Generator(np.random.PCG64(numpy_seed))
+    cells_np = cells0.copy() if "numpy" in names else None
+    counts = w.cells.astype(np.int64) if "binomial" in names else None
+    alpha = alpha_beta(w.birth, w.death, w.h)[0] if "binomial" in names else None
+    brng = np.random.Generator(np.random.PCG64(binomial_seed))
+
+    def kernel(r: int) -> float:
         t0 = time.perf_counter()
         w.step_kernel(first_step + r, shed, react)
-        times.append(time.perf_counter() - t0)
-    np.copyto(w.cells, cells0)
-    return _summary(times, n)
+        dt = time.perf_counter() - t0
+        np.copyto(w.cells, cells0)
+        return dt
+
+    def numpy_step(r: int) -> float:
+        np.copyto(cells_np, cells0)
+        t0 = time.perf_counter()
+        step_numpy(cells_np, w.flags, w.birth, w.death, w.shed_rate, w.deterministic, w.h,
+                   rng, shed, react)
+        return time.perf_counter() - t0
+
+    def binomial(r: int) -> float:
+        t0 = time.perf_counter()
+        brng.binomial(counts, alpha)
+        return time.perf_counter() - t0
+
+    every = {"kernel": kernel, "numpy": numpy_step, "binomial": binomial}
+    timers = {name: every[name] for name in names}
+    for f in timers.values():
+        f(-1)                                           # warm-up, untimed
+    return timers
+
+
+def _binomial_summary(times: list[float], n: int) -> dict:
+    out = _summary(times, n)
+    out["draws_per_s"] = out.pop("rows_per_s")
+    out["draws_per_s_median"] = out.pop("rows_per_s_median")
+    return out
+
+
+def time_kernel(w: Workload, repeats: int = 5, first_step: int = 1) -> dict:
+    """Best and median time of one ``step_rows`` call over the whole table."""
+    f = _timers(w, ("kernel",), first_step=first_step)["kernel"]
+    return _summary([f(r) for r in range(repeats)], len(w))
 
 
 def time_numpy(w: Workload, repeats: int = 3, seed: int = 7) -> dict:
     """Best and median time of one :func:`~benchmarks.reference.step_numpy` call."""
-    n = len(w)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    cells0 = w.cells.copy()
-    cells = cells0.copy()
-    shed = np.empty(n, np.int64)
-    react = np.empty(n, np.int64)
-    step_numpy(cells, w.flags, w.birth, w.death, w.shed_rate, w.deterministic, w.h, rng,
-               shed, react)                             # warm-up, untimed
-    times = []
-    for _ in range(repeats):
-        np.copyto(cells, cells0)
-        t0 = time.perf_counter()
-        step_numpy(cells, w.flags, w.birth, w.death, w.shed_rate, w.deterministic, w.h, rng,
-                   shed, react)
-        times.append(time.perf_counter() - t0)
-    return _summary(times, n)
+    f = _timers(w, ("numpy",), numpy_seed=seed)["numpy"]
+    return _summary([f(r) for r in range(repeats)], len(w))
 
 
 def time_raw_binomial(w: Workload, repeats: int = 5, seed: int = 11) -> dict:
     """``Generator(PCG64).binomial(n, p)`` over the table: n its cells, p its alpha."""
-    n_rows = len(w)
-    n = w.cells.astype(np.int64)
-    p, _ = alpha_beta(w.birth, w.death, w.h)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    rng.binomial(n, p)                                  # warm-up, untimed
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        rng.binomial(n, p)
-        times.append(time.perf_counter() - t0)
-    out = _summary(times, n_rows)
-    out["draws_per_s"] = out.pop("rows_per_s")
-    out["draws_per_s_median"] = out.pop("rows_per_s_median")
-    return out
+    f = _timers(w, ("binomial",), binomial_seed=seed)["binomial"]
+    return _binomial_summary([f(r) for r in range(repeats)], len(w))
+
+
+def time_interleaved(w: Workload, rounds: int = 7) -> tuple[dict, dict, dict]:
+    """Figures 1-3 with their repetitions interleaved (kernel, NumPy reference,
+    raw binomial draws, then again), so that a change in the machine's speed
+    during the run (another tenant, the clock frequency) reaches all three alike
+    and their ratios hold.  Returns the kernel's, the reference's and the
+    binomial draws' summaries, as :func:`time_kernel`, :func:`time_numpy` and
+    :func:`time_raw_binomial` give them."""
+    timers = _timers(w)
+    times: dict[str, list[float]] = {name: [] for name in timers}
+    for r in range(rounds):
+        for name, f in timers.items():
+            times[name].append(f(r))
+    n = len(w)
+    return (_summary(times["kernel"], n), _summary(times["numpy"], n),
+            _binomial_summary(times["binomial"], n))
 
 
 def _z(diff: np.ndarray) -> tuple[float, float]:
