@@ -110,12 +110,6 @@ def paget_state_variables():
                           output=True)]
 
 
-def lesion_cells(lesions) -> np.ndarray:
-    """Per row: the cells of its lesion (all its growing clones); the engine's
-    ``lesions.lesion_cells``, computed once a step for every hook."""
-    return lesions.lesion_cells
-
-
 def share_vessels(lesions, vascular: np.ndarray) -> None:
     """Make every row of a lesion with a vascular row vascular (in place)."""
     if not vascular.any() or vascular.all() or lesions.single_clone:
@@ -147,7 +141,7 @@ def paget_update_state(lesions, state, config, t, dt, draws):
     # only the candidates draw (a row's keyed uniform does not depend on which
     # other rows draw): most rows of a late table are vascular or dormant
     rows = np.flatnonzero(candidate)
-    total = lesion_cells(lesions)[rows]
+    total = lesions.lesion_cells[rows]
     share = np.divide(lesions.cells[rows], total, out=np.zeros(rows.size), where=total > 0)
 
     def at_rows(name, default):
@@ -168,7 +162,7 @@ def apply_cap(lesions, rates, vascular: np.ndarray, cap: float, dt: float) -> No
     growing = ~lesions.dormant & (lesions.cells > 0) & ~vascular
     if not growing.any():
         return
-    n = lesion_cells(lesions)[growing]
+    n = lesions.lesion_cells[growing]
     room = np.maximum(np.log(cap / n) / dt, 0.0)
     birth, death = rates.birth[growing], rates.death[growing]
     rates.death[growing] = np.maximum(death, birth - room)

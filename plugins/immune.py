@@ -101,12 +101,6 @@ def visibility(lesions, state, config) -> np.ndarray:
     return v
 
 
-def lesion_cells(lesions) -> np.ndarray:
-    """Per row: the cells of its lesion (all its growing clones); the engine's
-    ``lesions.lesion_cells``, computed once a step for every hook."""
-    return lesions.lesion_cells
-
-
 def apply_lesion_kill(lesions, rates, state, config, v: np.ndarray) -> None:
     """Add the immune kill of small lesions to ``rates.death`` of growing rows."""
     cfg = config.immune
@@ -115,7 +109,7 @@ def apply_lesion_kill(lesions, rates, state, config, v: np.ndarray) -> None:
     grows = ~lesions.dormant & (lesions.cells > 0) & (v > 0)
     if not grows.any():
         return
-    n = lesion_cells(lesions)[grows]
+    n = lesions.lesion_cells[grows]
     rates.death[grows] += cfg.lesion_kill * v[grows] / (1.0 + n / cfg.half_size)
 
 

@@ -169,18 +169,12 @@ def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray
     return np.power(core, 3.0, out=np.zeros_like(core), where=core > 0)
 
 
-def lesion_cells(lesions) -> np.ndarray:
-    """Per row: the cells of its lesion (all its growing clones); the engine's
-    ``lesions.lesion_cells``, computed once a step for every hook."""
-    return lesions.lesion_cells
-
-
 def hypoxia_index(lesions, vascular, cfg: MicroenvironmentTable) -> np.ndarray:
     """Hypoxia per row; ``vascular`` is a bool array or None (all vascular)."""
     out = np.zeros(len(lesions))
     # growing rows only: dormant pools (most rows of a late table) are 0
     grows = np.flatnonzero(~lesions.dormant)
-    frac = hypoxic_fraction(lesion_cells(lesions)[grows], cfg.diffusion_limit_mm)
+    frac = hypoxic_fraction(lesions.lesion_cells[grows], cfg.diffusion_limit_mm)
     level = cfg.vascular_hypoxia if vascular is None else \
         np.where(vascular[grows], cfg.vascular_hypoxia, 1.0)
     out[grows] = frac * level

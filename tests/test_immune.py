@@ -12,7 +12,6 @@ import pytest
 import xarray as xr
 
 import paget
-from paget.plugins import immune
 
 from .conftest import busy
 from .test_cli import write_toml
@@ -147,7 +146,7 @@ def test_lesion_cells_sum_the_clones_of_a_lesion():
                organ=np.zeros(n, np.int16),
                flags=np.array([0, 0, 0, 0, FLAG_DORMANT], np.uint8))
     les = tab.view(1.0)
-    np.testing.assert_array_equal(immune.lesion_cells(les), [16.0, 16.0, 7.0, 16.0, 0.0])
+    np.testing.assert_array_equal(les.lesion_cells, [16.0, 16.0, 7.0, 16.0, 0.0])
     assert les.lesion_cells is les.lesion_cells        # computed once, shared by hooks
     assert not les.single_clone and les.lesion_index.tolist() == [0, 0, 1, 0, 2]
 
