@@ -251,8 +251,7 @@ class Lesions:
     @property
     def single_clone(self) -> bool:
         """True when every lesion is one row (no lesion holds several clones)."""
-        return bool(self._derived("single_clone",
-                                  lambda: np.array(np.array_equal(self.lesion, self.uid))))
+        return self._multi_row_lesions()[2] == 0
 
     @property
     def lesion_index(self) -> np.ndarray:
@@ -285,18 +284,14 @@ class Lesions:
             raise ValueError(f"lesion_sum: values must have one entry per row "
                              f"({self.uid.size}), got shape {values.shape}")
         out = values.astype(np.float64)      # a copy: the caller's array is left alone
-        if self.single_clone:
-            return out
         rows, group, n_groups = self._multi_row_lesions()
-        if rows.size:
+        if n_groups:
             out[rows] = np.bincount(group, weights=out[rows], minlength=n_groups)[group]
         return out
 
     def _multi_row_lesions(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """(rows of the lesions of several rows, in row order; each one's group
-        index; number of groups), once per view.  A lesion of several rows has a
-        row whose ``lesion`` differs from its ``uid`` (a clone founded within
-        it), so the candidates are the few distinct ``lesion`` ids of such rows."""
+        """:func:`lesion_groups` of these rows, once per view (no groups: every
+        lesion is one row)."""
         got = self._cache.get("_multi")
         if got is None:
             got = self._cache["_multi"] = lesion_groups(self.lesion, self.uid)
