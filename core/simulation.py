@@ -399,12 +399,20 @@ class Simulation:
 
     def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:
         """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""
-        if checkpoint is not None or resume is not None:
-            raise ConfigError("arms: checkpoints of a multi-arm trial are not supported yet; "
-                              "run the arms as separate configurations to checkpoint them")
+        self._refuse_arm_checkpoints(checkpoint, resume)
         parts = [sim.run(comm=comm, progress=progress, gather=gather) for _, sim in self.arms]
         if parts[0] is None:
             return None
+        return self._combine_arms(parts)
+
+    def _refuse_arm_checkpoints(self, checkpoint, resume) -> None:
+        if self.arms and (checkpoint is not None or resume is not None):
+            raise ConfigError("arms: checkpoints of a multi-arm trial are not supported yet; "
+                              "run the arms as separate configurations to checkpoint them")
+
+    def _combine_arms(self, parts: list[xr.Dataset]) -> xr.Dataset:
+        """The arms' Datasets (or blocks) on an ``arm`` dimension, tables arm after arm,
+        with the whole trial's configuration."""
         ds = combine_arms(parts, [name for name, _ in self.arms])
         ds.attrs["config_json"] = json.dumps(self.resolved_config(), sort_keys=True)
         return ds
@@ -486,10 +494,7 @@ class Simulation:
         if path.exists() and not overwrite:
             raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
         if kind == "zarr":
-            if self.arms and (checkpoint is not None or resume is not None):
-                raise ConfigError("arms: checkpoints of a multi-arm trial are not supported "
-                                  "yet; run the arms as separate configurations to "
-                                  "checkpoint them")
+            self._refuse_arm_checkpoints(checkpoint, resume)
             return self._write_zarr(path, comm, overwrite, progress, checkpoint, resume)
         ds = self.run(comm=comm, progress=progress, checkpoint=checkpoint, resume=resume)
         error = None
@@ -539,8 +544,7 @@ class Simulation:
             rows[:] = [[b.sizes.get(d, 0) for d in tables] for b in blocks]
             block = blocks[0]
             if self.arms:    # as run() combines them: an arm dimension, tables arm after arm
-                block = combine_arms(blocks, [name for name, _ in self.arms])
-                block.attrs["config_json"] = json.dumps(self.resolved_config(), sort_keys=True)
+                block = self._combine_arms(blocks)
         except Exception as exc:
             error = exc
         agree(error)
