@@ -458,6 +458,10 @@ def test_arms_are_refused_with_checkpoints(tmp_path):
     sim = paget.Simulation(ARMS, entry_points=False)
     with pytest.raises(paget.ConfigError, match="checkpoints of a multi-arm trial"):
         sim.run(checkpoint=Checkpoints(tmp_path / "ck", every=10.0))
+    for out in ("t.zarr", "t.nc"):      # written by every rank, or gathered
+        with pytest.raises(paget.ConfigError, match="checkpoints of a multi-arm trial"):
+            sim.write(tmp_path / out, checkpoint=Checkpoints(tmp_path / "ck", every=10.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------- extension points, ranks
