@@ -304,14 +304,9 @@ def _gather_summary(ds, comm) -> dict | None:
     rank 0 (None elsewhere): sums added and per-patient times joined in rank order."""
     import numpy as np
 
-    from .simulation import _Coordinator
-    part, error = None, None
-    try:
-        part = _summary_part(ds)
-    except Exception as exc:       # every rank raises, none waits in the gather
-        error = exc
-    _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
-    parts = comm.gather(part, root=0)
+    from .simulation import on_every_rank
+    # if any rank cannot make its part, every rank raises: none waits in the gather
+    parts = comm.gather(on_every_rank(comm, lambda: _summary_part(ds)), root=0)
     if parts is None:
         return None
     whole = dict(parts[0])

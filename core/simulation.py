@@ -266,13 +266,8 @@ class Simulation:
         if comm is None:
             parts = [part]
         elif not gather:
-            block, error = None, None
-            try:
-                block = self._dataset([part], first_patient=lo, n_patients=hi - lo)
-            except Exception as exc:   # every rank learns of it and raises
-                error = exc
-            _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
-            return block
+            return on_every_rank(comm, lambda: self._dataset([part], first_patient=lo,
+                                                             n_patients=hi - lo))
         else:
             # pickle protocol 5 with the arrays sent out of band: no in-band
             # copies, and parts beyond MPI's 2**31-element count still go
@@ -497,13 +492,8 @@ class Simulation:
             self._refuse_arm_checkpoints(checkpoint, resume)
             return self._write_zarr(path, comm, overwrite, progress, checkpoint, resume)
         ds = self.run(comm=comm, progress=progress, checkpoint=checkpoint, resume=resume)
-        error = None
-        if ds is not None:
-            try:
-                write_dataset(ds, path, overwrite=overwrite)
-            except Exception as exc:   # every rank learns of it and raises
-                error = exc
-        _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
+        on_every_rank(comm, lambda: ds is not None and write_dataset(ds, path,
+                                                                     overwrite=overwrite))
         return ds
 
     def _write_zarr(self, path: Path, comm, overwrite, progress, checkpoint, resume
@@ -769,6 +759,19 @@ class _Coordinator:
             self.ctl.Free()
             self.ctl = None
         _raise_first(errors, error)
+
+
+def on_every_rank(comm, make: Callable[[], Any]) -> Any:
+    """``make()`` on this rank, collectively: if it raises on any rank of ``comm``,
+    every rank raises (the failing one its own error, the others one naming it),
+    so none is left waiting in a later collective.  Returns what ``make`` gave."""
+    result, error = None, None
+    try:
+        result = make()
+    except Exception as exc:
+        error = exc
+    _Coordinator(comm, lockstep=True, n_steps=0).agree(error)
+    return result
 
 
 def _wait_quietly(comm, poll_s: float = 0.002) -> None:
