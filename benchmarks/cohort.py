@@ -19,6 +19,7 @@ is the figure reported.
 """
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import functools
 import pstats
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 __all__ = ["mpiexec_path", "cohort_times", "large_patient", "large_patient_times",
            "LARGE_PATIENT", "overhead"]
@@ -223,25 +225,37 @@ def _time_hooks(pm, clock: _Clock) -> int:
     return n
 
 
+@contextlib.contextmanager
+def replaced_kernels(make: Callable[[str, Callable], Callable], names: tuple[str, ...]):
+    """Within the block, each kernel ``name`` in ``names`` is ``make(name, original)``,
+    in ``paget.ext.kernels`` and in the engine module too should it hold the
+    function itself; the originals are restored after."""
+    import paget.engine as engine
+    from paget.ext import kernels
+
+    saved = []
+    for name in names:
+        original = getattr(kernels, name)
+        replacement = make(name, original)
+        for mod in (kernels, engine):
+            if getattr(mod, name, None) is original:
+                saved.append((mod, name, original))
+                setattr(mod, name, replacement)
+    try:
+        yield
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+
+
 def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict:
     """Run ``Simulation(config).run()`` with the kernels and the hook
     implementations timed (see :class:`_Clock`); restore the kernels after."""
     import paget
-    import paget.engine as engine
-    from paget.ext import kernels
 
-    names = ("step_rows", "disseminate")
     clock = _Clock()
-    originals = {name: getattr(kernels, name) for name in names}
-    wrappers = {name: clock.wrap(originals[name], "kernel", name) for name in names}
-    saved = []
-    # the engine calls kernels.<name>; also cover a direct import into the engine module
-    for mod in (kernels, engine):
-        for name in names:
-            if getattr(mod, name, None) is originals[name]:
-                saved.append((mod, name, originals[name]))
-                setattr(mod, name, wrappers[name])
-    try:
+    with replaced_kernels(lambda name, fn: clock.wrap(fn, "kernel", name),
+                          ("step_rows", "disseminate")):
         sim = paget.Simulation(config)
         hooks = _time_hooks(sim.plugin_manager, clock)
         if profiler is not None:
@@ -251,9 +265,6 @@ def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict
         wall = time.perf_counter() - t0
         if profiler is not None:
             profiler.disable()
-    finally:
-        for mod, name, fn in saved:
-            setattr(mod, name, fn)
     plugin = sorted(((name, s, clock.calls[("plugin", name)])
                      for (c, name), s in clock.seconds.items() if c == "plugin"),
                     key=lambda r: -r[1])

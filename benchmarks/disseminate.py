@@ -25,26 +25,21 @@ def capture(patients: int, years: float, keep: int = 120, seed: int = 1) -> list
     """Inputs of up to ``keep`` evenly spaced ``kernels.disseminate`` calls of a
     default cohort of ``patients`` followed for ``years``."""
     import paget
-    import paget.engine as engine
-    from paget.ext import kernels
+
+    from .cohort import replaced_kernels
 
     seen: list[tuple] = []
-    original = kernels.disseminate
 
-    def recording(*args):
-        seen.append(tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a
-                          for a in args[:12]))
-        return original(*args)
+    def recording(name, original):
+        def record(*args):
+            seen.append(tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a
+                              for a in args[:12]))
+            return original(*args)
+        return record
 
-    targets = [m for m in (kernels, engine) if getattr(m, "disseminate", None) is original]
-    for m in targets:
-        m.disseminate = recording
-    try:
+    with replaced_kernels(recording, ("disseminate",)):
         paget.Simulation({"seed": seed, "cohort": {"patients": patients,
                                                    "years": years}}).run()
-    finally:
-        for m in targets:
-            m.disseminate = original
     step = max(1, len(seen) // keep)
     return seen[::step][:keep]
 
