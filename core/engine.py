@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .body import Body, injection_entry
+from .domains import Domains, Group, fold_sum
 from .errors import ConfigError, PluginError
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
@@ -76,11 +77,22 @@ class RankRun:
         The circulation's fate matrices per class (cached here per pair).
     variables : list of StateVariable
         Plugin state to allocate and carry.
+    group : paget.domains.Group, optional
+        The ranks sharing patients ``[lo, hi)`` with this one (see
+        :mod:`paget.domains`): each holds the rows of the domains it owns and
+        every per-patient array; what spans a patient is reduced over the
+        group.  None: this rank holds the block alone.
     """
+
+    #: steps between checks of a group's balance of rows over its ranks
+    REBALANCE_EVERY = 4
+    #: a group moves domains when its most loaded rank has this many times the
+    #: mean rows (and the group more than 64 rows per rank)
+    REBALANCE_ABOVE = 1.1
 
     def __init__(self, config, body: Body, hook, lo: int, hi: int,
                  fates: Callable[[float, float], FateMatrix] | None,
-                 variables: list[StateVariable] = ()):
+                 variables: list[StateVariable] = (), group: Group | None = None):
         self.config = config
         self.body = body
         self.hook = hook
@@ -126,7 +138,11 @@ class RankRun:
         self._pools: tuple[np.ndarray, np.ndarray] | None = None
         self._rate_buffers: dict[str, np.ndarray] = {}
         self._subclonal = False  # True once a lesion holds more than one row (clone)
-        self._seed_primaries()
+        self.group = group
+        self.domains = None if group is None else Domains(group.size, self.P, n_org)
+        self._seeded = False
+        if group is None:   # a group seeds in run(): it may exchange rows (injection)
+            self._seed_primaries()
 
     # ------------------------------------------------------------------ set-up
     def _seed_primaries(self) -> None:
@@ -146,7 +162,11 @@ class RankRun:
                           patient=patients, birth_step=np.zeros(P, np.int32),
                           organ=np.full(P, organ, np.int16),
                           flags=np.full(P, FLAG_PRIMARY if injection == "none" else 0, np.uint8))
-        self._log_clones(np.arange(P), parent_clone=np.zeros(P, np.uint64), birth_step=0)
+        if self.group is not None:
+            self._compact(self._owned())
+        self._seeded = True
+        self._log_clones(np.arange(self.table.n), parent_clone=np.zeros(self.table.n, np.uint64),
+                         birth_step=0)
         if injection != "none":
             self._inject()
 
@@ -156,7 +176,7 @@ class RankRun:
         organ draining there (so they take that organ's row of the fate
         matrix); the seed rows are left empty.  The state is updated once first
         (``dt = 0``) so that the injected genotype's traits apply."""
-        tab, P = self.table, self.P
+        tab = self.table
         env = dict(config=self.config, body=self.body, t=0.0)
         state, patients = self._state(), self._patients()
         self.hook.paget_update_state(lesions=self._lesions(), state=state, patients=patients,
@@ -166,21 +186,93 @@ class RankRun:
                                     patients=patients, **env)
         shed = tab.cells.astype(np.int64)
         tab.cells[:] = 0.0
-        self._append(self._disseminate(0, 0.0, np.arange(P), shed, rates, state, patients),
+        self._append(self._disseminate(0, 0.0, np.arange(tab.n), shed, rates, state, patients),
                      step=-1)
 
     def _append(self, new_rows: list[tuple[str, dict[str, np.ndarray]]], step: int) -> None:
-        """Append the rows founded in ``step``: lesions, dormant pools (indexed) and
-        new clones (logged in the phylogeny as born at the end of the step)."""
+        """Append the rows founded in ``step``: lesions, cells joining dormant pools
+        (added to the pool, or a new pool, indexed) and new clones (logged in
+        the phylogeny as born at the end of the step).  In a group the rows go
+        first to the rank owning their domain (:meth:`_route`)."""
         tab = self.table
+        if self.group is not None:
+            new_rows = self._route(new_rows)
         for kind, cols in new_rows:
             parent_clone = cols.pop("_parent_clone", None)
+            if kind == "pool":
+                cols = self._join_pools(cols)
             start = tab.n
             tab.append(**cols)
             if kind == "pool":
                 self._pool_insert(cols["uid"], np.arange(start, tab.n))
             elif kind == "clone":
                 self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
+
+    # ------------------------------------------------------------ domains
+    def _owned(self, pidx=None, organ=None, lesion=None) -> np.ndarray:
+        """bool per row (or per given row columns): owned by this rank of the group."""
+        tab = self.table
+        if pidx is None:
+            pidx, organ, lesion = tab.patient - self.lo, tab.organ, tab.lesion
+        return self.domains.owner_of(pidx, organ, lesion) == self.group.rank
+
+    def _route(self, new_rows: list[tuple[str, dict[str, np.ndarray]]]
+               ) -> list[tuple[str, dict[str, np.ndarray]]]:
+        """Send new lesions and pool increments to the ranks owning their domains,
+        in one exchange each (every rank takes part, with rows or without).
+        New clones stay: they join their parent's lesion, in this rank's domain."""
+        out = []
+        for kind in ("lesion", "pool"):
+            parts = [c for k, c in new_rows if k == kind]
+            cols = ({k: np.concatenate([c[k] for c in parts]) for k in parts[0]} if parts
+                    else self._no_rows())
+            dest = self.domains.owner_of(cols["patient"] - self.lo, cols["organ"],
+                                         cols["lesion"])
+            got = self.group.exchange(cols, dest)
+            if got["uid"].size:
+                out.append((kind, got))
+        clones = [(k, c) for k, c in new_rows if k == "clone"]
+        return out + clones
+
+    def _no_rows(self) -> dict[str, np.ndarray]:
+        """Columns of no rows, as :meth:`_new_rows` makes them."""
+        tab = self.table
+        cols = {k: tab.column(k)[:0].copy() for k in
+                ("uid", "parent", "lesion", "clone", "genotype", "cells", "patient",
+                 "birth_step", "organ", "flags")}
+        for name in self.inherit:
+            cols[name] = tab.column(name)[:0].copy()
+        return cols
+
+    def _rebalance(self) -> None:
+        """Move domains between the group's ranks when the rows are out of balance."""
+        tab, dom = self.table, self.domains
+        d = dom.domain(tab.patient - self.lo, tab.organ, tab.lesion)
+        counts = self.group.sum(np.bincount(d, minlength=dom.owner.size).astype(np.int64))
+        total = int(counts.sum())
+        if total <= 64 * dom.size or \
+                dom.imbalance(counts, dom.owner, dom.size) <= self.REBALANCE_ABOVE:
+            return
+        owner = dom.assign(counts)
+        dest = owner[d]
+        move = dest != self.group.rank
+        cols = tab.take(move)
+        dom.owner = owner
+        got = self.group.exchange(cols, dest[move])
+        self._compact(~move)
+        tab.append(**got)
+        if got["uid"].size and np.any(got["lesion"] != got["uid"]):
+            self._subclonal = True
+
+    def _psum(self, pidx: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per patient: the sum of ``values`` over the group (the same to the bit on
+        any split; see :func:`paget.domains.fold_sum`)."""
+        return fold_sum(pidx, values, self.P, self.group)
+
+    def _gsum(self, a: np.ndarray) -> np.ndarray:
+        """``a`` summed over the group (integers, or whole numbers below 2**53).
+        Its dtype must not depend on the rank's rows."""
+        return a if self.group is None else self.group.sum(a)
 
     def _log_clones(self, rows: np.ndarray, parent_clone: np.ndarray, birth_step: int) -> None:
         tab = self.table
@@ -212,6 +304,8 @@ class RankRun:
         """
         plan = self.plan
         rec_steps = plan.record_steps
+        if not self._seeded:
+            self._seed_primaries()
         if self.next_step == 0 and self.next_record == 0:
             self._record(0)
             self.next_record = 1
@@ -237,8 +331,35 @@ class RankRun:
 
         Per-patient arrays have this rank's patients on axis 0 (``lo`` to
         ``hi``); lesion rows carry their patient, so a state can be re-split
-        over another number of ranks (:func:`select_patients`).
+        over another number of ranks (:func:`select_patients`).  In a group
+        (collective) the first rank returns the group's whole state and the
+        others a state of no patients (``lo = hi``).
         """
+        def local() -> tuple[dict[str, np.ndarray], ...]:
+            live = self.table.take(slice(None))
+            archive = self.archive or [{k: v[:0] for k, v in live.items()}]
+            archive = {k: np.concatenate([a[k] for a in archive]) for k in live}
+            clones = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
+            return live, archive, clones
+
+        if self.group is None:
+            (live, archive, clones), acc, events = local(), self.acc, self.events
+        else:
+            # every rank assembles its part before the group's collectives and the
+            # group agrees that all could, so that none is left waiting in them
+            parts, ok = None, 1
+            try:
+                parts = local()
+            except Exception:
+                ok = 0
+            if not self.group.min(np.array([ok], np.int64))[0]:
+                raise RuntimeError("a rank of the group could not assemble its state")
+            live, archive, clones = (self.group.gather_rows(p) for p in parts)
+            names = sorted(self.acc)
+            flat = self.group.sum(np.concatenate([self.acc[k].reshape(-1) for k in names]))
+            acc = dict(zip(names, np.split(flat, np.cumsum([self.acc[k].size for k in names])[:-1])))
+            acc = {k: v.reshape(self.acc[k].shape) for k, v in acc.items()}
+            events = self._events()
         state: dict[str, np.ndarray] = {
             "lo": np.int64(self.lo), "hi": np.int64(self.hi),
             "next_step": np.int64(self.next_step), "next_record": np.int64(self.next_record),
@@ -247,23 +368,24 @@ class RankRun:
         }
         for k, v in self.rec.items():
             state[f"rec.{k}"] = v
-        for k, v in self.acc.items():
+        for k, v in acc.items():
             state[f"acc.{k}"] = v
-        for k, v in self.events.items():
+        for k, v in events.items():
             state[f"events.{k}"] = v
         for k, v in self.frozen.items():
             state[f"frozen.{k}"] = v
         for k, v in self.pstate.items():
             state[f"pstate.{k}"] = v
         for k in ("clone", "parent", "patient", "birth_step", "genotype", "lesion", "organ"):
-            state[f"clones.{k}"] = np.concatenate([c[k] for c in self.clones])
-        live = self.table.take(slice(None))
+            state[f"clones.{k}"] = clones[k]
         for k, v in live.items():
             state[f"table.{k}"] = v
-        archive = self.archive or [{k: v[:0] for k, v in live.items()}]
-        for k in live:
-            state[f"archive.{k}"] = np.concatenate([a[k] for a in archive])
-        return {k: np.asarray(v) for k, v in state.items()}
+        for k, v in archive.items():
+            state[f"archive.{k}"] = v
+        state = {k: np.asarray(v) for k, v in state.items()}
+        if not self._leader():
+            state = select_patients([state], self.hi, self.hi)
+        return state
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore a state made by :meth:`state_dict` (or :func:`select_patients`)."""
@@ -287,6 +409,21 @@ class RankRun:
         self.archive = [{k: np.array(state[f"archive.{k}"]) for k in self.table.columns}]
         self.clones = [{k: np.array(state[f"clones.{k}"]) for k in
                         ("clone", "parent", "patient", "birth_step", "genotype", "lesion", "organ")}]
+        self._seeded = True
+        if self.group is not None:
+            # every rank of the group loaded the group's state: each keeps the rows
+            # of its domains (dealt by rows, as the rebalancing would) and the
+            # first rank the counters, archive and phylogeny, which the group
+            # adds up or gathers again
+            tab, dom = self.table, self.domains
+            d = dom.domain(tab.patient - self.lo, tab.organ, tab.lesion)
+            dom.owner = dom.assign(np.bincount(d, minlength=dom.owner.size))
+            self._compact(self._owned())
+            if not self._leader():
+                for a in self.acc.values():
+                    a[:] = 0
+                self.archive = [{k: v[:0] for k, v in self.archive[0].items()}]
+                self.clones = [{k: v[:0] for k, v in self.clones[0].items()}]
         self._subclonal = bool(np.any(self.table.lesion != self.table.uid)
                                | np.any(self.archive[0]["lesion"] != self.archive[0]["uid"]))
 
@@ -294,7 +431,8 @@ class RankRun:
         return step * self.plan.dt
 
     def _lesions(self, rows: np.ndarray | None = None):
-        return self.table.view(self.plan.dt, self.lo, rows)
+        return self.table.view(self.plan.dt, self.lo, rows, n_patients=self.P,
+                               n_organs=self.n_org, group=self.group)
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
@@ -350,9 +488,9 @@ class RankRun:
         self._check_exact(tab.cells)  # before the counts it drew make new rows
         pidx = tab.patient - self.lo
         acc = self.acc
-        self.last_shed = np.bincount(pidx, weights=shed, minlength=self.P).astype(np.int64)
-        self.last_death = np.bincount(pidx, weights=np.where(dormant, 0.0, death * cells_before),
-                                      minlength=self.P)
+        self.last_shed = self._gsum(np.bincount(pidx, weights=shed, minlength=self.P)
+                                    .astype(np.int64))
+        self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
         # dormant pools: deaths are what left the pool without reactivating
         # (other rows add 0.0, which leaves every partial sum of bincount as it is)
         if dormant.any():
@@ -498,41 +636,45 @@ class RankRun:
                 rows, uid=uid, parent=tab.uid[rows], lesion=uid, clone=tab.clone[rows],
                 genotype=tab.genotype[rows], cells=np.ones(rows.size), organ=organ,
                 flags=np.zeros(rows.size, np.uint8), step=step)))
-        # dormant cells join the pool of (source row, organ)
+        # dormant cells join the pool of (source row, organ): as a new pool's
+        # row, which _join_pools adds to the pool instead if it exists already
         ri, oj = np.nonzero(out["dormant"])
         if ri.size:
-            counts = out["dormant"][ri, oj].astype(np.float64)
             rows = src[ri]
             organ = oj.astype(np.int16)
             pool_uid = kernels.derive_uids(tab.uid[rows], kernels.UID_POOL,
                                            np.zeros(rows.size, np.int64), organ,
                                            np.zeros(rows.size, np.int64))
-            sorted_uid, sorted_row = self._pool_index()
-            # keys in increasing order let searchsorted start each search where the
-            # last ended: the sort costs less than it saves (measured ~2x at 5,000
-            # keys in 20,000 pools)
-            order = np.argsort(pool_uid)
-            pos = np.empty(pool_uid.size, np.intp)
-            pos[order] = np.searchsorted(sorted_uid, pool_uid[order])
-            np.minimum(pos, max(sorted_uid.size - 1, 0), out=pos)
-            if sorted_uid.size:
-                hit = sorted_row[pos]
-                # a live pool only: an emptied pool awaiting compaction is gone,
-                # so results do not depend on when (or where) compaction runs
-                found = (sorted_uid[pos] == pool_uid) & (tab.cells[hit] > 0)
-            else:
-                found = np.zeros(pool_uid.size, bool)
-            if found.any():
-                tab.cells[hit[found]] += counts[found]   # (source, organ) pairs are unique
-            fresh = ~found
-            if fresh.any():
-                r = rows[fresh]
-                new.append(("pool", self._new_rows(
-                    r, uid=pool_uid[fresh], parent=tab.uid[r], lesion=pool_uid[fresh],
-                    clone=tab.clone[r], genotype=tab.genotype[r], cells=counts[fresh],
-                    organ=organ[fresh], flags=np.full(r.size, FLAG_DORMANT, np.uint8),
-                    step=step)))
+            new.append(("pool", self._new_rows(
+                rows, uid=pool_uid, parent=tab.uid[rows], lesion=pool_uid,
+                clone=tab.clone[rows], genotype=tab.genotype[rows],
+                cells=out["dormant"][ri, oj].astype(np.float64), organ=organ,
+                flags=np.full(rows.size, FLAG_DORMANT, np.uint8), step=step)))
         return new
+
+    def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Add the cells of pool rows ``cols`` whose pool exists to it; return the
+        others (new pools).  A step's (source row, organ) pairs are unique."""
+        tab = self.table
+        pool_uid, counts = cols["uid"], cols["cells"]
+        sorted_uid, sorted_row = self._pool_index()
+        if not sorted_uid.size:
+            return cols
+        # keys in increasing order let searchsorted start each search where the
+        # last ended: the sort costs less than it saves (measured ~2x at 5,000
+        # keys in 20,000 pools)
+        order = np.argsort(pool_uid)
+        pos = np.empty(pool_uid.size, np.intp)
+        pos[order] = np.searchsorted(sorted_uid, pool_uid[order])
+        np.minimum(pos, sorted_uid.size - 1, out=pos)
+        hit = sorted_row[pos]
+        # a live pool only: an emptied pool awaiting compaction is gone, so
+        # results do not depend on when (or where) compaction runs
+        found = (sorted_uid[pos] == pool_uid) & (tab.cells[hit] > 0)
+        if not found.any():
+            return cols
+        tab.cells[hit[found]] += counts[found]
+        return {k: v[~found] for k, v in cols.items()}
 
     def _add(self, acc: np.ndarray, pidx: np.ndarray, organ: np.ndarray, values) -> None:
         """acc[pidx, organ] += values (repeated indices add up), as one bincount.
@@ -608,7 +750,8 @@ class RankRun:
         growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
         pidx = tab.patient - self.lo
         # whole numbers below 2**53: the sum over growing rows is exact
-        self.burden = np.bincount(pidx[growing], weights=tab.cells[growing], minlength=self.P)
+        self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
+                                             minlength=self.P).astype(np.float64))
         # first detectable metastasis (a lesion: all its clones together)
         first_row, size = self._lesion_sizes()
         met = first_row[(size >= cfg.detectable_cells)
@@ -633,6 +776,8 @@ class RankRun:
         empty = tab.cells <= 0
         if np.count_nonzero(empty) * 16 > tab.n:
             self._compact(~empty)
+        if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
+            self._rebalance()
 
     # ------------------------------------------------------------- recording
     def _aggregate(self) -> dict[str, np.ndarray]:
@@ -647,17 +792,21 @@ class RankRun:
         def agg(k, weights):
             return np.bincount(k, weights=weights, minlength=size).reshape(self.P, n_org)
 
-        return {
-            "tumor_cells": agg(key, np.where(dormant, 0.0, tab.cells)),
-            "dormant_cells": agg(key, np.where(dormant, tab.cells, 0.0)),
-            "lesions": agg(lesion_key, None),
-            "detectable_lesions": agg(lesion_key, (lesion_cells >=
-                                                   self.config.outcome.detectable_cells)
-                                      .astype(np.float64)),
-        }
+        # whole numbers: exact sums, on one rank or over a group
+        # (float64 on every rank: bincount of no rows gives int64)
+        parts = self._gsum(np.stack([
+            agg(key, np.where(dormant, 0.0, tab.cells)),
+            agg(key, np.where(dormant, tab.cells, 0.0)),
+            agg(lesion_key, None),
+            agg(lesion_key, (lesion_cells >= self.config.outcome.detectable_cells)
+                .astype(np.float64))]).astype(np.float64))
+        return dict(zip(("tumor_cells", "dormant_cells", "lesions", "detectable_lesions"),
+                        parts))
 
     def _record(self, ri: int) -> None:
         state = self._aggregate()
+        if self.group is not None:
+            self._reduce_counters()
         for name in STATE_VARIABLES:
             value = np.where(self.alive[:, None], state[name], self.frozen[name])
             self.rec[name][:, ri] = value
@@ -671,11 +820,41 @@ class RankRun:
             if f"state.{name}" in self.rec:
                 self.rec[f"state.{name}"][:, ri] = value
 
-    def _results(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = dict(self.rec)
-        out.update(self.events)
+    def _reduce_counters(self) -> None:
+        """Sum the group's flux counters into every rank's (integers: exact)."""
+        names = sorted(self.acc)
+        flat = np.concatenate([self.acc[k].reshape(-1) for k in names])
+        flat = self.group.sum(flat)
+        at = 0
+        for k in names:
+            a = self.acc[k]
+            a.reshape(-1)[:] = flat[at: at + a.size]
+            at += a.size
+
+    def _events(self) -> dict[str, np.ndarray]:
+        """The event times; in a group the earliest over its ranks (each saw its rows)."""
+        if self.group is None:
+            return self.events
+        return {k: self.group.min(v) for k, v in self.events.items()}
+
+    def _lesion_rows(self) -> dict[str, np.ndarray]:
+        """Every row this rank holds or archived (in a group: the group's, on its
+        first rank)."""
         parts = self.archive + [self.table.take(slice(None))]
         lt = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return lt if self.group is None else self.group.gather_rows(lt)
+
+    def _clone_rows(self) -> dict[str, np.ndarray]:
+        cl = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
+        return cl if self.group is None else self.group.gather_rows(cl)
+
+    def _leader(self) -> bool:
+        return self.group is None or self.group.rank == 0
+
+    def _results(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = dict(self.rec)
+        out.update(self._events())
+        lt = self._lesion_rows()
         keep = lt["cells"] > 0
         lt = {k: v[keep] for k, v in lt.items()}
         order = np.lexsort((lt["uid"], lt["birth_step"], lt["patient"]))
@@ -693,13 +872,17 @@ class RankRun:
                 out[f"lesion.{v.name}"] = lt[v.name]
             elif v.output and not v.over_time:
                 out[f"state.{v.name}"] = self.pstate[v.name]
-        cl = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
+        cl = self._clone_rows()
         order = np.lexsort((cl["clone"], cl["birth_step"], cl["patient"]))
         out.update(clone_id=cl["clone"][order], clone_parent=cl["parent"][order],
                    clone_patient=cl["patient"][order],
                    clone_birth_time=cl["birth_step"][order].astype(np.float64) * self.plan.dt,
                    clone_genotype=cl["genotype"][order], clone_lesion=cl["lesion"][order],
                    clone_organ=cl["organ"][order].astype(np.int64))
+        if not self._leader():
+            # the group's first rank returns its patients; the others none
+            out = {k: v if k.startswith(("lesion_", "lesion.", "clone_")) else v[:0]
+                   for k, v in out.items()}
         return out
 
 

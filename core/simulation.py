@@ -18,10 +18,11 @@ from pydantic import BaseModel
 
 from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
+from .domains import Group, PeerFailed, rank_groups
 from .engine import RankRun, StepPlan
 from .errors import ConfigError, PagetError, PluginError
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
-from .output import build_dataset, combine_arms, config_attrs, patient_blocks
+from .output import build_dataset, combine_arms, config_attrs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoints
@@ -281,7 +282,10 @@ class Simulation:
                    gather: bool = True) -> tuple[dict[str, np.ndarray], int, int]:
         """Simulate this rank's block of patients: (results, lo, hi).
 
-        The blocks are whole ``chunk``s of patients (:func:`patient_blocks`);
+        The blocks are whole ``chunk``s of patients (:func:`paget.output.patient_blocks`);
+        with fewer blocks than ranks, ranks share a block as a group
+        (:func:`paget.domains.rank_groups`): its first rank returns the block's
+        results and the others none (``lo = hi``).
         ``gather``: rank 0 will hold the whole cohort's records (memory check).
         """
         from . import checkpoint as ckpt
@@ -290,11 +294,23 @@ class Simulation:
         rank = 0 if comm is None else comm.Get_rank()
         plan = self.plan
         P = self.config.cohort.patients
-        lo, hi = patient_blocks(P, size, chunk)[rank]
+        groups = rank_groups(P, size, chunk)
+        g, lo, hi = groups[rank]
+        members = [r for r, (h, _, _) in enumerate(groups) if h == g]
+        shared = len({h for h, _, _ in groups}) < size   # some ranks share a block
         every = checkpoint.every_steps(plan.dt) if checkpoint is not None else None
         error: BaseException | None = None
         run: RankRun | None = None
         start = 0
+        coord = _Coordinator(comm, lockstep=checkpoint is not None, n_steps=plan.n_steps,
+                             messages=shared)
+        group = None
+        if shared:       # collective over the run's ranks, before anything can fail
+            sub = comm.Split(color=g, key=rank)
+            if len(members) > 1:
+                group = Group(sub, poll=coord.peer_failed)
+            else:
+                sub.Free()
         # ---- set-up: every rank builds its run (and loads its checkpoint shards)
         step_dir = None
         if resume is not None:
@@ -317,7 +333,7 @@ class Simulation:
                     ckpt.check_directory(checkpoint, ckpt.config_digest(self.resolved_config()))
                 run = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
                               None if self.fates is None else self.fate_matrix,
-                              self.variables)
+                              self.variables, group=group)
                 if step_dir is not None:
                     manifest = ckpt.read_manifest(step_dir)
                     ckpt.check_compatible(manifest, step_dir, version=self.version,
@@ -327,7 +343,6 @@ class Simulation:
                     start = int(manifest["step"])
         except Exception as exc:  # reported on every rank below, never left hanging
             error = exc
-        coord = _Coordinator(comm, lockstep=checkpoint is not None, n_steps=plan.n_steps)
         coord.agree(error)
         coord.start(start)
 
@@ -342,6 +357,7 @@ class Simulation:
                       "every_days": None if every is None else every * plan.dt}
 
         def write(step: int) -> Path:
+            # (in a group, state_dict gathers the group's state: collective)
             return ckpt.write_checkpoint(
                 comm, checkpoint, step,
                 lambda: ckpt.at_step(run.state_dict(), step), header)
@@ -386,10 +402,19 @@ class Simulation:
             raise
         except ckpt.CheckpointError as exc:  # raised on every rank alike
             error = exc
+        except PeerFailed:
+            # a rank of this group failed while this one waited for it: it has
+            # told every rank; this one only takes its part in the agreement
+            coord.fail(notify=False)
         except Exception as exc:
             error = exc
             coord.fail()
         coord.finish(error)
+        if group is not None:
+            group.free()
+            group.comm.Free()
+            if group.rank != 0:
+                lo = hi        # the group's first rank returns its patients
         return part, lo, hi
 
     def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:
@@ -662,9 +687,12 @@ class _Coordinator:
     reported by rank 0 and leaves a Python caller no exception to catch).
     """
 
-    def __init__(self, comm, lockstep: bool, n_steps: int):
+    def __init__(self, comm, lockstep: bool, n_steps: int, messages: bool = False):
         self.comm = comm
         self.lockstep = lockstep
+        #: failure messages in the lockstep regime too: ranks sharing patients
+        #: meet in collectives within a step, where the agreement cannot reach
+        self.messages = messages
         self.n_steps = n_steps
         self.synced = -1            # last step agreed on (lockstep)
         self.ctl = None             # duplicate communicator for failure messages
@@ -685,7 +713,7 @@ class _Coordinator:
 
     def start(self, step: int) -> None:
         self.synced = step - 1
-        if self.comm is not None and not self.lockstep:
+        if self.comm is not None and (self.messages or not self.lockstep):
             self.ctl = self.comm.Dup()
 
     # -- per step
@@ -701,23 +729,25 @@ class _Coordinator:
         return flags
 
     def peer_failed(self, step: int | None = None) -> bool:
-        """Has another rank reported a failure? (independent regime)"""
+        """Has another rank reported a failure? (by message)"""
         from mpi4py import MPI
-        return bool(self.ctl.Iprobe(source=MPI.ANY_SOURCE, tag=_TAG_FAILED))
+        return self.ctl is not None and \
+            bool(self.ctl.Iprobe(source=MPI.ANY_SOURCE, tag=_TAG_FAILED))
 
-    def fail(self) -> None:
-        """This rank failed while stepping: let the others know."""
+    def fail(self, notify: bool = True) -> None:
+        """This rank failed while stepping: let the others know (``notify``: by
+        message, where messages are used), and in the lockstep regime take
+        part in the step's agreement with the failed flag."""
         if self.comm is None:
             return
-        if self.lockstep:
-            if self.synced + 1 < self.n_steps:
-                self.sync(self.synced + 1, failed=True)
-            return
-        me = self.comm.Get_rank()
-        self._buf = np.ones(1, np.int8)
-        self._sends = [self.ctl.Isend(self._buf, dest=r, tag=_TAG_FAILED)
-                       for r in range(self.comm.Get_size()) if r != me]
-        self._notified = True
+        if notify and self.ctl is not None and not self._notified:
+            me = self.comm.Get_rank()
+            self._buf = np.ones(1, np.int8)
+            self._sends = [self.ctl.Isend(self._buf, dest=r, tag=_TAG_FAILED)
+                           for r in range(self.comm.Get_size()) if r != me]
+            self._notified = True
+        if self.lockstep and self.synced + 1 < self.n_steps:
+            self.sync(self.synced + 1, failed=True)
 
     @contextmanager
     def catch_sigterm(self, enabled: bool):

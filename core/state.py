@@ -163,11 +163,16 @@ class LesionTable:
             arr[:m] = arr[: self.n][keep]
         self.n = m
 
-    def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None) -> "Lesions":
+    def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None, *,
+             n_patients: int | None = None, n_organs: int | None = None,
+             group=None) -> "Lesions":
         """Read-only views of the live rows (or of ``rows``), for hooks.
 
-        ``dt`` converts steps to days; ``lo`` is the rank's first patient."""
-        return Lesions(self, dt, lo, rows)
+        ``dt`` converts steps to days; ``lo`` is the rank's first patient;
+        ``n_patients``, ``n_organs`` and ``group`` (a :class:`paget.domains.Group`
+        or None) are those of the per-patient reductions."""
+        return Lesions(self, dt, lo, rows, n_patients=n_patients, n_organs=n_organs,
+                       group=group)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -201,13 +206,22 @@ class Lesions:
     is each row's index in the rank's table (``state.lesion`` arrays are
     indexed by it); ``pidx`` its patient's index among the rank's patients
     (``state.patient`` and ``patients`` arrays are indexed by it).
+
+    A patient's rows may be spread over several ranks (one patient, or fewer
+    patients than ranks: see :mod:`paget.domains`).  What needs all of a
+    patient's rows comes from :meth:`patient_sum` and :meth:`largest_lesion`,
+    which reduce over those ranks; ``np.bincount(lesions.pidx, ...)`` would
+    see only this rank's part.  Per-lesion arrays (``lesion_cells``,
+    :meth:`lesion_sum`) are whole: a lesion's rows are always on one rank.
     """
 
     __slots__ = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
-                 "row", "_flags", "_birth_step", "_dt", "_lo", "_cache")
+                 "row", "_flags", "_birth_step", "_dt", "_lo", "_cache", "_n_patients",
+                 "_n_organs", "_group")
 
     def __init__(self, table: "LesionTable", dt: float, lo: int = 0,
-                 rows: np.ndarray | None = None):
+                 rows: np.ndarray | None = None, *, n_patients: int | None = None,
+                 n_organs: int | None = None, group=None):
         def col(name):
             a = table.column(name)
             return _ro(a if rows is None else a[rows])
@@ -221,6 +235,9 @@ class Lesions:
         self._dt = dt
         self._lo = lo
         self._cache: dict[str, Any] = {}
+        self._n_patients = n_patients
+        self._n_organs = n_organs
+        self._group = group
 
     def _derived(self, name: str, make) -> np.ndarray:
         a = self._cache.get(name)
@@ -288,6 +305,67 @@ class Lesions:
         if n_groups:
             out[rows] = np.bincount(group, weights=out[rows], minlength=n_groups)[group]
         return out
+
+    def _n(self) -> int:
+        if self._n_patients is not None:
+            return self._n_patients
+        return int(self.pidx.max()) + 1 if self.pidx.size else 0
+
+    def patient_sum(self, values: np.ndarray, *, rows: np.ndarray | None = None,
+                    by_organ: bool = False) -> np.ndarray:
+        """float64, per patient (``(n_patients,)``, indexed like ``patients``) or
+        per (patient, organ) with ``by_organ``: the sum of ``values`` over the
+        patient's rows, on every rank that holds part of the patient.
+
+        ``values`` has one entry per row, or per entry of ``rows`` (positions
+        among these rows) to add only those.  Collective: when a patient is
+        split over ranks, each of them must call it, in the same order of
+        calls, whatever its own rows are (so never inside ``if`` on this
+        rank's rows).  The sum is the same to the bit however the rows are
+        split (:func:`paget.domains.fold_sum`): exact for whole numbers such
+        as cells, within float64 rounding otherwise.
+        """
+        values = np.asarray(values)
+        where = np.arange(len(self.uid)) if rows is None else np.asarray(rows, dtype=np.intp)
+        if values.shape != where.shape:
+            raise ValueError(f"patient_sum: values must have one entry per row "
+                             f"({where.size}), got shape {values.shape}")
+        from .domains import fold_sum
+        n = self._n()
+        index = self.pidx[where]
+        if by_organ:
+            if self._n_organs is None:
+                raise ValueError("patient_sum(by_organ=True): this view was made without "
+                                 "n_organs (LesionTable.view(..., n_organs=))")
+            index = index * self._n_organs + self.organ[where]
+            return fold_sum(index, values, n * self._n_organs, self._group) \
+                .reshape(n, self._n_organs)
+        return fold_sum(index, values, n, self._group)
+
+    def largest_lesion(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per patient: the id (uint64) and cells (float64) of its largest growing
+        lesion among these rows (ties: the lowest id); id 0 and 0 cells where it
+        has none.  Collective, as :meth:`patient_sum`."""
+        n = self._n()
+        rows = np.flatnonzero(~self.dormant & (self.cells > 0))
+        ids, first, inverse = np.unique(self.lesion[rows], return_index=True,
+                                        return_inverse=True)
+        size = np.bincount(inverse.ravel(), weights=self.cells[rows], minlength=ids.size)
+        pidx = self.pidx[rows][first]
+        order = np.lexsort((ids, -size, pidx))
+        top = order[np.r_[True, pidx[order][1:] != pidx[order][:-1]]] if order.size else order
+        best = np.zeros(n, np.uint64)
+        cells = np.zeros(n)
+        best[pidx[top]] = ids[top]
+        cells[pidx[top]] = size[top]
+        if self._group is not None:
+            all_cells = self._group.allgather(cells)
+            all_ids = self._group.allgather(best)
+            cells = all_cells.max(axis=0)
+            mask = (all_cells == cells) & (cells > 0)
+            best = np.where(mask, all_ids, np.iinfo(np.uint64).max).min(axis=0)
+            best[cells == 0] = 0
+        return best, cells
 
     def _multi_row_lesions(self) -> tuple[np.ndarray, np.ndarray, int]:
         """:func:`lesion_groups` of these rows, once per view (no groups: every

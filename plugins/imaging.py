@@ -137,8 +137,7 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     diag = ps["diagnosis_time"]
     undiagnosed = np.isnan(diag) & alive
     if undiagnosed.any():
-        prim = lesions.primary & (lesions.cells > 0)
-        primary_cells = np.bincount(lesions.pidx[prim], weights=lesions.cells[prim], minlength=n)
+        primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
         need = np.full(n, float(cells_of_diameter(cfg.diameter)))
         if cfg.screening_interval > 0:
             visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)
@@ -148,18 +147,17 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     scan = alive & _on_schedule(t, diag, config.imaging.interval, dt)  # False where diag is NaN
     if not scan.any():
         return
+    # per lesion (its rows are on one rank), then per patient over its ranks
     first, size = lesion_totals(lesions)
     pidx = lesions.pidx[first]
     organ = lesions.organ[first]
     seen = (size >= thresholds(config, body)[organ]) & scan[pidx]
-    n_org = body.n_organs
-    counts = np.bincount(pidx[seen] * n_org + organ[seen],
-                         minlength=n * n_org).reshape(n, n_org)
+    counts = lesions.patient_sum(seen.astype(np.float64), rows=first, by_organ=True)
     ps["imaged_lesions"][scan] = counts[scan]
-    dsum = np.bincount(pidx[seen], weights=diameter_of_cells(size[seen]), minlength=n)
+    dsum = lesions.patient_sum(np.where(seen, diameter_of_cells(size), 0.0), rows=first)
     ps["imaged_diameter_sum"][scan] = dsum[scan]
     ps["last_scan_time"][scan] = t
-    met = np.zeros(n, bool)
-    met[pidx[seen & ~lesions.primary[first]]] = True
+    met = lesions.patient_sum((seen & ~lesions.primary[first]).astype(np.float64),
+                              rows=first) > 0
     fdm = ps["first_detected_metastasis_time"]
     fdm[met & np.isnan(fdm)] = t

@@ -198,11 +198,10 @@ def paget_update_state(lesions, state, patients, config, body, dt):
     if len(lesions):
         state.lesion["hypoxia"][:] = hypoxia_index(lesions, state.lesion.get("vascular"), cfg)
     alive = np.asarray(patients.alive)
-    P = len(patients)
     # the burden from the table (not patients.burden, which is 0 before the
     # first step ends): whole numbers, exact sums in any order
     growing = ~lesions.dormant
-    burden = np.bincount(lesions.pidx[growing], weights=lesions.cells[growing], minlength=P)
+    burden = lesions.patient_sum(np.where(growing, lesions.cells, 0.0))
     inflammation = state.patient["inflammation"]
     inflammation[alive] = (burden / (burden + cfg.inflammation_half_burden))[alive]
     weight = resolve_organ_map(cfg.tropism, body, 0.0)
@@ -210,7 +209,7 @@ def paget_update_state(lesions, state, patients, config, body, dt):
     if not weight.any() and not niche.any():
         return
     growing &= lesions.primary
-    primary = np.bincount(lesions.pidx[growing], weights=lesions.cells[growing], minlength=P)
+    primary = lesions.patient_sum(np.where(growing, lesions.cells, 0.0))
     signal = primary / (primary + cfg.niche_half_size)
     new = niche_step(niche, signal, weight, cfg, dt)
     niche[alive] = new[alive]

@@ -84,11 +84,8 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
     if not alive.any():
         return
     cfg, ps = config.supportive, state.patient
-    n, n_org = len(patients), body.n_organs
-    growing = ~lesions.dormant
-    per_organ = np.bincount(lesions.pidx[growing] * n_org + lesions.organ[growing],
-                            weights=lesions.cells[growing],
-                            minlength=n * n_org).reshape(n, n_org)
+    per_organ = lesions.patient_sum(np.where(lesions.dormant, 0.0, lesions.cells),
+                                    by_organ=True)
     organ = {name: per_organ[:, body.organ_index(name)] for name in ("brain", "liver", "bone")}
     burden = np.asarray(patients.burden)
     score = np.maximum(0.0, np.log10(np.maximum(burden, 1.0) / cfg.load_cells))

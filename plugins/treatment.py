@@ -57,7 +57,6 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.plugins.imaging import lesion_totals
 from paget.state import StateVariable
 
 AGENTS = ("chemotherapy", "targeted", "immunotherapy")
@@ -199,29 +198,19 @@ def biopsy(lesions, config, who: np.ndarray) -> np.ndarray:
     id); an alteration is found if the clones carrying it make up at least
     ``targeted.detection_fraction`` of that lesion's cells.
     """
-    n = who.size
-    seen = np.zeros(n, np.uint64)
-    first, size = lesion_totals(lesions)
-    if first.size == 0:
-        return seen
-    pidx = lesions.pidx[first]
-    order = np.lexsort((lesions.lesion[first], -size, pidx))
-    top = order[np.r_[True, pidx[order][1:] != pidx[order][:-1]]]
-    sampled = np.zeros(n, np.uint64)
-    has = np.zeros(n, bool)
-    sampled[pidx[top]] = lesions.lesion[first][top]
-    has[pidx[top]] = True
-    rows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0) & has[lesions.pidx]
-                          & who[lesions.pidx] & (lesions.lesion == sampled[lesions.pidx]))
-    if rows.size == 0:
-        return seen
-    p = lesions.pidx[rows]
-    total = np.bincount(p, weights=lesions.cells[rows], minlength=n)
-    geno = effective_genotype(lesions, config)[rows]
+    seen = np.zeros(who.size, np.uint64)
+    # every call below reduces over the ranks holding a patient's rows, so none
+    # is skipped on a rank that happens to hold none of them
+    sampled, _ = lesions.largest_lesion()
+    pidx = lesions.pidx
+    rows = (~lesions.dormant & (lesions.cells > 0) & (sampled[pidx] != 0) & who[pidx]
+            & (lesions.lesion == sampled[pidx]))
+    total = lesions.patient_sum(np.where(rows, lesions.cells, 0.0))
+    geno = effective_genotype(lesions, config)
     names = tuple(config.genetics.alterations) if hasattr(config, "genetics") else ()
     for k in range(len(names)):
         b = np.uint64(1) << np.uint64(k)
-        carried = np.bincount(p, weights=np.where(geno & b, lesions.cells[rows], 0.0), minlength=n)
+        carried = lesions.patient_sum(np.where(rows & ((geno & b) != 0), lesions.cells, 0.0))
         found = who & (total > 0) & (carried >= config.targeted.detection_fraction * total)
         seen[found] |= b
     return seen

@@ -111,7 +111,8 @@ def test_a_scan_sees_lesions_above_the_organ_threshold(sim):
     tab = lesion_table(cells, organ, lesion=lesion, primary=[True] + [False] * 5)
     ps = patient_state(sim, 1)
     ps["diagnosis_time"][:] = 0.0
-    imaging.paget_update_state(lesions=tab.view(1.0), state=State({}, ps),
+    imaging.paget_update_state(lesions=tab.view(1.0, n_patients=1, n_organs=body.n_organs),
+                               state=State({}, ps),
                                patients=Patients(np.arange(1), np.ones(1, bool), np.zeros(1)),
                                config=sim.config, body=body, t=90.0, dt=1.0)
     seen = ps["imaged_lesions"][0]
@@ -370,7 +371,8 @@ def test_performance_status_follows_burden_and_organs(sim):
     tab = lesion_table(cells, [brain, liver, liver], patient=[0, 1, 2])
     ps = patient_state(sim, 3)
     burden = np.bincount([0, 1, 2], weights=cells)
-    supportive.paget_update_state(lesions=tab.view(1.0), state=State({}, ps),
+    supportive.paget_update_state(lesions=tab.view(1.0, n_patients=3, n_organs=body.n_organs),
+                                  state=State({}, ps),
                                   patients=Patients(np.arange(3), np.ones(3, bool), burden),
                                   config=sim.config, body=body, dt=1.0, draws=Draws(1, 0))
     # 0: small brain lesion, below organ_cells: 0; 1: liver 2e9: 1;
@@ -388,7 +390,8 @@ def test_a_bone_agent_lowers_skeletal_events():
         ps = patient_state(sim, P)
         for step in range(30):
             supportive.paget_update_state(
-                lesions=tab.view(1.0), state=State({}, ps),
+                lesions=tab.view(1.0, n_patients=P, n_organs=sim.body.n_organs),
+                state=State({}, ps),
                 patients=Patients(np.arange(P), np.ones(P, bool), np.full(P, 1e10)),
                 config=sim.config, body=sim.body, dt=1.0, draws=Draws(1, step))
         return ps["skeletal_events"].mean()

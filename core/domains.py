@@ -1,0 +1,323 @@
+"""Splitting patients over ranks: rank groups, domains, exchange, reductions.
+
+A run's patients are cut into contiguous blocks (:func:`paget.output.patient_blocks`).
+With at least as many blocks as ranks each rank simulates its own block alone, as
+before.  With fewer patients than ranks the ranks left over join the blocks: the
+ranks sharing a block form a **group** (:func:`rank_groups`), and the lesion rows
+of the group's patients are spread over its ranks by **domain** = (patient,
+organ, shard), the shard a hash of the row's lesion id, so that the clones of a
+lesion stay together and one patient with 10^5 lesions in one organ still spreads
+over every rank of its group (:class:`Domains`).
+
+Inside a group every rank holds every per-patient array of the block (records,
+counters, plugin state) and runs every hook on its own rows; what needs the whole
+patient is reduced over the group:
+
+- sums over a patient's rows (:meth:`Group.patient_sum`), reproducible to the bit
+  whatever the split: whole numbers add exactly in any order, and other values
+  are pre-rounded to a grid set by the patient's largest term so that their parts
+  add exactly too (:func:`fold_sum`; Demmel & Nguyen 2013);
+- CTCs arriving in a domain owned by another rank of the group travel in one
+  buffer-based ``Alltoallv`` a step (:meth:`Group.exchange`: fixed-width NumPy
+  records, nothing pickled);
+- domains are rebalanced by row count as lesions are founded and die
+  (:meth:`Domains.rebalance`).
+
+Every collective waits without blocking and checks whether another rank of the
+run has failed (:class:`PeerFailed`), so that an error anywhere ends the job and
+no rank is left waiting in a reduction its failed peer will never join.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from .output import patient_blocks
+
+__all__ = ["PeerFailed", "rank_groups", "Group", "Domains", "fold_sum"]
+
+
+class PeerFailed(Exception):
+    """Another rank of the run failed; this rank stops (it has no error of its own)."""
+
+
+def rank_groups(n_patients: int, n_ranks: int, chunk: int = 1
+                ) -> list[tuple[int, int, int]]:
+    """Per rank: (group, lo, hi), the group's index and its patient block ``[lo, hi)``.
+
+    The blocks are those of :func:`patient_blocks`; when some are empty (fewer
+    chunks of patients than ranks) the non-empty ones are shared out over all
+    the ranks, contiguous ranks per block, as evenly as they go.  A group's
+    first rank (its leader) comes before the next group's, so the leaders hold
+    the blocks in patient order.
+    """
+    blocks = [b for b in patient_blocks(n_patients, n_ranks, chunk) if b[1] > b[0]]
+    if len(blocks) == n_ranks or not blocks:
+        return [(r, lo, hi) for r, (lo, hi) in enumerate(patient_blocks(n_patients, n_ranks,
+                                                                         chunk))]
+    m = len(blocks)
+    out = []
+    for r in range(n_ranks):
+        g = (r * m) // n_ranks
+        # the ranks of group g are those r with floor(r m / n) = g: contiguous
+        out.append((g, *blocks[g]))
+    return out
+
+
+def _waiter(poll: Callable[[], bool] | None, spin_s: float = 2e-4):
+    """Wait for an MPI request without blocking: spin for ``spin_s`` (a peer a
+    little behind arrives within it), then sleep in steps that grow to 1 ms,
+    so that a rank waiting long does not take the core of one still working
+    (an oversubscribed machine); raise :class:`PeerFailed` if ``poll()`` says
+    another rank failed."""
+    def wait(request) -> None:
+        if request.Test():
+            return
+        start = time.perf_counter()
+        while time.perf_counter() - start < spin_s:
+            if request.Test():
+                return
+        delay = 2e-5
+        while not request.Test():
+            if poll is not None and poll():
+                raise PeerFailed("another rank failed")
+            time.sleep(delay)
+            delay = min(2 * delay, 1e-3)
+    return wait
+
+
+#: Bits per fold of :func:`fold_sum`: a reduction adds at most 2**31 terms per
+#: patient (assumed: 2**31 rows of 63 bytes are 135 GB, beyond any one patient's
+#: table), so 2**31 folded parts of at most 2**21 add exactly in float64.
+FOLD_BITS = 21
+#: Folds: 63 bits below the largest term are kept, beyond float64's 53.
+FOLDS = 3
+MAX_TERMS = 2 ** (52 - FOLD_BITS)
+
+
+def _folds(index: np.ndarray, values: np.ndarray, n: int, exponent: np.ndarray) -> np.ndarray:
+    """Per bin, the sums of each fold of the terms (exact whole numbers), (FOLDS, n)."""
+    out = np.zeros((FOLDS, n))
+    if not values.size:
+        return out
+    r = values.copy()
+    e = exponent[index]
+    for k in range(FOLDS):
+        scale = e - FOLD_BITS * (k + 1)
+        q = np.rint(np.ldexp(r, -scale))
+        r -= np.ldexp(q, scale)             # exact: q 2**scale is r rounded to the grid
+        out[k] = np.bincount(index, weights=q, minlength=n)
+    return out
+
+
+def _combine(folds: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """The value of summed folds, smallest fold first (a fixed order)."""
+    total = np.zeros(folds.shape[1])
+    for k in reversed(range(FOLDS)):
+        total += np.ldexp(folds[k], exponent - FOLD_BITS * (k + 1))
+    return total
+
+
+def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
+             group: "Group | None" = None) -> np.ndarray:
+    """``np.bincount(index, values, minlength=n)``, the same to the bit however the
+    terms are ordered or split over the ranks of ``group``.
+
+    Whole non-negative values whose sums stay below 2**53 (cells, counts) add
+    exactly in any order: a serial reduction of those is a plain bincount.
+    Other values are split into ``FOLDS`` parts on grids of ``FOLD_BITS`` bits
+    set by the bin's largest term over the group (an exact ``max``), whose sums
+    are exact whole numbers in any order (Demmel & Nguyen 2013, "Fast
+    reproducible floating-point summation", ARITH 21).  The result is within
+    about ``n_terms 2**-63`` of the largest term of the exact sum, so within the
+    rounding of an ordinary sum.  Non-finite terms give the non-finite sum
+    (``inf``, or ``nan`` for ``inf - inf`` or a ``nan``) in any order too.
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    index = np.asarray(index, dtype=np.intp).reshape(-1)
+    if values.size != index.size:
+        raise ValueError(f"fold_sum: {index.size} indices for {values.size} values")
+    if values.size >= MAX_TERMS:
+        raise ValueError(f"fold_sum: {values.size} terms; at most {MAX_TERMS - 1} add exactly")
+    if group is None and values.size:
+        plain = np.bincount(index, weights=values, minlength=n)
+        if values.min() >= 0 and plain.max() < 2.0 ** 53 and \
+                not np.any(np.modf(values)[0]):
+            return plain
+    finite = np.isfinite(values)
+    odd = None
+    if not finite.all():
+        odd = np.bincount(index[~finite], weights=values[~finite], minlength=n)
+        index, values = index[finite], values[finite]
+    largest = np.zeros(n)
+    np.maximum.at(largest, index, np.abs(values))
+    if group is not None:
+        largest = group.max(largest)
+    exponent = np.frexp(largest)[1].astype(np.int64)     # largest < 2**exponent
+    folds = _folds(index, values, n, exponent)
+    if group is not None:
+        folds = group.sum(folds)
+    total = _combine(folds, exponent)
+    if group is not None:
+        # whether any rank has a non-finite term, then their (order-free) sum
+        has_odd = group.max(np.array([0.0 if odd is None else 1.0]))[0]
+        if has_odd:
+            odd = group.sum(np.zeros(n) if odd is None else odd)
+    if odd is not None:
+        total = total + odd
+    return total
+
+
+class Group:
+    """The ranks sharing a block of patients, and the collectives between them.
+
+    ``comm`` is the group's own communicator (of two ranks or more);
+    ``poll()`` tells whether another rank of the run has failed.  Every
+    collective is non-blocking underneath and raises :class:`PeerFailed` if a
+    peer fails while this rank waits.
+    """
+
+    def __init__(self, comm, poll: Callable[[], bool] | None = None):
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self._wait = _waiter(poll)
+        self._types: dict[int, object] = {}
+
+    # -- reductions (every rank of the group calls each, in the same order)
+    def _allreduce(self, a: np.ndarray, op) -> np.ndarray:
+        a = np.ascontiguousarray(a)
+        out = np.empty_like(a)
+        self._wait(self.comm.Iallreduce(a, out, op=op))
+        return out
+
+    def sum(self, a: np.ndarray) -> np.ndarray:
+        """Element-wise sum over the group (exact for integers and for whole
+        float64 numbers below 2**53, whatever order MPI adds them in)."""
+        from mpi4py import MPI
+        return self._allreduce(a, MPI.SUM)
+
+    def max(self, a: np.ndarray) -> np.ndarray:
+        from mpi4py import MPI
+        return self._allreduce(a, MPI.MAX)
+
+    def min(self, a: np.ndarray) -> np.ndarray:
+        """Element-wise minimum; NaN counts as missing (``np.fmin``)."""
+        from mpi4py import MPI
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            return self._allreduce(a, MPI.MIN)
+        filled = np.where(np.isnan(a), np.inf, a)
+        out = self._allreduce(filled, MPI.MIN)
+        gone = self._allreduce(np.isnan(a).astype(np.int8), MPI.MIN)   # NaN everywhere
+        out[gone.astype(bool)] = np.nan
+        return out
+
+    def allgather(self, a: np.ndarray) -> np.ndarray:
+        """Every rank's ``a`` (same shape on all), stacked on a new first axis."""
+        a = np.ascontiguousarray(a)
+        out = np.empty((self.size,) + a.shape, a.dtype)
+        self._wait(self.comm.Iallgather(a, out))
+        return out
+
+    # -- exchange of rows
+    def _record_type(self, itemsize: int):
+        t = self._types.get(itemsize)
+        if t is None:
+            from mpi4py import MPI
+            t = self._types[itemsize] = MPI.BYTE.Create_contiguous(itemsize).Commit()
+        return t
+
+    def exchange(self, cols: dict[str, np.ndarray], dest: np.ndarray) -> dict[str, np.ndarray]:
+        """Send row ``i`` of the columns to group rank ``dest[i]``; return the rows
+        received, in the order (source rank, then the sender's row order).
+
+        The columns are packed into one array of fixed-width records (a NumPy
+        structured dtype) and sent in one ``Alltoallv`` after an ``Alltoall`` of
+        the counts.  Every rank must call it, with the same column names and
+        dtypes, even with no rows to send.
+        """
+        names = sorted(cols)
+        dtype = np.dtype([(k, np.asarray(cols[k]).dtype) for k in names])
+        dest = np.asarray(dest, dtype=np.int64)
+        order = np.argsort(dest, kind="stable")
+        send = np.empty(dest.size, dtype)
+        for k in names:
+            send[k] = np.asarray(cols[k])[order]
+        counts = np.bincount(dest, minlength=self.size).astype(np.int64)
+        recv_counts = np.empty(self.size, np.int64)
+        self._wait(self.comm.Ialltoall(counts, recv_counts))
+        recv = np.empty(int(recv_counts.sum()), dtype)
+        rtype = self._record_type(dtype.itemsize)
+        sdispl = np.cumsum(counts) - counts
+        rdispl = np.cumsum(recv_counts) - recv_counts
+        self._wait(self.comm.Ialltoallv(
+            [send.view(np.uint8), (counts.astype(np.int32), sdispl.astype(np.int32)), rtype],
+            [recv.view(np.uint8), (recv_counts.astype(np.int32), rdispl.astype(np.int32)),
+             rtype]))
+        return {k: np.ascontiguousarray(recv[k]) for k in names}
+
+    def gather_rows(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every rank's rows on the group's first rank (others get none back)."""
+        n = len(next(iter(cols.values()))) if cols else 0
+        return self.exchange(cols, np.zeros(n, np.int64))
+
+    def free(self) -> None:
+        for t in self._types.values():
+            t.Free()
+        self._types.clear()
+
+
+class Domains:
+    """Which rank of a group owns each domain (patient, organ, shard).
+
+    A row's shard is its lesion id modulo ``shards`` (ids are outputs of a
+    64-bit mixing function, so the residues are evenly spread), so that every
+    clone of a lesion shares its domain.  ``shards`` is a multiple of the
+    group's size; the domains start dealt out in turn, so that every (patient,
+    organ) starts spread over every rank.
+    """
+
+    SHARDS_PER_RANK = 8
+
+    def __init__(self, group_size: int, n_patients: int, n_organs: int):
+        self.size = group_size
+        self.n_org = n_organs
+        self.shards = self.SHARDS_PER_RANK * group_size
+        n = n_patients * n_organs * self.shards
+        self.owner = (np.arange(n) % group_size).astype(np.int64)
+
+    def domain(self, pidx: np.ndarray, organ: np.ndarray, lesion: np.ndarray) -> np.ndarray:
+        shard = (np.asarray(lesion, dtype=np.uint64) % np.uint64(self.shards)).astype(np.int64)
+        return (np.asarray(pidx, np.int64) * self.n_org + np.asarray(organ, np.int64)) \
+            * self.shards + shard
+
+    def owner_of(self, pidx, organ, lesion) -> np.ndarray:
+        return self.owner[self.domain(pidx, organ, lesion)]
+
+    def assign(self, rows_per_domain: np.ndarray) -> np.ndarray:
+        """A new owner per domain from the group's row counts per domain (the same
+        on every rank, so every rank computes the same map).
+
+        Longest-processing-time first (Graham 1969): domains by falling count
+        (ties: domain order) each go to the least loaded rank (ties: the lowest).
+        Empty domains keep their owner.
+        """
+        counts = np.asarray(rows_per_domain, np.int64)
+        owner = self.owner.copy()
+        load = np.zeros(self.size, np.int64)
+        busy = np.flatnonzero(counts)
+        for d in busy[np.argsort(-counts[busy], kind="stable")]:
+            r = int(np.argmin(load))
+            owner[d] = r
+            load[r] += counts[d]
+        return owner
+
+    @staticmethod
+    def imbalance(rows_per_domain: np.ndarray, owner: np.ndarray, size: int) -> float:
+        """The most loaded rank's rows over the mean (1.0: even)."""
+        load = np.bincount(owner, weights=rows_per_domain, minlength=size)
+        mean = load.sum() / size
+        return float(load.max() / mean) if mean > 0 else 1.0

@@ -1,0 +1,151 @@
+"""Patients split over ranks: exchange, reductions, rebalancing, failures.
+
+Run under ``mpiexec -n 2 python -m pytest --with-mpi tests/mpi`` (any size >= 2).
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import paget
+from paget.domains import Group, fold_sum
+from paget.engine import RankRun
+
+from ..conftest import busy
+
+
+def _group():
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    return Group(comm.Split(0, comm.Get_rank()))
+
+
+@pytest.mark.mpi(min_size=2)
+def test_exchange_delivers_every_row_once_to_its_rank_with_its_columns():
+    g = _group()
+    rng = np.random.default_rng(100 + g.rank)
+    n = [0, 7, 1000][g.rank % 3]                    # one rank sends nothing
+    rows = {"uid": (np.arange(n) + 10_000 * g.rank).astype(np.uint64),
+            "cells": rng.uniform(0, 1e9, n), "organ": rng.integers(0, 17, n).astype(np.int16),
+            "flags": rng.integers(0, 4, n).astype(np.uint8)}
+    dest = rng.integers(0, g.size, n)
+    got = g.exchange(rows, dest)
+    assert {k: v.dtype for k, v in got.items()} == {k: v.dtype for k, v in rows.items()}
+    # every rank's rows, as each sent them, gathered to check what arrived where
+    sent = g.comm.allgather((rows, dest))
+    expect = {k: np.concatenate([r[k][d == g.rank] for r, d in sent]) for k in rows}
+    for k in rows:
+        assert np.array_equal(got[k], expect[k]), k
+    total = g.comm.allreduce(n)
+    assert g.comm.allreduce(got["uid"].size) == total
+    gathered = g.gather_rows(rows)
+    assert gathered["uid"].size == (total if g.rank == 0 else 0)
+    g.free()
+
+
+@pytest.mark.mpi(min_size=2)
+def test_fold_sum_over_a_group_is_the_serial_sum_to_the_bit():
+    g = _group()
+    rng = np.random.default_rng(7)            # the same terms on every rank ...
+    m, n = 4000, 5
+    index = rng.integers(0, n, m)
+    values = rng.standard_normal(m) * 10.0 ** rng.uniform(-12, 12, m)
+    values[::97] = np.floor(np.abs(values[::97]))
+    mine = rng.permutation(m)[g.rank::g.size]  # ... each adding its own share
+    got = fold_sum(index[mine], values[mine], n, g)
+    assert np.array_equal(got, fold_sum(index, values, n))
+    # non-finite terms on one rank only: every rank gets the same non-finite sum
+    odd = np.array([np.inf if g.rank == 0 else 1.0])
+    assert g.comm.allgather(fold_sum(np.zeros(1, int), odd, 1, g)[0]) == [np.inf] * g.size
+    g.free()
+
+
+@pytest.mark.mpi(min_size=2)
+def test_one_patient_split_over_every_rank_equals_the_serial_run():
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    cfg = busy(cohort={"patients": 1, "years": 0.15})
+    ds = paget.Simulation(cfg, entry_points=False).run(comm=comm)
+    blocks = paget.Simulation(cfg, entry_points=False).run(comm=comm, gather=False)
+    if comm.Get_rank() == 0:
+        serial = paget.Simulation(cfg, entry_points=False).run()
+        assert serial.sizes["lesion"] > 100
+        xr.testing.assert_identical(ds, serial)
+        xr.testing.assert_identical(blocks, serial)    # the group's first rank has it all
+    else:
+        assert ds is None and blocks.sizes["patient"] == 0 and blocks.sizes["lesion"] == 0
+
+
+@pytest.mark.mpi(min_size=2)
+def test_rebalancing_spreads_rows_piled_on_one_rank_and_changes_no_result():
+    """Every domain starts on rank 0; the rebalancing moves domains until no rank
+    holds more than REBALANCE_ABOVE times the mean rows, and the result is the
+    serial one."""
+    g = _group()
+    cfg = busy(cohort={"patients": 1, "years": 0.2})
+    sim = paget.Simulation(cfg, entry_points=False)
+    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.fate_matrix,
+                  sim.variables, group=g)
+    run.domains.owner[:] = 0
+    loads = []
+
+    def on_step(step):
+        loads.append(g.comm.allgather(run.table.n))
+        return False
+
+    part = run.run(on_step=on_step)
+    before = [s for s in loads if sum(s) > 64 * g.size]
+    assert before, "the run never grew past the rebalancing threshold"
+    last = np.array(loads[-1], float)
+    assert last.max() <= RankRun.REBALANCE_ABOVE * last.mean() * 1.5
+    assert min(last) > 0                                  # every rank took some rows
+    moved = sum(1 for a, b in zip(loads, loads[1:]) if a[0] > b[0] and sum(b) >= sum(a))
+    assert moved >= 1                                     # rank 0 gave rows away
+    ds = sim._dataset([part], first_patient=0, n_patients=1 if g.rank == 0 else 0)
+    if g.rank == 0:
+        xr.testing.assert_identical(ds, paget.Simulation(cfg, entry_points=False).run())
+    g.free()
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("with_checkpoints", [False, True])
+def test_an_error_on_one_rank_of_a_split_patient_is_raised_on_every_rank(with_checkpoints,
+                                                                         mpi_tmp_path):
+    """Rank 1 raises mid-run while its group waits for it in a reduction: every
+    rank raises the error (no rank left waiting), with and without the
+    per-step agreement of checkpoints."""
+    from mpi4py import MPI
+    from paget.checkpoint import Checkpoints
+    comm = MPI.COMM_WORLD
+    mod = types.ModuleType("rank1_fails_later")
+
+    @paget.hookimpl
+    def paget_growth(lesions, t):
+        if comm.Get_rank() == 1 and t >= 3.0:
+            raise RuntimeError("disk on fire")
+
+    mod.paget_growth = paget_growth
+    sim = paget.Simulation(busy(cohort={"patients": 1, "years": 0.05}),
+                           plugins=[("rank1_fails_later", mod)], entry_points=False)
+    ckpt = Checkpoints(mpi_tmp_path / "ck", every=1.0) if with_checkpoints else None
+    with pytest.raises(paget.PagetError, match="disk on fire"):
+        sim.run(comm=comm, checkpoint=ckpt)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_domains_of_a_group_cover_every_row_exactly_once():
+    g = _group()
+    sim = paget.Simulation(busy(cohort={"patients": 2, "years": 0.1}), entry_points=False)
+    # two patients on every rank of the group (as one block)
+    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 2, sim.fate_matrix,
+                  sim.variables, group=g)
+    run.run()
+    everyone = np.concatenate(g.comm.allgather(run.table.uid.copy()))
+    assert everyone.size > 100
+    assert np.unique(everyone).size == everyone.size          # no row on two ranks
+    tab = run.table                                           # each on its domain's owner
+    assert np.all(run.domains.owner_of(tab.patient, tab.organ, tab.lesion) == g.rank)
+    g.free()

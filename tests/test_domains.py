@@ -1,0 +1,154 @@
+"""Splitting patients over ranks (paget.domains): the parts that need no MPI.
+
+The collectives themselves are tested under mpiexec in tests/mpi/test_domains.py.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from paget.domains import (FOLD_BITS, FOLDS, Domains, _combine, _folds, fold_sum,
+                           rank_groups)
+from paget.output import patient_blocks
+from paget.state import LesionTable
+
+
+# ----------------------------------------------------------------- fold_sum
+def _split_fold_sum(index, values, n, parts):
+    """fold_sum as a group of ``len(parts)`` ranks computes it: the largest term
+    per bin over all parts, each part's folds, their sum, one combination."""
+    largest = np.zeros(n)
+    for p in parts:
+        np.maximum.at(largest, index[p], np.abs(values[p]))
+    exponent = np.frexp(largest)[1].astype(np.int64)
+    folds = sum(_folds(index[p], values[p], n, exponent) for p in parts)
+    return _combine(folds, exponent)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fold_sum_is_the_same_to_the_bit_in_any_order_and_split(seed):
+    rng = np.random.default_rng(seed)
+    m, n = 5000, 7
+    index = rng.integers(0, n, m)
+    # terms of mixed signs over 30 orders of magnitude: an ordinary sum depends on order
+    values = rng.standard_normal(m) * 10.0 ** rng.uniform(-15, 15, m)
+    ref = fold_sum(index, values, n)
+    perm = rng.permutation(m)
+    assert np.array_equal(fold_sum(index[perm], values[perm], n), ref)
+    for k in (2, 3, 7):
+        cuts = np.sort(rng.choice(np.arange(1, m), k - 1, replace=False))
+        parts = np.split(rng.permutation(m), cuts)
+        assert np.array_equal(_split_fold_sum(index, values, n, parts), ref)
+
+
+def test_fold_sum_is_within_rounding_of_the_exact_sum():
+    rng = np.random.default_rng(11)
+    m, n = 20000, 3
+    index = rng.integers(0, n, m)
+    values = rng.standard_normal(m) * 10.0 ** rng.uniform(-8, 8, m)
+    got = fold_sum(index, values, n)
+    for b in range(n):
+        terms = values[index == b]
+        exact = math.fsum(terms)
+        # error bound of the folds: each term rounded to 2**(e - FOLDS FOLD_BITS - 1)
+        bound = terms.size * np.abs(terms).max() * 2.0 ** (-FOLDS * FOLD_BITS)
+        assert abs(got[b] - exact) <= bound + abs(exact) * 2.0 ** -52
+
+
+def test_fold_sum_of_whole_numbers_is_the_exact_bincount():
+    """Cells: the serial shortcut (a bincount) and the folds agree to the bit."""
+    rng = np.random.default_rng(3)
+    index = rng.integers(0, 4, 3000)
+    values = np.floor(rng.uniform(0, 1e12, 3000))
+    plain = np.bincount(index, weights=values, minlength=4)
+    assert np.array_equal(fold_sum(index, values, 4), plain)
+    assert np.array_equal(_split_fold_sum(index, values, 4, np.array_split(np.arange(3000), 3)),
+                          plain)
+
+
+def test_fold_sum_of_non_finite_terms_and_empty_bins():
+    index = np.array([0, 0, 1, 1, 2])
+    values = np.array([np.inf, 1.5, np.inf, -np.inf, np.nan])
+    got = fold_sum(index, values, 4)
+    assert got[0] == np.inf and np.isnan(got[1]) and np.isnan(got[2]) and got[3] == 0.0
+    assert np.array_equal(fold_sum(np.zeros(0, int), np.zeros(0), 3), np.zeros(3))
+
+
+def test_fold_sum_refuses_mismatched_input():
+    with pytest.raises(ValueError, match="3 indices for 2 values"):
+        fold_sum(np.zeros(3, int), np.zeros(2), 1)
+
+
+# ----------------------------------------------------------------- groups
+@pytest.mark.parametrize("patients,ranks,chunk", [(1, 4, 1), (3, 4, 1), (2, 5, 1), (7, 4, 1),
+                                                  (4, 4, 1), (5, 8, 2), (0, 3, 1), (1, 1, 1)])
+def test_rank_groups_share_every_block_over_contiguous_ranks(patients, ranks, chunk):
+    groups = rank_groups(patients, ranks, chunk)
+    assert len(groups) == ranks
+    blocks = [b for b in patient_blocks(patients, ranks, chunk) if b[1] > b[0]]
+    if len(blocks) == ranks or not blocks:
+        assert [(lo, hi) for _, lo, hi in groups] == patient_blocks(patients, ranks, chunk)
+        return
+    ids = [g for g, _, _ in groups]
+    assert ids == sorted(ids) and set(ids) == set(range(len(blocks)))   # contiguous, all used
+    sizes = np.bincount(ids)
+    assert sizes.max() - sizes.min() <= 1                               # as even as it goes
+    assert [groups[ids.index(g)][1:] for g in range(len(blocks))] == blocks
+
+
+def test_domains_start_spread_and_keep_a_lesions_clones_together():
+    dom = Domains(group_size=3, n_patients=2, n_organs=5)
+    assert dom.shards == 3 * Domains.SHARDS_PER_RANK
+    # every (patient, organ) has shards on every rank
+    owner = dom.owner.reshape(2, 5, dom.shards)
+    assert all(set(owner[p, o]) == {0, 1, 2} for p in range(2) for o in range(5))
+    lesion = np.array([7, 7, 7, 12345678901], np.uint64)   # one lesion's three clones
+    d = dom.domain(np.array([1, 1, 1, 1]), np.array([2, 2, 2, 2]), lesion)
+    assert d[0] == d[1] == d[2]
+
+
+def test_domain_assignment_balances_rows_and_is_deterministic():
+    rng = np.random.default_rng(5)
+    dom = Domains(group_size=4, n_patients=1, n_organs=3)
+    counts = rng.integers(0, 1000, dom.owner.size)
+    counts[:10] = 0
+    owner = dom.assign(counts)
+    assert np.array_equal(owner, dom.assign(counts))
+    assert np.array_equal(owner[:10], dom.owner[:10])           # empty domains stay
+    load = np.bincount(owner, weights=counts, minlength=4)
+    # LPT: no rank above the mean by more than the largest domain
+    assert load.max() - load.mean() <= counts.max()
+    assert Domains.imbalance(counts, owner, 4) < Domains.imbalance(
+        counts, np.zeros_like(owner), 4)
+
+
+# ------------------------------------------------- reductions handed to hooks
+def _table():
+    t = LesionTable()
+    t.append(uid=np.array([1, 2, 3, 4, 5], np.uint64), parent=np.zeros(5, np.uint64),
+             lesion=np.array([1, 2, 2, 4, 5], np.uint64), clone=np.arange(5, dtype=np.uint64),
+             genotype=np.zeros(5, np.uint64), cells=np.array([10.0, 4.0, 6.0, 10.0, 3.0]),
+             patient=np.array([5, 5, 5, 6, 7]), birth_step=np.zeros(5, np.int32),
+             organ=np.array([0, 1, 1, 2, 0], np.int16), flags=np.zeros(5, np.uint8))
+    return t
+
+
+def test_patient_sum_per_patient_per_organ_and_over_chosen_rows():
+    les = _table().view(1.0, lo=5, n_patients=4, n_organs=3)
+    assert np.array_equal(les.patient_sum(les.cells), [20.0, 10.0, 3.0, 0.0])
+    by_organ = les.patient_sum(les.cells, by_organ=True)
+    assert by_organ.shape == (4, 3)
+    assert np.array_equal(by_organ[0], [10.0, 10.0, 0.0])
+    assert np.array_equal(les.patient_sum(np.array([1.0, 2.0]), rows=np.array([1, 4])),
+                          [1.0, 0.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="one entry per row"):
+        les.patient_sum(np.ones(3))
+
+
+def test_largest_lesion_adds_clones_and_breaks_ties_by_lowest_id():
+    les = _table().view(1.0, lo=5, n_patients=4, n_organs=3)
+    best, cells = les.largest_lesion()
+    # patient 5: lesion 1 (10 cells) ties lesion 2 (4 + 6): the lower id wins
+    assert best.tolist() == [1, 4, 5, 0] and cells.tolist() == [10.0, 10.0, 3.0, 0.0]
