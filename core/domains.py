@@ -29,11 +29,13 @@ no rank is left waiting in a reduction its failed peer will never join.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
 import numpy as np
 
+from .ext import kernels
 from .output import patient_blocks
 
 __all__ = ["PeerFailed", "rank_groups", "Group", "Domains", "fold_sum"]
@@ -66,20 +68,27 @@ def rank_groups(n_patients: int, n_ranks: int, chunk: int = 1
     return out
 
 
-def _waiter(poll: Callable[[], bool] | None, spin_s: float = 2e-4):
-    """Wait for an MPI request without blocking: spin for ``spin_s`` (a peer a
-    little behind arrives within it), then sleep in steps that grow to 1 ms,
-    so that a rank waiting long does not take the core of one still working
-    (an oversubscribed machine); raise :class:`PeerFailed` if ``poll()`` says
+def _waiter(poll: Callable[[], bool] | None, spin_s: float = 0.01):
+    """Wait for an MPI request without blocking: for ``spin_s`` test it between
+    yields of the CPU (``sched_yield``: at once back where the core is free,
+    to a rank still working where the machine is oversubscribed), then between
+    sleeps that grow to 1 ms; raise :class:`PeerFailed` if ``poll()`` says
     another rank failed."""
+    yield_cpu = getattr(os, "sched_yield", lambda: time.sleep(0))
+
     def wait(request) -> None:
         if request.Test():
             return
         start = time.perf_counter()
+        tests = 0
         while time.perf_counter() - start < spin_s:
             if request.Test():
                 return
-        delay = 2e-5
+            tests += 1
+            if tests % 64 == 0 and poll is not None and poll():
+                raise PeerFailed("another rank failed")
+            yield_cpu()
+        delay = 5e-5
         while not request.Test():
             if poll is not None and poll():
                 raise PeerFailed("another rank failed")
@@ -98,17 +107,12 @@ MAX_TERMS = 2 ** (52 - FOLD_BITS)
 
 
 def _folds(index: np.ndarray, values: np.ndarray, n: int, exponent: np.ndarray) -> np.ndarray:
-    """Per bin, the sums of each fold of the terms (exact whole numbers), (FOLDS, n)."""
+    """Per bin, the sums of each fold of the (finite) terms: exact whole numbers,
+    (FOLDS, n); one compiled pass (:func:`paget.ext.kernels.fold_terms`)."""
     out = np.zeros((FOLDS, n))
-    if not values.size:
-        return out
-    r = values.copy()
-    e = exponent[index]
-    for k in range(FOLDS):
-        scale = e - FOLD_BITS * (k + 1)
-        q = np.rint(np.ldexp(r, -scale))
-        r -= np.ldexp(q, scale)             # exact: q 2**scale is r rounded to the grid
-        out[k] = np.bincount(index, weights=q, minlength=n)
+    kernels.fold_terms(np.ascontiguousarray(index, dtype=np.int64),
+                       np.ascontiguousarray(values, dtype=np.float64),
+                       np.ascontiguousarray(exponent, dtype=np.int64), FOLDS, FOLD_BITS, out)
     return out
 
 
@@ -120,53 +124,64 @@ def _combine(folds: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     return total
 
 
+class _Alone:
+    """The collectives of a group of one rank (a serial reduction)."""
+
+    @staticmethod
+    def sum(a):
+        return a
+
+    max = sum
+
+
 def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
              group: "Group | None" = None) -> np.ndarray:
     """``np.bincount(index, values, minlength=n)``, the same to the bit however the
     terms are ordered or split over the ranks of ``group``.
 
     Whole non-negative values whose sums stay below 2**53 (cells, counts) add
-    exactly in any order: a serial reduction of those is a plain bincount.
-    Other values are split into ``FOLDS`` parts on grids of ``FOLD_BITS`` bits
-    set by the bin's largest term over the group (an exact ``max``), whose sums
-    are exact whole numbers in any order (Demmel & Nguyen 2013, "Fast
+    exactly in any order: when every term of every rank is one, the result is
+    the plain sum.  Otherwise the terms are split into ``FOLDS`` parts on grids
+    of ``FOLD_BITS`` bits set by the bin's largest term over the group, whose
+    sums are exact whole numbers in any order (Demmel & Nguyen 2013, "Fast
     reproducible floating-point summation", ARITH 21).  The result is within
     about ``n_terms 2**-63`` of the largest term of the exact sum, so within the
     rounding of an ordinary sum.  Non-finite terms give the non-finite sum
     (``inf``, or ``nan`` for ``inf - inf`` or a ``nan``) in any order too.
+    Collective over ``group``: two reductions, three when the terms are not
+    all whole.
     """
+    g = _Alone if group is None else group
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     index = np.asarray(index, dtype=np.intp).reshape(-1)
     if values.size != index.size:
         raise ValueError(f"fold_sum: {index.size} indices for {values.size} values")
     if values.size >= MAX_TERMS:
         raise ValueError(f"fold_sum: {values.size} terms; at most {MAX_TERMS - 1} add exactly")
-    if group is None and values.size:
-        plain = np.bincount(index, weights=values, minlength=n)
-        if values.min() >= 0 and plain.max() < 2.0 ** 53 and \
-                not np.any(np.modf(values)[0]):
+    whole = kernels.whole_and_nonnegative(np.ascontiguousarray(values))
+    if whole and group is None:     # the usual serial case (cells, counts): no folds
+        plain = np.bincount(index, weights=values, minlength=n).astype(np.float64)
+        if not plain.size or plain.max() < 2.0 ** 53:
             return plain
-    finite = np.isfinite(values)
     odd = None
-    if not finite.all():
-        odd = np.bincount(index[~finite], weights=values[~finite], minlength=n)
-        index, values = index[finite], values[finite]
-    largest = np.zeros(n)
+    if not whole:
+        finite = np.isfinite(values)
+        if not finite.all():
+            odd = np.bincount(index[~finite], weights=values[~finite], minlength=n)
+            index, values = index[finite], values[finite]
+    largest = np.zeros(n + 2)
     np.maximum.at(largest, index, np.abs(values))
-    if group is not None:
-        largest = group.max(largest)
-    exponent = np.frexp(largest)[1].astype(np.int64)     # largest < 2**exponent
-    folds = _folds(index, values, n, exponent)
-    if group is not None:
-        folds = group.sum(folds)
-    total = _combine(folds, exponent)
-    if group is not None:
-        # whether any rank has a non-finite term, then their (order-free) sum
-        has_odd = group.max(np.array([0.0 if odd is None else 1.0]))[0]
-        if has_odd:
-            odd = group.sum(np.zeros(n) if odd is None else odd)
-    if odd is not None:
-        total = total + odd
+    largest[n] = 0.0 if whole else 1.0            # some term is not whole (or not finite)
+    largest[n + 1] = 0.0 if odd is None else 1.0  # some term is not finite
+    largest = g.max(largest)
+    if not largest[n]:
+        plain = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64))
+        if not plain.size or plain.max() < 2.0 ** 53:
+            return plain
+    exponent = np.frexp(largest[:n])[1].astype(np.int64)     # largest < 2**exponent
+    total = _combine(g.sum(_folds(index, values, n, exponent)), exponent)
+    if largest[n + 1]:
+        total = total + g.sum(np.zeros(n) if odd is None else odd)
     return total
 
 

@@ -326,10 +326,11 @@ class Lesions:
         as cells, within float64 rounding otherwise.
         """
         values = np.asarray(values)
-        where = np.arange(len(self.uid)) if rows is None else np.asarray(rows, dtype=np.intp)
-        if values.shape != where.shape:
+        where = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
+        expected = self.uid.shape if rows is None else where.shape
+        if values.shape != expected:
             raise ValueError(f"patient_sum: values must have one entry per row "
-                             f"({where.size}), got shape {values.shape}")
+                             f"({expected[0]}), got shape {values.shape}")
         from .domains import fold_sum
         n = self._n()
         index = self.pidx[where]

@@ -64,19 +64,40 @@ def test_cohort_is_identical_on_1_2_3_and_4_ranks_in_either_format(tmp_path):
         ["c.toml", "r1.nc", "r2.zarr", "r3.nc", "r4.zarr"]      # no temporaries
 
 
-def test_one_patient_with_many_lesions_is_identical_on_1_and_4_ranks(tmp_path):
-    """The unit of decomposition is the patient (issue 4 asks for organ shards,
-    not built yet: see docs/explanation/engine.md): ranks without patients step
-    along, and the result is the same."""
+def test_one_patient_split_over_1_2_3_and_4_ranks_gives_one_dataset(tmp_path):
+    """One patient's rows spread over every rank (paget.domains): the same dataset,
+    gathered (.nc) or written by the group's first rank (.zarr)."""
     cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 1, "years": 0.5}))
     outs = []
-    for k, suffix in ((1, ".nc"), (4, ".zarr")):
+    for k, suffix in ((1, ".nc"), (2, ".zarr"), (3, ".nc"), (4, ".zarr")):
         out = tmp_path / f"r{k}{suffix}"
         r = run_ranks(k, cfg, out)
         assert r.returncode == 0, r.stderr
+        assert r.stdout.count("wrote") == 1
         outs.append(load(out))
     assert outs[0].sizes["lesion"] > 1000
-    xr.testing.assert_identical(outs[0], outs[1])
+    for other in outs[1:]:
+        xr.testing.assert_identical(outs[0], other)
+
+
+def test_patients_shared_by_groups_checkpointed_and_restarted_on_other_ranks(tmp_path):
+    """Three patients on four ranks (groups of 2, 1 and 1 ranks) write checkpoints;
+    the run restarted on five ranks (groups of 2, 2 and 1) rewrites the serial
+    dataset, to the bit."""
+    cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 3, "years": 0.2}))
+    serial = run_ranks(1, cfg, tmp_path / "serial.nc")
+    assert serial.returncode == 0, serial.stderr
+    expected = load(tmp_path / "serial.nc")
+    ck = tmp_path / "ck"
+    r = run_ranks(4, cfg, tmp_path / "out.nc", "--overwrite", "--checkpoint", str(ck),
+                  "--checkpoint-every", "30", "--checkpoint-keep", "1")
+    assert r.returncode == 0, r.stderr
+    xr.testing.assert_identical(load(tmp_path / "out.nc"), expected)
+    restart = subprocess.run([mpiexec(), "-n", "5", sys.executable, "-m", "paget", "run",
+                              "--restart", str(ck), "--no-progress"],
+                             capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert restart.returncode == 0, restart.stderr
+    xr.testing.assert_identical(load(tmp_path / "out.nc"), expected)
 
 
 def test_clones_plugin_state_and_keyed_draws_are_rank_independent(tmp_path):

@@ -152,3 +152,15 @@ def test_largest_lesion_adds_clones_and_breaks_ties_by_lowest_id():
     best, cells = les.largest_lesion()
     # patient 5: lesion 1 (10 cells) ties lesion 2 (4 + 6): the lower id wins
     assert best.tolist() == [1, 4, 5, 0] and cells.tolist() == [10.0, 10.0, 3.0, 0.0]
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1.0, 1e200, 1e300])
+def test_fold_sum_of_tiny_and_huge_terms(scale):
+    """The folds scale each term, not the grid alone: no overflow of 2**shift
+    for terms near the ends of the float64 range."""
+    rng = np.random.default_rng(2)
+    values = rng.standard_normal(1000) * scale
+    got = fold_sum(np.zeros(1000, int), values, 1)[0]
+    exact = math.fsum(values)
+    assert np.isfinite(got)
+    assert abs(got - exact) <= 1000 * np.abs(values).max() * 2.0 ** -63 + abs(exact) * 2.0 ** -52
