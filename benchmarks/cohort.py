@@ -129,9 +129,9 @@ def large_patient_times(ranks: list[int], years: float, timeout: float = 3600,
                         log=lambda msg: None) -> dict:
     """Wall seconds of :data:`LARGE_PATIENT` under ``mpiexec -n K`` for each K.
 
-    The engine's unit of decomposition is the patient (docs/explanation/engine.md),
-    so one patient runs on one rank whatever K is: the figure shows what splitting
-    a patient over ranks would have to win.
+    With K ranks the patient's rows are spread over all of them (its domains:
+    docs/explanation/engine.md, "Splitting a patient over ranks"); the wall
+    time includes starting K interpreters and writing nothing (no ``-o``).
     """
     import tempfile
 

@@ -25,7 +25,15 @@ lesions : paget.state.Lesions
     patients), ``row`` (int64, index into ``state.lesion`` arrays), ``organ``
     (int16, index into ``body.organs``), ``cells`` (float64, whole cells),
     ``dormant`` (bool: a pool of solitary dormant cells), ``primary`` (bool),
-    ``birth_time`` (float64, days).
+    ``birth_time`` (float64, days).  A patient's rows may be spread over
+    several ranks (fewer patients than ranks): sum over a patient with
+    ``lesions.patient_sum(values)`` (``by_organ=True`` per organ; ``rows=``
+    for some rows), and find its largest lesion with
+    ``lesions.largest_lesion()``, not with ``np.bincount(lesions.pidx, ...)``,
+    which would see this rank's part.  Both are collective: call them on
+    every rank, never inside an ``if`` that depends on this rank's rows.
+    Per-lesion sums (``lesion_cells``, ``lesion_sum``) are local: a lesion's
+    rows are always on one rank.
 sources : paget.state.Lesions
     The same arrays for the rows that shed CTCs in this step, shape ``(m,)``.
 state : paget.state.State
