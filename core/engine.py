@@ -209,12 +209,11 @@ class RankRun:
                 self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
 
     # ------------------------------------------------------------ domains
-    def _owned(self, pidx=None, organ=None, lesion=None) -> np.ndarray:
-        """bool per row (or per given row columns): owned by this rank of the group."""
+    def _owned(self) -> np.ndarray:
+        """bool per row: owned by this rank of the group."""
         tab = self.table
-        if pidx is None:
-            pidx, organ, lesion = tab.patient - self.lo, tab.organ, tab.lesion
-        return self.domains.owner_of(pidx, organ, lesion) == self.group.rank
+        return self.domains.owner_of(tab.patient - self.lo, tab.organ, tab.lesion) \
+            == self.group.rank
 
     def _route(self, new_rows: list[tuple[str, dict[str, np.ndarray]]]
                ) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -224,8 +223,10 @@ class RankRun:
         out = []
         for kind in ("lesion", "pool"):
             parts = [c for k, c in new_rows if k == kind]
-            cols = ({k: np.concatenate([c[k] for c in parts]) for k in parts[0]} if parts
-                    else self._no_rows())
+            # the table's dtypes on every rank: the records' layout must agree
+            cols = ({k: np.concatenate([c[k] for c in parts]).astype(
+                        self.table.column(k).dtype, copy=False) for k in parts[0]}
+                    if parts else self._no_rows())
             dest = self.domains.owner_of(cols["patient"] - self.lo, cols["organ"],
                                          cols["lesion"])
             got = self.group.exchange(cols, dest)
