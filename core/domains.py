@@ -13,15 +13,16 @@ Inside a group every rank holds every per-patient array of the block (records,
 counters, plugin state) and runs every hook on its own rows; what needs the whole
 patient is reduced over the group:
 
-- sums over a patient's rows (:meth:`Group.patient_sum`), reproducible to the bit
+- sums over a patient's rows (:meth:`paget.state.Lesions.patient_sum`,
+  :func:`fold_sum`), reproducible to the bit
   whatever the split: whole numbers add exactly in any order, and other values
   are pre-rounded to a grid set by the patient's largest term so that their parts
-  add exactly too (:func:`fold_sum`; Demmel & Nguyen 2013);
+  add exactly too (Demmel & Nguyen 2013);
 - CTCs arriving in a domain owned by another rank of the group travel in one
   buffer-based ``Alltoallv`` a step (:meth:`Group.exchange`: fixed-width NumPy
   records, nothing pickled);
 - domains are rebalanced by row count as lesions are founded and die
-  (:meth:`Domains.rebalance`).
+  (:meth:`Domains.assign`, called by the engine's ``RankRun._rebalance``).
 
 Every collective waits without blocking and checks whether another rank of the
 run has failed (:class:`PeerFailed`), so that an error anywhere ends the job and
@@ -159,10 +160,16 @@ def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
     if values.size >= MAX_TERMS:
         raise ValueError(f"fold_sum: {values.size} terms; at most {MAX_TERMS - 1} add exactly")
     whole = kernels.whole_and_nonnegative(np.ascontiguousarray(values))
+
+    def plain() -> np.ndarray | None:
+        """The group's plain sum, if its bins stay below 2**53 (then it is exact)."""
+        s = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64))
+        return s if not s.size or s.max() < 2.0 ** 53 else None
+
     if whole and group is None:     # the usual serial case (cells, counts): no folds
-        plain = np.bincount(index, weights=values, minlength=n).astype(np.float64)
-        if not plain.size or plain.max() < 2.0 ** 53:
-            return plain
+        got = plain()
+        if got is not None:
+            return got
     odd = None
     if not whole:
         finite = np.isfinite(values)
@@ -175,9 +182,9 @@ def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
     largest[n + 1] = 0.0 if odd is None else 1.0  # some term is not finite
     largest = g.max(largest)
     if not largest[n]:
-        plain = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64))
-        if not plain.size or plain.max() < 2.0 ** 53:
-            return plain
+        got = plain()
+        if got is not None:
+            return got
     exponent = np.frexp(largest[:n])[1].astype(np.int64)     # largest < 2**exponent
     total = _combine(g.sum(_folds(index, values, n, exponent)), exponent)
     if largest[n + 1]:

@@ -19,7 +19,7 @@ from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
 from .output import FLUX_VARIABLES, STATE_VARIABLES
 from .random import Draws, purpose_id
-from .state import (FateMatrix, LesionTable, Patients, Rates, State, StateVariable,
+from .state import (COLUMNS, FateMatrix, LesionTable, Patients, Rates, State, StateVariable,
                     lesion_groups)
 
 __all__ = ["StepPlan", "RankRun", "select_patients"]
@@ -238,12 +238,7 @@ class RankRun:
     def _no_rows(self) -> dict[str, np.ndarray]:
         """Columns of no rows, as :meth:`_new_rows` makes them."""
         tab = self.table
-        cols = {k: tab.column(k)[:0].copy() for k in
-                ("uid", "parent", "lesion", "clone", "genotype", "cells", "patient",
-                 "birth_step", "organ", "flags")}
-        for name in self.inherit:
-            cols[name] = tab.column(name)[:0].copy()
-        return cols
+        return {k: tab.column(k)[:0].copy() for k in (*COLUMNS, *self.inherit)}
 
     def _rebalance(self) -> None:
         """Move domains between the group's ranks when the rows are out of balance."""
@@ -356,11 +351,7 @@ class RankRun:
             if not self.group.min(np.array([ok], np.int64))[0]:
                 raise RuntimeError("a rank of the group could not assemble its state")
             live, archive, clones = (self.group.gather_rows(p) for p in parts)
-            names = sorted(self.acc)
-            flat = self.group.sum(np.concatenate([self.acc[k].reshape(-1) for k in names]))
-            acc = dict(zip(names, np.split(flat, np.cumsum([self.acc[k].size for k in names])[:-1])))
-            acc = {k: v.reshape(self.acc[k].shape) for k, v in acc.items()}
-            events = self._events()
+            acc, events = self._summed_counters(), self._events()
         state: dict[str, np.ndarray] = {
             "lo": np.int64(self.lo), "hi": np.int64(self.hi),
             "next_step": np.int64(self.next_step), "next_record": np.int64(self.next_record),
@@ -821,16 +812,17 @@ class RankRun:
             if f"state.{name}" in self.rec:
                 self.rec[f"state.{name}"][:, ri] = value
 
-    def _reduce_counters(self) -> None:
-        """Sum the group's flux counters into every rank's (integers: exact)."""
+    def _summed_counters(self) -> dict[str, np.ndarray]:
+        """The flux counters summed over the group, in one reduction (integers: exact)."""
         names = sorted(self.acc)
-        flat = np.concatenate([self.acc[k].reshape(-1) for k in names])
-        flat = self.group.sum(flat)
-        at = 0
-        for k in names:
-            a = self.acc[k]
-            a.reshape(-1)[:] = flat[at: at + a.size]
-            at += a.size
+        flat = self.group.sum(np.concatenate([self.acc[k].reshape(-1) for k in names]))
+        parts = np.split(flat, np.cumsum([self.acc[k].size for k in names])[:-1])
+        return {k: p.reshape(self.acc[k].shape) for k, p in zip(names, parts)}
+
+    def _reduce_counters(self) -> None:
+        """Sum the group's flux counters into every rank's."""
+        for k, v in self._summed_counters().items():
+            self.acc[k][...] = v
 
     def _events(self) -> dict[str, np.ndarray]:
         """The event times; in a group the earliest over its ranks (each saw its rows)."""
