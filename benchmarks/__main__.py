@@ -171,6 +171,11 @@ def run(args) -> dict:
     res.update(cohort.large_patient_times(ranks, 1.0 if quick else 1.25,
                                           log=lambda m: log("   " + m)))
 
+    log("5c. a heterogeneous cohort, with and without moving patients")
+    from . import heterogeneous
+    res.update(heterogeneous.heterogeneous_times(ranks, 0.75 if quick else 1.0,
+                                                 log=lambda m: log("   " + m)))
+
     log("8. engine cost against patients and against lesion rows")
     from . import scaling
     res.update(scaling.patient_sweep([25, 50, 100, 200] if quick else [50, 100, 200, 400, 800],
@@ -300,7 +305,32 @@ def sections(res: dict):
             s.rows.append([str(kk), fmt_s(wall), "n/a" if sp is None else f"{sp:.2f}x"])
         for name, err in res.get("large_patient_errors", {}).items():
             s.notes.append(f"{name} rank(s): {err}")
-        s.notes.append("a patient is never split over ranks (yet): expect no speed-up")
+        s.notes.append("on K ranks the patient's rows are spread over all of them "
+                       "(docs/explanation/engine.md, 'Splitting a patient over ranks')")
+        out.append(s)
+
+    if "heterogeneous_years" in res:
+        s = Section(f"5c. A heterogeneous cohort (benchmarks.heterogeneous.HETEROGENEOUS, "
+                    f"9 patients), {res['heterogeneous_years']:g} years, in-process",
+                    ["ranks", "layout", "wall", "speed-up", "moves"])
+        s.rows.append(["1", "", fmt_s(res.get("heterogeneous_seconds_1_rank")), "1.00x", ""])
+        for kk in ranks:
+            if kk == 1:
+                continue
+            for suffix, name in (("_static", "first kept"), ("", "moving")):
+                wall = res.get(f"heterogeneous_seconds_{kk}_ranks{suffix}")
+                sp = res.get(f"heterogeneous_speedup_{kk}_ranks{suffix}")
+                moves = res.get(f"heterogeneous_moves_{kk}_ranks") if not suffix else None
+                s.rows.append([str(kk), name, fmt_s(wall),
+                               "n/a" if sp is None else f"{sp:.2f}x",
+                               "" if moves is None else str(moves)])
+        for name, err in res.get("heterogeneous_errors", {}).items():
+            s.notes.append(f"{name}: {err}")
+        if res.get("heterogeneous_rows"):
+            s.notes.append(f"lesion rows per patient at the end: {res['heterogeneous_rows']}")
+        s.notes.append(f"moving: Simulation.REGROUP_EVERY = {res['heterogeneous_every']} "
+                       "steps; 'first kept': 0 (docs/explanation/engine.md, 'Moving "
+                       "patients between ranks')")
         out.append(s)
 
     s = Section(f"6. Time outside the kernels: in-process run, {res['overhead_patients']} "

@@ -39,7 +39,8 @@ import numpy as np
 from .ext import kernels
 from .output import patient_blocks
 
-__all__ = ["PeerFailed", "rank_groups", "Group", "Domains", "fold_sum"]
+__all__ = ["PeerFailed", "rank_groups", "plan_groups", "layout_time", "Group", "Domains",
+           "fold_sum"]
 
 
 class PeerFailed(Exception):
@@ -67,6 +68,100 @@ def rank_groups(n_patients: int, n_ranks: int, chunk: int = 1
         # the ranks of group g are those r with floor(r m / n) = g: contiguous
         out.append((g, *blocks[g]))
     return out
+
+
+def plan_groups(loads: np.ndarray, n_ranks: int, chunk: int = 1, *,
+                efficiency: float = 0.5) -> list[tuple[int, int, int]]:
+    """Per rank: (group, lo, hi), a layout of the ranks that evens out ``loads``.
+
+    ``loads`` are the patients' expected costs per step (the engine's: lesion
+    rows plus a per-patient share).  The patients are cut, in whole ``chunk``s,
+    into contiguous segments, and each segment gets ``k >= 1`` contiguous ranks
+    (a group when ``k > 1``), so that the largest segment time, ``W / s(k)``
+    with ``s(k) = 1 + efficiency (k - 1)`` the speed-up of a group of ``k``
+    ranks, is as small as this search finds:
+
+    - bisection on the bottleneck ``B``: scanning the chunks in order, a segment
+      starting at a chunk of load ``u`` takes the fewest ranks ``k`` with
+      ``u <= B s(k)`` and extends while its load stays within ``B s(k)`` (the
+      ends found by binary search on the cumulative loads, so a test costs
+      ``O(segments log chunks)``); ``B`` is feasible when the ranks suffice;
+    - ranks left over go, one at a time, to the segment with the largest time
+      (ties: the first).
+
+    Every rank computes the same layout from the same ``loads`` (the same
+    floating-point operations in the same order).  The leaders (first rank of
+    each group) hold the segments in patient order, as :func:`rank_groups`'s do.
+    ``efficiency``: an assumption, 0.5, from one split patient measured on 2
+    ranks (1.36-1.45x, ``docs/explanation/performance.md``).
+    """
+    loads = np.asarray(loads, np.float64)
+    P = loads.size
+    if P == 0 or n_ranks < 1:
+        raise ValueError(f"cannot lay out {P} patients over {n_ranks} ranks")
+    starts = np.arange(0, P, chunk)
+    units = np.add.reduceat(loads, starts)
+    U = units.size
+    cum = np.concatenate([[0.0], np.cumsum(units)])
+
+    def speed(k):
+        return 1.0 + efficiency * (k - 1)
+
+    def ranks_for(w: float, b: float) -> int:
+        if w <= b:
+            return 1
+        return 1 + int(np.ceil((w / b - 1.0) / efficiency))
+
+    def segments(b: float) -> list[tuple[int, int, int]] | None:
+        """(first chunk, end chunk, ranks) per segment; None when over ``n_ranks``."""
+        out, i, used = [], 0, 0
+        while i < U:
+            k = ranks_for(units[i], b)
+            # the last chunk end j with cum[j] - cum[i] <= b s(k), at least i + 1
+            j = max(i + 1, int(np.searchsorted(cum, cum[i] + b * speed(k), side="right")) - 1)
+            used += k
+            if used > n_ranks:
+                return None
+            out.append((i, j, k))
+            i = j
+        return out
+
+    total = float(cum[-1])
+    if not total > 0:      # nothing to balance: the even split
+        return rank_groups(P, n_ranks, chunk)
+    lo_b, hi_b = float(units.max()) / speed(n_ranks) * (1 - 1e-12), total
+    best = segments(hi_b)
+    for _ in range(64):
+        mid = 0.5 * (lo_b + hi_b)
+        if not lo_b < mid < hi_b:
+            break
+        found = segments(mid)
+        if found is None:
+            lo_b = mid
+        else:
+            hi_b, best = mid, found
+    assert best is not None
+    ranks = [k for _, _, k in best]
+    work = [cum[j] - cum[i] for i, j, _ in best]
+    for _ in range(n_ranks - sum(ranks)):
+        s = max(range(len(best)), key=lambda t: (work[t] / speed(ranks[t]), -t))
+        ranks[s] += 1
+    out = []
+    for g, ((i, j, _), k) in enumerate(zip(best, ranks)):
+        lo, hi = int(starts[i]), int(starts[j]) if j < U else P
+        out += [(g, lo, hi)] * k
+    return out
+
+
+def layout_time(loads: np.ndarray, layout: list[tuple[int, int, int]],
+                efficiency: float = 0.5) -> float:
+    """The largest time ``W / s(k)`` of a layout's groups (see :func:`plan_groups`)."""
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(loads, np.float64))])
+    size: dict[int, list] = {}
+    for g, lo, hi in layout:
+        size.setdefault(g, [lo, hi, 0])[2] += 1
+    return max(((cum[hi] - cum[lo]) / (1.0 + efficiency * (k - 1))
+                for lo, hi, k in size.values()), default=0.0)
 
 
 def _waiter(poll: Callable[[], bool] | None, spin_s: float = 0.01):
@@ -281,6 +376,39 @@ class Group:
              rtype]))
         return {k: np.ascontiguousarray(recv[k]) for k in names}
 
+    def exchange_arrays(self, states: list) -> list:
+        """Send ``states[r]`` (a dict of NumPy arrays, or None for nothing) to rank
+        ``r``; return what each rank sent this one (None where nothing).
+
+        For the rare moves of whole patients between groups.  Each dict travels
+        as its arrays' raw bytes after a JSON header of their names, dtypes and
+        shapes (:func:`pack_arrays`; nothing pickled): one ``Alltoall`` of the
+        sizes, then one ``Alltoallv`` of the bytes in 4 KiB blocks, so that a
+        rank may send up to 8 TiB within MPI's ``int`` counts.
+        """
+        if len(states) != self.size:
+            raise ValueError(f"{len(states)} states for a group of {self.size} ranks")
+        unit = 4096
+        blobs = [np.zeros(0, np.uint8) if st is None else pack_arrays(st) for st in states]
+        counts = np.array([b.size for b in blobs], np.int64)
+        recv_counts = np.empty(self.size, np.int64)
+        self._wait(self.comm.Ialltoall(counts, recv_counts))
+        sblocks, rblocks = -(-counts // unit), -(-recv_counts // unit)
+        if max(sblocks.sum(), rblocks.sum()) >= 2**31:
+            raise OverflowError("more than 8 TiB of patient state to move at once")
+        sdispl, rdispl = np.cumsum(sblocks) - sblocks, np.cumsum(rblocks) - rblocks
+        send = np.zeros(int(sblocks.sum()) * unit, np.uint8)
+        for b, at in zip(blobs, sdispl):
+            send[at * unit: at * unit + b.size] = b
+        del blobs
+        recv = np.empty(int(rblocks.sum()) * unit, np.uint8)
+        rtype = self._record_type(unit)
+        self._wait(self.comm.Ialltoallv(
+            [send, (sblocks.astype(np.int32), sdispl.astype(np.int32)), rtype],
+            [recv, (rblocks.astype(np.int32), rdispl.astype(np.int32)), rtype]))
+        return [unpack_arrays(recv[at * unit: at * unit + n]) if n else None
+                for n, at in zip(recv_counts, rdispl)]
+
     def gather_rows(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Every rank's rows on the group's first rank (others get none back)."""
         n = len(next(iter(cols.values()))) if cols else 0
@@ -290,6 +418,38 @@ class Group:
         for t in self._types.values():
             t.Free()
         self._types.clear()
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """``arrays`` as one uint8 buffer: an 8-byte header length, a JSON header of
+    names, dtypes and shapes, then each array's bytes (C order).  Object
+    arrays are refused: only numbers, booleans and fixed-width strings travel."""
+    import json
+    meta, parts = [], []
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype.hasobject:
+            raise TypeError(f"{name}: object arrays cannot be sent between ranks")
+        meta.append([name, a.dtype.str, list(a.shape)])
+        parts.append(np.ascontiguousarray(a.reshape(-1)).view(np.uint8))
+    head = json.dumps(meta).encode()
+    return np.concatenate([np.frombuffer(np.int64(len(head)).tobytes() + head, np.uint8),
+                           *parts])
+
+
+def unpack_arrays(buf: np.ndarray) -> dict[str, np.ndarray]:
+    """The dict :func:`pack_arrays` packed (arrays copied out of ``buf``)."""
+    import json
+    n = int(np.frombuffer(buf[:8].tobytes(), np.int64)[0])
+    at = 8 + n
+    out = {}
+    for name, dtype, shape in json.loads(buf[8:at].tobytes()):
+        dt = np.dtype(dtype)
+        size = dt.itemsize * int(np.prod(shape, dtype=np.int64))
+        out[name] = buf[at: at + size].view(dt).reshape(shape).copy() if size else \
+            np.zeros(shape, dt)
+        at += size
+    return out
 
 
 class Domains:

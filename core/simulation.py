@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
-from .domains import Group, PeerFailed, rank_groups
-from .engine import RankRun, StepPlan
+from .domains import Group, PeerFailed, layout_time, plan_groups, rank_groups
+from .engine import RankRun, StepPlan, select_patients
 from .errors import ConfigError, PagetError, PluginError
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
 from .output import build_dataset, combine_arms, config_attrs
@@ -87,6 +87,21 @@ class Simulation:
     >>> ds.tumor_cells.sel(organ="liver").isel(time=-1)
     """
 
+    #: steps between checks of how evenly the work is spread over the run's
+    #: ranks (0: never move patients between ranks)
+    REGROUP_EVERY = 32
+    #: patients move when the most loaded group's expected time per step is
+    #: this many times that of the layout :func:`paget.domains.plan_groups` finds
+    REGROUP_ABOVE = 1.25
+    #: ... and that group holds at least this many lesion rows' worth of work
+    REGROUP_MIN_ROWS = 2048
+    #: a live patient's per-step work (its hooks' share), in lesion rows: an
+    #: assumption, measured only in that 1 and 2 ranks balance well with it
+    PATIENT_ROWS = 16
+    #: the speed-up of a group of k ranks is taken as 1 + GROUP_EFFICIENCY (k - 1)
+    #: (one large patient on 2 ranks: 1.36-1.45x, docs/explanation/performance.md)
+    GROUP_EFFICIENCY = 0.5
+
     def __init__(self, config: Mapping[str, Any] | None = None, *,
                  plugins: Iterable[tuple[str, Any]] = (), entry_points: bool = True):
         if config is not None and not isinstance(config, Mapping):
@@ -94,6 +109,10 @@ class Simulation:
                               f"to values)")
         data = copy.deepcopy(dict(config or {}))
         plugins = tuple(plugins)
+        #: after a run on several ranks: ``(step, layout)`` for its first layout
+        #: and each it moved to, a layout giving per rank ``(group, lo, hi)``
+        #: (:func:`paget.domains.plan_groups`); the same on every rank
+        self.layouts: list[tuple[int, list[tuple[int, int, int]]]] = []
         arms = _check_arms(data.pop("arms", None))
         plugin_cfg = validate_config(_plugins_only_model(), {"plugins": data.get("plugins", {})})
         # naming a built-in module in [plugins] load is redundant, not an error:
@@ -219,8 +238,11 @@ class Simulation:
         ----------
         comm : mpi4py communicator, optional
             Patients are split into contiguous blocks over its ranks; each rank
-            simulates its block and rank 0 gathers the result.  Defaults to a
-            serial run.  Results do not depend on the number of ranks.
+            simulates its block and rank 0 gathers the result.  Every
+            ``REGROUP_EVERY`` steps the ranks compare their work and, when it
+            is out of balance, move patients between them (a large patient may
+            get several ranks); see :attr:`layouts`.  Defaults to a serial run.
+            Results do not depend on the number of ranks or on the moves.
         progress : callable, optional
             Called with the number of steps just completed (on each rank); on
             a resumed run first with the steps the checkpoint had done.
@@ -229,8 +251,8 @@ class Simulation:
             ``checkpoint.every`` days, and on SIGTERM: then every rank stops at
             the same step, writes a checkpoint and raises
             :class:`paget.checkpoint.Interrupted`.  Ranks then agree once per
-            step (one small ``Allreduce``); without checkpoints they never
-            communicate between the start and the end.
+            step (one small ``Allreduce``); without checkpoints they
+            communicate only to balance their work.
         resume : path, optional
             Continue from the newest complete checkpoint in this directory (or
             from this ``step-*`` directory), written by any number of ranks.
@@ -294,23 +316,23 @@ class Simulation:
         rank = 0 if comm is None else comm.Get_rank()
         plan = self.plan
         P = self.config.cohort.patients
-        groups = rank_groups(P, size, chunk)
-        g, lo, hi = groups[rank]
-        members = [r for r, (h, _, _) in enumerate(groups) if h == g]
-        shared = len({h for h, _, _ in groups}) < size   # some ranks share a block
+        layout = rank_groups(P, size, chunk)
+        g, lo, hi = layout[rank]
         every = checkpoint.every_steps(plan.dt) if checkpoint is not None else None
         error: BaseException | None = None
         run: RankRun | None = None
         start = 0
+        regroup = size > 1 and self.REGROUP_EVERY > 0
+        shared = len({h for h, _, _ in layout}) < size   # some ranks share a block
         coord = _Coordinator(comm, lockstep=checkpoint is not None, n_steps=plan.n_steps,
-                             messages=shared)
-        group = None
-        if shared:       # collective over the run's ranks, before anything can fail
-            sub = comm.Split(color=g, key=rank)
-            if len(members) > 1:
-                group = Group(sub, poll=coord.peer_failed)
-            else:
-                sub.Free()
+                             messages=shared or regroup)
+        world: Group | None = None
+        if comm is not None:  # collective over the run's ranks, before anything can fail
+            if regroup:
+                world = Group(comm.Dup(), poll=coord.peer_failed)
+            group = self._group_of(comm, layout, coord) if shared else None
+        else:
+            group = None
         # ---- set-up: every rank builds its run (and loads its checkpoint shards)
         step_dir = None
         if resume is not None:
@@ -345,6 +367,7 @@ class Simulation:
             error = exc
         coord.agree(error)
         coord.start(start)
+        self.layouts = [(start, layout)]
 
         header = None
         if checkpoint is not None:
@@ -386,12 +409,30 @@ class Simulation:
             on_step = coord.peer_failed
         else:
             on_step = None
+        moving: list | None = None      # the layout to move to, once decided
+
+        def on_step_or_regroup(step: int) -> bool:
+            nonlocal moving
+            if on_step is not None and on_step(step):
+                return True
+            if world is not None and (step + 1) % self.REGROUP_EVERY == 0 \
+                    and step + 1 < plan.n_steps:
+                moving = self._new_layout(run, layout, world, chunk)
+                return moving is not None
+            return False
+
         part: dict[str, np.ndarray] | None = None
         if progress is not None and start:
             progress(start)
         try:
             with coord.catch_sigterm(checkpoint is not None):
-                part = run.run(progress=progress, on_step=on_step)
+                part = run.run(progress=progress, on_step=on_step_or_regroup)
+                while moving is not None:
+                    run, group = self._move_patients(run, group, layout, moving, world, coord)
+                    layout, moving = moving, None
+                    g, lo, hi = layout[rank]
+                    self.layouts.append((run.next_step, layout))
+                    part = run.run(progress=progress, on_step=on_step_or_regroup)
                 if part is not None and checkpoint is not None:
                     # this rank's patients all died early: keep agreeing (and
                     # writing its frozen state) with the ranks still stepping
@@ -410,12 +451,91 @@ class Simulation:
             error = exc
             coord.fail()
         coord.finish(error)
+        for grp in (group, world):
+            if grp is not None:
+                grp.free()
+                grp.comm.Free()
+        if group is not None and group.rank != 0:
+            lo = hi        # the group's first rank returns its patients
+        return part, lo, hi
+
+    @staticmethod
+    def _group_of(comm, layout: list[tuple[int, int, int]], coord: "_Coordinator"
+                  ) -> Group | None:
+        """This rank's group in ``layout`` (None: it holds its block alone).
+        Collective over ``comm`` (``Split``), blocking: call it only where no
+        rank can have failed since the last agreement."""
+        rank = comm.Get_rank()
+        g = layout[rank][0]
+        sub = comm.Split(color=g, key=rank)
+        if sum(1 for h, _, _ in layout if h == g) > 1:
+            return Group(sub, poll=coord.peer_failed)
+        sub.Free()
+        return None
+
+    def _loads(self, run: RankRun, world: Group) -> np.ndarray:
+        """Every patient's expected work per step, in lesion rows (collective)."""
+        loads = np.zeros(self.config.cohort.patients, np.int64)
+        loads[run.lo:run.hi] = np.bincount(run.table.patient - run.lo, minlength=run.P)
+        if run.group is None or run.group.rank == 0:
+            loads[run.lo:run.hi] += self.PATIENT_ROWS * run.alive
+        return world.sum(loads).astype(np.float64)
+
+    def _new_layout(self, run: RankRun, layout: list[tuple[int, int, int]], world: Group,
+                    chunk: int) -> list[tuple[int, int, int]] | None:
+        """A better layout of the ranks for the work as it stands, or None to keep
+        this one (collective; every rank decides alike)."""
+        loads = self._loads(run, world)
+        eff = self.GROUP_EFFICIENCY
+        now = layout_time(loads, layout, eff)
+        # no layout beats the total shared evenly: skip the search when even
+        # that would not gain enough
+        if now < self.REGROUP_MIN_ROWS or now <= self.REGROUP_ABOVE * loads.sum() / world.size:
+            return None
+        new = plan_groups(loads, world.size, chunk, efficiency=eff)
+        if new == layout or now <= self.REGROUP_ABOVE * layout_time(loads, new, eff):
+            return None
+        return new
+
+    def _move_patients(self, run: RankRun, group: Group | None,
+                       layout: list[tuple[int, int, int]], new: list[tuple[int, int, int]],
+                       world: Group, coord: "_Coordinator") -> tuple[RankRun, Group | None]:
+        """Move the patients to the ranks of layout ``new`` (collective): the run's
+        state as a checkpoint holds it, cut by :func:`select_patients`, sent in
+        one exchange and loaded as a restart does, so that the results are those
+        of any other layout, to the bit."""
+        rank = world.rank
+        state = run.state_dict()       # in a group: on its first rank, the others none
+        _, lo, hi = layout[rank]
+        pieces: list = [None] * world.size
+        if group is None or group.rank == 0:
+            for r, (_, a, b) in enumerate(new):
+                a, b = max(a, lo), min(b, hi)
+                if a < b:
+                    pieces[r] = select_patients([state], a, b)
+        del state
+        got = [p for p in world.exchange_arrays(pieces) if p is not None]
+        del pieces
+        _, lo, hi = new[rank]
+        mine, failure = None, None
+        try:
+            mine = select_patients(got, lo, hi)
+        except Exception as exc:
+            failure = exc
+        # every rank agrees it has its patients before the blocking Split
+        if not world.min(np.array([failure is None], np.int64))[0]:
+            raise failure or PagetError("a rank could not take its patients when they moved "
+                                        "between ranks")
+        del got
         if group is not None:
             group.free()
             group.comm.Free()
-            if group.rank != 0:
-                lo = hi        # the group's first rank returns its patients
-        return part, lo, hi
+        group = self._group_of(world.comm, new, coord)
+        moved = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
+                        None if self.fates is None else self.fate_matrix, self.variables,
+                        group=group)
+        moved.load_state(mine)
+        return moved, group
 
     def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:
         """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""

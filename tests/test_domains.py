@@ -9,8 +9,10 @@ import math
 import numpy as np
 import pytest
 
+import itertools
+
 from paget.domains import (FOLD_BITS, FOLDS, Domains, _combine, _folds, fold_sum,
-                           rank_groups)
+                           layout_time, plan_groups, rank_groups)
 from paget.output import patient_blocks
 from paget.state import LesionTable
 
@@ -98,6 +100,69 @@ def test_rank_groups_share_every_block_over_contiguous_ranks(patients, ranks, ch
     assert [groups[ids.index(g)][1:] for g in range(len(blocks))] == blocks
 
 
+def _check_layout(layout, patients, ranks, chunk):
+    """Every rank in one group; groups numbered in rank order; their segments
+    contiguous, in patient order, covering every patient, cut at whole chunks."""
+    assert len(layout) == ranks
+    ids = [g for g, _, _ in layout]
+    assert ids[0] == 0 and all(b - a in (0, 1) for a, b in zip(ids, ids[1:]))
+    segments = [layout[ids.index(g)][1:] for g in range(ids[-1] + 1)]
+    assert all(seg == (lo, hi) for g, lo, hi in layout for seg in [segments[g]])
+    assert segments[0][0] == 0 and segments[-1][1] == patients
+    assert all(a[1] == b[0] for a, b in zip(segments, segments[1:]))
+    assert all(hi > lo and lo % chunk == 0 for lo, hi in segments)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plan_groups_lays_out_every_rank_and_beats_the_even_split(seed):
+    rng = np.random.default_rng(seed)
+    patients, ranks, chunk = int(rng.integers(1, 60)), int(rng.integers(1, 17)), \
+        int(rng.choice([1, 1, 2, 3]))
+    loads = rng.lognormal(0, 2.0, patients) * rng.integers(0, 2, patients)  # some idle
+    layout = plan_groups(loads, ranks, chunk)
+    _check_layout(layout, patients, ranks, chunk)
+    assert layout_time(loads, layout) <= layout_time(loads, rank_groups(patients, ranks, chunk)) \
+        * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_plan_groups_is_at_least_as_good_as_the_best_split_without_groups(seed):
+    """Exhaustive check on small cases: no contiguous split of the patients into
+    one segment per rank has a smaller largest load."""
+    rng = np.random.default_rng(1000 + seed)
+    ranks = int(rng.integers(1, 5))
+    patients = int(rng.integers(ranks, 9))
+    loads = rng.lognormal(0, 1.5, patients)
+    best = min(max(loads[a:b].sum() for a, b in zip((0,) + cuts, cuts + (patients,)))
+               for cuts in itertools.combinations(range(1, patients), ranks - 1))
+    assert layout_time(loads, plan_groups(loads, ranks)) <= best * (1 + 1e-9)
+
+
+def test_plan_groups_gives_a_large_patient_the_spare_ranks():
+    loads = np.full(20, 100.0)
+    loads[7] = 50_000.0                     # one patient with most of the cohort's rows
+    layout = plan_groups(loads, 8)
+    _check_layout(layout, 20, 8, 1)
+    mine = [(lo, hi) for _, lo, hi in layout if lo <= 7 < hi]
+    assert len(mine) >= 5                   # the large patient's group
+    assert layout_time(loads, layout) < 0.5 * layout_time(loads, rank_groups(20, 8))
+
+
+def test_layout_time_counts_a_groups_ranks_at_the_assumed_efficiency():
+    loads = np.array([1.0, 2.0, 3.0, 4.0])
+    assert layout_time(loads, [(0, 0, 2), (1, 2, 4)]) == 7.0
+    # 3 ranks on patients [2, 4): a speed-up of 1 + 0.5 * 2 = 2
+    assert layout_time(loads, [(0, 0, 2), (1, 2, 4), (1, 2, 4), (1, 2, 4)]) == 3.5
+    assert layout_time(loads, [(0, 0, 4)] * 2, efficiency=1.0) == 5.0
+
+
+def test_plan_groups_without_work_is_the_even_split_and_refuses_nothing_to_lay_out():
+    assert plan_groups(np.zeros(10), 4, 2) == rank_groups(10, 4, 2)
+    assert plan_groups(np.ones(3), 4) == rank_groups(3, 4)
+    with pytest.raises(ValueError, match="cannot lay out 0 patients over 2 ranks"):
+        plan_groups(np.zeros(0), 2)
+
+
 def test_domains_start_spread_and_keep_a_lesions_clones_together():
     dom = Domains(group_size=3, n_patients=2, n_organs=5)
     assert dom.shards == 3 * Domains.SHARDS_PER_RANK
@@ -164,3 +229,21 @@ def test_fold_sum_of_tiny_and_huge_terms(scale):
     exact = math.fsum(values)
     assert np.isfinite(got)
     assert abs(got - exact) <= 1000 * np.abs(values).max() * 2.0 ** -63 + abs(exact) * 2.0 ** -52
+
+
+def test_pack_arrays_round_trips_every_kind_of_state_array_and_refuses_objects():
+    from paget.domains import pack_arrays, unpack_arrays
+    state = {"lo": np.int64(3), "cells": np.linspace(0, 1e12, 7),
+             "flags": np.array([1, 0, 255], np.uint8), "alive": np.array([True, False]),
+             "rec.x": np.arange(24, dtype=np.int32).reshape(2, 3, 4)[:, ::2],  # not contiguous
+             "empty": np.zeros((0, 5)), "name": np.array(["liver", "bone"]),
+             "big_endian": np.arange(3, dtype=">f8")}
+    buf = pack_arrays(state)
+    assert buf.dtype == np.uint8
+    got = unpack_arrays(buf)
+    assert list(got) == list(state)
+    for k, v in state.items():
+        v = np.asarray(v)
+        assert got[k].dtype == v.dtype and got[k].shape == v.shape and np.array_equal(got[k], v), k
+    with pytest.raises(TypeError, match="obj: object arrays cannot be sent"):
+        pack_arrays({"obj": np.array([{}, None])})

@@ -149,3 +149,107 @@ def test_domains_of_a_group_cover_every_row_exactly_once():
     tab = run.table                                           # each on its domain's owner
     assert np.all(run.domains.owner_of(tab.patient, tab.organ, tab.lesion) == g.rank)
     g.free()
+
+
+# -------------------------------------------------- patients moving between ranks
+@pytest.fixture
+def regroup_often(monkeypatch):
+    """Check the balance every 4 steps and move patients whenever the planned
+    layout differs from the current one, however small the work."""
+    monkeypatch.setattr(paget.Simulation, "REGROUP_EVERY", 4)
+    monkeypatch.setattr(paget.Simulation, "REGROUP_MIN_ROWS", 0)
+    monkeypatch.setattr(paget.Simulation, "REGROUP_ABOVE", 0.5)
+
+
+def _layouts_are_valid(sim, size, patients):
+    for step, layout in sim.layouts:
+        assert len(layout) == size
+        ids = [g for g, _, _ in layout]
+        assert ids == sorted(ids)
+        lo_hi = sorted({(lo, hi) for _, lo, hi in layout})
+        assert lo_hi[0][0] == 0 and lo_hi[-1][1] == patients
+        assert all(a[1] == b[0] for a, b in zip(lo_hi, lo_hi[1:]))
+
+
+@pytest.mark.mpi(min_size=2)
+def test_patients_moving_between_ranks_change_no_result(regroup_often):
+    """Patients (and groups) move between ranks as their rows grow: the gathered
+    Dataset and the blocks of gather=False are the serial run's, to the bit."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    size = comm.Get_size()
+    P = 2 * size + 1
+    cfg = busy(cohort={"patients": P, "years": 0.25})
+    sim = paget.Simulation(cfg, entry_points=False)
+    ds = sim.run(comm=comm)
+    moves = [layout for _, layout in sim.layouts[1:]]
+    assert len(moves) >= 1                                    # it did move patients
+    assert comm.allgather(sim.layouts) == [sim.layouts] * size  # every rank alike
+    _layouts_are_valid(sim, size, P)
+    sim2 = paget.Simulation(cfg, entry_points=False)
+    block = sim2.run(comm=comm, gather=False)
+    blocks = comm.gather(block, root=0)
+    if comm.Get_rank() == 0:
+        serial = paget.Simulation(cfg, entry_points=False).run()
+        assert serial.sizes["lesion"] > 1000
+        xr.testing.assert_identical(ds, serial)
+        blocks = [b for b in blocks if b.sizes["patient"]]
+        assert np.array_equal(np.concatenate([b.patient.values for b in blocks]), np.arange(P))
+        for b in blocks:
+            xr.testing.assert_identical(b.tumor_cells,
+                                        serial.tumor_cells.sel(patient=b.patient))
+        assert sum(b.sizes["lesion"] for b in blocks) == serial.sizes["lesion"]
+    else:
+        assert ds is None
+
+
+@pytest.mark.mpi(min_size=2)
+def test_patients_moving_between_ranks_survive_checkpoints_and_restarts(regroup_often,
+                                                                        mpi_tmp_path):
+    """Checkpoints written by moved layouts (every 3 days, between moves every 4
+    steps) restart on the starting layout to the serial result."""
+    from mpi4py import MPI
+    from paget.checkpoint import Checkpoints, find_checkpoint
+    comm = MPI.COMM_WORLD
+    P = comm.Get_size() + 1
+    cfg = busy(cohort={"patients": P, "years": 0.2})
+    ckpt = Checkpoints(mpi_tmp_path / "ck", every=3.0, keep=100)
+    sim = paget.Simulation(cfg, entry_points=False)
+    ds = sim.run(comm=comm, checkpoint=ckpt)
+    assert len(sim.layouts) > 1
+    moved_at = sim.layouts[1][0]
+    # restart from the first checkpoint written after the first move
+    mid = None
+    if comm.Get_rank() == 0:
+        written = {int(p.name.split("-")[1]): p for p in (mpi_tmp_path / "ck").glob("step-*")}
+        mid = str(find_checkpoint(written[min(s for s in written if s > moved_at)]))
+    mid = comm.bcast(mid, root=0)
+    again = paget.Simulation(cfg, entry_points=False).run(comm=comm, resume=mid)
+    if comm.Get_rank() == 0:
+        serial = paget.Simulation(cfg, entry_points=False).run()
+        xr.testing.assert_identical(ds, serial)
+        xr.testing.assert_identical(again, serial)
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("with_checkpoints", [False, True])
+def test_an_error_while_the_others_wait_to_move_patients_is_raised_on_every_rank(
+        regroup_often, with_checkpoints, mpi_tmp_path):
+    """The last rank fails in step 3 while the others wait in the balance check
+    after it: every rank raises the error, none is left waiting."""
+    from mpi4py import MPI
+    from paget.checkpoint import Checkpoints
+    comm = MPI.COMM_WORLD
+    mod = types.ModuleType("last_rank_fails")
+
+    @paget.hookimpl
+    def paget_growth(lesions, t):
+        if comm.Get_rank() == comm.Get_size() - 1 and t >= 3.0:
+            raise RuntimeError("ran out of lesions")
+
+    mod.paget_growth = paget_growth
+    sim = paget.Simulation(busy(cohort={"patients": 2 * comm.Get_size(), "years": 0.05}),
+                           plugins=[("last_rank_fails", mod)], entry_points=False)
+    ckpt = Checkpoints(mpi_tmp_path / "ck", every=1.0) if with_checkpoints else None
+    with pytest.raises(paget.PagetError, match="ran out of lesions"):
+        sim.run(comm=comm, checkpoint=ckpt)
