@@ -204,6 +204,30 @@ def test_patients_moving_between_ranks_change_no_result(regroup_often):
 
 
 @pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("arms", [None, [{"name": "a"},
+                                  {"name": "b", "intravasation": {"rate": 0.02}}]])
+def test_patients_moving_between_ranks_write_the_serial_zarr_store(regroup_often, arms,
+                                                                   mpi_tmp_path, monkeypatch):
+    """Each rank writes the patients it holds at the end (whole zarr chunks, also
+    after moves; a trial's arms move each on their own).  Chunks of one patient,
+    so that the layouts have room to move (a rank's share by default)."""
+    from mpi4py import MPI
+
+    import paget.output
+    monkeypatch.setattr(paget.output, "zarr_patient_chunk", lambda *args: 1)
+    comm = MPI.COMM_WORLD
+    cfg = busy(cohort={"patients": 3 * comm.Get_size() + 1, "years": 0.2})
+    if arms is not None:
+        cfg["arms"] = arms
+    sim = paget.Simulation(cfg, entry_points=False)
+    ds = sim.write(mpi_tmp_path / "out.zarr", comm=comm)
+    runs = [sim] if arms is None else [arm for _, arm in sim.arms]
+    assert all(len(run.layouts) > 1 for run in runs)          # each moved patients
+    if comm.Get_rank() == 0:
+        xr.testing.assert_identical(ds.load(), paget.Simulation(cfg, entry_points=False).run())
+
+
+@pytest.mark.mpi(min_size=2)
 def test_patients_moving_between_ranks_survive_checkpoints_and_restarts(regroup_often,
                                                                         mpi_tmp_path):
     """Checkpoints written by moved layouts (every 3 days, between moves every 4
