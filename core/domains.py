@@ -316,6 +316,20 @@ class Group:
         from mpi4py import MPI
         return self._allreduce(a, MPI.SUM)
 
+    def start_sum(self, a: np.ndarray) -> tuple:
+        """Begin :meth:`sum` without waiting; :meth:`result` finishes it.  Ranks
+        that reach the two calls at different times do not wait for each
+        other in between."""
+        from mpi4py import MPI
+        a = np.ascontiguousarray(a)
+        out = np.empty_like(a)
+        return self.comm.Iallreduce(a, out, op=MPI.SUM), out, a
+
+    def result(self, started: tuple) -> np.ndarray:
+        request, out, _ = started
+        self._wait(request)
+        return out
+
     def max(self, a: np.ndarray) -> np.ndarray:
         from mpi4py import MPI
         return self._allreduce(a, MPI.MAX)
@@ -389,8 +403,9 @@ class Group:
         if len(states) != self.size:
             raise ValueError(f"{len(states)} states for a group of {self.size} ranks")
         unit = 4096
-        blobs = [np.zeros(0, np.uint8) if st is None else pack_arrays(st) for st in states]
-        counts = np.array([b.size for b in blobs], np.int64)
+        # packed straight into the send buffer: the states' bytes are copied once
+        pieces = [[] if st is None else _packed(st) for st in states]
+        counts = np.array([sum(p.size for p in ps) for ps in pieces], np.int64)
         recv_counts = np.empty(self.size, np.int64)
         self._wait(self.comm.Ialltoall(counts, recv_counts))
         sblocks, rblocks = -(-counts // unit), -(-recv_counts // unit)
@@ -398,9 +413,12 @@ class Group:
             raise OverflowError("more than 8 TiB of patient state to move at once")
         sdispl, rdispl = np.cumsum(sblocks) - sblocks, np.cumsum(rblocks) - rblocks
         send = np.zeros(int(sblocks.sum()) * unit, np.uint8)
-        for b, at in zip(blobs, sdispl):
-            send[at * unit: at * unit + b.size] = b
-        del blobs
+        for ps, at in zip(pieces, sdispl):
+            at = int(at) * unit
+            for p in ps:
+                send[at: at + p.size] = p
+                at += p.size
+        del pieces
         recv = np.empty(int(rblocks.sum()) * unit, np.uint8)
         rtype = self._record_type(unit)
         self._wait(self.comm.Ialltoallv(
@@ -420,10 +438,9 @@ class Group:
         self._types.clear()
 
 
-def pack_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """``arrays`` as one uint8 buffer: an 8-byte header length, a JSON header of
-    names, dtypes and shapes, then each array's bytes (C order).  Object
-    arrays are refused: only numbers, booleans and fixed-width strings travel."""
+def _packed(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The pieces of :func:`pack_arrays`'s buffer, uncopied: the header, then
+    each array's bytes."""
     import json
     meta, parts = [], []
     for name, a in arrays.items():
@@ -433,8 +450,14 @@ def pack_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
         meta.append([name, a.dtype.str, list(a.shape)])
         parts.append(np.ascontiguousarray(a.reshape(-1)).view(np.uint8))
     head = json.dumps(meta).encode()
-    return np.concatenate([np.frombuffer(np.int64(len(head)).tobytes() + head, np.uint8),
-                           *parts])
+    return [np.frombuffer(np.int64(len(head)).tobytes() + head, np.uint8), *parts]
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """``arrays`` as one uint8 buffer: an 8-byte header length, a JSON header of
+    names, dtypes and shapes, then each array's bytes (C order).  Object
+    arrays are refused: only numbers, booleans and fixed-width strings travel."""
+    return np.concatenate(_packed(arrays))
 
 
 def unpack_arrays(buf: np.ndarray) -> dict[str, np.ndarray]:

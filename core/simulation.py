@@ -90,6 +90,9 @@ class Simulation:
     #: steps between checks of how evenly the work is spread over the run's
     #: ranks (0: never move patients between ranks)
     REGROUP_EVERY = 32
+    #: a check's loads are summed over the ranks while they take this many more
+    #: steps, so that none waits for the others; they move after those steps
+    REGROUP_LAG = 8
     #: patients move when the most loaded group's expected time per step is
     #: this many times that of the layout :func:`paget.domains.plan_groups` finds
     REGROUP_ABOVE = 1.25
@@ -410,14 +413,21 @@ class Simulation:
         else:
             on_step = None
         moving: list | None = None      # the layout to move to, once decided
+        counting = None                 # the loads being summed over the ranks
+        lag = min(self.REGROUP_LAG, self.REGROUP_EVERY - 1)
 
         def on_step_or_regroup(step: int) -> bool:
-            nonlocal moving
+            nonlocal moving, counting
             if on_step is not None and on_step(step):
                 return True
-            if world is not None and (step + 1) % self.REGROUP_EVERY == 0 \
-                    and step + 1 < plan.n_steps:
-                moving = self._new_layout(run, layout, world, chunk)
+            if world is None:
+                return False
+            done = step + 1          # steps done; a move happens before step `done`
+            if done % self.REGROUP_EVERY == 0 and done + lag < plan.n_steps:
+                counting = world.start_sum(self._loads(run))
+            if counting is not None and done % self.REGROUP_EVERY == lag:
+                loads, counting = world.result(counting), None
+                moving = self._new_layout(loads, layout, world.size, chunk)
                 return moving is not None
             return False
 
@@ -473,26 +483,28 @@ class Simulation:
         sub.Free()
         return None
 
-    def _loads(self, run: RankRun, world: Group) -> np.ndarray:
-        """Every patient's expected work per step, in lesion rows (collective)."""
+    def _loads(self, run: RankRun) -> np.ndarray:
+        """This rank's share of every patient's expected work per step, in lesion
+        rows; summed over the ranks, the patients' loads."""
         loads = np.zeros(self.config.cohort.patients, np.int64)
         loads[run.lo:run.hi] = np.bincount(run.table.patient - run.lo, minlength=run.P)
         if run.group is None or run.group.rank == 0:
             loads[run.lo:run.hi] += self.PATIENT_ROWS * run.alive
-        return world.sum(loads).astype(np.float64)
+        return loads
 
-    def _new_layout(self, run: RankRun, layout: list[tuple[int, int, int]], world: Group,
+    def _new_layout(self, loads: np.ndarray, layout: list[tuple[int, int, int]], size: int,
                     chunk: int) -> list[tuple[int, int, int]] | None:
-        """A better layout of the ranks for the work as it stands, or None to keep
-        this one (collective; every rank decides alike)."""
-        loads = self._loads(run, world)
+        """A better layout of ``size`` ranks for the patients' ``loads``, or None to
+        keep this one (every rank decides alike from the same loads)."""
+        loads = loads.astype(np.float64)
         eff = self.GROUP_EFFICIENCY
         now = layout_time(loads, layout, eff)
-        # no layout beats the total shared evenly: skip the search when even
-        # that would not gain enough
-        if now < self.REGROUP_MIN_ROWS or now <= self.REGROUP_ABOVE * loads.sum() / world.size:
+        # no layout beats the total shared evenly nor the largest patient on
+        # every rank: skip the search when even that would not gain enough
+        bound = max(loads.sum() / size, loads.max() / (1.0 + eff * (size - 1)))
+        if now < self.REGROUP_MIN_ROWS or now <= self.REGROUP_ABOVE * bound:
             return None
-        new = plan_groups(loads, world.size, chunk, efficiency=eff)
+        new = plan_groups(loads, size, chunk, efficiency=eff)
         if new == layout or now <= self.REGROUP_ABOVE * layout_time(loads, new, eff):
             return None
         return new
@@ -527,15 +539,15 @@ class Simulation:
             raise failure or PagetError("a rank could not take its patients when they moved "
                                         "between ranks")
         del got
-        if group is not None:
-            group.free()
-            group.comm.Free()
-        group = self._group_of(world.comm, new, coord)
+        joined = self._group_of(world.comm, new, coord)
         moved = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
                         None if self.fates is None else self.fate_matrix, self.variables,
-                        group=group)
+                        group=joined)
         moved.load_state(mine)
-        return moved, group
+        if group is not None:     # only now: on an error the caller frees the old one
+            group.free()
+            group.comm.Free()
+        return moved, joined
 
     def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:
         """Run every arm on the same virtual patients; combine on an ``arm`` dimension."""
