@@ -343,13 +343,15 @@ class RankRun:
         else:
             # every rank assembles its part before the group's collectives and the
             # group agrees that all could, so that none is left waiting in them
-            parts, ok = None, 1
+            parts, failure = None, None
             try:
                 parts = local()
-            except Exception:
-                ok = 0
-            if not self.group.min(np.array([ok], np.int64))[0]:
-                raise RuntimeError("a rank of the group could not assemble its state")
+            except Exception as exc:
+                failure = exc
+            if not self.group.min(np.array([failure is None], np.int64))[0]:
+                # the failing rank reports its own error, the others that they stopped
+                raise failure or RuntimeError("another rank of the group could not "
+                                              "assemble its state")
             live, archive, clones = (self.group.gather_rows(p) for p in parts)
             acc, events = self._summed_counters(), self._events()
         state: dict[str, np.ndarray] = {

@@ -277,3 +277,33 @@ def test_an_error_while_the_others_wait_to_move_patients_is_raised_on_every_rank
     ckpt = Checkpoints(mpi_tmp_path / "ck", every=1.0) if with_checkpoints else None
     with pytest.raises(paget.PagetError, match="ran out of lesions"):
         sim.run(comm=comm, checkpoint=ckpt)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_rank_of_a_group_failing_to_assemble_its_checkpoint_stops_every_rank(mpi_tmp_path,
+                                                                              monkeypatch):
+    """One patient on every rank; rank 1 cannot assemble its rows for the
+    checkpoint of day 2: the group agrees before gathering, so every rank
+    raises (none waits in the gather), naming the rank's error, and no
+    checkpoint is complete."""
+    from mpi4py import MPI
+    from paget.checkpoint import CheckpointError, Checkpoints
+    from paget.state import LesionTable
+    comm = MPI.COMM_WORLD
+    take = LesionTable.take
+
+    def failing_take(self, rows):
+        if comm.Get_rank() == 1 and isinstance(rows, slice) and self.n:   # state_dict's copy
+            raise MemoryError("no room for the rows")
+        return take(self, rows)
+
+    monkeypatch.setattr(LesionTable, "take", failing_take)
+    sim = paget.Simulation(busy(cohort={"patients": 1, "years": 0.05}), entry_points=False)
+    ckpt = Checkpoints(mpi_tmp_path / "ck", every=2.0)
+    with pytest.raises(CheckpointError, match="rank 1: MemoryError: no room for the rows") \
+            as raised:
+        sim.run(comm=comm, checkpoint=ckpt)
+    assert "rank 0: RuntimeError: another rank of the group could not assemble its state" \
+        in str(raised.value)
+    comm.Barrier()
+    assert not list((mpi_tmp_path / "ck").glob("step-*/manifest.json"))   # none complete
