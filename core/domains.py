@@ -24,6 +24,12 @@ patient is reduced over the group:
 - domains are rebalanced by row count as lesions are founded and die
   (:meth:`Domains.assign`, called by the engine's ``RankRun._rebalance``).
 
+As patients grow apart, the ranks are laid out again: every so often they add up
+each patient's rows, :func:`plan_groups` cuts the cohort into contiguous segments
+with one or more ranks each (a large patient among small ones gets a group of its
+own), and the engine moves the patients' state to their new ranks in one exchange
+(:meth:`Group.exchange_arrays`), as a restart from a checkpoint would load it.
+
 Every collective waits without blocking and checks whether another rank of the
 run has failed (:class:`PeerFailed`), so that an error anywhere ends the job and
 no rank is left waiting in a reduction its failed peer will never join.
@@ -99,6 +105,8 @@ def plan_groups(loads: np.ndarray, n_ranks: int, chunk: int = 1, *,
     P = loads.size
     if P == 0 or n_ranks < 1:
         raise ValueError(f"cannot lay out {P} patients over {n_ranks} ranks")
+    if not (efficiency > 0 and np.all(loads >= 0) and np.all(np.isfinite(loads))):
+        raise ValueError("plan_groups needs finite loads >= 0 and an efficiency > 0")
     starts = np.arange(0, P, chunk)
     units = np.add.reduceat(loads, starts)
     U = units.size

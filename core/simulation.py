@@ -536,8 +536,8 @@ class Simulation:
             failure = exc
         # every rank agrees it has its patients before the blocking Split
         if not world.min(np.array([failure is None], np.int64))[0]:
-            raise failure or PagetError("a rank could not take its patients when they moved "
-                                        "between ranks")
+            raise failure or PagetError("another rank could not take its patients when "
+                                        "they moved between ranks")
         del got
         joined = self._group_of(world.comm, new, coord)
         moved = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,

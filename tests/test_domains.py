@@ -156,11 +156,14 @@ def test_layout_time_counts_a_groups_ranks_at_the_assumed_efficiency():
     assert layout_time(loads, [(0, 0, 4)] * 2, efficiency=1.0) == 5.0
 
 
-def test_plan_groups_without_work_is_the_even_split_and_refuses_nothing_to_lay_out():
+def test_plan_groups_without_work_is_the_even_split_and_refuses_bad_input():
     assert plan_groups(np.zeros(10), 4, 2) == rank_groups(10, 4, 2)
     assert plan_groups(np.ones(3), 4) == rank_groups(3, 4)
     with pytest.raises(ValueError, match="cannot lay out 0 patients over 2 ranks"):
         plan_groups(np.zeros(0), 2)
+    for loads, eff in (([1.0, -1.0], 0.5), ([1.0, np.nan], 0.5), ([1.0], 0.0)):
+        with pytest.raises(ValueError, match="finite loads >= 0 and an efficiency > 0"):
+            plan_groups(np.array(loads), 2, efficiency=eff)
 
 
 def test_domains_start_spread_and_keep_a_lesions_clones_together():
