@@ -98,8 +98,11 @@ class Simulation:
     REGROUP_ABOVE = 1.25
     #: ... and that group holds at least this many lesion rows' worth of work
     REGROUP_MIN_ROWS = 2048
-    #: a live patient's per-step work (its hooks' share), in lesion rows: an
-    #: assumption, measured only in that 1 and 2 ranks balance well with it
+    #: a live patient's per-step work besides its rows (its share of the hooks'
+    #: per-patient arrays), in lesion rows.  An assumption, not measured alone:
+    #: in figure 8 of the harness a default patient's whole step (~8 us at 800
+    #: patients) is about what its ~16 rows cost at ~0.5 us, so the true share
+    #: is smaller; it only tips the balance towards even patient counts
     PATIENT_ROWS = 16
     #: the speed-up of a group of k ranks is taken as 1 + GROUP_EFFICIENCY (k - 1)
     #: (one large patient on 2 ranks: 1.36-1.45x, docs/explanation/performance.md)
