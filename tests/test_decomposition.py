@@ -189,3 +189,21 @@ def test_print_config_under_mpiexec_prints_once(tmp_path):
                         "--print-config"], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("[cohort]") == 1
+
+
+def test_a_cohort_whose_patients_move_between_ranks_gives_one_dataset(tmp_path):
+    """Patients of very different sizes (log-normal shedding, sigma 1.5): on 2 and
+    3 ranks they move between ranks as they grow (after step 40;
+    tests/mpi/test_domains.py checks that they do), written as .nc and .zarr."""
+    cfg = write_toml(tmp_path / "c.toml",
+                     busy(cohort={"patients": 6, "years": 0.5},
+                          heterogeneity={"shedding_sigma": 1.5}, seed=3))
+    outs = []
+    for k, suffix in ((1, ".nc"), (2, ".nc"), (3, ".zarr")):
+        out = tmp_path / f"r{k}{suffix}"
+        r = run_ranks(k, cfg, out)
+        assert r.returncode == 0, r.stderr
+        outs.append(load(out))
+    assert outs[0].sizes["lesion"] > 50_000
+    for other in outs[1:]:
+        xr.testing.assert_identical(outs[0], other)
