@@ -518,14 +518,11 @@ class Domains:
         (ties: domain order) each go to the least loaded rank (ties: the lowest).
         Empty domains keep their owner.
         """
-        counts = np.asarray(rows_per_domain, np.int64)
-        owner = self.owner.copy()
-        load = np.zeros(self.size, np.int64)
+        counts = np.ascontiguousarray(rows_per_domain, np.int64)
+        owner = np.ascontiguousarray(self.owner, np.int64).copy()
         busy = np.flatnonzero(counts)
-        for d in busy[np.argsort(-counts[busy], kind="stable")]:
-            r = int(np.argmin(load))
-            owner[d] = r
-            load[r] += counts[d]
+        order = np.ascontiguousarray(busy[np.argsort(-counts[busy], kind="stable")], np.int64)
+        kernels.lpt_assign(order, counts, owner, self.size)     # compiled: one pass
         return owner
 
     @staticmethod

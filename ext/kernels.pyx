@@ -1042,3 +1042,24 @@ def whole_and_nonnegative(const double[::1] a):
         x = a[i]
         ok &= (x >= 0) & (x < INFINITY) & (floor(x) == x)
     return bool(ok)
+
+
+def lpt_assign(const int64_t[::1] order, const int64_t[::1] counts, int64_t[::1] owner,
+               int size):
+    """Longest processing time first (Graham 1969; paget.domains.Domains.assign):
+    the domains ``order`` (by falling count) each go to the rank with the fewest
+    rows so far (ties: the lowest rank); ``owner`` is updated in place."""
+    cdef Py_ssize_t i, d, m = order.shape[0]
+    cdef int r, best
+    if size < 1:
+        raise ValueError("lpt_assign: a group has at least one rank")
+    cdef int64_t[::1] load = np.zeros(size, dtype=np.int64)
+    with nogil:
+        for i in range(m):
+            d = order[i]
+            best = 0
+            for r in range(1, size):
+                if load[r] < load[best]:
+                    best = r
+            owner[d] = best
+            load[best] += counts[d]
