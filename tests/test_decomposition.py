@@ -46,12 +46,13 @@ def load(path: Path) -> xr.Dataset:
     return (xr.open_zarr(path) if path.suffix == ".zarr" else xr.open_dataset(path)).load()
 
 
-def test_cohort_is_identical_on_1_2_3_and_4_ranks_in_either_format(tmp_path):
+def test_cohort_is_identical_on_1_2_3_4_and_8_ranks_in_either_format(tmp_path):
     """netCDF gathered on rank 0 and zarr written by every rank alike (7
-    patients: blocks of 7, 3+4, 2+2+3 and 1+2+2+2, zarr chunks of 7, 3, 2, 1)."""
+    patients: blocks of 7, 3+4, 2+2+3 and 1+2+2+2, zarr chunks of 7, 3, 2, 1;
+    on 8 ranks, oversubscribed here, one patient split over a group of two)."""
     cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 7, "years": 0.25}))
     outs = []
-    for k, suffix in ((1, ".nc"), (2, ".zarr"), (3, ".nc"), (4, ".zarr")):
+    for k, suffix in ((1, ".nc"), (2, ".zarr"), (3, ".nc"), (4, ".zarr"), (8, ".nc")):
         out = tmp_path / f"r{k}{suffix}"
         r = run_ranks(k, cfg, out)
         assert r.returncode == 0, r.stderr
@@ -61,7 +62,7 @@ def test_cohort_is_identical_on_1_2_3_and_4_ranks_in_either_format(tmp_path):
     for other in outs[1:]:
         xr.testing.assert_identical(outs[0], other)
     assert sorted(p.name for p in tmp_path.iterdir()) == \
-        ["c.toml", "r1.nc", "r2.zarr", "r3.nc", "r4.zarr"]      # no temporaries
+        ["c.toml", "r1.nc", "r2.zarr", "r3.nc", "r4.zarr", "r8.nc"]      # no temporaries
 
 
 def test_one_patient_split_over_1_2_3_and_4_ranks_gives_one_dataset(tmp_path):
@@ -194,12 +195,13 @@ def test_print_config_under_mpiexec_prints_once(tmp_path):
 def test_a_cohort_whose_patients_move_between_ranks_gives_one_dataset(tmp_path):
     """Patients of very different sizes (log-normal shedding, sigma 1.5): on 2 and
     3 ranks they move between ranks as they grow (after step 40;
-    tests/mpi/test_domains.py checks that they do), written as .nc and .zarr."""
+    tests/mpi/test_domains.py checks that they do), written as .nc and .zarr;
+    on 8 ranks (oversubscribed here) in groups from the start."""
     cfg = write_toml(tmp_path / "c.toml",
                      busy(cohort={"patients": 6, "years": 0.5},
                           heterogeneity={"shedding_sigma": 1.5}, seed=3))
     outs = []
-    for k, suffix in ((1, ".nc"), (2, ".nc"), (3, ".zarr")):
+    for k, suffix in ((1, ".nc"), (2, ".nc"), (3, ".zarr"), (8, ".zarr")):
         out = tmp_path / f"r{k}{suffix}"
         r = run_ranks(k, cfg, out)
         assert r.returncode == 0, r.stderr
