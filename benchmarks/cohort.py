@@ -44,18 +44,23 @@ def mpiexec_path() -> str | None:
     return shutil.which("mpiexec")
 
 
-def _timed(cmd: list[str], timeout: float) -> tuple[float | None, str | None]:
+def _launch(cmd: list[str], timeout: float) -> tuple[float | None, str | None, str]:
+    """Run ``cmd``: (wall seconds, None, its stdout), or (None, why it failed, "")."""
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout:.0f} s"
+        return None, f"timed out after {timeout:.0f} s", ""
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        return None, f"exit {proc.returncode}: {tail[0]}"
-    return wall, None
+        return None, f"exit {proc.returncode}: {tail[0]}", ""
+    return wall, None, proc.stdout
+
+
+def _timed(cmd: list[str], timeout: float) -> tuple[float | None, str | None]:
+    return _launch(cmd, timeout)[:2]
 
 
 def _rank_key(kind: str, k: int) -> str:

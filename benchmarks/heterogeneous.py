@@ -11,11 +11,10 @@ and prints, on rank 0, one JSON line: the wall seconds of ``Simulation.run``
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 
-from .cohort import LARGE_PATIENT, mpiexec_path
+from .cohort import LARGE_PATIENT, _launch, _rank_key, mpiexec_path
 
 #: Nine patients of :data:`LARGE_PATIENT` whose CTC shedding differs by a
 #: log-normal factor (sigma 1.0; ASSUMPTION, chosen for load, not biology): with
@@ -46,23 +45,16 @@ def heterogeneous_times(ranks: list[int], years: float, timeout: float = 3600,
         return out
     for k in ranks:
         for every in ([0] if k == 1 else [0, paget.Simulation.REGROUP_EVERY]):
-            key = f"heterogeneous_seconds_{k}_rank" + ("" if k == 1 else "s") + \
-                ("_static" if (k > 1 and every == 0) else "")
+            key = _rank_key("heterogeneous", k) + ("_static" if (k > 1 and every == 0) else "")
             log(f"heterogeneous cohort, {years:g} years, {k} rank(s), "
                 f"{'moving patients' if every else 'first layout kept'}")
-            try:
-                proc = subprocess.run([mpiexec, "-n", str(k), sys.executable, "-m",
-                                       "benchmarks.heterogeneous", str(years), str(every)],
-                                      capture_output=True, text=True, timeout=timeout,
-                                      stdin=subprocess.DEVNULL)
-            except subprocess.TimeoutExpired:
-                out["heterogeneous_errors"][key] = f"timed out after {timeout:.0f} s"
+            _, err, stdout = _launch([mpiexec, "-n", str(k), sys.executable, "-m",
+                                      "benchmarks.heterogeneous", str(years), str(every)],
+                                     timeout)
+            if err:
+                out["heterogeneous_errors"][key] = err
                 continue
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-                out["heterogeneous_errors"][key] = f"exit {proc.returncode}: {tail[0]}"
-                continue
-            got = json.loads(proc.stdout.strip().splitlines()[-1])
+            got = json.loads(stdout.strip().splitlines()[-1])
             out[key] = got["seconds"]
             if every:
                 out[f"heterogeneous_moves_{k}_ranks"] = got["moves"]

@@ -45,8 +45,8 @@ import numpy as np
 from .ext import kernels
 from .output import patient_blocks
 
-__all__ = ["PeerFailed", "rank_groups", "plan_groups", "layout_time", "Group", "Domains",
-           "fold_sum"]
+__all__ = ["PeerFailed", "rank_groups", "plan_groups", "layout_time", "group_speedup",
+           "Group", "Domains", "fold_sum"]
 
 
 class PeerFailed(Exception):
@@ -74,6 +74,12 @@ def rank_groups(n_patients: int, n_ranks: int, chunk: int = 1
         # the ranks of group g are those r with floor(r m / n) = g: contiguous
         out.append((g, *blocks[g]))
     return out
+
+
+def group_speedup(k, efficiency: float = 0.5):
+    """The speed-up assumed for a group of ``k`` ranks: ``1 + efficiency (k - 1)``
+    (see :func:`plan_groups`)."""
+    return 1.0 + efficiency * (k - 1)
 
 
 def plan_groups(loads: np.ndarray, n_ranks: int, chunk: int = 1, *,
@@ -113,7 +119,7 @@ def plan_groups(loads: np.ndarray, n_ranks: int, chunk: int = 1, *,
     cum = np.concatenate([[0.0], np.cumsum(units)])
 
     def speed(k):
-        return 1.0 + efficiency * (k - 1)
+        return group_speedup(k, efficiency)
 
     def ranks_for(w: float, b: float) -> int:
         if w <= b:
@@ -168,7 +174,7 @@ def layout_time(loads: np.ndarray, layout: list[tuple[int, int, int]],
     size: dict[int, list] = {}
     for g, lo, hi in layout:
         size.setdefault(g, [lo, hi, 0])[2] += 1
-    return max(((cum[hi] - cum[lo]) / (1.0 + efficiency * (k - 1))
+    return max(((cum[hi] - cum[lo]) / group_speedup(k, efficiency)
                 for lo, hi, k in size.values()), default=0.0)
 
 
@@ -312,11 +318,14 @@ class Group:
         self._types: dict[int, object] = {}
 
     # -- reductions (every rank of the group calls each, in the same order)
-    def _allreduce(self, a: np.ndarray, op) -> np.ndarray:
+    def _start(self, a: np.ndarray, op) -> tuple:
+        """A begun ``Iallreduce`` of ``a``: (request, result, ``a`` kept alive)."""
         a = np.ascontiguousarray(a)
         out = np.empty_like(a)
-        self._wait(self.comm.Iallreduce(a, out, op=op))
-        return out
+        return self.comm.Iallreduce(a, out, op=op), out, a
+
+    def _allreduce(self, a: np.ndarray, op) -> np.ndarray:
+        return self.result(self._start(a, op))
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Element-wise sum over the group (exact for integers and for whole
@@ -329,9 +338,7 @@ class Group:
         that reach the two calls at different times do not wait for each
         other in between."""
         from mpi4py import MPI
-        a = np.ascontiguousarray(a)
-        out = np.empty_like(a)
-        return self.comm.Iallreduce(a, out, op=MPI.SUM), out, a
+        return self._start(a, MPI.SUM)
 
     def result(self, started: tuple) -> np.ndarray:
         request, out, _ = started
@@ -353,6 +360,15 @@ class Group:
         gone = self._allreduce(np.isnan(a).astype(np.int8), MPI.MIN)   # NaN everywhere
         out[gone.astype(bool)] = np.nan
         return out
+
+    def raise_if_any_failed(self, failure: BaseException | None,
+                            others: BaseException) -> None:
+        """Collective: if any rank of the group had a ``failure`` in local work that
+        comes before the group's next collectives, raise on every rank, the
+        failing ones their own error and the others ``others``; so none is
+        left waiting in a collective a failed peer will not join."""
+        if not self.min(np.array([failure is None], np.int64))[0]:
+            raise failure or others
 
     def allgather(self, a: np.ndarray) -> np.ndarray:
         """Every rank's ``a`` (same shape on all), stacked on a new first axis."""
@@ -441,9 +457,15 @@ class Group:
         return self.exchange(cols, np.zeros(n, np.int64))
 
     def free(self) -> None:
+        """Free the MPI datatypes this group made (the communicator stays)."""
         for t in self._types.values():
             t.Free()
         self._types.clear()
+
+    def close(self) -> None:
+        """:meth:`free`, and free the group's communicator too."""
+        self.free()
+        self.comm.Free()
 
 
 def _packed(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -209,11 +209,14 @@ class RankRun:
                 self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
 
     # ------------------------------------------------------------ domains
+    def _row_domains(self) -> np.ndarray:
+        """Each row's domain (:meth:`paget.domains.Domains.domain`)."""
+        tab = self.table
+        return self.domains.domain(tab.patient - self.lo, tab.organ, tab.lesion)
+
     def _owned(self) -> np.ndarray:
         """bool per row: owned by this rank of the group."""
-        tab = self.table
-        return self.domains.owner_of(tab.patient - self.lo, tab.organ, tab.lesion) \
-            == self.group.rank
+        return self.domains.owner[self._row_domains()] == self.group.rank
 
     def _route(self, new_rows: list[tuple[str, dict[str, np.ndarray]]]
                ) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -243,7 +246,7 @@ class RankRun:
     def _rebalance(self) -> None:
         """Move domains between the group's ranks when the rows are out of balance."""
         tab, dom = self.table, self.domains
-        d = dom.domain(tab.patient - self.lo, tab.organ, tab.lesion)
+        d = self._row_domains()
         counts = self.group.sum(np.bincount(d, minlength=dom.owner.size).astype(np.int64))
         total = int(counts.sum())
         if total <= 64 * dom.size or \
@@ -348,10 +351,8 @@ class RankRun:
                 parts = local()
             except Exception as exc:
                 failure = exc
-            if not self.group.min(np.array([failure is None], np.int64))[0]:
-                # the failing rank reports its own error, the others that they stopped
-                raise failure or RuntimeError("another rank of the group could not "
-                                              "assemble its state")
+            self.group.raise_if_any_failed(failure, RuntimeError(
+                "another rank of the group could not assemble its state"))
             live, archive, clones = (self.group.gather_rows(p) for p in parts)
             acc, events = self._summed_counters(), self._events()
         state: dict[str, np.ndarray] = {
@@ -377,7 +378,7 @@ class RankRun:
         for k, v in archive.items():
             state[f"archive.{k}"] = v
         state = {k: np.asarray(v) for k, v in state.items()}
-        if not self._leader():
+        if not self.leader():
             state = select_patients([state], self.hi, self.hi)
         return state
 
@@ -409,11 +410,10 @@ class RankRun:
             # of its domains (dealt by rows, as the rebalancing would) and the
             # first rank the counters, archive and phylogeny, which the group
             # adds up or gathers again
-            tab, dom = self.table, self.domains
-            d = dom.domain(tab.patient - self.lo, tab.organ, tab.lesion)
-            dom.owner = dom.assign(np.bincount(d, minlength=dom.owner.size))
+            dom = self.domains
+            dom.owner = dom.assign(np.bincount(self._row_domains(), minlength=dom.owner.size))
             self._compact(self._owned())
-            if not self._leader():
+            if not self.leader():
                 for a in self.acc.values():
                     a[:] = 0
                 self.archive = [{k: v[:0] for k, v in self.archive[0].items()}]
@@ -843,7 +843,8 @@ class RankRun:
         cl = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
         return cl if self.group is None else self.group.gather_rows(cl)
 
-    def _leader(self) -> bool:
+    def leader(self) -> bool:
+        """This rank returns the block's results (alone, or first of its group)."""
         return self.group is None or self.group.rank == 0
 
     def _results(self) -> dict[str, np.ndarray]:
@@ -874,7 +875,7 @@ class RankRun:
                    clone_birth_time=cl["birth_step"][order].astype(np.float64) * self.plan.dt,
                    clone_genotype=cl["genotype"][order], clone_lesion=cl["lesion"][order],
                    clone_organ=cl["organ"][order].astype(np.int64))
-        if not self._leader():
+        if not self.leader():
             # the group's first rank returns its patients; the others none
             out = {k: v if k.startswith(("lesion_", "lesion.", "clone_")) else v[:0]
                    for k, v in out.items()}

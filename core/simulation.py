@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
-from .domains import Group, PeerFailed, layout_time, plan_groups, rank_groups
+from .domains import Group, PeerFailed, group_speedup, layout_time, plan_groups, rank_groups
 from .engine import RankRun, StepPlan, select_patients
 from .errors import ConfigError, PagetError, PluginError
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
@@ -466,8 +466,7 @@ class Simulation:
         coord.finish(error)
         for grp in (group, world):
             if grp is not None:
-                grp.free()
-                grp.comm.Free()
+                grp.close()
         if group is not None and group.rank != 0:
             lo = hi        # the group's first rank returns its patients
         return part, lo, hi
@@ -491,7 +490,7 @@ class Simulation:
         rows; summed over the ranks, the patients' loads."""
         loads = np.zeros(self.config.cohort.patients, np.int64)
         loads[run.lo:run.hi] = np.bincount(run.table.patient - run.lo, minlength=run.P)
-        if run.group is None or run.group.rank == 0:
+        if run.leader():        # a group's per-patient share counted once
             loads[run.lo:run.hi] += self.PATIENT_ROWS * run.alive
         return loads
 
@@ -504,7 +503,7 @@ class Simulation:
         now = layout_time(loads, layout, eff)
         # no layout beats the total shared evenly nor the largest patient on
         # every rank: skip the search when even that would not gain enough
-        bound = max(loads.sum() / size, loads.max() / (1.0 + eff * (size - 1)))
+        bound = max(loads.sum() / size, loads.max() / group_speedup(size, eff))
         if now < self.REGROUP_MIN_ROWS or now <= self.REGROUP_ABOVE * bound:
             return None
         new = plan_groups(loads, size, chunk, efficiency=eff)
@@ -523,7 +522,7 @@ class Simulation:
         state = run.state_dict()       # in a group: on its first rank, the others none
         _, lo, hi = layout[rank]
         pieces: list = [None] * world.size
-        if group is None or group.rank == 0:
+        if run.leader():
             for r, (_, a, b) in enumerate(new):
                 a, b = max(a, lo), min(b, hi)
                 if a < b:
@@ -538,9 +537,8 @@ class Simulation:
         except Exception as exc:
             failure = exc
         # every rank agrees it has its patients before the blocking Split
-        if not world.min(np.array([failure is None], np.int64))[0]:
-            raise failure or PagetError("another rank could not take its patients when "
-                                        "they moved between ranks")
+        world.raise_if_any_failed(failure, PagetError(
+            "another rank could not take its patients when they moved between ranks"))
         del got
         joined = self._group_of(world.comm, new, coord)
         moved = RankRun(self.config, self.body, self.plugin_manager.hook, lo, hi,
@@ -548,8 +546,7 @@ class Simulation:
                         group=joined)
         moved.load_state(mine)
         if group is not None:     # only now: on an error the caller frees the old one
-            group.free()
-            group.comm.Free()
+            group.close()
         return moved, joined
 
     def _run_arms(self, comm, progress, checkpoint, resume, gather=True) -> xr.Dataset | None:

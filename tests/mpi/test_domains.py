@@ -15,6 +15,7 @@ from paget.domains import Group, fold_sum
 from paget.engine import RankRun
 
 from ..conftest import busy
+from ..test_domains import _check_layout
 
 
 def _group():
@@ -161,16 +162,6 @@ def regroup_often(monkeypatch):
     monkeypatch.setattr(paget.Simulation, "REGROUP_ABOVE", 0.5)
 
 
-def _layouts_are_valid(sim, size, patients):
-    for step, layout in sim.layouts:
-        assert len(layout) == size
-        ids = [g for g, _, _ in layout]
-        assert ids == sorted(ids)
-        lo_hi = sorted({(lo, hi) for _, lo, hi in layout})
-        assert lo_hi[0][0] == 0 and lo_hi[-1][1] == patients
-        assert all(a[1] == b[0] for a, b in zip(lo_hi, lo_hi[1:]))
-
-
 @pytest.mark.mpi(min_size=2)
 def test_patients_moving_between_ranks_change_no_result(regroup_often):
     """Patients (and groups) move between ranks as their rows grow: the gathered
@@ -185,7 +176,8 @@ def test_patients_moving_between_ranks_change_no_result(regroup_often):
     moves = [layout for _, layout in sim.layouts[1:]]
     assert len(moves) >= 1                                    # it did move patients
     assert comm.allgather(sim.layouts) == [sim.layouts] * size  # every rank alike
-    _layouts_are_valid(sim, size, P)
+    for _, layout in sim.layouts:
+        _check_layout(layout, P, size, 1)
     sim2 = paget.Simulation(cfg, entry_points=False)
     block = sim2.run(comm=comm, gather=False)
     blocks = comm.gather(block, root=0)
