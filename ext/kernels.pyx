@@ -17,17 +17,16 @@ capacities above ``MAX_EXACT_CELLS``.  Rejected: ``int64`` counts, which would
 need a second column for deterministic mode and buy no exactness that matters.
 """
 cimport cython
-from libc.math cimport INFINITY, exp, expm1, fabs, floor, isinf, ldexp, log, log1p, rint
+from libc.math cimport (
+    INFINITY, exp, expm1, fabs, floor, fma, isinf, ldexp, lgamma, log, log1p, rint, sqrt,
+)
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
-    binomial_t,
-    random_binomial,
-    random_negative_binomial,
-    random_poisson,
+    random_standard_gamma,
 )
 
 from paget_kernels cimport (
@@ -95,14 +94,45 @@ def stream_binomial(uint64_t seed, const uint64_t[::1] uid, int64_t n, double p)
     """One ``Binomial(n, p)`` draw per uid, each from its own keyed stream."""
     cdef paget_stream_t s
     cdef bitgen_t bg
-    cdef binomial_t binom
     cdef Py_ssize_t i, m = uid.shape[0]
     cdef int64_t[::1] out = np.empty(m, dtype=np.int64)
-    memset(&binom, 0, sizeof(binom))
     with nogil:
         for i in range(m):
             paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
-            out[i] = random_binomial(&bg, p, n, &binom)
+            out[i] = binomial_general(&bg, n, p)
+    return np.asarray(out)
+
+
+def stream_poisson(uint64_t seed, const uint64_t[::1] uid, double lam):
+    """One ``Poisson(lam)`` draw per uid (the shedding sampler of step_rows), each
+    from its own keyed stream."""
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef Py_ssize_t i, m = uid.shape[0]
+    cdef int64_t[::1] out = np.empty(m, dtype=np.int64)
+    if not lam >= 0.0:
+        raise ValueError(f"stream_poisson: lam must be >= 0, got {lam}")
+    with nogil:
+        for i in range(m):
+            paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
+            out[i] = draw_poisson(&bg, lam) if lam > 0.0 else 0
+    return np.asarray(out)
+
+
+def stream_negbin(uint64_t seed, const uint64_t[::1] uid, int64_t k, double q):
+    """One ``NegativeBinomial(k, q)`` draw per uid (failures before the k-th success
+    of probability q; the growth sampler of step_rows), each from its own keyed
+    stream."""
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef Py_ssize_t i, m = uid.shape[0]
+    cdef int64_t[::1] out = np.empty(m, dtype=np.int64)
+    if k < 1 or not 0.0 < q <= 1.0:
+        raise ValueError(f"stream_negbin: need k >= 1 and 0 < q <= 1, got k={k}, q={q}")
+    with nogil:
+        for i in range(m):
+            paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
+            out[i] = negbin_draw(&bg, k, 1.0 - q, q)
     return np.asarray(out)
 
 
@@ -175,9 +205,11 @@ cdef inline void bd_probabilities_x(double b, double d, double x, double *alpha,
 # the exact CDF: one uniform and a short walk along the pmf, the method NumPy's
 # own binomial uses when n p <= 30.  Most rows of a table are colonies of a few
 # cells whose step holds no event at all; for them the walk stops at its first
-# comparison, with no setup beyond one exp().  Rows expecting more use NumPy's
-# samplers (BTPE binomial, gamma-Poisson negative binomial, PTRS Poisson).
-cdef double SMALL_MEAN = 8.0
+# comparison, with no setup beyond one exp().  Rows expecting more draw by
+# transformed rejection (binomial_btrs, poisson_ptrs below; the negative binomial
+# as a gamma mixture of Poissons).  SMALL_MEAN is the smallest mean for which
+# Hormann (1993) gives the transformed-rejection constants.
+cdef double SMALL_MEAN = 10.0
 # Binomials of the dissemination split use inversion up to NumPy's own threshold
 # for it (n p <= 30 in random_binomial): the walk costs ~1 ns a step, BTPE's
 # setup ~100-200 ns.
@@ -266,10 +298,241 @@ cdef inline int64_t poisson_small(bitgen_t *bg, double lam) noexcept nogil:
 cdef inline int64_t draw_poisson(bitgen_t *bg, double lam) noexcept nogil:
     if lam < SMALL_MEAN:
         return poisson_small(bg, lam)
-    return random_poisson(bg, lam)
+    return poisson_ptrs(bg, lam)
 
 
-cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, double d,
+# --------------------------------------------------------------------------
+# Many events: transformed rejection (Hormann 1993)
+# --------------------------------------------------------------------------
+# Binomial and Poisson draws whose mean is at least SMALL_MEAN use Hormann's
+# transformed rejection with squeeze: BTRS for the binomial (Hormann 1993,
+# J. Stat. Comput. Simul. 46:101-110) and PTRS for the Poisson (Hormann 1993,
+# Insurance Math. Econom. 12:39-45).  Both are exact.  A candidate k comes from
+# two uniforms through a transformed Cauchy-like hat; about 86 % of candidates
+# are accepted by a square squeeze that needs no transcendental, and only the
+# others compare log V with the log of the pmf.  The setup of that comparison
+# (logarithms, log-factorials of the mode) is therefore done on first need,
+# which is what makes these cheaper than NumPy's BTPE (whose setup runs on every
+# call whose (n, p) differs from the last, as a row's always does) and PTRS
+# (which takes log(lam) up front).
+#
+# The log pmf is evaluated in a form without cancellation (log1p of ratios and
+# Stirling's series; see binomial_log_ratio and poisson_log_pmf), so that it is
+# accurate to ~1e-15 for counts up to 2**53, where log k! itself is ~3e17 and
+# the direct differences of log-factorials would lose every digit.
+
+cdef enum:
+    # fc(k) below is tabulated for k < FC_TABLE; beyond, Stirling's series to
+    # x**-7 is within 1e-17 of it (the next term is 1/(1188 x**9), x = k + 1).
+    FC_TABLE = 32
+
+cdef double HALF_LOG_2PI = 0.91893853320467274178
+cdef double FC[FC_TABLE]
+
+
+cdef double stirling_correction_series(double x) noexcept nogil:
+    """Stirling's series for log Gamma(x) - ((x - 1/2) log x - x + log(2 pi)/2)."""
+    cdef double r = 1.0 / x
+    cdef double r2 = r * r
+    return r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 / 1680.0)))
+
+
+cdef inline double stirling_correction(double k) noexcept nogil:
+    """fc(k) = log k! - ((k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2), k >= 0 whole."""
+    if k < FC_TABLE:
+        return FC[<int>k]
+    return stirling_correction_series(k + 1.0)
+
+
+def _fill_fc():
+    cdef int j
+    for j in range(FC_TABLE):
+        # lgamma is exact to a few ulp of log k!, so fc(k) is too
+        FC[j] = lgamma(j + 1.0) - ((j + 0.5) * log(j + 1.0) - (j + 1.0) + HALF_LOG_2PI)
+
+_fill_fc()
+
+
+cdef double SERIES_BELOW = 0.02
+
+
+cdef inline double log1p_gap(double x) noexcept nogil:
+    """x - log1p(x) >= 0, to a few ulp also where the difference cancels: for
+    |x| < SERIES_BELOW the series sum_{j>=2} (-1)^j x^j / j (to x**13, whose
+    remainder is below 1e-20 of the sum); elsewhere the difference, whose
+    cancellation loses at most ~2 / |x| < 100 ulp."""
+    cdef double acc
+    cdef int i
+    if not fabs(x) < SERIES_BELOW:
+        return x - log1p(x)
+    acc = 0.0
+    for i in range(11, -1, -1):
+        acc = acc * x + (1.0 if i % 2 == 0 else -1.0) / (i + 2.0)
+    return x * x * acc
+
+
+cdef inline double log1p_excess(double t) noexcept nogil:
+    """(1 + t) log1p(t) - t >= 0, likewise: the series
+    sum_{j>=2} (-1)^j t^j / (j (j - 1)) below SERIES_BELOW, the difference above."""
+    cdef double acc
+    cdef int i
+    if not fabs(t) < SERIES_BELOW:
+        return (1.0 + t) * log1p(t) - t
+    acc = 0.0
+    for i in range(11, -1, -1):
+        acc = acc * t + (1.0 if i % 2 == 0 else -1.0) / ((i + 2.0) * (i + 1.0))
+    return t * t * acc
+
+
+cdef inline double binomial_log_ratio(double n, double p, double m, double lam0,
+                                      double fc_m, double k) noexcept nogil:
+    """log(f(k) / f(m)) for f the Binomial(n, p) pmf, 0 <= k, m <= n whole, given
+    lam0 = log(p (n - m + 1) / ((1 - p) (m + 1))) and fc_m = fc(m) + fc(n - m)
+    (binomial_mode_setup).
+
+    With log j! = (j + 1/2) log(j + 1) - (j + 1) + log(2 pi)/2 + fc(j), d = k - m,
+    x = -d / (k + 1) and y = d / (n - k + 1), the log-factorials and
+    d log(p / q) combine into
+        -(k + 1) G(x) - (n - k + 1) G(y) - (log1p(x) + log1p(y)) / 2 + d lam0
+        + fc(m) + fc(n - m) - fc(k) - fc(n - k),
+    G(x) = x - log1p(x): the terms linear in d cancel exactly, and each term
+    left is of the size of the result (G by log1p_gap), never a difference of
+    numbers of the size of log n!.
+    """
+    cdef double d = k - m
+    cdef double x = -d / (k + 1.0)
+    cdef double y = d / (n - k + 1.0)
+    return (-(k + 1.0) * log1p_gap(x) - (n - k + 1.0) * log1p_gap(y)
+            - 0.5 * (log1p(x) + log1p(y)) + d * lam0
+            + fc_m - stirling_correction(k) - stirling_correction(n - k))
+
+
+cdef inline void binomial_mode_setup(double n, double p, double *m, double *lam0,
+                                     double *fc_m) noexcept nogil:
+    """The mode m = floor((n + 1) p) and the constants of binomial_log_ratio.
+    p (n - m + 1) / ((1 - p) (m + 1)) - 1 = (p (n + 2) - (m + 1)) / ((1 - p) (m + 1)),
+    whose numerator, a difference of nearly equal numbers, is rounded once (fma)."""
+    m[0] = floor((n + 1.0) * p)
+    lam0[0] = log1p(fma(p, n + 2.0, -(m[0] + 1.0)) / ((1.0 - p) * (m[0] + 1.0)))
+    fc_m[0] = stirling_correction(m[0]) + stirling_correction(n - m[0])
+
+
+cdef inline double poisson_log_pmf(double lam, double log_lam, double k) noexcept nogil:
+    """log of the Poisson(lam) pmf at whole k >= 0, lam > 0, given log_lam = log(lam).
+
+    With t = (k + 1 - lam) / lam (k + 1 - lam is exact near the mode, Sterbenz),
+    log1p(t) = log(k + 1) - log(lam) and Stirling's form of log k!,
+        k log lam - lam - log k! = -lam E(t) + (log1p(t) - log(lam)) / 2
+                                   - log(2 pi) / 2 - fc(k),
+    E(t) = (1 + t) log1p(t) - t (log1p_excess), whose terms are of the size of
+    the result, not of k log lam.
+    """
+    cdef double t = (k + 1.0 - lam) / lam
+    return (-lam * log1p_excess(t) + 0.5 * (log1p(t) - log_lam) - HALF_LOG_2PI
+            - stirling_correction(k))
+
+
+def log_pmf_check(str law, double a, double b, double k):
+    """binomial_log_ratio(n=a, p=b, m=floor((n + 1) p), k) or poisson_log_pmf(lam=a, k),
+    for tests."""
+    cdef double m, lam0, fc_m
+    if law == "binomial":
+        binomial_mode_setup(a, b, &m, &lam0, &fc_m)
+        return binomial_log_ratio(a, b, m, lam0, fc_m, k)
+    if law == "poisson":
+        return poisson_log_pmf(a, log(a), k)
+    raise ValueError(f"log_pmf_check: law must be 'binomial' or 'poisson', got {law!r}")
+
+
+cdef int64_t binomial_btrs(bitgen_t *bg, int64_t n, double p) noexcept nogil:
+    """Binomial(n, p) by BTRS (Hormann 1993), for p <= 1/2 and n p >= SMALL_MEAN."""
+    cdef double nd = <double>n
+    cdef double q = 1.0 - p
+    cdef double spq = sqrt(nd * p * q)
+    cdef double b = 1.15 + 2.53 * spq
+    cdef double a = -0.0873 + 0.0248 * b + 0.01 * p
+    cdef double c = nd * p + 0.5
+    cdef double vr = 0.92 - 4.2 / b
+    cdef double alpha = 0.0, m = -1.0, lam0 = 0.0, fc_m = 0.0
+    cdef double u, v, us, k
+    while True:
+        u = paget_stream_next_double(bg.state) - 0.5
+        v = paget_stream_next_double(bg.state)
+        us = 0.5 - fabs(u)
+        k = floor((2.0 * a / us + b) * u + c)
+        if k < 0.0 or k > nd:
+            continue
+        if us >= 0.07 and v <= vr:
+            return <int64_t>k
+        if m < 0.0:               # the setup of the slower test, on first need
+            alpha = (2.83 + 5.1 / b) * spq
+            binomial_mode_setup(nd, p, &m, &lam0, &fc_m)
+        if log(v * alpha / (a / (us * us) + b)) <= binomial_log_ratio(nd, p, m, lam0, fc_m, k):
+            return <int64_t>k
+
+
+cdef int64_t poisson_ptrs(bitgen_t *bg, double lam) noexcept nogil:
+    """Poisson(lam) by PTRS (Hormann 1993), for lam >= SMALL_MEAN."""
+    cdef double slam = sqrt(lam)
+    cdef double b = 0.931 + 2.53 * slam
+    cdef double a = -0.059 + 0.02483 * b
+    cdef double vr = 0.9277 - 3.6224 / (b - 2.0)
+    cdef double inv_alpha = 0.0, log_lam = 0.0
+    cdef double u, v, us, k
+    while True:
+        u = paget_stream_next_double(bg.state) - 0.5
+        v = paget_stream_next_double(bg.state)
+        us = 0.5 - fabs(u)
+        k = floor((2.0 * a / us + b) * u + lam + 0.43)
+        if k < 0.0:
+            continue
+        if us >= 0.07 and v <= vr:
+            return <int64_t>k
+        if us < 0.013 and v > us:
+            continue
+        if inv_alpha == 0.0:      # the setup of the slower test, on first need
+            inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+            log_lam = log(lam)
+        if log(v * inv_alpha / (a / (us * us) + b)) <= poisson_log_pmf(lam, log_lam, k):
+            return <int64_t>k
+
+
+cdef inline int64_t binomial_general(bitgen_t *bg, int64_t n, double p) noexcept nogil:
+    """Binomial(n, p) for any p in [0, 1]: inversion when fewer than SMALL_MEAN
+    successes (or failures) are expected, BTRS otherwise."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p <= 0.5:
+        if <double>n * p < SMALL_MEAN:
+            return binomial_small(bg, n, p)
+        return binomial_btrs(bg, n, p)
+    # 1 - p is exact for p > 1/2 (Sterbenz)
+    if <double>n * (1.0 - p) < SMALL_MEAN:
+        return n - binomial_small(bg, n, 1.0 - p)
+    return n - binomial_btrs(bg, n, 1.0 - p)
+
+
+cdef inline int64_t negbin_many(bitgen_t *bg, double k, double q) noexcept nogil:
+    """NegativeBinomial(k, q) (failures before the k-th success of probability q) as
+    the Poisson mixture Poisson(Gamma(k) (1 - q) / q) (Devroye 1986, X.4.5)."""
+    cdef double mean = random_standard_gamma(bg, k) * ((1.0 - q) / q)
+    if mean < SMALL_MEAN:
+        return poisson_small(bg, mean)
+    return poisson_ptrs(bg, mean)
+
+
+cdef inline int64_t negbin_draw(bitgen_t *bg, int64_t k, double beta,
+                               double q) noexcept nogil:
+    """NegativeBinomial(k, q), q = 1 - beta: inversion for a mean below SMALL_MEAN,
+    the gamma mixture of Poissons above."""
+    if <double>k * beta < SMALL_MEAN * q:
+        return negbin_small(bg, k, beta, q)
+    return negbin_many(bg, <double>k, q)
+
+
+cdef double bd_transition(bitgen_t *bg, double n, double b, double d,
                           double x) noexcept nogil:
     """Exact state after time h of a linear birth-death process started at n.
 
@@ -280,7 +543,7 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
     ``x`` = (e^{(b - d) h} - 1) / (b - d), as rate_setup computes it.
     """
     cdef double alpha, beta, q
-    cdef int64_t ni, dead, k, extra
+    cdef int64_t ni, dead, k
     if n <= 0.0:
         return 0.0
     if b <= 0.0 and d <= 0.0:
@@ -292,7 +555,7 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
     elif alpha <= 0.5 and <double>ni * alpha < SMALL_MEAN:
         dead = binomial_small(bg, ni, alpha)
     else:
-        dead = random_binomial(bg, alpha, ni, binom)
+        dead = binomial_general(bg, ni, alpha)
     k = ni - dead
     if k <= 0:
         return 0.0
@@ -302,11 +565,7 @@ cdef double bd_transition(bitgen_t *bg, binomial_t *binom, double n, double b, d
         # growth beyond ~1e15-fold in one step: past exact counting; the
         # engine refuses counts above 2**53, so report infinity, not a draw
         return INFINITY
-    if <double>k * beta < SMALL_MEAN * q:
-        extra = negbin_small(bg, k, beta, q)
-    else:
-        extra = random_negative_binomial(bg, <double>k, q)
-    return <double>k + <double>extra
+    return <double>k + <double>negbin_draw(bg, k, beta, q)
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +864,7 @@ cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
     """
     cdef double u
     if lam >= SMALL_MEAN:
-        return random_poisson(bg, lam)
+        return poisson_ptrs(bg, lam)
     u = paget_stream_next_double(bg.state)
     if below_exp(u, -lam):
         return 0
@@ -619,19 +878,21 @@ def bd_alpha_beta(double b, double d, double h):
     return a, be
 
 
-cdef inline int64_t draw_binomial(bitgen_t *bg, binomial_t *binom, binom_entry *cache,
+cdef inline int64_t draw_binomial(bitgen_t *bg, binom_entry *cache,
                                   double p, int64_t n) noexcept nogil:
-    """Binomial(n, p) for any p in [0, 1]: inversion when few successes (or
-    failures) are expected, NumPy's sampler otherwise."""
+    """Binomial(n, p) for any p in [0, 1]: inversion with the setup of p from
+    ``cache`` when few successes (or failures) are expected, BTRS otherwise."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
-    if p <= 0.5 and <double>n * p < SPLIT_INVERSION_MEAN:
-        return binomial_small_cached(bg, cache, n, p)
-    if p > 0.5 and <double>n * (1.0 - p) < SPLIT_INVERSION_MEAN:
+    if p <= 0.5:
+        if <double>n * p < SPLIT_INVERSION_MEAN:
+            return binomial_small_cached(bg, cache, n, p)
+        return binomial_btrs(bg, n, p)
+    if <double>n * (1.0 - p) < SPLIT_INVERSION_MEAN:
         return n - binomial_small_cached(bg, cache, n, 1.0 - p)
-    return random_binomial(bg, p, n, binom)
+    return n - binomial_btrs(bg, n, 1.0 - p)
 
 
 def step_rows(double[::1] cells, const uint8_t[::1] flags,
@@ -679,7 +940,6 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
         raise ValueError(f"step_rows: step length h must be > 0 days, got {h}")
     cdef paget_stream_t s
     cdef bitgen_t bg
-    cdef binomial_t binom
     cdef double n, n0, b, d, lam, total, p_leave, p0, mu, u, y
     cdef int64_t shed, left, react
     cdef Py_ssize_t c0, c1, j
@@ -694,7 +954,6 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     if cache == NULL:
         raise MemoryError()
     cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
-    memset(&binom, 0, sizeof(binom))
     binom_cache_clear(bcache)
     for j in range(1 << RATE_CACHE_BITS):
         cache[j].b = nan              # matches no rate
@@ -743,9 +1002,9 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                         paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
                                                PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
                         p_leave = -expm1(-total * h)
-                        left = random_binomial(&bg, p_leave, <int64_t>n, &binom)
+                        left = binomial_general(&bg, <int64_t>n, p_leave)
                     if left > 0:
-                        react = draw_binomial(&bg, &binom, bcache, b / total, left)
+                        react = draw_binomial(&bg, bcache, b / total, left)
                         react_out[i] = react
                     cells[i] = n - <double>left
                     continue
@@ -777,7 +1036,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                     if deterministic[i]:
                         n = n * exp((b - d) * h)
                     else:
-                        n = bd_transition(&bg, &binom, n, b, d, e.x)
+                        n = bd_transition(&bg, n, b, d, e.x)
                     if lam > 0.0 and n >= 1.0:
                         shed = draw_poisson(&bg, lam)
                         if <double>shed > floor(n):
@@ -867,12 +1126,10 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
             raise ValueError(f"disseminate: organ {organ[i]} of row {i} out of range")
     cdef paget_stream_t s
     cdef bitgen_t bg
-    cdef binomial_t binom
     cdef double[::1] pix = np.empty(n_fate, dtype=np.float64)
     cdef double remaining, q, l, pd, pdorm
     cdef int64_t left, got, ext, x
     cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
-    memset(&binom, 0, sizeof(binom))
     binom_cache_clear(bcache)
     with nogil:
         for i in range(m):
@@ -898,7 +1155,7 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 if left <= 0:
                     break
                 q = pix[j] / remaining if remaining > 0.0 else 1.0
-                got = draw_binomial(&bg, &binom, bcache, q, left)
+                got = draw_binomial(&bg, bcache, q, left)
                 arrested[i, j] = got
                 left -= got
                 remaining -= pix[j]
@@ -907,17 +1164,17 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 x = arrested[i, j]
                 if x <= 0:
                     continue
-                ext = draw_binomial(&bg, &binom, bcache, p_extravasate[i, j], x)
+                ext = draw_binomial(&bg, bcache, p_extravasate[i, j], x)
                 extravasated[i, j] = ext
                 if ext <= 0:
                     continue
                 pd = dtc_fates[i, j, 0]
                 pdorm = dtc_fates[i, j, 1]
-                x = draw_binomial(&bg, &binom, bcache, pd, ext)
+                x = draw_binomial(&bg, bcache, pd, ext)
                 dtc_died[i, j] = x
                 ext -= x
                 if ext > 0 and pd < 1.0:
-                    x = draw_binomial(&bg, &binom, bcache, pdorm / (1.0 - pd), ext)
+                    x = draw_binomial(&bg, bcache, pdorm / (1.0 - pd), ext)
                     dormant[i, j] = x
                     founded[i, j] = ext - x
 
@@ -1063,3 +1320,4 @@ def lpt_assign(const int64_t[::1] order, const int64_t[::1] counts, int64_t[::1]
                     best = r
             owner[d] = best
             load[best] += counts[d]
+
