@@ -307,7 +307,8 @@ class Simulation:
         return self._dataset(parts)
 
     def _run_block(self, comm, progress, checkpoint, resume, *, chunk: int = 1,
-                   gather: bool = True) -> tuple[dict[str, np.ndarray], int, int]:
+                   gather: bool = True, follow: list | None = None
+                   ) -> tuple[dict[str, np.ndarray], int, int]:
         """Simulate this rank's block of patients: (results, lo, hi).
 
         The blocks are whole ``chunk``s of patients (:func:`paget.output.patient_blocks`);
@@ -315,6 +316,9 @@ class Simulation:
         (:func:`paget.domains.rank_groups`): its first rank returns the block's
         results and the others none (``lo = hi``).
         ``gather``: rank 0 will hold the whole cohort's records (memory check).
+        ``follow``: the ``layouts`` of another run to move through, step for step,
+        instead of deciding moves from this run's loads (the arms of a trial
+        written to one zarr store must end on one layout).
         """
         from . import checkpoint as ckpt
 
@@ -416,6 +420,7 @@ class Simulation:
         else:
             on_step = None
         moving: list | None = None      # the layout to move to, once decided
+        followed = {} if follow is None else {step: lay for step, lay in follow[1:]}
         counting = None                 # the loads being summed over the ranks
         lag = min(self.REGROUP_LAG, self.REGROUP_EVERY - 1)
 
@@ -426,6 +431,9 @@ class Simulation:
             if world is None:
                 return False
             done = step + 1          # steps done; a move happens before step `done`
+            if follow is not None:
+                moving = followed.get(done)
+                return moving is not None
             if done % self.REGROUP_EVERY == 0 and done + lag < plan.n_steps:
                 counting = world.start_sum(self._loads(run))
             if counting is not None and done % self.REGROUP_EVERY == lag:
@@ -666,10 +674,14 @@ class Simulation:
         chunk = zarr_patient_chunk(P, size, per_patient)
         arms = self.arms or [(None, self)]
         parts = []
+        follow = None
         for _, sim in arms:      # the arms of a trial: the same patient blocks
+            # the later arms move as the first did, so that every arm ends on its
+            # layout and a rank's block is one patient range in every arm
             part, lo, hi = sim._run_block(comm, progress, checkpoint, resume, chunk=chunk,
-                                          gather=False)
+                                          gather=False, follow=follow)
             parts.append((sim, part))
+            follow = sim.layouts if follow is None else follow
         coord = _Coordinator(comm, lockstep=True, n_steps=0)
         tmp: str | None = None
 
