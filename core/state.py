@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, out_of_bounds_f64
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
@@ -188,14 +189,11 @@ def lesion_groups(lesion: np.ndarray, uid: np.ndarray) -> tuple[np.ndarray, np.n
     differs from ``uid``), so its id is among the few distinct ``lesion`` ids of
     such rows; every other row is a lesion of its own.  Returns (positions of
     the rows of those lesions, ascending; each one's group index, the rank of its
-    lesion id among them; the number of groups).
+    lesion id among them; the number of groups), by one compiled pass over the
+    rows with a hash table of those ids (:func:`paget.ext.kernels.lesion_groups`).
     """
-    ids = np.unique(lesion[lesion != uid])
-    if not ids.size:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), 0
-    pos = np.minimum(np.searchsorted(ids, lesion), ids.size - 1)
-    at = np.flatnonzero(ids[pos] == lesion)
-    return at, pos[at], ids.size
+    return kernels.lesion_groups(np.ascontiguousarray(lesion, dtype=np.uint64),
+                                 np.ascontiguousarray(uid, dtype=np.uint64))
 
 
 class Lesions:

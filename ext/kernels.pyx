@@ -1277,17 +1277,39 @@ def fold_terms(const int64_t[::1] index, const double[::1] values, const int64_t
     cdef int k, s
     cdef int64_t b
     cdef double r, q
+    if folds < 1 or folds > 8 or bits < 1 or (folds + 1) * bits > 900:
+        raise ValueError(f"fold_terms: need 1 <= folds <= 8 and (folds + 1) bits <= 900, "
+                         f"got folds={folds}, bits={bits}")
+    # per bin, the powers 2**s and 2**-s of each fold when both are normal
+    # doubles (then r * 2**s and q * 2**-s round exactly as ldexp does);
+    # otherwise (bins whose largest term is beyond 2**+-100) ldexp itself
+    cdef double[:, ::1] up = np.empty((folds, n))
+    cdef double[:, ::1] down = np.empty((folds, n))
+    cdef uint8_t[::1] scaled = np.empty(n, np.uint8)
     with nogil:
+        for b in range(n):
+            scaled[b] = -100 <= exponent[b] <= 100
+            if scaled[b]:
+                for k in range(folds):
+                    s = <int>(bits * (k + 1) - exponent[b])
+                    up[k, b] = ldexp(1.0, s)
+                    down[k, b] = ldexp(1.0, -s)
         for i in range(m):
             b = index[i]
             r = values[i]
-            for k in range(folds):
-                # ldexp of the term, not a product with 2**s: 2**s alone may
-                # overflow where the scaled term does not (tiny terms)
-                s = <int>(bits * (k + 1) - exponent[b])
-                q = rint(ldexp(r, s))
-                r -= ldexp(q, -s)
-                out[k, b] += q
+            if scaled[b]:
+                for k in range(folds):
+                    q = rint(r * up[k, b])
+                    r -= q * down[k, b]
+                    out[k, b] += q
+            else:
+                for k in range(folds):
+                    # ldexp of the term, not a product with 2**s: 2**s alone may
+                    # overflow where the scaled term does not (tiny terms)
+                    s = <int>(bits * (k + 1) - exponent[b])
+                    q = rint(ldexp(r, s))
+                    r -= ldexp(q, -s)
+                    out[k, b] += q
 
 
 def whole_and_nonnegative(const double[::1] a):
@@ -1321,3 +1343,87 @@ def lpt_assign(const int64_t[::1] order, const int64_t[::1] counts, int64_t[::1]
             owner[d] = best
             load[best] += counts[d]
 
+
+# --------------------------------------------------------------------------
+# Rows of lesions of several rows (paget.state.lesion_groups)
+# --------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _probe(const uint64_t *keys, const int64_t *slot, uint64_t mask,
+                              int bits, uint64_t key) noexcept nogil:
+    """The slot of ``key`` in an open-addressing table (linear probing, Fibonacci
+    hashing), or the empty slot where it would go; slot[j] < 0 marks empty."""
+    cdef uint64_t h = (key * <uint64_t>0x9E3779B97F4A7C15) >> (64 - bits)
+    while slot[h] >= 0 and keys[h] != key:
+        h = (h + 1) & mask
+    return <Py_ssize_t>h
+
+
+def lesion_groups(const uint64_t[::1] lesion, const uint64_t[::1] uid):
+    """(positions, group, n_groups) of the rows whose lesion has several rows.
+
+    A lesion of several rows holds a row whose ``lesion`` differs from its
+    ``uid`` (a clone founded inside it), so its id is among the distinct
+    ``lesion`` ids of such rows, ``ids`` (sorted).  Returns the positions of the
+    rows whose ``lesion`` is in ``ids`` (ascending), each one's index in ``ids``,
+    and ``ids.size``: what ``np.searchsorted`` of every row in ``ids`` gives.
+    The ids are collected in an open-addressing hash table (no sort of the
+    clone rows, only of the distinct ids), then every row is looked up in it
+    (a row not in a group costs one probe of an empty slot, mostly).
+    """
+    cdef Py_ssize_t i, j, m = lesion.shape[0], n_odd = 0, n_ids = 0, n_at = 0, h
+    if uid.shape[0] != m:
+        raise ValueError("lesion_groups: lesion and uid must have one length")
+    with nogil:
+        for i in range(m):
+            n_odd += lesion[i] != uid[i]
+    if n_odd == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), 0
+    cdef int bits = 1
+    while (<Py_ssize_t>1 << bits) < 2 * n_odd:
+        bits += 1
+    cdef uint64_t mask = (<uint64_t>1 << bits) - 1
+    cdef uint64_t[::1] keys = np.empty(<Py_ssize_t>1 << bits, np.uint64)
+    cdef int64_t[::1] slot = np.full(<Py_ssize_t>1 << bits, -1, np.int64)
+    cdef uint64_t[::1] distinct = np.empty(n_odd, np.uint64)
+    with nogil:
+        for i in range(m):
+            if lesion[i] != uid[i]:
+                h = _probe(&keys[0], &slot[0], mask, bits, lesion[i])
+                if slot[h] < 0:
+                    keys[h] = lesion[i]
+                    slot[h] = 0
+                    distinct[n_ids] = lesion[i]
+                    n_ids += 1
+    ids_arr = np.sort(np.asarray(distinct)[:n_ids])
+    cdef const uint64_t[::1] ids = ids_arr
+    cdef Py_ssize_t[::1] at = np.empty(m, np.intp)
+    cdef Py_ssize_t[::1] group = np.empty(m, np.intp)
+    with nogil:
+        for j in range(n_ids):
+            slot[_probe(&keys[0], &slot[0], mask, bits, ids[j])] = j
+        for i in range(m):
+            h = _probe(&keys[0], &slot[0], mask, bits, lesion[i])
+            if slot[h] >= 0:
+                at[n_at] = i
+                group[n_at] = slot[h]
+                n_at += 1
+    return (np.asarray(at)[:n_at].copy(), np.asarray(group)[:n_at].copy(), int(n_ids))
+
+
+def add_rows_at(int64_t[:, ::1] acc, const int64_t[::1] at, const int64_t[:, ::1] values):
+    """``acc[at[i], :] += values[i, :]`` for every row i, repeated ``at`` adding up
+    (``np.add.at`` for int64 rows, in one pass: integer sums are exact in any
+    order)."""
+    cdef Py_ssize_t i, j, m = at.shape[0], n = acc.shape[0], w = acc.shape[1]
+    cdef int64_t r
+    if values.shape[0] != m or values.shape[1] != w:
+        raise ValueError(f"add_rows_at: values must be ({m}, {w}), got "
+                         f"({values.shape[0]}, {values.shape[1]})")
+    for i in range(m):
+        if not 0 <= at[i] < n:
+            raise IndexError(f"add_rows_at: index {at[i]} out of range for {n} rows")
+    with nogil:
+        for i in range(m):
+            r = at[i]
+            for j in range(w):
+                acc[r, j] += values[i, j]

@@ -1,4 +1,4 @@
-"""The fast paths of ``kernels.step_rows`` change how a row is computed, never what.
+"""The fast paths of the compiled kernels change how a result is computed, never what.
 
 * Quiet rows decide "u < exp(y)" by polynomial bounds on exp and call exp()
   only between them; the decision must be libm's, element for element.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from paget.ext import kernels
 
@@ -77,3 +78,56 @@ def test_row_results_do_not_depend_on_the_other_rows():
     rev = _step(t, np.arange(1_000)[::-1])
     for r, w in zip(rev, whole):
         np.testing.assert_array_equal(r[::-1], w)
+
+
+# ---------------------------------------------------------------- grouping rows by lesion
+
+def _lesion_groups_numpy(lesion, uid):
+    """The reference: sort the ids of the clone rows, search every row among them."""
+    ids = np.unique(lesion[lesion != uid])
+    if not ids.size:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), 0
+    pos = np.minimum(np.searchsorted(ids, lesion), ids.size - 1)
+    at = np.flatnonzero(ids[pos] == lesion)
+    return at, pos[at], ids.size
+
+
+@pytest.mark.parametrize("rows,clones,lesions", [(5000, 800, 60), (5000, 4900, 3), (300, 1, 1),
+                                                 (300, 0, 0), (1, 0, 0), (0, 0, 0)])
+def test_lesion_groups_equals_sorting_every_row(rows, clones, lesions):
+    """The hash-table grouping of ``kernels.lesion_groups`` gives the positions,
+    group indices (ranks of the sorted lesion ids) and group count of the
+    sort-and-search it replaces; some uids are small and alike in their low bits,
+    as hashing is by all 64."""
+    rng = np.random.default_rng(rows + clones)
+    uid = rng.integers(1, 2**64 - 1, rows, dtype=np.uint64, endpoint=True)
+    uid[: rows // 10] = np.arange(rows // 10, dtype=np.uint64) << np.uint64(40)
+    lesion = uid.copy()
+    if clones:
+        parents = rng.choice(rows, lesions, replace=False)
+        lesion[rng.choice(rows, clones, replace=False)] = uid[rng.choice(parents, clones)]
+    got = kernels.lesion_groups(lesion, uid)
+    want = _lesion_groups_numpy(lesion, uid)
+    assert got[2] == want[2]
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_lesion_groups_refuses_unequal_lengths():
+    with pytest.raises(ValueError, match="one length"):
+        kernels.lesion_groups(np.zeros(3, np.uint64), np.zeros(2, np.uint64))
+
+
+def test_add_rows_at_equals_numpy_add_at():
+    rng = np.random.default_rng(4)
+    acc = rng.integers(0, 100, (7, 5)).astype(np.int64)
+    at = rng.integers(0, 7, 40).astype(np.int64)
+    values = rng.integers(0, 10**12, (40, 5)).astype(np.int64)
+    want = acc.copy()
+    np.add.at(want, at, values)
+    kernels.add_rows_at(acc, at, values)
+    np.testing.assert_array_equal(acc, want)
+    with pytest.raises(IndexError, match="out of range"):
+        kernels.add_rows_at(acc, np.array([7], np.int64), values[:1])
+    with pytest.raises(ValueError, match="values must be"):
+        kernels.add_rows_at(acc, at, values[:, :4].copy())
