@@ -6,6 +6,8 @@
   are cached across the rows of one call, and first Philox blocks are computed
   in chunks of rows: a row's result must not depend on which other rows share
   the call (it is keyed by its uid alone).
+* Rows are grouped by lesion with a hash table, and per-patient counters are
+  added in one compiled pass: the same result as the NumPy code they replace.
 """
 from __future__ import annotations
 
