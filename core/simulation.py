@@ -676,8 +676,8 @@ class Simulation:
         parts = []
         follow = None
         for _, sim in arms:      # the arms of a trial: the same patient blocks
-            # the later arms move as the first did, so that every arm ends on its
-            # layout and a rank's block is one patient range in every arm
+            # the later arms move as the first did, so that all end on one layout
+            # and a rank's block is the same patient range in every arm
             part, lo, hi = sim._run_block(comm, progress, checkpoint, resume, chunk=chunk,
                                           gather=False, follow=follow)
             parts.append((sim, part))

@@ -24,7 +24,6 @@ from libc.math cimport (
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
 from numpy.random cimport bitgen_t
 from numpy.random.c_distributions cimport (
     random_standard_gamma,
