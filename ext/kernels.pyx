@@ -99,7 +99,7 @@ def stream_binomial(uint64_t seed, const uint64_t[::1] uid, int64_t n, double p)
     with nogil:
         for i in range(m):
             paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
-            out[i] = binomial_general(&bg, n, p)
+            out[i] = draw_binomial(&bg, NULL, p, n, SMALL_MEAN)
     return np.asarray(out)
 
 
@@ -497,30 +497,10 @@ cdef int64_t poisson_ptrs(bitgen_t *bg, double lam) noexcept nogil:
             return <int64_t>k
 
 
-cdef inline int64_t binomial_general(bitgen_t *bg, int64_t n, double p) noexcept nogil:
-    """Binomial(n, p) for any p in [0, 1]: inversion when fewer than SMALL_MEAN
-    successes (or failures) are expected, BTRS otherwise."""
-    if n <= 0 or p <= 0.0:
-        return 0
-    if p >= 1.0:
-        return n
-    if p <= 0.5:
-        if <double>n * p < SMALL_MEAN:
-            return binomial_small(bg, n, p)
-        return binomial_btrs(bg, n, p)
-    # 1 - p is exact for p > 1/2 (Sterbenz)
-    if <double>n * (1.0 - p) < SMALL_MEAN:
-        return n - binomial_small(bg, n, 1.0 - p)
-    return n - binomial_btrs(bg, n, 1.0 - p)
-
-
 cdef inline int64_t negbin_many(bitgen_t *bg, double k, double q) noexcept nogil:
     """NegativeBinomial(k, q) (failures before the k-th success of probability q) as
     the Poisson mixture Poisson(Gamma(k) (1 - q) / q) (Devroye 1986, X.4.5)."""
-    cdef double mean = random_standard_gamma(bg, k) * ((1.0 - q) / q)
-    if mean < SMALL_MEAN:
-        return poisson_small(bg, mean)
-    return poisson_ptrs(bg, mean)
+    return draw_poisson(bg, random_standard_gamma(bg, k) * ((1.0 - q) / q))
 
 
 cdef inline int64_t negbin_draw(bitgen_t *bg, int64_t k, double beta,
@@ -550,12 +530,7 @@ cdef double bd_transition(bitgen_t *bg, double n, double b, double d,
         return n
     bd_probabilities_x(b, d, x, &alpha, &beta, &q)
     ni = <int64_t>n
-    if alpha <= 0.0:
-        dead = 0
-    elif alpha <= 0.5 and <double>ni * alpha < SMALL_MEAN:
-        dead = binomial_small(bg, ni, alpha)
-    else:
-        dead = binomial_general(bg, ni, alpha)
+    dead = draw_binomial(bg, NULL, alpha, ni, SMALL_MEAN)
     k = ni - dead
     if k <= 0:
         return 0.0
@@ -878,21 +853,28 @@ def bd_alpha_beta(double b, double d, double h):
     return a, be
 
 
-cdef inline int64_t draw_binomial(bitgen_t *bg, binom_entry *cache,
-                                  double p, int64_t n) noexcept nogil:
-    """Binomial(n, p) for any p in [0, 1]: inversion with the setup of p from
-    ``cache`` when few successes (or failures) are expected, BTRS otherwise."""
+cdef inline int64_t draw_binomial(bitgen_t *bg, binom_entry *cache, double p, int64_t n,
+                                  double inversion_below) noexcept nogil:
+    """Binomial(n, p) for any p in [0, 1]: inversion when fewer than
+    ``inversion_below`` (>= SMALL_MEAN, BTRS's range) successes or failures are
+    expected, with the setup of p from ``cache`` (binomial_small_cached) unless
+    it is NULL; BTRS otherwise.  Both inversions give the same draw."""
+    cdef bint flip = p > 0.5
+    cdef int64_t k
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
-    if p <= 0.5:
-        if <double>n * p < SPLIT_INVERSION_MEAN:
-            return binomial_small_cached(bg, cache, n, p)
-        return binomial_btrs(bg, n, p)
-    if <double>n * (1.0 - p) < SPLIT_INVERSION_MEAN:
-        return n - binomial_small_cached(bg, cache, n, 1.0 - p)
-    return n - binomial_btrs(bg, n, 1.0 - p)
+    if flip:
+        p = 1.0 - p                   # exact for p > 1/2 (Sterbenz)
+    if <double>n * p < inversion_below:
+        if cache != NULL:
+            k = binomial_small_cached(bg, cache, n, p)
+        else:
+            k = binomial_small(bg, n, p)
+    else:
+        k = binomial_btrs(bg, n, p)
+    return n - k if flip else k
 
 
 def step_rows(double[::1] cells, const uint8_t[::1] flags,
@@ -1002,9 +984,9 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                         paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
                                                PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
                         p_leave = -expm1(-total * h)
-                        left = binomial_general(&bg, <int64_t>n, p_leave)
+                        left = draw_binomial(&bg, NULL, p_leave, <int64_t>n, SMALL_MEAN)
                     if left > 0:
-                        react = draw_binomial(&bg, bcache, b / total, left)
+                        react = draw_binomial(&bg, bcache, b / total, left, SPLIT_INVERSION_MEAN)
                         react_out[i] = react
                     cells[i] = n - <double>left
                     continue
@@ -1155,7 +1137,7 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 if left <= 0:
                     break
                 q = pix[j] / remaining if remaining > 0.0 else 1.0
-                got = draw_binomial(&bg, bcache, q, left)
+                got = draw_binomial(&bg, bcache, q, left, SPLIT_INVERSION_MEAN)
                 arrested[i, j] = got
                 left -= got
                 remaining -= pix[j]
@@ -1164,17 +1146,17 @@ def disseminate(const uint64_t[::1] uid, const int64_t[::1] patient,
                 x = arrested[i, j]
                 if x <= 0:
                     continue
-                ext = draw_binomial(&bg, bcache, p_extravasate[i, j], x)
+                ext = draw_binomial(&bg, bcache, p_extravasate[i, j], x, SPLIT_INVERSION_MEAN)
                 extravasated[i, j] = ext
                 if ext <= 0:
                     continue
                 pd = dtc_fates[i, j, 0]
                 pdorm = dtc_fates[i, j, 1]
-                x = draw_binomial(&bg, bcache, pd, ext)
+                x = draw_binomial(&bg, bcache, pd, ext, SPLIT_INVERSION_MEAN)
                 dtc_died[i, j] = x
                 ext -= x
                 if ext > 0 and pd < 1.0:
-                    x = draw_binomial(&bg, bcache, pdorm / (1.0 - pd), ext)
+                    x = draw_binomial(&bg, bcache, pdorm / (1.0 - pd), ext, SPLIT_INVERSION_MEAN)
                     dormant[i, j] = x
                     founded[i, j] = ext - x
 
