@@ -499,7 +499,8 @@ cdef int64_t poisson_ptrs(bitgen_t *bg, double lam) noexcept nogil:
 
 cdef inline int64_t negbin_many(bitgen_t *bg, double k, double q) noexcept nogil:
     """NegativeBinomial(k, q) (failures before the k-th success of probability q) as
-    the Poisson mixture Poisson(Gamma(k) (1 - q) / q) (Devroye 1986, X.4.5)."""
+    the Poisson mixture Poisson(Gamma(k) (1 - q) / q) (Greenwood & Yule 1920,
+    J. R. Stat. Soc. 83:255-279), as NumPy's random_negative_binomial draws it."""
     return draw_poisson(bg, random_standard_gamma(bg, k) * ((1.0 - q) / q))
 
 
