@@ -31,7 +31,7 @@ from numpy.random.c_distributions cimport (
 
 from paget_kernels cimport (
     PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY, PGT_PURPOSE_DISSEMINATE, PGT_PURPOSE_STEP,
-    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10, paget_philox_first_blocks,
+    PGT_PURPOSE_TEST, paget_mix64, paget_philox4x64_10,
     paget_stream_init, paget_stream_next_double, paget_stream_set_block, paget_stream_t,
     paget_word_double,
 )
@@ -570,8 +570,8 @@ cdef double bd_transition(bitgen_t *bg, double n, double b, double d,
 # have P0 between 1/16 and 1/2: 28.0 -> 25.3 ns a row when the floor went from
 # 1/2 to 1/16; 1/64 gave no more).
 cdef double LOG_QUIET = -2.772588722239781   # log(1/16)
-# Rows per chunk of step_rows: their first Philox blocks are computed in one
-# pass before the rows are stepped (8 KiB of blocks, in L1).
+# Rows per chunk of step_rows: its first pass computes their first Philox
+# blocks (8 KiB, in L1) and settles the quiet ones, its second steps the rest.
 cdef enum:
     STEP_CHUNK = 256
 
@@ -952,8 +952,15 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
     cdef int settled
     # rows of a chunk left for the second pass (see below)
     cdef Py_ssize_t work[STEP_CHUNK]
-    # the first Philox block of each row of a chunk, computed in one pass
+    # the first Philox block of each row of a chunk (counter and key of a row's
+    # stream, paget_stream_key: block 0, step, purpose, patient; seed, uid)
     cdef uint64_t blocks[4 * STEP_CHUNK]
+    cdef uint64_t ctr4[4]
+    cdef uint64_t key2[2]
+    ctr4[0] = 0
+    ctr4[1] = <uint64_t>step
+    ctr4[2] = PGT_PURPOSE_STEP
+    key2[0] = seed
     cdef uint64_t *blk
     cdef rate_entry *cache = <rate_entry *>malloc(sizeof(rate_entry) << RATE_CACHE_BITS)
     cdef lam_entry lams[1 << LAM_CACHE_BITS]
@@ -975,17 +982,21 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
         c0 = 0
         while c0 < m:
             c1 = min(c0 + STEP_CHUNK, m)
-            paget_philox_first_blocks(seed, &uid[c0], <uint64_t>step, PGT_PURPOSE_STEP,
-                                      &patient[c0], c1 - c0, blocks)
-            # First pass: settle the rows in which surely nothing happens, as
-            # the second pass would decide it (the quiet test's sure bound,
-            # exp_bound_side, and the mutation draw's), without a branch that
-            # depends on the draws: a fifth of small colonies have an event,
-            # so a branch on it would be mispredicted at that rate.  The other
-            # rows go to the second pass, which steps them all as before, so
-            # the draws are the same row for row.
+            # First pass: compute each row's first Philox block and settle the
+            # rows in which surely nothing happens, as the second pass would
+            # decide it (the quiet test's sure bound, exp_bound_side, and the
+            # mutation draw's), without a branch that depends on the draws: a
+            # fifth of small colonies have an event, so a branch on it would be
+            # mispredicted at that rate.  With no such branch the CPU overlaps
+            # the independent multiply chains of consecutive rows' blocks (a
+            # block is ~40 dependent operations) with the rest of the pass.
+            # The other rows go to the second pass, which steps them all as
+            # before, so the draws are the same row for row.
             n_work = 0
             for i in range(c0, c1):
+                ctr4[3] = <uint64_t>patient[i]
+                key2[1] = uid[i]
+                paget_philox4x64_10(ctr4, key2, &blocks[4 * (i - c0)])
                 shed_out[i] = 0
                 react_out[i] = 0
                 n = cells[i]

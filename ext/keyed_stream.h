@@ -116,29 +116,8 @@ static inline void paget_stream_init(paget_stream_t *s, bitgen_t *bg, uint64_t s
     bg->next_raw = paget_stream_next64;
 }
 
-/* The first Philox block of the streams of n rows, (seed, uid[i], step, purpose,
- * patient[i]) for i < n, into out[4 i .. 4 i + 3]: the words paget_stream_init
- * followed by four draws would give.  A loop doing nothing else lets the CPU
- * overlap the independent multiply chains of consecutive rows (one block is ~40
- * dependent operations); measured ~10 ns a block on a 2-core EPYC, where
- * interleaving 2-8 rows by hand ran slower (the fixed rdx:rax of 64x64->128
- * multiplies makes the compiler spill).  Only the evaluation order changes:
- * the streams are the same. */
-static inline void paget_philox_first_blocks(uint64_t seed, const uint64_t *uid,
-                                             uint64_t step, uint64_t purpose,
-                                             const int64_t *patient, Py_ssize_t n,
-                                             uint64_t *out)
-{
-    Py_ssize_t i;
-    for (i = 0; i < n; i++) {
-        uint64_t ctr[4] = {0, step, purpose, (uint64_t)patient[i]};
-        uint64_t key[2] = {seed, uid[i]};
-        paget_philox4x64_10(ctr, key, out + 4 * i);
-    }
-}
-
 /* Key ``s`` as paget_stream_init does, with the stream's first block already
- * computed (paget_philox_first_blocks) and its first ``pos`` words drawn.  The
+ * computed (step_rows' first pass) and its first ``pos`` words drawn.  The
  * bitgen_t pointing at ``s`` is set once by paget_stream_init. */
 static inline void paget_stream_set_block(paget_stream_t *s, uint64_t seed, uint64_t uid,
                                           uint64_t step, uint64_t purpose, uint64_t patient,

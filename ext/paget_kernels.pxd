@@ -20,9 +20,6 @@ cdef extern from "keyed_stream.h" nogil:
     void paget_stream_init(paget_stream_t *s, bitgen_t *bg, uint64_t seed,
                            uint64_t uid, uint64_t step, uint64_t purpose,
                            uint64_t patient)
-    void paget_philox_first_blocks(uint64_t seed, const uint64_t *uid, uint64_t step,
-                                   uint64_t purpose, const int64_t *patient, Py_ssize_t n,
-                                   uint64_t *out)
     void paget_stream_set_block(paget_stream_t *s, uint64_t seed, uint64_t uid,
                                 uint64_t step, uint64_t purpose, uint64_t patient,
                                 const uint64_t *block, int pos)

@@ -3,9 +3,10 @@
 * Quiet rows decide "u < exp(y)" by polynomial bounds on exp and call exp()
   only between them; the decision must be libm's, element for element.
 * Per-rate setup (x, log(1 + b x), powers of 1 - alpha and 1 - beta) and e^-lam
-  are cached across the rows of one call, and first Philox blocks are computed
-  in chunks of rows: a row's result must not depend on which other rows share
-  the call (it is keyed by its uid alone).
+  are cached across the rows of one call, and rows are stepped in chunks, whose
+  first pass settles the quiet rows and whose second steps the others: a row's
+  result must not depend on which other rows share the call (it is keyed by its
+  uid alone).
 * Rows are grouped by lesion with a hash table, and per-patient counters are
   added in one compiled pass: the same result as the NumPy code they replace.
 """
