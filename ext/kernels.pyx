@@ -356,28 +356,30 @@ _fill_fc()
 cdef double SERIES_BELOW = 0.02
 
 
-cdef inline double log1p_gap(double x) noexcept nogil:
-    """x - log1p(x) >= 0, to a few ulp also where the difference cancels: for
-    |x| < SERIES_BELOW the series sum_{j>=2} (-1)^j x^j / j (to x**13, whose
-    remainder is below 1e-20 of the sum); elsewhere the difference, whose
-    cancellation loses at most ~2 / |x| < 100 ulp."""
+cdef inline double log1p_gap(double x, double log1p_x) noexcept nogil:
+    """x - log1p(x) >= 0, given log1p_x = log1p(x), to a few ulp also where the
+    difference cancels: for |x| < SERIES_BELOW the series
+    sum_{j>=2} (-1)^j x^j / j (to x**13, whose remainder is below 1e-20 of the
+    sum); elsewhere the difference, whose cancellation loses at most
+    ~2 / |x| < 100 ulp.  (The callers need log1p(x) too: taking it as an
+    argument computes it once.)"""
     cdef double acc
     cdef int i
     if not fabs(x) < SERIES_BELOW:
-        return x - log1p(x)
+        return x - log1p_x
     acc = 0.0
     for i in range(11, -1, -1):
         acc = acc * x + (1.0 if i % 2 == 0 else -1.0) / (i + 2.0)
     return x * x * acc
 
 
-cdef inline double log1p_excess(double t) noexcept nogil:
-    """(1 + t) log1p(t) - t >= 0, likewise: the series
+cdef inline double log1p_excess(double t, double log1p_t) noexcept nogil:
+    """(1 + t) log1p(t) - t >= 0, given log1p_t = log1p(t), likewise: the series
     sum_{j>=2} (-1)^j t^j / (j (j - 1)) below SERIES_BELOW, the difference above."""
     cdef double acc
     cdef int i
     if not fabs(t) < SERIES_BELOW:
-        return (1.0 + t) * log1p(t) - t
+        return (1.0 + t) * log1p_t - t
     acc = 0.0
     for i in range(11, -1, -1):
         acc = acc * t + (1.0 if i % 2 == 0 else -1.0) / ((i + 2.0) * (i + 1.0))
@@ -402,8 +404,10 @@ cdef inline double binomial_log_ratio(double n, double p, double m, double lam0,
     cdef double d = k - m
     cdef double x = -d / (k + 1.0)
     cdef double y = d / (n - k + 1.0)
-    return (-(k + 1.0) * log1p_gap(x) - (n - k + 1.0) * log1p_gap(y)
-            - 0.5 * (log1p(x) + log1p(y)) + d * lam0
+    cdef double lx = log1p(x)
+    cdef double ly = log1p(y)
+    return (-(k + 1.0) * log1p_gap(x, lx) - (n - k + 1.0) * log1p_gap(y, ly)
+            - 0.5 * (lx + ly) + d * lam0
             + fc_m - stirling_correction(k) - stirling_correction(n - k))
 
 
@@ -428,7 +432,8 @@ cdef inline double poisson_log_pmf(double lam, double log_lam, double k) noexcep
     the result, not of k log lam.
     """
     cdef double t = (k + 1.0 - lam) / lam
-    return (-lam * log1p_excess(t) + 0.5 * (log1p(t) - log_lam) - HALF_LOG_2PI
+    cdef double lt = log1p(t)
+    return (-lam * log1p_excess(t, lt) + 0.5 * (lt - log_lam) - HALF_LOG_2PI
             - stirling_correction(k))
 
 
