@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .ext import kernels
-from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, out_of_bounds_f64
+from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
            "StateVariable", "out_of_bounds", "lesion_groups", "COLUMNS"]
@@ -443,19 +443,20 @@ _RATE_FIELDS = tuple((f.name, Rates.NEUTRAL[f.name],
                      for f in fields(Rates))
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
-#: Up to this many float64 elements the compiled one-pass check is faster than
-#: NumPy's two SIMD reductions (measured 0.15 us against 2.1 us at 4 elements,
-#: 1.2 us against 2.4 us at 1,000, slower beyond ~2,500): the engine checks every
-#: rate array after every hook implementation, and most are a rank's few rows.
-_COMPILED_CHECK_MAX = 2048
 
 
 def out_of_bounds(a: np.ndarray, lo: float, hi: float) -> bool:
-    """True if ``a`` holds NaN, +-inf or a value outside [lo, hi]."""
+    """True if ``a`` holds NaN, +-inf or a value outside [lo, hi].
+
+    The engine checks every rate array after every hook implementation, so
+    contiguous float64 arrays (all of the engine's) take the compiled one-pass
+    check, ``kernels.bounds_check``; anything else takes NumPy's reductions.
+    """
+    found = bounds_check(a, lo, hi)
+    if found >= 0:
+        return found == 1
     if a.size == 0 or a.dtype == bool:
         return False
-    if a.size <= _COMPILED_CHECK_MAX and a.dtype == np.float64 and a.flags.c_contiguous:
-        return out_of_bounds_f64(a.reshape(-1), lo, hi)
     amin, amax = _min(a, axis=None), _max(a, axis=None)
     # NaN fails every comparison; the strict ones against inf exclude infinities
     return not (amin >= lo and amax <= hi and -np.inf < amin and amax < np.inf)

@@ -302,10 +302,12 @@ def test_lesion_sum_of_single_row_lesions_is_the_values():
 
 
 @pytest.mark.parametrize("size", [1, 7, 2048, 2049, 50_000])
-@pytest.mark.parametrize("shape", ["flat", "2-D", "strided"])
+@pytest.mark.parametrize("shape", ["flat", "2-D", "strided", "big-endian"])
 def test_out_of_bounds_finds_nan_inf_and_range_at_every_size(size, shape):
-    """The engine's check of hook outputs: a compiled pass for small float64
-    arrays, NumPy's reductions otherwise; both must flag the same values."""
+    """The engine's check of hook outputs: a compiled pass (four doubles at a
+    time, then one at a time) for contiguous native float64 arrays, NumPy's
+    reductions otherwise; both must flag the same values, wherever they are."""
+    from paget.ext.kernels import bounds_check
     from paget.state import out_of_bounds
 
     def make(v=None, at=0):
@@ -313,12 +315,24 @@ def test_out_of_bounds_finds_nan_inf_and_range_at_every_size(size, shape):
             else np.linspace(0.0, 1.0, size)
         if v is not None:
             a[at] = v
+        if shape == "big-endian":
+            return a.astype(">f8")
         return a.reshape(1, size) if shape == "2-D" else a
 
+    # the compiled pass takes what it can read directly, and only that (a
+    # strided view of one element is contiguous)
+    direct = shape in ("flat", "2-D") or (shape == "strided" and size == 1)
+    assert (bounds_check(make(), 0.0, 1.0) >= 0) == direct
+
     assert not out_of_bounds(make(), 0.0, 1.0)
+    # every lane of the four-wide loop, the middle and the scalar tail
+    places = sorted({0, 1, 2, 3, size // 2, size - 1} & set(range(size)))
     for v in (np.nan, np.inf, -np.inf, -1e-300, 1.0 + 1e-15):
-        assert out_of_bounds(make(v, at=size // 2), 0.0, 1.0), v
+        for at in places:
+            assert out_of_bounds(make(v, at=at), 0.0, 1.0), (v, at)
     assert out_of_bounds(make(np.inf), 0.0, np.inf)          # +inf is never allowed
+    assert out_of_bounds(make(-np.inf, at=size - 1), -np.inf, np.inf)
+    assert not out_of_bounds(make(), -np.inf, np.inf)
     assert not out_of_bounds(make(np.nan)[:0], 0.0, 1.0)
     assert not out_of_bounds(np.zeros(size, bool), 0.0, 1.0)
 
