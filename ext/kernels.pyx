@@ -740,6 +740,11 @@ cdef struct rate_entry:
     double b
     double d
     double x          # (e^{rh} - 1) / r, r = b - d
+    # The rest only for rows that may be quiet (rate_quiet_setup): a row that
+    # sheds lam >= -LOG_QUIET cells on average is not (log P0 <= -lam), and
+    # most such rows are lesions of 10^3 cells or more, whose rates are their
+    # own, so these would be computed for nothing.
+    int have_quiet    # L, log_surv, odds_dead and beta hold their values
     double L          # log(1 + b x) = -log(1 - beta)
     double log_surv   # r h - L = log(1 - alpha)
     double odds_dead  # alpha / (1 - alpha), alpha = d x / (1 + b x)
@@ -762,7 +767,8 @@ cdef enum:
 
 cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
                                    double h) noexcept nogil:
-    """The cache entry of (b, d) over h, filled on a miss."""
+    """The cache entry of (b, d) over h, its x filled on a miss (the rest by
+    rate_quiet_setup)."""
     cdef uint64_t kb = (<uint64_t *>&b)[0]
     cdef uint64_t kd = (<uint64_t *>&d)[0]
     cdef uint64_t key = (kb * <uint64_t>0x9E3779B97F4A7C15) ^ (kd * <uint64_t>0xC2B2AE3D27D4EB4F)
@@ -775,16 +781,33 @@ cdef inline rate_entry *rate_setup(rate_entry *cache, double b, double d,
         e.x = h
     else:
         e.x = expm1(r * h) / r
-    e.L = log1p(b * e.x)
-    e.log_surv = r * h - e.L
-    e.beta = b * e.x / (b * e.x + 1.0)
-    r = d * e.x / (b * e.x + 1.0)     # alpha
-    e.odds_dead = r / (1.0 - r)
+    e.have_quiet = 0
     e.have_d = 0
     e.have_e = 0
     e.b = b
     e.d = d
     return e
+
+
+cdef inline void rate_quiet_setup(rate_entry *e, double h) noexcept nogil:
+    """Fill the quiet path's part of entry ``e`` (of rates e.b, e.d over h)."""
+    cdef double b = e.b, r = e.b - e.d, alpha
+    e.L = log1p(b * e.x)
+    e.log_surv = r * h - e.L
+    e.beta = b * e.x / (b * e.x + 1.0)
+    alpha = e.d * e.x / (b * e.x + 1.0)
+    e.odds_dead = alpha / (1.0 - alpha)
+    e.have_quiet = 1
+
+
+cdef inline double log_quiet(rate_entry *e, double n, double lam, double h) noexcept nogil:
+    """log P0 of a growing row of n cells shedding lam on average, or -lam when
+    lam >= -LOG_QUIET (then log P0 <= -lam <= LOG_QUIET: not quiet either way)."""
+    if lam >= -LOG_QUIET:
+        return -lam
+    if not e.have_quiet:
+        rate_quiet_setup(e, h)
+    return n * (e.log_surv - e.L) - lam
 
 
 cdef inline double surv_power(rate_entry *e, double n) noexcept nogil:
@@ -1012,7 +1035,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 d = death[i]
                 lam = shed_rate[i] * h
                 e = rate_setup(cache, b, d, h)
-                y = n * (e.log_surv - e.L) - lam
+                y = log_quiet(e, n, lam, h)
                 u = paget_word_double(blocks[4 * (i - c0)])
                 if flags[i] & PGT_FLAG_DORMANT:
                     # rare, so this branch is well predicted; as in the dormant
@@ -1080,7 +1103,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                     # from the stream's first uniform u, so that nothing happens
                     # exactly when u < P0 (see quiet_rest and the note above it)
                     e = rate_setup(cache, b, d, h)
-                    y = n * (e.log_surv - e.L) - lam        # log P0
+                    y = log_quiet(e, n, lam, h)             # log P0
                     if y > LOG_QUIET:
                         u = paget_word_double(blk[0])
                         done = True
