@@ -54,12 +54,30 @@ def organ_map(lo: float = 0.0, hi: float | None = None, *, probability: bool = F
 
 def resolve_organ_map(value: float | Mapping[str, float], body: Body,
                       default: float) -> np.ndarray:
-    """An (n_organs,) array from a number or a {default, organ: value} map."""
-    if isinstance(value, Mapping):
-        values = dict(value)
-        base = values.pop("default", default)
-        return body.per_organ(values, base)
-    return np.full(body.n_organs, float(value))
+    """An (n_organs,) array from a number or a {default, organ: value} map.
+
+    Plugins resolve their per-organ parameters every step, so the arrays are
+    remembered by the body's organs and the value (a new array is returned
+    each time: the caller may change it).
+    """
+    mapping = isinstance(value, Mapping)
+    key = (body.organs, tuple(value.items()) if mapping else float(value), float(default))
+    got = _ORGAN_MAPS.get(key)
+    if got is None:
+        if mapping:
+            values = dict(value)
+            base = values.pop("default", default)
+            got = body.per_organ(values, base)
+        else:
+            got = np.full(body.n_organs, float(value))
+        if len(_ORGAN_MAPS) >= 1024:
+            _ORGAN_MAPS.clear()
+        _ORGAN_MAPS[key] = got
+    return got.copy()
+
+
+#: resolve_organ_map's arrays, by (organs, value, default)
+_ORGAN_MAPS: dict[tuple, np.ndarray] = {}
 
 
 # --------------------------------------------------------------------------

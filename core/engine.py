@@ -691,10 +691,8 @@ class RankRun:
         """Add new pools to the cached index (a merge, not a new sort)."""
         if self._pools is None:
             return
-        order = np.argsort(uid, kind="stable")
-        sorted_uid, sorted_row = self._pools
-        at = np.searchsorted(sorted_uid, uid[order])
-        self._pools = (np.insert(sorted_uid, at, uid[order]), np.insert(sorted_row, at, rows[order]))
+        self._pools = kernels.merge_sorted(*self._pools, np.ascontiguousarray(uid, np.uint64),
+                                           np.ascontiguousarray(rows, np.int64))
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)

@@ -1522,3 +1522,38 @@ def add_rows_at(int64_t[:, ::1] acc, const int64_t[::1] at, const int64_t[:, ::1
             r = at[i]
             for j in range(w):
                 acc[r, j] += values[i, j]
+
+
+def merge_sorted(const uint64_t[::1] keys, const int64_t[::1] values,
+                 const uint64_t[::1] new_keys, const int64_t[::1] new_values):
+    """Merge ``new_keys`` (any order, with ``new_values``) into the sorted
+    ``keys`` (with ``values``): the sorted keys of both and their values, a new
+    key before an equal old one (as ``np.insert`` at ``np.searchsorted(keys,
+    new)`` places it), equal new keys in their given order.
+
+    One pass over the old keys after sorting the new ones: the engine's index
+    of dormant pools gains a few pools a step, and ``np.insert`` costs ~30 us
+    a call on a few keys and a copy of every key per array.
+    """
+    cdef Py_ssize_t n = keys.shape[0], k = new_keys.shape[0], i = 0, j = 0, o = 0
+    if values.shape[0] != n or new_values.shape[0] != k:
+        raise ValueError("merge_sorted: keys and values must have one length, and new_keys "
+                         "and new_values")
+    order = np.argsort(np.asarray(new_keys), kind="stable")
+    cdef const int64_t[::1] srt = order.astype(np.int64)
+    out_k = np.empty(n + k, np.uint64)
+    out_v = np.empty(n + k, np.int64)
+    cdef uint64_t[::1] ok = out_k
+    cdef int64_t[::1] ov = out_v
+    with nogil:
+        while i < n or j < k:
+            if j < k and (i >= n or new_keys[srt[j]] <= keys[i]):
+                ok[o] = new_keys[srt[j]]
+                ov[o] = new_values[srt[j]]
+                j += 1
+            else:
+                ok[o] = keys[i]
+                ov[o] = values[i]
+                i += 1
+            o += 1
+    return out_k, out_v

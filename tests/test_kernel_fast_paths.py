@@ -7,8 +7,9 @@
   first pass settles the quiet rows and whose second steps the others: a row's
   result must not depend on which other rows share the call (it is keyed by its
   uid alone).
-* Rows are grouped by lesion with a hash table, and per-patient counters are
-  added in one compiled pass: the same result as the NumPy code they replace.
+* Rows are grouped by lesion with a hash table, per-patient counters are
+  added in one compiled pass, and new pools are merged into the sorted pool
+  index in one pass: the same result as the NumPy code they replace.
 """
 from __future__ import annotations
 
@@ -134,3 +135,36 @@ def test_add_rows_at_equals_numpy_add_at():
         kernels.add_rows_at(acc, np.array([7], np.int64), values[:1])
     with pytest.raises(ValueError, match="values must be"):
         kernels.add_rows_at(acc, at, values[:, :4].copy())
+
+
+# ---------------------------------------------------------------- the index of dormant pools
+
+@pytest.mark.parametrize("old,new", [(0, 0), (0, 4), (7, 0), (300, 25), (5000, 900)])
+def test_merge_sorted_equals_inserting_at_searchsorted(old, new):
+    """``kernels.merge_sorted`` gives what ``np.insert`` at the ``searchsorted``
+    positions of the sorted new keys gives (the engine's pool index before it):
+    a new key before an equal old one, equal new keys in their given order."""
+    rng = np.random.default_rng(old + 7 * new)
+    keys = np.sort(rng.integers(0, 2**64 - 1, old, dtype=np.uint64, endpoint=True))
+    new_keys = rng.integers(0, 2**64 - 1, new, dtype=np.uint64, endpoint=True)
+    if old and new:
+        new_keys[: new // 2] = rng.choice(keys, new // 2)      # ties with old keys
+        new_keys[-1] = new_keys[0]                              # and between new ones
+    values = rng.integers(-2**62, 2**62, old)
+    new_values = rng.integers(-2**62, 2**62, new)
+    order = np.argsort(new_keys, kind="stable")
+    at = np.searchsorted(keys, new_keys[order])
+    want = (np.insert(keys, at, new_keys[order]), np.insert(values, at, new_values[order]))
+    got = kernels.merge_sorted(keys, values, new_keys, new_values)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0].dtype == np.uint64 and got[1].dtype == np.int64
+
+
+def test_merge_sorted_refuses_unequal_lengths():
+    with pytest.raises(ValueError, match="one length"):
+        kernels.merge_sorted(np.zeros(3, np.uint64), np.zeros(2, np.int64),
+                             np.zeros(1, np.uint64), np.zeros(1, np.int64))
+    with pytest.raises(ValueError, match="one length"):
+        kernels.merge_sorted(np.zeros(3, np.uint64), np.zeros(3, np.int64),
+                             np.zeros(1, np.uint64), np.zeros(2, np.int64))
