@@ -692,10 +692,10 @@ cdef inline bint at_most_exp(double u, double y) noexcept nogil:
 
 
 # Per-probability setup of the inversion binomial.  The binomials of the
-# dissemination split take few distinct p (a fate vector per organ of origin, one
-# extravasation probability per target organ, one fate split), so a small
-# direct-mapped cache keyed by the bits of p skips log1p and a division for most
-# of them, and the zero draw (u <= (1 - p)^n, most draws of the rare fates) is
+# dissemination split take few distinct p (a fate vector per organ of origin,
+# one fate split, and extravasation probabilities per target organ, though
+# patient-level factors make those differ per row), so a direct-mapped cache
+# keyed by the bits of p skips log1p and a division for most of them, and the zero draw (u <= (1 - p)^n, most draws of the rare fates) is
 # decided by the bounds on exp without calling it.  An entry holds exactly what
 # binomial_small computes, so the draws are the same, bit for bit.
 cdef struct binom_entry:
@@ -704,7 +704,11 @@ cdef struct binom_entry:
     double ratio      # p / (1 - p)
 
 cdef enum:
-    BINOM_CACHE_BITS = 6
+    # 512 entries (12 KiB): the extravasation probabilities differ per row when
+    # patient-level factors scale them (17 new values a shedding row in the
+    # default scenario), and with 64 entries they evicted the fixed ones (3 %
+    # of the dissemination kernel)
+    BINOM_CACHE_BITS = 9
 
 
 cdef inline void binom_cache_clear(binom_entry *cache) noexcept nogil:
