@@ -229,6 +229,29 @@ cdef inline int64_t binomial_small(bitgen_t *bg, int64_t n, double p) noexcept n
     return binomial_walk(bg, n, ratio, pmf0, paget_stream_next_double(bg.state))
 
 
+# 1/k for the inversion walks, so that a step of the walk multiplies instead of
+# dividing (the division's throughput, not the walk's dependency chain, bounded it)
+cdef enum:
+    RECIPROCALS = 256
+cdef double RECIP[RECIPROCALS]
+
+
+def _fill_reciprocals():
+    cdef int j
+    RECIP[0] = 0.0
+    for j in range(1, RECIPROCALS):
+        RECIP[j] = 1.0 / j
+
+_fill_reciprocals()
+
+
+cdef inline double reciprocal(int64_t k) noexcept nogil:
+    """1 / k for whole k >= 1."""
+    if k < RECIPROCALS:
+        return RECIP[k]
+    return 1.0 / <double>k
+
+
 cdef inline int64_t binomial_walk(bitgen_t *bg, int64_t n, double ratio, double pmf0,
                                   double u) noexcept nogil:
     """The inversion walk of binomial_small from its first uniform ``u``, with
@@ -243,7 +266,7 @@ cdef inline int64_t binomial_walk(bitgen_t *bg, int64_t n, double ratio, double 
             k += 1
             if k > n or pmf == 0.0:
                 break
-            pmf *= ratio * <double>(n - k + 1) / <double>k
+            pmf *= ratio * <double>(n - k + 1) * reciprocal(k)
         if k <= n and u <= pmf:
             return k
         # rounding left u beyond the summed pmf: draw again (as NumPy does)
@@ -267,7 +290,7 @@ cdef inline int64_t negbin_small(bitgen_t *bg, int64_t k, double beta,
         j = 0
         while u > pmf and j < bound:
             u -= pmf
-            pmf *= beta * <double>(k + j) / <double>(j + 1)
+            pmf *= beta * <double>(k + j) * reciprocal(j + 1)
             j += 1
         if u <= pmf:
             return j
@@ -286,7 +309,7 @@ cdef inline int64_t poisson_invert(bitgen_t *bg, double lam, double pmf0,
         while u > pmf and j < bound:
             u -= pmf
             j += 1
-            pmf *= lam / <double>j
+            pmf *= lam * reciprocal(j)
         if u <= pmf:
             return j
         u = paget_stream_next_double(bg.state)
@@ -602,7 +625,7 @@ cdef inline int64_t binomial_at_least_one_r(bitgen_t *bg, int64_t n, double rati
         while u > pmf and k < n:
             u -= pmf
             k += 1
-            pmf *= ratio * <double>(n - k + 1) / <double>k
+            pmf *= ratio * <double>(n - k + 1) * reciprocal(k)
         if u <= pmf:
             return k
 
@@ -618,7 +641,7 @@ cdef inline int64_t negbin_at_least_one(bitgen_t *bg, int64_t k, double beta,
         j = 1
         while u > pmf and j < 4096:
             u -= pmf
-            pmf *= beta * <double>(k + j) / <double>(j + 1)
+            pmf *= beta * <double>(k + j) * reciprocal(j + 1)
             j += 1
         if u <= pmf:
             return j
@@ -635,7 +658,7 @@ cdef inline int64_t poisson_at_least_one(bitgen_t *bg, double lam, double p0) no
         while u > pmf and j < 4096:
             u -= pmf
             j += 1
-            pmf *= lam / <double>j
+            pmf *= lam * reciprocal(j)
         if u <= pmf:
             return j
 
