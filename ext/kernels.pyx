@@ -706,6 +706,17 @@ cdef inline bint below_exp(double u, double y) noexcept nogil:
     return u < exp(y)
 
 
+cdef inline bint below_exp_or_p0(double u, double y, double *p0) noexcept nogil:
+    """``u < exp(y)`` as below_exp decides it; when that is False, ``p0`` is set
+    to exp(y), for an inversion walk that starts from u (which also returns 0
+    when u equals it): one exp() where a test and a walk took two."""
+    cdef int side = exp_bound_side(u, y)
+    if side > 0:
+        return True
+    p0[0] = exp(y)
+    return side == 0 and u < p0[0]
+
+
 cdef inline bint at_most_exp(double u, double y) noexcept nogil:
     """``u <= exp(y)``, decided as below_exp decides ``u < exp(y)``."""
     cdef int side = exp_bound_side(u, y)
@@ -745,16 +756,17 @@ cdef inline int64_t binomial_small_cached(bitgen_t *bg, binom_entry *cache, int6
     """binomial_small(bg, n, p), with the setup of p from ``cache``."""
     cdef uint64_t key = (<uint64_t *>&p)[0] * <uint64_t>0x9E3779B97F4A7C15
     cdef binom_entry *e = &cache[key >> (64 - BINOM_CACHE_BITS)]
-    cdef double y, u
+    cdef double y, u, p0
     if e.p != p:
         e.logq = log1p(-p)
         e.ratio = p / (1.0 - p)
         e.p = p
     y = <double>n * e.logq
     u = paget_stream_next_double(bg.state)
-    if at_most_exp(u, y):
+    # the zero draw, u <= (1 - p)^n: u < it here, u equal to it in the walk
+    if below_exp_or_p0(u, y, &p0):
         return 0
-    return binomial_walk(bg, n, e.ratio, exp(y), u)
+    return binomial_walk(bg, n, e.ratio, p0, u)
 
 
 # Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
@@ -918,13 +930,13 @@ cdef inline int64_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
     Takes the uniform poisson_small would take first and returns 0 when it is
     below e^-lam; otherwise continues exactly as poisson_small with that uniform.
     """
-    cdef double u
+    cdef double u, p0
     if lam >= SMALL_MEAN:
         return poisson_ptrs(bg, lam)
     u = paget_stream_next_double(bg.state)
-    if below_exp(u, -lam):
+    if below_exp_or_p0(u, -lam, &p0):
         return 0
-    return poisson_invert(bg, lam, exp(-lam), u)
+    return poisson_invert(bg, lam, p0, u)
 
 
 def bd_alpha_beta(double b, double d, double h):
@@ -1101,10 +1113,7 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                     y = -n * total * h
                     if y > LOG_QUIET:
                         u = paget_word_double(blk[0])
-                        if below_exp(u, y):
-                            continue
-                        p0 = exp(y)
-                        if u < p0:
+                        if below_exp_or_p0(u, y, &p0):
                             continue
                         paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
                                                PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 1)
