@@ -146,7 +146,6 @@ class RankRun:
         self.clones: list[dict[str, np.ndarray]] = []
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
-        self._pools: tuple[np.ndarray, np.ndarray] | None = None
         self._rate_buffers: dict[str, np.ndarray] = {}
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
@@ -214,9 +213,7 @@ class RankRun:
                 cols = self._join_pools(cols)
             start = tab.n
             tab.append(**cols)
-            if kind == "pool":
-                self._pool_insert(cols["uid"], np.arange(start, tab.n))
-            elif kind == "clone":
+            if kind == "clone":
                 self._log_clones(np.arange(start, tab.n), parent_clone, step + 1)
 
     # ------------------------------------------------------------ domains
@@ -408,7 +405,6 @@ class RankRun:
             target = getattr(self, group)
             for k in target:
                 target[k] = np.array(state[f"{group}.{k}"], dtype=target[k].dtype)
-        self._pools = None
         extra = self.table.extra
         self.table = LesionTable(capacity=max(64, len(state["table.uid"])), extra=extra)
         self.table.append(**{k: state[f"table.{k}"] for k in self.table.columns})
@@ -644,23 +640,15 @@ class RankRun:
 
     def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Add the cells of pool rows ``cols`` whose pool exists to it; return the
-        others (new pools).  A step's (source row, organ) pairs are unique."""
+        others (new pools).  A step's (source row, organ) pairs are unique.
+
+        A live pool only: an emptied pool awaiting compaction is gone, so
+        results do not depend on when (or where) compaction runs."""
         tab = self.table
         pool_uid, counts = cols["uid"], cols["cells"]
-        sorted_uid, sorted_row = self._pool_index()
-        if not sorted_uid.size:
-            return cols
-        # keys in increasing order let searchsorted start each search where the
-        # last ended: the sort costs less than it saves (measured ~2x at 5,000
-        # keys in 20,000 pools)
-        order = np.argsort(pool_uid)
-        pos = np.empty(pool_uid.size, np.intp)
-        pos[order] = np.searchsorted(sorted_uid, pool_uid[order])
-        np.minimum(pos, sorted_uid.size - 1, out=pos)
-        hit = sorted_row[pos]
-        # a live pool only: an emptied pool awaiting compaction is gone, so
-        # results do not depend on when (or where) compaction runs
-        found = (sorted_uid[pos] == pool_uid) & (tab.cells[hit] > 0)
+        hit = kernels.match_pools(np.ascontiguousarray(pool_uid, np.uint64), tab.uid,
+                                  tab.flags, tab.cells)
+        found = hit >= 0
         if not found.any():
             return cols
         tab.cells[hit[found]] += counts[found]
@@ -675,28 +663,8 @@ class RankRun:
         acc += np.bincount(key, weights=values, minlength=acc.size).reshape(acc.shape) \
             .astype(np.int64)
 
-    def _pool_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """Uids of the dormant-pool rows, sorted, and their rows; cached until the
-        table is compacted or a pool is added (appending other rows keeps it valid)."""
-        if self._pools is None:
-            tab = self.table
-            # live pools only; one that empties later is still listed, and a
-            # lookup that finds it empty makes a new pool and a new index
-            rows = np.flatnonzero((tab.flags & FLAG_DORMANT) & (tab.cells > 0))
-            order = np.argsort(tab.uid[rows], kind="stable")
-            self._pools = (tab.uid[rows][order], rows[order])
-        return self._pools
-
-    def _pool_insert(self, uid: np.ndarray, rows: np.ndarray) -> None:
-        """Add new pools to the cached index (a merge, not a new sort)."""
-        if self._pools is None:
-            return
-        self._pools = kernels.merge_sorted(*self._pools, np.ascontiguousarray(uid, np.uint64),
-                                           np.ascontiguousarray(rows, np.int64))
-
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)
-        self._pools = None
 
     def _lesion_sizes(self, rows: np.ndarray | slice = slice(None)):
         """Per lesion among the growing rows selected: (first row, total cells).

@@ -1560,36 +1560,49 @@ def add_rows_at(int64_t[:, ::1] acc, const int64_t[::1] at, const int64_t[:, ::1
                 acc[r, j] += values[i, j]
 
 
-def merge_sorted(const uint64_t[::1] keys, const int64_t[::1] values,
-                 const uint64_t[::1] new_keys, const int64_t[::1] new_values):
-    """Merge ``new_keys`` (any order, with ``new_values``) into the sorted
-    ``keys`` (with ``values``): the sorted keys of both and their values, a new
-    key before an equal old one (as ``np.insert`` at ``np.searchsorted(keys,
-    new)`` places it), equal new keys in their given order.
 
-    One pass over the old keys after sorting the new ones: the engine's index
-    of dormant pools gains a few pools a step, and ``np.insert`` costs ~30 us
-    a call on a few keys and a copy of every key per array.
+def match_pools(const uint64_t[::1] key, const uint64_t[::1] uid, const uint8_t[::1] flags,
+                const double[::1] cells):
+    """For each of the distinct pool ids ``key``, the row of the table (columns
+    ``uid``, ``flags``, ``cells``) holding that live dormant pool (flag DORMANT
+    set, cells > 0), or -1 (int64).
+
+    The engine adds a step's dormant cells to their pools with it.  A pool that
+    empties stays empty, and a new pool of the same id is made only when no live
+    one exists, so a live pool is the only live row of its id; were there
+    several, the last would be given.  The keys are put in an open-addressing
+    hash table and every row of the table is looked up in it once: O(rows +
+    keys), where sorting the keys and searching them among the pools took
+    O(keys log pools).
     """
-    cdef Py_ssize_t n = keys.shape[0], k = new_keys.shape[0], i = 0, j = 0, o = 0
-    if values.shape[0] != n or new_values.shape[0] != k:
-        raise ValueError("merge_sorted: keys and values must have one length, and new_keys "
-                         "and new_values")
-    order = np.argsort(np.asarray(new_keys), kind="stable")
-    cdef const int64_t[::1] srt = order.astype(np.int64)
-    out_k = np.empty(n + k, np.uint64)
-    out_v = np.empty(n + k, np.int64)
-    cdef uint64_t[::1] ok = out_k
-    cdef int64_t[::1] ov = out_v
+    cdef Py_ssize_t k = key.shape[0], m = uid.shape[0], i, j, h
+    if flags.shape[0] != m or cells.shape[0] != m:
+        raise ValueError("match_pools: uid, flags and cells must have one length")
+    hit_arr = np.full(k, -1, np.int64)
+    if k == 0:
+        return hit_arr
+    cdef int64_t[::1] hit = hit_arr
+    cdef int bits = 1
+    while (<Py_ssize_t>1 << bits) < 2 * k:
+        bits += 1
+    cdef uint64_t mask = (<uint64_t>1 << bits) - 1
+    cdef uint64_t[::1] keys = np.empty(<Py_ssize_t>1 << bits, np.uint64)
+    cdef int64_t[::1] slot = np.full(<Py_ssize_t>1 << bits, -1, np.int64)
+    cdef bint repeated = False
     with nogil:
-        while i < n or j < k:
-            if j < k and (i >= n or new_keys[srt[j]] <= keys[i]):
-                ok[o] = new_keys[srt[j]]
-                ov[o] = new_values[srt[j]]
-                j += 1
-            else:
-                ok[o] = keys[i]
-                ov[o] = values[i]
-                i += 1
-            o += 1
-    return out_k, out_v
+        for j in range(k):
+            h = _probe(&keys[0], &slot[0], mask, bits, key[j])
+            if slot[h] >= 0:
+                repeated = True
+                break
+            keys[h] = key[j]
+            slot[h] = j
+    if repeated:
+        raise ValueError("match_pools: the pool ids must be distinct")
+    with nogil:
+        for i in range(m):
+            if (flags[i] & PGT_FLAG_DORMANT) and cells[i] > 0.0:
+                h = _probe(&keys[0], &slot[0], mask, bits, uid[i])
+                if slot[h] >= 0:
+                    hit[slot[h]] = i
+    return hit_arr

@@ -8,8 +8,8 @@
   result must not depend on which other rows share the call (it is keyed by its
   uid alone).
 * Rows are grouped by lesion with a hash table, per-patient counters are
-  added in one compiled pass, and new pools are merged into the sorted pool
-  index in one pass: the same result as the NumPy code they replace.
+  added in one compiled pass, and new dormant cells find their pools with a
+  hash table: the same result as the NumPy code they replace.
 """
 from __future__ import annotations
 
@@ -137,34 +137,47 @@ def test_add_rows_at_equals_numpy_add_at():
         kernels.add_rows_at(acc, at, values[:, :4].copy())
 
 
-# ---------------------------------------------------------------- the index of dormant pools
+# ---------------------------------------------------------------- finding dormant pools
 
-@pytest.mark.parametrize("old,new", [(0, 0), (0, 4), (7, 0), (300, 25), (5000, 900)])
-def test_merge_sorted_equals_inserting_at_searchsorted(old, new):
-    """``kernels.merge_sorted`` gives what ``np.insert`` at the ``searchsorted``
-    positions of the sorted new keys gives (the engine's pool index before it):
-    a new key before an equal old one, equal new keys in their given order."""
-    rng = np.random.default_rng(old + 7 * new)
-    keys = np.sort(rng.integers(0, 2**64 - 1, old, dtype=np.uint64, endpoint=True))
-    new_keys = rng.integers(0, 2**64 - 1, new, dtype=np.uint64, endpoint=True)
-    if old and new:
-        new_keys[: new // 2] = rng.choice(keys, new // 2)      # ties with old keys
-        new_keys[-1] = new_keys[0]                              # and between new ones
-    values = rng.integers(-2**62, 2**62, old)
-    new_values = rng.integers(-2**62, 2**62, new)
-    order = np.argsort(new_keys, kind="stable")
-    at = np.searchsorted(keys, new_keys[order])
-    want = (np.insert(keys, at, new_keys[order]), np.insert(values, at, new_values[order]))
-    got = kernels.merge_sorted(keys, values, new_keys, new_values)
-    np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_array_equal(got[1], want[1])
-    assert got[0].dtype == np.uint64 and got[1].dtype == np.int64
+def _match_pools_numpy(key, uid, flags, cells):
+    """The reference: per key, the last live dormant row of that uid, or -1."""
+    live = ((flags & kernels.FLAG_DORMANT) != 0) & (cells > 0)
+    out = np.full(key.size, -1, np.int64)
+    for j, k in enumerate(key):
+        rows = np.flatnonzero(live & (uid == k))
+        if rows.size:
+            out[j] = rows[-1]
+    return out
 
 
-def test_merge_sorted_refuses_unequal_lengths():
+@pytest.mark.parametrize("rows,keys", [(0, 0), (0, 5), (40, 0), (300, 25), (3000, 700)])
+def test_match_pools_finds_the_live_pool_of_each_key(rows, keys):
+    """``kernels.match_pools`` finds, for each new pool id, the live dormant pool
+    of that id: not an emptied one, not a growing row that shares the id, and -1
+    for an id with no pool (a new pool)."""
+    rng = np.random.default_rng(rows + 7 * keys)
+    uid = rng.integers(1, 2**64 - 1, rows, dtype=np.uint64, endpoint=True)
+    uid[: rows // 10] = np.arange(rows // 10, dtype=np.uint64) << np.uint64(40)  # alike low bits
+    flags = np.where(rng.random(rows) < 0.7, kernels.FLAG_DORMANT, 0).astype(np.uint8)
+    cells = np.where(rng.random(rows) < 0.2, 0.0, rng.integers(1, 50, rows)).astype(np.float64)
+    if rows > 4:
+        # an emptied pool and a live one of the same id, the live one last
+        uid[3], flags[3], cells[3] = uid[1], kernels.FLAG_DORMANT, 7.0
+        flags[1], cells[1] = kernels.FLAG_DORMANT, 0.0
+    pick = rng.choice(rows, min(rows, keys // 2), replace=False) if rows else np.zeros(0, int)
+    key = np.unique(np.concatenate([uid[pick], rng.integers(1, 2**63, keys, dtype=np.uint64)]))
+    key = rng.permutation(key)[:keys]
+    got = kernels.match_pools(key, uid, flags, cells)
+    np.testing.assert_array_equal(got, _match_pools_numpy(key, uid, flags, cells))
+    assert got.dtype == np.int64
+    if rows > 4 and keys:
+        assert kernels.match_pools(uid[[1]], uid, flags, cells)[0] == 3
+
+
+def test_match_pools_refuses_repeated_keys_and_unequal_lengths():
+    with pytest.raises(ValueError, match="distinct"):
+        kernels.match_pools(np.array([5, 9, 5], np.uint64), np.zeros(2, np.uint64),
+                            np.zeros(2, np.uint8), np.zeros(2))
     with pytest.raises(ValueError, match="one length"):
-        kernels.merge_sorted(np.zeros(3, np.uint64), np.zeros(2, np.int64),
-                             np.zeros(1, np.uint64), np.zeros(1, np.int64))
-    with pytest.raises(ValueError, match="one length"):
-        kernels.merge_sorted(np.zeros(3, np.uint64), np.zeros(3, np.int64),
-                             np.zeros(1, np.uint64), np.zeros(2, np.int64))
+        kernels.match_pools(np.zeros(1, np.uint64), np.zeros(3, np.uint64),
+                            np.zeros(2, np.uint8), np.zeros(3))
