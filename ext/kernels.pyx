@@ -1479,6 +1479,16 @@ def lpt_assign(const int64_t[::1] order, const int64_t[::1] counts, int64_t[::1]
 # Rows of lesions of several rows (paget.state.lesion_groups)
 # --------------------------------------------------------------------------
 
+cdef tuple _hash_table(Py_ssize_t n):
+    """(bits, keys, slot) of an empty open-addressing table for ``n`` keys, at
+    most half full: 2**bits slots, ``slot`` -1 (empty) everywhere."""
+    cdef int bits = 1
+    while (<Py_ssize_t>1 << bits) < 2 * n:
+        bits += 1
+    return (bits, np.empty(<Py_ssize_t>1 << bits, np.uint64),
+            np.full(<Py_ssize_t>1 << bits, -1, np.int64))
+
+
 cdef inline Py_ssize_t _probe(const uint64_t *keys, const int64_t *slot, uint64_t mask,
                               int bits, uint64_t key) noexcept nogil:
     """The slot of ``key`` in an open-addressing table (linear probing, Fibonacci
@@ -1509,12 +1519,11 @@ def lesion_groups(const uint64_t[::1] lesion, const uint64_t[::1] uid):
             n_odd += lesion[i] != uid[i]
     if n_odd == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp), 0
-    cdef int bits = 1
-    while (<Py_ssize_t>1 << bits) < 2 * n_odd:
-        bits += 1
+    cdef int bits
+    bits, keys_arr, slot_arr = _hash_table(n_odd)
     cdef uint64_t mask = (<uint64_t>1 << bits) - 1
-    cdef uint64_t[::1] keys = np.empty(<Py_ssize_t>1 << bits, np.uint64)
-    cdef int64_t[::1] slot = np.full(<Py_ssize_t>1 << bits, -1, np.int64)
+    cdef uint64_t[::1] keys = keys_arr
+    cdef int64_t[::1] slot = slot_arr
     cdef uint64_t[::1] distinct = np.empty(n_odd, np.uint64)
     with nogil:
         for i in range(m):
@@ -1582,12 +1591,11 @@ def match_pools(const uint64_t[::1] key, const uint64_t[::1] uid, const uint8_t[
     if k == 0:
         return hit_arr
     cdef int64_t[::1] hit = hit_arr
-    cdef int bits = 1
-    while (<Py_ssize_t>1 << bits) < 2 * k:
-        bits += 1
+    cdef int bits
+    bits, keys_arr, slot_arr = _hash_table(k)
     cdef uint64_t mask = (<uint64_t>1 << bits) - 1
-    cdef uint64_t[::1] keys = np.empty(<Py_ssize_t>1 << bits, np.uint64)
-    cdef int64_t[::1] slot = np.full(<Py_ssize_t>1 << bits, -1, np.int64)
+    cdef uint64_t[::1] keys = keys_arr
+    cdef int64_t[::1] slot = slot_arr
     cdef bint repeated = False
     with nogil:
         for j in range(k):
