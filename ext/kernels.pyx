@@ -717,14 +717,6 @@ cdef inline bint below_exp_or_p0(double u, double y, double *p0) noexcept nogil:
     return side == 0 and u < p0[0]
 
 
-cdef inline bint at_most_exp(double u, double y) noexcept nogil:
-    """``u <= exp(y)``, decided as below_exp decides ``u < exp(y)``."""
-    cdef int side = exp_bound_side(u, y)
-    if side != 0:
-        return side > 0
-    return u <= exp(y)
-
-
 # Per-probability setup of the inversion binomial.  The binomials of the
 # dissemination split take few distinct p (a fate vector per organ of origin,
 # one fate split, and extravasation probabilities per target organ, though
@@ -1326,12 +1318,18 @@ def below_exp_many(const double[::1] u, const double[::1] y, bint or_equal=False
     kernels decide it (polynomial bounds on exp first, libm's exp only between
     them), for tests."""
     cdef Py_ssize_t i, m = u.shape[0]
+    cdef double p0
     if y.shape[0] != m:
         raise ValueError("below_exp_many: u and y must have one length")
     cdef uint8_t[::1] out = np.empty(m, dtype=np.uint8)
     with nogil:
         for i in range(m):
-            out[i] = at_most_exp(u[i], y[i]) if or_equal else below_exp(u[i], y[i])
+            if or_equal:
+                # as an inversion's zero draw decides it: below_exp_or_p0, then
+                # the walk's first test, u <= pmf(0), with the exp it handed over
+                out[i] = below_exp_or_p0(u[i], y[i], &p0) or u[i] <= p0
+            else:
+                out[i] = below_exp(u[i], y[i])
     return np.asarray(out).astype(bool)
 
 
