@@ -1064,6 +1064,10 @@ def step_rows(double[::1] cells, const uint8_t[::1] flags,
                 n = cells[i]
                 b = birth[i]
                 d = death[i]
+                # the growing rows' quiet test, taken for the dormant rows too
+                # (which overwrite y below and never mutate): computing it in
+                # the growing branch only measured 1.6 % slower on the
+                # benchmark table
                 lam = shed_rate[i] * h
                 e = rate_setup(cache, b, d, h)
                 y = log_quiet(e, n, lam, h)
