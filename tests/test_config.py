@@ -85,3 +85,30 @@ def test_resolved_config_round_trips():
     sim = make({"seed": 3, "colonization": {"growth": {"mode": "deterministic"}}})
     again = make(sim.resolved_config())
     assert again.resolved_config() == sim.resolved_config()
+
+
+def test_resolve_organ_map_remembers_values_but_hands_out_fresh_arrays():
+    """Plugins resolve their per-organ parameters every step, so the arrays are
+    remembered; each call still returns its own array (a caller may change it),
+    the default takes part in the key, and an unknown organ fails every time."""
+    import numpy as np
+
+    from paget.body import make_body
+    from paget.config import resolve_organ_map
+
+    body = make_body("human_adult")
+    liver = body.organ_index("liver")
+    a = resolve_organ_map({"liver": 0.5}, body, 0.1)
+    assert a[liver] == 0.5 and np.all(np.delete(a, liver) == 0.1)
+    a[:] = -1.0                                   # the caller's array is its own
+    b = resolve_organ_map({"liver": 0.5}, body, 0.1)
+    assert b is not a and b[liver] == 0.5 and np.all(np.delete(b, liver) == 0.1)
+    c = resolve_organ_map({"liver": 0.5}, body, 0.2)          # another default
+    assert np.all(np.delete(c, liver) == 0.2)
+    d = resolve_organ_map({"default": 0.3, "liver": 0.5}, body, 0.2)
+    assert np.all(np.delete(d, liver) == 0.3)
+    np.testing.assert_array_equal(resolve_organ_map(0.25, body, 1.0),
+                                  np.full(body.n_organs, 0.25))
+    for _ in range(2):
+        with pytest.raises(Exception, match="nowhere"):
+            resolve_organ_map({"nowhere": 1.0}, body, 0.0)
