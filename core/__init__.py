@@ -1,10 +1,13 @@
 """paget: simulation of the metastatic cascade ("seed and soil", Paget 1889).
 
 Public API: :class:`Simulation`, :data:`hookimpl` for plugin authors, the
-errors :class:`ConfigError` and :class:`PluginError`.
+errors :class:`ConfigError` and :class:`PluginError`, and :func:`open_dataset` to
+read a result file back as :meth:`Simulation.run` returned it.
 """
 from .errors import ConfigError, PagetError, PluginError
 from .manager import hookimpl
+from .output import open_dataset
 from .simulation import Simulation, list_scenarios
 
-__all__ = ["Simulation", "hookimpl", "ConfigError", "PluginError", "PagetError", "list_scenarios"]
+__all__ = ["Simulation", "hookimpl", "ConfigError", "PluginError", "PagetError", "list_scenarios",
+           "open_dataset"]

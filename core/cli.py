@@ -3,9 +3,11 @@
 Under ``mpiexec -n K`` every command works the same; only rank 0 prints.
 
 Exit status: 0 success; 1 a failure while running (a plugin raised, a rank
-failed); 2 bad configuration, arguments or checkpoint (nothing is run or
-written); 75 (``EX_TEMPFAIL``) stopped on SIGTERM after writing a checkpoint:
-resume with ``paget run --restart DIR``.
+failed); 2 bad configuration, arguments, paths or checkpoint (nothing is run or
+written: the output and checkpoint directories are checked before step 0);
+75 (``EX_TEMPFAIL``) stopped on SIGTERM after writing a checkpoint: resume
+with ``paget run --restart DIR``; 130 stopped by SIGINT (Ctrl-C), after
+writing a checkpoint if ``--checkpoint`` was given (else nothing is written).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import deep_merge
-from .errors import ConfigError, PagetError, PluginError
+from .errors import ConfigError, PagetError, PathError, PluginError, plural
 
 __all__ = ["main"]
 
@@ -26,6 +28,9 @@ EXIT_CONFIG = 2
 #: finished one; not 143, which a shell also reports for a run killed by
 #: SIGTERM without a checkpoint.
 EXIT_INTERRUPTED = 75
+#: Stopped by SIGINT (Ctrl-C): 128 + 2, what a shell reports for a program
+#: that SIGINT ended, after a checkpoint where one is configured.
+EXIT_SIGINT = 130
 
 
 def _comm():
@@ -44,6 +49,7 @@ def _rank(comm) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paget", description="Simulate the metastatic cascade.")
+    p.add_argument("--version", action="version", version=f"paget {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario or a TOML config")
@@ -54,8 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of every random draw")
     run.add_argument("-o", "--output", type=Path,
                      help="write the dataset to OUT.nc (gathered on rank 0) or OUT.zarr (each "
-                          "MPI rank writes its own patients)")
-    run.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+                          "MPI rank writes its own patients); its directory must exist (it is "
+                          "not created) and is checked before the run")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an existing output: a file, or a .zarr store paget wrote "
+                          "(never another directory)")
     run.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                      help="also load this plugin module (repeatable)")
     run.add_argument("--disable", action="append", default=[], metavar="NAME",
@@ -65,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--checkpoint", type=Path, metavar="DIR",
                      help="write checkpoints into DIR (every --checkpoint-every days, and on "
-                          "SIGTERM, which then stops the run with exit status 75)")
+                          "SIGTERM or Ctrl-C, which then stop the run with exit status 75 or "
+                          "130); DIR is created if missing, but its parent must exist")
     run.add_argument("--checkpoint-every", type=float, metavar="DAYS",
                      help="days of simulated time between checkpoints (a whole number of steps)")
     run.add_argument("--checkpoint-keep", type=int, default=None, metavar="N",
@@ -92,8 +102,28 @@ def _parser() -> argparse.ArgumentParser:
                       help="write the PNG files into DIR (default: STEM_plots/ beside OUT, "
                            "e.g. cohort_plots/ for cohort.nc)")
     plot.add_argument("--patients", type=int, default=20, metavar="N",
-                      help="patients in the swimmer plot (default 20)")
+                      help="patients in the swimmer plot (default 20), evenly spaced in the "
+                           "ranking by overall survival; in a trial the same patients in every arm")
+    plot.add_argument("--origin", choices=("start", "diagnosis"), default="start",
+                      help="survival time counts from the start of the run (default) or from "
+                           "each patient's diagnosis_time (patients never diagnosed left out)")
+
+    def plot_usage_error(message: str):
+        """A bad plot argument: one line on stderr, exit status 2 (argparse prints the usage)."""
+        plot.exit(EXIT_CONFIG, f"paget: error: plot: {' '.join(message.split())} "
+                               f"(see paget plot --help)\n")
+
+    plot.error = plot_usage_error
     return p
+
+
+def _version() -> str:
+    """The installed package's version (its metadata), or "unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("paget")
+    except PackageNotFoundError:  # pragma: no cover - run from a bare source tree
+        return "unknown"
 
 
 def _load_data(target: str | None) -> dict[str, Any]:
@@ -112,9 +142,13 @@ def _simulation(args, base: dict[str, Any] | None = None) -> "Simulation":  # no
     from .simulation import Simulation
     data = base if args is None else _config_data(args, base)
     try:
-        return Simulation(data)
+        sim = Simulation(data)
     except PluginError as exc:
         raise ConfigError(str(exc)) from None
+    target = getattr(args, "target", None)
+    if target is not None or (args is not None and base is None):
+        sim.scenario = target or "default"     # the dataset's scenario attribute
+    return sim
 
 
 def _config_data(args, base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -136,14 +170,6 @@ def _config_data(args, base: dict[str, Any] | None = None) -> dict[str, Any]:
     if plugins:
         overrides["plugins"] = plugins
     return deep_merge(data, overrides)
-
-
-def _drop_none(obj):
-    if isinstance(obj, dict):
-        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_drop_none(v) for v in obj]
-    return obj
 
 
 def _restart_setup(args, comm):
@@ -172,10 +198,12 @@ def _restart_setup(args, comm):
         wanted = _simulation(args, base=stored).resolved_config()
         if config_digest(wanted) != config_digest(sim.resolved_config()):
             raise CheckpointError(
-                f"--restart {args.restart}: {', '.join(given)} ask(s) for another run than the "
-                f"checkpoint holds ({_config_diff(sim.resolved_config(), wanted)}); "
-                f"leave them out to continue the checkpointed run")
+                f"--restart {args.restart}: {', '.join(given)} "
+                f"{'asks' if len(given) == 1 else 'ask'} for another run than the checkpoint "
+                f"holds ({_config_diff(sim.resolved_config(), wanted)}); leave "
+                f"{'it' if len(given) == 1 else 'them'} out to continue the checkpointed run")
     note = manifest.get("note") or {}
+    sim.scenario = note.get("scenario") or ""     # the interrupted run's scenario attribute
     output = args.output
     if output is None and note.get("output"):
         output = Path(note["output"])
@@ -186,12 +214,11 @@ def _restart_setup(args, comm):
     policy = Checkpoints(directory, every=every,
                          keep=2 if args.checkpoint_keep is None else args.checkpoint_keep,
                          note={"output": None if output is None else str(output.resolve()),
-                               "overwrite": overwrite})
+                               "overwrite": overwrite, "scenario": sim.scenario})
     return sim, policy, step_dir, output, overwrite
 
 
 def _cmd_run(args, comm) -> int:
-    import tomli_w
     from rich.console import Console
 
     from .checkpoint import CheckpointError, Checkpoints, find_checkpoint
@@ -218,22 +245,18 @@ def _cmd_run(args, comm) -> int:
             policy = Checkpoints(args.checkpoint, every=args.checkpoint_every,
                                  keep=2 if args.checkpoint_keep is None else args.checkpoint_keep,
                                  note={"output": None if output is None else
-                                       str(output.resolve()), "overwrite": overwrite})
+                                       str(output.resolve()), "overwrite": overwrite,
+                                       "scenario": sim.scenario})
     if policy is not None:
         policy.every_steps(sim.plan.dt)   # refuse a bad interval before running
     console = Console(stderr=False)
     if args.print_config:
         if rank == 0:
-            sys.stdout.write(tomli_w.dumps(_drop_none(sim.resolved_config())))
+            from .config import config_toml
+            sys.stdout.write(config_toml(sim.resolved_config(), sim.config_model))
         return 0
-    if output is not None:
-        from .output import output_format
-        try:
-            output_format(output)
-        except ValueError as exc:
-            raise ConfigError(f"-o: {exc}") from None
-        if output.exists() and not overwrite:
-            raise ConfigError(f"-o {str(output)!r}: file exists; pass --overwrite to replace it")
+    _check_paths(comm, output, overwrite, policy,
+                 "--checkpoint" if args.checkpoint is not None else "--restart")
     show = rank == 0 and not args.no_progress
     run_kw = dict(comm=comm, checkpoint=policy, resume=resume)
 
@@ -241,10 +264,59 @@ def _cmd_run(args, comm) -> int:
         if output is None:   # nothing to write: the summary needs no gathered cohort
             return sim.run(**kw, **run_kw, gather=False)
         return sim.write(output, overwrite=overwrite, **kw, **run_kw)
+    try:
+        ds = _run_with_progress(sim, run, show, comm, console)
+    except KeyboardInterrupt:
+        # Ctrl-C without a checkpoint (or a second one): the outputs are atomic,
+        # so nothing is written; checkpoints already written are kept
+        note = "nothing written"
+        if policy is not None:
+            try:
+                find_checkpoint(policy.directory)
+                note += (f"; the checkpoints in {policy.directory} are kept: resume with "
+                         f"paget run --restart {policy.directory}")
+            except CheckpointError:
+                pass
+        raise KeyboardInterrupt(note) from None
+    if output is None and comm is not None:
+        # every rank holds its own patients only: rank 0 gathers what the summary needs
+        summary = _gather_summary(ds, comm)
+    else:
+        summary = _summary_part(ds) if rank == 0 else None
+    if rank != 0:
+        return 0
+    _print_summary(summary, console)
+    if output is not None:
+        console.print(f"wrote {output}")
+    return 0
+
+
+def _check_paths(comm, output: Path | None, overwrite: bool, policy, flag: str) -> None:
+    """Before step 0: the output can be written where it is asked for, and
+    what is there may be replaced; the checkpoint directory can be made or
+    written (:mod:`paget.files`).  Checked on rank 0; every rank raises the
+    :class:`PathError` alike."""
+    from .files import check_checkpoint_directory, check_output
+    error = None
+    if _rank(comm) == 0:
+        try:
+            if output is not None:
+                check_output(output, overwrite=overwrite)
+            if policy is not None:
+                check_checkpoint_directory(policy.directory, flag=flag)
+        except PathError as exc:
+            error = exc
+    error = error if comm is None else comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+
+
+def _run_with_progress(sim, run, show: bool, comm, console):
+    """``run()``, under a progress bar if ``show``."""
     if show:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         cfg = sim.config
-        label = (f"{cfg.cohort.patients} patient(s), {cfg.cohort.years:g} years"
+        label = (f"{plural(cfg.cohort.patients, 'patient')}, {plural(cfg.cohort.years, 'year')}"
                  + (f", {comm.Get_size()} ranks" if comm is not None else ""))
         with Progress(TextColumn("[bold]paget[/] " + label), BarColumn(),
                       TextColumn("day {task.fields[day]:>6.0f}"), TimeRemainingColumn(),
@@ -257,20 +329,8 @@ def _cmd_run(args, comm) -> int:
                 done[0] += k
                 bar.update(task, advance=k, day=(done[0] - 1) % n_steps * dt + dt)
 
-            ds = run(progress=progress)
-    else:
-        ds = run()
-    if output is None and comm is not None:
-        # every rank holds its own patients only: rank 0 gathers what the summary needs
-        summary = _gather_summary(ds, comm)
-    else:
-        summary = _summary_part(ds) if rank == 0 else None
-    if rank != 0:
-        return 0
-    _print_summary(summary, console)
-    if output is not None:
-        console.print(f"wrote {output}")
-    return 0
+            return run(progress=progress)
+    return run()
 
 
 def _summary_part(ds) -> dict:
@@ -325,7 +385,7 @@ def _print_summary(s: dict, console) -> None:
     from rich.table import Table
     n, arms = s["patients"], s["arms"]
     count = n * len(arms or [0])          # the means are over patients (x arms)
-    table = Table(title=f"paget: {n} patient(s), day {s['day']:.0f}")
+    table = Table(title=f"paget: {plural(n, 'patient')}, day {s['day']:.0f}")
     table.add_column("organ")
     table.add_column("with lesions", justify="right")
     table.add_column("lesions/patient", justify="right")
@@ -338,12 +398,13 @@ def _print_summary(s: dict, console) -> None:
     console.print(table)
     seed_t = s["first_seeding_time"]
     seeded = np.isfinite(seed_t)
-    med = f"{np.median(seed_t[seeded]):.0f} days" if seeded.any() else "never"
-    who = "patients" if arms is None else "patients x arms"
-    console.print(f"seeded: {seeded.sum()}/{seeded.size} {who} (median first seeding {med})")
+    med = _days(np.median(seed_t[seeded])) if seeded.any() else "never"
+    who = plural(seeded.size, "patient") if arms is None else \
+        plural(seeded.size, "patient x arm", "patients x arms")
+    console.print(f"seeded: {seeded.sum()}/{who} (median first seeding {med})")
     if arms is None:
         deaths = int(np.isfinite(s["death_time"]).sum())
-        console.print(f"died at the lethal burden: {deaths}/{n} patients")
+        console.print(f"died at the lethal burden: {deaths}/{plural(n, 'patient')}")
         return
     table = Table(title="trial arms (same virtual patients)")
     for column in ("arm", "died", "median survival", "metastasis detected"):
@@ -351,10 +412,15 @@ def _print_summary(s: dict, console) -> None:
     for a, arm in enumerate(arms):
         times = s["death_time"][a]
         died = np.isfinite(times)
-        med_os = f"{np.median(times[died]):.0f} days" if died.sum() * 2 > n else "not reached"
+        med_os = _days(np.median(times[died])) if died.sum() * 2 > n else "not reached"
         mets = "n/a" if s["detected"] is None else f"{int(s['detected'][a])}/{n}"
         table.add_row(arm, f"{int(died.sum())}/{n}", med_os, mets)
     console.print(table)
+
+
+def _days(t: float) -> str:
+    """A time in whole days: "1 day", "30 days"."""
+    return plural(int(round(float(t))), "day")
 
 
 def _cmd_scenarios(args, comm) -> int:
@@ -387,9 +453,9 @@ def _cmd_plugins(args, comm) -> int:
 def _cmd_validate(args, comm) -> int:
     sim = _simulation(args)
     if _rank(comm) == 0:
-        print(f"{args.target}: valid ({sim.config.cohort.patients} patients, "
-              f"{sim.plan.n_steps} steps of {sim.plan.dt:g} days, plugins: "
-              f"{', '.join(sim.plugin_names)})")
+        print(f"{args.target}: valid ({plural(sim.config.cohort.patients, 'patient')}, "
+              f"{plural(sim.plan.n_steps, 'step')} of {plural(float(sim.plan.dt), 'day')}, "
+              f"plugins: {', '.join(sim.plugin_names)})")
     return 0
 
 
@@ -400,7 +466,7 @@ def _cmd_plot(args, comm) -> int:
     exit status 2, one line on stderr, nothing written."""
     if _rank(comm) != 0:
         return 0
-    from .plot import plot_all, read_result
+    from .plot import check_origin, plot_all, read_result
     if args.patients < 1:
         _say(comm, f"paget: error: --patients {args.patients}: must be at least 1")
         return EXIT_CONFIG
@@ -409,10 +475,15 @@ def _cmd_plot(args, comm) -> int:
     except ValueError as exc:
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_CONFIG
+    try:
+        check_origin(ds, args.origin)
+    except ValueError as exc:
+        _say(comm, f"paget: error: --origin {args.origin}: {str(args.result)!r}: {_one_line(exc)}")
+        return EXIT_CONFIG
     directory = args.output if args.output is not None else \
         args.result.with_name(f"{args.result.stem}_plots")
     try:
-        paths = plot_all(ds, directory, patients=args.patients)
+        paths = plot_all(ds, directory, patients=args.patients, origin=args.origin)
     except OSError as exc:   # the directory cannot be made or written
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_FAILURE
@@ -422,22 +493,38 @@ def _cmd_plot(args, comm) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    comm = _comm()
+    comm = None
+    try:
+        args = _parser().parse_args(argv)
+        comm = _comm()
+        return _dispatch(args, comm)
+    except KeyboardInterrupt as exc:   # Ctrl-C with no checkpoint to write (or a second one)
+        note = str(exc)
+        _say(comm, "paget: stopped by SIGINT (Ctrl-C)" + (f"; {note}" if note else ""))
+        return EXIT_SIGINT
+
+
+def _dispatch(args, comm) -> int:
+    """Run the command; its errors become one line on stderr and an exit status."""
+    import signal
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
                "validate": _cmd_validate, "plot": _cmd_plot}[args.command]
     from .checkpoint import CheckpointError, Interrupted
     try:
         return handler(args, comm)
+    except PathError as exc:    # an output or checkpoint path that cannot be used
+        _say(comm, f"paget: error: {_one_line(exc)}")
+        return EXIT_CONFIG
     except ConfigError as exc:
         _say(comm, f"paget: config error: {_one_line(exc)}")
         return EXIT_CONFIG
     except CheckpointError as exc:
         _say(comm, f"paget: checkpoint error: {_one_line(exc)}")
         return EXIT_CONFIG
-    except Interrupted as exc:
+    except Interrupted as exc:   # a checkpoint was written on SIGTERM or SIGINT
         _say(comm, f"paget: {exc}")
-        return EXIT_INTERRUPTED
+        return EXIT_SIGINT if getattr(exc, "signum", None) == signal.SIGINT else \
+            EXIT_INTERRUPTED
     except (PluginError, PagetError, OSError) as exc:   # OSError: the output could not be written
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_FAILURE

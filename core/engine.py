@@ -38,15 +38,16 @@ class StepPlan:
 
     @classmethod
     def from_config(cls, config) -> "StepPlan":
+        from .errors import plural
         dt = config.cohort.dt
         n_steps = int(round(config.cohort.years * DAYS_PER_YEAR / dt))
         if n_steps < 1:
             raise ConfigError(f"cohort.years = {config.cohort.years!r}: shorter than one step "
-                              f"(cohort.dt = {dt} days)")
+                              f"(cohort.dt = {plural(dt, 'day')})")
         ratio = config.output.interval / dt
         if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
             raise ConfigError(f"output.interval = {config.output.interval!r}: must be a whole "
-                              f"number (>= 1) of steps of cohort.dt = {dt} days")
+                              f"number (>= 1) of steps of cohort.dt = {plural(dt, 'day')}")
         return cls(dt, n_steps, int(round(ratio)))
 
     @property
@@ -315,6 +316,7 @@ class RankRun:
             self._seed_primaries()
         if self.next_step == 0 and self.next_record == 0:
             self._record(0)
+            self._record_initial_state()
             self.next_record = 1
         for step in range(self.next_step, plan.n_steps):
             # A rank whose patients have all died keeps stepping (over an empty
@@ -697,7 +699,7 @@ class RankRun:
     def _check_exact(cells: np.ndarray) -> None:
         if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
-                              "colonization.growth.capacity")
+                              "the growth (colonization.growth) or the shedding that feeds it")
 
     def _after_step(self, step: int) -> None:
         tab, cfg = self.table, self.config.outcome
@@ -772,6 +774,36 @@ class RankRun:
         self.rec["ctc_died"][:, ri] = self.acc["ctc_died"]
         self.acc["ctc_died"][:] = 0
         self.rec["alive"][:, ri] = self.alive
+        self._record_state(ri)
+
+    def _record_initial_state(self) -> None:
+        """Record 0 of the plugins' state: their values at time 0, not the
+        declared defaults.
+
+        ``paget_update_state`` is called at ``t = 0`` with ``dt = 0`` (over
+        which nothing accumulates, see the hook), the patient-level state
+        recorded, and every plugin array then restored: the run goes on from
+        the state it had, to the bit (draws are keyed, not consumed).  Drawn patient parameters, a biomarker's
+        baseline and values computed from the burden at time 0 are recorded;
+        state that builds up over time keeps its initial value."""
+        if not any(k.startswith("state.") for k in self.rec):
+            return
+        tab = self.table
+        saved = {k: v.copy() for k, v in self.pstate.items()}
+        saved_rows = {k: tab.column(k).copy() for k in tab.extra}
+        self.hook.paget_update_state(lesions=self._lesions(), state=self._state(),
+                                     patients=self._patients(), config=self.config,
+                                     body=self.body, t=0.0, dt=0.0, draws=Draws(self.seed, 0))
+        self._record_state(0)
+        for k, v in saved.items():
+            self.pstate[k][...] = v
+        for k, v in saved_rows.items():
+            tab.column(k)[...] = v
+
+    def _record_state(self, ri: int) -> None:
+        """Record the plugins' patient-level state (those recorded over time) as
+        record ``ri``: as the last step's ``paget_update_state`` left it (record
+        0: :meth:`_record_initial_state`)."""
         for name, value in self.pstate.items():
             if f"state.{name}" in self.rec:
                 self.rec[f"state.{name}"][:, ri] = value

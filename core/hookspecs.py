@@ -101,6 +101,24 @@ def paget_state_variables():
     """
 
 
+@hookspec
+def paget_output_attrs(config):
+    """Add attributes to output variables that depend on the configuration.
+
+    Called once per Dataset built (after a run).  For CF flags of enumerated
+    or bit-mask integers (``flag_values`` or ``flag_masks``, with
+    ``flag_meanings``: words separated by blanks), and a ``comment``.
+
+    Returns
+    -------
+    dict[str, dict[str, Any]]
+        Output variable name -> attributes to add.  The variable must exist
+        in the output; ``units`` and ``long_name`` come from the variable's
+        declaration and may not be replaced, and two plugins may not set the
+        same attribute of one variable.
+    """
+
+
 @hookspec(firstresult=True)
 def paget_fate_matrix(config, body, survival, arrest):
     """Fates of a circulating tumour cell, solved once per circulation class.
@@ -131,10 +149,12 @@ def paget_fate_matrix(config, body, survival, arrest):
 def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
     """Advance plugin state by one step; called first in every step.
 
-    In a run that starts by injecting cells into a vessel (``primary.injection``)
-    it is also called once before step 0 with ``dt = 0``, so that state the
-    injected cells' fate depends on (e.g. genetics' traits) is set; a plugin
-    that draws or accumulates per unit time should do nothing when ``dt == 0``.
+    It is also called before step 0 with ``t = 0`` and ``dt = 0``: once to
+    record the state at time 0 (the output's first time; every array the hook
+    writes is then restored), and in a run that starts by injecting cells into
+    a vessel (``primary.injection``) once more, so that state the injected
+    cells' fate depends on (e.g. genetics' traits) is set.  A plugin that draws
+    or accumulates per unit time should do nothing when ``dt == 0``.
 
     Write ``state.lesion[...]`` and ``state.patient[...]`` in place (e.g. the
     vascular switch of avascular lesions, a pre-metastatic niche building up).

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,68 +18,127 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["Variable", "VARIABLES", "COORDS", "build_dataset", "combine_arms", "write_dataset",
-           "output_format"]
+           "output_format", "open_dataset", "TIME_UNITS"]
 
 
 @dataclass(frozen=True)
 class Variable:
+    """One variable of the output: its dimensions, CF attributes and dtype.
+
+    ``units`` is a UDUNITS unit ("1" for a number, a count or a fraction; ""
+    for strings, which have none); ``comment`` and ``attrs`` (e.g. CF's
+    ``standard_name``, ``axis``, ``flag_values`` and ``flag_meanings``) are
+    written as the variable's attributes too.
+    """
+
     dims: tuple[str, ...]
     units: str
     long_name: str
     dtype: str
+    comment: str = ""
+    attrs: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def cf_attrs(self) -> dict[str, Any]:
+        """The attributes written to the output."""
+        out: dict[str, Any] = {"units": self.units} if self.units else {}
+        out["long_name"] = self.long_name
+        if self.comment:
+            out["comment"] = self.comment
+        out.update(self.attrs)
+        return out
+
+
+#: Units of the time coordinate.  2000-01-01 is a nominal reference standing
+#: for the start of the run (:data:`TIME_COMMENT`); the values stay float days.
+TIME_UNITS = "days since 2000-01-01 00:00:00"
+TIME_COMMENT = (
+    "Days since the start of the run (time 0, when every patient's primary tumour is "
+    "seeded). The reference date 2000-01-01 in the units is nominal, a CF requirement "
+    "for a time coordinate, not a calendar date of the patients. paget keeps the values "
+    "as float days: read files with paget.open_dataset(path), or "
+    "xarray.open_dataset(path, decode_times=False); xarray's default decoding turns "
+    "them into dates counted from 2000-01-01.")
 
 COORDS = {
     "patient": Variable(("patient",), "1", "index of the virtual patient in the cohort", "int64"),
-    "time": Variable(("time",), "days", "time since the start of the run", "float64"),
-    "organ": Variable(("organ",), "1", "organ (compartment) of the body", "str"),
+    "time": Variable(("time",), TIME_UNITS, "time since the start of the run", "float64",
+                     comment=TIME_COMMENT,
+                     attrs={"standard_name": "time", "axis": "T",
+                            "calendar": "proleptic_gregorian"}),
+    "organ": Variable(("organ",), "", "organ (compartment) of the body", "str"),
     "lesion": Variable(("lesion",), "1", "row of the final lesion table", "int64"),
     "clone": Variable(("clone",), "1", "row of the clone table", "int64"),
 }
 
 _PTO = ("patient", "time", "organ")
 _FLUX = "summed over the steps since the previous recorded time"
+_SINCE = "days since the start of the run"
+_DETECTABLE = (
+    "Detectable and detected metastasis differ: first_detectable_metastasis_time is when "
+    "the model first had a metastasis at or above outcome.detectable_cells, known to the "
+    "simulation whether or not anyone looks; first_detected_metastasis_time (imaging "
+    "plugin) is the first scheduled imaging scan, from diagnosis on, that showed a "
+    "metastasis at or above the scan's diameter threshold (imaging.threshold), so it "
+    "depends on the scan schedule and is NaN for a patient never scanned.")
 VARIABLES: dict[str, Variable] = {
     # state at each recorded time
-    "tumor_cells": Variable(_PTO, "cells", "tumour cells in growing lesions", "float64"),
-    "dormant_cells": Variable(_PTO, "cells", "solitary dormant disseminated cells", "float64"),
-    "lesions": Variable(_PTO, "1", "growing lesions with at least one cell", "int64"),
-    "detectable_lesions": Variable(_PTO, "1", "lesions at or above outcome.detectable_cells", "int64"),
+    "tumor_cells": Variable(_PTO, "1", "number of tumour cells in growing lesions", "float64"),
+    "dormant_cells": Variable(_PTO, "1", "number of solitary dormant disseminated cells",
+                              "float64"),
+    "lesions": Variable(_PTO, "1", "number of growing lesions with at least one cell", "int64"),
+    "detectable_lesions": Variable(_PTO, "1", "number of lesions at or above "
+                                   "outcome.detectable_cells", "int64"),
     "alive": Variable(("patient", "time"), "1", "patient alive at this time", "bool"),
     # flux counters
-    "ctc_shed": Variable(_PTO, "cells", f"CTCs shed by lesions of this organ, {_FLUX}", "int64"),
-    "ctc_arrested": Variable(_PTO, "cells", f"CTCs arrested in this organ's capillaries, {_FLUX}", "int64"),
-    "ctc_died": Variable(("patient", "time"), "cells", f"CTCs that died in circulation, {_FLUX}", "int64"),
-    "dtc_extravasated": Variable(_PTO, "cells", f"arrested CTCs that extravasated, {_FLUX}", "int64"),
-    "dtc_died": Variable(_PTO, "cells", f"extravasated cells that died, {_FLUX}", "int64"),
-    "dtc_dormant": Variable(_PTO, "cells", f"extravasated cells that became dormant, {_FLUX}", "int64"),
-    "colonies_founded": Variable(_PTO, "1", f"lesions founded by extravasated cells, {_FLUX}", "int64"),
-    "dtc_reactivated": Variable(_PTO, "1", f"lesions founded by reactivated dormant cells, {_FLUX}", "int64"),
-    "dormant_died": Variable(_PTO, "cells", f"dormant cells that died, {_FLUX}", "int64"),
-    "cells_removed": Variable(_PTO, "cells", f"cells removed from the body (resection, biopsy; paget_removal), {_FLUX}", "int64"),
+    "ctc_shed": Variable(_PTO, "1", f"number of CTCs shed by lesions of this organ, {_FLUX}",
+                         "int64"),
+    "ctc_arrested": Variable(_PTO, "1", f"number of CTCs arrested in this organ's "
+                             f"capillaries, {_FLUX}", "int64"),
+    "ctc_died": Variable(("patient", "time"), "1", f"number of CTCs that died in "
+                         f"circulation, {_FLUX}", "int64"),
+    "dtc_extravasated": Variable(_PTO, "1", f"number of arrested CTCs that extravasated, "
+                                 f"{_FLUX}", "int64"),
+    "dtc_died": Variable(_PTO, "1", f"number of extravasated cells that died, {_FLUX}", "int64"),
+    "dtc_dormant": Variable(_PTO, "1", f"number of extravasated cells that became dormant, "
+                            f"{_FLUX}", "int64"),
+    "colonies_founded": Variable(_PTO, "1", f"number of lesions founded by extravasated cells, "
+                                 f"{_FLUX}", "int64"),
+    "dtc_reactivated": Variable(_PTO, "1", f"number of lesions founded by reactivated dormant "
+                                f"cells, {_FLUX}", "int64"),
+    "dormant_died": Variable(_PTO, "1", f"number of dormant cells that died, {_FLUX}", "int64"),
+    "cells_removed": Variable(_PTO, "1", f"number of cells removed from the body (resection, "
+                              f"biopsy; paget_removal), {_FLUX}", "int64"),
     # event times
-    "first_seeding_time": Variable(("patient",), "days", "first time a disseminated cell survived extravasation (NaN: never)", "float64"),
-    "first_detectable_metastasis_time": Variable(("patient",), "days", "first time a metastasis reached outcome.detectable_cells (NaN: never)", "float64"),
-    "death_time": Variable(("patient",), "days", "time the total burden reached outcome.lethal_cells (NaN: alive at the end)", "float64"),
+    "first_seeding_time": Variable(("patient",), "days", f"first time a disseminated cell "
+                                   f"survived extravasation, {_SINCE} (NaN: never)", "float64"),
+    "first_detectable_metastasis_time": Variable(
+        ("patient",), "days", f"first time a metastasis reached outcome.detectable_cells "
+        f"(detectable, known to the model), {_SINCE} (NaN: never)", "float64",
+        comment=_DETECTABLE),
+    "death_time": Variable(("patient",), "days", f"time the total burden reached "
+                           f"outcome.lethal_cells, {_SINCE} (NaN: alive at the end)", "float64"),
     # the final lesion table
     "lesion_uid": Variable(("lesion",), "1", "identity of the row (one clone in one lesion), derived from what founded it", "uint64"),
     "lesion_id": Variable(("lesion",), "1", "identity of the lesion the row belongs to (rows of one lesion are its clones)", "uint64"),
     "lesion_parent": Variable(("lesion",), "1", "uid of the row whose cell founded this row (0: the primary)", "uint64"),
     "lesion_genotype": Variable(("lesion",), "1", "driver alterations of the row's clone, one bit each", "uint64"),
     "lesion_patient": Variable(("lesion",), "1", "patient of the lesion", "int64"),
-    "lesion_organ": Variable(("lesion",), "1", "organ of the lesion", "str"),
-    "lesion_birth_time": Variable(("lesion",), "days", "time the lesion was founded", "float64"),
+    "lesion_organ": Variable(("lesion",), "", "organ of the lesion", "str"),
+    "lesion_birth_time": Variable(("lesion",), "days", f"time the lesion was founded, {_SINCE}",
+                                  "float64"),
     "lesion_clone": Variable(("lesion",), "1", "clone of the row (for a metastasis: the clone that seeded it)", "uint64"),
-    "lesion_cells": Variable(("lesion",), "cells", "cells at the end of the run (or at the patient's death)", "float64"),
+    "lesion_cells": Variable(("lesion",), "1", "number of cells at the end of the run (or at the "
+                             "patient's death)", "float64"),
     "lesion_dormant": Variable(("lesion",), "1", "the row is a pool of solitary dormant cells", "bool"),
     # the clone phylogeny
     "clone_id": Variable(("clone",), "1", "clone identity (uid of the row that founded it)", "uint64"),
     "clone_parent": Variable(("clone",), "1", "clone it arose from by mutation (0: the founding clone of a primary)", "uint64"),
     "clone_patient": Variable(("clone",), "1", "patient of the clone", "int64"),
-    "clone_birth_time": Variable(("clone",), "days", "time the clone arose", "float64"),
+    "clone_birth_time": Variable(("clone",), "days", f"time the clone arose, {_SINCE}",
+                                 "float64"),
     "clone_genotype": Variable(("clone",), "1", "driver alterations of the clone, one bit each", "uint64"),
     "clone_lesion": Variable(("clone",), "1", "lesion in which the clone arose", "uint64"),
-    "clone_organ": Variable(("clone",), "1", "organ in which the clone arose", "str"),
+    "clone_organ": Variable(("clone",), "", "organ in which the clone arose", "str"),
 }
 
 FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
@@ -105,19 +165,25 @@ def plugin_variables(variables) -> dict[str, tuple[str, Variable]]:
 
 def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs: tuple[str, ...],
                   n_patients: int, attrs: Mapping[str, Any], variables=(),
-                  first_patient: int = 0) -> xr.Dataset:
+                  first_patient: int = 0,
+                  var_attrs: Mapping[str, Mapping[str, Any]] | None = None) -> xr.Dataset:
     """Assemble the Dataset from per-variable arrays (in patient order).
 
     The arrays hold patients ``first_patient`` to ``first_patient +
     n_patients - 1``: the whole cohort, or one rank's block of it (for a
     ``.zarr`` output, which each rank writes itself).  ``variables`` are the
     plugins' StateVariables; those marked for output become variables too.
+    ``var_attrs``: more attributes of some variables (variable name ->
+    attributes), e.g. the CF flags the plugins declare
+    (``paget_output_attrs``).  The ``lesion`` and ``clone`` coordinates number
+    the rows of this block from 0 (a ``.zarr`` store numbers the whole table).
     """
     data_vars = {}
     extra = plugin_variables(variables)
     clash = set(extra) & set(VARIABLES)
     if clash:
         raise ValueError(f"plugin state variables clash with output variables: {sorted(clash)}")
+    var_attrs = var_attrs or {}
     for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()] + list(extra.items()):
         values = np.asarray(parts[key])
         if name in ("lesion_organ", "clone_organ"):
@@ -126,8 +192,8 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
             values = np.asarray(organs, dtype=str)[values.astype(np.int64)]
         elif values.dtype != np.dtype(var.dtype) and var.dtype != "str":
             values = values.astype(var.dtype)
-        data_vars[name] = xr.Variable(var.dims, values,
-                                      attrs={"units": var.units, "long_name": var.long_name})
+        more = {k: _attr_value(v) for k, v in var_attrs.get(name, {}).items()}
+        data_vars[name] = xr.Variable(var.dims, values, attrs={**var.cf_attrs(), **more})
     coords = {
         "patient": ("patient", np.arange(first_patient, first_patient + n_patients,
                                          dtype=np.int64)),
@@ -135,10 +201,19 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
         "organ": ("organ", np.asarray(organs, dtype=str)),
     }
     ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
+    for dim in ("lesion", "clone"):
+        ds.coords[dim] = (dim, np.arange(ds.sizes.get(dim, 0), dtype=np.int64))
     for name, var in COORDS.items():
         if name in ds.coords:
-            ds[name].attrs.update(units=var.units, long_name=var.long_name)
+            ds[name].attrs.update(var.cf_attrs())
     return ds
+
+
+def _attr_value(value: Any) -> Any:
+    """An attribute as a file returns it: a one-element array as its scalar."""
+    if isinstance(value, (np.ndarray, list, tuple)) and np.size(value) == 1:
+        return np.asarray(value).reshape(-1)[0]
+    return value
 
 
 def combine_arms(datasets: list[xr.Dataset], names: list[str]) -> xr.Dataset:
@@ -157,18 +232,39 @@ def combine_arms(datasets: list[xr.Dataset], names: list[str]) -> xr.Dataset:
         for dim, arm_var in tables.items():
             part = ds[[v for v in ds.data_vars if dim in ds[v].dims]]
             part[arm_var] = xr.Variable((dim,), np.array([name] * ds.sizes.get(dim, 0), dtype=str),
-                                        attrs={"units": "1", "long_name": f"trial arm of the {dim} row"})
+                                        attrs={"long_name": f"trial arm of the {dim} row"})
             table_vars[dim].append(part)
     out = xr.concat(per_arm, dim=xr.DataArray(np.asarray(names, dtype=str), dims="arm",
                                               name="arm"),
                     data_vars="all", coords="minimal", compat="equals", join="exact",
                     combine_attrs="override")
-    out["arm"].attrs.update(units="1", long_name="trial arm")
+    out["arm"].attrs.update(long_name="trial arm")
     for dim in tables:
         cat = xr.concat(table_vars[dim], dim=dim, data_vars="all", combine_attrs="override")
         for v in cat.data_vars:
             out[v] = cat[v].variable
+        out.coords[dim] = (dim, np.arange(out.sizes.get(dim, 0), dtype=np.int64),
+                           COORDS[dim].cf_attrs())
+    # a variable's attributes (e.g. the genotype's flag meanings, from each arm's
+    # configuration) are kept where every arm agrees on them
+    for name, var in out.variables.items():
+        if name == "arm":
+            continue
+        differ = sorted(k for k in var.attrs if any(
+            name in ds.variables and not _same(ds[name].attrs.get(k), var.attrs[k])
+            for ds in datasets))
+        for k in differ:
+            del var.attrs[k]
+        if differ:
+            var.attrs["comment"] = (f"the arms' {', '.join(differ)} differ: see each arm's "
+                                    f"configuration in the config_json attribute")
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two attribute values are equal (arrays elementwise)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype.kind == b.dtype.kind and bool(np.all(a == b))
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -180,19 +276,32 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = 
     file is never replaced, even one created while this was writing (the
     final step is a hard link, which fails if the name exists).
 
+    The file's directory must exist (it is never created: FileNotFoundError),
+    and something already at ``path`` is replaced only if it is a regular file
+    (else :class:`paget.errors.PathError`).  The file gets the permissions the
+    umask allows (``0o644`` under umask ``022``), as ``open()`` would give it.
+
     Numeric variables are compressed (gzip level 1 after HDF5's byte shuffle,
     lossless): a 300-patient, 3-year default run's file shrinks from 25.5 MB to
     2.4 MB, for ~0.1 s more to write and to read.
     """
+    from .errors import OutputExistsError, PathError
+    from .files import refusal, replaceable, umask_mode
     path = Path(path)
     if path.suffix != ".nc":
         raise ValueError(f"output {str(path)!r}: only netCDF (.nc) is written so far")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():   # an OSError: Simulation.write checked it before the run
+        raise FileNotFoundError(f"output {str(path)!r}: directory {str(path.parent)!r} does "
+                                f"not exist (paget does not create missing directories)")
+    what = replaceable(path)
+    if what is not None:
+        raise PathError(refusal("output", path, what))
+    if os.path.lexists(path) and not overwrite:
+        raise OutputExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, umask_mode(0o666))   # mkstemp makes it 0o600 whatever the umask
         encoding = {name: {"compression": "gzip", "compression_opts": 1, "shuffle": True}
                     for name, v in ds.data_vars.items() if v.dtype.kind in "biuf" and v.size}
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
@@ -221,15 +330,57 @@ def _link_no_clobber(tmp: str, path: Path) -> None:
 
 
 def config_attrs(config_json: Mapping[str, Any], seed: int, version: str,
-                 plugins: list[str]) -> dict[str, Any]:
+                 plugins: list[str], *, scenario: str = "",
+                 now: datetime | None = None, argv: list[str] | None = None
+                 ) -> dict[str, Any]:
+    """The Dataset's global attributes (CF and ACDD names where they exist).
+
+    ``scenario``: the built-in scenario's name or the configuration file's path
+    (empty: a configuration given in Python).  ``date_created`` (ISO 8601, UTC,
+    ``now``: the current time) and ``history`` (``"<date>: <command line>"``,
+    CF's convention, ``argv``: ``sys.argv``) are the only attributes that
+    differ between two runs of one configuration.
+    """
+    import shlex
+    import sys
+    now = datetime.now(timezone.utc) if now is None else now.astimezone(timezone.utc)
+    stamp = now.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    argv = list(sys.argv if argv is None else argv) or ["python"]
+    command = shlex.join([Path(argv[0]).name, *argv[1:]])
     return {
         "title": "paget simulation",
+        "Conventions": "CF-1.10",
+        "scenario": scenario or "(a configuration given in Python)",
+        "date_created": stamp,
+        "history": f"{stamp}: {command}",
         "paget_version": version,
         "seed": np.int64(seed),
         "plugins": ", ".join(plugins),
         "config_json": json.dumps(config_json, sort_keys=True),
-        "Conventions": "CF-1.10",
     }
+
+
+#: Global attributes that change from one run of a configuration to the next.
+RUN_ATTRS = ("date_created", "history")
+
+
+def open_dataset(path: str | os.PathLike, **kwargs) -> xr.Dataset:
+    """Open a result written by ``paget run -o`` (``.nc`` or ``.zarr``) lazily.
+
+    The ``time`` coordinate keeps its float days since the start of the run
+    (``decode_times=False``: the units' reference date is nominal, see the
+    coordinate's ``comment``), so the Dataset equals the one
+    :meth:`paget.Simulation.run` returned.  ``kwargs`` go to
+    :func:`xarray.open_dataset`.
+    """
+    path = Path(path)
+    kwargs.setdefault("decode_times", False)
+    if path.suffix == ".zarr":
+        kwargs.setdefault("engine", "zarr")
+        kwargs.setdefault("chunks", None)
+    elif path.suffix == ".nc":
+        kwargs.setdefault("engine", "h5netcdf")
+    return xr.open_dataset(path, **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -312,6 +463,9 @@ def write_zarr_schema(block: xr.Dataset, store: str | os.PathLike, n_patients: i
         if set(dims) & set(grown):
             array.resize(tuple(sizes[d] for d in dims))
     group["patient"][:] = np.arange(n_patients, dtype=np.int64)
+    for dim in table_rows:      # the tables' row numbers run over the whole store
+        if dim in group and sizes[dim]:
+            group[dim][:] = np.arange(sizes[dim], dtype=np.int64)
     zarr.consolidate_metadata(store, zarr_format=2)
 
 
@@ -325,7 +479,9 @@ def write_zarr_block(block: xr.Dataset, store: str | os.PathLike, dim: str, star
     """
     names = [v for v in block.data_vars if dim in block[v].dims]
     part = block[names]
-    part = part.drop_vars([c for c in part.coords if dim not in part[c].dims])
+    # the schema wrote the tables' row numbers: a block numbers its own rows from 0
+    part = part.drop_vars([c for c in part.coords if dim not in part[c].dims
+                           or c in ("lesion", "clone")])
     n = part.sizes.get(dim, 0)
     if names and n:
         part.to_zarr(store, region={dim: slice(start, start + n)}, mode="r+", zarr_format=2,
@@ -337,15 +493,23 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, overwrite: bool)
 
     Without ``overwrite`` an existing ``path`` is never replaced; with it, the
     old output is renamed aside first and removed only once the new one is in
-    place.
+    place.  Only a regular file or a Zarr store paget wrote is ever replaced
+    (:func:`paget.files.replaceable`): anything else at ``path`` raises
+    :class:`paget.errors.PathError` and is left as it is.
     """
     import shutil
+
+    from .errors import OutputExistsError, PathError
+    from .files import refusal, replaceable
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         os.rename(tmp, path)
         return path
+    what = replaceable(path)
+    if what is not None:
+        raise PathError(refusal("output", path, what))
     if not overwrite:
-        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
     aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
     old = aside / path.name
     os.rename(path, old)

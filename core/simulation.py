@@ -20,7 +20,7 @@ from .body import make_body
 from .config import PluginsTable, build_config_model, deep_merge, read_toml, validate_config
 from .domains import Group, PeerFailed, group_speedup, layout_time, plan_groups, rank_groups
 from .engine import RankRun, StepPlan, select_patients
-from .errors import ConfigError, PagetError, PluginError
+from .errors import ConfigError, PagetError, PluginError, plural
 from .manager import DEFAULT_PLUGINS, make_plugin_manager
 from .output import build_dataset, combine_arms, config_attrs
 
@@ -163,6 +163,10 @@ class Simulation:
         #: the fate matrix of the default circulation class (None: no provider)
         self.fates = self.fate_matrix(1.0, 1.0)
         self.version = _version()
+        #: the dataset's ``scenario`` attribute: the built-in scenario's name or
+        #: the configuration file's path (set by :meth:`from_scenario` and
+        #: :meth:`from_toml`; empty: a configuration given in Python)
+        self.scenario = ""
         #: trial arms: (name, Simulation of the arm's configuration); empty
         #: when the configuration defines none
         self.arms: list[tuple[str, Simulation]] = []
@@ -181,12 +185,16 @@ class Simulation:
     def from_scenario(cls, name: str = "default", overrides: Mapping[str, Any] | None = None,
                       **kwargs) -> "Simulation":
         """A built-in scenario (see ``paget scenarios``), with nested overrides."""
-        return cls(deep_merge(_read_resource(scenario_path(name)), overrides or {}), **kwargs)
+        sim = cls(deep_merge(_read_resource(scenario_path(name)), overrides or {}), **kwargs)
+        sim.scenario = name
+        return sim
 
     @classmethod
     def from_toml(cls, path: str | Path, overrides: Mapping[str, Any] | None = None,
                   **kwargs) -> "Simulation":
-        return cls(deep_merge(read_toml(path), overrides or {}), **kwargs)
+        sim = cls(deep_merge(read_toml(path), overrides or {}), **kwargs)
+        sim.scenario = str(path)
+        return sim
 
     def _collect_variables(self) -> list:
         from .state import COLUMNS, StateVariable
@@ -254,8 +262,8 @@ class Simulation:
             a resumed run first with the steps the checkpoint had done.
         checkpoint : paget.checkpoint.Checkpoints, optional
             Write checkpoints to ``checkpoint.directory`` every
-            ``checkpoint.every`` days, and on SIGTERM: then every rank stops at
-            the same step, writes a checkpoint and raises
+            ``checkpoint.every`` days, and on SIGTERM or SIGINT (Ctrl-C): then
+            every rank stops at the same step, writes a checkpoint and raises
             :class:`paget.checkpoint.Interrupted`.  Ranks then agree once per
             step (one small ``Allreduce``); without checkpoints they
             communicate only to balance their work.
@@ -402,13 +410,17 @@ class Simulation:
             following = step + 1
             if following >= plan.n_steps:
                 return False
-            if flags & _SIGTERM:
+            if flags & (_SIGTERM | _SIGINT):
                 path = write(following)
-                raise ckpt.Interrupted(
-                    f"stopped by SIGTERM at day {following * plan.dt:g} (step {following} of "
-                    f"{plan.n_steps}); checkpoint written to {path}; resume with: "
-                    f"paget run --restart {checkpoint.directory}",
+                # SIGTERM (a scheduler's) wins if some ranks had SIGINT (Ctrl-C) too
+                signum = signal.SIGTERM if flags & _SIGTERM else signal.SIGINT
+                stopped = ckpt.Interrupted(
+                    f"stopped by {signum.name} at day {following * plan.dt:g} (step "
+                    f"{following} of {plan.n_steps}); checkpoint written to {path}; resume "
+                    f"with: paget run --restart {checkpoint.directory}",
                     path=path, step=following, directory=checkpoint.directory)
+                stopped.signum = signum     # the CLI exits 75 for SIGTERM, 130 for SIGINT
+                raise stopped
             if every is not None and following % every == 0:
                 write(following)
             return False
@@ -575,6 +587,7 @@ class Simulation:
         with the whole trial's configuration."""
         ds = combine_arms(parts, [name for name, _ in self.arms])
         ds.attrs["config_json"] = json.dumps(self.resolved_config(), sort_keys=True)
+        ds.attrs["scenario"] = config_attrs({}, 0, "", [], scenario=self.scenario)["scenario"]
         return ds
 
     @classmethod
@@ -584,7 +597,11 @@ class Simulation:
         Continue it with ``sim.run(resume=path)``.
         """
         from .checkpoint import find_checkpoint, read_manifest
-        return cls(read_manifest(find_checkpoint(path))["config"], **kwargs)
+        manifest = read_manifest(find_checkpoint(path))
+        sim = cls(manifest["config"], **kwargs)
+        # the scenario attribute of the run that wrote it (``paget run`` notes it)
+        sim.scenario = str((manifest.get("note") or {}).get("scenario") or "")
+        return sim
 
     def _check_memory(self, n_patients: int, whole: bool = False) -> None:
         """Refuse a run whose records cannot fit in this machine's memory
@@ -600,8 +617,9 @@ class Simulation:
         if need > have:
             raise ConfigError(
                 f"cohort.patients = {self.config.cohort.patients}: the records of "
-                f"{n_patients} patient(s) x {n_rec} recorded times (output.interval = "
-                f"{self.config.output.interval:g} days) x {self.body.n_organs} organs need "
+                f"{plural(n_patients, 'patient')} x {plural(n_rec, 'recorded time')} "
+                f"(output.interval = {plural(float(self.config.output.interval), 'day')}) x "
+                f"{self.body.n_organs} organs need "
                 f"{need / 2**30:.3g} GiB on one rank, more than this machine's "
                 f"{have / 2**30:.3g} GiB; "
                 + ("rank 0 gathers the whole cohort to return it or write .nc: write "
@@ -613,11 +631,40 @@ class Simulation:
                  n_patients: int | None = None) -> xr.Dataset:
         merged = {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
         attrs = config_attrs(self.resolved_config(), self.config.seed, self.version,
-                             self.plugin_names)
+                             self.plugin_names, scenario=self.scenario)
         return build_dataset(merged, times=self.plan.times, organs=self.body.organs,
                              n_patients=self.config.cohort.patients if n_patients is None
                              else n_patients, first_patient=first_patient, attrs=attrs,
-                             variables=self.variables)
+                             variables=self.variables, var_attrs=self._output_attrs())
+
+    def _output_attrs(self) -> dict[str, dict[str, Any]]:
+        """The attributes the plugins add to output variables (``paget_output_attrs``)."""
+        from .output import VARIABLES, plugin_variables
+        known = set(VARIABLES) | set(plugin_variables(self.variables))
+        out: dict[str, dict[str, Any]] = {}
+        owner: dict[tuple[str, str], str] = {}
+        for impl in self.plugin_manager.hook.paget_output_attrs.get_hookimpls():
+            result = impl.function(**{a: self.config for a in impl.argnames}) or {}
+            plugin = impl.plugin_name
+            if not isinstance(result, Mapping) or not all(
+                    isinstance(a, Mapping) for a in result.values()):
+                raise PluginError(f"plugin {plugin!r}: paget_output_attrs returned "
+                                  f"{type(result).__name__}, not a dict of attribute dicts",
+                                  plugin=plugin, hook="paget_output_attrs")
+            for name, attrs in result.items():
+                if name not in known:
+                    raise PluginError(f"plugin {plugin!r}: paget_output_attrs names {name!r}, "
+                                      f"not an output variable", plugin=plugin,
+                                      hook="paget_output_attrs")
+                for key, value in attrs.items():
+                    if key in ("units", "long_name") or (name, key) in owner:
+                        by = owner.get((name, key), "its declaration")
+                        raise PluginError(f"plugin {plugin!r}: paget_output_attrs sets {name}."
+                                          f"{key}, already set by {by}", plugin=plugin,
+                                          hook="paget_output_attrs")
+                    owner[(name, key)] = repr(plugin)
+                    out.setdefault(name, {})[key] = value
+        return out
 
     # ------------------------------------------------------------------ write
     def write(self, path: str | os.PathLike, comm=None, *, overwrite: bool = False,
@@ -636,23 +683,34 @@ class Simulation:
         its rows of the lesion and clone tables (in rank order: those blocks
         share chunks).  The store is built under a temporary name and renamed
         to ``path`` once complete.  Either file opens to the same Dataset, on
-        any number of ranks (``xarray.open_dataset``, ``xarray.open_zarr``), for a
-        multi-arm trial too.
+        any number of ranks, for a multi-arm trial too: :func:`paget.open_dataset`
+        (``xarray.open_dataset`` with ``decode_times=False``: ``time`` stays in
+        float days, see its ``comment``) gives the Dataset :meth:`run` returns,
+        to the bit but for the attributes ``date_created`` and ``history``.
 
-        Without ``overwrite`` an existing ``path`` is never replaced.  A failure
-        on any rank (a plugin, the disk) raises on every rank and leaves no
-        output behind; an existing one is kept.
+        Before the run, ``path`` is checked (:func:`paget.files.check_output`):
+        its directory must exist (it is never created) and be writable, and
+        something already there is replaced only with ``overwrite`` and only
+        if paget could have written it (a regular file, or a Zarr store paget
+        wrote); otherwise :class:`paget.errors.PathError`
+        (:class:`paget.errors.OutputExistsError` for an output that exists
+        without ``overwrite``) is raised on every rank, with nothing run.
+        A failure on any rank (a plugin, the disk) raises on every rank and
+        leaves no output behind; an existing one is kept.  The output gets the
+        permissions the umask allows.
 
         Returns
         -------
         On rank 0 the Dataset (for ``.zarr``: opened lazily from the store);
         None on the other ranks.
         """
+        from .files import check_output
         from .output import output_format, write_dataset
         path = Path(path)
         kind = output_format(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+        rank = 0 if comm is None else comm.Get_rank()
+        on_every_rank(comm, lambda: rank == 0 and check_output(path, overwrite=overwrite,
+                                                               flag="output"))
         if kind == "zarr":
             self._refuse_arm_checkpoints(checkpoint, resume)
             return self._write_zarr(path, comm, overwrite, progress, checkpoint, resume)
@@ -666,6 +724,7 @@ class Simulation:
         import shutil
         import tempfile
 
+        from .files import umask_mode
         from .output import publish, write_zarr_block, write_zarr_schema, zarr_patient_chunk
         size = 1 if comm is None else comm.Get_size()
         rank = 0 if comm is None else comm.Get_rank()
@@ -713,39 +772,44 @@ class Simulation:
         # after the earlier arms' rows and this arm's rows on the lower ranks
         dest = np.cumsum(per_arm, axis=0) - per_arm + every[:rank].sum(axis=0)
         src = np.cumsum(rows, axis=0) - rows
-        if rank == 0:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-                write_zarr_schema(block, tmp, P, dict(zip(tables, per_arm.sum(axis=0).tolist())),
-                                  chunk)
-            except Exception as exc:
-                error = exc
-        tmp = tmp if comm is None else comm.bcast(tmp, root=0)
-        agree(error)
-        try:
-            write_zarr_block(block, tmp, "patient", lo)
-        except Exception as exc:
-            error = exc
-        for r in range(size):       # the tables' blocks share chunks: one rank at a time
-            if r == rank and error is None:
+        try:   # a KeyboardInterrupt, say, too: never leave the unfinished store behind
+            if rank == 0:
                 try:
-                    for a in range(len(arms)):
-                        for i, dim in enumerate(tables):
-                            piece = block.isel({dim: slice(src[a, i], src[a, i] + rows[a, i])})
-                            write_zarr_block(piece, tmp, dim, int(dest[a, i]))
+                    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                    os.chmod(tmp, umask_mode(0o777))   # mkdtemp makes it 0o700 whatever the umask
+                    write_zarr_schema(block, tmp, P,
+                                      dict(zip(tables, per_arm.sum(axis=0).tolist())), chunk)
                 except Exception as exc:
                     error = exc
-            if comm is not None:
-                comm.Barrier()
-        agree(error)
-        if rank == 0:
+            tmp = tmp if comm is None else comm.bcast(tmp, root=0)
+            agree(error)
             try:
-                publish(tmp, path, overwrite=overwrite)
+                write_zarr_block(block, tmp, "patient", lo)
             except Exception as exc:
                 error = exc
-        agree(error)
-        return xr.open_zarr(path, chunks=None) if rank == 0 else None
+            for r in range(size):       # the tables' blocks share chunks: one rank at a time
+                if r == rank and error is None:
+                    try:
+                        for a in range(len(arms)):
+                            for i, dim in enumerate(tables):
+                                piece = block.isel({dim: slice(src[a, i], src[a, i] + rows[a, i])})
+                                write_zarr_block(piece, tmp, dim, int(dest[a, i]))
+                    except Exception as exc:
+                        error = exc
+                if comm is not None:
+                    comm.Barrier()
+            agree(error)
+            if rank == 0:
+                try:
+                    publish(tmp, path, overwrite=overwrite)
+                except Exception as exc:
+                    error = exc
+            agree(error)
+        except BaseException:
+            if rank == 0 and tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)   # (gone once published)
+            raise
+        return xr.open_zarr(path, chunks=None, decode_times=False) if rank == 0 else None
 
 
 #: tables an arm may not override: the arms of a trial share their patients
@@ -813,18 +877,19 @@ def _check_fates(fates, n_org: int) -> None:
 
 _FAILED = 1
 _SIGTERM = 2
+_SIGINT = 4
 _TAG_FAILED = 7201
 
 
 class _Coordinator:
-    """How the ranks of a run learn of each other's failures and of SIGTERM.
+    """How the ranks of a run learn of each other's failures and of SIGTERM or SIGINT.
 
     Two regimes.  Without checkpoints ranks step independently; a rank that
     fails sends every other rank a one-byte message, which each polls for
     (``Iprobe``, well under a microsecond) after every step, so the job ends
     within a step of the failure and all ranks meet in one final
     ``allgather`` of errors.  With checkpoints the ranks agree once per step
-    (``Allreduce`` of a flag word: failed, SIGTERM), so that all of them stop,
+    (``Allreduce`` of a flag word: failed, SIGTERM, SIGINT), so that all of them stop,
     or write a checkpoint, at the same step; a failing rank contributes its
     flag to the next agreement instead of sending messages.
     Rejected: ``MPI_Abort`` on failure (kills the job before the error can be
@@ -842,7 +907,8 @@ class _Coordinator:
         self.ctl = None             # duplicate communicator for failure messages
         self._sends: list = []
         self._notified = False
-        self._term = False
+        self._term = False          # SIGTERM received (read at the next agreement)
+        self._int = False           # SIGINT (Ctrl-C) received
 
     # -- set-up
     def agree(self, error: BaseException | None) -> None:
@@ -863,7 +929,8 @@ class _Coordinator:
     # -- per step
     def sync(self, step: int, failed: bool = False) -> int:
         """Agree on the flags after ``step`` (lockstep regime)."""
-        flags = (_FAILED if failed else 0) | (_SIGTERM if self._term else 0)
+        flags = ((_FAILED if failed else 0) | (_SIGTERM if self._term else 0)
+                 | (_SIGINT if self._int else 0))
         if self.comm is not None:
             from mpi4py import MPI
             out = np.zeros(1, np.int32)
@@ -895,19 +962,30 @@ class _Coordinator:
 
     @contextmanager
     def catch_sigterm(self, enabled: bool):
-        """While stepping, SIGTERM only sets a flag (read at the next agreement)."""
+        """While stepping, SIGTERM and SIGINT (Ctrl-C) only set a flag, read at
+        the next agreement: every rank then writes a checkpoint at the same step
+        and raises :class:`paget.checkpoint.Interrupted`.  A second SIGINT
+        stops at once (``KeyboardInterrupt``), as an impatient Ctrl-C expects."""
         if not enabled or threading.current_thread() is not threading.main_thread():
             yield
             return
 
-        def handler(signum, frame):
+        def on_term(signum, frame):
             self._term = True
 
-        previous = signal.signal(signal.SIGTERM, handler)
+        def on_int(signum, frame):
+            if self._int:
+                raise KeyboardInterrupt
+            self._int = True
+
+        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_term)}
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:   # (a background job's)
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_int)
         try:
             yield
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     # -- the end
     def finish(self, error: BaseException | None) -> None:

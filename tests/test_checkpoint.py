@@ -28,6 +28,7 @@ from paget.checkpoint import CheckpointError, Checkpoints, find_checkpoint
 from .conftest import busy
 from .test_cli import write_toml
 from .test_decomposition import mpiexec
+from .helpers import assert_same_result
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = "tests.test_checkpoint"
@@ -62,13 +63,16 @@ def with_plugin(cfg: dict) -> dict:
     return {**cfg, "plugins": {"load": [PLUGIN]}}
 
 
-def reference(cfg: dict, entry_points: bool = True) -> xr.Dataset:
-    """The uninterrupted run (with entry-point plugins, as the CLI loads them)."""
+def reference(cfg: dict, entry_points: bool = True, toml: Path | None = None) -> xr.Dataset:
+    """The uninterrupted run (with entry-point plugins, as the CLI loads them);
+    ``toml``: ``cfg``'s file, which the CLI ran (the dataset's ``scenario``)."""
+    if toml is not None:
+        return paget.Simulation.from_toml(toml, entry_points=entry_points).run()
     return paget.Simulation(cfg, entry_points=entry_points).run()
 
 
 def load(path: Path) -> xr.Dataset:
-    with xr.open_dataset(path) as ds:
+    with paget.open_dataset(path) as ds:
         return ds.load()
 
 
@@ -112,7 +116,7 @@ def serial_checkpoints(tmp_path_factory):
 
 def test_a_checkpointed_run_equals_a_plain_run(serial_checkpoints):
     cfg, d, ds = serial_checkpoints
-    xr.testing.assert_identical(ds, reference(cfg, entry_points=False))
+    assert_same_result(ds, reference(cfg, entry_points=False))
     assert sorted(p.name for p in d.glob("step-*")) == [f"step-{s:09d}" for s in (20, 40, 60, 80, 100)]
 
 
@@ -121,7 +125,7 @@ def test_restart_from_any_checkpoint_is_identical(serial_checkpoints, step):
     cfg, d, ds = serial_checkpoints
     sim = paget.Simulation.from_checkpoint(d / f"step-{step:09d}", entry_points=False)
     assert sim.resolved_config() == paget.Simulation(cfg, entry_points=False).resolved_config()
-    xr.testing.assert_identical(sim.run(resume=d / f"step-{step:09d}"), ds)
+    assert_same_result(sim.run(resume=d / f"step-{step:09d}"), ds)
 
 
 def test_only_the_last_two_checkpoints_are_kept(tmp_path):
@@ -150,19 +154,19 @@ def test_restart_across_rank_counts_with_a_rank_whose_patients_all_died(tmp_path
     code, _, err = finish(mpi_run(2, toml, "-o", tmp_path / "a.nc", "--checkpoint", ck,
                                   "--checkpoint-every", 5, "--checkpoint-keep", 30))
     assert code == 0, err
-    want = reference(cfg)
+    want = reference(cfg, toml=toml)
     died = want.death_time.values
     assert np.isfinite(died[:2]).all() and np.isnan(died[2:]).all()   # rank 0 finishes early
-    xr.testing.assert_identical(load(tmp_path / "a.nc"), want)
+    assert_same_result(load(tmp_path / "a.nc"), want)
     first = int(5 * np.ceil(died[:2].max() / 5))   # the first checkpoint after the deaths
     step_dir = ck / f"step-{first + 5:09d}"
     out = tmp_path / "r3.nc"
     code, _, err = finish(mpi_run(3, "--restart", step_dir, "-o", out, "--checkpoint-keep", 30))
     assert code == 0, err
-    xr.testing.assert_identical(load(out), want)
+    assert_same_result(load(out), want)
     step_dir = ck / f"step-{first:09d}"                # and on 1 rank, in this process
     sim = paget.Simulation.from_checkpoint(step_dir)
-    xr.testing.assert_identical(sim.run(resume=step_dir), want)
+    assert_same_result(sim.run(resume=step_dir), want)
 
 
 def test_sigkill_then_restart_is_identical(tmp_path):
@@ -176,7 +180,7 @@ def test_sigkill_then_restart_is_identical(tmp_path):
     proc.communicate(timeout=30)
     assert not out.exists() and not list(tmp_path.glob(".out.nc*"))
     restart_cli(ck)                          # the output path comes from the checkpoint
-    xr.testing.assert_identical(load(out), reference(cfg))
+    assert_same_result(load(out), reference(cfg, toml=toml))
 
 
 def test_sigterm_writes_a_checkpoint_and_exits_75_then_restart_is_identical(tmp_path):
@@ -194,7 +198,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_75_then_restart_is_identical(tmp_
     stopped_at = json.loads((ck / "latest.json").read_text())["step"]
     assert 50 < stopped_at < 100             # written on SIGTERM, not on schedule
     restart_cli(ck)
-    xr.testing.assert_identical(load(out), reference(cfg))
+    assert_same_result(load(out), reference(cfg, toml=toml))
 
 
 # ---------------------------------------------------------------- refusals
@@ -264,7 +268,7 @@ def test_a_half_written_checkpoint_is_ignored_for_the_previous_complete_one(seri
     shutil.copy(d / "step-000000100" / "rank-0000-of-0001.npz", half / "rank-0000-of-0001.npz")
     (half / ".manifest.json.x.tmp").write_text('{"truncated": ')
     assert find_checkpoint(d).name == "step-000000100"
-    xr.testing.assert_identical(paget.Simulation(cfg, entry_points=False).run(resume=d), ds)
+    assert_same_result(paget.Simulation(cfg, entry_points=False).run(resume=d), ds)
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -295,9 +299,9 @@ def test_a_restart_from_an_older_checkpoint_replaces_the_newer_ones(serial_check
     shard.write_bytes(shard.read_bytes()[:100])            # corrupt
     sim = paget.Simulation(cfg, entry_points=False)
     out = sim.run(resume=d / "step-000000040", checkpoint=Checkpoints(d, every=20))
-    xr.testing.assert_identical(out, ds)
+    assert_same_result(out, ds)
     assert sorted(p.name for p in d.glob("step-*")) == ["step-000000080", "step-000000100"]
-    xr.testing.assert_identical(sim.run(resume=d), ds)     # step 100, rewritten whole
+    assert_same_result(sim.run(resume=d), ds)     # step 100, rewritten whole
 
 
 def test_checkpoints_of_another_configuration_are_never_overwritten(serial_checkpoints, tmp_path):

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import xarray as xr
+
+import paget
 
 from .conftest import busy
+from .helpers import assert_same_result
 
 
 def paget_cli(*args, cwd=None):
@@ -28,19 +30,26 @@ def test_run_default_scenario_writes_a_dataset(tmp_path):
     r = paget_cli("run", "--patients", 2, "--years", 0.2, "--seed", 4, "-o", out, "--no-progress")
     assert r.returncode == 0, r.stderr
     assert "with lesions" in r.stdout and "median first seeding" in r.stdout
-    ds = xr.open_dataset(out)
+    ds = paget.open_dataset(out)
     assert ds.sizes["patient"] == 2 and int(ds.attrs["seed"]) == 4
-    assert ds.tumor_cells.attrs["units"] == "cells"
+    assert ds.tumor_cells.attrs["units"] == "1"
+    assert ds.tumor_cells.attrs["long_name"].startswith("number of")
 
 
 def test_run_config_file_equals_python_api(tmp_path):
     import paget
     cfg = busy(cohort={"patients": 2, "years": 0.1})
     out = tmp_path / "a.nc"
-    r = paget_cli("run", write_toml(tmp_path / "c.toml", cfg), "-o", out, "--no-progress")
+    toml = write_toml(tmp_path / "c.toml", cfg)
+    r = paget_cli("run", toml, "-o", out, "--no-progress")
     assert r.returncode == 0, r.stderr
-    xr.testing.assert_identical(xr.open_dataset(out).load(),
-                                paget.Simulation(cfg).run())
+    ds = paget.open_dataset(out).load()
+    assert ds.attrs["scenario"] == str(toml)
+    # the run of the same configuration in Python: the same result, but for the
+    # attribute that says how it was given
+    expected = paget.Simulation(cfg).run()
+    assert_same_result(ds.drop_attrs(deep=False), expected.drop_attrs(deep=False))
+    assert_same_result(ds, paget.Simulation.from_toml(toml).run())
 
 
 def test_print_config_shows_every_default_and_round_trips(tmp_path):
@@ -103,6 +112,6 @@ def test_run_a_trial_writes_the_arm_dimension_and_a_summary_per_arm(tmp_path):
     r = paget_cli("run", write_toml(tmp_path / "trial.toml", cfg), "-o", out)
     assert r.returncode == 0, r.stderr
     assert "trial arms" in r.stdout and "control" in r.stdout and "surgery" in r.stdout
-    ds = xr.open_dataset(out)
+    ds = paget.open_dataset(out)
     assert ds.arm.values.tolist() == ["control", "surgery"]
     assert ds.death_time.dims == ("arm", "patient")

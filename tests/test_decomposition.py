@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+import paget
+
 from .conftest import busy
 from .factors import only
+from .helpers import assert_same_result
 from .test_cli import write_toml
 
 
@@ -38,12 +41,12 @@ def datasets_on_ranks(config: Path, ranks, tmp_path: Path, *extra: str) -> list:
         out = tmp_path / f"r{k}.nc"
         r = run_ranks(k, config, out, *extra)
         assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+        outs.append(paget.open_dataset(out).load())
     return outs
 
 
 def load(path: Path) -> xr.Dataset:
-    return (xr.open_zarr(path) if path.suffix == ".zarr" else xr.open_dataset(path)).load()
+    return (paget.open_dataset(path) if path.suffix == ".zarr" else paget.open_dataset(path)).load()
 
 
 def test_cohort_is_identical_on_1_2_3_4_and_8_ranks_in_either_format(tmp_path):
@@ -60,7 +63,7 @@ def test_cohort_is_identical_on_1_2_3_4_and_8_ranks_in_either_format(tmp_path):
         outs.append(load(out))
     assert outs[0].sizes["lesion"] > 1000
     for other in outs[1:]:
-        xr.testing.assert_identical(outs[0], other)
+        assert_same_result(outs[0], other)
     assert sorted(p.name for p in tmp_path.iterdir()) == \
         ["c.toml", "r1.nc", "r2.zarr", "r3.nc", "r4.zarr", "r8.nc"]      # no temporaries
 
@@ -78,7 +81,7 @@ def test_one_patient_split_over_1_2_3_and_4_ranks_gives_one_dataset(tmp_path):
         outs.append(load(out))
     assert outs[0].sizes["lesion"] > 1000
     for other in outs[1:]:
-        xr.testing.assert_identical(outs[0], other)
+        assert_same_result(outs[0], other)
 
 
 def test_patients_shared_by_groups_checkpointed_and_restarted_on_other_ranks(tmp_path):
@@ -93,12 +96,12 @@ def test_patients_shared_by_groups_checkpointed_and_restarted_on_other_ranks(tmp
     r = run_ranks(4, cfg, tmp_path / "out.nc", "--overwrite", "--checkpoint", str(ck),
                   "--checkpoint-every", "30", "--checkpoint-keep", "1")
     assert r.returncode == 0, r.stderr
-    xr.testing.assert_identical(load(tmp_path / "out.nc"), expected)
+    assert_same_result(load(tmp_path / "out.nc"), expected)
     restart = subprocess.run([mpiexec(), "-n", "5", sys.executable, "-m", "paget", "run",
                               "--restart", str(ck), "--no-progress"],
                              capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert restart.returncode == 0, restart.stderr
-    xr.testing.assert_identical(load(tmp_path / "out.nc"), expected)
+    assert_same_result(load(tmp_path / "out.nc"), expected)
 
 
 def test_clones_plugin_state_and_keyed_draws_are_rank_independent(tmp_path):
@@ -111,9 +114,9 @@ def test_clones_plugin_state_and_keyed_draws_are_rank_independent(tmp_path):
         out = tmp_path / f"r{k}.nc"
         r = run_ranks(k, cfg, out, "--plugin", "tests.plugin_features")
         assert r.returncode == 0, r.stderr
-        outs.append(xr.open_dataset(out).load())
+        outs.append(paget.open_dataset(out).load())
     assert outs[0].sizes["clone"] > 4 and "lesion_marked" in outs[0]
-    xr.testing.assert_identical(outs[0], outs[1])
+    assert_same_result(outs[0], outs[1])
 
 
 @pytest.mark.parametrize("arms", [None, [{"name": "control"},
@@ -147,15 +150,18 @@ def test_config_error_under_mpiexec_exits_2_and_prints_once(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".nc", ".zarr"])
-def test_a_failed_write_under_mpiexec_exits_1_and_prints_once(tmp_path, suffix):
+def test_a_failed_write_under_mpiexec_exits_1_and_prints_once(tmp_path, suffix, monkeypatch):
+    # the output's directory passes the checks before step 0, then the plugin
+    # removes it while the run steps: the write fails at the end
     cfg = write_toml(tmp_path / "c.toml", busy(cohort={"patients": 3, "years": 0.02}))
-    blocker = tmp_path / "a_file"
-    blocker.write_text("not a directory")
-    r = run_ranks(2, cfg, blocker / f"out{suffix}")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.setenv("PAGET_TEST_REMOVE", str(gone))
+    r = run_ranks(2, cfg, gone / f"out{suffix}", "--plugin", "tests.test_files")
     assert r.returncode == 1, r.stderr
-    assert r.stderr.count("paget: error:") == 1 and "a_file" in r.stderr
+    assert r.stderr.count("paget: error:") == 1 and "gone" in r.stderr
     assert "Traceback" not in r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "c.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
 
 
 def test_every_run_option_under_mpiexec_then_a_restart_on_other_ranks(tmp_path):
@@ -176,13 +182,13 @@ def test_every_run_option_under_mpiexec_then_a_restart_on_other_ranks(tmp_path):
     expected = load(tmp_path / "serial.nc")
     assert expected.sizes["patient"] == 5 and "lesion_marked" in expected
     assert "immune" not in expected.attrs["plugins"]
-    xr.testing.assert_identical(load(tmp_path / "out.zarr"), expected)
+    assert_same_result(load(tmp_path / "out.zarr"), expected)
     assert [p.name for p in ck.glob("step-*")] == ["step-000000070"]
     restart = subprocess.run([mpiexec(), "-n", "2", sys.executable, "-m", "paget", "run",
                               "--restart", str(ck), "--no-progress"],
                              capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert restart.returncode == 0, restart.stderr
-    xr.testing.assert_identical(load(tmp_path / "out.zarr"), expected)
+    assert_same_result(load(tmp_path / "out.zarr"), expected)
 
 
 def test_print_config_under_mpiexec_prints_once(tmp_path):
@@ -208,4 +214,4 @@ def test_a_cohort_whose_patients_move_between_ranks_gives_one_dataset(tmp_path):
         outs.append(load(out))
     assert outs[0].sizes["lesion"] > 50_000
     for other in outs[1:]:
-        xr.testing.assert_identical(outs[0], other)
+        assert_same_result(outs[0], other)

@@ -18,6 +18,7 @@ from .test_cli import write_toml
 from .test_decomposition import datasets_on_ranks
 from .factors import only, run, simulation
 from .test_genetics import kendall_extinct
+from .helpers import assert_same_result
 
 Z = 5.0
 OFF = {"ctc_kill": 0.0, "lesion_kill": 0.0}
@@ -164,7 +165,7 @@ def test_fully_evading_clones_are_unaffected():
     cfg = busy(cohort={"patients": 2, "years": 0.1}, genetics=evading)
     with_immune = run({**cfg, "immune": STRONG}, "genetics", "immune")
     without = run(cfg, "genetics")
-    xr.testing.assert_identical(data(with_immune), data(without))
+    assert_same_result(data(with_immune), data(without))
     visible = run({**cfg, "genetics": {"mutation_rate": 0.0}, "immune": STRONG},
                   "genetics", "immune")
     assert int(visible.ctc_died.sum()) > int(without.ctc_died.sum())
@@ -174,7 +175,7 @@ def test_competence_zero_is_the_plugin_absent():
     cfg = busy(cohort={"patients": 2, "years": 0.1})
     off = run({**cfg, "immune": {**STRONG, "competence": 0.0}}, "immune")
     absent = run(cfg)
-    xr.testing.assert_identical(data(off), data(absent))
+    assert_same_result(data(off), data(absent))
     on = run({**cfg, "immune": STRONG}, "immune")
     assert not on.ctc_died.equals(absent.ctc_died)
     np.testing.assert_array_equal(off.immune_competence.values, 1.0)
@@ -226,4 +227,4 @@ def test_identical_on_1_and_2_ranks(tmp_path):
                genetics={"mutation_rate": 1e-6, "initial": ["TP53"]})
     path = write_toml(tmp_path / "c.toml", only(cfg, "genetics", "immune"))
     outs = datasets_on_ranks(path, (1, 2), tmp_path)
-    xr.testing.assert_identical(outs[0], outs[1])
+    assert_same_result(outs[0], outs[1])

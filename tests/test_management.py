@@ -21,6 +21,7 @@ from paget.random import Draws
 from paget.state import LesionTable, Patients, State
 
 from .factors import only
+from .helpers import assert_same_result
 
 R = 0.02          # 1/day, exponential growth of the primary
 N0 = 1e6          # cells
@@ -48,7 +49,7 @@ def first_day(cells: float, rate: float = R, n0: float = N0) -> int:
 
 def test_diagnosis_when_the_primary_reaches_the_detection_diameter():
     ds = run(diagnosis={"diameter": 10.0})
-    n_d = math.pi / 6 * 10.0 ** 3 * 1e6          # REFERENCE.md s.5
+    n_d = math.pi / 6 * 10.0 ** 3 * 1e6          # 1e6 cells/mm^3 (Coumans et al. 2013)
     assert imaging.cells_of_diameter(10.0) == pytest.approx(n_d)
     assert np.all(ds.diagnosis_time.values == first_day(n_d))
     assert ds.diagnosis_time.attrs["units"] == "days"
@@ -359,7 +360,7 @@ def test_shedding_patients_have_ctcs_in_the_run():
                            "primary": {"cells": 1e9}}, entry_points=False).run()
     late = ds.isel(time=slice(-3, None))
     assert (late.ctc_blood > 0).all() and (late.ctdna_fraction > 0).all()
-    assert ds.ctc_per_7_5ml.attrs["units"] == "cells"
+    assert ds.ctc_per_7_5ml.attrs["units"] == "1"
 
 
 # ---------------------------------------------------------------- supportive care
@@ -528,8 +529,7 @@ def test_a_treated_trial_is_identical_on_1_and_2_ranks(tmp_path):
                                           "start": 5.0, "switch_on": ["progression", "ctdna"]},
                             "imaging": {"interval": 30.0}})
     one, two = datasets_on_ranks(write_toml(tmp_path / "t.toml", cfg), (1, 2), tmp_path)
-    import xarray as xr
-    xr.testing.assert_identical(one, two)
+    assert_same_result(one, two)
     assert (one.doses_given.max() > 0).item()
 
 

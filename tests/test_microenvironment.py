@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import paget
 import paget.plugins.intravasation as intravasation
@@ -17,6 +16,7 @@ from .conftest import busy
 from .factors import only, run, simulation
 from .test_cli import write_toml
 from .test_decomposition import datasets_on_ranks
+from .helpers import assert_same_result
 
 PLUGIN = "microenvironment"
 DEFAULTS = microenvironment.MicroenvironmentTable()
@@ -166,7 +166,9 @@ def test_inflammation_follows_the_burden_of_the_previous_step():
     expected = burden / (burden + DEFAULTS.inflammation_half_burden)
     # recorded after step s, computed at its start from the state recorded before it
     np.testing.assert_allclose(ds.inflammation.values[:, 1:], expected[:, :-1], rtol=1e-12)
-    assert np.all(ds.inflammation.values[:, 0] == 0)  # the default, before any step
+    # time 0: computed from the burden at time 0 (not the declared default 0)
+    np.testing.assert_allclose(ds.inflammation.values[:, 0], expected[:, 0], rtol=1e-12)
+    assert np.all(ds.inflammation.values[:, 0] > 0)
     assert np.all(np.diff(ds.inflammation.values[:, 1:], axis=1) > 0)  # the primary grows
 
 
@@ -286,7 +288,7 @@ def test_with_zero_tropism_and_gains_the_plugin_changes_nothing():
     treated, control = run(cfg, PLUGIN), run(cfg)
     assert not treated.niche.any()
     for name in VARIABLES:
-        xr.testing.assert_identical(treated[name], control[name])
+        assert_same_result(treated[name], control[name])
 
 
 @pytest.mark.parametrize("key, value", [
@@ -334,4 +336,4 @@ def test_runs_are_identical_on_1_and_2_ranks(tmp_path):
                                angiogenesis={"switch_rate": 0.1}), PLUGIN, "angiogenesis"))
     outs = datasets_on_ranks(cfg, (1, 2), tmp_path)
     assert outs[0].niche.any() and outs[0].inflammation.any()
-    xr.testing.assert_identical(outs[0], outs[1])
+    assert_same_result(outs[0], outs[1])

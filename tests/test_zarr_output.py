@@ -6,7 +6,6 @@ across rank counts) and tests/mpi/test_comm.py (no gather, a failing rank).
 from __future__ import annotations
 
 import pytest
-import xarray as xr
 import zarr
 from hypothesis import given, strategies as st
 
@@ -15,6 +14,7 @@ from paget import output
 from paget.output import patient_blocks, zarr_patient_chunk
 
 from .conftest import busy
+from .helpers import assert_same_result
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +29,32 @@ def expected(sim):
 
 def test_zarr_holds_the_same_dataset_as_run(sim, expected, tmp_path):
     lazy = sim.write(tmp_path / "out.zarr")      # opened from the store, not yet loaded
-    xr.testing.assert_identical(xr.open_zarr(tmp_path / "out.zarr").load(), expected)
-    xr.testing.assert_identical(lazy.load(), expected)
+    assert_same_result(paget.open_dataset(tmp_path / "out.zarr").load(), expected)
+    assert_same_result(lazy.load(), expected)
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]   # no temporary left
 
 
 def test_netcdf_through_write_equals_run(sim, expected, tmp_path):
     ds = sim.write(tmp_path / "out.nc")
-    xr.testing.assert_identical(ds, expected)
-    xr.testing.assert_identical(xr.open_dataset(tmp_path / "out.nc").load(), expected)
+    assert_same_result(ds, expected)
+    assert_same_result(paget.open_dataset(tmp_path / "out.nc").load(), expected)
 
 
 def test_an_existing_store_needs_overwrite(sim, expected, tmp_path):
     target = tmp_path / "out.zarr"
-    target.mkdir()
+    sim.write(target)                          # a store paget wrote: --overwrite may replace it
     (target / "precious").write_text("keep me")
     with pytest.raises(FileExistsError, match="--overwrite"):
         sim.write(target)
     assert (target / "precious").read_text() == "keep me"
     sim.write(target, overwrite=True)
-    xr.testing.assert_identical(xr.open_zarr(target).load(), expected)
+    assert_same_result(paget.open_dataset(target).load(), expected)
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
 
 
 def test_a_failed_write_leaves_the_old_store_and_no_temporary(sim, tmp_path, monkeypatch):
     target = tmp_path / "out.zarr"
-    target.mkdir()
+    sim.write(target)                          # a store paget wrote: --overwrite may replace it
     (target / "precious").write_text("keep me")
     real = output.write_zarr_block
 
@@ -85,7 +85,7 @@ def test_a_trial_in_zarr_holds_the_same_dataset_as_run(tmp_path):
     n = (expected.lesion_arm == "control").sum()
     assert 0 < n < expected.sizes["lesion"]       # the arms' tables differ in length
     trial.write(tmp_path / "trial.zarr")
-    xr.testing.assert_identical(xr.open_zarr(tmp_path / "trial.zarr").load(), expected)
+    assert_same_result(paget.open_dataset(tmp_path / "trial.zarr").load(), expected)
 
 
 def test_the_cli_writes_zarr_and_refuses_other_names(tmp_path, capsys):
@@ -95,7 +95,7 @@ def test_the_cli_writes_zarr_and_refuses_other_names(tmp_path, capsys):
     assert ".zarr" in capsys.readouterr().err
     assert main(args + ["-o", str(tmp_path / "out.zarr")]) == 0
     assert "wrote" in capsys.readouterr().out
-    with xr.open_zarr(tmp_path / "out.zarr") as ds:
+    with paget.open_dataset(tmp_path / "out.zarr") as ds:
         assert ds.sizes["patient"] == 2
     assert main(args + ["-o", str(tmp_path / "out.zarr")]) == 2       # exists
     assert "--overwrite" in capsys.readouterr().err
@@ -164,6 +164,7 @@ def test_a_failed_rename_puts_the_old_output_back(tmp_path, monkeypatch):
     target, new = tmp_path / "out.zarr", tmp_path / "new"
     target.mkdir()
     (target / "precious").write_text("keep me")
+    (target / ".zattrs").write_text('{"title": "paget simulation", "paget_version": "0"}')
     new.mkdir()
     real = os.rename
 

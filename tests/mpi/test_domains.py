@@ -8,7 +8,6 @@ import types
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import paget
 from paget.domains import Group, fold_sum
@@ -16,6 +15,7 @@ from paget.engine import RankRun
 
 from ..conftest import busy
 from ..test_domains import _check_layout
+from ..helpers import assert_same_result
 
 
 def _group():
@@ -74,8 +74,8 @@ def test_one_patient_split_over_every_rank_equals_the_serial_run():
     if comm.Get_rank() == 0:
         serial = paget.Simulation(cfg, entry_points=False).run()
         assert serial.sizes["lesion"] > 100
-        xr.testing.assert_identical(ds, serial)
-        xr.testing.assert_identical(blocks, serial)    # the group's first rank has it all
+        assert_same_result(ds, serial)
+        assert_same_result(blocks, serial)    # the group's first rank has it all
     else:
         assert ds is None and blocks.sizes["patient"] == 0 and blocks.sizes["lesion"] == 0
 
@@ -107,7 +107,7 @@ def test_rebalancing_spreads_rows_piled_on_one_rank_and_changes_no_result():
     assert moved >= 1                                     # rank 0 gave rows away
     ds = sim._dataset([part], first_patient=0, n_patients=1 if g.rank == 0 else 0)
     if g.rank == 0:
-        xr.testing.assert_identical(ds, paget.Simulation(cfg, entry_points=False).run())
+        assert_same_result(ds, paget.Simulation(cfg, entry_points=False).run())
     g.free()
 
 
@@ -184,11 +184,11 @@ def test_patients_moving_between_ranks_change_no_result(regroup_often):
     if comm.Get_rank() == 0:
         serial = paget.Simulation(cfg, entry_points=False).run()
         assert serial.sizes["lesion"] > 1000
-        xr.testing.assert_identical(ds, serial)
+        assert_same_result(ds, serial)
         blocks = [b for b in blocks if b.sizes["patient"]]
         assert np.array_equal(np.concatenate([b.patient.values for b in blocks]), np.arange(P))
         for b in blocks:
-            xr.testing.assert_identical(b.tumor_cells,
+            assert_same_result(b.tumor_cells,
                                         serial.tumor_cells.sel(patient=b.patient))
         assert sum(b.sizes["lesion"] for b in blocks) == serial.sizes["lesion"]
     else:
@@ -222,7 +222,7 @@ def test_a_heterogeneous_cohort_moves_with_the_shipped_settings_to_the_serial_re
 
     assert share_of_patient_0(sim.layouts[-1][1]) > share_of_patient_0(sim.layouts[0][1])
     if comm.Get_rank() == 0:
-        xr.testing.assert_identical(ds, paget.Simulation(heterogeneous(),
+        assert_same_result(ds, paget.Simulation(heterogeneous(),
                                                          entry_points=False).run())
 
 
@@ -250,7 +250,7 @@ def test_patients_moving_between_ranks_write_the_serial_zarr_store(regroup_often
     # a rank ends with one patient range in every arm
     assert all(run.layouts == runs[0].layouts for run in runs)
     if comm.Get_rank() == 0:
-        xr.testing.assert_identical(ds.load(), paget.Simulation(cfg, entry_points=False).run())
+        assert_same_result(ds.load(), paget.Simulation(cfg, entry_points=False).run())
 
 
 @pytest.mark.mpi(min_size=2)
@@ -277,8 +277,8 @@ def test_patients_moving_between_ranks_survive_checkpoints_and_restarts(regroup_
     again = paget.Simulation(cfg, entry_points=False).run(comm=comm, resume=mid)
     if comm.Get_rank() == 0:
         serial = paget.Simulation(cfg, entry_points=False).run()
-        xr.testing.assert_identical(ds, serial)
-        xr.testing.assert_identical(again, serial)
+        assert_same_result(ds, serial)
+        assert_same_result(again, serial)
 
 
 @pytest.mark.mpi(min_size=2)
