@@ -10,19 +10,22 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Iterable, Literal, Mapping, Union
 
 import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from .body import ORGANS, Body
-from .errors import ConfigError
+from .errors import ConfigError, plural
 
 __all__ = [
     "Table", "Organ", "organ_map", "resolve_organ_map", "build_config_model",
-    "validate_config", "read_toml", "format_validation_error",
+    "validate_config", "read_toml", "format_validation_error", "config_toml", "field_notes",
+    "plural",
 ]
 
 Organ = Literal[ORGANS]  # type: ignore[valid-type]
@@ -87,7 +90,8 @@ _ORGAN_MAPS: dict[tuple, np.ndarray] = {}
 class CohortTable(Table):
     """Who is simulated, for how long, in which steps."""
 
-    patients: int = Field(1, ge=1, description="number of virtual patients")
+    # at most 2**31 - 1: MPI counts the per-patient arrays it moves in C ints
+    patients: int = Field(1, ge=1, le=2**31 - 1, description="number of virtual patients")
     years: float = Field(10.0, gt=0, le=200, allow_inf_nan=False,
                          description="follow-up, years (365.25 days)")
     dt: float = Field(1.0, gt=0, le=30, allow_inf_nan=False,
@@ -98,11 +102,16 @@ class PrimaryTable(Table):
     """The primary tumour at time zero."""
 
     organ: Organ = Field("breast", description="organ of the primary tumour")
-    # 1 mm^3 ~ 1e6 cells (REFERENCE.md s.5, [READ]); ~1-2 mm is the avascular
-    # limit before the angiogenic switch (Folkman, [RECALLED]).  ASSUMPTION:
+    # 1 mm^3 ~ 1e6 cells (Del Monte 2009, Cell Cycle 8:505); ~1-2 mm is the
+    # avascular limit before the angiogenic switch (Folkman 1971, N Engl J Med
+    # 285:1182) [RECALLED].  ASSUMPTION:
     # the default run starts from a 1 mm^3 primary.
     cells: float = Field(1e6, ge=1, le=1e13, allow_inf_nan=False,
-                         description="cells in the primary at time zero (a whole number)")
+                         description="cells in the primary at time zero (a whole number)",
+                         json_schema_extra={"source": "assumption: a 1 mm^3 primary, near the "
+                                                      "avascular limit of 1-2 mm (Folkman 1971, "
+                                                      "N Engl J Med 285:1182), at 1e6 cells/mm^3 "
+                                                      "(Del Monte 2009, Cell Cycle 8:505)"})
 
     injection: Literal["none", "portal", "tail_vein", "left_ventricle"] = Field(
         "none", description="experimental metastasis: 'none' grows a primary in primary.organ; "
@@ -150,11 +159,20 @@ class OutcomeTable(Table):
     # Lethal tumour burden ~1e12 cells, ~1 kg (Coumans, Siesling & Terstappen
     # 2013, BMC Cancer 13:283, supplement) [READ].
     lethal_cells: float = Field(1e12, gt=0, allow_inf_nan=False,
-                                description="total tumour cells at which a patient dies")
+                                description="total tumour cells at which a patient dies",
+                                json_schema_extra={"source": "a lethal burden of ~1e12 cells, ~1 "
+                                                             "kg (Coumans, Siesling & Terstappen "
+                                                             "2013, BMC Cancer 13:283, "
+                                                             "supplement)"})
     # CT detects lesions of ~3-5 mm [RECALLED]; a 5 mm sphere holds
-    # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3 [READ, REFERENCE.md s.5].
+    # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3 (Del Monte 2009, Cell
+    # Cycle 8:505).
     detectable_cells: float = Field(6.5e7, gt=0, allow_inf_nan=False,
-                                    description="cells at which a lesion counts as detectable")
+                                    description="cells at which a lesion counts as detectable",
+                                    json_schema_extra={"source": "assumption: a 5 mm lesion, "
+                                                                 "CT's limit of ~3-5 mm, at 1e6 "
+                                                                 "cells/mm^3 (Del Monte 2009, "
+                                                                 "Cell Cycle 8:505)"})
 
 
 class OutputTable(Table):
@@ -225,20 +243,40 @@ def _config_model(plugin_tables: tuple[tuple[str, type[BaseModel]], ...]) -> typ
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file; errors become ConfigError naming the file."""
+    """Read a TOML config file; errors become ConfigError naming the file.
+
+    A file that is missing, a directory, unreadable, not UTF-8 (as TOML must
+    be; a UTF-8 byte-order mark is allowed) or not valid TOML is refused in
+    one line naming the file and, for bad bytes, their offset and line.
+    """
     path = Path(path)
+    name = repr(str(path))
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        raise ConfigError(f"config file {name} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {name} is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {name} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, offset) + 1
+        raise ConfigError(
+            f"config file {name} is not UTF-8 text: byte 0x{data[offset]:02x} at offset "
+            f"{offset} (line {line}); TOML files must be UTF-8: save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigError(f"config file {name} is not valid TOML: {exc}") from None
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
-    """Field names of the table at ``loc`` inside ``model``, if it is a table."""
+def _field_at(model: type[BaseModel], loc: tuple) -> Any:
+    """The FieldInfo at ``loc`` inside ``model`` (None where ``loc`` leaves the tables)."""
     current: Any = model
+    field = None
     for part in loc:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
@@ -246,39 +284,252 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
         if field is None:
             return None
         current = field.annotation
+    return field
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
+    """Field names of the table at ``loc`` inside ``model``, if it is a table."""
+    current = model if not loc else getattr(_field_at(model, loc), "annotation", None)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return None
 
 
-def format_validation_error(exc: pydantic.ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem: ``key = value: what is allowed``."""
-    lines = []
+def _bounds(annotation: Any, metadata: list) -> dict[str, float]:
+    """The ge/gt/le/lt bounds of a number field (the number of an organ map)."""
+    found: dict[str, float] = {}
+    for m in metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(m, name, None) is not None:
+                found[name] = getattr(m, name)
+        if isinstance(m, pydantic.fields.FieldInfo):
+            found.update(_bounds(None, m.metadata))
+    if not found and annotation is not None:
+        extra = getattr(annotation, "__metadata__", None)
+        if extra:
+            return _bounds(None, list(extra))
+        for arg in typing.get_args(annotation):
+            got = _bounds(arg, [])
+            if got:
+                return got
+    return found
+
+
+def _range_text(bounds: Mapping[str, float]) -> str:
+    """"within [0, 1]", "within (0, 30]", ">= 0", "> 0" for a field's bounds."""
+    lo = ("[", bounds["ge"]) if "ge" in bounds else ("(", bounds["gt"]) if "gt" in bounds else None
+    hi = ("]", bounds["le"]) if "le" in bounds else (")", bounds["lt"]) if "lt" in bounds else None
+    if lo and hi:
+        return f"within {lo[0]}{_num(lo[1])}, {_num(hi[1])}{hi[0]}"
+    if lo:
+        return f"{'>=' if lo[0] == '[' else '>'} {_num(lo[1])}"
+    if hi:
+        return f"{'<=' if hi[0] == ']' else '<'} {_num(hi[1])}"
+    return ""
+
+
+def _num(x: float) -> str:
+    """A bound as written: 0.5, 1e+12, and whole numbers in full where %g would round."""
+    short = f"{x:g}"
+    if float(short) == x or not float(x).is_integer():
+        return short
+    return str(int(x))
+
+
+def _is_organ_map(field: Any) -> bool:
+    """The field's type is :func:`organ_map`'s (a number or an organ table)."""
+    args = typing.get_args(getattr(field, "annotation", None))
+    return any(typing.get_origin(a) is dict for a in args) and \
+        any(typing.get_origin(a) is not dict and a is not type(None) for a in args)
+
+
+def _suggest(word: Any, choices: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" when ``word`` is close to one of ``choices``."""
+    import difflib
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _short(value: Any) -> str:
+    """repr of a value, cut to keep a message on one readable line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+#: pydantic's error types for numbers out of range
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+#: ... and for a value of the wrong type, by what was asked
+_TYPE_NAMES = {"float_type": "a number", "float_parsing": "a number", "int_type": "a whole number",
+               "int_from_float": "a whole number", "int_parsing": "a whole number",
+               "bool_type": "true or false", "string_type": "a string", "list_type": "a list",
+               "dict_type": "a table", "model_type": "a table", "model_attributes_type": "a table"}
+
+
+def _plugin_hint(name: str, data: Any) -> str:
+    """Why a top-level table may be unknown: its plugin is not loaded."""
+    owner = _builtin_table_owners().get(name)
+    disabled = _lookup(data, ("plugins", "disable"), [])
+    if owner is not None and isinstance(disabled, list) and owner in disabled:
+        return f"; it belongs to the plugin {owner!r}, which [plugins] disable switches off"
+    if owner is not None:
+        return f"; it belongs to the built-in plugin {owner!r}, which is not loaded"
+    return ("; is its plugin loaded? add it under [plugins] load = [...] "
+            "or pass --plugin MODULE")
+
+
+def _builtin_table_owners() -> dict[str, str]:
+    """{table: plugin} of the built-in plugins' tables (to tell a disabled one)."""
+    from .manager import builtin_table_owners
+    return builtin_table_owners()
+
+
+def _message(err: dict, key: str, loc: tuple, model: type[BaseModel], data: Any) -> str:
+    """One problem as ``key = value: what is allowed``."""
+    kind, value = err["type"], err.get("input")
+    field = _field_at(model, loc)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1]) or []
+        if len(loc) == 1 and isinstance(value, Mapping):    # a whole table: whose is it?
+            return (f"[{key}]: unknown table{_suggest(loc[-1], allowed)}"
+                    f"{_plugin_hint(str(loc[-1]), data)}; allowed top-level keys: "
+                    f"{', '.join(allowed)}")
+        text = f"{key}: unknown key{_suggest(loc[-1], allowed)}"
+        return text + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind in _RANGE_ERRORS:
+        bounds = dict(err.get("ctx") or {})
+        if field is not None:
+            bounds = {**_bounds(field.annotation, field.metadata), **bounds}
+        return f"{key} = {_short(value)}: must be {_range_text(bounds)}"
+    if kind == "finite_number":
+        bounds = _bounds(field.annotation, field.metadata) if field is not None else {}
+        allowed = _range_text(bounds)
+        return f"{key} = {_short(value)}: must be a finite number" + \
+            (f" {allowed}" if allowed else "")
+    if kind == "literal_error":
+        expected = (err.get("ctx") or {}).get("expected", "")
+        return (f"{key} = {_short(value)}{_suggest(value, _quoted(expected))}: must be one "
+                f"of {expected}")
+    if kind in _TYPE_NAMES:
+        what = _TYPE_NAMES[kind]
+        if kind in ("model_type", "model_attributes_type", "dict_type") and field is not None \
+                and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            what = f"a table [{key}]"
+        allowed = _range_text(_bounds(field.annotation, field.metadata)) if field is not None \
+            and what.endswith("number") else ""
+        return f"{key} = {_short(value)}: must be {what}" + (f" {allowed}" if allowed else "")
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{key} = {_short(value)}: {msg}"
+
+
+def _quoted(expected: str) -> list[str]:
+    return re.findall(r"'([^']*)'", expected)
+
+
+_BRANCH = re.compile(r"^(float|constrained-float|int|str|bool|none|dict\[.*|list\[.*|"
+                     r"function-.*|literal\[.*)$")
+
+
+def _branch_at(model: type[BaseModel], loc: tuple) -> int | None:
+    """Where pydantic put the label of a union's branch in an error's ``loc``
+    (right after the key of a field whose type is a union), or None."""
+    for i in range(1, len(loc)):
+        field = _field_at(model, loc[:i])
+        if field is None:
+            return None
+        union = typing.get_origin(field.annotation) in (Union, types.UnionType)
+        if union and isinstance(loc[i], str) and _BRANCH.match(loc[i]):
+            return i
+    return None
+
+
+def format_validation_error(exc: pydantic.ValidationError, model: type[BaseModel],
+                            data: Any = None) -> str:
+    """One message per key: ``key = value: what is allowed``, joined by "; ".
+
+    ``data`` is what was validated (to quote the value given where pydantic's
+    error holds only a part of it).  A per-organ value (:func:`organ_map`) is a
+    number or a table; pydantic reports a bad one against both, and only the
+    branch matching what was given (a table, or anything else) is kept: a bad
+    organ name is reported as an unknown organ, a bad number against its range.
+    """
+    by_key: dict[str, str] = {}
+
+    def say(key: str, line: str) -> None:
+        by_key.setdefault(key, line)    # a list reports each item: one message per key
+
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        # drop union-branch labels pydantic inserts (e.g. 'float', 'dict[...]')
-        loc = tuple(p for p in loc if p not in ("float", "constrained-float") and
-                    not (isinstance(p, str) and p.startswith(("dict[", "function-"))))
-        key = ".".join(str(p) for p in loc) or "<config>"
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc[:-1])
-            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            lines.append(f"{key}: unknown key{hint}")
-        elif err["type"] == "missing":
-            lines.append(f"{key}: required key is missing")
+        raw = tuple(err["loc"])
+        cut = _branch_at(model, raw)
+        field_loc = raw if cut is None else raw[:cut]
+        rest = () if cut is None else raw[cut + 1:]
+        field = _field_at(model, field_loc)
+        organ_map_field = _is_organ_map(field)
+        given = _lookup(data, field_loc, err.get("input") if cut is None else None)
+        if cut is not None:
+            branch = raw[cut]
+            if organ_map_field and isinstance(given, Mapping) != branch.startswith("dict["):
+                continue                       # the other branch's complaint
+            if branch == "none" and given is not None:
+                continue                       # "or leave it out" is not news
+        key = _dotted(field_loc)
+        if raw and raw[-1] == "[key]":         # a bad key of a {name: value} table
+            base = raw[:-2]
+            name = raw[-2]
+            expected = str((err.get("ctx") or {}).get("expected", ""))
+            organs = organ_map_field or "'lung'" in expected
+            choices = list(ORGANS) if organs else _quoted(expected)
+            what = "organ" if organs else "key"
+            base = base if cut is None else base[:cut] + base[cut + 1:]
+            path = _dotted(base + (name,))
+            value = _lookup(data, base + (name,), _MISSING)
+            shown = "" if value is _MISSING else f" = {_short(value)}"
+            also = " (or default)" if organs and organ_map_field else ""
+            say(path, f"{path}{shown}: unknown {what} {name!r}"
+                      f"{_suggest(name, choices + (['default'] if also else []))}; "
+                      f"{what}s are: {', '.join(choices)}{also}")
+            continue
+        if rest:                               # a value inside the table given
+            sub = _dotted(field_loc + rest)
+            say(sub, _message(err, sub, field_loc, model, data))
+            continue
+        if organ_map_field and not isinstance(given, Mapping) and \
+                (not isinstance(given, (int, float)) or isinstance(given, bool)):
+            allowed = _range_text(_bounds(field.annotation, field.metadata))
+            say(key, f"{key} = {_short(given)}: must be a number"
+                     f"{' ' + allowed if allowed else ''}, or a per-organ table "
+                     f"{{default = x, <organ> = y, ...}}")
+            continue
+        say(key, _message(err, key, field_loc, model, data))
+    return "; ".join(by_key.values())
+
+
+_MISSING = object()
+
+
+def _dotted(loc: tuple) -> str:
+    """A key as messages write it: ``colonization.growth.rate``, ``plugins.load[0]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<config>"
+
+
+def _lookup(data: Any, loc: tuple, default: Any) -> Any:
+    """``data[loc[0]][loc[1]]...``, or ``default`` where there is no such value."""
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data):
+            data = data[part]
         else:
-            msg = err["msg"]
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
-            lines.append(f"{key} = {err['input']!r}: {msg}")
-    # a union of number / table reports each branch; keep one line per key
-    seen, unique = set(), []
-    for line in lines:
-        k = line.split(" ", 1)[0]
-        if k not in seen:
-            seen.add(k)
-            unique.append(line)
-    return "; ".join(unique)
+            return default
+    return data
 
 
 #: Most steps a run may have: a lesion's birth step is stored as int32.
@@ -297,11 +548,25 @@ def validate_config(model: type[BaseModel], data: Mapping[str, Any]) -> BaseMode
     try:
         config = model.model_validate(_plain(dict(data)))
     except pydantic.ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model)) from None
+        raise ConfigError(format_validation_error(exc, model, _plain(dict(data)))) from None
     cohort, output = getattr(config, "cohort", None), getattr(config, "output", None)
     if cohort is not None and output is not None:
         _check_schedule(cohort, output)
+    primary, outcome = getattr(config, "primary", None), getattr(config, "outcome", None)
+    if primary is not None and outcome is not None:
+        _check_outcome(primary, outcome)
     return config
+
+
+def _check_outcome(primary, outcome) -> None:
+    """The lethal burden is above the primary's initial size: else every patient
+    dies in the first step.  (``detectable_cells`` is a lesion's size: at or
+    above ``lethal_cells`` no lesion is ever detected before its patient dies,
+    a legitimate choice where detection does not matter, so it is not refused.)"""
+    if primary.injection == "none" and outcome.lethal_cells <= primary.cells:
+        raise ConfigError(f"outcome.lethal_cells = {_num(outcome.lethal_cells)}: must be more "
+                          f"than primary.cells = {_num(primary.cells)}, the primary's size at "
+                          f"time zero (else every patient dies in the first step)")
 
 
 def _plain(obj: Any) -> Any:
@@ -321,12 +586,14 @@ def _check_schedule(cohort, output) -> None:
     where the time grid is built, :class:`paget.engine.StepPlan`.)"""
     steps = cohort.years * DAYS_PER_YEAR / cohort.dt
     if steps > MAX_STEPS:
-        raise ConfigError(f"cohort.dt = {cohort.dt!r}: {cohort.years:g} years (cohort.years) "
-                          f"in steps of {cohort.dt:g} days make {steps:.4g} steps; at most "
-                          f"{MAX_STEPS} are allowed (a longer cohort.dt, or fewer years)")
+        raise ConfigError(f"cohort.dt = {cohort.dt!r}: {plural(cohort.years, 'year')} "
+                          f"(cohort.years) in steps of {plural(cohort.dt, 'day')} make "
+                          f"{steps:.4g} steps; at most {MAX_STEPS} are allowed (a longer "
+                          f"cohort.dt, or fewer years)")
     if output.interval / cohort.dt > 2.0**53:
-        raise ConfigError(f"output.interval = {output.interval!r}: {output.interval / cohort.dt:.4g} "
-                          f"steps of cohort.dt = {cohort.dt:g} days; at most 2**53")
+        raise ConfigError(f"output.interval = {output.interval!r}: "
+                          f"{output.interval / cohort.dt:.4g} steps of cohort.dt = "
+                          f"{plural(cohort.dt, 'day')}; at most 2**53")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,3 +605,188 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[k] = v
     return out
+
+
+# --------------------------------------------------------------------------
+# The resolved configuration as commented TOML (paget run --print-config)
+# --------------------------------------------------------------------------
+
+#: width of the comment lines of :func:`config_toml`
+_COMMENT_WIDTH = 88
+
+
+def field_notes(field: pydantic.fields.FieldInfo, default: Any = _MISSING,
+                value: Any = _MISSING) -> list[str]:
+    """What a key's comment says: its description (with units), what is
+    allowed, and the source of its default, from the field's metadata
+    (``description``; ``json_schema_extra`` keys ``units`` and ``source``).
+    Given a ``value`` other than the ``default`` (both as JSON), the default
+    is named too: the source is the default's, not the value's."""
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, Mapping) else {}
+    text = (field.description or "").strip()
+    if extra.get("units"):
+        text += f" ({extra['units']})" if text else str(extra["units"])
+    allowed = _range_text(_bounds(field.annotation, field.metadata))
+    choices = _choices(field.annotation)
+    if choices:
+        allowed = "one of " + ", ".join(choices)
+    if allowed:
+        # a range is one word to the wrapping: "within [0, 1]" stays on one line
+        allowed = "allowed: " + re.sub(r"([\[(][^\])]*[\])])",
+                                       lambda m: m.group(1).replace(" ", "\xa0"), allowed)
+        text += f"; {allowed}" if text else allowed
+    notes = [text] if text else []
+    changed = default is not _MISSING and value is not _MISSING and default != value
+    shown = _inline(default) if changed else ""
+    source = extra.get("source")
+    if changed and len(shown) > 40:        # too long to quote: the source is the default's
+        notes += [f"source of the default: {source}"] if source else []
+    elif changed:
+        notes.append(f"default {shown}" + (f", source: {source}" if source else ""))
+    elif source:
+        notes.append(f"source: {source}")
+    return notes
+
+
+def _inline(value: Any) -> str:
+    """A value as TOML writes it inline."""
+    import tomlkit
+    if value is None:
+        return "not set"
+    if isinstance(value, Mapping):
+        table = tomlkit.inline_table()
+        table.update(value)
+        return table.as_string()
+    return tomlkit.item(value).as_string()
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values a Literal (or a list of a Literal) allows, else []."""
+    if typing.get_origin(annotation) is list:
+        (annotation,) = typing.get_args(annotation) or (None,)
+    if typing.get_origin(annotation) is Literal:
+        return [str(v) for v in typing.get_args(annotation)]
+    return []
+
+
+def _comment_lines(notes: Iterable[str]) -> list[str]:
+    import textwrap
+    lines: list[str] = []
+    for note in notes:
+        # textwrap takes the no-break space for whitespace: wrap on spaces only
+        wrapped = textwrap.TextWrapper(width=_COMMENT_WIDTH - 2, break_long_words=False,
+                                       break_on_hyphens=False)
+        wrapped.wordsep_simple_re = re.compile(r"( +)")
+        lines += [line.replace("\xa0", " ") for line in wrapped.wrap(note)] or [""]
+    return lines
+
+
+def _is_table_type(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _table_note(model: type[BaseModel]) -> list[str]:
+    """The comment under a table's header: its docstring's first paragraph and
+    the module that declares it."""
+    doc = model.__doc__ if model.__doc__ != BaseModel.__doc__ else None
+    first = " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "") if doc else ""
+    where = "the engine" if model.__module__ == __name__ else model.__module__
+    return [n for n in (first, f"declared by {where} ({model.__name__})") if n]
+
+
+def config_toml(data: Mapping[str, Any], model: type[BaseModel]) -> str:
+    """``data``, a resolved configuration (``Simulation.resolved_config()``), as
+    TOML with a comment above every key: its description and units, what is
+    allowed, and the source of its default (:func:`field_notes`).
+
+    Reading the text back gives ``data`` again, so printing the configuration
+    it resolves to gives the same text, byte for byte.  Keys set to nothing
+    (None) are left out, with a comment saying so.  Keys the model does not
+    declare (a trial's ``arms``) are written as given, last.
+    """
+    import tomlkit
+
+    def comment(container, notes: Iterable[str]) -> None:
+        for line in _comment_lines(notes):
+            container.add(tomlkit.comment(line))
+
+    def value_item(value: Any):
+        if isinstance(value, Mapping):
+            inline = tomlkit.inline_table()
+            for k, v in value.items():
+                inline.append(k, value_item(v))
+            return inline
+        if isinstance(value, list):
+            array = tomlkit.array()
+            for v in value:
+                array.append(value_item(v))
+            return array
+        return tomlkit.item(value)
+
+    def fill(container, values: Mapping[str, Any], table: type[BaseModel], prefix: str,
+             defaults: Any, top: bool = False) -> None:
+        fields = table.model_fields
+        later = []     # sub-tables follow the keys of a table in TOML
+        for name, field in fields.items():
+            value = values.get(name)
+            default = defaults.get(name, _MISSING) if isinstance(defaults, Mapping) else _MISSING
+            if _is_table_type(field.annotation) and isinstance(value, Mapping):
+                later.append((name, field, value, default))
+            elif isinstance(value, Mapping) and value and (
+                    all(isinstance(v, Mapping) for v in value.values())
+                    or len(value_item(value).as_string()) > _COMMENT_WIDTH - len(name) - 3):
+                # a table of tables, or a long one: under its own header
+                later.append((name, field, value, default))
+            elif value is None:
+                comment(container, [f"{name}: not set"] + field_notes(field, default, value))
+            else:
+                comment(container, field_notes(field, default, value))
+                container.add(name, value_item(value))
+        for name, field, value, default in later:
+            if _is_table_type(field.annotation):
+                sub_model = field.annotation
+                subtables_only = all(_is_table_type(f.annotation)
+                                     for f in sub_model.model_fields.values())
+                sub = tomlkit.table(is_super_table=subtables_only)
+                if not subtables_only:
+                    comment(sub, _table_note(sub_model) if top else field_notes(field)
+                            or _table_note(sub_model))
+                    sub.add(tomlkit.nl())
+                fill(sub, value, sub_model, f"{prefix}{name}.",
+                     defaults.get(name) if isinstance(defaults, Mapping) else None)
+            else:
+                sub = tomlkit.table()
+                comment(sub, field_notes(field, default, value))
+                for k, v in value.items():
+                    sub.add(k, value_item(v))
+            container.add(name, sub)
+        for name, value in values.items():
+            if name not in fields and not top and value is not None:
+                container.add(name, value_item(value))
+
+    doc = tomlkit.document()
+    comment(doc, ["paget configuration, fully resolved: every key with its default or "
+                  "the value given (paget run --print-config).  Each comment gives the "
+                  "key's meaning and units, what is allowed and the source of the default."])
+    doc.add(tomlkit.nl())
+    try:
+        defaults = model().model_dump(mode="json")
+    except pydantic.ValidationError:   # a table without defaults: no comparison
+        defaults = None
+    fill(doc, data, model, "", defaults, top=True)
+    for name, value in data.items():
+        if name in model.model_fields or value is None:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            doc.add(tomlkit.nl())
+            comment(doc, [f"{name}: as given (each entry changes the tables it names)"])
+            aot = tomlkit.aot()
+            for entry in value:
+                t = tomlkit.table()
+                for k, v in entry.items():
+                    t.add(k, value_item(v))
+                aot.append(t)
+            doc.add(name, aot)
+        else:
+            doc.add(name, value_item(value))
+    return tomlkit.dumps(doc)

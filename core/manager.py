@@ -21,7 +21,8 @@ from . import hookspecs
 from .errors import PluginError
 from .state import out_of_bounds
 
-__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe"]
+__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe",
+           "builtin_table_owners"]
 
 hookimpl = pluggy.HookimplMarker("paget")
 
@@ -144,6 +145,24 @@ def _import(module: str, origin: str) -> Any:
     except Exception as exc:
         raise PluginError(f"plugin module {module!r} ({origin}) could not be imported: "
                           f"{type(exc).__name__}: {exc}", plugin=module) from None
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_table_owners() -> dict[str, str]:
+    """{configuration table: built-in plugin name} of the tables the built-in
+    plugins declare (``paget_config_tables``), so that a table of a plugin that
+    is switched off can be named as such rather than as an unknown key.  Only
+    the modules of :data:`DEFAULT_PLUGINS` are imported, never a name from a
+    configuration."""
+    owners: dict[str, str] = {}
+    for plugin, module in DEFAULT_PLUGINS:
+        try:
+            tables = importlib.import_module(module).paget_config_tables()
+        except Exception:   # pragma: no cover - a broken built-in fails elsewhere
+            continue
+        for table in tables or {}:
+            owners[table] = plugin
+    return owners
 
 
 def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),

@@ -102,11 +102,14 @@ def _poisson_quantile_search(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     z = special.ndtri(u[pos])
     k[pos] = np.maximum(np.floor(lam[pos] + np.sqrt(lam[pos]) * z + (z * z - 1.0) / 6.0), 0.0)
     low = special.pdtr(k, lam) < u             # P(X <= k) < u: k is too small
+    # past 2**52 a step of one count is lost to rounding (k + 1 == k from 2**53):
+    # those means keep the start, within ~1e-8 of the count
+    low &= lam < 2.0**52
     todo = np.flatnonzero(low)
     while todo.size:
         k[todo] += 1.0
         todo = todo[special.pdtr(k[todo], lam[todo]) < u[todo]]
-    todo = np.flatnonzero(~low & (k > 0))
+    todo = np.flatnonzero(~low & (k > 0) & (lam < 2.0**52))
     todo = todo[special.pdtr(k[todo] - 1.0, lam[todo]) >= u[todo]]
     while todo.size:                           # P(X <= k - 1) >= u: k is too large
         k[todo] -= 1.0

@@ -5,8 +5,9 @@ Model
 Every lesion is *avascular* or *vascular* (the lesion-level state ``vascular``).
 
 * **The cap.**  An avascular lesion is fed by diffusion alone and stops growing
-  near 1-2 mm, ~10^6 cells (Folkman; REFERENCE.md s.5 [RECALLED]; 1 mm^3 ~
-  10^6 cells [READ]).  The net rate ``b - d`` of each row of an avascular
+  near 1-2 mm, ~10^6 cells (Folkman 1971, N Engl J Med 285:1182 [RECALLED];
+  1 mm^3 ~ 10^6 cells as used by Coumans et al. 2013, BMC Cancer 13:283 [READ]).
+  The net rate ``b - d`` of each row of an avascular
   lesion of ``N`` cells (all its clones) is held at or below
   ``max(0, ln(cap / N) / dt)`` by raising the death rate; the birth rate (the
   larger of the two: the turnover) is kept.  Well below the cap nothing
@@ -73,29 +74,38 @@ from paget.state import StateVariable
 
 
 class AngiogenesisTable(Table):
-    # Folkman: avascular tumours stay at ~1-2 mm, ~1e6 cells, until the
-    # angiogenic switch (REFERENCE.md s.5) [RECALLED]; 1 mm^3 ~ 1e6 cells [READ].
+    # Folkman 1971 (N Engl J Med 285:1182): avascular tumours stay at ~1-2 mm,
+    # ~1e6 cells, until the angiogenic switch [RECALLED]; 1 mm^3 ~ 1e6 cells
+    # (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
     avascular_cap: float = Field(1e6, ge=1, allow_inf_nan=False,
-                                 description="cells at which an avascular lesion stops growing")
+                                 description="cells at which an avascular lesion stops growing",
+                                 json_schema_extra={"source": "avascular tumours stay near 1-2 "
+                                                              "mm (Folkman 1971, N Engl J Med "
+                                                              "285:1182), ~1e6 cells"})
     # ASSUMPTION: 1e-3/day, a mean wait of 1/1e-3 days = 2.7 years at the cap
     # without hypoxia (1 year with the default hypoxia gain at the hypoxia of a
     # 1e6-cell avascular lesion, ~0.43): long enough that dormant avascular
     # micrometastases are common over a ten-year follow-up, short enough that
     # most metastases seeded early switch within it.  To be calibrated.
     switch_rate: float = Field(1e-3, ge=0, allow_inf_nan=False,
-                               description="angiogenic switch rate of an avascular lesion, 1/day")
+                               description="angiogenic switch rate of an avascular lesion, 1/day",
+                               json_schema_extra={"source": "assumption"})
     # ASSUMPTION: an avascular lesion has no vessels of its own to shed into
     # and sheds only through host vessels at its margin: ten times fewer CTCs
     # than a vascular lesion of the same size.
     vascular_shedding: float = Field(10.0, ge=1, allow_inf_nan=False,
                                      description="CTC shedding of a vascular lesion relative to an "
-                                                 "avascular one of the same size (dimensionless)")
+                                                 "avascular one of the same size (dimensionless)",
+                                     json_schema_extra={"source": "assumption"})
     # Hypoxia induces VEGF, the main angiogenic signal (Shweiki et al. 1992,
     # Nature 359:843) [RECALLED, not re-checked].  ASSUMPTION: a fully hypoxic
     # lesion (hypoxia = 1) switches five times faster (gain 4).
     hypoxia_gain: float = Field(4.0, ge=0, allow_inf_nan=False,
                                 description="switch rate multiplier 1 + gain * hypoxia "
-                                            "(dimensionless)")
+                                            "(dimensionless)",
+                                json_schema_extra={"source": "assumption; hypoxia induces VEGF "
+                                                             "(Shweiki et al. 1992, Nature "
+                                                             "359:843)"})
 
 
 @hookimpl

@@ -26,23 +26,28 @@ LYMPH_NODE_ARREST = 0.5
 
 
 class CirculationTable(Table):
-    # [DERIVED] REFERENCE.md s.1: a per-pass chain fitted to the autopsy table
-    # (DiSibio & French 2008) needs an effective arrest probability of ~0.2 per
+    # [DERIVED] a per-pass chain fitted to the autopsy table of DiSibio &
+    # French 2008 (Arch Pathol Lab Med 132:931) needs an effective arrest probability of ~0.2 per
     # bed, since breast and lung primaries reach the liver in 35-50 % of
     # patients; near-certain first-bed arrest (Chambers et al. 2002, Nat Rev
     # Cancer 2:563) would leave them almost no liver metastases.
     # The cancer scenarios share a value [DERIVED] by the joint fit of
     # docs/validation/calibrate.py (docs/explanation/validation.md).
     arrest: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        ARREST, description="probability that a CTC surviving a bed arrests in it")
-    # ASSUMPTION (DESIGN.md's illustration): 5 % of CTCs die per bed passage.
+        ARREST, description="probability that a CTC surviving a bed arrests in it",
+        json_schema_extra={"source": "derived: a per-bed chain fitted to the autopsy table of "
+                                     "DiSibio & French 2008 (Arch Pathol Lab Med 132:931)"})
+    # ASSUMPTION (an illustrative round value, no published source): 5 % of
+    # CTCs die per bed passage.
     death_per_pass: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        0.05, description="probability that a CTC dies in a bed it enters")
+        0.05, description="probability that a CTC dies in a bed it enters",
+        json_schema_extra={"source": "assumption"})
     # ASSUMPTION: half of the cells reaching a node group by lymph arrest
     # there (the cancer scenarios share a value [DERIVED] by the joint fit).
     lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1, allow_inf_nan=False,
                                      description="probability a lymph-borne cell arrests in a "
-                                                 "node group (regional, then distant)")
+                                                 "node group (regional, then distant)",
+                                     json_schema_extra={"source": "assumption"})
 
 
 @hookimpl

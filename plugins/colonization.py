@@ -29,21 +29,29 @@ from paget.manager import hookimpl
 
 class GrowthTable(Table):
     law: Literal["exponential", "logistic", "gompertz"] = Field(
-        "gompertz", description="growth law of primary and metastases")
+        "gompertz", description="growth law of primary and metastases",
+        json_schema_extra={"source": "Gompertz growth fits human breast cancer (Norton 1988, "
+                                     "Cancer Res 48:7067)"})
     # Gompertz growth fits human breast cancer (Norton 1988, Cancer Res
     # 48:7067) [READ].  ASSUMPTION: r = 6e-4/day, chosen so that the volume
     # doubling time at 1 cm^3 (1e9 cells) is ln2 / (r ln(K/1e9)) = 144 days,
     # inside the 52-212 day range of breast cancer doubling times (Coumans et
     # al. 2013: 1.7 +- 0.9 months; SEER-fitted model of Szczurek et al.: 212 d).
     rate: float = Field(6e-4, ge=0, allow_inf_nan=False,
-                        description="rate constant r of the law, 1/day")
+                        description="rate constant r of the law, 1/day",
+                        json_schema_extra={"source": "assumption: a volume doubling time of 144 "
+                                                     "days at 1 cm^3, within the 52-212 days of "
+                                                     "breast cancer (Coumans et al. 2013, BMC "
+                                                     "Cancer 13:283)"})
     # N_inf ~ 3e12 cells for Gompertzian breast cancer (Norton 1988) [RECALLED].
     capacity: organ_map(lo=1.0, hi=2.0**52) = Field(  # type: ignore[valid-type]
-        3e12, description="carrying capacity K, cells (per organ allowed)")
+        3e12, description="carrying capacity K, cells (per organ allowed)",
+        json_schema_extra={"source": "Norton 1988 (Cancer Res 48:7067)"})
     # ASSUMPTION: cells die at 0.02/day at small size, so a one-cell colony of
     # the default law dies out with probability d0 / (d0 + r ln K) = 0.54.
     death: float = Field(0.02, ge=0, allow_inf_nan=False,
-                         description="turnover d0: per-cell death rate at small size, 1/day")
+                         description="turnover d0: per-cell death rate at small size, 1/day",
+                         json_schema_extra={"source": "assumption"})
     mode: Literal["stochastic", "deterministic"] = Field(
         "stochastic", description="exact birth-death draws, or the mean of the law")
 
@@ -71,11 +79,21 @@ class FateTable(Table):
     """Fates of a cell that has just extravasated (probabilities summing to 1)."""
 
     die: float = Field(1.0 - 0.05 - 1e-7, ge=0, le=1, allow_inf_nan=False,
-                       description="probability the cell dies")
+                       description="probability the cell dies",
+                       json_schema_extra={"source": "the remainder: 1 - dormant - grow"})
     dormant: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
-                           description="probability the cell becomes a solitary dormant cell")
+                           description="probability the cell becomes a solitary dormant cell",
+                           json_schema_extra={"source": "derived: a metastatic inefficiency of "
+                                                        "1.7e-8 per disseminated cell (Coumans "
+                                                        "et al. 2013, BMC Cancer 13:283), split "
+                                                        "between growth and dormancy by "
+                                                        "assumption"})
     grow: float = Field(1e-7, ge=0, le=1, allow_inf_nan=False,
-                        description="probability the cell founds a growing colony")
+                        description="probability the cell founds a growing colony",
+                        json_schema_extra={"source": "derived: a metastatic inefficiency of "
+                                                     "1.7e-8 per disseminated cell (Coumans et "
+                                                     "al. 2013, BMC Cancer 13:283), split "
+                                                     "between growth and dormancy by assumption"})
 
     @model_validator(mode="after")
     def _sums_to_one(self):
@@ -93,9 +111,13 @@ class DormancyTable(Table):
     # Luzzi et al. 1998 saw ~2 % Ki-67+ and ~3 % apoptotic solitary cells at
     # day 13 in mice [READ-2].
     reactivation: float = Field(1e-9, ge=0, allow_inf_nan=False,
-                                description="per-cell reactivation rate, 1/day")
+                                description="per-cell reactivation rate, 1/day",
+                                json_schema_extra={"source": "assumption, fitted to the "
+                                                             "inefficiency of Coumans et al. "
+                                                             "2013 (BMC Cancer 13:283)"})
     death: float = Field(1e-3, ge=0, allow_inf_nan=False,
-                         description="per-cell death rate of dormant cells, 1/day")
+                         description="per-cell death rate of dormant cells, 1/day",
+                         json_schema_extra={"source": "assumption"})
 
 
 class ColonizationTable(Table):

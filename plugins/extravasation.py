@@ -20,7 +20,8 @@ from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
 
 # Defaults (not calibrated): 0.01 across the blood-brain barrier and 0.1
-# elsewhere are ASSUMPTIONS (DESIGN.md's illustration).  The calibrated shared
+# elsewhere are ASSUMPTIONS (illustrative round values, no published source).
+# The calibrated shared
 # soil lives in the [extravasation] block every cancer scenario shares
 # (core/scenarios/*.toml, "BEGIN SHARED ORGANS"); there liver 0.8 is read, not fitted: ~80 % of B16F1 cells
 # injected into the mesenteric vein had extravasated in mouse liver by day 3
@@ -29,7 +30,7 @@ from paget.manager import hookimpl
 # fitted by `python docs/validation/calibrate.py --fit` to DiSibio & French
 # 2008 (five primaries jointly; docs/explanation/validation.md).  Organs absent
 # from the autopsy table (muscle, gut, breast, prostate, other) keep 0.1, an
-# ASSUMPTION (DESIGN.md's illustration).
+# ASSUMPTION (an illustrative round value, no published source).
 # BEGIN CALIBRATED soil
 DEFAULT_PROBABILITY = {"default": 0.1, "liver": 0.8, "brain": 0.01}
 # END CALIBRATED soil
@@ -39,7 +40,12 @@ class ExtravasationTable(Table):
     probability: organ_map(probability=True) = Field(  # type: ignore[valid-type]
         default_factory=lambda: dict(DEFAULT_PROBABILITY),
         description="probability that an arrested CTC extravasates, per organ (the organ's "
-                    "soil, shared by all cancers)")
+                    "soil, shared by all cancers)",
+                        json_schema_extra={"source": "liver: Luzzi et al. 1998 (Am J Pathol "
+                                                     "153:865); other organs: assumption (the "
+                                                     "cancer scenarios set values fitted to "
+                                                     "DiSibio & French 2008, Arch Pathol Lab Med "
+                                                     "132:931)"})
     tropism: organ_map(lo=0.0, hi=1e3) = Field(  # type: ignore[valid-type]
         1.0, description="the cancer's multiplier of the soil per organ (1: none); the "
                          "product is clipped at 1")

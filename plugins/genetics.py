@@ -83,6 +83,7 @@ any new names in the order the configuration gives them.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -166,16 +167,24 @@ class GeneticsTable(Table):
     # and the metastases they seed are rows of their own; 1e-9: ~1e4 clones
     # per patient, 6x slower).  Bozic et al. 2010 (PNAS 107:18545) estimate
     # 3.4e-5 per division for a driver mutation anywhere in the genome
-    # [RECALLED, not in REFERENCE.md]; the catalogue is a small subset of those
+    # [RECALLED, not re-checked against the paper]; the catalogue is a small subset of those
     # drivers, and the engine makes one row per mutant cell, so a rate near
     # 3.4e-5 would found ~1e4 clones a day in a 1e10-cell primary.
     mutation_rate: float = Field(1e-11, ge=0, le=1, allow_inf_nan=False,
                                  description="probability per division that a daughter acquires "
-                                             "a new driver alteration")
+                                             "a new driver alteration",
+                                 json_schema_extra={"source": "assumption: ~100 clones per "
+                                                              "patient in ten years (a driver "
+                                                              "anywhere in the genome: 3.4e-5 "
+                                                              "per division, Bozic et al. 2010, "
+                                                              "PNAS 107:18545)"})
     alterations: dict[str, Alteration] = Field(
         default_factory=lambda: {k: Alteration(**v) for k, v in DEFAULT_ALTERATIONS.items()},
         description="the catalogue: name -> {traits, weight}; entries given here replace the "
-                    "built-in entry's keys or add a new alteration")
+                    "built-in entry's keys or add a new alteration",
+                        json_schema_extra={"source": "assumption: the direction of each trait as "
+                                                     "reported (see paget.plugins.genetics), its "
+                                                     "size moderate"})
     # validated after the catalogue, whose names it must use
     initial: list[str] = Field(default_factory=list,
                                description="alterations every clone is taken to carry from the "
@@ -270,6 +279,25 @@ def paget_state_variables():
         trait("immune_evasion", 0.0, "fraction of immune kill evaded (genetics)"),
         trait("drug_resistance", 0.0, "fraction of drug kill resisted (genetics)"),
     ]
+
+
+@hookimpl
+def paget_output_attrs(config):
+    """CF bit-mask flags of the output's genotypes: bit k is the k-th alteration."""
+    names = tuple(config.genetics.alterations)
+    if not names:
+        return {}
+    masks = np.uint64(1) << np.arange(len(names), dtype=np.uint64)
+    # CF: flag meanings are blank-separated words of letters, digits and _-.+@
+    meanings = " ".join(re.sub(r"[^A-Za-z0-9_.+@-]", "_", name) for name in names)
+    comment = ("bit k is set when the clone acquired the k-th driver alteration of the "
+               "genetics catalogue (flag_masks, flag_meanings) during the run")
+    if config.genetics.initial:
+        comment += (f"; every clone also carries the initial alterations "
+                    f"{', '.join(config.genetics.initial)} (genetics.initial), whose bits are "
+                    f"not set here")
+    return {name: {"flag_masks": masks, "flag_meanings": meanings, "comment": comment}
+            for name in ("lesion_genotype", "clone_genotype")}
 
 
 # --------------------------------------------------------------------------

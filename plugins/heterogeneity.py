@@ -29,9 +29,8 @@ Draws are inverse CDFs of keyed uniforms, ``Draws(seed, 0).uniform_patients``
 (one purpose name per parameter), so a patient's values depend on the seed and
 its cohort index alone: the same on any number of ranks and in any subset of
 the cohort.  They are written in ``paget_update_state`` at t = 0 (the first
-step), so the record at time 0, taken before any step, holds the neutral
-defaults (multipliers 1, age 0: "not drawn yet"); every later record holds the
-drawn values.
+step) and never change, so the output holds one value per patient (dimension
+``patient`` only).
 """
 from __future__ import annotations
 
@@ -63,7 +62,10 @@ class HeterogeneityTable(Table):
     # [DERIVED].  Default 0 (homogeneous); cancer scenarios set it.
     growth_sigma: float = Field(0.0, ge=0, le=3, allow_inf_nan=False,
                                 description="log-sd of the patient's growth-rate multiplier "
-                                            "(log-normal, median 1)")
+                                            "(log-normal, median 1)",
+                                json_schema_extra={"source": "homogeneous by default; breast cancer: "
+                                                             "0.50, from Coumans et al. 2013 (BMC "
+                                                             "Cancer 13:283)"})
     shedding_sigma: float = Field(0.0, ge=0, le=5, allow_inf_nan=False,
                                   description="log-sd of the patient's shedding multiplier "
                                               "(log-normal, median 1)")
@@ -72,7 +74,8 @@ class HeterogeneityTable(Table):
                                             "(log-normal, median 1)")
     # ASSUMPTION: onset at 60 +- 12 years; scenarios cite their own.
     age_mean: float = Field(60.0, ge=0, le=120, allow_inf_nan=False,
-                            description="mean age at onset, years (normal, truncated)")
+                            description="mean age at onset, years (normal, truncated)",
+                            json_schema_extra={"source": "assumption"})
     age_sd: float = Field(0.0, ge=0, le=50, allow_inf_nan=False,
                           description="sd of age at onset, years (0: everyone age_mean)")
     age_min: float = Field(18.0, ge=0, le=120, allow_inf_nan=False,
@@ -88,8 +91,10 @@ def paget_config_tables():
 
 @hookimpl
 def paget_state_variables():
+    # drawn once, at time 0, and never changed: one value per patient
     return [StateVariable(name, "patient", "float64", 0.0 if name == "age_at_onset" else 1.0,
-                          units, long_name) for name, units, long_name in VARIABLES]
+                          units, long_name, over_time=False)
+            for name, units, long_name in VARIABLES]
 
 
 def _inv_normal(u: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ Model
 -----
 A lesion of ``N`` cells is taken as a sphere of ``10^6`` cells per mm^3, so its
 diameter is ``D = (6 N / (pi 10^6))^(1/3)`` mm (1 mm^3 ~ 10^6 cells, 1 cm^3 ~
-10^9 cells; REFERENCE.md s.5 [READ]).  A scan sees a lesion whose diameter
-reaches the modality's threshold in its organ.
+10^9 cells, as used by Coumans et al. 2013, BMC Cancer 13:283 [READ]).  A scan
+sees a lesion whose diameter reaches the modality's threshold in its organ.
 
 * **Diagnosis** (``[diagnosis]``): the first step at which the primary (all its
   clones) reaches ``diameter`` mm, or, at a screening visit (every
@@ -31,12 +31,13 @@ from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
 from paget.state import StateVariable
 
-#: cells per mm^3 of tumour (REFERENCE.md s.5 [READ])
+#: cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ]
 CELLS_PER_MM3 = 1e6
 
 #: Detection limits by modality, lesion diameter in mm: CT ~3-5 mm, FDG-PET
-#: ~7-10 mm (REFERENCE.md s.5 [RECALLED]).  ASSUMPTION: the upper end of each
-#: range, as a routine scan (not a dedicated study) would see.
+#: ~7-10 mm [RECALLED: standard clinical figures, not re-checked against one
+#: source].  ASSUMPTION: the upper end of each range, as a routine scan (not a
+#: dedicated study) would see.
 MODALITY_DIAMETER_MM = {"CT": 5.0, "PET": 10.0}
 
 
@@ -52,26 +53,33 @@ def diameter_of_cells(cells):
 
 class DiagnosisTable(Table):
     # ASSUMPTION: without screening a tumour is found at 10 mm, the upper end
-    # of the mammography limit of ~5-10 mm (REFERENCE.md s.5 [RECALLED]).
+    # of the mammography limit of ~5-10 mm [RECALLED: a standard clinical
+    # figure, not re-checked against one source].
     diameter: float = Field(10.0, gt=0, allow_inf_nan=False,
                             description="primary diameter at which the tumour is found "
-                                        "without screening, mm")
+                                        "without screening, mm",
+                            json_schema_extra={"source": "assumption: the upper end of "
+                                                         "mammography's ~5-10 mm"})
     screening_interval: float = Field(0.0, ge=0, allow_inf_nan=False,
                                       description="days between screening visits (0: no "
                                                   "screening)")
     screening_start: float = Field(0.0, ge=0, allow_inf_nan=False,
                                    description="day of the first screening visit")
-    # mammography ~5-10 mm (REFERENCE.md s.5 [RECALLED]): the lower end.
+    # mammography ~5-10 mm [RECALLED: a standard clinical figure]: the lower end.
     screening_diameter: float = Field(5.0, gt=0, allow_inf_nan=False,
                                       description="primary diameter a screening visit "
-                                                  "finds, mm")
+                                                  "finds, mm",
+                                      json_schema_extra={"source": "mammography finds ~5-10 mm: "
+                                                                   "the lower end"})
 
 
 class ImagingTable(Table):
     # ASSUMPTION: follow-up scans every 3 months, a common schedule in trials.
     interval: float = Field(90.0, ge=0, allow_inf_nan=False,
                             description="days between follow-up scans after diagnosis (0: "
-                                        "the staging scan only)")
+                                        "the staging scan only)",
+                            json_schema_extra={"source": "assumption: every 3 months, a common "
+                                                         "schedule in trials"})
     modality: Literal["CT", "PET"] = Field("CT", description="imaging modality: sets the "
                                                               "default detection threshold")
     threshold: organ_map(lo=0.0) | None = Field(  # type: ignore[valid-type]
@@ -85,15 +93,29 @@ def paget_config_tables():
 
 
 @hookimpl
+def paget_output_attrs():
+    return {"first_detected_metastasis_time": {"comment": (
+        "Detected and detectable metastasis differ: first_detected_metastasis_time is the "
+        "first scheduled imaging scan, from diagnosis on, that showed a metastasis at or "
+        "above the scan's diameter threshold (imaging.threshold), so it depends on the scan "
+        "schedule and is NaN for a patient never scanned; first_detectable_metastasis_time "
+        "is when the model first had a metastasis at or above outcome.detectable_cells, "
+        "known to the simulation whether or not anyone looks.")}}
+
+
+@hookimpl
 def paget_state_variables():
     nan = float("nan")
     return [
         StateVariable("diagnosis_time", "patient", "float64", nan, "days",
-                      "time the primary was diagnosed (NaN: not diagnosed)", over_time=False),
+                      "time the primary was diagnosed, days since the start of the run "
+                      "(NaN: not diagnosed)", over_time=False),
         StateVariable("first_detected_metastasis_time", "patient", "float64", nan, "days",
-                      "first scan that showed a metastasis (NaN: none)", over_time=False),
+                      "first scheduled imaging scan that showed a metastasis (detected), days "
+                      "since the start of the run (NaN: none)", over_time=False),
         StateVariable("last_scan_time", "patient", "float64", nan, "days",
-                      "time of the latest scan (NaN: none yet)", output=False),
+                      "time of the latest scan, days since the start of the run (NaN: none "
+                      "yet)", output=False),
         StateVariable("imaged_lesions", "patient_organ", "int64", 0, "1",
                       "lesions seen at the latest scan"),
         StateVariable("imaged_diameter_sum", "patient", "float64", 0.0, "mm",

@@ -8,7 +8,7 @@ Default shedding, [DERIVED] from three published values:
 * 9 +- 6 CTC per litre of blood at a 2.7 mm breast primary (Coumans, Siesling
   & Terstappen 2013, BMC Cancer 13:283) [READ], i.e. (pi/6) 2.7^3 1e6 = 1.03e7
   cells at 1e6 cells/mm^3;
-* blood volume 5 L (ICRP 89; REFERENCE.md s.1) -> 45 CTC in the blood;
+* blood volume 5 L (ICRP 2002, Publication 89) -> 45 CTC in the blood;
 * CTC half-life 1-2.4 h in patients (Meng et al. 2004, Clin Cancer Res
   10:8152) [READ]; the midpoint 1.7 h is a mean residence of 1.7/ln 2 = 2.45 h
   = 0.102 day.
@@ -16,7 +16,7 @@ At steady state shedding = 45 / 0.102 = 441 CTC/day at 1.03e7 cells.  With the
 ASSUMPTION alpha = 2/3 (shedding through the lesion's surface), m = 441 /
 (1.03e7)^(2/3) = 9.3e-3 CTC/day per cell^(2/3).  Butler & Gullino (1975, Cancer
 Res 35:512) measured 3.2e6 cells/g/day in rat mammary carcinoma, far more than
-patient CTC counts allow; REFERENCE.md advises treating the rate as calibrated.
+patient CTC counts allow, so the rate is treated as calibrated.
 """
 from __future__ import annotations
 
@@ -28,13 +28,23 @@ from paget.manager import hookimpl
 
 
 class IntravasationTable(Table):
-    rate: float = Field(9.3e-3, ge=0, allow_inf_nan=False,
-                        description="m in m (f N)^alpha, CTC per day per cell^alpha")
+    # At most 10: the 3.2e6 cells/g/day of Butler & Gullino (1975, Cancer Res
+    # 35:512; 1 g ~ 1e9 cells), the highest shedding measured, is m = 3.2e6 /
+    # (1e9)^(2/3) = 3.2 at alpha = 2/3; and 10 keeps a step's expected CTC count, m N^alpha dt <= 10 * 2**53
+    # * 30, inside the kernel's 64-bit counts for any lesion, exponent and step.
+    rate: float = Field(9.3e-3, ge=0, le=10, allow_inf_nan=False,
+                        description="m in m (f N)^alpha, CTC per day per cell^alpha",
+                        json_schema_extra={"source": "derived from Coumans et al. 2013 (BMC "
+                                                     "Cancer 13:283) and Meng et al. 2004 (Clin "
+                                                     "Cancer Res 10:8152); exponent assumed"})
     exponent: float = Field(2.0 / 3.0, ge=0, le=1, allow_inf_nan=False,
-                            description="alpha in m (f N)^alpha (dimensionless)")
+                            description="alpha in m (f N)^alpha (dimensionless)",
+                            json_schema_extra={"source": "assumption: shedding through the "
+                                                         "lesion's surface"})
     # ASSUMPTION: a tenth of the shed cells take the lymphatic route.
     lymph_fraction: float = Field(0.1, ge=0, le=1, allow_inf_nan=False,
-                                  description="share of shed cells entering lymph (dimensionless)")
+                                  description="share of shed cells entering lymph (dimensionless)",
+                                  json_schema_extra={"source": "assumption"})
     metastases_shed: bool = Field(True, description="metastases shed CTCs too "
                                   "(metastasis from metastasis, self-seeding)")
 

@@ -17,7 +17,9 @@ class InvasionTable(Table):
     # (as the CTC anchors of Coumans et al. 2013 are); lower it to model
     # lesions that are partly non-invasive.
     fraction: organ_map(probability=True) = Field(  # type: ignore[valid-type]
-        1.0, description="invasive fraction of a lesion's cells (dimensionless)")
+        1.0, description="invasive fraction of a lesion's cells (dimensionless)",
+        json_schema_extra={"source": "assumption: the whole lesion, as the shedding law is "
+                                     "calibrated on lesion size"})
 
 
 @hookimpl

@@ -37,47 +37,69 @@ MINUTES_PER_DAY = 1440.0
 
 
 class LiquidBiopsyTable(Table):
-    # blood volume ~5-5.6 L, reference adult (REFERENCE.md s.1 [READ]).
+    # blood volume ~5-5.6 L, reference adult (ICRP 2002, Publication 89) [READ].
     blood_volume: float = Field(5000.0, gt=0, allow_inf_nan=False,
-                                description="blood volume, mL")
+                                description="blood volume, mL",
+                                json_schema_extra={"source": "reference adult, ~5-5.6 L (ICRP "
+                                                             "2002, Publication 89)"})
     # CellSearch draws 7.5 mL (Cristofanilli et al. 2004, NEJM 351:781) [READ].
-    draw_volume: float = Field(7.5, gt=0, allow_inf_nan=False, description="volume drawn, mL")
+    draw_volume: float = Field(7.5, gt=0, allow_inf_nan=False, description="volume drawn, mL",
+                               json_schema_extra={"source": "CellSearch (Cristofanilli et al. "
+                                                            "2004, N Engl J Med 351:781)"})
     # CTC half-life in patients' blood 1-2.4 h (Meng et al. 2004, Clin Cancer
     # Res 10:8152) [READ].  ASSUMPTION: the middle of the range.
     ctc_half_life: float = Field(1.7, gt=0, allow_inf_nan=False,
-                                 description="half-life of a CTC in the blood, hours")
+                                 description="half-life of a CTC in the blood, hours",
+                                 json_schema_extra={"source": "the middle of 1-2.4 h (Meng et "
+                                                              "al. 2004, Clin Cancer Res "
+                                                              "10:8152)"})
     # >= 5 CTC per 7.5 mL predicts shorter PFS and OS (Cristofanilli 2004) [READ].
     positive_threshold: int = Field(5, ge=1, description="CTCs per draw at or above which "
-                                                         "a draw is positive")
+                                                         "a draw is positive",
+                                    json_schema_extra={"source": "Cristofanilli et al. 2004 (N "
+                                                                 "Engl J Med 351:781)"})
     # ctDNA half-life ~114 min (Diehl et al. 2008, Nat Med 14:985) [RECALLED].
     ctdna_half_life: float = Field(114.0, gt=0, allow_inf_nan=False,
-                                   description="half-life of ctDNA in plasma, minutes")
+                                   description="half-life of ctDNA in plasma, minutes",
+                                   json_schema_extra={"source": "Diehl et al. 2008 (Nat Med "
+                                                                "14:985)"})
     # ASSUMPTION: 1.4e-4 GE per dying tumour cell reach the plasma, the
     # shedding probability per cell death of the ctDNA model of Avanzini et
     # al. 2020 (Sci Adv 6:eabc4308) [RECALLED, not re-checked].
     ctdna_release: float = Field(1.4e-4, ge=0, allow_inf_nan=False,
                                  description="genome equivalents released into plasma per "
-                                             "dying tumour cell")
+                                             "dying tumour cell",
+                                 json_schema_extra={"source": "assumption, from the ctDNA model "
+                                                              "of Avanzini et al. 2020 (Sci Adv "
+                                                              "6:eabc4308)"})
     # ASSUMPTION: plasma ~55 % of the 5 L blood volume; normal cfDNA ~1500 GE
     # per mL of plasma (order of magnitude of healthy plasma, 5-10 ng/mL at
     # 6.6 pg per genome [RECALLED]).
     plasma_volume: float = Field(2750.0, gt=0, allow_inf_nan=False,
-                                 description="plasma volume, mL")
+                                 description="plasma volume, mL",
+                                 json_schema_extra={"source": "assumption: 55 % of the blood "
+                                                              "volume"})
     normal_cfdna: float = Field(1500.0, gt=0, allow_inf_nan=False,
                                 description="normal cell-free DNA, genome equivalents per mL "
-                                            "of plasma")
+                                            "of plasma",
+                                json_schema_extra={"source": "assumption: 5-10 ng/mL of healthy "
+                                                             "plasma at 6.6 pg per genome"})
 
 
 class BiomarkerTable(Table):
     # ASSUMPTION (CEA-like marker): 2.5 ng/mL without tumour, half the usual
     # 5 ng/mL upper limit of normal [RECALLED]; 1 ng/mL more per 1e9 tumour cells.
     baseline: float = Field(2.5, ge=0, allow_inf_nan=False,
-                            description="level without tumour, ng/mL")
+                            description="level without tumour, ng/mL",
+                            json_schema_extra={"source": "assumption: half the usual 5 ng/mL "
+                                                         "upper limit of normal of CEA"})
     per_cell: float = Field(1e-9, ge=0, allow_inf_nan=False,
-                            description="level added per tumour cell, ng/mL")
+                            description="level added per tumour cell, ng/mL",
+                            json_schema_extra={"source": "assumption"})
     # ASSUMPTION: 10 % combined analytical and biological variation.
     cv: float = Field(0.1, ge=0, le=2, allow_inf_nan=False,
-                      description="coefficient of variation of a measurement (lognormal)")
+                      description="coefficient of variation of a measurement (lognormal)",
+                      json_schema_extra={"source": "assumption"})
 
 
 @hookimpl
@@ -88,12 +110,12 @@ def paget_config_tables():
 @hookimpl
 def paget_state_variables():
     return [
-        StateVariable("ctc_per_7_5ml", "patient", "int64", 0, "cells",
-                      "CTCs counted in a blood draw of liquid_biopsy.draw_volume mL"),
+        StateVariable("ctc_per_7_5ml", "patient", "int64", 0, "1",
+                      "number of CTCs counted in a blood draw of liquid_biopsy.draw_volume mL"),
         StateVariable("ctc_positive", "patient", "bool", False, "1",
                       "the draw reached liquid_biopsy.positive_threshold CTCs"),
-        StateVariable("ctc_blood", "patient", "float64", 0.0, "cells/mL",
-                      "expected CTC concentration in the blood"),
+        StateVariable("ctc_blood", "patient", "float64", 0.0, "mL-1",
+                      "expected number of CTCs per mL of blood"),
         StateVariable("ctdna_fraction", "patient", "float64", 0.0, "1",
                       "tumour share of cell-free DNA in plasma"),
         StateVariable("biomarker", "patient", "float64", 0.0, "ng/mL",
@@ -119,16 +141,18 @@ def ctdna_fraction(cell_death_per_day, cfg) -> np.ndarray:
 @hookimpl
 def paget_update_state(state, patients, config, dt, draws):
     alive = np.asarray(patients.alive)
-    if not alive.any() or dt <= 0:   # dt = 0: the set-up call of an injection, no draw
+    if not alive.any():
         return
     ps, cfg = state.patient, config.liquid_biopsy
-    conc = ctc_concentration(patients.ctc_shed / dt, cfg)
-    u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
-    count = poisson_quantile(u, conc * cfg.draw_volume)
-    ps["ctc_blood"][alive] = conc[alive]
-    ps["ctc_per_7_5ml"][alive] = count[alive]
-    ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
+    if dt > 0:   # dt = 0 (time 0, before any step): no CTC shed yet, the defaults hold
+        conc = ctc_concentration(patients.ctc_shed / dt, cfg)
+        u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
+        count = poisson_quantile(u, conc * cfg.draw_volume)
+        ps["ctc_blood"][alive] = conc[alive]
+        ps["ctc_per_7_5ml"][alive] = count[alive]
+        ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
     ps["ctdna_fraction"][alive] = ctdna_fraction(patients.cell_death, cfg)[alive]
+    # the marker is measured at time 0 too (its baseline, with the noise of step 0's draw)
     b = config.biomarker
     z = special.ndtri(draws.uniform_patients(patients, "biomarker.noise"))
     level = (b.baseline + b.per_cell * patients.burden) * np.exp(b.cv * z - 0.5 * b.cv ** 2)

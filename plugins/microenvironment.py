@@ -6,8 +6,8 @@ Model
 cells only within a diffusion distance ``L`` of a perfused vessel, ~100-200 um
 (Thomlinson & Gray 1955, Br J Cancer 9:539) [RECALLED, not re-checked].  An
 avascular lesion of ``N`` cells is taken as a sphere at 10^6 cells/mm^3
-(REFERENCE.md s.5 [READ]) of radius ``R``, fed from its surface; the index is
-its hypoxic (core) volume fraction::
+(as used by Coumans et al. 2013, BMC Cancer 13:283 [READ]) of radius ``R``,
+fed from its surface; the index is its hypoxic (core) volume fraction::
 
     hypoxia = max(0, 1 - L / R)^3,    R = (3 N / (4 pi 10^6))^(1/3) mm
 
@@ -90,7 +90,7 @@ from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
 from paget.state import StateVariable
 
-#: Cells per mm^3 of tumour (REFERENCE.md s.5) [READ].
+#: Cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
 CELLS_PER_MM3 = 1e6
 
 
@@ -98,25 +98,32 @@ class MicroenvironmentTable(Table):
     # Thomlinson & Gray 1955 (Br J Cancer 9:539) [RECALLED]: viable tumour
     # cords ~100-200 um from a capillary; the midpoint.
     diffusion_limit_mm: float = Field(0.15, gt=0, allow_inf_nan=False,
-                                      description="oxygen diffusion distance L, mm")
+                                      description="oxygen diffusion distance L, mm",
+                                      json_schema_extra={"source": "Thomlinson & Gray 1955 (Br J "
+                                                                   "Cancer 9:539): viable cords "
+                                                                   "~100-200 um from a capillary"})
     # ASSUMPTION: perfusion of a vascular tumour is chaotic; a fifth of the
     # hypoxia an avascular lesion of that size would have.
     vascular_hypoxia: float = Field(0.2, ge=0, le=1, allow_inf_nan=False,
                                     description="hypoxia of a vascular lesion relative to an "
-                                                "avascular one of the same size")
+                                                "avascular one of the same size",
+                                    json_schema_extra={"source": "assumption"})
     # ASSUMPTION: a fully hypoxic lesion has up to three times the invasive
     # fraction of a normoxic one (gain 2), clipped at 1.
     hypoxia_invasion: float = Field(2.0, ge=0, allow_inf_nan=False,
-                                    description="invasive fraction multiplier 1 + gain * hypoxia")
+                                    description="invasive fraction multiplier 1 + gain * hypoxia",
+                                    json_schema_extra={"source": "assumption"})
     # ASSUMPTION: systemic inflammation is half-maximal at 1e10 tumour cells
     # (~10 cm^3 of tumour at 1e6 cells/mm^3).
     inflammation_half_burden: float = Field(1e10, gt=0, allow_inf_nan=False,
                                             description="burden of half-maximal "
-                                                        "inflammation, cells")
+                                                        "inflammation, cells",
+                                            json_schema_extra={"source": "assumption"})
     # ASSUMPTION: "modest": full inflammation raises extravasation by half.
     inflammation_extravasation: float = Field(0.5, ge=0, allow_inf_nan=False,
                                               description="extravasation multiplier "
-                                                          "1 + gain * inflammation")
+                                                          "1 + gain * inflammation",
+                                              json_schema_extra={"source": "assumption"})
     # Zero everywhere: tropism is cancer-specific and set by a cancer scenario
     # (issue 6), e.g. lung and liver for the niche studies cited above.
     tropism: organ_map(probability=True) = Field(  # type: ignore[valid-type]
@@ -128,18 +135,25 @@ class MicroenvironmentTable(Table):
     # full signal); in mice, bone-marrow-derived clusters preceded tumour cells
     # in the lung within about two weeks (Kaplan et al. 2005) [RECALLED].
     niche_build: float = Field(0.1, ge=0, allow_inf_nan=False,
-                               description="niche formation rate at full signal, 1/day")
+                               description="niche formation rate at full signal, 1/day",
+                               json_schema_extra={"source": "assumption: a niche within weeks, "
+                                                            "as in mice (Kaplan et al. 2005, "
+                                                            "Nature 438:820)"})
     # ASSUMPTION: a niche lasts ~2 months (1/0.015 days) once its signal stops.
     niche_decay: float = Field(0.015, ge=0, allow_inf_nan=False,
-                               description="niche decay rate, 1/day")
+                               description="niche decay rate, 1/day",
+                               json_schema_extra={"source": "assumption"})
     # ASSUMPTION: the signal is half-maximal at a 1 cm^3 primary (1e9 cells).
     niche_half_size: float = Field(1e9, gt=0, allow_inf_nan=False,
-                                   description="primary size of half-maximal niche signal, cells")
+                                   description="primary size of half-maximal niche signal, cells",
+                                   json_schema_extra={"source": "assumption"})
     # ASSUMPTIONS: a full niche doubles extravasation and colonization.
     niche_extravasation: float = Field(1.0, ge=0, allow_inf_nan=False,
-                                       description="extravasation multiplier 1 + gain * niche")
+                                       description="extravasation multiplier 1 + gain * niche",
+                                       json_schema_extra={"source": "assumption"})
     niche_colonization: float = Field(1.0, ge=0, allow_inf_nan=False,
-                                      description="growth-fate multiplier 1 + gain * niche")
+                                      description="growth-fate multiplier 1 + gain * niche",
+                                      json_schema_extra={"source": "assumption"})
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """Supportive care: performance status, symptoms and skeletal events over time.
 
-Model (every weight an ASSUMPTION: no source in REFERENCE.md gives a mapping
+Model (every weight an ASSUMPTION: no published source paget cites gives a mapping
 from tumour burden to performance status; to be calibrated)
 -----
 A patient's **symptom burden** adds what the disease does:
@@ -33,14 +33,17 @@ from paget.state import StateVariable
 
 
 class SupportiveTable(Table):
-    # ASSUMPTION: symptoms begin at 1e10 cells (~10 cm^3, REFERENCE.md s.5: 1 cm^3 ~ 1e9 cells).
+    # ASSUMPTION: symptoms begin at 1e10 cells (~10 cm^3 at 1 cm^3 ~ 1e9 cells, as
+    # used by Coumans et al. 2013, BMC Cancer 13:283 [READ]).
     load_cells: float = Field(1e10, gt=0, allow_inf_nan=False,
                               description="total tumour cells at which the tumour load starts "
-                                          "to add to the symptom burden")
+                                          "to add to the symptom burden",
+                              json_schema_extra={"source": "assumption"})
     # ASSUMPTION: an organ counts as involved at 1e9 cells (~1 cm^3).
     organ_cells: float = Field(1e9, gt=0, allow_inf_nan=False,
                                description="tumour cells in an organ at which its involvement "
-                                           "adds to the symptom burden")
+                                           "adds to the symptom burden",
+                               json_schema_extra={"source": "assumption"})
     brain: float = Field(2.0, ge=0, allow_inf_nan=False,
                          description="symptom burden of brain involvement (neurological)")
     liver: float = Field(1.0, ge=0, allow_inf_nan=False,
@@ -50,7 +53,8 @@ class SupportiveTable(Table):
     # ASSUMPTION: one skeletal event a year per 1e9 tumour cells in bone.
     skeletal_event_rate: float = Field(1.0 / 365.25, ge=0, allow_inf_nan=False,
                                        description="skeletal-related events per day per 1e9 "
-                                                   "tumour cells in bone")
+                                                   "tumour cells in bone",
+                                       json_schema_extra={"source": "assumption"})
     bone_agent: bool = Field(False, description="patients receive a bone-targeted agent "
                                                 "(e.g. zoledronic acid) throughout")
     # Zoledronic acid lowered the risk of skeletal-related events by 41 % vs
@@ -58,12 +62,27 @@ class SupportiveTable(Table):
     # Oncol 23:3314) [RECALLED, not re-checked]: factor 0.59.
     bone_agent_factor: float = Field(0.59, ge=0, le=1, allow_inf_nan=False,
                                      description="multiplier of the skeletal-event rate under "
-                                                 "the bone-targeted agent")
+                                                 "the bone-targeted agent",
+                                     json_schema_extra={"source": "zoledronic acid: 41 % fewer "
+                                                                  "skeletal events than placebo "
+                                                                  "(Kohno et al. 2005, J Clin "
+                                                                  "Oncol 23:3314)"})
 
 
 @hookimpl
 def paget_config_tables():
     return {"supportive": SupportiveTable}
+
+
+@hookimpl
+def paget_output_attrs():
+    # the ECOG grades 0-4 (Oken et al. 1982, Am J Clin Oncol 5:649); grade 5, dead,
+    # is the output's alive = False
+    return {"performance_status": {
+        "flag_values": np.arange(5, dtype=np.int64),
+        "flag_meanings": "fully_active restricted_in_strenuous_activity "
+                         "ambulatory_capable_of_all_selfcare capable_of_only_limited_selfcare "
+                         "completely_disabled"}}
 
 
 @hookimpl

@@ -26,7 +26,8 @@ Agents (added per-cell death rates, on growing rows, ``paget_growth``)
     * **chemotherapy**: ``cycles`` doses ``interval`` days apart; a dose kills
       ``log_kill`` logs of cells proliferating at ``reference_birth_rate``,
       scaled by each row's birth rate (Norton-Simon: kill proportional to the
-      unperturbed growth rate; REFERENCE.md s.6), as an added death rate of
+      unperturbed growth rate; Norton & Simon 1977, Cancer Treat Rep
+      61:1307), as an added death rate of
       ``log_kill ln(10) (b / b_ref) / dt`` over the day of the dose;
       dormant cells (b = 0) are spared.  A dose is held while performance
       status is ``hold_performance_status`` or worse (until it improves); each
@@ -68,7 +69,8 @@ class SurgeryTable(Table):
     enabled: bool = Field(False, description="resect the primary")
     # ASSUMPTION: about four weeks from diagnosis to surgery.
     delay: float = Field(28.0, ge=0, allow_inf_nan=False,
-                         description="days from diagnosis to surgery")
+                         description="days from diagnosis to surgery",
+                         json_schema_extra={"source": "assumption"})
     residual: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
                             description="fraction of the primary's cells left behind")
 
@@ -78,40 +80,54 @@ class TreatmentTable(Table):
                                description="agents of the successive lines of systemic therapy")
     # ASSUMPTION: adjuvant therapy four weeks after a surgery four weeks after diagnosis.
     start: float = Field(56.0, ge=0, allow_inf_nan=False,
-                         description="days from diagnosis to the start of line 1")
+                         description="days from diagnosis to the start of line 1",
+                         json_schema_extra={"source": "assumption"})
     switch_on: list[Literal["progression", "ctdna"]] = Field(
         default_factory=lambda: ["progression"],
         description="readouts that move a patient to the next line")
     # ASSUMPTION: a doubling of ctDNA over its nadir, above 0.1 % tumour fraction.
     ctdna_rise: float = Field(2.0, gt=1, allow_inf_nan=False,
                               description="fold rise of the ctDNA fraction over its nadir that "
-                                          "counts as progression")
+                                          "counts as progression",
+                              json_schema_extra={"source": "assumption"})
     ctdna_floor: float = Field(1e-3, ge=0, le=1, allow_inf_nan=False,
                                description="ctDNA fraction below which a rise is not counted")
 
 
 class ChemotherapyTable(Table):
     # ASSUMPTION: six three-weekly cycles, a common adjuvant schedule.
-    cycles: int = Field(6, ge=0, description="doses in a course")
+    cycles: int = Field(6, ge=0, description="doses in a course",
+                        json_schema_extra={"source": "assumption: six three-weekly cycles, a "
+                                                     "common adjuvant schedule"})
     interval: float = Field(21.0, gt=0, allow_inf_nan=False, description="days between doses")
     # Solid-tumour chemotherapy kills typically 1-2 logs per cycle at most
-    # (Skipper 1964; REFERENCE.md s.6 [READ / RECALLED]): the lower end.
+    # (Skipper et al. 1964, Cancer Chemother Rep 35:1) [READ / RECALLED]: the
+    # lower end.
     log_kill: float = Field(1.0, ge=0, allow_inf_nan=False,
                             description="logs of cells killed by one dose at the reference "
-                                        "birth rate")
+                                        "birth rate",
+                            json_schema_extra={"source": "1-2 logs per cycle at most (Skipper et "
+                                                         "al. 1964, Cancer Chemother Rep 35:1): "
+                                                         "the lower end"})
     # ASSUMPTION: the birth rate of a one-cell colony under the default
     # Gompertz law (d0 + r ln K = 0.02 + 6e-4 ln 3e12 = 0.037/day).
     reference_birth_rate: float = Field(0.037, gt=0, allow_inf_nan=False,
                                         description="per-cell birth rate at which a dose kills "
-                                                    "log_kill logs (Norton-Simon scaling), 1/day")
+                                                    "log_kill logs (Norton-Simon scaling), 1/day",
+                                        json_schema_extra={"source": "the birth rate of a "
+                                                                     "one-cell colony of the "
+                                                                     "default growth law"})
     # ECOG >= 3: chemotherapy is generally not given [RECALLED].
     hold_performance_status: int = Field(3, ge=1, le=5,
                                          description="ECOG performance status at or above which "
-                                                     "a dose is held")
+                                                     "a dose is held",
+                                         json_schema_extra={"source": "clinical practice: no "
+                                                                      "chemotherapy at ECOG >= 3"})
     # ASSUMPTION: 2 % per dose already given that toxicity ends the course.
     toxicity: float = Field(0.02, ge=0, le=1, allow_inf_nan=False,
                             description="probability per dose given so far that a dose ends "
-                                        "the course for toxicity")
+                                        "the course for toxicity",
+                            json_schema_extra={"source": "assumption"})
 
 
 class TargetedTable(Table):
@@ -123,20 +139,25 @@ class TargetedTable(Table):
     # ASSUMPTION: a clone is seen by sequencing at 5 % of the lesion's cells.
     detection_fraction: float = Field(0.05, gt=0, le=1, allow_inf_nan=False,
                                       description="share of a biopsied lesion's cells a clone "
-                                                  "needs to be found")
+                                                  "needs to be found",
+                                      json_schema_extra={"source": "assumption"})
     # ASSUMPTION: 0.1/day added death of target-carrying cells.
     kill_rate: float = Field(0.1, ge=0, allow_inf_nan=False,
-                             description="added per-cell death rate of carrying cells, 1/day")
+                             description="added per-cell death rate of carrying cells, 1/day",
+                             json_schema_extra={"source": "assumption"})
 
 
 class ImmunotherapyTable(Table):
     # ASSUMPTION: 0.05/day added death of fully visible cells; calibrate to the
-    # objective response rates of REFERENCE.md s.6 (unselected 10-25 % [RECALLED]).
+    # objective response rates of the pivotal trials (unselected solid tumours
+    # 10-25 % [RECALLED: headline figures, not re-checked]).
     kill_rate: float = Field(0.05, ge=0, allow_inf_nan=False,
-                             description="added per-cell death rate of a fully visible row, 1/day")
+                             description="added per-cell death rate of a fully visible row, 1/day",
+                             json_schema_extra={"source": "assumption"})
     # ASSUMPTION: NK/T-cell kill of visible CTCs doubles (immune.ctc_kill 0.05).
     ctc_kill: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
-                            description="added kill per capillary bed of a fully visible CTC")
+                            description="added kill per capillary bed of a fully visible CTC",
+                            json_schema_extra={"source": "assumption"})
 
 
 @hookimpl
@@ -144,6 +165,22 @@ def paget_config_tables():
     return {"surgery": SurgeryTable, "treatment": TreatmentTable,
             "chemotherapy": ChemotherapyTable, "targeted": TargetedTable,
             "immunotherapy": ImmunotherapyTable}
+
+
+@hookimpl
+def paget_output_attrs(config):
+    lines = config.treatment.lines
+    out = {"therapy_line": {
+        "flag_values": np.arange(len(lines) + 1, dtype=np.int64),
+        "flag_meanings": " ".join(["none"] + [f"line_{k}_{agent}"
+                                              for k, agent in enumerate(lines, 1)])}}
+    if hasattr(config, "genetics") and config.genetics.alterations:
+        from paget.plugins.genetics import paget_output_attrs as genotype_flags
+        names = genotype_flags(config)["lesion_genotype"]["flag_meanings"].split()
+        out["targeted_alteration"] = {
+            "flag_values": np.arange(-1, len(names), dtype=np.int64),
+            "flag_meanings": " ".join(["none"] + names)}
+    return out
 
 
 @hookimpl
@@ -155,19 +192,22 @@ def paget_state_variables():
 
     return [
         StateVariable("surgery_time", "patient", "float64", nan, "days",
-                      "time of surgery (NaN: none)", over_time=False),
+                      "time of surgery, days since the start of the run (NaN: none)",
+                      over_time=False),
         StateVariable("therapy_line", "patient", "int64", 0, "1",
                       "line of systemic therapy acting (0: none)"),
         StateVariable("lines_started", "patient", "int64", 0, "1",
                       "lines of systemic therapy started so far", over_time=False),
         StateVariable("first_progression_time", "patient", "float64", nan, "days",
-                      "first progression seen by the policy (NaN: none)", over_time=False),
+                      "first progression seen by the policy, days since the start of the run "
+                      "(NaN: none)", over_time=False),
         StateVariable("doses_given", "patient", "int64", 0, "1",
                       "chemotherapy doses given in the current course"),
         StateVariable("targeted_alteration", "patient", "int64", -1, "1",
                       "genotype bit of the targeted drug's alteration (-1: none)",
                       over_time=False),
-        hidden("next_dose_time", "float64", nan, "days", "time of the next chemotherapy dose"),
+        hidden("next_dose_time", "float64", nan, "days",
+               "time of the next chemotherapy dose, days since the start of the run"),
         hidden("nadir_diameter_sum", "float64", nan, "mm", "smallest sum of seen diameters"),
         hidden("nadir_organs", "int64", 0, "1", "organs with seen lesions at the nadir"),
         hidden("nadir_ctdna", "float64", nan, "1", "smallest ctDNA fraction on the line"),

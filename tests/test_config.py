@@ -35,10 +35,10 @@ def test_scenario_with_overrides():
 
 
 @pytest.mark.parametrize("cfg, key, fragment", [
-    ({"cohort": {"patients": 0}}, "cohort.patients", "greater than or equal to 1"),
+    ({"cohort": {"patients": 0}}, "cohort.patients", "must be within [1, 2147483647]"),
     ({"cohort": {"patiens": 3}}, "cohort.patiens", "allowed keys: patients, years, dt"),
-    ({"intravasation": {"rate": -1.0}}, "intravasation.rate", "greater than or equal to 0"),
-    ({"circulation": {"arrest": 1.5}}, "circulation.arrest", "less than or equal to 1"),
+    ({"intravasation": {"rate": -1.0}}, "intravasation.rate", "must be within [0, 10]"),
+    ({"circulation": {"arrest": 1.5}}, "circulation.arrest", "must be within [0, 1]"),
     ({"circulation": {"arrest": {"lungs": 0.2}}}, "circulation.arrest", "lung"),
     ({"primary": {"organ": "spleeen"}}, "primary.organ", "'lung'"),
     ({"primary": {"cells": 2.5}}, "primary.cells", "whole number"),
@@ -47,7 +47,7 @@ def test_scenario_with_overrides():
     ({"colonization": {"growth": {"law": "weibull"}}}, "colonization.growth.law", "gompertz"),
     ({"cohort": {"dt": 0.7}, "output": {"interval": 30.0}}, "output.interval", "whole number"),
     ({"nonsense": 1}, "nonsense", "allowed keys"),
-    ({"seed": -3}, "seed", "greater than or equal to 0"),
+    ({"seed": -3}, "seed", "must be within [0, 9223372036854775807]"),
     ({"body": {"flow_percent": {"lung": 100.0}}}, "body.flow_percent", "missing"),
 ], ids=["zero-patients", "misspelt-key", "negative-rate", "probability>1", "unknown-organ-key",
         "unknown-organ", "fractional-cells", "fates-not-summing", "unknown-law",
@@ -112,3 +112,197 @@ def test_resolve_organ_map_remembers_values_but_hands_out_fresh_arrays():
     for _ in range(2):
         with pytest.raises(Exception, match="nowhere"):
             resolve_organ_map({"nowhere": 1.0}, body, 0.0)
+
+
+# --------------------------------------------------------------------------
+# Messages: the key at fault, its value and what is allowed, on one line
+# --------------------------------------------------------------------------
+
+def refusal(cfg) -> str:
+    with pytest.raises(paget.ConfigError) as info:
+        make(cfg)
+    return str(info.value)
+
+
+def test_a_huge_shedding_rate_is_refused_naming_its_key_not_the_capacity():
+    """It was accepted, then the run stopped blaming colonization.growth.capacity."""
+    msg = refusal({"intravasation": {"rate": 1e300}})
+    assert msg == "intravasation.rate = 1e+300: must be within [0, 10]"
+
+
+@pytest.mark.parametrize("cfg, expected", [
+    ({"extravasation": {"probability": 1.5}},
+     "extravasation.probability = 1.5: must be within [0, 1]"),
+    ({"extravasation": {"probability": {"liver": 1.5}}},
+     "extravasation.probability.liver = 1.5: must be within [0, 1]"),
+    ({"extravasation": {"probability": {"lvier": 0.5}}},
+     "extravasation.probability.lvier = 0.5: unknown organ 'lvier' (did you mean 'liver'?); "
+     "organs are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, gut, "
+     "pancreas, breast, prostate, lymph_nodes, distant_nodes, other (or default)"),
+    ({"circulation": {"arrest": "high"}},
+     "circulation.arrest = 'high': must be a number within [0, 1], or a per-organ table "
+     "{default = x, <organ> = y, ...}"),
+    ({"colonization": {"growth": {"capacity": {"lung": 0.5}}}},
+     "colonization.growth.capacity.lung = 0.5: must be within [1, 4503599627370496]"),
+    ({"body": {"flow_percent": {"lungs": 100.0}}},
+     "body.flow_percent.lungs = 100.0: unknown organ 'lungs' (did you mean 'lung'?); organs "
+     "are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, gut, "
+     "pancreas, breast, prostate, lymph_nodes, distant_nodes, other"),
+    ({"cohort": {"patients": "3"}},
+     "cohort.patients = '3': must be a whole number within [1, 2147483647]"),
+    ({"cohort": {"years": float("inf")}},
+     "cohort.years = inf: must be a finite number within (0, 200]"),
+    ({"primary": {"organ": "spleeen"}},
+     "primary.organ = 'spleeen' (did you mean 'spleen'?): must be one of 'lung', 'liver', "
+     "'bone', 'brain', 'adrenal', 'kidney', 'spleen', 'skin', 'muscle', 'heart', 'gut', "
+     "'pancreas', 'breast', 'prostate', 'lymph_nodes', 'distant_nodes' or 'other'"),
+    ({"plugins": {"load": [1]}}, "plugins.load[0] = 1: must be a string"),
+    ({"cohort": {"patiens": 3}},
+     "cohort.patiens: unknown key (did you mean 'patients'?); allowed keys: patients, years, dt"),
+], ids=["probability>1", "organ-probability>1", "organ-typo", "text-for-organ-map",
+        "organ-capacity<1", "flow-organ-typo", "text-for-integer", "infinite", "organ-name-typo",
+        "list-item", "key-typo"])
+def test_each_bad_value_is_one_message_naming_key_value_and_what_is_allowed(cfg, expected):
+    """pydantic reports a per-organ value against both of its forms ("Input should
+    be a valid number; ..."); the message keeps the form that was given."""
+    msg = refusal(cfg)
+    assert msg == expected
+    assert "Input should" not in msg and "\n" not in msg
+
+
+def test_the_lethal_burden_must_exceed_the_initial_primary():
+    """lethal_cells = 1 was accepted and every patient died on day 1."""
+    msg = refusal({"outcome": {"lethal_cells": 1}})
+    assert msg.startswith("outcome.lethal_cells = 1: must be more than primary.cells = 1e+06")
+    msg = refusal({"primary": {"cells": 1e12}})          # the default lethal burden
+    assert msg.startswith("outcome.lethal_cells = 1e+12: must be more than "
+                          "primary.cells = 1e+12")
+    # an injection has no primary: its cells are not a burden at time zero
+    make({"primary": {"injection": "tail_vein", "cells": 1e6},
+          "outcome": {"lethal_cells": 1e5, "detectable_cells": 1e4}})
+    # a lesion too large to be seen before death: nothing is detected, not an error
+    make({"outcome": {"detectable_cells": 2e12}})
+
+
+def test_an_unknown_table_asks_whether_its_plugin_is_loaded():
+    msg = refusal({"slow_shedding": {"factor": 0.5}})
+    assert msg.startswith("[slow_shedding]: unknown table; is its plugin loaded? add it under "
+                          "[plugins] load = [...] or pass --plugin MODULE; allowed top-level keys:")
+    msg = refusal({"plugins": {"disable": ["treatment"]}, "chemotherapy": {"cycles": 4}})
+    assert msg.startswith("[chemotherapy]: unknown table; it belongs to the plugin 'treatment', "
+                          "which [plugins] disable switches off")
+    # a misspelt key at the top level is not a table: no hint about plugins
+    assert "plugin" not in refusal({"sede": 3}).split(";")[0]
+
+
+@pytest.mark.parametrize("count, unit, text", [
+    (1, "day", "1 day"), (1.0, "day", "1 day"), (2, "day", "2 days"), (0.5, "day", "0.5 days"),
+    (10, "year", "10 years")])
+def test_plural(count, unit, text):
+    from paget.config import plural
+    assert plural(count, unit) == text
+
+
+def test_schedule_messages_use_plurals():
+    assert refusal({"cohort": {"dt": 1.0, "years": 1e-9}}).endswith("(cohort.dt = 1 day)")
+    assert refusal({"cohort": {"dt": 2.0, "years": 1e-9}}).endswith("(cohort.dt = 2 days)")
+    assert refusal({"cohort": {"dt": 0.7}}).endswith("steps of cohort.dt = 0.7 days")
+
+
+# --------------------------------------------------------------------------
+# --print-config: every key with its description, allowed values and source
+# --------------------------------------------------------------------------
+
+def _fields(model, prefix=""):
+    """(dotted key, FieldInfo) of every key of a configuration model."""
+    from pydantic import BaseModel
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _fields(ann, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
+def test_every_key_of_the_engine_and_built_in_plugins_has_a_description():
+    missing = [key for key, field in _fields(make({}).config_model) if not field.description]
+    assert missing == []
+
+
+def print_config(capsys, *argv) -> str:
+    from paget.cli import main
+    assert main(["run", *map(str, argv), "--print-config"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return out
+
+
+def test_print_config_comments_every_key(capsys):
+    import tomllib
+    text = print_config(capsys)
+    fields = dict(_fields(make({}).config_model))
+    header, seen = "", []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            header = line.strip("[]") + "."
+            if header[:-1] in fields:   # a long per-organ or catalogue table: its own header
+                seen.append(header[:-1])
+                assert lines[i + 1].startswith("# "), lines[i: i + 2]
+        elif line and not line.startswith("#"):
+            key = header + line.split(" = ")[0]
+            if key in fields:       # a key (not an entry of a per-organ or catalogue table)
+                seen.append(key)
+                assert lines[i - 1].startswith("# "), lines[i - 1: i + 1]
+    # every key is written (but the two not set), each right under its comment
+    assert sorted(seen) == sorted(set(fields) - {"body.flow_percent", "imaging.threshold"})
+    # descriptions, allowed values and sources of the engine and of plugins
+    assert "# m in m (f N)^alpha, CTC per day per cell^alpha; allowed: within [0, 10]" in text
+    assert "# source: derived from Coumans et al. 2013 (BMC Cancer 13:283)" in text
+    assert "# total tumour cells at which a patient dies; allowed: > 0\n" \
+           "# source: a lethal burden of ~1e12 cells" in text
+    assert "# growth law of primary and metastases; allowed: one of exponential, logistic, " \
+           "gompertz" in text
+    assert "# flow_percent: not set" in text
+    assert make(tomllib.loads(text)).resolved_config() == make({}).resolved_config()
+
+
+def test_print_config_names_the_default_a_given_value_replaces(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[intravasation]\nlymph_fraction = 0.25\n")
+    text = print_config(capsys, cfg)
+    assert "# default 0.1, source: assumption\nlymph_fraction = 0.25\n" in text
+
+
+@pytest.mark.parametrize("target", ["default", "breast", "assay_luzzi", "trial", "plugin"])
+def test_print_config_round_trips_byte_for_byte(capsys, tmp_path, monkeypatch, target):
+    """Printing, reading that file as the configuration and printing again gives
+    the same bytes, and the file resolves to the same configuration."""
+    import tomllib
+    from pathlib import Path
+
+    argv: list = [target]
+    if target == "trial":
+        argv = [tmp_path / "trial.toml"]
+        argv[0].write_text('seed = 3\n[cohort]\npatients = 2\n[surgery]\nenabled = true\n'
+                           '[[arms]]\nname = "surgery alone"\n[[arms]]\nname = "chemo"\n'
+                           'treatment = { lines = ["chemotherapy"] }\n')
+    elif target == "plugin":
+        monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "examples" / "plugins"))
+        argv = ["--plugin", "slow_shedding"]
+    first = print_config(capsys, *argv)
+    path = tmp_path / "printed.toml"
+    path.write_text(first)
+    extra = argv[:0] if target != "plugin" else []
+    second = print_config(capsys, path, *extra)
+    assert second == first
+    a = paget.Simulation(tomllib.loads(first)).resolved_config()
+    if target == "plugin":
+        assert "# multiplies every lesion's shedding rate (dimensionless); allowed: within " \
+               "[0, 1]\nfactor = 0.5" in first
+        assert 'load = ["slow_shedding"]' in first
+    elif target == "trial":
+        assert [arm["name"] for arm in a["arms"]] == ["surgery alone", "chemo"]
+        assert a == paget.Simulation(tomllib.loads(argv[0].read_text())).resolved_config()
+    else:
+        assert a == paget.Simulation.from_scenario(target).resolved_config()

@@ -236,3 +236,115 @@ def test_numpy_numbers_are_accepted_as_numbers():
     sim = paget.Simulation({"cohort": {"patients": np.int64(3), "years": np.float32(0.5)}},
                            entry_points=False)
     assert sim.config.cohort.patients == 3 and isinstance(sim.config.cohort.patients, int)
+
+
+# --------------------------------------------------------------------------
+# A corpus of bad configuration files through the command line
+# --------------------------------------------------------------------------
+
+#: (TOML text, what the one line must name)
+BAD_FILES = {
+    # wrong types
+    "text-for-integer": ('[cohort]\npatients = "3"\n', "cohort.patients = '3'"),
+    "bool-for-integer": ("seed = true\n", "seed = True"),
+    "text-for-number": ('[cohort]\nyears = "ten"\n', "cohort.years = 'ten'"),
+    "number-for-table": ("cohort = 3\n", "cohort = 3: must be a table [cohort]"),
+    "number-for-choice": ("[colonization.growth]\nlaw = 1\n", "colonization.growth.law = 1"),
+    "text-for-list": ('[plugins]\nload = "slow_shedding"\n', "plugins.load = 'slow_shedding'"),
+    "list-for-organ-map": ("[invasion]\nfraction = [0.5]\n", "invasion.fraction = [0.5]"),
+    # NaN, infinities, huge and negative numbers
+    "nan": ("[cohort]\nyears = nan\n", "cohort.years = nan: must be a finite number"),
+    "inf": ("[intravasation]\nrate = inf\n", "intravasation.rate = inf"),
+    "minus-inf": ("[circulation]\narrest = -inf\n", "circulation.arrest = -inf"),
+    "nan-in-organ-map": ("[extravasation]\nprobability = { liver = nan }\n",
+                         "extravasation.probability.liver = nan"),
+    "huge-rate": ("[intravasation]\nrate = 1e300\n", "intravasation.rate = 1e+300: must be "
+                                                     "within [0, 10]"),
+    "huge-integer": ("[cohort]\npatients = 99999999999999999999999\n", "cohort.patients"),
+    "huge-cells": ("[primary]\ncells = 1e300\n", "primary.cells = 1e+300"),
+    "negative-step": ("[cohort]\ndt = -1\n", "cohort.dt = -1: must be within (0, 30]"),
+    "negative-rate": ("[colonization.growth]\nrate = -0.1\n", "colonization.growth.rate = -0.1"),
+    "negative-lethal": ("[outcome]\nlethal_cells = -5\n", "outcome.lethal_cells = -5"),
+    # unknown keys and tables
+    "key-typo": ("[cohort]\npatiens = 3\n", "cohort.patiens: unknown key (did you mean"),
+    "unknown-table": ("[nonsense]\nx = 1\n", "[nonsense]: unknown table"),
+    "plugin-not-loaded": ("[slow_shedding]\nfactor = 0.5\n",
+                          "[slow_shedding]: unknown table; is its plugin loaded?"),
+    "unknown-top-level-key": ("nonsense = 1\n", "nonsense: unknown key"),
+    # unknown organs and organ-map typos
+    "unknown-organ": ('[primary]\norgan = "spleeen"\n', "primary.organ = 'spleeen'"),
+    "organ-map-typo": ("[extravasation]\nprobability = { lvier = 0.5 }\n",
+                       "extravasation.probability.lvier = 0.5: unknown organ 'lvier'"),
+    "flow-table-typo": ("[body.flow_percent]\nlungz = 100.0\n", "body.flow_percent.lungz"),
+    # unknown plugins
+    "load-unknown-module": ('[plugins]\nload = ["no_such_module_xyz"]\n', "'no_such_module_xyz'"),
+    "load-code": ('[plugins]\nload = ["os; rm -rf /"]\n', "plugins.load"),
+    "disable-unknown": ('[plugins]\ndisable = ["immune_x"]\n', "'immune_x'"),
+    # probabilities out of range
+    "probability>1": ("[extravasation]\nprobability = 1.5\n",
+                      "extravasation.probability = 1.5: must be within [0, 1]"),
+    "organ-probability>1": ("[circulation]\narrest = { default = 0.2, lung = 1.2 }\n",
+                            "circulation.arrest.lung = 1.2: must be within [0, 1]"),
+    "fate<0": ("[colonization.fate]\ngrow = -0.1\n", "colonization.fate.grow = -0.1"),
+    # thresholds and schedule
+    "lethal-below-primary": ("[outcome]\nlethal_cells = 1\n", "outcome.lethal_cells = 1: must "
+                                                              "be more than primary.cells"),
+    "interval-not-whole-steps": ("[cohort]\ndt = 0.7\n", "cohort.dt = 0.7 days"),
+    "not-toml": ("[cohort\n", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_file_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, case, command):
+    from paget.cli import main
+    text, fragment = BAD_FILES[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [command, str(path)]
+    if command == "run":
+        argv += ["-o", str(out / "result.nc"), "--no-progress"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2, captured
+    assert len(lines) == 1 and lines[0].startswith("paget: "), lines
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert fragment in lines[0], lines[0]
+    assert "Input should" not in lines[0]
+    assert list(out.iterdir()) == []
+
+
+#: valid but unusual configurations (two patients, a month): they run
+UNUSUAL_FILES = {
+    "no-extravasation": "[extravasation]\nprobability = 0.0\n",
+    "certain-extravasation": "[extravasation]\nprobability = { default = 1.0 }\n",
+    "highest-shedding": "[intravasation]\nrate = 10.0\n",
+    "longest-step": "[cohort]\ndt = 30.0\nyears = 0.25\n[output]\ninterval = 30.0\n",
+    "lethal-just-above-primary": "[outcome]\nlethal_cells = 1000001.0\n",
+    "exponential-growth": '[colonization.growth]\nlaw = "exponential"\nrate = 0.05\n',
+    "widest-heterogeneity": "[heterogeneity]\ngrowth_sigma = 3.0\nshedding_sigma = 5.0\n",
+    "disabled-plugin-with-its-table": '[plugins]\ndisable = ["immune"]\n[immune]\nctc_kill = 0.5\n',
+    "integer-for-float": "[cohort]\nyears = 0\n",
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSUAL_FILES))
+def test_an_unusual_but_valid_file_runs(tmp_path, capsys, case):
+    from paget.cli import main
+    text = UNUSUAL_FILES[case]
+    if "years" not in text:
+        text = "[cohort]\nyears = 0.1\n" + text
+    text = text.replace("[cohort]\n", "[cohort]\npatients = 2\n", 1)
+    path = tmp_path / "unusual.toml"
+    path.write_text(text)
+    out = tmp_path / "result.nc"
+    code = main(["run", str(path), "-o", str(out), "--no-progress"])
+    captured = capsys.readouterr()
+    if case == "integer-for-float":      # 0 years is an integer where a float is asked...
+        assert code == 2 and "cohort.years = 0: must be within (0, 200]" in captured.err
+        return                           # ...accepted as a number, refused for its value
+    assert code == 0, captured.err
+    assert out.exists()
