@@ -2,7 +2,7 @@
 
 Layout of a checkpoint directory ``DIR``::
 
-    DIR/step-000000120/rank-0000-of-0002.npz   one shard per rank (np.savez)
+    DIR/step-000000120/rank-0000-of-0002.npz   one shard per rank (np.savez_compressed)
     DIR/step-000000120/rank-0001-of-0002.npz
     DIR/step-000000120/manifest.json           written last: the checkpoint is complete
     DIR/step-000000090/...                     the previous checkpoint (two are kept)
@@ -10,9 +10,12 @@ Layout of a checkpoint directory ``DIR``::
 
 A shard holds :meth:`paget.engine.RankRun.state_dict` of one rank (plain arrays,
 never pickles; read with ``allow_pickle=False``) plus ``meta.*`` arrays naming
-the paget version, the configuration digest and the step.  Every file is
-written under a temporary name and renamed into place (``os.replace``), so a
-half-written file never carries a final name; the manifest, which lists each
+the paget version, the configuration digest and the step.  Shards are
+compressed (zlib, the ``.npz`` deflate): a state's record arrays are mostly
+zeros and repeats, and compress about tenfold.  Every file is created with the
+permissions the umask allows (as ``open()`` would), written under a temporary
+name and renamed into place (``os.replace``), so a half-written file never
+carries a final name; the manifest, which lists each
 shard's patients and SHA-256, is written only after every shard is in place.
 A step directory without a manifest is therefore an unfinished checkpoint and
 is ignored.  A restart reads the newest complete manifest, checks the format,
@@ -51,7 +54,9 @@ __all__ = ["Checkpoints", "CheckpointError", "Interrupted", "find_checkpoint",
            "read_manifest", "config_digest", "build_fingerprint", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "paget-checkpoint"
-FORMAT_VERSION = 1
+#: 2: shards compressed (``np.savez_compressed``); the build fingerprint hashes
+#: sources, not compiled files (:func:`build_fingerprint`).  1: uncompressed shards.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 LATEST = "latest.json"
 _STEP_DIR = re.compile(r"^step-(\d{9,})$")
@@ -133,31 +138,106 @@ def config_digest(config_json: Mapping[str, Any]) -> str:
 
 _BUILD: str | None = None
 _NOT_MODEL = {"cli.py", "__main__.py"}   # the user interface: cannot change a result
+#: The packages of paget's model code; their subpackages are found as well.
+_MODEL_PACKAGES = ("paget", "paget.ext", "paget.plugins")
+#: Source files that determine what the model computes: Python modules, and the
+#: Cython kernels with the declarations and C headers they are compiled from.
+_SOURCES = (".py", ".pyx", ".pxd", ".h")
+_CYTHON_ABI = re.compile(rb"_cython_([0-9][0-9A-Za-z_]*)")
 
 
 def build_fingerprint() -> str:
-    """SHA-256 (12 hex digits) of paget's own code: its modules and compiled kernels
-    (all but the command-line interface).
+    """SHA-256 (12 hex digits) of what determines paget's results: its sources and
+    the facts of the build, never the bytes of a compiled file.
 
-    A development install keeps one version number across many changes of
-    the model; a checkpoint restarted under changed code would silently
-    differ from the uninterrupted run, so the manifest records this too.
+    A development install keeps one version number across many changes of the
+    model, and a checkpoint restarted under changed code would silently differ
+    from the uninterrupted run, so the manifest records this fingerprint and a
+    restart under another one is refused.  It hashes
+
+    * the paget version and the NumPy version;
+    * every ``.py`` module of ``paget``, ``paget.ext``, ``paget.plugins`` and
+      their subpackages, but the command-line interface (``cli.py``,
+      ``__main__.py``), which cannot change a result;
+    * the kernels' sources (``paget.ext``'s ``*.pyx``, ``*.pxd``, ``*.h``);
+    * for each compiled module, its platform tag (Python ABI, system) and the
+      Cython version that generated it (read from the module).
+
+    Two builds of the same sources therefore have the same fingerprint (a
+    compiled module's bytes differ between builds: they embed the build's
+    temporary paths), so a reinstall keeps every checkpoint usable.  The
+    ``.pyx`` is installed beside the compiled module (package data, in a wheel
+    too); where it is missing the compiled module is hashed byte for byte
+    instead, and such an install can only restart its own checkpoints.  A
+    debug build of the kernels (``PAGET_DEBUG_KERNELS``) has the fingerprint
+    of the release build: it only adds checks that raise where the release
+    build's result would be undefined.  Not covered: the NumPy a build
+    compiled the kernels' random distributions from (``libnpyrandom``, linked
+    in); the kernels do not record it.
     """
     global _BUILD
     if _BUILD is None:
-        import paget
-        import paget.ext
-        import paget.plugins
-        h = hashlib.sha256()
-        for pkg in (paget, paget.ext, paget.plugins):
-            base = Path(pkg.__file__).parent
-            for f in sorted(base.iterdir()):
-                if f.is_file() and f.suffix in (".py", ".so", ".pyd") and \
-                        f.name not in _NOT_MODEL:
-                    h.update(f"{pkg.__name__}/{f.name}\0".encode())
-                    h.update(hashlib.sha256(f.read_bytes()).digest())
-        _BUILD = h.hexdigest()[:12]
+        _BUILD = _fingerprint(_package_dirs())
     return _BUILD
+
+
+def _package_dirs() -> dict[str, Path]:
+    """The directory of each package of paget's model code, by package name.
+
+    Found from the import system's specs, without importing anything (an
+    editable install maps each top-level package to its own folder), then by
+    walking each package's folders that hold an ``__init__.py``."""
+    import importlib.util
+    dirs = {}
+    for root in _MODEL_PACKAGES:
+        spec = importlib.util.find_spec(root)
+        for top in (spec.submodule_search_locations or []) if spec else []:
+            top = Path(top)
+            for init in sorted(top.rglob("__init__.py")):
+                rel = init.parent.relative_to(top).parts
+                if any(part.startswith(".") or part == "__pycache__" for part in rel):
+                    continue
+                dirs.setdefault(".".join((root, *rel)), init.parent)
+    return dict(sorted(dirs.items()))
+
+
+def _compiled_modules(directory: Path) -> list[tuple[str, str, Path]]:
+    """(module name, platform suffix, path) of each compiled module in ``directory``."""
+    import importlib.machinery
+    out = []
+    for f in sorted(directory.iterdir()):
+        for suffix in sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True):
+            if f.is_file() and f.name.endswith(suffix):
+                out.append((f.name[:-len(suffix)], suffix, f))
+                break
+    return out
+
+
+def _fingerprint(dirs: Mapping[str, Path]) -> str:
+    """The fingerprint of the packages in ``dirs`` (package name: its directory)."""
+    from .simulation import _version
+    h = hashlib.sha256()
+
+    def add(key: str, value: bytes) -> None:
+        h.update(f"{key}\0".encode())
+        h.update(hashlib.sha256(value).digest())
+
+    add("paget", _version().encode())
+    add("numpy", np.__version__.encode())
+    for pkg, base in sorted(dirs.items()):
+        for f in sorted(base.iterdir()):
+            if f.is_file() and f.suffix in _SOURCES and \
+                    not (pkg == "paget" and f.name in _NOT_MODEL):
+                add(f"{pkg}/{f.name}", f.read_bytes())
+        for module, suffix, f in _compiled_modules(base):
+            binary = f.read_bytes()
+            if (base / f"{module}.pyx").is_file():
+                abi = _CYTHON_ABI.search(binary)
+                cython = abi.group(1).decode() if abi else "unknown"
+                add(f"{pkg}/{module}:build", f"{suffix} cython {cython}".encode())
+            else:
+                add(f"{pkg}/{module}:binary", binary)
+    return h.hexdigest()[:12]
 
 
 def _sha256_file(path: Path) -> str:
@@ -183,8 +263,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _atomic_write(path: Path, write) -> None:
     """Write through ``write(fileobj)`` to a temporary file, fsync, rename to ``path``."""
+    from .files import umask_mode
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, umask_mode(0o666))   # mkstemp makes it 0o600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -259,7 +341,7 @@ def write_checkpoint(comm, policy: Checkpoints, step: int,
         arrays[_META + "paget_version"] = np.str_(header["paget_version"])
         arrays[_META + "config_sha256"] = np.str_(header["config_sha256"])
         arrays[_META + "step"] = np.int64(step)
-        _atomic_write(target / name, lambda fh: np.savez(fh, **arrays))
+        _atomic_write(target / name, lambda fh: np.savez_compressed(fh, **arrays))
         info["sha256"] = _sha256_file(target / name)
         info["bytes"] = (target / name).stat().st_size
     except Exception as exc:
@@ -336,6 +418,9 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     if (path / MANIFEST).is_file():
         return path
     if not path.is_dir():
+        if os.path.lexists(path):
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a directory: give a "
+                                  f"checkpoint directory or one of its step-* directories")
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     complete = _complete_checkpoints(path)
     if not complete:
@@ -364,9 +449,16 @@ def read_manifest(step_dir: str | os.PathLike) -> dict[str, Any]:
                               f"corrupt{_older(step_dir)}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{where} is not a paget checkpoint manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{where}: checkpoint format {manifest.get('format_version')!r}, "
-                              f"this paget reads format {FORMAT_VERSION}")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        from .simulation import _version
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        writer = manifest.get("paget_version")
+        raise CheckpointError(
+            f"{where}: checkpoint format {version!r}, from {'a newer' if newer else 'an older'} "
+            f"paget{f' ({writer})' if isinstance(writer, str) else ''}; this paget "
+            f"({_version()}) reads format {FORMAT_VERSION} only: continue the run with the "
+            f"paget that wrote the checkpoint, or run it again from the start")
     try:
         step = manifest["step"]
         shards = manifest["shards"]
@@ -405,7 +497,8 @@ def check_compatible(manifest: Mapping[str, Any], step_dir: Path, *, version: st
     if manifest.get("paget_build") != build_fingerprint():
         raise CheckpointError(f"{where}: written by paget {version} build "
                               f"{manifest.get('paget_build')!r}, this is build "
-                              f"{build_fingerprint()!r}: the code changed, so a restarted run "
+                              f"{build_fingerprint()!r}: the code changed (paget's sources, or "
+                              f"the NumPy or Cython it runs with), so a restarted run "
                               f"would not equal the uninterrupted one")
     if config_digest(config_json) != manifest["config_sha256"]:
         diff = _config_diff(manifest["config"], config_json)
@@ -453,8 +546,9 @@ def load_shard(step_dir: Path, entry: Mapping[str, Any], manifest: Mapping[str, 
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:
-        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} cannot be read "
-                              f"without pickling ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"checkpoint {step_dir}: shard {entry['file']} is not a shard of "
+                              f"plain arrays, readable without unpickling "
+                              f"({type(exc).__name__}: {exc}){_older(step_dir)}") from None
     meta = {k[len(_META):]: arrays.pop(k) for k in list(arrays) if k.startswith(_META)}
     expect = {"format_version": FORMAT_VERSION, "paget_version": manifest["paget_version"],
               "config_sha256": manifest["config_sha256"], "step": manifest["step"]}
