@@ -53,8 +53,8 @@ _HUMAN_FLOW_PERCENT = {
     "lymph_nodes": 0.25, "distant_nodes": 0.25,
     "other": 5.0 + 1.5 + 0.05 + 3.2 - 0.5 - 0.1 - 0.5,
 }
-# Blood volume of the reference adult, 5.6 L (ICRP 89 values as used in PBPK
-# code; REFERENCE.md s.1) [READ].
+# Blood volume of the reference adult, 5.6 L (ICRP Publication 89, 2002, Ann
+# ICRP 32(3-4), values as used in PBPK code) [READ].
 _HUMAN_BLOOD_VOLUME_ML = 5600.0
 
 # The laboratory mouse (25 g), % of cardiac output: Brown RP, Delp MD, Lindstedt

@@ -34,11 +34,16 @@ def test_paget_scenarios_lists_descriptions_and_sources(capsys):
 def test_scenario_runs_two_patients_one_year(name):
     ds = paget.Simulation.from_scenario(name, {"cohort": {"patients": 2, "years": 1}}).run()
     assert ds.sizes["patient"] == 2
-    # the drawn patient parameters are in the dataset (time 0: defaults, not drawn yet)
-    for var in ("growth_multiplier", "shedding_multiplier", "age_at_onset", "immune_competence"):
-        last = ds[var].isel(time=-1).values
-        assert np.all(np.isfinite(last) & (last > 0)), var
-    assert np.all(ds.age_at_onset.isel(time=0).values == 0.0)
+    # the drawn patient parameters are in the dataset: constants, one value per
+    # patient; immune_competence (state another plugin may change) over time,
+    # drawn from time 0 on
+    for var in ("growth_multiplier", "shedding_multiplier", "age_at_onset"):
+        assert ds[var].dims == ("patient",), var
+        assert np.all(np.isfinite(ds[var]) & (ds[var] > 0)), var
+    competence = ds.immune_competence
+    assert competence.dims == ("patient", "time")
+    first = competence.values[:, :1]
+    assert np.all(competence.values == first) and not np.all(first == 1.0)
 
 
 def test_scenario_numbers_cite_a_source():
@@ -92,7 +97,7 @@ def test_draw_moments_match_the_distributions():
 
 def test_homogeneous_by_default():
     ds = paget.Simulation({"cohort": {"patients": 3, "years": 0.1}}).run()
-    np.testing.assert_array_equal(ds.growth_multiplier.isel(time=-1).values, 1.0)
+    np.testing.assert_array_equal(ds.growth_multiplier.values, 1.0)
 
 
 def test_growth_multiplier_scales_growth():
@@ -104,7 +109,7 @@ def test_growth_multiplier_scales_growth():
            "intravasation": {"rate": 0.0}, "heterogeneity": {"growth_sigma": 0.5},
            "plugins": {"disable": ["immune", "angiogenesis"]}}
     ds = paget.Simulation(cfg).run()
-    m = ds.growth_multiplier.isel(time=-1).values
+    m = ds.growth_multiplier.values
     cells = ds.tumor_cells.sel(organ="breast")
     t = float(ds.time[-1])
     growth = np.log(cells.isel(time=-1).values / cells.isel(time=0).values) / t
@@ -121,8 +126,9 @@ def _first_organs(organ):
 
 
 def test_generic_carcinoma_routing_colon_towards_liver_breast_towards_lung():
-    """Routing's signature (REFERENCE.md s.1): a portal-drained primary's CTCs
-    arrest relatively more in the liver, a caval one's in the lung.  At the
+    """Routing's signature (derived from DiSibio & French 2008): a
+    portal-drained primary's CTCs arrest relatively more in the liver, a caval
+    one's in the lung.  At the
     shared arrest of ~0.2 per bed the lung, which every circuit passes, still
     takes more arrests than the liver even from the gut; only the ratio and the
     differences between the primaries carry the anatomy."""
@@ -213,7 +219,8 @@ def test_shared_organ_block_is_identical_and_plausible():
     """The calibrated body (docs/validation/calibrate.py) is one body: the block
     between BEGIN and END SHARED ORGANS is the same in every cancer scenario,
     every soil is a probability in (0, 1], and the arrest per bed stays near
-    REFERENCE.md s.1's ~0.2 (the old surrogate fit drifted to 0.869)."""
+    the ~0.2 derived from DiSibio & French 2008 (the old surrogate fit drifted
+    to 0.869)."""
     from importlib import resources
     blocks = set()
     for name in CANCERS:
