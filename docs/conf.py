@@ -40,7 +40,9 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "README.md"]
 templates_path: list[str] = []
 
 # MyST: $...$ and $$...$$ maths, ::: fences, heading anchors for links.
-myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist", "substitution"]
+# facts from the code ({{ organ_count }} ...) are filled in by _ext/paget_docs.py
+myst_substitutions: dict[str, str] = {}
 myst_heading_anchors = 3
 
 # numpydoc-style docstrings; the hookspecs module documents its common arguments

@@ -20,13 +20,13 @@ def main() -> None:
     sim = paget.Simulation({"seed": 3, "cohort": {"patients": 1, "years": 5}})
     ds = sim.run()                                   # an xarray.Dataset
 
-    burden = ds.tumor_cells.isel(patient=0)          # dims (time, organ), units: cells
+    burden = ds.tumor_cells.isel(patient=0)          # dims (time, organ), a number of cells
     # organs that ever held a growing lesion
     seen = burden.organ[(burden.max("time") > 0).values]
     yearly = burden.sel(time=np.arange(0, 5.01) * DAYS_PER_YEAR, method="nearest")
     table = yearly.sel(organ=seen).to_pandas()
     table.index = [f"year {t / DAYS_PER_YEAR:.0f}" for t in table.index]
-    print(f"tumour cells per organ ({burden.attrs['units']}):")
+    print(f"{burden.attrs['long_name']}, per organ:")
     print(table.to_string(float_format=lambda x: f"{x:.3g}"))
 
     dormant = ds.dormant_cells.isel(patient=0, time=-1)
@@ -42,7 +42,8 @@ def main() -> None:
     print(f"\nfirst seeding: day {first:.0f}" if np.isfinite(first) else "\nno seeding")
 
     # What the output promises (checked by tests/test_examples.py):
-    assert burden.dims == ("time", "organ") and burden.attrs["units"] == "cells"
+    assert burden.dims == ("time", "organ") and burden.attrs["units"] == "1"   # CF: a count
+    assert burden.attrs["long_name"].startswith("number of tumour cells")
     assert float(burden.sel(organ="breast").isel(time=0)) == 1e6   # primary.cells at t = 0
     assert bool((burden >= 0).all()) and bool((ds.dormant_cells >= 0).all())
     # the lesion table adds up to the burden at the end

@@ -6,11 +6,34 @@ Sphinx needed) and check them against the code, found independently here: every
 hook with its exact signature, every CLI subcommand and option, every config key
 (recursively, plugin tables included), every output variable.  The last test
 builds the whole site with ``-W`` (warnings are errors) when Sphinx is installed.
+
+Code samples in the docs (contributor note)
+-------------------------------------------
+Every fenced code block of ``docs/**/*.md`` and ``README.md`` is checked by
+:func:`test_the_code_samples_of_each_page_run`: each page's blocks run in order
+in one fresh temporary directory (a link ``examples`` there points at the
+repository's), python blocks in one shared namespace (``examples/plugins`` on
+``sys.path``, as a reader's ``PYTHONPATH`` would put it), bash blocks with
+``bash -e``.  The info string after the language says what else to do:
+
+* ```` ```python ```` / ```` ```bash ````: executed, so keep them small
+  (a few patients, a year or a few) and under a minute on 2 cores;
+* ```` ```toml file=NAME ````: written to ``NAME`` for the blocks after it
+  (every ``toml`` block is parsed);
+* ```` ```console ````: ``$ command`` lines are run and the lines after each
+  must be exactly what it prints; ``$ echo $?`` checks the exit status;
+* ```` ```LANG no-run: REASON ````: not executed (an ``mpiexec`` or Slurm job,
+  a full-size run, an install), the reason stated; still syntax-checked
+  (python: ``compile``; bash: ``bash -n``; toml: parsed);
+* ```` ```text ````: output shown to the reader; not run.
+
+The words after the language do not show in the rendered page.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import importlib
 import importlib.util
 import inspect
 import re
@@ -200,12 +223,17 @@ def _rows(page: str) -> dict[str, list[str]]:
     return rows
 
 
+def _units_cell(units: str) -> str:
+    """The units cell the output reference shows: a literal, or a dash for none."""
+    return f"``{units}``" if units else "\u2014"
+
+
 @pytest.mark.parametrize("name", [*COORDS, *VARIABLES])
 def test_every_output_variable_is_documented_with_dims_and_units(name, output_page):
     var = {**COORDS, **VARIABLES}[name]
     dims, units, dtype, long_name = _rows(output_page)[name]
     assert all(d in dims for d in var.dims)
-    assert units == f"``{var.units}``" and dtype == f"``{var.dtype}``"
+    assert units == _units_cell(var.units) and dtype == f"``{var.dtype}``"
     assert " ".join(long_name.replace("\\", "").split()) == " ".join(var.long_name.split())
 
 
@@ -213,7 +241,36 @@ def test_a_real_dataset_matches_the_output_reference(busy_dataset, output_page):
     documented = _rows(output_page)
     for name, da in busy_dataset.variables.items():
         assert name in documented, f"{name} is in the output but not in the reference"
-        assert f"``{da.attrs['units']}``" == documented[name][1]
+        assert _units_cell(da.attrs.get("units", "")) == documented[name][1], name
+
+
+def test_string_variables_have_no_units_and_show_a_dash(output_page):
+    """CF: a string variable has no ``units``; the reference shows a dash, not empty markup."""
+    rows = _rows(output_page)
+    for name in ("organ", "lesion_organ", "clone_organ"):
+        assert {**COORDS, **VARIABLES}[name].units == ""
+        assert rows[name][1] == "\u2014", (name, rows[name][1])
+    assert ":code:``" not in output_page
+
+
+def test_the_output_reference_explains_time_and_provenance(output_page):
+    from paget.output import RUN_ATTRS, TIME_UNITS
+    text = " ".join(output_page.split())
+    assert f"``{TIME_UNITS}``" in text and "nominal" in text
+    assert "``paget.open_dataset(path)``" in text and "decode_times=False" in text
+    for attr in ("scenario", *RUN_ATTRS):
+        assert f"``{attr}``" in text, attr
+
+
+def test_the_api_reference_lists_every_public_function_and_class():
+    """What ``__all__`` exports is on the API page (e.g. ``paget.open_dataset``)."""
+    import paget.analysis
+    import paget.plot
+    page = (DOCS / "reference" / "api.md").read_text()
+    for module in (paget, paget.analysis, paget.plot):
+        for name in module.__all__:
+            if callable(getattr(module, name)):
+                assert f"{module.__name__}.{name}" in page, f"{module.__name__}.{name}"
 
 
 # --------------------------------------------------------------- the build
@@ -239,53 +296,14 @@ def test_the_site_builds_without_warnings(tmp_path):
     for name in _hook_names():
         assert f'id="paget.hookspecs.{name}"' in hooks_html, name
     assert (out / "tutorial.html").exists() and (out / "howto" / "plugin.html").exists()
-
-
-def test_the_tutorial_runs_as_written(tmp_path):
-    """The tutorial's config, its `paget run`, then its Python blocks in order."""
-    text = (DOCS / "tutorial.md").read_text()
-    blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
-    (tmp_path / "my.toml").write_text(next(b for lang, b in blocks if lang == "toml"))
-    commands = [ln for lang, b in blocks if lang == "bash" for ln in b.splitlines()
-                if ln.startswith("paget ")]
-    assert "paget run my.toml -o first.nc" in commands
-    for command in commands:
-        args = command.split("#")[0].split()[1:]
-        proc = subprocess.run([sys.executable, "-m", "paget", *args, *(
-            ["--no-progress"] if args[0] == "run" else [])], cwd=tmp_path,
-            capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, (command, proc.stderr[-3000:])
-    code = [b for lang, b in blocks if lang == "python"]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        code = [b for b in code if "matplotlib" not in b]
-    script = tmp_path / "tutorial.py"
-    script.write_text("\n".join(code))
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "first_seeding_time" in proc.stdout
-
-
-def _python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
-
-
-def test_the_engine_page_balances_hold():
-    """The conservation check shown in docs/explanation/engine.md runs and holds."""
-    (block,) = _python_blocks(DOCS / "explanation" / "engine.md")
-    exec(compile(block, "engine.md", "exec"), {})
-
-
-def test_the_readme_python_example_runs(tmp_path):
-    """The README's Python example, on 5 patients instead of 50 to stay fast."""
-    block = _python_blocks(ROOT / "README.md")[0]
-    assert '"patients": 50' in block
-    proc = subprocess.run([sys.executable, "-c", block.replace('"patients": 50', '"patients": 5')],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "cohort.nc").exists() and "cells" in proc.stdout
+    from paget.body import human_adult
+    model_html = (out / "explanation" / "model.html").read_text()
+    assert f"has {gen.number_word(len(human_adult().organs))} organs" in model_html
+    assert "{{" not in model_html
+    plugins_html = re.sub(r"<pre.*?</pre>", "", (out / "generated" / "plugins.html").read_text(),
+                          flags=re.S)
+    assert "``" not in plugins_html, "reST markup shown raw in the plugins reference"
+    assert (out / "reference" / "sources.html").exists()
 
 
 def test_every_plugin_module_has_a_section():
@@ -313,10 +331,11 @@ def test_every_paget_command_in_the_docs_exists():
     helps = {cmd: gen.cli_help([cmd]) for cmd in gen.cli_commands()}
     seen = 0
     for page in _doc_pages():
-        for block in re.findall(r"```(?:bash|text)\n(.*?)```", page.read_text(), re.S):
+        for block in [b["body"] for b in _blocks(page) if b["lang"] in ("bash", "text", "console")]:
             for line in block.replace("\\\n", " ").splitlines():
                 m = re.search(r"(?:^|\s)paget (\w[\w-]*)(.*)", line.split("#")[0])
-                if not m or line.lstrip().startswith(("paget:", "$ paget validate bad")):
+                if not m or line.lstrip().startswith(("paget:", "$ paget validate bad")) \
+                        or re.match(r"paget: (config )?error", line.lstrip()):
                     continue
                 cmd, rest = m.groups()
                 assert cmd in helps, f"{page.name}: paget {cmd} does not exist"
@@ -331,3 +350,232 @@ def test_the_restart_guide_is_listed_exactly_when_paget_can_restart():
     toctree = gen.howto_toctree(DOCS)
     assert ("/howto/restart" in toctree) == ("--restart" in gen.cli_help(["run"]))
     assert "/howto/cluster" in toctree and "/howto/plugin" in toctree
+
+
+# ----------------------------------------------------- the code samples
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`\n]*)\n(?P<body>.*?)"
+                   r"^(?P=indent)(?P=fence)[ \t]*$", re.M | re.S)
+RUNNABLE = {"python", "bash", "console", "toml"}
+
+
+def _blocks(page: Path) -> list[dict]:
+    """The fenced code blocks of a page (directives such as ``{toctree}`` left out),
+    each as ``{lang, file, no_run, body, line}``."""
+    text = page.read_text()
+    out = []
+    for m in FENCE.finditer(text):
+        info = m.group("info").strip()
+        if info.startswith("{"):
+            continue
+        lang, _, rest = info.partition(" ")
+        rest = rest.strip()
+        block = {"lang": lang, "file": None, "no_run": None, "line": text[:m.start()].count("\n") + 1,
+                 "body": "\n".join(ln[len(m.group("indent")):] for ln in
+                                   m.group("body").splitlines()) + "\n"}
+        if rest.startswith("no-run:"):
+            block["no_run"] = rest.removeprefix("no-run:").strip()
+        elif rest.startswith("file="):
+            block["file"] = rest.removeprefix("file=")
+        else:
+            assert not rest, f"{page.name}:{block['line']}: unknown info string {info!r}"
+        out.append(block)
+    return out
+
+
+def _pages_with_code() -> list[Path]:
+    return [p for p in _doc_pages() if any(
+        b["lang"] in ("python", "bash", "console") and b["no_run"] is None for b in _blocks(p))]
+
+
+def test_code_blocks_say_their_language_and_why_they_are_not_run():
+    for page in _doc_pages():
+        for b in _blocks(page):
+            where = f"{page.relative_to(ROOT)}:{b['line']}"
+            assert b["lang"] in RUNNABLE | {"text"}, f"{where}: a block needs a language"
+            if b["no_run"] is not None:
+                assert len(b["no_run"]) > 8, f"{where}: say why the block is not run"
+                assert b["lang"] in RUNNABLE, where
+            if b["file"]:
+                assert b["lang"] in ("toml", "text") and "/" not in b["file"], where
+
+
+def test_the_code_samples_are_valid_even_where_not_run(tmp_path):
+    """Syntax only: python compiles, bash passes ``bash -n``, toml parses."""
+    import tomllib
+    n = 0
+    for page in _doc_pages():
+        for b in _blocks(page):
+            where = f"{page.relative_to(ROOT)}:{b['line']}"
+            if b["lang"] == "python":
+                compile(b["body"], where, "exec")
+            elif b["lang"] == "bash":
+                proc = subprocess.run(["bash", "-n"], input=b["body"], capture_output=True,
+                                      text=True, timeout=30)
+                assert proc.returncode == 0, (where, proc.stderr)
+            elif b["lang"] == "toml":
+                tomllib.loads(b["body"])
+            n += 1
+    assert n > 20
+
+
+def _run_console(body: str, cwd: Path, env: dict, where: str) -> None:
+    lines = body.rstrip("\n").splitlines()
+    rc = None
+    i = 0
+    while i < len(lines):
+        assert lines[i].startswith("$ "), (where, lines[i])
+        command = lines[i][2:]
+        i += 1
+        expected = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            expected.append(lines[i])
+            i += 1
+        if command.strip() == "echo $?":
+            got = [str(rc)]
+        else:
+            proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            rc = proc.returncode
+            got = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
+        assert got == expected, f"{where}: `{command}` printed {got}, the page says {expected}"
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_code_samples_of_each_page_run(page, tmp_path, monkeypatch):
+    """Every block not marked ``no-run:`` runs, in order, as written (see the
+    contributor note at the top of this file)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    env = {**os.environ, "MPLBACKEND": "Agg", "COLUMNS": "120",
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    namespace: dict = {"__name__": "__main__"}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "plugins"))
+    ran = 0
+    for b in _blocks(page):
+        where = f"{page.relative_to(ROOT)}:{b['line']}"
+        if b["file"]:
+            (tmp_path / b["file"]).write_text(b["body"])
+        if b["no_run"] is not None or b["lang"] not in ("python", "bash", "console"):
+            continue
+        if b["lang"] == "python":
+            exec(compile(b["body"], where, "exec"), namespace)
+        elif b["lang"] == "bash":
+            proc = subprocess.run(["bash", "-e", "-c", b["body"]], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0, f"{where}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        else:
+            _run_console(b["body"], tmp_path, env, where)
+        ran += 1
+    assert ran, f"{page.name}: no block runs; mark the page's blocks or drop it from the list"
+
+
+# ------------------------------------------------ facts quoted in prose
+
+_NUMBER = r"(\d+|" + "|".join(gen._WORDS) + r")"
+#: phrases that count some organs, not the body's
+_SUBSETS = ("three organs the table does not",)
+
+
+def test_organ_counts_in_the_prose_match_the_body():
+    """"N organs" in the docs and the README is the default body's count (the
+    MyST pages quote it as ``{{ organ_count_word }}``, filled from the code)."""
+    from paget.body import human_adult
+    n = len(human_adult().organs)
+    assert gen.substitutions() == {"organ_count": str(n), "organ_count_word": gen.number_word(n)}
+    found = 0
+    for page in _doc_pages():
+        text = " ".join(page.read_text().split())
+        for m in re.finditer(rf"(?i)\b{_NUMBER}\s+(?:\w+\s+)?organs\b", text):
+            if any(text[m.start():].startswith(s) for s in _SUBSETS):
+                continue
+            word = m.group(1).lower()
+            value = int(word) if word.isdigit() else gen._WORDS.index(word)
+            assert value == n, f"{page.relative_to(ROOT)}: {m.group(0)!r}, the body has {n}"
+            found += 1
+    assert found, "no organ count quoted (the test would check nothing)"
+
+
+def test_plugin_docstrings_render_as_rest_not_verbatim():
+    """Each built-in plugin's module docstring goes into the plugins page as reST
+    that parses cleanly (its ``literals`` and lists rendered), not as a literal
+    block showing the markup."""
+    page = gen.plugins_reference()
+    for name, module, _ in gen.plugin_modules():
+        doc = inspect.getdoc(importlib.import_module(module))
+        assert doc, f"{module} has no docstring"
+        rst = gen.docstring_rst(doc)
+        assert not rst.startswith(".. code-block::"), (module, gen.rst_problems(rst))
+        assert rst in page, module
+    assert ".. code-block::" not in page
+
+
+# --------------------------------------------- no pointers outside the repo
+
+_OUTSIDE = re.compile(r"REFERENCE\.md|DESIGN\.md|STYLE\.md|\.\./shared\b|shared/science|"
+                      r"project's shared folder")
+
+
+def _tracked_files() -> list[Path]:
+    proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                          cwd=ROOT, capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout")
+    return [ROOT / f for f in proc.stdout.decode().split("\0") if f]
+
+
+def test_no_file_cites_documents_that_are_not_in_the_repository():
+    """Readers see only the repository: sources are cited as published
+    (docs/reference/sources.md), never as the developers' notes outside it."""
+    me = Path(__file__).resolve()
+    bad = []
+    for path in _tracked_files():
+        if path.resolve() == me or not path.is_file() or path.suffix in (".png", ".nc", ".npz"):
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        bad += [f"{path.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}"
+                for m in _OUTSIDE.finditer(text)]
+    assert not bad, f"{len(bad)} mentions: " + ", ".join(bad)
+
+
+# ------------------------------------- results files and the pages they feed
+
+VALIDATION = DOCS / "validation"
+
+
+def _validation_module(name: str):
+    sys.path.insert(0, str(VALIDATION))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(VALIDATION))
+
+
+def test_the_validation_page_is_what_its_results_files_make(monkeypatch, tmp_path):
+    """docs/explanation/validation.md is exactly what ``report.py --reuse`` writes
+    from docs/validation/results/ (validation.json, assay.json, liquid_biopsy.json,
+    fit.json and the scans): no number on the page disagrees with its file."""
+    pytest.importorskip("scipy")
+    report = _validation_module("report")
+    page = tmp_path / "validation.md"
+    monkeypatch.setattr(report, "PAGE", page)
+    figure = DOCS / "_static" / "validation_sites.png"
+    monkeypatch.setattr(report, "_sites_figure", lambda *a: figure)
+    report.main(["--reuse"])
+    assert page.read_text() == (DOCS / "explanation" / "validation.md").read_text(), \
+        "regenerate the page: python docs/validation/report.py --reuse"
+
+
+def test_the_assay_results_file_is_what_the_code_gives_now():
+    """results/assay.json, which feeds the validation page, is the output of
+    ``python docs/validation/assay.py`` with the arguments it records (2 s)."""
+    import json
+    assay = _validation_module("assay")
+    saved = json.loads((VALIDATION / "results" / "assay.json").read_text())
+    now, _ = assay.run(saved["mice"], saved["cells_per_mouse"], saved["seed"])
+    assert {k: saved[k] for k in now} == now, "regenerate: python docs/validation/assay.py"

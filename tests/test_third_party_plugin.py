@@ -1,10 +1,12 @@
 """A third-party plugin package, installed for real: examples/paget-ctc-clusters.
 
-The package is pip-installed into the running interpreter (once per session,
-from a copy, so the source tree gets no build litter), after which it
-registers itself through the entry-point group ``paget`` in every run, as a
-user's install would.  Its defaults are neutral (``cluster_fraction = 0``), so
-the rest of the suite is unaffected; its own tests show that bit for bit.
+The package is pip-installed (from a copy, so the source tree gets no build
+litter) into a temporary folder, never into the running environment: that
+folder goes on ``sys.path`` of this process for these tests only, and on
+``PYTHONPATH`` of the subprocesses that need it.  There the package registers
+itself through the entry-point group ``paget``, as a user's install would;
+once these tests end, the environment is as it was (no entry point is left
+behind to change later runs).
 """
 from __future__ import annotations
 
@@ -16,8 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -31,62 +31,111 @@ SOURCE = PACKAGE / "src" / "paget_ctc_clusters"
 ORIGIN = "entry point (paget-ctc-clusters)"
 
 
-def _installed_and_current() -> bool:
-    """The entry point is registered and the installed modules are the source's."""
-    eps = [ep for ep in entry_points(group="paget", name="ctc_clusters")
-           if ep.dist is not None and ep.dist.name == "paget-ctc-clusters"]
-    spec = importlib.util.find_spec("paget_ctc_clusters")
-    if not eps or spec is None or spec.origin is None:
-        return False
-    installed = Path(spec.origin).parent
-    return all((installed / f.name).is_file() and (installed / f.name).read_bytes() == f.read_bytes()
-               for f in SOURCE.glob("*.py"))
+def _forget_the_package() -> None:
+    importlib.invalidate_caches()
+    for name in [m for m in sys.modules if m.split(".")[0] == "paget_ctc_clusters"]:
+        del sys.modules[name]
+
+
+def _registered(path: Path | None = None) -> bool:
+    """The entry point ``ctc_clusters`` is visible (on ``sys.path``, or in ``path``)."""
+    from importlib.metadata import distributions
+    dists = distributions(path=[str(path)]) if path is not None else distributions()
+    return any(ep.group == "paget" and ep.name == "ctc_clusters"
+               for d in dists if d.metadata["Name"] == "paget-ctc-clusters" for ep in d.entry_points)
+
+
+def _pip_list() -> str:
+    proc = subprocess.run([sys.executable, "-m", "pip", "list", "--format=freeze",
+                           "--disable-pip-version-check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _can_install() -> str | None:
+    """Why the package cannot be installed here, or None."""
+    if importlib.util.find_spec("pip") is None:
+        return ("pip is not available in this interpreter, so the example package "
+                "examples/paget-ctc-clusters cannot be installed")
+    if importlib.util.find_spec("setuptools") is None:
+        return "setuptools is not installed; installing the example package would need the network"
+    if _registered():
+        return ("paget-ctc-clusters is installed in this environment already; these tests "
+                "install it into a temporary folder themselves")
+    return None
 
 
 @contextlib.contextmanager
-def _install_lock():
-    """Serialize installs by concurrent test sessions sharing one environment."""
+def _installed_into(work: Path):
+    """Install a copy of the package into ``work/site`` (no network: setuptools is
+    present) and put that folder on this process's ``sys.path`` until the end."""
+    copy = work / PACKAGE.name
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns(
+        "build", "*.egg-info", "__pycache__", ".pytest_cache"))
+    site = work / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps",
+                           "--no-build-isolation", "--no-cache-dir", "--disable-pip-version-check",
+                           "-q", "--target", str(site), str(copy)],
+                          capture_output=True, text=True, timeout=300, cwd=work)
+    assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
+    assert _registered(site), "installed, yet the entry point is missing"
+    sys.path.insert(0, str(site))
+    _forget_the_package()
     try:
-        import fcntl
-    except ImportError:          # not POSIX: no lock
-        yield
-        return
-    with open(Path(tempfile.gettempdir()) / "paget-ctc-clusters-install.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        yield site
+    finally:
+        sys.path.remove(str(site))
+        _forget_the_package()
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """Install the package (no network: setuptools is already present) unless
-    the current source is installed already."""
-    with _install_lock():
-        if _installed_and_current():
-            return
-        if importlib.util.find_spec("pip") is None:
-            pytest.skip("pip is not available in this interpreter, so the example package "
-                        "examples/paget-ctc-clusters cannot be installed")
-        copy = tmp_path_factory.mktemp("ctc") / PACKAGE.name
-        shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns(
-            "build", "*.egg-info", "__pycache__", ".pytest_cache"))
-        # With setuptools in the environment (Python 3.11 venvs, paget's own
-        # build) no network is needed; without it pip must fetch the backend.
-        isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
-        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", *isolation,
-                               "--force-reinstall", "-q", str(copy)],
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
-        importlib.invalidate_caches()
-        for name in [m for m in sys.modules if m.split(".")[0] == "paget_ctc_clusters"]:
-            del sys.modules[name]
-        assert _installed_and_current(), "installed, yet the entry point or the modules differ"
+def target(tmp_path_factory):
+    """The package installed into a temporary folder, on ``sys.path`` while this
+    module's tests run."""
+    why = _can_install()
+    if why:
+        pytest.skip(why)
+    with _installed_into(tmp_path_factory.mktemp("ctc")) as site:
+        yield site
+
+
+@pytest.fixture
+def installed(target):
+    """Tests that need the package loaded through its entry point."""
+    assert _registered()
+    return target
+
+
+def _env(site: Path) -> dict[str, str]:
+    """The environment of a subprocess that sees the package (and only it)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def test_the_install_leaves_the_environment_as_it_was(tmp_path):
+    """Installing, using and dropping the package changes nothing ``pip list``
+    shows and leaves no entry point behind (issue 19: the suite used to install
+    it into the user's environment, so later runs loaded it).  It comes first in
+    this file, before the module's own install is on ``sys.path``."""
+    why = _can_install()
+    if why:
+        pytest.skip(why)
+    before, path = _pip_list(), list(sys.path)
+    with _installed_into(tmp_path) as site:
+        assert "ctc_clusters" in paget.Simulation(busy()).plugin_names
+        proc = subprocess.run([sys.executable, "-m", "paget", "plugins"], env=_env(site),
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0 and "ctc_clusters" in proc.stdout, proc.stderr
+    assert sys.path == path
+    assert not _registered() and importlib.util.find_spec("paget_ctc_clusters") is None
+    assert "ctc_clusters" not in paget.Simulation(busy()).plugin_names
+    assert _pip_list() == before
 
 
 def test_paget_plugins_lists_it_as_an_entry_point(installed, tmp_path):
-    env = {**os.environ, "COLUMNS": "300"}          # one table row per line
+    env = {**_env(installed), "COLUMNS": "300"}     # one table row per line
     proc = subprocess.run([sys.executable, "-m", "paget", "plugins"], capture_output=True,
                           text=True, cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr

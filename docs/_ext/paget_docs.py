@@ -40,7 +40,7 @@ __all__ = [
     "cli_commands", "cli_help", "cli_reference", "config_fields", "config_reference",
     "output_reference", "hookspecs", "hook_signature", "hooks_reference", "body_table",
     "lesion_columns", "plugin_modules", "plugins_reference", "howto_toctree",
-    "restart_available", "write_all", "PAGES",
+    "restart_available", "write_all", "PAGES", "number_word", "substitutions", "docstring_rst", "rst_problems",
 ]
 
 #: Terminal width the CLI help is rendered at (argparse reads ``COLUMNS``).
@@ -68,6 +68,10 @@ def _literal(s: str) -> str:
     """Inline literal; backquotes inside become part of the literal safely."""
     s = str(s)
     return f"``{s}``" if "``" not in s and s.strip() == s and s else f":code:`{_text(s)}`"
+
+
+#: The units cell of an output variable without units (strings).
+NO_UNITS = "\u2014"
 
 
 def _list_table(header: list[str], rows: list[list[str]], widths: list[int] | None = None) -> str:
@@ -380,20 +384,49 @@ def output_reference() -> str:
     def rows(table):
         return [[_literal(n), _literal("(" + ", ".join(v.dims) + ("," if len(v.dims) == 1 else "")
                                       + ")"),
-                 _literal(v.units), _literal(v.dtype), _text(v.long_name)]
+                 _literal(v.units) if v.units else NO_UNITS, _literal(v.dtype),
+                 _text(v.long_name)]
                 for n, v in table.items()]
 
     parts = [HEADER, _title("Output variables", "=", over=True), "\n"]
+    from paget.output import RUN_ATTRS, TIME_UNITS
     parts.append(
         "What ``Simulation.run()`` returns and ``paget run -o OUT.nc`` writes: an "
-        "``xarray.Dataset`` whose every variable carries the ``units`` and "
-        "``long_name`` attributes listed here. Generated at build time from "
-        "``paget.output.COORDS`` and ``paget.output.VARIABLES``, the one place the "
-        "schema is declared. The dataset's attributes record how it was made: "
-        "``paget_version``, ``seed``, ``plugins`` and ``config_json`` (the fully "
-        "resolved configuration). Flux counters are summed over the steps since the "
-        "previous recorded time; event times are NaN where the event did not happen; "
-        "variables on the ``lesion`` dimension form the final lesion table.\n\n")
+        "``xarray.Dataset`` following the CF conventions (``Conventions = CF-1.10``), "
+        "whose every variable carries the ``long_name`` and, except the string "
+        "variables (organ names, trial arms: " + NO_UNITS + " in the tables), the "
+        "``units`` attributes listed here; counts and fractions have units ``1``. "
+        "Some variables also carry a ``comment`` and CF's ``standard_name``, ``axis``, "
+        "``calendar`` or ``flag_values``/``flag_masks`` with ``flag_meanings`` (a "
+        "plugin adds these with the hook ``paget_output_attrs``). Generated at build "
+        "time from ``paget.output.COORDS`` and ``paget.output.VARIABLES``, the one "
+        "place the schema is declared. Flux counters are summed over the steps since "
+        "the previous recorded time; event times are NaN where the event did not "
+        "happen; variables on the ``lesion`` dimension form the final lesion table, "
+        "those on ``clone`` the clone phylogeny (both dimensions have index "
+        "coordinates numbering the rows from 0).\n\n")
+    parts.append(_title("Time", "-") + "\n")
+    parts.append(
+        "Every time (the ``time`` coordinate, the event times, the birth times) is in "
+        "days since the start of the run, day 0, when every patient's primary tumour is "
+        "seeded. CF requires a reference date in a time coordinate's units, so "
+        "``time`` has units " + _literal(TIME_UNITS) + ": the date is nominal, a "
+        "stand-in for day 0, not a calendar date of the patients. "
+        "``paget.open_dataset(path)`` (``.nc`` or ``.zarr``) opens a file with "
+        "``decode_times=False`` and gives back the float days "
+        "``Simulation.run()`` returned; plain ``xarray.open_dataset(path)`` decodes "
+        "``time`` into ``datetime64`` dates counted from 2000-01-01 (day 365.25 is "
+        "2000-12-31T06:00).\n\n")
+    parts.append(_title("Dataset attributes", "-") + "\n")
+    parts.append(
+        "The dataset's attributes record how it was made: ``title``, ``Conventions``, "
+        "``paget_version``, ``seed``, ``plugins``, ``config_json`` (the fully resolved "
+        "configuration, enough to run it again) and ``scenario`` (the built-in "
+        "scenario's name or the configuration file's path). ``date_created`` (ISO 8601, "
+        "UTC) and ``history`` (``\"<date_created>: <command line>\"``, CF's convention) "
+        "are the only attributes that differ between two runs of one configuration "
+        "(``paget.output.RUN_ATTRS`` = " + ", ".join(_literal(a) for a in RUN_ATTRS)
+        + "): drop them before comparing two files' attributes.\n\n")
     parts.append(_title("Coordinates", "-") + "\n" + _list_table(header, rows(COORDS), widths) + "\n")
     parts.append(_title("Variables", "-") + "\n" + _list_table(header, rows(VARIABLES), widths) + "\n")
     # the state variables the default plugins declare for output
@@ -568,10 +601,58 @@ def plugins_reference() -> str:
                      f":tables: {', '.join(_literal(f'[{t}]') for t in tables) or 'none'}\n\n")
         doc = inspect.getdoc(mod)
         if doc:
-            # verbatim: plugin docstrings are plain text with ASCII maths, laid out
-            # by their authors; as reST their lists and tables would not all parse
-            parts.append(_code_block(doc) + "\n")
+            parts.append(docstring_rst(doc) + "\n")
     return "".join(parts)
+
+
+_LIST_ITEM = re.compile(r"^(\*|-|\d+\.)\s+\S")
+
+
+def _separate_lists(doc: str) -> str:
+    """Docstrings start lists right under a paragraph (``Default:\\n* a``); reST
+    needs a blank line there, or it reads the items as the paragraph's text."""
+    out: list[str] = []
+    in_list = False
+    for line in doc.splitlines():
+        prev = out[-1] if out else ""
+        item = bool(_LIST_ITEM.match(line))
+        if item and prev.strip() and not in_list:
+            out.append("")                       # a list starts: blank line before
+        elif in_list and line.strip() and not item and not line.startswith(" "):
+            out.append("")                       # a list ends: blank line after
+            in_list = False
+        if item:
+            in_list = True
+        elif not line.strip():
+            in_list = False
+        out.append(line)
+    return "\n".join(out)
+
+
+def rst_problems(text: str) -> list[str]:
+    """What docutils reports (level >= warning) on parsing ``text`` as reST."""
+    import docutils.core
+    import docutils.nodes
+    import docutils.utils
+    tree = docutils.core.publish_doctree(
+        text, settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": io.StringIO()})
+    sphinx_role = re.compile(r'Unknown interpreted text role "(func|class|mod|meth|attr|data|'
+                             r'obj|exc|doc|ref|math|py:\w+)"')
+    return [m.astext() for m in tree.findall(docutils.nodes.system_message)
+            if m["level"] >= docutils.utils.Reporter.WARNING_LEVEL
+            and not sphinx_role.search(m.astext())]
+
+
+def docstring_rst(doc: str) -> str:
+    """A module docstring as reST to render (its ````literals````, lists, emphasis),
+    section titles of its own turned into rubrics so that they do not clash with
+    the page's; a docstring that still does not parse cleanly is shown verbatim."""
+    text = _separate_lists(doc)
+    text = re.sub(r"^(\S[^\n]*)\n([-=~^])\2+$", lambda m: f".. rubric:: {m.group(1)}\n",
+                  text, flags=re.M)
+    if rst_problems(text):
+        return _code_block(doc)
+    return text + "\n"
 
 
 # --------------------------------------------------------------------------
@@ -626,8 +707,27 @@ def write_all(outdir: str | os.PathLike) -> dict[str, Path]:
     return written
 
 
+_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+          "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+
+
+def number_word(n: int) -> str:
+    """``17`` -> ``"seventeen"`` (numerals above twenty stay numerals)."""
+    return _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
+
+
+def substitutions() -> dict[str, str]:
+    """Facts about the code that prose in the MyST pages quotes, as MyST
+    substitutions: write ``{{ organ_count_word }} organs``, never the number."""
+    from paget.body import ORGANS, human_adult
+    n = len(human_adult().organs)
+    assert n == len(ORGANS)
+    return {"organ_count": str(n), "organ_count_word": number_word(n)}
+
+
 def _generate(app, config) -> None:
     write_all(Path(app.srcdir) / "generated")
+    config.myst_substitutions = {**(config.myst_substitutions or {}), **substitutions()}
 
 
 def setup(app):

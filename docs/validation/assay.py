@@ -2,10 +2,11 @@
 
 Run from the repository root::
 
-    python docs/validation/assay.py [--mice 4] [--cells 10000]
+    python docs/validation/assay.py [--mice 8] [--cells 10000]   # about 2 s
 
 Injects ``--cells`` B16F1 cells into the portal vein of each mouse (scenario
-``assay_luzzi``) and follows them 13 days.  Readouts, as fractions:
+``assay_luzzi``) and follows them 13 days; writes ``docs/validation/results/assay.json``, which the
+validation report (docs/validation/report.py) reads.  Readouts, as fractions:
 
 * extravasated by day 3: extravasated cells / injected;
 * micrometastases per extravasated cell: colonies founded (cells that began to
@@ -28,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS  # noqa: E402
 
 # ASSUMPTION: a macroscopic metastasis holds >= 1e4 cells at day 13 (~0.3 mm
-# across at 1e6 cells/mm^3, REFERENCE.md s.5).
+# across at 1e6 cells/mm^3; docs/reference/sources.md, Growth).
 MACRO_CELLS = 1e4
 
-#: Luzzi et al. 1998 (Am J Pathol 153:865) [READ-2], REFERENCE.md s.2
+#: Luzzi et al. 1998 (Am J Pathol 153:865) [READ-2]
 PUBLISHED = {"extravasated_day3": 0.80, "micro_per_extravasated": 1 / 40,
              "macro_per_micro": 1 / 100, "macro_per_injected": 2e-4,
              "dormant_day13": 0.36}
@@ -71,11 +72,12 @@ def readouts(ds) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mice", type=int, default=4)
+    ap.add_argument("--mice", type=int, default=8)
     ap.add_argument("--cells", type=float, default=1e4)
     ap.add_argument("--seed", type=int, default=1998)
     a = ap.parse_args(argv)
     r, _ = run(a.mice, a.cells, a.seed)
+    r = {"mice": a.mice, "cells_per_mouse": a.cells, "seed": a.seed, **r}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "assay.json").write_text(json.dumps(r, indent=1))
     for k, v in PUBLISHED.items():

@@ -38,7 +38,8 @@ The surrogate is corrected by what the full model showed (diagnose.py;
 docs/explanation/validation.md): the seeding by metastases B is fixed at the
 full model's ~1e-3 (fitted freely it went to its bound 10), involvement is
 averaged over the patients' log-normal shedding multiplier, and a weak prior
-keeps the arrest near REFERENCE.md's ~0.2 per bed.
+keeps the arrest near ~0.2 per bed (a per-pass chain fitted to DiSibio &
+French 2008, Arch Pathol Lab Med 132:931) [DERIVED].
 
 Stage 2 (``--rounds R``) runs the full stochastic model, which is what the fit
 is judged on: each primary's cohort (``--patients``) to death, untreated; the
@@ -98,7 +99,7 @@ FIT_ORGANS = [o for o in SITES.values() if o != "liver"]
 TROPISM = [("breast", "bone"), ("prostate", "bone")]
 LIVER_SOIL = 0.8           # Luzzi et al. 1998 [READ-2]
 DEATH_PER_PASS = 0.05      # circulation default (ASSUMPTION, cited there)
-# [DERIVED] REFERENCE.md s.1: a per-pass chain fitted to the autopsy table needs
+# [DERIVED] from DiSibio & French 2008: a per-pass chain fitted to the autopsy table needs
 # an effective arrest of ~0.2 per bed.  ASSUMPTION: a weak prior (normal on the
 # logit scale: one logit unit away from 0.2 costs as much as a share missed by
 # PRIOR_WEIGHT) pulls the fitted arrest towards it.  Without it the surrogate

@@ -27,14 +27,14 @@ SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_
 NOT_MODELLED = ("pleura", "peritoneum")
 
 # ASSUMPTION: a site counts as involved at autopsy when it holds a metastatic
-# lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, REFERENCE.md s.5),
+# lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, docs/reference/sources.md),
 # i.e. found on microscopic examination of the organ.
 INVOLVED_CELLS = 1e5
 
 #: what every calibration and validation run overrides in a scenario: long
 #: enough that (nearly) every patient reaches the lethal burden, untreated;
 #: 3-day steps (the birth-death step is exact, dt only sets how often rates
-#: are updated: DESIGN.md s.2); only the final state is needed
+#: are updated; docs/explanation/engine.md); only the final state is needed
 RUN_OVERRIDES = {"cohort": {"years": 40.0, "dt": 3.0}, "output": {"interval": 14610.0 - 0.0}}
 
 

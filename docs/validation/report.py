@@ -9,7 +9,9 @@ and the Luzzi assay (docs/validation/assay.py), compares them with the published
 values, runs the liquid-biopsy anchors (docs/validation/liquid_biopsy.py, at least
 200 patients) and writes the page and its figure (docs/_static/validation_sites.png);
 nothing in them is edited by hand.  ``--reuse`` rewrites both from the saved results
-(docs/validation/results/) without running the cohorts again.
+(docs/validation/results/: validation.json, assay.json, liquid_biopsy.json, fit.json
+and the scans) without running anything again; tests/test_docs.py checks that the
+committed page is exactly what ``--reuse`` makes.
 """
 from __future__ import annotations
 
@@ -80,18 +82,18 @@ def main(argv=None):
     if a.reuse:
         saved = json.loads((RESULTS / "validation.json").read_text())
         sims = [saved["sites"][p] for p in PRIMARIES]
-        luzzi = saved["assay"]
         a.patients = int(saved.get("patients", sims[0]["patients"]))
     else:
         sims = pool_map(run_scenario, [(PRIMARIES[p][0], a.patients, a.seed, None)
                                        for p in PRIMARIES])
-        luzzi, _ = assay.run(8, 1e4, 1998)
+        assay.main([])                      # writes results/assay.json
         import liquid_biopsy
         liquid_biopsy.main(["--patients", str(max(a.patients, 200)), "--seed", str(a.seed)])
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "validation.json").write_text(json.dumps(
-            {"patients": a.patients, "sites": dict(zip(PRIMARIES, sims)), "assay": luzzi},
-            indent=1))
+            {"patients": a.patients, "sites": dict(zip(PRIMARIES, sims))}, indent=1))
+    # the assay's numbers come from its own results file, whichever way the page is made
+    luzzi = json.loads((RESULTS / "assay.json").read_text())
     fit = json.loads((RESULTS / "fit.json").read_text()) if (RESULTS / "fit.json").exists() else {}
     L = []
     w = L.append
@@ -130,7 +132,7 @@ def main(argv=None):
       "log-normal shedding multiplier (the scenarios' `shedding_sigma`), P_ij = E_M[1 - "
       "exp(-M lambda_ij)]. Objective: squared differences of the 12 site shares per primary "
       "plus the squared difference of the summed shares / sqrt(12), plus a weak prior on "
-      "the arrest (logit scale, centred on REFERENCE.md s.1's ~0.2; ASSUMPTION); "
+      "the arrest (logit scale, centred on ~0.2, the arrest a per-pass chain fitted to the same table needs [DERIVED]; ASSUMPTION); "
       "`scipy.optimize.least_squares` (trust-region reflective, bounds). B is not fitted: "
       "it is fixed at 1e-3, the ratio of CTCs shed by metastases to CTCs shed by the "
       "primary measured in the full model (diagnosis below) [DERIVED]. Without the prior "
@@ -211,8 +213,8 @@ def main(argv=None):
       + "; lymph fraction at a bound (0.01, 0.95): " + (", ".join(lf_bound) or "none")
       + "; per-organ arrest at its bound 1: "
       + (", ".join(k for k, v in arr.items() if k != "default" and v >= 0.999) or "none")
-      + ". Why: the adrenal receives 0.3 % of cardiac output (REFERENCE.md s.1 notes its "
-      "soil far above its flow share), so even certain extravasation and certain arrest "
+      + ". Why: the adrenal receives 0.3 % of cardiac output (a per-pass chain fitted to the "
+      "autopsy table puts its soil far above its flow share [DERIVED]), so even certain extravasation and certain arrest "
       "leave it under-involved; the pancreas (portal, ~1 % of flow) and the nodes (reached "
       "first by lymph) press on the soil bound; where bone's soil is at 1 the bone tropism "
       "of breast and prostate no longer acts (the product is clipped at 1); a lymph fraction "
@@ -336,7 +338,7 @@ def main(argv=None):
     for name, rho, within, ms, mp, worst in summary:
         w(f"| {name} | {rho:.2f} | {within}/12 | {ms:.2f} | {mp:.2f} | {worst} |")
     w("")
-    w("**Routing's signature** (REFERENCE.md s.1: liver/lung involvement ratio ~1.5-2.2 for "
+    w("**Routing's signature** (a per-pass chain fitted to the autopsy table [DERIVED]: liver/lung involvement ratio ~1.5-2.2 for "
       "portal-drained primaries, ~0.6-1.1 for caval ones; published ratio from the table): "
       + "; ".join(f"{name} ({'portal' if PRIMARIES[name][1] in ('gut', 'pancreas') else 'caval'}) "
                   f"simulated {sim['share']['liver'] / sim['share']['lung']:.2f}"
@@ -372,8 +374,10 @@ def main(argv=None):
       "place of the soil at its bound; (d) cohorts of >= 200 patients per primary and more "
       "rounds; (e) the serosal sites (pleura, peritoneum), not compartments of the body.\n")
     w("## Metastatic inefficiency in the mouse (Luzzi et al. 1998)\n")
-    w("Scenario `assay_luzzi`: 8 mice x 1e4 B16F1 cells into the portal vein of the mouse "
-      "body, followed 13 days (`python docs/validation/assay.py`). Tolerance: four binomial "
+    cells = f"{luzzi['cells_per_mouse']:.0e}".replace("e+0", "e")
+    w(f"Scenario `assay_luzzi`: {luzzi['mice']} mice x {cells} B16F1 "
+      "cells into the portal vein of the mouse body, followed 13 days (`python "
+      "docs/validation/assay.py`, which writes `results/assay.json`). Tolerance: four binomial "
       "standard errors at the simulated number of trials (the test suite asserts the same "
       "at 4 x 1e4 cells). The extravasation, division and dormancy fractions are inputs "
       "read from the paper (liver soil, fate probabilities) and check the assay's "
@@ -403,7 +407,7 @@ def main(argv=None):
           "patient's shedding, the CTC half-life (1.7 h, Meng et al. 2004) and 5 L of blood "
           "(`plugins/liquid_biopsy.py`). Tolerances: Coumans' published sd (6 CTC/L) for "
           "the median; +-0.10 for van Dalum's share (ASSUMPTION: about two binomial standard "
-          "errors of a study of ~60 patients; the study size is not in REFERENCE.md).\n")
+          "errors of a study of ~60 patients; the study size was not checked).\n")
         c, sh, cs = lb["ctc_per_litre_2_7mm"], lb["share_ge1_ctc_30ml_at_diagnosis"], \
             lb["cellsearch"]
         fmt = (lambda v: "n/a" if v is None else f"{v:.1f}")

@@ -65,8 +65,8 @@ clusters (a size distribution, multi-cell founders) would be a further step.
 Numbers
 -------
 * ``colonization_factor = 23``: CTC clusters have 23-50-fold higher metastatic
-  potential than single CTCs (Aceto N et al. 2014, Cell 158:1110) [READ, in
-  REFERENCE.md s.3].  The lower end is used because that figure measures the
+  potential than single CTCs (Aceto N et al. 2014, Cell 158:1110) [READ].
+  The lower end is used because that figure measures the
   whole cascade in mice, part of which this plugin already credits to arrest
   and survival (A, S > 1); applying it at colonization alone is an
   ASSUMPTION.  It is applied per cell in a cluster.
@@ -79,10 +79,10 @@ Numbers
 * ``survival_factor = 1.025``: ASSUMPTION.  Cells in a cluster keep cell-cell
   contact and are shielded from anoikis and shear; 1.025 roughly halves the
   default per-pass death (0.05 -> 1 - 0.95 * 1.025 = 0.026).  No measured
-  value is in REFERENCE.md.
+  value is used.
 * ``cluster_fraction = 0`` by default, so an installed but unconfigured
-  package changes no result.  REFERENCE.md gives no fraction of shed cells
-  that travel in clusters: set it from your own data.
+  package changes no result.  No published fraction of shed cells
+  that travel in clusters is used: set it from your own data.
 """
 from __future__ import annotations
 
