@@ -20,11 +20,12 @@ with a message rather than a ``KeyError``.
 from __future__ import annotations
 
 import json
-from statistics import NormalDist
+import warnings
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import xarray as xr
+from scipy import stats
 
 __all__ = [
     "KaplanMeier", "Concordance", "survival", "kaplan_meier", "median_survival",
@@ -237,20 +238,27 @@ class KaplanMeier(NamedTuple):
         ``"linear"``: S +- z sd, clipped to [0, 1].  ``"log-log"`` (the
         default; stays inside [0, 1] and is better where S is near 0 or 1):
         S ** exp(+-z sd / (S log S)) (Kalbfleisch & Prentice 2002, s.4.3).
-        Both as SciPy's ``ecdf(...).sf.confidence_interval(level, method)``;
-        NaN where the variance is.
+        Computed by SciPy: ``scipy.stats.ecdf(...).sf.confidence_interval(level,
+        method=method)`` on the same data; NaN where the variance is.
         """
         if not 0 < level < 1:
             raise ValueError(f"level={level!r}: must be between 0 and 1")
-        z = NormalDist().inv_cdf(0.5 + level / 2)
-        s, sd = self.survival, np.sqrt(self.variance)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if method == "linear":
-                return np.clip(s - z * sd, 0, 1), np.clip(s + z * sd, 0, 1)
-            if method == "log-log":
-                half = z * sd / (s * np.log(s))
-                return s ** np.exp(-half), s ** np.exp(half)
-        raise ValueError(f"method={method!r}: choose 'linear' or 'log-log'")
+        if method not in ("linear", "log-log"):
+            raise ValueError(f"method={method!r}: choose 'linear' or 'log-log'")
+        # the tuple holds every patient: d_i events and c_i censorings at t_i
+        sf = _scipy_sf(np.repeat(self.t, self.events), np.repeat(self.t, self.censored))
+        with warnings.catch_warnings():
+            # SciPy warns where the bound is undefined (S = 0); those are NaN, as documented
+            warnings.filterwarnings("ignore", "The confidence interval is undefined",
+                                    RuntimeWarning)
+            ci = sf.confidence_interval(level, method=method)
+        return ci.low.probabilities, ci.high.probabilities
+
+
+def _scipy_sf(event_times, censoring_times):
+    """SciPy's product-limit survival function (``scipy.stats.ecdf``)."""
+    data = stats.CensoredData(uncensored=event_times, right=censoring_times)
+    return stats.ecdf(data).sf
 
 
 def _as_survival_data(time, event) -> tuple[np.ndarray, np.ndarray]:
@@ -296,8 +304,9 @@ def kaplan_meier(time, event) -> KaplanMeier:
     Var S(t) = S(t)^2 sum_{t_i <= t} d_i / (n_i (n_i - d_i)).
     Patients censored at an event time are at risk for that event (the usual
     convention: censoring happens just after events at the same time).
-    Checked against :func:`scipy.stats.ecdf` in ``tests/test_analysis.py``;
-    this small estimator avoids a run-time SciPy dependency.
+    S(t) is :func:`scipy.stats.ecdf`'s on :class:`scipy.stats.CensoredData`
+    (and so are the bounds of :meth:`KaplanMeier.confidence_interval`); the
+    counts at risk and Greenwood's variance are tabulated here.
     """
     t, e = _as_survival_data(time, event)
     order = np.argsort(t, kind="stable")
@@ -306,7 +315,10 @@ def kaplan_meier(time, event) -> KaplanMeier:
     at_risk = t.size - first
     events = np.add.reduceat(e.astype(np.int64), first)
     censored = counts - events
-    surv = np.cumprod(1.0 - events / at_risk)
+    sf = _scipy_sf(t[e], t[~e])
+    if not np.array_equal(sf.quantiles, u):     # SciPy keeps every distinct observed time
+        raise RuntimeError("scipy.stats.ecdf returned other times than the observed ones")
+    surv = np.asarray(sf.probabilities, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         term = events / (at_risk * (at_risk - events).astype(np.float64))
     term[(events == 0)] = 0.0                  # no event: no contribution, even when n = d = 0

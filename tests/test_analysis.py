@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -66,6 +67,44 @@ def test_kaplan_meier_by_hand_with_ties_and_censoring_at_event_times():
     assert median_survival(time, event) == 5.0
     np.testing.assert_array_equal(km.number_at_risk([0, 1, 1.5, 2, 6, 7]), [8, 8, 7, 7, 1, 0])
     np.testing.assert_allclose(km.evaluate([0, 1, 1.99, 4, 100]), [1, 7 / 8, 7 / 8, s[3], 0])
+
+
+def test_kaplan_meier_and_greenwood_bounds_by_hand():
+    # t:      1  2  2  3  4  5
+    # event:  x  x  c  x  c  x
+    # distinct t_i: 1, 2, 3, 4, 5; at risk n_i: 6, 5, 3, 2, 1; events d_i: 1, 1, 1, 0, 1
+    # S:  5/6;  5/6 * 4/5 = 2/3;  2/3 * 2/3 = 4/9;  4/9 (no event);  0
+    # Greenwood sum d/(n (n - d)): 1/30; + 1/20 = 1/12; + 1/6 = 1/4; 1/4; n = d there: NaN
+    # Var S = S^2 sum: 25/36 * 1/30 = 5/216;  4/9 * 1/12 = 1/27;  16/81 * 1/4 = 4/81;  4/81
+    km = kaplan_meier([1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 1])
+    np.testing.assert_array_equal(km.t, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(km.at_risk, [6, 5, 3, 2, 1])
+    np.testing.assert_array_equal(km.events, [1, 1, 1, 0, 1])
+    np.testing.assert_array_equal(km.censored, [0, 1, 0, 1, 0])
+    s = np.array([5 / 6, 2 / 3, 4 / 9, 4 / 9, 0.0])
+    np.testing.assert_allclose(km.survival, s, rtol=1e-12)
+    var = np.array([5 / 216, 1 / 27, 4 / 81, 4 / 81])
+    np.testing.assert_allclose(km.variance[:4], var, rtol=1e-12)
+    assert np.isnan(km.variance[4])
+    # 95 % bounds, z = 1.95996: linear S +- z sd clipped to [0, 1], e.g. at t = 3
+    # 4/9 +- z 2/9 = 0.44444 +- 0.43555 = (0.00890, 0.87999);
+    # log-log S^exp(-+z sd / (S ln S)): at t = 3,
+    # z sd / (S ln S) = 1.95996 (2/9) / ((4/9) ln(4/9)) = -1.20847, so
+    # (4/9)^exp(1.20847) = 0.06619 and (4/9)^exp(-1.20847) = 0.78491
+    z = NormalDist().inv_cdf(0.975)
+    sd = np.sqrt(var)
+    low, high = km.confidence_interval(0.95, method="linear")
+    np.testing.assert_allclose(low[:4], np.clip(s[:4] - z * sd, 0, 1), rtol=1e-12)
+    np.testing.assert_allclose(high[:4], np.clip(s[:4] + z * sd, 0, 1), rtol=1e-12)
+    np.testing.assert_allclose([low[2], high[2]], [0.00890, 0.87999], atol=5e-5)
+    low, high = km.confidence_interval(0.95)            # the default: log-log
+    half = z * sd / (s[:4] * np.log(s[:4]))
+    np.testing.assert_allclose(low[:4], s[:4] ** np.exp(-half), rtol=1e-12)
+    np.testing.assert_allclose(high[:4], s[:4] ** np.exp(half), rtol=1e-12)
+    np.testing.assert_allclose([low[2], high[2]], [0.06619, 0.78491], atol=5e-5)
+    assert np.isnan(low[4]) and np.isnan(high[4])       # S = 0: undefined, no warning
+    with pytest.raises(ValueError, match="method='plain'"):
+        km.confidence_interval(0.95, method="plain")
 
 
 def test_tied_events_drop_together():

@@ -463,7 +463,19 @@ def _call(a, h=1.0):
 
 
 def test_valid_arguments_accepted():
-    _call(_valid_args())
+    """Well-formed rows are stepped in place: a deterministic row takes its mean
+    n exp((b - d) h) exactly, a stochastic one a whole number of cells, and
+    with no shedding and no dormant row nothing is shed or reactivated."""
+    a = _valid_args()
+    a["cells"][:] = 1000.0
+    a["deterministic"][0] = 1
+    _call(a, h=2.0)
+    np.testing.assert_allclose(a["cells"][0], 1000.0 * math.exp((0.1 - 0.05) * 2.0), rtol=1e-12)
+    stochastic = a["cells"][1:]
+    assert np.all(stochastic == np.round(stochastic)) and np.all(stochastic >= 0)
+    assert np.any(stochastic != 1000.0)     # the step drew, it did not skip the rows
+    np.testing.assert_array_equal(a["shed_out"], 0)
+    np.testing.assert_array_equal(a["react_out"], 0)
 
 
 @pytest.mark.parametrize("name", ROW_ARGS[1:], ids=ROW_ARGS[1:])

@@ -32,6 +32,7 @@ The words after the language do not show in the rendered page.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import importlib
 import importlib.util
@@ -97,12 +98,69 @@ def test_there_are_hooks():
     assert {"paget_config_tables", "paget_intravasation", "paget_growth"} <= set(_hook_names())
 
 
-@pytest.mark.parametrize("name", _hook_names())
-def test_every_hook_is_documented_with_its_exact_signature(name, hooks_page):
-    func = getattr(paget.hookspecs, name)
-    signature = f"{name}{inspect.signature(func)}"
-    assert f".. autofunction:: paget.hookspecs.{signature}\n" in hooks_page
-    assert inspect.getdoc(func), f"hook {name} has no docstring for plugin authors"
+def _source_signatures() -> dict[str, str]:
+    """Each hook specification's parameters, read from the source of
+    ``paget.hookspecs`` with ``ast`` (independently of the generator's
+    ``inspect.signature``): name -> ``ast.dump`` of its arguments."""
+    tree = ast.parse(Path(paget.hookspecs.__file__).read_text())
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(
+                "hookspec" in ast.unparse(d) for d in node.decorator_list):
+            out[node.name] = ast.dump(node.args)
+    return out
+
+
+def _documented_signatures(page: str) -> dict[str, str]:
+    """Each ``.. autofunction:: paget.hookspecs.NAME(ARGS)`` line of the hooks
+    page, its ARGS parsed as a Python parameter list: name -> ``ast.dump``."""
+    out = {}
+    for m in re.finditer(r"^\.\. autofunction:: paget\.hookspecs\.(\w+)\((.*)\)$", page, re.M):
+        name, params = m.groups()
+        assert name not in out, f"hook {name} documented twice"
+        out[name] = ast.dump(ast.parse(f"def {name}({params}): pass").body[0].args)
+    return out
+
+
+def _signature_mismatches(page: str) -> list[str]:
+    source, documented = _source_signatures(), _documented_signatures(page)
+    problems = [f"{n}: not documented" for n in sorted(source.keys() - documented.keys())]
+    problems += [f"{n}: documented but not a hook" for n in sorted(documented.keys() - source)]
+    problems += [f"{n}: documented parameters differ from the hookspec's"
+                 for n in sorted(source.keys() & documented.keys()) if source[n] != documented[n]]
+    return problems
+
+
+def test_every_hook_is_documented_with_its_exact_signature(hooks_page):
+    assert set(_source_signatures()) == set(_hook_names())    # the ast reading sees every hook
+    assert _signature_mismatches(hooks_page) == []
+    for name in _hook_names():
+        assert inspect.getdoc(getattr(paget.hookspecs, name)), \
+            f"hook {name} has no docstring for plugin authors"
+
+
+def test_the_signature_check_catches_a_generator_that_drops_or_mangles_a_parameter(monkeypatch):
+    real = gen.hook_signature
+
+    def dropped(func):          # the last parameter of paget_extravasation lost
+        sig = real(func)
+        return sig.replace(", t)", ")") if func.__name__ == "paget_extravasation" else sig
+
+    monkeypatch.setattr(gen, "hook_signature", dropped)
+    assert _signature_mismatches(gen.hooks_reference()) == [
+        "paget_extravasation: documented parameters differ from the hookspec's"]
+
+    def renamed(func):          # a parameter renamed
+        return real(func).replace("(sources,", "(source,")
+
+    monkeypatch.setattr(gen, "hook_signature", renamed)
+    assert "paget_extravasation: documented parameters differ from the hookspec's" in \
+        _signature_mismatches(gen.hooks_reference())
+    monkeypatch.undo()
+    page = gen.hooks_reference()
+    missing = re.sub(r"^\.\. autofunction:: paget\.hookspecs\.paget_dormancy\(.*\n", "", page,
+                     flags=re.M)
+    assert _signature_mismatches(missing) == ["paget_dormancy: not documented"]
 
 
 def test_firstresult_hooks_say_so(hooks_page):

@@ -3,6 +3,8 @@ the experimental-metastasis assay.  Tiny cohorts; the calibration itself runs
 in docs/validation/, not here."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -46,16 +48,116 @@ def test_scenario_runs_two_patients_one_year(name):
     assert np.all(competence.values == first) and not np.all(first == 1.0)
 
 
-def test_scenario_numbers_cite_a_source():
-    """Every assignment in a scenario file is preceded by a comment block or
-    carries one (a source, DERIVED or ASSUMPTION)."""
+#: A citation: author and year ("Norton 1988", "Luzzi et al. 1998", "DiSibio &
+#: French 2008", "Chambers, Groom & MacDonald 2002"), an ASSUMPTION, a value
+#: [DERIVED] from cited ones, or a default "cited there" (where it is defined).
+CITATION = re.compile(
+    r"\b[A-Z][\w'-]+(?: et al\.?|(?:,? [A-Z][\w'-]+)*,? (?:&|and) [A-Z][\w'-]+)?"
+    r",? \(?(?:1[89]|20)\d\d\b"
+    r"|\bASSUMPTION|\bassumption|\[DERIVED\]|\b[Dd]erived from\b|\bcited there\b")
+#: Run settings, not biological numbers: they need no source.
+RUN_SETTINGS = {"seed", "cohort.patients", "cohort.years", "cohort.dt", "output.interval"}
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?|inf|nan)(?![\w.])")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=(.*)$")
+_HEADER = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(#.*)?$")
+
+
+def _code_and_comment(value: str) -> tuple[str, str]:
+    """A TOML value line split at its first ``#`` outside a string; strings blanked."""
+    code, quote = [], None
+    for i, ch in enumerate(value):
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+            code.append('""')
+        elif ch == "#":
+            return "".join(code), value[i + 1:]
+        else:
+            code.append(ch)
+    return "".join(code), ""
+
+
+def uncited_numbers(text: str) -> list[str]:
+    """The lines of a scenario file setting a number without a citation.
+
+    A key line with a number is cited by its own trailing comment; else by the
+    comment block directly above it (contiguous comment lines) if it is the
+    first key below that block; a key that follows other keys with no blank or
+    comment line between (a group: the files' ``age_mean``/``age_sd``) is
+    covered by the group's comment only if that comment names the key, and so
+    is a key under a table header whose comment block is above the header
+    (``# [DERIVED] die, dormant and grow ...`` over ``[colonization.fate]``).
+    So a number inserted anywhere but directly under a citing comment is
+    reported."""
+    problems, pending, group, header_comment, table = [], [], None, None, ""
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped:
+            pending, group, header_comment = [], None, None
+            continue
+        if stripped.startswith("#"):
+            pending.append(stripped)
+            group, header_comment = None, None
+            continue
+        if (m := _HEADER.match(line)) and "=" not in stripped.split("#")[0]:
+            table, header_comment, pending, group = m.group(1), " ".join(pending), [], None
+            continue
+        m = _KEY.match(line)
+        assert m, f"line {n}: {line!r} is neither a comment, a table header nor a key"
+        key, (code, trailing) = m.group(1), _code_and_comment(m.group(2))
+        first = group is None and not header_comment
+        if group is None:
+            group = " ".join(pending) if pending else (header_comment or "")
+        pending, header_comment = [], None
+        full = f"{table}.{key}" if table else key
+        if full in RUN_SETTINGS or not _NUMBER.search(code) or CITATION.search(trailing):
+            continue
+        named = re.search(rf"(?<![\w.]){re.escape(key)}(?![\w])", group)
+        if CITATION.search(group) and (first or named):
+            continue
+        problems.append(f"line {n}: {stripped!r} ({full}) has no citation")
+    return problems
+
+
+def _scenario_text(name: str) -> str:
     from importlib import resources
-    for name in CANCERS + ["assay_luzzi"]:
-        lines = (resources.files("paget.scenarios") / f"{name}.toml").read_text().splitlines()
-        for i, ln in enumerate(lines):
-            if "=" in ln and not ln.startswith(("#", "[")) and not ln.startswith("law"):
-                context = " ".join(lines[max(0, i - 8): i + 1])
-                assert "#" in context, f"{name}: {ln!r} has no cited source"
+    return (resources.files("paget.scenarios") / f"{name}.toml").read_text()
+
+
+def test_citation_pattern():
+    for cited in ("Norton 1988", "Luzzi et al. 1998", "DiSibio & French 2008 (Arch Pathol)",
+                  "Chambers, Groom & MacDonald 2002", "Coumans et al. 2013, BMC Cancer",
+                  "ASSUMPTION: x", "r = 0.0866 / T [DERIVED]", "defaults, cited there"):
+        assert CITATION.search(cited), cited
+    for bare in ("fit:rate", "mice", "13 days (13 / 365.25)", "see the block's head",
+                 "calibrate.py --joint", "record every day", "1e6 cells in 2008"):
+        assert not CITATION.search(bare), bare
+
+
+def test_scenario_numbers_cite_a_source():
+    """Every number in a scenario file cites its source (see uncited_numbers)."""
+    for name in CANCERS + ["assay_luzzi", "default"]:
+        assert uncited_numbers(_scenario_text(name)) == [], name
+
+
+@pytest.mark.parametrize("name", CANCERS + ["assay_luzzi"])
+def test_the_citation_check_reports_an_uncited_number_anywhere(name):
+    """An uncited number inserted after any line (but a comment line, whose block
+    would be its citation) of a copy of the file is reported, in each table,
+    inside and after groups of keys, after a blank line, at the end."""
+    lines = _scenario_text(name).splitlines()
+    positions = [i for i, ln in enumerate(lines, 1) if not ln.strip().startswith("#")]
+    assert len(positions) > 20
+    for i in positions:
+        for probe in ("uncited_probe = 0.123", "uncited_probe = [1, 2]  # fit:probe",
+                      "uncited_probe = { liver = 2e-3 }"):
+            copy = "\n".join(lines[:i] + [probe] + lines[i:])
+            found = uncited_numbers(copy)
+            assert [p for p in found if "uncited_probe" in p] and len(found) == 1, \
+                (name, i, probe, found)
 
 
 # ------------------------------------------------------------ heterogeneity
