@@ -119,9 +119,11 @@ def rebuild(pkg_dir: Path) -> None:
 
 
 def copy_dirs(site: Path) -> dict[str, Path]:
-    p = site / "paget"
-    return {"paget": p, "paget.ext": p / "ext", "paget.plugins": p / "plugins",
-            "paget.scenarios": p / "scenarios"}
+    """The installed copy's directory of each package the fingerprint covers
+    (``paget.engine`` -> ``site/paget/engine``): in the copy every package lies
+    under ``site/paget``, as in a wheel."""
+    from paget.checkpoint import _package_dirs
+    return {name: site.joinpath(*name.split(".")) for name in _package_dirs()}
 
 
 def test_a_rebuild_of_the_same_sources_restarts_a_checkpoint(written, tmp_path):

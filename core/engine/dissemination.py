@@ -1,0 +1,98 @@
+"""Dissemination: the fates of the CTCs shed in a step.
+
+Circulation, arrest and extravasation to death, dormancy or growth: the
+fate-matrix cache, the extravasation and DTC-fate hooks and the kernel call."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import PluginError
+from ..ext import kernels
+from ..state import FateMatrix
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)`` for two
+    float columns, by three 1-D uniques (the axis form sorts rows as void
+    records, ~10x slower): the pairs in lexicographic order, and each row's index
+    among them."""
+    ua, ia = np.unique(a, return_inverse=True)
+    ub, ib = np.unique(b, return_inverse=True)
+    codes, inverse = np.unique(ia.ravel() * ub.size + ib.ravel(), return_inverse=True)
+    return np.stack([ua[codes // ub.size], ub[codes % ub.size]], 1), inverse.ravel()
+
+
+class Dissemination:
+    """The fates of the CTCs a step's rows shed, for :class:`paget.engine.RankRun`."""
+
+    def fate_matrix(self, survival: float, arrest: float) -> FateMatrix:
+        key = (float(survival), float(arrest))
+        fm = self._fate_cache.get(key)
+        if fm is None:
+            if self.fate_provider is None:
+                raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
+                                  "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
+            fm = self._fate_cache[key] = self.fate_provider(*key)
+        return fm
+
+    def _disseminate(self, step, t, src, shed, rates, state, patients
+                     ) -> list[tuple[str, dict[str, np.ndarray]]]:
+        tab, n_org, acc = self.table, self.n_org, self.acc
+        m = src.size
+        sources = self._lesions(src)
+        # circulation classes: one fate matrix per distinct (survival, arrest) pair
+        surv, arr = rates.ctc_survival[src], rates.ctc_arrest[src]
+        if (surv == surv[0]).all() and (arr == arr[0]).all():   # the usual: one class
+            pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
+        else:
+            pairs, fate_class = _unique_pairs(surv, arr)
+        mats = [self.fate_matrix(a, b) for a, b in pairs]
+        f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
+        f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
+        p_ext = np.ones((m, n_org))
+        fates = np.zeros((m, n_org, 3))
+        fates[..., 2] = 1.0
+        env = dict(sources=sources, state=state, patients=patients, config=self.config,
+                   body=self.body, t=t)
+        self.hook.paget_extravasation(probability=p_ext, **env)
+        self.hook.paget_dtc_fate(fates=fates, **env)
+        # the sum over the last axis, added as NumPy's reduction adds three terms
+        if np.abs(fates[..., 0] + fates[..., 1] + fates[..., 2] - 1.0).max() > 1e-9:
+            raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
+                              hook="paget_dtc_fate")
+        out = {k: np.empty((m, n_org), np.int64) for k in
+               ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
+        died = np.empty(m, np.int64)
+        src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
+        sp = src_patient - self.lo
+        kernels.disseminate(tab.uid[src], src_patient, src_organ,
+                            fate_class.astype(np.int64).ravel(), src_shed,
+                            np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
+                            p_ext, fates, self.seed, step, out["arrested"], died,
+                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
+        self._add(acc["ctc_shed"], sp, src_organ, src_shed)
+        acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
+        # a patient's rows add up (integers: exact in any order), one compiled pass
+        for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
+                          ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
+                          ("colonies_founded", "founded")):
+            kernels.add_rows_at(acc[name], sp, out[key])
+        seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
+        if seeded.any():
+            first = self.events["first_seeding_time"]
+            fresh = np.zeros(self.P, bool)
+            fresh[sp[seeded]] = True
+            first[fresh & np.isnan(first)] = self._t(step + 1)
+        new = []
+        # founders: one new one-cell lesion per growing cell
+        ri, oj = np.nonzero(out["founded"])
+        if ri.size:
+            new.append(("lesion", self._found("founder", src[ri], out["founded"][ri, oj], step,
+                                              organ=oj)))
+        # dormant cells join the pool of (source row, organ): as a new pool's
+        # row, which _join_pools adds to the pool instead if it exists already
+        ri, oj = np.nonzero(out["dormant"])
+        if ri.size:
+            new.append(("pool", self._found("pool", src[ri], out["dormant"][ri, oj], step,
+                                            organ=oj)))
+        return new

@@ -1,0 +1,268 @@
+"""The step loop of one rank: each step's hooks, kernel and bookkeeping."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..body import Body
+from ..domains import Domains, Group
+from ..errors import ConfigError
+from ..ext import kernels
+from ..ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+from ..output import FLUX_VARIABLES, STATE_VARIABLES
+from ..random import Draws, purpose_id
+from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
+from .decomposition import Decomposition
+from .dissemination import Dissemination
+from .founding import Founding
+from .plan import StepPlan
+from .records import Records
+from .snapshot import Snapshot
+
+_PURPOSE_REMOVAL = purpose_id("paget.removal")
+
+
+class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
+    """Simulate patients ``[lo, hi)`` of the cohort on this rank.
+
+    Parameters
+    ----------
+    fates : callable (survival, arrest) -> FateMatrix, or None
+        The circulation's fate matrices per class (cached here per pair).
+    variables : list of StateVariable
+        Plugin state to allocate and carry.
+    group : paget.domains.Group, optional
+        The ranks sharing patients ``[lo, hi)`` with this one (see
+        :mod:`paget.domains`): each holds the rows of the domains it owns and
+        every per-patient array; what spans a patient is reduced over the
+        group.  None: this rank holds the block alone.
+    """
+
+    #: steps between checks of a group's balance of rows over its ranks
+    REBALANCE_EVERY = 4
+    #: a group moves domains when its most loaded rank has this many times the
+    #: mean rows (and the group more than 64 rows per rank)
+    REBALANCE_ABOVE = 1.1
+
+    def __init__(self, config, body: Body, hook, lo: int, hi: int,
+                 fates: Callable[[float, float], FateMatrix] | None,
+                 variables: list[StateVariable] = (), group: Group | None = None):
+        self.config = config
+        self.body = body
+        self.hook = hook
+        self.lo, self.hi = lo, hi
+        self.P = hi - lo
+        self.plan = StepPlan.from_config(config)
+        self.seed = int(config.seed)
+        self.fate_provider = fates
+        self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
+        n_org = body.n_organs
+        self.n_org = n_org
+        n_rec = len(self.plan.record_steps)
+        self.variables = list(variables)
+        lesion_vars = [v for v in self.variables if v.level == "lesion"]
+        self.inherit = [v.name for v in lesion_vars if v.inherit]
+        self.table = LesionTable(capacity=max(64, 4 * self.P),
+                                 extra={v.name: (v.dtype, v.default) for v in lesion_vars})
+        self.pstate = {v.name: np.full((self.P,) if v.level == "patient" else (self.P, n_org),
+                                       v.default, dtype=v.dtype)
+                       for v in self.variables if v.level != "lesion"}
+        self.rec = {name: np.zeros((self.P, n_rec, n_org),
+                                   dtype=np.float64 if name.endswith("cells") else np.int64)
+                    for name in STATE_VARIABLES + FLUX_VARIABLES}
+        self.rec["ctc_died"] = np.zeros((self.P, n_rec), dtype=np.int64)
+        self.rec["alive"] = np.zeros((self.P, n_rec), dtype=bool)
+        for v in self.variables:
+            if v.level != "lesion" and v.output and v.over_time:
+                shape = (self.P, n_rec) if v.level == "patient" else (self.P, n_rec, n_org)
+                self.rec[f"state.{v.name}"] = np.zeros(shape, dtype=v.dtype)
+        self.acc = {name: np.zeros((self.P, n_org), dtype=np.int64) for name in FLUX_VARIABLES}
+        self.acc["ctc_died"] = np.zeros(self.P, dtype=np.int64)
+        self.alive = np.ones(self.P, dtype=bool)
+        self.burden = np.zeros(self.P)
+        self.last_shed = np.zeros(self.P, dtype=np.int64)   # CTCs shed in the previous step
+        self.last_death = np.zeros(self.P)                  # cells/day dying in the previous step
+        self.events = {k: np.full(self.P, np.nan) for k in
+                       ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
+        self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
+        self.archive: list[dict[str, np.ndarray]] = []
+        self.clones: list[dict[str, np.ndarray]] = []
+        self.next_step = 0      # the next step to simulate
+        self.next_record = 0    # index into plan.record_steps of the next record
+        self._rate_buffers: dict[str, np.ndarray] = {}
+        self._subclonal = False  # True once a lesion holds more than one row (clone)
+        self.group = group
+        self.domains = None if group is None else Domains(group.size, self.P, n_org)
+        self._seeded = False
+        if group is None:   # a group seeds in run(): it may exchange rows (injection)
+            self._seed_primaries()
+
+    def run(self, progress: Callable[[int], None] | None = None,
+            on_step: Callable[[int], bool] | None = None) -> dict[str, Any] | None:
+        """Step from ``self.next_step`` to the end and return this rank's results.
+
+        ``progress(k)`` is told of every ``k`` steps done.  ``on_step(s)`` is
+        called after step ``s`` (when ``self.next_step == s + 1``), with the
+        state complete and consistent, so it may save a checkpoint; if it
+        returns True the run stops there and ``run`` returns None.
+        """
+        plan = self.plan
+        rec_steps = plan.record_steps
+        if not self._seeded:
+            self._seed_primaries()
+        if self.next_step == 0 and self.next_record == 0:
+            self._record(0)
+            self._record_initial_state()
+            self.next_record = 1
+        for step in range(self.next_step, plan.n_steps):
+            # A rank whose patients have all died keeps stepping (over an empty
+            # table, cheaply): its plugins' update_state still runs, as it would
+            # on a rank that also holds live patients, so results never depend on
+            # how patients are spread over ranks.
+            self._step(step)
+            self.next_step = step + 1
+            if self.next_record < len(rec_steps) and step + 1 == rec_steps[self.next_record]:
+                self._record(self.next_record)
+                self.next_record += 1
+            if progress:
+                progress(1)
+            if on_step is not None and on_step(step) and step + 1 < plan.n_steps:
+                return None
+        return self._results()
+
+    def _step(self, step: int) -> None:
+        tab, dt, t = self.table, self.plan.dt, self._t(step)
+        les = self._lesions()
+        state = self._state()
+        patients = self._patients()
+        draws = Draws(self.seed, step)
+        env = dict(config=self.config, body=self.body, t=t)
+        self.hook.paget_update_state(lesions=les, state=state, patients=patients, dt=dt,
+                                     draws=draws, **env)
+        if self._remove(step, les, state, patients, env):
+            les = self._lesions()
+        n = tab.n
+        rates = Rates.neutral(n, self._rate_buffers)
+        common = dict(lesions=les, rates=rates, state=state, patients=patients, **env)
+        self.hook.paget_invasion(**common)
+        self.hook.paget_intravasation(**common)
+        self.hook.paget_growth(**common, dt=dt)
+        self.hook.paget_dormancy(**common)
+        self.hook.paget_circulation(**common)
+        dormant = (tab.flags & FLAG_DORMANT) != 0
+        birth = np.where(dormant, rates.reactivation, rates.birth)
+        death = np.where(dormant, rates.dormant_death, rates.death)
+        cells_before = tab.cells.copy()
+        shed = np.empty(n, np.int64)
+        react = np.empty(n, np.int64)
+        mutated = np.empty(n, np.int64)
+        kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
+                          rates.shed, rates.deterministic.view(np.uint8), dt, self.seed, step,
+                          shed, react, rates.mutation, mutated)
+        self._check_exact(tab.cells)  # before the counts it drew make new rows
+        pidx = tab.patient - self.lo
+        acc = self.acc
+        self.last_shed = self._gsum(np.bincount(pidx, weights=shed, minlength=self.P)
+                                    .astype(np.int64))
+        self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
+        # dormant pools: deaths are what left the pool without reactivating
+        # (other rows add 0.0, which leaves every partial sum of bincount as it is)
+        if dormant.any():
+            self._add(acc["dormant_died"], pidx, tab.organ,
+                      np.where(dormant, (cells_before - tab.cells) - react, 0.0))
+        new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
+        src = np.flatnonzero(shed)
+        if src.size:
+            new_rows += self._disseminate(step, t, src, shed, rates, state, patients)
+        if react.any():
+            reac = np.flatnonzero(react)
+            self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])
+            new_rows.append(("lesion", self._found("reactivated", reac, react[reac], step)))
+        if mutated.any():
+            mut = np.flatnonzero(mutated)
+            new_rows.append(("clone", self._found("mutant", mut, mutated[mut], step)))
+        self._append(new_rows, step)
+        self._after_step(step)
+
+    def _remove(self, step: int, les, state, patients, env) -> bool:
+        """Apply ``paget_removal``; True if any cell was removed."""
+        tab = self.table
+        fraction = np.zeros(tab.n)
+        self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
+                                **env)
+        if not fraction.any():
+            return False
+        rows = np.flatnonzero(fraction)
+        f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
+        u = kernels.keyed_uniform(self.seed, np.ascontiguousarray(tab.uid[rows]), step,
+                                  _PURPOSE_REMOVAL, np.ascontiguousarray(tab.patient[rows]))
+        before = tab.cells[rows]
+        # stochastic rounding: E[kept] = cells * (1 - f) exactly; f = 1 keeps none
+        kept = np.minimum(np.floor(before * (1.0 - f) + u), before)
+        tab.cells[rows] = kept
+        self._add(self.acc["cells_removed"], tab.patient[rows] - self.lo, tab.organ[rows],
+                  before - kept)
+        return True
+
+    @staticmethod
+    def _check_exact(cells: np.ndarray) -> None:
+        if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
+            raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
+                              "the growth (colonization.growth) or the shedding that feeds it")
+
+    def _after_step(self, step: int) -> None:
+        tab, cfg = self.table, self.config.outcome
+        t_end = self._t(step + 1)
+        self._check_exact(tab.cells)
+        growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
+        pidx = tab.patient - self.lo
+        # whole numbers below 2**53: the sum over growing rows is exact
+        self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
+                                             minlength=self.P).astype(np.float64))
+        # first detectable metastasis (a lesion: all its clones together)
+        first_row, size = self._lesion_sizes()
+        met = first_row[(size >= cfg.detectable_cells)
+                        & ((tab.flags[first_row] & FLAG_PRIMARY) == 0)]
+        if met.size:
+            ev = self.events["first_detectable_metastasis_time"]
+            p = np.unique(pidx[met])
+            p = p[np.isnan(ev[p])]
+            ev[p] = t_end
+        # death at the lethal burden: freeze the patient's state
+        dying = self.alive & (self.burden >= cfg.lethal_cells)
+        if dying.any():
+            self.events["death_time"][dying] = t_end
+            self.alive &= ~dying
+            rows = dying[pidx]
+            state = self._aggregate()
+            for name in STATE_VARIABLES:
+                self.frozen[name][dying] = state[name][dying]
+            self.archive.append(tab.take(rows))
+            self._compact(~rows)
+        # drop rows that reached zero cells, once they are a sixteenth of the table
+        empty = tab.cells <= 0
+        if np.count_nonzero(empty) * 16 > tab.n:
+            self._compact(~empty)
+        if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
+            self._rebalance()
+
+    def _compact(self, keep: np.ndarray) -> None:
+        self.table.compact(keep)
+
+    def _t(self, step) -> float | np.ndarray:
+        return step * self.plan.dt
+
+    def _lesions(self, rows: np.ndarray | None = None):
+        return self.table.view(self.plan.dt, self.lo, rows, n_patients=self.P,
+                               n_organs=self.n_org, group=self.group)
+
+    def _patients(self) -> Patients:
+        ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
+        return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
+                        alive=ro(self.alive), burden=ro(self.burden),
+                        ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
+
+    def _state(self) -> State:
+        tab = self.table
+        return State({name: tab.column(name) for name in tab.extra}, self.pstate)
