@@ -1,0 +1,138 @@
+"""Model assembly: the plugins, the configuration they validate, their state variables and output attributes.
+
+The parts :class:`paget.Simulation` is built from, and the checks of what the
+plugins return (tables, state variables, fate matrices, output attributes).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+import numpy as np
+from pydantic import BaseModel
+
+from .config import PluginsTable, build_config_model, validate_config
+from .engine import RankRun
+from .errors import PagetError, PluginError
+from .manager import DEFAULT_PLUGINS, make_plugin_manager
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .domains import Group
+    from .simulation import Simulation
+
+
+def load_plugins(data: dict[str, Any], plugins: Iterable[tuple[str, Any]], entry_points: bool):
+    """The plugin manager, its plugins' info and the configuration model with
+    their tables, for the configuration ``data``, from which the tables of
+    disabled plugins are dropped (left unread)."""
+    plugin_cfg = validate_config(_plugins_only_model(), {"plugins": data.get("plugins", {})})
+    # naming a built-in module in [plugins] load is redundant, not an error:
+    # it is loaded already (pluggy would refuse the second registration)
+    builtin = {module for _, module in DEFAULT_PLUGINS}
+    load = [m for m in plugin_cfg.plugins.load if m not in builtin]
+    try:
+        manager, info = make_plugin_manager(
+            load=load, disable=plugin_cfg.plugins.disable,
+            entry_points_too=entry_points, extra=plugins)
+    except ValueError as exc:  # pluggy: one module registered under two names
+        if isinstance(exc, PagetError):
+            raise
+        raise PluginError(f"plugins.load = {load!r}: a plugin module is registered twice "
+                          f"(loaded already under another name, e.g. as an entry point): "
+                          f"{str(exc).split(':', 1)[0]}") from None
+    tables: dict[str, type[BaseModel]] = {}
+    for impl in manager.hook.paget_config_tables.get_hookimpls():
+        result = impl.function() or {}
+        if not isinstance(result, Mapping):
+            raise PluginError(f"plugin {impl.plugin_name!r}: paget_config_tables returned "
+                              f"{type(result).__name__}, not a dict of tables",
+                              plugin=impl.plugin_name, hook="paget_config_tables")
+        for name, model in result.items():
+            if name in tables:
+                raise PluginError(f"plugins declare table [{name}] twice (second: "
+                                  f"{impl.plugin_name!r})", plugin=impl.plugin_name)
+            tables[name] = model
+    config_model = build_config_model(tables)
+    # the table of a disabled plugin is left unread, so a scenario keeps
+    # working with one of its stages switched off
+    for name in plugin_cfg.plugins.disable:
+        if name not in config_model.model_fields:
+            data.pop(name, None)
+    return manager, info, config_model
+
+
+def _plugins_only_model():
+    """A model that validates only the [plugins] table (read before plugins load)."""
+    return _PluginsOnly
+
+
+class _PluginsOnly(BaseModel):
+    model_config = {"extra": "ignore"}
+    plugins: PluginsTable = PluginsTable()
+
+
+def collect_variables(manager) -> list:
+    """The state variables the plugins declare (``paget_state_variables``)."""
+    from .state import COLUMNS, StateVariable
+    variables, owner = [], {}
+    for impl in manager.hook.paget_state_variables.get_hookimpls():
+        for v in impl.function() or ():
+            if not isinstance(v, StateVariable):
+                raise PluginError(f"plugin {impl.plugin_name!r}: paget_state_variables must "
+                                  f"return StateVariable objects", plugin=impl.plugin_name)
+            if v.name in owner or v.name in COLUMNS:
+                raise PluginError(f"plugin {impl.plugin_name!r} declares state variable "
+                                  f"{v.name!r}, already declared by "
+                                  f"{owner.get(v.name, 'the engine')!r}", plugin=impl.plugin_name)
+            owner[v.name] = impl.plugin_name
+            variables.append(v)
+    return variables
+
+
+def check_fates(fates, n_org: int) -> None:
+    """Refuse a fate matrix of the wrong shape or whose rows are not probabilities."""
+    blood, lymph = np.asarray(fates.blood), np.asarray(fates.lymph)
+    if blood.shape != (n_org, n_org + 1) or lymph.shape != (n_org + 1,):
+        raise PluginError(f"paget_fate_matrix returned shapes {blood.shape}, {lymph.shape}; "
+                          f"expected ({n_org}, {n_org + 1}) and ({n_org + 1},)",
+                          hook="paget_fate_matrix")
+    for name, a in (("blood", blood), ("lymph", lymph)):
+        if not (np.all(np.isfinite(a)) and a.min() >= 0 and
+                np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
+            raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
+                              hook="paget_fate_matrix")
+
+
+def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:
+    """The attributes the plugins add to output variables (``paget_output_attrs``)."""
+    from .output import VARIABLES, plugin_variables
+    known = set(VARIABLES) | set(plugin_variables(variables))
+    out: dict[str, dict[str, Any]] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for impl in manager.hook.paget_output_attrs.get_hookimpls():
+        result = impl.function(**{a: config for a in impl.argnames}) or {}
+        plugin = impl.plugin_name
+        if not isinstance(result, Mapping) or not all(
+                isinstance(a, Mapping) for a in result.values()):
+            raise PluginError(f"plugin {plugin!r}: paget_output_attrs returned "
+                              f"{type(result).__name__}, not a dict of attribute dicts",
+                              plugin=plugin, hook="paget_output_attrs")
+        for name, attrs in result.items():
+            if name not in known:
+                raise PluginError(f"plugin {plugin!r}: paget_output_attrs names {name!r}, "
+                                  f"not an output variable", plugin=plugin,
+                                  hook="paget_output_attrs")
+            for key, value in attrs.items():
+                if key in ("units", "long_name") or (name, key) in owner:
+                    by = owner.get((name, key), "its declaration")
+                    raise PluginError(f"plugin {plugin!r}: paget_output_attrs sets {name}."
+                                      f"{key}, already set by {by}", plugin=plugin,
+                                      hook="paget_output_attrs")
+                owner[(name, key)] = repr(plugin)
+                out.setdefault(name, {})[key] = value
+    return out
+
+
+def make_run(sim: "Simulation", lo: int, hi: int, group: "Group | None") -> RankRun:
+    """The engine's run of patients ``lo:hi`` of ``sim``'s model (on ``group``'s ranks)."""
+    return RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi,
+                   None if sim.fates is None else sim.fate_matrix, sim.variables, group=group)
