@@ -79,7 +79,7 @@ def _child(rows: int) -> dict:
     sim = paget.Simulation({"seed": 1, "cohort": {"patients": 1, "years": 1}})
     run = None
     try:
-        run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.fate_matrix,
+        run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1,
                       sim.variables)
     except Exception as exc:  # pragma: no cover - engine internals changed
         err = f"{type(exc).__name__}: {exc}"

@@ -252,7 +252,7 @@ def _cmd_run(args, comm) -> int:
     console = Console(stderr=False)
     if args.print_config:
         if rank == 0:
-            from .config import config_toml
+            from .config_toml import config_toml
             sys.stdout.write(config_toml(sim.resolved_config(), sim.config_model))
         return 0
     _check_paths(comm, output, overwrite, policy,

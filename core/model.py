@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-import numpy as np
 from pydantic import BaseModel
 
 from .config import PluginsTable, build_config_model, validate_config
@@ -88,20 +87,6 @@ def collect_variables(manager) -> list:
     return variables
 
 
-def check_fates(fates, n_org: int) -> None:
-    """Refuse a fate matrix of the wrong shape or whose rows are not probabilities."""
-    blood, lymph = np.asarray(fates.blood), np.asarray(fates.lymph)
-    if blood.shape != (n_org, n_org + 1) or lymph.shape != (n_org + 1,):
-        raise PluginError(f"paget_fate_matrix returned shapes {blood.shape}, {lymph.shape}; "
-                          f"expected ({n_org}, {n_org + 1}) and ({n_org + 1},)",
-                          hook="paget_fate_matrix")
-    for name, a in (("blood", blood), ("lymph", lymph)):
-        if not (np.all(np.isfinite(a)) and a.min() >= 0 and
-                np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
-            raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
-                              hook="paget_fate_matrix")
-
-
 def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:
     """The attributes the plugins add to output variables (``paget_output_attrs``)."""
     from .output import VARIABLES, plugin_variables
@@ -134,5 +119,5 @@ def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:
 
 def make_run(sim: "Simulation", lo: int, hi: int, group: "Group | None") -> RankRun:
     """The engine's run of patients ``lo:hi`` of ``sim``'s model (on ``group``'s ranks)."""
-    return RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi,
-                   None if sim.fates is None else sim.fate_matrix, sim.variables, group=group)
+    return RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi, sim.variables,
+                   group=group)

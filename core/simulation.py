@@ -17,7 +17,8 @@ from .config import deep_merge, read_toml, validate_config
 from .coordination import _Coordinator, _describe, _raise_first, on_every_rank  # noqa: F401
 from .engine import RankRun, StepPlan, select_patients  # noqa: F401
 from .errors import ConfigError
-from .model import check_fates, collect_variables, load_plugins, output_attrs
+from .engine.dissemination import solve_fate_matrix
+from .model import collect_variables, load_plugins, output_attrs
 from .output import build_dataset, config_attrs
 from .scenario_files import _read_resource, list_scenarios, scenario_path, scenario_sources
 
@@ -144,11 +145,8 @@ class Simulation:
 
     def fate_matrix(self, survival: float = 1.0, arrest: float = 1.0):
         """The circulation's fate matrix for one class (see ``paget_fate_matrix``)."""
-        fm = self.plugin_manager.hook.paget_fate_matrix(config=self.config, body=self.body,
-                                                        survival=survival, arrest=arrest)
-        if fm is not None:
-            check_fates(fm, self.body.n_organs)
-        return fm
+        return solve_fate_matrix(self.plugin_manager.hook, self.config, self.body,
+                                 survival, arrest)
 
     # ---------------------------------------------------------------- queries
     def resolved_config(self) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def test_restart_with_plugin_state_and_clones_is_identical():
     hook = sim.plugin_manager.hook
 
     def rank(lo, hi):
-        return RankRun(sim.config, sim.body, hook, lo, hi, sim.fate_matrix, sim.variables)
+        return RankRun(sim.config, sim.body, hook, lo, hi, sim.variables)
 
     states = []
     for lo, hi in ((0, 2), (2, 5)):
@@ -212,7 +212,7 @@ def test_plugin_state_of_dead_patients_does_not_depend_on_the_ranks():
     serial = sim.run()
     deaths = serial.death_time.values
     assert np.all(np.isfinite(deaths)) and len(np.unique(deaths)) > 1
-    parts = [RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi, sim.fate_matrix,
+    parts = [RankRun(sim.config, sim.body, sim.plugin_manager.hook, lo, hi,
                      sim.variables).run() for lo, hi in ((0, 2), (2, 4))]
     assert_same_result(sim._dataset(parts), serial)
     assert int(serial.ticks.isel(time=-1).min()) == sim.plan.n_steps

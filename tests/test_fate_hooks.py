@@ -4,10 +4,14 @@ what a plugin writes is what the engine does (test plugins in
 (``tests/conftest.py``), the five stages only."""
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
 import paget
+from paget.errors import PluginError
+from paget.state import FateMatrix
 
 from . import plugin_fates
 from .conftest import busy
@@ -121,3 +125,35 @@ def test_control_keeps_a_large_part_of_its_dormant_cells(control):
     """The contrast for the test above: the built-in rates leave many cells dormant."""
     into = control.dtc_dormant.sum(("time", "organ"))
     assert (control.dormant_cells.isel(time=-1).sum("organ") > 0.2 * into).all()
+
+
+def _fate_plugin(bad_for_default: bool):
+    """A plugin whose ``paget_fate_matrix`` answers with blood rows summing to
+    n_organs + 1: for every class, or only for the class (0.5, 1) that its
+    ``paget_circulation`` gives every row (the default one falls through to the
+    circulation plugin)."""
+    mod = types.ModuleType("bad_fates")
+
+    @paget.hookimpl(tryfirst=True)
+    def paget_fate_matrix(body, survival):
+        if survival == 1.0 and not bad_for_default:
+            return None
+        n = body.n_organs
+        return FateMatrix(np.ones((n, n + 1)), np.full(n + 1, 1.0 / (n + 1)))
+
+    @paget.hookimpl
+    def paget_circulation(rates):
+        rates.ctc_survival[:] = 0.5
+
+    mod.paget_fate_matrix, mod.paget_circulation = paget_fate_matrix, paget_circulation
+    return mod
+
+
+@pytest.mark.parametrize("bad_for_default", [True, False])
+def test_every_class_fate_matrix_is_checked(bad_for_default):
+    """The default class's matrix is checked when the simulation is made, another
+    class's when the engine first solves it: the same check, the same message."""
+    with pytest.raises(PluginError, match="paget_fate_matrix: blood rows must be "
+                                          "probabilities summing to 1"):
+        paget.Simulation(CFG, plugins=[("bad_fates", _fate_plugin(bad_for_default))],
+                         entry_points=False).run()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..body import Body
 from ..errors import PluginError
 from ..ext import kernels
 from ..state import FateMatrix
@@ -22,17 +23,44 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.stack([ua[codes // ub.size], ub[codes % ub.size]], 1), inverse.ravel()
 
 
+def check_fates(fates: FateMatrix, n_org: int) -> None:
+    """Refuse a fate matrix of the wrong shape or whose rows are not probabilities."""
+    blood, lymph = np.asarray(fates.blood), np.asarray(fates.lymph)
+    if blood.shape != (n_org, n_org + 1) or lymph.shape != (n_org + 1,):
+        raise PluginError(f"paget_fate_matrix returned shapes {blood.shape}, {lymph.shape}; "
+                          f"expected ({n_org}, {n_org + 1}) and ({n_org + 1},)",
+                          hook="paget_fate_matrix")
+    for name, a in (("blood", blood), ("lymph", lymph)):
+        if not (np.all(np.isfinite(a)) and a.min() >= 0 and
+                np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
+            raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
+                              hook="paget_fate_matrix")
+
+
+def solve_fate_matrix(hook, config, body: Body, survival: float, arrest: float
+                      ) -> FateMatrix | None:
+    """``paget_fate_matrix`` for one circulation class, checked with
+    :func:`check_fates` (None: no plugin implements the hook)."""
+    fm = hook.paget_fate_matrix(config=config, body=body, survival=survival, arrest=arrest)
+    if fm is not None:
+        check_fates(fm, body.n_organs)
+    return fm
+
+
 class Dissemination:
     """The fates of the CTCs a step's rows shed, for :class:`paget.engine.RankRun`."""
 
     def fate_matrix(self, survival: float, arrest: float) -> FateMatrix:
+        """The fate matrix of one circulation class, from ``paget_fate_matrix``
+        (checked, and cached per pair)."""
         key = (float(survival), float(arrest))
         fm = self._fate_cache.get(key)
         if fm is None:
-            if self.fate_provider is None:
+            fm = solve_fate_matrix(self.hook, self.config, self.body, *key)
+            if fm is None:
                 raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
                                   "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
-            fm = self._fate_cache[key] = self.fate_provider(*key)
+            self._fate_cache[key] = fm
         return fm
 
     def _disseminate(self, step, t, src, shed, rates, state, patients

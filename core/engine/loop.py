@@ -28,8 +28,9 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
 
     Parameters
     ----------
-    fates : callable (survival, arrest) -> FateMatrix, or None
-        The circulation's fate matrices per class (cached here per pair).
+    hook : pluggy.HookRelay
+        The plugin manager's hooks, called each step (and ``paget_fate_matrix``
+        once per circulation class, cached here per pair).
     variables : list of StateVariable
         Plugin state to allocate and carry.
     group : paget.domains.Group, optional
@@ -46,7 +47,6 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
     REBALANCE_ABOVE = 1.1
 
     def __init__(self, config, body: Body, hook, lo: int, hi: int,
-                 fates: Callable[[float, float], FateMatrix] | None,
                  variables: list[StateVariable] = (), group: Group | None = None):
         self.config = config
         self.body = body
@@ -55,7 +55,6 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         self.P = hi - lo
         self.plan = StepPlan.from_config(config)
         self.seed = int(config.seed)
-        self.fate_provider = fates
         self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
         n_org = body.n_organs
         self.n_org = n_org

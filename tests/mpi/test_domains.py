@@ -88,8 +88,8 @@ def test_rebalancing_spreads_rows_piled_on_one_rank_and_changes_no_result():
     g = _group()
     cfg = busy(cohort={"patients": 1, "years": 0.2})
     sim = paget.Simulation(cfg, entry_points=False)
-    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.fate_matrix,
-                  sim.variables, group=g)
+    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 1, sim.variables,
+                  group=g)
     run.domains.owner[:] = 0
     loads = []
 
@@ -141,8 +141,8 @@ def test_domains_of_a_group_cover_every_row_exactly_once():
     g = _group()
     sim = paget.Simulation(busy(cohort={"patients": 2, "years": 0.1}), entry_points=False)
     # two patients on every rank of the group (as one block)
-    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 2, sim.fate_matrix,
-                  sim.variables, group=g)
+    run = RankRun(sim.config, sim.body, sim.plugin_manager.hook, 0, 2, sim.variables,
+                  group=g)
     run.run()
     everyone = np.concatenate(g.comm.allgather(run.table.uid.copy()))
     assert everyone.size > 100
