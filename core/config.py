@@ -369,7 +369,8 @@ _TYPE_NAMES = {"float_type": "a number", "float_parsing": "a number", "int_type"
 
 def _plugin_hint(name: str, data: Any) -> str:
     """Why a top-level table may be unknown: its plugin is not loaded."""
-    owner = _builtin_table_owners().get(name)
+    from .manager import builtin_table_owners
+    owner = builtin_table_owners().get(name)
     disabled = _lookup(data, ("plugins", "disable"), [])
     if owner is not None and isinstance(disabled, list) and owner in disabled:
         return f"; it belongs to the plugin {owner!r}, which [plugins] disable switches off"
@@ -377,12 +378,6 @@ def _plugin_hint(name: str, data: Any) -> str:
         return f"; it belongs to the built-in plugin {owner!r}, which is not loaded"
     return ("; is its plugin loaded? add it under [plugins] load = [...] "
             "or pass --plugin MODULE")
-
-
-def _builtin_table_owners() -> dict[str, str]:
-    """{table: plugin} of the built-in plugins' tables (to tell a disabled one)."""
-    from .manager import builtin_table_owners
-    return builtin_table_owners()
 
 
 def _message(err: dict, key: str, loc: tuple, model: type[BaseModel], data: Any) -> str:
