@@ -11,6 +11,8 @@ Modules:
   step on a 10**6-row patient (run in a fresh subprocess);
 * :mod:`benchmarks.cohort` -- cohort wall time under ``mpiexec -n K`` and the share
   of a run spent outside the kernels;
+* :mod:`benchmarks.explore` -- runs per second through ``paget.simulate`` and a
+  sweep, and a sweep's efficiency on K ranks;
 * :mod:`benchmarks.report` -- targets and the printed report.
 
 Every figure is measured and reported, never asserted: see ``benchmarks/README.md``.
@@ -28,4 +30,6 @@ TARGETS: dict[str, tuple[str, float]] = {
     # cost no worse than linear in patients and in lesion rows (figure 8)
     "patient_growth_exponent": ("<=", 1.0),
     "lesion_growth_exponent": ("<=", 1.0),
+    # paget.simulate against Simulation(...).run() of the same configuration (figure 9)
+    "simulate_overhead": ("<=", 0.1),
 }

@@ -182,6 +182,10 @@ def run(args) -> dict:
                                      1.0 if quick else 2.0, log=lambda m: log("   " + m)))
     res.update(scaling.lesion_sweep(1.0 if quick else 1.25))
 
+    log("9. exploration: simulate and a sweep")
+    from . import explore
+    res.update(explore.figures(quick, ranks, log=lambda m: log("   " + m)))
+
     res["targets"] = {}
     from .report import target_status
     for key in TARGETS:
@@ -398,6 +402,10 @@ def sections(res: dict):
         s.notes.append("exponent: slope of log(time) against log(size); 1 = linear, below 1 "
                        "while fixed per-step costs are being amortised")
         out.append(s)
+
+    if "simulate_overhead" in res:
+        from .explore import section
+        out.append(section(res))
 
     s = Section("Targets", ["key", "value", "target", "status"])
     for key, t in res["targets"].items():

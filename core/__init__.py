@@ -1,6 +1,7 @@
 """paget: simulation of the metastatic cascade ("seed and soil", Paget 1889).
 
-Public API: :class:`Simulation`, :data:`hookimpl` for plugin authors, the
+Public API: :class:`Simulation`, :func:`simulate` (one run from dotted
+parameters, :mod:`paget.explore`), :data:`hookimpl` for plugin authors, the
 errors :class:`ConfigError` and :class:`PluginError`, and :func:`open_dataset` to
 read a result file back as :meth:`Simulation.run` returned it.
 """
@@ -8,6 +9,7 @@ from .errors import ConfigError, PagetError, PluginError
 from .manager import hookimpl
 from .output import open_dataset
 from .simulation import Simulation, list_scenarios
+from .explore import simulate
 
 __all__ = ["Simulation", "hookimpl", "ConfigError", "PluginError", "PagetError", "list_scenarios",
-           "open_dataset"]
+           "open_dataset", "simulate"]

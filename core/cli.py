@@ -1,4 +1,5 @@
-"""Command line: ``paget run | scenarios | plugins | validate | plot``.
+"""Command line: ``paget run | scenarios | plugins | validate | plot | sweep | sensitivity |
+calibrate``.
 
 Under ``mpiexec -n K`` every command works the same; only rank 0 prints.
 
@@ -114,7 +115,35 @@ def _parser() -> argparse.ArgumentParser:
                                f"(see paget plot --help)\n")
 
     plot.error = plot_usage_error
+    for name, text in EXPLORE_COMMANDS.items():
+        _explore_module(name).add_arguments(sub.add_parser(name, help=text, description=text))
+
     return p
+
+
+#: the exploration commands (paget.explore): name -> help
+EXPLORE_COMMANDS = {
+    "sweep": "run a design of parameter values crossed with replicates into one Zarr store "
+             "(resumable, over MPI ranks)",
+    "sensitivity": "Sobol' indices or Morris screening of chosen outputs, with a figure",
+    "calibrate": "Bayesian calibration (ABC-SMC, pyABC) of parameters to a data table "
+                 "(resumable, over MPI ranks)",
+}
+
+
+def _explore_module(name: str):
+    """The module of exploration command ``name``: ``add_arguments(parser)`` and
+    ``command(args, comm) -> exit status``.  (pyABC and SALib themselves are
+    imported only when a command runs.)"""
+    if name == "sweep":
+        from .explore import sweep as module
+    elif name == "sensitivity":
+        from .explore import sensitivity_cli as module
+    elif name == "calibrate":
+        from .explore import calibrate as module
+    else:
+        raise KeyError(name)
+    return module
 
 
 def _version() -> str:
@@ -508,7 +537,9 @@ def _dispatch(args, comm) -> int:
     """Run the command; its errors become one line on stderr and an exit status."""
     import signal
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
-               "validate": _cmd_validate, "plot": _cmd_plot}[args.command]
+               "validate": _cmd_validate, "plot": _cmd_plot,
+               **{name: _explore_module(name).command for name in EXPLORE_COMMANDS}
+               }[args.command]
     from .checkpoint import CheckpointError, Interrupted
     try:
         return handler(args, comm)

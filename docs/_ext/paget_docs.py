@@ -662,7 +662,8 @@ def docstring_rst(doc: str) -> str:
 #: The how-to guides, in order.  A page that does not exist (yet) is left out, so
 #: docs/reliability.md joins the toctree once its author adds it; the restart
 #: guide (``orphan`` otherwise) joins it only while ``paget run`` has ``--restart``.
-HOWTOS = ("howto/cluster", "howto/plugin", "howto/trial", "howto/restart", "reliability")
+HOWTOS = ("howto/cluster", "howto/sweep", "howto/sensitivity", "howto/calibrate", "howto/plugin",
+          "howto/trial", "howto/restart", "reliability")
 
 
 def restart_available() -> bool:

@@ -79,6 +79,20 @@ pancreas 0.00254).  Then, for the committed values::
     python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
 
 Outputs: ``docs/validation/results/fit.json``.
+
+Stage 2 as a spec of ``paget calibrate`` (Bayesian, ABC-SMC with pyABC, over MPI
+ranks, resumable; docs/howto/calibrate.md): ``docs/validation/calibrate.toml`` fits
+the shared soil of the 11 sites and each primary's rate and lymph fraction (breast's
+rate pinned) jointly to ``docs/validation/disibio2008_autopsy.csv`` (a row per
+primary)::
+
+    mpiexec -n 65 paget calibrate docs/validation/calibrate.toml \\
+        --data docs/validation/disibio2008_autopsy.csv -o autopsy_posterior.nc
+
+~1300 evaluations of five 24-patient cohorts run to death, ~200 CPU hours: not run
+for the committed values, which come from the rounds above.  The rounds' other moves
+(the shared colonization efficiency, the per-organ arrest, the rate caps) are not in
+the spec.
 """
 from __future__ import annotations
 
