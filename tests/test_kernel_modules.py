@@ -106,7 +106,6 @@ def test_a_new_module_cimports_the_samplers_and_draws_as_the_kernels_do(tmp_path
     """What a plugin author's own kernel does: cimport the stream, the types and
     a sampler from the ``.pxd`` files installed in ``paget/ext`` (inline, so
     nothing is looked up at run time), and draw from a keyed stream."""
-    pytest.importorskip("Cython", reason="building a module needs Cython (the [test] extra)")
     (tmp_path / "plugin_kernel.pyx").write_text(PLUGIN_KERNEL)
     (tmp_path / "setup.py").write_text(textwrap.dedent(PLUGIN_SETUP))
     ext = Path(paget.ext.__file__).parent
