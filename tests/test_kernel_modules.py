@@ -13,7 +13,6 @@ from pathlib import Path
 
 import mpmath
 import numpy as np
-import pytest
 
 import paget.ext
 from paget.ext import _testing, dissemination, draws, kernels, numerics, step, tables
