@@ -117,6 +117,12 @@ cdef inline double bd_transition(bitgen_t *bg, double n, double b, double d,
 # 1/2 to 1/16; 1/64 gave no more).  The floor is LOG_QUIET (declared above).
 
 
+# Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
+# log(1 + b x) and log(1 - alpha); rows of a table take few distinct rate pairs
+# (a growth law's rates are a function of size, and most rows are colonies of a
+# few cells), so a small direct-mapped cache keyed by the bits of (b, d) skips
+# expm1 and log1p for most of them.  An entry holds exactly what the row would
+# compute, so results do not depend on which rows hit the cache.
 cdef struct rate_entry:
     double b
     double d

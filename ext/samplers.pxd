@@ -54,9 +54,6 @@ cdef inline count_t binomial_small(bitgen_t *bg, count_t n, double p) noexcept n
     return binomial_walk(bg, n, ratio, pmf0, paget_stream_next_double(bg.state))
 
 
-# 1/k for the inversion walks, so that a step of the walk multiplies instead of
-
-
 cdef inline count_t binomial_walk(bitgen_t *bg, count_t n, double ratio, double pmf0,
                                   double u) noexcept nogil:
     """The inversion walk of binomial_small from its first uniform ``u``, with
@@ -379,13 +376,6 @@ cdef inline count_t binomial_small_cached(bitgen_t *bg, binom_entry *cache, coun
     if below_exp_or_p0(u, y, &p0):
         return 0
     return binomial_walk(bg, n, e.ratio, p0, u)
-
-
-# Per-rate setup shared by rows.  Rows with one (b, d) (over one step h) share x,
-# log(1 + b x) and log(1 - alpha); rows of a table take few distinct rate pairs
-# (a growth law's rates are a function of size, and most rows are colonies of a
-# few cells), so a small direct-mapped cache keyed by the bits of (b, d) skips
-# expm1 and log1p for most of them.  An entry holds exactly what the row would
 
 
 cdef inline count_t draw_poisson_keyed(bitgen_t *bg, double lam) noexcept nogil:
