@@ -15,16 +15,21 @@ from setuptools import Extension, setup
 NUMPY_RANDOM_LIB = os.path.join(os.path.dirname(np.__file__), "random", "lib")
 DEBUG = os.environ.get("PAGET_DEBUG_KERNELS", "") not in ("", "0")
 
+#: One extension module per job (ext/kernels.pyx re-exports their public names);
+#: the .pxd files they cimport are compiled into each, inline.
+MODULES = ("kernels", "step", "dissemination", "tables", "numerics", "draws", "_testing")
+
 extensions = [
     Extension(
-        "paget.ext.kernels",
-        ["ext/kernels.pyx"],
+        f"paget.ext.{name}",
+        [f"ext/{name}.pyx"],
         include_dirs=[np.get_include(), "ext"],
         library_dirs=[NUMPY_RANDOM_LIB],
         libraries=["npyrandom"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     )
+    for name in MODULES
 ]
 
 setup(

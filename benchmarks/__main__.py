@@ -76,10 +76,8 @@ def _machine() -> dict:
         pass
     try:
         from paget.ext import kernels
-        so, pyx = Path(kernels.__file__), ROOT / "ext" / "kernels.pyx"
-        info["kernels_module"] = str(so)
-        info["kernels_build_stale"] = bool(pyx.exists() and so.suffix != ".pyx"
-                                           and so.stat().st_mtime < pyx.stat().st_mtime)
+        info["kernels_module"] = str(kernels.__file__)
+        info["kernels_build_stale"] = _kernels_stale(Path(kernels.__file__).parent)
     except Exception:
         info["kernels_build_stale"] = None
     try:
@@ -97,6 +95,26 @@ def _machine() -> dict:
     except Exception:
         pass
     return info
+
+
+def _kernels_stale(built: Path) -> bool:
+    """Whether a compiled module in ``built`` is older than its ``ext/*.pyx``, or
+    every one older than the newest ``ext/*.pxd`` or ``*.h`` (which each module
+    cimports is not traced: a module that does not use a changed .pxd is not
+    rebuilt, so only "none rebuilt since" is sure to be stale)."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+    compiled = {}
+    for f in built.iterdir():
+        suffix = next((s for s in EXTENSION_SUFFIXES if f.name.endswith(s)), None)
+        if suffix:
+            compiled[f.name[:-len(suffix)]] = f.stat().st_mtime
+    if not compiled:
+        return False
+    ext = ROOT / "ext"
+    headers = [f.stat().st_mtime for f in ext.iterdir() if f.suffix in (".pxd", ".h")]
+    return (any((ext / f"{m}.pyx").exists() and t < (ext / f"{m}.pyx").stat().st_mtime
+                for m, t in compiled.items())
+            or bool(headers) and max(compiled.values()) < max(headers))
 
 
 def _load() -> float | None:
@@ -428,7 +446,7 @@ def header(res: dict) -> list[str]:
                      "cohort runs included)"
                      + ("; the machine was busy at start: timings are noisy" if busy else ""))
     if res.get("kernels_build_stale"):
-        lines.append("WARNING: the compiled kernels are older than ext/kernels.pyx: rebuild "
+        lines.append("WARNING: the compiled kernels are older than their sources in ext/: rebuild "
                      "(pip install -e .) to measure the current source")
     return lines
 

@@ -1,5 +1,5 @@
 """The exact samplers of the step kernel for many events: BTRS binomial, PTRS
-Poisson and the gamma-Poisson negative binomial (``ext/kernels.pyx``).
+Poisson and the gamma-Poisson negative binomial (``ext/samplers.pxd``).
 
 Their log-pmf evaluations are checked against 50-digit arithmetic (mpmath), the
 draws against the exact pmf by chi-square tests on fixed seeds.

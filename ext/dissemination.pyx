@@ -1,0 +1,115 @@
+# cython: freethreading_compatible = False
+"""The dissemination kernel: the fates of the CTCs each lesion row shed in one step.
+
+The CTCs of a row are split over circulation, arrest, extravasation and the
+fates of disseminated cells, from one keyed stream per shedding row; the splits
+are multinomials by conditional binomials (``samplers.pxd``, compiled inline).
+"""
+from libc.stdint cimport int64_t, uint64_t
+from numpy.random cimport bitgen_t
+
+from keyed_stream cimport paget_stream_init, paget_stream_t
+from paget_kernels cimport PGT_PURPOSE_DISSEMINATE, count_t, organ_t, patient_t, uid_t
+from samplers cimport (
+    BINOM_CACHE_BITS, SPLIT_INVERSION_MEAN, binom_cache_clear, binom_entry, draw_binomial,
+    multinomial_split,
+)
+
+import numpy as np
+
+
+def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
+                const organ_t[::1] organ, const int64_t[::1] fate_class,
+                const count_t[::1] shed, const double[::1] lymph,
+                const double[:, :, ::1] f_blood, const double[:, ::1] f_lymph,
+                const double[:, ::1] p_extravasate, const double[:, :, ::1] dtc_fates,
+                uint64_t seed, int64_t step,
+                count_t[:, ::1] arrested, count_t[::1] died,
+                count_t[:, ::1] extravasated, count_t[:, ::1] dtc_died,
+                count_t[:, ::1] dormant, count_t[:, ::1] founded):
+    """Split the CTCs each source row shed over their fates.
+
+    For source row i (organ o, shed n_i, lymphatic fraction l_i, circulation
+    class c_i), the CTCs are split multinomially over the absorbing fates of the
+    circulation, ``(1 - l_i) f_blood[c_i, o] + l_i f_lymph[c_i]`` (columns:
+    arrest in each organ, then death in circulation).  In each organ j, the
+    arrested cells extravasate with probability ``p_extravasate[i, j]``; those
+    that fail die in the capillary bed.  Extravasated cells take a fate (die,
+    dormant, grow) with probabilities ``dtc_fates[i, j, :]``.
+
+    Outputs are per (source row, organ) except ``died`` (per source row).  Draws
+    come from the stream keyed by (seed, uid, step, DISSEMINATE, patient), so the
+    result for a row does not depend on which other rows are present.
+    """
+    cdef Py_ssize_t m = uid.shape[0]
+    cdef Py_ssize_t n_cls = f_blood.shape[0]
+    cdef Py_ssize_t n_org = f_blood.shape[1]
+    cdef Py_ssize_t n_fate = f_blood.shape[2]
+    if n_fate != n_org + 1 or f_lymph.shape[0] != n_cls or f_lymph.shape[1] != n_fate:
+        raise ValueError("disseminate: f_blood is (classes, organs, organs + 1), f_lymph "
+                         "(classes, organs + 1)")
+    if (p_extravasate.shape[0] != m or p_extravasate.shape[1] != n_org or
+            dtc_fates.shape[0] != m or dtc_fates.shape[1] != n_org or dtc_fates.shape[2] != 3):
+        raise ValueError("disseminate: p_extravasate is (rows, organs), dtc_fates (rows, organs, 3)")
+    if any(k != m for k in (patient.shape[0], organ.shape[0], fate_class.shape[0],
+                            shed.shape[0], lymph.shape[0], died.shape[0])):
+        raise ValueError("disseminate: every row array must have one length")
+    if any(a != m or b != n_org for a, b in (
+            (arrested.shape[0], arrested.shape[1]),
+            (extravasated.shape[0], extravasated.shape[1]),
+            (dtc_died.shape[0], dtc_died.shape[1]),
+            (dormant.shape[0], dormant.shape[1]),
+            (founded.shape[0], founded.shape[1]))):
+        raise ValueError("disseminate: outputs must be (rows, organs)")
+    cdef Py_ssize_t i, j, c
+    for i in range(m):
+        if not 0 <= fate_class[i] < n_cls:
+            raise ValueError(f"disseminate: fate class {fate_class[i]} of row {i} out of range")
+        if not 0 <= organ[i] < n_org:
+            raise ValueError(f"disseminate: organ {organ[i]} of row {i} out of range")
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef double[::1] pix = np.empty(n_fate, dtype=np.float64)
+    cdef double l, pd, pdorm
+    cdef count_t left, ext, x
+    cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
+    binom_cache_clear(bcache)
+    with nogil:
+        for i in range(m):
+            died[i] = 0
+            for j in range(n_org):
+                arrested[i, j] = 0
+                extravasated[i, j] = 0
+                dtc_died[i, j] = 0
+                dormant[i, j] = 0
+                founded[i, j] = 0
+            left = shed[i]
+            if left <= 0:
+                continue
+            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step,
+                              PGT_PURPOSE_DISSEMINATE, <uint64_t>patient[i])
+            l = lymph[i]
+            c = fate_class[i]
+            for j in range(n_fate):
+                pix[j] = (1.0 - l) * f_blood[c, organ[i], j] + l * f_lymph[c, j]
+            # arrest in each organ (columns 0 .. n_org - 1) or death in the
+            # circulation (the last fate, the rest)
+            died[i] = multinomial_split(&bg, bcache, left, &pix[0], n_fate, &arrested[i, 0])
+            for j in range(n_org):
+                x = arrested[i, j]
+                if x <= 0:
+                    continue
+                ext = draw_binomial(&bg, bcache, p_extravasate[i, j], x, SPLIT_INVERSION_MEAN)
+                extravasated[i, j] = ext
+                if ext <= 0:
+                    continue
+                pd = dtc_fates[i, j, 0]
+                pdorm = dtc_fates[i, j, 1]
+                x = draw_binomial(&bg, bcache, pd, ext, SPLIT_INVERSION_MEAN)
+                dtc_died[i, j] = x
+                ext -= x
+                if ext > 0 and pd < 1.0:
+                    x = draw_binomial(&bg, bcache, pdorm / (1.0 - pd), ext, SPLIT_INVERSION_MEAN)
+                    dormant[i, j] = x
+                    founded[i, j] = ext - x
+

@@ -1,0 +1,122 @@
+"""The kernels' modules: ``paget.ext.kernels`` keeps every public name, the
+samplers' constant tables hold what they say, and a new Cython module can
+cimport the samplers from the installed ``.pxd`` files and draw exactly as the
+kernels do.
+"""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+import paget.ext
+from paget.ext import _testing, dissemination, draws, kernels, numerics, step, tables
+
+#: The names ``paget.ext.kernels`` had when it was one module, and where each lives now.
+PUBLIC = {
+    step: ["step_rows"],
+    dissemination: ["disseminate"],
+    tables: ["derive_uids", "lesion_groups", "match_pools", "add_rows_at", "UID_PRIMARY",
+             "UID_FOUNDER", "UID_POOL", "UID_REACTIVATED", "UID_MUTANT"],
+    numerics: ["bounds_check", "fold_terms", "whole_and_nonnegative", "lpt_assign"],
+    draws: ["keyed_uniform", "poisson_invert_many"],
+    _testing: ["philox_block", "stream_raw", "stream_binomial", "stream_poisson",
+               "stream_negbin", "log_pmf_check", "bd_alpha_beta", "below_exp_many"],
+}
+CONSTANTS = {"FLAG_DORMANT": 1, "FLAG_PRIMARY": 2, "PURPOSE_STEP": 1, "PURPOSE_DISSEMINATE": 2,
+             "PURPOSE_MUTATION": 3, "PURPOSE_TEST": 99, "MAX_EXACT_CELLS": 2.0**53}
+
+
+def test_kernels_re_exports_every_public_name_from_its_module():
+    for module, names in PUBLIC.items():
+        for name in names:
+            assert getattr(kernels, name) is getattr(module, name), (module.__name__, name)
+    for name, value in CONSTANTS.items():
+        assert getattr(kernels, name) == value, name
+    every = {n for names in PUBLIC.values() for n in names} | set(CONSTANTS)
+    assert set(kernels.__all__) == every
+
+
+def test_the_reciprocal_table_is_exact():
+    recip, _ = _testing.sampler_tables()
+    assert recip.size == 256 and recip[0] == 0.0
+    np.testing.assert_array_equal(recip[1:], 1.0 / np.arange(1, 256))
+
+
+def test_the_stirling_table_is_fc_to_the_rounding_of_log_k_factorial():
+    """fc(k) = log k! - ((k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2); the table
+    holds it as double precision computed it from lgamma, whose rounding of
+    log k! (<= 78 for k < 32) bounds the error by ~1e-14."""
+    _, fc = _testing.sampler_tables()
+    mpmath.mp.dps = 50
+    for k, got in enumerate(fc):
+        kk = mpmath.mpf(k)
+        exact = mpmath.loggamma(kk + 1) - ((kk + 0.5) * mpmath.log(kk + 1) - (kk + 1)
+                                           + mpmath.log(2 * mpmath.pi) / 2)
+        assert abs(got - float(exact)) <= 5e-14, (k, got, float(exact))
+    # fc(k) ~ 1 / (12 (k + 1)): the series the table hands over to at k = 32
+    assert abs(fc[-1] - 1 / (12 * 32.0)) < 1e-6
+
+
+PLUGIN_KERNEL = '''
+from libc.stdint cimport uint64_t
+from numpy.random cimport bitgen_t
+
+from keyed_stream cimport paget_stream_init, paget_stream_t
+from paget_kernels cimport PGT_PURPOSE_TEST, count_t, uid_t
+from samplers cimport SMALL_MEAN, draw_binomial
+
+import numpy as np
+
+
+def binomials(uint64_t seed, const uid_t[::1] uid, count_t n, double p):
+    cdef paget_stream_t s
+    cdef bitgen_t bg
+    cdef Py_ssize_t i
+    out = np.empty(uid.shape[0], np.int64)
+    cdef count_t[::1] o = out
+    for i in range(uid.shape[0]):
+        paget_stream_init(&s, &bg, seed, uid[i], 0, PGT_PURPOSE_TEST, 0)
+        o[i] = draw_binomial(&bg, NULL, p, n, SMALL_MEAN)
+    return out
+'''
+
+PLUGIN_SETUP = '''
+import os, sys
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+ext = sys.argv.pop(1)
+setup(script_args=["build_ext", "--inplace", "-q"], ext_modules=cythonize(
+    [Extension("plugin_kernel", ["plugin_kernel.pyx"], include_dirs=[np.get_include(), ext],
+               library_dirs=[os.path.join(os.path.dirname(np.__file__), "random", "lib")],
+               libraries=["npyrandom"])],
+    language_level=3, include_path=[ext], quiet=True))
+'''
+
+
+def test_a_new_module_cimports_the_samplers_and_draws_as_the_kernels_do(tmp_path):
+    """What a plugin author's own kernel does: cimport the stream, the types and
+    a sampler from the ``.pxd`` files installed in ``paget/ext`` (inline, so
+    nothing is looked up at run time), and draw from a keyed stream."""
+    (tmp_path / "plugin_kernel.pyx").write_text(PLUGIN_KERNEL)
+    (tmp_path / "setup.py").write_text(textwrap.dedent(PLUGIN_SETUP))
+    ext = Path(paget.ext.__file__).parent
+    proc = subprocess.run([sys.executable, "setup.py", str(ext)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    built = next(p for p in tmp_path.iterdir() if p.name.startswith("plugin_kernel.")
+                 and p.suffix in (".so", ".pyd"))
+    spec = importlib.util.spec_from_file_location("plugin_kernel", built)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    uid = np.arange(1, 2001, dtype=np.uint64) * np.uint64(7919)
+    for n, p in [(20, 0.1), (1000, 0.3), (10**9, 0.7)]:   # inversion, BTRS, BTRS flipped
+        np.testing.assert_array_equal(module.binomials(5, uid, n, p),
+                                      kernels.stream_binomial(5, uid, n, p))
