@@ -330,3 +330,20 @@ def test_every_test_named_on_the_reliability_page_exists():
         tree = ast.parse((REPO / "tests" / file).read_text())
         functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert name in functions, f"docs/reliability.md names {file}::{name}, which does not exist"
+
+
+def test_every_package_directory_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand (core/ installs as paget): a new
+    subpackage missing there imports from a checkout but not from a wheel
+    (paget.engine once did exactly that)."""
+    import tomllib
+    root = Path(__file__).resolve().parents[1]
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    found = set()
+    for name, base in setup["package-dir"].items():
+        for init in (root / base).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / base)
+            if "__pycache__" not in rel.parts:
+                found.add(".".join([name, *rel.parts]))
+    assert found - listed == set(), f"packages missing from pyproject.toml: {found - listed}"
