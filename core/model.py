@@ -69,10 +69,12 @@ class _PluginsOnly(BaseModel):
     plugins: PluginsTable = PluginsTable()
 
 
-def collect_variables(manager) -> list:
-    """The state variables the plugins declare (``paget_state_variables``)."""
+def collect_variables(manager, owner: dict[str, str] | None = None) -> list:
+    """The state variables the plugins declare (``paget_state_variables``);
+    ``owner``, if given, receives {variable: plugin declaring it}."""
     from .state import COLUMNS, StateVariable
-    variables, owner = [], {}
+    variables = []
+    owner = {} if owner is None else owner
     for impl in manager.hook.paget_state_variables.get_hookimpls():
         for v in impl.function() or ():
             if not isinstance(v, StateVariable):
@@ -85,6 +87,82 @@ def collect_variables(manager) -> list:
             owner[v.name] = impl.plugin_name
             variables.append(v)
     return variables
+
+
+def _call_order(manager, hook: str) -> list[str]:
+    """The plugins implementing ``hook``, in the order pluggy calls them: the
+    reverse of ``get_hookimpls()`` (tryfirst ones, then ordinary ones, the
+    plugin registered later first, then trylast ones, the one registered
+    earlier first)."""
+    return [impl.plugin_name for impl in reversed(getattr(manager.hook, hook).get_hookimpls())]
+
+
+def check_state_reads(manager, config) -> None:
+    """Refuse, before step 0, the plugins' state reads (``paget_state_reads``) that
+    could not be served as declared.
+
+    For each :class:`paget.state.StateRead` of plugin R, of a variable of plugin W:
+
+    * a required variable that no loaded plugin declares: W not loaded;
+    * R must implement the hook it reads in;
+    * call order: W writes its variables in ``paget_update_state``, the first
+      hook of a step (:data:`paget.contract.STEP_HOOKS`).  A read in a later
+      hook sees this step's value whatever the order.  A read in
+      ``paget_update_state`` sees this step's value only if W's implementation
+      is called before R's, and the previous step's only if it is called
+      after (``previous_step=True``).  Pluggy's order (see :func:`_call_order`)
+      is set by ``tryfirst``/``trylast`` and the order of registration
+      (``paget.manager.DEFAULT_PLUGINS``, then entry points, then
+      ``[plugins] load``, then programmatic plugins).
+
+    Each refusal is a :class:`PluginError` naming R and W.
+    """
+    from .manager import builtin_variable_owners
+    from .state import StateRead
+    owner: dict[str, str] = {}
+    collect_variables(manager, owner)
+    update = _call_order(manager, "paget_update_state")
+    disabled = set(config.plugins.disable)
+    for impl in manager.hook.paget_state_reads.get_hookimpls():
+        reader = impl.plugin_name
+        reads = impl.function(**{a: config for a in impl.argnames}) or ()
+        for read in reads:
+            if not isinstance(read, StateRead):
+                raise PluginError(f"plugin {reader!r}: paget_state_reads must return "
+                                  f"StateRead objects, got {type(read).__name__}",
+                                  plugin=reader, hook="paget_state_reads")
+            writer = owner.get(read.name)
+            if writer == reader:
+                continue
+            if reader not in _call_order(manager, read.hook):
+                raise PluginError(f"plugin {reader!r} declares a read of {read.name!r} in "
+                                  f"{read.hook}, which it does not implement",
+                                  plugin=reader, hook="paget_state_reads")
+            if writer is None:
+                if not read.required:
+                    continue
+                builtin = builtin_variable_owners().get(read.name)
+                which = ("which no loaded plugin declares" if builtin is None else
+                         f"declared by plugin {builtin!r}, which is "
+                         + ("disabled ([plugins] disable)" if builtin in disabled
+                            else "not loaded"))
+                raise PluginError(f"plugin {reader!r} needs state variable {read.name!r}, "
+                                  f"{which}" + (f": {read.reason}" if read.reason else ""),
+                                  plugin=reader, hook="paget_state_reads")
+            if read.hook != "paget_update_state" or writer not in update:
+                continue          # written before the hook it is read in, or never
+            first = update.index(writer) < update.index(reader)
+            if first == read.previous_step:
+                want = "after" if read.previous_step else "before"
+                raise PluginError(
+                    f"plugin {reader!r} reads {read.name!r} of plugin {writer!r} in "
+                    f"paget_update_state expecting {writer!r}'s implementation to be called "
+                    f"{want} its own ({'the previous' if read.previous_step else 'this'} "
+                    f"step's value), but pluggy calls them in the order "
+                    f"{', '.join(p for p in update if p in (reader, writer))} (mark {reader!r}'s "
+                    f"paget_update_state {'tryfirst' if read.previous_step else 'trylast'}, "
+                    f"or declare the read previous_step={not read.previous_step})",
+                    plugin=reader, hook="paget_update_state")
 
 
 def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:

@@ -70,7 +70,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 
 class AngiogenesisTable(Table):
@@ -118,6 +118,13 @@ def paget_state_variables():
     return [StateVariable("vascular", "lesion", dtype="bool", default=False, units="1",
                           long_name="the lesion has passed its angiogenic switch", inherit=False,
                           output=True)]
+
+
+@hookimpl
+def paget_state_reads():
+    # genetics' trait of this step; microenvironment's hypoxia of the previous step
+    return [StateRead("angiogenic_drive", required=False),
+            StateRead("hypoxia", required=False, previous_step=True)]
 
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:

@@ -42,7 +42,7 @@ from pydantic import Field
 from paget.config import Table
 from paget.manager import hookimpl
 from paget.random import Draws
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 #: patient-level variables this plugin owns (name, units, long_name)
 VARIABLES = (
@@ -95,6 +95,12 @@ def paget_state_variables():
     return [StateVariable(name, "patient", "float64", 0.0 if name == "age_at_onset" else 1.0,
                           units, long_name, over_time=False)
             for name, units, long_name in VARIABLES]
+
+
+@hookimpl
+def paget_state_reads():
+    # sets the immune plugin's variable where that plugin is loaded
+    return [StateRead("immune_competence", required=False)]
 
 
 def _inv_normal(u: np.ndarray) -> np.ndarray:

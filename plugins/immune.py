@@ -55,7 +55,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 
 class ImmuneTable(Table):
@@ -95,6 +95,11 @@ def paget_config_tables():
 def paget_state_variables():
     return [StateVariable("immune_competence", "patient", "float64", 1.0, "1",
                           "immune competence of the patient (1 = typical)", output=True)]
+
+
+@hookimpl
+def paget_state_reads():
+    return [StateRead("immune_evasion", "paget_growth", required=False)]   # genetics' trait
 
 
 def visibility(lesions, state, config) -> np.ndarray:

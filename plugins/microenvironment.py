@@ -88,7 +88,7 @@ from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 #: Cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
 CELLS_PER_MM3 = 1e6
@@ -171,6 +171,11 @@ def paget_state_variables():
         StateVariable("niche", "patient_organ", default=0.0, units="1",
                       long_name="pre-metastatic niche conditioning of the organ (0 .. 1)"),
     ]
+
+
+@hookimpl
+def paget_state_reads():
+    return [StateRead("vascular", required=False)]   # angiogenesis' switch of this step
 
 
 def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray:

@@ -58,7 +58,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 AGENTS = ("chemotherapy", "targeted", "immunotherapy")
 Agent = Literal[AGENTS]  # type: ignore[valid-type]
@@ -215,6 +215,27 @@ def paget_state_variables():
     ]
 
 
+@hookimpl
+def paget_state_reads(config):
+    """Imaging's diagnosis and scans and the ctDNA fraction, where the plan needs
+    them; performance status, genetics' traits and immune competence where
+    loaded."""
+    tr = config.treatment
+    diagnosis = "surgery and lines of therapy start from the diagnosis"
+    reads = [StateRead("diagnosis_time", required=config.surgery.enabled or bool(tr.lines),
+                       reason=diagnosis)]
+    if tr.lines and "progression" in tr.switch_on:
+        reads += [StateRead(name, reason="treatment.switch_on = progression compares scans")
+                  for name in ("last_scan_time", "imaged_diameter_sum", "imaged_lesions")]
+    if tr.lines and "ctdna" in tr.switch_on:
+        reads.append(StateRead("ctdna_fraction",
+                               reason="treatment.switch_on = ctdna reads the ctDNA fraction"))
+    reads.append(StateRead("performance_status", required=False))   # else no dose is held
+    reads += [StateRead(name, "paget_growth", required=False)
+              for name in ("drug_resistance", "immune_evasion", "immune_competence")]
+    return reads
+
+
 def _agent_of_line(config, line: np.ndarray) -> np.ndarray:
     """Per patient: index into AGENTS of line ``line``'s agent (-1: no such line)."""
     agents = np.array([-1] + [AGENTS.index(a) for a in config.treatment.lines], dtype=np.int64)
@@ -276,7 +297,7 @@ def _choose_targets(lesions, config, starting: np.ndarray) -> np.ndarray:
 def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
     """Move patients ``who`` to their next line (skipping targeted lines without a target)."""
     n_lines = len(config.treatment.lines)
-    zeros = np.zeros(who.size)
+    switch_on = config.treatment.switch_on
     pending = who.copy()
     while pending.any():
         ps["lines_started"][pending] += 1
@@ -287,10 +308,11 @@ def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
         if not pending.any():
             break
         ps["therapy_line"][pending] = line[pending]
-        ps["nadir_diameter_sum"][pending] = ps.get("imaged_diameter_sum", zeros)[pending]
-        if "imaged_lesions" in ps:
+        if "progression" in switch_on:
+            ps["nadir_diameter_sum"][pending] = ps["imaged_diameter_sum"][pending]
             ps["nadir_organs"][pending] = (ps["imaged_lesions"][pending] > 0).sum(axis=1)
-        ps["nadir_ctdna"][pending] = ps.get("ctdna_fraction", zeros)[pending]
+        if "ctdna" in switch_on:
+            ps["nadir_ctdna"][pending] = ps["ctdna_fraction"][pending]
         agent = _agent_of_line(config, line)
         chemo = pending & (agent == AGENTS.index("chemotherapy"))
         ps["doses_given"][chemo] = 0
@@ -307,14 +329,11 @@ def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
 @hookimpl(trylast=True)
 def paget_update_state(lesions, state, patients, config, t, dt, draws):
     """Decisions after every readout of the step (trylast: imaging, blood, supportive first)."""
+    if not (config.surgery.enabled or config.treatment.lines):
+        return       # nothing planned (then imaging may be absent: paget_state_reads)
     ps = state.patient
     alive = np.asarray(patients.alive)
-    diag = ps.get("diagnosis_time")
-    if diag is None:   # the imaging plugin is switched off: nothing is ever diagnosed
-        if config.surgery.enabled or config.treatment.lines:
-            raise RuntimeError("surgery and lines of therapy start from the diagnosis, made "
-                               "by the imaging plugin, which is disabled")
-        return
+    diag = ps["diagnosis_time"]
     ps["dose_today"][:] = False
     diagnosed = alive & ~np.isnan(diag)
     if not diagnosed.any():
@@ -332,7 +351,7 @@ def paget_update_state(lesions, state, patients, config, t, dt, draws):
     started = ps["lines_started"] > 0
     on_plan = diagnosed & started & (ps["lines_started"] <= len(tr.lines))
     progressed = np.zeros(alive.size, bool)
-    if "progression" in tr.switch_on and "last_scan_time" in ps:
+    if "progression" in tr.switch_on:
         scanned = on_plan & (ps["last_scan_time"] == t)
         dsum = ps["imaged_diameter_sum"]
         nadir = ps["nadir_diameter_sum"]
@@ -343,7 +362,7 @@ def paget_update_state(lesions, state, patients, config, t, dt, draws):
         better = scanned & ~progressed
         ps["nadir_diameter_sum"][better] = np.fmin(nadir[better], dsum[better])
         ps["nadir_organs"][better] = np.minimum(ps["nadir_organs"][better], organs[better])
-    if "ctdna" in tr.switch_on and "ctdna_fraction" in ps:
+    if "ctdna" in tr.switch_on:
         c = ps["ctdna_fraction"]
         rise = on_plan & (c >= tr.ctdna_rise * ps["nadir_ctdna"]) & (c >= tr.ctdna_floor)
         progressed |= rise

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..body import Body
+from ..contract import neutral
 from ..domains import Domains, Group
 from ..errors import ConfigError
 from ..ext import kernels
@@ -187,7 +188,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
     def _remove(self, step: int, les, state, patients, env) -> bool:
         """Apply ``paget_removal``; True if any cell was removed."""
         tab = self.table
-        fraction = np.zeros(tab.n)
+        fraction = neutral("fraction", tab.n)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
         if not fraction.any():
