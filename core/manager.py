@@ -59,6 +59,10 @@ hookimpl = pluggy.HookimplMarker("paget")
 #:
 #: Microenvironment's factors are >= 1 and clip at 1; applied last, the result
 #: is the once-clipped product whatever genetics' factors are.
+#:
+#: Where a plugin reads another's state in paget_update_state, the order is
+#: declared (``paget_state_reads``) and checked when the model is assembled
+#: (:func:`paget.model.check_state_reads`).
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("invasion", "paget.plugins.invasion"),
     ("intravasation", "paget.plugins.intravasation"),
