@@ -35,7 +35,7 @@ _INF = float("inf")
 class Output:
     """One array a per-step hook fills in place.
 
-    Attributes
+    Parameters
     ----------
     name : str
         ``rates.<name>`` when ``arg`` is ``"rates"``, else the hook's argument.

@@ -98,7 +98,7 @@ class StateRead:
     plugin declares, or a read the call order would serve the wrong step's
     value, is a :class:`paget.PluginError` naming both plugins.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The variable (``state.lesion[name]`` or ``state.patient[name]``).
