@@ -133,7 +133,7 @@ def _reader(*reads, tryfirst=False, trylast=False, hooks=("paget_update_state",)
     mod.paget_state_reads = paget.hookimpl(lambda: list(reads))
     for hook in hooks:
         setattr(mod, hook, paget.hookimpl(tryfirst=tryfirst, trylast=trylast)(
-            eval(f"lambda state: None")))
+            lambda state: None))
     return mod
 
 
