@@ -273,3 +273,24 @@ def paget_dtc_fate(sources, fates, state, patients, config, body, t):
     A growing cell founds a one-cell lesion; a dormant
     one joins the pool of its organ and source row.
     """
+
+
+@hookspec
+def paget_outcome(lesions, patients, state, config, body, t_end, dying):
+    """Outcomes at the end of a step: which patients die, and the events they reach.
+
+    Called after every step's growth and dissemination, with the patients'
+    ``burden`` of the step's end, before the state is recorded.  Set
+    ``dying[i] = True`` (bool, shape ``(n_patients,)``, all False on entry)
+    for the patients who die at ``t_end``; the engine then freezes them: their
+    time of death is recorded as ``death_time``, their rows leave the table, and
+    their recorded state stays as it is now.  A patient already dead
+    (``patients.alive`` False) cannot die again (``dying`` is ignored there).
+    Record event times in the plugin's own patient-level state
+    (``paget_state_variables``, ``over_time=False``), at ``t_end``.
+
+    ``t_end`` (float, days) is the end of the step.  The hook is also called at
+    ``t_end = 0`` before step 0, to record the state at time 0; every array it
+    writes then is restored, and ``dying`` is ignored.  Collective, like
+    ``lesions.patient_sum``: called on every rank, in the same order.
+    """

@@ -78,6 +78,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("liquid_biopsy", "paget.plugins.liquid_biopsy"),
     ("supportive", "paget.plugins.supportive"),
     ("treatment", "paget.plugins.treatment"),
+    ("outcome", "paget.plugins.outcome"),
 )
 
 ENTRY_POINT_GROUP = "paget"

@@ -73,21 +73,12 @@ COORDS = {
 _PTO = ("patient", "time", "organ")
 _FLUX = "summed over the steps since the previous recorded time"
 _SINCE = "days since the start of the run"
-_DETECTABLE = (
-    "Detectable and detected metastasis differ: first_detectable_metastasis_time is when "
-    "the model first had a metastasis at or above outcome.detectable_cells, known to the "
-    "simulation whether or not anyone looks; first_detected_metastasis_time (imaging "
-    "plugin) is the first scheduled imaging scan, from diagnosis on, that showed a "
-    "metastasis at or above the scan's diameter threshold (imaging.threshold), so it "
-    "depends on the scan schedule and is NaN for a patient never scanned.")
 VARIABLES: dict[str, Variable] = {
     # state at each recorded time
     "tumor_cells": Variable(_PTO, "1", "number of tumour cells in growing lesions", "float64"),
     "dormant_cells": Variable(_PTO, "1", "number of solitary dormant disseminated cells",
                               "float64"),
     "lesions": Variable(_PTO, "1", "number of growing lesions with at least one cell", "int64"),
-    "detectable_lesions": Variable(_PTO, "1", "number of lesions at or above "
-                                   "outcome.detectable_cells", "int64"),
     "alive": Variable(("patient", "time"), "1", "patient alive at this time", "bool"),
     # flux counters
     "ctc_shed": Variable(_PTO, "1", f"number of CTCs shed by lesions of this organ, {_FLUX}",
@@ -111,10 +102,6 @@ VARIABLES: dict[str, Variable] = {
     # event times
     "first_seeding_time": Variable(("patient",), "days", f"first time a disseminated cell "
                                    f"survived extravasation, {_SINCE} (NaN: never)", "float64"),
-    "first_detectable_metastasis_time": Variable(
-        ("patient",), "days", f"first time a metastasis reached outcome.detectable_cells "
-        f"(detectable, known to the model), {_SINCE} (NaN: never)", "float64",
-        comment=_DETECTABLE),
     "death_time": Variable(("patient",), "days", f"time the total burden reached "
                            f"outcome.lethal_cells, {_SINCE} (NaN: alive at the end)", "float64"),
     # the final lesion table
@@ -143,7 +130,7 @@ VARIABLES: dict[str, Variable] = {
 
 FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
                   "colonies_founded", "dtc_reactivated", "dormant_died", "cells_removed")
-STATE_VARIABLES = ("tumor_cells", "dormant_cells", "lesions", "detectable_lesions")
+STATE_VARIABLES = ("tumor_cells", "dormant_cells", "lesions")
 
 
 def plugin_variables(variables) -> dict[str, tuple[str, Variable]]:

@@ -18,7 +18,8 @@ def test_builtin_plugins_are_listed_with_their_hooks():
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
     assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
                           "colonization", "genetics", "microenvironment", "angiogenesis", "immune",
-                          "heterogeneity", "imaging", "liquid_biopsy", "supportive", "treatment"]
+                          "heterogeneity", "imaging", "liquid_biopsy", "supportive", "treatment",
+                          "outcome"]
     assert "paget_intravasation" in info["intravasation"].hooks
     assert "paget_growth" in info["immune"].hooks
     assert all(p.origin == "builtin" for p in info.values())
@@ -48,6 +49,7 @@ def test_builtin_plugins_are_called_in_the_documented_order():
     assert order("paget_dtc_fate") == ["colonization", "microenvironment"]
     assert order("paget_mutation") == ["genetics"]
     assert order("paget_fate_matrix") == ["circulation"]
+    assert order("paget_outcome") == ["outcome"]
 
 
 def test_a_misspelt_hook_is_refused_at_load():

@@ -43,7 +43,7 @@ def test_attributes_record_config_seed_version_plugins(busy_dataset):
                                             "extravasation", "colonization", "genetics",
                                             "microenvironment", "angiogenesis", "immune",
                                             "heterogeneity", "imaging", "liquid_biopsy",
-                                            "supportive", "treatment"]
+                                            "supportive", "treatment", "outcome"]
 
 
 def test_busy_run_exercises_every_stage(busy_dataset):

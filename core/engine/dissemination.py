@@ -59,8 +59,9 @@ class Dissemination:
         if fm is None:
             fm = solve_fate_matrix(self.hook, self.config, self.body, *key)
             if fm is None:
-                raise PluginError("lesions shed CTCs but no plugin implements paget_fate_matrix "
-                                  "(is the circulation plugin disabled?)", hook="paget_fate_matrix")
+                raise PluginError("lesions shed CTCs but no loaded plugin implements "
+                                  "paget_fate_matrix (see `paget plugins`; was the one that "
+                                  "does disabled in [plugins]?)", hook="paget_fate_matrix")
             self._fate_cache[key] = fm
         return fm
 

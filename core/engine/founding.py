@@ -1,7 +1,7 @@
 """Founding new rows of the lesion table.
 
 The primaries, injected cells, and the rows that cells found in a step
-(reactivated cells, mutant clones, founders of metastases, cells joining dormant
+(reactivated cells, mutant clones, founders of new lesions, cells joining dormant
 pools), with the phylogeny's log of new clones."""
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Founding:
             self._inject()
 
     def _inject(self) -> None:
-        """Experimental metastasis: every cell of the seed rows enters the blood
+        """Injection (``primary.injection``): every cell of the seed rows enters the blood
         of the injected vessel at once, as CTCs shed in step 0 by a row in an
         organ draining there (so they take that organ's row of the fate
         matrix); the seed rows are left empty.  The state is updated once first

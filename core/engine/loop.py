@@ -83,8 +83,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         self.burden = np.zeros(self.P)
         self.last_shed = np.zeros(self.P, dtype=np.int64)   # CTCs shed in the previous step
         self.last_death = np.zeros(self.P)                  # cells/day dying in the previous step
-        self.events = {k: np.full(self.P, np.nan) for k in
-                       ("first_seeding_time", "first_detectable_metastasis_time", "death_time")}
+        self.events = {k: np.full(self.P, np.nan) for k in ("first_seeding_time", "death_time")}
         self.frozen = {name: np.zeros((self.P, n_org)) for name in STATE_VARIABLES}
         self.archive: list[dict[str, np.ndarray]] = []
         self.clones: list[dict[str, np.ndarray]] = []
@@ -209,10 +208,11 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
     def _check_exact(cells: np.ndarray) -> None:
         if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
-                              "the growth (colonization.growth) or the shedding that feeds it")
+                              "the growth rates the plugins set, or the shedding that feeds "
+                              "the lesion")
 
     def _after_step(self, step: int) -> None:
-        tab, cfg = self.table, self.config.outcome
+        tab = self.table
         t_end = self._t(step + 1)
         self._check_exact(tab.cells)
         growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
@@ -220,18 +220,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         # whole numbers below 2**53: the sum over growing rows is exact
         self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
                                              minlength=self.P).astype(np.float64))
-        # first detectable metastasis (a lesion: all its clones together)
-        first_row, size = self._lesion_sizes()
-        met = first_row[(size >= cfg.detectable_cells)
-                        & ((tab.flags[first_row] & FLAG_PRIMARY) == 0)]
-        if met.size:
-            ev = self.events["first_detectable_metastasis_time"]
-            p = np.unique(pidx[met])
-            p = p[np.isnan(ev[p])]
-            ev[p] = t_end
-        # death at the lethal burden: freeze the patient's state
-        dying = self.alive & (self.burden >= cfg.lethal_cells)
-        if dying.any():
+        dying = np.zeros(self.P, dtype=bool)
+        self.hook.paget_outcome(lesions=self._lesions(), patients=self._patients(),
+                                state=self._state(), config=self.config, body=self.body,
+                                t_end=t_end, dying=dying)
+        dying &= self.alive
+        if dying.any():     # freeze the dying patients' state
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
             rows = dying[pidx]

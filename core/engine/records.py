@@ -54,7 +54,7 @@ class Records:
         key = pidx * n_org + tab.organ
         size = self.P * n_org
         dormant = (tab.flags & FLAG_DORMANT) != 0
-        first_row, lesion_cells = self._lesion_sizes()
+        first_row, _ = self._lesion_sizes()
         lesion_key = key[first_row]
 
         def agg(k, weights):
@@ -65,11 +65,8 @@ class Records:
         parts = self._gsum(np.stack([
             agg(key, np.where(dormant, 0.0, tab.cells)),
             agg(key, np.where(dormant, tab.cells, 0.0)),
-            agg(lesion_key, None),
-            agg(lesion_key, (lesion_cells >= self.config.outcome.detectable_cells)
-                .astype(np.float64))]).astype(np.float64))
-        return dict(zip(("tumor_cells", "dormant_cells", "lesions", "detectable_lesions"),
-                        parts))
+            agg(lesion_key, None)]).astype(np.float64))
+        return dict(zip(STATE_VARIABLES, parts))
 
     def _record(self, ri: int) -> None:
         state = self._aggregate()
@@ -91,19 +88,24 @@ class Records:
         declared defaults.
 
         ``paget_update_state`` is called at ``t = 0`` with ``dt = 0`` (over
-        which nothing accumulates, see the hook), the patient-level state
-        recorded, and every plugin array then restored: the run goes on from
-        the state it had, to the bit (draws are keyed, not consumed).  Drawn patient parameters, a biomarker's
-        baseline and values computed from the burden at time 0 are recorded;
-        state that builds up over time keeps its initial value."""
+        which nothing accumulates, see the hook), then ``paget_outcome`` at
+        ``t_end = 0`` (its ``dying`` ignored), the patient-level state recorded,
+        and every plugin array then restored: the run goes on from the state it
+        had, to the bit (draws are keyed, not consumed).  Drawn patient
+        parameters, a biomarker's baseline and values computed from the lesions
+        at time 0 are recorded; state that builds up over time keeps its
+        initial value."""
         if not any(k.startswith("state.") for k in self.rec):
             return
         tab = self.table
         saved = {k: v.copy() for k, v in self.pstate.items()}
         saved_rows = {k: tab.column(k).copy() for k in tab.extra}
-        self.hook.paget_update_state(lesions=self._lesions(), state=self._state(),
-                                     patients=self._patients(), config=self.config,
-                                     body=self.body, t=0.0, dt=0.0, draws=Draws(self.seed, 0))
+        env = dict(state=self._state(), patients=self._patients(), config=self.config,
+                   body=self.body)
+        self.hook.paget_update_state(lesions=self._lesions(), t=0.0, dt=0.0,
+                                     draws=Draws(self.seed, 0), **env)
+        self.hook.paget_outcome(lesions=self._lesions(), t_end=0.0,
+                                dying=np.zeros(self.P, dtype=bool), **env)
         self._record_state(0)
         for k, v in saved.items():
             self.pstate[k][...] = v

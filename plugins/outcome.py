@@ -1,0 +1,106 @@
+"""Outcomes: death at a lethal tumour burden, and when a metastasis becomes detectable.
+
+Model
+-----
+* **Death** (``[outcome] lethal_cells``): a patient dies at the end of the first
+  step at which the total burden of growing tumour cells (every lesion, every
+  organ; dormant cells excluded) reaches ``lethal_cells``.  A burden of about
+  10^12 cells, about 1 kg of tumour, is taken as lethal (Coumans, Siesling &
+  Terstappen 2013, BMC Cancer 13:283, supplement) [READ].
+* **Detectable lesions** (``[outcome] detectable_cells``): a lesion (all its
+  clones together) counts as detectable from ``detectable_cells`` cells on.
+  ``detectable_lesions`` counts them per organ at each recorded time (the
+  primary included while it is in the body); ``first_detectable_metastasis_time``
+  is the end of the first step at which a metastasis (a lesion other than the
+  primary) reached that size.  This is what the model knows whether or not
+  anyone looks; the imaging plugin's ``first_detected_metastasis_time`` is what
+  a scan schedule finds.
+
+A dead patient's readouts stay as they were at death.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from paget.config import Table
+from paget.manager import hookimpl
+from paget.state import StateVariable
+
+_DETECTABLE_COMMENT = (
+    "Detectable and detected metastasis differ: first_detectable_metastasis_time is when "
+    "the model first had a metastasis at or above outcome.detectable_cells, known to the "
+    "simulation whether or not anyone looks; first_detected_metastasis_time (imaging "
+    "plugin) is the first scheduled imaging scan, from diagnosis on, that showed a "
+    "metastasis at or above the scan's diameter threshold (imaging.threshold), so it "
+    "depends on the scan schedule and is NaN for a patient never scanned.")
+
+
+class OutcomeTable(Table):
+    """Thresholds that turn cell counts into clinical events."""
+
+    # Lethal tumour burden ~1e12 cells, ~1 kg (Coumans, Siesling & Terstappen
+    # 2013, BMC Cancer 13:283, supplement) [READ].
+    lethal_cells: float = Field(1e12, gt=0,
+                                description="total tumour cells at which a patient dies",
+                                json_schema_extra={"source": "a lethal burden of ~1e12 cells, ~1 "
+                                                             "kg (Coumans, Siesling & Terstappen "
+                                                             "2013, BMC Cancer 13:283, "
+                                                             "supplement)"})
+    # CT detects lesions of ~3-5 mm [RECALLED]; a 5 mm sphere holds
+    # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3 (Del Monte 2009, Cell
+    # Cycle 8:505).
+    detectable_cells: float = Field(6.5e7, gt=0,
+                                    description="cells at which a lesion counts as detectable",
+                                    json_schema_extra={"source": "assumption: a 5 mm lesion, "
+                                                                 "CT's limit of ~3-5 mm, at 1e6 "
+                                                                 "cells/mm^3 (Del Monte 2009, "
+                                                                 "Cell Cycle 8:505)"})
+
+
+@hookimpl
+def paget_config_tables():
+    return {"outcome": OutcomeTable}
+
+
+@hookimpl
+def paget_state_variables():
+    return [
+        StateVariable("detectable_lesions", "patient_organ", "int64", 0, "1",
+                      "number of lesions at or above outcome.detectable_cells"),
+        StateVariable("first_detectable_metastasis_time", "patient", "float64", np.nan, "days",
+                      "first time a metastasis reached outcome.detectable_cells (detectable, "
+                      "known to the model), days since the start of the run (NaN: never)",
+                      over_time=False),
+    ]
+
+
+@hookimpl
+def paget_output_attrs():
+    return {"first_detectable_metastasis_time": {"comment": _DETECTABLE_COMMENT}}
+
+
+def detectable(lesions, cells: float) -> np.ndarray:
+    """Rows, one per lesion (its first growing row), of the lesions of at least
+    ``cells`` cells (all their growing clones together), in row order."""
+    rows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0))
+    big = rows[lesions.lesion_cells[rows] >= cells]
+    if big.size > 1:     # several rows of one lesion (clones): keep its first
+        _, first = np.unique(lesions.lesion[big], return_index=True)
+        big = big[np.sort(first)]
+    return big
+
+
+@hookimpl
+def paget_outcome(lesions, patients, state, config, t_end, dying):
+    cfg = config.outcome
+    alive = np.asarray(patients.alive)
+    ps = state.patient
+    # lesions, then per patient over the ranks holding it (collective: every rank)
+    first = detectable(lesions, cfg.detectable_cells)
+    counts = lesions.patient_sum(np.ones(first.size), rows=first, by_organ=True)
+    metastases = lesions.patient_sum((~lesions.primary[first]).astype(np.float64), rows=first)
+    ps["detectable_lesions"][alive] = counts[alive]
+    fdm = ps["first_detectable_metastasis_time"]
+    fdm[alive & (metastases > 0) & np.isnan(fdm)] = t_end
+    dying |= alive & (np.asarray(patients.burden) >= cfg.lethal_cells)
