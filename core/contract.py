@@ -1,8 +1,8 @@
 """The per-step hooks' outputs declared once: name, neutral value, range, units, meaning.
 
 Every array a per-step hook fills in place (the rates of :class:`paget.state.Rates`,
-``paget_removal``'s ``fraction``, ``paget_extravasation``'s ``probability`` and
-``paget_dtc_fate``'s ``fates``) is declared here, once, as an :class:`Output`.
+``paget_removal``'s ``fraction``, ``paget_extravasation``'s ``probability``,
+``paget_dtc_fate``'s ``fates`` and ``paget_outcome``'s ``dying``) is declared here, once, as an :class:`Output`.
 Generated from :data:`OUTPUTS`:
 
 * the fields of :class:`paget.state.Rates` and their neutral values
@@ -12,7 +12,8 @@ Generated from :data:`OUTPUTS`:
   a value outside the declared range is a :class:`paget.PluginError` naming the
   plugin;
 * the neutral arrays the engine hands to ``paget_removal``,
-  ``paget_extravasation`` and ``paget_dtc_fate`` (:func:`neutral`);
+  ``paget_extravasation``, ``paget_dtc_fate`` and ``paget_outcome``
+  (:func:`neutral`);
 * the "Outputs" paragraph of each hook's docstring in :mod:`paget.hookspecs`, and
   so the hook reference of the documentation (:func:`outputs_text`).
 
@@ -119,6 +120,9 @@ OUTPUTS: tuple[Output, ...] = (
            "probabilities of (die, stay dormant, start growing) of a cell shed by sources "
            "row i that has just extravasated in organ j, summing to 1 along the last axis",
            arg="fates", shape="(m, n_organs, 3)"),
+    Output("dying", "paget_outcome", False, 0.0, 1.0, "1", "bool",
+           "the patient dies at t_end (ignored for a patient already dead)", arg="dying",
+           shape="(n_patients,)"),
 )
 
 #: The outputs held by :class:`paget.state.Rates`, in its field order.
@@ -130,7 +134,7 @@ RATES: tuple[Output, ...] = tuple(o for o in OUTPUTS if o.arg == "rates")
 STEP_HOOKS: tuple[str, ...] = (
     "paget_update_state", "paget_removal", "paget_invasion", "paget_intravasation",
     "paget_growth", "paget_dormancy", "paget_circulation", "paget_extravasation",
-    "paget_dtc_fate")
+    "paget_dtc_fate", "paget_outcome")
 
 
 def hook_outputs() -> dict[str, tuple[tuple[str, str | None, float, float], ...]]:

@@ -276,13 +276,13 @@ def paget_dtc_fate(sources, fates, state, patients, config, body, t):
 
 
 @hookspec
+@_outputs
 def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     """Outcomes at the end of a step: which patients die, and the events they reach.
 
     Called after every step's growth and dissemination, with the patients'
     ``burden`` of the step's end, before the state is recorded.  Set
-    ``dying[i] = True`` (bool, shape ``(n_patients,)``, all False on entry)
-    for the patients who die at ``t_end``; the engine then freezes them: their
+    ``dying[i] = True`` for the patients who die at ``t_end``; the engine then freezes them: their
     time of death is recorded as ``death_time``, their rows leave the table, and
     their recorded state stays as it is now.  A patient already dead
     (``patients.alive`` False) cannot die again (``dying`` is ignored there).

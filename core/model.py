@@ -105,13 +105,16 @@ def check_state_reads(manager, config) -> None:
 
     * a required variable that no loaded plugin declares: W not loaded;
     * R must implement the hook it reads in;
-    * call order: W writes its variables in ``paget_update_state``, the first
-      hook of a step (:data:`paget.contract.STEP_HOOKS`).  A read in a later
-      hook sees this step's value whatever the order.  A read in
-      ``paget_update_state`` sees this step's value only if W's implementation
-      is called before R's, and the previous step's only if it is called
-      after (``previous_step=True``).  Pluggy's order (see :func:`_call_order`)
-      is set by ``tryfirst``/``trylast`` and the order of registration
+    * call order: W writes its variables in the hooks it implements, most in
+      ``paget_update_state``, the first hook of a step
+      (:data:`paget.contract.STEP_HOOKS` gives the order of the hooks).  What
+      W writes in an earlier hook of the step R sees, what it writes in a
+      later one it does not, whatever the order of the plugins.  Where W also
+      implements the hook R reads in, W's implementation must be called
+      before R's (R sees what W writes there) or, with
+      ``previous_step=True``, after it (R sees the value from before).
+      Pluggy's order (see :func:`_call_order`) is set by
+      ``tryfirst``/``trylast`` and the order of registration
       (``paget.manager.DEFAULT_PLUGINS``, then entry points, then
       ``[plugins] load``, then programmatic plugins).
 
@@ -121,7 +124,6 @@ def check_state_reads(manager, config) -> None:
     from .state import StateRead
     owner: dict[str, str] = {}
     collect_variables(manager, owner)
-    update = _call_order(manager, "paget_update_state")
     disabled = set(config.plugins.disable)
     for impl in manager.hook.paget_state_reads.get_hookimpls():
         reader = impl.plugin_name
@@ -134,7 +136,8 @@ def check_state_reads(manager, config) -> None:
             writer = owner.get(read.name)
             if writer == reader:
                 continue
-            if reader not in _call_order(manager, read.hook):
+            order = _call_order(manager, read.hook)
+            if reader not in order:
                 raise PluginError(f"plugin {reader!r} declares a read of {read.name!r} in "
                                   f"{read.hook}, which it does not implement",
                                   plugin=reader, hook="paget_state_reads")
@@ -149,20 +152,21 @@ def check_state_reads(manager, config) -> None:
                 raise PluginError(f"plugin {reader!r} needs state variable {read.name!r}, "
                                   f"{which}" + (f": {read.reason}" if read.reason else ""),
                                   plugin=reader, hook="paget_state_reads")
-            if read.hook != "paget_update_state" or writer not in update:
-                continue          # written before the hook it is read in, or never
-            first = update.index(writer) < update.index(reader)
-            if first == read.previous_step:
-                want = "after" if read.previous_step else "before"
+            if writer not in order:
+                continue          # W does not act in this hook: the order does not matter
+            if (order.index(writer) < order.index(reader)) == read.previous_step:
+                want, seen = (("after", f"the value from before {writer!r} writes it there")
+                              if read.previous_step else
+                              ("before", f"the value {writer!r} writes there"))
                 raise PluginError(
                     f"plugin {reader!r} reads {read.name!r} of plugin {writer!r} in "
-                    f"paget_update_state expecting {writer!r}'s implementation to be called "
-                    f"{want} its own ({'the previous' if read.previous_step else 'this'} "
-                    f"step's value), but pluggy calls them in the order "
-                    f"{', '.join(p for p in update if p in (reader, writer))} (mark {reader!r}'s "
-                    f"paget_update_state {'tryfirst' if read.previous_step else 'trylast'}, "
+                    f"{read.hook} expecting {writer!r}'s implementation to be called {want} "
+                    f"its own ({seen}), but pluggy "
+                    f"calls them in the order "
+                    f"{', '.join(p for p in order if p in (reader, writer))} (mark {reader!r}'s "
+                    f"{read.hook} {'tryfirst' if read.previous_step else 'trylast'}, "
                     f"or declare the read previous_step={not read.previous_step})",
-                    plugin=reader, hook="paget_update_state")
+                    plugin=reader, hook=read.hook)
 
 
 def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:

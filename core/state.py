@@ -104,15 +104,19 @@ class StateRead:
         The variable (``state.lesion[name]`` or ``state.patient[name]``).
     hook : str
         The (earliest) per-step hook in which the plugin reads it.  The owner
-        writes its variables in ``paget_update_state``, so a read in a later
-        hook sees this step's value whatever the order of the plugins.
+        writes its variables in the hooks it implements, most in
+        ``paget_update_state``, the first of a step: a read in a later hook
+        sees what the owner wrote in the earlier ones, whatever the order of
+        the plugins.
     required : bool
         The plugin cannot work without it.  False: the plugin checks whether it
         is there (``state.patient.get(name)``) and does without.
     previous_step : bool
-        Read in ``paget_update_state`` *before* the owner updates it, i.e. the
-        value of the previous step (the owner's implementation must be called
-        after the reader's).  False: the owner's must be called first.
+        Read *before* the owner's implementation of the same hook updates it
+        (e.g. in ``paget_update_state``, the previous step's value): the
+        owner's implementation must be called after the reader's.  False: the
+        owner's implementation of the hook, if it has one, must be called
+        first.
     reason : str
         Why it is needed, for the error message of a missing provider.
     """
@@ -127,10 +131,6 @@ class StateRead:
         if self.hook not in STEP_HOOKS:
             raise ValueError(f"state read {self.name!r}: hook must be one of "
                              f"{', '.join(STEP_HOOKS)}, got {self.hook!r}")
-        if self.previous_step and self.hook != "paget_update_state":
-            raise ValueError(f"state read {self.name!r}: previous_step applies to a read in "
-                             f"paget_update_state only (the owner writes there), not in "
-                             f"{self.hook}")
 
 
 class LesionTable:

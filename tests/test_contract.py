@@ -148,20 +148,35 @@ def test_a_read_in_the_writers_hook_needs_the_writer_called_first():
     with pytest.raises(paget.PluginError) as err:
         _simulation(StateRead("diagnosis_time"), tryfirst=True)
     msg = str(err.value)
-    assert msg.startswith("plugin 'reader' reads 'diagnosis_time' of plugin 'imaging' in "
-                          "paget_update_state expecting 'imaging''s implementation to be "
-                          "called before its own (this step's value), but pluggy calls them "
-                          "in the order reader, imaging")
+    assert msg == ("plugin 'reader' reads 'diagnosis_time' of plugin 'imaging' in "
+                   "paget_update_state expecting 'imaging''s implementation to be called "
+                   "before its own (the value 'imaging' writes there), but pluggy calls them "
+                   "in the order reader, imaging (mark 'reader''s paget_update_state trylast, "
+                   "or declare the read previous_step=True)")
     assert err.value.plugin == "reader"
     _simulation(StateRead("diagnosis_time"), trylast=True)          # called after: accepted
     _simulation(StateRead("diagnosis_time", previous_step=True), tryfirst=True)
     with pytest.raises(paget.PluginError, match="expecting 'imaging''s implementation to be "
-                       r"called after its own \(the previous step's value\)"):
+                       r"called after its own \(the value from before 'imaging' writes it "
+                       r"there\), but pluggy calls them in the order imaging, reader"):
         _simulation(StateRead("diagnosis_time", previous_step=True), trylast=True)
 
 
 def test_a_read_in_a_later_hook_needs_no_order():
     _simulation(StateRead("diagnosis_time", "paget_growth"), hooks=("paget_growth",))
+    _simulation(StateRead("diagnosis_time", "paget_growth", previous_step=True),
+                hooks=("paget_growth",))
+
+
+def test_the_order_is_checked_in_whichever_hook_the_owner_writes():
+    """The outcome plugin writes first_detectable_metastasis_time in paget_outcome:
+    a reader there must be called after it (ordinary, registered later: before)."""
+    read = StateRead("first_detectable_metastasis_time", "paget_outcome")
+    with pytest.raises(paget.PluginError, match="reads 'first_detectable_metastasis_time' "
+                       "of plugin 'outcome' in paget_outcome expecting 'outcome''s "
+                       "implementation to be called before its own"):
+        _simulation(read, hooks=("paget_outcome",))
+    _simulation(read, hooks=("paget_outcome",), trylast=True)
 
 
 def test_a_read_in_a_hook_the_reader_does_not_implement_is_refused():
@@ -188,9 +203,6 @@ def test_reads_are_declared_as_state_reads():
     with pytest.raises(paget.PluginError, match="plugin 'bad': paget_state_reads must return "
                        "StateRead objects, got str"):
         paget.Simulation(SMALL, plugins=[("bad", bad)], entry_points=False)
-    with pytest.raises(ValueError, match="previous_step applies to a read in "
-                       "paget_update_state only"):
-        StateRead("x", "paget_growth", previous_step=True)
     with pytest.raises(ValueError, match="hook must be one of"):
         StateRead("x", "paget_config_tables")
 

@@ -220,7 +220,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         # whole numbers below 2**53: the sum over growing rows is exact
         self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
                                              minlength=self.P).astype(np.float64))
-        dying = np.zeros(self.P, dtype=bool)
+        dying = neutral("dying", self.P)
         self.hook.paget_outcome(lesions=self._lesions(), patients=self._patients(),
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
