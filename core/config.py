@@ -38,10 +38,11 @@ class Table(BaseModel):
     a string or a boolean, nor a whole number from a fraction (``patients =
     2.5``, ``rate = "0.1"`` and ``seed = true`` are refused, not guessed).
     Integers are accepted where a float is asked for.  Use ``list`` (not
-    ``tuple``) fields: TOML arrays arrive as lists."""
+    ``tuple``) fields: TOML arrays arrive as lists.  NaN and infinities are
+    refused in every float of a table (``allow_inf_nan=False``, here once)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True,
-                              frozen=True)
+                              frozen=True, allow_inf_nan=False)
 
 
 def organ_map(lo: float = 0.0, hi: float | None = None, *, probability: bool = False):
@@ -92,9 +93,9 @@ class CohortTable(Table):
 
     # at most 2**31 - 1: MPI counts the per-patient arrays it moves in C ints
     patients: int = Field(1, ge=1, le=2**31 - 1, description="number of virtual patients")
-    years: float = Field(10.0, gt=0, le=200, allow_inf_nan=False,
+    years: float = Field(10.0, gt=0, le=200,
                          description="follow-up, years (365.25 days)")
-    dt: float = Field(1.0, gt=0, le=30, allow_inf_nan=False,
+    dt: float = Field(1.0, gt=0, le=30,
                       description="time step, days; rates are updated once a step")
 
 
@@ -106,7 +107,7 @@ class PrimaryTable(Table):
     # avascular limit before the angiogenic switch (Folkman 1971, N Engl J Med
     # 285:1182) [RECALLED].  ASSUMPTION:
     # the default run starts from a 1 mm^3 primary.
-    cells: float = Field(1e6, ge=1, le=1e13, allow_inf_nan=False,
+    cells: float = Field(1e6, ge=1, le=1e13,
                          description="cells in the primary at time zero (a whole number)",
                          json_schema_extra={"source": "assumption: a 1 mm^3 primary, near the "
                                                       "avascular limit of 1-2 mm (Folkman 1971, "
@@ -156,7 +157,7 @@ class BodyTable(Table):
 class OutputTable(Table):
     """What is recorded."""
 
-    interval: float = Field(30.0, gt=0, allow_inf_nan=False,
+    interval: float = Field(30.0, gt=0,
                             description="days between recorded states (a whole number of steps)")
 
 

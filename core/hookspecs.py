@@ -3,8 +3,8 @@
 Each hook is called **once per step per MPI rank** with arrays covering every
 lesion (or patient) that rank owns, never once per lesion.  Hooks are called by
 keyword; an implementation declares only the arguments it needs.  Per-step hooks
-*fill arrays in place*: the engine sets each array to its neutral value (stated
-below), then calls the implementations in pluggy order.  Built-in stage plugins
+*fill arrays in place*: the engine sets each array to its neutral value (each
+hook's "Outputs", generated from :data:`paget.contract.OUTPUTS`), then calls the implementations in pluggy order.  Built-in stage plugins
 are marked ``tryfirst`` so that they set base values and factor plugins,
 called after them, scale those values.
 
@@ -66,9 +66,17 @@ from __future__ import annotations
 
 import pluggy
 
+from .contract import outputs_text
+
 hookspec = pluggy.HookspecMarker("paget")
 
 __all__ = ["hookspec"]
+
+
+def _outputs(spec):
+    """Append the hook's declared outputs (:mod:`paget.contract`) to its docstring."""
+    spec.__doc__ = f"{spec.__doc__.rstrip()}\n\n    {outputs_text(spec.__name__)}"
+    return spec
 
 
 # --------------------------------------------------------------------------
@@ -102,6 +110,22 @@ def paget_state_variables():
 
 
 @hookspec
+def paget_state_reads(config):
+    """Declare the other plugins' state variables this plugin reads.
+
+    Returns
+    -------
+    list of paget.state.StateRead
+        Each names a variable another plugin declares and the hook it is read
+        in; it may depend on the configuration (e.g. required only when a
+        feature that needs it is switched on).  Checked before step 0: a
+        required variable no loaded plugin declares, or a call order that
+        would hand the read the wrong step's value, is a ``PluginError``
+        naming both plugins (:func:`paget.model.check_state_reads`).
+    """
+
+
+@hookspec
 def paget_output_attrs(config):
     """Add attributes to output variables that depend on the configuration.
 
@@ -123,8 +147,9 @@ def paget_output_attrs(config):
 def paget_fate_matrix(config, body, survival, arrest):
     """Fates of a circulating tumour cell, solved once per circulation class.
 
-    ``survival`` and ``arrest`` (floats, neutral 1.0) multiply the per-pass
-    survival and arrest probabilities of the class (see ``paget_circulation``);
+    ``survival`` and ``arrest`` (floats: the class's ``rates.ctc_survival`` and
+    ``rates.ctc_arrest``) multiply the per-pass survival and arrest
+    probabilities (see ``paget_circulation``);
     the engine caches the result per distinct pair, so this is called once per
     class in a run, not per step.
 
@@ -162,12 +187,12 @@ def paget_update_state(lesions, state, patients, config, body, t, dt, draws):
 
 
 @hookspec
+@_outputs
 def paget_removal(lesions, fraction, state, patients, config, body, t):
-    """Remove cells from lesions at the start of a step: set ``fraction``, shape ``(n_rows,)``.
+    """Remove cells from lesions at the start of a step: set ``fraction``.
 
-    ``fraction`` (dimensionless, in [0, 1]): share of each row's cells taken
-    out of the body now (surgical resection, a biopsy, ablation).  Neutral
-    value: 0.  The engine keeps ``floor(cells * (1 - fraction) + u)`` cells,
+    ``fraction``: the share of each row's cells taken out of the body now.
+    The engine keeps ``floor(cells * (1 - fraction) + u)`` cells,
     ``u`` a keyed uniform per row, so the expected count is exact and the
     result does not depend on the number of ranks; removed cells are counted
     in the output variable ``cells_removed``.  Called after
@@ -176,48 +201,36 @@ def paget_removal(lesions, fraction, state, patients, config, body, t):
 
 
 @hookspec
+@_outputs
 def paget_invasion(lesions, rates, state, patients, config, body, t):
-    """Local invasion: set ``rates.invasive``, the invasive fraction of each lesion.
-
-    ``rates.invasive`` (dimensionless, in [0, 1]) is the fraction of a lesion's
-    cells able to leave it (EMT, hypoxia).  Neutral value: 1.  Read by
-    intravasation.
-    """
+    """Local invasion: set ``rates.invasive``, the invasive fraction of each lesion."""
 
 
 @hookspec
+@_outputs
 def paget_intravasation(lesions, rates, state, patients, config, body, t):
-    """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``.
-
-    ``rates.shed`` (CTC per day, >= 0): rate at which each lesion releases
-    cells into the circulation; the kernel draws ``Poisson(shed * dt)`` and
-    removes the shed cells from the lesion.  Neutral value: 0 (no shedding).
-    ``rates.lymph_fraction`` (dimensionless, in [0, 1]): share of the shed
-    cells that enter lymph instead of blood.  Neutral value: 0.
-    """
+    """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``."""
 
 
 @hookspec
+@_outputs
 def paget_growth(lesions, rates, state, patients, config, body, t, dt):
-    """Growth of non-dormant lesions: set ``rates.birth`` and ``rates.death``.
+    """Growth of non-dormant lesions: set ``rates.birth``, ``rates.death`` and ``rates.mutation``.
 
-    Per-cell division and death rates (1/day, >= 0), held for this step.  The
-    kernel takes the exact birth-death transition (Kendall 1948) over ``dt``,
-    or, where ``rates.deterministic`` is set, the mean ``n exp((b - d) dt)``.
-    Neutral values: 0 (no change).  Rows that are dormant pools are ignored.
-    ``rates.mutation`` (per division, in [0, 1], neutral 0): probability that
-    a division gives a daughter with a new alteration; each such daughter
-    founds a new clone (a new row of the same lesion, see ``paget_mutation``).
+    The kernel takes the exact birth-death transition (Kendall 1948) over
+    ``dt``, or, where ``rates.deterministic`` is set, the mean.  At the
+    neutral values a lesion does not change.  Rows that are dormant pools are
+    ignored.
     """
 
 
 @hookspec
+@_outputs
 def paget_circulation(lesions, rates, state, patients, config, body, t):
     """Per-row circulation classes: set ``rates.ctc_survival`` and ``rates.ctc_arrest``.
 
-    Multipliers (>= 0, neutral 1) of the per-pass survival and arrest
-    probabilities of the CTCs each row sheds (NK-cell kill, clusters, clone
-    traits).  Rows sharing a pair share a fate matrix (``paget_fate_matrix``).
+    Multipliers of the per-pass survival and arrest probabilities of the CTCs
+    each row sheds (NK-cell kill, clusters, clone traits).  Rows sharing a pair share a fate matrix (``paget_fate_matrix``).
     """
 
 
@@ -234,46 +247,42 @@ def paget_mutation(parents, uniform, config):
 
 
 @hookspec
+@_outputs
 def paget_dormancy(lesions, rates, state, patients, config, body, t):
     """Dormant pools: set ``rates.reactivation`` and ``rates.dormant_death``.
 
-    Per-cell rates (1/day, >= 0) at which solitary dormant cells start to
-    proliferate (founding a new one-cell lesion) or die, as competing risks.
-    Neutral values: 0 (dormancy forever).  Only rows with ``lesions.dormant``
-    are read.
+    Competing risks of solitary dormant cells; at the neutral values dormancy
+    lasts forever.  Only rows with ``lesions.dormant`` are read.
     """
 
 
 @hookspec
+@_outputs
 def paget_extravasation(sources, probability, state, patients, config, body, t):
-    """Extravasation: set ``probability``, shape ``(m, n_organs)``.
+    """Extravasation: set ``probability``, one row per ``sources`` row.
 
-    Row i is for the CTCs shed by ``sources`` row i: the probability (in
-    [0, 1]) that one arrested in an organ's capillaries crosses the
-    endothelium there; the others die in the capillary bed.  Neutral value: 1.
     Called in steps in which some row shed CTCs.
     """
 
 
 @hookspec
+@_outputs
 def paget_dtc_fate(sources, fates, state, patients, config, body, t):
-    """Colonization: set ``fates``, shape ``(m, n_organs, 3)``.
+    """Colonization: set ``fates``, one row per ``sources`` row.
 
-    For a cell shed by ``sources`` row i that has just extravasated in an
-    organ: probabilities of (die, stay dormant, start growing), summing to 1
-    along the last axis.  A growing cell founds a one-cell lesion; a dormant
-    one joins the pool of its organ and source row.  Neutral value: (0, 0, 1).
+    A growing cell founds a one-cell lesion; a dormant
+    one joins the pool of its organ and source row.
     """
 
 
 @hookspec
+@_outputs
 def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     """Outcomes at the end of a step: which patients die, and the events they reach.
 
     Called after every step's growth and dissemination, with the patients'
     ``burden`` of the step's end, before the state is recorded.  Set
-    ``dying[i] = True`` (bool, shape ``(n_patients,)``, all False on entry)
-    for the patients who die at ``t_end``; the engine then freezes them: their
+    ``dying[i] = True`` for the patients who die at ``t_end``; the engine then freezes them: their
     time of death is recorded as ``death_time``, their rows leave the table, and
     their recorded state stays as it is now.  A patient already dead
     (``patients.alive`` False) cannot die again (``dying`` is ignored there).

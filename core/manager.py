@@ -18,11 +18,12 @@ import numpy as np
 import pluggy
 
 from . import hookspecs
+from .contract import hook_outputs
 from .errors import PluginError
 from .state import out_of_bounds
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe",
-           "builtin_table_owners"]
+           "builtin_table_owners", "builtin_variable_owners"]
 
 hookimpl = pluggy.HookimplMarker("paget")
 
@@ -58,6 +59,10 @@ hookimpl = pluggy.HookimplMarker("paget")
 #:
 #: Microenvironment's factors are >= 1 and clip at 1; applied last, the result
 #: is the once-clipped product whatever genetics' factors are.
+#:
+#: Where a plugin reads another's state in paget_update_state, the order is
+#: declared (``paget_state_reads``) and checked when the model is assembled
+#: (:func:`paget.model.check_state_reads`).
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("invasion", "paget.plugins.invasion"),
     ("intravasation", "paget.plugins.intravasation"),
@@ -89,20 +94,9 @@ class PluginInfo:
 
 #: What each per-step hook may write, with the allowed range: checked after
 #: every implementation, so a NaN, an inf or an out-of-range value is reported
-#: with the plugin that wrote it, before any kernel sees it.
-HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = {
-    "paget_removal": (("fraction", None, 0.0, 1.0),),
-    "paget_invasion": (("rates", "invasive", 0.0, 1.0),),
-    "paget_intravasation": (("rates", "shed", 0.0, np.inf), ("rates", "lymph_fraction", 0.0, 1.0)),
-    "paget_growth": (("rates", "birth", 0.0, np.inf), ("rates", "death", 0.0, np.inf),
-                     ("rates", "mutation", 0.0, 1.0)),
-    "paget_circulation": (("rates", "ctc_survival", 0.0, np.inf),
-                          ("rates", "ctc_arrest", 0.0, np.inf)),
-    "paget_dormancy": (("rates", "reactivation", 0.0, np.inf),
-                       ("rates", "dormant_death", 0.0, np.inf)),
-    "paget_extravasation": (("probability", None, 0.0, 1.0),),
-    "paget_dtc_fate": (("fates", None, 0.0, 1.0),),
-}
+#: with the plugin that wrote it, before any kernel sees it.  Generated from
+#: the declaration of each output, :data:`paget.contract.OUTPUTS`.
+HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = hook_outputs()
 
 
 def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
@@ -148,22 +142,35 @@ def _import(module: str, origin: str) -> Any:
                           f"{type(exc).__name__}: {exc}", plugin=module) from None
 
 
-@functools.lru_cache(maxsize=1)
-def builtin_table_owners() -> dict[str, str]:
-    """{configuration table: built-in plugin name} of the tables the built-in
-    plugins declare (``paget_config_tables``), so that a table of a plugin that
-    is switched off can be named as such rather than as an unknown key.  Only
-    the modules of :data:`DEFAULT_PLUGINS` are imported, never a name from a
-    configuration."""
+@functools.lru_cache(maxsize=None)
+def _builtin_owners(hook: str) -> dict[str, str]:
+    """{name: built-in plugin} of what the built-in plugins declare with the
+    set-up hook ``hook`` (table names, or the ``name`` of each declaration).
+    Only the modules of :data:`DEFAULT_PLUGINS` are imported, never a name
+    from a configuration."""
     owners: dict[str, str] = {}
     for plugin, module in DEFAULT_PLUGINS:
         try:
-            tables = importlib.import_module(module).paget_config_tables()
+            declared = getattr(importlib.import_module(module), hook, lambda: None)()
         except Exception:   # pragma: no cover - a broken built-in fails elsewhere
             continue
-        for table in tables or {}:
-            owners[table] = plugin
+        for item in declared or ():
+            owners[getattr(item, "name", item)] = plugin
     return owners
+
+
+def builtin_table_owners() -> dict[str, str]:
+    """{configuration table: built-in plugin name} of the tables the built-in
+    plugins declare (``paget_config_tables``), so that a table of a plugin that
+    is switched off can be named as such rather than as an unknown key."""
+    return _builtin_owners("paget_config_tables")
+
+
+def builtin_variable_owners() -> dict[str, str]:
+    """{state variable: built-in plugin name} of the variables the built-in
+    plugins declare (``paget_state_variables``), so that the provider of a
+    state read can be named when it is not loaded."""
+    return _builtin_owners("paget_state_variables")
 
 
 def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),

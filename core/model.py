@@ -69,10 +69,12 @@ class _PluginsOnly(BaseModel):
     plugins: PluginsTable = PluginsTable()
 
 
-def collect_variables(manager) -> list:
-    """The state variables the plugins declare (``paget_state_variables``)."""
+def collect_variables(manager, owner: dict[str, str] | None = None) -> list:
+    """The state variables the plugins declare (``paget_state_variables``);
+    ``owner``, if given, receives {variable: plugin declaring it}."""
     from .state import COLUMNS, StateVariable
-    variables, owner = [], {}
+    variables = []
+    owner = {} if owner is None else owner
     for impl in manager.hook.paget_state_variables.get_hookimpls():
         for v in impl.function() or ():
             if not isinstance(v, StateVariable):
@@ -85,6 +87,86 @@ def collect_variables(manager) -> list:
             owner[v.name] = impl.plugin_name
             variables.append(v)
     return variables
+
+
+def _call_order(manager, hook: str) -> list[str]:
+    """The plugins implementing ``hook``, in the order pluggy calls them: the
+    reverse of ``get_hookimpls()`` (tryfirst ones, then ordinary ones, the
+    plugin registered later first, then trylast ones, the one registered
+    earlier first)."""
+    return [impl.plugin_name for impl in reversed(getattr(manager.hook, hook).get_hookimpls())]
+
+
+def check_state_reads(manager, config) -> None:
+    """Refuse, before step 0, the plugins' state reads (``paget_state_reads``) that
+    could not be served as declared.
+
+    For each :class:`paget.state.StateRead` of plugin R, of a variable of plugin W:
+
+    * a required variable that no loaded plugin declares: W not loaded;
+    * R must implement the hook it reads in;
+    * call order: W writes its variables in the hooks it implements, most in
+      ``paget_update_state``, the first hook of a step
+      (:data:`paget.contract.STEP_HOOKS` gives the order of the hooks).  What
+      W writes in an earlier hook of the step R sees, what it writes in a
+      later one it does not, whatever the order of the plugins.  Where W also
+      implements the hook R reads in, W's implementation must be called
+      before R's (R sees what W writes there) or, with
+      ``previous_step=True``, after it (R sees the value from before).
+      Pluggy's order (see :func:`_call_order`) is set by
+      ``tryfirst``/``trylast`` and the order of registration
+      (``paget.manager.DEFAULT_PLUGINS``, then entry points, then
+      ``[plugins] load``, then programmatic plugins).
+
+    Each refusal is a :class:`PluginError` naming R and W.
+    """
+    from .manager import builtin_variable_owners
+    from .state import StateRead
+    owner: dict[str, str] = {}
+    collect_variables(manager, owner)
+    disabled = set(config.plugins.disable)
+    for impl in manager.hook.paget_state_reads.get_hookimpls():
+        reader = impl.plugin_name
+        reads = impl.function(**{a: config for a in impl.argnames}) or ()
+        for read in reads:
+            if not isinstance(read, StateRead):
+                raise PluginError(f"plugin {reader!r}: paget_state_reads must return "
+                                  f"StateRead objects, got {type(read).__name__}",
+                                  plugin=reader, hook="paget_state_reads")
+            writer = owner.get(read.name)
+            if writer == reader:
+                continue
+            order = _call_order(manager, read.hook)
+            if reader not in order:
+                raise PluginError(f"plugin {reader!r} declares a read of {read.name!r} in "
+                                  f"{read.hook}, which it does not implement",
+                                  plugin=reader, hook="paget_state_reads")
+            if writer is None:
+                if not read.required:
+                    continue
+                builtin = builtin_variable_owners().get(read.name)
+                which = ("which no loaded plugin declares" if builtin is None else
+                         f"declared by plugin {builtin!r}, which is "
+                         + ("disabled ([plugins] disable)" if builtin in disabled
+                            else "not loaded"))
+                raise PluginError(f"plugin {reader!r} needs state variable {read.name!r}, "
+                                  f"{which}" + (f": {read.reason}" if read.reason else ""),
+                                  plugin=reader, hook="paget_state_reads")
+            if writer not in order:
+                continue          # W does not act in this hook: the order does not matter
+            if (order.index(writer) < order.index(reader)) == read.previous_step:
+                want, seen = (("after", f"the value from before {writer!r} writes it there")
+                              if read.previous_step else
+                              ("before", f"the value {writer!r} writes there"))
+                raise PluginError(
+                    f"plugin {reader!r} reads {read.name!r} of plugin {writer!r} in "
+                    f"{read.hook} expecting {writer!r}'s implementation to be called {want} "
+                    f"its own ({seen}), but pluggy "
+                    f"calls them in the order "
+                    f"{', '.join(p for p in order if p in (reader, writer))} (mark {reader!r}'s "
+                    f"{read.hook} {'tryfirst' if read.previous_step else 'trylast'}, "
+                    f"or declare the read previous_step={not read.previous_step})",
+                    plugin=reader, hook=read.hook)
 
 
 def output_attrs(manager, config, variables) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from .coordination import _Coordinator, _describe, _raise_first, on_every_rank  
 from .engine import RankRun, StepPlan, select_patients  # noqa: F401
 from .errors import ConfigError
 from .engine.dissemination import solve_fate_matrix
-from .model import collect_variables, load_plugins, output_attrs
+from .model import check_state_reads, collect_variables, load_plugins, output_attrs
 from .output import build_dataset, config_attrs
 from .scenario_files import _read_resource, list_scenarios, scenario_path, scenario_sources
 
@@ -101,6 +101,7 @@ class Simulation:
             raise ConfigError(f"body.flow_percent: {exc}") from None
         self.plan = StepPlan.from_config(self.config)
         self.variables = collect_variables(self.plugin_manager)
+        check_state_reads(self.plugin_manager, self.config)
         #: the fate matrix of the default circulation class (None: no provider)
         self.fates = self.fate_matrix(1.0, 1.0)
         self.version = _version()

@@ -1,16 +1,17 @@
 """Structure-of-arrays state of a rank: the lesion table, per-step rates, patients."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .contract import RATES, STEP_HOOKS, describe
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
-           "StateVariable", "out_of_bounds", "lesion_groups", "COLUMNS"]
+           "StateVariable", "StateRead", "out_of_bounds", "lesion_groups", "COLUMNS"]
 
 
 class FateMatrix(NamedTuple):
@@ -86,6 +87,50 @@ class StateVariable:
                              f"bool, got {self.dtype!r}")
         if not self.name.isidentifier():
             raise ValueError(f"state variable name {self.name!r} is not an identifier")
+
+
+@dataclass(frozen=True)
+class StateRead:
+    """Another plugin's state variable a plugin reads (``paget_state_reads``).
+
+    Checked when the model is assembled, before step 0 (see
+    :func:`paget.model.check_state_reads`): a required variable that no loaded
+    plugin declares, or a read the call order would serve the wrong step's
+    value, is a :class:`paget.PluginError` naming both plugins.
+
+    Parameters
+    ----------
+    name : str
+        The variable (``state.lesion[name]`` or ``state.patient[name]``).
+    hook : str
+        The (earliest) per-step hook in which the plugin reads it.  The owner
+        writes its variables in the hooks it implements, most in
+        ``paget_update_state``, the first of a step: a read in a later hook
+        sees what the owner wrote in the earlier ones, whatever the order of
+        the plugins.
+    required : bool
+        The plugin cannot work without it.  False: the plugin checks whether it
+        is there (``state.patient.get(name)``) and does without.
+    previous_step : bool
+        Read *before* the owner's implementation of the same hook updates it
+        (e.g. in ``paget_update_state``, the previous step's value): the
+        owner's implementation must be called after the reader's.  False: the
+        owner's implementation of the hook, if it has one, must be called
+        first.
+    reason : str
+        Why it is needed, for the error message of a missing provider.
+    """
+
+    name: str
+    hook: str = "paget_update_state"
+    required: bool = True
+    previous_step: bool = False
+    reason: str = ""
+
+    def __post_init__(self):
+        if self.hook not in STEP_HOOKS:
+            raise ValueError(f"state read {self.name!r}: hook must be one of "
+                             f"{', '.join(STEP_HOOKS)}, got {self.hook!r}")
 
 
 class LesionTable:
@@ -393,25 +438,24 @@ class State:
         self.patient = patient
 
 
+def _rates_doc() -> str:
+    lines = ["Per-row rates a step's hooks fill; each starts at its neutral value.", "",
+             "Generated from :data:`paget.contract.RATES`: one float64 (or bool) array",
+             "of shape ``(n_rows,)`` per attribute, set by the hook named.", "",
+             "Attributes", "----------"]
+    for r in RATES:
+        lines += [f"{r.name} : numpy.ndarray", f"    Set by ``{r.hook}``. {describe(r)}"]
+    return "\n".join(lines)
+
+
 @dataclass
 class Rates:
-    """Per-row rates a step's hooks fill; each starts at its neutral value."""
+    __doc__ = _rates_doc()
+    # the fields, in the order of paget.contract.RATES (one declaration per rate)
+    __annotations__ = {r.name: "np.ndarray" for r in RATES}
 
-    invasive: np.ndarray        # dimensionless, [0, 1]; neutral 1
-    shed: np.ndarray            # CTC/day; neutral 0
-    lymph_fraction: np.ndarray  # dimensionless, [0, 1]; neutral 0
-    birth: np.ndarray           # 1/day; neutral 0
-    death: np.ndarray           # 1/day; neutral 0
-    deterministic: np.ndarray   # bool; neutral False
-    reactivation: np.ndarray    # 1/day, dormant pools; neutral 0
-    dormant_death: np.ndarray   # 1/day, dormant pools; neutral 0
-    mutation: np.ndarray        # per division, [0, 1]; neutral 0
-    ctc_survival: np.ndarray    # multiplier of per-pass survival of shed CTCs; neutral 1
-    ctc_arrest: np.ndarray      # multiplier of per-pass arrest of shed CTCs; neutral 1
-
-    NEUTRAL = {"invasive": 1.0, "shed": 0.0, "lymph_fraction": 0.0, "birth": 0.0,
-               "death": 0.0, "deterministic": False, "reactivation": 0.0,
-               "dormant_death": 0.0, "mutation": 0.0, "ctc_survival": 1.0, "ctc_arrest": 1.0}
+    #: name -> neutral value of each rate
+    NEUTRAL = {r.name: r.neutral for r in RATES}
 
     @classmethod
     def neutral(cls, n: int, buffers: dict[str, np.ndarray] | None = None) -> "Rates":
@@ -438,9 +482,8 @@ class Rates:
 
 
 #: (name, neutral value, dtype) of each rate, in field order
-_RATE_FIELDS = tuple((f.name, Rates.NEUTRAL[f.name],
-                      bool if isinstance(Rates.NEUTRAL[f.name], bool) else np.float64)
-                     for f in fields(Rates))
+_RATE_FIELDS = tuple((r.name, r.neutral, bool if r.dtype == "bool" else np.float64)
+                     for r in RATES)
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 

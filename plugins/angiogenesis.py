@@ -70,14 +70,14 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 
 class AngiogenesisTable(Table):
     # Folkman 1971 (N Engl J Med 285:1182): avascular tumours stay at ~1-2 mm,
     # ~1e6 cells, until the angiogenic switch [RECALLED]; 1 mm^3 ~ 1e6 cells
     # (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
-    avascular_cap: float = Field(1e6, ge=1, allow_inf_nan=False,
+    avascular_cap: float = Field(1e6, ge=1,
                                  description="cells at which an avascular lesion stops growing",
                                  json_schema_extra={"source": "avascular tumours stay near 1-2 "
                                                               "mm (Folkman 1971, N Engl J Med "
@@ -87,20 +87,20 @@ class AngiogenesisTable(Table):
     # 1e6-cell avascular lesion, ~0.43): long enough that dormant avascular
     # micrometastases are common over a ten-year follow-up, short enough that
     # most metastases seeded early switch within it.  To be calibrated.
-    switch_rate: float = Field(1e-3, ge=0, allow_inf_nan=False,
+    switch_rate: float = Field(1e-3, ge=0,
                                description="angiogenic switch rate of an avascular lesion, 1/day",
                                json_schema_extra={"source": "assumption"})
     # ASSUMPTION: an avascular lesion has no vessels of its own to shed into
     # and sheds only through host vessels at its margin: ten times fewer CTCs
     # than a vascular lesion of the same size.
-    vascular_shedding: float = Field(10.0, ge=1, allow_inf_nan=False,
+    vascular_shedding: float = Field(10.0, ge=1,
                                      description="CTC shedding of a vascular lesion relative to an "
                                                  "avascular one of the same size (dimensionless)",
                                      json_schema_extra={"source": "assumption"})
     # Hypoxia induces VEGF, the main angiogenic signal (Shweiki et al. 1992,
     # Nature 359:843) [RECALLED, not re-checked].  ASSUMPTION: a fully hypoxic
     # lesion (hypoxia = 1) switches five times faster (gain 4).
-    hypoxia_gain: float = Field(4.0, ge=0, allow_inf_nan=False,
+    hypoxia_gain: float = Field(4.0, ge=0,
                                 description="switch rate multiplier 1 + gain * hypoxia "
                                             "(dimensionless)",
                                 json_schema_extra={"source": "assumption; hypoxia induces VEGF "
@@ -118,6 +118,13 @@ def paget_state_variables():
     return [StateVariable("vascular", "lesion", dtype="bool", default=False, units="1",
                           long_name="the lesion has passed its angiogenic switch", inherit=False,
                           output=True)]
+
+
+@hookimpl
+def paget_state_reads():
+    # genetics' trait of this step; microenvironment's hypoxia of the previous step
+    return [StateRead("angiogenic_drive", required=False),
+            StateRead("hypoxia", required=False, previous_step=True)]
 
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:

@@ -44,7 +44,7 @@ class CirculationTable(Table):
         json_schema_extra={"source": "assumption"})
     # ASSUMPTION: half of the cells reaching a node group by lymph arrest
     # there (the cancer scenarios share a value [DERIVED] by the joint fit).
-    lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1, allow_inf_nan=False,
+    lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1,
                                      description="probability a lymph-borne cell arrests in a "
                                                  "node group (regional, then distant)",
                                      json_schema_extra={"source": "assumption"})

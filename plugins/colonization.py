@@ -37,7 +37,7 @@ class GrowthTable(Table):
     # doubling time at 1 cm^3 (1e9 cells) is ln2 / (r ln(K/1e9)) = 144 days,
     # inside the 52-212 day range of breast cancer doubling times (Coumans et
     # al. 2013: 1.7 +- 0.9 months; SEER-fitted model of Szczurek et al.: 212 d).
-    rate: float = Field(6e-4, ge=0, allow_inf_nan=False,
+    rate: float = Field(6e-4, ge=0,
                         description="rate constant r of the law, 1/day",
                         json_schema_extra={"source": "assumption: a volume doubling time of 144 "
                                                      "days at 1 cm^3, within the 52-212 days of "
@@ -49,7 +49,7 @@ class GrowthTable(Table):
         json_schema_extra={"source": "Norton 1988 (Cancer Res 48:7067)"})
     # ASSUMPTION: cells die at 0.02/day at small size, so a one-cell colony of
     # the default law dies out with probability d0 / (d0 + r ln K) = 0.54.
-    death: float = Field(0.02, ge=0, allow_inf_nan=False,
+    death: float = Field(0.02, ge=0,
                          description="turnover d0: per-cell death rate at small size, 1/day",
                          json_schema_extra={"source": "assumption"})
     mode: Literal["stochastic", "deterministic"] = Field(
@@ -78,17 +78,17 @@ class GrowthTable(Table):
 class FateTable(Table):
     """Fates of a cell that has just extravasated (probabilities summing to 1)."""
 
-    die: float = Field(1.0 - 0.05 - 1e-7, ge=0, le=1, allow_inf_nan=False,
+    die: float = Field(1.0 - 0.05 - 1e-7, ge=0, le=1,
                        description="probability the cell dies",
                        json_schema_extra={"source": "the remainder: 1 - dormant - grow"})
-    dormant: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
+    dormant: float = Field(0.05, ge=0, le=1,
                            description="probability the cell becomes a solitary dormant cell",
                            json_schema_extra={"source": "derived: a metastatic inefficiency of "
                                                         "1.7e-8 per disseminated cell (Coumans "
                                                         "et al. 2013, BMC Cancer 13:283), split "
                                                         "between growth and dormancy by "
                                                         "assumption"})
-    grow: float = Field(1e-7, ge=0, le=1, allow_inf_nan=False,
+    grow: float = Field(1e-7, ge=0, le=1,
                         description="probability the cell founds a growing colony",
                         json_schema_extra={"source": "derived: a metastatic inefficiency of "
                                                      "1.7e-8 per disseminated cell (Coumans et "
@@ -110,12 +110,12 @@ class DormancyTable(Table):
     # reactivate rarely enough (1e-9/day) to fit the inefficiency above.
     # Luzzi et al. 1998 saw ~2 % Ki-67+ and ~3 % apoptotic solitary cells at
     # day 13 in mice [READ-2].
-    reactivation: float = Field(1e-9, ge=0, allow_inf_nan=False,
+    reactivation: float = Field(1e-9, ge=0,
                                 description="per-cell reactivation rate, 1/day",
                                 json_schema_extra={"source": "assumption, fitted to the "
                                                              "inefficiency of Coumans et al. "
                                                              "2013 (BMC Cancer 13:283)"})
-    death: float = Field(1e-3, ge=0, allow_inf_nan=False,
+    death: float = Field(1e-3, ge=0,
                          description="per-cell death rate of dormant cells, 1/day",
                          json_schema_extra={"source": "assumption"})
 

@@ -143,7 +143,7 @@ class Alteration(Table):
         default_factory=dict,
         description="trait -> factor (multipliers, >= 0) or own fraction (immune_evasion, "
                     "drug_resistance, in [0, 1]); traits not named are neutral")
-    weight: float = Field(1.0, ge=0, allow_inf_nan=False,
+    weight: float = Field(1.0, ge=0,
                           description="relative probability of being the alteration a new clone "
                                       "acquires (0: never acquired by mutation)")
 
@@ -170,7 +170,7 @@ class GeneticsTable(Table):
     # [RECALLED, not re-checked against the paper]; the catalogue is a small subset of those
     # drivers, and the engine makes one row per mutant cell, so a rate near
     # 3.4e-5 would found ~1e4 clones a day in a 1e10-cell primary.
-    mutation_rate: float = Field(1e-11, ge=0, le=1, allow_inf_nan=False,
+    mutation_rate: float = Field(1e-11, ge=0, le=1,
                                  description="probability per division that a daughter acquires "
                                              "a new driver alteration",
                                  json_schema_extra={"source": "assumption: ~100 clones per "

@@ -42,7 +42,7 @@ from pydantic import Field
 from paget.config import Table
 from paget.manager import hookimpl
 from paget.random import Draws
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 #: patient-level variables this plugin owns (name, units, long_name)
 VARIABLES = (
@@ -60,27 +60,27 @@ class HeterogeneityTable(Table):
     # cancer doubling time 1.7 +- 0.9 months across patients, a coefficient of
     # variation of 0.53, i.e. a log-normal sigma sqrt(ln(1 + 0.53^2)) = 0.50
     # [DERIVED].  Default 0 (homogeneous); cancer scenarios set it.
-    growth_sigma: float = Field(0.0, ge=0, le=3, allow_inf_nan=False,
+    growth_sigma: float = Field(0.0, ge=0, le=3,
                                 description="log-sd of the patient's growth-rate multiplier "
                                             "(log-normal, median 1)",
                                 json_schema_extra={"source": "homogeneous by default; breast cancer: "
                                                              "0.50, from Coumans et al. 2013 (BMC "
                                                              "Cancer 13:283)"})
-    shedding_sigma: float = Field(0.0, ge=0, le=5, allow_inf_nan=False,
+    shedding_sigma: float = Field(0.0, ge=0, le=5,
                                   description="log-sd of the patient's shedding multiplier "
                                               "(log-normal, median 1)")
-    immune_sigma: float = Field(0.0, ge=0, le=3, allow_inf_nan=False,
+    immune_sigma: float = Field(0.0, ge=0, le=3,
                                 description="log-sd of the patient's immune competence "
                                             "(log-normal, median 1)")
     # ASSUMPTION: onset at 60 +- 12 years; scenarios cite their own.
-    age_mean: float = Field(60.0, ge=0, le=120, allow_inf_nan=False,
+    age_mean: float = Field(60.0, ge=0, le=120,
                             description="mean age at onset, years (normal, truncated)",
                             json_schema_extra={"source": "assumption"})
-    age_sd: float = Field(0.0, ge=0, le=50, allow_inf_nan=False,
+    age_sd: float = Field(0.0, ge=0, le=50,
                           description="sd of age at onset, years (0: everyone age_mean)")
-    age_min: float = Field(18.0, ge=0, le=120, allow_inf_nan=False,
+    age_min: float = Field(18.0, ge=0, le=120,
                            description="lower truncation of age at onset, years")
-    age_max: float = Field(100.0, ge=0, le=120, allow_inf_nan=False,
+    age_max: float = Field(100.0, ge=0, le=120,
                            description="upper truncation of age at onset, years")
 
 
@@ -95,6 +95,12 @@ def paget_state_variables():
     return [StateVariable(name, "patient", "float64", 0.0 if name == "age_at_onset" else 1.0,
                           units, long_name, over_time=False)
             for name, units, long_name in VARIABLES]
+
+
+@hookimpl
+def paget_state_reads():
+    # sets the immune plugin's variable where that plugin is loaded
+    return [StateRead("immune_competence", required=False)]
 
 
 def _inv_normal(u: np.ndarray) -> np.ndarray:

@@ -55,18 +55,18 @@ class DiagnosisTable(Table):
     # ASSUMPTION: without screening a tumour is found at 10 mm, the upper end
     # of the mammography limit of ~5-10 mm [RECALLED: a standard clinical
     # figure, not re-checked against one source].
-    diameter: float = Field(10.0, gt=0, allow_inf_nan=False,
+    diameter: float = Field(10.0, gt=0,
                             description="primary diameter at which the tumour is found "
                                         "without screening, mm",
                             json_schema_extra={"source": "assumption: the upper end of "
                                                          "mammography's ~5-10 mm"})
-    screening_interval: float = Field(0.0, ge=0, allow_inf_nan=False,
+    screening_interval: float = Field(0.0, ge=0,
                                       description="days between screening visits (0: no "
                                                   "screening)")
-    screening_start: float = Field(0.0, ge=0, allow_inf_nan=False,
+    screening_start: float = Field(0.0, ge=0,
                                    description="day of the first screening visit")
     # mammography ~5-10 mm [RECALLED: a standard clinical figure]: the lower end.
-    screening_diameter: float = Field(5.0, gt=0, allow_inf_nan=False,
+    screening_diameter: float = Field(5.0, gt=0,
                                       description="primary diameter a screening visit "
                                                   "finds, mm",
                                       json_schema_extra={"source": "mammography finds ~5-10 mm: "
@@ -75,7 +75,7 @@ class DiagnosisTable(Table):
 
 class ImagingTable(Table):
     # ASSUMPTION: follow-up scans every 3 months, a common schedule in trials.
-    interval: float = Field(90.0, ge=0, allow_inf_nan=False,
+    interval: float = Field(90.0, ge=0,
                             description="days between follow-up scans after diagnosis (0: "
                                         "the staging scan only)",
                             json_schema_extra={"source": "assumption: every 3 months, a common "

@@ -55,7 +55,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 
 class ImmuneTable(Table):
@@ -63,14 +63,14 @@ class ImmuneTable(Table):
     # again as the circulation's default per-bed death (itself an assumption);
     # no per-bed NK kill probability is in paget's sources
     # (docs/reference/sources.md).  To be calibrated.
-    ctc_kill: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
+    ctc_kill: float = Field(0.05, ge=0, le=1,
                             description="probability per capillary bed that NK cells kill a "
                                         "fully visible CTC (competence 1)",
                             json_schema_extra={"source": "assumption"})
     # ASSUMPTION: 0.005/day added to the death of a one-cell colony (the
     # colonization default: turnover 0.02/day, birth ~0.037/day at one cell),
     # raising its extinction probability from 0.54 to ~0.68.
-    lesion_kill: float = Field(0.005, ge=0, allow_inf_nan=False,
+    lesion_kill: float = Field(0.005, ge=0,
                                description="k: per-cell kill rate of a visible lesion of a few "
                                            "cells, 1/day",
                                json_schema_extra={"source": "assumption"})
@@ -78,10 +78,10 @@ class ImmuneTable(Table):
     # ((pi/6) D^3 1e6 cells/mm^3, Coumans et al. 2013, BMC Cancer 13:283
     # [READ]): at most k * 1e4 = 50 cells/day per lesion, negligible for a
     # 1e6-cell primary.
-    half_size: float = Field(1e4, gt=0, allow_inf_nan=False,
+    half_size: float = Field(1e4, gt=0,
                              description="N_half: lesion cells at which the per-cell kill halves",
                              json_schema_extra={"source": "assumption"})
-    competence: float = Field(1.0, ge=0, allow_inf_nan=False,
+    competence: float = Field(1.0, ge=0,
                               description="multiplier of every patient's immune_competence "
                                           "(0: no immune response)")
 
@@ -95,6 +95,11 @@ def paget_config_tables():
 def paget_state_variables():
     return [StateVariable("immune_competence", "patient", "float64", 1.0, "1",
                           "immune competence of the patient (1 = typical)", output=True)]
+
+
+@hookimpl
+def paget_state_reads():
+    return [StateRead("immune_evasion", "paget_growth", required=False)]   # genetics' trait
 
 
 def visibility(lesions, state, config) -> np.ndarray:

@@ -32,17 +32,17 @@ class IntravasationTable(Table):
     # 35:512; 1 g ~ 1e9 cells), the highest shedding measured, is m = 3.2e6 /
     # (1e9)^(2/3) = 3.2 at alpha = 2/3; and 10 keeps a step's expected CTC count, m N^alpha dt <= 10 * 2**53
     # * 30, inside the kernel's 64-bit counts for any lesion, exponent and step.
-    rate: float = Field(9.3e-3, ge=0, le=10, allow_inf_nan=False,
+    rate: float = Field(9.3e-3, ge=0, le=10,
                         description="m in m (f N)^alpha, CTC per day per cell^alpha",
                         json_schema_extra={"source": "derived from Coumans et al. 2013 (BMC "
                                                      "Cancer 13:283) and Meng et al. 2004 (Clin "
                                                      "Cancer Res 10:8152); exponent assumed"})
-    exponent: float = Field(2.0 / 3.0, ge=0, le=1, allow_inf_nan=False,
+    exponent: float = Field(2.0 / 3.0, ge=0, le=1,
                             description="alpha in m (f N)^alpha (dimensionless)",
                             json_schema_extra={"source": "assumption: shedding through the "
                                                          "lesion's surface"})
     # ASSUMPTION: a tenth of the shed cells take the lymphatic route.
-    lymph_fraction: float = Field(0.1, ge=0, le=1, allow_inf_nan=False,
+    lymph_fraction: float = Field(0.1, ge=0, le=1,
                                   description="share of shed cells entering lymph (dimensionless)",
                                   json_schema_extra={"source": "assumption"})
     metastases_shed: bool = Field(True, description="metastases shed CTCs too "

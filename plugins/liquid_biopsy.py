@@ -38,17 +38,17 @@ MINUTES_PER_DAY = 1440.0
 
 class LiquidBiopsyTable(Table):
     # blood volume ~5-5.6 L, reference adult (ICRP 2002, Publication 89) [READ].
-    blood_volume: float = Field(5000.0, gt=0, allow_inf_nan=False,
+    blood_volume: float = Field(5000.0, gt=0,
                                 description="blood volume, mL",
                                 json_schema_extra={"source": "reference adult, ~5-5.6 L (ICRP "
                                                              "2002, Publication 89)"})
     # CellSearch draws 7.5 mL (Cristofanilli et al. 2004, NEJM 351:781) [READ].
-    draw_volume: float = Field(7.5, gt=0, allow_inf_nan=False, description="volume drawn, mL",
+    draw_volume: float = Field(7.5, gt=0, description="volume drawn, mL",
                                json_schema_extra={"source": "CellSearch (Cristofanilli et al. "
                                                             "2004, N Engl J Med 351:781)"})
     # CTC half-life in patients' blood 1-2.4 h (Meng et al. 2004, Clin Cancer
     # Res 10:8152) [READ].  ASSUMPTION: the middle of the range.
-    ctc_half_life: float = Field(1.7, gt=0, allow_inf_nan=False,
+    ctc_half_life: float = Field(1.7, gt=0,
                                  description="half-life of a CTC in the blood, hours",
                                  json_schema_extra={"source": "the middle of 1-2.4 h (Meng et "
                                                               "al. 2004, Clin Cancer Res "
@@ -59,14 +59,14 @@ class LiquidBiopsyTable(Table):
                                     json_schema_extra={"source": "Cristofanilli et al. 2004 (N "
                                                                  "Engl J Med 351:781)"})
     # ctDNA half-life ~114 min (Diehl et al. 2008, Nat Med 14:985) [RECALLED].
-    ctdna_half_life: float = Field(114.0, gt=0, allow_inf_nan=False,
+    ctdna_half_life: float = Field(114.0, gt=0,
                                    description="half-life of ctDNA in plasma, minutes",
                                    json_schema_extra={"source": "Diehl et al. 2008 (Nat Med "
                                                                 "14:985)"})
     # ASSUMPTION: 1.4e-4 GE per dying tumour cell reach the plasma, the
     # shedding probability per cell death of the ctDNA model of Avanzini et
     # al. 2020 (Sci Adv 6:eabc4308) [RECALLED, not re-checked].
-    ctdna_release: float = Field(1.4e-4, ge=0, allow_inf_nan=False,
+    ctdna_release: float = Field(1.4e-4, ge=0,
                                  description="genome equivalents released into plasma per "
                                              "dying tumour cell",
                                  json_schema_extra={"source": "assumption, from the ctDNA model "
@@ -75,11 +75,11 @@ class LiquidBiopsyTable(Table):
     # ASSUMPTION: plasma ~55 % of the 5 L blood volume; normal cfDNA ~1500 GE
     # per mL of plasma (order of magnitude of healthy plasma, 5-10 ng/mL at
     # 6.6 pg per genome [RECALLED]).
-    plasma_volume: float = Field(2750.0, gt=0, allow_inf_nan=False,
+    plasma_volume: float = Field(2750.0, gt=0,
                                  description="plasma volume, mL",
                                  json_schema_extra={"source": "assumption: 55 % of the blood "
                                                               "volume"})
-    normal_cfdna: float = Field(1500.0, gt=0, allow_inf_nan=False,
+    normal_cfdna: float = Field(1500.0, gt=0,
                                 description="normal cell-free DNA, genome equivalents per mL "
                                             "of plasma",
                                 json_schema_extra={"source": "assumption: 5-10 ng/mL of healthy "
@@ -89,15 +89,15 @@ class LiquidBiopsyTable(Table):
 class BiomarkerTable(Table):
     # ASSUMPTION (CEA-like marker): 2.5 ng/mL without tumour, half the usual
     # 5 ng/mL upper limit of normal [RECALLED]; 1 ng/mL more per 1e9 tumour cells.
-    baseline: float = Field(2.5, ge=0, allow_inf_nan=False,
+    baseline: float = Field(2.5, ge=0,
                             description="level without tumour, ng/mL",
                             json_schema_extra={"source": "assumption: half the usual 5 ng/mL "
                                                          "upper limit of normal of CEA"})
-    per_cell: float = Field(1e-9, ge=0, allow_inf_nan=False,
+    per_cell: float = Field(1e-9, ge=0,
                             description="level added per tumour cell, ng/mL",
                             json_schema_extra={"source": "assumption"})
     # ASSUMPTION: 10 % combined analytical and biological variation.
-    cv: float = Field(0.1, ge=0, le=2, allow_inf_nan=False,
+    cv: float = Field(0.1, ge=0, le=2,
                       description="coefficient of variation of a measurement (lognormal)",
                       json_schema_extra={"source": "assumption"})
 

@@ -88,7 +88,7 @@ from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 #: Cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
 CELLS_PER_MM3 = 1e6
@@ -97,30 +97,30 @@ CELLS_PER_MM3 = 1e6
 class MicroenvironmentTable(Table):
     # Thomlinson & Gray 1955 (Br J Cancer 9:539) [RECALLED]: viable tumour
     # cords ~100-200 um from a capillary; the midpoint.
-    diffusion_limit_mm: float = Field(0.15, gt=0, allow_inf_nan=False,
+    diffusion_limit_mm: float = Field(0.15, gt=0,
                                       description="oxygen diffusion distance L, mm",
                                       json_schema_extra={"source": "Thomlinson & Gray 1955 (Br J "
                                                                    "Cancer 9:539): viable cords "
                                                                    "~100-200 um from a capillary"})
     # ASSUMPTION: perfusion of a vascular tumour is chaotic; a fifth of the
     # hypoxia an avascular lesion of that size would have.
-    vascular_hypoxia: float = Field(0.2, ge=0, le=1, allow_inf_nan=False,
+    vascular_hypoxia: float = Field(0.2, ge=0, le=1,
                                     description="hypoxia of a vascular lesion relative to an "
                                                 "avascular one of the same size",
                                     json_schema_extra={"source": "assumption"})
     # ASSUMPTION: a fully hypoxic lesion has up to three times the invasive
     # fraction of a normoxic one (gain 2), clipped at 1.
-    hypoxia_invasion: float = Field(2.0, ge=0, allow_inf_nan=False,
+    hypoxia_invasion: float = Field(2.0, ge=0,
                                     description="invasive fraction multiplier 1 + gain * hypoxia",
                                     json_schema_extra={"source": "assumption"})
     # ASSUMPTION: systemic inflammation is half-maximal at 1e10 tumour cells
     # (~10 cm^3 of tumour at 1e6 cells/mm^3).
-    inflammation_half_burden: float = Field(1e10, gt=0, allow_inf_nan=False,
+    inflammation_half_burden: float = Field(1e10, gt=0,
                                             description="burden of half-maximal "
                                                         "inflammation, cells",
                                             json_schema_extra={"source": "assumption"})
     # ASSUMPTION: "modest": full inflammation raises extravasation by half.
-    inflammation_extravasation: float = Field(0.5, ge=0, allow_inf_nan=False,
+    inflammation_extravasation: float = Field(0.5, ge=0,
                                               description="extravasation multiplier "
                                                           "1 + gain * inflammation",
                                               json_schema_extra={"source": "assumption"})
@@ -134,24 +134,24 @@ class MicroenvironmentTable(Table):
     # ASSUMPTION: a niche forms within weeks of a large primary (~10 days at
     # full signal); in mice, bone-marrow-derived clusters preceded tumour cells
     # in the lung within about two weeks (Kaplan et al. 2005) [RECALLED].
-    niche_build: float = Field(0.1, ge=0, allow_inf_nan=False,
+    niche_build: float = Field(0.1, ge=0,
                                description="niche formation rate at full signal, 1/day",
                                json_schema_extra={"source": "assumption: a niche within weeks, "
                                                             "as in mice (Kaplan et al. 2005, "
                                                             "Nature 438:820)"})
     # ASSUMPTION: a niche lasts ~2 months (1/0.015 days) once its signal stops.
-    niche_decay: float = Field(0.015, ge=0, allow_inf_nan=False,
+    niche_decay: float = Field(0.015, ge=0,
                                description="niche decay rate, 1/day",
                                json_schema_extra={"source": "assumption"})
     # ASSUMPTION: the signal is half-maximal at a 1 cm^3 primary (1e9 cells).
-    niche_half_size: float = Field(1e9, gt=0, allow_inf_nan=False,
+    niche_half_size: float = Field(1e9, gt=0,
                                    description="primary size of half-maximal niche signal, cells",
                                    json_schema_extra={"source": "assumption"})
     # ASSUMPTIONS: a full niche doubles extravasation and colonization.
-    niche_extravasation: float = Field(1.0, ge=0, allow_inf_nan=False,
+    niche_extravasation: float = Field(1.0, ge=0,
                                        description="extravasation multiplier 1 + gain * niche",
                                        json_schema_extra={"source": "assumption"})
-    niche_colonization: float = Field(1.0, ge=0, allow_inf_nan=False,
+    niche_colonization: float = Field(1.0, ge=0,
                                       description="growth-fate multiplier 1 + gain * niche",
                                       json_schema_extra={"source": "assumption"})
 
@@ -171,6 +171,11 @@ def paget_state_variables():
         StateVariable("niche", "patient_organ", default=0.0, units="1",
                       long_name="pre-metastatic niche conditioning of the organ (0 .. 1)"),
     ]
+
+
+@hookimpl
+def paget_state_reads():
+    return [StateRead("vascular", required=False)]   # angiogenesis' switch of this step
 
 
 def hypoxic_fraction(cells: np.ndarray, diffusion_limit_mm: float) -> np.ndarray:

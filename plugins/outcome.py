@@ -41,7 +41,7 @@ class OutcomeTable(Table):
 
     # Lethal tumour burden ~1e12 cells, ~1 kg (Coumans, Siesling & Terstappen
     # 2013, BMC Cancer 13:283, supplement) [READ].
-    lethal_cells: float = Field(1e12, gt=0, allow_inf_nan=False,
+    lethal_cells: float = Field(1e12, gt=0,
                                 description="total tumour cells at which a patient dies",
                                 json_schema_extra={"source": "a lethal burden of ~1e12 cells, ~1 "
                                                              "kg (Coumans, Siesling & Terstappen "
@@ -50,7 +50,7 @@ class OutcomeTable(Table):
     # CT detects lesions of ~3-5 mm [RECALLED]; a 5 mm sphere holds
     # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3 (Del Monte 2009, Cell
     # Cycle 8:505).
-    detectable_cells: float = Field(6.5e7, gt=0, allow_inf_nan=False,
+    detectable_cells: float = Field(6.5e7, gt=0,
                                     description="cells at which a lesion counts as detectable",
                                     json_schema_extra={"source": "assumption: a 5 mm lesion, "
                                                                  "CT's limit of ~3-5 mm, at 1e6 "

@@ -35,23 +35,23 @@ from paget.state import StateVariable
 class SupportiveTable(Table):
     # ASSUMPTION: symptoms begin at 1e10 cells (~10 cm^3 at 1 cm^3 ~ 1e9 cells, as
     # used by Coumans et al. 2013, BMC Cancer 13:283 [READ]).
-    load_cells: float = Field(1e10, gt=0, allow_inf_nan=False,
+    load_cells: float = Field(1e10, gt=0,
                               description="total tumour cells at which the tumour load starts "
                                           "to add to the symptom burden",
                               json_schema_extra={"source": "assumption"})
     # ASSUMPTION: an organ counts as involved at 1e9 cells (~1 cm^3).
-    organ_cells: float = Field(1e9, gt=0, allow_inf_nan=False,
+    organ_cells: float = Field(1e9, gt=0,
                                description="tumour cells in an organ at which its involvement "
                                            "adds to the symptom burden",
                                json_schema_extra={"source": "assumption"})
-    brain: float = Field(2.0, ge=0, allow_inf_nan=False,
+    brain: float = Field(2.0, ge=0,
                          description="symptom burden of brain involvement (neurological)")
-    liver: float = Field(1.0, ge=0, allow_inf_nan=False,
+    liver: float = Field(1.0, ge=0,
                          description="symptom burden of liver involvement (hepatic dysfunction)")
-    bone: float = Field(1.0, ge=0, allow_inf_nan=False,
+    bone: float = Field(1.0, ge=0,
                         description="symptom burden of bone involvement")
     # ASSUMPTION: one skeletal event a year per 1e9 tumour cells in bone.
-    skeletal_event_rate: float = Field(1.0 / 365.25, ge=0, allow_inf_nan=False,
+    skeletal_event_rate: float = Field(1.0 / 365.25, ge=0,
                                        description="skeletal-related events per day per 1e9 "
                                                    "tumour cells in bone",
                                        json_schema_extra={"source": "assumption"})
@@ -60,7 +60,7 @@ class SupportiveTable(Table):
     # Zoledronic acid lowered the risk of skeletal-related events by 41 % vs
     # placebo in breast cancer with bone metastases (Kohno et al. 2005, J Clin
     # Oncol 23:3314) [RECALLED, not re-checked]: factor 0.59.
-    bone_agent_factor: float = Field(0.59, ge=0, le=1, allow_inf_nan=False,
+    bone_agent_factor: float = Field(0.59, ge=0, le=1,
                                      description="multiplier of the skeletal-event rate under "
                                                  "the bone-targeted agent",
                                      json_schema_extra={"source": "zoledronic acid: 41 % fewer "

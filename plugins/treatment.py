@@ -58,7 +58,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
-from paget.state import StateVariable
+from paget.state import StateRead, StateVariable
 
 AGENTS = ("chemotherapy", "targeted", "immunotherapy")
 Agent = Literal[AGENTS]  # type: ignore[valid-type]
@@ -68,10 +68,10 @@ LN10 = np.log(10.0)
 class SurgeryTable(Table):
     enabled: bool = Field(False, description="resect the primary")
     # ASSUMPTION: about four weeks from diagnosis to surgery.
-    delay: float = Field(28.0, ge=0, allow_inf_nan=False,
+    delay: float = Field(28.0, ge=0,
                          description="days from diagnosis to surgery",
                          json_schema_extra={"source": "assumption"})
-    residual: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+    residual: float = Field(0.0, ge=0, le=1,
                             description="fraction of the primary's cells left behind")
 
 
@@ -79,18 +79,18 @@ class TreatmentTable(Table):
     lines: list[Agent] = Field(default_factory=list,
                                description="agents of the successive lines of systemic therapy")
     # ASSUMPTION: adjuvant therapy four weeks after a surgery four weeks after diagnosis.
-    start: float = Field(56.0, ge=0, allow_inf_nan=False,
+    start: float = Field(56.0, ge=0,
                          description="days from diagnosis to the start of line 1",
                          json_schema_extra={"source": "assumption"})
     switch_on: list[Literal["progression", "ctdna"]] = Field(
         default_factory=lambda: ["progression"],
         description="readouts that move a patient to the next line")
     # ASSUMPTION: a doubling of ctDNA over its nadir, above 0.1 % tumour fraction.
-    ctdna_rise: float = Field(2.0, gt=1, allow_inf_nan=False,
+    ctdna_rise: float = Field(2.0, gt=1,
                               description="fold rise of the ctDNA fraction over its nadir that "
                                           "counts as progression",
                               json_schema_extra={"source": "assumption"})
-    ctdna_floor: float = Field(1e-3, ge=0, le=1, allow_inf_nan=False,
+    ctdna_floor: float = Field(1e-3, ge=0, le=1,
                                description="ctDNA fraction below which a rise is not counted")
 
 
@@ -99,11 +99,11 @@ class ChemotherapyTable(Table):
     cycles: int = Field(6, ge=0, description="doses in a course",
                         json_schema_extra={"source": "assumption: six three-weekly cycles, a "
                                                      "common adjuvant schedule"})
-    interval: float = Field(21.0, gt=0, allow_inf_nan=False, description="days between doses")
+    interval: float = Field(21.0, gt=0, description="days between doses")
     # Solid-tumour chemotherapy kills typically 1-2 logs per cycle at most
     # (Skipper et al. 1964, Cancer Chemother Rep 35:1) [READ / RECALLED]: the
     # lower end.
-    log_kill: float = Field(1.0, ge=0, allow_inf_nan=False,
+    log_kill: float = Field(1.0, ge=0,
                             description="logs of cells killed by one dose at the reference "
                                         "birth rate",
                             json_schema_extra={"source": "1-2 logs per cycle at most (Skipper et "
@@ -111,7 +111,7 @@ class ChemotherapyTable(Table):
                                                          "the lower end"})
     # ASSUMPTION: the birth rate of a one-cell colony under the default
     # Gompertz law (d0 + r ln K = 0.02 + 6e-4 ln 3e12 = 0.037/day).
-    reference_birth_rate: float = Field(0.037, gt=0, allow_inf_nan=False,
+    reference_birth_rate: float = Field(0.037, gt=0,
                                         description="per-cell birth rate at which a dose kills "
                                                     "log_kill logs (Norton-Simon scaling), 1/day",
                                         json_schema_extra={"source": "the birth rate of a "
@@ -124,7 +124,7 @@ class ChemotherapyTable(Table):
                                          json_schema_extra={"source": "clinical practice: no "
                                                                       "chemotherapy at ECOG >= 3"})
     # ASSUMPTION: 2 % per dose already given that toxicity ends the course.
-    toxicity: float = Field(0.02, ge=0, le=1, allow_inf_nan=False,
+    toxicity: float = Field(0.02, ge=0, le=1,
                             description="probability per dose given so far that a dose ends "
                                         "the course for toxicity",
                             json_schema_extra={"source": "assumption"})
@@ -137,12 +137,12 @@ class TargetedTable(Table):
     biopsy: bool = Field(True, description="choose the target from a biopsy of the largest "
                                            "seen lesion (else: the first target, unverified)")
     # ASSUMPTION: a clone is seen by sequencing at 5 % of the lesion's cells.
-    detection_fraction: float = Field(0.05, gt=0, le=1, allow_inf_nan=False,
+    detection_fraction: float = Field(0.05, gt=0, le=1,
                                       description="share of a biopsied lesion's cells a clone "
                                                   "needs to be found",
                                       json_schema_extra={"source": "assumption"})
     # ASSUMPTION: 0.1/day added death of target-carrying cells.
-    kill_rate: float = Field(0.1, ge=0, allow_inf_nan=False,
+    kill_rate: float = Field(0.1, ge=0,
                              description="added per-cell death rate of carrying cells, 1/day",
                              json_schema_extra={"source": "assumption"})
 
@@ -151,11 +151,11 @@ class ImmunotherapyTable(Table):
     # ASSUMPTION: 0.05/day added death of fully visible cells; calibrate to the
     # objective response rates of the pivotal trials (unselected solid tumours
     # 10-25 % [RECALLED: headline figures, not re-checked]).
-    kill_rate: float = Field(0.05, ge=0, allow_inf_nan=False,
+    kill_rate: float = Field(0.05, ge=0,
                              description="added per-cell death rate of a fully visible row, 1/day",
                              json_schema_extra={"source": "assumption"})
     # ASSUMPTION: NK/T-cell kill of visible CTCs doubles (immune.ctc_kill 0.05).
-    ctc_kill: float = Field(0.05, ge=0, le=1, allow_inf_nan=False,
+    ctc_kill: float = Field(0.05, ge=0, le=1,
                             description="added kill per capillary bed of a fully visible CTC",
                             json_schema_extra={"source": "assumption"})
 
@@ -213,6 +213,27 @@ def paget_state_variables():
         hidden("nadir_ctdna", "float64", nan, "1", "smallest ctDNA fraction on the line"),
         hidden("dose_today", "bool", False, "1", "a chemotherapy dose is given this step"),
     ]
+
+
+@hookimpl
+def paget_state_reads(config):
+    """Imaging's diagnosis and scans and the ctDNA fraction, where the plan needs
+    them; performance status, genetics' traits and immune competence where
+    loaded."""
+    tr = config.treatment
+    diagnosis = "surgery and lines of therapy start from the diagnosis"
+    reads = [StateRead("diagnosis_time", required=config.surgery.enabled or bool(tr.lines),
+                       reason=diagnosis)]
+    if tr.lines and "progression" in tr.switch_on:
+        reads += [StateRead(name, reason="treatment.switch_on = progression compares scans")
+                  for name in ("last_scan_time", "imaged_diameter_sum", "imaged_lesions")]
+    if tr.lines and "ctdna" in tr.switch_on:
+        reads.append(StateRead("ctdna_fraction",
+                               reason="treatment.switch_on = ctdna reads the ctDNA fraction"))
+    reads.append(StateRead("performance_status", required=False))   # else no dose is held
+    reads += [StateRead(name, "paget_growth", required=False)
+              for name in ("drug_resistance", "immune_evasion", "immune_competence")]
+    return reads
 
 
 def _agent_of_line(config, line: np.ndarray) -> np.ndarray:
@@ -276,7 +297,7 @@ def _choose_targets(lesions, config, starting: np.ndarray) -> np.ndarray:
 def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
     """Move patients ``who`` to their next line (skipping targeted lines without a target)."""
     n_lines = len(config.treatment.lines)
-    zeros = np.zeros(who.size)
+    switch_on = config.treatment.switch_on
     pending = who.copy()
     while pending.any():
         ps["lines_started"][pending] += 1
@@ -287,10 +308,11 @@ def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
         if not pending.any():
             break
         ps["therapy_line"][pending] = line[pending]
-        ps["nadir_diameter_sum"][pending] = ps.get("imaged_diameter_sum", zeros)[pending]
-        if "imaged_lesions" in ps:
+        if "progression" in switch_on:
+            ps["nadir_diameter_sum"][pending] = ps["imaged_diameter_sum"][pending]
             ps["nadir_organs"][pending] = (ps["imaged_lesions"][pending] > 0).sum(axis=1)
-        ps["nadir_ctdna"][pending] = ps.get("ctdna_fraction", zeros)[pending]
+        if "ctdna" in switch_on:
+            ps["nadir_ctdna"][pending] = ps["ctdna_fraction"][pending]
         agent = _agent_of_line(config, line)
         chemo = pending & (agent == AGENTS.index("chemotherapy"))
         ps["doses_given"][chemo] = 0
@@ -307,14 +329,11 @@ def _start_line(ps, who: np.ndarray, t: float, lesions, config) -> None:
 @hookimpl(trylast=True)
 def paget_update_state(lesions, state, patients, config, t, dt, draws):
     """Decisions after every readout of the step (trylast: imaging, blood, supportive first)."""
+    if not (config.surgery.enabled or config.treatment.lines):
+        return       # nothing planned (then imaging may be absent: paget_state_reads)
     ps = state.patient
     alive = np.asarray(patients.alive)
-    diag = ps.get("diagnosis_time")
-    if diag is None:   # the imaging plugin is switched off: nothing is ever diagnosed
-        if config.surgery.enabled or config.treatment.lines:
-            raise RuntimeError("surgery and lines of therapy start from the diagnosis, made "
-                               "by the imaging plugin, which is disabled")
-        return
+    diag = ps["diagnosis_time"]
     ps["dose_today"][:] = False
     diagnosed = alive & ~np.isnan(diag)
     if not diagnosed.any():
@@ -332,7 +351,7 @@ def paget_update_state(lesions, state, patients, config, t, dt, draws):
     started = ps["lines_started"] > 0
     on_plan = diagnosed & started & (ps["lines_started"] <= len(tr.lines))
     progressed = np.zeros(alive.size, bool)
-    if "progression" in tr.switch_on and "last_scan_time" in ps:
+    if "progression" in tr.switch_on:
         scanned = on_plan & (ps["last_scan_time"] == t)
         dsum = ps["imaged_diameter_sum"]
         nadir = ps["nadir_diameter_sum"]
@@ -343,7 +362,7 @@ def paget_update_state(lesions, state, patients, config, t, dt, draws):
         better = scanned & ~progressed
         ps["nadir_diameter_sum"][better] = np.fmin(nadir[better], dsum[better])
         ps["nadir_organs"][better] = np.minimum(ps["nadir_organs"][better], organs[better])
-    if "ctdna" in tr.switch_on and "ctdna_fraction" in ps:
+    if "ctdna" in tr.switch_on:
         c = ps["ctdna_fraction"]
         rise = on_plan & (c >= tr.ctdna_rise * ps["nadir_ctdna"]) & (c >= tr.ctdna_floor)
         progressed |= rise

@@ -65,7 +65,10 @@ def test_print_config_shows_every_default_and_round_trips(tmp_path):
     ("[circulation]\narrest = 2.0\n", "circulation.arrest = 2.0"),
     ("[colonization.growth]\nlaw = 'weibull'\n", "colonization.growth.law"),
     ("[cohort\n", "not valid TOML"),
-], ids=["negative", "probability", "law", "syntax"])
+    ("[plugins]\ndisable = ['imaging']\n[surgery]\nenabled = true\n",
+     "plugin 'treatment' needs state variable 'diagnosis_time', declared by plugin 'imaging', "
+     "which is disabled"),
+], ids=["negative", "probability", "law", "syntax", "missing-provider"])
 def test_config_error_exit_2_one_line_no_traceback_no_output(tmp_path, toml, fragment):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(toml)

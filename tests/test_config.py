@@ -306,3 +306,33 @@ def test_print_config_round_trips_byte_for_byte(capsys, tmp_path, monkeypatch, t
         assert a == paget.Simulation(tomllib.loads(argv[0].read_text())).resolved_config()
     else:
         assert a == paget.Simulation.from_scenario(target).resolved_config()
+
+
+def test_every_number_of_a_table_is_finite_without_its_field_saying_so():
+    """``allow_inf_nan=False`` is set once, on paget.config.Table: a plugin's table
+    refuses NaN and infinities in every float, nested ones included."""
+    import math
+
+    from pydantic import Field
+
+    from paget.config import Table
+
+    class ExampleTable(Table):
+        strength: float = Field(0.5, ge=0)
+        weights: dict[str, float] = Field(default_factory=dict)
+
+    class Plugin:
+        @paget.hookimpl
+        def paget_config_tables(self):
+            return {"example": ExampleTable}
+
+    for table, message in (({"strength": math.nan}, "example.strength = nan: must be a "
+                            "finite number >= 0"),
+                           ({"strength": math.inf}, "example.strength = inf: must be a "
+                            "finite number >= 0"),
+                           ({"weights": {"a": -math.inf}}, "example.weights.a = -inf: must "
+                            "be a finite number")):
+        with pytest.raises(paget.ConfigError) as info:
+            paget.Simulation({"example": table}, plugins=[("example", Plugin())],
+                             entry_points=False)
+        assert str(info.value) == message

@@ -567,11 +567,27 @@ def test_poisson_quantile_of_large_means_is_the_exact_quantile(low, high):
 
 
 def test_treatment_without_imaging_is_refused_only_when_a_treatment_is_planned():
+    """Refused when the model is assembled (paget_state_reads), before any step,
+    naming both plugins."""
     cfg = deep_merge(BASE, {"plugins": {"disable": ["imaging"]}, "cohort": {"years": 0.05}})
     paget.Simulation(cfg, entry_points=False).run()      # nothing planned: runs
-    with pytest.raises(paget.PluginError, match="imaging plugin, which is disabled"):
-        paget.Simulation(deep_merge(cfg, {"surgery": {"enabled": True}}),
-                         entry_points=False).run()
+    for plan in ({"surgery": {"enabled": True}}, {"treatment": {"lines": ["chemotherapy"]}}):
+        with pytest.raises(paget.PluginError) as err:
+            paget.Simulation(deep_merge(cfg, plan), entry_points=False)
+        assert err.value.plugin == "treatment"
+        assert ("plugin 'treatment' needs state variable 'diagnosis_time', declared by plugin "
+                "'imaging', which is disabled ([plugins] disable): surgery and lines of "
+                "therapy start from the diagnosis") == str(err.value)
+
+
+def test_a_ctdna_policy_without_liquid_biopsy_is_refused_before_step_0():
+    cfg = deep_merge(BASE, {"plugins": {"disable": ["liquid_biopsy"]},
+                            "treatment": {"lines": ["chemotherapy"], "switch_on": ["ctdna"]}})
+    with pytest.raises(paget.PluginError, match="'treatment' needs state variable "
+                       "'ctdna_fraction', declared by plugin 'liquid_biopsy', which is disabled"):
+        paget.Simulation(cfg, entry_points=False)
+    paget.Simulation(deep_merge(cfg, {"treatment": {"switch_on": ["progression"]}}),
+                     entry_points=False)      # the scans alone: no ctDNA needed
 
 
 def test_a_real_trial_is_analysed_and_plotted(trial, tmp_path, capsys):

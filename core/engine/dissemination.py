@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..body import Body
+from ..contract import neutral
 from ..errors import PluginError
 from ..ext import kernels
 from ..state import FateMatrix
@@ -78,9 +79,8 @@ class Dissemination:
         mats = [self.fate_matrix(a, b) for a, b in pairs]
         f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
         f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
-        p_ext = np.ones((m, n_org))
-        fates = np.zeros((m, n_org, 3))
-        fates[..., 2] = 1.0
+        p_ext = neutral("probability", (m, n_org))
+        fates = neutral("fates", (m, n_org))
         env = dict(sources=sources, state=state, patients=patients, config=self.config,
                    body=self.body, t=t)
         self.hook.paget_extravasation(probability=p_ext, **env)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..body import Body
+from ..contract import neutral
 from ..domains import Domains, Group
 from ..errors import ConfigError
 from ..ext import kernels
@@ -186,7 +187,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
     def _remove(self, step: int, les, state, patients, env) -> bool:
         """Apply ``paget_removal``; True if any cell was removed."""
         tab = self.table
-        fraction = np.zeros(tab.n)
+        fraction = neutral("fraction", tab.n)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
         if not fraction.any():
@@ -219,7 +220,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         # whole numbers below 2**53: the sum over growing rows is exact
         self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
                                              minlength=self.P).astype(np.float64))
-        dying = np.zeros(self.P, dtype=bool)
+        dying = neutral("dying", self.P)
         self.hook.paget_outcome(lesions=self._lesions(), patients=self._patients(),
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contract import neutral
 from ..ext.kernels import FLAG_DORMANT
 from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws
@@ -105,7 +106,7 @@ class Records:
         self.hook.paget_update_state(lesions=self._lesions(), t=0.0, dt=0.0,
                                      draws=Draws(self.seed, 0), **env)
         self.hook.paget_outcome(lesions=self._lesions(), t_end=0.0,
-                                dying=np.zeros(self.P, dtype=bool), **env)
+                                dying=neutral("dying", self.P), **env)
         self._record_state(0)
         for k, v in saved.items():
             self.pstate[k][...] = v

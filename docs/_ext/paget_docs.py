@@ -194,17 +194,20 @@ def format_type(tp: Any) -> str:
     return str(tp)
 
 
-def _constraints(tp: Any, meta: Iterable[Any]) -> list[Any]:
-    """Constraint metadata of a field, including that of its union branches."""
-    out = list(meta)
-    stack = [tp]
+def _types(tp: Any) -> list[Any]:
+    """A field's type and those of its union branches, dict values and list items."""
+    out, stack = [], [tp]
     while stack:
-        t = stack.pop()
-        t, m = _unwrap(t)
-        out.extend(m)
+        out.append(stack.pop())
+        t = _unwrap(out[-1])[0]
         stack.extend(typing.get_args(t) if typing.get_origin(t) in
                      (typing.Union, types.UnionType, dict, list) else ())
     return out
+
+
+def _constraints(tp: Any, meta: Iterable[Any]) -> list[Any]:
+    """Constraint metadata of a field, including that of its union branches."""
+    return list(meta) + [m for t in _types(tp) for m in _unwrap(t)[1]]
 
 
 def _float(v: float) -> str:
@@ -227,10 +230,11 @@ def _num(x: Any) -> str:
 
 
 def format_bounds(tp: Any, meta: Iterable[Any]) -> str:
-    """Allowed range, e.g. ``(0, 200], finite``, from Field constraints."""
+    """Allowed range, e.g. ``(0, 200], finite``, from Field constraints; every
+    number of a configuration table is finite (``paget.config.Table``)."""
     lo = hi = None
     lo_open = hi_open = False
-    finite = False
+    finite = any(_unwrap(t)[0] is float for t in _types(tp))
     for c in _constraints(tp, meta):
         if isinstance(c, annotated_types.Ge):
             lo, lo_open = c.ge, False
@@ -240,8 +244,6 @@ def format_bounds(tp: Any, meta: Iterable[Any]) -> str:
             hi, hi_open = c.le, False
         elif isinstance(c, annotated_types.Lt):
             hi, hi_open = c.lt, True
-        elif type(c).__name__ == "AllowInfNan" and not c.allow_inf_nan:
-            finite = True
     parts = []
     if lo is not None and hi is not None:
         parts.append(f"{'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}")
