@@ -1,3 +1,4 @@
+"""``python -m paget``: the command line (:mod:`paget.cli`)."""
 import sys
 
 from .cli import main

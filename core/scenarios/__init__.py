@@ -1,0 +1,1 @@
+"""The built-in scenarios: one TOML configuration each, read with ``paget.Simulation.from_scenario``."""
