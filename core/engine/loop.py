@@ -10,7 +10,7 @@ from ..contract import neutral
 from ..domains import Domains, Group
 from ..errors import ConfigError
 from ..ext import kernels
-from ..ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+from ..ext.kernels import FLAG_DORMANT
 from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable

@@ -67,6 +67,7 @@ import numpy as np
 from ..errors import ConfigError, PagetError, PathError, plural
 from .abc_data import ANCHORS, read_data
 from .abc_posterior import posterior, predictive_figure, weighted_quantile
+from .parameters import check_keys
 
 __all__ = ["read_calibration", "read_data", "Calibration", "run", "posterior",
            "predictive_figure", "weighted_quantile", "add_arguments", "command", "ANCHORS"]
@@ -118,10 +119,7 @@ def read_calibration(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(table, Mapping):
             raise ConfigError(f"{name}: {where} = {table!r}: must be a table with prior, "
                               f"low and high")
-        for k in table:
-            if k not in PRIOR_KEYS:
-                raise ConfigError(f"{name}: {where}.{k}: unknown key{_suggest(k, PRIOR_KEYS)}; "
-                                  f"allowed keys: {', '.join(PRIOR_KEYS)}")
+        check_keys(table, PRIOR_KEYS, f"{name}: {where}.")
         prior = table.get("prior", "loguniform" if table.get("log") else "uniform")
         if prior not in PRIORS:
             raise ConfigError(f"{name}: {where}.prior = {prior!r}: unknown prior"
@@ -152,14 +150,11 @@ def read_calibration(path: str | os.PathLike) -> dict[str, Any]:
 def _common(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """The common keys of a spec checked as :func:`paget.explore.parameters.read_spec`
     checks them (scenario, seed, [base]; no unknown top-level key)."""
-    from ..config import _suggest, validate_config
+    from ..config import validate_config
     from .parameters import COMMON_KEYS, _model, config_for, scenario_data
     name = str(path)
     allowed = list(COMMON_KEYS) + list(SPEC_KEYS)
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(f"{name}: {key}: unknown key{_suggest(key, allowed)}; allowed "
-                              f"top-level keys: {', '.join(allowed)}")
+    check_keys(raw, allowed, f"{name}: ", "allowed top-level keys")
     scenario = raw.get("scenario", "default")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"{name}: scenario = {scenario!r}: must be a built-in scenario "
@@ -186,13 +181,9 @@ def _common(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
 
 
 def _abc_table(table: Any, name: str) -> dict[str, Any]:
-    from ..config import _suggest
     if not isinstance(table, Mapping):
         raise ConfigError(f"{name}: abc = {table!r}: must be a table [abc]")
-    for k in table:
-        if k not in ABC_DEFAULTS:
-            raise ConfigError(f"{name}: abc.{k}: unknown key{_suggest(k, ABC_DEFAULTS)}; "
-                              f"allowed keys: {', '.join(ABC_DEFAULTS)}")
+    check_keys(table, ABC_DEFAULTS, f"{name}: abc.")
     abc = {**ABC_DEFAULTS, **table}
 
     def whole(k, least):

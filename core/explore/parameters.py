@@ -303,13 +303,20 @@ def read_spec(path: str | Path, keys: Mapping[str, Any] | tuple = (),
     return spec
 
 
+def check_keys(table: Mapping[str, Any], allowed, where: str = "",
+               what: str = "allowed keys") -> None:
+    """Refuse a key of a spec's ``table`` that is not in ``allowed``: one line,
+    ``<where><key>: unknown key (did you mean ...?); <what>: <allowed>``."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}{key}: unknown key{_suggest(key, allowed)}; {what}: "
+                              f"{', '.join(allowed)}")
+
+
 def _check_spec(spec: dict[str, Any], path: Path, allowed: list[str],
                 command: str | None) -> None:
-    for key in spec:
-        if key not in allowed:
-            raise ConfigError(f"{key}: unknown key{_suggest(key, allowed)}; allowed "
-                              f"top-level keys of a {command or 'paget'} spec: "
-                              f"{', '.join(allowed)}")
+    check_keys(spec, allowed, what=f"allowed top-level keys of a {command or 'paget'} spec")
     scenario = spec.get("scenario", "default")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"scenario = {scenario!r}: must be a built-in scenario name or a "
@@ -368,10 +375,7 @@ def parameter_ranges(spec: Mapping[str, Any]) -> dict[str, tuple[float, float, b
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} = {table!r}: must be a table with low and high "
                               f"(and log = true for a log scale)")
-        for k in table:
-            if k not in RANGE_KEYS:
-                raise ConfigError(f"{where}.{k}: unknown key{_suggest(k, RANGE_KEYS)}; "
-                                  f"allowed keys: {', '.join(RANGE_KEYS)}")
+        check_keys(table, RANGE_KEYS, f"{where}.")
         try:
             lo_ok, hi_ok = bounds(key, scenario)
         except ConfigError as exc:

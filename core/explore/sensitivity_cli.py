@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError, OutputExistsError, PathError, plural
+from .parameters import check_keys
 from .sensitivity import METHODS, Problem, make_problem
 
 __all__ = ["SPEC_KEYS", "Settings", "check_settings", "available_outputs", "check_outputs", "read_sensitivity_spec", "store_path",
@@ -79,10 +80,7 @@ def check_settings(table: Any, where: str = "sensitivity",
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: missing or not a table; give [sensitivity] with "
                           f"samples and outputs (and method)")
-    for key in table:
-        if key not in SPEC_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key{_suggest(key, list(SPEC_KEYS))}; "
-                              f"allowed keys: {', '.join(SPEC_KEYS)}")
+    check_keys(table, SPEC_KEYS, f"{where}.")
     for key, (default, meaning) in SPEC_KEYS.items():
         if default is None and key not in table:
             raise ConfigError(f"{where}.{key}: required key is missing ({meaning})")

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, PathError, plural
-from .parameters import bounds, config_for, is_integer, resolve
+from .parameters import bounds, check_keys, config_for, is_integer, resolve
 
 __all__ = ["run_design", "make_design", "unit_seed", "open_tables", "spec_digest",
            "add_arguments", "command", "SWEEP_KEYS", "DESIGN_KINDS"]
@@ -80,11 +80,7 @@ def make_design(spec: Mapping[str, Any]) -> dict[str, np.ndarray]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"design = {table!r}: must be a table [design] with kind and samples")
     allowed = ("kind", "samples", "levels")
-    for k in table:
-        if k not in allowed:
-            from ..config import _suggest
-            raise ConfigError(f"design.{k}: unknown key{_suggest(k, allowed)}; allowed keys: "
-                              f"{', '.join(allowed)}")
+    check_keys(table, allowed, "design.")
     kind = table.get("kind", "lhs")
     if kind not in DESIGN_KINDS:
         raise ConfigError(f"design.kind = {kind!r}: must be one of {', '.join(DESIGN_KINDS)}")
