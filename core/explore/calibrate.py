@@ -150,34 +150,13 @@ def read_calibration(path: str | os.PathLike) -> dict[str, Any]:
 def _common(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """The common keys of a spec checked as :func:`paget.explore.parameters.read_spec`
     checks them (scenario, seed, [base]; no unknown top-level key)."""
-    from ..config import validate_config
-    from .parameters import COMMON_KEYS, _model, config_for, scenario_data
-    name = str(path)
-    allowed = list(COMMON_KEYS) + list(SPEC_KEYS)
-    check_keys(raw, allowed, f"{name}: ", "allowed top-level keys")
-    scenario = raw.get("scenario", "default")
-    if not isinstance(scenario, str) or not scenario:
-        raise ConfigError(f"{name}: scenario = {scenario!r}: must be a built-in scenario "
-                          f"name or a CONFIG.toml path")
-    if scenario.endswith(".toml") and not Path(scenario).is_absolute():
-        scenario = str(path.parent / scenario)
+    from .parameters import COMMON_KEYS, check_common
+    spec = dict(raw)
     try:
-        scenario_data(scenario)
+        check_common(spec, path, list(COMMON_KEYS) + list(SPEC_KEYS))
     except ConfigError as exc:
-        raise ConfigError(f"{name}: scenario: {exc}") from None
-    seed = raw.get("seed", 1)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 2**63 - 1:
-        raise ConfigError(f"{name}: seed = {seed!r}: must be a whole number within "
-                          f"[0, {2**63 - 1}]")
-    base = raw.get("base", {})
-    if not isinstance(base, Mapping):
-        raise ConfigError(f"{name}: base = {base!r}: must be a table [base] of configuration "
-                          f"overrides")
-    try:
-        validate_config(_model(config_for(scenario, base)), config_for(scenario, base))
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: [base]: {exc}") from None
-    return {"scenario": scenario, "seed": seed, "base": dict(base)}
+        raise ConfigError(f"{path}: {exc}") from None
+    return {k: spec[k] for k in ("scenario", "seed", "base")}
 
 
 def _abc_table(table: Any, name: str) -> dict[str, Any]:

@@ -316,7 +316,17 @@ def check_keys(table: Mapping[str, Any], allowed, where: str = "",
 
 def _check_spec(spec: dict[str, Any], path: Path, allowed: list[str],
                 command: str | None) -> None:
-    check_keys(spec, allowed, what=f"allowed top-level keys of a {command or 'paget'} spec")
+    check_common(spec, path, allowed, f"allowed top-level keys of a {command or 'paget'} spec")
+    spec.setdefault("parameters", {})
+    parameter_ranges(spec)
+
+
+def check_common(spec: dict[str, Any], path: Path, allowed: list[str],
+                 what: str = "allowed top-level keys") -> None:
+    """Check a spec's top-level keys and its common ones in place: ``scenario``
+    (a relative CONFIG.toml path made relative to the spec's directory),
+    ``seed`` and ``[base]`` (validated as configuration overrides)."""
+    check_keys(spec, allowed, what=what)
     scenario = spec.get("scenario", "default")
     if not isinstance(scenario, str) or not scenario:
         raise ConfigError(f"scenario = {scenario!r}: must be a built-in scenario name or a "
@@ -342,8 +352,6 @@ def _check_spec(spec: dict[str, Any], path: Path, allowed: list[str],
         validate_config(_model(data), data)
     except ConfigError as exc:
         raise ConfigError(f"[base]: {exc}") from None
-    spec.setdefault("parameters", {})
-    parameter_ranges(spec)
 
 
 #: the keys of a ``[parameters."key"]`` table
