@@ -126,6 +126,19 @@ def paget_state_reads(config):
 
 
 @hookspec
+def paget_check_config(config, body):
+    """Refuse, before step 0, a configuration this plugin cannot run.
+
+    Called once when a Simulation is built (and once per trial arm), after each
+    table was validated on its own: for what spans several tables or needs the
+    body, which a table's own validators cannot see (e.g. a threshold against
+    another plugin's parameter).  Raise :class:`paget.ConfigError` naming the
+    key, its value and what is allowed; it reaches the user as bad input (one
+    line, exit status 2).  Return nothing.
+    """
+
+
+@hookspec
 def paget_output_attrs(config):
     """Add attributes to output variables that depend on the configuration.
 

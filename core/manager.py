@@ -19,7 +19,7 @@ import pluggy
 
 from . import hookspecs
 from .contract import hook_outputs
-from .errors import PluginError
+from .errors import ConfigError, PluginError
 from .state import out_of_bounds
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe",
@@ -114,8 +114,8 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
     def call(*args, **kwargs):
         try:
             result = func(*args, **kwargs)
-        except PluginError:
-            raise
+        except (PluginError, ConfigError):
+            raise        # a ConfigError is bad input (exit 2), e.g. refused before step 0
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
                               f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc

@@ -102,6 +102,7 @@ class Simulation:
         self.plan = StepPlan.from_config(self.config)
         self.variables = collect_variables(self.plugin_manager)
         check_state_reads(self.plugin_manager, self.config)
+        self.plugin_manager.hook.paget_check_config(config=self.config, body=self.body)
         #: the fate matrix of the default circulation class (None: no provider)
         self.fates = self.fate_matrix(1.0, 1.0)
         self.version = _version()

@@ -3,9 +3,10 @@
 Everything counts from ``diagnosis_time`` (the imaging plugin's diagnosis).
 
 Surgery (``[surgery]``)
-    ``delay`` days after diagnosis the primary is resected, leaving
-    ``residual`` of its cells (``paget_removal``); from then on only
-    metastases shed.
+    With ``enabled = true`` the primary is resected at diagnosis: in the step
+    in which imaging diagnoses it (``delay = 0``, the default), or ``delay``
+    days later.  ``residual`` of its cells are left (``paget_removal``); from
+    then on only metastases shed.
 Lines of systemic therapy (``[treatment] lines``)
     An ordered list of agents, e.g. ``["chemotherapy", "targeted",
     "immunotherapy"]``.  Line 1 starts ``start`` days after diagnosis (adjuvant
@@ -23,16 +24,23 @@ Lines of systemic therapy (``[treatment] lines``)
     ``therapy_line`` is the line whose agent is acting (0 when none is: before
     the first, after a chemotherapy course, after the last line).
 Agents (added per-cell death rates, on growing rows, ``paget_growth``)
-    * **chemotherapy**: ``cycles`` doses ``interval`` days apart; a dose kills
-      ``log_kill`` logs of cells proliferating at ``reference_birth_rate``,
-      scaled by each row's birth rate (Norton-Simon: kill proportional to the
-      unperturbed growth rate; Norton & Simon 1977, Cancer Treat Rep
-      61:1307), as an added death rate of
-      ``log_kill ln(10) (b / b_ref) / dt`` over the day of the dose;
-      dormant cells (b = 0) are spared.  A dose is held while performance
-      status is ``hold_performance_status`` or worse (until it improves); each
-      dose may end the course for cumulative toxicity with probability
-      ``toxicity x doses given``.
+    * **chemotherapy**: ``cycles`` doses ``interval`` days apart.  Norton-Simon
+      (Norton & Simon 1977, Cancer Treat Rep 61:1307; Gompertzian breast
+      cancer: Norton 1988, Cancer Res 48:7067): the fractional kill of a dose
+      is proportional to the *unperturbed* net growth rate ``g(N)`` of the
+      growth law (``colonization.growth``) at the row's size ``N``, before
+      factors and other agents change it.  A dose kills
+      ``log_kill g(N) / g_ref`` logs, ``g_ref`` the law's rate at
+      ``reference_cells`` in the primary's organ: a tumour of
+      ``reference_cells`` cells loses exactly ``log_kill`` logs per dose,
+      smaller ones more, larger ones less (Gompertz:
+      ``ln(K/N) / ln(K/N_ref)``); under exponential growth every row loses
+      ``log_kill`` logs (classic log-kill).  The kill is an added death rate
+      ``log_kill ln(10) (g(N) / g_ref) / dt`` over the step of the dose;
+      dormant cells and rows at or above capacity (``g <= 0``) are spared.
+      A dose is held while performance status is ``hold_performance_status``
+      or worse (until it improves); each dose may end the course for
+      cumulative toxicity with probability ``toxicity x doses given``.
     * **targeted**: continuous; kills rows whose genotype carries the chosen
       target alteration at ``kill_rate`` per day; rows without it are spared,
       so resistant relapse comes from the clonal model.  With ``biopsy =
@@ -51,13 +59,15 @@ Agents (added per-cell death rates, on growing rows, ``paget_growth``)
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from paget.config import Table
+from paget.config import Table, resolve_organ_map
+from paget.errors import ConfigError
 from paget.manager import hookimpl
+from paget.plugins.colonization import step_net_rate
 from paget.state import StateRead, StateVariable
 
 AGENTS = ("chemotherapy", "targeted", "immunotherapy")
@@ -66,11 +76,16 @@ LN10 = np.log(10.0)
 
 
 class SurgeryTable(Table):
-    enabled: bool = Field(False, description="resect the primary")
-    # ASSUMPTION: about four weeks from diagnosis to surgery.
-    delay: float = Field(28.0, ge=0,
-                         description="days from diagnosis to surgery",
-                         json_schema_extra={"source": "assumption"})
+    enabled: bool = Field(False, description="resect the primary, at diagnosis unless delay is "
+                                             "set")
+    # The default is surgery at diagnosis, in the step of diagnosis: a modelling
+    # choice, not a published interval; set delay for the weeks of work-up that
+    # pass in practice.
+    delay: float = Field(0.0, ge=0,
+                         description="days from diagnosis to surgery (0: surgery at "
+                                     "diagnosis, in the step in which the primary is "
+                                     "diagnosed)",
+                         json_schema_extra={"source": "modelling choice: surgery at diagnosis"})
     residual: float = Field(0.0, ge=0, le=1,
                             description="fraction of the primary's cells left behind")
 
@@ -78,7 +93,8 @@ class SurgeryTable(Table):
 class TreatmentTable(Table):
     lines: list[Agent] = Field(default_factory=list,
                                description="agents of the successive lines of systemic therapy")
-    # ASSUMPTION: adjuvant therapy four weeks after a surgery four weeks after diagnosis.
+    # ASSUMPTION: line 1 about eight weeks after diagnosis (e.g. adjuvant
+    # therapy four weeks after a surgery four weeks after diagnosis).
     start: float = Field(56.0, ge=0,
                          description="days from diagnosis to the start of line 1",
                          json_schema_extra={"source": "assumption"})
@@ -104,19 +120,22 @@ class ChemotherapyTable(Table):
     # (Skipper et al. 1964, Cancer Chemother Rep 35:1) [READ / RECALLED]: the
     # lower end.
     log_kill: float = Field(1.0, ge=0,
-                            description="logs of cells killed by one dose at the reference "
-                                        "birth rate",
+                            description="logs of cells killed by one dose of a tumour of "
+                                        "reference_cells cells (Norton-Simon: smaller tumours "
+                                        "lose more, larger ones less, in proportion to the "
+                                        "growth law's net rate; every size under exponential "
+                                        "growth)",
                             json_schema_extra={"source": "1-2 logs per cycle at most (Skipper et "
                                                          "al. 1964, Cancer Chemother Rep 35:1): "
                                                          "the lower end"})
-    # ASSUMPTION: the birth rate of a one-cell colony under the default
-    # Gompertz law (d0 + r ln K = 0.02 + 6e-4 ln 3e12 = 0.037/day).
-    reference_birth_rate: float = Field(0.037, gt=0,
-                                        description="per-cell birth rate at which a dose kills "
-                                                    "log_kill logs (Norton-Simon scaling), 1/day",
-                                        json_schema_extra={"source": "the birth rate of a "
-                                                                     "one-cell colony of the "
-                                                                     "default growth law"})
+    # ASSUMPTION: log-kill is quoted at a clinically evident tumour, ~1 cm^3:
+    # 1e9 cells (Del Monte 2009, Cell Cycle 8:505), 12 mm across.
+    reference_cells: float = Field(1e9, ge=1, le=1e13,
+                                   description="tumour size at which a dose kills exactly "
+                                               "log_kill logs (Norton-Simon reference), cells",
+                                   json_schema_extra={"source": "assumption: a 1 cm^3 tumour, "
+                                                                "1e9 cells (Del Monte 2009, Cell "
+                                                                "Cycle 8:505)"})
     # ECOG >= 3: chemotherapy is generally not given [RECALLED].
     hold_performance_status: int = Field(3, ge=1, le=5,
                                          description="ECOG performance status at or above which "
@@ -128,6 +147,17 @@ class ChemotherapyTable(Table):
                             description="probability per dose given so far that a dose ends "
                                         "the course for toxicity",
                             json_schema_extra={"source": "assumption"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """``reference_birth_rate`` (a birth rate, turnover included) is gone."""
+        if isinstance(data, dict) and "reference_birth_rate" in data:
+            raise ValueError(
+                "reference_birth_rate is no longer a key: the kill now scales with the "
+                "growth law's net rate, and log_kill is the kill of a tumour of "
+                "reference_cells cells (default 1e9); set reference_cells instead")
+        return data
 
 
 class TargetedTable(Table):
@@ -234,6 +264,56 @@ def paget_state_reads(config):
     reads += [StateRead(name, "paget_growth", required=False)
               for name in ("drug_resistance", "immune_evasion", "immune_competence")]
     return reads
+
+
+@hookimpl
+def paget_check_config(config, body):
+    """A chemotherapy line needs a growth law that grows at its reference size."""
+    if "chemotherapy" in config.treatment.lines:
+        _reference_rate(config, body)
+
+
+def _reference_rate(config, body, dt: float = 1.0) -> float:
+    """Net rate ``g_ref`` of the growth law at ``chemotherapy.reference_cells`` in the
+    primary's organ, 1/day (Norton-Simon's reference).
+
+    Raises :class:`paget.ConfigError` where it is not positive (a reference at or
+    above capacity, or a rate of 0), or where no growth law is loaded.
+    """
+    if not hasattr(config, "colonization"):
+        raise ConfigError("treatment.lines = [..., 'chemotherapy']: the dose's kill scales "
+                          "with the colonization plugin's growth law, which is disabled")
+    g_cfg = config.colonization.growth
+    if g_cfg.law == "exponential":
+        return g_cfg.rate
+    cap = g_cfg.capacity
+    k = resolve_organ_map(cap, body, 3e12)[body.organ_index(config.primary.organ)]
+    n_ref = config.chemotherapy.reference_cells
+    g = float(step_net_rate(g_cfg.law, np.array([n_ref]), g_cfg.rate, np.array([float(k)]),
+                            dt)[0])
+    if not g > 0:
+        raise ConfigError(f"chemotherapy.reference_cells = {n_ref:g}: the growth law "
+                          f"({g_cfg.law}, rate {g_cfg.rate:g}/day, capacity {float(k):g} cells "
+                          f"in the primary's organ) does not grow there; a reference below "
+                          f"capacity and a positive colonization.growth.rate are needed")
+    return g
+
+
+def norton_simon(lesions, config, body, dt: float) -> np.ndarray:
+    """Per row: the logs a dose kills per ``log_kill``, ``g(N) / g_ref``.
+
+    ``g(N)`` is the growth law's unperturbed net rate at the row's cells ``N``
+    (``paget.plugins.colonization.step_net_rate``, in the row's organ: what
+    colonization sets before factors and agents change the rates), ``g_ref``
+    the same at ``chemotherapy.reference_cells`` (:func:`_reference_rate`).
+    Exactly 1 under exponential growth; 0 where ``g <= 0`` (at capacity).
+    """
+    g_cfg = config.colonization.growth
+    if g_cfg.law == "exponential":
+        return np.ones(len(lesions))
+    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ]
+    g = step_net_rate(g_cfg.law, np.maximum(lesions.cells, 1.0), g_cfg.rate, k, dt)
+    return np.maximum(g, 0.0) / _reference_rate(config, body, dt)
 
 
 def _agent_of_line(config, line: np.ndarray) -> np.ndarray:
@@ -408,7 +488,7 @@ def _resisted(lesions, state) -> np.ndarray:
 
 
 @hookimpl(trylast=True)
-def paget_growth(lesions, rates, state, config, dt):
+def paget_growth(lesions, rates, state, config, body, dt):
     """Added death of the acting agents (trylast: after growth, factors and immune kill)."""
     if len(lesions) == 0 or not config.treatment.lines:
         return
@@ -419,7 +499,8 @@ def paget_growth(lesions, rates, state, config, dt):
     chemo = grows & ps["dose_today"][pidx]
     if chemo.any():
         c = config.chemotherapy
-        rates.death[chemo] += (c.log_kill * LN10 / dt * rates.birth[chemo] / c.reference_birth_rate
+        ratio = norton_simon(lesions, config, body, dt)
+        rates.death[chemo] += (c.log_kill * LN10 / dt * ratio[chemo]
                                * _resisted(lesions, state)[chemo])
     targeted = grows & (agent == AGENTS.index("targeted"))
     if targeted.any():

@@ -216,3 +216,30 @@ def test_plugin_state_of_dead_patients_does_not_depend_on_the_ranks():
                      sim.variables).run() for lo, hi in ((0, 2), (2, 4))]
     assert_same_result(sim._dataset(parts), serial)
     assert int(serial.ticks.isel(time=-1).min()) == sim.plan.n_steps
+
+
+def test_paget_check_config_refuses_before_step_0_in_every_arm():
+    """A plugin's cross-table check (``paget_check_config``) sees the resolved
+    configuration and the body; its ConfigError is bad input, raised when the
+    Simulation is built, for the base configuration and for each trial arm."""
+    seen = []
+    mod = types.ModuleType("needs_a_liver_primary")
+
+    @paget.hookimpl
+    def paget_check_config(config, body):
+        seen.append((config.primary.organ, body.n_organs))
+        if config.primary.organ != "liver":
+            raise paget.ConfigError(f"primary.organ = {config.primary.organ!r}: this plugin "
+                                    f"models liver primaries only")
+
+    mod.paget_check_config = paget_check_config
+    with pytest.raises(paget.ConfigError, match="primary.organ = 'breast': this plugin"):
+        paget.Simulation({"primary": {"organ": "breast"}}, plugins=[(mod.__name__, mod)],
+                         entry_points=False)
+    seen.clear()
+    arms = [{"name": "a"}, {"name": "b", "primary": {"organ": "lung"}}]
+    with pytest.raises(paget.ConfigError, match="primary.organ = 'lung'"):
+        paget.Simulation({"primary": {"organ": "liver"}, "arms": arms},
+                         plugins=[(mod.__name__, mod)], entry_points=False)
+    assert [organ for organ, _ in seen] == ["liver", "liver", "lung"]
+    assert all(n == paget.Simulation({}).body.n_organs for _, n in seen)

@@ -145,6 +145,21 @@ def test_surgery_removes_the_primary_and_counts_the_cells():
     assert np.all(np.abs(removed - N0 * np.exp(R * t_s)) <= 1.0)
 
 
+def test_surgery_at_diagnosis_is_the_default():
+    """``[surgery] enabled = true`` alone: resected in the step of diagnosis, so
+    the primary is gone one step later and every cell it had then is removed."""
+    ds = run(diagnosis={"diameter": 10.0}, surgery={"enabled": True})
+    t_d = first_day(imaging.cells_of_diameter(10.0))
+    assert np.all(ds.diagnosis_time.values == t_d)
+    assert np.all(ds.surgery_time.values == ds.diagnosis_time.values)
+    at_diagnosis = N0 * np.exp(R * t_d)
+    assert np.all(primary(ds).sel(time=t_d).values == pytest.approx(at_diagnosis, rel=1e-9))
+    assert np.all(primary(ds).sel(time=slice(t_d + 1, None)).values == 0)
+    removed = ds.cells_removed.sum("organ")
+    assert np.all(np.abs(removed.sel(time=t_d + 1).values - at_diagnosis) <= 1.0)
+    assert np.all(removed.sum("time").values == removed.sel(time=t_d + 1).values)
+
+
 def test_a_residual_fraction_is_left_behind():
     ds = run(diagnosis={"diameter": 10.0}, surgery={"enabled": True, "delay": 0.0,
                                                      "residual": 0.25})
@@ -156,11 +171,13 @@ def test_a_residual_fraction_is_left_behind():
 
 # ---------------------------------------------------------------- chemotherapy
 
-def test_each_dose_kills_log_kill_logs_at_the_reference_birth_rate():
+def test_each_dose_kills_log_kill_logs_under_exponential_growth():
+    """Exponential growth: the net rate is the same at every size, so each dose
+    kills ``log_kill`` logs whatever the reference size (classic log-kill)."""
     cycles, interval = 3, 21.0
     ds = run(diagnosis={"diameter": 10.0}, treatment={"lines": ["chemotherapy"], "start": 0.0},
              chemotherapy={"cycles": cycles, "interval": interval, "log_kill": 1.0,
-                           "reference_birth_rate": R, "toxicity": 0.0})
+                           "reference_cells": 1e3, "toxicity": 0.0})
     t_d = first_day(imaging.cells_of_diameter(10.0))
     last_dose = t_d + (cycles - 1) * interval
     t = ds.time.values
@@ -173,14 +190,70 @@ def test_each_dose_kills_log_kill_logs_at_the_reference_birth_rate():
     assert np.all(line[(t > t_d) & (t <= last_dose)] == 1) and line[-1] == 0
 
 
-def test_norton_simon_scales_the_kill_with_proliferation():
-    """Half the reference birth rate: half the logs per dose."""
-    ds = run(diagnosis={"diameter": 10.0}, treatment={"lines": ["chemotherapy"], "start": 0.0},
-             chemotherapy={"cycles": 1, "log_kill": 1.0, "reference_birth_rate": 2 * R,
-                           "toxicity": 0.0})
-    t_d = first_day(imaging.cells_of_diameter(10.0))
-    got = primary(ds).sel(time=t_d + 1).values
-    np.testing.assert_allclose(got, N0 * np.exp(R * (t_d + 1)) / 10 ** 0.5, rtol=1e-9)
+# Norton-Simon on the default Gompertz law (K = 3e12 cells, r = 6e-4/day, turnover
+# 0.02/day), one dose at day 0: diagnosed at once (1 mm; 1e6 cells are 1.24 mm).
+GOMPERTZ = {"colonization": {"growth": {"law": "gompertz", "rate": 6e-4, "capacity": 3e12,
+                                        "death": 0.02}},
+            "cohort": {"years": 3 / 365.25}, "diagnosis": {"diameter": 1.0},
+            "treatment": {"lines": ["chemotherapy"], "start": 0.0},
+            "chemotherapy": {"cycles": 1, "log_kill": 1.0, "toxicity": 0.0}}
+
+
+def gompertz_day(n0, dose, mode="deterministic", patients=2, log_kill=1.0) -> np.ndarray:
+    """Cells of the primary after day 0, from ``n0``, with or without a dose that day."""
+    cfg = deep_merge(GOMPERTZ, {"primary": {"cells": n0}, "cohort": {"patients": patients},
+                                "colonization": {"growth": {"mode": mode}},
+                                "chemotherapy": {"log_kill": log_kill}})
+    if not dose:
+        cfg["treatment"] = {"lines": []}
+    return primary(run(**cfg)).sel(time=1.0).values
+
+
+def test_a_dose_kills_exactly_log_kill_logs_at_the_reference_size():
+    untreated = gompertz_day(1e9, False)              # reference_cells: 1e9 by default
+    for log_kill in (1.0, 2.0):
+        treated = gompertz_day(1e9, True, log_kill=log_kill)
+        np.testing.assert_allclose(np.log10(untreated / treated), log_kill, rtol=1e-9)
+
+
+def birth_death_log10_se(n0: float, b: float, d: float) -> float:
+    """SD of log10 N(1 day) of a linear birth-death process from ``n0`` (delta method):
+    Var N = n0 (b + d) / (b - d) m (m - 1), m = e^{b - d} (Bailey 1964)."""
+    m = np.exp(b - d)
+    return float(np.sqrt(n0 * (b + d) / (b - d) * m * (m - 1.0)) / (n0 * m) / np.log(10.0))
+
+
+def test_norton_simon_kill_is_proportional_to_the_net_growth_rate():
+    """Logs killed per dose at 1e6 and 1e10 cells, stochastic birth-death: their
+    ratio is the ratio of the law's net rates ln(K/N), 2.61 (the birth rate,
+    turnover included, would give 1.23), within 3 SE of the draws."""
+    from paget.plugins.colonization import step_net_rate
+    K, r, d0, P = 3e12, 6e-4, 0.02, 5
+    g = {n: float(step_net_rate("gompertz", np.array([n]), r, np.array([K]), 1.0)[0])
+         for n in (1e6, 1e9, 1e10)}
+    kills, ses = [], []
+    for n0 in (1e6, 1e10):
+        want = g[n0] / g[1e9]                         # logs a dose kills at n0
+        treated = gompertz_day(n0, True, mode="stochastic", patients=P)
+        kills.append(np.log10(n0 * np.exp(g[n0]) / treated).mean())   # vs the untreated mean
+        ses.append(birth_death_log10_se(n0, d0 + g[n0], d0 + want * np.log(10.0)) / np.sqrt(P))
+        assert abs(kills[-1] - want) < 3 * ses[-1]
+    expected, ratio = np.log(K / 1e6) / np.log(K / 1e10), kills[0] / kills[1]
+    assert g[1e6] / g[1e10] == pytest.approx(expected, rel=1e-12)
+    se_ratio = ratio * np.hypot(ses[0] / kills[0], ses[1] / kills[1])
+    assert abs(ratio - expected) < 3 * se_ratio
+    assert abs(ratio - 1.23) > 100 * se_ratio          # the old, birth-rate scaling
+
+
+def test_the_old_reference_birth_rate_is_refused_naming_its_replacement():
+    with pytest.raises(paget.ConfigError, match="reference_birth_rate.*reference_cells"):
+        paget.Simulation({"chemotherapy": {"reference_birth_rate": 0.037}}, entry_points=False)
+
+
+def test_a_reference_the_law_cannot_grow_at_is_refused():
+    cfg = deep_merge(GOMPERTZ, {"chemotherapy": {"reference_cells": 3e12}})
+    with pytest.raises(paget.ConfigError, match=r"chemotherapy\.reference_cells = 3e\+12"):
+        paget.Simulation(cfg, entry_points=False)
 
 
 def test_poor_performance_status_holds_the_dose(sim):
