@@ -34,8 +34,12 @@ __all__ = [
 ]
 
 #: Event-time variables of a metastasis, most clinical first: the imaging
-#: readout when the run has one, else the omniscient size-based time.
+#: readout when the run has one, else the omniscient size-based time.  Any
+#: metastasis, the regional lymph nodes (N in TNM) included.
 METASTASIS_VARIABLES = ("first_detected_metastasis_time", "first_detectable_metastasis_time")
+#: The same for a distant metastasis (M1): one outside the regional lymph nodes.
+DISTANT_METASTASIS_VARIABLES = ("first_detected_distant_metastasis_time",
+                                "first_detectable_distant_metastasis_time")
 
 
 # --------------------------------------------------------------------------
@@ -93,26 +97,34 @@ def _select_arm(ds: xr.Dataset, arm: str | None) -> xr.Dataset:
     return ds.sel(arm=arm)
 
 
-def metastasis_variable(ds: xr.Dataset) -> str:
+def metastasis_variable(ds: xr.Dataset, distant: bool = False) -> str:
     """The variable that dates a patient's first metastasis.
 
+    ``distant=False``: any metastasis, the regional lymph nodes included:
     ``first_detected_metastasis_time`` (found by scheduled imaging, a readout)
     when the Dataset has it, else ``first_detectable_metastasis_time`` (the
     first time any metastasis reached ``outcome.detectable_cells``, known to the
     simulation whether or not anyone looked).
+
+    ``distant=True``: a distant metastasis (M1), outside the regional lymph
+    nodes: ``first_detected_distant_metastasis_time`` (imaging) when the
+    Dataset has it, else ``first_detectable_distant_metastasis_time`` (size-based).
     """
-    for name in METASTASIS_VARIABLES:
+    names = DISTANT_METASTASIS_VARIABLES if distant else METASTASIS_VARIABLES
+    for name in names:
         if name in ds.variables:
             return name
-    raise ValueError(f"metastasis-free survival needs the variable {METASTASIS_VARIABLES[0]!r} "
-                     f"or {METASTASIS_VARIABLES[1]!r}, which the dataset lacks")
+    what = "distant-metastasis-free" if distant else "metastasis-free"
+    raise ValueError(f"{what} survival needs the variable {names[0]!r} or {names[1]!r}, which "
+                     f"the dataset lacks" + (" (made by paget before distant metastases were "
+                                             "told from regional ones?)" if distant else ""))
 
 
 # --------------------------------------------------------------------------
 # survival
 # --------------------------------------------------------------------------
 
-def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
+def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs", "dmfs"] = "os",
              arm: str | None = None,
              origin: Literal["start", "diagnosis"] = "start") -> xr.Dataset:
     """Time to an endpoint and whether it was observed, per patient.
@@ -127,7 +139,16 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
         metastasis and death, where a metastasis is dated by
         ``first_detected_metastasis_time`` if the Dataset has it (imaging),
         else by ``first_detectable_metastasis_time`` (size-based); see
-        :func:`metastasis_variable`.
+        :func:`metastasis_variable`.  Any metastasis counts, one in the
+        regional lymph nodes included.
+        ``"dmfs"``, distant-metastasis-free survival: the same with a distant
+        metastasis (outside the regional lymph nodes, M1 in TNM):
+        ``first_detected_distant_metastasis_time`` if the Dataset has it,
+        else ``first_detectable_distant_metastasis_time``.  Use it to compare with
+        trials: their "metastasis-free survival" and "distant relapse" count
+        distant metastasis (and death), not nodal recurrence (e.g. the STEEP
+        definitions of breast cancer trials, Hudis et al. 2007, J Clin Oncol
+        25:2127 [RECALLED]).
     arm
         Select this arm of a Dataset with an ``arm`` dimension; ``None`` keeps
         every arm (the result then has dims ``(arm, patient)``).
@@ -156,17 +177,22 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
     history, which no clinical study can do.
     A metastasis present at time 0 (not made by the default scenarios) would
     be an event at time 0.
+    ``"mfs"`` keeps its meaning of earlier versions (any metastasis, nodes
+    included), so an analysis reads a file the same as before; ``"dmfs"`` is
+    the endpoint to compare with published metastasis-free survival.
     """
-    if endpoint not in ("os", "mfs"):
-        raise ValueError(f"endpoint={endpoint!r}: choose 'os' (overall survival) or 'mfs' "
-                         f"(metastasis-free survival)")
+    if endpoint not in _ENDPOINTS:
+        raise ValueError(f"endpoint={endpoint!r}: choose 'os' (overall survival), 'mfs' "
+                         f"(metastasis-free survival: any metastasis) or 'dmfs' "
+                         f"(distant-metastasis-free survival)")
     if "time" not in ds.coords or ds.sizes.get("time", 0) == 0:
         raise ValueError("survival needs the coordinate 'time' (end of follow-up), which the "
                          "dataset lacks")
     _require(ds, "death_time", purpose="survival")
     ds = _select_arm(ds, arm)
     end = float(ds["time"].values[-1])
-    names = ["death_time"] if endpoint == "os" else [metastasis_variable(ds), "death_time"]
+    names = ["death_time"] if endpoint == "os" else \
+        [metastasis_variable(ds, distant=endpoint == "dmfs"), "death_time"]
     first = ds[names[0]].astype(np.float64)
     for name in names[1:]:
         first = np.fmin(first, ds[name].astype(np.float64))   # fmin: NaN = never
@@ -194,7 +220,8 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs"] = "os",
     return out.drop_vars([c for c in out.coords if c not in out.dims])
 
 
-_ENDPOINTS = {"os": "death", "mfs": "metastasis or death"}
+_ENDPOINTS = {"os": "death", "mfs": "metastasis or death",
+              "dmfs": "distant metastasis or death"}
 
 
 class KaplanMeier(NamedTuple):
@@ -440,8 +467,9 @@ def concordance(ds: xr.Dataset, min_cells: float = 1.0) -> Concordance:
     or at the patient's death (rows with cells left).  The *primary* is the
     lesion in which the patient's founding clone arose (``clone_parent == 0``
     in the clone table); every other lesion that is not a dormant pool is a
-    metastasis, wherever it lies (a metastasis in the primary's organ too).  The primary's *dominant genotype* is the genotype holding the
-    most of its cells (ties: the smaller bit pattern).  A metastasis's
+    metastasis, wherever it lies (a metastasis in the primary's organ too).
+    The primary's *dominant genotype* is the genotype holding the most of its
+    cells (ties: the smaller bit pattern).  A metastasis's
     *founding genotype* is ``lesion_genotype`` of its founding row (the row
     whose uid is the lesion id); if that clone died out, the clone that seeded
     the lesion is found by walking ``clone_parent`` up the clone table to the

@@ -13,7 +13,9 @@ writing a checkpoint if ``--checkpoint`` was given (else nothing is written).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -542,7 +544,8 @@ def _dispatch(args, comm) -> int:
                }[args.command]
     from .checkpoint import CheckpointError, Interrupted
     try:
-        return handler(args, comm)
+        with _notes(comm):
+            return handler(args, comm)
     except PathError as exc:    # an output or checkpoint path that cannot be used
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_CONFIG
@@ -559,6 +562,29 @@ def _dispatch(args, comm) -> int:
     except (PluginError, PagetError, OSError) as exc:   # OSError: the output could not be written
         _say(comm, f"paget: error: {_one_line(exc)}")
         return EXIT_FAILURE
+
+
+@contextlib.contextmanager
+def _notes(comm):
+    """A :class:`~paget.errors.ConfigWarning` (a value adjusted, e.g.
+    ``output.interval`` rounded to whole steps) becomes one line on stderr,
+    ``paget: note: ...``, once and from rank 0 only; other warnings show as usual."""
+    from .errors import ConfigWarning
+    said: set[str] = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def note(message, category, *rest, **kw):
+            if not issubclass(category, ConfigWarning):
+                return show(message, category, *rest, **kw)
+            line = f"paget: note: {_one_line(message)}"
+            if line not in said:
+                said.add(line)
+                _say(comm, line)
+
+        warnings.showwarning = note
+        warnings.simplefilter("always", ConfigWarning)
+        yield
 
 
 def _say(comm, line: str) -> None:

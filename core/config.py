@@ -158,7 +158,10 @@ class OutputTable(Table):
     """What is recorded."""
 
     interval: float = Field(30.0, gt=0,
-                            description="days between recorded states (a whole number of steps)")
+                            description="days between recorded states, rounded to the nearest "
+                                        "whole number of steps of cohort.dt (at least one), "
+                                        "with a note naming the interval used (e.g. 365.25 "
+                                        "at dt = 1: 365 days)")
 
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -555,8 +558,8 @@ def _plain(obj: Any) -> Any:
 
 def _check_schedule(cohort, output) -> None:
     """A schedule the engine can run: a step count it can store, a record interval
-    it can count in steps.  (Whole multiples and "at least one step" are checked
-    where the time grid is built, :class:`paget.engine.StepPlan`.)"""
+    it can count in steps.  (The interval is rounded to whole steps, at least
+    one, where the time grid is built, :class:`paget.engine.StepPlan`.)"""
     steps = cohort.years * DAYS_PER_YEAR / cohort.dt
     if steps > MAX_STEPS:
         raise ConfigError(f"cohort.dt = {cohort.dt!r}: {plural(cohort.years, 'year')} "

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 __all__ = ["PagetError", "ConfigError", "PluginError", "PathError", "OutputExistsError",
-           "plural"]
+           "ConfigWarning", "plural"]
 
 
 class PagetError(Exception):
@@ -29,6 +29,15 @@ class PathError(ConfigError):
 
 class OutputExistsError(PathError, FileExistsError):
     """The output exists and replacing it was not asked for (``--overwrite``)."""
+
+
+class ConfigWarning(UserWarning):
+    """A configuration value was accepted after an adjustment the user should
+    know of (e.g. ``output.interval`` rounded to a whole number of steps).
+
+    The message names the key, the value given and the value used; the CLI
+    prints it as one line, ``paget: note: ...``, on stderr.
+    """
 
 
 class PluginError(PagetError, RuntimeError):

@@ -16,7 +16,13 @@ sees a lesion whose diameter reaches the modality's threshold in its organ.
   at or above the threshold (the primary included while it is in the body),
   the sum of their diameters (the RECIST 1.1 measure, Eisenhauer et al. 2009,
   Eur J Cancer 45:228 [RECALLED]; here all detected lesions, not only five
-  targets: an ASSUMPTION) and the first time a metastasis was seen.
+  targets: an ASSUMPTION) and the first time a metastasis was seen:
+  ``first_detected_metastasis_time`` any metastasis, the regional lymph nodes
+  (the body's ``lymph_node`` organ: N in TNM) included;
+  ``first_detected_distant_metastasis_time`` one outside them (M1; AJCC
+  Cancer Staging Manual, 8th ed., Amin et al. 2017, Springer [RECALLED]),
+  the primary's own organ counting as distant (an ASSUMPTION, as in the
+  outcome plugin).
 
 Every readout is per patient; a patient who has died is not scanned again.
 """
@@ -92,15 +98,22 @@ def paget_config_tables():
     return {"diagnosis": DiagnosisTable, "imaging": ImagingTable}
 
 
+_DETECTED_COMMENT = (
+    "Detected and detectable metastasis differ: first_detected_metastasis_time is the "
+    "first scheduled imaging scan, from diagnosis on, that showed a metastasis at or "
+    "above the scan's diameter threshold (imaging.threshold), so it depends on the scan "
+    "schedule and is NaN for a patient never scanned; first_detectable_metastasis_time "
+    "is when the model first had a metastasis at or above outcome.detectable_cells, "
+    "known to the simulation whether or not anyone looks.")
+
+
 @hookimpl
 def paget_output_attrs():
-    return {"first_detected_metastasis_time": {"comment": (
-        "Detected and detectable metastasis differ: first_detected_metastasis_time is the "
-        "first scheduled imaging scan, from diagnosis on, that showed a metastasis at or "
-        "above the scan's diameter threshold (imaging.threshold), so it depends on the scan "
-        "schedule and is NaN for a patient never scanned; first_detectable_metastasis_time "
-        "is when the model first had a metastasis at or above outcome.detectable_cells, "
-        "known to the simulation whether or not anyone looks.")}}
+    from paget.plugins.outcome import REGIONAL_COMMENT
+    return {"first_detected_metastasis_time": {
+                "comment": f"{_DETECTED_COMMENT} {REGIONAL_COMMENT}"},
+            "first_detected_distant_metastasis_time": {
+                "comment": f"{_DETECTED_COMMENT} {REGIONAL_COMMENT}"}}
 
 
 @hookimpl
@@ -111,8 +124,13 @@ def paget_state_variables():
                       "time the primary was diagnosed, days since the start of the run "
                       "(NaN: not diagnosed)", over_time=False),
         StateVariable("first_detected_metastasis_time", "patient", "float64", nan, "days",
-                      "first scheduled imaging scan that showed a metastasis (detected), days "
-                      "since the start of the run (NaN: none)", over_time=False),
+                      "first scheduled imaging scan that showed a metastasis, regional lymph "
+                      "nodes included (detected), days since the start of the run (NaN: "
+                      "none)", over_time=False),
+        StateVariable("first_detected_distant_metastasis_time", "patient", "float64", nan,
+                      "days", "first scheduled imaging scan that showed a distant metastasis "
+                      "(outside the regional lymph nodes; detected), days since the start "
+                      "of the run (NaN: none)", over_time=False),
         StateVariable("last_scan_time", "patient", "float64", nan, "days",
                       "time of the latest scan, days since the start of the run (NaN: none "
                       "yet)", output=False),
@@ -179,7 +197,10 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     dsum = lesions.patient_sum(np.where(seen, diameter_of_cells(size), 0.0), rows=first)
     ps["imaged_diameter_sum"][scan] = dsum[scan]
     ps["last_scan_time"][scan] = t
-    met = lesions.patient_sum((seen & ~lesions.primary[first]).astype(np.float64),
-                              rows=first) > 0
-    fdm = ps["first_detected_metastasis_time"]
-    fdm[met & np.isnan(fdm)] = t
+    met = seen & ~lesions.primary[first]
+    distant = met & (organ != body.organ_index(body.lymph_node))
+    for name, shown in (("first_detected_metastasis_time", met),
+                        ("first_detected_distant_metastasis_time", distant)):
+        when = ps[name]
+        when[(lesions.patient_sum(shown.astype(np.float64), rows=first) > 0)
+             & np.isnan(when)] = t

@@ -15,6 +15,16 @@ Model
   primary) reached that size.  This is what the model knows whether or not
   anyone looks; the imaging plugin's ``first_detected_metastasis_time`` is what
   a scan schedule finds.
+* **Regional and distant** (TNM): a metastasis in the regional lymph nodes
+  (the body's ``lymph_node`` organ, ``lymph_nodes`` in the shipped bodies) is
+  nodal disease, N, not distant metastasis, M1; non-regional nodes
+  (``distant_nodes``) and every other organ are M1 (AJCC Cancer Staging Manual,
+  8th ed., Amin et al. 2017, Springer [RECALLED]).
+  ``first_detectable_metastasis_time`` counts any metastasis, regional nodes
+  included; ``first_detectable_distant_metastasis_time`` only one outside the
+  regional nodes, so it is never earlier.  ASSUMPTION: a metastasis in the primary's
+  own organ counts as distant (the body has one compartment per organ, so it
+  cannot tell a satellite nodule from a haematogenous metastasis there).
 
 A dead patient's readouts stay as they were at death.
 """
@@ -34,6 +44,17 @@ _DETECTABLE_COMMENT = (
     "plugin) is the first scheduled imaging scan, from diagnosis on, that showed a "
     "metastasis at or above the scan's diameter threshold (imaging.threshold), so it "
     "depends on the scan schedule and is NaN for a patient never scanned.")
+
+#: regional against distant, for the comments of every metastasis time
+REGIONAL_COMMENT = (
+    "Regional and distant metastasis differ (TNM, AJCC Cancer Staging Manual, 8th ed., "
+    "2017): first_detectable_metastasis_time and first_detected_metastasis_time count any "
+    "metastasis, the regional lymph nodes (body lymph_node organ, N) included; "
+    "first_detectable_distant_metastasis_time and first_detected_distant_metastasis_time "
+    "count only one outside the regional nodes (M1: distant nodes and every other organ, "
+    "the primary's own organ included). The first_detectable times are "
+    "detectable (outcome.detectable_cells, known to the model); the first_detected times "
+    "are found by scheduled imaging scans (imaging plugin).")
 
 
 class OutcomeTable(Table):
@@ -69,15 +90,22 @@ def paget_state_variables():
         StateVariable("detectable_lesions", "patient_organ", "int64", 0, "1",
                       "number of lesions at or above outcome.detectable_cells"),
         StateVariable("first_detectable_metastasis_time", "patient", "float64", np.nan, "days",
-                      "first time a metastasis reached outcome.detectable_cells (detectable, "
-                      "known to the model), days since the start of the run (NaN: never)",
-                      over_time=False),
+                      "first time a metastasis, regional lymph nodes included, reached "
+                      "outcome.detectable_cells (detectable, known to the model), days since "
+                      "the start of the run (NaN: never)", over_time=False),
+        StateVariable("first_detectable_distant_metastasis_time", "patient", "float64", np.nan,
+                      "days",
+                      "first time a distant metastasis (outside the regional lymph nodes) "
+                      "reached outcome.detectable_cells (detectable, known to the model), "
+                      "days since the start of the run (NaN: never)", over_time=False),
     ]
 
 
 @hookimpl
 def paget_output_attrs():
-    return {"first_detectable_metastasis_time": {"comment": _DETECTABLE_COMMENT}}
+    return {"first_detectable_metastasis_time": {
+                "comment": f"{_DETECTABLE_COMMENT} {REGIONAL_COMMENT}"},
+            "first_detectable_distant_metastasis_time": {"comment": REGIONAL_COMMENT}}
 
 
 def detectable(lesions, cells: float) -> np.ndarray:
@@ -92,15 +120,20 @@ def detectable(lesions, cells: float) -> np.ndarray:
 
 
 @hookimpl
-def paget_outcome(lesions, patients, state, config, t_end, dying):
+def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     cfg = config.outcome
     alive = np.asarray(patients.alive)
     ps = state.patient
     # lesions, then per patient over the ranks holding it (collective: every rank)
     first = detectable(lesions, cfg.detectable_cells)
     counts = lesions.patient_sum(np.ones(first.size), rows=first, by_organ=True)
-    metastases = lesions.patient_sum((~lesions.primary[first]).astype(np.float64), rows=first)
+    metastasis = ~lesions.primary[first]
+    metastases = lesions.patient_sum(metastasis.astype(np.float64), rows=first)
+    distant = metastasis & (lesions.organ[first] != body.organ_index(body.lymph_node))
+    distant_metastases = lesions.patient_sum(distant.astype(np.float64), rows=first)
     ps["detectable_lesions"][alive] = counts[alive]
-    fdm = ps["first_detectable_metastasis_time"]
-    fdm[alive & (metastases > 0) & np.isnan(fdm)] = t_end
+    for name, n in (("first_detectable_metastasis_time", metastases),
+                    ("first_detectable_distant_metastasis_time", distant_metastases)):
+        when = ps[name]
+        when[alive & (n > 0) & np.isnan(when)] = t_end
     dying |= alive & (np.asarray(patients.burden) >= cfg.lethal_cells)

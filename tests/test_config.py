@@ -1,9 +1,11 @@
 """Configuration: defaults, overrides, and errors that name key, value and what is allowed."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import paget
+import paget.errors
 from paget.config import deep_merge
 
 
@@ -45,13 +47,12 @@ def test_scenario_with_overrides():
     ({"colonization": {"fate": {"die": 0.5, "dormant": 0.1, "grow": 0.1}}},
      "colonization.fate", "must be 1"),
     ({"colonization": {"growth": {"law": "weibull"}}}, "colonization.growth.law", "gompertz"),
-    ({"cohort": {"dt": 0.7}, "output": {"interval": 30.0}}, "output.interval", "whole number"),
     ({"nonsense": 1}, "nonsense", "allowed keys"),
     ({"seed": -3}, "seed", "must be within [0, 9223372036854775807]"),
     ({"body": {"flow_percent": {"lung": 100.0}}}, "body.flow_percent", "missing"),
 ], ids=["zero-patients", "misspelt-key", "negative-rate", "probability>1", "unknown-organ-key",
         "unknown-organ", "fractional-cells", "fates-not-summing", "unknown-law",
-        "interval-not-multiple", "unknown-table", "negative-seed", "incomplete-flow"])
+        "unknown-table", "negative-seed", "incomplete-flow"])
 def test_bad_values_are_named(cfg, key, fragment):
     with pytest.raises(paget.ConfigError) as info:
         make(cfg)
@@ -206,7 +207,71 @@ def test_plural(count, unit, text):
 def test_schedule_messages_use_plurals():
     assert refusal({"cohort": {"dt": 1.0, "years": 1e-9}}).endswith("(cohort.dt = 1 day)")
     assert refusal({"cohort": {"dt": 2.0, "years": 1e-9}}).endswith("(cohort.dt = 2 days)")
-    assert refusal({"cohort": {"dt": 0.7}}).endswith("steps of cohort.dt = 0.7 days")
+    with pytest.warns(paget.errors.ConfigWarning, match="steps of cohort.dt = 0.7 days; "):
+        make({"cohort": {"dt": 0.7}})
+
+
+# --------------------------------------------------------------------------
+# output.interval: rounded to whole steps, with a note
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dt, interval, every, note", [
+    (1.0, 365.25, 365, "output.interval = 365.25 days is not a whole number of steps of "
+                       "cohort.dt = 1 day; rounded to 365 days (365 steps)"),
+    (2.0, 365.25, 183, "output.interval = 365.25 days is not a whole number of steps of "
+                       "cohort.dt = 2 days; rounded to 366 days (183 steps)"),
+    (0.7, 30.0, 43, "output.interval = 30 days is not a whole number of steps of "
+                    "cohort.dt = 0.7 days; rounded to 30.1 days (43 steps)"),
+    (1.0, 0.25, 1, "output.interval = 0.25 days is shorter than one step of cohort.dt = "
+                   "1 day; rounded up to 1 day (1 step)"),
+    (3.0, 1.5, 1, "output.interval = 1.5 days is shorter than one step of cohort.dt = "
+                  "3 days; rounded up to 3 days (1 step)"),
+], ids=["year-at-1-day", "year-at-2-days", "month-at-0.7-days", "below-one-step",
+        "half-a-step"])
+def test_an_interval_of_no_whole_number_of_steps_is_rounded_with_a_note(dt, interval, every,
+                                                                         note):
+    """The nearest whole number of steps (halves up), at least one; the note
+    names the interval asked for and the one used, in days."""
+    with pytest.warns(paget.errors.ConfigWarning) as record:
+        sim = make({"cohort": {"dt": dt, "years": 2.0}, "output": {"interval": interval}})
+    assert [str(w.message) for w in record] == [note]
+    assert sim.plan.record_every == every
+    assert sim.plan.times[1] == pytest.approx(every * dt)
+
+
+@pytest.mark.parametrize("dt, interval", [(1.0, 30.0), (0.1, 30.0), (0.7, 7.0), (2.0, 2.0)])
+def test_a_whole_number_of_steps_is_used_as_it_is_without_a_note(dt, interval):
+    """30 days at dt = 0.1 is 299.99999999999994 steps in floating point: whole."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim = make({"cohort": {"dt": dt, "years": 0.2}, "output": {"interval": interval}})
+    assert sim.plan.record_every == round(interval / dt)
+
+
+def test_a_rounded_interval_gives_the_dataset_the_times_used():
+    with pytest.warns(paget.errors.ConfigWarning, match="rounded to 30.1 days"):
+        ds = make({"cohort": {"patients": 1, "dt": 0.7, "years": 0.2},
+                   "output": {"interval": 30.0}}).run()
+    # 0.2 years = 73.05 days: 104 steps of 0.7 days; records every 43 steps and at the end
+    np.testing.assert_allclose(ds.time.values, [0.0, 30.1, 60.2, 72.8], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_the_cli_says_the_interval_used_in_one_note(tmp_path, capsys, command):
+    """One line on stderr, once (not once per place the time grid is built),
+    and the run goes on: exit status 0."""
+    from paget.cli import main
+    path = tmp_path / "year.toml"
+    path.write_text("[cohort]\npatients = 1\nyears = 0.1\ndt = 2.0\n"
+                    "[output]\ninterval = 7.0\n")
+    argv = [command, str(path)]
+    if command == "run":
+        argv += ["-o", str(tmp_path / "out.nc"), "--no-progress"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["paget: note: output.interval = 7 days is not a whole number of steps of "
+                     "cohort.dt = 2 days; rounded to 8 days (4 steps)"]
 
 
 # --------------------------------------------------------------------------

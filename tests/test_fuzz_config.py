@@ -289,7 +289,6 @@ BAD_FILES = {
     # thresholds and schedule
     "lethal-below-primary": ("[outcome]\nlethal_cells = 1\n", "outcome.lethal_cells = 1: must "
                                                               "be more than primary.cells"),
-    "interval-not-whole-steps": ("[cohort]\ndt = 0.7\n", "cohort.dt = 0.7 days"),
     "not-toml": ("[cohort\n", "not valid TOML"),
 }
 
@@ -323,6 +322,8 @@ UNUSUAL_FILES = {
     "certain-extravasation": "[extravasation]\nprobability = { default = 1.0 }\n",
     "highest-shedding": "[intravasation]\nrate = 10.0\n",
     "longest-step": "[cohort]\ndt = 30.0\nyears = 0.25\n[output]\ninterval = 30.0\n",
+    # rounded to 43 steps (30.1 days), with a note
+    "interval-not-whole-steps": "[cohort]\ndt = 0.7\nyears = 0.1\n",
     "lethal-just-above-primary": "[outcome]\nlethal_cells = 1000001.0\n",
     "exponential-growth": '[colonization.growth]\nlaw = "exponential"\nrate = 0.05\n',
     "widest-heterogeneity": "[heterogeneity]\ngrowth_sigma = 3.0\nshedding_sigma = 5.0\n",

@@ -1,11 +1,13 @@
 """The time grid of a run: the step length, the number of steps, the recorded steps."""
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigWarning
 
 DAYS_PER_YEAR = 365.25
 
@@ -26,11 +28,7 @@ class StepPlan:
         if n_steps < 1:
             raise ConfigError(f"cohort.years = {config.cohort.years!r}: shorter than one step "
                               f"(cohort.dt = {plural(dt, 'day')})")
-        ratio = config.output.interval / dt
-        if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
-            raise ConfigError(f"output.interval = {config.output.interval!r}: must be a whole "
-                              f"number (>= 1) of steps of cohort.dt = {plural(dt, 'day')}")
-        return cls(dt, n_steps, int(round(ratio)))
+        return cls(dt, n_steps, record_steps_of(config.output.interval, dt))
 
     @property
     def record_steps(self) -> np.ndarray:
@@ -42,3 +40,27 @@ class StepPlan:
     @property
     def times(self) -> np.ndarray:
         return self.record_steps * self.dt
+
+
+def record_steps_of(interval: float, dt: float) -> int:
+    """Steps between two records for ``output.interval = interval`` days at
+    ``cohort.dt = dt`` days: the nearest whole number of steps (halves round
+    up), at least one.
+
+    An interval that is not a whole number of steps (e.g. 365.25 days at
+    dt = 1 day, or one shorter than a step) is rounded, with a
+    :class:`paget.errors.ConfigWarning` naming the interval asked for and the
+    one used, in days; the Dataset's ``time`` coordinate holds the times used.
+    """
+    from ..errors import plural
+    ratio = interval / dt
+    steps = max(1, math.floor(ratio + 0.5))
+    if abs(ratio - steps) > 1e-9 * max(1.0, ratio):
+        used = steps * dt
+        why = ("shorter than one step", "rounded up to") if ratio < 1 else \
+            ("not a whole number of steps", "rounded to")
+        warnings.warn(f"output.interval = {plural(float(interval), 'day')} is {why[0]} of "
+                      f"cohort.dt = {plural(float(dt), 'day')}; {why[1]} "
+                      f"{plural(float(used), 'day')} ({plural(steps, 'step')})",
+                      ConfigWarning, stacklevel=2)
+    return steps
