@@ -27,17 +27,19 @@ Agents (added per-cell death rates, on growing rows, ``paget_growth``)
     * **chemotherapy**: ``cycles`` doses ``interval`` days apart.  Norton-Simon
       (Norton & Simon 1977, Cancer Treat Rep 61:1307; Gompertzian breast
       cancer: Norton 1988, Cancer Res 48:7067): the fractional kill of a dose
-      is proportional to the *unperturbed* net growth rate ``g(N)`` of the
-      growth law (``colonization.growth``) at the row's size ``N``, before
-      factors and other agents change it.  A dose kills
-      ``log_kill g(N) / g_ref`` logs, ``g_ref`` the law's rate at
-      ``reference_cells`` in the primary's organ: a tumour of
-      ``reference_cells`` cells loses exactly ``log_kill`` logs per dose,
-      smaller ones more, larger ones less (Gompertz:
-      ``ln(K/N) / ln(K/N_ref)``); under exponential growth every row loses
+      is proportional to the *unperturbed* (untreated) net growth rate ``g``
+      of the row: the growth law's (``colonization.growth``) at the row's
+      size ``N``, with the factors that make this patient's or clone's tumour
+      grow faster or slower, before any agent acts.  A dose kills
+      ``log_kill g / g_ref`` logs, ``g_ref`` the law's rate at
+      ``reference_cells`` in the primary's organ without factors: a tumour of
+      ``reference_cells`` cells growing at the law's rate loses exactly
+      ``log_kill`` logs per dose, smaller ones more, larger ones less
+      (Gompertz: ``ln(K/N) / ln(K/N_ref)``), a faster-growing patient's or
+      clone's more; under exponential growth without factors every row loses
       ``log_kill`` logs (classic log-kill).  The kill is an added death rate
-      ``log_kill ln(10) (g(N) / g_ref) / dt`` over the step of the dose;
-      dormant cells and rows at or above capacity (``g <= 0``) are spared.
+      ``log_kill ln(10) (g / g_ref) / dt`` over the step of the dose; dormant
+      cells and rows that do not grow (``g <= 0``) are spared.
       A dose is held while performance status is ``hold_performance_status``
       or worse (until it improves); each dose may end the course for
       cumulative toxicity with probability ``toxicity x doses given``.
@@ -299,20 +301,22 @@ def _reference_rate(config, body, dt: float = 1.0) -> float:
     return g
 
 
-def norton_simon(lesions, config, body, dt: float) -> np.ndarray:
-    """Per row: the logs a dose kills per ``log_kill``, ``g(N) / g_ref``.
+def norton_simon(rates, config, body, dt: float) -> np.ndarray:
+    """Per row: the logs a dose kills per ``log_kill``, ``g / g_ref``.
 
-    ``g(N)`` is the growth law's unperturbed net rate at the row's cells ``N``
-    (``paget.plugins.colonization.step_net_rate``, in the row's organ: what
-    colonization sets before factors and agents change the rates), ``g_ref``
-    the same at ``chemotherapy.reference_cells`` (:func:`_reference_rate`).
-    Exactly 1 under exponential growth; 0 where ``g <= 0`` (at capacity).
+    ``g = rates.birth - rates.death`` is the row's net growth rate as the step's
+    other hooks set it before any agent acts (this plugin's ``paget_growth``
+    runs last): the growth law's rate at the row's size (colonization) with
+    the factors that make this patient's or this clone's tumour grow faster or
+    slower (heterogeneity, genetics, angiogenesis, immune kill), i.e. the
+    unperturbed growth of Norton & Simon 1977 (Cancer Treat Rep 61:1307), whose
+    growth rates differ between patients (Norton 1988, Cancer Res 48:7067).
+    ``g_ref`` is the law's rate at ``chemotherapy.reference_cells`` in the
+    primary's organ, without factors (:func:`_reference_rate`).  Without
+    factors: exactly 1 under exponential growth.  0 where ``g <= 0`` (at
+    capacity, or held back by the immune response).
     """
-    g_cfg = config.colonization.growth
-    if g_cfg.law == "exponential":
-        return np.ones(len(lesions))
-    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ]
-    g = step_net_rate(g_cfg.law, np.maximum(lesions.cells, 1.0), g_cfg.rate, k, dt)
+    g = rates.birth - rates.death
     return np.maximum(g, 0.0) / _reference_rate(config, body, dt)
 
 
@@ -499,7 +503,7 @@ def paget_growth(lesions, rates, state, config, body, dt):
     chemo = grows & ps["dose_today"][pidx]
     if chemo.any():
         c = config.chemotherapy
-        ratio = norton_simon(lesions, config, body, dt)
+        ratio = norton_simon(rates, config, body, dt)
         rates.death[chemo] += (c.log_kill * LN10 / dt * ratio[chemo]
                                * _resisted(lesions, state)[chemo])
     targeted = grows & (agent == AGENTS.index("targeted"))
