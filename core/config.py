@@ -528,21 +528,7 @@ def validate_config(model: type[BaseModel], data: Mapping[str, Any]) -> BaseMode
     cohort, output = getattr(config, "cohort", None), getattr(config, "output", None)
     if cohort is not None and output is not None:
         _check_schedule(cohort, output)
-    primary, outcome = getattr(config, "primary", None), getattr(config, "outcome", None)
-    if primary is not None and outcome is not None:
-        _check_outcome(primary, outcome)
     return config
-
-
-def _check_outcome(primary, outcome) -> None:
-    """The lethal burden is above the primary's initial size: else every patient
-    dies in the first step.  (``detectable_cells`` is a lesion's size: at or
-    above ``lethal_cells`` no lesion is ever detected before its patient dies,
-    a legitimate choice where detection does not matter, so it is not refused.)"""
-    if primary.injection == "none" and outcome.lethal_cells <= primary.cells:
-        raise ConfigError(f"outcome.lethal_cells = {_num(outcome.lethal_cells)}: must be more "
-                          f"than primary.cells = {_num(primary.cells)}, the primary's size at "
-                          f"time zero (else every patient dies in the first step)")
 
 
 def _plain(obj: Any) -> Any:

@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.errors import ConfigError
 from paget.manager import hookimpl
 from paget.state import StateVariable
 
@@ -82,6 +83,19 @@ class OutcomeTable(Table):
 @hookimpl
 def paget_config_tables():
     return {"outcome": OutcomeTable}
+
+
+@hookimpl
+def paget_check_config(config):
+    """The lethal burden is above the primary's initial size: else every patient
+    dies in the first step.  (``detectable_cells`` is a lesion's size: at or
+    above ``lethal_cells`` no lesion is ever detected before its patient dies,
+    a legitimate choice where detection does not matter, so it is not refused.)"""
+    primary, lethal = config.primary, config.outcome.lethal_cells
+    if primary.injection == "none" and lethal <= primary.cells:
+        raise ConfigError(f"outcome.lethal_cells = {lethal:g}: must be more than "
+                          f"primary.cells = {primary.cells:g}, the primary's size at time zero "
+                          f"(else every patient dies in the first step)")
 
 
 @hookimpl

@@ -72,18 +72,39 @@ def config_for(scenario: str | None, base: Mapping[str, Any] | None = None,
 
 def _model(data: Mapping[str, Any]) -> type[BaseModel]:
     """The configuration model for ``data`` (its [plugins] table decides the tables)."""
+    return _assembly(data)[1]
+
+
+def _assembly(data: Mapping[str, Any]):
+    """(plugin manager, configuration model) for ``data``'s [plugins] table."""
     plugins = json.dumps(data.get("plugins", {}), sort_keys=True, default=str)
-    return _model_for_plugins(plugins)
+    return _assembly_for_plugins(plugins)
 
 
 @functools.lru_cache(maxsize=32)
-def _model_for_plugins(plugins_json: str) -> type[BaseModel]:
+def _assembly_for_plugins(plugins_json: str):
     from ..model import load_plugins
     try:
-        _, _, model = load_plugins({"plugins": json.loads(plugins_json)}, (), True)
+        manager, _, model = load_plugins({"plugins": json.loads(plugins_json)}, (), True)
     except PluginError as exc:
         raise ConfigError(str(exc)) from None
-    return model
+    return manager, model
+
+
+def check_config(data: Mapping[str, Any]) -> BaseModel:
+    """``data`` checked as building its Simulation checks it, short of running:
+    each table, then the plugins' checks across tables (``paget_check_config``,
+    e.g. the lethal burden against the primary's size).  Raises
+    :class:`paget.ConfigError`; returns the validated configuration."""
+    from ..body import make_body
+    manager, model = _assembly(data)
+    config = validate_config(model, data)
+    try:
+        body = make_body(config.body.model, config.body.flow_percent)
+    except ValueError as exc:
+        raise ConfigError(f"body.flow_percent: {exc}") from None
+    manager.hook.paget_check_config(config=config, body=body)
+    return config
 
 
 # ----------------------------------------------------------------------- keys
@@ -259,7 +280,7 @@ def resolve(params: Mapping[str, Any], scenario: str | None = None, *,
         table[organ] = value
         flat[dotted] = table
     overrides = nest(flat)
-    validate_config(model, deep_merge(data, overrides))
+    check_config(deep_merge(data, overrides))
     return overrides
 
 
@@ -348,8 +369,7 @@ def check_common(spec: dict[str, Any], path: Path, allowed: list[str],
                           f"overrides")
     spec["base"] = dict(base)
     try:
-        data = config_for(scenario, base)
-        validate_config(_model(data), data)
+        check_config(config_for(scenario, base))
     except ConfigError as exc:
         raise ConfigError(f"[base]: {exc}") from None
 
