@@ -1,11 +1,13 @@
 """``python -m benchmarks [--quick] [--json FILE] [--ranks 1,2] [--rows N]``.
 
-Measures, in one run on one machine: kernel throughput, the NumPy reference and
-raw binomial draws on the same table (with a statistical check that kernel and
-reference take the same step), memory per row and the peak of a 10**6-row
-patient's step, cohort wall time on each MPI rank count, the share of a run
-outside the kernels, and a sweep of kernel cost over table sizes.  Targets are
-printed next to the figures; nothing is asserted.  See benchmarks/README.md.
+Measures, in one run on one machine: the default cohort's speed against a NumPy
+organ-pool model and its peak memory, a small run's time through the Python API,
+kernel throughput, the NumPy reference and raw binomial draws on the same table
+(with a statistical check that kernel and reference take the same step), memory
+per row and the peak of a 10**6-row patient's step, cohort wall time on each MPI
+rank count, the share of a run outside compiled code (with its largest Python
+functions), and a sweep of kernel cost over table sizes.  Targets are printed
+next to the figures; nothing is asserted.  See benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Performance benchmarks of paget (kernels, memory, cohort, overhead).")
     p.add_argument("--quick", action="store_true",
-                   help="small sizes (2e5 rows, 100 patients x 5 years, sweep to 1e5): "
+                   help="small sizes (2e5 rows, 100 patients x 5 years, 100 x 2 against "
+                        "the NumPy pool model, sweep to 1e5): "
                         "under two minutes on two cores")
     p.add_argument("--json", metavar="FILE", type=Path, help="also write every figure to FILE")
     p.add_argument("--ranks", default="1,2", metavar="K,K,...",
@@ -148,6 +151,16 @@ def run(args) -> dict:
     res: dict = {"mode": "quick" if quick else "full", "rows": rows, **_machine(),
                  "load_average_start": _load()}
 
+    from . import pool, small_run
+    pool_patients = args.patients or (100 if quick else 1000)
+    pool_years = args.years or (2.0 if quick else 10.0)
+    log(f"0. paget run against the NumPy organ-pool model, {pool_patients:,} x "
+        f"{pool_years:g} years (interleaved)")
+    res.update(pool.figures(pool_patients, pool_years, rounds=3 if quick else 2,
+                            log=lambda m: log("   " + m)))
+    log("0b. small runs through the Python API (fresh interpreter)")
+    res.update(small_run.figures())
+
     log(f"workload: {rows:,} rows")
     w = make_workload(rows)
     res["workload_classes"] = {name: int((w.label == i).sum())
@@ -180,7 +193,7 @@ def run(args) -> dict:
     res["memory"] = mem
     res["peak_bytes_1e6_rows"] = mem.get("peak_bytes")
 
-    log("6. overhead outside the kernels (in-process run)")
+    log("6. time outside compiled code (in-process run, then under cProfile)")
     res.update(cohort.overhead(ov_patients, ov_years))
 
     log("5. cohort wall time")
@@ -222,7 +235,8 @@ def sections(res: dict):
         text, ok = target_status(key, res.get(key))
         return [text, met_text(ok)]
 
-    out = []
+    from . import pool, small_run
+    out = [pool.section(res), small_run.section(res)]
     k, npy, rb = res["kernel"], res["numpy"], res["raw_binomial"]
     cls = res["workload_classes"]
     s = Section(f"1-3. One step of {res['rows']:,} rows (h = 1 day), best of repeats",
@@ -355,7 +369,7 @@ def sections(res: dict):
                        "patients between ranks')")
         out.append(s)
 
-    s = Section(f"6. Time outside the kernels: in-process run, {res['overhead_patients']} "
+    s = Section(f"6. Time outside compiled code: in-process run, {res['overhead_patients']} "
                 f"patients x {res['overhead_years']:g} years",
                 ["figure", "value", "share", "target", "status"])
     wall = res["overhead_wall_s"]
@@ -364,7 +378,10 @@ def sections(res: dict):
                    f"{res['overhead_step_rows_s'] / wall:.1%}", "", ""])
     s.rows.append(["  in kernels.disseminate", fmt_s(res["overhead_disseminate_s"]),
                    f"{res['overhead_disseminate_s'] / wall:.1%}", "", ""])
-    s.rows.append(["overhead_fraction (everything else)",
+    other = res["overhead_kernel_s"] - res["overhead_step_rows_s"] - res["overhead_disseminate_s"]
+    s.rows.append(["  in other compiled functions (paget.ext)", fmt_s(other),
+                   f"{other / wall:.1%}", "", ""])
+    s.rows.append(["overhead_fraction (outside compiled code)",
                    fmt_s(wall - res["overhead_kernel_s"]), f"{res['overhead_fraction']:.1%}",
                    *tgt("overhead_fraction")])
     s.rows.append(["  in the plugins' hook bodies", fmt_s(res["overhead_plugin_s"]),
@@ -375,17 +392,24 @@ def sections(res: dict):
                    f"{res['overhead_engine_fraction']:.1%}", text, met_text(ok)])
     s.rows.append(["    of which the output checks", fmt_s(res["overhead_check_s"]),
                    f"{res['overhead_check_fraction']:.1%}", "", ""])
-    s.notes.append(f"kernels timed by wrappers, {res['overhead_kernel_calls']:,} calls; "
+    s.notes.append(f"compiled functions timed by wrappers, {res['overhead_kernel_calls']:,} "
+                   f"calls; "
                    f"{res['overhead_hook_impls']} hook implementations timed, "
                    f"{res['overhead_hook_calls']:,} calls; under "
                    f"cProfile (wall {fmt_s(res['overhead_wall_s_cprofile'])}) "
-                   f"{res['overhead_fraction_cprofile']:.1%} is outside the kernels;")
+                   f"{res['overhead_fraction_cprofile']:.1%} is outside compiled code;")
     s.notes.append("largest hook bodies (own time):")
     for r in res["overhead_top_hooks"]:
         s.notes.append(f"    {fmt_s(r['seconds']):>9}  {r['calls']:>7} calls  {r['hook']}")
-    s.notes.append("largest own (cProfile tottime) times outside the kernels:")
+    s.notes.append("largest own (cProfile tottime) times outside compiled code, share of the "
+                   "profiled wall:")
     for r in res["overhead_top_functions"]:
-        s.notes.append(f"    {fmt_s(r['tottime_s']):>9}  {r['calls']:>7} calls  {r['function']}")
+        s.notes.append(f"    {fmt_s(r['tottime_s']):>9} {r.get('share') or 0:6.1%} "
+                       f"{r['calls']:>7} calls  {r['function']}")
+    if res.get("overhead_top_sources"):
+        s.notes.append("the same own times summed by file:")
+        for r in res["overhead_top_sources"]:
+            s.notes.append(f"    {fmt_s(r['tottime_s']):>9} {r['share'] or 0:6.1%}  {r['source']}")
     if res.get("overhead_note"):
         s.notes.append(res["overhead_note"])
     out.append(s)

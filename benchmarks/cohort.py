@@ -6,9 +6,9 @@ MPI launch, simulation, gathering and the printed summary included (nothing is
 subtracted).  Python/MPI start-up is reported on its own by the same command
 with ``--years 0.01`` (4 steps).
 
-:func:`overhead` runs a cohort in this process with the kernels
-``step_rows`` and ``disseminate`` wrapped by timers: the share of ``sim.run()``
-wall time outside them is the per-step overhead (hook calls, rate checks,
+:func:`overhead` runs a cohort in this process with every compiled function
+(``paget.ext``: the kernels, :mod:`benchmarks.compiled`) wrapped by timers: the
+share of ``sim.run()`` wall time outside them is the per-step overhead (hook calls, rate checks,
 bookkeeping, recording, building the Dataset); the hook implementations'
 own functions are timed too, which splits that overhead into the plugins'
 model computation and the engine's share (dispatch, output checks,
@@ -258,9 +258,10 @@ def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict
     implementations timed (see :class:`_Clock`); restore the kernels after."""
     import paget
 
+    from .compiled import timed_compiled
+
     clock = _Clock()
-    with replaced_kernels(lambda name, fn: clock.wrap(fn, "kernel", name),
-                          ("step_rows", "disseminate")):
+    with timed_compiled(lambda fn, name: clock.wrap(fn, "kernel", name)):
         sim = paget.Simulation(config)
         hooks = _time_hooks(sim.plugin_manager, clock)
         if profiler is not None:
@@ -273,31 +274,62 @@ def _patched_run(config: dict, profiler: cProfile.Profile | None = None) -> dict
     plugin = sorted(((name, s, clock.calls[("plugin", name)])
                      for (c, name), s in clock.seconds.items() if c == "plugin"),
                     key=lambda r: -r[1])
+    compiled = sorted(((name, s, clock.calls[("kernel", name)])
+                       for (c, name), s in clock.seconds.items() if c == "kernel"),
+                      key=lambda r: -r[1])
+
+    def kernel(short: str, what: dict) -> float:
+        return sum(what[("kernel", n)] for n, _, _ in compiled if n.endswith("." + short))
+
     return {"wall_s": wall, "kernel_s": clock.total("kernel"),
-            "step_rows_s": clock.seconds[("kernel", "step_rows")],
-            "disseminate_s": clock.seconds[("kernel", "disseminate")],
-            "step_rows_calls": clock.calls[("kernel", "step_rows")],
-            "disseminate_calls": clock.calls[("kernel", "disseminate")],
+            "step_rows_s": kernel("step_rows", clock.seconds),
+            "disseminate_s": kernel("disseminate", clock.seconds),
+            "step_rows_calls": kernel("step_rows", clock.calls),
+            "disseminate_calls": kernel("disseminate", clock.calls),
+            "compiled_calls": clock.count("kernel"), "compiled": compiled,
             "plugin_s": clock.total("plugin"), "plugin_calls": clock.count("plugin"),
             "check_s": clock.total("check"), "hook_impls_timed": hooks,
             "plugin_hooks": plugin}
 
 
-def overhead(patients: int, years: float, top: int = 8) -> dict:
-    """Share of an in-process cohort run spent outside ``step_rows`` and
-    ``disseminate``, split into the plugins' hook bodies and the engine (see
-    benchmarks/README.md, figure 6)."""
+def _source(path: Path, func: str) -> str:
+    """Where a profiled function's own time belongs: its file in the repository, a
+    package outside it, or a built-in (NumPy's methods and functions together)."""
+    if str(path) == "~":
+        return "NumPy (C functions, methods)" if "numpy" in func else "other built-ins"
+    parts = path.parts
+    if "site-packages" in parts:
+        package = parts[parts.index("site-packages") + 1]
+        return "NumPy (Python wrappers)" if package == "numpy" else package
+    if not path.is_absolute():
+        return str(path)
+    return "python standard library" if "python3" in str(path) else str(path)
+
+
+def overhead(patients: int, years: float, top: int = 8, top_functions: int = 15) -> dict:
+    """Share of an in-process cohort run spent outside compiled code (every
+    ``paget.ext`` function: :mod:`benchmarks.compiled`), split into the plugins'
+    hook bodies and the engine, and the ``top_functions`` largest own times
+    under cProfile (see benchmarks/README.md, figure 6)."""
     config = {"seed": 1, "cohort": {"patients": patients, "years": years}}
     plain = _patched_run(config)
     prof = cProfile.Profile()
     profiled = _patched_run(config, prof)
     stats = pstats.Stats(prof)
     rows = []
+    by_source: dict[str, float] = {}
     for (file, line, func), (cc, nc, tt, ct, _) in stats.stats.items():
-        if func in ("step_rows", "disseminate") or Path(file).resolve() == HERE:
-            continue  # the kernels, or the timing wrappers around them
-        rows.append({"function": f"{Path(file).name}:{line}({func})" if line else func,
-                     "calls": nc, "tottime_s": tt})
+        if (func in ("step_rows", "disseminate", "<built-in method time.perf_counter>")
+                or Path(file).resolve() == HERE):
+            continue  # the kernels, or the timing wrappers around them and their clock
+        path = Path(file)
+        with contextlib.suppress(ValueError):
+            path = path.resolve().relative_to(HERE.parents[1])
+        rows.append({"function": f"{path}:{line}({func})" if line else func,
+                     "calls": nc, "tottime_s": tt,
+                     "share": tt / profiled["wall_s"] if profiled["wall_s"] > 0 else None})
+        where = _source(path, func)
+        by_source[where] = by_source.get(where, 0.0) + tt
     rows.sort(key=lambda r: -r["tottime_s"])
     wall = plain["wall_s"]
 
@@ -311,7 +343,9 @@ def overhead(patients: int, years: float, top: int = 8) -> dict:
         "overhead_kernel_s": plain["kernel_s"],
         "overhead_step_rows_s": plain["step_rows_s"],
         "overhead_disseminate_s": plain["disseminate_s"],
-        "overhead_kernel_calls": plain["step_rows_calls"] + plain["disseminate_calls"],
+        "overhead_kernel_calls": plain["compiled_calls"],
+        "overhead_compiled_functions": [{"function": name, "calls": calls, "seconds": sec}
+                                        for name, sec, calls in plain["compiled"] if calls],
         "overhead_fraction": (1.0 - plain["kernel_s"] / wall) if wall > 0 else None,
         "overhead_kernel_fraction": share(plain["kernel_s"]),
         "overhead_plugin_s": plain["plugin_s"],
@@ -327,7 +361,11 @@ def overhead(patients: int, years: float, top: int = 8) -> dict:
         "overhead_fraction_cprofile": (1.0 - profiled["kernel_s"] / profiled["wall_s"])
         if profiled["wall_s"] > 0 else None,
         "overhead_wall_s_cprofile": profiled["wall_s"],
-        "overhead_top_functions": rows[:top],
+        "overhead_top_functions": rows[:top_functions],
+        "overhead_top_sources": [
+            {"source": k, "tottime_s": v,
+             "share": v / profiled["wall_s"] if profiled["wall_s"] > 0 else None}
+            for k, v in sorted(by_source.items(), key=lambda kv: -kv[1])[:top_functions]],
     }
     if plain["step_rows_calls"] == 0:
         out["overhead_note"] = "the timers saw no step_rows call: the engine no longer " \
