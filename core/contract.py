@@ -137,6 +137,10 @@ STEP_HOOKS: tuple[str, ...] = (
     "paget_dtc_fate", "paget_outcome")
 
 
+#: the outputs that are not rates, by name (the engine allocates one each step)
+_ARRAYS = {o.name: o for o in OUTPUTS if o.arg != "rates"}
+
+
 def hook_outputs() -> dict[str, tuple[tuple[str, str | None, float, float], ...]]:
     """Per hook: ``(argument, attribute or None, lo, hi)`` of each numeric output, to
     check after every implementation."""
@@ -151,7 +155,7 @@ def hook_outputs() -> dict[str, tuple[tuple[str, str | None, float, float], ...]
 
 def neutral(name: str, shape: int | tuple[int, ...]) -> np.ndarray:
     """A new array of output ``name`` (not a rate) at its neutral value."""
-    o = next(o for o in OUTPUTS if o.name == name and o.arg != "rates")
+    o = _ARRAYS[name]
     if isinstance(o.neutral, tuple):
         a = np.empty(tuple(np.atleast_1d(shape)) + (len(o.neutral),), dtype=o.dtype)
         a[...] = o.neutral
