@@ -8,9 +8,13 @@ diameter is ``D = (6 N / (pi 10^6))^(1/3)`` mm (1 mm^3 ~ 10^6 cells, 1 cm^3 ~
 sees a lesion whose diameter reaches the modality's threshold in its organ.
 
 * **Diagnosis** (``[diagnosis]``): the first step at which the primary (all its
-  clones) reaches ``diameter`` mm, or, at a screening visit (every
-  ``screening_interval`` days from ``screening_start``), ``screening_diameter``
-  mm.  ``diagnosis_time`` is then set once; treatment plans count from it.
+  clones) reaches the patient's ``diagnosis_diameter`` mm, or, at a screening
+  visit (every ``screening_interval`` days from ``screening_start``),
+  ``screening_diameter`` mm.  ``diagnosis_time`` is then set once; treatment
+  plans count from it.  ``diagnosis_diameter`` is ``diameter`` for every
+  patient, or, where ``diameter_distribution`` is given, drawn once per patient
+  from a registry's size categories (uniform within a category; keyed per
+  patient, so the same on any number of ranks and after a restart).
 * **Imaging** (``[imaging]``): a staging scan at diagnosis and follow-up scans
   every ``interval`` days after it.  Each scan records, per organ, the lesions
   at or above the threshold (the primary included while it is in the body),
@@ -28,13 +32,16 @@ Every readout is per patient; a patient who has died is not scanned again.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.errors import ConfigWarning, plural
 from paget.manager import hookimpl
+from paget.random import Draws
 from paget.state import StateVariable
 
 #: cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ]
@@ -57,6 +64,58 @@ def diameter_of_cells(cells):
     return np.cbrt(6.0 * np.asarray(cells, dtype=np.float64) / (np.pi * CELLS_PER_MM3))
 
 
+class SizeDistribution(Table):
+    """Diameter at diagnosis by size category, as a registry reports it.
+
+    ``shares[i]`` of the patients are found between ``edges[i]`` and
+    ``edges[i + 1]`` mm, uniformly within the category: a registry gives a
+    count per category only, and the uniform density is the least informative
+    one on a bounded interval that matches it (an ASSUMPTION; it also allows a
+    lower edge of 0 mm, which a log-uniform density would not).  The draw is the
+    inverse of the piecewise-linear cumulative distribution (:meth:`quantile`);
+    a category of share 0 is never drawn.
+    """
+
+    edges: list[float] = Field(min_length=2,
+                               description="category edges, mm, strictly increasing, the "
+                                           "first at least 0")
+    shares: list[float] = Field(min_length=1,
+                                description="share of patients in each category (one fewer "
+                                            "than edges; non-negative, summing to 1)")
+
+    @model_validator(mode="after")
+    def _categories(self):
+        e, s = self.edges, self.shares
+        if e[0] < 0:
+            raise ValueError(f"edges must be at least 0 mm, got {e[0]:g} mm first")
+        bad = [i for i in range(1, len(e)) if not e[i] > e[i - 1]]
+        if bad:
+            i = bad[0]
+            raise ValueError(f"edges must be strictly increasing, got {e[i - 1]:g} mm then "
+                             f"{e[i]:g} mm")
+        if len(s) != len(e) - 1:
+            k = len(e) - 1
+            raise ValueError(f"{len(e)} edges make {plural(k, 'category', 'categories')}, so "
+                             f"shares must have {plural(k, 'value')}, got {len(s)}")
+        if min(s) < 0:
+            raise ValueError(f"shares must be non-negative, got {min(s):g}")
+        if abs(sum(s) - 1.0) > 1e-6:
+            raise ValueError(f"shares must sum to 1 (within 1e-6), got {sum(s):.10g}")
+        return self
+
+    def quantile(self, u) -> np.ndarray:
+        """Diameters, mm, at cumulative probabilities ``u`` in [0, 1)."""
+        u = np.asarray(u, dtype=np.float64)
+        shares = np.asarray(self.shares, dtype=np.float64)
+        edges = np.asarray(self.edges, dtype=np.float64)
+        cdf = np.concatenate(([0.0], np.cumsum(shares / shares.sum())))
+        cdf[-1] = 1.0
+        # the category with cdf[i] <= u < cdf[i + 1]: never an empty one
+        i = np.clip(np.searchsorted(cdf, u, side="right") - 1, 0, len(shares) - 1)
+        within = np.clip((u - cdf[i]) / (cdf[i + 1] - cdf[i]), 0.0, 1.0)
+        return edges[i] + within * (edges[i + 1] - edges[i])
+
+
 class DiagnosisTable(Table):
     # ASSUMPTION: without screening a tumour is found at 10 mm, the upper end
     # of the mammography limit of ~5-10 mm [RECALLED: a standard clinical
@@ -77,6 +136,19 @@ class DiagnosisTable(Table):
                                                   "finds, mm",
                                       json_schema_extra={"source": "mammography finds ~5-10 mm: "
                                                                    "the lower end"})
+    diameter_distribution: SizeDistribution | None = Field(
+        None, description="diameter at which the tumour is found without screening, drawn "
+                          "once per patient: {edges = [...] mm, shares = [...]} (instead of "
+                          "one diameter for every patient)")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # with a distribution, the unused default diameter is left out, so that a
+        # stored configuration (a checkpoint's, config_json) reads back as given
+        out = handler(self)
+        if self.diameter_distribution is not None and "diameter" not in self.model_fields_set:
+            out.pop("diameter", None)
+        return out
 
 
 class ImagingTable(Table):
@@ -96,6 +168,24 @@ class ImagingTable(Table):
 @hookimpl
 def paget_config_tables():
     return {"diagnosis": DiagnosisTable, "imaging": ImagingTable}
+
+
+@hookimpl
+def paget_check_config(config):
+    """One size rule at diagnosis: a ``diameter`` given explicitly wins over a
+    ``diameter_distribution`` (e.g. the breast scenario's registry mix, which a
+    TOML file cannot unset), and a note says so."""
+    cfg = config.diagnosis
+    if cfg.diameter_distribution is not None and "diameter" in cfg.model_fields_set:
+        warnings.warn(f"diagnosis.diameter = {cfg.diameter:g} mm is given: every patient is "
+                      f"diagnosed at it, and diagnosis.diameter_distribution is not used",
+                      ConfigWarning, stacklevel=2)
+
+
+def size_distribution(cfg):
+    """The ``[diagnosis]`` table's distribution in use: None where a fixed
+    ``diameter`` is given explicitly, or none is given."""
+    return None if "diameter" in cfg.model_fields_set else cfg.diameter_distribution
 
 
 _DETECTED_COMMENT = (
@@ -123,6 +213,10 @@ def paget_state_variables():
         StateVariable("diagnosis_time", "patient", "float64", nan, "days",
                       "time the primary was diagnosed, days since the start of the run "
                       "(NaN: not diagnosed)", over_time=False),
+        StateVariable("diagnosis_diameter", "patient", "float64", nan, "mm",
+                      "primary diameter at which this patient's tumour is found without "
+                      "screening (diagnosis.diameter, or drawn from "
+                      "diagnosis.diameter_distribution)", over_time=False),
         StateVariable("first_detected_metastasis_time", "patient", "float64", nan, "days",
                       "first scheduled imaging scan that showed a metastasis, regional lymph "
                       "nodes included (detected), days since the start of the run (NaN: "
@@ -139,6 +233,22 @@ def paget_state_variables():
         StateVariable("imaged_diameter_sum", "patient", "float64", 0.0, "mm",
                       "sum of the diameters of the lesions seen at the latest scan"),
     ]
+
+
+def diagnosis_diameters(seed: int, patients, cfg) -> np.ndarray:
+    """Per patient of ``patients`` (a :class:`paget.state.Patients`): the primary
+    diameter, mm, at which its tumour is found without screening.
+
+    ``cfg`` is the ``[diagnosis]`` table: ``diameter`` for every patient, or a
+    draw from ``diameter_distribution`` by the keyed uniform of purpose
+    ``"diagnosis.diameter"`` (``Draws(seed, 0).uniform_patients``), which
+    depends on the seed and the patient's cohort index alone.
+    """
+    dist = size_distribution(cfg)
+    if dist is None:
+        return np.full(len(patients), float(cfg.diameter))
+    u = Draws(seed, 0).uniform_patients(patients, "diagnosis.diameter")
+    return dist.quantile(u)
 
 
 def thresholds(config, body) -> np.ndarray:
@@ -174,11 +284,18 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     n = len(patients)
     # ---- diagnosis: the primary (all its clones) against the threshold
     cfg = config.diagnosis
+    size = ps["diagnosis_diameter"]
+    todo = np.isnan(size)               # set once, at the first step (kept by a restart)
+    if todo.any():
+        size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
     undiagnosed = np.isnan(diag) & alive
     if undiagnosed.any():
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
-        need = np.full(n, float(cells_of_diameter(cfg.diameter)))
+        if size_distribution(cfg) is None:
+            need = np.full(n, float(cells_of_diameter(cfg.diameter)))
+        else:
+            need = cells_of_diameter(size)
         if cfg.screening_interval > 0:
             visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)
             need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))

@@ -319,8 +319,9 @@ def test_print_config_comments_every_key(capsys):
             if key in fields:       # a key (not an entry of a per-organ or catalogue table)
                 seen.append(key)
                 assert lines[i - 1].startswith("# "), lines[i - 1: i + 1]
-    # every key is written (but the two not set), each right under its comment
-    assert sorted(seen) == sorted(set(fields) - {"body.flow_percent", "imaging.threshold"})
+    # every key is written (but the three not set), each right under its comment
+    assert sorted(seen) == sorted(set(fields) - {"body.flow_percent", "imaging.threshold",
+                                                 "diagnosis.diameter_distribution"})
     # descriptions, allowed values and sources of the engine and of plugins
     assert "# m in m (f N)^alpha, CTC per day per cell^alpha; allowed: within [0, 10]" in text
     assert "# source: derived from Coumans et al. 2013 (BMC Cancer 13:283)" in text
