@@ -432,6 +432,9 @@ def main(argv=None):
           ">= 1 CTC at diagnosis follows from the same rate at a 10 mm primary "
           "((10/2.7)^2 = 13.7 times the CTC/L at 2.7 mm under alpha 2/3) and the shedding "
           "spread, which is not fitted (what remains to do).\n")
+    if (RESULTS / "clinical.json").exists():       # docs/validation/clinical.py writes it
+        import clinical
+        L += clinical.section(json.loads((RESULTS / "clinical.json").read_text()))
     PAGE.write_text("\n".join(L) + "\n")
     print(f"wrote {PAGE}")
     for name, rho, within, ms, mp, worst in summary:

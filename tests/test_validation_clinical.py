@@ -1,0 +1,65 @@
+"""docs/validation/clinical.py: the clinical time-course targets of the validation report."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+
+
+@pytest.fixture(scope="module")
+def clinical():
+    pytest.importorskip("scipy")
+    sys.path.insert(0, str(VALIDATION))
+    try:
+        return importlib.import_module("clinical")
+    finally:
+        sys.path.remove(str(VALIDATION))
+
+
+def test_the_five_year_risk_counts_only_non_metastatic_patients_followed_five_years(clinical):
+    """Patient 0: distant metastasis 2 years after diagnosis (an event); 1: one
+    already at diagnosis (metastatic, excluded); 2: diagnosed too late to be
+    followed 5 years (excluded); 3: never diagnosed (excluded); 4: distant
+    metastasis after 6 years (no event); 5: none (no event)."""
+    y = 365.25
+    res = {"diagnosis": np.array([1, 1, 9, np.nan, 1, 1]) * y,
+           "distant": np.array([3, 1, np.nan, np.nan, 7, np.nan]) * y,
+           "distant_imaged": np.array([3.2, 1, np.nan, np.nan, 7.2, np.nan]) * y,
+           "diameter": np.full(6, 10.0), "end": 10 * y}
+    r = clinical.distant_risk(res)
+    assert (r["metastatic_at_diagnosis"], r["not_diagnosed_or_not_followed"],
+            r["at_risk"], r["events"], r["events_imaging"]) == (1, 2, 3, 1, 1)
+    assert r["risk"] == pytest.approx(1 / 3)
+    assert r["ci"][0] < 1 / 3 < r["ci"][1]
+
+
+def test_the_median_survival_is_kaplan_meiers_with_censoring(clinical):
+    """Events at 1, 2, 4, 5 months, one patient censored at 3: S falls to 0.8,
+    0.6, then 0.6 x 1/2 = 0.3 at 4 months, so the median is 4 (the plain median
+    of the event times would be 3)."""
+    km = clinical.km_median(np.array([1.0, 2, 3, 4, 5]), np.array([1, 1, 0, 1, 1], bool))
+    assert km["median"] == 4.0
+    lo, hi = km["ci"]
+    assert lo <= km["median"] and (hi is None or hi >= km["median"])
+    assert clinical.km_median(np.array([1.0, 2]), np.array([0, 0], bool))["median"] is None
+
+
+def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
+    """A tiny run writes the results file, and the page's section renders every
+    target row from it."""
+    out = tmp_path / "clinical.json"
+    clinical.main(["--small", "2", "--mix", "2", "--context", "1", "--os", "2", "--doubling",
+                   "2", "--scenarios", "pancreas", "--os-years", "2", "--risk-years", "8",
+                   "--processes", "1", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert set(saved["risk"]) == {"2.7 mm", "size mix", "10 mm", "20 mm"}
+    assert saved["risk"]["2.7 mm"]["patients"] == 2
+    assert set(saved["survival"]) == {"pancreas untreated", "pancreas resected"}
+    text = "\n".join(clinical.section(saved))
+    assert text.count("| predicted |") == 2 + 2 + 1     # risks, doubling times, pancreas OS
