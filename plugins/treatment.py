@@ -123,10 +123,11 @@ class ChemotherapyTable(Table):
     # lower end.
     log_kill: float = Field(1.0, ge=0,
                             description="logs of cells killed by one dose of a tumour of "
-                                        "reference_cells cells (Norton-Simon: smaller tumours "
-                                        "lose more, larger ones less, in proportion to the "
-                                        "growth law's net rate; every size under exponential "
-                                        "growth)",
+                                        "reference_cells cells growing at the growth law's "
+                                        "rate (Norton-Simon: each row loses logs in proportion "
+                                        "to its untreated net growth rate, so smaller and "
+                                        "faster-growing tumours lose more; exactly log_kill at "
+                                        "every size under exponential growth without factors)",
                             json_schema_extra={"source": "1-2 logs per cycle at most (Skipper et "
                                                          "al. 1964, Cancer Chemother Rep 35:1): "
                                                          "the lower end"})
