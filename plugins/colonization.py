@@ -23,7 +23,8 @@ The primary and the metastases may grow by different laws and rates.
 value of ``[colonization.growth]``, so ``metastasis_growth = {rate = 1e-3}``
 changes the metastases' rate alone.  A row is the primary's when it belongs to
 the primary lesion (its clones included, ``lesions.primary``); every other
-growing row, the reactivated ones too, is a metastasis.
+growing row, the reactivated ones and the cells of ``primary.injection`` too,
+is a metastasis.
 """
 from __future__ import annotations
 
