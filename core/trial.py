@@ -157,3 +157,28 @@ def logrank_hazard_ratio(time_control, event_control, time_treated, event_treate
             "ci_high": float(np.exp(log_hr + z * se)), "se_log_hr": float(se),
             "observed": observed, "expected": expected, "variance": variance,
             "chi2": float(chi2), "p": float(chi2_dist.sf(chi2, 1))}
+
+
+def hazard_ratio(ds: xr.Dataset, control: str, treated: str, endpoint: str = "os",
+                 origin: str = "diagnosis", level: float = 0.95) -> dict[str, float]:
+    """Hazard ratio of arm ``treated`` against arm ``control`` of a trial Dataset.
+
+    The times and events of :func:`paget.analysis.survival` (``endpoint``,
+    ``origin``; patients never diagnosed left out when ``origin`` is
+    ``"diagnosis"``), then :func:`logrank_hazard_ratio`.  Raises ValueError
+    naming the arms the Dataset has when one is not among them.
+    """
+    from . import analysis
+    import numpy as np
+
+    arms = [str(a) for a in np.atleast_1d(ds["arm"].values)] if "arm" in ds.coords else []
+    for name in (control, treated):
+        if name not in arms:
+            raise ValueError(f"arm {name!r}: not in the dataset; its arms are "
+                             f"{', '.join(map(repr, arms)) or 'none (not a trial)'}")
+    parts = []
+    for name in (control, treated):
+        s = analysis.survival(ds, endpoint, arm=name, origin=origin)
+        keep = np.asarray(s.included.values, bool) if "included" in s else slice(None)
+        parts += [np.asarray(s.time.values)[keep], np.asarray(s.event.values, bool)[keep]]
+    return logrank_hazard_ratio(*parts, level=level)

@@ -63,3 +63,19 @@ def test_the_arms_swapped_invert_the_ratio():
 def test_bad_input_is_refused(args, message):
     with pytest.raises(ValueError, match=message):
         logrank_hazard_ratio(*args)
+
+
+def test_hazard_ratio_of_a_trial_dataset():
+    """The synthetic trial (tests/trial_data.py) draws deaths at hazard 1/700
+    per day in the control arm and half that in the treated arm, censored at 3
+    years: the estimate is within 3 SE of 0.5."""
+    from paget.trial import hazard_ratio
+
+    from .trial_data import trial_dataset
+    ds = trial_dataset(patients=600, seed=4)
+    r = hazard_ratio(ds, "control", "treatment", origin="start")
+    assert abs(np.log(r["hr"]) - np.log(0.5)) < 3 * r["se_log_hr"]
+    assert r["ci_high"] < 1.0
+    with pytest.raises(ValueError, match="arm 'placebo': not in the dataset; its arms are "
+                                         "'control', 'treatment'"):
+        hazard_ratio(ds, "placebo", "treatment")
