@@ -46,6 +46,9 @@ in the variable's ``flag_values``/``flag_meanings`` attributes):
 * 3 + k: failure of the organ with index k of the ``organ`` coordinate.
 
 Where several criteria are met in the same step, the smallest code is recorded.
+Read it where ``death_time`` is set (:func:`death_cause` does): with the
+``outcome`` plugin switched off, a living patient past ``outcome.lethal_cells``
+carries code 1 without dying.
 A dead patient's ``death_cause`` stays as it was at death; a patient cannot die
 twice (the engine ignores ``dying`` for the dead).
 """

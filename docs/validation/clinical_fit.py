@@ -26,7 +26,7 @@ about 2 minutes on 2 busy cores with the defaults.
 
 Usage::
 
-    python docs/validation/clinical_fit.py [--patients 30] [--seed 11]
+    python docs/validation/clinical_fit.py [--patients 80] [--seed 11]
 """
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def round2(x: float) -> float:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patients", type=int, default=30, help="patients per cohort")
-    ap.add_argument("--lung-rates", type=float, nargs="+", default=[4e-3, 5e-3, 7e-3],
+    ap.add_argument("--patients", type=int, default=80, help="patients per cohort")
+    ap.add_argument("--lung-rates", type=float, nargs="+", default=[5e-3, 6e-3, 7e-3, 8e-3],
                     help="Gompertz rates scanned for lung, per day")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--processes", type=int, default=2)
