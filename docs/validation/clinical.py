@@ -42,7 +42,7 @@ Patient counts (defaults) follow the precision each target needs: 600 at
 the tolerance's lower edge (0.7 %); 400 over the size mix, a binomial
 half-width of ~2.8 % at 9.2 %, the tolerance's 2.76 %; 150 at 10 and 20 mm
 (context); 40 per primary and arm for survival and 100 for doubling times.
-The default run takes about 6 minutes on 2 busy cores.
+The default run takes about 10 minutes on 2 busy cores.
 
 Usage (writes ``docs/validation/results/clinical.json``; the section
 "Clinical time course" of docs/explanation/validation.md is rendered from it
