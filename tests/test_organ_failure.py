@@ -146,9 +146,6 @@ def test_a_dead_patient_is_not_killed_again_and_keeps_its_cause():
 
 # -- whole runs -----------------------------------------------------------------------
 
-LOAD = {"plugins": {"load": ["paget.plugins.organ_failure"]}}
-
-
 def cfg_run(organ_failure, **over):
     cfg = only(busy(cohort={"patients": 3, "years": 0.5, "dt": 1.0}, output={"interval": 1.0},
                     outcome={"lethal_cells": 1e15}, **over))
