@@ -62,4 +62,9 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
     assert saved["risk"]["2.7 mm"]["patients"] == 2
     assert set(saved["survival"]) == {"pancreas untreated", "pancreas resected"}
     text = "\n".join(clinical.section(saved))
-    assert text.count("| predicted |") == 2 + 2 + 1     # risks, doubling times, pancreas OS
+    assert text.count("| predicted |") == 2 + 1 + 1     # risks, 20 mm doubling, pancreas OS
+    assert text.count("| fitted (breast Gompertz rate) |") == 1     # 10 mm doubling
+    # the causes of death are counted (the scenarios load organ_failure)
+    for arm in ("untreated", "resected"):
+        row = saved["survival"][f"pancreas {arm}"]
+        assert sum(row["causes"].values()) == row["dead"]

@@ -29,14 +29,20 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    (Brookmeyer & Crowley 1982, Biometrics 38:29).  Published figures in
    :data:`PUBLISHED_OS`; where none is given, the model value only.
 
-Nothing here was fitted to these figures: every row is a prediction.
+Fitted and predicted (:data:`FITTED`): the breast Gompertz rate was fitted to
+Coumans' doubling time at 10 mm, the lung rate to Raz's untreated median
+survival (``docs/validation/clinical_fit.py``, which regenerates
+``results/clinical_fit.json``); every other row is a prediction.  Deaths are
+the ``outcome`` plugin's total burden and the ``organ_failure`` plugin's organ
+failure and primary's local complications (the scenarios load it); the cause of
+each death is counted per primary and arm.
 
 Patient counts (defaults) follow the precision each target needs: 600 at
 2.7 mm, so that no event at all would put the 95 % upper bound (0.61 %) below
 the tolerance's lower edge (0.7 %); 400 over the size mix, a binomial
 half-width of ~2.8 % at 9.2 %, the tolerance's 2.76 %; 150 at 10 and 20 mm
 (context); 40 per primary and arm for survival and 100 for doubling times.
-The default run takes about 6 minutes on 2 busy cores.
+The default run takes about 10 minutes on 2 busy cores.
 
 Usage (writes ``docs/validation/results/clinical.json``; the section
 "Clinical time course" of docs/explanation/validation.md is rendered from it
@@ -66,20 +72,30 @@ RISK_TOLERANCE = 0.30
 OS_TOLERANCE = 0.30
 FOLLOW_UP_YEARS = 5.0
 
-#: (scenario, arm) -> (median OS from diagnosis, months; source).  [RECALLED]:
-#: quoted from memory, not re-checked against the paper.
+#: (scenario, arm) -> (median OS from diagnosis, months; source).  [READ]: the
+#: figure seen in the paper's abstract; [RECALLED]: quoted from memory, not
+#: re-checked against the paper.
 PUBLISHED_OS = {
     ("breast", "untreated"): (32.4, "Bloom, Richardson & Harries 1962, Br Med J 2:213: "
                                     "250 untreated patients (1805-1933), median 2.7 years "
-                                    "from the onset of symptoms [RECALLED]"),
+                                    "from the onset of symptoms [READ]"),
     ("lung", "untreated"): (9.0, "Raz et al. 2007, Chest 132:193: untreated stage I "
-                                 "non-small-cell lung cancer, California Cancer Registry "
-                                 "[RECALLED]"),
+                                 "non-small-cell lung cancer, California Cancer Registry, "
+                                 "all causes of death [READ]"),
     ("pancreas", "resected"): (20.2, "Oettle et al. 2007, JAMA 297:267 (CONKO-001): "
                                      "observation arm after R0/R1 resection, no adjuvant "
                                      "therapy [RECALLED]"),
 }
 DOUBLING_TARGET = (1.7, 0.9, "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283 [READ]")
+#: rows whose figure a scenario parameter was fitted to (clinical_fit.py); the
+#: others are predictions
+FITTED = {("doubling", "10 mm"): "fitted (breast Gompertz rate)",
+          ("survival", "lung untreated"): "fitted (lung Gompertz rate)"}
+
+
+def fitted(kind: str, key: str) -> str:
+    """'fitted (...)' where a scenario parameter was fitted to the row, else 'predicted'."""
+    return FITTED.get((kind, key), "predicted")
 RISK_TARGETS = {"2.7 mm": 0.01, "size mix": 0.092}
 
 
@@ -105,6 +121,9 @@ def _run(job) -> dict:
            "distant": ds.first_detectable_distant_metastasis_time.values,
            "distant_imaged": ds.first_detected_distant_metastasis_time.values,
            "end": steps * dt}
+    if "death_cause" in ds:
+        from paget.plugins.organ_failure import death_cause
+        out["cause"] = death_cause(ds)
     if interval is not None:
         organ = str(paget.Simulation.from_scenario(scenario).config.primary.organ)
         out["time"] = ds.time.values
@@ -182,7 +201,12 @@ def survival(res: dict) -> dict:
     dead = found & np.isfinite(death)
     t = (np.where(dead, death, res["end"]) - diag)[found] / DAYS_PER_MONTH
     km = km_median(t, dead[found])
+    causes = {}
+    if "cause" in res:
+        words, counts = np.unique(res["cause"][dead], return_counts=True)
+        causes = {str(w): int(c) for w, c in zip(words, counts)}
     return {"patients": int(diag.size), "diagnosed": int(found.sum()), "dead": int(dead.sum()),
+            "causes": causes,
             "follow_up_months_min": float(t.min()) if t.size else float("nan"),
             "median_months": km["median"], "ci_months": km["ci"]}
 
@@ -294,9 +318,10 @@ def section(r: dict) -> list[str]:
          "precision each target needs, see the script's docstring). The shipped scenarios, "
          "resected at diagnosis (`[surgery] enabled = true`, `delay = 0`) with no other "
          "treatment, and untreated. A row is met when the paget value lies within the "
-         "target's tolerance; the 95 % interval says how sure that is. Nothing was fitted "
-         "to these figures: every row is a prediction, and most miss (issue 23: the growth "
-         "kinetics are not yet calibrated to the clinical course).\n",
+         "target's tolerance; the 95 % interval says how sure that is. The last column "
+         "says whether a scenario parameter was fitted to the row's figure (by "
+         "`python docs/validation/clinical_fit.py`, `results/clinical_fit.json`) or the "
+         "row is a prediction.\n",
          "| quantity | source | target | paget (95 % CI) | verdict | fitted or predicted |",
          "|---|---|---|---|---|---|"]
     src = "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283"
@@ -313,7 +338,7 @@ def section(r: dict) -> list[str]:
         L.append(f"| breast volume doubling time at {label}, months | {dsrc} | {tgt} +- {tol} | "
                  f"{x['median']:.2f} ({x['ci'][0]:.2f}-{x['ci'][1]:.2f}; median of "
                  f"{x['patients']} untreated patients) | {_verdict(x['median'], tgt, tol)} | "
-                 "predicted |")
+                 f"{fitted('doubling', label)} |")
     for key, x in r["survival"].items():
         if x["target_months"] is None:
             continue
@@ -323,7 +348,8 @@ def section(r: dict) -> list[str]:
                  f"{t:g} +- {OS_TOLERANCE * t:.1f} | "
                  f"{_months(x['median_months'], x['follow_up_months_min'])} "
                  f"({_months(lo)}-{_months(hi)}; {x['dead']}/{x['diagnosed']} died) | "
-                 f"{_verdict(x['median_months'], t, OS_TOLERANCE * t)} | predicted |")
+                 f"{_verdict(x['median_months'], t, OS_TOLERANCE * t)} | "
+                 f"{fitted('survival', key)} |")
     L.append("\nTolerances: +-30 % relative for Coumans' risks (issue 23); Coumans' sd for "
              "the doubling time; +-30 % relative for survival (ASSUMPTION: the same as the "
              "risks). [RECALLED]: a figure quoted from memory, not re-checked against the "
@@ -351,13 +377,17 @@ def section(r: dict) -> list[str]:
              "the median from the Greenwood band, Brookmeyer & Crowley 1982, Biometrics "
              "38:29; months; 'not reached in N': fewer than half died within the shortest "
              "follow-up after diagnosis, N months; '-': no published figure used, the model "
-             "value only):\n")
-    L.append("| primary | arm | patients diagnosed | died | median OS (95 % CI) | published |")
-    L.append("|---|---|---|---|---|---|")
+             "value only; causes of death: `death_cause` of the organ_failure plugin, total "
+             "burden = outcome.lethal_cells, primary local = the primary's lethal diameter):\n")
+    L.append("| primary | arm | patients diagnosed | died | causes of death | median OS "
+             "(95 % CI) | published |")
+    L.append("|---|---|---|---|---|---|---|")
     for key, x in r["survival"].items():
         lo, hi = x["ci_months"]
         pub = "-" if x["target_months"] is None else f"{x['target_months']:g}"
-        L.append(f"| {x['scenario']} | {x['arm']} | {x['diagnosed']} | {x['dead']} | "
+        causes = ", ".join(f"{w.replace('_', ' ')} {c}" for w, c in
+                           sorted(x.get("causes", {}).items(), key=lambda i: -i[1])) or "-"
+        L.append(f"| {x['scenario']} | {x['arm']} | {x['diagnosed']} | {x['dead']} | {causes} | "
                  f"{_months(x['median_months'], x['follow_up_months_min'])} "
                  f"({_months(lo)}-{_months(hi)}) | {pub} |")
     L.append("")
