@@ -30,9 +30,10 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    :data:`PUBLISHED_OS`; where none is given, the model value only.
 
 Fitted and predicted (:data:`FITTED`): the breast Gompertz rate was fitted to
-Coumans' doubling time at 10 mm, the lung rate to Raz's untreated median
-survival (``docs/validation/clinical_fit.py``, which regenerates
-``results/clinical_fit.json``); every other row is a prediction.  Deaths are
+Coumans' doubling time at 10 mm (``docs/validation/clinical_fit.py``, which
+regenerates ``results/clinical_fit.json``; its lung scan against Raz's untreated
+median survival is a diagnostic, not applied: see there); every other row is a
+prediction.  Deaths are
 the ``outcome`` plugin's total burden and the ``organ_failure`` plugin's organ
 failure and primary's local complications (the scenarios load it); the cause of
 each death is counted per primary and arm.
@@ -89,8 +90,7 @@ PUBLISHED_OS = {
 DOUBLING_TARGET = (1.7, 0.9, "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283 [READ]")
 #: rows whose figure a scenario parameter was fitted to (clinical_fit.py); the
 #: others are predictions
-FITTED = {("doubling", "10 mm"): "fitted (breast Gompertz rate)",
-          ("survival", "lung untreated"): "fitted (lung Gompertz rate)"}
+FITTED = {("doubling", "10 mm"): "fitted (breast Gompertz rate)"}
 
 
 def fitted(kind: str, key: str) -> str:

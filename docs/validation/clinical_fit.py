@@ -13,14 +13,18 @@ figure; every other row of the "Clinical time course" report is a prediction
    median 1) leaves the median doubling time at ``T``.  Checked on an untreated
    cohort (median of the patients' doubling times, as in clinical.py).
 2. **Lung, median overall survival of untreated stage I NSCLC: 9 months** from
-   diagnosis (Raz et al. 2007, Chest 132:193) [READ].  A documented scan: the
+   diagnosis (Raz et al. 2007, Chest 132:193) [READ].  A diagnostic scan, NOT
+   applied to the scenario: the median is all-cause in patients mostly unfit
+   for treatment, and the rate it needs (~5.6e-3/day, a doubling time of ~2
+   weeks at 10 mm) contradicts the published NSCLC doubling time the scenario
+   keeps (166 days) and halves lung's autopsy spread.  The scan: the
    Kaplan-Meier median survival of an untreated cohort at each rate of
    ``--lung-rates``; the rate is interpolated where log(median) against
    log(rate), linear between the two bracketing points, crosses log(9), and
    rounded to two significant figures.
 
 Writes ``docs/validation/results/clinical_fit.json`` and prints the log; the
-fitted values are then set by hand in ``core/scenarios/{breast,lung}.toml``
+breast value is then set by hand in ``core/scenarios/breast.toml``
 (``[colonization.growth] rate``), where a comment cites this script.  Takes
 about 2 minutes on 2 busy cores with the defaults.
 
