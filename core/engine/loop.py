@@ -19,12 +19,13 @@ from .dissemination import Dissemination
 from .founding import Founding
 from .plan import StepPlan
 from .records import Records
+from .seeding import SeedingLog
 from .snapshot import Snapshot
 
 _PURPOSE_REMOVAL = purpose_id("paget.removal")
 
 
-class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
+class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, SeedingLog):
     """Simulate patients ``[lo, hi)`` of the cohort on this rank.
 
     Parameters
@@ -94,6 +95,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         self.group = group
         self.domains = None if group is None else Domains(group.size, self.P, n_org)
         self._seeded = False
+        self._init_seeding()
         if group is None:   # a group seeds in run(): it may exchange rows (injection)
             self._seed_primaries()
 
