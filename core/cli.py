@@ -387,7 +387,16 @@ def _summary_part(ds) -> dict:
         "death_time": ds.death_time.values.reshape(len(arms or [0]), -1),
         "detected": (np.isfinite(ds.first_detected_metastasis_time.values)
                      .reshape(len(arms or [0]), -1).sum(axis=1) if detected else None),
+        "patterns": (_pattern_counts(ds.migration_pattern.values)
+                     if "migration_pattern" in ds else None),
     }
+
+
+def _pattern_counts(values) -> dict[str, int]:
+    """How many patients (x arms) have each migration pattern (paget.migration.PATTERNS)."""
+    from .migration import PATTERNS
+    values = [str(v) for v in values.ravel()]
+    return {k: values.count(k) for k in PATTERNS}
 
 
 def _gather_summary(ds, comm) -> dict | None:
@@ -408,6 +417,8 @@ def _gather_summary(ds, comm) -> dict | None:
     whole["death_time"] = np.concatenate([p["death_time"] for p in parts], axis=1)
     if whole["detected"] is not None:
         whole["detected"] = np.sum([p["detected"] for p in parts], axis=0)
+    if whole["patterns"] is not None:
+        whole["patterns"] = {k: sum(p["patterns"][k] for p in parts) for k in whole["patterns"]}
     return whole
 
 
@@ -433,6 +444,11 @@ def _print_summary(s: dict, console) -> None:
     who = plural(seeded.size, "patient") if arms is None else \
         plural(seeded.size, "patient x arm", "patients x arms")
     console.print(f"seeded: {seeded.sum()}/{who} (median first seeding {med})")
+    if s.get("patterns"):
+        shares = ", ".join(f"{k} {100 * v / count:.0f} %" for k, v in s["patterns"].items()
+                           if v or k != "none")
+        console.print(f"migration patterns (MACHINA classes; none: no growing metastasis): "
+                      f"{shares}")
     if arms is None:
         deaths = int(np.isfinite(s["death_time"]).sum())
         console.print(f"died at the lethal burden: {deaths}/{plural(n, 'patient')}")

@@ -9,6 +9,7 @@ import xarray as xr
 import paget
 from paget import migration
 from paget.checkpoint import Checkpoints
+from paget.config import deep_merge
 
 from .conftest import busy
 from .helpers import assert_same_result
@@ -143,7 +144,8 @@ def test_the_log_survives_a_checkpoint_and_restart(tmp_path):
 
 def test_the_log_can_be_switched_off(busy_run):
     cfg, ds = busy_run
-    off = paget.Simulation({**cfg, "output": {"seeding_graph": False}}, entry_points=False).run()
+    off = paget.Simulation(deep_merge(cfg, {"output": {"seeding_graph": False}}),
+                           entry_points=False).run()
     assert off.sizes["seeding_edge"] == 0 and "migration_pattern" not in off
     kept = [v for v in ds.data_vars if not v.startswith("seeding_")
             and v not in ("migration_pattern", "site_seeding_clones")]
