@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
                                f"(see paget plot --help)\n")
 
     plot.error = plot_usage_error
+    from . import migration_export
+    migration_export.add_arguments(sub.add_parser(
+        "export-migration", help="write one patient's clones and sites in Metient's input "
+                                 "format (reads table, presence table, clone tree)"))
     for name, text in EXPLORE_COMMANDS.items():
         _explore_module(name).add_arguments(sub.add_parser(name, help=text, description=text))
 
@@ -539,6 +543,12 @@ def _cmd_plot(args, comm) -> int:
     return 0
 
 
+def _cmd_export_migration(args, comm) -> int:
+    """One patient's history for Metient (:mod:`paget.migration_export`)."""
+    from .migration_export import command
+    return command(args, comm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     comm = None
     try:
@@ -556,6 +566,7 @@ def _dispatch(args, comm) -> int:
     import signal
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
                "validate": _cmd_validate, "plot": _cmd_plot,
+               "export-migration": _cmd_export_migration,
                **{name: _explore_module(name).command for name in EXPLORE_COMMANDS}
                }[args.command]
     from .checkpoint import CheckpointError, Interrupted
