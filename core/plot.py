@@ -79,7 +79,9 @@ def plot_all(ds: xr.Dataset, directory: str | os.PathLike, *, patients: int = 20
     ``survival.png`` (:func:`plot_survival`, time from ``origin``),
     ``burden.png`` (:func:`plot_burden`), ``sites.png`` (:func:`plot_sites`)
     and ``swimmer.png`` (:func:`plot_swimmer` of ``patients`` patients, per
-    arm).  Returns the paths written, in that order.
+    arm); with a seeding log, ``migration_graph.png`` and
+    ``migration_patterns.png`` (:mod:`paget.plot_migration`).  Returns the
+    paths written, in that order.
 
     Raises
     ------
@@ -99,6 +101,13 @@ def plot_all(ds: xr.Dataset, directory: str | os.PathLike, *, patients: int = 20
         path = directory / name
         draw(ds, path)
         paths.append(path)
+    if "migration_pattern" in ds:   # a seeding log: paget.plot_migration's two figures
+        from .plot_migration import (MIGRATION_FIGURES, plot_migration_graph,
+                                     plot_migration_patterns)
+        for name, draw in zip(MIGRATION_FIGURES, (plot_migration_graph, plot_migration_patterns)):
+            path = directory / name
+            draw(ds, path)
+            paths.append(path)
     return paths
 
 
