@@ -511,7 +511,8 @@ def _cmd_validate(args, comm) -> int:
 
 
 def _cmd_plot(args, comm) -> int:
-    """survival.png, burden.png, sites.png and swimmer.png of a result file.
+    """survival.png, burden.png, sites.png, swimmer.png, migration_graph.png and
+    migration_patterns.png of a result file.
 
     A file that is missing, unreadable or not a paget result is bad input:
     exit status 2, one line on stderr, nothing written."""

@@ -255,18 +255,11 @@ def add_migration(ds: xr.Dataset, *, min_cells: float = 1.0) -> xr.Dataset:
     if "arm" in ds.dims:
         raise ValueError("add_migration: one arm at a time (select it with ds.sel(arm=...))")
     patterns, clones = migration_patterns(ds, min_cells=min_cells)
-    ds["migration_pattern"] = xr.Variable(("patient",), patterns.astype(str), attrs={
-        "long_name": "migration pattern of the patient's metastases (MACHINA's classes)",
-        "comment": "one of mPS, pPS, mS, pS, mM, pM, mR, pR (m/p: monoclonal/polyclonal; "
-                   "PS: primary single-source, S: single-source, M: multi-source, "
-                   "R: reseeding; El-Kebir et al. 2018, Nat Genet 50:1217, as Metient "
-                   "decides them, Koyyalagunta et al. 2025, Nat Cancer) or none (no growing "
-                   f"metastasis of at least {min_cells:g} cells at the end); see "
-                   "paget.migration"})
-    ds["site_seeding_clones"] = xr.Variable(("patient", "organ"), clones, attrs={
-        "units": "1",
-        "long_name": "number of distinct clones that seeded the organ's present lesions "
-                     "from other organs (0: not seeded, 1: monoclonal, more: polyclonal)"})
+    from .output import VARIABLES
+    for name, values in (("migration_pattern", patterns.astype(str)),
+                         ("site_seeding_clones", clones)):
+        var = VARIABLES[name]
+        ds[name] = xr.Variable(var.dims, values, attrs=var.cf_attrs())
     return ds
 
 

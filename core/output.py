@@ -152,7 +152,22 @@ VARIABLES: dict[str, Variable] = {
     "seeding_target_organ": Variable(_EDGE, "", "organ of the lesion founded", "str"),
     "seeding_cells": Variable(_EDGE, "1", "number of founding cells (1: each disseminated or "
                               "reactivated cell founds its own lesion)", "int64"),
+    # from the seeding log, by paget.migration.add_migration (not the engine)
+    "migration_pattern": Variable(("patient",), "", "migration pattern of the patient's "
+                                  "metastases (MACHINA's classes)", "str",
+                                  comment="one of mPS, pPS, mS, pS, mM, pM, mR, pR (m/p: "
+                                          "monoclonal/polyclonal; PS: primary single-source, "
+                                          "S: single-source, M: multi-source, R: reseeding; "
+                                          "El-Kebir et al. 2018, Nat Genet 50:1217, decided as "
+                                          "Metient decides them, Koyyalagunta et al. 2025, Nat "
+                                          "Cancer), or none (no growing metastasis at the end); "
+                                          "see paget.migration"),
+    "site_seeding_clones": Variable(("patient", "organ"), "1", "number of distinct clones that "
+                                    "seeded the organ's present lesions from other organs (0: "
+                                    "not seeded, 1: monoclonal, more: polyclonal)", "int64"),
 }
+#: variables computed from the others once the Dataset is built (build_dataset skips them)
+DERIVED_VARIABLES = ("migration_pattern", "site_seeding_clones")
 #: the variables of the seeding log (``[output] seeding_graph``)
 SEEDING_VARIABLES = tuple(k for k in VARIABLES if k.startswith("seeding_"))
 
@@ -202,7 +217,8 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
     if clash:
         raise ValueError(f"plugin state variables clash with output variables: {sorted(clash)}")
     var_attrs = var_attrs or {}
-    for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()] + list(extra.items()):
+    for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()
+                             if n not in DERIVED_VARIABLES] + list(extra.items()):
         values = np.asarray(parts[key])
         if name in ("lesion_organ", "clone_organ", "seeding_source_organ",
                     "seeding_target_organ"):

@@ -19,6 +19,20 @@ __all__ = ["MIGRATION_FIGURES", "plot_migration_graph", "plot_migration_patterns
 
 #: PNG file names, in the order :func:`paget.plot.plot_all` writes them
 MIGRATION_FIGURES = ("migration_graph.png", "migration_patterns.png")
+#: what the figures say for a result without a seeding log
+NO_LOG = "no seeding log in this result (run with [output] seeding_graph = true)"
+
+
+def _note(path: Path, title: str) -> Path:
+    """A figure holding only a note (a result without a seeding log)."""
+    from .plot import _figure, _save
+    fig = _figure(figsize=(6.4, 2.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=10)
+    ax.text(0.5, 0.5, NO_LOG, ha="center", va="center", transform=ax.transAxes)
+    _save(fig, path)
+    return path
 
 
 def _one_arm(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
@@ -53,6 +67,8 @@ def plot_migration_graph(ds: xr.Dataset, path: str | os.PathLike,
     from matplotlib.patches import FancyArrowPatch
     from .plot import _figure, _save
     path = Path(path)
+    if "seeding_patient" not in ds or "migration_pattern" not in ds:
+        return _note(path, "Migration graph")
     ds, arm = _one_arm(ds)
     patient = graph_patient(ds) if patient is None else patient
     hist = migration.seeding_graph(ds, patient)
@@ -106,6 +122,8 @@ def plot_migration_patterns(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     one bar per arm in each class), ``none`` (no growing metastasis) last."""
     from .plot import _colors, _figure, _save
     path = Path(path)
+    if "migration_pattern" not in ds:
+        return _note(path, "Migration patterns")
     values = ds["migration_pattern"]
     arms = [str(a) for a in ds.arm.values] if "arm" in values.dims else [None]
     fig = _figure(figsize=(7.0, 3.8), layout="constrained")
