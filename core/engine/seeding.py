@@ -44,7 +44,7 @@ class SeedingLog:
         self.seeding_on = bool(getattr(self.config.output, "seeding_graph", True))
         self.seeding: list[dict[str, np.ndarray]] = []
         self.pools: list[dict[str, np.ndarray]] = []
-        self._pool_known: set[int] = set()
+        self._pool_known = np.zeros(0, np.uint64)   # sorted uids of the pools registered
 
     def _log_founding(self, kind: str, rows: np.ndarray, uid: np.ndarray,
                       organ: np.ndarray, step: int) -> None:
@@ -55,9 +55,11 @@ class SeedingLog:
             return
         tab = self.table
         if kind == "pool":
-            fresh = np.fromiter((int(u) not in self._pool_known for u in uid), bool, uid.size)
+            known = self._pool_known
+            at = np.minimum(np.searchsorted(known, uid), max(known.size - 1, 0))
+            fresh = known[at] != uid if known.size else np.ones(uid.size, bool)
             if fresh.any():
-                self._pool_known.update(int(u) for u in uid[fresh])
+                self._pool_known = np.union1d(known, uid[fresh])
                 self.pools.append({"pool": uid[fresh].copy(),
                                    "patient": tab.patient[rows[fresh]].astype(np.int64),
                                    "source_lesion": tab.lesion[rows[fresh]].copy(),
@@ -95,7 +97,7 @@ class SeedingLog:
         pools = {k: np.array(state.get(f"pools.{k}", np.zeros(0, dt)), dtype=dt)
                  for k, dt in POOL_COLUMNS.items()}
         self.seeding, self.pools = [edges], [pools]
-        self._pool_known = {int(u) for u in pools["pool"]}
+        self._pool_known = np.unique(pools["pool"])
 
     def _seeding_results(self, edges: dict[str, np.ndarray], pools: dict[str, np.ndarray]
                          ) -> dict[str, np.ndarray]:
