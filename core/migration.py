@@ -65,7 +65,7 @@ def _require_log(ds: xr.Dataset) -> None:
     missing = [v for v in _EDGE_VARS if v not in ds]
     if missing:
         raise ValueError(f"the dataset has no seeding log ({missing[0]} is missing): run with "
-                         f"[output] seeding_graph = true (the default) and paget 0.x or later")
+                         f"[output] seeding_graph = true (the default)")
 
 
 def _edges(ds: xr.Dataset, patient: int | None = None) -> pd.DataFrame:
