@@ -64,7 +64,8 @@ def metient_tables(ds: xr.Dataset, patient: int, *, min_cells: float = 1.0,
         if not changed:
             break
     lt = pd.DataFrame({"patient": ds["lesion_patient"].values,
-                       "lesion": ds["lesion_id"].values, "organ": ds["lesion_organ"].values.astype(str),
+                       "lesion": ds["lesion_id"].values,
+                       "organ": ds["lesion_organ"].values.astype(str),
                        "clone": ds["lesion_clone"].values.astype(np.uint64),
                        "cells": ds["lesion_cells"].values,
                        "dormant": ds["lesion_dormant"].values.astype(bool)})

@@ -1,4 +1,4 @@
-"""The two migration figures of ``paget plot``: a patient's migration graph and the cohort's pattern classes.
+"""The migration figures of ``paget plot``: a patient's graph, the cohort's classes.
 
 Drawn only for results with a seeding log (``[output] seeding_graph``, the
 default); see :mod:`paget.migration` for what the graph and the classes are.
