@@ -123,6 +123,27 @@ def seeding_graph(ds: xr.Dataset, patient: int, *, min_cells: float = 1.0,
     ``cells``.  With ``history`` (the default) only the edges behind the lesions
     present at the end (growing, at least ``min_cells`` cells) and their
     ancestors; without, every founding event, most of whose lesions died at once.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result with the seeding log (``seeding_*``) and the lesion table.
+    patient : int
+        The patient's index.
+    min_cells : float, default 1
+        Growing cells a lesion needs to count as present (a detection size).
+    history : bool, default True
+        Only the history of the present lesions (True) or the whole log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per founding event, in the log's order.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` has no seeding log.
     """
     edges = _edges(ds, patient)
     if not history:
@@ -163,7 +184,19 @@ def classify(migrations: Iterable[tuple[str, str, object]], primary: str) -> str
     """The MACHINA class of a history given as (source site, target site, clone) triples.
 
     Triples within one site are ignored; a clone moving twice between the same
-    pair of sites counts once.  Returns one of :data:`PATTERNS`.
+    pair of sites counts once.
+
+    Parameters
+    ----------
+    migrations : iterable of (str, str, hashable)
+        (source site, target site, clone) of each migration.
+    primary : str
+        The primary's site.
+
+    Returns
+    -------
+    str
+        One of :data:`PATTERNS` (``"none"``: no migration between two sites).
     """
     pairs: dict[tuple[str, str], set] = {}
     for src, dst, clone in migrations:

@@ -156,3 +156,19 @@ def test_the_log_can_be_switched_off(busy_run):
 def test_pattern_shares_add_up():
     shares = migration.pattern_shares(["mPS", "mPS", "pR", "none"])
     assert shares["mPS"] == 0.5 and shares["pR"] == 0.25 and sum(shares.values()) == 1.0
+
+
+def test_the_migration_figures(busy_run, tmp_path):
+    from paget import plot_migration as pm
+    _, ds = busy_run
+    pairs = {int(p): len(migration.migration_graph(migration.seeding_graph(ds, int(p))))
+             for p in ds.patient.values}
+    assert pairs[pm.graph_patient(ds)] == max(pairs.values())
+    for draw, name in zip((pm.plot_migration_graph, pm.plot_migration_patterns),
+                          pm.MIGRATION_FIGURES):
+        path = draw(ds, tmp_path / name)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a result without a seeding log (an older file): a figure saying so
+    old = ds.drop_vars([v for v in ds.variables if v.startswith("seeding_")
+                        or v in ("migration_pattern", "site_seeding_clones")])
+    assert pm.plot_migration_graph(old, tmp_path / "old.png").stat().st_size > 0
