@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
                                f"(see paget plot --help)\n")
 
     plot.error = plot_usage_error
+    from . import migration_export
+    migration_export.add_arguments(sub.add_parser(
+        "export-migration", help="write one patient's clones and sites in Metient's input "
+                                 "format (reads table, presence table, clone tree)"))
     for name, text in EXPLORE_COMMANDS.items():
         _explore_module(name).add_arguments(sub.add_parser(name, help=text, description=text))
 
@@ -387,7 +391,16 @@ def _summary_part(ds) -> dict:
         "death_time": ds.death_time.values.reshape(len(arms or [0]), -1),
         "detected": (np.isfinite(ds.first_detected_metastasis_time.values)
                      .reshape(len(arms or [0]), -1).sum(axis=1) if detected else None),
+        "patterns": (_pattern_counts(ds.migration_pattern.values)
+                     if "migration_pattern" in ds else None),
     }
+
+
+def _pattern_counts(values) -> dict[str, int]:
+    """How many patients (x arms) have each migration pattern (paget.migration.PATTERNS)."""
+    from .migration import PATTERNS
+    values = [str(v) for v in values.ravel()]
+    return {k: values.count(k) for k in PATTERNS}
 
 
 def _gather_summary(ds, comm) -> dict | None:
@@ -408,6 +421,8 @@ def _gather_summary(ds, comm) -> dict | None:
     whole["death_time"] = np.concatenate([p["death_time"] for p in parts], axis=1)
     if whole["detected"] is not None:
         whole["detected"] = np.sum([p["detected"] for p in parts], axis=0)
+    if whole["patterns"] is not None:
+        whole["patterns"] = {k: sum(p["patterns"][k] for p in parts) for k in whole["patterns"]}
     return whole
 
 
@@ -433,6 +448,11 @@ def _print_summary(s: dict, console) -> None:
     who = plural(seeded.size, "patient") if arms is None else \
         plural(seeded.size, "patient x arm", "patients x arms")
     console.print(f"seeded: {seeded.sum()}/{who} (median first seeding {med})")
+    if s.get("patterns"):
+        shares = ", ".join(f"{k} {100 * v / count:.0f} %" for k, v in s["patterns"].items()
+                           if v or k != "none")
+        console.print(f"migration patterns (MACHINA classes; none: no growing metastasis): "
+                      f"{shares}")
     if arms is None:
         deaths = int(np.isfinite(s["death_time"]).sum())
         console.print(f"died at the lethal burden: {deaths}/{plural(n, 'patient')}")
@@ -491,7 +511,8 @@ def _cmd_validate(args, comm) -> int:
 
 
 def _cmd_plot(args, comm) -> int:
-    """survival.png, burden.png, sites.png and swimmer.png of a result file.
+    """survival.png, burden.png, sites.png, swimmer.png, migration_graph.png and
+    migration_patterns.png of a result file.
 
     A file that is missing, unreadable or not a paget result is bad input:
     exit status 2, one line on stderr, nothing written."""
@@ -523,6 +544,12 @@ def _cmd_plot(args, comm) -> int:
     return 0
 
 
+def _cmd_export_migration(args, comm) -> int:
+    """One patient's history for Metient (:mod:`paget.migration_export`)."""
+    from .migration_export import command
+    return command(args, comm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     comm = None
     try:
@@ -540,6 +567,7 @@ def _dispatch(args, comm) -> int:
     import signal
     handler = {"run": _cmd_run, "scenarios": _cmd_scenarios, "plugins": _cmd_plugins,
                "validate": _cmd_validate, "plot": _cmd_plot,
+               "export-migration": _cmd_export_migration,
                **{name: _explore_module(name).command for name in EXPLORE_COMMANDS}
                }[args.command]
     from .checkpoint import CheckpointError, Interrupted

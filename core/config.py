@@ -162,6 +162,11 @@ class OutputTable(Table):
                                         "whole number of steps of cohort.dt (at least one), "
                                         "with a note naming the interval used (e.g. 365.25 "
                                         "at dt = 1: 365 days)")
+    seeding_graph: bool = Field(True, description="log every lesion founded by a disseminated or "
+                                                  "reactivated cell (the seeding_* variables, "
+                                                  "about 50 bytes per founding event; false: "
+                                                  "none are logged, and migration_pattern is "
+                                                  "not computed)")
 
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

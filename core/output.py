@@ -68,11 +68,14 @@ COORDS = {
     "organ": Variable(("organ",), "", "organ (compartment) of the body", "str"),
     "lesion": Variable(("lesion",), "1", "row of the final lesion table", "int64"),
     "clone": Variable(("clone",), "1", "row of the clone table", "int64"),
+    "seeding_edge": Variable(("seeding_edge",), "1", "founding event of the seeding log",
+                             "int64"),
 }
 
 _PTO = ("patient", "time", "organ")
 _FLUX = "summed over the steps since the previous recorded time"
 _SINCE = "days since the start of the run"
+_EDGE = ("seeding_edge",)
 VARIABLES: dict[str, Variable] = {
     # state at each recorded time
     "tumor_cells": Variable(_PTO, "1", "number of tumour cells in growing lesions", "float64"),
@@ -126,7 +129,50 @@ VARIABLES: dict[str, Variable] = {
     "clone_genotype": Variable(("clone",), "1", "driver alterations of the clone, one bit each", "uint64"),
     "clone_lesion": Variable(("clone",), "1", "lesion in which the clone arose", "uint64"),
     "clone_organ": Variable(("clone",), "", "organ in which the clone arose", "str"),
+    # the seeding log: one edge per lesion founded by a disseminated or reactivated cell
+    "seeding_patient": Variable(_EDGE, "1", "patient of the founding event", "int64"),
+    "seeding_time": Variable(_EDGE, "days", f"time the lesion was founded, {_SINCE} (its "
+                             f"lesion_birth_time)", "float64"),
+    "seeding_kind": Variable(_EDGE, "1", "what founded the lesion", "int8",
+                             comment="founded: a disseminated cell that extravasated and grew "
+                                     "(counted in colonies_founded); reactivated: a dormant "
+                                     "cell that left its pool and grew (counted in "
+                                     "dtc_reactivated)",
+                             attrs={"flag_values": np.array([0, 1], np.int8),
+                                    "flag_meanings": "founded reactivated"}),
+    "seeding_source_lesion": Variable(_EDGE, "1", "lesion_id of the lesion that shed the "
+                                      "founding cell (for a reactivated cell: the lesion that "
+                                      "shed it into its dormant pool)", "uint64"),
+    "seeding_source_organ": Variable(_EDGE, "", "organ of the source lesion", "str"),
+    "seeding_source_clone": Variable(_EDGE, "1", "clone of the founding cell (a clone_id)",
+                                     "uint64"),
+    "seeding_target_lesion": Variable(_EDGE, "1", "lesion_id (and lesion_uid of the founding "
+                                      "row) of the lesion founded; it may have died since",
+                                      "uint64"),
+    "seeding_target_organ": Variable(_EDGE, "", "organ of the lesion founded", "str"),
+    "seeding_cells": Variable(_EDGE, "1", "number of founding cells (1: each disseminated or "
+                              "reactivated cell founds its own lesion)", "int64"),
+    # from the seeding log, by paget.migration.add_migration (not the engine)
+    "migration_pattern": Variable(("patient",), "", "migration pattern of the patient's "
+                                  "metastases (MACHINA's classes)", "str",
+                                  comment="one of mPS, pPS, mS, pS, mM, pM, mR, pR (m/p: "
+                                          "monoclonal/polyclonal; PS: primary single-source, "
+                                          "S: single-source, M: multi-source, R: reseeding; "
+                                          "El-Kebir et al. 2018, Nat Genet 50:1217, decided as "
+                                          "Metient decides them, Koyyalagunta et al. 2025, Nat "
+                                          "Cancer), or none (no growing metastasis at the end); "
+                                          "see paget.migration"),
+    "site_seeding_clones": Variable(("patient", "organ"), "1", "number of distinct clones that "
+                                    "seeded the organ's present lesions from other organs (0: "
+                                    "not seeded, 1: monoclonal, more: polyclonal)", "int64"),
 }
+#: variables computed from the others once the Dataset is built (build_dataset skips them)
+DERIVED_VARIABLES = ("migration_pattern", "site_seeding_clones")
+#: the variables of the seeding log (``[output] seeding_graph``)
+SEEDING_VARIABLES = tuple(k for k in VARIABLES if k.startswith("seeding_"))
+
+#: the dimensions of the tables, whose rows are not patients
+TABLE_DIMS = ("lesion", "clone", "seeding_edge")
 
 FLUX_VARIABLES = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
                   "colonies_founded", "dtc_reactivated", "dormant_died", "cells_removed")
@@ -171,9 +217,11 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
     if clash:
         raise ValueError(f"plugin state variables clash with output variables: {sorted(clash)}")
     var_attrs = var_attrs or {}
-    for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()] + list(extra.items()):
+    for name, (key, var) in [(n, (n, v)) for n, v in VARIABLES.items()
+                             if n not in DERIVED_VARIABLES] + list(extra.items()):
         values = np.asarray(parts[key])
-        if name in ("lesion_organ", "clone_organ"):
+        if name in ("lesion_organ", "clone_organ", "seeding_source_organ",
+                    "seeding_target_organ"):
             # as wide as the longest organ name, whichever organs occur: the
             # blocks of a .zarr output written by different ranks then agree
             values = np.asarray(organs, dtype=str)[values.astype(np.int64)]
@@ -188,7 +236,7 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
         "organ": ("organ", np.asarray(organs, dtype=str)),
     }
     ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
-    for dim in ("lesion", "clone"):
+    for dim in TABLE_DIMS:
         ds.coords[dim] = (dim, np.arange(ds.sizes.get(dim, 0), dtype=np.int64))
     for name, var in COORDS.items():
         if name in ds.coords:
@@ -211,7 +259,7 @@ def combine_arms(datasets: list[xr.Dataset], names: list[str]) -> xr.Dataset:
     ``lesion`` / ``clone`` with ``lesion_arm`` / ``clone_arm`` naming each
     row's arm.
     """
-    tables = {"lesion": "lesion_arm", "clone": "clone_arm"}
+    tables = {dim: f"{dim.split('_')[0]}_arm" for dim in TABLE_DIMS}
     per_arm, table_vars = [], {dim: [] for dim in tables}
     for ds, name in zip(datasets, names):
         keep = [v for v in ds.data_vars if not set(ds[v].dims) & set(tables)]
@@ -468,7 +516,7 @@ def write_zarr_block(block: xr.Dataset, store: str | os.PathLike, dim: str, star
     part = block[names]
     # the schema wrote the tables' row numbers: a block numbers its own rows from 0
     part = part.drop_vars([c for c in part.coords if dim not in part[c].dims
-                           or c in ("lesion", "clone")])
+                           or c in TABLE_DIMS])
     n = part.sizes.get(dim, 0)
     if names and n:
         part.to_zarr(store, region={dim: slice(start, start + n)}, mode="r+", zarr_format=2,

@@ -1,7 +1,8 @@
 """Figures of a result, as PNG files: what ``paget plot OUT`` draws.
 
-Four figures, each a function taking the result Dataset and the path of the PNG
-to write (see :func:`plot_all`).  Matplotlib is imported only when a figure is
+Six figures (the two migration ones in :mod:`paget.plot_migration`), each a
+function taking the result Dataset and the path of the PNG to write (see
+:func:`plot_all`).  Matplotlib is imported only when a figure is
 drawn, and only its object-oriented API with the Agg canvas is used (never
 ``pyplot``), so drawing changes no global state of a notebook or a script.
 
@@ -34,7 +35,8 @@ DAYS_PER_YEAR = 365.25
 #: Variables every figure needs; :func:`read_result` checks them up front.
 REQUIRED = ("death_time", "tumor_cells", "alive", "detectable_lesions")
 #: PNG file names, in the order :func:`plot_all` writes them.
-FIGURES = ("survival.png", "burden.png", "sites.png", "swimmer.png")
+FIGURES = ("survival.png", "burden.png", "sites.png", "swimmer.png", "migration_graph.png",
+           "migration_patterns.png")
 #: Where the survival figure's time counts from: origin -> what the axis says.
 ORIGINS = {"start": "the start of the run", "diagnosis": "diagnosis"}
 
@@ -74,12 +76,14 @@ def read_result(path: str | os.PathLike) -> xr.Dataset:
 
 def plot_all(ds: xr.Dataset, directory: str | os.PathLike, *, patients: int = 20,
              origin: str = "start") -> list[Path]:
-    """Write the four figures into ``directory`` (created if needed).
+    """Write the six figures into ``directory`` (created if needed).
 
     ``survival.png`` (:func:`plot_survival`, time from ``origin``),
     ``burden.png`` (:func:`plot_burden`), ``sites.png`` (:func:`plot_sites`)
     and ``swimmer.png`` (:func:`plot_swimmer` of ``patients`` patients, per
-    arm).  Returns the paths written, in that order.
+    arm), ``migration_graph.png`` and ``migration_patterns.png``
+    (:mod:`paget.plot_migration`; a note in the figure for a result without a
+    seeding log).  Returns the paths written, in that order.
 
     Raises
     ------
@@ -92,8 +96,10 @@ def plot_all(ds: xr.Dataset, directory: str | os.PathLike, *, patients: int = 20
     check_origin(ds, origin)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    from .plot_migration import plot_migration_graph, plot_migration_patterns
     drawers = (lambda d, p: plot_survival(d, p, origin=origin), plot_burden, plot_sites,
-               lambda d, p: plot_swimmer(d, p, patients=patients))
+               lambda d, p: plot_swimmer(d, p, patients=patients), plot_migration_graph,
+               plot_migration_patterns)
     paths = []
     for name, draw in zip(FIGURES, drawers):
         path = directory / name

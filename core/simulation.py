@@ -257,10 +257,14 @@ class Simulation:
         merged = {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
         attrs = config_attrs(self.resolved_config(), self.config.seed, self.version,
                              self.plugin_names, scenario=self.scenario)
-        return build_dataset(merged, times=self.plan.times, organs=self.body.organs,
-                             n_patients=self.config.cohort.patients if n_patients is None
-                             else n_patients, first_patient=first_patient, attrs=attrs,
-                             variables=self.variables, var_attrs=self._output_attrs())
+        ds = build_dataset(merged, times=self.plan.times, organs=self.body.organs,
+                           n_patients=self.config.cohort.patients if n_patients is None
+                           else n_patients, first_patient=first_patient, attrs=attrs,
+                           variables=self.variables, var_attrs=self._output_attrs())
+        if getattr(self.config.output, "seeding_graph", True):
+            from .migration import add_migration
+            ds = add_migration(ds)
+        return ds
 
     def _output_attrs(self) -> dict[str, dict[str, Any]]:
         """The attributes the plugins add to output variables (``paget_output_attrs``)."""

@@ -24,7 +24,8 @@ def write_zarr(sim: "Simulation", path: Path, comm, overwrite, progress, checkpo
     (see :meth:`paget.Simulation.write`); on rank 0 the store opened lazily."""
     # looked up at each call (the tests replace them to fail on purpose)
     from .files import umask_mode
-    from .output import publish, write_zarr_block, write_zarr_schema, zarr_patient_chunk
+    from .output import (TABLE_DIMS, publish, write_zarr_block, write_zarr_schema,
+                         zarr_patient_chunk)
     size = 1 if comm is None else comm.Get_size()
     rank = 0 if comm is None else comm.Get_rank()
     P = sim.config.cohort.patients
@@ -53,7 +54,7 @@ def write_zarr(sim: "Simulation", path: Path, comm, overwrite, progress, checkpo
             raise
 
     error: BaseException | None = None
-    tables = ("lesion", "clone")
+    tables = TABLE_DIMS
     block, rows = None, np.zeros((len(arms), len(tables)), np.int64)
     try:
         blocks = [arm._dataset([part], first_patient=lo, n_patients=hi - lo)

@@ -15,7 +15,9 @@ compaction, counters, events and recorded states.
 - :mod:`.records`: counters, states, events, results;
 - :mod:`.decomposition`: a patient block shared by a group of ranks;
 - :mod:`.snapshot`: a rank's state for checkpoints and moves;
-- :mod:`.plan`: the time grid.
+- :mod:`.plan`: the time grid;
+- :mod:`.seeding`: the seeding log (every lesion founded by a disseminated or
+  reactivated cell).
 """
 from __future__ import annotations
 

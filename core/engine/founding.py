@@ -139,6 +139,8 @@ class Founding:
                         genotype=self._mutant_genotypes(rows, uid, step),
                         flags=(tab.flags[rows] & FLAG_PRIMARY).astype(np.uint8))
             self._subclonal = True
+        if kind != "mutant":
+            self._log_founding(kind, rows, uid, organ, step)
         for name in self.inherit:
             cols[name] = tab.column(name)[rows]
         if kind == "mutant":

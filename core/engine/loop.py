@@ -19,6 +19,7 @@ from .dissemination import Dissemination
 from .founding import Founding
 from .plan import StepPlan
 from .records import Records
+from .seeding import SeedingLog
 from .snapshot import Snapshot
 
 _PURPOSE_REMOVAL = purpose_id("paget.removal")
@@ -54,7 +55,7 @@ def step_shed_rate(shed: np.ndarray, exponent: np.ndarray, net: np.ndarray,
     return out
 
 
-class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
+class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, SeedingLog):
     """Simulate patients ``[lo, hi)`` of the cohort on this rank.
 
     Parameters
@@ -124,6 +125,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         self.group = group
         self.domains = None if group is None else Domains(group.size, self.P, n_org)
         self._seeded = False
+        self._init_seeding()
         if group is None:   # a group seeds in run(): it may exchange rows (injection)
             self._seed_primaries()
 

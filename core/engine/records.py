@@ -178,8 +178,12 @@ class Records:
                    clone_birth_time=cl["birth_step"][order].astype(np.float64) * self.plan.dt,
                    clone_genotype=cl["genotype"][order], clone_lesion=cl["lesion"][order],
                    clone_organ=cl["organ"][order].astype(np.int64))
+        edges, pools = self._seeding_parts()
+        if self.group is not None:
+            edges, pools = self.group.gather_rows(edges), self.group.gather_rows(pools)
+        out.update(self._seeding_results(edges, pools))
         if not self.leader():
             # the group's first rank returns its patients; the others none
-            out = {k: v if k.startswith(("lesion_", "lesion.", "clone_")) else v[:0]
+            out = {k: v if k.startswith(("lesion_", "lesion.", "clone_", "seeding_")) else v[:0]
                    for k, v in out.items()}
         return out

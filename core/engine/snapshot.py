@@ -23,10 +23,10 @@ class Snapshot:
             archive = self.archive or [{k: v[:0] for k, v in live.items()}]
             archive = {k: np.concatenate([a[k] for a in archive]) for k in live}
             clones = {k: np.concatenate([c[k] for c in self.clones]) for k in self.clones[0]}
-            return live, archive, clones
+            return (live, archive, clones, *self._seeding_parts())
 
         if self.group is None:
-            (live, archive, clones), acc, events = local(), self.acc, self.events
+            (live, archive, clones, edges, pools), acc, events = local(), self.acc, self.events
         else:
             # every rank assembles its part before the group's collectives and the
             # group agrees that all could, so that none is left waiting in them
@@ -37,7 +37,7 @@ class Snapshot:
                 failure = exc
             self.group.raise_if_any_failed(failure, RuntimeError(
                 "another rank of the group could not assemble its state"))
-            live, archive, clones = (self.group.gather_rows(p) for p in parts)
+            live, archive, clones, edges, pools = (self.group.gather_rows(p) for p in parts)
             acc, events = self._summed_counters(), self._events()
         state: dict[str, np.ndarray] = {
             "lo": np.int64(self.lo), "hi": np.int64(self.hi),
@@ -61,6 +61,10 @@ class Snapshot:
             state[f"table.{k}"] = v
         for k, v in archive.items():
             state[f"archive.{k}"] = v
+        for k, v in edges.items():
+            state[f"seeding.{k}"] = v
+        for k, v in pools.items():
+            state[f"pools.{k}"] = v
         state = {k: np.asarray(v) for k, v in state.items()}
         if not self.leader():
             state = select_patients([state], self.hi, self.hi)
@@ -87,6 +91,7 @@ class Snapshot:
         self.archive = [{k: np.array(state[f"archive.{k}"]) for k in self.table.columns}]
         self.clones = [{k: np.array(state[f"clones.{k}"]) for k in
                         ("clone", "parent", "patient", "birth_step", "genotype", "lesion", "organ")}]
+        self._load_seeding(state)
         self._seeded = True
         if self.group is not None:
             # every rank of the group loaded the group's state: each keeps the rows
@@ -101,6 +106,8 @@ class Snapshot:
                     a[:] = 0
                 self.archive = [{k: v[:0] for k, v in self.archive[0].items()}]
                 self.clones = [{k: v[:0] for k, v in self.clones[0].items()}]
+                self.seeding = [{k: v[:0] for k, v in self.seeding[0].items()}]
+                self.pools = [{k: v[:0] for k, v in self.pools[0].items()}]
         self._subclonal = bool(np.any(self.table.lesion != self.table.uid)
                                | np.any(self.archive[0]["lesion"] != self.archive[0]["uid"]))
 
@@ -128,7 +135,7 @@ def select_patients(states: list[dict[str, np.ndarray]], lo: int, hi: int) -> di
     for key in states[0]:
         if key in out:
             continue
-        if key.startswith(("table.", "archive.", "clones.")):
+        if key.startswith(("table.", "archive.", "clones.", "seeding.", "pools.")):
             group = key.split(".", 1)[0]
             patient = np.concatenate([s[f"{group}.patient"] for s in states])
             values = np.concatenate([s[key] for s in states])

@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ConfigError, PathError, plural
+from ..output import TABLE_DIMS
 from .parameters import bounds, check_keys, config_for, is_integer, resolve
 
 __all__ = ["run_design", "make_design", "unit_seed", "open_tables", "spec_digest",
@@ -190,7 +191,7 @@ def _run_unit(arrays, s: int, r: int, seed: int, scenario, base, summary) -> xr.
     return ds
 
 
-_TABLE_DIMS = ("lesion", "clone")
+_TABLE_DIMS = TABLE_DIMS
 
 
 def _split(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:

@@ -665,7 +665,7 @@ def docstring_rst(doc: str) -> str:
 #: docs/reliability.md joins the toctree once its author adds it; the restart
 #: guide (``orphan`` otherwise) joins it only while ``paget run`` has ``--restart``.
 HOWTOS = ("howto/cluster", "howto/sweep", "howto/sensitivity", "howto/calibrate", "howto/plugin",
-          "howto/trial", "howto/restart", "reliability")
+          "howto/trial", "howto/restart", "howto/migration", "reliability")
 
 
 def restart_available() -> bool:
