@@ -133,6 +133,8 @@ def config_toml(data: Mapping[str, Any], model: type[BaseModel]) -> str:
         later = []     # sub-tables follow the keys of a table in TOML
         for name, field in fields.items():
             value = values.get(name)
+            if value is None and _is_table_type(field.annotation):
+                value = {}     # a table its model leaves out while unused: each key "not set"
             default = defaults.get(name, _MISSING) if isinstance(defaults, Mapping) else _MISSING
             if _is_table_type(field.annotation) and isinstance(value, Mapping):
                 later.append((name, field, value, default))

@@ -86,8 +86,13 @@ OUTPUTS: tuple[Output, ...] = (
           "fraction of a lesion's cells able to leave it (EMT, hypoxia); read by "
           "intravasation"),
     _rate("shed", "paget_intravasation", 0.0, 0.0, _INF, "CTC/day",
-          "rate at which a lesion releases cells into the circulation; the kernel draws "
-          "Poisson(shed dt) and removes the shed cells from the lesion"),
+          "rate at which a lesion releases cells into the circulation at the start of the "
+          "step; the kernel draws Poisson(the rate integrated over the step, see "
+          "shed_exponent) and removes the shed cells from the lesion"),
+    _rate("shed_exponent", "paget_intravasation", 0.0, 0.0, _INF, "1",
+          "exponent alpha with which the row's shedding follows its cells through the step "
+          "(shed ~ N^alpha): under the step's growth at g = birth - death the mean count is "
+          "shed (e^(alpha g dt) - 1) / (alpha g), not shed dt (0: shed held over the step)"),
     _rate("lymph_fraction", "paget_intravasation", 0.0, 0.0, 1.0, "1",
           "share of the shed cells that enter lymph instead of blood"),
     _rate("birth", "paget_growth", 0.0, 0.0, _INF, "1/day",

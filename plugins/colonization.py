@@ -15,13 +15,23 @@ neither mode drifts from the law however long the step; deterministic mode takes
 that mean, stochastic mode draws around it (and so lets young colonies die out).
 Rejected: evaluating the law's instantaneous rate at the start of the step,
 which biases growth by O(dt) near capacity.
+
+The primary and the metastases may grow by different laws and rates.
+``[colonization.growth]`` sets the primary's, and the metastases' too unless
+``[colonization.metastasis_growth]`` sets a key of its own: each of its keys
+(``law``, ``rate``, ``capacity``, ``death``, ``mode``) left unset takes the
+value of ``[colonization.growth]``, so ``metastasis_growth = {rate = 1e-3}``
+changes the metastases' rate alone.  A row is the primary's when it belongs to
+the primary lesion (its clones included, ``lesions.primary``); every other
+growing row, the reactivated ones and the cells of ``primary.injection`` too,
+is a metastasis.
 """
 from __future__ import annotations
 
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.manager import hookimpl
@@ -29,7 +39,8 @@ from paget.manager import hookimpl
 
 class GrowthTable(Table):
     law: Literal["exponential", "logistic", "gompertz"] = Field(
-        "gompertz", description="growth law of primary and metastases",
+        "gompertz", description="growth law of the primary, and of the metastases unless "
+                               "colonization.metastasis_growth sets one",
         json_schema_extra={"source": "Gompertz growth fits human breast cancer (Norton 1988, "
                                      "Cancer Res 48:7067)"})
     # Gompertz growth fits human breast cancer (Norton 1988, Cancer Res
@@ -120,10 +131,46 @@ class DormancyTable(Table):
                          json_schema_extra={"source": "assumption"})
 
 
+_AS_GROWTH = "; unset: the value of colonization.growth"
+
+
+class MetastasisGrowthTable(Table):
+    """Growth of the metastases where it differs from the primary's: each key left
+    unset takes the value of ``[colonization.growth]``."""
+
+    law: Literal["exponential", "logistic", "gompertz"] | None = Field(
+        None, description="growth law of the metastases" + _AS_GROWTH)
+    rate: float | None = Field(None, ge=0, description="rate constant r of the metastases' "
+                                                        "law, 1/day" + _AS_GROWTH)
+    capacity: organ_map(lo=1.0, hi=2.0**52) | None = Field(  # type: ignore[valid-type]
+        None, description="carrying capacity K of a metastasis, cells (per organ allowed)"
+                          + _AS_GROWTH)
+    death: float | None = Field(None, ge=0, description="turnover d0 of the metastases' cells "
+                                                         "at small size, 1/day" + _AS_GROWTH)
+    mode: Literal["stochastic", "deterministic"] | None = Field(
+        None, description="exact birth-death draws, or the mean of the law, for the "
+                          "metastases" + _AS_GROWTH)
+
+
 class ColonizationTable(Table):
     growth: GrowthTable = Field(default_factory=GrowthTable)
+    metastasis_growth: MetastasisGrowthTable = Field(default_factory=MetastasisGrowthTable)
     fate: FateTable = Field(default_factory=FateTable)
     dormancy: DormancyTable = Field(default_factory=DormancyTable)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # a metastasis_growth that sets nothing is left out, so that the stored
+        # configuration (config_json) of a run that does not use it is the one
+        # it was before the table existed
+        out = handler(self)
+        if not self.metastasis_growth.model_dump(exclude_none=True):
+            out.pop("metastasis_growth", None)
+        return out
+
+    def metastasis_law(self) -> GrowthTable:
+        """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets."""
+        return self.growth.model_copy(update=self.metastasis_growth.model_dump(exclude_none=True))
 
 
 @hookimpl
@@ -153,20 +200,32 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
     raise ValueError(f"unknown growth law {law!r}")
 
 
+def _set_rates(rows, law: GrowthTable, lesions, rates, body, dt) -> None:
+    """Per-cell birth and death rates of the growing ``rows`` under ``law``."""
+    n = np.maximum(lesions.cells[rows], 1.0)
+    k = resolve_organ_map(law.capacity, body, 3e12)[lesions.organ[rows]]
+    g = step_net_rate(law.law, n, law.rate, k, dt)
+    rates.birth[rows] = law.death + np.maximum(g, 0.0)
+    rates.death[rows] = law.death + np.maximum(-g, 0.0)
+    rates.deterministic[rows] = law.mode == "deterministic"
+
+
 @hookimpl(tryfirst=True)
 def paget_growth(lesions, rates, config, body, dt):
-    g_cfg = config.colonization.growth
+    col = config.colonization
+    primary_law, metastasis_law = col.growth, col.metastasis_law()
     # growing rows only: dormant pools (most rows of a late table) and empty
     # rows get 0
-    grows = np.flatnonzero(~lesions.dormant & (lesions.cells > 0))
-    n = np.maximum(lesions.cells[grows], 1.0)
-    k = resolve_organ_map(g_cfg.capacity, body, 3e12)[lesions.organ[grows]]
-    g = step_net_rate(g_cfg.law, n, g_cfg.rate, k, dt)
+    grows = ~lesions.dormant & (lesions.cells > 0)
     rates.birth[:] = 0.0
     rates.death[:] = 0.0
-    rates.birth[grows] = g_cfg.death + np.maximum(g, 0.0)
-    rates.death[grows] = g_cfg.death + np.maximum(-g, 0.0)
-    rates.deterministic[:] = g_cfg.mode == "deterministic"
+    rates.deterministic[:] = primary_law.mode == "deterministic"
+    if metastasis_law == primary_law:
+        _set_rates(np.flatnonzero(grows), primary_law, lesions, rates, body, dt)
+    else:
+        primary = lesions.primary
+        _set_rates(np.flatnonzero(grows & primary), primary_law, lesions, rates, body, dt)
+        _set_rates(np.flatnonzero(grows & ~primary), metastasis_law, lesions, rates, body, dt)
 
 
 @hookimpl(tryfirst=True)

@@ -4,6 +4,18 @@
 lesion holding several clones sheds ``m (sum_i f_i N_i)^alpha`` in all, shared
 among its clones in proportion to ``f_i N_i``.
 
+The rate is set from the size at the start of a step and integrated over the
+step's growth: a row growing at ``g = b - d`` (its birth and death rates for the
+step, set later in the step by ``paget_growth``) sheds on average ``m (f
+N0)^alpha (e^{alpha g dt} - 1) / (alpha g)`` cells in a step of ``dt`` days,
+``m integral of (f N(s))^alpha ds`` under ``N(s) = N0 e^{g s}``, and so the
+continuous-time total whatever the step (the plugin sets ``rates.shed_exponent
+= alpha``; the engine integrates, ``paget.engine.loop.step_shed_rate``).  In a
+lesion of several clones each clone's share is integrated at its own rate:
+exact where the clones grow alike, an approximation where they do not.
+Rejected: the start-of-step rate held over the step, ``m (f N0)^alpha dt``,
+which undercounts a growing lesion's CTCs by 13 % at g = 0.4/day and dt = 1 day.
+
 Default shedding, [DERIVED] from three published values:
 * 9 +- 6 CTC per litre of blood at a 2.7 mm breast primary (Coumans, Siesling
   & Terstappen 2013, BMC Cancer 13:283) [READ], i.e. (pi/6) 2.7^3 1e6 = 1.03e7
@@ -35,7 +47,8 @@ class IntravasationTable(Table):
     # At most 10: the 3.2e6 cells/g/day of Butler & Gullino (1975, Cancer Res
     # 35:512; 1 g ~ 1e9 cells), the highest shedding measured, is m = 3.2e6 /
     # (1e9)^(2/3) = 3.2 at alpha = 2/3; and 10 keeps a step's expected CTC count, m N^alpha dt <= 10 * 2**53
-    # * 30, inside the kernel's 64-bit counts for any lesion, exponent and step.
+    # * 30, inside the kernel's 64-bit counts for any lesion, exponent and step
+    # (the count integrated over the step's growth is capped at 2**60 by the engine).
     rate: float = Field(9.3e-3, ge=0, le=10,
                         description="m in m (f N)^alpha, CTC per day per cell^alpha",
                         json_schema_extra={"source": "derived from Coumans et al. 2013 (BMC "
@@ -82,4 +95,7 @@ def paget_intravasation(lesions, rates, config):
         rates.shed[:] = m * n * scale
     else:
         rates.shed[:] = m * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
+    # the engine integrates the rate over the step's growth (N^alpha grows as
+    # e^{alpha (b - d) s}; paget.engine.loop.step_shed_rate)
+    rates.shed_exponent[:] = cfg.exponent
     rates.lymph_fraction[:] = cfg.lymph_fraction

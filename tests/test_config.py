@@ -319,16 +319,20 @@ def test_print_config_comments_every_key(capsys):
             if key in fields:       # a key (not an entry of a per-organ or catalogue table)
                 seen.append(key)
                 assert lines[i - 1].startswith("# "), lines[i - 1: i + 1]
-    # every key is written (but the three not set), each right under its comment
-    assert sorted(seen) == sorted(set(fields) - {"body.flow_percent", "imaging.threshold",
-                                                 "diagnosis.diameter_distribution"})
+    # every key is written (but those not set), each right under its comment
+    unset = {"body.flow_percent", "imaging.threshold", "diagnosis.diameter_distribution",
+             *(f"colonization.metastasis_growth.{k}"
+               for k in ("law", "rate", "capacity", "death", "mode"))}
+    assert sorted(seen) == sorted(set(fields) - unset)
     # descriptions, allowed values and sources of the engine and of plugins
     assert "# m in m (f N)^alpha, CTC per day per cell^alpha; allowed: within [0, 10]" in text
     assert "# source: derived from Coumans et al. 2013 (BMC Cancer 13:283)" in text
     assert "# total tumour cells at which a patient dies; allowed: > 0\n" \
            "# source: a lethal burden of ~1e12 cells" in text
-    assert "# growth law of primary and metastases; allowed: one of exponential, logistic, " \
+    assert "# growth law of the primary, and of the metastases unless " \
+           "colonization.metastasis_growth\n# sets one; allowed: one of exponential, logistic, " \
            "gompertz" in text
+    assert "[colonization.metastasis_growth]" in text and "# rate: not set" in text
     assert "# flow_percent: not set" in text
     assert make(tomllib.loads(text)).resolved_config() == make({}).resolved_config()
 

@@ -23,6 +23,36 @@ from .snapshot import Snapshot
 
 _PURPOSE_REMOVAL = purpose_id("paget.removal")
 
+#: the largest mean count of CTCs a row sheds in a step (a row never holds more
+#: than 2**53 cells, so a larger mean sheds every cell all the same); it keeps
+#: the kernel's Poisson draw inside its 64-bit counts
+MAX_SHED_MEAN = 2.0**60
+
+
+def step_shed_rate(shed: np.ndarray, exponent: np.ndarray, net: np.ndarray,
+                   dt: float) -> np.ndarray:
+    """The mean shedding rate over a step, CTC/day: ``shed`` integrated under the step's growth.
+
+    A row that sheds ``shed (N(s) / N0)^alpha`` cells a day while it grows as
+    ``N0 e^(g s)`` sheds on average ``shed (e^(alpha g dt) - 1) / (alpha g)``
+    cells in a step of ``dt`` days: the rate ``shed expm1(x) / x``, ``x = alpha
+    g dt``, which tends to ``shed`` as ``x -> 0``.  Rejected: ``shed`` held at
+    its start-of-step value, a mean of ``shed dt``, which at g = 0.4/day, alpha =
+    2/3 and dt = 1 day sheds 13 % too few cells.  ``exponent`` is alpha
+    (``rates.shed_exponent``) and ``net`` the step's g (``birth - death``) per
+    row.  The mean count is capped at :data:`MAX_SHED_MEAN`.  Returns ``shed``
+    itself where no row's rate changes.
+    """
+    rows = np.flatnonzero((shed > 0.0) & (exponent * net != 0.0))
+    if rows.size == 0:
+        return shed
+    x = exponent[rows] * net[rows] * dt
+    with np.errstate(over="ignore"):
+        mean = shed[rows] * dt * (np.expm1(np.minimum(x, 700.0)) / x)
+    out = shed.copy()
+    out[rows] = np.minimum(mean, np.maximum(shed[rows] * dt, MAX_SHED_MEAN)) / dt
+    return out
+
 
 class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
     """Simulate patients ``[lo, hi)`` of the cohort on this rank.
@@ -156,8 +186,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot):
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
         mutated = np.empty(n, np.int64)
+        shed_rate = step_shed_rate(rates.shed, rates.shed_exponent,
+                                   np.where(dormant, 0.0, birth - death), dt)
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
-                          rates.shed, rates.deterministic.view(np.uint8), dt, self.seed, step,
+                          shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
         self._check_exact(tab.cells)  # before the counts it drew make new rows
         pidx = tab.patient - self.lo
