@@ -40,6 +40,8 @@ import numpy as np
 
 from paget.errors import ConfigError, ConfigWarning
 
+# The fit's cohorts (patients per organ and rate, seed) and raw curves are in
+# docs/validation/results/level.json.
 # BEGIN LEVEL RELATION (written by docs/validation/level.py)
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
