@@ -1,18 +1,14 @@
 """Leave-one-primary-out cross-validation: predict each calibrated primary from a body fitted without it.
 
-Run from the repository root (19 minutes wall, 6 CPU minutes, on the shared
-2-core development machine for the committed results)::
+Run from the repository root; the committed results (200 patients per
+prediction; 12 and 2 minutes on the 2-core development machine, on the
+17-organ body)::
 
-    python docs/validation/crossval.py --patients 40 --grid-patients 3 \
-        --rates 3e-4 1.2e-3 4e-3 1.5e-2 --processes 2
-    python docs/validation/crossval.py --body committed --patients 40 --processes 2
+    python docs/validation/crossval.py --patients 200 --grid-patients 8 --processes 2
+    python docs/validation/crossval.py --body committed --patients 200 --processes 2
     python docs/validation/report.py --reuse
 
-The report's size (>= 200 patients per prediction, ~1800 cohort-patients in all,
-~15 CPU minutes on the 17-organ body at ~0.5 CPU second a patient)::
-
-    python docs/validation/crossval.py --patients 200 --grid-patients 8
-    python docs/validation/crossval.py --body committed --patients 200
+``--rescore`` scores the saved cohorts again (results/crossval_raw_BODY.json).
 
 For each of the calibrated primaries (common.PRIMARIES; the compared sites and
 their organs come from common.SITES, so the script follows the body):
@@ -246,7 +242,8 @@ def finish(a, folds, runs, seconds, command):
     out = {"body": a.body, "patients": a.patients, "grid_patients": a.grid_patients,
            "rates": list(a.rates), "seed": a.seed, "sites": list(SITES), "folds": folds,
            "model": model, "baseline": base, "goals": GOALS,
-           "seconds": round(seconds, 1), "command": command}
+           "seconds": round(seconds, 1),
+           "command": command.replace(" --out " + str(a.out), "")}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(a.out.read_text()) if a.out.exists() else {}
     saved = saved if "runs" in saved else {"runs": {}}
