@@ -121,6 +121,24 @@ class PrimaryTable(Table):
                             "-> lung bed first, left_ventricle -> arterial split) and no primary")
     genotype: int = Field(0, ge=0, le=2**63 - 1,
                           description="driver alterations of the initial cells (one bit each)")
+    # The cancer's level as the autopsy table states it (DiSibio & French 2008,
+    # Arch Pathol Lab Med 132:931: 1.5-5.2 for the five calibrated primaries).
+    # The engine only carries it: the intravasation plugin turns it into its
+    # shedding rate (paget.plugins.level); at most 30, the table's sites.
+    sites_per_patient: float | None = Field(
+        None, gt=0, le=30,
+        description="mean number of metastatic sites per patient at autopsy, all sites "
+                    "counted (DiSibio & French 2008); sets intravasation.rate through the "
+                    "relation of paget.plugins.level; unset: intravasation.rate applies")
+
+    @pydantic.model_serializer(mode="wrap")
+    def _drop_unset_level(self, handler):
+        # an unset level is left out of the resolved configuration, so that the
+        # records of runs that do not use it stay as they were
+        out = handler(self)
+        if isinstance(out, dict) and out.get("sites_per_patient", 0) is None:
+            del out["sites_per_patient"]
+        return out
 
     @pydantic.field_validator("cells")
     @classmethod

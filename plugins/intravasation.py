@@ -29,6 +29,9 @@ ASSUMPTION alpha = 2/3 (shedding through the lesion's surface), m = 441 /
 (1.03e7)^(2/3) = 9.3e-3 CTC/day per cell^(2/3).  Butler & Gullino (1975, Cancer
 Res 35:512) measured 3.2e6 cells/g/day in rat mammary carcinoma, far more than
 patient CTC counts allow, so the rate is treated as calibrated.
+
+A cancer given as ``primary.sites_per_patient`` sheds at the rate the level
+relation of :mod:`paget.plugins.level` gives for it instead of ``rate``.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.manager import hookimpl
+from paget.plugins import level
 
 
 class IntravasationTable(Table):
@@ -67,9 +71,15 @@ def paget_config_tables():
     return {"intravasation": IntravasationTable}
 
 
+@hookimpl
+def paget_check_config(config):
+    level.check(config)
+
+
 @hookimpl(tryfirst=True)
 def paget_intravasation(lesions, rates, config):
     cfg = config.intravasation
+    m = level.shedding_rate(config)
     sheds = ~lesions.dormant
     if not cfg.metastases_shed:
         sheds &= lesions.primary
@@ -82,9 +92,9 @@ def paget_intravasation(lesions, rates, config):
         # (sum N_i)^alpha for alpha < 1).
         total = lesions.lesion_sum(n)
         scale = np.power(total, cfg.exponent - 1.0, where=total > 0, out=np.zeros_like(total))
-        rates.shed[:] = cfg.rate * n * scale
+        rates.shed[:] = m * n * scale
     else:
-        rates.shed[:] = cfg.rate * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
+        rates.shed[:] = m * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
     # the engine integrates the rate over the step's growth (N^alpha grows as
     # e^{alpha (b - d) s}; paget.engine.loop.step_shed_rate)
     rates.shed_exponent[:] = cfg.exponent

@@ -321,6 +321,7 @@ def test_print_config_comments_every_key(capsys):
                 assert lines[i - 1].startswith("# "), lines[i - 1: i + 1]
     # every key is written (but those not set), each right under its comment
     unset = {"body.flow_percent", "imaging.threshold", "diagnosis.diameter_distribution",
+             "primary.sites_per_patient",
              *(f"colonization.metastasis_growth.{k}"
                for k in ("law", "rate", "capacity", "death", "mode"))}
     assert sorted(seen) == sorted(set(fields) - unset)

@@ -224,11 +224,15 @@ def predict(x):
     return P
 
 
-def residuals(x, T):
+def residuals(x, T, rows=None):
+    """Residuals of the surrogate; ``rows`` (a weight per primary, default all
+    1) leaves primaries out of the fit with weight 0 (crossval.py)."""
     P = predict(x)
     logit0 = np.log(ARREST_PRIOR / (1 - ARREST_PRIOR))
     prior = PRIOR_WEIGHT * (x[len(FIT_ORGANS)] - logit0)
-    return np.concatenate([(P - T).ravel(), (P.sum(1) - T.sum(1)) / np.sqrt(T.shape[1]), [prior]])
+    w = np.ones(len(T)) if rows is None else np.asarray(rows, float)
+    return np.concatenate([((P - T) * w[:, None]).ravel(),
+                           w * (P.sum(1) - T.sum(1)) / np.sqrt(T.shape[1]), [prior]])
 
 
 def x0():
@@ -237,14 +241,15 @@ def x0():
                            np.log(np.full(5, 2.0)), np.full(5, -2.0), np.zeros(len(TROPISM))])
 
 
-def fit(T):
+def fit(T, rows=None):
     from scipy.optimize import least_squares
     n = len(FIT_ORGANS)
     lo = np.concatenate([np.full(n, np.log(1e-4)), [-6, -6], np.full(5, np.log(1e-3)),
                          np.full(5, -8), np.full(len(TROPISM), np.log(0.2))])
     hi = np.concatenate([np.full(n, 0.0), [6, 6], np.full(5, np.log(1e3)),
                          np.full(5, 3), np.full(len(TROPISM), np.log(50))])
-    res = least_squares(residuals, np.clip(x0(), lo + 1e-9, hi - 1e-9), args=(T,), bounds=(lo, hi),
+    res = least_squares(residuals, np.clip(x0(), lo + 1e-9, hi - 1e-9), args=(T, rows),
+                        bounds=(lo, hi),
                         method="trf", max_nfev=4000)
     return res
 

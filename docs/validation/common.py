@@ -14,17 +14,33 @@ ROOT = HERE.parents[1]
 DATA = HERE / "disibio2008_calibration.csv"
 RESULTS = HERE / "results"
 
+from paget.body import ORGANS  # noqa: E402
+
+
+def _organ(*names: str) -> str:
+    """The first of ``names`` that is an organ of the body (the body's organs
+    change; e.g. colorectal is ``gut`` in the old body, ``colon`` in the new)."""
+    return next((n for n in names if n in ORGANS), names[-1])
+
+
+# The one place that says which sites are compared and with which organ: every
+# validation script (calibrate, report, crossval, level) reads these.
 #: calibrated primaries: table row -> (scenario, paget organ of the primary)
 PRIMARIES = {"lung": ("lung", "lung"), "breast": ("breast", "breast"),
-             "colorectal": ("colorectal", "gut"), "prostate": ("prostate", "prostate"),
-             "pancreas": ("pancreas", "pancreas")}
-#: autopsy sites -> paget organs; pleura and peritoneum (serosal surfaces,
-#: reached by transcoelomic spread) are not compartments of the body
-SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_nodes",
-         "liver": "liver", "lung": "lung", "bone": "bone", "adrenal": "adrenal",
-         "brain": "brain", "kidney": "kidney", "spleen": "spleen", "pancreas": "pancreas",
-         "heart": "heart", "skin": "skin"}
-NOT_MODELLED = ("pleura", "peritoneum")
+             "colorectal": ("colorectal", _organ("gut", "colon")),
+             "prostate": ("prostate", "prostate"), "pancreas": ("pancreas", "pancreas")}
+#: every site of the autopsy table -> the paget organ compared with it
+TABLE_SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_nodes",
+               "liver": "liver", "lung": "lung", "bone": "bone", "adrenal": "adrenal",
+               "brain": "brain", "kidney": "kidney", "spleen": "spleen",
+               "pancreas": "pancreas", "heart": "heart", "skin": "skin",
+               "pleura": "pleura", "peritoneum": "peritoneum"}
+#: the compared sites: those whose organ the body has (pleura and peritoneum,
+#: the serosal surfaces, only once the body has them as compartments)
+SITES = {s: o for s, o in TABLE_SITES.items() if o in ORGANS}
+NOT_MODELLED = tuple(s for s in TABLE_SITES if s not in SITES)
+#: primaries drained by the portal vein (their liver/lung ratio is a routing check)
+PORTAL = ("colorectal", "pancreas")
 
 # ASSUMPTION: a site counts as involved at autopsy when it holds a metastatic
 # lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, docs/reference/sources.md),

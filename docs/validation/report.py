@@ -9,8 +9,8 @@ and the Luzzi assay (docs/validation/assay.py), compares them with the published
 values, runs the liquid-biopsy anchors (docs/validation/liquid_biopsy.py, at least
 200 patients) and writes the page and its figure (docs/_static/validation_sites.png);
 nothing in them is edited by hand.  ``--reuse`` rewrites both from the saved results
-(docs/validation/results/: validation.json, assay.json, liquid_biopsy.json, fit.json
-and the scans) without running anything again; tests/test_docs.py checks that the
+(docs/validation/results/: validation.json, assay.json, liquid_biopsy.json, fit.json,
+clinical.json, crossval.json and the scans) without running anything again; tests/test_docs.py checks that the
 committed page is exactly what ``--reuse`` makes.
 """
 from __future__ import annotations
@@ -435,6 +435,9 @@ def main(argv=None):
     if (RESULTS / "clinical.json").exists():       # docs/validation/clinical.py writes it
         import clinical
         L += clinical.section(json.loads((RESULTS / "clinical.json").read_text()))
+    if (RESULTS / "crossval.json").exists():       # docs/validation/crossval.py writes it
+        import crossval
+        L += crossval.section(json.loads((RESULTS / "crossval.json").read_text()))
     PAGE.write_text("\n".join(L) + "\n")
     print(f"wrote {PAGE}")
     for name, rho, within, ms, mp, worst in summary:

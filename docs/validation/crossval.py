@@ -1,0 +1,359 @@
+"""Leave-one-primary-out cross-validation: predict each calibrated primary from a body fitted without it.
+
+Run from the repository root; the committed results (200 patients per
+prediction; 12 and 2 minutes on the 2-core development machine, on the
+17-organ body)::
+
+    python docs/validation/crossval.py --patients 200 --grid-patients 8 --processes 2
+    python docs/validation/crossval.py --body committed --patients 200 --processes 2
+    python docs/validation/report.py --reuse
+
+``--rescore`` scores the saved cohorts again (results/crossval_raw_BODY.json).
+
+For each of the calibrated primaries (common.PRIMARIES; the compared sites and
+their organs come from common.SITES, so the script follows the body):
+
+1. **Fit the body without it**: the stage-1 surrogate of calibrate.py, with the
+   held-out row's weight 0, gives the shared soil, the arrest per bed and the
+   lymph-node arrest (no full-model rounds: the surrogate only; the colonization
+   efficiency stays the committed one).
+2. **Fit the level relation on that body**: ``carcinoma`` run to death at the
+   rates of ``--rates`` with its primary in each training row's organ
+   (``--grid-patients`` each), turned into sites per patient on the table's
+   all-site scale as level.py does, with the training rows' compared share.
+3. **Predict the row** through ``carcinoma`` from its organ and published sites
+   per patient only: the rate the fold's relation gives for it, a full-model
+   cohort of ``--patients`` to death, untreated.
+
+``--body committed`` predicts instead on the shared body as committed and its
+committed relation, by giving ``primary.sites_per_patient`` (an in-sample
+reference: that body was fitted on all five rows).  Reported per row: Spearman
+rho over the compared sites, R^2 (1 - residual / total sum of squares about the
+row's mean share), the mean absolute error (percentage points), the liver/lung
+ratio and the sites per patient; their noise as bootstrap standard errors,
+separately for the simulated cohort (patients resampled) and the autopsy counts
+(binomial draws at the table's number of autopsies).  The baseline "copy the
+average of the other rows" is scored the same way.  Writes
+``docs/validation/results/crossval.json``; ``section`` renders the report's
+section from it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paget.errors import plural  # noqa: E402
+
+from common import (INVOLVED_CELLS, PORTAL, PRIMARIES, RESULTS, SITES,  # noqa: E402
+                    metastatic_lesions, pool_map, read_table, run_overrides)
+
+OUT = RESULTS / "crossval.json"
+#: the level relation of a fold: fewer rates than level.py's (one grid per fold)
+FOLD_RATES = (4e-4, 1.2e-3, 3.5e-3, 1e-2, 3e-2)
+#: the issue's goals (mean rho, pooled R^2, MAE in percentage points, the
+#: portal liver/lung floor, the caval ceiling)
+GOALS = {"mean_rho": 0.85, "pooled_r2": 0.80, "mae_pp": 5.0, "portal_ratio": 1.5,
+         "caval_ratio": 1.2}
+BOOT = 300
+
+
+def involved(ds) -> np.ndarray:
+    """(patients, compared sites) booleans: the site holds a metastatic lesion
+    of at least INVOLVED_CELLS at the end (as common.involvement counts)."""
+    les = metastatic_lesions(ds)
+    organs, big = les["organs"], les["cells"] >= INVOLVED_CELLS
+    m = np.zeros((ds.sizes["patient"], len(organs)), bool)
+    m[les["patient"][big], les["organ"][big]] = True
+    return m[:, [organs.index(o) for o in SITES.values()]]
+
+
+def run_matrix(args) -> dict:
+    """A carcinoma cohort run to death; its per-patient involvement and deaths."""
+    scenario, patients, seed, overrides = args
+    import paget
+    ds = paget.Simulation.from_scenario(scenario, run_overrides(patients, seed, overrides)).run()
+    return {"matrix": involved(ds).astype(int).tolist(),
+            "dead": int(np.isfinite(ds.death_time.values).sum())}
+
+
+def scores(sim: np.ndarray, pub: np.ndarray) -> dict:
+    """Spearman rho, R^2 about the row's mean, MAE (pp), liver/lung, of shares."""
+    from scipy.stats import spearmanr
+    names = list(SITES)
+    li, lu = names.index("liver"), names.index("lung")
+    ss_tot = float(((pub - pub.mean()) ** 2).sum())
+    rho = spearmanr(sim, pub).statistic if np.ptp(sim) > 0 and np.ptp(pub) > 0 else np.nan
+    return {"rho": float(rho), "r2": 1 - float(((sim - pub) ** 2).sum()) / ss_tot,
+            "mae_pp": 100 * float(np.abs(sim - pub).mean()),
+            "liver_lung": float(sim[li] / sim[lu]) if sim[lu] > 0 else float("nan")}
+
+
+def pooled(sims: list, pubs: list) -> dict:
+    """Scores pooled over the rows: mean rho, R^2 of all shares about their
+    mean, MAE (pp) over all shares."""
+    s, p = np.concatenate(sims), np.concatenate(pubs)
+    rows = [scores(a, b) for a, b in zip(sims, pubs)]
+    rhos = [r["rho"] for r in rows if np.isfinite(r["rho"])]
+    return {"mean_rho": float(np.mean(rhos)) if rhos else float("nan"),
+            "pooled_r2": 1 - float(((s - p) ** 2).sum() / ((p - p.mean()) ** 2).sum()),
+            "mae_pp": 100 * float(np.abs(s - p).mean())}
+
+
+def _draws(rng, matrices, pubs, ns, noise):
+    """One bootstrap draw of every row's (simulated, published) shares."""
+    sims, ps = [], []
+    for m, p, n in zip(matrices, pubs, ns):
+        if noise == "cohort" and m is not None:
+            sims.append(m[rng.integers(0, len(m), len(m))].mean(0))
+        else:
+            sims.append(None if m is None else m.mean(0))
+        ps.append(rng.binomial(n, p) / n if noise == "autopsy" else p)
+    return sims, ps
+
+
+def evaluate(matrices, pubs, ns, seed=0, baseline=False) -> dict:
+    """Scores per row and pooled, with bootstrap SEs for the cohort's and the
+    autopsies' noise.  ``baseline``: the prediction of row i is the mean of the
+    other rows' published shares (drawn with them), and matrices are ignored."""
+    rng = np.random.default_rng(seed)
+
+    def predict(sims, ps):
+        if not baseline:
+            return sims
+        return [np.mean([q for j, q in enumerate(ps) if j != i], axis=0) for i in range(len(ps))]
+
+    def all_scores(sims, ps):
+        pr = predict(sims, ps)
+        return [scores(a, b) for a, b in zip(pr, ps)], pooled(pr, ps)
+
+    def sd(values):     # nan where a score is undefined in (nearly) every draw
+        values = np.asarray(values, float)
+        values = values[np.isfinite(values)]
+        return float(values.std(ddof=1)) if values.size > 1 else float("nan")
+
+    base_rows, base_pool = all_scores(*_draws(rng, matrices, pubs, ns, None))
+    out = {"rows": base_rows, "pooled": base_pool, "se": {}}
+    for noise in (("autopsy",) if baseline else ("cohort", "autopsy")):
+        draws = [all_scores(*_draws(rng, matrices, pubs, ns, noise)) for _ in range(BOOT)]
+        out["se"][noise] = {
+            "rows": [{k: sd([d[0][i][k] for d in draws]) for k in base_rows[0]}
+                     for i in range(len(pubs))],
+            "pooled": {k: sd([d[1][k] for d in draws]) for k in base_pool}}
+    return out
+
+
+def fold_body(held_out: int) -> tuple[dict, dict]:
+    """The body fitted by the surrogate without row ``held_out``: (carcinoma
+    overrides, the fitted values)."""
+    import calibrate
+    from common import targets
+    T, _ = targets()
+    rows = np.ones(len(T))
+    rows[held_out] = 0.0
+    res = calibrate.fit(T, rows)
+    soil, arrest, node_arrest = calibrate.unpack(res.x)[:3]
+    prob = {"default": 0.1, "liver": calibrate.LIVER_SOIL,
+            **{o: float(min(v, 1.0)) for o, v in soil.items()}}
+    arrest_map = {"default": float(arrest), **{o: float(arrest) for o in calibrate.ARREST_ORGANS}}
+    over = {"extravasation": {"probability": prob},
+            "circulation": {"arrest": arrest_map, "lymph_node_arrest": float(node_arrest)}}
+    return over, {"soil": prob, "arrest": float(arrest), "lymph_node_arrest": float(node_arrest),
+                  "cost": float(res.cost)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--patients", type=int, default=40, help="patients of each prediction")
+    ap.add_argument("--grid-patients", type=int, default=4,
+                    help="patients per organ and rate of each fold's level relation")
+    ap.add_argument("--rates", type=float, nargs="+", default=list(FOLD_RATES))
+    ap.add_argument("--body", choices=("surrogate", "committed"), default="surrogate",
+                    help="surrogate: each fold's body fitted without its row (the "
+                         "cross-validation); committed: the shared body as committed")
+    ap.add_argument("--seed", type=int, default=808)
+    ap.add_argument("--processes", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--rescore", action="store_true",
+                    help="score the runs saved by the last run (crossval_raw_BODY.json) again")
+    a = ap.parse_args(argv)
+    if a.rescore:
+        raw = json.loads(a.out.with_name(f"crossval_raw_{a.body}.json").read_text())
+        return finish(a, raw["folds"], raw["runs"], raw["seconds"], raw["command"])
+    import level
+    from paget.config import deep_merge
+    from paget.plugins.level import rate_for_sites
+    table = read_table()
+    names = list(PRIMARIES)
+    t0 = time.time()
+    folds, jobs = [], []
+    for i, name in enumerate(names):
+        organ, spp = PRIMARIES[name][1], table[name]["mets_per_primary"]
+        training = [n for n in names if n != name]
+        if a.body == "committed":
+            over = {"primary": {"organ": organ, "sites_per_patient": spp}}
+            share = level.compared_share()
+            from paget.plugins.level import RATES, SITES_PER_PATIENT
+            rel, rate = (RATES, SITES_PER_PATIENT), rate_for_sites(spp)[0]
+            fitted = {}
+        else:
+            body, fitted = fold_body(i)
+            share = level.compared_share(training)
+            S = level.grid([PRIMARIES[n][1] for n in training], a.rates, a.grid_patients,
+                           a.seed + 100 * (i + 1), body=body, processes=a.processes)
+            rel = level.relation(a.rates, S.mean(axis=0), share)
+            rate = rate_for_sites(spp, relation=rel)[0]
+            fitted["grid_sites"] = S.tolist()
+            over = deep_merge(body, {"primary": {"organ": organ},
+                                     "intravasation": {"rate": rate}})
+        folds.append({"primary": name, "organ": organ, "sites_per_patient_published": spp,
+                      "rate": rate, "clipped": spp > rel[1][-1], "compared_share": share,
+                      "relation": {"rates": list(rel[0]), "sites_per_patient": list(rel[1])},
+                      "body": fitted})
+        jobs.append(("carcinoma", a.patients, a.seed, over))
+        print(f"{name}: rate {rate:.3g} for {spp:.2f} sites per patient", flush=True)
+    runs = pool_map(run_matrix, jobs, a.processes)
+    raw = a.out.with_name(f"crossval_raw_{a.body}.json")   # to rescore without rerunning
+    command = "python docs/validation/crossval.py " + " ".join(argv or sys.argv[1:])
+    raw.write_text(json.dumps({"folds": folds, "runs": runs, "command": command,
+                               "seconds": round(time.time() - t0, 1)}))
+    finish(a, folds, runs, time.time() - t0, command)
+
+
+def finish(a, folds, runs, seconds, command):
+    """Score the predictions and write crossval.json (and print the section)."""
+    table = read_table()
+    names = list(PRIMARIES)
+    mats = [np.array(r["matrix"], float) for r in runs]
+    pubs = [np.array([table[n][s] / 100 for s in SITES]) for n in names]
+    ns = [int(table[n]["n_autopsies"]) for n in names]
+    model = evaluate(mats, pubs, ns, seed=a.seed)
+    base = evaluate([None] * len(names), pubs, ns, seed=a.seed, baseline=True)
+    for f, m, r in zip(folds, mats, runs):
+        f.update(dead=r["dead"], patients=len(m), shares=dict(zip(SITES, m.mean(0).tolist())),
+                 compared_sites_mean=float(m.sum(1).mean()),
+                 compared_sites_se=float(m.sum(1).std(ddof=1) / np.sqrt(len(m))),
+                 published_compared_sites=float(sum(table[f["primary"]][s] for s in SITES) / 100))
+    out = {"body": a.body, "patients": a.patients, "grid_patients": a.grid_patients,
+           "rates": list(a.rates), "seed": a.seed, "sites": list(SITES), "folds": folds,
+           "model": model, "baseline": base, "goals": GOALS,
+           "seconds": round(seconds, 1),
+           "command": command.replace(" --out " + str(a.out), "")}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(a.out.read_text()) if a.out.exists() else {}
+    saved = saved if "runs" in saved else {"runs": {}}
+    saved["runs"][a.body] = out
+    a.out.write_text(json.dumps(saved, indent=1))
+    print("\n".join(section(saved)))
+
+
+# ------------------------------------------------------------------ the page
+
+def _pm(v, se_c=None, se_a=None, fmt="{:.2f}") -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    s = fmt.format(v)
+    extra = [f"+-{fmt.format(se)} {w}" for se, w in ((se_c, "cohort"), (se_a, "autopsy"))
+             if se is not None and np.isfinite(se)]
+    return s + (f" ({', '.join(extra)})" if extra else "")
+
+
+def goals_met(run) -> list[tuple[str, bool]]:
+    g, pool = run["goals"], run["model"]["pooled"]
+    rows = run["model"]["rows"]
+    portal = [(f["primary"], r["liver_lung"]) for f, r in zip(run["folds"], rows)
+              if f["primary"] in PORTAL]
+    caval = [(f["primary"], r["liver_lung"]) for f, r in zip(run["folds"], rows)
+             if f["primary"] not in PORTAL]
+    return [(f"mean rho >= {g['mean_rho']}: {pool['mean_rho']:.2f}", pool["mean_rho"] >= g["mean_rho"]),
+            (f"pooled R^2 >= {g['pooled_r2']}: {pool['pooled_r2']:.2f}", pool["pooled_r2"] >= g["pooled_r2"]),
+            (f"MAE <= {g['mae_pp']:g} pp: {pool['mae_pp']:.1f} pp", pool["mae_pp"] <= g["mae_pp"]),
+            ("portal liver/lung >= {}: {}".format(g["portal_ratio"], ", ".join(
+                f"{p} {v:.2f}" for p, v in portal)),
+             all(np.isfinite(v) and v >= g["portal_ratio"] for _, v in portal)),
+            ("caval liver/lung < {}: {}".format(g["caval_ratio"], ", ".join(
+                f"{p} {v:.2f}" for p, v in caval)),
+             all(np.isfinite(v) and v < g["caval_ratio"] for _, v in caval))]
+
+
+def published_ratio(row: dict) -> tuple[float, float]:
+    """The published liver/lung ratio and its binomial standard error (delta
+    method on the log ratio, the two shares taken as independent)."""
+    n, pl, pu = row["n_autopsies"], row["liver"] / 100, row["lung"] / 100
+    r = pl / pu
+    return r, r * float(np.sqrt((1 - pl) / (n * pl) + (1 - pu) / (n * pu)))
+
+
+def section(saved: dict) -> list[str]:
+    """The validation page's cross-validation section, from crossval.json."""
+    table = read_table()
+    L = ["## Leave-one-primary-out cross-validation\n"]
+    w = L.append
+    w("Can the shared body predict a primary it was not fitted to? For each calibrated "
+      "primary the body is fitted without it and the primary is predicted through the generic "
+      "`carcinoma` scenario from its organ and its published sites per patient only "
+      "(`docs/validation/crossval.py`, whose docstring gives the procedure; "
+      "`results/crossval.json`). Sites compared: " + ", ".join(saved["runs"][next(iter(
+          saved["runs"]))]["sites"]) + ". Noise: bootstrap standard errors, of the simulated "
+      "cohort (patients resampled) and of the autopsy counts (binomial at the table's number "
+      "of autopsies). Baseline: copying the average of the other rows' published shares. "
+      "Goals (issue 22): mean rho >= 0.85, pooled R^2 >= 0.80, mean absolute error <= 5 "
+      "percentage points, liver/lung >= 1.5 for portal-drained primaries and < 1.2 for caval "
+      "ones.\n")
+    labels = {"surrogate": "Held out (each fold's body fitted by the stage-1 surrogate without "
+                           "the row; its level relation fitted on that body)",
+              "committed": "In-sample reference (the committed body, fitted on all rows, and "
+                           "its committed level relation; `primary.sites_per_patient` given)"}
+    for key in ("surrogate", "committed"):
+        run = saved["runs"].get(key)
+        if run is None:
+            continue
+        m, b = run["model"], run["baseline"]
+        sc, sa, ba = m["se"]["cohort"], m["se"]["autopsy"], b["se"]["autopsy"]
+        w(f"### {labels[key]}\n")
+        w(f"`{run['command']}`: {run['patients']} patients per prediction"
+          + (f", {run['grid_patients']} per organ and rate in each fold's level relation "
+             f"(rates {', '.join(f'{r:g}' for r in run['rates'])} CTC per day per cell^(2/3))"
+             if key == "surrogate" else "")
+          + f"; {plural(round(run['seconds'] / 60), 'minute')} on the 2-core development "
+            f"machine (shared with other jobs).\n")
+        w("| primary | organ | rate, CTC/day per cell^(2/3) | rho | R^2 | MAE, pp | liver/lung (published) "
+          "| sites per patient, compared sites (published) | baseline rho | baseline R^2 | "
+          "baseline MAE, pp |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        for i, f in enumerate(run["folds"]):
+            r, rb = m["rows"][i], b["rows"][i]
+            pub_ratio, pub_se = published_ratio(table[f["primary"]])
+            w(f"| {f['primary']} | {f['organ']} | {f['rate']:.3g}{' (clipped)' if f['clipped'] else ''} | "
+              f"{_pm(r['rho'], sc['rows'][i]['rho'], sa['rows'][i]['rho'])} | "
+              f"{_pm(r['r2'], sc['rows'][i]['r2'], sa['rows'][i]['r2'])} | "
+              f"{_pm(r['mae_pp'], sc['rows'][i]['mae_pp'], sa['rows'][i]['mae_pp'], '{:.1f}')} | "
+              f"{_pm(r['liver_lung'], sc['rows'][i]['liver_lung'])} "
+              f"({_pm(pub_ratio, None, pub_se)}) | "
+              f"{_pm(f['compared_sites_mean'], f['compared_sites_se'])} "
+              f"({f['published_compared_sites']:.2f}; all sites {f['sites_per_patient_published']:.2f}) | "
+              f"{_pm(rb['rho'], None, ba['rows'][i]['rho'])} | {_pm(rb['r2'], None, ba['rows'][i]['r2'])} | "
+              f"{_pm(rb['mae_pp'], None, ba['rows'][i]['mae_pp'], '{:.1f}')} |")
+        p, pb = m["pooled"], b["pooled"]
+        w(f"\nPooled: mean rho {_pm(p['mean_rho'], sc['pooled']['mean_rho'], sa['pooled']['mean_rho'])}, "
+          f"R^2 {_pm(p['pooled_r2'], sc['pooled']['pooled_r2'], sa['pooled']['pooled_r2'])}, "
+          f"MAE {_pm(p['mae_pp'], sc['pooled']['mae_pp'], sa['pooled']['mae_pp'], '{:.1f}')} pp; "
+          f"baseline mean rho {_pm(pb['mean_rho'], None, ba['pooled']['mean_rho'])}, "
+          f"R^2 {_pm(pb['pooled_r2'], None, ba['pooled']['pooled_r2'])}, "
+          f"MAE {_pm(pb['mae_pp'], None, ba['pooled']['mae_pp'], '{:.1f}')} pp.\n")
+        w("Goals: " + "; ".join(f"{text} **{'met' if ok else 'not met'}**"
+                                for text, ok in goals_met(run))
+          + f". The model {'beats' if p['mae_pp'] < pb['mae_pp'] else 'does not beat'} the "
+          f"baseline on MAE, {'beats' if p['pooled_r2'] > pb['pooled_r2'] else 'does not beat'} "
+          f"it on R^2 and {'beats' if p['mean_rho'] > pb['mean_rho'] else 'does not beat'} it "
+          f"on rho.\n")
+    return L
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""docs/validation/crossval.py: leave-one-primary-out cross-validation of the shared body."""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import paget
+
+VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+
+
+def _module(name):
+    pytest.importorskip("scipy")
+    sys.path.insert(0, str(VALIDATION))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(VALIDATION))
+
+
+@pytest.fixture(scope="module")
+def cv():
+    return _module("crossval")
+
+
+@pytest.fixture(scope="module")
+def common():
+    return _module("common")
+
+
+def test_the_compared_sites_follow_the_body(common):
+    """One place maps the table's sites to organs: every compared site's organ
+    is in the body, and the others are the ones listed as not modelled."""
+    from paget.body import ORGANS
+    assert all(o in ORGANS for o in common.SITES.values())
+    assert set(common.SITES) | set(common.NOT_MODELLED) == set(common.TABLE_SITES)
+    assert not set(common.SITES) & set(common.NOT_MODELLED)
+    assert all(organ in ORGANS for _, organ in common.PRIMARIES.values())
+    header = common.read_table()["lung"]
+    assert all(s in header for s in common.TABLE_SITES)
+
+
+def test_scores_of_a_perfect_and_of_a_known_prediction(cv, common):
+    n = len(common.SITES)
+    pub = np.linspace(0.05, 0.6, n)
+    perfect = cv.scores(pub, pub)
+    assert perfect["rho"] == pytest.approx(1) and perfect["r2"] == pytest.approx(1)
+    assert perfect["mae_pp"] == 0
+    off = cv.scores(pub + 0.1, pub)          # every share 10 points high: rank kept
+    assert off["rho"] == pytest.approx(1) and off["mae_pp"] == pytest.approx(10)
+    assert off["r2"] == pytest.approx(1 - n * 0.01 / ((pub - pub.mean()) ** 2).sum())
+    names = list(common.SITES)
+    li, lu = names.index("liver"), names.index("lung")
+    assert perfect["liver_lung"] == pytest.approx(pub[li] / pub[lu])
+
+
+def test_the_baseline_copies_the_average_of_the_other_rows(cv, common):
+    rng = np.random.default_rng(3)
+    pubs = [rng.uniform(0.01, 0.7, len(common.SITES)) for _ in range(5)]
+    out = cv.evaluate([None] * 5, pubs, [100] * 5, baseline=True)
+    for i in range(5):
+        guess = np.mean([p for j, p in enumerate(pubs) if j != i], axis=0)
+        assert out["rows"][i]["mae_pp"] == pytest.approx(100 * np.abs(guess - pubs[i]).mean())
+    assert set(out["se"]) == {"autopsy"} and out["se"]["autopsy"]["pooled"]["mae_pp"] > 0
+
+
+def test_the_cohort_noise_is_zero_for_identical_patients_and_not_otherwise(cv, common):
+    """Bootstrap SEs: patients that are all alike give no cohort noise; a
+    mixed cohort does; the autopsy noise shrinks with more autopsies."""
+    n = len(common.SITES)
+    rng = np.random.default_rng(5)
+    pubs = [rng.uniform(0.05, 0.6, n) for _ in range(5)]
+    alike = [np.tile((p > 0.3).astype(float), (20, 1)) for p in pubs]
+    mixed = [(rng.random((20, n)) < p).astype(float) for p in pubs]
+    a = cv.evaluate(alike, pubs, [100] * 5, seed=1)
+    m = cv.evaluate(mixed, pubs, [100] * 5, seed=1)
+    assert a["se"]["cohort"]["pooled"]["mae_pp"] == 0
+    assert m["se"]["cohort"]["pooled"]["mae_pp"] > 0
+    big = cv.evaluate(mixed, pubs, [10000] * 5, seed=1)
+    assert big["se"]["autopsy"]["pooled"]["mae_pp"] < m["se"]["autopsy"]["pooled"]["mae_pp"]
+
+
+def test_the_section_states_each_goal_met_or_not(cv, common):
+    table = common.read_table()
+    names = list(common.PRIMARIES)
+    pubs = [np.array([table[p][s] / 100 for s in common.SITES]) for p in names]
+    rng = np.random.default_rng(2)
+    mats = [(rng.random((30, len(pubs[0]))) < p).astype(float) for p in pubs]
+    model = cv.evaluate(mats, pubs, [int(table[p]["n_autopsies"]) for p in names])
+    base = cv.evaluate([None] * 5, pubs, [int(table[p]["n_autopsies"]) for p in names],
+                       baseline=True)
+    folds = [dict(primary=p, organ=common.PRIMARIES[p][1], rate=1e-3, clipped=p == "breast",
+                  compared_sites_mean=2.0, compared_sites_se=0.2, published_compared_sites=2.1,
+                  sites_per_patient_published=table[p]["mets_per_primary"]) for p in names]
+    run = dict(body="surrogate", patients=30, grid_patients=3, rates=[1e-3, 1e-2], seed=1,
+               sites=list(common.SITES), folds=folds, model=model, baseline=base,
+               goals=cv.GOALS, seconds=61.0, command="python docs/validation/crossval.py")
+    text = "\n".join(cv.section({"runs": {"surrogate": run}}))
+    for p in names:
+        assert f"| {p} |" in text
+    assert text.count("**met**") + text.count("**not met**") == 5
+    assert "(clipped)" in text and "1 minute " in text
+    met = dict((t.split(":")[0], ok) for t, ok in cv.goals_met(run))
+    assert met["mean rho >= 0.85"] == (model["pooled"]["mean_rho"] >= 0.85)
+
+
+def test_a_fold_body_is_a_valid_carcinoma_body_without_its_row(cv):
+    """Fitted without colorectal, the surrogate's body runs in carcinoma with
+    every fitted value in place (the weights are tested below)."""
+    over, fitted = cv.fold_body(2)
+    sim = paget.Simulation.from_scenario("carcinoma", over)
+    c = sim.config
+    assert c.circulation.lymph_node_arrest == pytest.approx(fitted["lymph_node_arrest"])
+    assert c.circulation.arrest["default"] == pytest.approx(fitted["arrest"])
+    assert dict(c.extravasation.probability) == pytest.approx(fitted["soil"])
+    assert c.extravasation.probability["liver"] == 0.8
+
+
+def test_the_surrogate_weights_leave_calibrate_as_it_was():
+    """calibrate.residuals without row weights is the residual calibrate.py
+    always fitted; a weight of 0 silences that primary's residuals."""
+    cal = _module("calibrate")
+    from common import targets
+    T, _ = targets()
+    x = cal.x0()
+    full = cal.residuals(x, T)
+    assert np.array_equal(full, cal.residuals(x, T, np.ones(5)))
+    w = np.ones(5)
+    w[1] = 0
+    part = cal.residuals(x, T, w)
+    k = T.shape[1]
+    assert not part[k:2 * k].any() and part[5 * k + 1] == 0
+    assert np.array_equal(part[:k], full[:k])
