@@ -53,8 +53,9 @@ rates : paget.state.Rates
 patients : paget.state.Patients
     Read-only arrays, shape ``(n_patients,)`` over this rank's patients:
     ``index`` (int64, cohort index), ``alive`` (bool), ``burden`` (float64,
-    total tumour cells), ``ctc_shed`` (int64, CTCs shed in the previous step,
-    all organs), ``cell_death`` (float64, cells/day: the expected rate of
+    total tumour cells), ``ctc_shed`` (int64, CTCs shed into blood or lymph in
+    the previous step, all organs; cells a direct route took into a serosal
+    cavity are not counted), ``cell_death`` (float64, cells/day: the expected rate of
     tumour-cell death in the previous step, sum over growing rows of
     ``death * cells``; the source of circulating tumour DNA).
 t : float
@@ -222,7 +223,7 @@ def paget_invasion(lesions, rates, state, patients, config, body, t):
 @hookspec
 @_outputs
 def paget_intravasation(lesions, rates, state, patients, config, body, t):
-    """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``."""
+    """Intravasation: set ``rates.shed``, ``rates.lymph_fraction`` and ``rates.direct_fraction``."""
 
 
 @hookspec
