@@ -90,10 +90,10 @@ class Dissemination:
                 np.ascontiguousarray(np.stack([fm.direct for fm in mats])),
                 np.zeros(src.size, np.int64))
 
-    def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated
+    def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
         """Route the CTCs the rows ``src`` shed; ``exfoliated`` (one per row of
-        the table) receives the cells each took by the direct route."""
+        the table, or None) receives the cells each took by the direct route."""
         tab, n_org, acc = self.table, self.n_org, self.acc
         m = src.size
         sources = self._lesions(src)
@@ -128,7 +128,7 @@ class Dissemination:
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
                             *direct)
-        if direct:
+        if direct and exfoliated is not None:
             exfoliated[src] = direct[2]
         self._add(acc["ctc_shed"], sp, src_organ, src_shed)
         acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
