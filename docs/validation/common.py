@@ -16,15 +16,18 @@ RESULTS = HERE / "results"
 
 #: calibrated primaries: table row -> (scenario, paget organ of the primary)
 PRIMARIES = {"lung": ("lung", "lung"), "breast": ("breast", "breast"),
-             "colorectal": ("colorectal", "gut"), "prostate": ("prostate", "prostate"),
+             "colorectal": ("colorectal", "colon"), "prostate": ("prostate", "prostate"),
              "pancreas": ("pancreas", "pancreas")}
-#: autopsy sites -> paget organs; pleura and peritoneum (serosal surfaces,
-#: reached by transcoelomic spread) are not compartments of the body
+#: (the colorectal row pools colon and rectum; its scenario's primary is the colon)
+#: autopsy sites -> paget organs; every site of the table is a compartment of
+#: the body (pleura and peritoneum, the serosal linings, since the body was
+#: refined: reached by blood and by transcoelomic spread)
 SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_nodes",
          "liver": "liver", "lung": "lung", "bone": "bone", "adrenal": "adrenal",
-         "brain": "brain", "kidney": "kidney", "spleen": "spleen", "pancreas": "pancreas",
-         "heart": "heart", "skin": "skin"}
-NOT_MODELLED = ("pleura", "peritoneum")
+         "brain": "brain", "pleura": "pleura", "peritoneum": "peritoneum", "kidney": "kidney",
+         "spleen": "spleen", "pancreas": "pancreas", "heart": "heart", "skin": "skin"}
+#: sites of the table the body has no compartment for (none now)
+NOT_MODELLED: tuple[str, ...] = ()
 
 # ASSUMPTION: a site counts as involved at autopsy when it holds a metastatic
 # lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, docs/reference/sources.md),
