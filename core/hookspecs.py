@@ -174,7 +174,12 @@ def paget_fate_matrix(config, body, survival, arrest):
         distribution of fates of a CTC shed into the venous blood of organ i:
         column j < n_organs, arrested in organ j; last column, died in
         circulation.  ``lymph``: shape ``(n_organs + 1,)``, the same for a
-        cell shed into lymph.  Rows are probabilities summing to 1.
+        cell shed into lymph.  ``direct`` (optional, default None: no such
+        route): shape ``(n_organs, n_organs + 1)``, row i the fates of a cell
+        that leaves a lesion of organ i by a direct route (a serosal cavity),
+        for the share ``rates.direct_fraction`` of its shed cells; a plugin
+        adds it by wrapping this hook (the built-in ``transcoelomic`` does).
+        Rows are probabilities summing to 1.
         The first non-None result wins.  With no implementation CTCs cannot
         be routed, and a run whose lesions shed is refused before step 0.
     """
