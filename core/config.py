@@ -352,6 +352,11 @@ def _suggest(word: Any, choices: Iterable[str]) -> str:
     import difflib
     if not isinstance(word, str):
         return ""
+    from .body import REMOVED_ORGANS
+    parts = REMOVED_ORGANS.get(word)
+    if parts and set(parts) <= set(choices):
+        return (f" ({word!r} is no longer one organ: it was split into "
+                f"{', '.join(parts[:-1])} and {parts[-1]}; name those)")
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

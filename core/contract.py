@@ -95,6 +95,10 @@ OUTPUTS: tuple[Output, ...] = (
           "shed (e^(alpha g dt) - 1) / (alpha g), not shed dt (0: shed held over the step)"),
     _rate("lymph_fraction", "paget_intravasation", 0.0, 0.0, 1.0, "1",
           "share of the shed cells that enter lymph instead of blood"),
+    _rate("direct_fraction", "paget_intravasation", 0.0, 0.0, 1.0, "1",
+          "share of the shed cells that take a direct route instead of blood or lymph "
+          "(a serosal cavity: their fates are the fate matrix's ``direct`` rows); "
+          "lymph_fraction + direct_fraction <= 1"),
     _rate("birth", "paget_growth", 0.0, 0.0, _INF, "1/day",
           "per-cell division rate of a growing row, held for the step"),
     _rate("death", "paget_growth", 0.0, 0.0, _INF, "1/day",

@@ -53,8 +53,9 @@ rates : paget.state.Rates
 patients : paget.state.Patients
     Read-only arrays, shape ``(n_patients,)`` over this rank's patients:
     ``index`` (int64, cohort index), ``alive`` (bool), ``burden`` (float64,
-    total tumour cells), ``ctc_shed`` (int64, CTCs shed in the previous step,
-    all organs), ``cell_death`` (float64, cells/day: the expected rate of
+    total tumour cells), ``ctc_shed`` (int64, CTCs shed into blood or lymph in
+    the previous step, all organs; cells a direct route took into a serosal
+    cavity are not counted), ``cell_death`` (float64, cells/day: the expected rate of
     tumour-cell death in the previous step, sum over growing rows of
     ``death * cells``; the source of circulating tumour DNA).
 t : float
@@ -173,7 +174,12 @@ def paget_fate_matrix(config, body, survival, arrest):
         distribution of fates of a CTC shed into the venous blood of organ i:
         column j < n_organs, arrested in organ j; last column, died in
         circulation.  ``lymph``: shape ``(n_organs + 1,)``, the same for a
-        cell shed into lymph.  Rows are probabilities summing to 1.
+        cell shed into lymph.  ``direct`` (optional, default None: no such
+        route): shape ``(n_organs, n_organs + 1)``, row i the fates of a cell
+        that leaves a lesion of organ i by a direct route (a serosal cavity),
+        for the share ``rates.direct_fraction`` of its shed cells; a plugin
+        adds it by wrapping this hook (the built-in ``transcoelomic`` does).
+        Rows are probabilities summing to 1.
         The first non-None result wins.  With no implementation CTCs cannot
         be routed, and a run whose lesions shed is refused before step 0.
     """
@@ -222,7 +228,7 @@ def paget_invasion(lesions, rates, state, patients, config, body, t):
 @hookspec
 @_outputs
 def paget_intravasation(lesions, rates, state, patients, config, body, t):
-    """Intravasation: set ``rates.shed`` and ``rates.lymph_fraction``."""
+    """Intravasation: set ``rates.shed``, ``rates.lymph_fraction`` and ``rates.direct_fraction``."""
 
 
 @hookspec

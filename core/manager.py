@@ -46,7 +46,10 @@ hookimpl = pluggy.HookimplMarker("paget")
 #: * paget_removal: treatment (surgery)
 #: * paget_invasion: invasion (tryfirst), genetics, microenvironment (trylast)
 #: * paget_intravasation: intravasation (tryfirst), heterogeneity, angiogenesis
-#:   (multipliers: the order only rounds)
+#:   (multipliers: the order only rounds), transcoelomic (trylast: it splits
+#:   the lymph share that intravasation set)
+#: * paget_fate_matrix: circulation (tryfirst), wrapped by transcoelomic (which
+#:   adds the serosal cavities' ``direct`` fates to its result)
 #: * paget_growth: colonization (tryfirst), heterogeneity and genetics (both
 #:   scale net growth: the order only rounds),
 #:   angiogenesis (trylast: the cap), immune (trylast: the kill, on the capped
@@ -67,6 +70,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("invasion", "paget.plugins.invasion"),
     ("intravasation", "paget.plugins.intravasation"),
     ("circulation", "paget.plugins.circulation"),
+    ("transcoelomic", "paget.plugins.transcoelomic"),
     ("extravasation", "paget.plugins.extravasation"),
     ("colonization", "paget.plugins.colonization"),
     ("genetics", "paget.plugins.genetics"),

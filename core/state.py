@@ -15,10 +15,16 @@ __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
 
 
 class FateMatrix(NamedTuple):
-    """Absorbing fates of a CTC (see ``paget_fate_matrix``)."""
+    """Absorbing fates of a CTC (see ``paget_fate_matrix``).
+
+    ``direct`` (optional): row i is the fate of a cell that leaves a lesion of
+    organ i by a direct route (a serosal cavity), for the share
+    ``rates.direct_fraction`` of its shed cells; None: there is no such route.
+    """
 
     blood: np.ndarray  # (n_organs, n_organs + 1)
     lymph: np.ndarray  # (n_organs + 1,)
+    direct: np.ndarray | None = None  # (n_organs, n_organs + 1) or None
 
 
 #: Columns of the lesion table and their dtypes: 63 bytes per row.  A row is a

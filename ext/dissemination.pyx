@@ -26,7 +26,9 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
                 uint64_t seed, int64_t step,
                 count_t[:, ::1] arrested, count_t[::1] died,
                 count_t[:, ::1] extravasated, count_t[:, ::1] dtc_died,
-                count_t[:, ::1] dormant, count_t[:, ::1] founded):
+                count_t[:, ::1] dormant, count_t[:, ::1] founded,
+                const double[::1] direct=None, const double[:, :, ::1] f_direct=None,
+                count_t[::1] exfoliated=None):
     """Split the CTCs each source row shed over their fates.
 
     For source row i (organ o, shed n_i, lymphatic fraction l_i, circulation
@@ -36,6 +38,14 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
     arrested cells extravasate with probability ``p_extravasate[i, j]``; those
     that fail die in the capillary bed.  Extravasated cells take a fate (die,
     dormant, grow) with probabilities ``dtc_fates[i, j, :]``.
+
+    A third, direct route (a serosal cavity: ``direct``, ``f_direct`` and
+    ``exfoliated``, given together or not at all): of row i's CTCs,
+    Binomial(n_i, d_i) with d_i = ``direct[i]`` take it, written to
+    ``exfoliated[i]``, and are split over ``f_direct[c_i, o]`` (same columns as
+    ``f_blood``); the rest over the blood and lymph mixture with the lymphatic
+    share l_i / (1 - d_i), so that l_i of all the row's cells enter lymph.  A row
+    with d_i = 0 draws exactly as without the route.
 
     Outputs are per (source row, organ) except ``died`` (per source row).  Draws
     come from the stream keyed by (seed, uid, step, DISSEMINATE, patient), so the
@@ -61,6 +71,14 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
             (dormant.shape[0], dormant.shape[1]),
             (founded.shape[0], founded.shape[1]))):
         raise ValueError("disseminate: outputs must be (rows, organs)")
+    cdef bint has_direct = direct is not None
+    if has_direct != (f_direct is not None) or has_direct != (exfoliated is not None):
+        raise ValueError("disseminate: direct, f_direct and exfoliated go together")
+    if has_direct and (direct.shape[0] != m or exfoliated.shape[0] != m or
+                       f_direct.shape[0] != n_cls or f_direct.shape[1] != n_org or
+                       f_direct.shape[2] != n_fate):
+        raise ValueError("disseminate: direct and exfoliated are (rows,), f_direct "
+                         "(classes, organs, organs + 1)")
     cdef Py_ssize_t i, j, c
     for i in range(m):
         if not 0 <= fate_class[i] < n_cls:
@@ -70,8 +88,10 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
     cdef paget_stream_t s
     cdef bitgen_t bg
     cdef double[::1] pix = np.empty(n_fate, dtype=np.float64)
-    cdef double l, pd, pdorm
-    cdef count_t left, ext, x
+    cdef double[::1] pdir = np.empty(n_fate, dtype=np.float64)
+    cdef count_t[::1] cav = np.empty(n_org, dtype=np.int64)
+    cdef double l, pd, pdorm, d
+    cdef count_t left, ext, x, xd
     cdef binom_entry bcache[1 << BINOM_CACHE_BITS]
     binom_cache_clear(bcache)
     with nogil:
@@ -90,11 +110,33 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
                               PGT_PURPOSE_DISSEMINATE, <uint64_t>patient[i])
             l = lymph[i]
             c = fate_class[i]
+            xd = 0
+            if has_direct:
+                exfoliated[i] = 0
+                d = direct[i]
+                if d > 0.0:
+                    # the direct route first: its cells, then the rest's lymph share
+                    xd = draw_binomial(&bg, bcache, d, left, SPLIT_INVERSION_MEAN)
+                    exfoliated[i] = xd
+                    left -= xd
+                    l = l / (1.0 - d) if d < 1.0 else 0.0
+                    if l > 1.0:
+                        l = 1.0
             for j in range(n_fate):
                 pix[j] = (1.0 - l) * f_blood[c, organ[i], j] + l * f_lymph[c, j]
             # arrest in each organ (columns 0 .. n_org - 1) or death in the
             # circulation (the last fate, the rest)
-            died[i] = multinomial_split(&bg, bcache, left, &pix[0], n_fate, &arrested[i, 0])
+            if left > 0:
+                died[i] = multinomial_split(&bg, bcache, left, &pix[0], n_fate,
+                                            &arrested[i, 0])
+            if xd > 0:
+                for j in range(n_org):
+                    cav[j] = 0
+                for j in range(n_fate):
+                    pdir[j] = f_direct[c, organ[i], j]
+                died[i] += multinomial_split(&bg, bcache, xd, &pdir[0], n_fate, &cav[0])
+                for j in range(n_org):
+                    arrested[i, j] += cav[j]
             for j in range(n_org):
                 x = arrested[i, j]
                 if x <= 0:

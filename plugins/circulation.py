@@ -5,13 +5,17 @@ Each capillary bed a CTC enters kills it with probability ``death_per_pass``
 (size restriction), or passes on with the bed's venous blood
 (:func:`paget.body.absorbing_fates`).  Cells shed into lymph meet the regional
 lymph nodes first, die there with the nodes' ``death_per_pass``, arrest with
-probability ``lymph_node_arrest``, and otherwise go on to the distant nodes
-(where the body has them: ``body.distant_node``), which they pass the same way,
-and then reach the venous blood (and so the lungs).
+the regional station's ``lymph_node_arrest``, and otherwise go on to the distant
+nodes (where the body has them: ``body.distant_node``), which they pass the same
+way with the distant station's arrest, and then reach the venous blood through
+the thoracic duct (and so the lung bed first).
 """
 from __future__ import annotations
 
+from typing import Annotated, Literal, Union
+
 import numpy as np
+import pydantic
 from pydantic import Field
 
 from paget.body import absorbing_fates
@@ -22,6 +26,10 @@ from paget.state import FateMatrix
 
 ARREST = 0.2
 LYMPH_NODE_ARREST = 0.5
+#: the lymph node stations, in the order lymph meets them
+STATIONS = ("lymph_nodes", "distant_nodes")
+_Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+_Station = Literal[STATIONS]  # type: ignore[valid-type]
 
 
 
@@ -44,10 +52,28 @@ class CirculationTable(Table):
         json_schema_extra={"source": "assumption"})
     # ASSUMPTION: half of the cells reaching a node group by lymph arrest
     # there (the cancer scenarios share a value [DERIVED] by the joint fit).
-    lymph_node_arrest: float = Field(LYMPH_NODE_ARREST, ge=0, le=1,
-                                     description="probability a lymph-borne cell arrests in a "
-                                                 "node group (regional, then distant)",
-                                     json_schema_extra={"source": "assumption"})
+    lymph_node_arrest: Union[_Probability, dict[_Station, _Probability]] = Field(  # type: ignore[valid-type]
+        LYMPH_NODE_ARREST,
+        description="probability a lymph-borne cell arrests in a node station: one value for "
+                    "both, or {lymph_nodes = a, distant_nodes = b} (regional, then distant "
+                    "nodes; both named)",
+        json_schema_extra={"source": "assumption"})
+
+    @pydantic.field_validator("lymph_node_arrest")
+    @classmethod
+    def _both_stations(cls, v):
+        if isinstance(v, dict):
+            missing = [s for s in STATIONS if s not in v]
+            if missing:
+                raise ValueError(f"a per-station table must name both node stations "
+                                 f"({' and '.join(STATIONS)}); missing {', '.join(missing)}")
+        return v
+
+
+def node_arrest(value, station: str) -> float:
+    """A station's arrest probability from ``lymph_node_arrest`` (one number for
+    both stations, or a {station: probability} map)."""
+    return float(value[station]) if isinstance(value, dict) else float(value)
 
 
 @hookimpl
@@ -72,13 +98,15 @@ def paget_fate_matrix(config, body, survival, arrest):
     # each node group is a bed like any other: death first, then arrest, else
     # onwards (regional nodes -> distant nodes -> venous blood), built from the
     # venous end backwards
-    node_arrest = min(1.0, cfg.lymph_node_arrest * arrest_mult)
     lymph = venous
-    groups = [body.lymph_node] + ([body.distant_node] if body.distant_node else [])
-    for name in reversed(groups):
+    groups = [(body.lymph_node, STATIONS[0])]
+    if body.distant_node:
+        groups.append((body.distant_node, STATIONS[1]))
+    for name, station in reversed(groups):
         ln = body.organ_index(name)
-        onward = (1.0 - death[ln]) * (1.0 - node_arrest) * lymph
-        onward[ln] += (1.0 - death[ln]) * node_arrest
+        stop = min(1.0, node_arrest(cfg.lymph_node_arrest, station) * arrest_mult)
+        onward = (1.0 - death[ln]) * (1.0 - stop) * lymph
+        onward[ln] += (1.0 - death[ln]) * stop
         onward[-1] += death[ln]
         lymph = onward
     return FateMatrix(blood=blood, lymph=lymph)

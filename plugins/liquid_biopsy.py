@@ -11,7 +11,9 @@ drawn each step for living patients and recorded at the output times.
   the blood holds the steady state ``S t_c / ln 2`` cells; a draw of ``v`` mL
   of a blood volume ``V`` mL holds ``Poisson(S t_c v / (V ln 2))`` CTCs.  All
   shed cells are counted as entering the blood (the lymph share reaches the
-  venous blood after the nodes within hours: an ASSUMPTION).
+  venous blood after the nodes within hours: an ASSUMPTION), except those a
+  direct route takes into a serosal cavity (transcoelomic spread), which never
+  enter the blood (``patients.ctc_shed`` leaves them out).
   ``ctc_positive`` flags the CellSearch threshold.
 * **ctDNA**: dying tumour cells (``patients.cell_death``, cells/day) release
   ``r`` genome equivalents (GE) each into plasma, cleared with half-life

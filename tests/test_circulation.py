@@ -26,9 +26,14 @@ CAVAL = [i for i, d in enumerate(BODY.drains) if d == "caval"]
 PORTAL = [i for i, d in enumerate(BODY.drains) if d == "portal"]
 
 
-def _outflow(j):
-    """Where the venous blood of bed j goes next."""
-    return {"caval": LUNG, "portal": LIVER, "pulmonary": ARTERIAL}[BODY.drains[j]]
+def _outflow(j, rng):
+    """Where the venous blood of bed j goes next (drawn where the organ's
+    drainage is fractional)."""
+    d = BODY.drains[j]
+    if not isinstance(d, str):
+        kinds = list(d)
+        d = kinds[rng.choice(len(kinds), p=[d[k] for k in kinds])]
+    return {"caval": LUNG, "portal": LIVER, "pulmonary": ARTERIAL}[d]
 
 
 def walk_fates(source, arrest, death, walks, rng):
@@ -40,7 +45,7 @@ def walk_fates(source, arrest, death, walks, rng):
     moves on to the bed's outflow.  Walkers are advanced together, one move per
     loop, until every one has a fate.
     """
-    where = np.full(walks, _outflow(source))
+    where = np.array([_outflow(source, rng) for _ in range(walks)])
     fate = np.full(walks, -1)
     while np.any(fate < 0):
         moving = np.flatnonzero(fate < 0)
@@ -54,7 +59,7 @@ def walk_fates(source, arrest, death, walks, rng):
         fate[moving[dies]] = DIED
         fate[moving[arrests]] = j[arrests]
         passes = ~dies & ~arrests
-        where[moving[passes]] = [_outflow(b) for b in j[passes]]
+        where[moving[passes]] = [_outflow(b, rng) for b in j[passes]]
     return np.bincount(fate, minlength=N_ORG + 1)
 
 
@@ -81,7 +86,7 @@ def test_rows_are_probability_distributions(params):
 # ------------------------------------------------------------------ Monte Carlo
 
 WALKS = 20000
-MC_SOURCES = ["breast", "gut", "lung", "spleen"]
+MC_SOURCES = ["breast", "colon", "lung", "spleen", "rectum", "pleura"]
 
 
 @pytest.mark.parametrize("source", MC_SOURCES, ids=MC_SOURCES)

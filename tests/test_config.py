@@ -138,8 +138,10 @@ def test_a_huge_shedding_rate_is_refused_naming_its_key_not_the_capacity():
      "extravasation.probability.liver = 1.5: must be within [0, 1]"),
     ({"extravasation": {"probability": {"lvier": 0.5}}},
      "extravasation.probability.lvier = 0.5: unknown organ 'lvier' (did you mean 'liver'?); "
-     "organs are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, gut, "
-     "pancreas, breast, prostate, lymph_nodes, distant_nodes, other (or default)"),
+     "organs are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, "
+     "stomach, small_intestine, colon, rectum, esophagus, pancreas, breast, prostate, bladder, "
+     "uterus, cervix, ovary, testis, thyroid, pleura, peritoneum, lymph_nodes, distant_nodes, "
+     "other (or default)"),
     ({"circulation": {"arrest": "high"}},
      "circulation.arrest = 'high': must be a number within [0, 1], or a per-organ table "
      "{default = x, <organ> = y, ...}"),
@@ -147,16 +149,19 @@ def test_a_huge_shedding_rate_is_refused_naming_its_key_not_the_capacity():
      "colonization.growth.capacity.lung = 0.5: must be within [1, 4503599627370496]"),
     ({"body": {"flow_percent": {"lungs": 100.0}}},
      "body.flow_percent.lungs = 100.0: unknown organ 'lungs' (did you mean 'lung'?); organs "
-     "are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, gut, "
-     "pancreas, breast, prostate, lymph_nodes, distant_nodes, other"),
+     "are: lung, liver, bone, brain, adrenal, kidney, spleen, skin, muscle, heart, stomach, "
+     "small_intestine, colon, rectum, esophagus, pancreas, breast, prostate, bladder, uterus, "
+     "cervix, ovary, testis, thyroid, pleura, peritoneum, lymph_nodes, distant_nodes, other"),
     ({"cohort": {"patients": "3"}},
      "cohort.patients = '3': must be a whole number within [1, 2147483647]"),
     ({"cohort": {"years": float("inf")}},
      "cohort.years = inf: must be a finite number within (0, 200]"),
     ({"primary": {"organ": "spleeen"}},
      "primary.organ = 'spleeen' (did you mean 'spleen'?): must be one of 'lung', 'liver', "
-     "'bone', 'brain', 'adrenal', 'kidney', 'spleen', 'skin', 'muscle', 'heart', 'gut', "
-     "'pancreas', 'breast', 'prostate', 'lymph_nodes', 'distant_nodes' or 'other'"),
+     "'bone', 'brain', 'adrenal', 'kidney', 'spleen', 'skin', 'muscle', 'heart', 'stomach', "
+     "'small_intestine', 'colon', 'rectum', 'esophagus', 'pancreas', 'breast', 'prostate', "
+     "'bladder', 'uterus', 'cervix', 'ovary', 'testis', 'thyroid', 'pleura', 'peritoneum', "
+     "'lymph_nodes', 'distant_nodes' or 'other'"),
     ({"plugins": {"load": [1]}}, "plugins.load[0] = 1: must be a string"),
     ({"cohort": {"patiens": 3}},
      "cohort.patiens: unknown key (did you mean 'patients'?); allowed keys: patients, years, dt"),

@@ -269,7 +269,9 @@ def test_mutation_picks_an_uncarried_alteration_by_weight():
 
 @pytest.fixture(scope="module")
 def evolving():
-    return run(busy(cohort={"patients": 2, "years": 0.2}, genetics={"mutation_rate": 1e-6}),
+    # 1e-5 per division over 0.3 year: ~20 metastases seeded by mutant clones
+    # (at 1e-6 over 0.2 year, ~0.5: none, for some bodies and seeds)
+    return run(busy(cohort={"patients": 2, "years": 0.3}, genetics={"mutation_rate": 1e-5}),
                "genetics")
 
 

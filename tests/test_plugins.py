@@ -16,7 +16,8 @@ def test_builtin_plugins_are_listed_with_their_hooks():
     sim = paget.Simulation({}, entry_points=False)
     info = {p.name: p for p in sim.plugin_info}
     assert [name for name, _ in DEFAULT_PLUGINS] == list(info)
-    assert list(info) == ["invasion", "intravasation", "circulation", "extravasation",
+    assert list(info) == ["invasion", "intravasation", "circulation", "transcoelomic",
+                          "extravasation",
                           "colonization", "genetics", "microenvironment", "angiogenesis", "immune",
                           "heterogeneity", "imaging", "liquid_biopsy", "supportive", "treatment",
                           "outcome"]
@@ -40,7 +41,8 @@ def test_builtin_plugins_are_called_in_the_documented_order():
                                            "treatment"]
     assert order("paget_removal") == ["treatment"]
     assert order("paget_invasion") == ["invasion", "genetics", "microenvironment"]
-    assert order("paget_intravasation") == ["intravasation", "heterogeneity", "angiogenesis"]
+    assert order("paget_intravasation") == ["intravasation", "heterogeneity", "angiogenesis",
+                                            "transcoelomic"]
     assert order("paget_growth") == ["colonization", "heterogeneity", "genetics", "angiogenesis",
                                      "immune", "treatment"]
     assert order("paget_dormancy") == ["colonization"]
@@ -48,7 +50,9 @@ def test_builtin_plugins_are_called_in_the_documented_order():
     assert order("paget_extravasation") == ["extravasation", "genetics", "microenvironment"]
     assert order("paget_dtc_fate") == ["colonization", "microenvironment"]
     assert order("paget_mutation") == ["genetics"]
-    assert order("paget_fate_matrix") == ["circulation"]
+    # transcoelomic wraps the circulation's result (a pluggy wrapper: entered
+    # first, it receives the circulation's FateMatrix and adds its direct rows)
+    assert order("paget_fate_matrix") == ["transcoelomic", "circulation"]
     assert order("paget_outcome") == ["outcome"]
 
 

@@ -232,9 +232,9 @@ def test_generic_carcinoma_routing_colon_towards_liver_breast_towards_lung():
     portal-drained primary's CTCs arrest relatively more in the liver, a caval
     one's in the lung.  At the
     shared arrest of ~0.2 per bed the lung, which every circuit passes, still
-    takes more arrests than the liver even from the gut; only the ratio and the
+    takes more arrests than the liver even from the colon; only the ratio and the
     differences between the primaries carry the anatomy."""
-    colon, breast = _first_organs("gut"), _first_organs("breast")
+    colon, breast = _first_organs("colon"), _first_organs("breast")
     assert colon["liver"] > breast["liver"]
     assert breast["lung"] > colon["lung"]
     assert colon["liver"] / colon["lung"] > 2 * breast["liver"] / breast["lung"]

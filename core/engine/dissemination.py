@@ -31,7 +31,14 @@ def check_fates(fates: FateMatrix, n_org: int) -> None:
         raise PluginError(f"paget_fate_matrix returned shapes {blood.shape}, {lymph.shape}; "
                           f"expected ({n_org}, {n_org + 1}) and ({n_org + 1},)",
                           hook="paget_fate_matrix")
-    for name, a in (("blood", blood), ("lymph", lymph)):
+    checks = [("blood", blood), ("lymph", lymph)]
+    if fates.direct is not None:
+        direct = np.asarray(fates.direct)
+        if direct.shape != (n_org, n_org + 1):
+            raise PluginError(f"paget_fate_matrix returned direct fates of shape {direct.shape}; "
+                              f"expected ({n_org}, {n_org + 1})", hook="paget_fate_matrix")
+        checks.append(("direct", direct))
+    for name, a in checks:
         if not (np.all(np.isfinite(a)) and a.min() >= 0 and
                 np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
             raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
@@ -65,8 +72,28 @@ class Dissemination:
             self._fate_cache[key] = fm
         return fm
 
-    def _disseminate(self, step, t, src, shed, rates, state, patients
+    def _direct_route(self, src, rates, mats) -> tuple:
+        """The kernel's direct-route arguments (``direct``, ``f_direct``,
+        ``exfoliated``) where a source row sends cells by it, else ``()``: a
+        run without the route calls the kernel as it always did."""
+        d = rates.direct_fraction[src]
+        if not d.any():
+            return ()
+        if np.max(d + rates.lymph_fraction[src]) > 1.0 + 1e-12:
+            raise PluginError("paget_intravasation: lymph_fraction + direct_fraction must be "
+                              "<= 1 for every row", hook="paget_intravasation")
+        if any(fm.direct is None for fm in mats):
+            raise PluginError("rates.direct_fraction > 0 but paget_fate_matrix gave no direct "
+                              "fates (FateMatrix.direct is None): which plugin routes those "
+                              "cells?", hook="paget_fate_matrix")
+        return (np.ascontiguousarray(d, dtype=np.float64),
+                np.ascontiguousarray(np.stack([fm.direct for fm in mats])),
+                np.zeros(src.size, np.int64))
+
+    def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
+        """Route the CTCs the rows ``src`` shed; ``exfoliated`` (one per row of
+        the table, or None) receives the cells each took by the direct route."""
         tab, n_org, acc = self.table, self.n_org, self.acc
         m = src.size
         sources = self._lesions(src)
@@ -79,6 +106,7 @@ class Dissemination:
         mats = [self.fate_matrix(a, b) for a, b in pairs]
         f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
         f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
+        direct = self._direct_route(src, rates, mats)
         p_ext = neutral("probability", (m, n_org))
         fates = neutral("fates", (m, n_org))
         env = dict(sources=sources, state=state, patients=patients, config=self.config,
@@ -98,7 +126,10 @@ class Dissemination:
                             fate_class.astype(np.int64).ravel(), src_shed,
                             np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
-                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"])
+                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
+                            *direct)
+        if direct and exfoliated is not None:
+            exfoliated[src] = direct[2]
         self._add(acc["ctc_shed"], sp, src_organ, src_shed)
         acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
         # a patient's rows add up (integers: exact in any order), one compiled pass

@@ -196,8 +196,6 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self._check_exact(tab.cells)  # before the counts it drew make new rows
         pidx = tab.patient - self.lo
         acc = self.acc
-        self.last_shed = self._gsum(np.bincount(pidx, weights=shed, minlength=self.P)
-                                    .astype(np.int64))
         self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
         # dormant pools: deaths are what left the pool without reactivating
         # (other rows add 0.0, which leaves every partial sum of bincount as it is)
@@ -206,8 +204,14 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                       np.where(dormant, (cells_before - tab.cells) - react, 0.0))
         new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
         src = np.flatnonzero(shed)
+        exfoliated = np.zeros(n, np.int64)
         if src.size:
-            new_rows += self._disseminate(step, t, src, shed, rates, state, patients)
+            new_rows += self._disseminate(step, t, src, shed, rates, state, patients,
+                                          exfoliated)
+        # what readouts see as shed (patients.ctc_shed): the cells that entered
+        # blood or lymph, not those a direct route took into a serosal cavity
+        self.last_shed = self._gsum(np.bincount(pidx, weights=shed - exfoliated,
+                                                minlength=self.P).astype(np.int64))
         if react.any():
             reac = np.flatnonzero(react)
             self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])

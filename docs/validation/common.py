@@ -17,17 +17,11 @@ RESULTS = HERE / "results"
 from paget.body import ORGANS  # noqa: E402
 
 
-def _organ(*names: str) -> str:
-    """The first of ``names`` that is an organ of the body (the body's organs
-    change; e.g. colorectal is ``gut`` in the old body, ``colon`` in the new)."""
-    return next((n for n in names if n in ORGANS), names[-1])
-
-
 # The one place that says which sites are compared and with which organ: every
 # validation script (calibrate, report, crossval, level) reads these.
 #: calibrated primaries: table row -> (scenario, paget organ of the primary)
 PRIMARIES = {"lung": ("lung", "lung"), "breast": ("breast", "breast"),
-             "colorectal": ("colorectal", _organ("gut", "colon")),
+             "colorectal": ("colorectal", "colon"),  # the row pools colon and rectum
              "prostate": ("prostate", "prostate"), "pancreas": ("pancreas", "pancreas")}
 #: every site of the autopsy table -> the paget organ compared with it
 TABLE_SITES = {"lymph_nodes_regional": "lymph_nodes", "lymph_nodes_distant": "distant_nodes",

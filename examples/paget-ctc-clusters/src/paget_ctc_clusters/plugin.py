@@ -45,7 +45,7 @@ The expected number of cells shed is unchanged, and both ends are exact
 In between, with the default body and parameters, the averaged cell dies in
 circulation 1-4 percentage points less often than the two-class mixture
 would, and founds colonies per shed cell within about +7 % (caval-drained
-primaries such as breast) to -36 % (portal-drained primaries such as gut,
+primaries such as breast) to -36 % (portal-drained primaries such as colon,
 whose clusters would stop in the liver, where extravasation is likely) of
 the two-class value; ``tests/test_ctc_clusters.py`` measures these numbers
 and README.md lists them.  Clusters are also not shed as units: cell counts

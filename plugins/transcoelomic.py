@@ -1,0 +1,117 @@
+"""Transcoelomic spread: cells a primary sheds inside a serosal cavity seed its lining.
+
+A primary of an organ that lies in a serosal cavity sheds part of its cells
+(``exfoliation``) into the cavity's fluid instead of its blood or lymph; the
+fluid carries them to the lining, where each attaches with probability
+``attachment`` (the others die, detached, in the fluid) and then meets the
+lining's soil like any arrested cell (``paget_extravasation``,
+``paget_dtc_fate`` of the organ ``peritoneum`` or ``pleura``).  The mechanism,
+exfoliation, transport by the peritoneal fluid and attachment to the
+mesothelium, is reviewed by Tan, Agarwal & Kaye (2006, Lancet Oncol 7:925-934)
+and Lengyel (2010, Am J Pathol 177:1053-1064) for ovarian cancer, and by
+Sugarbaker (1996, Cancer Treat Res 81:149-168) for gastrointestinal cancers
+[RECALLED, not re-checked].
+
+The route is generic for the engine: this plugin sets ``rates.direct_fraction``
+(``paget_intravasation``) and adds the cavity's fates to the fate matrix as
+``FateMatrix.direct`` (a wrapper of ``paget_fate_matrix``).  Cells that take it
+never enter the blood, so the blood readouts (``patients.ctc_shed``) leave
+them out.  Only primaries exfoliate (a metastasis on the lining seeds it by
+growing; ASSUMPTION).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from paget.body import Body
+from paget.config import Table
+from paget.manager import hookimpl
+
+#: The serosal cavity each organ lies in, and the share of the organ inside it
+#: (anatomy: Standring S, ed. (2016) Gray's Anatomy, 41st ed. [RECALLED]):
+#: stomach, small intestine, colon, uterus and ovary are covered by visceral
+#: peritoneum; the pancreas is retroperitoneal but its cancer spreads into the
+#: peritoneal cavity once it breaches the posterior peritoneum (Sugarbaker
+#: 1996); the rectum's upper third has a peritoneal covering, its lower two
+#: thirds none (ASSUMPTION: a third, by length); the lung is covered by
+#: visceral pleura.
+CAVITIES: dict[str, tuple[str, float]] = {
+    "stomach": ("peritoneum", 1.0), "small_intestine": ("peritoneum", 1.0),
+    "colon": ("peritoneum", 1.0), "rectum": ("peritoneum", 1.0 / 3.0),
+    "pancreas": ("peritoneum", 1.0), "ovary": ("peritoneum", 1.0),
+    "uterus": ("peritoneum", 1.0), "lung": ("pleura", 1.0),
+}
+
+
+class TranscoelomicTable(Table):
+    # ASSUMPTION (no published share of shed cells): a tenth of the cells a
+    # primary inside a cavity sheds go into the cavity, as many as take the
+    # lymphatic route by default (intravasation.lymph_fraction).
+    exfoliation: float = Field(
+        0.1, ge=0, le=1,
+        description="share of the cells shed by a primary wholly inside a serosal cavity that "
+                    "enter the cavity instead of blood or lymph (dimensionless; scaled by the "
+                    "share of the organ inside the cavity; 0 switches the route off)",
+        json_schema_extra={"source": "assumption"})
+    # ASSUMPTION: half of the exfoliated cells attach to the mesothelium; the
+    # rest die detached in the fluid (anoikis; Tan et al. 2006 review both).
+    attachment: float = Field(
+        0.5, ge=0, le=1,
+        description="probability that an exfoliated cell attaches to the cavity's lining "
+                    "(the others die in the fluid; dimensionless)",
+        json_schema_extra={"source": "assumption"})
+
+
+@hookimpl
+def paget_config_tables():
+    return {"transcoelomic": TranscoelomicTable}
+
+
+def exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
+    """Per organ, the share of a primary's shed cells that enter its cavity
+    (0 where the organ lies in no cavity of this body)."""
+    out = np.zeros(body.n_organs)
+    for organ, (cavity, inside) in CAVITIES.items():
+        if organ in body.index and cavity in body.index:
+            out[body.index[organ]] = cfg.exfoliation * inside
+    return out
+
+
+def direct_fates(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
+    """The ``FateMatrix.direct`` rows: from an organ in a cavity, attached to
+    its lining with probability ``attachment``, else dead; from any other
+    organ (which sends no cell by this route), dead."""
+    n = body.n_organs
+    fates = np.zeros((n, n + 1))
+    fates[:, n] = 1.0
+    for organ, (cavity, _) in CAVITIES.items():
+        if organ in body.index and cavity in body.index:
+            i = body.index[organ]
+            fates[i, body.index[cavity]] = cfg.attachment
+            fates[i, n] = 1.0 - cfg.attachment
+    return fates
+
+
+@hookimpl(trylast=True)
+def paget_intravasation(lesions, rates, config, body):
+    """The share ``exfoliation`` of a primary's shed cells goes into its cavity;
+    the rest split over lymph and blood as intravasation set them (trylast:
+    after ``lymph_fraction`` is set)."""
+    share = exfoliation(body, config.transcoelomic)
+    if not share.any():
+        return
+    d = np.where(lesions.primary & ~lesions.dormant, share[lesions.organ], 0.0)
+    rows = np.flatnonzero(d)
+    if rows.size:
+        rates.direct_fraction[rows] = d[rows]
+        rates.lymph_fraction[rows] *= 1.0 - d[rows]
+
+
+@hookimpl(wrapper=True)
+def paget_fate_matrix(config, body, survival, arrest):
+    """Add the cavity's fates (``FateMatrix.direct``) to the circulation's."""
+    fm = yield
+    if fm is None or not exfoliation(body, config.transcoelomic).any():
+        return fm
+    return fm._replace(direct=direct_fates(body, config.transcoelomic))
