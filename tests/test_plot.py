@@ -36,7 +36,7 @@ def _assert_pngs(directory: Path) -> None:
         assert data.startswith(PNG) and len(data) > 5000, name
 
 
-def test_plot_writes_four_pngs_next_to_the_file(result_file, capsys):
+def test_plot_writes_every_figure_next_to_the_file(result_file, capsys):
     assert main(["plot", str(result_file)]) == 0
     directory = result_file.with_name("cohort_plots")
     _assert_pngs(directory)
