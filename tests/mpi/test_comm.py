@@ -77,7 +77,7 @@ def test_zarr_is_written_by_every_rank_without_gathering(mpi_tmp_path, arms):
 def _join(blocks: list[xr.Dataset]) -> xr.Dataset:
     """The ranks' blocks as one Dataset, as run() gathers them: variables over
     patients in rank order, table rows arm after arm (rank order within an arm)."""
-    tables = ("lesion", "clone")
+    from paget.output import TABLE_DIMS as tables   # lesion, clone, seeding_edge
     first = blocks[0]
     out = xr.concat([b[[v for v in b.data_vars if not set(b[v].dims) & set(tables)]]
                      for b in blocks], dim="patient", data_vars="minimal",
@@ -85,8 +85,9 @@ def _join(blocks: list[xr.Dataset]) -> xr.Dataset:
     for dim in tables:
         names = [v for v in first.data_vars if dim in first[v].dims]
         rows = [b[names] for b in blocks]
-        if f"{dim}_arm" in first:
-            rows = [r.isel({dim: (r[f"{dim}_arm"] == arm).values})
+        arm_var = f"{dim.split('_')[0]}_arm"   # lesion_arm, clone_arm, seeding_arm
+        if arm_var in first:
+            rows = [r.isel({dim: (r[arm_var] == arm).values})
                     for arm in first.arm.values for r in rows]
         cat = xr.concat(rows, dim=dim, combine_attrs="override")
         for v in names:
