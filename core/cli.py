@@ -393,7 +393,23 @@ def _summary_part(ds) -> dict:
                      .reshape(len(arms or [0]), -1).sum(axis=1) if detected else None),
         "patterns": (_pattern_counts(ds.migration_pattern.values)
                      if "migration_pattern" in ds else None),
+        "causes": _cause_counts(ds),
     }
+
+
+def _cause_counts(ds) -> dict[str, int] | None:
+    """How many of the dead patients (x arms) died of each cause, where a plugin
+    records it as a CF flag variable ``death_cause`` (``flag_values`` and
+    ``flag_meanings``); None where no plugin does."""
+    import numpy as np
+    var = ds.get("death_cause")
+    if var is None or "flag_meanings" not in var.attrs:
+        return None
+    meanings = str(var.attrs["flag_meanings"]).split()
+    values = np.asarray(var.attrs.get("flag_values", np.arange(len(meanings)))).ravel()
+    dead = np.isfinite(ds.death_time.values)
+    codes = np.asarray(var.values)[dead]
+    return {m: int((codes == v).sum()) for v, m in zip(values, meanings)}
 
 
 def _pattern_counts(values) -> dict[str, int]:
@@ -423,6 +439,8 @@ def _gather_summary(ds, comm) -> dict | None:
         whole["detected"] = np.sum([p["detected"] for p in parts], axis=0)
     if whole["patterns"] is not None:
         whole["patterns"] = {k: sum(p["patterns"][k] for p in parts) for k in whole["patterns"]}
+    if whole.get("causes") is not None:
+        whole["causes"] = {k: sum(p["causes"][k] for p in parts) for k in whole["causes"]}
     return whole
 
 
@@ -455,7 +473,10 @@ def _print_summary(s: dict, console) -> None:
                       f"{shares}")
     if arms is None:
         deaths = int(np.isfinite(s["death_time"]).sum())
-        console.print(f"died at the lethal burden: {deaths}/{plural(n, 'patient')}")
+        causes = s.get("causes")
+        why = "" if not causes else " (" + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in causes.items() if v) + ")"
+        console.print(f"died: {deaths}/{plural(n, 'patient')}{why}")
         return
     table = Table(title="trial arms (same virtual patients)")
     for column in ("arm", "died", "median survival", "metastasis detected"):

@@ -125,7 +125,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("result", type=Path, metavar="OUT", help="a result file written by paget run")
     p.add_argument("--patient", type=int, required=True, help="the patient to export")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
-                   help="directory for the files (must exist)")
+                   help="directory for the files (made if missing)")
     p.add_argument("--min-cells", type=float, default=1.0,
                    help="growing cells a lesion needs to count as a site's (default 1)")
     p.add_argument("--depth", type=int, default=100, help="reads per locus (default 100)")
@@ -151,8 +151,8 @@ def command(args, comm=None) -> int:
         return refuse(f"--purity {args.purity}: must be in (0, 1]")
     if args.min_cells < 0:
         return refuse(f"--min-cells {args.min_cells}: must be at least 0 cells")
-    if not args.output.is_dir():
-        return refuse(f"-o {str(args.output)!r}: not an existing directory")
+    if args.output.exists() and not args.output.is_dir():
+        return refuse(f"-o {str(args.output)!r}: exists and is not a directory")
     try:
         ds = open_dataset(args.result).load()
     except (OSError, ValueError) as exc:
@@ -164,10 +164,15 @@ def command(args, comm=None) -> int:
     for name in ("clone_id", "lesion_id"):
         if name not in ds:
             return refuse(f"{str(args.result)!r}: not a paget result ({name} is missing)")
+    made = [d for d in (args.output, *args.output.parents) if not d.exists()]
     try:
+        args.output.mkdir(parents=True, exist_ok=True)
         paths = export_patient(ds, args.patient, args.output, min_cells=args.min_cells,
                                depth=args.depth, purity=args.purity)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
+        for d in made:              # a refused export leaves nothing behind
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
         return refuse(" ".join(str(exc).split()))
     for path in paths:
         print(path)

@@ -118,3 +118,20 @@ def test_run_a_trial_writes_the_arm_dimension_and_a_summary_per_arm(tmp_path):
     ds = paget.open_dataset(out)
     assert ds.arm.values.tolist() == ["control", "surgery"]
     assert ds.death_time.dims == ("arm", "patient")
+
+
+def test_the_summary_counts_the_causes_of_death_a_plugin_records():
+    """A CF flag variable ``death_cause`` is counted over the dead patients only,
+    by its flag meanings; without it the summary has no causes."""
+    import numpy as np
+    import xarray as xr
+
+    from paget.cli import _cause_counts
+    ds = xr.Dataset({
+        "death_time": ("patient", np.array([10.0, np.nan, 30.0, 40.0])),
+        "death_cause": ("patient", np.array([1, 1, 3, 1], np.int16),
+                        {"flag_values": np.array([0, 1, 2, 3], np.int16),
+                         "flag_meanings": "alive total_burden primary_local liver_failure"})})
+    assert _cause_counts(ds) == {"alive": 0, "total_burden": 2, "primary_local": 0,
+                                 "liver_failure": 1}
+    assert _cause_counts(ds.drop_vars("death_cause")) is None

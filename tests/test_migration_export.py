@@ -77,9 +77,19 @@ def test_cli_writes_three_files_and_refuses_bad_input(result, tmp_path, capsys):
         err = capsys.readouterr().err
         assert fragment in err and len(err.strip().splitlines()) == 1, err
     assert not list(empty.iterdir())
+    # a directory that does not exist yet is made, but not for a refused export
+    assert main(["export-migration", str(path), "--patient", "7", "-o",
+                 str(tmp_path / "new" / "dir")]) == 2
+    assert not (tmp_path / "new").exists()
+    capsys.readouterr()
     assert main(["export-migration", str(path), "--patient", "0", "-o",
-                 str(tmp_path / "missing")]) == 2
-    assert "not an existing directory" in capsys.readouterr().err
+                 str(tmp_path / "new" / "dir")]) == 0
+    assert list((tmp_path / "new" / "dir").iterdir())
+    capsys.readouterr()
+    (tmp_path / "file").write_text("")
+    assert main(["export-migration", str(path), "--patient", "0", "-o",
+                 str(tmp_path / "file")]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
 
 
 def _lesions(cells, genotype, dormant=None):
