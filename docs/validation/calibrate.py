@@ -3,14 +3,14 @@
 Run from the repository root::
 
     python docs/validation/calibrate.py --fit --rounds 1 --patients 24
-    python docs/validation/calibrate.py --rounds 2 --patients 80 --seed 5000 --damping 0.5
-    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
+    python docs/validation/calibrate.py --joint --rounds 2 --patients 40 --seed 9000 --damping 0.5
 
 What is fitted (see docs/explanation/validation.md for the full procedure):
 
-* shared by every cancer (the body's): the extravasation soil of the 11 organs
-  of the autopsy table other than the liver (liver 0.8 is read: Luzzi et al.
-  1998, and fixes the scale), one arrest probability per capillary bed, the
+* shared by every cancer (the body's): the extravasation soil of the organs
+  of the compared sites other than the liver (13 on the 29-organ body, pleura
+  and peritoneum included; liver 0.8 is read: Luzzi et al. 1998, and fixes the
+  scale), one arrest probability per capillary bed, the
   lymph-node arrest, and the seeding by metastases relative to the primary;
 * per cancer: the seeding intensity (mapped to ``intravasation.rate``), the
   lymph fraction, and the bone tropism of breast and prostate;
@@ -27,9 +27,9 @@ where a_i is where a shed cell arrests (the circulation's fate matrix: blood
 row of the primary's organ and lymph row mixed by the lymph fraction), s the
 soil, tau the tropism, F the blood rows (metastases seeding onwards) and B
 their weight; involvement is P_ij = 1 - exp(-lambda_ij).  The objective is the
-sum over the 5 primaries of the squared differences of the site shares (12
-sites) plus, per primary, the squared difference of the summed shares
-(mets per patient over those sites) divided by 12; optimizer:
+sum over the 5 primaries of the squared differences of the site shares (the
+compared sites, common.SITES: 14) plus, per primary, the squared difference of
+the summed shares (mets per patient over those sites) divided by their number; optimizer:
 ``scipy.optimize.least_squares`` (trust-region reflective, bounds).  The fitted
 soil, arrest and lymph-node arrest are written into the shared-organ block of
 every cancer scenario, the lymph fractions and tropism into each scenario.
@@ -46,8 +46,8 @@ is judged on: each primary's cohort (``--patients``) to death, untreated; the
 log ratios of published to simulated lambda = -log(1 - P) are split into a
 per-cancer and a per-organ part, and the shedding rates, the shared soil and
 the lymph fractions are corrected multiplicatively (``full_model_round``).
-Repeated R times; each round is logged in fit.json.  Used for the committed
-values::
+Repeated R times; each round is logged in fit.json.  Used for the values
+committed on the 17-organ body (superseded: see the end of this section)::
 
     python docs/validation/calibrate.py --fit --rounds 1 --patients 24
     python docs/validation/calibrate.py --rounds 3 --patients 60 --seed 3000
@@ -77,6 +77,22 @@ pancreas 0.00254).  Then, for the committed values::
 
     python docs/validation/calibrate.py --joint --rounds 3 --patients 48 --seed 7000
     python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
+
+Those values were fitted on the 17-organ body.  On the 29-organ body (pleura and
+peritoneum compared sites, the colon as colorectal's primary, fractional drainage,
+node stations, the transcoelomic route; breast's Gompertz rate refitted to
+Coumans' doubling time) the whole sequence was rerun from stage 1, starting from
+the committed values above (grow 9.84e-7, bone and adrenal arrest 0.37 and 1.0).
+The soil of pleura and peritoneum is fitted like every other site (it also scales
+the transcoelomic seeding); the transcoelomic exfoliation and attachment are
+kept (ASSUMPTION, plugins/transcoelomic.py): the surrogate does not model that
+route, so the full-model rounds correct the two serosal soils.  The exact
+sequence behind the committed values (2 busy CPU cores, ~8 minutes in all)::
+
+    python docs/validation/calibrate.py --fit
+    python docs/validation/calibrate.py --rounds 1 --patients 24
+    python docs/validation/calibrate.py --joint --rounds 2 --patients 40 --seed 9000 --damping 0.5
+    python docs/validation/calibrate.py --joint --rounds 1 --patients 40 --seed 9002 --damping 0.5
 
 Outputs: ``docs/validation/results/fit.json``.
 
@@ -438,7 +454,7 @@ def full_model_round(patients, seed, damping, joint=False):
                         a=float(a[i]), c=float(c[i]), rate_cap=float(cap),
                         capped=bool(capped)))
         print(f"{name:<11} dead {sim['dead']}/{sim['patients']} mets/patient {sim['mets_mean']:.2f} "
-              f"(published 12 sites {T[i].sum():.2f}); rate {rate:.3g} -> {new_rate:.3g}"
+              f"(published {len(sites)} sites {T[i].sum():.2f}); rate {rate:.3g} -> {new_rate:.3g}"
               f"{' (capped)' if capped else ''}; "
               f"lymph fraction {lf:.3g} -> {new_lf:.3g}", flush=True)
     if joint:

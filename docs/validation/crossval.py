@@ -1,11 +1,12 @@
 """Leave-one-primary-out cross-validation: predict each calibrated primary from a body fitted without it.
 
-Run from the repository root; the committed results (200 patients per
-prediction; 12 and 2 minutes on the 2-core development machine, on the
-17-organ body)::
+Run from the repository root (200 patients per prediction took 12 and 2 minutes
+on the 2-core development machine on the 17-organ body); the committed results,
+on the 29-organ body, are at 100 patients per prediction (28 and 12 minutes on 2
+cores shared with other jobs)::
 
-    python docs/validation/crossval.py --patients 200 --grid-patients 8 --processes 2
-    python docs/validation/crossval.py --body committed --patients 200 --processes 2
+    python docs/validation/crossval.py --patients 100 --grid-patients 8 --processes 2
+    python docs/validation/crossval.py --body committed --patients 100 --processes 2
     python docs/validation/report.py --reuse
 
 ``--rescore`` scores the saved cohorts again (results/crossval_raw_BODY.json).

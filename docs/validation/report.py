@@ -126,7 +126,9 @@ def main(argv=None):
       "this page. What is fitted, jointly over the five primaries (lung, breast, "
       "colorectal, prostate, pancreas):\n")
     w("- **shared organ parameters** (the body's, used by every scenario): the "
-      "extravasation soil of the 11 autopsy-table organs other than the liver (liver 0.8 "
+      "extravasation soil of every compared site other than the liver (13), pleura and "
+      "peritoneum included (their soil also scales the transcoelomic seeding; its "
+      "exfoliation and attachment are kept, ASSUMPTION) (liver 0.8 "
       "is read from Luzzi et al. 1998 and fixes the scale), one arrest probability per "
       "capillary bed, a per-organ arrest for bone and adrenal, the lymph-node arrest and "
       "the colonization efficiency (`colonization.fate.grow`, the probability that an "
@@ -141,8 +143,8 @@ def main(argv=None):
       "(a: where a shed cell arrests, from the circulation's fate matrix; s soil; tau "
       "tropism; B the seeding by metastases); involvement is averaged over the patients' "
       "log-normal shedding multiplier (the scenarios' `shedding_sigma`), P_ij = E_M[1 - "
-      "exp(-M lambda_ij)]. Objective: squared differences of the 12 site shares per primary "
-      "plus the squared difference of the summed shares / sqrt(12), plus a weak prior on "
+      "exp(-M lambda_ij)]. Objective: squared differences of the 14 site shares per primary "
+      "plus the squared difference of the summed shares / sqrt(14), plus a weak prior on "
       "the arrest (logit scale, centred on ~0.2, the arrest a per-pass chain fitted to the same table needs [DERIVED]; ASSUMPTION); "
       "`scipy.optimize.least_squares` (trust-region reflective, bounds). B is not fitted: "
       "it is fixed at 1e-3, the ratio of CTCs shed by metastases to CTCs shed by the "
@@ -351,7 +353,7 @@ def main(argv=None):
     w("| primary | Spearman rho | shares within tolerance | sites/patient sim | published | biggest misses |")
     w("|---|---|---|---|---|---|")
     for name, rho, within, ms, mp, worst in summary:
-        w(f"| {name} | {rho:.2f} | {within}/12 | {ms:.2f} | {mp:.2f} | {worst} |")
+        w(f"| {name} | {rho:.2f} | {within}/{len(sites)} | {ms:.2f} | {mp:.2f} | {worst} |")
     w("")
     w("**Routing's signature** (a per-pass chain fitted to the autopsy table [DERIVED]: liver/lung involvement ratio ~1.5-2.2 for "
       "portal-drained primaries, ~0.6-1.1 for caval ones; published ratio from the table): "
@@ -372,12 +374,17 @@ def main(argv=None):
       "arrest both at 1, since its flow share bounds what arrives; the bone tropism of "
       "breast and prostate acts only while bone's soil x tropism is below 1; the prostate "
       "cohort reaches the lethal burden less often within 40 years (slow growth), which "
-      "caps how much spread can show; the colonization efficiency is now ~10 times the "
+      "caps how much spread can show; the colonization efficiency is now ~"
+      f"{cfgs['breast'].colonization.fate.grow / 1.7e-8:.0f} times the "
       "per-cell inefficiency derived from Coumans et al. 2013 (`plugins/colonization.py`); "
       "with breast pinned, the other primaries' rates fall where the shared efficiency puts "
       "them: " + ", ".join(f"{p} {c.intravasation.rate:.2g}" for p, c in cfgs.items())
       + " (CTC per litre at 2.7 mm scales with the rate: breast's 0.0097 gives ~9), i.e. "
-      "lung, colorectal and pancreas would shed 4-11 times fewer CTCs than a breast primary "
+      "lung, colorectal and pancreas would shed "
+      + "-".join(f"{f:.2g}" for f in sorted(cfgs["breast"].intravasation.rate
+                                          / cfgs[p].intravasation.rate
+                                          for p in ("lung", "colorectal", "pancreas"))[::2])
+      + " times fewer CTCs than a breast primary "
       "of the same size, which no anchor here checks; prostate sits at the CTC cap.\n")
     w("**What remains to do.** (a) Fit the patients' shedding spread "
       "(`heterogeneity.shedding_sigma`, an ASSUMPTION of 1): van Dalum's 19 % with >= 1 CTC "
@@ -387,8 +394,9 @@ def main(argv=None):
       "ASSUMPTION); (c) per-organ colonization efficiency (`colonization.fate` is one "
       "value for the body; a per-organ map would need a schema change in the plugin) in "
       "place of the soil at its bound; (d) cohorts of >= 200 patients per primary and more "
-      "rounds; (e) the serosal sites (pleura, peritoneum): modelled since the body was "
-      "refined, their soil not fitted yet (the default 0.1, an ASSUMPTION).\n")
+      "rounds; (e) the serosal sites (pleura, peritoneum): their soil is fitted, but the "
+      "transcoelomic route's exfoliation and attachment are kept (ASSUMPTIONS, "
+      "`plugins/transcoelomic.py`) and the stage-1 surrogate does not model that route.\n")
     w("## Metastatic inefficiency in the mouse (Luzzi et al. 1998)\n")
     cells = f"{luzzi['cells_per_mouse']:.0e}".replace("e+0", "e")
     w(f"Scenario `assay_luzzi`: {luzzi['mice']} mice x {cells} B16F1 "
@@ -457,7 +465,7 @@ def main(argv=None):
     PAGE.write_text("\n".join(L) + "\n")
     print(f"wrote {PAGE}")
     for name, rho, within, ms, mp, worst in summary:
-        print(f"{name:<11} rho {rho:+.2f}  within {within}/12  sites/patient {ms:.2f} vs {mp:.2f}; {worst}")
+        print(f"{name:<11} rho {rho:+.2f}  within {within}/{len(SITES)}  sites/patient {ms:.2f} vs {mp:.2f}; {worst}")
 
 
 if __name__ == "__main__":
