@@ -106,11 +106,34 @@ class FateTable(Table):
                                                      "al. 2013, BMC Cancer 13:283), split "
                                                      "between growth and dormancy by assumption"})
 
+    # Organ-specific colonization ("soil"): extravasation is efficient in most
+    # organs (>80 % of arrested cells extravasate in mouse liver, Luzzi et al.
+    # 1998, Am J Pathol 153:865 [READ-2]) while growth after it is the
+    # inefficient, organ-dependent step (Chambers, Groom & MacDonald 2002, Nat
+    # Rev Cancer 2:563-572 [RECALLED]), so an organ's soil can exceed what an
+    # extravasation probability (at most 1) expresses; the cancer scenarios'
+    # values are fitted (docs/validation/calibrate.py).
+    efficiency: organ_map(lo=0.0, hi=1e6) = Field(  # type: ignore[valid-type]
+        1.0,
+        description="relative colonization efficiency per organ: the probability that an "
+                    "extravasated cell founds a growing colony there is grow x efficiency "
+                    "(die takes the difference; dimensionless; one number or "
+                    "{default = x, organ = y})",
+        json_schema_extra={"source": "1 (no organ preference) by default; the cancer "
+                                     "scenarios' fitted to DiSibio & French 2008 (Arch Pathol "
+                                     "Lab Med 132:931)"})
+
     @model_validator(mode="after")
     def _sums_to_one(self):
         total = self.die + self.dormant + self.grow
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"die + dormant + grow must be 1, got {total:.10g}")
+        eff = self.efficiency
+        top = max(eff.values()) if isinstance(eff, dict) else eff
+        if self.grow * top > self.die + self.grow + 1e-12:
+            raise ValueError(f"grow x efficiency must leave die >= 0: grow {self.grow:g} x "
+                             f"efficiency {top:g} = {self.grow * top:g} is more than "
+                             f"die + grow = {self.die + self.grow:g}")
         return self
 
 
@@ -236,6 +259,13 @@ def paget_dormancy(lesions, rates, config):
 
 
 @hookimpl(tryfirst=True)
-def paget_dtc_fate(fates, config):
+def paget_dtc_fate(fates, config, body):
     f = config.colonization.fate
-    fates[...] = (f.die, f.dormant, f.grow)
+    if not isinstance(f.efficiency, dict) and f.efficiency == 1.0:
+        fates[...] = (f.die, f.dormant, f.grow)
+        return
+    # per target organ (the fates' middle axis): grow x efficiency, die the rest
+    grow = f.grow * resolve_organ_map(f.efficiency, body, 1.0)
+    fates[..., 0] = (f.die + f.grow) - grow
+    fates[..., 1] = f.dormant
+    fates[..., 2] = grow
