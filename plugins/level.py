@@ -46,7 +46,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.373, 0.689, 1.38, 2.76, 3.7, 4.74, 5.37)
+SITES_PER_PATIENT = (0.201, 0.258, 0.775, 1.52, 2.35, 2.7, 3.65)
 # END LEVEL RELATION
 
 

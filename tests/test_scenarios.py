@@ -320,7 +320,8 @@ def test_assay_reproduces_luzzi_fractions(assay):
 def test_shared_organ_block_is_identical_and_plausible():
     """The calibrated body (docs/validation/calibrate.py) is one body: the block
     between BEGIN and END SHARED ORGANS is the same in every cancer scenario,
-    every soil is a probability in (0, 1], and the arrest per bed stays near
+    every extravasation probability is in (0, 1] (a soil above 1 is the organ's
+    colonization efficiency), and the arrest per bed stays near
     the ~0.2 derived from DiSibio & French 2008 (the old surrogate fit drifted
     to 0.869)."""
     from importlib import resources
@@ -343,3 +344,10 @@ def test_shared_organ_block_is_identical_and_plausible():
         assert all(0.0 < v <= 1.0 for v in arrest.values()), arrest
         fate = cfg.colonization.fate
         assert abs(fate.die + fate.dormant + fate.grow - 1.0) < 1e-9
+        # the soil above 1 is the colonization efficiency: within the fitted cap
+        # (calibrate.SOIL_CAP, 20), and only where extravasation is already certain
+        eff = dict(fate.efficiency)
+        assert eff.get("default", 1.0) == 1.0
+        assert all(1.0 < v <= 20.0 and soil[o] == 1.0 for o, v in eff.items() if o != "default")
+        # the transcoelomic route's share is fitted, a fraction of the shed cells
+        assert 0.0 < cfg.transcoelomic.exfoliation <= 0.5

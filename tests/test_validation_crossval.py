@@ -32,6 +32,12 @@ def common():
     return _module("common")
 
 
+@pytest.fixture(scope="module")
+def fold2(cv):
+    """The body fitted without colorectal (row 2): (overrides, fitted values)."""
+    return cv.fold_body(2)
+
+
 def test_the_compared_sites_follow_the_body(common):
     """One place maps the table's sites to organs: every compared site's organ
     is in the body, and the others are the ones listed as not modelled."""
@@ -108,16 +114,51 @@ def test_the_section_states_each_goal_met_or_not(cv, common):
     assert met["mean rho >= 0.85"] == (model["pooled"]["mean_rho"] >= 0.85)
 
 
-def test_a_fold_body_is_a_valid_carcinoma_body_without_its_row(cv):
+def test_a_fold_body_is_a_valid_carcinoma_body_without_its_row(fold2):
     """Fitted without colorectal, the surrogate's body runs in carcinoma with
     every fitted value in place (the weights are tested below)."""
-    over, fitted = cv.fold_body(2)
+    over, fitted = fold2
     sim = paget.Simulation.from_scenario("carcinoma", over)
     c = sim.config
     assert c.circulation.lymph_node_arrest == pytest.approx(fitted["lymph_node_arrest"])
     assert c.circulation.arrest["default"] == pytest.approx(fitted["arrest"])
     assert dict(c.extravasation.probability) == pytest.approx(fitted["soil"])
     assert c.extravasation.probability["liver"] == 0.8
+    assert dict(c.colonization.fate.efficiency) == pytest.approx(fitted["efficiency"])
+    assert c.intravasation.lymph_fraction == pytest.approx(fitted["lymph_fraction"])
+
+
+def test_a_fold_pools_the_lymph_fraction_of_its_training_rows_only(fold2, common):
+    """The held-out row's own fitted lymph fraction never reaches its
+    prediction: the fold's value is the other four pooled."""
+    cal = _module("calibrate")
+    from common import targets
+    T, _ = targets()
+    rows = np.ones(5)
+    rows[2] = 0.0
+    lymph = cal.unpack(cal.fit(T, rows).x)[5]
+    _, fitted = fold2
+    assert fitted["lymph_fraction"] == pytest.approx(common.pooled_fraction(np.delete(lymph, 2)))
+
+
+def test_pooled_fraction_is_the_inverse_logit_of_the_mean_logit(common):
+    """Symmetric fractions pool to 1/2; one fraction pools to itself; the
+    result stays inside the range of its inputs."""
+    assert common.pooled_fraction([0.2, 0.8]) == pytest.approx(0.5)
+    assert common.pooled_fraction([0.3]) == pytest.approx(0.3)
+    f = [0.12, 0.58, 0.61, 0.81, 0.89]
+    assert min(f) < common.pooled_fraction(f) < max(f)
+    assert common.pooled_fraction([0.1, 0.9, 0.9]) == pytest.approx(1 / (1 + 9 ** (-1 / 3)))
+
+
+def test_carcinoma_has_the_calibrated_primaries_pooled_lymph_fraction(common):
+    """The committed carcinoma's lymph fraction is the five calibrated
+    scenarios' pooled (calibrate.py --pool-lymph writes it): a refit that forgets
+    to pool fails here."""
+    fracs = [paget.Simulation.from_scenario(scen).config.intravasation.lymph_fraction
+             for scen, _ in common.PRIMARIES.values()]
+    got = paget.Simulation.from_scenario("carcinoma").config.intravasation.lymph_fraction
+    assert got == pytest.approx(common.pooled_fraction(fracs), rel=5e-3)
 
 
 def test_the_surrogate_weights_leave_calibrate_as_it_was():

@@ -48,6 +48,14 @@ INVOLVED_CELLS = 1e5
 RUN_OVERRIDES = {"cohort": {"years": 40.0, "dt": 3.0}, "output": {"interval": 14610.0 - 0.0}}
 
 
+def pooled_fraction(fractions) -> float:
+    """The typical value of per-primary fractions (e.g. the lymphatic share of
+    the shed cells): the inverse logit of their mean logit, so that a fraction
+    near 0 or 1 weighs as much as one near 0.5 and the result stays in (0, 1)."""
+    f = np.clip(np.asarray(fractions, float), 1e-6, 1 - 1e-6)
+    return float(1.0 / (1.0 + np.exp(-np.mean(np.log(f / (1 - f))))))
+
+
 def read_table() -> dict[str, dict[str, float]]:
     rows = {}
     with open(DATA) as fh:

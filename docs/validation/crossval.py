@@ -1,12 +1,10 @@
 """Leave-one-primary-out cross-validation: predict each calibrated primary from a body fitted without it.
 
-Run from the repository root (200 patients per prediction took 12 and 2 minutes
-on the 2-core development machine on the 17-organ body); the committed results,
-on the 29-organ body, are at 100 patients per prediction (28 and 12 minutes on 2
-cores shared with other jobs)::
+Run from the repository root (the committed results: 100 patients per
+prediction, 14 and 3 minutes on 2 cores shared with other jobs)::
 
-    python docs/validation/crossval.py --patients 100 --grid-patients 8 --processes 2
-    python docs/validation/crossval.py --body committed --patients 100 --processes 2
+    python docs/validation/crossval.py --patients 100 --grid-patients 4
+    python docs/validation/crossval.py --body committed --patients 100
     python docs/validation/report.py --reuse
 
 ``--rescore`` scores the saved cohorts again (results/crossval_raw_BODY.json).
@@ -15,9 +13,13 @@ For each of the calibrated primaries (common.PRIMARIES; the compared sites and
 their organs come from common.SITES, so the script follows the body):
 
 1. **Fit the body without it**: the stage-1 surrogate of calibrate.py, with the
-   held-out row's weight 0, gives the shared soil, the arrest per bed and the
-   lymph-node arrest (no full-model rounds: the surrogate only; the colonization
-   efficiency stays the committed one).
+   held-out row's weight 0, gives the shared soil (the extravasation
+   probability and, above 1, the colonization efficiency: calibrate.split_soil),
+   the arrest per bed and the lymph-node arrest (no full-model rounds: the
+   surrogate only; the shared grow stays the committed one), and the typical
+   carcinoma's lymph
+   fraction, the training rows' fitted lymph fractions pooled
+   (common.pooled_fraction), as the committed ``carcinoma`` pools all five.
 2. **Fit the level relation on that body**: ``carcinoma`` run to death at the
    rates of ``--rates`` with its primary in each training row's organ
    (``--grid-patients`` each), turned into sites per patient on the table's
@@ -52,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paget.errors import plural  # noqa: E402
 
 from common import (INVOLVED_CELLS, PORTAL, PRIMARIES, RESULTS, SITES,  # noqa: E402
-                    metastatic_lesions, pool_map, read_table, run_overrides)
+                    metastatic_lesions, pool_map, pooled_fraction, read_table, run_overrides)
 
 OUT = RESULTS / "crossval.json"
 #: the level relation of a fold: fewer rates than level.py's (one grid per fold)
@@ -158,13 +160,18 @@ def fold_body(held_out: int) -> tuple[dict, dict]:
     rows = np.ones(len(T))
     rows[held_out] = 0.0
     res = calibrate.fit(T, rows)
-    soil, arrest, node_arrest = calibrate.unpack(res.x)[:3]
-    prob = {"default": 0.1, "liver": calibrate.LIVER_SOIL,
-            **{o: float(min(v, 1.0)) for o, v in soil.items()}}
+    soil, arrest, node_arrest, _, _, lymph, _ = calibrate.unpack(res.x)
+    prob, eff = calibrate.split_soil(soil)
     arrest_map = {"default": float(arrest), **{o: float(arrest) for o in calibrate.ARREST_ORGANS}}
+    # the typical carcinoma's lymph fraction, pooled over the training rows only
+    # (as calibrate.write_pooled_lymph pools the committed scenarios' for carcinoma)
+    lymph_fraction = pooled_fraction(np.delete(lymph, held_out))
     over = {"extravasation": {"probability": prob},
-            "circulation": {"arrest": arrest_map, "lymph_node_arrest": float(node_arrest)}}
-    return over, {"soil": prob, "arrest": float(arrest), "lymph_node_arrest": float(node_arrest),
+            "colonization": {"fate": {"efficiency": eff}},
+            "circulation": {"arrest": arrest_map, "lymph_node_arrest": float(node_arrest)},
+            "intravasation": {"lymph_fraction": lymph_fraction}}
+    return over, {"soil": prob, "efficiency": eff, "arrest": float(arrest),
+                  "lymph_node_arrest": float(node_arrest), "lymph_fraction": lymph_fraction,
                   "cost": float(res.cost)}
 
 
