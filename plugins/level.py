@@ -46,7 +46,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.201, 0.258, 0.775, 1.52, 2.35, 2.7, 3.65)
+SITES_PER_PATIENT = (0.23, 0.402, 0.66, 0.976, 2.1, 2.84, 3.68)
 # END LEVEL RELATION
 
 

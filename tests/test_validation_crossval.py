@@ -124,7 +124,10 @@ def test_a_fold_body_is_a_valid_carcinoma_body_without_its_row(fold2):
     assert c.circulation.arrest["default"] == pytest.approx(fitted["arrest"])
     assert dict(c.extravasation.probability) == pytest.approx(fitted["soil"])
     assert c.extravasation.probability["liver"] == 0.8
+    # every organ's efficiency is the fold's, none left at the committed body's
     assert dict(c.colonization.fate.efficiency) == pytest.approx(fitted["efficiency"])
+    committed = paget.Simulation.from_scenario("carcinoma").config.colonization.fate.efficiency
+    assert set(fitted["efficiency"]) >= set(committed)
     assert c.intravasation.lymph_fraction == pytest.approx(fitted["lymph_fraction"])
 
 

@@ -100,11 +100,12 @@ per bed again, the per-organ arrest of bone and adrenal reset to it), the
 generic carcinoma's lymph fraction pooled from the five (``--pool-lymph``, also
 run after every fit), and the transcoelomic exfoliation fitted in the rounds
 (the cavity term t of ``full_model_round``).  The sequence behind the committed
-values (2 busy cores, ~25 minutes in all)::
+values (2 busy cores, ~35 minutes in all)::
 
     python docs/validation/calibrate.py --fit
     python docs/validation/calibrate.py --joint --rounds 2 --patients 32 --seed 7100 --damping 0.7
     python docs/validation/calibrate.py --joint --rounds 3 --patients 48 --seed 7200 --damping 0.6
+    python docs/validation/calibrate.py --joint --rounds 2 --patients 100 --seed 7300 --damping 0.5
 
 (the first two joint rounds ran before the cavity term existed; a third run of
 three rounds at 48 was stopped in its first round to add it).
@@ -143,7 +144,7 @@ from common import (PRIMARIES, RESULTS, ROOT, SITES, pool_map, read_table,  # no
 FIT_ORGANS = [o for o in SITES.values() if o != "liver"]
 TROPISM = [("breast", "bone"), ("prostate", "bone")]
 LIVER_SOIL = 0.8           # Luzzi et al. 1998 [READ-2]
-#: the highest soil fitted, relative to nothing (the liver's is 0.8): a soil up
+#: the highest soil fitted (the liver's, read, is 0.8): a soil up
 #: to 1 is written as the extravasation probability, its excess over 1 as the
 #: organ's colonization efficiency (``colonization.fate.efficiency``, the factor
 #: on the shared grow).  [DERIVED] chosen by the surrogate's leave-one-primary-out
@@ -480,7 +481,7 @@ def full_model_round(patients, seed, damping, joint=False):
     grow = scenario_grow()
     a_pin = 0.0
     if joint:
-        # bone and adrenal: the soil's excess over 1 goes into their own arrest
+        # bone and adrenal: the soil's excess over SOIL_CAP goes into their own arrest
         for o in ARREST_ORGANS:
             want_o = soil.get(o, soil.get("default", 0.1)) * np.exp(damping * b[o])
             if want_o > SOIL_CAP:
@@ -492,7 +493,7 @@ def full_model_round(patients, seed, damping, joint=False):
         a_pin = float(np.mean(a[pinned]))
         grow = float(min(0.5, grow * np.exp(damping * a_pin)))
         a = a - a_pin
-    # the node soil at its bound 1 with the nodes still under-involved: the
+    # the node soil at its cap with the nodes still under-involved: the
     # excess goes into the lymph-node arrest (both multiply the node seeding)
     want = soil.get("lymph_nodes", 0.1) * np.exp(damping * b["lymph_nodes"])
     if want > SOIL_CAP:

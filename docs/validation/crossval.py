@@ -161,7 +161,10 @@ def fold_body(held_out: int) -> tuple[dict, dict]:
     rows[held_out] = 0.0
     res = calibrate.fit(T, rows)
     soil, arrest, node_arrest, _, _, lymph, _ = calibrate.unpack(res.x)
-    prob, eff = calibrate.split_soil(soil)
+    prob, _ = calibrate.split_soil(soil)
+    # every fitted organ's efficiency, 1 included: merged over carcinoma's
+    # committed map, an organ left out would keep the committed value
+    eff = {"default": 1.0, **{o: float(max(v, 1.0)) for o, v in soil.items()}}
     arrest_map = {"default": float(arrest), **{o: float(arrest) for o in calibrate.ARREST_ORGANS}}
     # the typical carcinoma's lymph fraction, pooled over the training rows only
     # (as calibrate.write_pooled_lymph pools the committed scenarios' for carcinoma)

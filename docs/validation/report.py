@@ -133,8 +133,9 @@ def main(argv=None):
       "colorectal, prostate, pancreas):\n")
     w("- **shared organ parameters** (the body's, used by every scenario): the soil of "
       "every compared site other than the liver (13), pleura and peritoneum included "
-      "(their soil also scales the transcoelomic seeding; its exfoliation and attachment "
-      "are kept, ASSUMPTION) (liver 0.8 is read from Luzzi et al. 1998 and fixes the "
+      "(their soil also scales the transcoelomic seeding, whose exfoliation the full-model "
+      "rounds fit by a cavity term and whose attachment is kept, ASSUMPTION) (liver 0.8 "
+      "is read from Luzzi et al. 1998 and fixes the "
       "scale), up to 20 times the scale: a soil up to 1 is the organ's extravasation "
       "probability, its excess over 1 the organ's colonization efficiency "
       "(`colonization.fate.efficiency`, the factor on the shared `grow`; extravasation is "
@@ -422,9 +423,14 @@ def main(argv=None):
       "body; (b) CTC anchors for the other primaries (their rates are only capped, an "
       "ASSUMPTION); (c) full-model rounds in each cross-validation fold (its bodies are the "
       "surrogate's); (d) cohorts of >= 200 patients per primary and more "
-      "rounds; (e) the serosal sites (pleura, peritoneum): their soil is fitted, but the "
-      "transcoelomic route's exfoliation and attachment are kept (ASSUMPTIONS, "
-      "`plugins/transcoelomic.py`) and the stage-1 surrogate does not model that route.\n")
+      "rounds; (e) the serosal sites (pleura, peritoneum): their soil and the transcoelomic "
+      "exfoliation are fitted (the exfoliation fell from 0.1 to ~0.001, the serosal soils "
+      "rose to the cap: blood, not the cavity, carries what the table shows), the "
+      "attachment is kept (ASSUMPTION, `plugins/transcoelomic.py`), and the stage-1 "
+      "surrogate does not model that route; breast's pleura (37 %) has no route of its own "
+      "here; (f) the CTC cap on lung's and prostate's rates (an ASSUMPTION carried over "
+      "from breast's anchor) leaves their rows under-seeded once breast's pin sets the "
+      "shared grow: a CTC anchor of their own, or the drain cap alone.\n")
     w("## Metastatic inefficiency in the mouse (Luzzi et al. 1998)\n")
     cells = f"{luzzi['cells_per_mouse']:.0e}".replace("e+0", "e")
     w(f"Scenario `assay_luzzi`: {luzzi['mice']} mice x {cells} B16F1 "
