@@ -17,8 +17,7 @@ their organs come from common.SITES, so the script follows the body):
    probability and, above 1, the colonization efficiency: calibrate.split_soil),
    the arrest per bed and the lymph-node arrest (no full-model rounds: the
    surrogate only; the shared grow stays the committed one), and the typical
-   carcinoma's lymph
-   fraction, the training rows' fitted lymph fractions pooled
+   carcinoma's lymph fraction, the training rows' fitted lymph fractions pooled
    (common.pooled_fraction), as the committed ``carcinoma`` pools all five.
 2. **Fit the level relation on that body**: ``carcinoma`` run to death at the
    rates of ``--rates`` with its primary in each training row's organ
