@@ -179,3 +179,26 @@ def test_the_surrogate_weights_leave_calibrate_as_it_was():
     k = T.shape[1]
     assert not part[k:2 * k].any() and part[5 * k + 1] == 0
     assert np.array_equal(part[:k], full[:k])
+
+
+def test_the_cap_scan_predicts_a_row_at_its_published_sites_without_its_tropism():
+    """soil_cap_scan.py's held-out prediction: the surrogate's shares of the row
+    sum to the sites asked for, with breast's bone tropism switched off (its
+    bone share is what it is at tropism 1)."""
+    scan = _module("soil_cap_scan")
+    cal = _module("calibrate")
+    x = cal.x0()
+    sim = scan.predict_held_out(x, 1, 0.4, 3.0)
+    assert sim.sum() == pytest.approx(3.0, rel=1e-6)
+    assert ((sim >= 0) & (sim <= 1)).all()
+    k_trop = len(cal.FIT_ORGANS) + 12 + [p for p, _ in cal.TROPISM].index("breast")
+    x[k_trop] = np.log(40.0)    # a strong bone tropism in the fit is switched off
+    np.testing.assert_allclose(scan.predict_held_out(x, 1, 0.4, 3.0), sim, rtol=1e-6)
+
+
+def test_the_cap_scan_refuses_a_cap_below_one(capsys):
+    scan = _module("soil_cap_scan")
+    with pytest.raises(SystemExit) as e:
+        scan.main(["--caps", "0.5"])
+    assert e.value.code == 2
+    assert "--caps: every cap must be >= 1" in capsys.readouterr().err

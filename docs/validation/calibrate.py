@@ -148,10 +148,10 @@ LIVER_SOIL = 0.8           # Luzzi et al. 1998 [READ-2]
 #: to 1 is written as the extravasation probability, its excess over 1 as the
 #: organ's colonization efficiency (``colonization.fate.efficiency``, the factor
 #: on the shared grow).  [DERIVED] chosen by the surrogate's leave-one-primary-out
-#: cross-validation (mean rho / MAE pp / pooled R^2 of the held-out rows: cap 1
-#: 0.55 / 8.8 / 0.52; cap 20 0.79 / 6.5 / 0.72; cap 100 0.81 / 6.2 / 0.75, but at
-#: 100 the lymph fractions of three rows fall to ~0.01 and the regional nodes
-#: fill by blood, so 20 is kept; docs/explanation/validation.md).
+#: prediction (docs/validation/soil_cap_scan.py; held-out mean rho / MAE pp /
+#: pooled R^2: cap 1 0.55 / 8.8 / 0.59; 5 0.62 / 7.7 / 0.67; 20 0.79 / 6.3 /
+#: 0.78; 100 0.82 / 6.1 / 0.80, but at 100 every fold's pooled lymph fraction
+#: falls to 0.05-0.11 and the regional nodes fill by blood, so 20 is kept).
 SOIL_CAP = 20.0
 DEATH_PER_PASS = 0.05      # circulation default (ASSUMPTION, cited there)
 # [DERIVED] from DiSibio & French 2008: a per-pass chain fitted to the autopsy table needs
