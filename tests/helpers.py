@@ -1,9 +1,26 @@
-"""Assertions shared by the tests."""
+"""Assertions and loaders shared by the tests."""
 from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
 
 import xarray as xr
 
 from paget.output import RUN_ATTRS
+
+#: the validation scripts (not a package: each puts its own folder on sys.path)
+VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+
+
+def validation_module(name: str):
+    """Import the validation script ``docs/validation/<name>.py`` as a module,
+    with its folder on ``sys.path`` only while it (and what it imports) loads."""
+    sys.path.insert(0, str(VALIDATION))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(VALIDATION))
 
 
 def assert_same_result(a: xr.Dataset | xr.DataArray, b: xr.Dataset | xr.DataArray) -> None:

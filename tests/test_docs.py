@@ -51,6 +51,8 @@ import paget.cli
 import paget.hookspecs
 from paget.output import COORDS, VARIABLES
 
+from .helpers import validation_module
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
@@ -606,20 +608,12 @@ def test_no_file_cites_documents_that_are_not_in_the_repository():
 VALIDATION = DOCS / "validation"
 
 
-def _validation_module(name: str):
-    sys.path.insert(0, str(VALIDATION))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(VALIDATION))
-
-
 def test_the_validation_page_is_what_its_results_files_make(monkeypatch, tmp_path):
     """docs/explanation/validation.md is exactly what ``report.py --reuse`` writes
     from docs/validation/results/ (validation.json, assay.json, liquid_biopsy.json,
     fit.json and the scans): no number on the page disagrees with its file."""
     pytest.importorskip("scipy")
-    report = _validation_module("report")
+    report = validation_module("report")
     page = tmp_path / "validation.md"
     monkeypatch.setattr(report, "PAGE", page)
     figure = DOCS / "_static" / "validation_sites.png"
@@ -633,7 +627,7 @@ def test_the_assay_results_file_is_what_the_code_gives_now():
     """results/assay.json, which feeds the validation page, is the output of
     ``python docs/validation/assay.py`` with the arguments it records (2 s)."""
     import json
-    assay = _validation_module("assay")
+    assay = validation_module("assay")
     saved = json.loads((VALIDATION / "results" / "assay.json").read_text())
     now, _ = assay.run(saved["mice"], saved["cells_per_mouse"], saved["seed"])
     assert {k: saved[k] for k in now} == now, "regenerate: python docs/validation/assay.py"

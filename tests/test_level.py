@@ -1,11 +1,9 @@
 """One level per cancer: primary.sites_per_patient sets the shedding rate (paget.plugins.level)."""
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ import paget
 from paget.errors import ConfigWarning
 from paget.plugins import level
 
-VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+from .helpers import validation_module
 
 
 def test_the_fitted_relation_rises_with_the_rate():
@@ -127,11 +125,7 @@ def test_the_cli_refuses_a_bad_level_in_one_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def level_script():
-    sys.path.insert(0, str(VALIDATION))
-    try:
-        return importlib.import_module("level")
-    finally:
-        sys.path.remove(str(VALIDATION))
+    return validation_module("level")
 
 
 def test_the_fit_keeps_the_monotone_part_up_to_the_peak(level_script):

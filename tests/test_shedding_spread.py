@@ -1,28 +1,21 @@
 """docs/validation/shedding_spread.py: the breast shedding spread re-pinned to Coumans' mean."""
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import paget
 
-VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+from .helpers import validation_module
 
 
 @pytest.fixture(scope="module")
 def spread():
     pytest.importorskip("scipy")
-    sys.path.insert(0, str(VALIDATION))
-    try:
-        return importlib.import_module("shedding_spread")
-    finally:
-        sys.path.remove(str(VALIDATION))
+    return validation_module("shedding_spread")
 
 
 def _multipliers(sigma: float, n: int, seed: int) -> np.ndarray:

@@ -1,25 +1,18 @@
 """docs/validation/clinical.py: the clinical time-course targets of the validation report."""
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+from .helpers import validation_module
 
 
 @pytest.fixture(scope="module")
 def clinical():
     pytest.importorskip("scipy")
-    sys.path.insert(0, str(VALIDATION))
-    try:
-        return importlib.import_module("clinical")
-    finally:
-        sys.path.remove(str(VALIDATION))
+    return validation_module("clinical")
 
 
 def test_the_five_year_risk_counts_only_non_metastatic_patients_followed_five_years(clinical):

@@ -1,25 +1,17 @@
 """docs/validation/crossval.py: leave-one-primary-out cross-validation of the shared body."""
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import paget
 
-VALIDATION = Path(__file__).resolve().parents[1] / "docs" / "validation"
+from .helpers import validation_module
 
 
 def _module(name):
     pytest.importorskip("scipy")
-    sys.path.insert(0, str(VALIDATION))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(VALIDATION))
+    return validation_module(name)
 
 
 @pytest.fixture(scope="module")
