@@ -539,19 +539,23 @@ def full_model_round(patients, seed, damping, joint=False):
                 exfoliation_after=exfoliation, transcoelomic_log_excess=float(t_cav))
 
 
+def shared_config():
+    """A cancer scenario's configuration (breast's), for the values of the shared
+    block, which every cancer scenario holds identically."""
+    import paget
+    return paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config
+
+
 def scenario_arrest():
     """(per-organ arrest map with its 'default', lymph-node arrest) of the shared block."""
-    import paget
-    c = paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config.circulation
+    c = shared_config().circulation
     a = c.arrest
     a = dict(a) if isinstance(a, dict) else {"default": float(a)}
     return {k: float(v) for k, v in a.items()}, float(c.lymph_node_arrest)
 
 
 def scenario_exfoliation() -> float:
-    import paget
-    return float(paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config
-                 .transcoelomic.exfoliation)
+    return float(shared_config().transcoelomic.exfoliation)
 
 
 def cavity_cells(names, sites) -> list[tuple[int, int]]:
@@ -564,8 +568,7 @@ def cavity_cells(names, sites) -> list[tuple[int, int]]:
 
 
 def scenario_grow() -> float:
-    import paget
-    return float(paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config.colonization.fate.grow)
+    return float(shared_config().colonization.fate.grow)
 
 
 def main(argv=None):
