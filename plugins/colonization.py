@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.errors import ConfigError
 from paget.manager import hookimpl
 
 
@@ -258,14 +259,56 @@ def paget_dormancy(lesions, rates, config):
     rates.dormant_death[:] = np.where(lesions.dormant, d_cfg.death, 0.0)
 
 
+def tropism_excess(config, body) -> np.ndarray | None:
+    """Per organ, the part of the cancer's soil x tropism above 1 that an
+    extravasation probability cannot hold (``[extravasation]``: ``p = min(1,
+    probability x tropism)``): max(1, probability x tropism).  A cancer's organ
+    preference scales its soil as a whole, so what extravasation cannot take
+    multiplies the colonization efficiency; the product extravasation x
+    colonization is then probability x tropism x efficiency.  None where no
+    organ has an excess (every scenario without a tropism)."""
+    ex = getattr(config, "extravasation", None)
+    trop = getattr(ex, "tropism", 1.0)
+    if not isinstance(trop, dict) and trop == 1.0:
+        return None
+    raw = resolve_organ_map(ex.probability, body, 0.1) * resolve_organ_map(trop, body, 1.0)
+    return np.maximum(raw, 1.0) if (raw > 1.0).any() else None
+
+
+def _grow_per_organ(config, body) -> np.ndarray | None:
+    """grow x efficiency (x the tropism's excess) per organ; None where it is
+    grow in every organ."""
+    f = config.colonization.fate
+    excess = tropism_excess(config, body)
+    if excess is None and not isinstance(f.efficiency, dict) and f.efficiency == 1.0:
+        return None
+    grow = f.grow * resolve_organ_map(f.efficiency, body, 1.0)
+    return grow if excess is None else grow * excess
+
+
+@hookimpl
+def paget_check_config(config, body):
+    """The tropism's excess over 1 must still leave ``die`` >= 0 in every organ."""
+    f = config.colonization.fate
+    grow = _grow_per_organ(config, body)
+    if grow is not None and tropism_excess(config, body) is not None:
+        k = int(np.argmax(grow))
+        if grow[k] > f.die + f.grow + 1e-12:
+            raise ConfigError(
+                f"extravasation.tropism.{body.organs[k]}: probability x tropism above 1 "
+                f"multiplies the colonization efficiency, and grow x efficiency x that excess "
+                f"= {grow[k]:g} is more than die + grow = {f.die + f.grow:g}; lower the tropism")
+
+
 @hookimpl(tryfirst=True)
 def paget_dtc_fate(fates, config, body):
     f = config.colonization.fate
-    if not isinstance(f.efficiency, dict) and f.efficiency == 1.0:
+    grow = _grow_per_organ(config, body)
+    if grow is None:
         fates[...] = (f.die, f.dormant, f.grow)
         return
-    # per target organ (the fates' middle axis): grow x efficiency, die the rest
-    grow = f.grow * resolve_organ_map(f.efficiency, body, 1.0)
+    # per target organ (the fates' middle axis): grow x efficiency (x the
+    # tropism's excess), die the rest
     fates[..., 0] = (f.die + f.grow) - grow
     fates[..., 1] = f.dormant
     fates[..., 2] = grow

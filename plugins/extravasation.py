@@ -9,7 +9,11 @@ body; the value every cancer scenario shares is calibrated jointly on five prima
 table (DiSibio & French 2008, Arch Pathol Lab Med 132:931) by
 ``docs/validation/calibrate.py`` (see the validation report).  ``tropism`` is
 the cancer's own, small, cited set of organ preferences (1 everywhere by
-default); a cancer scenario sets it.
+default); a cancer scenario sets it.  A preference scales the cancer's soil as a
+whole: where ``probability x tropism`` exceeds 1, extravasation is certain and
+the excess multiplies the organ's colonization efficiency
+(``paget.plugins.colonization.tropism_excess``), so a tropism acts even on an
+organ whose shared extravasation probability is already 1.
 """
 from __future__ import annotations
 
@@ -48,7 +52,8 @@ class ExtravasationTable(Table):
                                                      "132:931)"})
     tropism: organ_map(lo=0.0, hi=1e3) = Field(  # type: ignore[valid-type]
         1.0, description="the cancer's multiplier of the soil per organ (1: none); the "
-                         "product is clipped at 1")
+                         "extravasation probability is the product clipped at 1, and the "
+                         "excess over 1 multiplies the organ's colonization efficiency")
 
 
 @hookimpl

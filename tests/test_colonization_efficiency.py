@@ -72,3 +72,42 @@ def test_founded_share_matches_grow_times_efficiency_within_3_se():
 def test_an_efficiency_that_leaves_die_negative_is_refused(efficiency):
     with pytest.raises(ConfigError, match=r"grow x efficiency must leave die >= 0"):
         paget.Simulation(only(busy(colonization={"fate": {**FATE, "efficiency": efficiency}})))
+
+
+def _fates(**over):
+    cfg = paget.Simulation(only(busy(**over))).config
+    body = human_adult()
+    fates = np.zeros((1, body.n_organs, 3))
+    paget_dtc_fate(fates=fates, config=cfg, body=body)
+    return fates[0], body
+
+
+def test_a_tropism_above_what_extravasation_holds_multiplies_the_colonization():
+    """extravasation.tropism scales the cancer's soil as a whole: bone at
+    probability 0.5 x tropism 8 = 4 extravasates with certainty and founds
+    colonies at 4 x grow x efficiency; the liver at 0.8 x 1.25 = 1 (no excess)
+    and every other organ keep grow x efficiency."""
+    fates, body = _fates(colonization={"fate": {**FATE, "efficiency": {"default": 1.0,
+                                                                         "bone": 0.5}}},
+                         extravasation={"probability": {"default": 0.1, "bone": 0.5,
+                                                        "liver": 0.8},
+                                        "tropism": {"bone": 8.0, "liver": 1.25}})
+    bone, liver, lung = (body.organ_index(o) for o in ("bone", "liver", "lung"))
+    np.testing.assert_allclose(fates[bone], [0.5, 0.1, 0.4])     # 0.2 x 0.5 x 4
+    np.testing.assert_allclose(fates[liver], [0.7, 0.1, 0.2])
+    np.testing.assert_allclose(fates[lung], [0.7, 0.1, 0.2])
+
+
+def test_a_tropism_within_what_extravasation_holds_leaves_the_fates_as_they_were():
+    plain, _ = _fates(colonization={"fate": FATE})
+    within, _ = _fates(colonization={"fate": FATE},
+                       extravasation={"probability": {"default": 0.1}, "tropism": {"bone": 5.0}})
+    np.testing.assert_array_equal(within, plain)
+
+
+def test_a_tropism_whose_excess_leaves_die_negative_is_refused():
+    with pytest.raises(ConfigError, match=r"extravasation\.tropism\.bone: .* = 1\.6 is more "
+                                          r"than die \+ grow = 0\.9; lower the tropism"):
+        paget.Simulation(only(busy(colonization={"fate": FATE},
+                                   extravasation={"probability": {"default": 0.1, "bone": 1.0},
+                                                  "tropism": {"bone": 8.0}})))
