@@ -8,7 +8,9 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    resection at 2.7 mm and 9.2 % over all non-metastatic patients (the
    registry's size mix); tolerance +-30 % relative (issue 23).  Also at 10 and
    20 mm, for context (no target).  The size mix is the breast scenario's own
-   ``diagnosis.diameter_distribution``.  Readout: the outcome plugin's
+   ``diagnosis.diameter_distribution`` (lung, colorectal and pancreas draw
+   from their own cited mixes too; prostate and melanoma keep one 10 mm
+   diameter, see their scenario files).  Readout: the outcome plugin's
    ``first_detectable_distant_metastasis_time`` (a metastasis outside the
    regional nodes, M1, reaching ``outcome.detectable_cells``), because it does
    not depend on a scan schedule; the imaging plugin's
