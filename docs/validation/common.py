@@ -48,6 +48,14 @@ INVOLVED_CELLS = 1e5
 RUN_OVERRIDES = {"cohort": {"years": 40.0, "dt": 3.0}, "output": {"interval": 14610.0 - 0.0}}
 
 
+def organ_map(value) -> dict[str, float]:
+    """A per-organ setting (a plain number, or a map with an optional 'default')
+    as a map of floats; a plain number becomes its 'default'."""
+    if isinstance(value, dict):
+        return {k: float(v) for k, v in value.items()}
+    return {"default": float(value)}
+
+
 def pooled_fraction(fractions) -> float:
     """The typical value of per-primary fractions (e.g. the lymphatic share of
     the shed cells): the inverse logit of their mean logit, so that a fraction

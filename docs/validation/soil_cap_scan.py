@@ -54,8 +54,16 @@ def predict_held_out(x, i: int, lymph_fraction: float, sites: float) -> np.ndarr
 
 
 def scan(cap: float) -> dict:
-    """Held-out and in-sample scores of the surrogate at one cap."""
-    calibrate.SOIL_CAP = float(cap)
+    """Held-out and in-sample scores of the surrogate at one cap (calibrate.SOIL_CAP
+    is set for the scan and restored after it)."""
+    kept, calibrate.SOIL_CAP = calibrate.SOIL_CAP, float(cap)
+    try:
+        return _scan(cap)
+    finally:
+        calibrate.SOIL_CAP = kept
+
+
+def _scan(cap: float) -> dict:
     T, _ = targets()
     sims, folds = [], []
     for i, name in enumerate(PRIMARIES):
