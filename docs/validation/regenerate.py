@@ -1,0 +1,127 @@
+"""Regenerate every figure of the validation report with one command.
+
+Run from the repository root, after any change to the shared body or a
+scenario (about 20 minutes on 2 cores at 200 patients)::
+
+    python docs/validation/regenerate.py --patients 200
+
+It runs the scripts that write ``docs/validation/results/`` in three lanes, side
+by side, and then renders the page from their results:
+
+* lane 1: the level relation (``level.py``, which rewrites ``plugins/level.py``),
+  then the leave-one-primary-out prediction on the committed body
+  (``crossval.py --body committed``), which reads that relation;
+* lane 2: the leave-one-primary-out cross-validation with a refitted body per
+  fold (``crossval.py``, the surrogate folds);
+* lane 3: the calibrated scenarios against the autopsy table, the Luzzi assay
+  and the liquid-biopsy anchors (``report.py``), the clinical time course
+  (``clinical.py``, whose patient counts are set per target in its docstring)
+  and the migration-history shares (``migration_shares.py``);
+* last: ``report.py --reuse``, which writes ``docs/explanation/validation.md``
+  and its figure from the saved results.
+
+``--patients`` is the cohort per primary of the autopsy comparison, of each
+cross-validation prediction and of the migration shares.  The calibration itself
+(``calibrate.py``) is not rerun: it changes the model, and its sequence of rounds
+is documented in its docstring.  Each step's output goes to a log file under
+``--logs``; a failing step stops its lane, the others finish, and the command
+exits 1 naming it (the page is then not rendered).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def lanes(patients: int) -> list[list[list[str]]]:
+    """The scripts' command lines (relative to ``docs/validation``), by lane."""
+    n = str(patients)
+    return [
+        [["level.py", "--patients", "8"],
+         ["crossval.py", "--body", "committed", "--patients", n]],
+        [["crossval.py", "--patients", n, "--grid-patients", "4"]],
+        [["report.py", "--patients", n],
+         ["clinical.py"],
+         ["migration_shares.py", "--patients", n]],
+    ]
+
+
+FINAL = ["report.py", "--reuse"]
+
+
+def _log_name(cmd: list[str]) -> str:
+    tags = {"committed": "_committed", "--reuse": "_reuse"}
+    return Path(cmd[0]).stem + "".join(t for k, t in tags.items() if k in cmd) + ".log"
+
+
+def run_step(cmd: list[str], logs: Path) -> tuple[int, float]:
+    """Run one script from the repository root; (exit status, seconds)."""
+    t0 = time.perf_counter()
+    with open(logs / _log_name(cmd), "w") as log:
+        rc = subprocess.call([sys.executable, "-u", str(HERE / cmd[0]), *cmd[1:]],
+                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return rc, time.perf_counter() - t0
+
+
+def run_lane(steps: list[list[str]], logs: Path, say) -> list[str]:
+    """Run a lane's steps in order; the failed steps' names (the lane stops at one)."""
+    for cmd in steps:
+        say(f"start  {' '.join(cmd)}")
+        rc, s = run_step(cmd, logs)
+        say(f"{'done' if rc == 0 else 'FAILED'}   {' '.join(cmd)} ({s / 60:.1f} min"
+            f"{'' if rc == 0 else f', exit status {rc}, log {logs / _log_name(cmd)}'})")
+        if rc != 0:
+            return [" ".join(cmd)]
+    return []
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--patients", type=int, default=200,
+                    help="patients per primary (autopsy comparison, cross-validation, "
+                         "migration shares); at least 1")
+    ap.add_argument("--logs", type=Path, default=Path("regenerate-logs"),
+                    help="folder for each step's output (created)")
+    ap.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
+    a = ap.parse_args(argv)
+    if a.patients < 1:
+        ap.error(f"--patients must be at least 1 (got {a.patients})")
+    plan = lanes(a.patients)
+    if a.dry_run:
+        for i, lane in enumerate(plan, 1):
+            for cmd in lane:
+                print(f"lane {i}: python docs/validation/{' '.join(cmd)}")
+        print(f"last:   python docs/validation/{' '.join(FINAL)}")
+        return 0
+    a.logs.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def say(msg):
+        print(f"[{(time.perf_counter() - t0) / 60:5.1f} min] {msg}", flush=True)
+
+    with ThreadPoolExecutor(len(plan)) as ex:
+        failed = [f for fs in ex.map(lambda lane: run_lane(lane, a.logs, say), plan) for f in fs]
+    if failed:
+        print(f"regenerate: {len(failed)} step{'s' if len(failed) > 1 else ''} failed: "
+              f"{'; '.join(failed)}; docs/explanation/validation.md not rendered",
+              file=sys.stderr)
+        return 1
+    say("start  " + " ".join(FINAL))
+    rc, _ = run_step(FINAL, a.logs)
+    if rc != 0:
+        print(f"regenerate: {' '.join(FINAL)} failed (exit status {rc}); see "
+              f"{a.logs / _log_name(FINAL)}", file=sys.stderr)
+        return 1
+    say("done: docs/explanation/validation.md and docs/validation/results/ regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
