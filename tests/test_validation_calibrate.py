@@ -1,0 +1,47 @@
+"""docs/validation/calibrate.py: the pieces of a full-model round that do not run cohorts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers import validation_module
+
+calibrate = validation_module("calibrate")
+
+
+def test_a_rate_that_realised_the_shared_residual_leaves_the_lymph_fraction():
+    # both routes wanted x1.2 and the rate moved x1.2: nothing left for the split
+    lf = calibrate.split_lymph(0.3, 1.2, np.log(1.2), np.log(1.2), 10.0, 1.0)
+    assert lf == pytest.approx(0.3, abs=2e-3)
+
+
+def test_with_no_blood_weight_the_nodes_get_their_whole_residual():
+    lf = calibrate.split_lymph(0.3, 1.0, 0.0, 0.5, 0.0, 1.0)
+    assert lf == pytest.approx(0.3 * np.exp(0.5), abs=2e-3)
+
+
+def test_a_capped_rate_with_blood_sites_under_seeded_lowers_the_lymph_fraction():
+    """Lung's case: the rate at its cap (rho 1), the blood-borne sites wanting
+    e^1.5 more and the nodes e^0.6: the split gives the blood (eleven sites'
+    weight against one) most of what it wants, at the nodes' small expense."""
+    lf = calibrate.split_lymph(0.95, 1.0, 1.5, 0.6, 10.0, 1.0)
+    assert lf < 0.95
+    blood, nodes = np.log((1 - lf) / 0.05), np.log(lf / 0.95)
+    assert 1.0 < blood <= 1.5 and nodes < 0
+    # the minimum: a small move either way costs more
+    cost = lambda f: 10 * (np.log((1 - f) / 0.05) - 1.5) ** 2 + (np.log(f / 0.95) - 0.6) ** 2
+    assert cost(lf) <= min(cost(lf - 0.005), cost(lf + 0.005))
+
+
+def test_the_split_stays_within_its_bounds_and_two_logits_of_where_it_was():
+    lo = calibrate.split_lymph(0.5, 1.0, 10.0, -10.0, 1.0, 1.0)
+    hi = calibrate.split_lymph(0.9, 1.0, -10.0, 10.0, 1.0, 1.0)
+    assert lo == pytest.approx(1 / (1 + np.exp(2)), abs=2e-3)
+    assert hi == pytest.approx(0.95, abs=1e-9)
+
+
+def test_the_rounds_fit_the_tropism_of_breast_and_prostate_in_bone():
+    names, sites = list(calibrate.PRIMARIES), list(calibrate.SITES)
+    cells = calibrate.tropism_cells(names, sites)
+    assert sorted((names[i], calibrate.SITES[sites[j]]) for i, j in cells) == \
+        [("breast", "bone"), ("prostate", "bone")]
