@@ -46,7 +46,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.23, 0.402, 0.66, 0.976, 2.1, 2.84, 3.68)
+SITES_PER_PATIENT = (0.144, 0.431, 0.89, 1.61, 2.56, 3.68, 4.57)
 # END LEVEL RELATION
 
 
