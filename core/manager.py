@@ -103,8 +103,29 @@ class PluginInfo:
 HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = hook_outputs()
 
 
+def plugin_raised(plugin: str, hook_name: str, exc: Exception) -> PluginError:
+    """The error that names ``plugin`` when its implementation of ``hook_name``
+    raised ``exc`` (raise it ``from exc``)."""
+    return PluginError(f"plugin {plugin!r} raised in hook {hook_name}: "
+                       f"{type(exc).__name__}: {exc}", plugin, hook_name)
+
+
+def bad_output(plugin: str, hook_name: str, name: str, a: np.ndarray, lo: float,
+               hi: float) -> PluginError:
+    """The error that names ``plugin`` when it set output ``name`` (the array
+    ``a``) to values outside ``[lo, hi]`` or not finite."""
+    bad = a[~((a >= lo) & (a <= hi) & np.isfinite(a))].ravel()[:3]
+    return PluginError(f"plugin {plugin!r} set {name} in hook {hook_name} "
+                       f"to values outside [{lo}, {hi}] or not finite, e.g. "
+                       f"{bad.tolist()}", plugin, hook_name)
+
+
 def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
-    """Make an exception inside a hook, or a bad value it wrote, name its plugin."""
+    """Make an exception inside a hook, or a bad value it wrote, name its plugin.
+
+    The wrapper keeps the plain function (``_paget_function``) and its checks
+    (``_paget_checks``), so that :mod:`paget.engine.hooks` can call an
+    implementation and check its outputs in one step, without this layer."""
     func = impl.function
     if getattr(func, "_paget_wrapped", False):
         return
@@ -121,20 +142,18 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
         except (PluginError, ConfigError):
             raise        # a ConfigError is bad input (exit 2), e.g. refused before step 0
         except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
-                              f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc
+            raise plugin_raised(impl.plugin_name, hook_name, exc) from exc
         for pos, arg, field, lo, hi in checks:
             obj = args[pos] if len(args) > pos else kwargs[arg]
             a = obj if field is None else getattr(obj, field)
             if out_of_bounds(a, lo, hi):
-                name = arg if field is None else f"{arg}.{field}"
-                bad = a[~((a >= lo) & (a <= hi) & np.isfinite(a))].ravel()[:3]
-                raise PluginError(f"plugin {impl.plugin_name!r} set {name} in hook {hook_name} "
-                                  f"to values outside [{lo}, {hi}] or not finite, e.g. "
-                                  f"{bad.tolist()}", impl.plugin_name, hook_name)
+                raise bad_output(impl.plugin_name, hook_name,
+                                 arg if field is None else f"{arg}.{field}", a, lo, hi)
         return result
 
     call._paget_wrapped = True  # type: ignore[attr-defined]
+    call._paget_function = func  # type: ignore[attr-defined]
+    call._paget_checks = checks  # type: ignore[attr-defined]
     impl.function = call
 
 

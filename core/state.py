@@ -149,12 +149,26 @@ class LesionTable:
     """
 
     def __init__(self, capacity: int = 1024, extra: dict[str, tuple[str, Any]] | None = None):
-        self.n = 0
         self._cap = max(int(capacity), 16)
         self.extra = dict(extra or {})
         self._data = {k: np.zeros(self._cap, dtype=dt) for k, dt in COLUMNS.items()}
         for k, (dt, default) in self.extra.items():
             self._data[k] = np.full(self._cap, default, dtype=dt)
+        # the live views handed out, kept until the rows or the buffers change
+        # (a step reads each column dozens of times): writable ones, also set
+        # as attributes (``table.cells``), and read-only ones for hooks
+        self._live: dict[str, np.ndarray] = {}
+        self._frozen: dict[str, np.ndarray] = {}
+        self._resize(0)
+
+    def _resize(self, n: int) -> None:
+        """Set the number of live rows; drop the views of the old rows."""
+        d = self.__dict__
+        for name in self._live:
+            d.pop(name, None)
+        self._live.clear()
+        self._frozen.clear()
+        self.n = n
 
     def __len__(self) -> int:
         return self.n
@@ -162,12 +176,25 @@ class LesionTable:
     def __getattr__(self, name: str) -> np.ndarray:
         data = self.__dict__.get("_data")
         if data is not None and name in data:
-            return data[name][: self.n]
+            view = self.__dict__[name] = self.column(name)   # until the next _resize
+            return view
         raise AttributeError(name)
 
     def column(self, name: str) -> np.ndarray:
         """The live part of any column, core or extra (a writable view)."""
-        return self._data[name][: self.n]
+        view = self._live.get(name)
+        if view is None:
+            view = self._live[name] = self._data[name][: self.n]
+        return view
+
+    def frozen(self, name: str) -> np.ndarray:
+        """The live part of a column, read-only (``"row"``: ``arange(n)``); the
+        same array until the rows change."""
+        view = self._frozen.get(name)
+        if view is None:
+            view = self._frozen[name] = _ro(np.arange(self.n) if name == "row"
+                                            else self.column(name))
+        return view
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -200,7 +227,7 @@ class LesionTable:
                 arr[self.n: need] = cols[k]
             else:
                 arr[self.n: need] = self.extra[k][1]
-        self.n = need
+        self._resize(need)
 
     def take(self, keep: np.ndarray) -> dict[str, np.ndarray]:
         """Copies of the rows selected by a boolean mask or index array."""
@@ -213,7 +240,7 @@ class LesionTable:
             return
         for k, arr in self._data.items():
             arr[:m] = arr[: self.n][keep]
-        self.n = m
+        self._resize(m)
 
     def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None, *,
              n_patients: int | None = None, n_organs: int | None = None,
@@ -271,16 +298,18 @@ class Lesions:
     def __init__(self, table: "LesionTable", dt: float, lo: int = 0,
                  rows: np.ndarray | None = None, *, n_patients: int | None = None,
                  n_organs: int | None = None, group=None):
-        def col(name):
-            a = table.column(name)
-            return _ro(a if rows is None else a[rows])
-
+        if rows is None:    # the table's read-only views, shared until its rows change
+            col = table.frozen
+            self.row = col("row")
+            self._flags, self._birth_step = table.flags, table.birth_step
+        else:
+            def col(name):
+                return _ro(table.column(name)[rows])
+            self.row = _ro(np.asarray(rows))
+            self._flags, self._birth_step = table.flags[rows], table.birth_step[rows]
         self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
         self.clone, self.genotype = col("clone"), col("genotype")
         self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
-        self.row = _ro(np.arange(table.n) if rows is None else np.asarray(rows))
-        self._flags = table.flags if rows is None else table.flags[rows]
-        self._birth_step = table.birth_step if rows is None else table.birth_step[rows]
         self._dt = dt
         self._lo = lo
         self._cache: dict[str, Any] = {}

@@ -17,6 +17,7 @@ from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariab
 from .decomposition import Decomposition
 from .dissemination import Dissemination
 from .founding import Founding
+from .hooks import StepHooks
 from .plan import StepPlan
 from .records import Records
 from .seeding import SeedingLog
@@ -82,7 +83,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                  variables: list[StateVariable] = (), group: Group | None = None):
         self.config = config
         self.body = body
-        self.hook = hook
+        self.hook = StepHooks(hook)
         self.lo, self.hi = lo, hi
         self.P = hi - lo
         self.plan = StepPlan.from_config(config)

@@ -1,0 +1,188 @@
+"""The engine's direct hook calls (paget.engine.hooks) and the lesion table's cached views."""
+from __future__ import annotations
+
+import inspect
+import types
+
+import numpy as np
+import pluggy
+import pytest
+
+import paget
+import paget.hookspecs
+from paget.contract import OUTPUTS
+from paget.engine.hooks import StepHooks
+from paget.manager import DEFAULT_PLUGINS, make_plugin_manager
+from paget.state import LesionTable, Rates
+
+NONE = [n for n, _ in DEFAULT_PLUGINS]
+
+
+def _manager(*plugins):
+    pm, _ = make_plugin_manager(disable=NONE, entry_points_too=False, extra=plugins)
+    return pm
+
+
+def _ordered_plugins(log):
+    """Three plugins of paget_invasion: tryfirst, plain and trylast, registered in
+    an order that differs from the call order; each logs its call and returns its name."""
+    def make(name, **opts):
+        mod = types.ModuleType(name)
+
+        @paget.hookimpl(**opts)
+        def paget_invasion(rates, lesions):
+            log.append((name, lesions))
+            rates.invasive[:] = rates.invasive * 0.5 + 0.01 * len(log)
+            return name
+        mod.paget_invasion = paget_invasion
+        return name, mod
+    return [make("late", trylast=True), make("first", tryfirst=True), make("plain"),
+            make("silent")]
+
+
+def test_direct_calls_do_what_pluggy_does():
+    """Same order (tryfirst, then the last registered first, trylast last), same
+    arguments, same results, same outputs; and the direct path is taken."""
+    runs = []
+    for direct in (False, True):
+        log = []
+        pm = _manager(*_ordered_plugins(log))
+        hooks = StepHooks(pm.hook) if direct else pm.hook
+        if direct:
+            assert hooks.paget_invasion is not pm.hook.paget_invasion
+            assert hooks.paget_invasion is hooks.paget_invasion    # built once
+        rates = Rates.neutral(3)
+        got = hooks.paget_invasion(rates=rates, lesions="L", state=None, config=None, body=None,
+                                   patients=None, t=0.0)
+        runs.append((got, log, rates.invasive.tolist()))
+    assert runs[0] == runs[1]
+    assert [name for name, _ in runs[1][1]] == ["first", "silent", "plain", "late"]
+
+
+def test_an_exception_names_plugin_and_hook_as_through_pluggy():
+    mod = types.ModuleType("boom")
+
+    @paget.hookimpl
+    def paget_growth(rates):
+        raise ZeroDivisionError("no rate")
+    mod.paget_growth = paget_growth
+    pm = _manager(("boom", mod))
+    kwargs = dict(rates=Rates.neutral(2), lesions=None, state=None, config=None, body=None,
+                  patients=None, t=0.0, dt=1.0)
+    messages = []
+    for hooks in (pm.hook, StepHooks(pm.hook)):
+        with pytest.raises(paget.PluginError) as err:
+            hooks.paget_growth(**kwargs)
+        assert (err.value.plugin, err.value.hook) == ("boom", "paget_growth")
+        assert isinstance(err.value.__cause__, ZeroDivisionError)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] == \
+        "plugin 'boom' raised in hook paget_growth: ZeroDivisionError: no rate"
+
+
+def _writer(out, value):
+    """A plugin whose implementation of ``out.hook`` writes ``value`` into ``out``."""
+    def impl(target):
+        (getattr(target, out.name) if out.arg == "rates" else target)[...] = value
+    ns = {"impl": impl}
+    exec(f"def {out.hook}({out.arg}):\n    impl({out.arg})\n", ns)
+    mod = types.ModuleType("bad")
+    setattr(mod, out.hook, paget.hookimpl(ns[out.hook]))
+    return mod
+
+
+@pytest.mark.parametrize("out", [o for o in OUTPUTS if o.dtype != "bool"],
+                         ids=lambda o: o.label)
+def test_each_output_is_checked_as_through_pluggy(out):
+    """A value outside an output's declared range (or NaN) is refused with the
+    error the manager's wrapper gives; its edge passes."""
+    shape = {"(n_rows,)": (3,), "(m, n_organs)": (2, 4), "(m, n_organs, 3)": (2, 4, 3)}
+    for value, bad in ((out.lo, False), (np.nan, True), (out.lo - 0.5, True)):
+        pm = _manager(("bad", _writer(out, value)))
+        messages = []
+        for hooks in (pm.hook, StepHooks(pm.hook)):
+            arg = Rates.neutral(3) if out.arg == "rates" else np.zeros(shape[out.shape])
+            kwargs = {a: None for a in inspect.signature(getattr(paget.hookspecs, out.hook))
+                      .parameters}
+            kwargs[out.arg] = arg
+            try:
+                getattr(hooks, out.hook)(**kwargs)
+                messages.append(None)
+            except paget.PluginError as exc:
+                messages.append(str(exc))
+        assert messages[0] == messages[1], messages
+        assert (messages[0] is not None) == bad
+        if bad:
+            assert f"plugin 'bad' set {out.label} in hook {out.hook}" in messages[1]
+
+
+def test_wrappers_firstresult_and_traced_managers_go_through_pluggy():
+    sim = paget.Simulation.from_scenario("default", {"cohort": {"patients": 1, "years": 0.01}},
+                                         entry_points=False)
+    pm = sim.plugin_manager
+    hooks = StepHooks(pm.hook)
+    assert hooks.paget_fate_matrix is pm.hook.paget_fate_matrix   # transcoelomic wraps it
+    assert hooks.paget_mutation is pm.hook.paget_mutation         # firstresult
+    assert hooks.paget_growth is not pm.hook.paget_growth
+    seen = []
+    undo = pm.add_hookcall_monitoring(lambda name, impls, kw: seen.append(name),
+                                      lambda *a: None)
+    try:
+        traced = StepHooks(pm.hook)
+        assert traced.paget_growth is pm.hook.paget_growth
+        sim.run()
+    finally:
+        undo()
+    assert "paget_growth" in seen and "paget_update_state" in seen
+
+
+def test_a_stand_in_relay_is_used_as_it_is():
+    relay = types.SimpleNamespace(paget_growth=lambda **kw: ["called"])
+    assert StepHooks(relay).paget_growth(rates=None) == ["called"]
+
+
+# ---------------------------------------------------- the lesion table's views
+
+def _rows(table, uids, cells):
+    k = len(uids)
+    table.append(uid=np.asarray(uids, np.uint64), parent=np.zeros(k, np.uint64),
+                 lesion=np.asarray(uids, np.uint64), clone=np.asarray(uids, np.uint64),
+                 genotype=np.zeros(k, np.uint64), cells=np.asarray(cells, float),
+                 patient=np.zeros(k, np.int64), birth_step=np.zeros(k, np.int32),
+                 organ=np.zeros(k, np.int16), flags=np.zeros(k, np.uint8))
+
+
+def test_table_views_follow_appends_growth_and_compaction():
+    tab = LesionTable(capacity=16, extra={"x": ("float64", 2.5)})
+    _rows(tab, [1, 2], [10, 20])
+    assert tab.cells is tab.cells and tab.column("x") is tab.column("x")
+    les = tab.view(1.0)
+    assert les.cells is tab.view(1.0).cells            # shared while the rows stay
+    tab.cells[0] = 11.0                                # in place: every view sees it
+    assert les.cells.tolist() == [11.0, 20.0] and not les.cells.flags.writeable
+    _rows(tab, list(range(3, 40)), np.arange(3, 40))   # grows the buffers
+    assert tab.uid.size == 39 and tab.uid[-1] == 39 and tab.cells[0] == 11.0
+    assert tab.column("x").size == 39 and (tab.column("x") == 2.5).all()
+    assert tab.view(1.0).row.tolist() == list(range(39))
+    tab.compact(tab.cells > 20)
+    assert tab.cells.tolist() == list(range(21, 40)) == tab.uid.astype(float).tolist()
+    assert tab.view(1.0).row.tolist() == list(range(19)) and tab.column("x").size == 19
+    tab.compact(np.zeros(19, bool))
+    assert tab.n == 0 and tab.cells.size == 0 and tab.view(1.0).uid.size == 0
+
+
+def test_a_method_name_is_never_taken_for_a_column():
+    tab = LesionTable(capacity=16)
+    _rows(tab, [1], [1])
+    assert callable(tab.append) and callable(tab.view) and tab.n == 1
+    with pytest.raises(AttributeError):
+        tab.no_such_column
+
+
+def test_pluggy_is_the_version_the_fast_path_was_checked_against():
+    """pluggy's call loop moved between versions: the direct path must still be
+    found (otherwise every hook silently goes through pluggy, slower)."""
+    from paget.engine import hooks
+    assert hooks._PLUGGY_MULTICALL is not None
+    pm = pluggy.PluginManager("paget")
+    assert pm._inner_hookexec is hooks._PLUGGY_MULTICALL
