@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .contract import RATES, STEP_HOOKS, describe
+from .domains import fold_sum
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
@@ -409,9 +410,8 @@ class Lesions:
         if values.shape != expected:
             raise ValueError(f"patient_sum: values must have one entry per row "
                              f"({expected[0]}), got shape {values.shape}")
-        from .domains import fold_sum
         n = self._n()
-        index = self.pidx[where]
+        index = self.pidx if rows is None else self.pidx[where]
         if by_organ:
             if self._n_organs is None:
                 raise ValueError("patient_sum(by_organ=True): this view was made without "
@@ -493,32 +493,45 @@ class Rates:
     NEUTRAL = {r.name: r.neutral for r in RATES}
 
     @classmethod
-    def neutral(cls, n: int, buffers: dict[str, np.ndarray] | None = None) -> "Rates":
+    def neutral(cls, n: int, buffers: dict | None = None) -> "Rates":
         """Rates of ``n`` rows at their neutral values.
 
         With ``buffers`` (a dict kept by the caller) the arrays are views of
-        buffers grown as needed, so a step allocates nothing; the Rates object
-        itself is new each step, so a hook that rebinds an attribute affects
-        only that step.
+        buffers grown as needed, so a step allocates nothing: the float rates
+        are rows of one 2-D buffer, set to their neutral values by one
+        assignment.  The Rates object itself is new each step, so a hook that
+        rebinds an attribute affects only that step.
         """
-        arrays = {}
-        for name, v, dtype in _RATE_FIELDS:
-            if buffers is None:
-                arrays[name] = np.full(n, v, dtype=dtype)
-                continue
-            buf = buffers.get(name)
-            if buf is None or buf.size < n:
-                buf = buffers[name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
-                                               dtype=dtype)
-            view = buf[:n]
-            view.fill(v)
-            arrays[name] = view
-        return cls(**arrays)
+        if buffers is None:
+            return cls(**{name: np.full(n, v, dtype=dtype) for name, v, dtype in _RATE_FIELDS})
+        got = buffers.get("_views")
+        if got is None or got[0] != n:
+            block, flags = buffers.get("_float"), buffers.get("_bool")
+            if block is None or block.shape[1] < n:
+                cap = max(n, 2 * (0 if block is None else block.shape[1]))
+                block = buffers["_float"] = np.empty((len(_FLOAT_RATES), cap))
+                flags = buffers["_bool"] = np.empty((len(_BOOL_RATES), cap), dtype=bool)
+            views = {name: block[i, :n] for i, name in enumerate(_FLOAT_RATES)}
+            views.update({name: flags[i, :n] for i, name in enumerate(_BOOL_RATES)})
+            got = buffers["_views"] = (n, block[:, :n], flags[:, :n], views)
+        _, block, flags, views = got
+        block[...] = _FLOAT_NEUTRAL
+        flags[...] = _BOOL_NEUTRAL
+        rates = cls.__new__(cls)
+        rates.__dict__.update(views)
+        return rates
 
 
 #: (name, neutral value, dtype) of each rate, in field order
 _RATE_FIELDS = tuple((r.name, r.neutral, bool if r.dtype == "bool" else np.float64)
                      for r in RATES)
+#: the float and the bool rates, and their neutral values as columns
+_FLOAT_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is np.float64)
+_BOOL_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is bool)
+_FLOAT_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
+                          dtype=np.float64).reshape(-1, 1)
+_BOOL_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is bool],
+                         dtype=bool).reshape(-1, 1)
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 

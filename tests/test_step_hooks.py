@@ -186,3 +186,31 @@ def test_pluggy_is_the_version_the_fast_path_was_checked_against():
     assert hooks._PLUGGY_MULTICALL is not None
     pm = pluggy.PluginManager("paget")
     assert pm._inner_hookexec is hooks._PLUGGY_MULTICALL
+
+
+# ------------------------------------------------------- per-step buffers
+
+def test_reused_rate_buffers_start_each_step_neutral():
+    """A step's rates are views of buffers kept between steps: each step finds
+    them at their neutral values again, whatever the last step wrote, at any n."""
+    from paget.contract import RATES
+    buffers = {}
+    for n in (3, 3, 50, 7, 0, 64):
+        rates = Rates.neutral(n, buffers)
+        for r in RATES:
+            a = getattr(rates, r.name)
+            assert a.shape == (n,) and a.dtype == np.dtype(r.dtype), r.name
+            assert a.flags.c_contiguous and (a == r.neutral).all(), (n, r.name)
+            a[...] = not r.neutral if r.dtype == "bool" else r.neutral + 0.5
+
+
+def test_neutral_outputs_have_their_shape_and_value():
+    from paget.contract import neutral
+    fates = neutral("fates", (np.int64(2), 3))
+    assert fates.shape == (2, 3, 3) and (fates == (0.0, 0.0, 1.0)).all()
+    assert neutral("fates", np.int64(4)).shape == (4, 3)
+    dying = neutral("dying", 5)
+    assert dying.dtype == bool and not dying.any()
+    p = neutral("probability", (2, 4))
+    p[0, 0] = 0.5                       # a new array each call
+    assert (neutral("probability", (2, 4)) == 1.0).all()

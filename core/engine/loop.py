@@ -89,6 +89,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.plan = StepPlan.from_config(config)
         self.seed = int(config.seed)
         self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
+        self._stack_cache: dict[tuple, tuple] = {}
         n_org = body.n_organs
         self.n_org = n_org
         n_rec = len(self.plan.record_steps)
@@ -292,8 +293,11 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
-        return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
-                        alive=ro(self.alive), burden=ro(self.burden),
+        index = self.__dict__.get("_index")
+        if index is None or index.size != self.hi - self.lo or (index.size and
+                                                                index[0] != self.lo):
+            index = self._index = ro(np.arange(self.lo, self.hi, dtype=np.int64))
+        return Patients(index=index, alive=ro(self.alive), burden=ro(self.burden),
                         ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
 
     def _state(self) -> State:
