@@ -319,6 +319,7 @@ class Lesions:
         self._group = group
 
     def _derived(self, name: str, make) -> np.ndarray:
+        # (the derived arrays read by most hooks inline this, a call less each)
         a = self._cache.get(name)
         if a is None:
             a = self._cache[name] = _ro(make())
@@ -327,12 +328,18 @@ class Lesions:
     @property
     def dormant(self) -> np.ndarray:
         """bool: the row is a pool of solitary dormant cells."""
-        return self._derived("dormant", lambda: (self._flags & FLAG_DORMANT) != 0)
+        a = self._cache.get("dormant")
+        if a is None:
+            a = self._cache["dormant"] = _ro((self._flags & FLAG_DORMANT) != 0)
+        return a
 
     @property
     def primary(self) -> np.ndarray:
         """bool: the row belongs to its patient's primary tumour."""
-        return self._derived("primary", lambda: (self._flags & FLAG_PRIMARY) != 0)
+        a = self._cache.get("primary")
+        if a is None:
+            a = self._cache["primary"] = _ro((self._flags & FLAG_PRIMARY) != 0)
+        return a
 
     @property
     def birth_time(self) -> np.ndarray:
@@ -342,7 +349,10 @@ class Lesions:
     @property
     def pidx(self) -> np.ndarray:
         """int64: index of the row's patient among this rank's patients."""
-        return self._derived("pidx", lambda: self.patient - self._lo)
+        a = self._cache.get("pidx")
+        if a is None:
+            a = self._cache["pidx"] = _ro(self.patient - self._lo)
+        return a
 
     @property
     def single_clone(self) -> bool:
@@ -361,8 +371,11 @@ class Lesions:
         """float64: per row, the cells of its lesion (all its growing rows; 0 for a
         dormant pool's own cells).  Sums of whole numbers below 2**53: exact and
         independent of row order.  Computed once per step and shared by hooks."""
-        return self._derived("lesion_cells", lambda: self.lesion_sum(
-            np.where(self.dormant, 0.0, self.cells)))
+        a = self._cache.get("lesion_cells")
+        if a is None:
+            a = self._cache["lesion_cells"] = _ro(self.lesion_sum(
+                np.where(self.dormant, 0.0, self.cells)))
+        return a
 
     def lesion_sum(self, values: np.ndarray) -> np.ndarray:
         """float64: per row, the sum of ``values`` (one per row) over the rows of

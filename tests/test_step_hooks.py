@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import types
+import warnings
 
 import numpy as np
 import pluggy
@@ -214,3 +215,13 @@ def test_neutral_outputs_have_their_shape_and_value():
     p = neutral("probability", (2, 4))
     p[0, 0] = 0.5                       # a new array each call
     assert (neutral("probability", (2, 4)) == 1.0).all()
+
+
+def test_a_missing_argument_is_pluggys_error():
+    log = []
+    pm = _manager(*_ordered_plugins(log))
+    for hooks in (pm.hook, StepHooks(pm.hook)):
+        with pytest.raises(pluggy.HookCallError, match="must provide argument 'lesions'"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # pluggy's warning of the missing arguments
+            hooks.paget_invasion(rates=Rates.neutral(1))

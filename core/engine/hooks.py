@@ -14,6 +14,7 @@ used, so a plugin (un)registered later is seen by the next run, not this one.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 import pluggy
@@ -29,6 +30,10 @@ try:   # pluggy's own call loop: anything else means the manager is traced
     from pluggy._callers import _multicall as _PLUGGY_MULTICALL
 except ImportError:  # pragma: no cover - a pluggy that moved it: always call through pluggy
     _PLUGGY_MULTICALL = None
+
+
+def _no_arguments(kwargs) -> tuple:
+    return ()
 
 
 def _plain(caller: Any) -> bool:
@@ -62,13 +67,25 @@ def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
         checks = getattr(fn, "_paget_checks", ())
         if plain is None:       # not wrapped by paget.manager: call it as it is
             plain, checks = fn, ()
-        plan.append((plain, tuple(impl.argnames), checks, impl.plugin_name))
+        argnames = tuple(impl.argnames)
+        if not argnames:
+            get = _no_arguments
+        elif len(argnames) == 1:
+            one = argnames[0]
+            get = (lambda kwargs, one=one: (kwargs[one],))
+        else:
+            get = operator.itemgetter(*argnames)    # a tuple, in argnames' order
+        plan.append((plain, get, checks, impl.plugin_name))
     plan = tuple(plan)
 
     def call(**kwargs):
         results = []
-        for fn, argnames, checks, plugin in plan:
-            args = [kwargs[a] for a in argnames]
+        for fn, get, checks, plugin in plan:
+            try:
+                args = get(kwargs)
+            except KeyError as e:     # as pluggy says it
+                raise pluggy.HookCallError(f"hook call must provide argument {e.args[0]!r}") \
+                    from e
             try:
                 res = fn(*args)
             except (PluginError, ConfigError):
