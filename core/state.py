@@ -160,6 +160,10 @@ class LesionTable:
         # as attributes (``table.cells``), and read-only ones for hooks
         self._live: dict[str, np.ndarray] = {}
         self._frozen: dict[str, np.ndarray] = {}
+        self._extras: dict[str, np.ndarray] | None = None
+        #: counts the changes of rows (appends, compactions); a view made at one
+        #: version shows the same rows as long as the version stays
+        self.version = 0
         self._resize(0)
 
     def _resize(self, n: int) -> None:
@@ -169,7 +173,9 @@ class LesionTable:
             d.pop(name, None)
         self._live.clear()
         self._frozen.clear()
+        self._extras = None
         self.n = n
+        self.version += 1
 
     def __len__(self) -> int:
         return self.n
@@ -187,6 +193,12 @@ class LesionTable:
         if view is None:
             view = self._live[name] = self._data[name][: self.n]
         return view
+
+    def extra_columns(self) -> dict[str, np.ndarray]:
+        """The live parts of the extra (plugin) columns, a new dict of writable views."""
+        if self._extras is None:
+            self._extras = {name: self.column(name) for name in self.extra}
+        return dict(self._extras)
 
     def frozen(self, name: str) -> np.ndarray:
         """The live part of a column, read-only (``"row"``: ``arange(n)``); the

@@ -166,7 +166,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _step(self, step: int) -> None:
         tab, dt, t = self.table, self.plan.dt, self._t(step)
-        les = self._lesions()
+        les = self._view_of_last_step() or self._lesions()
         state = self._state()
         patients = self._patients()
         draws = Draws(self.seed, step)
@@ -261,7 +261,8 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
                                              minlength=self.P).astype(np.float64))
         dying = neutral("dying", self.P)
-        self.hook.paget_outcome(lesions=self._lesions(), patients=self._patients(),
+        les, version = self._lesions(), tab.version
+        self.hook.paget_outcome(lesions=les, patients=self._patients(),
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
         dying &= self.alive
@@ -280,6 +281,20 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
             self._compact(~empty)
         if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
             self._rebalance()
+        self._last_view = (tab, version, (self.lo, self.P, self.group), les)
+
+    def _view_of_last_step(self):
+        """The view of the rows that ``paget_outcome`` saw at the end of the last
+        step, with what it derived (``dormant``, ``lesion_cells``, ...), when the
+        rows have not changed since (no death, compaction or move): the next
+        step starts from the same rows.  None otherwise; used once."""
+        got, self._last_view = self.__dict__.get("_last_view"), None
+        if got is not None:
+            tab, version, block, les = got
+            if tab is self.table and tab.version == version and \
+                    block == (self.lo, self.P, self.group):
+                return les
+        return None
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)
@@ -301,5 +316,4 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                         ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
 
     def _state(self) -> State:
-        tab = self.table
-        return State({name: tab.column(name) for name in tab.extra}, self.pstate)
+        return State(self.table.extra_columns(), self.pstate)
