@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import sys
+import types
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Iterable
@@ -154,6 +157,9 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
     call._paget_wrapped = True  # type: ignore[attr-defined]
     call._paget_function = func  # type: ignore[attr-defined]
     call._paget_checks = checks  # type: ignore[attr-defined]
+    # (functools.wraps copies these to a wrapper around this one, e.g. a
+    # benchmark's timer: ``_paget_self is fn`` tells this wrapper itself)
+    call._paget_self = call  # type: ignore[attr-defined]
     impl.function = call
 
 
@@ -196,6 +202,48 @@ def builtin_variable_owners() -> dict[str, str]:
     return _builtin_owners("paget_state_variables")
 
 
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, quicker to fill from modules: registering looks at every
+    attribute of a plugin (a built-in module has ~40: its imports, helpers,
+    constants), and pluggy's static lookup of each is most of a simulation's
+    set-up.  An attribute of a module that cannot be an implementation (a
+    module, a class, a function without ``@paget.hookimpl``'s mark) is passed
+    over here, as pluggy would pass it over; anything else goes to pluggy."""
+
+    def parse_hookimpl_opts(self, plugin, name):
+        if isinstance(plugin, types.ModuleType):
+            value = plugin.__dict__.get(name)
+            if isinstance(value, (types.ModuleType, type)) or (
+                    isinstance(value, types.FunctionType) and
+                    f"{self.project_name}_impl" not in value.__dict__):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
+#: the entry points of the group ``paget``, by what ``sys.path`` holds (its
+#: folders and their modification times: an install or removal changes them)
+_ENTRY_POINTS: dict[tuple, tuple] = {}
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return None
+
+
+def _entry_points() -> tuple:
+    """``entry_points(group="paget")``, read once while ``sys.path`` and its
+    folders stay as they are (reading every installed package's metadata costs
+    milliseconds, a calibration builds thousands of simulations)."""
+    key = tuple((p, _mtime(p)) for p in sys.path)
+    got = _ENTRY_POINTS.get(key)
+    if got is None:
+        _ENTRY_POINTS.clear()
+        got = _ENTRY_POINTS[key] = tuple(entry_points(group=ENTRY_POINT_GROUP))
+    return got
+
+
 def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
                         entry_points_too: bool = True,
                         extra: Iterable[tuple[str, Any]] = ()) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
@@ -210,7 +258,7 @@ def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
 
     Returns the manager and a description of each registered plugin.
     """
-    pm = pluggy.PluginManager("paget")
+    pm = _PluginManager("paget")
     pm.add_hookspecs(hookspecs)
     disable = set(disable)
     origins: dict[str, tuple[str, str]] = {}
@@ -218,7 +266,7 @@ def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
     for name, module in DEFAULT_PLUGINS:
         candidates.append((name, module, "builtin"))
     if entry_points_too:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entry_points():
             dist = ep.dist.name if ep.dist is not None else "?"
             candidates.append((ep.name, ep, f"entry point ({dist})"))
     for module in load:

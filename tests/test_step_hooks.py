@@ -225,3 +225,81 @@ def test_a_missing_argument_is_pluggys_error():
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")     # pluggy's warning of the missing arguments
             hooks.paget_invasion(rates=Rates.neutral(1))
+
+
+def test_a_wrapper_around_the_managers_is_called_as_it_is():
+    """A timer put around an implementation (as the benchmarks do) is called, not
+    skipped for the plugin function it wraps; the checks still apply."""
+    import functools
+    calls = []
+    mod = types.ModuleType("p")
+
+    @paget.hookimpl
+    def paget_growth(rates):
+        rates.birth[:] = np.nan
+    mod.paget_growth = paget_growth
+    pm = _manager(("p", mod))
+    impl = pm.hook.paget_growth.get_hookimpls()[0]
+    inner = impl.function
+
+    @functools.wraps(inner)
+    def timer(*args):
+        calls.append(1)
+        return inner(*args)
+    impl.function = timer
+    with pytest.raises(paget.PluginError, match="plugin 'p' set rates.birth"):
+        StepHooks(pm.hook).paget_growth(rates=Rates.neutral(2))
+    assert calls == [1]
+
+
+# --------------------------------------------------------- set-up of a manager
+
+def test_the_quicker_manager_finds_what_pluggy_finds():
+    """Every built-in module and a plugin object (a class instance, a module with
+    a hook under another name) give the same implementations as pluggy's own."""
+    from paget import hookspecs, manager
+
+    class Obj:
+        @paget.hookimpl(tryfirst=True)
+        def paget_growth(self, rates):
+            pass
+    mod = types.ModuleType("renamed")
+    mod.grow = paget.hookimpl(specname="paget_growth")(lambda rates: None)
+    mod.np, mod.Rates, mod.helper = np, Rates, lambda: None
+    found = []
+    for cls in (pluggy.PluginManager, manager._PluginManager):
+        pm = cls("paget")
+        pm.add_hookspecs(hookspecs)
+        for name, module in DEFAULT_PLUGINS:
+            pm.register(__import__(module, fromlist=["x"]), name=name)
+        pm.register(Obj(), name="obj")
+        pm.register(mod, name="renamed")
+        found.append(sorted((hook, i.plugin_name, i.tryfirst, i.trylast, i.wrapper)
+                            for hook in dir(pm.hook) if hook.startswith("paget_")
+                            for i in getattr(pm.hook, hook).get_hookimpls()))
+    assert found[0] == found[1] and ("paget_growth", "renamed", False, False, False) in found[1]
+
+
+def test_entry_points_are_read_again_when_sys_path_changes(tmp_path, monkeypatch):
+    from paget import manager
+
+    def dist(folder, name):
+        info = folder / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[paget]\n{name} = {name}_module\n")
+
+    names = lambda: {ep.name for ep in manager._entry_points()}  # noqa: E731
+    before = names()
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    dist(a, "first_plugin")
+    monkeypatch.syspath_prepend(str(a))
+    assert names() == before | {"first_plugin"}
+    assert manager._entry_points() is manager._entry_points()     # read once
+    dist(a, "second_plugin")                  # installed into a folder already on the path
+    assert names() == before | {"first_plugin", "second_plugin"}
+    monkeypatch.syspath_prepend(str(b))
+    dist(b, "third_plugin")
+    assert names() == before | {"first_plugin", "second_plugin", "third_plugin"}

@@ -63,9 +63,9 @@ def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
     plan = []
     for impl in reversed(caller.get_hookimpls()):
         fn = impl.function
-        plain = getattr(fn, "_paget_function", None)
-        checks = getattr(fn, "_paget_checks", ())
-        if plain is None:       # not wrapped by paget.manager: call it as it is
+        if getattr(fn, "_paget_self", None) is fn:    # paget.manager's wrapper: unwrap it
+            plain, checks = fn._paget_function, fn._paget_checks
+        else:   # anything else (a timer around that wrapper, or no wrapper): as it is
             plain, checks = fn, ()
         argnames = tuple(impl.argnames)
         if not argnames:
