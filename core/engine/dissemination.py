@@ -137,7 +137,7 @@ class Dissemination:
         src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
         sp = src_patient - self.lo
         kernels.disseminate(tab.uid[src], src_patient, src_organ,
-                            fate_class.astype(np.int64).ravel(), src_shed,
+                            np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
@@ -152,8 +152,8 @@ class Dissemination:
                           ("colonies_founded", "founded")):
             kernels.add_rows_at(acc[name], sp, out[key])
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
-        if seeded.any():
-            first = self.events["first_seeding_time"]
+        first = self.events["first_seeding_time"]
+        if seeded.any() and np.isnan(first).any():    # a patient seeds for the first time
             fresh = np.zeros(self.P, bool)
             fresh[sp[seeded]] = True
             first[fresh & np.isnan(first)] = self._t(step + 1)

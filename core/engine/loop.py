@@ -183,7 +183,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
         self.hook.paget_circulation(**common)
-        dormant = (tab.flags & FLAG_DORMANT) != 0
+        dormant = les.dormant   # the rows' flags before this step's kernel (read-only)
         birth = np.where(dormant, rates.reactivation, rates.birth)
         death = np.where(dormant, rates.dormant_death, rates.death)
         cells_before = tab.cells.copy()
@@ -196,7 +196,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
         self._check_exact(tab.cells)  # before the counts it drew make new rows
-        pidx = tab.patient - self.lo
+        pidx = les.pidx
         acc = self.acc
         self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
         # dormant pools: deaths are what left the pool without reactivating
@@ -246,7 +246,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     @staticmethod
     def _check_exact(cells: np.ndarray) -> None:
-        if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
+        if cells.size and np.maximum.reduce(cells) > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
                               "the growth rates the plugins set, or the shedding that feeds "
                               "the lesion")
