@@ -303,3 +303,61 @@ def test_entry_points_are_read_again_when_sys_path_changes(tmp_path, monkeypatch
     monkeypatch.syspath_prepend(str(b))
     dist(b, "third_plugin")
     assert names() == before | {"first_plugin", "second_plugin", "third_plugin"}
+
+
+# ------------------------------------------- what a step takes from the last one
+
+def _rank_run(patients=3):
+    from paget.model import make_run
+    sim = paget.Simulation.from_scenario("default", {"cohort": {"patients": patients,
+                                                                "years": 0.1}, "seed": 4},
+                                         entry_points=False)
+    run = make_run(sim, 0, patients, None)
+    run._record(0)
+    return run
+
+
+def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    les = run._last_view[3]
+    fresh = run._lesions()
+    for name in ("uid", "cells", "organ", "patient", "dormant", "pidx", "lesion_cells",
+                 "primary"):
+        assert np.array_equal(getattr(les, name), getattr(fresh, name)), name
+    assert run._view_of_last_step() is les
+    assert run._view_of_last_step() is None                 # used once
+    run._step(3)
+    run._compact(np.arange(run.table.n) != 0)                # the rows change
+    assert run._view_of_last_step() is None
+
+
+def test_a_step_starts_from_the_last_steps_patients_only_while_they_stay():
+    run = _rank_run()
+    run._step(0)
+    patients = run._last_patients[0]
+    fresh = run._patients()
+    for name in ("index", "alive", "burden", "ctc_shed", "cell_death"):
+        assert np.array_equal(getattr(patients, name), getattr(fresh, name)), name
+    assert run._patients_of_last_step() is patients
+    run._step(1)
+    run.burden = run.burden.copy()       # as a loaded state would: not the same arrays
+    assert run._patients_of_last_step() is None
+
+
+def test_no_reuse_changes_no_result():
+    """The same dataset with the view and the patients made afresh every step."""
+    from paget.engine import loop
+    cfg = {"cohort": {"patients": 4, "years": 0.5}, "seed": 9}
+    reused = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
+    saved = loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step
+    try:
+        loop.RankRun._view_of_last_step = lambda self: None
+        loop.RankRun._patients_of_last_step = lambda self: None
+        fresh = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
+    finally:
+        loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step = saved
+    import xarray as xr
+    xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
+    assert fresh.sizes["lesion"] > 4            # (the patients did seed)

@@ -166,9 +166,13 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _step(self, step: int) -> None:
         tab, dt, t = self.table, self.plan.dt, self._t(step)
-        les = self._view_of_last_step() or self._lesions()
+        les = self._view_of_last_step()
+        if les is None:
+            les = self._lesions()
         state = self._state()
-        patients = self._patients()
+        patients = self._patients_of_last_step()
+        if patients is None:
+            patients = self._patients()
         draws = Draws(self.seed, step)
         env = dict(config=self.config, body=self.body, t=t)
         self.hook.paget_update_state(lesions=les, state=state, patients=patients, dt=dt,
@@ -261,12 +265,16 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
                                              minlength=self.P).astype(np.float64))
         dying = neutral("dying", self.P)
-        les, version = self._lesions(), tab.version
-        self.hook.paget_outcome(lesions=les, patients=self._patients(),
+        les, version, patients = self._lesions(), tab.version, self._patients()
+        self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
         dying &= self.alive
+        # what the next step's hooks see of the patients, unless one dies now
+        self._last_patients = (patients, self.alive, self.burden, self.last_shed,
+                               self.last_death, self.lo, self.hi)
         if dying.any():     # freeze the dying patients' state
+            self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
             rows = dying[pidx]
@@ -294,6 +302,18 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
             if tab is self.table and tab.version == version and \
                     block == (self.lo, self.P, self.group):
                 return les
+        return None
+
+    def _patients_of_last_step(self) -> Patients | None:
+        """The patients ``paget_outcome`` saw at the end of the last step (their
+        copies), when nothing of them has changed since (no death, no load of
+        a state, the same block); None otherwise; used once."""
+        got, self._last_patients = self.__dict__.get("_last_patients"), None
+        if got is not None:
+            patients, alive, burden, shed, death, lo, hi = got
+            if alive is self.alive and burden is self.burden and shed is self.last_shed \
+                    and death is self.last_death and (lo, hi) == (self.lo, self.hi):
+                return patients
         return None
 
     def _compact(self, keep: np.ndarray) -> None:
