@@ -207,17 +207,25 @@ class _PluginManager(pluggy.PluginManager):
     attribute of a plugin (a built-in module has ~40: its imports, helpers,
     constants), and pluggy's static lookup of each is most of a simulation's
     set-up.  An attribute of a module that cannot be an implementation (a
-    module, a class, a function without ``@paget.hookimpl``'s mark) is passed
-    over here, as pluggy would pass it over; anything else goes to pluggy."""
+    module, a class, a constant, a function without ``@paget.hookimpl``'s
+    mark) is passed over here, as pluggy would pass it over; anything else
+    goes to pluggy."""
 
     def parse_hookimpl_opts(self, plugin, name):
+        # pluggy takes a module's function, staticmethod, classmethod or bound
+        # method, and the options of its mark; nothing else is a candidate
         if isinstance(plugin, types.ModuleType):
-            value = plugin.__dict__.get(name)
-            if isinstance(value, (types.ModuleType, type)) or (
-                    isinstance(value, types.FunctionType) and
-                    f"{self.project_name}_impl" not in value.__dict__):
+            value = plugin.__dict__.get(name, _ABSENT)
+            if isinstance(value, types.FunctionType):
+                if f"{self.project_name}_impl" not in value.__dict__:
+                    return None
+            elif value is not _ABSENT and not isinstance(
+                    value, (staticmethod, classmethod, types.MethodType)):
                 return None
         return super().parse_hookimpl_opts(plugin, name)
+
+
+_ABSENT = object()
 
 
 #: the entry points of the group ``paget``, by what ``sys.path`` holds (its

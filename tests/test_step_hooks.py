@@ -265,7 +265,9 @@ def test_the_quicker_manager_finds_what_pluggy_finds():
             pass
     mod = types.ModuleType("renamed")
     mod.grow = paget.hookimpl(specname="paget_growth")(lambda rates: None)
-    mod.np, mod.Rates, mod.helper = np, Rates, lambda: None
+    mod.np, mod.Rates, mod.helper, mod.N = np, Rates, lambda: None, 3
+    mod.static = staticmethod(paget.hookimpl(specname="paget_invasion")(lambda rates: None))
+    mod.marked_builtin = len        # a builtin is never an implementation
     found = []
     for cls in (pluggy.PluginManager, manager._PluginManager):
         pm = cls("paget")
@@ -278,6 +280,7 @@ def test_the_quicker_manager_finds_what_pluggy_finds():
                             for hook in dir(pm.hook) if hook.startswith("paget_")
                             for i in getattr(pm.hook, hook).get_hookimpls()))
     assert found[0] == found[1] and ("paget_growth", "renamed", False, False, False) in found[1]
+    assert ("paget_invasion", "renamed", False, False, False) in found[1]
 
 
 def test_entry_points_are_read_again_when_sys_path_changes(tmp_path, monkeypatch):
