@@ -57,13 +57,13 @@ class Draws:
         else:
             idx = np.ascontiguousarray(index, dtype=np.int64)
             uid = idx.astype(np.uint64)
-            if isinstance(index, np.ndarray) and not index.flags.writeable:
-                _PATIENT_KEYS["last"] = (index, idx, uid)
+            if isinstance(index, np.ndarray) and isinstance(index.base, bytes):
+                _PATIENT_KEYS["last"] = (index, idx, uid)   # immutable: a copy in bytes
         return kernels.keyed_uniform(self.seed, uid, self.step, purpose_id(purpose), idx)
 
 
-#: the keys of the patients last drawn for, by their (read-only) index array:
-#: a run draws for the same patients every step
+#: the keys of the patients last drawn for, by their index array when it cannot
+#: change (the engine's, a copy in ``bytes``): a run draws for them every step
 _PATIENT_KEYS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 

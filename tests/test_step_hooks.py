@@ -364,3 +364,40 @@ def test_no_reuse_changes_no_result():
     import xarray as xr
     xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
     assert fresh.sizes["lesion"] > 4            # (the patients did seed)
+
+
+# ------------------------------------------------------------ draws for hooks
+
+def test_patient_uniforms_follow_the_patients_they_are_drawn_for():
+    from paget.random import Draws
+    from paget.state import Patients
+
+    def patients(index):
+        n = len(index)
+        return Patients(index=index, alive=np.ones(n, bool), burden=np.zeros(n))
+
+    frozen = lambda a: np.frombuffer(np.asarray(a, np.int64).tobytes(), np.int64)  # noqa: E731
+    draws = Draws(11, 3)
+    want = {lo: draws.uniform_patients(patients(np.arange(lo, lo + 4)), "p") for lo in (0, 4)}
+    for lo in (0, 4, 0, 4):      # the engine's immutable index arrays, in turn
+        assert np.array_equal(draws.uniform_patients(patients(frozen(np.arange(lo, lo + 4))),
+                                                     "p"), want[lo])
+    index = np.arange(0, 4)      # a writable one, changed in place: never taken as known
+    assert np.array_equal(draws.uniform_patients(patients(index), "p"), want[0])
+    index += 4
+    assert np.array_equal(draws.uniform_patients(patients(index), "p"), want[4])
+
+
+def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(5)
+    u, lam = rng.random(200), rng.random(200) * 30.0 + 1e-9
+    fast = poisson_quantile(u, lam)                      # every mean in (0, 30]
+    mixed = poisson_quantile(np.r_[u, 0.5, 0.5], np.r_[lam, 0.0, 45.0])   # the general path
+    assert fast.dtype == np.int64 and np.array_equal(fast, mixed[:200])
+    assert mixed[200] == 0
+    assert poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).shape == (20, 10)
+    assert np.array_equal(poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).ravel(), fast)
+    scalar = poisson_quantile(np.float64(0.3), 2.0)
+    assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
+                                                                      np.r_[2.0, 0.0])[0])
