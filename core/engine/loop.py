@@ -259,13 +259,17 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         tab = self.table
         t_end = self._t(step + 1)
         self._check_exact(tab.cells)
-        growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
-        pidx = tab.patient - self.lo
-        # whole numbers below 2**53: the sum over growing rows is exact
-        self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
+        # the view the outcome (and, rows unchanged, the next step) sees, whose
+        # dormant and pidx serve here first
+        les, version = self._lesions(), tab.version
+        pidx = les.pidx
+        # whole numbers below 2**53: the sum over growing rows is exact (the
+        # dormant rows' 0.0 leave every partial sum as it is)
+        growing_cells = np.where(les.dormant, 0.0, tab.cells)
+        self.burden = self._gsum(np.bincount(pidx, weights=growing_cells,
                                              minlength=self.P).astype(np.float64))
         dying = neutral("dying", self.P)
-        les, version, patients = self._lesions(), tab.version, self._patients()
+        patients = self._patients()
         self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
