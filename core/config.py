@@ -12,6 +12,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping as _AbcMapping
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal, Mapping, Union
 
@@ -64,7 +65,7 @@ def resolve_organ_map(value: float | Mapping[str, float], body: Body,
     remembered by the body's organs and the value (a new array is returned
     each time: the caller may change it).
     """
-    mapping = isinstance(value, Mapping)
+    mapping = isinstance(value, _AbcMapping)   # (typing.Mapping's check is ~10x slower)
     key = (body.organs, tuple(value.items()) if mapping else float(value), float(default))
     got = _ORGAN_MAPS.get(key)
     if got is None:

@@ -162,14 +162,23 @@ def hook_outputs() -> dict[str, tuple[tuple[str, str | None, float, float], ...]
     return {hook: tuple(checks) for hook, checks in out.items()}
 
 
+#: per output: (dtype, neutral value; a tuple's as an array, to broadcast)
+_NEUTRAL = {name: (np.dtype(o.dtype), np.array(o.neutral, dtype=o.dtype)
+                   if isinstance(o.neutral, tuple) else o.neutral)
+            for name, o in _ARRAYS.items()}
+
+
 def neutral(name: str, shape: int | tuple[int, ...]) -> np.ndarray:
     """A new array of output ``name`` (not a rate) at its neutral value."""
-    o = _ARRAYS[name]
-    if isinstance(o.neutral, tuple):
-        a = np.empty(tuple(np.atleast_1d(shape)) + (len(o.neutral),), dtype=o.dtype)
-        a[...] = o.neutral
+    dtype, value = _NEUTRAL[name]
+    if isinstance(value, np.ndarray):
+        a = np.empty((shape,) + value.shape if isinstance(shape, (int, np.integer)) else
+                     tuple(shape) + value.shape, dtype=dtype)
+        a[...] = value
         return a
-    return np.full(shape, o.neutral, dtype=o.dtype)
+    a = np.empty(shape, dtype=dtype)
+    a.fill(value)
+    return a
 
 
 def _number(x: float) -> str:

@@ -215,6 +215,8 @@ FOLD_BITS = 21
 FOLDS = 3
 MAX_TERMS = 2 ** (52 - FOLD_BITS)
 
+_max = np.maximum.reduce
+
 
 def _folds(index: np.ndarray, values: np.ndarray, n: int, exponent: np.ndarray) -> np.ndarray:
     """Per bin, the sums of each fold of the (finite) terms: exact whole numbers,
@@ -262,23 +264,23 @@ def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
     all whole.
     """
     g = _Alone if group is None else group
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
     index = np.asarray(index, dtype=np.intp).reshape(-1)
     if values.size != index.size:
         raise ValueError(f"fold_sum: {index.size} indices for {values.size} values")
     if values.size >= MAX_TERMS:
         raise ValueError(f"fold_sum: {values.size} terms; at most {MAX_TERMS - 1} add exactly")
-    whole = kernels.whole_and_nonnegative(np.ascontiguousarray(values))
+    whole = kernels.whole_and_nonnegative(values)
+    if whole and group is None:     # the usual serial case (cells, counts): no folds
+        s = np.bincount(index, weights=values, minlength=n)     # float64
+        if not s.size or _max(s) < 2.0 ** 53:
+            return s
 
     def plain() -> np.ndarray | None:
         """The group's plain sum, if its bins stay below 2**53 (then it is exact)."""
         s = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64))
         return s if not s.size or s.max() < 2.0 ** 53 else None
 
-    if whole and group is None:     # the usual serial case (cells, counts): no folds
-        got = plain()
-        if got is not None:
-            return got
     odd = None
     if not whole:
         finite = np.isfinite(values)

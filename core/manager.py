@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import sys
+import types
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Iterable
@@ -103,8 +106,29 @@ class PluginInfo:
 HOOK_OUTPUTS: dict[str, tuple[tuple[str, str | None, float, float], ...]] = hook_outputs()
 
 
+def plugin_raised(plugin: str, hook_name: str, exc: Exception) -> PluginError:
+    """The error that names ``plugin`` when its implementation of ``hook_name``
+    raised ``exc`` (raise it ``from exc``)."""
+    return PluginError(f"plugin {plugin!r} raised in hook {hook_name}: "
+                       f"{type(exc).__name__}: {exc}", plugin, hook_name)
+
+
+def bad_output(plugin: str, hook_name: str, name: str, a: np.ndarray, lo: float,
+               hi: float) -> PluginError:
+    """The error that names ``plugin`` when it set output ``name`` (the array
+    ``a``) to values outside ``[lo, hi]`` or not finite."""
+    bad = a[~((a >= lo) & (a <= hi) & np.isfinite(a))].ravel()[:3]
+    return PluginError(f"plugin {plugin!r} set {name} in hook {hook_name} "
+                       f"to values outside [{lo}, {hi}] or not finite, e.g. "
+                       f"{bad.tolist()}", plugin, hook_name)
+
+
 def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
-    """Make an exception inside a hook, or a bad value it wrote, name its plugin."""
+    """Make an exception inside a hook, or a bad value it wrote, name its plugin.
+
+    The wrapper keeps the plain function (``_paget_function``) and its checks
+    (``_paget_checks``), so that :mod:`paget.engine.hooks` can call an
+    implementation and check its outputs in one step, without this layer."""
     func = impl.function
     if getattr(func, "_paget_wrapped", False):
         return
@@ -121,20 +145,21 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
         except (PluginError, ConfigError):
             raise        # a ConfigError is bad input (exit 2), e.g. refused before step 0
         except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} raised in hook {hook_name}: "
-                              f"{type(exc).__name__}: {exc}", impl.plugin_name, hook_name) from exc
+            raise plugin_raised(impl.plugin_name, hook_name, exc) from exc
         for pos, arg, field, lo, hi in checks:
             obj = args[pos] if len(args) > pos else kwargs[arg]
             a = obj if field is None else getattr(obj, field)
             if out_of_bounds(a, lo, hi):
-                name = arg if field is None else f"{arg}.{field}"
-                bad = a[~((a >= lo) & (a <= hi) & np.isfinite(a))].ravel()[:3]
-                raise PluginError(f"plugin {impl.plugin_name!r} set {name} in hook {hook_name} "
-                                  f"to values outside [{lo}, {hi}] or not finite, e.g. "
-                                  f"{bad.tolist()}", impl.plugin_name, hook_name)
+                raise bad_output(impl.plugin_name, hook_name,
+                                 arg if field is None else f"{arg}.{field}", a, lo, hi)
         return result
 
     call._paget_wrapped = True  # type: ignore[attr-defined]
+    call._paget_function = func  # type: ignore[attr-defined]
+    call._paget_checks = checks  # type: ignore[attr-defined]
+    # (functools.wraps copies these to a wrapper around this one, e.g. a
+    # benchmark's timer: ``_paget_self is fn`` tells this wrapper itself)
+    call._paget_self = call  # type: ignore[attr-defined]
     impl.function = call
 
 
@@ -177,6 +202,56 @@ def builtin_variable_owners() -> dict[str, str]:
     return _builtin_owners("paget_state_variables")
 
 
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, quicker to fill from modules: registering looks at every
+    attribute of a plugin (a built-in module has ~40: its imports, helpers,
+    constants), and pluggy's static lookup of each is most of a simulation's
+    set-up.  An attribute of a module that cannot be an implementation (a
+    module, a class, a constant, a function without ``@paget.hookimpl``'s
+    mark) is passed over here, as pluggy would pass it over; anything else
+    goes to pluggy."""
+
+    def parse_hookimpl_opts(self, plugin, name):
+        # pluggy takes a module's function, staticmethod, classmethod or bound
+        # method, and the options of its mark; nothing else is a candidate
+        if isinstance(plugin, types.ModuleType):
+            value = plugin.__dict__.get(name, _ABSENT)
+            if isinstance(value, types.FunctionType):
+                if f"{self.project_name}_impl" not in value.__dict__:
+                    return None
+            elif value is not _ABSENT and not isinstance(
+                    value, (staticmethod, classmethod, types.MethodType)):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
+_ABSENT = object()
+
+
+#: the entry points of the group ``paget``, by what ``sys.path`` holds (its
+#: folders and their modification times: an install or removal changes them)
+_ENTRY_POINTS: dict[tuple, tuple] = {}
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return None
+
+
+def _entry_points() -> tuple:
+    """``entry_points(group="paget")``, read once while ``sys.path`` and its
+    folders stay as they are (reading every installed package's metadata costs
+    milliseconds, a calibration builds thousands of simulations)."""
+    key = tuple((p, _mtime(p)) for p in sys.path)
+    got = _ENTRY_POINTS.get(key)
+    if got is None:
+        _ENTRY_POINTS.clear()
+        got = _ENTRY_POINTS[key] = tuple(entry_points(group=ENTRY_POINT_GROUP))
+    return got
+
+
 def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
                         entry_points_too: bool = True,
                         extra: Iterable[tuple[str, Any]] = ()) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
@@ -191,7 +266,7 @@ def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
 
     Returns the manager and a description of each registered plugin.
     """
-    pm = pluggy.PluginManager("paget")
+    pm = _PluginManager("paget")
     pm.add_hookspecs(hookspecs)
     disable = set(disable)
     origins: dict[str, tuple[str, str]] = {}
@@ -199,7 +274,7 @@ def make_plugin_manager(load: Iterable[str] = (), disable: Iterable[str] = (),
     for name, module in DEFAULT_PLUGINS:
         candidates.append((name, module, "builtin"))
     if entry_points_too:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entry_points():
             dist = ep.dist.name if ep.dist is not None else "?"
             candidates.append((ep.name, ep, f"entry point ({dist})"))
     for module in load:

@@ -229,19 +229,18 @@ def build_dataset(parts: Mapping[str, np.ndarray], *, times: np.ndarray, organs:
             values = values.astype(var.dtype)
         more = {k: _attr_value(v) for k, v in var_attrs.get(name, {}).items()}
         data_vars[name] = xr.Variable(var.dims, values, attrs={**var.cf_attrs(), **more})
+    sizes = {dim: size for v in data_vars.values() for dim, size in zip(v.dims, v.shape)}
     coords = {
-        "patient": ("patient", np.arange(first_patient, first_patient + n_patients,
-                                         dtype=np.int64)),
-        "time": ("time", np.asarray(times, dtype=np.float64)),
-        "organ": ("organ", np.asarray(organs, dtype=str)),
+        "patient": np.arange(first_patient, first_patient + n_patients, dtype=np.int64),
+        "time": np.asarray(times, dtype=np.float64),
+        "organ": np.asarray(organs, dtype=str),
     }
-    ds = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
-    for dim in TABLE_DIMS:
-        ds.coords[dim] = (dim, np.arange(ds.sizes.get(dim, 0), dtype=np.int64))
-    for name, var in COORDS.items():
-        if name in ds.coords:
-            ds[name].attrs.update(var.cf_attrs())
-    return ds
+    # the tables' rows numbered from 0 (an empty table too); every coordinate
+    # with its attributes, in one construction (each one added afterwards was
+    # a merge of the whole Dataset)
+    coords.update({dim: np.arange(sizes.get(dim, 0), dtype=np.int64) for dim in TABLE_DIMS})
+    coords = {name: (name, values, COORDS[name].cf_attrs()) for name, values in coords.items()}
+    return xr.Dataset(data_vars, coords=coords, attrs=dict(attrs))
 
 
 def _attr_value(value: Any) -> Any:

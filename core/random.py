@@ -50,9 +50,21 @@ class Draws:
 
     def uniform_patients(self, patients, purpose: str) -> np.ndarray:
         """One uniform in [0, 1) per patient (a :class:`paget.state.Patients`)."""
-        idx = np.ascontiguousarray(patients.index, dtype=np.int64)
-        return kernels.keyed_uniform(self.seed, idx.astype(np.uint64), self.step,
-                                     purpose_id(purpose), idx)
+        index = patients.index
+        got = _PATIENT_KEYS.get("last")
+        if got is not None and got[0] is index:   # the engine's (read-only) index again
+            idx, uid = got[1], got[2]
+        else:
+            idx = np.ascontiguousarray(index, dtype=np.int64)
+            uid = idx.astype(np.uint64)
+            if isinstance(index, np.ndarray) and isinstance(index.base, bytes):
+                _PATIENT_KEYS["last"] = (index, idx, uid)   # immutable: a copy in bytes
+        return kernels.keyed_uniform(self.seed, uid, self.step, purpose_id(purpose), idx)
+
+
+#: the keys of the patients last drawn for, by their index array when it cannot
+#: change (the engine's, a copy in ``bytes``): a run draws for them every step
+_PATIENT_KEYS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
@@ -68,9 +80,15 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     ``scipy.special.pdtr``.  ``lam == 0`` gives 0.
     """
     u = np.asarray(u, dtype=np.float64)
-    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
-    out = np.zeros(u.shape, np.int64)
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.shape != u.shape:
+        lam = np.broadcast_to(lam, u.shape)
     small = (lam > 0) & (lam <= 30.0)
+    if small.all():     # the usual: every mean inverted by summing the pmf, no indexing
+        ll = np.ascontiguousarray(lam).reshape(-1)
+        return kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll,
+                                           np.exp(-ll)).reshape(u.shape)
+    out = np.zeros(u.shape, np.int64)
     if small.any():
         # the walk stops at 200: the tail beyond 30 + 20 sd of a mean <= 30 is
         # below 1e-80, so a uniform above the summed cdf there is rounding, not a draw

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -28,7 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Simulation", "list_scenarios", "scenario_path", "scenario_sources"]
 
 
+@functools.lru_cache(maxsize=1)
 def _version() -> str:
+    """paget's installed version (read once: the code running is that of the
+    import, whatever is installed later)."""
     try:
         from importlib.metadata import version
         return version("paget")

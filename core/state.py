@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .contract import RATES, STEP_HOOKS, describe
+from .domains import fold_sum
 from .ext import kernels
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
@@ -149,12 +150,32 @@ class LesionTable:
     """
 
     def __init__(self, capacity: int = 1024, extra: dict[str, tuple[str, Any]] | None = None):
-        self.n = 0
         self._cap = max(int(capacity), 16)
         self.extra = dict(extra or {})
         self._data = {k: np.zeros(self._cap, dtype=dt) for k, dt in COLUMNS.items()}
         for k, (dt, default) in self.extra.items():
             self._data[k] = np.full(self._cap, default, dtype=dt)
+        # the live views handed out, kept until the rows or the buffers change
+        # (a step reads each column dozens of times): writable ones, also set
+        # as attributes (``table.cells``), and read-only ones for hooks
+        self._live: dict[str, np.ndarray] = {}
+        self._frozen: dict[str, np.ndarray] = {}
+        self._extras: dict[str, np.ndarray] | None = None
+        #: counts the changes of rows (appends, compactions); a view made at one
+        #: version shows the same rows as long as the version stays
+        self.version = 0
+        self._resize(0)
+
+    def _resize(self, n: int) -> None:
+        """Set the number of live rows; drop the views of the old rows."""
+        d = self.__dict__
+        for name in self._live:
+            d.pop(name, None)
+        self._live.clear()
+        self._frozen.clear()
+        self._extras = None
+        self.n = n
+        self.version += 1
 
     def __len__(self) -> int:
         return self.n
@@ -162,12 +183,31 @@ class LesionTable:
     def __getattr__(self, name: str) -> np.ndarray:
         data = self.__dict__.get("_data")
         if data is not None and name in data:
-            return data[name][: self.n]
+            view = self.__dict__[name] = self.column(name)   # until the next _resize
+            return view
         raise AttributeError(name)
 
     def column(self, name: str) -> np.ndarray:
         """The live part of any column, core or extra (a writable view)."""
-        return self._data[name][: self.n]
+        view = self._live.get(name)
+        if view is None:
+            view = self._live[name] = self._data[name][: self.n]
+        return view
+
+    def extra_columns(self) -> dict[str, np.ndarray]:
+        """The live parts of the extra (plugin) columns, a new dict of writable views."""
+        if self._extras is None:
+            self._extras = {name: self.column(name) for name in self.extra}
+        return dict(self._extras)
+
+    def frozen(self, name: str) -> np.ndarray:
+        """The live part of a column, read-only (``"row"``: ``arange(n)``); the
+        same array until the rows change."""
+        view = self._frozen.get(name)
+        if view is None:
+            view = self._frozen[name] = _ro(np.arange(self.n) if name == "row"
+                                            else self.column(name))
+        return view
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -200,7 +240,7 @@ class LesionTable:
                 arr[self.n: need] = cols[k]
             else:
                 arr[self.n: need] = self.extra[k][1]
-        self.n = need
+        self._resize(need)
 
     def take(self, keep: np.ndarray) -> dict[str, np.ndarray]:
         """Copies of the rows selected by a boolean mask or index array."""
@@ -213,7 +253,7 @@ class LesionTable:
             return
         for k, arr in self._data.items():
             arr[:m] = arr[: self.n][keep]
-        self.n = m
+        self._resize(m)
 
     def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None, *,
              n_patients: int | None = None, n_organs: int | None = None,
@@ -271,16 +311,18 @@ class Lesions:
     def __init__(self, table: "LesionTable", dt: float, lo: int = 0,
                  rows: np.ndarray | None = None, *, n_patients: int | None = None,
                  n_organs: int | None = None, group=None):
-        def col(name):
-            a = table.column(name)
-            return _ro(a if rows is None else a[rows])
-
+        if rows is None:    # the table's read-only views, shared until its rows change
+            col = table.frozen
+            self.row = col("row")
+            self._flags, self._birth_step = table.flags, table.birth_step
+        else:
+            def col(name):
+                return _ro(table.column(name)[rows])
+            self.row = _ro(np.asarray(rows))
+            self._flags, self._birth_step = table.flags[rows], table.birth_step[rows]
         self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
         self.clone, self.genotype = col("clone"), col("genotype")
         self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
-        self.row = _ro(np.arange(table.n) if rows is None else np.asarray(rows))
-        self._flags = table.flags if rows is None else table.flags[rows]
-        self._birth_step = table.birth_step if rows is None else table.birth_step[rows]
         self._dt = dt
         self._lo = lo
         self._cache: dict[str, Any] = {}
@@ -289,6 +331,7 @@ class Lesions:
         self._group = group
 
     def _derived(self, name: str, make) -> np.ndarray:
+        # (the derived arrays read by most hooks inline this, a call less each)
         a = self._cache.get(name)
         if a is None:
             a = self._cache[name] = _ro(make())
@@ -297,12 +340,18 @@ class Lesions:
     @property
     def dormant(self) -> np.ndarray:
         """bool: the row is a pool of solitary dormant cells."""
-        return self._derived("dormant", lambda: (self._flags & FLAG_DORMANT) != 0)
+        a = self._cache.get("dormant")
+        if a is None:
+            a = self._cache["dormant"] = _ro((self._flags & FLAG_DORMANT) != 0)
+        return a
 
     @property
     def primary(self) -> np.ndarray:
         """bool: the row belongs to its patient's primary tumour."""
-        return self._derived("primary", lambda: (self._flags & FLAG_PRIMARY) != 0)
+        a = self._cache.get("primary")
+        if a is None:
+            a = self._cache["primary"] = _ro((self._flags & FLAG_PRIMARY) != 0)
+        return a
 
     @property
     def birth_time(self) -> np.ndarray:
@@ -312,7 +361,10 @@ class Lesions:
     @property
     def pidx(self) -> np.ndarray:
         """int64: index of the row's patient among this rank's patients."""
-        return self._derived("pidx", lambda: self.patient - self._lo)
+        a = self._cache.get("pidx")
+        if a is None:
+            a = self._cache["pidx"] = _ro(self.patient - self._lo)
+        return a
 
     @property
     def single_clone(self) -> bool:
@@ -331,8 +383,11 @@ class Lesions:
         """float64: per row, the cells of its lesion (all its growing rows; 0 for a
         dormant pool's own cells).  Sums of whole numbers below 2**53: exact and
         independent of row order.  Computed once per step and shared by hooks."""
-        return self._derived("lesion_cells", lambda: self.lesion_sum(
-            np.where(self.dormant, 0.0, self.cells)))
+        a = self._cache.get("lesion_cells")
+        if a is None:
+            a = self._cache["lesion_cells"] = _ro(self.lesion_sum(
+                np.where(self.dormant, 0.0, self.cells)))
+        return a
 
     def lesion_sum(self, values: np.ndarray) -> np.ndarray:
         """float64: per row, the sum of ``values`` (one per row) over the rows of
@@ -380,9 +435,8 @@ class Lesions:
         if values.shape != expected:
             raise ValueError(f"patient_sum: values must have one entry per row "
                              f"({expected[0]}), got shape {values.shape}")
-        from .domains import fold_sum
         n = self._n()
-        index = self.pidx[where]
+        index = self.pidx if rows is None else self.pidx[where]
         if by_organ:
             if self._n_organs is None:
                 raise ValueError("patient_sum(by_organ=True): this view was made without "
@@ -464,32 +518,45 @@ class Rates:
     NEUTRAL = {r.name: r.neutral for r in RATES}
 
     @classmethod
-    def neutral(cls, n: int, buffers: dict[str, np.ndarray] | None = None) -> "Rates":
+    def neutral(cls, n: int, buffers: dict | None = None) -> "Rates":
         """Rates of ``n`` rows at their neutral values.
 
         With ``buffers`` (a dict kept by the caller) the arrays are views of
-        buffers grown as needed, so a step allocates nothing; the Rates object
-        itself is new each step, so a hook that rebinds an attribute affects
-        only that step.
+        buffers grown as needed, so a step allocates nothing: the float rates
+        are rows of one 2-D buffer, set to their neutral values by one
+        assignment.  The Rates object itself is new each step, so a hook that
+        rebinds an attribute affects only that step.
         """
-        arrays = {}
-        for name, v, dtype in _RATE_FIELDS:
-            if buffers is None:
-                arrays[name] = np.full(n, v, dtype=dtype)
-                continue
-            buf = buffers.get(name)
-            if buf is None or buf.size < n:
-                buf = buffers[name] = np.empty(max(n, 2 * (0 if buf is None else buf.size)),
-                                               dtype=dtype)
-            view = buf[:n]
-            view.fill(v)
-            arrays[name] = view
-        return cls(**arrays)
+        if buffers is None:
+            return cls(**{name: np.full(n, v, dtype=dtype) for name, v, dtype in _RATE_FIELDS})
+        got = buffers.get("_views")
+        if got is None or got[0] != n:
+            block, flags = buffers.get("_float"), buffers.get("_bool")
+            if block is None or block.shape[1] < n:
+                cap = max(n, 2 * (0 if block is None else block.shape[1]))
+                block = buffers["_float"] = np.empty((len(_FLOAT_RATES), cap))
+                flags = buffers["_bool"] = np.empty((len(_BOOL_RATES), cap), dtype=bool)
+            views = {name: block[i, :n] for i, name in enumerate(_FLOAT_RATES)}
+            views.update({name: flags[i, :n] for i, name in enumerate(_BOOL_RATES)})
+            got = buffers["_views"] = (n, block[:, :n], flags[:, :n], views)
+        _, block, flags, views = got
+        block[...] = _FLOAT_NEUTRAL
+        flags[...] = _BOOL_NEUTRAL
+        rates = cls.__new__(cls)
+        rates.__dict__.update(views)
+        return rates
 
 
 #: (name, neutral value, dtype) of each rate, in field order
 _RATE_FIELDS = tuple((r.name, r.neutral, bool if r.dtype == "bool" else np.float64)
                      for r in RATES)
+#: the float and the bool rates, and their neutral values as columns
+_FLOAT_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is np.float64)
+_BOOL_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is bool)
+_FLOAT_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
+                          dtype=np.float64).reshape(-1, 1)
+_BOOL_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is bool],
+                         dtype=bool).reshape(-1, 1)
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 

@@ -72,6 +72,22 @@ class Dissemination:
             self._fate_cache[key] = fm
         return fm
 
+    def _fate_stack(self, pairs) -> tuple[list[FateMatrix], np.ndarray, np.ndarray]:
+        """The fate matrices of circulation classes ``pairs`` (``(survival,
+        arrest)`` each), and their blood and lymph fates stacked for the
+        kernel; the stacks are kept per tuple of classes (most steps have the
+        same one)."""
+        key = tuple((float(a), float(b)) for a, b in pairs)
+        got = self._stack_cache.get(key)
+        if got is None:
+            mats = [self.fate_matrix(a, b) for a, b in key]
+            got = (mats, np.ascontiguousarray(np.stack([fm.blood for fm in mats])),
+                   np.ascontiguousarray(np.stack([fm.lymph for fm in mats])))
+            if len(self._stack_cache) >= 64:
+                self._stack_cache.clear()
+            self._stack_cache[key] = got
+        return got
+
     def _direct_route(self, src, rates, mats) -> tuple:
         """The kernel's direct-route arguments (``direct``, ``f_direct``,
         ``exfoliated``) where a source row sends cells by it, else ``()``: a
@@ -103,9 +119,7 @@ class Dissemination:
             pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
-        mats = [self.fate_matrix(a, b) for a, b in pairs]
-        f_blood = np.ascontiguousarray(np.stack([fm.blood for fm in mats]))
-        f_lymph = np.ascontiguousarray(np.stack([fm.lymph for fm in mats]))
+        mats, f_blood, f_lymph = self._fate_stack(pairs)
         direct = self._direct_route(src, rates, mats)
         p_ext = neutral("probability", (m, n_org))
         fates = neutral("fates", (m, n_org))
@@ -123,7 +137,7 @@ class Dissemination:
         src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
         sp = src_patient - self.lo
         kernels.disseminate(tab.uid[src], src_patient, src_organ,
-                            fate_class.astype(np.int64).ravel(), src_shed,
+                            np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
@@ -138,8 +152,8 @@ class Dissemination:
                           ("colonies_founded", "founded")):
             kernels.add_rows_at(acc[name], sp, out[key])
         seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
-        if seeded.any():
-            first = self.events["first_seeding_time"]
+        first = self.events["first_seeding_time"]
+        if seeded.any() and np.isnan(first).any():    # a patient seeds for the first time
             fresh = np.zeros(self.P, bool)
             fresh[sp[seeded]] = True
             first[fresh & np.isnan(first)] = self._t(step + 1)

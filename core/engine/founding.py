@@ -85,6 +85,8 @@ class Founding:
             parent_clone = cols.pop("_parent_clone", None)
             if kind == "pool":
                 cols = self._join_pools(cols)
+                if not cols["uid"].size:
+                    continue
             start = tab.n
             tab.append(**cols)
             if kind == "clone":
@@ -171,5 +173,9 @@ class Founding:
         found = hit >= 0
         if not found.any():
             return cols
+        if found.all():     # the usual: every pool exists (no rows to index)
+            tab.cells[hit] += counts
+            return {k: v[:0] for k, v in cols.items()}
         tab.cells[hit[found]] += counts[found]
-        return {k: v[~found] for k, v in cols.items()}
+        new = np.flatnonzero(~found)
+        return {k: v[new] for k, v in cols.items()}

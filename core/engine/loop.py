@@ -17,6 +17,7 @@ from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariab
 from .decomposition import Decomposition
 from .dissemination import Dissemination
 from .founding import Founding
+from .hooks import StepHooks
 from .plan import StepPlan
 from .records import Records
 from .seeding import SeedingLog
@@ -82,12 +83,13 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                  variables: list[StateVariable] = (), group: Group | None = None):
         self.config = config
         self.body = body
-        self.hook = hook
+        self.hook = StepHooks(hook)
         self.lo, self.hi = lo, hi
         self.P = hi - lo
         self.plan = StepPlan.from_config(config)
         self.seed = int(config.seed)
         self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
+        self._stack_cache: dict[tuple, tuple] = {}
         n_org = body.n_organs
         self.n_org = n_org
         n_rec = len(self.plan.record_steps)
@@ -164,9 +166,13 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _step(self, step: int) -> None:
         tab, dt, t = self.table, self.plan.dt, self._t(step)
-        les = self._lesions()
+        les = self._view_of_last_step()
+        if les is None:
+            les = self._lesions()
         state = self._state()
-        patients = self._patients()
+        patients = self._patients_of_last_step()
+        if patients is None:
+            patients = self._patients()
         draws = Draws(self.seed, step)
         env = dict(config=self.config, body=self.body, t=t)
         self.hook.paget_update_state(lesions=les, state=state, patients=patients, dt=dt,
@@ -181,7 +187,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
         self.hook.paget_circulation(**common)
-        dormant = (tab.flags & FLAG_DORMANT) != 0
+        dormant = les.dormant   # the rows' flags before this step's kernel (read-only)
         birth = np.where(dormant, rates.reactivation, rates.birth)
         death = np.where(dormant, rates.dormant_death, rates.death)
         cells_before = tab.cells.copy()
@@ -194,7 +200,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
         self._check_exact(tab.cells)  # before the counts it drew make new rows
-        pidx = tab.patient - self.lo
+        pidx = les.pidx
         acc = self.acc
         self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
         # dormant pools: deaths are what left the pool without reactivating
@@ -244,7 +250,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     @staticmethod
     def _check_exact(cells: np.ndarray) -> None:
-        if cells.size and cells.max() > kernels.MAX_EXACT_CELLS:
+        if cells.size and np.maximum.reduce(cells) > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
                               "the growth rates the plugins set, or the shedding that feeds "
                               "the lesion")
@@ -253,17 +259,26 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         tab = self.table
         t_end = self._t(step + 1)
         self._check_exact(tab.cells)
-        growing = np.flatnonzero((tab.flags & FLAG_DORMANT) == 0)
-        pidx = tab.patient - self.lo
-        # whole numbers below 2**53: the sum over growing rows is exact
-        self.burden = self._gsum(np.bincount(pidx[growing], weights=tab.cells[growing],
+        # the view the outcome (and, rows unchanged, the next step) sees, whose
+        # dormant and pidx serve here first
+        les, version = self._lesions(), tab.version
+        pidx = les.pidx
+        # whole numbers below 2**53: the sum over growing rows is exact (the
+        # dormant rows' 0.0 leave every partial sum as it is)
+        growing_cells = np.where(les.dormant, 0.0, tab.cells)
+        self.burden = self._gsum(np.bincount(pidx, weights=growing_cells,
                                              minlength=self.P).astype(np.float64))
         dying = neutral("dying", self.P)
-        self.hook.paget_outcome(lesions=self._lesions(), patients=self._patients(),
+        patients = self._patients()
+        self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
         dying &= self.alive
+        # what the next step's hooks see of the patients, unless one dies now
+        self._last_patients = (patients, self.alive, self.burden, self.last_shed,
+                               self.last_death, self.lo, self.hi)
         if dying.any():     # freeze the dying patients' state
+            self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
             rows = dying[pidx]
@@ -278,6 +293,32 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
             self._compact(~empty)
         if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
             self._rebalance()
+        self._last_view = (tab, version, (self.lo, self.P, self.group), les)
+
+    def _view_of_last_step(self):
+        """The view of the rows that ``paget_outcome`` saw at the end of the last
+        step, with what it derived (``dormant``, ``lesion_cells``, ...), when the
+        rows have not changed since (no death, compaction or move): the next
+        step starts from the same rows.  None otherwise; used once."""
+        got, self._last_view = self.__dict__.get("_last_view"), None
+        if got is not None:
+            tab, version, block, les = got
+            if tab is self.table and tab.version == version and \
+                    block == (self.lo, self.P, self.group):
+                return les
+        return None
+
+    def _patients_of_last_step(self) -> Patients | None:
+        """The patients ``paget_outcome`` saw at the end of the last step (their
+        copies), when nothing of them has changed since (no death, no load of
+        a state, the same block); None otherwise; used once."""
+        got, self._last_patients = self.__dict__.get("_last_patients"), None
+        if got is not None:
+            patients, alive, burden, shed, death, lo, hi = got
+            if alive is self.alive and burden is self.burden and shed is self.last_shed \
+                    and death is self.last_death and (lo, hi) == (self.lo, self.hi):
+                return patients
+        return None
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)
@@ -291,10 +332,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
-        return Patients(index=ro(np.arange(self.lo, self.hi, dtype=np.int64)),
-                        alive=ro(self.alive), burden=ro(self.burden),
+        index = self.__dict__.get("_index")
+        if index is None or index.size != self.hi - self.lo or (index.size and
+                                                                index[0] != self.lo):
+            index = self._index = ro(np.arange(self.lo, self.hi, dtype=np.int64))
+        return Patients(index=index, alive=ro(self.alive), burden=ro(self.burden),
                         ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
 
     def _state(self) -> State:
-        tab = self.table
-        return State({name: tab.column(name) for name in tab.extra}, self.pstate)
+        return State(self.table.extra_columns(), self.pstate)

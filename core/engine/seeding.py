@@ -59,7 +59,10 @@ class SeedingLog:
             at = np.minimum(np.searchsorted(known, uid), max(known.size - 1, 0))
             fresh = known[at] != uid if known.size else np.ones(uid.size, bool)
             if fresh.any():
-                self._pool_known = np.union1d(known, uid[fresh])
+                # np.union1d(known, new), without sorting the registry again:
+                # the new uids are unique and none is in it
+                new = np.unique(uid[fresh])
+                self._pool_known = np.insert(known, np.searchsorted(known, new), new)
                 self.pools.append({"pool": uid[fresh].copy(),
                                    "patient": tab.patient[rows[fresh]].astype(np.int64),
                                    "source_lesion": tab.lesion[rows[fresh]].copy(),

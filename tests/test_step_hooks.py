@@ -1,0 +1,403 @@
+"""The engine's direct hook calls (paget.engine.hooks) and the lesion table's cached views."""
+from __future__ import annotations
+
+import inspect
+import types
+import warnings
+
+import numpy as np
+import pluggy
+import pytest
+
+import paget
+import paget.hookspecs
+from paget.contract import OUTPUTS
+from paget.engine.hooks import StepHooks
+from paget.manager import DEFAULT_PLUGINS, make_plugin_manager
+from paget.state import LesionTable, Rates
+
+NONE = [n for n, _ in DEFAULT_PLUGINS]
+
+
+def _manager(*plugins):
+    pm, _ = make_plugin_manager(disable=NONE, entry_points_too=False, extra=plugins)
+    return pm
+
+
+def _ordered_plugins(log):
+    """Three plugins of paget_invasion: tryfirst, plain and trylast, registered in
+    an order that differs from the call order; each logs its call and returns its name."""
+    def make(name, **opts):
+        mod = types.ModuleType(name)
+
+        @paget.hookimpl(**opts)
+        def paget_invasion(rates, lesions):
+            log.append((name, lesions))
+            rates.invasive[:] = rates.invasive * 0.5 + 0.01 * len(log)
+            return name
+        mod.paget_invasion = paget_invasion
+        return name, mod
+    return [make("late", trylast=True), make("first", tryfirst=True), make("plain"),
+            make("silent")]
+
+
+def test_direct_calls_do_what_pluggy_does():
+    """Same order (tryfirst, then the last registered first, trylast last), same
+    arguments, same results, same outputs; and the direct path is taken."""
+    runs = []
+    for direct in (False, True):
+        log = []
+        pm = _manager(*_ordered_plugins(log))
+        hooks = StepHooks(pm.hook) if direct else pm.hook
+        if direct:
+            assert hooks.paget_invasion is not pm.hook.paget_invasion
+            assert hooks.paget_invasion is hooks.paget_invasion    # built once
+        rates = Rates.neutral(3)
+        got = hooks.paget_invasion(rates=rates, lesions="L", state=None, config=None, body=None,
+                                   patients=None, t=0.0)
+        runs.append((got, log, rates.invasive.tolist()))
+    assert runs[0] == runs[1]
+    assert [name for name, _ in runs[1][1]] == ["first", "silent", "plain", "late"]
+
+
+def test_an_exception_names_plugin_and_hook_as_through_pluggy():
+    mod = types.ModuleType("boom")
+
+    @paget.hookimpl
+    def paget_growth(rates):
+        raise ZeroDivisionError("no rate")
+    mod.paget_growth = paget_growth
+    pm = _manager(("boom", mod))
+    kwargs = dict(rates=Rates.neutral(2), lesions=None, state=None, config=None, body=None,
+                  patients=None, t=0.0, dt=1.0)
+    messages = []
+    for hooks in (pm.hook, StepHooks(pm.hook)):
+        with pytest.raises(paget.PluginError) as err:
+            hooks.paget_growth(**kwargs)
+        assert (err.value.plugin, err.value.hook) == ("boom", "paget_growth")
+        assert isinstance(err.value.__cause__, ZeroDivisionError)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] == \
+        "plugin 'boom' raised in hook paget_growth: ZeroDivisionError: no rate"
+
+
+def _writer(out, value):
+    """A plugin whose implementation of ``out.hook`` writes ``value`` into ``out``."""
+    def impl(target):
+        (getattr(target, out.name) if out.arg == "rates" else target)[...] = value
+    ns = {"impl": impl}
+    exec(f"def {out.hook}({out.arg}):\n    impl({out.arg})\n", ns)
+    mod = types.ModuleType("bad")
+    setattr(mod, out.hook, paget.hookimpl(ns[out.hook]))
+    return mod
+
+
+@pytest.mark.parametrize("out", [o for o in OUTPUTS if o.dtype != "bool"],
+                         ids=lambda o: o.label)
+def test_each_output_is_checked_as_through_pluggy(out):
+    """A value outside an output's declared range (or NaN) is refused with the
+    error the manager's wrapper gives; its edge passes."""
+    shape = {"(n_rows,)": (3,), "(m, n_organs)": (2, 4), "(m, n_organs, 3)": (2, 4, 3)}
+    for value, bad in ((out.lo, False), (np.nan, True), (out.lo - 0.5, True)):
+        pm = _manager(("bad", _writer(out, value)))
+        messages = []
+        for hooks in (pm.hook, StepHooks(pm.hook)):
+            arg = Rates.neutral(3) if out.arg == "rates" else np.zeros(shape[out.shape])
+            kwargs = {a: None for a in inspect.signature(getattr(paget.hookspecs, out.hook))
+                      .parameters}
+            kwargs[out.arg] = arg
+            try:
+                getattr(hooks, out.hook)(**kwargs)
+                messages.append(None)
+            except paget.PluginError as exc:
+                messages.append(str(exc))
+        assert messages[0] == messages[1], messages
+        assert (messages[0] is not None) == bad
+        if bad:
+            assert f"plugin 'bad' set {out.label} in hook {out.hook}" in messages[1]
+
+
+def test_wrappers_firstresult_and_traced_managers_go_through_pluggy():
+    sim = paget.Simulation.from_scenario("default", {"cohort": {"patients": 1, "years": 0.01}},
+                                         entry_points=False)
+    pm = sim.plugin_manager
+    hooks = StepHooks(pm.hook)
+    assert hooks.paget_fate_matrix is pm.hook.paget_fate_matrix   # transcoelomic wraps it
+    assert hooks.paget_mutation is pm.hook.paget_mutation         # firstresult
+    assert hooks.paget_growth is not pm.hook.paget_growth
+    seen = []
+    undo = pm.add_hookcall_monitoring(lambda name, impls, kw: seen.append(name),
+                                      lambda *a: None)
+    try:
+        traced = StepHooks(pm.hook)
+        assert traced.paget_growth is pm.hook.paget_growth
+        sim.run()
+    finally:
+        undo()
+    assert "paget_growth" in seen and "paget_update_state" in seen
+
+
+def test_a_stand_in_relay_is_used_as_it_is():
+    relay = types.SimpleNamespace(paget_growth=lambda **kw: ["called"])
+    assert StepHooks(relay).paget_growth(rates=None) == ["called"]
+
+
+# ---------------------------------------------------- the lesion table's views
+
+def _rows(table, uids, cells):
+    k = len(uids)
+    table.append(uid=np.asarray(uids, np.uint64), parent=np.zeros(k, np.uint64),
+                 lesion=np.asarray(uids, np.uint64), clone=np.asarray(uids, np.uint64),
+                 genotype=np.zeros(k, np.uint64), cells=np.asarray(cells, float),
+                 patient=np.zeros(k, np.int64), birth_step=np.zeros(k, np.int32),
+                 organ=np.zeros(k, np.int16), flags=np.zeros(k, np.uint8))
+
+
+def test_table_views_follow_appends_growth_and_compaction():
+    tab = LesionTable(capacity=16, extra={"x": ("float64", 2.5)})
+    _rows(tab, [1, 2], [10, 20])
+    assert tab.cells is tab.cells and tab.column("x") is tab.column("x")
+    les = tab.view(1.0)
+    assert les.cells is tab.view(1.0).cells            # shared while the rows stay
+    tab.cells[0] = 11.0                                # in place: every view sees it
+    assert les.cells.tolist() == [11.0, 20.0] and not les.cells.flags.writeable
+    _rows(tab, list(range(3, 40)), np.arange(3, 40))   # grows the buffers
+    assert tab.uid.size == 39 and tab.uid[-1] == 39 and tab.cells[0] == 11.0
+    assert tab.column("x").size == 39 and (tab.column("x") == 2.5).all()
+    assert tab.view(1.0).row.tolist() == list(range(39))
+    tab.compact(tab.cells > 20)
+    assert tab.cells.tolist() == list(range(21, 40)) == tab.uid.astype(float).tolist()
+    assert tab.view(1.0).row.tolist() == list(range(19)) and tab.column("x").size == 19
+    tab.compact(np.zeros(19, bool))
+    assert tab.n == 0 and tab.cells.size == 0 and tab.view(1.0).uid.size == 0
+
+
+def test_a_method_name_is_never_taken_for_a_column():
+    tab = LesionTable(capacity=16)
+    _rows(tab, [1], [1])
+    assert callable(tab.append) and callable(tab.view) and tab.n == 1
+    with pytest.raises(AttributeError):
+        tab.no_such_column
+
+
+def test_pluggy_is_the_version_the_fast_path_was_checked_against():
+    """pluggy's call loop moved between versions: the direct path must still be
+    found (otherwise every hook silently goes through pluggy, slower)."""
+    from paget.engine import hooks
+    assert hooks._PLUGGY_MULTICALL is not None
+    pm = pluggy.PluginManager("paget")
+    assert pm._inner_hookexec is hooks._PLUGGY_MULTICALL
+
+
+# ------------------------------------------------------- per-step buffers
+
+def test_reused_rate_buffers_start_each_step_neutral():
+    """A step's rates are views of buffers kept between steps: each step finds
+    them at their neutral values again, whatever the last step wrote, at any n."""
+    from paget.contract import RATES
+    buffers = {}
+    for n in (3, 3, 50, 7, 0, 64):
+        rates = Rates.neutral(n, buffers)
+        for r in RATES:
+            a = getattr(rates, r.name)
+            assert a.shape == (n,) and a.dtype == np.dtype(r.dtype), r.name
+            assert a.flags.c_contiguous and (a == r.neutral).all(), (n, r.name)
+            a[...] = not r.neutral if r.dtype == "bool" else r.neutral + 0.5
+
+
+def test_neutral_outputs_have_their_shape_and_value():
+    from paget.contract import neutral
+    fates = neutral("fates", (np.int64(2), 3))
+    assert fates.shape == (2, 3, 3) and (fates == (0.0, 0.0, 1.0)).all()
+    assert neutral("fates", np.int64(4)).shape == (4, 3)
+    dying = neutral("dying", 5)
+    assert dying.dtype == bool and not dying.any()
+    p = neutral("probability", (2, 4))
+    p[0, 0] = 0.5                       # a new array each call
+    assert (neutral("probability", (2, 4)) == 1.0).all()
+
+
+def test_a_missing_argument_is_pluggys_error():
+    log = []
+    pm = _manager(*_ordered_plugins(log))
+    for hooks in (pm.hook, StepHooks(pm.hook)):
+        with pytest.raises(pluggy.HookCallError, match="must provide argument 'lesions'"), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # pluggy's warning of the missing arguments
+            hooks.paget_invasion(rates=Rates.neutral(1))
+
+
+def test_a_wrapper_around_the_managers_is_called_as_it_is():
+    """A timer put around an implementation (as the benchmarks do) is called, not
+    skipped for the plugin function it wraps; the checks still apply."""
+    import functools
+    calls = []
+    mod = types.ModuleType("p")
+
+    @paget.hookimpl
+    def paget_growth(rates):
+        rates.birth[:] = np.nan
+    mod.paget_growth = paget_growth
+    pm = _manager(("p", mod))
+    impl = pm.hook.paget_growth.get_hookimpls()[0]
+    inner = impl.function
+
+    @functools.wraps(inner)
+    def timer(*args):
+        calls.append(1)
+        return inner(*args)
+    impl.function = timer
+    with pytest.raises(paget.PluginError, match="plugin 'p' set rates.birth"):
+        StepHooks(pm.hook).paget_growth(rates=Rates.neutral(2))
+    assert calls == [1]
+
+
+# --------------------------------------------------------- set-up of a manager
+
+def test_the_quicker_manager_finds_what_pluggy_finds():
+    """Every built-in module and a plugin object (a class instance, a module with
+    a hook under another name) give the same implementations as pluggy's own."""
+    from paget import hookspecs, manager
+
+    class Obj:
+        @paget.hookimpl(tryfirst=True)
+        def paget_growth(self, rates):
+            pass
+    mod = types.ModuleType("renamed")
+    mod.grow = paget.hookimpl(specname="paget_growth")(lambda rates: None)
+    mod.np, mod.Rates, mod.helper, mod.N = np, Rates, lambda: None, 3
+    mod.static = staticmethod(paget.hookimpl(specname="paget_invasion")(lambda rates: None))
+    mod.marked_builtin = len        # a builtin is never an implementation
+    found = []
+    for cls in (pluggy.PluginManager, manager._PluginManager):
+        pm = cls("paget")
+        pm.add_hookspecs(hookspecs)
+        for name, module in DEFAULT_PLUGINS:
+            pm.register(__import__(module, fromlist=["x"]), name=name)
+        pm.register(Obj(), name="obj")
+        pm.register(mod, name="renamed")
+        found.append(sorted((hook, i.plugin_name, i.tryfirst, i.trylast, i.wrapper)
+                            for hook in dir(pm.hook) if hook.startswith("paget_")
+                            for i in getattr(pm.hook, hook).get_hookimpls()))
+    assert found[0] == found[1] and ("paget_growth", "renamed", False, False, False) in found[1]
+    assert ("paget_invasion", "renamed", False, False, False) in found[1]
+
+
+def test_entry_points_are_read_again_when_sys_path_changes(tmp_path, monkeypatch):
+    from paget import manager
+
+    def dist(folder, name):
+        info = folder / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[paget]\n{name} = {name}_module\n")
+
+    names = lambda: {ep.name for ep in manager._entry_points()}  # noqa: E731
+    before = names()
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    dist(a, "first_plugin")
+    monkeypatch.syspath_prepend(str(a))
+    assert names() == before | {"first_plugin"}
+    assert manager._entry_points() is manager._entry_points()     # read once
+    dist(a, "second_plugin")                  # installed into a folder already on the path
+    assert names() == before | {"first_plugin", "second_plugin"}
+    monkeypatch.syspath_prepend(str(b))
+    dist(b, "third_plugin")
+    assert names() == before | {"first_plugin", "second_plugin", "third_plugin"}
+
+
+# ------------------------------------------- what a step takes from the last one
+
+def _rank_run(patients=3):
+    from paget.model import make_run
+    sim = paget.Simulation.from_scenario("default", {"cohort": {"patients": patients,
+                                                                "years": 0.1}, "seed": 4},
+                                         entry_points=False)
+    run = make_run(sim, 0, patients, None)
+    run._record(0)
+    return run
+
+
+def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    les = run._last_view[3]
+    fresh = run._lesions()
+    for name in ("uid", "cells", "organ", "patient", "dormant", "pidx", "lesion_cells",
+                 "primary"):
+        assert np.array_equal(getattr(les, name), getattr(fresh, name)), name
+    assert run._view_of_last_step() is les
+    assert run._view_of_last_step() is None                 # used once
+    run._step(3)
+    run._compact(np.arange(run.table.n) != 0)                # the rows change
+    assert run._view_of_last_step() is None
+
+
+def test_a_step_starts_from_the_last_steps_patients_only_while_they_stay():
+    run = _rank_run()
+    run._step(0)
+    patients = run._last_patients[0]
+    fresh = run._patients()
+    for name in ("index", "alive", "burden", "ctc_shed", "cell_death"):
+        assert np.array_equal(getattr(patients, name), getattr(fresh, name)), name
+    assert run._patients_of_last_step() is patients
+    run._step(1)
+    run.burden = run.burden.copy()       # as a loaded state would: not the same arrays
+    assert run._patients_of_last_step() is None
+
+
+def test_no_reuse_changes_no_result():
+    """The same dataset with the view and the patients made afresh every step."""
+    from paget.engine import loop
+    cfg = {"cohort": {"patients": 4, "years": 0.5}, "seed": 9}
+    reused = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
+    saved = loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step
+    try:
+        loop.RankRun._view_of_last_step = lambda self: None
+        loop.RankRun._patients_of_last_step = lambda self: None
+        fresh = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
+    finally:
+        loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step = saved
+    import xarray as xr
+    xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
+    assert fresh.sizes["lesion"] > 4            # (the patients did seed)
+
+
+# ------------------------------------------------------------ draws for hooks
+
+def test_patient_uniforms_follow_the_patients_they_are_drawn_for():
+    from paget.random import Draws
+    from paget.state import Patients
+
+    def patients(index):
+        n = len(index)
+        return Patients(index=index, alive=np.ones(n, bool), burden=np.zeros(n))
+
+    frozen = lambda a: np.frombuffer(np.asarray(a, np.int64).tobytes(), np.int64)  # noqa: E731
+    draws = Draws(11, 3)
+    want = {lo: draws.uniform_patients(patients(np.arange(lo, lo + 4)), "p") for lo in (0, 4)}
+    for lo in (0, 4, 0, 4):      # the engine's immutable index arrays, in turn
+        assert np.array_equal(draws.uniform_patients(patients(frozen(np.arange(lo, lo + 4))),
+                                                     "p"), want[lo])
+    index = np.arange(0, 4)      # a writable one, changed in place: never taken as known
+    assert np.array_equal(draws.uniform_patients(patients(index), "p"), want[0])
+    index += 4
+    assert np.array_equal(draws.uniform_patients(patients(index), "p"), want[4])
+
+
+def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(5)
+    u, lam = rng.random(200), rng.random(200) * 30.0 + 1e-9
+    fast = poisson_quantile(u, lam)                      # every mean in (0, 30]
+    mixed = poisson_quantile(np.r_[u, 0.5, 0.5], np.r_[lam, 0.0, 45.0])   # the general path
+    assert fast.dtype == np.int64 and np.array_equal(fast, mixed[:200])
+    assert mixed[200] == 0
+    assert poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).shape == (20, 10)
+    assert np.array_equal(poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).ravel(), fast)
+    scalar = poisson_quantile(np.float64(0.3), 2.0)
+    assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
+                                                                      np.r_[2.0, 0.0])[0])
