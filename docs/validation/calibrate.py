@@ -554,7 +554,7 @@ def full_model_round(patients, seed, damping, joint=False):
         new_lf = split_lymph(lf, new_rate / rate, damping * float(w_b @ r_site / w_b.sum()),
                              damping * c[i], float(w_b.sum()), float(W[i, ln]))
         vals = {"rate": _fmt(new_rate), "lymph_fraction": _fmt(new_lf)}
-        for k, (tp, organ) in enumerate(TROPISM):
+        for tp, organ in TROPISM:
             if tp == name:
                 t_old = scenario_tropism(scen).get(organ, 1.0)
                 t_new = float(np.clip(t_old * np.exp(damping * t_trop[trop_keys.index((tp, organ))]),
