@@ -56,8 +56,10 @@ from common import (INVOLVED_CELLS, PORTAL, PRIMARIES, RESULTS, SITES,  # noqa: 
                     metastatic_lesions, pool_map, pooled_fraction, read_table, run_overrides)
 
 OUT = RESULTS / "crossval.json"
-#: the level relation of a fold: fewer rates than level.py's (one grid per fold)
-FOLD_RATES = (4e-4, 1.2e-3, 3.5e-3, 1e-2, 3e-2)
+#: the level relation of a fold: fewer rates than level.py's (one grid per fold),
+#: up to the drain cap of carcinoma (~0.062, calibrate.rate_cap), which the
+#: fitted lung rate (0.054) nearly reaches
+FOLD_RATES = (4e-4, 1.2e-3, 3.5e-3, 1e-2, 3e-2, 6e-2)
 #: the issue's goals (mean rho, pooled R^2, MAE in percentage points, the
 #: portal liver/lung floor, the caval ceiling)
 GOALS = {"mean_rho": 0.85, "pooled_r2": 0.80, "mae_pp": 5.0, "portal_ratio": 1.5,
