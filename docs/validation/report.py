@@ -256,9 +256,13 @@ def main(argv=None):
       + "; lymph fraction at a bound (0.01, 0.95): " + (", ".join(lf_bound) or "none")
       + "; per-organ arrest at its bound 1: "
       + (", ".join(k for k, v in arr.items() if k != "default" and v >= 0.999) or "none")
-      + ". Why: the adrenal receives 0.3 % of cardiac output (a per-pass chain fitted to the "
-      "autopsy table puts its soil far above its flow share [DERIVED]); pleura and "
-      "peritoneum receive little blood (0.1 and 0.2 %, ASSUMPTIONS) yet are often involved; "
+      + ". Why: " + ("the adrenal receives 0.3 % of cardiac output (a per-pass chain fitted "
+                     "to the autopsy table puts its soil far above its flow share [DERIVED]); "
+                     if "adrenal" in at_bound else "")
+      + "pleura and peritoneum receive little blood (0.1 and 0.2 %, ASSUMPTIONS) yet are "
+      "often involved; the distant nodes receive 0.25 % of cardiac output (paget.body) "
+      "and the lymph that passes the regional station (their misses per primary: "
+      "'What still misses' below); "
       "a lymph fraction at 0.95 means the cancer's nodes are still under-involved. "
       "Fitted tropisms (the full-model rounds; extravasation x tropism above 1 multiplies "
       "the colonization efficiency): " + (", ".join(trop) or "none") + ".\n")
