@@ -271,16 +271,16 @@ def fold_sum(index: np.ndarray, values: np.ndarray, n: int,
     if values.size >= MAX_TERMS:
         raise ValueError(f"fold_sum: {values.size} terms; at most {MAX_TERMS - 1} add exactly")
     whole = kernels.whole_and_nonnegative(values)
-    if whole and group is None:     # the usual serial case (cells, counts): no folds
-        s = np.bincount(index, weights=values, minlength=n)     # float64
-        if not s.size or _max(s) < 2.0 ** 53:
-            return s
 
     def plain() -> np.ndarray | None:
         """The group's plain sum, if its bins stay below 2**53 (then it is exact)."""
-        s = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64))
-        return s if not s.size or s.max() < 2.0 ** 53 else None
+        s = g.sum(np.bincount(index, weights=values, minlength=n).astype(np.float64, copy=False))
+        return s if not s.size or _max(s) < 2.0 ** 53 else None
 
+    if whole and group is None:     # the usual serial case (cells, counts): no folds
+        got = plain()
+        if got is not None:
+            return got
     odd = None
     if not whole:
         finite = np.isfinite(values)

@@ -36,6 +36,7 @@ from pydantic import Field, model_serializer, model_validator
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigError
 from paget.manager import hookimpl
+from paget.plugins.extravasation import soil_times_tropism
 
 
 class GrowthTable(Table):
@@ -271,15 +272,14 @@ def tropism_excess(config, body) -> np.ndarray | None:
     trop = getattr(ex, "tropism", 1.0)
     if not isinstance(trop, dict) and trop == 1.0:
         return None
-    raw = resolve_organ_map(ex.probability, body, 0.1) * resolve_organ_map(trop, body, 1.0)
+    raw = soil_times_tropism(ex, body)
     return np.maximum(raw, 1.0) if (raw > 1.0).any() else None
 
 
-def _grow_per_organ(config, body) -> np.ndarray | None:
-    """grow x efficiency (x the tropism's excess) per organ; None where it is
-    grow in every organ."""
+def _grow_per_organ(config, body, excess: np.ndarray | None) -> np.ndarray | None:
+    """grow x efficiency (x the tropism's ``excess``) per organ; None where it
+    is grow in every organ."""
     f = config.colonization.fate
-    excess = tropism_excess(config, body)
     if excess is None and not isinstance(f.efficiency, dict) and f.efficiency == 1.0:
         return None
     grow = f.grow * resolve_organ_map(f.efficiency, body, 1.0)
@@ -288,10 +288,12 @@ def _grow_per_organ(config, body) -> np.ndarray | None:
 
 @hookimpl
 def paget_check_config(config, body):
-    """The tropism's excess over 1 must still leave ``die`` >= 0 in every organ."""
+    """The tropism's excess over 1 must still leave ``die`` >= 0 in every organ
+    (``FateTable`` checks the efficiency alone)."""
     f = config.colonization.fate
-    grow = _grow_per_organ(config, body)
-    if grow is not None and tropism_excess(config, body) is not None:
+    excess = tropism_excess(config, body)
+    if excess is not None:
+        grow = _grow_per_organ(config, body, excess)
         k = int(np.argmax(grow))
         if grow[k] > f.die + f.grow + 1e-12:
             raise ConfigError(
@@ -303,7 +305,7 @@ def paget_check_config(config, body):
 @hookimpl(tryfirst=True)
 def paget_dtc_fate(fates, config, body):
     f = config.colonization.fate
-    grow = _grow_per_organ(config, body)
+    grow = _grow_per_organ(config, body, tropism_excess(config, body))
     if grow is None:
         fates[...] = (f.die, f.dormant, f.grow)
         return

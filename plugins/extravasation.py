@@ -61,8 +61,12 @@ def paget_config_tables():
     return {"extravasation": ExtravasationTable}
 
 
+def soil_times_tropism(cfg, body) -> np.ndarray:
+    """Per organ, the shared soil times the cancer's tropism (``cfg``: the
+    ``[extravasation]`` table), before the clip at 1."""
+    return resolve_organ_map(cfg.probability, body, 0.1) * resolve_organ_map(cfg.tropism, body, 1.0)
+
+
 @hookimpl(tryfirst=True)
 def paget_extravasation(probability, config, body):
-    cfg = config.extravasation
-    p = resolve_organ_map(cfg.probability, body, 0.1) * resolve_organ_map(cfg.tropism, body, 1.0)
-    probability[:] = np.minimum(p, 1.0)[None, :]
+    probability[:] = np.minimum(soil_times_tropism(config.extravasation, body), 1.0)[None, :]

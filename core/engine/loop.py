@@ -10,7 +10,6 @@ from ..contract import neutral
 from ..domains import Domains, Group
 from ..errors import ConfigError
 from ..ext import kernels
-from ..ext.kernels import FLAG_DORMANT
 from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
@@ -90,6 +89,11 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.seed = int(config.seed)
         self._fate_cache: dict[tuple[float, float], FateMatrix] = {}
         self._stack_cache: dict[tuple, tuple] = {}
+        # what the end of a step hands the next (``_view_of_last_step``,
+        # ``_patients_of_last_step``), and the patients' read-only index
+        self._last_view: tuple | None = None
+        self._last_patients: tuple | None = None
+        self._index: np.ndarray | None = None
         n_org = body.n_organs
         self.n_org = n_org
         n_rec = len(self.plan.record_steps)
@@ -300,7 +304,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         step, with what it derived (``dormant``, ``lesion_cells``, ...), when the
         rows have not changed since (no death, compaction or move): the next
         step starts from the same rows.  None otherwise; used once."""
-        got, self._last_view = self.__dict__.get("_last_view"), None
+        got, self._last_view = self._last_view, None
         if got is not None:
             tab, version, block, les = got
             if tab is self.table and tab.version == version and \
@@ -312,7 +316,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         """The patients ``paget_outcome`` saw at the end of the last step (their
         copies), when nothing of them has changed since (no death, no load of
         a state, the same block); None otherwise; used once."""
-        got, self._last_patients = self.__dict__.get("_last_patients"), None
+        got, self._last_patients = self._last_patients, None
         if got is not None:
             patients, alive, burden, shed, death, lo, hi = got
             if alive is self.alive and burden is self.burden and shed is self.last_shed \
@@ -332,7 +336,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
 
     def _patients(self) -> Patients:
         ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
-        index = self.__dict__.get("_index")
+        index = self._index
         if index is None or index.size != self.hi - self.lo or (index.size and
                                                                 index[0] != self.lo):
             index = self._index = ro(np.arange(self.lo, self.hi, dtype=np.int64))

@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import assay  # noqa: E402
+from calibrate import TROPISM_BOUNDS  # noqa: E402
 from common import (INVOLVED_CELLS, NOT_MODELLED, PRIMARIES, RESULTS, ROOT, SITES,  # noqa: E402
                     organ_map, pool_map, read_table, run_scenario)
 
@@ -243,16 +244,16 @@ def main(argv=None):
       "fraction): " + ", ".join(f"{p} {c.intravasation.rate:.3g}, {c.intravasation.lymph_fraction:.3g}"
                                for p, c in cfgs.items()) + ".\n")
     at_bound = [k for k, v in eff.items() if v >= 19.9]
-    trop = [f"{p} {o} {t:.3g}" for p, c in cfgs.items()
-            for o, t in organ_map(c.extravasation.tropism).items() if o != "default"]
-    trop_bound = [f"{p} {o}" for p, c in cfgs.items()
-                  for o, t in organ_map(c.extravasation.tropism).items()
-                  if o != "default" and not (0.2 < t < 1000.0)]
+    tropisms = [(p, o, t) for p, c in cfgs.items()
+                for o, t in organ_map(c.extravasation.tropism).items() if o != "default"]
+    trop = [f"{p} {o} {t:.3g}" for p, o, t in tropisms]
+    lo_t, hi_t = TROPISM_BOUNDS
+    trop_bound = [f"{p} {o}" for p, o, t in tropisms if not (lo_t < t < hi_t)]
     lf_bound = [p for p, c in cfgs.items() if c.intravasation.lymph_fraction >= 0.95
                 or c.intravasation.lymph_fraction <= 0.01]
     w("Parameters at a bound: soil at its cap of 20 (extravasation 1, colonization "
       "efficiency 20): " + (", ".join(at_bound) or "none")
-      + "; tropism at a bound (0.2, 1000): " + (", ".join(trop_bound) or "none")
+      + f"; tropism at a bound ({lo_t:g}, {hi_t:g}): " + (", ".join(trop_bound) or "none")
       + "; lymph fraction at a bound (0.01, 0.95): " + (", ".join(lf_bound) or "none")
       + "; per-organ arrest at its bound 1: "
       + (", ".join(k for k, v in arr.items() if k != "default" and v >= 0.999) or "none")
