@@ -96,3 +96,19 @@ def test_a_lymph_by_source_of_the_wrong_shape_is_refused():
     bad[0, 0] += 0.5
     with pytest.raises(PluginError, match="lymph_by_source rows must be probabilities"):
         check_fates(FM._replace(lymph_by_source=bad), N)
+
+
+def test_a_metastasis_rate_factor_multiplies_the_primarys_rate():
+    col = paget.Simulation({"colonization": {"growth": {"rate": 0.002},
+                                             "metastasis_growth": {"rate_factor": 1.5}}},
+                           entry_points=False).config.colonization
+    assert col.metastasis_law().rate == pytest.approx(0.003, rel=1e-15)
+    assert col.metastasis_law().law == col.growth.law
+    assert col.growth.rate == 0.002
+
+
+def test_rate_and_rate_factor_together_are_refused():
+    with pytest.raises(paget.ConfigError, match="give rate or rate_factor, not both"):
+        paget.Simulation({"colonization": {"metastasis_growth": {"rate": 1e-3,
+                                                                 "rate_factor": 2.0}}},
+                         entry_points=False)
