@@ -45,3 +45,14 @@ def test_the_rounds_fit_the_tropism_of_breast_and_prostate_in_bone():
     cells = calibrate.tropism_cells(names, sites)
     assert sorted((names[i], calibrate.SITES[sites[j]]) for i, j in cells) == \
         [("breast", "bone"), ("prostate", "bone")]
+
+
+def test_the_surrogates_fates_are_the_circulation_plugins():
+    """The stage-1 surrogate routes by the circulation plugin's own fate matrix."""
+    import paget
+    body, fm = calibrate.fates(0.3, 0.7)
+    sim = paget.Simulation({"circulation": {"arrest": 0.3, "lymph_node_arrest": 0.7}},
+                           entry_points=False)
+    assert body.organs == sim.body.organs
+    np.testing.assert_array_equal(fm.blood, sim.fates.blood)
+    np.testing.assert_array_equal(fm.lymph, sim.fates.lymph)

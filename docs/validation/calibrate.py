@@ -242,8 +242,11 @@ def fates(arrest: float, node_arrest: float):
     from paget.body import human_adult
     from paget.plugins.circulation import paget_fate_matrix
     body = human_adult()
+    # primary: any organ; the surrogate reads only ``lymph``, the regional chain
+    # that every primary's own lymph takes
     cfg = SimpleNamespace(circulation=SimpleNamespace(arrest=arrest, death_per_pass=DEATH_PER_PASS,
-                                                       lymph_node_arrest=node_arrest))
+                                                       lymph_node_arrest=node_arrest),
+                          primary=SimpleNamespace(organ="breast"))
     return body, paget_fate_matrix.__wrapped__(cfg, body, 1.0, 1.0) \
         if hasattr(paget_fate_matrix, "__wrapped__") else paget_fate_matrix(cfg, body, 1.0, 1.0)
 

@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import assay  # noqa: E402
+import calibrate  # noqa: E402
 from calibrate import TROPISM_BOUNDS  # noqa: E402
 from common import (INVOLVED_CELLS, NOT_MODELLED, PRIMARIES, RESULTS, ROOT, SITES,  # noqa: E402
                     organ_map, pool_map, read_table, run_scenario)
@@ -457,7 +458,10 @@ def main(argv=None):
                                           / cfgs[p].intravasation.rate
                                           for p in ("lung", "colorectal", "pancreas"))[::2])
       + " times fewer CTCs than a breast primary "
-      "of the same size, which no anchor here checks; prostate sits at the CTC cap.\n")
+      "of the same size, which no anchor here checks; rates at their drain cap: "
+      + (", ".join(p for p, c in cfgs.items()
+                   if c.intravasation.rate >= 0.999 * calibrate.rate_cap(PRIMARIES[p][0]))
+         or "none") + ".\n")
     w("**What remains to do.** (a) The patients' shedding spread "
       "(`heterogeneity.shedding_sigma`, an ASSUMPTION of 1) is scanned, not fitted "
       "(`docs/validation/shedding_spread.py`, on the body before the soil cap was "
@@ -476,9 +480,10 @@ def main(argv=None):
       "rose to the cap: blood, not the cavity, carries what the table shows), the "
       "attachment is kept (ASSUMPTION, `plugins/transcoelomic.py`), and the stage-1 "
       "surrogate does not model that route; breast's pleura (37 %) has no route of its own "
-      "here; (f) the CTC cap on lung's and prostate's rates (an ASSUMPTION carried over "
-      "from breast's anchor) leaves their rows under-seeded once breast's pin sets the "
-      "shared grow: a CTC anchor of their own, or the drain cap alone.\n")
+      "here; (f) the metastases' growth factor is one number for every carcinoma, chosen "
+      "on these five rows (above): how fast metastases grow is a clinical quantity too "
+      "(time to relapse after resection), which a factor per cancer would have to be "
+      "checked against.\n")
     w("## Metastatic inefficiency in the mouse (Luzzi et al. 1998)\n")
     cells = f"{luzzi['cells_per_mouse']:.0e}".replace("e+0", "e")
     w(f"Scenario `assay_luzzi`: {luzzi['mice']} mice x {cells} B16F1 "
