@@ -35,6 +35,7 @@ from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigError
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.plugins.extravasation import soil_times_tropism
 
@@ -225,39 +226,52 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
     raise ValueError(f"unknown growth law {law!r}")
 
 
-def _set_rates(rows, law: GrowthTable, lesions, rates, body, dt) -> None:
-    """Per-cell birth and death rates of the growing ``rows`` under ``law``."""
-    n = np.maximum(lesions.cells[rows], 1.0)
-    k = resolve_organ_map(law.capacity, body, 3e12)[lesions.organ[rows]]
-    g = step_net_rate(law.law, n, law.rate, k, dt)
-    rates.birth[rows] = law.death + np.maximum(g, 0.0)
-    rates.death[rows] = law.death + np.maximum(-g, 0.0)
-    rates.deterministic[rows] = law.mode == "deterministic"
+#: growth law -> its number in paget.ext.plugin_math.growth_rates
+LAW_CODES = {"exponential": 0, "logistic": 1, "gompertz": 2}
+
+#: per (colonization table, body): the arguments of growth_rates that depend on
+#: them alone (tables are frozen, so a table's values never change); keyed by
+#: id, the objects kept in the entry so that an id is not reused while cached
+_GROWTH_ARGS: dict[tuple[int, int], tuple] = {}
+
+
+def _law_args(law: GrowthTable, body) -> tuple:
+    """(law code, rate, turnover, capacity per organ, deterministic) of a law."""
+    return (LAW_CODES[law.law], float(law.rate), float(law.death),
+            resolve_organ_map(law.capacity, body, 3e12), law.mode == "deterministic")
+
+
+def _growth_args(col: ColonizationTable, body) -> tuple:
+    """``(split, *primary law, *metastasis law)`` for growth_rates, once per
+    (table, body): the metastases' law is a ``model_copy`` of the primary's,
+    which costs more than the step's arithmetic."""
+    key = (id(col), id(body))
+    got = _GROWTH_ARGS.get(key)
+    if got is None or got[0] is not col or got[1] is not body:
+        primary_law, metastasis_law = col.growth, col.metastasis_law()
+        split = metastasis_law != primary_law
+        args = (split, *_law_args(primary_law, body), *_law_args(metastasis_law, body))
+        if len(_GROWTH_ARGS) >= 64:
+            _GROWTH_ARGS.clear()
+        got = _GROWTH_ARGS[key] = (col, body, args)
+    return got[2]
 
 
 @hookimpl(tryfirst=True)
 def paget_growth(lesions, rates, config, body, dt):
-    col = config.colonization
-    primary_law, metastasis_law = col.growth, col.metastasis_law()
-    # growing rows only: dormant pools (most rows of a late table) and empty
-    # rows get 0
-    grows = ~lesions.dormant & (lesions.cells > 0)
-    rates.birth[:] = 0.0
-    rates.death[:] = 0.0
-    rates.deterministic[:] = primary_law.mode == "deterministic"
-    if metastasis_law == primary_law:
-        _set_rates(np.flatnonzero(grows), primary_law, lesions, rates, body, dt)
-    else:
-        primary = lesions.primary
-        _set_rates(np.flatnonzero(grows & primary), primary_law, lesions, rates, body, dt)
-        _set_rates(np.flatnonzero(grows & ~primary), metastasis_law, lesions, rates, body, dt)
+    # growing rows only (not dormant, cells > 0): step_net_rate of the row's law
+    # (the primary's or the metastases'), compiled; dormant pools (most rows of
+    # a late table) and empty rows get 0
+    plugin_math.growth_rates(lesions.dormant, lesions.cells, lesions.organ, lesions.primary,
+                             *_growth_args(config.colonization, body), float(dt),
+                             rates.birth, rates.death, rates.deterministic)
 
 
 @hookimpl(tryfirst=True)
 def paget_dormancy(lesions, rates, config):
     d_cfg = config.colonization.dormancy
-    rates.reactivation[:] = np.where(lesions.dormant, d_cfg.reactivation, 0.0)
-    rates.dormant_death[:] = np.where(lesions.dormant, d_cfg.death, 0.0)
+    plugin_math.dormancy_rates(lesions.dormant, d_cfg.reactivation, d_cfg.death,
+                               rates.reactivation, rates.dormant_death)
 
 
 def tropism_excess(config, body) -> np.ndarray | None:

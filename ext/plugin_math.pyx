@@ -1,0 +1,315 @@
+# cython: freethreading_compatible = False
+"""The built-in plugins' per-step row and patient math, one compiled call per hook body.
+
+Each function here replaces the NumPy expressions of one built-in plugin's hook
+(the plugin names it in its docstring) and gives the same float64 results to
+the bit: the same operations in the same order, and for the transcendental
+functions (log, log10, log1p, expm1, exp, cbrt, power) NumPy's own float64
+inner loops, called directly on the same contiguous data.  NumPy picks those
+loops for the CPU at import (its SIMD versions round differently from the C
+library's ``log`` or ``exp``), so calling ``libm`` here would change results;
+calling the very loop ``np.log`` calls keeps them, on any CPU.
+
+Arrays are read through NumPy's C API (no typed memoryviews: acquiring ten of
+them costs more than the pass over a step's few hundred rows).  Every array
+must be C-contiguous, aligned, native-order and of the dtype named; a wrong
+one raises ``TypeError`` naming the argument.  Third-party plugins keep
+writing NumPy: nothing here is part of the plugin contract.
+"""
+from libc.stdint cimport int16_t, int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cimport numpy as cnp
+cnp.import_array()
+cnp.import_ufunc()
+
+
+# --------------------------------------------------------------------------
+# NumPy's float64 inner loops
+
+cdef struct Loop:
+    cnp.PyUFuncGenericFunction f
+    void *data
+
+
+cdef Loop _loop(cnp.ufunc u) except *:
+    """The inner loop NumPy runs for ``u`` on float64 arguments (all of them)."""
+    cdef int i, j
+    cdef Loop out
+    for i in range(u.ntypes):
+        for j in range(u.nargs):
+            if u.types[i * u.nargs + j] != cnp.NPY_DOUBLE:
+                break
+        else:
+            out.f = u.functions[i]
+            out.data = u.data[i]
+            if out.f == NULL:
+                break
+            return out
+    raise ImportError(f"paget.ext.plugin_math: NumPy's {u.__name__} has no float64 loop")
+
+
+cdef Loop LOG = _loop(np.log)
+cdef Loop LOG10 = _loop(np.log10)
+cdef Loop LOG1P = _loop(np.log1p)
+cdef Loop EXPM1 = _loop(np.expm1)
+cdef Loop EXP = _loop(np.exp)
+cdef Loop CBRT = _loop(np.cbrt)
+cdef Loop POWER = _loop(np.power)
+cdef Loop _LOOPS[7]
+_LOOPS[:] = [LOG, LOG10, LOG1P, EXPM1, EXP, CBRT, POWER]
+
+
+cdef inline void vec(Loop L, double *x, double *out, cnp.npy_intp n) noexcept:
+    """``out[:n] = u(x[:n])`` for contiguous ``x`` and ``out`` (they may be the same)."""
+    cdef char *args[2]
+    cdef cnp.npy_intp steps[2]
+    if n <= 0:
+        return
+    args[0] = <char *>x
+    args[1] = <char *>out
+    steps[0] = sizeof(double)
+    steps[1] = sizeof(double)
+    L.f(args, &n, steps, L.data)
+
+
+cdef inline void vec_scalar(Loop L, double *x, double s, double *out,
+                            cnp.npy_intp n) noexcept:
+    """``out[:n] = u(x[:n], s)``: a binary ufunc with a scalar second argument (stride 0)."""
+    cdef char *args[3]
+    cdef cnp.npy_intp steps[3]
+    if n <= 0:
+        return
+    args[0] = <char *>x
+    args[1] = <char *>&s
+    args[2] = <char *>out
+    steps[0] = sizeof(double)
+    steps[1] = 0
+    steps[2] = sizeof(double)
+    L.f(args, &n, steps, L.data)
+
+
+cdef inline double one(Loop L, double x) noexcept:
+    """``u(x)`` of one value, as ``np.u(x)`` of a Python float gives it."""
+    cdef double out
+    vec(L, &x, &out, 1)
+    return out
+
+
+def numpy_loop(str name, double[::1] x, double[::1] out, object scalar=None):
+    """``out[:] = np.<name>(x)`` (or ``np.<name>(x, scalar)``) through the inner loop
+    this module calls; for the tests, which compare it with NumPy's own call."""
+    cdef Loop L
+    loops = {"log": 0, "log10": 1, "log1p": 2, "expm1": 3, "exp": 4, "cbrt": 5, "power": 6}
+    if name not in loops:
+        raise ValueError(f"numpy_loop: name must be one of {', '.join(loops)}, got {name!r}")
+    if x.shape[0] != out.shape[0]:
+        raise ValueError(f"numpy_loop: x has {x.shape[0]} values, out {out.shape[0]}")
+    L = _LOOPS[loops[name]]
+    if (scalar is None) != (name != "power"):
+        raise ValueError("numpy_loop: scalar is the second argument of power, and of it alone")
+    if x.shape[0] == 0:
+        return
+    if name == "power":
+        vec_scalar(L, &x[0], float(scalar), &out[0], x.shape[0])
+    else:
+        vec(L, &x[0], &out[0], x.shape[0])
+
+
+# --------------------------------------------------------------------------
+# argument checks
+
+cdef void *_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
+    """The data of ``a``, a C-contiguous aligned native ndarray of ``typenum`` with
+    ``n`` elements (any number when ``n`` < 0)."""
+    cdef cnp.ndarray arr
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise TypeError(f"{name}: expected a C-contiguous {np.dtype(cnp.PyArray_DescrFromType(typenum))} "
+                        f"array, got {arr.dtype} (contiguous: {bool(arr.flags.c_contiguous)})")
+    if n >= 0 and cnp.PyArray_SIZE(arr) != n:
+        raise ValueError(f"{name}: expected {n} values, got {cnp.PyArray_SIZE(arr)}")
+    # an empty array's data pointer may be NULL: hand back a valid one
+    if cnp.PyArray_SIZE(arr) == 0:
+        return <void *>&_EMPTY
+    return cnp.PyArray_DATA(arr)
+
+
+cdef double _EMPTY = 0.0
+
+
+cdef inline Py_ssize_t _size(object a, str name) except -1:
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    return cnp.PyArray_SIZE(<cnp.ndarray>a)
+
+
+cdef inline double np_max(double a, double b) noexcept:
+    """``np.maximum(a, b)``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+cdef inline double np_min(double a, double b) noexcept:
+    """``np.minimum(a, b)``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
+# --------------------------------------------------------------------------
+# colonization
+
+# growth laws, numbered as colonization.LAW_CODES numbers them
+cdef enum:
+    EXPONENTIAL = 0
+    LOGISTIC = 1
+    GOMPERTZ = 2
+
+
+cdef int _law_rates(int law, double r, double d0, bint det, const double *capacity,
+                    Py_ssize_t n_organs, const Py_ssize_t *rows, Py_ssize_t m,
+                    const double *cells, const int16_t *organ, double dt,
+                    double *birth, double *death, cnp.npy_bool *deterministic) except -1:
+    """``colonization._set_rates`` of the ``m`` rows ``rows`` under one law."""
+    cdef Py_ssize_t j, i
+    cdef double *n
+    cdef double *t
+    cdef double *u
+    cdef double g, x, e, c, ratio
+    if m == 0:
+        return 0
+    n = <double *>malloc(3 * m * sizeof(double))
+    if n == NULL:
+        raise MemoryError()
+    t = n + m
+    u = t + m
+    try:
+        for j in range(m):
+            i = rows[j]
+            if organ[i] < 0 or organ[i] >= n_organs:
+                raise IndexError(f"growth_rates: organ {organ[i]} of row {i} is outside "
+                                 f"[0, {n_organs})")
+            n[j] = np_max(cells[i], 1.0)
+            t[j] = capacity[organ[i]]            # k
+        if law == EXPONENTIAL:
+            for j in range(m):
+                u[j] = r
+        elif law == LOGISTIC:
+            x = r * dt
+            if x <= 30.0:
+                # r - log1p(n expm1(x) / k) / dt
+                e = one(EXPM1, x)
+                for j in range(m):
+                    u[j] = n[j] * e / t[j]
+                vec(LOG1P, u, u, m)
+                for j in range(m):
+                    u[j] = r - u[j] / dt
+            else:
+                # (log(k / n) - log1p((k / n - 1) e^-x)) / dt
+                e = one(EXP, -x)
+                for j in range(m):
+                    ratio = t[j] / n[j]
+                    t[j] = ratio
+                    u[j] = (ratio - 1.0) * e
+                vec(LOG, t, t, m)
+                vec(LOG1P, u, u, m)
+                for j in range(m):
+                    u[j] = (t[j] - u[j]) / dt
+        elif law == GOMPERTZ:
+            # log(k / n) (-expm1(-r dt)) / dt
+            c = -one(EXPM1, (-r) * dt)
+            for j in range(m):
+                u[j] = t[j] / n[j]
+            vec(LOG, u, u, m)
+            for j in range(m):
+                u[j] = u[j] * c / dt
+        else:
+            raise ValueError(f"growth_rates: unknown law code {law}")
+        for j in range(m):
+            i = rows[j]
+            g = u[j]
+            birth[i] = d0 + np_max(g, 0.0)
+            death[i] = d0 + np_max(-g, 0.0)
+            deterministic[i] = det
+    finally:
+        free(n)
+    return 0
+
+
+def growth_rates(dormant, cells, organ, primary, bint split,
+                 int law0, double rate0, double death0, capacity0, bint det0,
+                 int law1, double rate1, double death1, capacity1, bint det1,
+                 double dt, birth, death, deterministic):
+    """The body of ``colonization.paget_growth``: per-cell birth and death rates.
+
+    Every row gets 0 and 0, and ``det0``; each growing row (not dormant, cells
+    > 0) gets ``b = d0 + max(g, 0)``, ``d = d0 + max(-g, 0)`` with ``g`` the
+    step-averaged net rate of its law (``colonization.step_net_rate``) at ``n =
+    max(cells, 1)`` and its organ's capacity.  Law 0 (``law0``, ...) is the
+    primary's, law 1 the metastases'; with ``split`` false every growing row
+    takes law 0.  ``law``: 0 exponential, 1 logistic, 2 gompertz; ``capacity``:
+    float64 per organ.  Writes ``birth``, ``death`` (float64) and
+    ``deterministic`` (bool) in place.
+    """
+    cdef Py_ssize_t N = _size(cells, "cells"), i, m0 = 0, m1 = 0
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const int16_t *org = <const int16_t *>_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const double *k0 = <const double *>_data(capacity0, cnp.NPY_DOUBLE, -1, "capacity0")
+    cdef const double *k1 = <const double *>_data(capacity1, cnp.NPY_DOUBLE, -1, "capacity1")
+    cdef Py_ssize_t nk0 = _size(capacity0, "capacity0"), nk1 = _size(capacity1, "capacity1")
+    cdef double *b = <double *>_data(birth, cnp.NPY_DOUBLE, N, "birth")
+    cdef double *d = <double *>_data(death, cnp.NPY_DOUBLE, N, "death")
+    cdef cnp.npy_bool *det = <cnp.npy_bool *>_data(deterministic, cnp.NPY_BOOL, N, "deterministic")
+    cdef Py_ssize_t *rows
+    if N == 0:
+        return
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    if rows == NULL:
+        raise MemoryError()
+    try:
+        # law 0's rows from the front of ``rows``, law 1's from the back (reversed)
+        for i in range(N):
+            b[i] = 0.0
+            d[i] = 0.0
+            det[i] = det0
+            if dor[i] or not (c[i] > 0):
+                continue
+            if split and not pri[i]:
+                m1 += 1
+                rows[N - m1] = i
+            else:
+                rows[m0] = i
+                m0 += 1
+        _law_rates(law0, rate0, death0, det0, k0, nk0, rows, m0, c, org, dt, b, d, det)
+        _law_rates(law1, rate1, death1, det1, k1, nk1, rows + N - m1, m1, c, org, dt, b, d, det)
+    finally:
+        free(rows)
+
+
+def dormancy_rates(dormant, double reactivation, double death, out_reactivation, out_death):
+    """The body of ``colonization.paget_dormancy``: ``np.where(dormant, rate, 0.0)``
+    for both rates, written in place."""
+    cdef Py_ssize_t N = _size(dormant, "dormant"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef double *a = <double *>_data(out_reactivation, cnp.NPY_DOUBLE, N, "out_reactivation")
+    cdef double *b = <double *>_data(out_death, cnp.NPY_DOUBLE, N, "out_death")
+    for i in range(N):
+        if dor[i]:
+            a[i] = reactivation
+            b[i] = death
+        else:
+            a[i] = 0.0
+            b[i] = 0.0
