@@ -313,3 +313,136 @@ def dormancy_rates(dormant, double reactivation, double death, out_reactivation,
         else:
             a[i] = 0.0
             b[i] = 0.0
+
+
+# --------------------------------------------------------------------------
+# outcome
+
+cdef inline uint64_t _mix(uint64_t x) noexcept:
+    """A 64-bit finaliser (splitmix64's), to spread lesion ids over a hash table."""
+    x ^= x >> 30
+    x *= 0xbf58476d1ce4e5b9ULL
+    x ^= x >> 27
+    x *= 0x94d049bb133111ebULL
+    x ^= x >> 31
+    return x
+
+
+def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double threshold):
+    """The first half of ``outcome.paget_outcome``: ``outcome.detectable`` and the
+    values of its two sums.
+
+    Returns ``(rows, ones, metastasis)``: the rows (intp), one per lesion of at
+    least ``threshold`` cells, that lesion's first growing row (not dormant,
+    cells > 0), in row order; ``np.ones(rows.size)``; and
+    ``(~primary[rows]).astype(np.float64)``.
+    """
+    cdef Py_ssize_t N = _size(cells, "cells"), i, m = 0, cap, h
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const uint64_t *les = <const uint64_t *>_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef Py_ssize_t *big
+    cdef uint64_t *keys
+    cdef cnp.npy_bool *used
+    cdef cnp.ndarray rows, ones, metastasis
+    cdef Py_ssize_t *r
+    cdef double *o
+    cdef double *mt
+    cdef Py_ssize_t n_big = 0
+    big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
+    if big == NULL:
+        raise MemoryError()
+    keys = NULL
+    used = NULL
+    try:
+        for i in range(N):
+            if not dor[i] and c[i] > 0 and lc[i] >= threshold:
+                big[n_big] = i
+                n_big += 1
+        if n_big > 1:
+            # keep each lesion's first row (np.unique(..., return_index=True), sorted):
+            # an open-addressing set of the lesion ids seen, rows in order
+            cap = 16
+            while cap < 2 * n_big:
+                cap *= 2
+            keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+            used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+            if keys == NULL or used == NULL:
+                raise MemoryError()
+            for h in range(cap):
+                used[h] = 0
+            for i in range(n_big):
+                h = <Py_ssize_t>(_mix(les[big[i]]) & <uint64_t>(cap - 1))
+                while used[h] and keys[h] != les[big[i]]:
+                    h = (h + 1) & (cap - 1)
+                if not used[h]:
+                    used[h] = 1
+                    keys[h] = les[big[i]]
+                    big[m] = big[i]
+                    m += 1
+        else:
+            m = n_big
+        rows = np.empty(m, dtype=np.intp)
+        ones = np.empty(m, dtype=np.float64)
+        metastasis = np.empty(m, dtype=np.float64)
+        r = <Py_ssize_t *>_data(rows, cnp.NPY_INTP, m, "rows")
+        o = <double *>_data(ones, cnp.NPY_DOUBLE, m, "ones")
+        mt = <double *>_data(metastasis, cnp.NPY_DOUBLE, m, "metastasis")
+        for i in range(m):
+            r[i] = big[i]
+            o[i] = 1.0
+            mt[i] = 0.0 if pri[big[i]] else 1.0
+    finally:
+        free(big)
+        free(keys)
+        free(used)
+    return rows, ones, metastasis
+
+
+def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions,
+                   first_metastasis, first_distant, burden, double lethal, double t_end,
+                   dying):
+    """The second half of ``outcome.paget_outcome``, per patient, in place.
+
+    ``counts`` and ``by_organ`` (float64, (P, n_organs)): the detectable lesions
+    and metastases per (patient, organ); ``lymph``: the regional nodes' organ
+    index.  For each ``alive`` patient: ``detectable_lesions`` (int64, (P,
+    n_organs)) = ``counts``; the first time of a metastasis (any; outside the
+    regional nodes) set to ``t_end`` where there is one now and it is NaN;
+    ``dying`` |= ``burden >= lethal``.  The metastases' sums over organs are of
+    whole numbers, exact in any order, as NumPy's.
+    """
+    cdef Py_ssize_t P = _size(alive, "alive"), p, j, O
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *cn
+    cdef const double *bo
+    cdef int64_t *dl
+    cdef double *fm = <double *>_data(first_metastasis, cnp.NPY_DOUBLE, P, "first_metastasis")
+    cdef double *fd = <double *>_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
+    cdef const double *bu = <const double *>_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef cnp.npy_bool *dy = <cnp.npy_bool *>_data(dying, cnp.NPY_BOOL, P, "dying")
+    cdef double met, distant
+    O = _size(counts, "counts") // P if P else 0
+    if O * P != _size(counts, "counts"):
+        raise ValueError(f"counts: expected (P = {P}, n_organs) values, got {_size(counts, 'counts')}")
+    if not 0 <= lymph < O and P:
+        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
+    cn = <const double *>_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    bo = <const double *>_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
+    dl = <int64_t *>_data(detectable_lesions, cnp.NPY_INT64, P * O, "detectable_lesions")
+    for p in range(P):
+        if not al[p]:
+            continue
+        met = 0.0
+        for j in range(O):
+            dl[p * O + j] = <int64_t>cn[p * O + j]
+            met = met + bo[p * O + j]
+        distant = met - bo[p * O + lymph]
+        if met > 0 and fm[p] != fm[p]:
+            fm[p] = t_end
+        if distant > 0 and fd[p] != fd[p]:
+            fd[p] = t_end
+        if bu[p] >= lethal:
+            dy[p] = 1

@@ -316,10 +316,28 @@ def paget_check_config(config, body):
                 f"= {grow[k]:g} is more than die + grow = {f.die + f.grow:g}; lower the tropism")
 
 
+#: per (fate table, extravasation table, body): _grow_per_organ's array
+_GROW: dict[tuple[int, int, int], tuple] = {}
+
+
+def _grow_cached(config, body) -> np.ndarray | None:
+    """:func:`_grow_per_organ` with the tropism's excess, once per (fate table,
+    extravasation table, body): the tables are frozen, so it never changes."""
+    f, ex = config.colonization.fate, getattr(config, "extravasation", None)
+    key = (id(f), id(ex), id(body))
+    got = _GROW.get(key)
+    if got is None or got[0] is not f or got[1] is not ex or got[2] is not body:
+        if len(_GROW) >= 64:
+            _GROW.clear()
+        got = _GROW[key] = (f, ex, body,
+                            _grow_per_organ(config, body, tropism_excess(config, body)))
+    return got[3]
+
+
 @hookimpl(tryfirst=True)
 def paget_dtc_fate(fates, config, body):
     f = config.colonization.fate
-    grow = _grow_per_organ(config, body, tropism_excess(config, body))
+    grow = _grow_cached(config, body)
     if grow is None:
         fates[...] = (f.die, f.dormant, f.grow)
         return

@@ -145,3 +145,81 @@ def test_dormancy_rates_equal_numpy():
     pm.dormancy_rates(dormant, 1e-9, 1e-3, a, b)
     assert _same(a, np.where(dormant, 1e-9, 0.0))
     assert _same(b, np.where(dormant, 1e-3, 0.0))
+
+
+# -- outcome
+
+
+class _View:
+    """The few columns of a lesion view that outcome.detectable reads."""
+
+    def __init__(self, rng, n):
+        self.dormant = rng.random(n) < 0.2
+        self.cells = np.floor(np.exp(rng.uniform(0.0, 22.0, n)))
+        self.cells[rng.random(n) < 0.1] = 0.0
+        # lesions of one to four rows (clones), their rows scattered over the table
+        self.lesion = rng.integers(1, max(2, n // 2), n).astype(np.uint64) * np.uint64(7919)
+        grow = np.where(self.dormant, 0.0, self.cells)
+        ids, inv = np.unique(self.lesion, return_inverse=True)
+        self.lesion_cells = np.bincount(inv, weights=grow, minlength=ids.size)[inv].astype(float)
+        self.primary = rng.random(n) < 0.3
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 50, 3000])
+def test_detectable_rows_equal_numpy(n):
+    from paget.plugins.outcome import detectable
+    rng = np.random.default_rng(RNG_SEED + n)
+    v = _View(rng, n)
+    for threshold in (1.0, 1e6, 6.5e7, 1e12):
+        rows, ones, metastasis = pm.detectable_rows(v.dormant, v.cells, v.lesion_cells,
+                                                    v.lesion, v.primary, threshold)
+        want = detectable(v, threshold)
+        assert _same(rows, want.astype(np.intp))
+        assert _same(ones, np.ones(want.size))
+        assert _same(metastasis, (~v.primary[want]).astype(np.float64))
+
+
+def _numpy_outcome(counts, by_organ, lymph, alive, ps, burden, lethal, t_end, dying):
+    """outcome.paget_outcome's per-patient part as NumPy wrote it (commit 69486c6)."""
+    metastases = by_organ.sum(axis=1)
+    distant_metastases = metastases - by_organ[:, lymph]
+    ps["detectable_lesions"][alive] = counts[alive]
+    for name, n in (("first_detectable_metastasis_time", metastases),
+                    ("first_detectable_distant_metastasis_time", distant_metastases)):
+        when = ps[name]
+        when[alive & (n > 0) & np.isnan(when)] = t_end
+    dying |= alive & (burden >= lethal)
+
+
+def test_outcome_update_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    P, O = 40, 17
+    for lymph in (0, 5, O - 1):
+        counts = rng.integers(0, 3, (P, O)).astype(np.float64)
+        by_organ = np.minimum(counts, rng.integers(0, 3, (P, O))).astype(np.float64)
+        by_organ[:, lymph] *= rng.random(P) < 0.5
+        alive = rng.random(P) < 0.8
+        burden = np.exp(rng.uniform(0.0, 29.0, P))
+        ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
+              "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
+              "first_detectable_distant_metastasis_time":
+                  np.where(rng.random(P) < 0.5, np.nan, 4.0)}
+        dying = rng.random(P) < 0.1
+        want = {k: v.copy() for k, v in ps.items()}
+        want_dying = dying.copy()
+        _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
+        pm.outcome_update(counts, by_organ, lymph, alive, ps["detectable_lesions"],
+                          ps["first_detectable_metastasis_time"],
+                          ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0,
+                          dying)
+        for k in ps:
+            assert _same(ps[k], want[k])
+        assert _same(dying, want_dying)
+
+
+def test_outcome_update_refuses_a_lymph_node_outside_the_organs():
+    P, O = 3, 4
+    args = (np.zeros((P, O)), np.zeros((P, O)), O, np.ones(P, bool), np.zeros((P, O), np.int64),
+            np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), 1e12, 1.0, np.zeros(P, bool))
+    with pytest.raises(IndexError, match="lymph node organ 4"):
+        pm.outcome_update(*args)
