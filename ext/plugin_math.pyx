@@ -16,6 +16,7 @@ must be C-contiguous, aligned, native-order and of the dtype named; a wrong
 one raises ``TypeError`` naming the argument.  Third-party plugins keep
 writing NumPy: nothing here is part of the plugin contract.
 """
+from libc.math cimport floor
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -446,3 +447,229 @@ def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions
             fd[p] = t_end
         if bu[p] >= lethal:
             dy[p] = 1
+
+
+# --------------------------------------------------------------------------
+# shared: the growing rows' cells
+
+def growing_cells(dormant, cells, primary=None):
+    """``np.where(dormant, 0.0, cells)`` (new float64 array); with ``primary``,
+    ``np.where(~dormant & primary, cells, 0.0)``."""
+    cdef Py_ssize_t N = _size(cells, "cells"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const cnp.npy_bool *pri = NULL
+    cdef cnp.ndarray out = np.empty(N, dtype=np.float64)
+    cdef double *o = <double *>_data(out, cnp.NPY_DOUBLE, N, "out")
+    if primary is not None:
+        pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    for i in range(N):
+        o[i] = 0.0 if dor[i] or (pri != NULL and not pri[i]) else c[i]
+    return out
+
+
+# --------------------------------------------------------------------------
+# supportive
+
+def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
+                      alive, double load_cells, double organ_cells, double w_brain,
+                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
+                      bint bone_agent, double bone_agent_factor, symptom_burden,
+                      performance_status):
+    """``supportive.paget_update_state`` but for the skeletal events' draws.
+
+    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
+    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
+    load_cells))`` plus each of brain, liver and bone's weight where its organ
+    holds ``organ_cells`` or more, and the performance status ``min(4,
+    floor(score))``, both written for the ``alive`` patients.  Returns the
+    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
+    agent's factor), float64 (P,).
+    """
+    cdef Py_ssize_t P = _size(alive, "alive"), p, O
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *bu = <const double *>_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *sb = <double *>_data(symptom_burden, cnp.NPY_DOUBLE, P, "symptom_burden")
+    cdef int64_t *ps = <int64_t *>_data(performance_status, cnp.NPY_INT64, P,
+                                        "performance_status")
+    cdef const double *po
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    cdef double *r = <double *>_data(rate, cnp.NPY_DOUBLE, P, "rate")
+    cdef double *score
+    cdef double s
+    O = _size(per_organ, "per_organ") // P if P else 0
+    if O * P != _size(per_organ, "per_organ"):
+        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
+                         f"{_size(per_organ, 'per_organ')}")
+    for name, k in (("brain", brain), ("liver", liver), ("bone", bone)):
+        if P and not 0 <= k < O:
+            raise IndexError(f"supportive_update: {name} organ {k} outside [0, {O})")
+    po = <const double *>_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ")
+    if P == 0:
+        return rate
+    score = <double *>malloc(P * sizeof(double))
+    if score == NULL:
+        raise MemoryError()
+    try:
+        for p in range(P):
+            score[p] = np_max(bu[p], 1.0) / load_cells
+        vec(LOG10, score, score, P)
+        for p in range(P):
+            s = np_max(0.0, score[p])
+            s = s + w_brain * (1.0 if po[p * O + brain] >= organ_cells else 0.0)
+            s = s + w_liver * (1.0 if po[p * O + liver] >= organ_cells else 0.0)
+            s = s + w_bone * (1.0 if po[p * O + bone] >= organ_cells else 0.0)
+            r[p] = skeletal_event_rate * po[p * O + bone] / 1e9 * dt
+            if bone_agent:
+                r[p] = r[p] * bone_agent_factor
+            if al[p]:
+                sb[p] = s
+                ps[p] = <int64_t>np_min(4.0, floor(s))
+    finally:
+        free(score)
+    return rate
+
+
+def add_where(mask, values, out):
+    """``out[mask] += values[mask]`` for int64 ``values`` and ``out``."""
+    cdef Py_ssize_t P = _size(mask, "mask"), p
+    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>_data(mask, cnp.NPY_BOOL, P, "mask")
+    cdef const int64_t *v = <const int64_t *>_data(values, cnp.NPY_INT64, P, "values")
+    cdef int64_t *o = <int64_t *>_data(out, cnp.NPY_INT64, P, "out")
+    for p in range(P):
+        if m[p]:
+            o[p] += v[p]
+
+
+# --------------------------------------------------------------------------
+# microenvironment
+
+def hypoxia_rows(dormant, lesion_cells, vascular, double diffusion_limit_mm,
+                 double sphere, double vascular_hypoxia, out):
+    """``microenvironment.hypoxia_index``, written into ``out`` (float64, per row).
+
+    Dormant rows 0; each growing row the hypoxic fraction of a sphere of its
+    lesion's cells (``microenvironment.hypoxic_fraction``: radius ``cbrt(3 cells /
+    sphere)``, ``sphere`` = 4 pi x cells per mm^3 as that function computes it) times
+    ``vascular_hypoxia`` where its lesion is vascular (``vascular`` bool per
+    row, or None: all vascular), else 1.
+    """
+    cdef Py_ssize_t N = _size(dormant, "dormant"), i, m = 0, j
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *lc = <const double *>_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const cnp.npy_bool *vas = NULL
+    cdef double *o = <double *>_data(out, cnp.NPY_DOUBLE, N, "out")
+    cdef double *x
+    cdef Py_ssize_t *rows
+    cdef double core, level
+    if vascular is not None:
+        vas = <const cnp.npy_bool *>_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    if N == 0:
+        return
+    x = <double *>malloc(N * sizeof(double))
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    if x == NULL or rows == NULL:
+        free(x)
+        free(rows)
+        raise MemoryError()
+    try:
+        for i in range(N):
+            o[i] = 0.0
+            if not dor[i]:
+                rows[m] = i
+                x[m] = 3.0 * lc[i] / sphere
+                m += 1
+        vec(CBRT, x, x, m)                          # the radius, mm
+        j = 0
+        for i in range(m):
+            # core = clip(1 - L / radius, 0, 1), 1 - 1 = 0 where the radius is 0
+            core = 1.0 - (diffusion_limit_mm / x[i] if x[i] > 0 else 1.0)
+            core = np_min(np_max(core, 0.0), 1.0)
+            x[i] = core
+            if core > 0:                             # the cube only where there is a core
+                rows[j], rows[i] = rows[i], rows[j]
+                x[j], x[i] = x[i], x[j]
+                j += 1
+        vec_scalar(POWER, x, 3.0, x, j)
+        for i in range(m):
+            level = vascular_hypoxia if vas == NULL or vas[rows[i]] else 1.0
+            o[rows[i]] = (x[i] if i < j else 0.0) * level
+    finally:
+        free(x)
+        free(rows)
+
+
+def inflammation_update(burden, double half_burden, alive, inflammation):
+    """``inflammation[alive] = (burden / (burden + half_burden))[alive]``."""
+    cdef Py_ssize_t P = _size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *bu = <const double *>_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *inf = <double *>_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
+    for p in range(P):
+        if al[p]:
+            inf[p] = bu[p] / (bu[p] + half_burden)
+
+
+def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
+                 double dt, alive):
+    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
+    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
+    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
+    cdef Py_ssize_t P = _size(alive, "alive"), p, j, O = _size(weight, "weight"), q
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *pc = <const double *>_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
+    cdef const double *w = <const double *>_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *n = <double *>_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    cdef double *e
+    cdef double *target
+    cdef double signal, a, k
+    if P * O == 0:
+        return
+    e = <double *>malloc(2 * P * O * sizeof(double))
+    if e == NULL:
+        raise MemoryError()
+    target = e + P * O
+    try:
+        for p in range(P):
+            signal = pc[p] / (pc[p] + half_size)
+            for j in range(O):
+                q = p * O + j
+                a = build * signal * w[j]
+                k = a + decay
+                target[q] = a / k if k > 0 else 0.0
+                e[q] = (-k) * dt
+        vec(EXP, e, e, P * O)
+        for p in range(P):
+            if al[p]:
+                for j in range(O):
+                    q = p * O + j
+                    n[q] = target[q] + (n[q] - target[q]) * e[q]
+    finally:
+        free(e)
+
+
+def niche_extravasation(pidx, niche, inflammation, double niche_gain,
+                        double inflammation_gain, probability):
+    """``microenvironment.paget_extravasation``, in place: ``probability`` (float64,
+    (m, n_organs)) = ``min(probability x (1 + niche_gain niche[pidx]) x (1 +
+    inflammation_gain inflammation[pidx]), 1)``."""
+    cdef Py_ssize_t m = _size(pidx, "pidx"), i, j, p, O, P = _size(inflammation, "inflammation")
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, m, "pidx")
+    cdef const double *inf = <const double *>_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
+    cdef const double *n
+    cdef double *pr
+    cdef double f
+    if m == 0:
+        return
+    O = _size(probability, "probability") // m
+    if O * m != _size(probability, "probability"):
+        raise ValueError("probability: expected (m, n_organs) values")
+    n = <const double *>_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    pr = <double *>_data(probability, cnp.NPY_DOUBLE, m * O, "probability")
+    for i in range(m):
+        p = pi[i]
+        if p < 0 or p >= P:
+            raise IndexError(f"niche_extravasation: patient index {p} outside [0, {P})")
+        f = 1.0 + inflammation_gain * inf[p]
+        for j in range(O):
+            pr[i * O + j] = np_min(pr[i * O + j] * ((1.0 + niche_gain * n[p * O + j]) * f), 1.0)

@@ -223,3 +223,132 @@ def test_outcome_update_refuses_a_lymph_node_outside_the_organs():
             np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), 1e12, 1.0, np.zeros(P, bool))
     with pytest.raises(IndexError, match="lymph node organ 4"):
         pm.outcome_update(*args)
+
+
+# -- shared, supportive
+
+
+def test_growing_cells_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 500)
+    assert _same(pm.growing_cells(v.dormant, v.cells), np.where(v.dormant, 0.0, v.cells))
+    assert _same(pm.growing_cells(v.dormant, v.cells, v.primary),
+                 np.where(~v.dormant & v.primary, v.cells, 0.0))
+
+
+def _numpy_supportive(per_organ, idx, burden, alive, cfg, dt, ps):
+    """supportive.paget_update_state's arithmetic as NumPy wrote it (commit 69486c6)."""
+    organ = {name: per_organ[:, idx[i]] for i, name in enumerate(("brain", "liver", "bone"))}
+    score = np.maximum(0.0, np.log10(np.maximum(burden, 1.0) / cfg.load_cells))
+    for name in ("brain", "liver", "bone"):
+        score += getattr(cfg, name) * (organ[name] >= cfg.organ_cells)
+    rate = cfg.skeletal_event_rate * organ["bone"] / 1e9 * dt
+    if cfg.bone_agent:
+        rate *= cfg.bone_agent_factor
+    ps["symptom_burden"][alive] = score[alive]
+    ps["performance_status"][alive] = np.minimum(4, np.floor(score[alive])).astype(np.int64)
+    return rate
+
+
+@pytest.mark.parametrize("bone_agent", [False, True])
+def test_supportive_update_equals_numpy(bone_agent):
+    from paget.plugins.supportive import SupportiveTable
+    cfg = SupportiveTable(bone_agent=bone_agent, brain=2.5, liver=0.7)
+    rng = np.random.default_rng(RNG_SEED)
+    P, O = 60, 9
+    idx = (3, 0, 7)
+    per_organ = np.floor(np.exp(rng.uniform(0.0, 25.0, (P, O))))
+    per_organ[rng.random((P, O)) < 0.3] = 0.0
+    burden = np.floor(np.exp(rng.uniform(-1.0, 29.0, P)))
+    alive = rng.random(P) < 0.8
+    ps = {"symptom_burden": rng.random(P), "performance_status": rng.integers(0, 5, P)}
+    want = {k: v.copy() for k, v in ps.items()}
+    want_rate = _numpy_supportive(per_organ, idx, burden, alive, cfg, 0.5, want)
+    rate = pm.supportive_update(per_organ, *idx, burden, alive, cfg.load_cells, cfg.organ_cells,
+                                cfg.brain, cfg.liver, cfg.bone, cfg.skeletal_event_rate, 0.5,
+                                cfg.bone_agent, cfg.bone_agent_factor, ps["symptom_burden"],
+                                ps["performance_status"])
+    assert _same(rate, want_rate)
+    for k in ps:
+        assert _same(ps[k], want[k])
+
+
+def test_add_where_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    mask, events, out = rng.random(50) < 0.5, rng.integers(0, 4, 50), rng.integers(0, 9, 50)
+    want = out.copy()
+    want[mask] += events[mask]
+    pm.add_where(mask, events, out)
+    assert _same(out, want)
+
+
+# -- microenvironment
+
+
+class _Lesions:
+    def __init__(self, v):
+        self.dormant, self.lesion_cells = v.dormant, v.lesion_cells
+
+    def __len__(self):
+        return self.dormant.size
+
+
+@pytest.mark.parametrize("with_vascular", [False, True])
+def test_hypoxia_rows_equal_numpy(with_vascular):
+    from paget.plugins.microenvironment import SPHERE, MicroenvironmentTable, hypoxia_index
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 2000)
+    v.lesion_cells[rng.random(2000) < 0.05] = 0.0       # a lesion of no growing cells
+    vascular = rng.random(2000) < 0.5 if with_vascular else None
+    for limit in (0.15, 0.02, 3.0):
+        cfg = MicroenvironmentTable(diffusion_limit_mm=limit)
+        out = np.full(2000, 5.0)
+        pm.hypoxia_rows(v.dormant, v.lesion_cells, vascular, cfg.diffusion_limit_mm, SPHERE,
+                        cfg.vascular_hypoxia, out)
+        assert _same(out, hypoxia_index(_Lesions(v), vascular, cfg))
+
+
+def test_inflammation_update_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    burden = np.floor(np.exp(rng.uniform(0.0, 29.0, 80)))
+    alive = rng.random(80) < 0.7
+    got, want = rng.random(80), None
+    want = got.copy()
+    want[alive] = (burden / (burden + 1e10))[alive]
+    pm.inflammation_update(burden, 1e10, alive, got)
+    assert _same(got, want)
+
+
+def test_niche_update_equals_numpy():
+    from paget.plugins.microenvironment import MicroenvironmentTable, niche_step
+    cfg = MicroenvironmentTable()
+    rng = np.random.default_rng(RNG_SEED)
+    P, O = 30, 12
+    niche = rng.random((P, O))
+    primary = np.floor(np.exp(rng.uniform(0.0, 25.0, P)))
+    weight = np.where(rng.random(O) < 0.5, rng.random(O), 0.0)
+    alive = rng.random(P) < 0.8
+    want = niche.copy()
+    signal = primary / (primary + cfg.niche_half_size)
+    want[alive] = niche_step(niche, signal, weight, cfg, 0.7)[alive]
+    pm.niche_update(niche, primary, weight, cfg.niche_half_size, cfg.niche_build,
+                    cfg.niche_decay, 0.7, alive)
+    assert _same(niche, want)
+
+
+def test_niche_extravasation_equals_numpy():
+    from paget.plugins.microenvironment import MicroenvironmentTable, extravasation_factor
+    from paget.state import State
+    cfg = MicroenvironmentTable(niche_extravasation=3.0)
+    rng = np.random.default_rng(RNG_SEED)
+    P, O, m = 20, 11, 300
+
+    class Sources:
+        pidx = rng.integers(0, P, m)
+
+    state = State({}, {"niche": rng.random((P, O)), "inflammation": rng.random(P)})
+    probability = rng.random((m, O))
+    want = np.minimum(probability * extravasation_factor(Sources, state, cfg), 1.0)
+    pm.niche_extravasation(Sources.pidx, state.patient["niche"], state.patient["inflammation"],
+                           cfg.niche_extravasation, cfg.inflammation_extravasation, probability)
+    assert _same(probability, want)
