@@ -16,7 +16,7 @@ must be C-contiguous, aligned, native-order and of the dtype named; a wrong
 one raises ``TypeError`` naming the argument.  Third-party plugins keep
 writing NumPy: nothing here is part of the plugin contract.
 """
-from libc.math cimport floor
+from libc.math cimport ceil, floor
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -673,3 +673,193 @@ def niche_extravasation(pidx, niche, inflammation, double niche_gain,
         f = 1.0 + inflammation_gain * inf[p]
         for j in range(O):
             pr[i * O + j] = np_min(pr[i * O + j] * ((1.0 + niche_gain * n[p * O + j]) * f), 1.0)
+
+
+# --------------------------------------------------------------------------
+# colonization's fates
+
+def fill_fates(fates, die, double dormant, grow):
+    """``colonization.paget_dtc_fate``: ``fates[..., 0] = die[organ]``, ``fates[...,
+    1] = dormant``, ``fates[..., 2] = grow[organ]`` for ``fates`` (float64, (m,
+    n_organs, 3)) and ``die``, ``grow`` (float64, (n_organs,))."""
+    cdef Py_ssize_t O = _size(die, "die"), n = _size(fates, "fates"), i, j
+    cdef const double *d = <const double *>_data(die, cnp.NPY_DOUBLE, O, "die")
+    cdef const double *g = <const double *>_data(grow, cnp.NPY_DOUBLE, O, "grow")
+    cdef double *f = <double *>_data(fates, cnp.NPY_DOUBLE, n, "fates")
+    if O == 0 or n % (3 * O):
+        if n == 0:
+            return
+        raise ValueError(f"fill_fates: fates must be (m, {O}, 3), got {np.shape(fates)}")
+    for i in range(0, n, 3 * O):
+        for j in range(O):
+            f[i + 3 * j] = d[j]
+            f[i + 3 * j + 1] = dormant
+            f[i + 3 * j + 2] = g[j]
+
+
+# --------------------------------------------------------------------------
+# genetics
+
+def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, fraction, outs):
+    """``genetics._fill_traits`` of the effective genotypes ``genotype | initial``.
+
+    The catalogue's effects flattened: alteration ``e`` (bit ``bits[e]``)
+    multiplies trait ``trait[c]`` by ``factor[c]`` for ``c`` in ``start[e] ..
+    start[e + 1]``; each row's traits start at 1 and take the factors of its
+    bits in that order; the traits flagged in ``fraction`` (bool per trait) end
+    as ``1 - value``.  ``outs``: one float64 array per trait, one value per row.
+    """
+    cdef Py_ssize_t N = _size(genotype, "genotype"), E = _size(bits, "bits"), T = len(outs)
+    cdef Py_ssize_t i, e, c, t
+    cdef const uint64_t *gen = <const uint64_t *>_data(genotype, cnp.NPY_UINT64, N, "genotype")
+    cdef const uint64_t *b = <const uint64_t *>_data(bits, cnp.NPY_UINT64, E, "bits")
+    cdef const int64_t *st = <const int64_t *>_data(start, cnp.NPY_INT64, E + 1, "start")
+    cdef Py_ssize_t C = _size(trait, "trait")
+    cdef const int64_t *tr = <const int64_t *>_data(trait, cnp.NPY_INT64, C, "trait")
+    cdef const double *fa = <const double *>_data(factor, cnp.NPY_DOUBLE, C, "factor")
+    cdef const cnp.npy_bool *fr = <const cnp.npy_bool *>_data(fraction, cnp.NPY_BOOL, T, "fraction")
+    cdef double **out
+    cdef double v[64]
+    cdef uint64_t eff
+    if T > 64:
+        raise ValueError(f"genetics_traits: at most 64 traits, got {T}")
+    for e in range(E):
+        if st[e] > st[e + 1] or st[e] < 0 or st[e + 1] > C:
+            raise ValueError("genetics_traits: start must rise within the changes")
+    for c in range(C):
+        if tr[c] < 0 or tr[c] >= T:
+            raise IndexError(f"genetics_traits: trait {tr[c]} outside [0, {T})")
+    out = <double **>malloc((T if T else 1) * sizeof(double *))
+    if out == NULL:
+        raise MemoryError()
+    try:
+        for t in range(T):
+            out[t] = <double *>_data(outs[t], cnp.NPY_DOUBLE, N, f"outs[{t}]")
+        for i in range(N):
+            eff = gen[i] | initial
+            for t in range(T):
+                v[t] = 1.0
+            for e in range(E):
+                if eff & b[e]:
+                    for c in range(st[e], st[e + 1]):
+                        v[tr[c]] = v[tr[c]] * fa[c]
+            for t in range(T):
+                out[t][i] = 1.0 - v[t] if fr[t] else v[t]
+    finally:
+        free(out)
+
+
+# --------------------------------------------------------------------------
+# imaging
+
+def scan_due(double t, start, double interval, double dt, alive):
+    """``alive & imaging._on_schedule(t, start, interval, dt)`` (bool (P,)), or None
+    where no patient has a visit in [t, t + dt).  ``start`` float64 (P,), NaN
+    where no schedule has begun."""
+    cdef Py_ssize_t P = _size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *s = <const double *>_data(start, cnp.NPY_DOUBLE, P, "start")
+    cdef cnp.ndarray out = np.zeros(P, dtype=np.bool_)
+    cdef cnp.npy_bool *o = <cnp.npy_bool *>_data(out, cnp.NPY_BOOL, P, "out")
+    cdef double since, k, visit, hi = t + dt - 1e-9, lo = t - 1e-9
+    cdef bint any_due = False
+    for p in range(P):
+        if not al[p]:
+            continue
+        since = t - s[p]
+        if interval <= 0:
+            o[p] = since >= 0 and since < dt
+        else:
+            k = ceil(np_max(since, 0.0) / interval - 1e-9)
+            visit = s[p] + k * interval
+            o[p] = since >= -1e-9 and visit < hi and visit >= lo
+        any_due = any_due or o[p]
+    return out if any_due else None
+
+
+def any_nan_where(values, mask):
+    """``(np.isnan(values) & mask).any()``."""
+    cdef Py_ssize_t P = _size(mask, "mask"), p
+    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>_data(mask, cnp.NPY_BOOL, P, "mask")
+    cdef const double *v = <const double *>_data(values, cnp.NPY_DOUBLE, P, "values")
+    for p in range(P):
+        if m[p] and v[p] != v[p]:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# liquid_biopsy
+
+def ctc_means(shed, double dt, double half_life_days, double ln2, double blood_volume,
+              double draw_volume):
+    """``liquid_biopsy.ctc_concentration(shed / dt, cfg)`` and that times the draw's
+    volume: (concentration per mL, mean CTCs in a draw), float64 (P,) each.
+    ``shed``: CTCs shed in the step per patient, int64 (as the engine keeps
+    them) or float64."""
+    cdef Py_ssize_t P = _size(shed, "shed"), p
+    cdef bint whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
+    cdef const int64_t *si = <const int64_t *>_data(shed, cnp.NPY_INT64, P, "shed") if whole else NULL
+    cdef const double *s = NULL if whole else <const double *>_data(shed, cnp.NPY_DOUBLE, P, "shed")
+    cdef cnp.ndarray conc = np.empty(P, dtype=np.float64)
+    cdef cnp.ndarray mean = np.empty(P, dtype=np.float64)
+    cdef double *c = <double *>_data(conc, cnp.NPY_DOUBLE, P, "conc")
+    cdef double *m = <double *>_data(mean, cnp.NPY_DOUBLE, P, "mean")
+    for p in range(P):
+        c[p] = (<double>si[p] if whole else s[p]) / dt * half_life_days / ln2 / blood_volume
+        m[p] = c[p] * draw_volume
+    return conc, mean
+
+
+def liquid_biopsy_write(alive, conc, count, int64_t positive_threshold, ctc_blood,
+                        ctc_per_7_5ml, ctc_positive):
+    """The CTC readouts of the ``alive`` patients, in place: ``ctc_blood = conc``,
+    ``ctc_per_7_5ml = count``, ``ctc_positive = count >= positive_threshold``."""
+    cdef Py_ssize_t P = _size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *c = <const double *>_data(conc, cnp.NPY_DOUBLE, P, "conc")
+    cdef const int64_t *n = <const int64_t *>_data(count, cnp.NPY_INT64, P, "count")
+    cdef double *cb = <double *>_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
+    cdef int64_t *cp = <int64_t *>_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
+    cdef cnp.npy_bool *pos = <cnp.npy_bool *>_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
+    for p in range(P):
+        if al[p]:
+            cb[p] = c[p]
+            cp[p] = n[p]
+            pos[p] = n[p] >= positive_threshold
+
+
+def ctdna_biomarker(alive, cell_death, double release, double half_life_days, double ln2,
+                    double plasma_volume, double normal_cfdna, z, double baseline,
+                    double per_cell, burden, double cv, double half_cv2, ctdna_fraction,
+                    biomarker):
+    """``liquid_biopsy``'s ctDNA fraction and serum marker, written for the
+    ``alive`` patients: ``tumour = cell_death x release x half_life_days / ln2 /
+    plasma_volume``, fraction ``tumour / (tumour + normal_cfdna)``; marker
+    ``(baseline + per_cell x burden) x exp(cv z - half_cv2)`` with ``z`` the
+    normal deviates and ``half_cv2`` = ``0.5 cv**2``."""
+    cdef Py_ssize_t P = _size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *cd = <const double *>_data(cell_death, cnp.NPY_DOUBLE, P, "cell_death")
+    cdef const double *zz = <const double *>_data(z, cnp.NPY_DOUBLE, P, "z")
+    cdef const double *bu = <const double *>_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *fr = <double *>_data(ctdna_fraction, cnp.NPY_DOUBLE, P, "ctdna_fraction")
+    cdef double *bm = <double *>_data(biomarker, cnp.NPY_DOUBLE, P, "biomarker")
+    cdef double *e
+    cdef double tumour
+    if P == 0:
+        return
+    e = <double *>malloc(P * sizeof(double))
+    if e == NULL:
+        raise MemoryError()
+    try:
+        for p in range(P):
+            e[p] = cv * zz[p] - half_cv2
+        vec(EXP, e, e, P)
+        for p in range(P):
+            if al[p]:
+                tumour = cd[p] * release * half_life_days / ln2 / plasma_volume
+                fr[p] = tumour / (tumour + normal_cfdna)
+                bm[p] = (baseline + per_cell * bu[p]) * e[p]
+    finally:
+        free(e)

@@ -316,33 +316,33 @@ def paget_check_config(config, body):
                 f"= {grow[k]:g} is more than die + grow = {f.die + f.grow:g}; lower the tropism")
 
 
-#: per (fate table, extravasation table, body): _grow_per_organ's array
+#: per (fate table, extravasation table, body): _grow_per_organ's array and the
+#: fates per organ
 _GROW: dict[tuple[int, int, int], tuple] = {}
 
 
-def _grow_cached(config, body) -> np.ndarray | None:
-    """:func:`_grow_per_organ` with the tropism's excess, once per (fate table,
-    extravasation table, body): the tables are frozen, so it never changes."""
+def _grow_cached(config, body) -> tuple[np.ndarray | None, tuple]:
+    """:func:`_grow_per_organ` with the tropism's excess, and ``(die per organ,
+    dormant, grow per organ)``, once per (fate table, extravasation table,
+    body): the tables are frozen, so they never change."""
     f, ex = config.colonization.fate, getattr(config, "extravasation", None)
     key = (id(f), id(ex), id(body))
     got = _GROW.get(key)
     if got is None or got[0] is not f or got[1] is not ex or got[2] is not body:
+        grow = _grow_per_organ(config, body, tropism_excess(config, body))
+        if grow is None:
+            fates = (np.full(body.n_organs, float(f.die)), float(f.dormant),
+                     np.full(body.n_organs, float(f.grow)))
+        else:   # grow x efficiency (x the tropism's excess), die the rest
+            fates = (np.ascontiguousarray((f.die + f.grow) - grow, dtype=np.float64),
+                     float(f.dormant), np.ascontiguousarray(grow, dtype=np.float64))
         if len(_GROW) >= 64:
             _GROW.clear()
-        got = _GROW[key] = (f, ex, body,
-                            _grow_per_organ(config, body, tropism_excess(config, body)))
-    return got[3]
+        got = _GROW[key] = (f, ex, body, grow, fates)
+    return got[3], got[4]
 
 
 @hookimpl(tryfirst=True)
 def paget_dtc_fate(fates, config, body):
-    f = config.colonization.fate
-    grow = _grow_cached(config, body)
-    if grow is None:
-        fates[...] = (f.die, f.dormant, f.grow)
-        return
-    # per target organ (the fates' middle axis): grow x efficiency (x the
-    # tropism's excess), die the rest
-    fates[..., 0] = (f.die + f.grow) - grow
-    fates[..., 1] = f.dormant
-    fates[..., 2] = grow
+    # per target organ (the fates' middle axis): die, dormant, grow, compiled
+    plugin_math.fill_fates(fates, *_grow_cached(config, body)[1])

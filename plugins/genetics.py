@@ -90,6 +90,7 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.state import StateVariable
 
@@ -371,16 +372,31 @@ def paget_update_state(lesions, state, config):
     """
     if len(lesions) == 0:
         return
-    eff = lesions.genotype | initial_mask(config)
-    effects = config.genetics._effects
-    lo, hi = eff.min(), eff.max()
-    if lo == hi:  # one genotype (always so before the first mutation): constants
-        one = {t: np.empty(1) for t in TRAITS}
-        _fill_traits(np.array([lo]), effects, one)
-        for t in TRAITS:
-            state.lesion[t].fill(one[t][0])
-        return
-    _fill_traits(eff, effects, {t: state.lesion[t] for t in TRAITS})
+    # _fill_traits of the effective genotypes, compiled (one pass over the rows)
+    plugin_math.genetics_traits(lesions.genotype, int(initial_mask(config)),
+                                *_flat_effects(config.genetics),
+                                tuple(state.lesion[t] for t in TRAITS))
+
+
+#: per genetics table: its effects flattened for genetics_traits
+_FLAT: dict[int, tuple] = {}
+
+
+def _flat_effects(table) -> tuple:
+    """``(bits, start, trait, factor, fraction)`` of ``table._effects``, the
+    arguments of ``plugin_math.genetics_traits``; once per table (frozen)."""
+    got = _FLAT.get(id(table))
+    if got is None or got[0] is not table:
+        effects = table._effects
+        bits = np.array([b for b, _ in effects], dtype=np.uint64)
+        start = np.cumsum([0] + [len(ch) for _, ch in effects]).astype(np.int64)
+        trait = np.array([j for _, ch in effects for j, _ in ch], dtype=np.int64)
+        factor = np.array([f for _, ch in effects for _, f in ch], dtype=np.float64)
+        fraction = np.array([t in FRACTION_TRAITS for t in TRAITS], dtype=bool)
+        if len(_FLAT) >= 64:
+            _FLAT.clear()
+        got = _FLAT[id(table)] = (table, (bits, start, trait, factor, fraction))
+    return got[1]
 
 
 def _growing(lesions) -> np.ndarray:

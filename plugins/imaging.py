@@ -40,6 +40,7 @@ from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigWarning, plural
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.random import Draws
 from paget.state import StateVariable
@@ -289,8 +290,8 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     if todo.any():
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
-    undiagnosed = np.isnan(diag) & alive
-    if undiagnosed.any():
+    if plugin_math.any_nan_where(diag, alive):
+        undiagnosed = np.isnan(diag) & alive
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
         if size_distribution(cfg) is None:
             need = np.full(n, float(cells_of_diameter(cfg.diameter)))
@@ -301,8 +302,9 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
             need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))
         diag[undiagnosed & (primary_cells >= need)] = t
     # ---- scans: at diagnosis, then every interval days
-    scan = alive & _on_schedule(t, diag, config.imaging.interval, dt)  # False where diag is NaN
-    if not scan.any():
+    # alive & _on_schedule(...), compiled; False where diag is NaN; None: no scan
+    scan = plugin_math.scan_due(float(t), diag, float(config.imaging.interval), float(dt), alive)
+    if scan is None:
         return
     # per lesion (its rows are on one rank), then per patient over its ranks
     first, size = lesion_totals(lesions)

@@ -352,3 +352,129 @@ def test_niche_extravasation_equals_numpy():
     pm.niche_extravasation(Sources.pidx, state.patient["niche"], state.patient["inflammation"],
                            cfg.niche_extravasation, cfg.inflammation_extravasation, probability)
     assert _same(probability, want)
+
+
+# -- colonization's fates, genetics
+
+
+def test_fill_fates_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    m, O = 37, 17
+    die, grow = rng.random(O), rng.random(O) * 1e-6
+    fates = np.full((m, O, 3), 9.0)
+    pm.fill_fates(fates, die, 0.05, grow)
+    want = np.empty((m, O, 3))
+    want[..., 0], want[..., 1], want[..., 2] = die, 0.05, grow
+    assert _same(fates, want)
+    want[...] = (0.9, 0.05, 0.05)
+    pm.fill_fates(fates, np.full(O, 0.9), 0.05, np.full(O, 0.05))
+    assert _same(fates, want)
+    pm.fill_fates(np.empty((0, O, 3)), die, 0.05, grow)     # no sources: nothing to do
+
+
+@pytest.mark.parametrize("initial", [0, 1, 2])
+def test_genetics_traits_equal_numpy(initial):
+    from paget.plugins.genetics import TRAITS, GeneticsTable, _fill_traits, _flat_effects
+    names = tuple(GeneticsTable().alterations)
+    table = GeneticsTable(initial=list(names[:initial]))
+    rng = np.random.default_rng(RNG_SEED + initial)
+    k = len(names)
+    genotype = rng.integers(0, 2 ** k, 500).astype(np.uint64)
+    genotype[:50] = 0
+    eff = genotype | table._initial_mask
+    want = {t: np.empty(500) for t in TRAITS}
+    _fill_traits(eff, table._effects, want)
+    got = tuple(np.full(500, 7.0) for _ in TRAITS)
+    pm.genetics_traits(genotype, int(table._initial_mask), *_flat_effects(table), got)
+    for t, g in zip(TRAITS, got):
+        assert _same(g, want[t]), t
+
+
+# -- imaging
+
+
+def _numpy_on_schedule(t, start, interval, dt):
+    """imaging._on_schedule as NumPy wrote it (commit 69486c6)."""
+    since = t - start
+    if interval <= 0:
+        return (since >= 0) & (since < dt)
+    k = np.ceil(np.maximum(since, 0.0) / interval - 1e-9)
+    visit = start + k * interval
+    return (since >= -1e-9) & (visit < t + dt - 1e-9) & (visit >= t - 1e-9)
+
+
+@pytest.mark.parametrize("interval", [0.0, 30.0, 91.3125, 365.25])
+def test_scan_due_equals_numpy(interval):
+    rng = np.random.default_rng(RNG_SEED)
+    P = 200
+    start = np.where(rng.random(P) < 0.2, np.nan, np.floor(rng.uniform(0.0, 400.0, P)))
+    alive = rng.random(P) < 0.9
+    seen = 0
+    for t in np.arange(0.0, 800.0, 1.0):
+        want = alive & _numpy_on_schedule(t, start, interval, 1.0)
+        got = pm.scan_due(float(t), start, interval, 1.0, alive)
+        if want.any():
+            seen += 1
+            assert _same(got, want)
+        else:
+            assert got is None
+    assert seen > 0
+
+
+def test_any_nan_where_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    for _ in range(50):
+        v = np.where(rng.random(20) < 0.1, np.nan, 1.0)
+        mask = rng.random(20) < 0.5
+        assert pm.any_nan_where(v, mask) == bool((np.isnan(v) & mask).any())
+
+
+# -- liquid_biopsy
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float64])
+def test_ctc_means_and_readouts_equal_numpy(dtype):
+    from paget.plugins.liquid_biopsy import LiquidBiopsyTable, ctc_concentration
+    cfg = LiquidBiopsyTable()
+    rng = np.random.default_rng(RNG_SEED)
+    P = 100
+    shed = rng.integers(0, 10 ** 7, P).astype(dtype)
+    conc, mean = pm.ctc_means(shed, 0.5, cfg.ctc_half_life / 24.0, float(np.log(2.0)),
+                              cfg.blood_volume, cfg.draw_volume)
+    want = ctc_concentration(shed / 0.5, cfg)
+    assert _same(conc, want)
+    assert _same(mean, want * cfg.draw_volume)
+    alive = rng.random(P) < 0.8
+    count = rng.integers(0, 12, P)
+    ps = {"ctc_blood": rng.random(P), "ctc_per_7_5ml": rng.integers(0, 3, P),
+          "ctc_positive": rng.random(P) < 0.5}
+    want_ps = {k: v.copy() for k, v in ps.items()}
+    want_ps["ctc_blood"][alive] = conc[alive]
+    want_ps["ctc_per_7_5ml"][alive] = count[alive]
+    want_ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
+    pm.liquid_biopsy_write(alive, conc, count, cfg.positive_threshold, ps["ctc_blood"],
+                           ps["ctc_per_7_5ml"], ps["ctc_positive"])
+    for k in ps:
+        assert _same(ps[k], want_ps[k])
+
+
+def test_ctdna_biomarker_equals_numpy():
+    from paget.plugins.liquid_biopsy import (MINUTES_PER_DAY, BiomarkerTable, LiquidBiopsyTable,
+                                             ctdna_fraction)
+    cfg, b = LiquidBiopsyTable(), BiomarkerTable(cv=0.3)
+    rng = np.random.default_rng(RNG_SEED)
+    P = 120
+    death = np.exp(rng.uniform(0.0, 25.0, P))
+    burden = np.floor(np.exp(rng.uniform(0.0, 28.0, P)))
+    z = rng.standard_normal(P)
+    alive = rng.random(P) < 0.8
+    frac, level = rng.random(P), rng.random(P)
+    want_frac, want_level = frac.copy(), level.copy()
+    want_frac[alive] = ctdna_fraction(death, cfg)[alive]
+    want_level[alive] = ((b.baseline + b.per_cell * burden)
+                         * np.exp(b.cv * z - 0.5 * b.cv ** 2))[alive]
+    pm.ctdna_biomarker(alive, death, cfg.ctdna_release, cfg.ctdna_half_life / MINUTES_PER_DAY,
+                       float(np.log(2.0)), cfg.plasma_volume, cfg.normal_cfdna, z, b.baseline,
+                       b.per_cell, burden, b.cv, 0.5 * b.cv ** 2, frac, level)
+    assert _same(frac, want_frac)
+    assert _same(level, want_level)
