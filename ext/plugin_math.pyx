@@ -721,6 +721,12 @@ def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, frac
     cdef double **out
     cdef double v[64]
     cdef uint64_t eff
+    # the traits of the genotypes met so far, direct-mapped by a hash of the
+    # genotype (most rows share a few genotypes: one before the first mutation)
+    cdef uint64_t *memo_key
+    cdef double *memo
+    cdef cnp.npy_bool *memo_used
+    cdef Py_ssize_t h, n_memo = 256
     if T > 64:
         raise ValueError(f"genetics_traits: at most 64 traits, got {T}")
     for e in range(E):
@@ -730,23 +736,37 @@ def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, frac
         if tr[c] < 0 or tr[c] >= T:
             raise IndexError(f"genetics_traits: trait {tr[c]} outside [0, {T})")
     out = <double **>malloc((T if T else 1) * sizeof(double *))
-    if out == NULL:
-        raise MemoryError()
+    memo_key = <uint64_t *>malloc(n_memo * sizeof(uint64_t))
+    memo = <double *>malloc(n_memo * (T if T else 1) * sizeof(double))
+    memo_used = <cnp.npy_bool *>malloc(n_memo * sizeof(cnp.npy_bool))
     try:
+        if out == NULL or memo_key == NULL or memo == NULL or memo_used == NULL:
+            raise MemoryError()
+        for h in range(n_memo):
+            memo_used[h] = 0
         for t in range(T):
             out[t] = <double *>_data(outs[t], cnp.NPY_DOUBLE, N, f"outs[{t}]")
         for i in range(N):
             eff = gen[i] | initial
+            h = <Py_ssize_t>(_mix(eff) & <uint64_t>(n_memo - 1))
+            if not memo_used[h] or memo_key[h] != eff:
+                for t in range(T):
+                    v[t] = 1.0
+                for e in range(E):
+                    if eff & b[e]:
+                        for c in range(st[e], st[e + 1]):
+                            v[tr[c]] = v[tr[c]] * fa[c]
+                for t in range(T):
+                    memo[h * T + t] = 1.0 - v[t] if fr[t] else v[t]
+                memo_key[h] = eff
+                memo_used[h] = 1
             for t in range(T):
-                v[t] = 1.0
-            for e in range(E):
-                if eff & b[e]:
-                    for c in range(st[e], st[e + 1]):
-                        v[tr[c]] = v[tr[c]] * fa[c]
-            for t in range(T):
-                out[t][i] = 1.0 - v[t] if fr[t] else v[t]
+                out[t][i] = memo[h * T + t]
     finally:
         free(out)
+        free(memo_key)
+        free(memo)
+        free(memo_used)
 
 
 # --------------------------------------------------------------------------
@@ -863,3 +883,138 @@ def ctdna_biomarker(alive, cell_death, double release, double half_life_days, do
                 bm[p] = (baseline + per_cell * bu[p]) * e[p]
     finally:
         free(e)
+
+
+def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pidx, thresholds,
+                       scan, Py_ssize_t lymph, double diameter_scale):
+    """The per-lesion terms of ``imaging.paget_update_state``'s scan.
+
+    One term per lesion with growing rows (not dormant, cells > 0), at its first
+    such row (in row order; ``imaging.lesion_totals`` lists them by lesion id,
+    and the patient sums they feed are exact in any order): its size is
+    ``lesion_cells`` there; ``seen`` where the size reaches its organ's
+    ``thresholds`` and its patient is in ``scan``.  Returns ``(rows, seen,
+    diameter, metastasis, distant)``: rows (intp), then float64 0/1 flags and
+    the diameter ``cbrt(6 size / diameter_scale)`` mm of the seen lesions (0
+    for the others); ``diameter_scale`` = pi x cells per mm^3.  ``lymph``: the
+    regional nodes' organ.
+    """
+    cdef Py_ssize_t N = _size(cells, "cells"), P = _size(scan, "scan")
+    cdef Py_ssize_t O = _size(thresholds, "thresholds"), i, j, m = 0, cap, h, q
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const uint64_t *les = <const uint64_t *>_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const int16_t *org = <const int16_t *>_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *thr = <const double *>_data(thresholds, cnp.NPY_DOUBLE, O, "thresholds")
+    cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>_data(scan, cnp.NPY_BOOL, P, "scan")
+    cdef Py_ssize_t *first = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
+    cdef double *x = <double *>malloc((N if N else 1) * sizeof(double))
+    cdef Py_ssize_t *which = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
+    cdef uint64_t *keys = NULL
+    cdef cnp.npy_bool *used = NULL
+    cdef cnp.ndarray rows, seen, diameter, metastasis, distant
+    cdef Py_ssize_t *r
+    cdef double *se
+    cdef double *di
+    cdef double *mt
+    cdef double *ds
+    cdef bint s
+    try:
+        if first == NULL or x == NULL or which == NULL:
+            raise MemoryError()
+        cap = 16
+        while cap < 2 * N:
+            cap *= 2
+        keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+        if keys == NULL or used == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            used[h] = 0
+        for i in range(N):
+            if dor[i] or not (c[i] > 0):
+                continue
+            h = <Py_ssize_t>(_mix(les[i]) & <uint64_t>(cap - 1))
+            while used[h] and keys[h] != les[i]:
+                h = (h + 1) & (cap - 1)
+            if not used[h]:
+                used[h] = 1
+                keys[h] = les[i]
+                first[m] = i
+                m += 1
+        rows = np.empty(m, dtype=np.intp)
+        seen = np.empty(m, dtype=np.float64)
+        diameter = np.empty(m, dtype=np.float64)
+        metastasis = np.empty(m, dtype=np.float64)
+        distant = np.empty(m, dtype=np.float64)
+        r = <Py_ssize_t *>_data(rows, cnp.NPY_INTP, m, "rows")
+        se = <double *>_data(seen, cnp.NPY_DOUBLE, m, "seen")
+        di = <double *>_data(diameter, cnp.NPY_DOUBLE, m, "diameter")
+        mt = <double *>_data(metastasis, cnp.NPY_DOUBLE, m, "metastasis")
+        ds = <double *>_data(distant, cnp.NPY_DOUBLE, m, "distant")
+        q = 0
+        for j in range(m):
+            i = first[j]
+            if org[i] < 0 or org[i] >= O:
+                raise IndexError(f"imaging_scan_terms: organ {org[i]} of row {i} outside [0, {O})")
+            if pi[i] < 0 or pi[i] >= P:
+                raise IndexError(f"imaging_scan_terms: patient index {pi[i]} of row {i} "
+                                 f"outside [0, {P})")
+            r[j] = i
+            s = lc[i] >= thr[org[i]] and sc[pi[i]]
+            se[j] = 1.0 if s else 0.0
+            mt[j] = 1.0 if s and not pri[i] else 0.0
+            ds[j] = 1.0 if s and not pri[i] and org[i] != lymph else 0.0
+            di[j] = 0.0
+            if s:
+                x[q] = 6.0 * lc[i] / diameter_scale
+                which[q] = j
+                q += 1
+        vec(CBRT, x, x, q)
+        for j in range(q):
+            di[which[j]] = x[j]
+    finally:
+        free(first)
+        free(x)
+        free(which)
+        free(keys)
+        free(used)
+    return rows, seen, diameter, metastasis, distant
+
+
+def imaging_write(scan, counts, diameter_sum, metastases, distant, double t, imaged_lesions,
+                  imaged_diameter_sum, last_scan_time, first_detected, first_detected_distant):
+    """The scan's readouts, in place: for the ``scan`` patients ``imaged_lesions``
+    (int64, (P, n_organs)) = ``counts``, ``imaged_diameter_sum`` = ``diameter_sum``,
+    ``last_scan_time`` = ``t``; for every patient with ``metastases`` (``distant``)
+    > 0 and no first time yet, ``first_detected`` (``first_detected_distant``) = ``t``."""
+    cdef Py_ssize_t P = _size(scan, "scan"), p, j, O
+    cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>_data(scan, cnp.NPY_BOOL, P, "scan")
+    cdef const double *cn
+    cdef const double *dsum = <const double *>_data(diameter_sum, cnp.NPY_DOUBLE, P, "diameter_sum")
+    cdef const double *ms = <const double *>_data(metastases, cnp.NPY_DOUBLE, P, "metastases")
+    cdef const double *dt_ = <const double *>_data(distant, cnp.NPY_DOUBLE, P, "distant")
+    cdef int64_t *il
+    cdef double *ids = <double *>_data(imaged_diameter_sum, cnp.NPY_DOUBLE, P, "imaged_diameter_sum")
+    cdef double *ls = <double *>_data(last_scan_time, cnp.NPY_DOUBLE, P, "last_scan_time")
+    cdef double *fd = <double *>_data(first_detected, cnp.NPY_DOUBLE, P, "first_detected")
+    cdef double *fdd = <double *>_data(first_detected_distant, cnp.NPY_DOUBLE, P,
+                                       "first_detected_distant")
+    O = _size(counts, "counts") // P if P else 0
+    if O * P != _size(counts, "counts"):
+        raise ValueError("counts: expected (P, n_organs) values")
+    cn = <const double *>_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    il = <int64_t *>_data(imaged_lesions, cnp.NPY_INT64, P * O, "imaged_lesions")
+    for p in range(P):
+        if sc[p]:
+            for j in range(O):
+                il[p * O + j] = <int64_t>cn[p * O + j]
+            ids[p] = dsum[p]
+            ls[p] = t
+        if ms[p] > 0 and fd[p] != fd[p]:
+            fd[p] = t
+        if dt_[p] > 0 and fdd[p] != fdd[p]:
+            fdd[p] = t

@@ -478,3 +478,54 @@ def test_ctdna_biomarker_equals_numpy():
                        b.per_cell, burden, b.cv, 0.5 * b.cv ** 2, frac, level)
     assert _same(frac, want_frac)
     assert _same(level, want_level)
+
+
+def test_imaging_scan_terms_equal_numpy():
+    from paget.plugins.imaging import DIAMETER_SCALE, diameter_of_cells, lesion_totals
+    rng = np.random.default_rng(RNG_SEED)
+    P, O, N, lymph = 30, 9, 2500, 4
+    v = _View(rng, N)
+    v.organ = rng.integers(0, O, N).astype(np.int16)
+    v.pidx = rng.integers(0, P, N)
+    thr = np.exp(rng.uniform(10.0, 20.0, O))
+    scan = rng.random(P) < 0.6
+    rows, seen, diameter, met, distant = pm.imaging_scan_terms(
+        v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, v.organ, v.pidx, thr, scan,
+        lymph, DIAMETER_SCALE)
+    # imaging.paget_update_state's NumPy (commit 69486c6), its terms then put in row order
+    first, size = lesion_totals(v)
+    pidx, organ = v.pidx[first], v.organ[first]
+    w_seen = (size >= thr[organ]) & scan[pidx]
+    w_met = w_seen & ~v.primary[first]
+    w_distant = w_met & (organ != lymph)
+    w_diameter = np.where(w_seen, diameter_of_cells(size), 0.0)
+    order = np.argsort(first)
+    assert _same(rows, first[order].astype(np.intp))
+    assert _same(seen, w_seen[order].astype(np.float64))
+    assert _same(met, w_met[order].astype(np.float64))
+    assert _same(distant, w_distant[order].astype(np.float64))
+    assert _same(diameter, w_diameter[order])
+    assert 0 < seen.sum() < seen.size
+
+
+def test_imaging_write_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    P, O, t = 25, 6, 91.0
+    scan = rng.random(P) < 0.5
+    counts = rng.integers(0, 4, (P, O)).astype(np.float64)
+    dsum, met, distant = rng.random(P) * 40, rng.integers(0, 2, P) * 1.0, rng.integers(0, 2, P) * 1.0
+    ps = {"imaged_lesions": rng.integers(0, 3, (P, O)), "imaged_diameter_sum": rng.random(P),
+          "last_scan_time": np.where(rng.random(P) < 0.5, np.nan, 1.0),
+          "first_detected_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 2.0),
+          "first_detected_distant_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0)}
+    want = {k: a.copy() for k, a in ps.items()}
+    want["imaged_lesions"][scan] = counts[scan]
+    want["imaged_diameter_sum"][scan] = dsum[scan]
+    want["last_scan_time"][scan] = t
+    for name, s in (("first_detected_metastasis_time", met),
+                    ("first_detected_distant_metastasis_time", distant)):
+        when = want[name]
+        when[(s > 0) & np.isnan(when)] = t
+    pm.imaging_write(scan, counts, dsum, met, distant, t, *ps.values())
+    for k in ps:
+        assert _same(ps[k], want[k]), k
