@@ -1018,3 +1018,219 @@ def imaging_write(scan, counts, diameter_sum, metastases, distant, double t, ima
             fd[p] = t
         if dt_[p] > 0 and fdd[p] != fdd[p]:
             fdd[p] = t
+
+
+# --------------------------------------------------------------------------
+# intravasation, transcoelomic, invasion
+
+def shed_terms(dormant, primary, cells, invasive, bint metastases_shed, bint single_clone,
+               double m, double exponent, shed):
+    """``intravasation.paget_intravasation``'s shedding rate, its first part.
+
+    ``n = cells x invasive`` on the shedding rows (not dormant; the primary's
+    alone without ``metastases_shed``), 0 elsewhere.  With ``single_clone``
+    writes ``shed = m n**exponent`` (0 where n is 0) and returns None; else
+    returns ``n`` (float64, new), whose lesion sums :func:`shed_scale` takes.
+    """
+    cdef Py_ssize_t N = _size(cells, "cells"), i, k = 0
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *inv = <const double *>_data(invasive, cnp.NPY_DOUBLE, N, "invasive")
+    cdef double *sh = <double *>_data(shed, cnp.NPY_DOUBLE, N, "shed")
+    cdef cnp.ndarray n_arr
+    cdef double *n
+    cdef double *x
+    cdef Py_ssize_t *rows
+    if not single_clone:
+        n_arr = np.empty(N, dtype=np.float64)
+        n = <double *>_data(n_arr, cnp.NPY_DOUBLE, N, "n")
+        for i in range(N):
+            n[i] = c[i] * inv[i] if not dor[i] and (metastases_shed or pri[i]) else 0.0
+        return n_arr
+    if N == 0:
+        return None
+    x = <double *>malloc(N * sizeof(double))
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    try:
+        if x == NULL or rows == NULL:
+            raise MemoryError()
+        for i in range(N):
+            if not dor[i] and (metastases_shed or pri[i]):
+                x[k] = c[i] * inv[i]
+                if x[k] > 0:            # the power only where n > 0 (else 0)
+                    rows[k] = i
+                    k += 1
+        vec_scalar(POWER, x, exponent, x, k)
+        for i in range(N):
+            sh[i] = m * 0.0
+        for i in range(k):
+            sh[rows[i]] = m * x[i]
+    finally:
+        free(x)
+        free(rows)
+    return None
+
+
+def shed_scale(n, total, double m, double exponent_minus_1, shed):
+    """``shed = m n scale`` with ``scale = total**(exponent - 1)`` where ``total``
+    (the lesion's sum of ``n``) > 0, else 0: the lesions of several clones."""
+    cdef Py_ssize_t N = _size(n, "n"), i, k = 0
+    cdef const double *nn = <const double *>_data(n, cnp.NPY_DOUBLE, N, "n")
+    cdef const double *tt = <const double *>_data(total, cnp.NPY_DOUBLE, N, "total")
+    cdef double *sh = <double *>_data(shed, cnp.NPY_DOUBLE, N, "shed")
+    cdef double *x
+    cdef Py_ssize_t *rows
+    if N == 0:
+        return
+    x = <double *>malloc(N * sizeof(double))
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    try:
+        if x == NULL or rows == NULL:
+            raise MemoryError()
+        for i in range(N):
+            if tt[i] > 0:
+                x[k] = tt[i]
+                rows[k] = i
+                k += 1
+        vec_scalar(POWER, x, exponent_minus_1, x, k)
+        for i in range(N):
+            sh[i] = m * nn[i] * 0.0
+        for i in range(k):
+            sh[rows[i]] = m * nn[rows[i]] * x[i]
+    finally:
+        free(x)
+        free(rows)
+
+
+def direct_shares(primary, dormant, organ, share, direct_fraction, lymph_fraction):
+    """``transcoelomic.paget_intravasation``: on the primary's growing rows in an
+    organ of a cavity (``share[organ]`` != 0), ``direct_fraction = d`` and
+    ``lymph_fraction *= 1 - d``, in place."""
+    cdef Py_ssize_t N = _size(primary, "primary"), O = _size(share, "share"), i
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const int16_t *org = <const int16_t *>_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef const double *sh = <const double *>_data(share, cnp.NPY_DOUBLE, O, "share")
+    cdef double *df = <double *>_data(direct_fraction, cnp.NPY_DOUBLE, N, "direct_fraction")
+    cdef double *lf = <double *>_data(lymph_fraction, cnp.NPY_DOUBLE, N, "lymph_fraction")
+    cdef double d
+    for i in range(N):
+        if org[i] < 0 or org[i] >= O:
+            raise IndexError(f"direct_shares: organ {org[i]} of row {i} outside [0, {O})")
+        if pri[i] and not dor[i]:
+            d = sh[org[i]]
+            if d != 0:
+                df[i] = d
+                lf[i] = lf[i] * (1.0 - d)
+
+
+def per_organ_rows(per_organ, organ, out):
+    """``out[:] = per_organ[organ]`` (float64 per organ, int16 organ per row)."""
+    cdef Py_ssize_t N = _size(organ, "organ"), O = _size(per_organ, "per_organ"), i
+    cdef const double *po = <const double *>_data(per_organ, cnp.NPY_DOUBLE, O, "per_organ")
+    cdef const int16_t *org = <const int16_t *>_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef double *o = <double *>_data(out, cnp.NPY_DOUBLE, N, "out")
+    for i in range(N):
+        if org[i] < 0 or org[i] >= O:
+            raise IndexError(f"per_organ_rows: organ {org[i]} of row {i} outside [0, {O})")
+        o[i] = po[org[i]]
+
+
+# --------------------------------------------------------------------------
+# immune, genetics' scaling hooks
+
+cdef inline double _visibility(double competence, const double *ic, const int64_t *pi,
+                               const double *ev, const int64_t *row, Py_ssize_t i) noexcept:
+    """``immune.visibility`` of row ``i``."""
+    cdef double v = competence * ic[pi[i]]
+    if ev != NULL:
+        v = v * (1.0 - ev[row[i]])
+    return v
+
+
+cdef int _check_index(const int64_t *a, Py_ssize_t n, Py_ssize_t hi, str name) except -1:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] < 0 or a[i] >= hi:
+            raise IndexError(f"{name} {a[i]} at {i} outside [0, {hi})")
+    return 0
+
+
+def immune_ctc_survival(pidx, immune_competence, evasion, row, double competence,
+                        double ctc_kill, ctc_survival):
+    """``immune.paget_circulation``: ``ctc_survival *= max(1 - ctc_kill v, 0)`` with
+    ``v`` the row's visibility (``evasion``: the lesion state ``immune_evasion``,
+    indexed by ``row``, or None)."""
+    cdef Py_ssize_t N = _size(pidx, "pidx"), P = _size(immune_competence, "immune_competence"), i
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *ic = <const double *>_data(immune_competence, cnp.NPY_DOUBLE, P,
+                                                  "immune_competence")
+    cdef const double *ev = NULL
+    cdef const int64_t *rw = NULL
+    cdef double *s = <double *>_data(ctc_survival, cnp.NPY_DOUBLE, N, "ctc_survival")
+    _check_index(pi, N, P, "immune_ctc_survival: patient index")
+    if evasion is not None:
+        ev = <const double *>_data(evasion, cnp.NPY_DOUBLE, -1, "evasion")
+        rw = <const int64_t *>_data(row, cnp.NPY_INT64, N, "row")
+        _check_index(rw, N, _size(evasion, "evasion"), "immune_ctc_survival: row")
+    for i in range(N):
+        s[i] = s[i] * np_max(1.0 - ctc_kill * _visibility(competence, ic, pi, ev, rw, i), 0.0)
+
+
+def immune_lesion_kill(dormant, cells, lesion_cells, pidx, immune_competence, evasion, row,
+                       double competence, double lesion_kill, double half_size, death):
+    """``immune.apply_lesion_kill``: on growing rows (not dormant, cells > 0) of
+    visibility ``v`` > 0, ``death += lesion_kill v / (1 + lesion_cells /
+    half_size)``, in place."""
+    cdef Py_ssize_t N = _size(pidx, "pidx"), P = _size(immune_competence, "immune_competence"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *ic = <const double *>_data(immune_competence, cnp.NPY_DOUBLE, P,
+                                                  "immune_competence")
+    cdef const double *ev = NULL
+    cdef const int64_t *rw = NULL
+    cdef double *d = <double *>_data(death, cnp.NPY_DOUBLE, N, "death")
+    cdef double v
+    _check_index(pi, N, P, "immune_lesion_kill: patient index")
+    if evasion is not None:
+        ev = <const double *>_data(evasion, cnp.NPY_DOUBLE, -1, "evasion")
+        rw = <const int64_t *>_data(row, cnp.NPY_INT64, N, "row")
+        _check_index(rw, N, _size(evasion, "evasion"), "immune_lesion_kill: row")
+    for i in range(N):
+        if dor[i] or not (c[i] > 0):
+            continue
+        v = _visibility(competence, ic, pi, ev, rw, i)
+        if v > 0:
+            d[i] = d[i] + lesion_kill * v / (1.0 + lc[i] / half_size)
+
+
+def genetics_extravasation(row, extravasation_factor, bone_tropism, Py_ssize_t bone,
+                           probability):
+    """``genetics.paget_extravasation``, in place on ``probability`` (float64, (m,
+    n_organs)): times the source row's ``extravasation_factor``, the bone column
+    times its ``bone_tropism`` too, then clipped to [0, 1]."""
+    cdef Py_ssize_t m = _size(row, "row"), i, j, O, R = _size(extravasation_factor,
+                                                              "extravasation_factor")
+    cdef const int64_t *rw = <const int64_t *>_data(row, cnp.NPY_INT64, m, "row")
+    cdef const double *ef = <const double *>_data(extravasation_factor, cnp.NPY_DOUBLE, R,
+                                                  "extravasation_factor")
+    cdef const double *bt = <const double *>_data(bone_tropism, cnp.NPY_DOUBLE, R, "bone_tropism")
+    cdef double *pr
+    cdef double x
+    if m == 0:
+        return
+    O = _size(probability, "probability") // m
+    if O * m != _size(probability, "probability") or not 0 <= bone < O:
+        raise ValueError(f"genetics_extravasation: probability must be ({m}, n_organs) with "
+                         f"bone ({bone}) among the organs")
+    pr = <double *>_data(probability, cnp.NPY_DOUBLE, m * O, "probability")
+    _check_index(rw, m, R, "genetics_extravasation: row")
+    for i in range(m):
+        for j in range(O):
+            x = pr[i * O + j] * ef[rw[i]]
+            if j == bone:
+                x = x * bt[rw[i]]
+            pr[i * O + j] = np_min(np_max(x, 0.0), 1.0)

@@ -429,10 +429,11 @@ def paget_circulation(lesions, rates, state):
 
 @hookimpl
 def paget_extravasation(sources, probability, state, body):
-    rows = sources.row
-    probability *= state.lesion["extravasation_factor"][rows][:, None]
-    probability[:, body.organ_index("bone")] *= state.lesion["bone_tropism"][rows]
-    np.clip(probability, 0.0, 1.0, out=probability)
+    # times the source rows' extravasation factor (bone: and bone tropism),
+    # clipped to [0, 1], compiled
+    plugin_math.genetics_extravasation(sources.row, state.lesion["extravasation_factor"],
+                                       state.lesion["bone_tropism"], body.organ_index("bone"),
+                                       probability)
 
 
 @hookimpl

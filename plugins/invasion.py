@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 
 
@@ -29,5 +30,19 @@ def paget_config_tables():
 
 @hookimpl(tryfirst=True)
 def paget_invasion(lesions, rates, config, body):
-    per_organ = resolve_organ_map(config.invasion.fraction, body, 1.0)
-    rates.invasive[:] = per_organ[lesions.organ]
+    plugin_math.per_organ_rows(_fractions(config.invasion, body), lesions.organ, rates.invasive)
+
+
+#: per (invasion table, body): the invasive fraction per organ
+_FRACTIONS: dict[tuple[int, int], tuple] = {}
+
+
+def _fractions(cfg: InvasionTable, body):
+    """The invasive fraction per organ, once per (table, body) (frozen tables)."""
+    key = (id(cfg), id(body))
+    got = _FRACTIONS.get(key)
+    if got is None or got[0] is not cfg or got[1] is not body:
+        if len(_FRACTIONS) >= 64:
+            _FRACTIONS.clear()
+        got = _FRACTIONS[key] = (cfg, body, resolve_organ_map(cfg.fraction, body, 1.0))
+    return got[2]

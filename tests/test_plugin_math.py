@@ -529,3 +529,127 @@ def test_imaging_write_equals_numpy():
     pm.imaging_write(scan, counts, dsum, met, distant, t, *ps.values())
     for k in ps:
         assert _same(ps[k], want[k]), k
+
+
+# -- intravasation, transcoelomic, invasion
+
+
+@pytest.mark.parametrize("metastases_shed", [True, False])
+@pytest.mark.parametrize("exponent", [1.0, 2.0 / 3.0, 0.5])
+def test_shed_terms_single_clone_equal_numpy(metastases_shed, exponent):
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 700)
+    invasive = np.where(rng.random(700) < 0.5, 1.0, rng.random(700))
+    m = 3.7e-5
+    sheds = ~v.dormant if metastases_shed else ~v.dormant & v.primary
+    n = np.where(sheds, v.cells * invasive, 0.0)
+    want = m * np.power(n, exponent, where=n > 0, out=np.zeros_like(n))
+    shed = np.full(700, 9.0)
+    assert pm.shed_terms(v.dormant, v.primary, v.cells, invasive, metastases_shed, True, m,
+                         exponent, shed) is None
+    assert _same(shed, want)
+    got_n = pm.shed_terms(v.dormant, v.primary, v.cells, invasive, metastases_shed, False, m,
+                          exponent, shed)
+    assert _same(got_n, n)
+
+
+def test_shed_scale_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 700)
+    n = np.where(v.dormant, 0.0, v.cells * rng.random(700))
+    ids, inv = np.unique(v.lesion, return_inverse=True)
+    total = np.bincount(inv, weights=n, minlength=ids.size)[inv]
+    m, exponent = 3.7e-5, 2.0 / 3.0
+    scale = np.power(total, exponent - 1.0, where=total > 0, out=np.zeros_like(total))
+    shed = np.full(700, 9.0)
+    pm.shed_scale(n, total, m, exponent - 1.0, shed)
+    assert _same(shed, m * n * scale)
+
+
+def test_direct_shares_equal_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    N, O = 400, 8
+    v = _View(rng, N)
+    organ = rng.integers(0, O, N).astype(np.int16)
+    share = np.where(rng.random(O) < 0.4, rng.random(O), 0.0)
+    direct, lymph = rng.random(N), rng.random(N)
+    want_direct, want_lymph = direct.copy(), lymph.copy()
+    d = np.where(v.primary & ~v.dormant, share[organ], 0.0)
+    rows = np.flatnonzero(d)
+    want_direct[rows] = d[rows]
+    want_lymph[rows] *= 1.0 - d[rows]
+    pm.direct_shares(v.primary, v.dormant, organ, share, direct, lymph)
+    assert _same(direct, want_direct)
+    assert _same(lymph, want_lymph)
+
+
+def test_per_organ_rows_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    per_organ, organ = rng.random(7), rng.integers(0, 7, 300).astype(np.int16)
+    out = np.empty(300)
+    pm.per_organ_rows(per_organ, organ, out)
+    assert _same(out, per_organ[organ])
+    with pytest.raises(IndexError, match="organ 7"):
+        pm.per_organ_rows(per_organ, np.full(3, 7, np.int16), np.empty(3))
+
+
+# -- immune, genetics' extravasation
+
+
+class _ImmuneView:
+    def __init__(self, rng, n, P):
+        v = _View(rng, n)
+        self.dormant, self.cells, self.lesion_cells = v.dormant, v.cells, v.lesion_cells
+        self.pidx = rng.integers(0, P, n)
+        self.row = np.arange(n, dtype=np.int64)
+
+    def __len__(self):
+        return self.row.size
+
+
+@pytest.mark.parametrize("with_evasion", [False, True])
+def test_immune_rates_equal_numpy(with_evasion):
+    from paget.plugins.immune import ImmuneTable, apply_lesion_kill, visibility
+    from paget.state import State
+
+    class Config:
+        immune = ImmuneTable(competence=0.8, lesion_kill=0.01, ctc_kill=0.3)
+
+    rng = np.random.default_rng(RNG_SEED)
+    P, N = 15, 600
+    les = _ImmuneView(rng, N, P)
+    ic = np.where(rng.random(P) < 0.2, 0.0, rng.uniform(0.0, 2.0, P))
+    lesion_state = {"immune_evasion": rng.random(N)} if with_evasion else {}
+    state = State(lesion_state, {"immune_competence": ic})
+    evasion = lesion_state.get("immune_evasion")
+    cfg = Config.immune
+
+    class Rates:
+        death = rng.random(N)
+        ctc_survival = rng.random(N)
+
+    want_death, want_surv = Rates.death.copy(), Rates.ctc_survival.copy()
+    v = visibility(les, state, Config)
+    want_surv *= np.maximum(1.0 - cfg.ctc_kill * v, 0.0)
+    apply_lesion_kill(les, Rates, state, Config, v)
+    want_death, Rates.death = Rates.death, want_death
+    pm.immune_ctc_survival(les.pidx, ic, evasion, les.row, cfg.competence, cfg.ctc_kill,
+                           Rates.ctc_survival)
+    pm.immune_lesion_kill(les.dormant, les.cells, les.lesion_cells, les.pidx, ic, evasion,
+                          les.row, cfg.competence, cfg.lesion_kill, cfg.half_size, Rates.death)
+    assert _same(Rates.ctc_survival, want_surv)
+    assert _same(Rates.death, want_death)
+
+
+def test_genetics_extravasation_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    R, m, O, bone = 500, 120, 17, 6
+    rows = rng.integers(0, R, m)
+    ef, bt = rng.uniform(0.2, 3.0, R), rng.uniform(0.2, 3.0, R)
+    probability = rng.random((m, O))
+    want = probability.copy()
+    want *= ef[rows][:, None]
+    want[:, bone] *= bt[rows]
+    np.clip(want, 0.0, 1.0, out=want)
+    pm.genetics_extravasation(rows, ef, bt, bone, probability)
+    assert _same(probability, want)
