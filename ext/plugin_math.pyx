@@ -17,7 +17,7 @@ one raises ``TypeError`` naming the argument.  Third-party plugins keep
 writing NumPy: nothing here is part of the plugin contract.
 """
 from libc.math cimport ceil, floor
-from libc.stdint cimport int16_t, int64_t, uint64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -721,12 +721,16 @@ def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, frac
     cdef double **out
     cdef double v[64]
     cdef uint64_t eff
+    cdef double w
     # the traits of the genotypes met so far, direct-mapped by a hash of the
     # genotype (most rows share a few genotypes: one before the first mutation)
     cdef uint64_t *memo_key
     cdef double *memo
     cdef cnp.npy_bool *memo_used
     cdef Py_ssize_t h, n_memo = 256
+    cdef uint64_t first_eff
+    cdef bint alike = True
+    cdef const double *m
     if T > 64:
         raise ValueError(f"genetics_traits: at most 64 traits, got {T}")
     for e in range(E):
@@ -746,6 +750,13 @@ def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, frac
             memo_used[h] = 0
         for t in range(T):
             out[t] = <double *>_data(outs[t], cnp.NPY_DOUBLE, N, f"outs[{t}]")
+        if N == 0:
+            return
+        first_eff = gen[0] | initial
+        for i in range(N):
+            if (gen[i] | initial) != first_eff:
+                alike = False
+                break
         for i in range(N):
             eff = gen[i] | initial
             h = <Py_ssize_t>(_mix(eff) & <uint64_t>(n_memo - 1))
@@ -760,8 +771,15 @@ def genetics_traits(genotype, uint64_t initial, bits, start, trait, factor, frac
                     memo[h * T + t] = 1.0 - v[t] if fr[t] else v[t]
                 memo_key[h] = eff
                 memo_used[h] = 1
+            m = memo + h * T
+            if alike:       # one genotype (always so before the first mutation): fills
+                for t in range(T):
+                    w = m[t]
+                    for e in range(N):
+                        out[t][e] = w
+                break
             for t in range(T):
-                out[t][i] = memo[h * T + t]
+                out[t][i] = m[t]
     finally:
         free(out)
         free(memo_key)

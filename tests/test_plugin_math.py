@@ -374,17 +374,25 @@ def test_fill_fates_equals_numpy():
 
 @pytest.mark.parametrize("initial", [0, 1, 2])
 def test_genetics_traits_equal_numpy(initial):
-    from paget.plugins.genetics import TRAITS, GeneticsTable, _fill_traits, _flat_effects
+    from paget.plugins.genetics import GeneticsTable
     names = tuple(GeneticsTable().alterations)
     table = GeneticsTable(initial=list(names[:initial]))
     rng = np.random.default_rng(RNG_SEED + initial)
     k = len(names)
     genotype = rng.integers(0, 2 ** k, 500).astype(np.uint64)
     genotype[:50] = 0
+    for alike in (False, True):     # mixed genotypes, then one for every row
+        if alike:
+            genotype[:] = genotype[77]
+        _check_traits(table, genotype)
+
+
+def _check_traits(table, genotype):
+    from paget.plugins.genetics import TRAITS, _fill_traits, _flat_effects
     eff = genotype | table._initial_mask
-    want = {t: np.empty(500) for t in TRAITS}
+    want = {t: np.empty(genotype.size) for t in TRAITS}
     _fill_traits(eff, table._effects, want)
-    got = tuple(np.full(500, 7.0) for _ in TRAITS)
+    got = tuple(np.full(genotype.size, 7.0) for _ in TRAITS)
     pm.genetics_traits(genotype, int(table._initial_mask), *_flat_effects(table), got)
     for t, g in zip(TRAITS, got):
         assert _same(g, want[t]), t
