@@ -1252,3 +1252,183 @@ def genetics_extravasation(row, extravasation_factor, bone_tropism, Py_ssize_t b
             if j == bone:
                 x = x * bt[rw[i]]
             pr[i * O + j] = np_min(np_max(x, 0.0), 1.0)
+
+
+# --------------------------------------------------------------------------
+# the rate-scaling hooks: genetics, heterogeneity, angiogenesis, extravasation
+
+def genetics_growth(dormant, cells, proliferation, double mutation_rate, mutation, birth,
+                    death):
+    """``genetics.paget_growth``, in place: growing rows (not dormant, cells > 0)
+    get ``mutation = mutation_rate``, and where ``birth > death`` and their
+    ``proliferation`` is not 1, ``birth = death + (birth - death) x
+    proliferation``."""
+    cdef Py_ssize_t N = _size(cells, "cells"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *p = <const double *>_data(proliferation, cnp.NPY_DOUBLE, N, "proliferation")
+    cdef double *mu = <double *>_data(mutation, cnp.NPY_DOUBLE, N, "mutation")
+    cdef double *b = <double *>_data(birth, cnp.NPY_DOUBLE, N, "birth")
+    cdef double *d = <double *>_data(death, cnp.NPY_DOUBLE, N, "death")
+    for i in range(N):
+        if dor[i] or not (c[i] > 0):
+            continue
+        mu[i] = mutation_rate
+        if b[i] > d[i] and p[i] != 1.0:
+            b[i] = d[i] + (b[i] - d[i]) * p[i]
+
+
+def heterogeneity_growth(dormant, pidx, multiplier, birth, death):
+    """``heterogeneity.paget_growth``, in place: on rows not dormant with ``birth >
+    death`` and a patient ``multiplier`` (per patient, by ``pidx``) not 1,
+    ``birth = death + (birth - death) x multiplier``."""
+    cdef Py_ssize_t N = _size(pidx, "pidx"), P = _size(multiplier, "multiplier"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *m = <const double *>_data(multiplier, cnp.NPY_DOUBLE, P, "multiplier")
+    cdef double *b = <double *>_data(birth, cnp.NPY_DOUBLE, N, "birth")
+    cdef double *d = <double *>_data(death, cnp.NPY_DOUBLE, N, "death")
+    cdef double f
+    _check_index(pi, N, P, "heterogeneity_growth: patient index")
+    for i in range(N):
+        f = m[pi[i]]
+        if not dor[i] and b[i] > d[i] and f != 1.0:
+            b[i] = d[i] + (b[i] - d[i]) * f
+
+
+def scale_by_patient(pidx, multiplier, values):
+    """``values[i] *= multiplier[pidx[i]]`` where that multiplier is not 1
+    (``heterogeneity.paget_intravasation``'s shedding), in place."""
+    cdef Py_ssize_t N = _size(pidx, "pidx"), P = _size(multiplier, "multiplier"), i
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *m = <const double *>_data(multiplier, cnp.NPY_DOUBLE, P, "multiplier")
+    cdef double *v = <double *>_data(values, cnp.NPY_DOUBLE, N, "values")
+    cdef double f
+    _check_index(pi, N, P, "scale_by_patient: patient index")
+    for i in range(N):
+        f = m[pi[i]]
+        if f != 1.0:
+            v[i] = v[i] * f
+
+
+def genetics_invasion(invasiveness, invasive):
+    """``genetics.paget_invasion``: where any row's ``invasiveness`` is not 1,
+    ``invasive = min(invasive x invasiveness, 1)`` on every row, in place."""
+    cdef Py_ssize_t N = _size(invasive, "invasive"), i
+    cdef const double *f = <const double *>_data(invasiveness, cnp.NPY_DOUBLE, N, "invasiveness")
+    cdef double *v = <double *>_data(invasive, cnp.NPY_DOUBLE, N, "invasive")
+    cdef bint any_ = False
+    for i in range(N):
+        if f[i] != 1.0:
+            any_ = True
+            break
+    if any_:
+        for i in range(N):
+            v[i] = np_min(v[i] * f[i], 1.0)
+
+
+def multiply_at(factor, row, values):
+    """``values *= factor[row]`` (``genetics.paget_circulation``), in place."""
+    cdef Py_ssize_t N = _size(row, "row"), R = _size(factor, "factor"), i
+    cdef const double *f = <const double *>_data(factor, cnp.NPY_DOUBLE, R, "factor")
+    cdef const int64_t *rw = <const int64_t *>_data(row, cnp.NPY_INT64, N, "row")
+    cdef double *v = <double *>_data(values, cnp.NPY_DOUBLE, N, "values")
+    _check_index(rw, N, R, "multiply_at: row")
+    for i in range(N):
+        v[i] = v[i] * f[rw[i]]
+
+
+def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt, birth, death):
+    """``angiogenesis.apply_cap``, in place: on growing rows (not dormant, cells >
+    0) not ``vascular``, ``death = max(death, birth - room)`` with ``room =
+    max(log(cap / lesion_cells) / dt, 0)``."""
+    cdef Py_ssize_t N = _size(cells, "cells"), i, k = 0
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const cnp.npy_bool *vas = <const cnp.npy_bool *>_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    cdef const double *b = <const double *>_data(birth, cnp.NPY_DOUBLE, N, "birth")
+    cdef double *d = <double *>_data(death, cnp.NPY_DOUBLE, N, "death")
+    cdef double *x
+    cdef Py_ssize_t *rows
+    if N == 0:
+        return
+    x = <double *>malloc(N * sizeof(double))
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    try:
+        if x == NULL or rows == NULL:
+            raise MemoryError()
+        for i in range(N):
+            if not dor[i] and c[i] > 0 and not vas[i]:
+                x[k] = cap / lc[i]
+                rows[k] = i
+                k += 1
+        vec(LOG, x, x, k)
+        for i in range(k):
+            d[rows[i]] = np_max(d[rows[i]], b[rows[i]] - np_max(x[i] / dt, 0.0))
+    finally:
+        free(x)
+        free(rows)
+
+
+def divide_where_not(mask, double ratio, values):
+    """``values[~mask] /= ratio`` (``angiogenesis.apply_shedding``), in place."""
+    cdef Py_ssize_t N = _size(values, "values"), i
+    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>_data(mask, cnp.NPY_BOOL, N, "mask")
+    cdef double *v = <double *>_data(values, cnp.NPY_DOUBLE, N, "values")
+    for i in range(N):
+        if not m[i]:
+            v[i] = v[i] / ratio
+
+
+def fill_rows(per_organ, out):
+    """``out[:] = per_organ[None, :]`` for ``out`` (float64, (m, n_organs))."""
+    cdef Py_ssize_t O = _size(per_organ, "per_organ"), n = _size(out, "out"), i, j
+    cdef const double *po = <const double *>_data(per_organ, cnp.NPY_DOUBLE, O, "per_organ")
+    cdef double *o = <double *>_data(out, cnp.NPY_DOUBLE, n, "out")
+    if n == 0:
+        return
+    if O == 0 or n % O:
+        raise ValueError(f"fill_rows: out must be (m, {O}), got {np.shape(out)}")
+    for i in range(0, n, O):
+        for j in range(O):
+            o[i + j] = po[j]
+
+
+def niche_fates(pidx, niche, double gain, fates):
+    """``microenvironment.paget_dtc_fate``, in place on ``fates`` (float64, (m,
+    n_organs, 3)): nothing where no source's patient has a niche; else, per
+    (source, organ), ``grow' = min(grow + die, grow (1 + gain niche))``, ``die'
+    = max(die - (grow' - grow), 0)``.  Returns whether it changed anything."""
+    cdef Py_ssize_t m = _size(pidx, "pidx"), n = _size(fates, "fates"), i, j, O, P, q
+    cdef const int64_t *pi = <const int64_t *>_data(pidx, cnp.NPY_INT64, m, "pidx")
+    cdef const double *nc
+    cdef double *f
+    cdef double die, grow, new_grow
+    cdef bint any_ = False
+    if m == 0 or gain == 0:
+        return False
+    O = n // (3 * m)
+    if O * 3 * m != n or O == 0:
+        raise ValueError(f"niche_fates: fates must be ({m}, n_organs, 3), got {np.shape(fates)}")
+    P = _size(niche, "niche") // O
+    nc = <const double *>_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    f = <double *>_data(fates, cnp.NPY_DOUBLE, n, "fates")
+    _check_index(pi, m, P, "niche_fates: patient index")
+    for i in range(m):
+        for j in range(O):
+            if nc[pi[i] * O + j] != 0:
+                any_ = True
+                break
+        if any_:
+            break
+    if not any_:
+        return False
+    for i in range(m):
+        for j in range(O):
+            q = (i * O + j) * 3
+            die, grow = f[q], f[q + 2]
+            new_grow = np_min(grow + die, grow * (1.0 + gain * nc[pi[i] * O + j]))
+            f[q] = np_max(die - (new_grow - grow), 0.0)
+            f[q + 2] = new_grow
+    return True

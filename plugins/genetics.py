@@ -399,32 +399,22 @@ def _flat_effects(table) -> tuple:
     return got[1]
 
 
-def _growing(lesions) -> np.ndarray:
-    return ~lesions.dormant & (lesions.cells > 0)
-
-
 @hookimpl
 def paget_growth(lesions, rates, state, config):
     """Mutation rate of growing rows; proliferation scales net growth, keeps turnover."""
-    grows = _growing(lesions)
-    rates.mutation[grows] = config.genetics.mutation_rate
-    p = state.lesion["proliferation"]
-    b, d = rates.birth, rates.death
-    scale = grows & (b > d) & (p != 1.0)
-    if scale.any():
-        b[scale] = d[scale] + (b[scale] - d[scale]) * p[scale]
+    plugin_math.genetics_growth(lesions.dormant, lesions.cells, state.lesion["proliferation"],
+                                config.genetics.mutation_rate, rates.mutation, rates.birth,
+                                rates.death)
 
 
 @hookimpl
 def paget_invasion(rates, state):
-    f = state.lesion["invasiveness"]
-    if (f != 1.0).any():
-        np.minimum(rates.invasive * f, 1.0, out=rates.invasive)
+    plugin_math.genetics_invasion(state.lesion["invasiveness"], rates.invasive)
 
 
 @hookimpl
 def paget_circulation(lesions, rates, state):
-    rates.ctc_survival *= state.lesion["circulation_survival"][lesions.row]
+    plugin_math.multiply_at(state.lesion["circulation_survival"], lesions.row, rates.ctc_survival)
 
 
 @hookimpl

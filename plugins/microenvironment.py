@@ -291,11 +291,6 @@ def paget_extravasation(sources, probability, state, config):
 @hookimpl
 def paget_dtc_fate(sources, fates, state, config):
     cfg = config.microenvironment
-    niche = state.patient["niche"][sources.pidx]  # (m, n_organs)
-    if cfg.niche_colonization == 0 or not niche.any():
-        return
-    die, grow = fates[..., 0], fates[..., 2]
-    new_grow = np.minimum(grow + die, grow * (1.0 + cfg.niche_colonization * niche))
-    shift = new_grow - grow
-    fates[..., 0] = np.maximum(die - shift, 0.0)  # rounding only
-    fates[..., 2] = new_grow
+    # where a source's patient has a niche: grow x (1 + gain niche), at most
+    # grow + die, die the rest (its max with 0: rounding only), compiled
+    plugin_math.niche_fates(sources.pidx, state.patient["niche"], cfg.niche_colonization, fates)

@@ -661,3 +661,113 @@ def test_genetics_extravasation_equals_numpy():
     np.clip(want, 0.0, 1.0, out=want)
     pm.genetics_extravasation(rows, ef, bt, bone, probability)
     assert _same(probability, want)
+
+
+# -- the rate-scaling hooks
+
+
+def _rates(rng, n):
+    birth, death = rng.random(n), rng.random(n)
+    birth[::7] = death[::7]                      # b == d: left alone
+    return birth, death
+
+
+def test_genetics_growth_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    N = 600
+    v = _View(rng, N)
+    p = np.where(rng.random(N) < 0.5, 1.0, rng.uniform(0.5, 2.0, N))
+    birth, death = _rates(rng, N)
+    mutation = np.zeros(N)
+    wb, wd, wm = birth.copy(), death.copy(), mutation.copy()
+    grows = ~v.dormant & (v.cells > 0)
+    wm[grows] = 1e-6
+    scale = grows & (wb > wd) & (p != 1.0)
+    wb[scale] = wd[scale] + (wb[scale] - wd[scale]) * p[scale]
+    pm.genetics_growth(v.dormant, v.cells, p, 1e-6, mutation, birth, death)
+    assert _same(birth, wb) and _same(death, wd) and _same(mutation, wm)
+
+
+def test_heterogeneity_hooks_equal_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    N, P = 600, 20
+    dormant, pidx = rng.random(N) < 0.3, rng.integers(0, P, N)
+    gm = np.where(rng.random(P) < 0.3, 1.0, rng.lognormal(0.0, 0.3, P))
+    birth, death = _rates(rng, N)
+    wb = birth.copy()
+    m = gm[pidx]
+    scale = ~dormant & (wb > death) & (m != 1.0)
+    wb[scale] = death[scale] + (wb[scale] - death[scale]) * m[scale]
+    pm.heterogeneity_growth(dormant, pidx, gm, birth, death)
+    assert _same(birth, wb)
+    shed = rng.random(N)
+    want = shed.copy()
+    want[m != 1.0] *= m[m != 1.0]
+    pm.scale_by_patient(pidx, gm, shed)
+    assert _same(shed, want)
+
+
+def test_genetics_invasion_and_circulation_equal_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    N = 300
+    for f in (np.ones(N), np.where(rng.random(N) < 0.5, 1.0, rng.uniform(0.3, 3.0, N))):
+        invasive = rng.random(N)
+        want = invasive.copy()
+        if (f != 1.0).any():
+            np.minimum(want * f, 1.0, out=want)
+        pm.genetics_invasion(f, invasive)
+        assert _same(invasive, want)
+    factor, rows, surv = rng.random(N), rng.integers(0, N, 200), rng.random(200)
+    want = surv * factor[rows]
+    pm.multiply_at(factor, rows, surv)
+    assert _same(surv, want)
+
+
+def test_angiogenesis_hooks_equal_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    N = 800
+    v = _View(rng, N)
+    vascular = rng.random(N) < 0.4
+    birth, death = _rates(rng, N)
+    want = death.copy()
+    # angiogenesis.apply_cap as NumPy wrote it (commit 69486c6)
+    growing = ~v.dormant & (v.cells > 0) & ~vascular
+    room = np.maximum(np.log(2e6 / v.lesion_cells[growing]) / 0.5, 0.0)
+    want[growing] = np.maximum(want[growing], birth[growing] - room)
+    pm.avascular_cap(v.dormant, v.cells, v.lesion_cells, vascular, 2e6, 0.5, birth, death)
+    assert _same(death, want)
+    shed = rng.random(N)
+    want = shed.copy()
+    want[~vascular] /= 3.0
+    pm.divide_where_not(vascular, 3.0, shed)
+    assert _same(shed, want)
+
+
+def test_fill_rows_equals_numpy():
+    rng = np.random.default_rng(RNG_SEED)
+    per_organ, out = rng.random(17), np.zeros((40, 17))
+    pm.fill_rows(per_organ, out)
+    assert _same(out, np.broadcast_to(per_organ[None, :], (40, 17)))
+
+
+@pytest.mark.parametrize("with_niche", [False, True])
+def test_niche_fates_equal_numpy(with_niche):
+    rng = np.random.default_rng(RNG_SEED)
+    P, O, m, gain = 12, 9, 50, 1.5
+    niche = np.where(rng.random((P, O)) < 0.5, rng.random((P, O)), 0.0) if with_niche \
+        else np.zeros((P, O))
+    pidx = rng.integers(0, P, m)
+    fates = np.empty((m, O, 3))
+    fates[..., 2] = rng.random((m, O)) * 1e-3
+    fates[..., 1] = 0.05
+    fates[..., 0] = 1.0 - fates[..., 1] - fates[..., 2]
+    want = fates.copy()
+    nc = niche[pidx]
+    if nc.any():
+        die, grow = want[..., 0], want[..., 2]
+        new_grow = np.minimum(grow + die, grow * (1.0 + gain * nc))
+        shift = new_grow - grow
+        want[..., 0] = np.maximum(die - shift, 0.0)
+        want[..., 2] = new_grow
+    assert pm.niche_fates(pidx, niche, gain, fates) == bool(nc.any())
+    assert _same(fates, want)
