@@ -37,6 +37,7 @@ from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigError
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.plugins.extravasation import soil_times_tropism
 
 
@@ -229,10 +230,8 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
 #: growth law -> its number in paget.ext.plugin_math.growth_rates
 LAW_CODES = {"exponential": 0, "logistic": 1, "gompertz": 2}
 
-#: per (colonization table, body): the arguments of growth_rates that depend on
-#: them alone (tables are frozen, so a table's values never change); keyed by
-#: id, the objects kept in the entry so that an id is not reused while cached
-_GROWTH_ARGS: dict[tuple[int, int], tuple] = {}
+#: per (colonization table, body): the arguments of growth_rates they set
+_GROWTH_ARGS: dict = {}
 
 
 def _law_args(law: GrowthTable, body) -> tuple:
@@ -245,16 +244,11 @@ def _growth_args(col: ColonizationTable, body) -> tuple:
     """``(split, *primary law, *metastasis law)`` for growth_rates, once per
     (table, body): the metastases' law is a ``model_copy`` of the primary's,
     which costs more than the step's arithmetic."""
-    key = (id(col), id(body))
-    got = _GROWTH_ARGS.get(key)
-    if got is None or got[0] is not col or got[1] is not body:
+    def make():
         primary_law, metastasis_law = col.growth, col.metastasis_law()
-        split = metastasis_law != primary_law
-        args = (split, *_law_args(primary_law, body), *_law_args(metastasis_law, body))
-        if len(_GROWTH_ARGS) >= 64:
-            _GROWTH_ARGS.clear()
-        got = _GROWTH_ARGS[key] = (col, body, args)
-    return got[2]
+        return (metastasis_law != primary_law, *_law_args(primary_law, body),
+                *_law_args(metastasis_law, body))
+    return once(_GROWTH_ARGS, (col, body), make)
 
 
 @hookimpl(tryfirst=True)
@@ -318,7 +312,7 @@ def paget_check_config(config, body):
 
 #: per (fate table, extravasation table, body): _grow_per_organ's array and the
 #: fates per organ
-_GROW: dict[tuple[int, int, int], tuple] = {}
+_GROW: dict = {}
 
 
 def _grow_cached(config, body) -> tuple[np.ndarray | None, tuple]:
@@ -326,20 +320,16 @@ def _grow_cached(config, body) -> tuple[np.ndarray | None, tuple]:
     dormant, grow per organ)``, once per (fate table, extravasation table,
     body): the tables are frozen, so they never change."""
     f, ex = config.colonization.fate, getattr(config, "extravasation", None)
-    key = (id(f), id(ex), id(body))
-    got = _GROW.get(key)
-    if got is None or got[0] is not f or got[1] is not ex or got[2] is not body:
+
+    def make():
         grow = _grow_per_organ(config, body, tropism_excess(config, body))
         if grow is None:
-            fates = (np.full(body.n_organs, float(f.die)), float(f.dormant),
-                     np.full(body.n_organs, float(f.grow)))
-        else:   # grow x efficiency (x the tropism's excess), die the rest
-            fates = (np.ascontiguousarray((f.die + f.grow) - grow, dtype=np.float64),
-                     float(f.dormant), np.ascontiguousarray(grow, dtype=np.float64))
-        if len(_GROW) >= 64:
-            _GROW.clear()
-        got = _GROW[key] = (f, ex, body, grow, fates)
-    return got[3], got[4]
+            return None, (np.full(body.n_organs, float(f.die)), float(f.dormant),
+                          np.full(body.n_organs, float(f.grow)))
+        # grow x efficiency (x the tropism's excess), die the rest
+        return grow, (np.ascontiguousarray((f.die + f.grow) - grow, dtype=np.float64),
+                      float(f.dormant), np.ascontiguousarray(grow, dtype=np.float64))
+    return once(_GROW, (f, ex, body), make)
 
 
 @hookimpl(tryfirst=True)

@@ -23,6 +23,7 @@ from pydantic import Field
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 # Defaults (not calibrated): 0.01 across the blood-brain barrier and 0.1
 # elsewhere are ASSUMPTIONS (illustrative round values, no published source).
@@ -74,16 +75,10 @@ def paget_extravasation(probability, config, body):
 
 
 #: per (extravasation table, body): min(soil x tropism, 1) per organ
-_CLIPPED: dict[tuple[int, int], tuple] = {}
+_CLIPPED: dict = {}
 
 
 def _clipped(cfg, body) -> np.ndarray:
     """``min(soil_times_tropism(cfg, body), 1)``, once per (table, body) (frozen tables)."""
-    key = (id(cfg), id(body))
-    got = _CLIPPED.get(key)
-    if got is None or got[0] is not cfg or got[1] is not body:
-        if len(_CLIPPED) >= 64:
-            _CLIPPED.clear()
-        got = _CLIPPED[key] = (cfg, body, np.ascontiguousarray(
-            np.minimum(soil_times_tropism(cfg, body), 1.0), dtype=np.float64))
-    return got[2]
+    return once(_CLIPPED, (cfg, body), lambda: np.ascontiguousarray(
+        np.minimum(soil_times_tropism(cfg, body), 1.0), dtype=np.float64))

@@ -92,6 +92,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 from paget.config import Table
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateVariable
 
 #: Traits that multiply a stage's value (neutral 1), and those that are a
@@ -379,24 +380,21 @@ def paget_update_state(lesions, state, config):
 
 
 #: per genetics table: its effects flattened for genetics_traits
-_FLAT: dict[int, tuple] = {}
+_FLAT: dict = {}
 
 
 def _flat_effects(table) -> tuple:
     """``(bits, start, trait, factor, fraction)`` of ``table._effects``, the
     arguments of ``plugin_math.genetics_traits``; once per table (frozen)."""
-    got = _FLAT.get(id(table))
-    if got is None or got[0] is not table:
+    def make():
         effects = table._effects
         bits = np.array([b for b, _ in effects], dtype=np.uint64)
         start = np.cumsum([0] + [len(ch) for _, ch in effects]).astype(np.int64)
         trait = np.array([j for _, ch in effects for j, _ in ch], dtype=np.int64)
         factor = np.array([f for _, ch in effects for _, f in ch], dtype=np.float64)
         fraction = np.array([t in FRACTION_TRAITS for t in TRAITS], dtype=bool)
-        if len(_FLAT) >= 64:
-            _FLAT.clear()
-        got = _FLAT[id(table)] = (table, (bits, start, trait, factor, fraction))
-    return got[1]
+        return bits, start, trait, factor, fraction
+    return once(_FLAT, (table,), make)
 
 
 @hookimpl

@@ -42,6 +42,7 @@ from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigWarning, plural
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.random import Draws
 from paget.state import StateVariable
 
@@ -326,16 +327,10 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
 DIAMETER_SCALE = np.pi * CELLS_PER_MM3
 
 #: per (imaging table, body): thresholds(), which never changes (frozen tables)
-_THRESHOLDS: dict[tuple[int, int], tuple] = {}
+_THRESHOLDS: dict = {}
 
 
 def _thresholds(config, body) -> np.ndarray:
     """:func:`thresholds` once per (imaging table, body)."""
-    key = (id(config.imaging), id(body))
-    got = _THRESHOLDS.get(key)
-    if got is None or got[0] is not config.imaging or got[1] is not body:
-        if len(_THRESHOLDS) >= 64:
-            _THRESHOLDS.clear()
-        got = _THRESHOLDS[key] = (config.imaging, body, np.ascontiguousarray(
-            thresholds(config, body), dtype=np.float64))
-    return got[2]
+    return once(_THRESHOLDS, (config.imaging, body), lambda: np.ascontiguousarray(
+        thresholds(config, body), dtype=np.float64))

@@ -10,6 +10,7 @@ from pydantic import Field
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 
 class InvasionTable(Table):
@@ -34,15 +35,9 @@ def paget_invasion(lesions, rates, config, body):
 
 
 #: per (invasion table, body): the invasive fraction per organ
-_FRACTIONS: dict[tuple[int, int], tuple] = {}
+_FRACTIONS: dict = {}
 
 
 def _fractions(cfg: InvasionTable, body):
     """The invasive fraction per organ, once per (table, body) (frozen tables)."""
-    key = (id(cfg), id(body))
-    got = _FRACTIONS.get(key)
-    if got is None or got[0] is not cfg or got[1] is not body:
-        if len(_FRACTIONS) >= 64:
-            _FRACTIONS.clear()
-        got = _FRACTIONS[key] = (cfg, body, resolve_organ_map(cfg.fraction, body, 1.0))
-    return got[2]
+    return once(_FRACTIONS, (cfg, body), lambda: resolve_organ_map(cfg.fraction, body, 1.0))

@@ -89,6 +89,7 @@ from pydantic import Field
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateRead, StateVariable
 
 #: Cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
@@ -243,20 +244,14 @@ def paget_update_state(lesions, state, patients, config, body, dt):
 
 
 #: per (microenvironment table, body): whether the tropism weights any organ
-_WEIGHTS: dict[tuple[int, int], tuple] = {}
+_WEIGHTS: dict = {}
 
 
 def _weight(cfg: MicroenvironmentTable, body) -> bool | None:
     """True if ``cfg.tropism`` weights some organ of ``body``, else None (once
     per table and body: tables are frozen)."""
-    key = (id(cfg), id(body))
-    got = _WEIGHTS.get(key)
-    if got is None or got[0] is not cfg or got[1] is not body:
-        if len(_WEIGHTS) >= 64:
-            _WEIGHTS.clear()
-        got = _WEIGHTS[key] = (cfg, body,
-                               True if resolve_organ_map(cfg.tropism, body, 0.0).any() else None)
-    return got[2]
+    return once(_WEIGHTS, (cfg, body),
+                lambda: True if resolve_organ_map(cfg.tropism, body, 0.0).any() else None)
 
 
 def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable) -> None:

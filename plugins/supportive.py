@@ -29,6 +29,7 @@ from pydantic import Field
 from paget.config import Table
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.random import poisson_quantile
 from paget.state import StateVariable
 
@@ -118,14 +119,9 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
 
 
 #: the brain's, liver's and bone's organ indices, per body
-_ORGANS: dict[int, tuple] = {}
+_ORGANS: dict = {}
 
 
 def _organs(body) -> tuple[int, int, int]:
-    got = _ORGANS.get(id(body))
-    if got is None or got[0] is not body:
-        if len(_ORGANS) >= 64:
-            _ORGANS.clear()
-        got = _ORGANS[id(body)] = (body, tuple(body.organ_index(name)
-                                               for name in ("brain", "liver", "bone")))
-    return got[1]
+    return once(_ORGANS, (body,), lambda: tuple(body.organ_index(name)
+                                                for name in ("brain", "liver", "bone")))

@@ -28,6 +28,7 @@ from paget.body import Body
 from paget.config import Table
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 #: The serosal cavity each organ lies in, and the share of the organ inside it
 #: (anatomy: Standring S, ed. (2016) Gray's Anatomy, 41st ed. [RECALLED]):
@@ -107,20 +108,16 @@ def paget_intravasation(lesions, rates, config, body):
 
 
 #: per (body, transcoelomic table): exfoliation(), None where it is 0 everywhere
-_SHARES: dict[tuple[int, int], tuple] = {}
+_SHARES: dict = {}
 
 
 def _exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray | None:
     """:func:`exfoliation` once per (body, table) (frozen tables); None where no
     organ exfoliates."""
-    key = (id(body), id(cfg))
-    got = _SHARES.get(key)
-    if got is None or got[0] is not body or got[1] is not cfg:
+    def make():
         share = exfoliation(body, cfg)
-        if len(_SHARES) >= 64:
-            _SHARES.clear()
-        got = _SHARES[key] = (body, cfg, share if share.any() else None)
-    return got[2]
+        return share if share.any() else None
+    return once(_SHARES, (body, cfg), make)
 
 
 @hookimpl(wrapper=True)
