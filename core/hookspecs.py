@@ -174,7 +174,11 @@ def paget_fate_matrix(config, body, survival, arrest):
         distribution of fates of a CTC shed into the venous blood of organ i:
         column j < n_organs, arrested in organ j; last column, died in
         circulation.  ``lymph``: shape ``(n_organs + 1,)``, the same for a
-        cell shed into lymph.  ``direct`` (optional, default None: no such
+        cell shed into lymph.  ``lymph_by_source`` (optional, default None:
+        ``lymph`` for every source): shape ``(n_organs, n_organs + 1)``, row i
+        the fates of a cell shed into lymph by a lesion of organ i (the
+        built-in ``circulation`` sets it: a lesion's lymph enters the node
+        chain at the station its organ drains to).  ``direct`` (optional, default None: no such
         route): shape ``(n_organs, n_organs + 1)``, row i the fates of a cell
         that leaves a lesion of organ i by a direct route (a serosal cavity),
         for the share ``rates.direct_fraction`` of its shed cells; a plugin

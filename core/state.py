@@ -21,11 +21,18 @@ class FateMatrix(NamedTuple):
     ``direct`` (optional): row i is the fate of a cell that leaves a lesion of
     organ i by a direct route (a serosal cavity), for the share
     ``rates.direct_fraction`` of its shed cells; None: there is no such route.
+
+    ``lymph_by_source`` (optional): row i is the fate of a cell shed into lymph
+    by a lesion of organ i, where lymph enters the node chain at a station that
+    depends on the source (a nodal metastasis drains into the next station, a
+    visceral one into nodes that are distant for the primary); None: every
+    lesion's lymph has the fates ``lymph``.
     """
 
     blood: np.ndarray  # (n_organs, n_organs + 1)
     lymph: np.ndarray  # (n_organs + 1,)
     direct: np.ndarray | None = None  # (n_organs, n_organs + 1) or None
+    lymph_by_source: np.ndarray | None = None  # (n_organs, n_organs + 1) or None
 
 
 #: Columns of the lesion table and their dtypes: 63 bytes per row.  A row is a

@@ -21,7 +21,7 @@ import numpy as np
 def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
                 const organ_t[::1] organ, const int64_t[::1] fate_class,
                 const count_t[::1] shed, const double[::1] lymph,
-                const double[:, :, ::1] f_blood, const double[:, ::1] f_lymph,
+                const double[:, :, ::1] f_blood, const double[:, :, ::1] f_lymph,
                 const double[:, ::1] p_extravasate, const double[:, :, ::1] dtc_fates,
                 uint64_t seed, int64_t step,
                 count_t[:, ::1] arrested, count_t[::1] died,
@@ -33,7 +33,7 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
 
     For source row i (organ o, shed n_i, lymphatic fraction l_i, circulation
     class c_i), the CTCs are split multinomially over the absorbing fates of the
-    circulation, ``(1 - l_i) f_blood[c_i, o] + l_i f_lymph[c_i]`` (columns:
+    circulation, ``(1 - l_i) f_blood[c_i, o] + l_i f_lymph[c_i, o]`` (columns:
     arrest in each organ, then death in circulation).  In each organ j, the
     arrested cells extravasate with probability ``p_extravasate[i, j]``; those
     that fail die in the capillary bed.  Extravasated cells take a fate (die,
@@ -55,9 +55,9 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
     cdef Py_ssize_t n_cls = f_blood.shape[0]
     cdef Py_ssize_t n_org = f_blood.shape[1]
     cdef Py_ssize_t n_fate = f_blood.shape[2]
-    if n_fate != n_org + 1 or f_lymph.shape[0] != n_cls or f_lymph.shape[1] != n_fate:
-        raise ValueError("disseminate: f_blood is (classes, organs, organs + 1), f_lymph "
-                         "(classes, organs + 1)")
+    if (n_fate != n_org + 1 or f_lymph.shape[0] != n_cls or f_lymph.shape[1] != n_org or
+            f_lymph.shape[2] != n_fate):
+        raise ValueError("disseminate: f_blood and f_lymph are (classes, organs, organs + 1)")
     if (p_extravasate.shape[0] != m or p_extravasate.shape[1] != n_org or
             dtc_fates.shape[0] != m or dtc_fates.shape[1] != n_org or dtc_fates.shape[2] != 3):
         raise ValueError("disseminate: p_extravasate is (rows, organs), dtc_fates (rows, organs, 3)")
@@ -123,7 +123,7 @@ def disseminate(const uid_t[::1] uid, const patient_t[::1] patient,
                     if l > 1.0:
                         l = 1.0
             for j in range(n_fate):
-                pix[j] = (1.0 - l) * f_blood[c, organ[i], j] + l * f_lymph[c, j]
+                pix[j] = (1.0 - l) * f_blood[c, organ[i], j] + l * f_lymph[c, organ[i], j]
             # arrest in each organ (columns 0 .. n_org - 1) or death in the
             # circulation (the last fate, the rest)
             if left > 0:

@@ -8,7 +8,11 @@ lymph nodes first, die there with the nodes' ``death_per_pass``, arrest with
 the regional station's ``lymph_node_arrest``, and otherwise go on to the distant
 nodes (where the body has them: ``body.distant_node``), which they pass the same
 way with the distant station's arrest, and then reach the venous blood through
-the thoracic duct (and so the lung bed first).
+the thoracic duct (and so the lung bed first).  That is the chain the primary's
+lymph takes; a metastasis's lymph enters it where its organ drains
+(:func:`lymph_entry`): from the regional nodes and from every organ other than
+the primary's at the distant station, from the distant nodes into the venous
+blood.
 """
 from __future__ import annotations
 
@@ -97,16 +101,49 @@ def paget_fate_matrix(config, body, survival, arrest):
     venous = absorbing_fates(body, arrest, death, entry=start_lung)[0]
     # each node group is a bed like any other: death first, then arrest, else
     # onwards (regional nodes -> distant nodes -> venous blood), built from the
-    # venous end backwards
-    lymph = venous
+    # venous end backwards; entering[k]: the fates of a cell that enters the
+    # chain at station k
     groups = [(body.lymph_node, STATIONS[0])]
     if body.distant_node:
         groups.append((body.distant_node, STATIONS[1]))
-    for name, station in reversed(groups):
+    entering = [venous] * len(groups)
+    lymph = venous
+    for k in reversed(range(len(groups))):
+        name, station = groups[k]
         ln = body.organ_index(name)
         stop = min(1.0, node_arrest(cfg.lymph_node_arrest, station) * arrest_mult)
         onward = (1.0 - death[ln]) * (1.0 - stop) * lymph
         onward[ln] += (1.0 - death[ln]) * stop
         onward[-1] += death[ln]
-        lymph = onward
-    return FateMatrix(blood=blood, lymph=lymph)
+        lymph = entering[k] = onward
+    return FateMatrix(blood=blood, lymph=lymph,
+                      lymph_by_source=lymph_entry(body, config.primary.organ, entering, venous))
+
+
+def lymph_entry(body, primary_organ: str, entering: list, venous: np.ndarray) -> np.ndarray:
+    """Lymph fates per source organ, ``(n_organs, n_organs + 1)``: where the
+    lymph of a lesion in each organ enters the node chain.
+
+    * the primary's organ drains to the regional nodes (``entering[0]``);
+    * a lesion in the regional nodes drains by their efferent vessels into the
+      next station, the distant nodes;
+    * a lesion in the distant nodes drains by the thoracic duct into the
+      venous blood;
+    * a lesion in any other organ drains to that organ's own nodes, which lie
+      outside the primary's regional basin and so count as distant nodes (M1
+      nodes; Amin et al. 2017, AJCC Cancer Staging Manual, 8th ed.) [RECALLED].
+
+    Without a distant station, what would enter it goes to the venous blood.
+    Anatomy of the chain: lymph passes node groups in series, efferent vessels
+    of one group being afferent to the next, and reaches the venous angle by the
+    thoracic duct or the right lymphatic duct (Standring 2016, Gray's Anatomy,
+    41st ed., ch. 'Lymphatic system') [RECALLED].
+    """
+    distant = entering[1] if len(entering) > 1 else venous
+    out = np.empty((body.n_organs, body.n_organs + 1))
+    out[:] = distant
+    out[body.organ_index(body.lymph_node)] = distant
+    if body.distant_node:
+        out[body.organ_index(body.distant_node)] = venous
+    out[body.organ_index(primary_organ)] = entering[0]
+    return out

@@ -21,7 +21,8 @@ The primary and the metastases may grow by different laws and rates.
 ``[colonization.metastasis_growth]`` sets a key of its own: each of its keys
 (``law``, ``rate``, ``capacity``, ``death``, ``mode``) left unset takes the
 value of ``[colonization.growth]``, so ``metastasis_growth = {rate = 1e-3}``
-changes the metastases' rate alone.  A row is the primary's when it belongs to
+changes the metastases' rate alone (``rate_factor = 2``: twice the primary's
+rate, whatever the primary's is).  A row is the primary's when it belongs to
 the primary lesion (its clones included, ``lesions.primary``); every other
 growing row, the reactivated ones and the cells of ``primary.injection`` too,
 is a metastasis.
@@ -169,6 +170,10 @@ class MetastasisGrowthTable(Table):
         None, description="growth law of the metastases" + _AS_GROWTH)
     rate: float | None = Field(None, ge=0, description="rate constant r of the metastases' "
                                                         "law, 1/day" + _AS_GROWTH)
+    rate_factor: float | None = Field(
+        None, gt=0, description="the metastases' rate constant as a multiple of the primary's "
+                                "(colonization.growth.rate), dimensionless; not together with "
+                                "rate")
     capacity: organ_map(lo=1.0, hi=2.0**52) | None = Field(  # type: ignore[valid-type]
         None, description="carrying capacity K of a metastasis, cells (per organ allowed)"
                           + _AS_GROWTH)
@@ -177,6 +182,12 @@ class MetastasisGrowthTable(Table):
     mode: Literal["stochastic", "deterministic"] | None = Field(
         None, description="exact birth-death draws, or the mean of the law, for the "
                           "metastases" + _AS_GROWTH)
+
+    @model_validator(mode="after")
+    def _one_rate(self):
+        if self.rate is not None and self.rate_factor is not None:
+            raise ValueError("give rate or rate_factor, not both")
+        return self
 
 
 class ColonizationTable(Table):
@@ -196,8 +207,13 @@ class ColonizationTable(Table):
         return out
 
     def metastasis_law(self) -> GrowthTable:
-        """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets."""
-        return self.growth.model_copy(update=self.metastasis_growth.model_dump(exclude_none=True))
+        """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets
+        (``rate_factor`` times the primary's rate, where it is set)."""
+        update = self.metastasis_growth.model_dump(exclude_none=True)
+        factor = update.pop("rate_factor", None)
+        if factor is not None:
+            update["rate"] = self.growth.rate * factor
+        return self.growth.model_copy(update=update)
 
 
 @hookimpl

@@ -328,7 +328,7 @@ def test_print_config_comments_every_key(capsys):
     unset = {"body.flow_percent", "imaging.threshold", "diagnosis.diameter_distribution",
              "primary.sites_per_patient",
              *(f"colonization.metastasis_growth.{k}"
-               for k in ("law", "rate", "capacity", "death", "mode"))}
+               for k in ("law", "rate", "rate_factor", "capacity", "death", "mode"))}
     assert sorted(seen) == sorted(set(fields) - unset)
     # descriptions, allowed values and sources of the engine and of plugins
     assert "# m in m (f N)^alpha, CTC per day per cell^alpha; allowed: within [0, 10]" in text

@@ -13,13 +13,18 @@ N_ORG = SIM.body.n_organs
 BREAST = SIM.body.organ_index("breast")
 
 
+def every_source(lymph):
+    """The kernel's lymph fates, (classes, organs, organs + 1): ``lymph`` for every source."""
+    return np.ascontiguousarray(np.broadcast_to(lymph, (1, N_ORG, N_ORG + 1)))
+
+
 def split(shed, m=4000, lymph=0.0, p_ext=0.3, fates=(0.5, 0.3, 0.2), seed=5):
     uid = np.arange(1, m + 1, dtype=np.uint64)
     out = {k: np.empty((m, N_ORG), np.int64) for k in ("arr", "ext", "die", "dorm", "found")}
     died = np.empty(m, np.int64)
     kernels.disseminate(uid, np.zeros(m, np.int64), np.full(m, BREAST, np.int16),
                         np.zeros(m, np.int64), np.full(m, shed, np.int64), np.full(m, lymph),
-                        np.ascontiguousarray(F.blood[None]), np.ascontiguousarray(F.lymph[None]),
+                        np.ascontiguousarray(F.blood[None]), every_source(F.lymph),
                         np.full((m, N_ORG), p_ext), np.tile(np.array(fates), (m, N_ORG, 1)),
                         seed, 3, out["arr"], died, out["ext"], out["die"], out["dorm"], out["found"])
     return out, died
@@ -79,7 +84,7 @@ def test_a_rows_split_does_not_depend_on_the_other_rows():
     fates = np.tile(np.array([0.95, 0.05, 0.0]), (m, N_ORG, 1))
     fates[::3] = (0.5, 0.3, 0.2)
     blood = np.ascontiguousarray(F.blood[None])
-    lym = np.ascontiguousarray(F.lymph[None])
+    lym = every_source(F.lymph)
 
     def run(rows):
         k = rows.size

@@ -143,7 +143,7 @@ def test_kernel_without_the_route_draws_as_before():
     shed = rng.integers(1, 2000, m).astype(np.int64)
     lymph = np.full(m, 0.1)
     fb = rng.dirichlet(np.ones(n_org + 1), n_org)[None]
-    fl = rng.dirichlet(np.ones(n_org + 1))[None]
+    fl = np.ascontiguousarray(np.broadcast_to(rng.dirichlet(np.ones(n_org + 1)), (1, n_org, n_org + 1)))
     fd = np.zeros((1, n_org, n_org + 1))
     fd[0, :, PERITONEUM] = 1.0
     p_ext = np.full((m, n_org), 0.5)

@@ -32,6 +32,13 @@ def check_fates(fates: FateMatrix, n_org: int) -> None:
                           f"expected ({n_org}, {n_org + 1}) and ({n_org + 1},)",
                           hook="paget_fate_matrix")
     checks = [("blood", blood), ("lymph", lymph)]
+    if fates.lymph_by_source is not None:
+        by_source = np.asarray(fates.lymph_by_source)
+        if by_source.shape != (n_org, n_org + 1):
+            raise PluginError(f"paget_fate_matrix returned lymph_by_source of shape "
+                              f"{by_source.shape}; expected ({n_org}, {n_org + 1})",
+                              hook="paget_fate_matrix")
+        checks.append(("lymph_by_source", by_source))
     if fates.direct is not None:
         direct = np.asarray(fates.direct)
         if direct.shape != (n_org, n_org + 1):
@@ -43,6 +50,15 @@ def check_fates(fates: FateMatrix, n_org: int) -> None:
                 np.allclose(a.sum(axis=-1), 1.0, atol=1e-9)):
             raise PluginError(f"paget_fate_matrix: {name} rows must be probabilities summing to 1",
                               hook="paget_fate_matrix")
+
+
+def lymph_by_source(fates: FateMatrix) -> np.ndarray:
+    """The lymph fates per source organ, ``(n_organs, n_organs + 1)``:
+    ``fates.lymph_by_source``, or ``fates.lymph`` for every source."""
+    if fates.lymph_by_source is not None:
+        return np.asarray(fates.lymph_by_source, dtype=np.float64)
+    lymph = np.asarray(fates.lymph, dtype=np.float64)
+    return np.broadcast_to(lymph, (np.asarray(fates.blood).shape[0], lymph.size))
 
 
 def solve_fate_matrix(hook, config, body: Body, survival: float, arrest: float
@@ -82,7 +98,7 @@ class Dissemination:
         if got is None:
             mats = [self.fate_matrix(a, b) for a, b in key]
             got = (mats, np.ascontiguousarray(np.stack([fm.blood for fm in mats])),
-                   np.ascontiguousarray(np.stack([fm.lymph for fm in mats])))
+                   np.ascontiguousarray(np.stack([lymph_by_source(fm) for fm in mats])))
             if len(self._stack_cache) >= 64:
                 self._stack_cache.clear()
             self._stack_cache[key] = got

@@ -128,6 +128,16 @@ sequence behind the committed values (2 busy cores, ~45 minutes in all)::
 (the first two ran with the bound dropped only; the tropism term and the
 lymph split came before the third).
 
+Then a lesion's lymph enters the node chain where its organ drains
+(plugins/circulation.py ``lymph_entry``) and the metastases grow at a factor of
+their primary's rate (``[colonization.metastasis_growth] rate_factor`` in the
+shared block, 2, chosen by docs/validation/growth_factor_scan.py); from the
+values above, refitted at that factor (2 busy cores, ~25 minutes)::
+
+    python docs/validation/calibrate.py --joint --rounds 5 --patients 60 --seed 9100 --damping 0.7
+    python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 9200 --damping 0.5
+    python docs/validation/calibrate.py --joint --rounds 2 --patients 200 --seed 9300 --damping 0.5
+
 Outputs: ``docs/validation/results/fit.json``.
 
 Stage 2 as a spec of ``paget calibrate`` (Bayesian, ABC-SMC with pyABC, over MPI

@@ -57,8 +57,8 @@ from common import (INVOLVED_CELLS, PORTAL, PRIMARIES, RESULTS, SITES,  # noqa: 
 
 OUT = RESULTS / "crossval.json"
 #: the level relation of a fold: fewer rates than level.py's (one grid per fold),
-#: up to the drain cap of carcinoma (~0.062, calibrate.rate_cap), which the
-#: fitted lung rate (0.054) nearly reaches
+#: up to the drain cap of carcinoma (~0.062, calibrate.rate_cap), which lung's
+#: rate nearly reached before the metastases' growth factor (0.054)
 FOLD_RATES = (4e-4, 1.2e-3, 3.5e-3, 1e-2, 3e-2, 6e-2)
 #: the issue's goals (mean rho, pooled R^2, MAE in percentage points, the
 #: portal liver/lung floor, the caval ceiling)
