@@ -17,7 +17,8 @@ DEBUG = os.environ.get("PAGET_DEBUG_KERNELS", "") not in ("", "0")
 
 #: One extension module per job (ext/kernels.pyx re-exports their public names);
 #: the .pxd files they cimport are compiled into each, inline.
-MODULES = ("kernels", "step", "dissemination", "tables", "numerics", "draws", "_testing")
+MODULES = ("kernels", "step", "dissemination", "tables", "numerics", "draws", "_testing",
+           "plugin_rates", "plugin_dissemination", "plugin_readouts", "plugin_math")
 
 extensions = [
     Extension(

@@ -33,6 +33,8 @@ def compiled_functions() -> dict[int, tuple[str, Callable]]:
     """id -> (name, function) of every compiled function of the loaded ``paget.ext.*``
     modules; the name is the module it is defined in and its own name."""
     import paget.ext.kernels  # noqa: F401  (loads every compiled module)
+    import paget.ext.plugin_math  # noqa: F401  (the built-in plugins' math: not re-exported
+    #                                            by kernels, and imported only with them)
     found: dict[int, tuple[str, Callable]] = {}
     for mname, mod in list(sys.modules.items()):
         if not (mname == "paget.ext" or mname.startswith("paget.ext.")) or mod is None:

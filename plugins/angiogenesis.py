@@ -69,6 +69,7 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.state import StateRead, StateVariable
 
@@ -193,9 +194,15 @@ def apply_shedding(lesions, rates, vascular: np.ndarray, ratio: float) -> None:
 
 @hookimpl
 def paget_intravasation(lesions, rates, state, config):
-    apply_shedding(lesions, rates, state.lesion["vascular"], config.angiogenesis.vascular_shedding)
+    # apply_shedding, compiled
+    ratio = config.angiogenesis.vascular_shedding
+    if ratio != 1.0:
+        plugin_math.divide_where_not(state.lesion["vascular"], ratio, rates.shed)
 
 
 @hookimpl(trylast=True)
 def paget_growth(lesions, rates, state, config, dt):
-    apply_cap(lesions, rates, state.lesion["vascular"], config.angiogenesis.avascular_cap, dt)
+    # apply_cap, compiled
+    plugin_math.avascular_cap(lesions.dormant, lesions.cells, lesions.lesion_cells,
+                              state.lesion["vascular"], config.angiogenesis.avascular_cap,
+                              float(dt), rates.birth, rates.death)

@@ -36,7 +36,9 @@ from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigError
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.plugins.extravasation import soil_times_tropism
 
 
@@ -241,39 +243,45 @@ def step_net_rate(law: str, n: np.ndarray, r: float, k: np.ndarray, dt: float) -
     raise ValueError(f"unknown growth law {law!r}")
 
 
-def _set_rates(rows, law: GrowthTable, lesions, rates, body, dt) -> None:
-    """Per-cell birth and death rates of the growing ``rows`` under ``law``."""
-    n = np.maximum(lesions.cells[rows], 1.0)
-    k = resolve_organ_map(law.capacity, body, 3e12)[lesions.organ[rows]]
-    g = step_net_rate(law.law, n, law.rate, k, dt)
-    rates.birth[rows] = law.death + np.maximum(g, 0.0)
-    rates.death[rows] = law.death + np.maximum(-g, 0.0)
-    rates.deterministic[rows] = law.mode == "deterministic"
+#: growth law -> its number in paget.ext.plugin_math.growth_rates
+LAW_CODES = {"exponential": 0, "logistic": 1, "gompertz": 2}
+
+#: per (colonization table, body): the arguments of growth_rates they set
+_GROWTH_ARGS: dict = {}
+
+
+def _law_args(law: GrowthTable, body) -> tuple:
+    """(law code, rate, turnover, capacity per organ, deterministic) of a law."""
+    return (LAW_CODES[law.law], float(law.rate), float(law.death),
+            resolve_organ_map(law.capacity, body, 3e12), law.mode == "deterministic")
+
+
+def _growth_args(col: ColonizationTable, body) -> tuple:
+    """``(split, *primary law, *metastasis law)`` for growth_rates, once per
+    (table, body): the metastases' law is a ``model_copy`` of the primary's,
+    which costs more than the step's arithmetic."""
+    def make():
+        primary_law, metastasis_law = col.growth, col.metastasis_law()
+        return (metastasis_law != primary_law, *_law_args(primary_law, body),
+                *_law_args(metastasis_law, body))
+    return once(_GROWTH_ARGS, (col, body), make)
 
 
 @hookimpl(tryfirst=True)
 def paget_growth(lesions, rates, config, body, dt):
-    col = config.colonization
-    primary_law, metastasis_law = col.growth, col.metastasis_law()
-    # growing rows only: dormant pools (most rows of a late table) and empty
-    # rows get 0
-    grows = ~lesions.dormant & (lesions.cells > 0)
-    rates.birth[:] = 0.0
-    rates.death[:] = 0.0
-    rates.deterministic[:] = primary_law.mode == "deterministic"
-    if metastasis_law == primary_law:
-        _set_rates(np.flatnonzero(grows), primary_law, lesions, rates, body, dt)
-    else:
-        primary = lesions.primary
-        _set_rates(np.flatnonzero(grows & primary), primary_law, lesions, rates, body, dt)
-        _set_rates(np.flatnonzero(grows & ~primary), metastasis_law, lesions, rates, body, dt)
+    # growing rows only (not dormant, cells > 0): step_net_rate of the row's law
+    # (the primary's or the metastases'), compiled; dormant pools (most rows of
+    # a late table) and empty rows get 0
+    plugin_math.growth_rates(lesions.dormant, lesions.cells, lesions.organ, lesions.primary,
+                             *_growth_args(config.colonization, body), float(dt),
+                             rates.birth, rates.death, rates.deterministic)
 
 
 @hookimpl(tryfirst=True)
 def paget_dormancy(lesions, rates, config):
     d_cfg = config.colonization.dormancy
-    rates.reactivation[:] = np.where(lesions.dormant, d_cfg.reactivation, 0.0)
-    rates.dormant_death[:] = np.where(lesions.dormant, d_cfg.death, 0.0)
+    plugin_math.dormancy_rates(lesions.dormant, d_cfg.reactivation, d_cfg.death,
+                               rates.reactivation, rates.dormant_death)
 
 
 def tropism_excess(config, body) -> np.ndarray | None:
@@ -318,15 +326,29 @@ def paget_check_config(config, body):
                 f"= {grow[k]:g} is more than die + grow = {f.die + f.grow:g}; lower the tropism")
 
 
+#: per (fate table, extravasation table, body): _grow_per_organ's array and the
+#: fates per organ
+_GROW: dict = {}
+
+
+def _grow_cached(config, body) -> tuple[np.ndarray | None, tuple]:
+    """:func:`_grow_per_organ` with the tropism's excess, and ``(die per organ,
+    dormant, grow per organ)``, once per (fate table, extravasation table,
+    body): the tables are frozen, so they never change."""
+    f, ex = config.colonization.fate, getattr(config, "extravasation", None)
+
+    def make():
+        grow = _grow_per_organ(config, body, tropism_excess(config, body))
+        if grow is None:
+            return None, (np.full(body.n_organs, float(f.die)), float(f.dormant),
+                          np.full(body.n_organs, float(f.grow)))
+        # grow x efficiency (x the tropism's excess), die the rest
+        return grow, (np.ascontiguousarray((f.die + f.grow) - grow, dtype=np.float64),
+                      float(f.dormant), np.ascontiguousarray(grow, dtype=np.float64))
+    return once(_GROW, (f, ex, body), make)
+
+
 @hookimpl(tryfirst=True)
 def paget_dtc_fate(fates, config, body):
-    f = config.colonization.fate
-    grow = _grow_per_organ(config, body, tropism_excess(config, body))
-    if grow is None:
-        fates[...] = (f.die, f.dormant, f.grow)
-        return
-    # per target organ (the fates' middle axis): grow x efficiency (x the
-    # tropism's excess), die the rest
-    fates[..., 0] = (f.die + f.grow) - grow
-    fates[..., 1] = f.dormant
-    fates[..., 2] = grow
+    # per target organ (the fates' middle axis): die, dormant, grow, compiled
+    plugin_math.fill_fates(fates, *_grow_cached(config, body)[1])

@@ -21,7 +21,9 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 # Defaults (not calibrated): 0.01 across the blood-brain barrier and 0.1
 # elsewhere are ASSUMPTIONS (illustrative round values, no published source).
@@ -69,4 +71,14 @@ def soil_times_tropism(cfg, body) -> np.ndarray:
 
 @hookimpl(tryfirst=True)
 def paget_extravasation(probability, config, body):
-    probability[:] = np.minimum(soil_times_tropism(config.extravasation, body), 1.0)[None, :]
+    plugin_math.fill_rows(_clipped(config.extravasation, body), probability)
+
+
+#: per (extravasation table, body): min(soil x tropism, 1) per organ
+_CLIPPED: dict = {}
+
+
+def _clipped(cfg, body) -> np.ndarray:
+    """``min(soil_times_tropism(cfg, body), 1)``, once per (table, body) (frozen tables)."""
+    return once(_CLIPPED, (cfg, body), lambda: np.ascontiguousarray(
+        np.minimum(soil_times_tropism(cfg, body), 1.0), dtype=np.float64))

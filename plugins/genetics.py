@@ -90,7 +90,9 @@ import numpy as np
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateVariable
 
 #: Traits that multiply a stage's value (neutral 1), and those that are a
@@ -371,52 +373,55 @@ def paget_update_state(lesions, state, config):
     """
     if len(lesions) == 0:
         return
-    eff = lesions.genotype | initial_mask(config)
-    effects = config.genetics._effects
-    lo, hi = eff.min(), eff.max()
-    if lo == hi:  # one genotype (always so before the first mutation): constants
-        one = {t: np.empty(1) for t in TRAITS}
-        _fill_traits(np.array([lo]), effects, one)
-        for t in TRAITS:
-            state.lesion[t].fill(one[t][0])
-        return
-    _fill_traits(eff, effects, {t: state.lesion[t] for t in TRAITS})
+    # _fill_traits of the effective genotypes, compiled (one pass over the rows)
+    plugin_math.genetics_traits(lesions.genotype, int(initial_mask(config)),
+                                *_flat_effects(config.genetics),
+                                tuple(state.lesion[t] for t in TRAITS))
 
 
-def _growing(lesions) -> np.ndarray:
-    return ~lesions.dormant & (lesions.cells > 0)
+#: per genetics table: its effects flattened for genetics_traits
+_FLAT: dict = {}
+
+
+def _flat_effects(table) -> tuple:
+    """``(bits, start, trait, factor, fraction)`` of ``table._effects``, the
+    arguments of ``plugin_math.genetics_traits``; once per table (frozen)."""
+    def make():
+        effects = table._effects
+        bits = np.array([b for b, _ in effects], dtype=np.uint64)
+        start = np.cumsum([0] + [len(ch) for _, ch in effects]).astype(np.int64)
+        trait = np.array([j for _, ch in effects for j, _ in ch], dtype=np.int64)
+        factor = np.array([f for _, ch in effects for _, f in ch], dtype=np.float64)
+        fraction = np.array([t in FRACTION_TRAITS for t in TRAITS], dtype=bool)
+        return bits, start, trait, factor, fraction
+    return once(_FLAT, (table,), make)
 
 
 @hookimpl
 def paget_growth(lesions, rates, state, config):
     """Mutation rate of growing rows; proliferation scales net growth, keeps turnover."""
-    grows = _growing(lesions)
-    rates.mutation[grows] = config.genetics.mutation_rate
-    p = state.lesion["proliferation"]
-    b, d = rates.birth, rates.death
-    scale = grows & (b > d) & (p != 1.0)
-    if scale.any():
-        b[scale] = d[scale] + (b[scale] - d[scale]) * p[scale]
+    plugin_math.genetics_growth(lesions.dormant, lesions.cells, state.lesion["proliferation"],
+                                config.genetics.mutation_rate, rates.mutation, rates.birth,
+                                rates.death)
 
 
 @hookimpl
 def paget_invasion(rates, state):
-    f = state.lesion["invasiveness"]
-    if (f != 1.0).any():
-        np.minimum(rates.invasive * f, 1.0, out=rates.invasive)
+    plugin_math.genetics_invasion(state.lesion["invasiveness"], rates.invasive)
 
 
 @hookimpl
 def paget_circulation(lesions, rates, state):
-    rates.ctc_survival *= state.lesion["circulation_survival"][lesions.row]
+    plugin_math.multiply_at(state.lesion["circulation_survival"], lesions.row, rates.ctc_survival)
 
 
 @hookimpl
 def paget_extravasation(sources, probability, state, body):
-    rows = sources.row
-    probability *= state.lesion["extravasation_factor"][rows][:, None]
-    probability[:, body.organ_index("bone")] *= state.lesion["bone_tropism"][rows]
-    np.clip(probability, 0.0, 1.0, out=probability)
+    # times the source rows' extravasation factor (bone: and bone tropism),
+    # clipped to [0, 1], compiled
+    plugin_math.genetics_extravasation(sources.row, state.lesion["extravasation_factor"],
+                                       state.lesion["bone_tropism"], body.organ_index("bone"),
+                                       probability)
 
 
 @hookimpl

@@ -40,6 +40,7 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.random import Draws
 from paget.state import StateRead, StateVariable
@@ -152,18 +153,13 @@ def paget_update_state(state, patients, config, t):
 def paget_growth(lesions, rates, state):
     if len(lesions) == 0:
         return
-    m = state.patient["growth_multiplier"][lesions.pidx]
-    b, d = rates.birth, rates.death
-    scale = ~lesions.dormant & (b > d) & (m != 1.0)
-    if scale.any():
-        b[scale] = d[scale] + (b[scale] - d[scale]) * m[scale]
+    # net growth times the patient's multiplier (birth > death, not dormant), compiled
+    plugin_math.heterogeneity_growth(lesions.dormant, lesions.pidx,
+                                     state.patient["growth_multiplier"], rates.birth, rates.death)
 
 
 @hookimpl
 def paget_intravasation(lesions, rates, state):
     if len(lesions) == 0:
         return
-    m = state.patient["shedding_multiplier"][lesions.pidx]
-    scale = m != 1.0
-    if scale.any():
-        rates.shed[scale] *= m[scale]
+    plugin_math.scale_by_patient(lesions.pidx, state.patient["shedding_multiplier"], rates.shed)

@@ -40,7 +40,9 @@ from pydantic import Field, model_serializer, model_validator
 
 from paget.config import Table, organ_map, resolve_organ_map
 from paget.errors import ConfigWarning, plural
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.random import Draws
 from paget.state import StateVariable
 
@@ -289,8 +291,8 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     if todo.any():
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
-    undiagnosed = np.isnan(diag) & alive
-    if undiagnosed.any():
+    if plugin_math.any_nan_where(diag, alive):
+        undiagnosed = np.isnan(diag) & alive
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
         if size_distribution(cfg) is None:
             need = np.full(n, float(cells_of_diameter(cfg.diameter)))
@@ -301,23 +303,34 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
             need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))
         diag[undiagnosed & (primary_cells >= need)] = t
     # ---- scans: at diagnosis, then every interval days
-    scan = alive & _on_schedule(t, diag, config.imaging.interval, dt)  # False where diag is NaN
-    if not scan.any():
+    # alive & _on_schedule(...), compiled; False where diag is NaN; None: no scan
+    scan = plugin_math.scan_due(float(t), diag, float(config.imaging.interval), float(dt), alive)
+    if scan is None:
         return
-    # per lesion (its rows are on one rank), then per patient over its ranks
-    first, size = lesion_totals(lesions)
-    pidx = lesions.pidx[first]
-    organ = lesions.organ[first]
-    seen = (size >= thresholds(config, body)[organ]) & scan[pidx]
-    counts = lesions.patient_sum(seen.astype(np.float64), rows=first, by_organ=True)
-    ps["imaged_lesions"][scan] = counts[scan]
-    dsum = lesions.patient_sum(np.where(seen, diameter_of_cells(size), 0.0), rows=first)
-    ps["imaged_diameter_sum"][scan] = dsum[scan]
-    ps["last_scan_time"][scan] = t
-    met = seen & ~lesions.primary[first]
-    distant = met & (organ != body.organ_index(body.lymph_node))
-    for name, shown in (("first_detected_metastasis_time", met),
-                        ("first_detected_distant_metastasis_time", distant)):
-        when = ps[name]
-        when[(lesions.patient_sum(shown.astype(np.float64), rows=first) > 0)
-             & np.isnan(when)] = t
+    # per lesion (its rows are on one rank), compiled; then per patient over its
+    # ranks (collective: four sums, in this order on every rank)
+    first, seen, diameter, met, distant = plugin_math.imaging_scan_terms(
+        lesions.dormant, lesions.cells, lesions.lesion_cells, lesions.lesion, lesions.primary,
+        lesions.organ, lesions.pidx, _thresholds(config, body), scan,
+        body.organ_index(body.lymph_node), DIAMETER_SCALE)
+    counts = lesions.patient_sum(seen, rows=first, by_organ=True)
+    dsum = lesions.patient_sum(diameter, rows=first)
+    met_sum = lesions.patient_sum(met, rows=first)
+    distant_sum = lesions.patient_sum(distant, rows=first)
+    plugin_math.imaging_write(scan, counts, dsum, met_sum, distant_sum, float(t),
+                              ps["imaged_lesions"], ps["imaged_diameter_sum"],
+                              ps["last_scan_time"], ps["first_detected_metastasis_time"],
+                              ps["first_detected_distant_metastasis_time"])
+
+
+#: pi x cells per mm^3, as diameter_of_cells divides by it
+DIAMETER_SCALE = np.pi * CELLS_PER_MM3
+
+#: per (imaging table, body): thresholds(), which never changes (frozen tables)
+_THRESHOLDS: dict = {}
+
+
+def _thresholds(config, body) -> np.ndarray:
+    """:func:`thresholds` once per (imaging table, body)."""
+    return once(_THRESHOLDS, (config.imaging, body), lambda: np.ascontiguousarray(
+        thresholds(config, body), dtype=np.float64))

@@ -54,6 +54,7 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.state import StateRead, StateVariable
 
@@ -128,8 +129,10 @@ def paget_circulation(lesions, rates, state, config):
     cfg = config.immune
     if len(lesions) == 0 or cfg.competence == 0.0 or cfg.ctc_kill == 0.0:
         return
-    v = visibility(lesions, state, config)
-    rates.ctc_survival *= np.maximum(1.0 - cfg.ctc_kill * v, 0.0)
+    # times max(1 - ctc_kill x visibility, 0), compiled
+    plugin_math.immune_ctc_survival(lesions.pidx, state.patient["immune_competence"],
+                                    state.lesion.get("immune_evasion"), lesions.row,
+                                    cfg.competence, cfg.ctc_kill, rates.ctc_survival)
 
 
 @hookimpl(trylast=True)
@@ -137,4 +140,8 @@ def paget_growth(lesions, rates, state, config):
     cfg = config.immune
     if len(lesions) == 0 or cfg.competence == 0.0 or cfg.lesion_kill == 0.0:
         return
-    apply_lesion_kill(lesions, rates, state, config, visibility(lesions, state, config))
+    # apply_lesion_kill with the rows' visibility, compiled
+    plugin_math.immune_lesion_kill(lesions.dormant, lesions.cells, lesions.lesion_cells,
+                                   lesions.pidx, state.patient["immune_competence"],
+                                   state.lesion.get("immune_evasion"), lesions.row,
+                                   cfg.competence, cfg.lesion_kill, cfg.half_size, rates.death)

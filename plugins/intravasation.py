@@ -35,10 +35,10 @@ relation of :mod:`paget.plugins.level` gives for it instead of ``rate``.
 """
 from __future__ import annotations
 
-import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.plugins import level
 
@@ -80,21 +80,17 @@ def paget_check_config(config):
 def paget_intravasation(lesions, rates, config):
     cfg = config.intravasation
     m = level.shedding_rate(config)
-    sheds = ~lesions.dormant
-    if not cfg.metastases_shed:
-        sheds &= lesions.primary
-    n = np.where(sheds, lesions.cells * rates.invasive, 0.0)
-    if not lesions.single_clone:
+    # n = cells x invasive on the shedding rows, and m n^alpha, compiled
+    n = plugin_math.shed_terms(lesions.dormant, lesions.primary, lesions.cells, rates.invasive,
+                               cfg.metastases_shed, lesions.single_clone, m, cfg.exponent,
+                               rates.shed)
+    if n is not None:
         # A lesion of several clones spans several rows: the law applies to the
         # lesion, m (sum f N)^alpha, shared among its rows in proportion to
         # their invasive cells (rejected: the law per row, which would make a
         # lesion shed more merely for holding more clones, as sum N_i^alpha >=
         # (sum N_i)^alpha for alpha < 1).
-        total = lesions.lesion_sum(n)
-        scale = np.power(total, cfg.exponent - 1.0, where=total > 0, out=np.zeros_like(total))
-        rates.shed[:] = m * n * scale
-    else:
-        rates.shed[:] = m * np.power(n, cfg.exponent, where=n > 0, out=np.zeros_like(n))
+        plugin_math.shed_scale(n, lesions.lesion_sum(n), m, cfg.exponent - 1.0, rates.shed)
     # the engine integrates the rate over the step's growth (N^alpha grows as
     # e^{alpha (b - d) s}; paget.engine.loop.step_shed_rate)
     rates.shed_exponent[:] = cfg.exponent

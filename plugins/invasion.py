@@ -8,7 +8,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 
 class InvasionTable(Table):
@@ -29,5 +31,13 @@ def paget_config_tables():
 
 @hookimpl(tryfirst=True)
 def paget_invasion(lesions, rates, config, body):
-    per_organ = resolve_organ_map(config.invasion.fraction, body, 1.0)
-    rates.invasive[:] = per_organ[lesions.organ]
+    plugin_math.per_organ_rows(_fractions(config.invasion, body), lesions.organ, rates.invasive)
+
+
+#: per (invasion table, body): the invasive fraction per organ
+_FRACTIONS: dict = {}
+
+
+def _fractions(cfg: InvasionTable, body):
+    """The invasive fraction per organ, once per (table, body) (frozen tables)."""
+    return once(_FRACTIONS, (cfg, body), lambda: resolve_organ_map(cfg.fraction, body, 1.0))

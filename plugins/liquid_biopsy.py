@@ -31,6 +31,7 @@ from pydantic import Field
 from scipy import special
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.random import poisson_quantile
 from paget.state import StateVariable
@@ -146,16 +147,26 @@ def paget_update_state(state, patients, config, dt, draws):
     if not alive.any():
         return
     ps, cfg = state.patient, config.liquid_biopsy
+    ln2 = _LN2
     if dt > 0:   # dt = 0 (time 0, before any step): no CTC shed yet, the defaults hold
-        conc = ctc_concentration(patients.ctc_shed / dt, cfg)
+        # ctc_concentration and the draw's mean, compiled
+        conc, mean = plugin_math.ctc_means(np.asarray(patients.ctc_shed), float(dt),
+                                           cfg.ctc_half_life / 24.0, ln2, cfg.blood_volume,
+                                           cfg.draw_volume)
         u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
-        count = poisson_quantile(u, conc * cfg.draw_volume)
-        ps["ctc_blood"][alive] = conc[alive]
-        ps["ctc_per_7_5ml"][alive] = count[alive]
-        ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
-    ps["ctdna_fraction"][alive] = ctdna_fraction(patients.cell_death, cfg)[alive]
+        plugin_math.liquid_biopsy_write(alive, conc, poisson_quantile(u, mean),
+                                        cfg.positive_threshold, ps["ctc_blood"],
+                                        ps["ctc_per_7_5ml"], ps["ctc_positive"])
     # the marker is measured at time 0 too (its baseline, with the noise of step 0's draw)
     b = config.biomarker
     z = special.ndtri(draws.uniform_patients(patients, "biomarker.noise"))
-    level = (b.baseline + b.per_cell * patients.burden) * np.exp(b.cv * z - 0.5 * b.cv ** 2)
-    ps["biomarker"][alive] = level[alive]
+    # ctdna_fraction and the marker's level, compiled
+    plugin_math.ctdna_biomarker(alive, np.asarray(patients.cell_death), cfg.ctdna_release,
+                                cfg.ctdna_half_life / MINUTES_PER_DAY, ln2, cfg.plasma_volume,
+                                cfg.normal_cfdna, z, b.baseline, b.per_cell,
+                                np.asarray(patients.burden), b.cv, 0.5 * b.cv ** 2,
+                                ps["ctdna_fraction"], ps["biomarker"])
+
+
+#: ln 2 as ``np.log(2.0)`` gives it (the functions above divide by it)
+_LN2 = float(np.log(2.0))

@@ -87,7 +87,9 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table, organ_map, resolve_organ_map
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateRead, StateVariable
 
 #: Cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ].
@@ -211,27 +213,45 @@ def niche_step(niche: np.ndarray, signal: np.ndarray, weight: np.ndarray,
     return target + (niche - target) * np.exp(-k * dt)
 
 
+#: 4 pi x cells per mm^3: a sphere of ``cells`` has radius cbrt(3 cells / SPHERE) mm
+SPHERE = 4.0 * np.pi * CELLS_PER_MM3
+
+
 @hookimpl
 def paget_update_state(lesions, state, patients, config, body, dt):
     cfg = config.microenvironment
     if len(lesions):
-        state.lesion["hypoxia"][:] = hypoxia_index(lesions, state.lesion.get("vascular"), cfg)
+        # hypoxia_index, compiled
+        plugin_math.hypoxia_rows(lesions.dormant, lesions.lesion_cells,
+                                 state.lesion.get("vascular"), cfg.diffusion_limit_mm, SPHERE,
+                                 cfg.vascular_hypoxia, state.lesion["hypoxia"])
     alive = np.asarray(patients.alive)
     # the burden from the table (not patients.burden, which is 0 before the
     # first step ends): whole numbers, exact sums in any order
-    growing = ~lesions.dormant
-    burden = lesions.patient_sum(np.where(growing, lesions.cells, 0.0))
-    inflammation = state.patient["inflammation"]
-    inflammation[alive] = (burden / (burden + cfg.inflammation_half_burden))[alive]
-    weight = resolve_organ_map(cfg.tropism, body, 0.0)
+    burden = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells))
+    plugin_math.inflammation_update(burden, cfg.inflammation_half_burden, alive,
+                                    state.patient["inflammation"])
+    weight = _weight(cfg, body)
     niche = state.patient["niche"]
-    if not weight.any() and not niche.any():
+    if weight is None and not niche.any():
         return
-    growing &= lesions.primary
-    primary = lesions.patient_sum(np.where(growing, lesions.cells, 0.0))
-    signal = primary / (primary + cfg.niche_half_size)
-    new = niche_step(niche, signal, weight, cfg, dt)
-    niche[alive] = new[alive]
+    primary = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells,
+                                                            lesions.primary))
+    # niche_step for the alive patients, compiled
+    plugin_math.niche_update(niche, primary, resolve_organ_map(cfg.tropism, body, 0.0),
+                             cfg.niche_half_size, cfg.niche_build, cfg.niche_decay, float(dt),
+                             alive)
+
+
+#: per (microenvironment table, body): whether the tropism weights any organ
+_WEIGHTS: dict = {}
+
+
+def _weight(cfg: MicroenvironmentTable, body) -> bool | None:
+    """True if ``cfg.tropism`` weights some organ of ``body``, else None (once
+    per table and body: tables are frozen)."""
+    return once(_WEIGHTS, (cfg, body),
+                lambda: True if resolve_organ_map(cfg.tropism, body, 0.0).any() else None)
 
 
 def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable) -> None:
@@ -257,17 +277,15 @@ def extravasation_factor(sources, state, cfg: MicroenvironmentTable) -> np.ndarr
 @hookimpl(trylast=True)
 def paget_extravasation(sources, probability, state, config):
     cfg = config.microenvironment
-    np.minimum(probability * extravasation_factor(sources, state, cfg), 1.0, out=probability)
+    # min(probability x extravasation_factor, 1), compiled
+    plugin_math.niche_extravasation(sources.pidx, state.patient["niche"],
+                                    state.patient["inflammation"], cfg.niche_extravasation,
+                                    cfg.inflammation_extravasation, probability)
 
 
 @hookimpl
 def paget_dtc_fate(sources, fates, state, config):
     cfg = config.microenvironment
-    niche = state.patient["niche"][sources.pidx]  # (m, n_organs)
-    if cfg.niche_colonization == 0 or not niche.any():
-        return
-    die, grow = fates[..., 0], fates[..., 2]
-    new_grow = np.minimum(grow + die, grow * (1.0 + cfg.niche_colonization * niche))
-    shift = new_grow - grow
-    fates[..., 0] = np.maximum(die - shift, 0.0)  # rounding only
-    fates[..., 2] = new_grow
+    # where a source's patient has a niche: grow x (1 + gain niche), at most
+    # grow + die, die the rest (its max with 0: rounding only), compiled
+    plugin_math.niche_fates(sources.pidx, state.patient["niche"], cfg.niche_colonization, fates)

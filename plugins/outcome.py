@@ -35,6 +35,7 @@ from pydantic import Field
 
 from paget.config import Table
 from paget.errors import ConfigError
+from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.state import StateVariable
 
@@ -136,20 +137,20 @@ def detectable(lesions, cells: float) -> np.ndarray:
 @hookimpl
 def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     cfg = config.outcome
-    alive = np.asarray(patients.alive)
     ps = state.patient
-    # lesions, then per patient over the ranks holding it (collective: every rank)
-    first = detectable(lesions, cfg.detectable_cells)
-    counts = lesions.patient_sum(np.ones(first.size), rows=first, by_organ=True)
-    # detectable metastases per (patient, organ): all of them, and outside the
-    # regional nodes (two collective sums a step, not three)
-    by_organ = lesions.patient_sum((~lesions.primary[first]).astype(np.float64), rows=first,
-                                   by_organ=True)
-    metastases = by_organ.sum(axis=1)
-    distant_metastases = metastases - by_organ[:, body.organ_index(body.lymph_node)]
-    ps["detectable_lesions"][alive] = counts[alive]
-    for name, n in (("first_detectable_metastasis_time", metastases),
-                    ("first_detectable_distant_metastasis_time", distant_metastases)):
-        when = ps[name]
-        when[alive & (n > 0) & np.isnan(when)] = t_end
-    dying |= alive & (np.asarray(patients.burden) >= cfg.lethal_cells)
+    # the lesions' first rows (detectable), compiled; then per patient over the
+    # ranks holding it (collective: every rank): all detectable lesions, and
+    # the metastases among them, per organ (two collective sums a step)
+    first, ones, metastasis = plugin_math.detectable_rows(
+        lesions.dormant, lesions.cells, lesions.lesion_cells, lesions.lesion, lesions.primary,
+        float(cfg.detectable_cells))
+    counts = lesions.patient_sum(ones, rows=first, by_organ=True)
+    by_organ = lesions.patient_sum(metastasis, rows=first, by_organ=True)
+    # per alive patient, compiled: the counts, the first (distant) metastasis
+    # times, death at the lethal burden
+    plugin_math.outcome_update(counts, by_organ, body.organ_index(body.lymph_node),
+                               np.asarray(patients.alive), ps["detectable_lesions"],
+                               ps["first_detectable_metastasis_time"],
+                               ps["first_detectable_distant_metastasis_time"],
+                               np.asarray(patients.burden), float(cfg.lethal_cells),
+                               float(t_end), dying)

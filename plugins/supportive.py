@@ -27,7 +27,9 @@ import numpy as np
 from pydantic import Field
 
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.random import poisson_quantile
 from paget.state import StateVariable
 
@@ -103,18 +105,23 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
     if not alive.any():
         return
     cfg, ps = config.supportive, state.patient
-    per_organ = lesions.patient_sum(np.where(lesions.dormant, 0.0, lesions.cells),
-                                    by_organ=True)
-    organ = {name: per_organ[:, body.organ_index(name)] for name in ("brain", "liver", "bone")}
-    burden = np.asarray(patients.burden)
-    score = np.maximum(0.0, np.log10(np.maximum(burden, 1.0) / cfg.load_cells))
-    for name in ("brain", "liver", "bone"):
-        score += getattr(cfg, name) * (organ[name] >= cfg.organ_cells)
-    rate = cfg.skeletal_event_rate * organ["bone"] / 1e9 * dt
-    if cfg.bone_agent:
-        rate *= cfg.bone_agent_factor
+    # keyed uniforms: the same whatever is drawn before them
     u = draws.uniform_patients(patients, "supportive.skeletal")
-    events = poisson_quantile(u, rate)
-    ps["symptom_burden"][alive] = score[alive]
-    ps["performance_status"][alive] = np.minimum(4, np.floor(score[alive])).astype(np.int64)
-    ps["skeletal_events"][alive] += events[alive]
+    per_organ = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells),
+                                    by_organ=True)
+    # the symptom burden and performance status (written for the alive
+    # patients) and the skeletal events' means, compiled
+    rate = plugin_math.supportive_update(
+        per_organ, *_organs(body), np.asarray(patients.burden), alive, cfg.load_cells,
+        cfg.organ_cells, cfg.brain, cfg.liver, cfg.bone, cfg.skeletal_event_rate, float(dt),
+        cfg.bone_agent, cfg.bone_agent_factor, ps["symptom_burden"], ps["performance_status"])
+    plugin_math.add_where(alive, poisson_quantile(u, rate), ps["skeletal_events"])
+
+
+#: the brain's, liver's and bone's organ indices, per body
+_ORGANS: dict = {}
+
+
+def _organs(body) -> tuple[int, int, int]:
+    return once(_ORGANS, (body,), lambda: tuple(body.organ_index(name)
+                                                for name in ("brain", "liver", "bone")))

@@ -26,7 +26,9 @@ from pydantic import Field
 
 from paget.body import Body
 from paget.config import Table
+from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 
 #: The serosal cavity each organ lies in, and the share of the organ inside it
 #: (anatomy: Standring S, ed. (2016) Gray's Anatomy, 41st ed. [RECALLED]):
@@ -98,14 +100,24 @@ def paget_intravasation(lesions, rates, config, body):
     """The share ``exfoliation`` of a primary's shed cells goes into its cavity;
     the rest split over lymph and blood as intravasation set them (trylast:
     after ``lymph_fraction`` is set)."""
-    share = exfoliation(body, config.transcoelomic)
-    if not share.any():
+    share = _exfoliation(body, config.transcoelomic)
+    if share is None:
         return
-    d = np.where(lesions.primary & ~lesions.dormant, share[lesions.organ], 0.0)
-    rows = np.flatnonzero(d)
-    if rows.size:
-        rates.direct_fraction[rows] = d[rows]
-        rates.lymph_fraction[rows] *= 1.0 - d[rows]
+    plugin_math.direct_shares(lesions.primary, lesions.dormant, lesions.organ, share,
+                              rates.direct_fraction, rates.lymph_fraction)
+
+
+#: per (body, transcoelomic table): exfoliation(), None where it is 0 everywhere
+_SHARES: dict = {}
+
+
+def _exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray | None:
+    """:func:`exfoliation` once per (body, table) (frozen tables); None where no
+    organ exfoliates."""
+    def make():
+        share = exfoliation(body, cfg)
+        return share if share.any() else None
+    return once(_SHARES, (body, cfg), make)
 
 
 @hookimpl(wrapper=True)

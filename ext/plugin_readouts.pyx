@@ -1,0 +1,615 @@
+# cython: freethreading_compatible = False
+"""The built-in plugins' per-patient readouts: outcome, supportive care, microenvironment, imaging, liquid biopsy.
+
+Part of ``paget.ext.plugin_math`` (which re-exports it; see there): the same
+float64 results as the NumPy each function replaces, to the bit."""
+from libc.math cimport ceil, floor
+from libc.stdint cimport int16_t, int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cimport numpy as cnp
+from plugin_support cimport (
+    Loop, array_data, array_size, loop_of, mix64, np_max, np_min, vec, vec_scalar,
+)
+
+cnp.import_array()
+cnp.import_ufunc()
+
+cdef Loop LOG = loop_of(np.log)
+cdef Loop LOG10 = loop_of(np.log10)
+cdef Loop LOG1P = loop_of(np.log1p)
+cdef Loop EXPM1 = loop_of(np.expm1)
+cdef Loop EXP = loop_of(np.exp)
+cdef Loop CBRT = loop_of(np.cbrt)
+cdef Loop POWER = loop_of(np.power)
+cdef Loop _LOOPS[7]
+_LOOPS[:] = [LOG, LOG10, LOG1P, EXPM1, EXP, CBRT, POWER]
+
+
+
+def numpy_loop(str name, double[::1] x, double[::1] out, object scalar=None):
+    """``out[:] = np.<name>(x)`` (or ``np.<name>(x, scalar)``) through the inner loop
+    this module calls; for the tests, which compare it with NumPy's own call."""
+    cdef Loop L
+    loops = {"log": 0, "log10": 1, "log1p": 2, "expm1": 3, "exp": 4, "cbrt": 5, "power": 6}
+    if name not in loops:
+        raise ValueError(f"numpy_loop: name must be one of {', '.join(loops)}, got {name!r}")
+    if x.shape[0] != out.shape[0]:
+        raise ValueError(f"numpy_loop: x has {x.shape[0]} values, out {out.shape[0]}")
+    L = _LOOPS[loops[name]]
+    if (scalar is None) != (name != "power"):
+        raise ValueError("numpy_loop: scalar is the second argument of power, and of it alone")
+    if x.shape[0] == 0:
+        return
+    if name == "power":
+        vec_scalar(L, &x[0], float(scalar), &out[0], x.shape[0])
+    else:
+        vec(L, &x[0], &out[0], x.shape[0])
+
+# --------------------------------------------------------------------------
+# outcome
+
+def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double threshold):
+    """The first half of ``outcome.paget_outcome``: ``outcome.detectable`` and the
+    values of its two sums.
+
+    Returns ``(rows, ones, metastasis)``: the rows (intp), one per lesion of at
+    least ``threshold`` cells, that lesion's first growing row (not dormant,
+    cells > 0), in row order; ``np.ones(rows.size)``; and
+    ``(~primary[rows]).astype(np.float64)``.
+    """
+    cdef Py_ssize_t N = array_size(cells, "cells"), i, m = 0, cap, h
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef Py_ssize_t *big
+    cdef uint64_t *keys
+    cdef cnp.npy_bool *used
+    cdef cnp.ndarray rows, ones, metastasis
+    cdef Py_ssize_t *r
+    cdef double *o
+    cdef double *mt
+    cdef Py_ssize_t n_big = 0
+    big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
+    if big == NULL:
+        raise MemoryError()
+    keys = NULL
+    used = NULL
+    try:
+        for i in range(N):
+            if not dor[i] and c[i] > 0 and lc[i] >= threshold:
+                big[n_big] = i
+                n_big += 1
+        if n_big > 1:
+            # keep each lesion's first row (np.unique(..., return_index=True), sorted):
+            # an open-addressing set of the lesion ids seen, rows in order
+            cap = 16
+            while cap < 2 * n_big:
+                cap *= 2
+            keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+            used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+            if keys == NULL or used == NULL:
+                raise MemoryError()
+            for h in range(cap):
+                used[h] = 0
+            for i in range(n_big):
+                h = <Py_ssize_t>(mix64(les[big[i]]) & <uint64_t>(cap - 1))
+                while used[h] and keys[h] != les[big[i]]:
+                    h = (h + 1) & (cap - 1)
+                if not used[h]:
+                    used[h] = 1
+                    keys[h] = les[big[i]]
+                    big[m] = big[i]
+                    m += 1
+        else:
+            m = n_big
+        rows = np.empty(m, dtype=np.intp)
+        ones = np.empty(m, dtype=np.float64)
+        metastasis = np.empty(m, dtype=np.float64)
+        r = <Py_ssize_t *>array_data(rows, cnp.NPY_INTP, m, "rows")
+        o = <double *>array_data(ones, cnp.NPY_DOUBLE, m, "ones")
+        mt = <double *>array_data(metastasis, cnp.NPY_DOUBLE, m, "metastasis")
+        for i in range(m):
+            r[i] = big[i]
+            o[i] = 1.0
+            mt[i] = 0.0 if pri[big[i]] else 1.0
+    finally:
+        free(big)
+        free(keys)
+        free(used)
+    return rows, ones, metastasis
+
+
+def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions,
+                   first_metastasis, first_distant, burden, double lethal, double t_end,
+                   dying):
+    """The second half of ``outcome.paget_outcome``, per patient, in place.
+
+    ``counts`` and ``by_organ`` (float64, (P, n_organs)): the detectable lesions
+    and metastases per (patient, organ); ``lymph``: the regional nodes' organ
+    index.  For each ``alive`` patient: ``detectable_lesions`` (int64, (P,
+    n_organs)) = ``counts``; the first time of a metastasis (any; outside the
+    regional nodes) set to ``t_end`` where there is one now and it is NaN;
+    ``dying`` |= ``burden >= lethal``.  The metastases' sums over organs are of
+    whole numbers, exact in any order, as NumPy's.
+    """
+    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *cn
+    cdef const double *bo
+    cdef int64_t *dl
+    cdef double *fm = <double *>array_data(first_metastasis, cnp.NPY_DOUBLE, P, "first_metastasis")
+    cdef double *fd = <double *>array_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
+    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef cnp.npy_bool *dy = <cnp.npy_bool *>array_data(dying, cnp.NPY_BOOL, P, "dying")
+    cdef double met, distant
+    O = array_size(counts, "counts") // P if P else 0
+    if O * P != array_size(counts, "counts"):
+        raise ValueError(f"counts: expected (P = {P}, n_organs) values, got {array_size(counts, 'counts')}")
+    if not 0 <= lymph < O and P:
+        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
+    cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    bo = <const double *>array_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
+    dl = <int64_t *>array_data(detectable_lesions, cnp.NPY_INT64, P * O, "detectable_lesions")
+    for p in range(P):
+        if not al[p]:
+            continue
+        met = 0.0
+        for j in range(O):
+            dl[p * O + j] = <int64_t>cn[p * O + j]
+            met = met + bo[p * O + j]
+        distant = met - bo[p * O + lymph]
+        if met > 0 and fm[p] != fm[p]:
+            fm[p] = t_end
+        if distant > 0 and fd[p] != fd[p]:
+            fd[p] = t_end
+        if bu[p] >= lethal:
+            dy[p] = 1
+
+# --------------------------------------------------------------------------
+# shared
+
+def growing_cells(dormant, cells, primary=None):
+    """``np.where(dormant, 0.0, cells)`` (new float64 array); with ``primary``,
+    ``np.where(~dormant & primary, cells, 0.0)``."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), i
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const cnp.npy_bool *pri = NULL
+    cdef cnp.ndarray out = np.empty(N, dtype=np.float64)
+    cdef double *o = <double *>array_data(out, cnp.NPY_DOUBLE, N, "out")
+    if primary is not None:
+        pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    for i in range(N):
+        o[i] = 0.0 if dor[i] or (pri != NULL and not pri[i]) else c[i]
+    return out
+
+# --------------------------------------------------------------------------
+# supportive
+
+def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
+                      alive, double load_cells, double organ_cells, double w_brain,
+                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
+                      bint bone_agent, double bone_agent_factor, symptom_burden,
+                      performance_status):
+    """``supportive.paget_update_state`` but for the skeletal events' draws.
+
+    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
+    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
+    load_cells))`` plus each of brain, liver and bone's weight where its organ
+    holds ``organ_cells`` or more, and the performance status ``min(4,
+    floor(score))``, both written for the ``alive`` patients.  Returns the
+    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
+    agent's factor), float64 (P,).
+    """
+    cdef Py_ssize_t P = array_size(alive, "alive"), p, O
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *sb = <double *>array_data(symptom_burden, cnp.NPY_DOUBLE, P, "symptom_burden")
+    cdef int64_t *ps = <int64_t *>array_data(performance_status, cnp.NPY_INT64, P,
+                                        "performance_status")
+    cdef const double *po
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    cdef double *r = <double *>array_data(rate, cnp.NPY_DOUBLE, P, "rate")
+    cdef double *score
+    cdef double s
+    O = array_size(per_organ, "per_organ") // P if P else 0
+    if O * P != array_size(per_organ, "per_organ"):
+        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
+                         f"{array_size(per_organ, 'per_organ')}")
+    for name, k in (("brain", brain), ("liver", liver), ("bone", bone)):
+        if P and not 0 <= k < O:
+            raise IndexError(f"supportive_update: {name} organ {k} outside [0, {O})")
+    po = <const double *>array_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ")
+    if P == 0:
+        return rate
+    score = <double *>malloc(P * sizeof(double))
+    if score == NULL:
+        raise MemoryError()
+    try:
+        for p in range(P):
+            score[p] = np_max(bu[p], 1.0) / load_cells
+        vec(LOG10, score, score, P)
+        for p in range(P):
+            s = np_max(0.0, score[p])
+            s = s + w_brain * (1.0 if po[p * O + brain] >= organ_cells else 0.0)
+            s = s + w_liver * (1.0 if po[p * O + liver] >= organ_cells else 0.0)
+            s = s + w_bone * (1.0 if po[p * O + bone] >= organ_cells else 0.0)
+            r[p] = skeletal_event_rate * po[p * O + bone] / 1e9 * dt
+            if bone_agent:
+                r[p] = r[p] * bone_agent_factor
+            if al[p]:
+                sb[p] = s
+                ps[p] = <int64_t>np_min(4.0, floor(s))
+    finally:
+        free(score)
+    return rate
+
+
+def add_where(mask, values, out):
+    """``out[mask] += values[mask]`` for int64 ``values`` and ``out``."""
+    cdef Py_ssize_t P = array_size(mask, "mask"), p
+    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
+    cdef const int64_t *v = <const int64_t *>array_data(values, cnp.NPY_INT64, P, "values")
+    cdef int64_t *o = <int64_t *>array_data(out, cnp.NPY_INT64, P, "out")
+    for p in range(P):
+        if m[p]:
+            o[p] += v[p]
+
+# --------------------------------------------------------------------------
+# microenvironment
+
+def hypoxia_rows(dormant, lesion_cells, vascular, double diffusion_limit_mm,
+                 double sphere, double vascular_hypoxia, out):
+    """``microenvironment.hypoxia_index``, written into ``out`` (float64, per row).
+
+    Dormant rows 0; each growing row the hypoxic fraction of a sphere of its
+    lesion's cells (``microenvironment.hypoxic_fraction``: radius ``cbrt(3 cells /
+    sphere)``, ``sphere`` = 4 pi x cells per mm^3 as that function computes it) times
+    ``vascular_hypoxia`` where its lesion is vascular (``vascular`` bool per
+    row, or None: all vascular), else 1.
+    """
+    cdef Py_ssize_t N = array_size(dormant, "dormant"), i, m = 0, j
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const cnp.npy_bool *vas = NULL
+    cdef double *o = <double *>array_data(out, cnp.NPY_DOUBLE, N, "out")
+    cdef double *x
+    cdef Py_ssize_t *rows
+    cdef double core, level
+    if vascular is not None:
+        vas = <const cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    if N == 0:
+        return
+    x = <double *>malloc(N * sizeof(double))
+    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    if x == NULL or rows == NULL:
+        free(x)
+        free(rows)
+        raise MemoryError()
+    try:
+        for i in range(N):
+            o[i] = 0.0
+            if not dor[i]:
+                rows[m] = i
+                x[m] = 3.0 * lc[i] / sphere
+                m += 1
+        vec(CBRT, x, x, m)                          # the radius, mm
+        j = 0
+        for i in range(m):
+            # core = clip(1 - L / radius, 0, 1), 1 - 1 = 0 where the radius is 0
+            core = 1.0 - (diffusion_limit_mm / x[i] if x[i] > 0 else 1.0)
+            core = np_min(np_max(core, 0.0), 1.0)
+            x[i] = core
+            if core > 0:                             # the cube only where there is a core
+                rows[j], rows[i] = rows[i], rows[j]
+                x[j], x[i] = x[i], x[j]
+                j += 1
+        vec_scalar(POWER, x, 3.0, x, j)
+        for i in range(m):
+            level = vascular_hypoxia if vas == NULL or vas[rows[i]] else 1.0
+            o[rows[i]] = (x[i] if i < j else 0.0) * level
+    finally:
+        free(x)
+        free(rows)
+
+
+def inflammation_update(burden, double half_burden, alive, inflammation):
+    """``inflammation[alive] = (burden / (burden + half_burden))[alive]``."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *inf = <double *>array_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
+    for p in range(P):
+        if al[p]:
+            inf[p] = bu[p] / (bu[p] + half_burden)
+
+
+def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
+                 double dt, alive):
+    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
+    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
+    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O = array_size(weight, "weight"), q
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *pc = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
+    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    cdef double *e
+    cdef double *target
+    cdef double signal, a, k
+    if P * O == 0:
+        return
+    e = <double *>malloc(2 * P * O * sizeof(double))
+    if e == NULL:
+        raise MemoryError()
+    target = e + P * O
+    try:
+        for p in range(P):
+            signal = pc[p] / (pc[p] + half_size)
+            for j in range(O):
+                q = p * O + j
+                a = build * signal * w[j]
+                k = a + decay
+                target[q] = a / k if k > 0 else 0.0
+                e[q] = (-k) * dt
+        vec(EXP, e, e, P * O)
+        for p in range(P):
+            if al[p]:
+                for j in range(O):
+                    q = p * O + j
+                    n[q] = target[q] + (n[q] - target[q]) * e[q]
+    finally:
+        free(e)
+
+# --------------------------------------------------------------------------
+# imaging
+
+def scan_due(double t, start, double interval, double dt, alive):
+    """``alive & imaging._on_schedule(t, start, interval, dt)`` (bool (P,)), or None
+    where no patient has a visit in [t, t + dt).  ``start`` float64 (P,), NaN
+    where no schedule has begun."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *s = <const double *>array_data(start, cnp.NPY_DOUBLE, P, "start")
+    cdef cnp.ndarray out = np.zeros(P, dtype=np.bool_)
+    cdef cnp.npy_bool *o = <cnp.npy_bool *>array_data(out, cnp.NPY_BOOL, P, "out")
+    cdef double since, k, visit, hi = t + dt - 1e-9, lo = t - 1e-9
+    cdef bint any_due = False
+    for p in range(P):
+        if not al[p]:
+            continue
+        since = t - s[p]
+        if interval <= 0:
+            o[p] = since >= 0 and since < dt
+        else:
+            k = ceil(np_max(since, 0.0) / interval - 1e-9)
+            visit = s[p] + k * interval
+            o[p] = since >= -1e-9 and visit < hi and visit >= lo
+        any_due = any_due or o[p]
+    return out if any_due else None
+
+
+def any_nan_where(values, mask):
+    """``(np.isnan(values) & mask).any()``."""
+    cdef Py_ssize_t P = array_size(mask, "mask"), p
+    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
+    cdef const double *v = <const double *>array_data(values, cnp.NPY_DOUBLE, P, "values")
+    for p in range(P):
+        if m[p] and v[p] != v[p]:
+            return True
+    return False
+
+def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pidx, thresholds,
+                       scan, Py_ssize_t lymph, double diameter_scale):
+    """The per-lesion terms of ``imaging.paget_update_state``'s scan.
+
+    One term per lesion with growing rows (not dormant, cells > 0), at its first
+    such row (in row order; ``imaging.lesion_totals`` lists them by lesion id,
+    and the patient sums they feed are exact in any order): its size is
+    ``lesion_cells`` there; ``seen`` where the size reaches its organ's
+    ``thresholds`` and its patient is in ``scan``.  Returns ``(rows, seen,
+    diameter, metastasis, distant)``: rows (intp), then float64 0/1 flags and
+    the diameter ``cbrt(6 size / diameter_scale)`` mm of the seen lesions (0
+    for the others); ``diameter_scale`` = pi x cells per mm^3.  ``lymph``: the
+    regional nodes' organ.
+    """
+    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(scan, "scan")
+    cdef Py_ssize_t O = array_size(thresholds, "thresholds"), i, j, m = 0, cap, h, q
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const int16_t *org = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const double *thr = <const double *>array_data(thresholds, cnp.NPY_DOUBLE, O, "thresholds")
+    cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>array_data(scan, cnp.NPY_BOOL, P, "scan")
+    cdef Py_ssize_t *first = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
+    cdef double *x = <double *>malloc((N if N else 1) * sizeof(double))
+    cdef Py_ssize_t *which = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
+    cdef uint64_t *keys = NULL
+    cdef cnp.npy_bool *used = NULL
+    cdef cnp.ndarray rows, seen, diameter, metastasis, distant
+    cdef Py_ssize_t *r
+    cdef double *se
+    cdef double *di
+    cdef double *mt
+    cdef double *ds
+    cdef bint s
+    try:
+        if first == NULL or x == NULL or which == NULL:
+            raise MemoryError()
+        cap = 16
+        while cap < 2 * N:
+            cap *= 2
+        keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+        if keys == NULL or used == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            used[h] = 0
+        for i in range(N):
+            if dor[i] or not (c[i] > 0):
+                continue
+            h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
+            while used[h] and keys[h] != les[i]:
+                h = (h + 1) & (cap - 1)
+            if not used[h]:
+                used[h] = 1
+                keys[h] = les[i]
+                first[m] = i
+                m += 1
+        rows = np.empty(m, dtype=np.intp)
+        seen = np.empty(m, dtype=np.float64)
+        diameter = np.empty(m, dtype=np.float64)
+        metastasis = np.empty(m, dtype=np.float64)
+        distant = np.empty(m, dtype=np.float64)
+        r = <Py_ssize_t *>array_data(rows, cnp.NPY_INTP, m, "rows")
+        se = <double *>array_data(seen, cnp.NPY_DOUBLE, m, "seen")
+        di = <double *>array_data(diameter, cnp.NPY_DOUBLE, m, "diameter")
+        mt = <double *>array_data(metastasis, cnp.NPY_DOUBLE, m, "metastasis")
+        ds = <double *>array_data(distant, cnp.NPY_DOUBLE, m, "distant")
+        q = 0
+        for j in range(m):
+            i = first[j]
+            if org[i] < 0 or org[i] >= O:
+                raise IndexError(f"imaging_scan_terms: organ {org[i]} of row {i} outside [0, {O})")
+            if pi[i] < 0 or pi[i] >= P:
+                raise IndexError(f"imaging_scan_terms: patient index {pi[i]} of row {i} "
+                                 f"outside [0, {P})")
+            r[j] = i
+            s = lc[i] >= thr[org[i]] and sc[pi[i]]
+            se[j] = 1.0 if s else 0.0
+            mt[j] = 1.0 if s and not pri[i] else 0.0
+            ds[j] = 1.0 if s and not pri[i] and org[i] != lymph else 0.0
+            di[j] = 0.0
+            if s:
+                x[q] = 6.0 * lc[i] / diameter_scale
+                which[q] = j
+                q += 1
+        vec(CBRT, x, x, q)
+        for j in range(q):
+            di[which[j]] = x[j]
+    finally:
+        free(first)
+        free(x)
+        free(which)
+        free(keys)
+        free(used)
+    return rows, seen, diameter, metastasis, distant
+
+
+def imaging_write(scan, counts, diameter_sum, metastases, distant, double t, imaged_lesions,
+                  imaged_diameter_sum, last_scan_time, first_detected, first_detected_distant):
+    """The scan's readouts, in place: for the ``scan`` patients ``imaged_lesions``
+    (int64, (P, n_organs)) = ``counts``, ``imaged_diameter_sum`` = ``diameter_sum``,
+    ``last_scan_time`` = ``t``; for every patient with ``metastases`` (``distant``)
+    > 0 and no first time yet, ``first_detected`` (``first_detected_distant``) = ``t``."""
+    cdef Py_ssize_t P = array_size(scan, "scan"), p, j, O
+    cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>array_data(scan, cnp.NPY_BOOL, P, "scan")
+    cdef const double *cn
+    cdef const double *dsum = <const double *>array_data(diameter_sum, cnp.NPY_DOUBLE, P, "diameter_sum")
+    cdef const double *ms = <const double *>array_data(metastases, cnp.NPY_DOUBLE, P, "metastases")
+    cdef const double *dt_ = <const double *>array_data(distant, cnp.NPY_DOUBLE, P, "distant")
+    cdef int64_t *il
+    cdef double *ids = <double *>array_data(imaged_diameter_sum, cnp.NPY_DOUBLE, P, "imaged_diameter_sum")
+    cdef double *ls = <double *>array_data(last_scan_time, cnp.NPY_DOUBLE, P, "last_scan_time")
+    cdef double *fd = <double *>array_data(first_detected, cnp.NPY_DOUBLE, P, "first_detected")
+    cdef double *fdd = <double *>array_data(first_detected_distant, cnp.NPY_DOUBLE, P,
+                                       "first_detected_distant")
+    O = array_size(counts, "counts") // P if P else 0
+    if O * P != array_size(counts, "counts"):
+        raise ValueError("counts: expected (P, n_organs) values")
+    cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    il = <int64_t *>array_data(imaged_lesions, cnp.NPY_INT64, P * O, "imaged_lesions")
+    for p in range(P):
+        if sc[p]:
+            for j in range(O):
+                il[p * O + j] = <int64_t>cn[p * O + j]
+            ids[p] = dsum[p]
+            ls[p] = t
+        if ms[p] > 0 and fd[p] != fd[p]:
+            fd[p] = t
+        if dt_[p] > 0 and fdd[p] != fdd[p]:
+            fdd[p] = t
+
+# --------------------------------------------------------------------------
+# liquid_biopsy
+
+def ctc_means(shed, double dt, double half_life_days, double ln2, double blood_volume,
+              double draw_volume):
+    """``liquid_biopsy.ctc_concentration(shed / dt, cfg)`` and that times the draw's
+    volume: (concentration per mL, mean CTCs in a draw), float64 (P,) each.
+    ``shed``: CTCs shed in the step per patient, int64 (as the engine keeps
+    them) or float64."""
+    cdef Py_ssize_t P = array_size(shed, "shed"), p
+    cdef bint whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
+    cdef const int64_t *si = <const int64_t *>array_data(shed, cnp.NPY_INT64, P, "shed") if whole else NULL
+    cdef const double *s = NULL if whole else <const double *>array_data(shed, cnp.NPY_DOUBLE, P, "shed")
+    cdef cnp.ndarray conc = np.empty(P, dtype=np.float64)
+    cdef cnp.ndarray mean = np.empty(P, dtype=np.float64)
+    cdef double *c = <double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
+    cdef double *m = <double *>array_data(mean, cnp.NPY_DOUBLE, P, "mean")
+    for p in range(P):
+        c[p] = (<double>si[p] if whole else s[p]) / dt * half_life_days / ln2 / blood_volume
+        m[p] = c[p] * draw_volume
+    return conc, mean
+
+
+def liquid_biopsy_write(alive, conc, count, int64_t positive_threshold, ctc_blood,
+                        ctc_per_7_5ml, ctc_positive):
+    """The CTC readouts of the ``alive`` patients, in place: ``ctc_blood = conc``,
+    ``ctc_per_7_5ml = count``, ``ctc_positive = count >= positive_threshold``."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *c = <const double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
+    cdef const int64_t *n = <const int64_t *>array_data(count, cnp.NPY_INT64, P, "count")
+    cdef double *cb = <double *>array_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
+    cdef int64_t *cp = <int64_t *>array_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
+    cdef cnp.npy_bool *pos = <cnp.npy_bool *>array_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
+    for p in range(P):
+        if al[p]:
+            cb[p] = c[p]
+            cp[p] = n[p]
+            pos[p] = n[p] >= positive_threshold
+
+
+def ctdna_biomarker(alive, cell_death, double release, double half_life_days, double ln2,
+                    double plasma_volume, double normal_cfdna, z, double baseline,
+                    double per_cell, burden, double cv, double half_cv2, ctdna_fraction,
+                    biomarker):
+    """``liquid_biopsy``'s ctDNA fraction and serum marker, written for the
+    ``alive`` patients: ``tumour = cell_death x release x half_life_days / ln2 /
+    plasma_volume``, fraction ``tumour / (tumour + normal_cfdna)``; marker
+    ``(baseline + per_cell x burden) x exp(cv z - half_cv2)`` with ``z`` the
+    normal deviates and ``half_cv2`` = ``0.5 cv**2``."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *cd = <const double *>array_data(cell_death, cnp.NPY_DOUBLE, P, "cell_death")
+    cdef const double *zz = <const double *>array_data(z, cnp.NPY_DOUBLE, P, "z")
+    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef double *fr = <double *>array_data(ctdna_fraction, cnp.NPY_DOUBLE, P, "ctdna_fraction")
+    cdef double *bm = <double *>array_data(biomarker, cnp.NPY_DOUBLE, P, "biomarker")
+    cdef double *e
+    cdef double tumour
+    if P == 0:
+        return
+    e = <double *>malloc(P * sizeof(double))
+    if e == NULL:
+        raise MemoryError()
+    try:
+        for p in range(P):
+            e[p] = cv * zz[p] - half_cv2
+        vec(EXP, e, e, P)
+        for p in range(P):
+            if al[p]:
+                tumour = cd[p] * release * half_life_days / ln2 / plasma_volume
+                fr[p] = tumour / (tumour + normal_cfdna)
+                bm[p] = (baseline + per_cell * bu[p]) * e[p]
+    finally:
+        free(e)

@@ -1,0 +1,138 @@
+# Shared inline helpers of the built-in plugins' compiled math (plugin_*.pyx).
+#
+# ``Loop``: NumPy's own float64 inner loop of a ufunc (``loop_of(np.log)``),
+# called on contiguous data by ``vec``, ``vec_scalar`` and ``one``, so that a
+# transcendental function rounds exactly as the NumPy call it replaces (NumPy's
+# SIMD loops round some values otherwise than the C library).  ``array_data``
+# checks an argument (C-contiguous, aligned, native, of one dtype and size)
+# and hands back its data; ``np_max``/``np_min`` are ``np.maximum``/``np.minimum``
+# of two doubles, NaN first.  Every module that cimports this calls
+# ``cnp.import_array()`` and ``cnp.import_ufunc()``.
+from libc.stdint cimport int64_t, uint64_t
+
+cimport numpy as cnp
+
+
+cdef struct Loop:
+    cnp.PyUFuncGenericFunction f
+    void *data
+
+
+cdef inline Loop loop_of(cnp.ufunc u) except *:
+    """The inner loop NumPy runs for ``u`` on float64 arguments (all of them)."""
+    cdef int i, j
+    cdef bint all_double
+    cdef Loop out
+    for i in range(u.ntypes):
+        all_double = True
+        for j in range(u.nargs):
+            if u.types[i * u.nargs + j] != cnp.NPY_DOUBLE:
+                all_double = False
+        if all_double and u.functions[i] != NULL:
+            out.f = u.functions[i]
+            out.data = u.data[i]
+            return out
+    raise ImportError(f"paget.ext: NumPy's {u.__name__} has no float64 inner loop")
+
+
+cdef inline void vec(Loop L, double *x, double *out, cnp.npy_intp n) noexcept:
+    """``out[:n] = u(x[:n])`` for contiguous ``x`` and ``out`` (they may be the same)."""
+    cdef char *args[2]
+    cdef cnp.npy_intp steps[2]
+    if n <= 0:
+        return
+    args[0] = <char *>x
+    args[1] = <char *>out
+    steps[0] = sizeof(double)
+    steps[1] = sizeof(double)
+    L.f(args, &n, steps, L.data)
+
+
+cdef inline void vec_scalar(Loop L, double *x, double s, double *out,
+                            cnp.npy_intp n) noexcept:
+    """``out[:n] = u(x[:n], s)``: a binary ufunc with a scalar second argument
+    (stride 0, as NumPy passes a Python float)."""
+    cdef char *args[3]
+    cdef cnp.npy_intp steps[3]
+    if n <= 0:
+        return
+    args[0] = <char *>x
+    args[1] = <char *>&s
+    args[2] = <char *>out
+    steps[0] = sizeof(double)
+    steps[1] = 0
+    steps[2] = sizeof(double)
+    L.f(args, &n, steps, L.data)
+
+
+cdef inline double one(Loop L, double x) noexcept:
+    """``u(x)`` of one value, as ``np.u(x)`` of a Python float gives it."""
+    cdef double out
+    vec(L, &x, &out, 1)
+    return out
+
+
+cdef inline Py_ssize_t array_size(object a, str name) except -1:
+    """The number of elements of the ndarray ``a`` (``name``: the argument, for errors)."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    return cnp.PyArray_SIZE(<cnp.ndarray>a)
+
+
+cdef inline void *array_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
+    """The data of ``a``, a C-contiguous, aligned, native-order ndarray of
+    ``typenum`` with ``n`` elements (any number when ``n`` < 0); TypeError or
+    ValueError naming the argument otherwise.  Never NULL (an empty array's
+    pointer is not read)."""
+    cdef cnp.ndarray arr
+    cdef void *p
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise TypeError(f"{name}: expected a C-contiguous native "
+                        f"{cnp.PyArray_DescrFromType(typenum)} array, got {arr.dtype} "
+                        f"(C-contiguous: {bool(cnp.PyArray_IS_C_CONTIGUOUS(arr))})")
+    if n >= 0 and cnp.PyArray_SIZE(arr) != n:
+        raise ValueError(f"{name}: expected {n} values, got {cnp.PyArray_SIZE(arr)}")
+    p = cnp.PyArray_DATA(arr)
+    return p if p != NULL else <void *>a
+
+
+cdef inline int check_index(const int64_t *a, Py_ssize_t n, Py_ssize_t hi,
+                            str name) except -1:
+    """IndexError unless every ``a[:n]`` is in [0, hi)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] < 0 or a[i] >= hi:
+            raise IndexError(f"{name} {a[i]} at {i} outside [0, {hi})")
+    return 0
+
+
+cdef inline double np_max(double a, double b) noexcept:
+    """``np.maximum(a, b)``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+cdef inline double np_min(double a, double b) noexcept:
+    """``np.minimum(a, b)``: NaN if either is NaN."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
+cdef inline uint64_t mix64(uint64_t x) noexcept:
+    """A 64-bit finaliser (splitmix64's), to spread ids over a hash table."""
+    x ^= x >> 30
+    x *= 0xbf58476d1ce4e5b9ULL
+    x ^= x >> 27
+    x *= 0x94d049bb133111ebULL
+    x ^= x >> 31
+    return x
