@@ -194,3 +194,34 @@ def test_the_cap_scan_refuses_a_cap_below_one(capsys):
         scan.main(["--caps", "0.5"])
     assert e.value.code == 2
     assert "--caps: every cap must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["organ", "training"])
+def test_each_folds_level_relation_comes_from_the_organs_its_mode_names(cv, monkeypatch, tmp_path,
+                                                                        mode):
+    """organ: the held-out organ alone, its grid patients times the training rows;
+    training: each training row's organ.  No cohort runs: grid and runs mocked."""
+    import level
+    calls = []
+
+    def grid(organs, rates, patients, seed, body=None, processes=None):
+        calls.append((list(organs), patients))
+        return np.tile(np.linspace(0.5, 6.0, len(rates)), (len(organs), 1))
+
+    def runs(func, jobs, processes=None):
+        return [{"matrix": [[0] * len(cv.SITES)] * 3, "dead": 3} for _ in jobs]
+
+    monkeypatch.setattr(level, "grid", grid)
+    monkeypatch.setattr(cv, "pool_map", runs)
+    monkeypatch.setattr(cv, "fold_body", lambda i: ({}, {}))
+    monkeypatch.setattr(cv, "run_matrix", lambda job: None)
+    cv.main(["--fold-relation", mode, "--grid-patients", "2", "--patients", "3",
+             "--out", str(tmp_path / "cv.json")])
+    organs = [cv.PRIMARIES[n][1] for n in cv.PRIMARIES]
+    if mode == "organ":
+        assert calls == [([o], 2 * (len(organs) - 1)) for o in organs]
+    else:
+        assert calls == [([p for p in organs if p != o], 2) for o in organs]
+    import json
+    saved = json.loads((tmp_path / "cv.json").read_text())["runs"]["surrogate"]
+    assert saved["fold_relation"] == mode
