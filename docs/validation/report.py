@@ -28,7 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import assay  # noqa: E402
 import calibrate  # noqa: E402
-from calibrate import TROPISM_BOUNDS  # noqa: E402
 from common import (INVOLVED_CELLS, NOT_MODELLED, PRIMARIES, RESULTS, ROOT, SITES,  # noqa: E402
                     organ_map, pool_map, read_table, run_scenario)
 
@@ -283,7 +282,7 @@ def main(argv=None):
     tropisms = [(p, o, t) for p, c in cfgs.items()
                 for o, t in organ_map(c.extravasation.tropism).items() if o != "default"]
     trop = [f"{p} {o} {t:.3g}" for p, o, t in tropisms]
-    lo_t, hi_t = TROPISM_BOUNDS
+    lo_t, hi_t = calibrate.TROPISM_BOUNDS
     trop_bound = [f"{p} {o}" for p, o, t in tropisms if not (lo_t < t < hi_t)]
     lf_bound = [p for p, c in cfgs.items() if c.intravasation.lymph_fraction >= 0.95
                 or c.intravasation.lymph_fraction <= 0.01]
