@@ -21,16 +21,17 @@ with the smallest summed mean absolute error over the five rows; as a check
 against choosing it on the rows it is judged on, each row is left out in turn
 and the factor that the other four rows choose is reported.
 
-Why a factor at all (the finding that led to it, commit message of the change):
+Why a factor at all (the finding behind it, in the commit that set it):
 with the metastases on their primary's Gompertz law (rates from imaging volume
 doubling times of primaries, e.g. NSCLC 166 days, Szczurek et al.), a one-cell
 colony takes years to reach the involvement size, so most colonies founded are
 too young to count at death and the regional and distant nodes, which are
 seeded late (from the nodes' own metastases), come out 0.25-0.36 below the
 table for lung, breast and prostate however high their soil; twice the rate
-filled them (lung distant nodes 0.15 -> 0.90 without any refit).  Metastases
-grow faster than the primary's imaging doubling time says in breast cancer:
-Coumans, Siesling & Terstappen (2013, BMC Cancer 13:283) derive 1.7 +- 0.9 months
+filled them (lung distant nodes 0.15 -> 0.90 without any refit).  In breast
+cancer the doubling time read from the time to distant metastasis is far shorter
+than the primaries' imaging one: Coumans, Siesling & Terstappen (2013, BMC
+Cancer 13:283) derive 1.7 +- 0.9 months
 from the time to distant metastasis of 38,715 patients [READ], against a
 volume doubling time of 212 days for breast primaries in the SEER-fitted model
 of Szczurek et al. [READ].  The factor itself is fitted here, one number for
