@@ -11,7 +11,7 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Loop, array_data, array_size, loop_of, mix64, np_max, np_min, vec, vec_scalar,
+    Loop, array_data, array_size, first_of_each, loop_of, np_max, np_min, vec, vec_scalar,
 )
 
 cnp.import_array()
@@ -60,15 +60,13 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     cells > 0), in row order; ``np.ones(rows.size)``; and
     ``(~primary[rows]).astype(np.float64)``.
     """
-    cdef Py_ssize_t N = array_size(cells, "cells"), i, m = 0, cap, h
+    cdef Py_ssize_t N = array_size(cells, "cells"), i, m
     cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
     cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
     cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
     cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
     cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
     cdef Py_ssize_t *big
-    cdef uint64_t *keys
-    cdef cnp.npy_bool *used
     cdef cnp.ndarray rows, ones, metastasis
     cdef Py_ssize_t *r
     cdef double *o
@@ -77,36 +75,13 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
     if big == NULL:
         raise MemoryError()
-    keys = NULL
-    used = NULL
     try:
         for i in range(N):
             if not dor[i] and c[i] > 0 and lc[i] >= threshold:
                 big[n_big] = i
                 n_big += 1
-        if n_big > 1:
-            # keep each lesion's first row (np.unique(..., return_index=True), sorted):
-            # an open-addressing set of the lesion ids seen, rows in order
-            cap = 16
-            while cap < 2 * n_big:
-                cap *= 2
-            keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
-            used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
-            if keys == NULL or used == NULL:
-                raise MemoryError()
-            for h in range(cap):
-                used[h] = 0
-            for i in range(n_big):
-                h = <Py_ssize_t>(mix64(les[big[i]]) & <uint64_t>(cap - 1))
-                while used[h] and keys[h] != les[big[i]]:
-                    h = (h + 1) & (cap - 1)
-                if not used[h]:
-                    used[h] = 1
-                    keys[h] = les[big[i]]
-                    big[m] = big[i]
-                    m += 1
-        else:
-            m = n_big
+        # keep each lesion's first row (np.unique(..., return_index=True), sorted)
+        m = first_of_each(les, big, n_big)
         rows = np.empty(m, dtype=np.intp)
         ones = np.empty(m, dtype=np.float64)
         metastasis = np.empty(m, dtype=np.float64)
@@ -119,8 +94,6 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
             mt[i] = 0.0 if pri[big[i]] else 1.0
     finally:
         free(big)
-        free(keys)
-        free(used)
     return rows, ones, metastasis
 
 
@@ -419,7 +392,7 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
     regional nodes' organ.
     """
     cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(scan, "scan")
-    cdef Py_ssize_t O = array_size(thresholds, "thresholds"), i, j, m = 0, cap, h, q
+    cdef Py_ssize_t O = array_size(thresholds, "thresholds"), i, j, m = 0, q
     cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
     cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
     cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
@@ -432,8 +405,6 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
     cdef Py_ssize_t *first = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
     cdef double *x = <double *>malloc((N if N else 1) * sizeof(double))
     cdef Py_ssize_t *which = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
-    cdef uint64_t *keys = NULL
-    cdef cnp.npy_bool *used = NULL
     cdef cnp.ndarray rows, seen, diameter, metastasis, distant
     cdef Py_ssize_t *r
     cdef double *se
@@ -444,26 +415,11 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
     try:
         if first == NULL or x == NULL or which == NULL:
             raise MemoryError()
-        cap = 16
-        while cap < 2 * N:
-            cap *= 2
-        keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
-        used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
-        if keys == NULL or used == NULL:
-            raise MemoryError()
-        for h in range(cap):
-            used[h] = 0
         for i in range(N):
-            if dor[i] or not (c[i] > 0):
-                continue
-            h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
-            while used[h] and keys[h] != les[i]:
-                h = (h + 1) & (cap - 1)
-            if not used[h]:
-                used[h] = 1
-                keys[h] = les[i]
+            if not dor[i] and c[i] > 0:
                 first[m] = i
                 m += 1
+        m = first_of_each(les, first, m)
         rows = np.empty(m, dtype=np.intp)
         seen = np.empty(m, dtype=np.float64)
         diameter = np.empty(m, dtype=np.float64)
@@ -499,8 +455,6 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
         free(first)
         free(x)
         free(which)
-        free(keys)
-        free(used)
     return rows, seen, diameter, metastasis, distant
 
 

@@ -6,9 +6,11 @@
 # SIMD loops round some values otherwise than the C library).  ``array_data``
 # checks an argument (C-contiguous, aligned, native, of one dtype and size)
 # and hands back its data; ``np_max``/``np_min`` are ``np.maximum``/``np.minimum``
-# of two doubles, NaN first.  Every module that cimports this calls
-# ``cnp.import_array()`` and ``cnp.import_ufunc()``.
+# of two doubles, NaN first; ``first_of_each`` keeps the first row of each
+# lesion id.  Every module that cimports this calls ``cnp.import_array()`` and
+# ``cnp.import_ufunc()``.
 from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
 
@@ -136,3 +138,37 @@ cdef inline uint64_t mix64(uint64_t x) noexcept:
     x *= 0x94d049bb133111ebULL
     x ^= x >> 31
     return x
+
+
+cdef inline Py_ssize_t first_of_each(const uint64_t *ids, Py_ssize_t *rows,
+                                     Py_ssize_t n) except -1:
+    """Keep, in place and in order, the first of ``rows[:n]`` of each id
+    ``ids[row]`` (``np.unique(..., return_index=True)``'s rows, in row order);
+    returns how many are kept.  An open-addressing set of the ids seen."""
+    cdef Py_ssize_t cap = 16, i, h, m = 0
+    cdef uint64_t *keys
+    cdef cnp.npy_bool *used
+    if n <= 1:
+        return n
+    while cap < 2 * n:
+        cap *= 2
+    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+    used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+    try:
+        if keys == NULL or used == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            used[h] = 0
+        for i in range(n):
+            h = <Py_ssize_t>(mix64(ids[rows[i]]) & <uint64_t>(cap - 1))
+            while used[h] and keys[h] != ids[rows[i]]:
+                h = (h + 1) & (cap - 1)
+            if not used[h]:
+                used[h] = 1
+                keys[h] = ids[rows[i]]
+                rows[m] = rows[i]
+                m += 1
+    finally:
+        free(keys)
+        free(used)
+    return m
