@@ -141,8 +141,7 @@ def lymph_entry(body, primary_organ: str, entering: list, venous: np.ndarray) ->
     """
     distant = entering[1] if len(entering) > 1 else venous
     out = np.empty((body.n_organs, body.n_organs + 1))
-    out[:] = distant
-    out[body.organ_index(body.lymph_node)] = distant
+    out[:] = distant            # every organ, the regional nodes among them
     if body.distant_node:
         out[body.organ_index(body.distant_node)] = venous
     out[body.organ_index(primary_organ)] = entering[0]

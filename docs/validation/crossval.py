@@ -228,12 +228,12 @@ def main(argv=None):
         else:
             body, fitted = fold_body(i)
             share = level.compared_share(training)
-            if a.fold_relation == "organ":
-                S = level.grid([organ], a.rates, a.grid_patients * len(training),
-                               a.seed + 100 * (i + 1), body=body, processes=a.processes)
-            else:
-                S = level.grid([PRIMARIES[n][1] for n in training], a.rates, a.grid_patients,
-                               a.seed + 100 * (i + 1), body=body, processes=a.processes)
+            # the held-out organ alone (as many patients per rate as the training
+            # organs together), or each training row's organ
+            organs, n = (([organ], a.grid_patients * len(training)) if a.fold_relation == "organ"
+                         else ([PRIMARIES[t][1] for t in training], a.grid_patients))
+            S = level.grid(organs, a.rates, n, a.seed + 100 * (i + 1), body=body,
+                           processes=a.processes)
             rel = level.relation(a.rates, S.mean(axis=0), share)
             rate = rate_for_sites(spp, relation=rel)[0]
             fitted["grid_sites"] = S.tolist()
