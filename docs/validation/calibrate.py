@@ -407,11 +407,11 @@ def write_scenario(name, values: dict):
     p.write_text(s)
 
 
-def write_pooled_lymph() -> float:
+def write_pooled_lymph(names=None) -> float:
     """Write the generic ``carcinoma``'s lymph fraction: the calibrated primaries'
-    fitted lymph fractions pooled (common.pooled_fraction); returns it."""
+    (or those named) fitted lymph fractions pooled (common.pooled_fraction); returns it."""
     from common import pooled_fraction
-    pooled = pooled_fraction([scenario_values(scen)[1] for scen, _ in PRIMARIES.values()])
+    pooled = pooled_fraction([scenario_values(PRIMARIES[n][0])[1] for n in names or PRIMARIES])
     write_scenario("carcinoma", {"lymph_fraction": _fmt(pooled)})
     return pooled
 
@@ -450,8 +450,9 @@ def _lam(P, n):
     return lam, P / ((1 - P) * n * lam ** 2)
 
 
-def full_model_round(patients, seed, damping, joint=False):
-    """One round of full-model corrections, jointly over the five primaries.
+def full_model_round(patients, seed, damping, joint=False, rows=None):
+    """One round of full-model corrections, jointly over the five primaries (or the
+    primaries named by ``rows``: crossval.py's full-model folds leave one out).
 
     Each primary's cohort is run to death, untreated.  With lambda = -log(1 - P)
     of each site's share (simulated and published), the log ratios
@@ -469,17 +470,22 @@ def full_model_round(patients, seed, damping, joint=False):
     the transcoelomic route's log excess: its shared exfoliation *= exp(d t)
     (clipped to [1e-4, 0.5]).  A term per cancer's own organ preference
     (``TROPISM``: breast and prostate, bone) is that tropism's log excess: the
-    tropism *= exp(d t_k) (clipped to ``TROPISM_BOUNDS``)."""
+    tropism *= exp(d t_k) (clipped to ``TROPISM_BOUNDS``).  Without a pinned
+    primary among ``rows`` (breast held out) the shared grow is kept and the
+    rates take their whole residual."""
     T, _ = targets()
+    names = list(rows) if rows is not None else list(PRIMARIES)
+    T = T[[list(PRIMARIES).index(n) for n in names]]
+    n_rows = len(names)
     table = read_table()
-    for p in PRIMARIES:   # a rate above its cap (from an earlier run) is brought down first
+    for p in names:   # a rate above its cap (from an earlier run) is brought down first
         scen = PRIMARIES[p][0]
         if scenario_rate(scen) > rate_cap(scen):
             write_scenario(scen, {"rate": _fmt(rate_cap(scen))})
-    jobs = [(PRIMARIES[p][0], patients, seed, None) for p in PRIMARIES]
+    jobs = [(PRIMARIES[p][0], patients, seed, None) for p in names]
     sims = pool_map(run_scenario, jobs)
-    names, sites = list(PRIMARIES), list(SITES)
-    Y = np.zeros((5, len(sites)))
+    sites = list(SITES)
+    Y = np.zeros((n_rows, len(sites)))
     W = np.zeros_like(Y)
     for i, (name, sim) in enumerate(zip(names, sims)):
         P_sim = np.array([sim["share"][s] for s in sites])
@@ -493,21 +499,21 @@ def full_model_round(patients, seed, damping, joint=False):
     free = [j for j, s in enumerate(sites) if SITES[s] != "liver"]
     cav = cavity_cells(names, sites)
     trop = tropism_cells(names, sites)
-    k0 = 5 + len(free)
+    k0 = n_rows + len(free)
     rows, rhs, wts = [], [], []
-    for i in range(5):
+    for i in range(n_rows):
         for j in range(len(sites)):
             v = np.zeros(k0 + 1 + len(trop))
             v[i] = 1.0
             if j in free:
-                v[5 + free.index(j)] = 1.0
+                v[n_rows + free.index(j)] = 1.0
             v[k0] = float((i, j) in cav)
             if (i, j) in trop:
                 v[k0 + 1 + trop.index((i, j))] = 1.0
             rows.append(v); rhs.append(Y[i, j]); wts.append(W[i, j])
     X, y, w = np.array(rows), np.array(rhs), np.sqrt(np.array(wts))
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
-    a, b = coef[:5], dict(zip([SITES[sites[j]] for j in free], coef[5:k0]))
+    a, b = coef[:n_rows], dict(zip([SITES[sites[j]] for j in free], coef[n_rows:k0]))
     t_cav, t_trop = coef[k0], coef[k0 + 1:]
     exfoliation = float(np.clip(scenario_exfoliation() * np.exp(damping * t_cav), 1e-4, 0.5)) \
         if cav else None
@@ -515,7 +521,7 @@ def full_model_round(patients, seed, damping, joint=False):
     dn = [j for j, s in enumerate(sites) if SITES[s] == "distant_nodes"][0]
     trop_keys = [(names[i], SITES[sites[j]]) for i, j in trop]
     tropism_after = {}
-    c = np.zeros(5)
+    c = np.zeros(n_rows)
     log = []
     _, _, soil = scenario_values(PRIMARIES[names[0]][0])
     new_soil = {}
@@ -537,9 +543,10 @@ def full_model_round(patients, seed, damping, joint=False):
         # anchor) goes into the shared colonization efficiency, which every
         # primary feels: the others' rates then take a_i - a_pinned
         pinned = [i for i, n in enumerate(names) if n in CTC_PINNED]
-        a_pin = float(np.mean(a[pinned]))
-        grow = float(min(0.5, grow * np.exp(damping * a_pin)))
-        a = a - a_pin
+        if pinned:
+            a_pin = float(np.mean(a[pinned]))
+            grow = float(min(0.5, grow * np.exp(damping * a_pin)))
+            a = a - a_pin
     # the node soil at its cap with the nodes still under-involved: the
     # excess goes into the lymph-node arrest (both multiply the node seeding)
     want = soil.get("lymph_nodes", 0.1) * np.exp(damping * b["lymph_nodes"])
