@@ -225,9 +225,11 @@ def risks(sigma: float, rate: float, small: int, mix: int, seed: int, years: flo
 
 
 def _split_chunk(job) -> dict:
-    """Untreated patients to death, scanned every 30 days (liquid_biopsy.py's
-    ``cellsearch_split``): each patient's months from the first detected
-    metastasis to death and its CTC count per 7.5 mL at that scan."""
+    """Untreated patients to death, scanned every 30 days: each patient's months
+    from the first detected metastasis to death and its CTC count per 7.5 mL at
+    that scan (liquid_biopsy.py's ``cellsearch_split`` as it was when the
+    committed results/shedding_spread.json was made; that one now reads
+    patients resected at diagnosis, at their first distant metastasis)."""
     sigma, rate, patients, seed, years = job
     import paget
     over = {"seed": seed, "cohort": {"patients": patients, "years": years, "dt": 1.0},
