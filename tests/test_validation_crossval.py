@@ -215,8 +215,8 @@ def test_each_folds_level_relation_comes_from_the_organs_its_mode_names(cv, monk
     monkeypatch.setattr(cv, "pool_map", runs)
     monkeypatch.setattr(cv, "fold_body", lambda i: ({}, {}))
     monkeypatch.setattr(cv, "run_matrix", lambda job: None)
-    cv.main(["--fold-relation", mode, "--grid-patients", "2", "--patients", "3",
-             "--out", str(tmp_path / "cv.json")])
+    cv.main(["--body", "surrogate", "--fold-relation", mode, "--grid-patients", "2",
+             "--patients", "3", "--out", str(tmp_path / "cv.json")])
     organs = [cv.PRIMARIES[n][1] for n in cv.PRIMARIES]
     if mode == "organ":
         assert calls == [([o], 2 * (len(organs) - 1)) for o in organs]
@@ -225,3 +225,54 @@ def test_each_folds_level_relation_comes_from_the_organs_its_mode_names(cv, monk
     import json
     saved = json.loads((tmp_path / "cv.json").read_text())["runs"]["surrogate"]
     assert saved["fold_relation"] == mode
+
+
+def _texts(cv):
+    return {f: f.read_text() for f in cv.shared_block_texts()}
+
+
+def test_a_full_fold_refits_only_its_training_rows_and_restores_the_files(cv, common,
+                                                                          monkeypatch):
+    """Two real rounds of calibrate.full_model_round without breast, on mocked
+    cohorts whose every share is half the published one: only the four training
+    scenarios run, each of their rates rises, breast's CTC pin being held out
+    leaves the shared grow as committed, and the scenario files are as before."""
+    calibrate = validation_module("calibrate")
+    table, by_scenario = common.read_table(), {v[0]: k for k, v in common.PRIMARIES.items()}
+    ran = []
+
+    def cohorts(func, jobs, processes=None):
+        ran.append([j[0] for j in jobs])
+        return [{"share": {s: 0.5 * table[by_scenario[j[0]]][s] / 100 for s in common.SITES},
+                 "patients": 100, "dead": 100, "mets_mean": 1.0} for j in jobs]
+
+    monkeypatch.setattr(calibrate, "pool_map", cohorts)
+    before = _texts(cv)
+    committed = {n: calibrate.scenario_rate(common.PRIMARIES[n][0]) for n in common.PRIMARIES}
+    grow = calibrate.scenario_grow()
+    over, fitted = cv.full_fold("breast", 2, 5, 1, 0.6)
+    training = [common.PRIMARIES[n][0] for n in common.PRIMARIES if n != "breast"]
+    assert ran == [training, training]
+    assert _texts(cv) == before
+    assert set(fitted["training_rates"]) == set(common.PRIMARIES) - {"breast"}
+    assert all(r > committed[n] for n, r in fitted["training_rates"].items())
+    assert over["colonization"]["fate"]["grow"] == grow
+    assert len(fitted["rounds"]) == 2
+    # the fold's body differs from the committed one, and its overrides are a
+    # valid carcinoma configuration
+    assert over != cv.body_overrides(paget.Simulation.from_scenario("carcinoma").config)
+    paget.Simulation.from_scenario("carcinoma", over)
+
+
+def test_a_full_fold_restores_the_files_when_a_round_fails(cv, monkeypatch):
+    calibrate = validation_module("calibrate")
+
+    def round_that_fails(*args, **kwargs):
+        calibrate.write_scenario("lung", {"rate": "0.5"})
+        raise RuntimeError("a cohort failed")
+
+    monkeypatch.setattr(calibrate, "full_model_round", round_that_fails)
+    before = _texts(cv)
+    with pytest.raises(RuntimeError, match="a cohort failed"):
+        cv.full_fold("colorectal", 1, 2, 1, 0.6)
+    assert _texts(cv) == before

@@ -16,10 +16,12 @@ def test_every_step_names_a_script_of_the_folder_and_the_page_is_rendered_last(c
     assert scripts == {"level.py", "crossval.py", "report.py", "clinical.py",
                        "migration_shares.py"}
     assert all((VALIDATION / s).is_file() for s in scripts)
-    # the cohorts of the autopsy comparison, both cross-validations and the
+    # the cohorts of the autopsy comparison, the three cross-validations and the
     # migration shares are the --patients given
     sized = [ln for ln in lines if "--patients 200" in ln]
-    assert len(sized) == 4
+    assert len(sized) == 5
+    # the full-model folds rewrite the scenario files: run alone, after the lanes
+    assert lines[-2].startswith("alone:") and "--body full" in lines[-2]
     # the committed body's prediction reads the level relation: same lane, after it
     lane1 = [ln for ln in lines if ln.startswith("lane 1")]
     assert "level.py" in lane1[0] and "--body committed" in lane1[1]
@@ -36,7 +38,8 @@ def test_a_failing_step_stops_its_lane_and_the_page_is_not_rendered(tmp_path, mo
         return real(cmd, logs)
     monkeypatch.setattr(regenerate, "run_step", spy)
     assert regenerate.main(["--logs", str(tmp_path)]) == 1
-    assert sorted(ran) == ["also_missing.py", "no_such_script.py"]   # level.py and --reuse not run
+    # level.py, the full-model folds and --reuse not run
+    assert sorted(ran) == ["also_missing.py", "no_such_script.py"]
     err = capsys.readouterr().err
     assert "2 steps failed: " in err and "no_such_script.py" in err and "not rendered" in err
     assert (tmp_path / "no_such_script.log").read_text()   # the interpreter's complaint is kept

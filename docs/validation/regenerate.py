@@ -1,7 +1,8 @@
 """Regenerate every figure of the validation report with one command.
 
 Run from the repository root, after any change to the shared body or a
-scenario (about 20 minutes on 2 cores at 200 patients)::
+scenario (about 20 minutes on 2 cores at 200 patients, then about an hour
+for the full-model cross-validation)::
 
     python docs/validation/regenerate.py --patients 200
 
@@ -11,12 +12,16 @@ by side, and then renders the page from their results:
 * lane 1: the level relation (``level.py``, which rewrites ``plugins/level.py``),
   then the leave-one-primary-out prediction on the committed body
   (``crossval.py --body committed``), which reads that relation;
-* lane 2: the leave-one-primary-out cross-validation with a refitted body per
-  fold (``crossval.py``, the surrogate folds);
+* lane 2: the leave-one-primary-out cross-validation with each fold's body
+  fitted by the stage-1 surrogate (``crossval.py --body surrogate``);
 * lane 3: the calibrated scenarios against the autopsy table, the Luzzi assay
   and the liquid-biopsy anchors (``report.py``), the clinical time course
   (``clinical.py``, whose patient counts are set per target in its docstring)
   and the migration-history shares (``migration_shares.py``);
+* then, alone: the leave-one-primary-out cross-validation with each fold's
+  body fitted by full-model rounds (``crossval.py --body full``), whose rounds
+  rewrite the scenario files for a while (and restore them), so nothing else
+  may run beside it;
 * last: ``report.py --reuse``, which writes ``docs/explanation/validation.md``
   and its figure from the saved results.
 
@@ -46,18 +51,24 @@ def lanes(patients: int) -> list[list[list[str]]]:
     return [
         [["level.py", "--patients", "8"],
          ["crossval.py", "--body", "committed", "--patients", n]],
-        [["crossval.py", "--patients", n, "--grid-patients", "4"]],
+        [["crossval.py", "--body", "surrogate", "--patients", n, "--grid-patients", "4"]],
         [["report.py", "--patients", n],
          ["clinical.py"],
          ["migration_shares.py", "--patients", n]],
     ]
 
 
+def alone(patients: int) -> list[str]:
+    """The step run after the lanes, with nothing beside it."""
+    return ["crossval.py", "--body", "full", "--patients", str(patients), "--grid-patients", "4"]
+
+
 FINAL = ["report.py", "--reuse"]
 
 
 def _log_name(cmd: list[str]) -> str:
-    tags = {"committed": "_committed", "--reuse": "_reuse"}
+    tags = {"committed": "_committed", "surrogate": "_surrogate", "full": "_full",
+            "--reuse": "_reuse"}
     return Path(cmd[0]).stem + "".join(t for k, t in tags.items() if k in cmd) + ".log"
 
 
@@ -98,6 +109,7 @@ def main(argv=None) -> int:
         for i, lane in enumerate(plan, 1):
             for cmd in lane:
                 print(f"lane {i}: python docs/validation/{' '.join(cmd)}")
+        print(f"alone:  python docs/validation/{' '.join(alone(a.patients))}")
         print(f"last:   python docs/validation/{' '.join(FINAL)}")
         return 0
     a.logs.mkdir(parents=True, exist_ok=True)
@@ -113,12 +125,14 @@ def main(argv=None) -> int:
               f"{'; '.join(failed)}; docs/explanation/validation.md not rendered",
               file=sys.stderr)
         return 1
-    say("start  " + " ".join(FINAL))
-    rc, _ = run_step(FINAL, a.logs)
-    if rc != 0:
-        print(f"regenerate: {' '.join(FINAL)} failed (exit status {rc}); see "
-              f"{a.logs / _log_name(FINAL)}", file=sys.stderr)
-        return 1
+    for cmd in (alone(a.patients), FINAL):
+        say("start  " + " ".join(cmd))
+        rc, s = run_step(cmd, a.logs)
+        say(f"{'done' if rc == 0 else 'FAILED'}   {' '.join(cmd)} ({s / 60:.1f} min)")
+        if rc != 0:
+            print(f"regenerate: {' '.join(cmd)} failed (exit status {rc}); see "
+                  f"{a.logs / _log_name(cmd)}", file=sys.stderr)
+            return 1
     say("done: docs/explanation/validation.md and docs/validation/results/ regenerated")
     return 0
 
