@@ -278,7 +278,8 @@ def main(argv=None):
     if a.rescore:
         raw = json.loads(a.out.with_name(f"crossval_raw_{a.body}.json").read_text())
         a.fold_relation = raw.get("fold_relation", "training")
-        for k in ("rounds", "round_patients", "damping"):
+        a.patients = len(raw["runs"][0]["matrix"])
+        for k in ("grid_patients", "rates", "rounds", "round_patients", "damping"):
             setattr(a, k, raw.get(k, getattr(a, k)))
         return finish(a, raw["folds"], raw["runs"], raw["seconds"], raw["command"])
     import level
@@ -326,7 +327,9 @@ def main(argv=None):
     raw = a.out.with_name(f"crossval_raw_{a.body}.json")   # to rescore without rerunning
     command = "python docs/validation/crossval.py " + " ".join(argv or sys.argv[1:])
     raw.write_text(json.dumps({"folds": folds, "runs": runs, "command": command,
-                               "fold_relation": a.fold_relation, "rounds": a.rounds,
+                               "fold_relation": a.fold_relation,
+                               "grid_patients": a.grid_patients, "rates": list(a.rates),
+                               "rounds": a.rounds,
                                "round_patients": a.round_patients, "damping": a.damping,
                                "seconds": round(time.time() - t0, 1)}))
     finish(a, folds, runs, time.time() - t0, command)

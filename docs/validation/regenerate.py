@@ -60,7 +60,7 @@ def lanes(patients: int) -> list[list[list[str]]]:
 
 def alone(patients: int) -> list[str]:
     """The step run after the lanes, with nothing beside it."""
-    return ["crossval.py", "--body", "full", "--patients", str(patients), "--grid-patients", "4"]
+    return ["crossval.py", "--body", "full", "--patients", str(patients), "--grid-patients", "12"]
 
 
 FINAL = ["report.py", "--reuse"]
