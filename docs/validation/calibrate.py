@@ -46,93 +46,17 @@ is judged on: each primary's cohort (``--patients``) to death, untreated; the
 log ratios of published to simulated lambda = -log(1 - P) are split into a
 per-cancer and a per-organ part, and the shedding rates, the shared soil and
 the lymph fractions are corrected multiplicatively (``full_model_round``).
-Repeated R times; each round is logged in fit.json.  Used for the values
-committed on the 17-organ body (superseded: see the end of this section)::
+Repeated R times; each round is logged in fit.json.  The sequences of rounds behind
+earlier committed values (the 17-organ body, the first joint rounds with the
+CTC anchor, the 29-organ body, the lifted soil cap) are kept in
+``docs/explanation/calibration-history.md``.
 
-    python docs/validation/calibrate.py --fit --rounds 1 --patients 24
-    python docs/validation/calibrate.py --rounds 3 --patients 60 --seed 3000
-    python docs/validation/calibrate.py --rounds 3 --patients 60 --seed 4000
-    python docs/validation/calibrate.py --rounds 2 --patients 80 --seed 5000 --damping 0.5
-    python docs/validation/calibrate.py --rounds 2 --patients 80 --seed 6000 --damping 0.5
-
-The first 60-patient run was stopped after two rounds, when its breast rate
-ran away (the cap DRAIN_CAP was added then); the second after one round (the
-lymph-fraction update was corrected for capped rates then); the node-arrest
-transfer was added before the last run.  fit.json logs the rounds that ran.
-
-Joint rounds with the CTC anchor (``--joint``): the autopsy table cannot tell
-shedding from colonization efficiency (both multiply the seeding), and the
-rounds above put everything into shedding (breast 0.0423), so the CTC counts
-missed Coumans' 9 +- 6 CTC/L four-fold (liquid_biopsy.py).  In a joint round
-breast's rate is pinned (``CTC_PINNED``), breast's per-cancer residual a_breast
-multiplies the shared ``colonization.fate.grow`` (damped: x exp(d a_breast);
-``die`` = 1 - dormant - grow), the other rates take a_i - a_breast, capped at
-the drain cap (until the last refit also at 0.0129, see ``CTC_PINNED``), and
-the soil excess over 1 of the
-``ARREST_ORGANS`` (bone, adrenal) goes into their own entry of the arrest map
-(capped at 1).  Before the first joint round the shared block was set by hand
-(docs/validation/efficiency_scan.py measured it): per-organ arrest map with
-bone and adrenal at the per-bed 0.202, grow 1e-6, and every cancer's rate x
-9 / 39.3 (lung 0.0122, breast 0.0097, colorectal 0.00316, prostate 0.00685,
-pancreas 0.00254).  Then, for the committed values::
-
-    python docs/validation/calibrate.py --joint --rounds 3 --patients 48 --seed 7000
-    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 8000 --damping 0.5
-
-Those values were fitted on the 17-organ body.  On the 29-organ body (pleura and
-peritoneum compared sites, the colon as colorectal's primary, fractional drainage,
-node stations, the transcoelomic route; breast's Gompertz rate refitted to
-Coumans' doubling time) the whole sequence was rerun from stage 1, starting from
-the committed values above (grow 9.84e-7, bone and adrenal arrest 0.37 and 1.0).
-The soil of pleura and peritoneum is fitted like every other site (it also scales
-the transcoelomic seeding); the transcoelomic exfoliation and attachment are
-kept (ASSUMPTION, plugins/transcoelomic.py): the surrogate does not model that
-route, so the full-model rounds correct the two serosal soils.  The exact
-sequence behind the committed values (2 busy CPU cores, ~8 minutes in all)::
-
-    python docs/validation/calibrate.py --fit
-    python docs/validation/calibrate.py --rounds 1 --patients 24
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 40 --seed 9000 --damping 0.5
-    python docs/validation/calibrate.py --joint --rounds 1 --patients 40 --seed 9002 --damping 0.5
-
-Then the soil cap was lifted (``SOIL_CAP``, 20: a soil above 1 is written as the
-organ's colonization efficiency, ``colonization.fate.efficiency``; one arrest
-per bed again, the per-organ arrest of bone and adrenal reset to it), the
-generic carcinoma's lymph fraction pooled from the five (``--pool-lymph``, also
-run after every fit), and the transcoelomic exfoliation fitted in the rounds
-(the cavity term t of ``full_model_round``).  The sequence behind the committed
-values (2 busy cores, ~35 minutes in all)::
-
-    python docs/validation/calibrate.py --fit
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 32 --seed 7100 --damping 0.7
-    python docs/validation/calibrate.py --joint --rounds 3 --patients 48 --seed 7200 --damping 0.6
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 100 --seed 7300 --damping 0.5
-
-(the first two joint rounds ran before the cavity term existed; a third run of
-three rounds at 48 was stopped in its first round to add it).
-
-Then the bound of 0.0129 on the rates without a CTC anchor was dropped (see
-``CTC_PINNED``), the rounds fit the bone tropism of breast and prostate (which
-now scales the soil as a whole; started from 1, where it had no effect) and
-set the lymph fraction with ``split_lymph``; from the values above, the
-sequence behind the committed values (2 busy cores, ~45 minutes in all)::
-
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 60 --seed 7400 --damping 0.7
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 100 --seed 7500 --damping 0.5
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 60 --seed 7600 --damping 0.7
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 100 --seed 7700 --damping 0.5
-    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 7800 --damping 0.6
-    python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 7900 --damping 0.6
-    python docs/validation/calibrate.py --joint --rounds 2 --patients 200 --seed 8100 --damping 0.5
-
-(the first two ran with the bound dropped only; the tropism term and the
-lymph split came before the third).
-
-Then a lesion's lymph enters the node chain where its organ drains
+The sequence behind the committed values: after the last of those (the lifted
+soil cap), a lesion's lymph enters the node chain where its organ drains
 (plugins/circulation.py ``lymph_entry``) and the metastases grow at a factor of
 their primary's rate (``[colonization.metastasis_growth] rate_factor`` in the
 shared block, 2, chosen by docs/validation/growth_factor_scan.py); from the
-values above, refitted at that factor (2 busy cores, ~25 minutes)::
+values then committed, refitted at that factor (2 busy cores, ~25 minutes)::
 
     python docs/validation/calibrate.py --joint --rounds 5 --patients 60 --seed 9100 --damping 0.7
     python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 9200 --damping 0.5
