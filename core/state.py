@@ -9,6 +9,7 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
+from .ext.engine_step import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
@@ -449,8 +450,14 @@ class Lesions:
                 raise ValueError("patient_sum(by_organ=True): this view was made without "
                                  "n_organs (LesionTable.view(..., n_organs=))")
             index = index * self._n_organs + self.organ[where]
-            return fold_sum(index, values, n * self._n_organs, self._group) \
-                .reshape(n, self._n_organs)
+            return self._fold_sum(index, values, n * self._n_organs).reshape(n, self._n_organs)
+        return self._fold_sum(index, values, n)
+
+    def _fold_sum(self, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+        """:func:`paget.domains.fold_sum` over this view's group; alone, its
+        compiled serial form (the same to the bit, one call)."""
+        if self._group is None:
+            return fold_sum_serial(index, values, n)
         return fold_sum(index, values, n, self._group)
 
     def largest_lesion(self) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 from ..body import Body
 from ..contract import neutral
 from ..errors import PluginError
-from ..ext import kernels
+from ..ext import engine_step, kernels
 from ..state import FateMatrix
 
 
@@ -160,29 +160,21 @@ class Dissemination:
                             *direct)
         if direct and exfoliated is not None:
             exfoliated[src] = direct[2]
-        self._add(acc["ctc_shed"], sp, src_organ, src_shed)
-        acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
-        # a patient's rows add up (integers: exact in any order), one compiled pass
-        for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
-                          ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
-                          ("colonies_founded", "founded")):
-            kernels.add_rows_at(acc[name], sp, out[key])
-        seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
-        first = self.events["first_seeding_time"]
-        if seeded.any() and np.isnan(first).any():    # a patient seeds for the first time
-            fresh = np.zeros(self.P, bool)
-            fresh[sp[seeded]] = True
-            first[fresh & np.isnan(first)] = self._t(step + 1)
+        # the counters, the first seeding times and the (row, organ) pairs that
+        # found colonies or join dormant pools, in one compiled pass (counts add
+        # up exactly in any order)
+        (fri, foj, fcount), (dri, doj, dcount) = engine_step.tally_fates(
+            sp, src_organ, src_shed, died, out["arrested"], out["extravasated"],
+            out["dtc_died"], out["dormant"], out["founded"], self.P, n_org, acc["ctc_shed"],
+            acc["ctc_died"], acc["ctc_arrested"], acc["dtc_extravasated"], acc["dtc_died"],
+            acc["dtc_dormant"], acc["colonies_founded"], self.events["first_seeding_time"],
+            self._t(step + 1))
         new = []
         # founders: one new one-cell lesion per growing cell
-        ri, oj = np.nonzero(out["founded"])
-        if ri.size:
-            new.append(("lesion", self._found("founder", src[ri], out["founded"][ri, oj], step,
-                                              organ=oj)))
+        if fri.size:
+            new.append(("lesion", self._found("founder", src[fri], fcount, step, organ=foj)))
         # dormant cells join the pool of (source row, organ): as a new pool's
         # row, which _join_pools adds to the pool instead if it exists already
-        ri, oj = np.nonzero(out["dormant"])
-        if ri.size:
-            new.append(("pool", self._found("pool", src[ri], out["dormant"][ri, oj], step,
-                                            organ=oj)))
+        if dri.size:
+            new.append(("pool", self._found("pool", src[dri], dcount, step, organ=doj)))
         return new

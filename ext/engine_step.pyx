@@ -1,0 +1,430 @@
+# cython: freethreading_compatible = False
+"""The engine's per-step bookkeeping in compiled passes: rates, tallies, fates' counters, serial sums.
+
+Each function replaces a run of NumPy calls in ``paget.engine`` (the loop of
+:class:`paget.engine.RankRun` and its dissemination) by one pass over a
+rank's rows, with the same float64 results to the bit: sums are made in the
+row order NumPy's ``bincount`` adds them, then cast as it casts them, and
+``expm1`` is NumPy's own float64 loop (``plugin_support.pxd``).  The engine
+stays free of any stage: these passes know rows, patients, organs and the
+row flags, nothing of what a plugin computes.  ``tests/test_engine_step.py``
+compares each with the NumPy it replaces, on random inputs.
+
+Arrays are read through NumPy's C API (``array_data``): each must be a
+C-contiguous, aligned, native-order ndarray of its dtype, or the call raises
+naming the argument (every array the engine passes is).
+"""
+from libc.math cimport INFINITY, floor, frexp, ldexp, rint
+from libc.stdint cimport int16_t, int64_t, uint8_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cimport numpy as cnp
+from paget_kernels cimport PGT_FLAG_DORMANT
+from plugin_support cimport Loop, array_data, array_size, loop_of, np_max, np_min, vec
+
+cnp.import_array()
+cnp.import_ufunc()
+
+cdef Loop EXPM1 = loop_of(np.expm1)
+
+cdef int F64 = cnp.NPY_DOUBLE
+cdef int I64 = cnp.NPY_INT64
+cdef int I16 = cnp.NPY_INT16
+cdef int U8 = cnp.NPY_UINT8
+
+#: :func:`fold_sum_serial`'s constants, those of ``paget.domains.fold_sum``
+#: (checked equal by the tests)
+DEF FOLD_BITS = 21
+DEF FOLDS = 3
+FOLD_CONSTANTS = (FOLD_BITS, FOLDS)
+cdef int64_t MAX_TERMS = (<int64_t>1) << (52 - FOLD_BITS)
+cdef double TWO53 = 9007199254740992.0
+
+
+cdef inline double *f64(object a, Py_ssize_t n, str name) except NULL:
+    return <double *>array_data(a, F64, n, name)
+
+
+cdef inline int64_t *i64(object a, Py_ssize_t n, str name) except NULL:
+    return <int64_t *>array_data(a, I64, n, name)
+
+
+cdef int check_bins(const int64_t *at, Py_ssize_t m, Py_ssize_t hi, str name) except -1:
+    cdef Py_ssize_t i
+    for i in range(m):
+        if at[i] < 0 or at[i] >= hi:
+            raise IndexError(f"{name}: index {at[i]} at {i} outside [0, {hi})")
+    return 0
+
+
+def step_rates(object flags, object birth, object reactivation, object death,
+               object dormant_death, object shed, object shed_exponent, double dt,
+               double max_mean, object cells, object out_birth, object out_death,
+               object out_shed_rate, object out_cells_before, object out_death_terms):
+    """A step's kernel inputs from its rates, in one pass.
+
+    Per row ``i`` (``dormant``: the row's ``FLAG_DORMANT``), as the engine's
+    NumPy did:
+
+    - ``out_birth = where(dormant, reactivation, birth)``,
+      ``out_death = where(dormant, dormant_death, death)``;
+    - ``out_shed_rate``: :func:`paget.engine.loop.step_shed_rate` of ``shed``,
+      ``shed_exponent`` and the net rate ``where(dormant, 0, out_birth -
+      out_death)`` over ``dt`` days, its mean count capped at ``max_mean``;
+    - ``out_cells_before = cells``;
+    - ``out_death_terms = where(dormant, 0.0, out_death * cells)`` (the terms of
+      the patients' cell deaths a day).
+    """
+    cdef Py_ssize_t n = array_size(flags, "flags"), i, k = 0
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef const double *b = f64(birth, n, "birth")
+    cdef const double *re = f64(reactivation, n, "reactivation")
+    cdef const double *d = f64(death, n, "death")
+    cdef const double *dd = f64(dormant_death, n, "dormant_death")
+    cdef const double *s = f64(shed, n, "shed")
+    cdef const double *e = f64(shed_exponent, n, "shed_exponent")
+    cdef const double *c = f64(cells, n, "cells")
+    cdef double *ob = f64(out_birth, n, "out_birth")
+    cdef double *od = f64(out_death, n, "out_death")
+    cdef double *osr = f64(out_shed_rate, n, "out_shed_rate")
+    cdef double *ocb = f64(out_cells_before, n, "out_cells_before")
+    cdef double *odt = f64(out_death_terms, n, "out_death_terms")
+    cdef double net, en, x, mean
+    cdef Py_ssize_t *rows = NULL
+    cdef double *xs = NULL
+    cdef double *em = NULL
+    cdef bint dormant
+    if n == 0:
+        return
+    rows = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+    xs = <double *>malloc(n * sizeof(double))
+    em = <double *>malloc(n * sizeof(double))
+    try:
+        if rows == NULL or xs == NULL or em == NULL:
+            raise MemoryError()
+        for i in range(n):
+            dormant = (fl[i] & PGT_FLAG_DORMANT) != 0
+            if dormant:
+                ob[i] = re[i]
+                od[i] = dd[i]
+                net = 0.0
+                odt[i] = 0.0
+            else:
+                ob[i] = b[i]
+                od[i] = d[i]
+                net = ob[i] - od[i]
+                odt[i] = od[i] * c[i]
+            ocb[i] = c[i]
+            osr[i] = s[i]
+            en = e[i] * net
+            if s[i] > 0.0 and en != 0.0:
+                rows[k] = i
+                xs[k] = en * dt
+                k += 1
+        if k == 0:
+            return
+        # expm1 of min(x, 700) over the rows whose rate changes, by NumPy's own
+        # loop over that array (so rounded as the NumPy call rounded it)
+        for i in range(k):
+            em[i] = np_min(xs[i], 700.0)
+        vec(EXPM1, em, em, k)
+        for i in range(k):
+            x = xs[i]
+            mean = s[rows[i]] * dt * (em[i] / x)
+            osr[rows[i]] = np_min(mean, np_max(s[rows[i]] * dt, max_mean)) / dt
+    finally:
+        free(rows)
+        free(xs)
+        free(em)
+
+
+cdef int add_cast(int64_t *acc, const double *sums, Py_ssize_t size) noexcept:
+    """``acc += sums.astype(int64)`` (C's truncation, as NumPy's cast)."""
+    cdef Py_ssize_t b
+    for b in range(size):
+        acc[b] += <int64_t>sums[b]
+    return 0
+
+
+def step_tally(object pidx, object organ, object flags, object cells_before, object cells,
+               object react, object shed, object exfoliated, Py_ssize_t n_patients,
+               Py_ssize_t n_org, object dormant_died, object dtc_reactivated,
+               object out_shed):
+    """A step's per-patient tallies after its kernel, in one pass; returns the
+    rows that reactivated cells (int64, ascending).
+
+    As the engine's NumPy did (``_add``: a float64 ``bincount`` over
+    ``pidx * n_org + organ``, cast to int64 and added):
+
+    - ``dormant_died[pidx, organ] += (cells_before - cells) - react`` over the
+      dormant rows;
+    - ``dtc_reactivated[pidx, organ] += react`` over the rows with ``react``;
+    - ``out_shed[pidx] = bincount(pidx, shed - exfoliated)``, cast to int64.
+
+    ``exfoliated`` may be None (no row took the direct route).
+    """
+    cdef Py_ssize_t n = array_size(pidx, "pidx"), i, bins = n_patients * n_org, nr = 0
+    cdef const int64_t *p = i64(pidx, n, "pidx")
+    cdef const int16_t *o = <const int16_t *>array_data(organ, I16, n, "organ")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef const double *cb = f64(cells_before, n, "cells_before")
+    cdef const double *c = f64(cells, n, "cells")
+    cdef const int64_t *r = i64(react, n, "react")
+    cdef const int64_t *sh = i64(shed, n, "shed")
+    cdef const int64_t *ex = NULL if exfoliated is None else i64(exfoliated, n, "exfoliated")
+    cdef int64_t *dd = i64(dormant_died, bins, "dormant_died")
+    cdef int64_t *dr = i64(dtc_reactivated, bins, "dtc_reactivated")
+    cdef int64_t *os = i64(out_shed, n_patients, "out_shed")
+    cdef bint any_dormant = False
+    cdef int64_t *rows
+    cdef double *sums
+    cdef double *shed_sums
+    check_bins(p, n, n_patients, "pidx")
+    for i in range(n):
+        if o[i] < 0 or o[i] >= n_org:
+            raise IndexError(f"organ: index {o[i]} at {i} outside [0, {n_org})")
+    sums = <double *>malloc((bins + n_patients + 1) * sizeof(double))
+    shed_sums = sums + bins
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n_patients):
+            shed_sums[i] = 0.0
+        for i in range(n):
+            shed_sums[p[i]] += <double>(sh[i] - (0 if ex == NULL else ex[i]))
+            if fl[i] & PGT_FLAG_DORMANT:
+                any_dormant = True
+            if r[i]:
+                nr += 1
+        for i in range(n_patients):
+            os[i] = <int64_t>shed_sums[i]
+        if any_dormant:
+            for i in range(bins):
+                sums[i] = 0.0
+            for i in range(n):
+                if fl[i] & PGT_FLAG_DORMANT:
+                    sums[p[i] * n_org + o[i]] += (cb[i] - c[i]) - <double>r[i]
+            add_cast(dd, sums, bins)
+        rows_arr = np.empty(nr, np.int64)
+        if nr:
+            rows = i64(rows_arr, nr, "rows")
+            for i in range(bins):
+                sums[i] = 0.0
+            nr = 0
+            for i in range(n):
+                if r[i]:
+                    sums[p[i] * n_org + o[i]] += <double>r[i]
+                    rows[nr] = i
+                    nr += 1
+            add_cast(dr, sums, bins)
+        return rows_arr
+    finally:
+        free(sums)
+
+
+def tally_fates(object sp, object src_organ, object src_shed, object died, object arrested,
+                object extravasated, object dtc_died, object dormant, object founded,
+                Py_ssize_t n_patients, Py_ssize_t n_org, object acc_ctc_shed,
+                object acc_ctc_died, object acc_arrested, object acc_extravasated,
+                object acc_dtc_died, object acc_dormant, object acc_founded,
+                object first_seeding, double t_first):
+    """The counters of a step's dissemination, in one pass over its source rows.
+
+    Source row ``i`` of patient ``sp[i]`` (an index among the rank's patients)
+    in organ ``src_organ[i]`` shed ``src_shed[i]`` CTCs, of which ``died[i]``
+    died in circulation; ``arrested`` ... ``founded`` are the kernel's
+    (source row, organ) counts.  As the engine's NumPy did:
+
+    - ``acc_ctc_shed[sp, src_organ] += src_shed`` and ``acc_ctc_died[sp] +=
+      died`` (float64 ``bincount`` sums, cast to int64);
+    - ``acc_x[sp[i], :] += x[i, :]`` for the five (row, organ) counts;
+    - ``first_seeding[sp[i]] = t_first`` where it is NaN and row ``i`` sent a
+      cell to a dormant pool or a new colony.
+
+    Returns ``(ri, oj, count)`` of the nonzero entries of ``founded``, then of
+    ``dormant``, each in row-major order (``np.nonzero``'s), int64.
+    """
+    cdef Py_ssize_t m = array_size(sp, "sp"), i, j, k, bins = n_patients * n_org
+    cdef Py_ssize_t mo = m * n_org, nf = 0, nd = 0
+    cdef const int64_t *p = i64(sp, m, "sp")
+    cdef const int16_t *o = <const int16_t *>array_data(src_organ, I16, m, "src_organ")
+    cdef const int64_t *sh = i64(src_shed, m, "src_shed")
+    cdef const int64_t *dd = i64(died, m, "died")
+    cdef const int64_t *outs[5]
+    cdef int64_t *accs[5]
+    cdef int64_t *acs = i64(acc_ctc_shed, bins, "acc_ctc_shed")
+    cdef int64_t *acd = i64(acc_ctc_died, n_patients, "acc_ctc_died")
+    cdef double *first = f64(first_seeding, n_patients, "first_seeding")
+    cdef double *sums
+    cdef int64_t seeded, v
+    cdef int64_t *fr
+    cdef int64_t *fo
+    cdef int64_t *fc
+    cdef int64_t *dr
+    cdef int64_t *do_
+    cdef int64_t *dc
+    outs[0] = i64(arrested, mo, "arrested")
+    outs[1] = i64(extravasated, mo, "extravasated")
+    outs[2] = i64(dtc_died, mo, "dtc_died")
+    outs[3] = i64(dormant, mo, "dormant")
+    outs[4] = i64(founded, mo, "founded")
+    accs[0] = i64(acc_arrested, bins, "acc_arrested")
+    accs[1] = i64(acc_extravasated, bins, "acc_extravasated")
+    accs[2] = i64(acc_dtc_died, bins, "acc_dtc_died")
+    accs[3] = i64(acc_dormant, bins, "acc_dormant")
+    accs[4] = i64(acc_founded, bins, "acc_founded")
+    check_bins(p, m, n_patients, "sp")
+    for i in range(m):
+        if o[i] < 0 or o[i] >= n_org:
+            raise IndexError(f"src_organ: index {o[i]} at {i} outside [0, {n_org})")
+    sums = <double *>malloc((bins + n_patients + 1) * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        for i in range(bins + n_patients):
+            sums[i] = 0.0
+        for i in range(m):
+            sums[p[i] * n_org + o[i]] += <double>sh[i]
+            sums[bins + p[i]] += <double>dd[i]
+        add_cast(acs, sums, bins)
+        add_cast(acd, sums + bins, n_patients)
+        for i in range(m):
+            seeded = 0
+            for j in range(n_org):
+                for k in range(5):
+                    accs[k][p[i] * n_org + j] += outs[k][i * n_org + j]
+                seeded += outs[3][i * n_org + j] + outs[4][i * n_org + j]
+                nf += outs[4][i * n_org + j] != 0
+                nd += outs[3][i * n_org + j] != 0
+            if seeded > 0 and first[p[i]] != first[p[i]]:
+                first[p[i]] = t_first
+    finally:
+        free(sums)
+    f_arr = [np.empty(nf, np.int64) for k in range(3)]
+    d_arr = [np.empty(nd, np.int64) for k in range(3)]
+    fr, fo, fc = i64(f_arr[0], nf, "ri"), i64(f_arr[1], nf, "oj"), i64(f_arr[2], nf, "count")
+    dr, do_, dc = i64(d_arr[0], nd, "ri"), i64(d_arr[1], nd, "oj"), i64(d_arr[2], nd, "count")
+    nf = nd = 0
+    for i in range(m):
+        for j in range(n_org):
+            v = outs[4][i * n_org + j]
+            if v != 0:
+                fr[nf], fo[nf], fc[nf] = i, j, v
+                nf += 1
+            v = outs[3][i * n_org + j]
+            if v != 0:
+                dr[nd], do_[nd], dc[nd] = i, j, v
+                nd += 1
+    return tuple(f_arr), tuple(d_arr)
+
+
+def fold_sum_serial(object index, object values, Py_ssize_t n):
+    """``paget.domains.fold_sum(index, values, n)`` on one rank (no group), to the
+    bit, in one compiled call.
+
+    Whole non-negative terms: their plain sum per bin (``bincount``'s, in row
+    order), unless a bin reaches 2**53; otherwise each finite term is cut into
+    ``FOLDS`` folds of ``FOLD_BITS`` bits on the grid of its bin's largest term,
+    the folds summed exactly and combined smallest first, and the non-finite
+    terms' plain sum added (as ``fold_sum`` does; see there).  Indices must be
+    in ``[0, n)``.
+    """
+    cdef cnp.ndarray arr
+    if not (cnp.PyArray_Check(values) and cnp.PyArray_TYPE(<cnp.ndarray>values) == F64 and
+            cnp.PyArray_NDIM(<cnp.ndarray>values) == 1 and
+            cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>values) and
+            cnp.PyArray_ISALIGNED(<cnp.ndarray>values) and
+            cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>values)):
+        values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    if not (cnp.PyArray_Check(index) and cnp.PyArray_TYPE(<cnp.ndarray>index) == I64 and
+            cnp.PyArray_NDIM(<cnp.ndarray>index) == 1 and
+            cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>index) and
+            cnp.PyArray_ISALIGNED(<cnp.ndarray>index) and
+            cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>index)):
+        index = np.ascontiguousarray(np.asarray(index, dtype=np.intp).reshape(-1),
+                                     dtype=np.int64)
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(<cnp.ndarray>values), mi = cnp.PyArray_SIZE(<cnp.ndarray>index)
+    if m != mi:
+        raise ValueError(f"fold_sum: {mi} indices for {m} values")
+    if m >= MAX_TERMS:
+        raise ValueError(f"fold_sum: {m} terms; at most {MAX_TERMS - 1} add exactly")
+    if n < 0:
+        raise ValueError(f"fold_sum: {n} bins")
+    cdef const double *v = f64(values, m, "values")
+    cdef const int64_t *at = i64(index, m, "index")
+    check_bins(at, m, n, "fold_sum")
+    out_arr = np.zeros(n)
+    cdef double *out = f64(out_arr, n, "out")
+    cdef Py_ssize_t i, b
+    cdef int k, s, e
+    cdef bint whole = True, odd = False
+    cdef double x, r, q, largest
+    for i in range(m):
+        x = v[i]
+        whole &= (x >= 0) & (x < INFINITY) & (floor(x) == x)
+    if whole:
+        for i in range(m):
+            out[at[i]] += v[i]
+        largest = 0.0
+        for b in range(n):
+            largest = np_max(largest, out[b])
+        if n == 0 or largest < TWO53:
+            return out_arr
+        for b in range(n):
+            out[b] = 0.0
+    # the folds: per bin its largest finite term's exponent, the folds' exact
+    # sums, then their values smallest first
+    cdef double *top = <double *>malloc((n + 1) * sizeof(double))
+    cdef double *folds = <double *>malloc((FOLDS * n + 1) * sizeof(double))
+    cdef double *odds = <double *>malloc((n + 1) * sizeof(double))
+    cdef int *expo = <int *>malloc((n + 1) * sizeof(int))
+    try:
+        if top == NULL or folds == NULL or odds == NULL or expo == NULL:
+            raise MemoryError()
+        for b in range(n):
+            top[b] = 0.0
+            odds[b] = 0.0
+        for b in range(FOLDS * n):
+            folds[b] = 0.0
+        for i in range(m):
+            x = v[i]
+            if x - x != 0.0:         # inf or nan: summed apart
+                odd = True
+                odds[at[i]] += x
+            else:
+                top[at[i]] = np_max(top[at[i]], -x if x < 0 else x)
+        for b in range(n):
+            frexp(top[b], &e)
+            expo[b] = e
+        for i in range(m):
+            r = v[i]
+            if r - r != 0.0:
+                continue
+            b = at[i]
+            # fold_terms' arithmetic: products with 2**s where both powers are
+            # normal doubles (then as exact as ldexp), else ldexp itself
+            if -100 <= expo[b] <= 100:
+                for k in range(FOLDS):
+                    s = FOLD_BITS * (k + 1) - expo[b]
+                    q = rint(r * ldexp(1.0, s))
+                    r -= q * ldexp(1.0, -s)
+                    folds[k * n + b] += q
+            else:
+                for k in range(FOLDS):
+                    s = FOLD_BITS * (k + 1) - expo[b]
+                    q = rint(ldexp(r, s))
+                    r -= ldexp(q, -s)
+                    folds[k * n + b] += q
+        for b in range(n):
+            x = 0.0
+            for k in range(FOLDS - 1, -1, -1):
+                x = x + ldexp(folds[k * n + b], expo[b] - FOLD_BITS * (k + 1))
+            out[b] = x + odds[b] if odd else x
+    finally:
+        free(top)
+        free(folds)
+        free(odds)
+        free(expo)
+    return out_arr

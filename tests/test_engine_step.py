@@ -1,0 +1,239 @@
+"""The engine's compiled bookkeeping (``paget.ext.engine_step``) against the NumPy it replaces.
+
+Each compiled pass is compared, on random inputs, with the NumPy expressions the
+engine ran before (kept here as the reference), for exact equality: the runs
+stay bit-identical only if every count, sum and rate does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paget import domains
+from paget.engine.loop import MAX_SHED_MEAN, step_shed_rate
+from paget.ext import engine_step as es
+from paget.ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, add_rows_at
+
+RNG_SEED = 20261206
+
+
+def _same(a, b) -> bool:
+    """Equal dtype, shape and values; floats to the bit (signed zeros too, NaN
+    equal to NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind != "f":
+        return np.array_equal(a, b)
+    number = ~np.isnan(a)
+    return np.array_equal(a, b, equal_nan=True) and \
+        np.array_equal(np.signbit(a[number]), np.signbit(b[number]))
+
+
+def _add(acc, pidx, organ, values, n_org):
+    """The engine's former ``Records._add``: one float64 bincount, cast, added."""
+    key = pidx.astype(np.int64) * n_org + organ
+    acc += np.bincount(key, weights=values, minlength=acc.size).reshape(acc.shape) \
+        .astype(np.int64)
+
+
+def _flags(rng, n):
+    return (np.where(rng.random(n) < 0.3, FLAG_DORMANT, 0) |
+            np.where(rng.random(n) < 0.2, FLAG_PRIMARY, 0)).astype(np.uint8)
+
+
+# -- step_rates
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 500])
+@pytest.mark.parametrize("dt", [1.0, 0.25])
+def test_step_rates_is_the_numpy_it_replaces(n, dt):
+    rng = np.random.default_rng(RNG_SEED + n)
+    flags = _flags(rng, n)
+    dormant = (flags & FLAG_DORMANT) != 0
+    r = {k: rng.uniform(0.0, 0.5, n) for k in
+         ("birth", "reactivation", "death", "dormant_death")}
+    r["birth"][rng.random(n) < 0.1] = 0.0
+    r["death"][rng.random(n) < 0.1] = r["birth"][rng.random(n) < 0.1][:1].sum()
+    # growth so fast that expm1 is clipped at 700, or the mean at MAX_SHED_MEAN
+    fast = rng.random(n) < 0.05
+    r["birth"][fast] = rng.uniform(100.0, 2000.0, fast.sum())
+    shed = np.where(rng.random(n) < 0.3, 0.0, 10.0 ** rng.uniform(-3, 19, n))
+    exponent = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0.0, 1.5, n))
+    cells = np.floor(10.0 ** rng.uniform(0, 12, n))
+    cells[rng.random(n) < 0.1] = 0.0
+
+    birth = np.where(dormant, r["reactivation"], r["birth"])
+    death = np.where(dormant, r["dormant_death"], r["death"])
+    want_shed = step_shed_rate(shed, exponent, np.where(dormant, 0.0, birth - death), dt)
+    want_terms = np.where(dormant, 0.0, death * cells)
+
+    out = np.full((5, n), np.nan)
+    es.step_rates(flags, r["birth"], r["reactivation"], r["death"], r["dormant_death"], shed,
+                  exponent, dt, MAX_SHED_MEAN, cells, *out)
+    for got, want in zip(out, (birth, death, want_shed, cells, want_terms)):
+        assert _same(got, want)
+
+
+def test_step_rates_names_a_bad_argument():
+    n = 3
+    ok = np.zeros(n)
+    with pytest.raises(TypeError, match="shed_exponent"):
+        es.step_rates(np.zeros(n, np.uint8), ok, ok, ok, ok, ok, np.zeros(n, np.float32), 1.0,
+                      MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+    with pytest.raises(ValueError, match="death: expected 3 values, got 2"):
+        es.step_rates(np.zeros(n, np.uint8), ok, ok, np.zeros(2), ok, ok, ok, 1.0,
+                      MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+
+
+# -- step_tally
+
+
+@pytest.mark.parametrize("n", [0, 1, 9, 400])
+@pytest.mark.parametrize("deterministic", [False, True])
+@pytest.mark.parametrize("direct", [False, True])
+def test_step_tally_is_the_numpy_it_replaces(n, deterministic, direct):
+    rng = np.random.default_rng(RNG_SEED + 3 * n + deterministic)
+    P, n_org = 4, 6
+    pidx = rng.integers(0, P, n)
+    organ = rng.integers(0, n_org, n).astype(np.int16)
+    flags = _flags(rng, n)
+    dormant = (flags & FLAG_DORMANT) != 0
+    before = np.floor(10.0 ** rng.uniform(0, 9, n))
+    react = np.where(rng.random(n) < 0.3, rng.integers(0, 50, n), 0) * dormant
+    cells = np.maximum(before - react - rng.integers(0, 100, n), 0.0)
+    if deterministic:       # the growth law's fractional solution
+        cells = cells * rng.uniform(0.5, 1.0, n)
+    shed = np.where(rng.random(n) < 0.5, rng.integers(0, 10**12, n), 0)
+    exfoliated = (shed * rng.uniform(0, 1, n)).astype(np.int64) if direct else \
+        np.zeros(n, np.int64)
+
+    want_dd = rng.integers(0, 10, (P, n_org))
+    want_dr = rng.integers(0, 10, (P, n_org))
+    got_dd, got_dr = want_dd.copy(), want_dr.copy()
+    if dormant.any():
+        _add(want_dd, pidx, organ, np.where(dormant, (before - cells) - react, 0.0), n_org)
+    want_rows = np.flatnonzero(react)
+    if want_rows.size:
+        _add(want_dr, pidx[want_rows], organ[want_rows], react[want_rows], n_org)
+    want_shed = np.bincount(pidx, weights=shed - exfoliated, minlength=P).astype(np.int64)
+
+    got_shed = np.full(P, -1, np.int64)
+    rows = es.step_tally(pidx, organ, flags, before, cells, react, shed, exfoliated, P, n_org,
+                         got_dd, got_dr, got_shed)
+    assert _same(rows, want_rows.astype(np.int64))
+    assert _same(got_dd, want_dd) and _same(got_dr, want_dr) and _same(got_shed, want_shed)
+
+
+def test_step_tally_refuses_a_patient_out_of_range():
+    one = np.ones(1)
+    with pytest.raises(IndexError, match=r"pidx: index 2 at 0 outside \[0, 2\)"):
+        es.step_tally(np.array([2]), np.zeros(1, np.int16), np.zeros(1, np.uint8), one, one,
+                      np.zeros(1, np.int64), np.zeros(1, np.int64), None, 2, 3,
+                      np.zeros((2, 3), np.int64), np.zeros((2, 3), np.int64),
+                      np.zeros(2, np.int64))
+
+
+# -- tally_fates
+
+
+def _fates_numpy(sp, src_organ, src_shed, died, out, P, n_org, acc, first, t_first):
+    """The former tail of ``Dissemination._disseminate``."""
+    _add(acc["ctc_shed"], sp, src_organ, src_shed, n_org)
+    acc["ctc_died"] += np.bincount(sp, weights=died, minlength=P).astype(np.int64)
+    for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
+                      ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
+                      ("colonies_founded", "founded")):
+        add_rows_at(acc[name], sp, out[key])
+    seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
+    if seeded.any() and np.isnan(first).any():
+        fresh = np.zeros(P, bool)
+        fresh[sp[seeded]] = True
+        first[fresh & np.isnan(first)] = t_first
+    ri, oj = np.nonzero(out["founded"])
+    rd, od = np.nonzero(out["dormant"])
+    return (ri, oj, out["founded"][ri, oj]), (rd, od, out["dormant"][rd, od])
+
+
+@pytest.mark.parametrize("m", [0, 1, 5, 300])
+def test_tally_fates_is_the_numpy_it_replaces(m):
+    rng = np.random.default_rng(RNG_SEED + 7 * m)
+    P, n_org = 5, 7
+    sp = rng.integers(0, P, m)
+    src_organ = rng.integers(0, n_org, m).astype(np.int16)
+    src_shed = rng.integers(0, 10**13, m)
+    died = (src_shed * rng.uniform(0, 1, m)).astype(np.int64)
+    keys = ("arrested", "extravasated", "dtc_died", "dormant", "founded")
+    out = {k: np.where(rng.random((m, n_org)) < 0.2, rng.integers(0, 10**6, (m, n_org)), 0)
+           for k in keys}
+    names = ("ctc_shed", "ctc_arrested", "dtc_extravasated", "dtc_died", "dtc_dormant",
+             "colonies_founded")
+    want = {k: rng.integers(0, 100, (P, n_org)) for k in names}
+    want["ctc_died"] = rng.integers(0, 100, P)
+    got = {k: v.copy() for k, v in want.items()}
+    first = np.where(rng.random(P) < 0.5, np.nan, rng.uniform(0, 10, P))
+    got_first = first.copy()
+
+    w = _fates_numpy(sp, src_organ, src_shed, died, out, P, n_org, want, first, 3.5)
+    g = es.tally_fates(sp, src_organ, src_shed, died, *(out[k] for k in keys), P, n_org,
+                       got["ctc_shed"], got["ctc_died"], got["ctc_arrested"],
+                       got["dtc_extravasated"], got["dtc_died"], got["dtc_dormant"],
+                       got["colonies_founded"], got_first, 3.5)
+    for k in want:
+        assert _same(got[k], want[k]), k
+    assert _same(got_first, first)
+    for gg, ww in zip(g, w):
+        for a, b in zip(gg, ww):
+            assert _same(a, b.astype(np.int64))
+
+
+# -- fold_sum_serial
+
+
+def _terms(rng, kind, m):
+    if kind == "whole":
+        return np.floor(10.0 ** rng.uniform(0, 12, m))
+    if kind == "whole_beyond_2**53":
+        return np.floor(10.0 ** rng.uniform(14, 15.9, m))
+    if kind == "fractional":
+        return rng.uniform(-1, 1, m) * 10.0 ** rng.uniform(-5, 12, m)
+    if kind == "huge_and_tiny":      # bins beyond 2**+-100: fold_terms' ldexp branch
+        return rng.choice([1e-200, 1e200, 3.5e-120, 1.0], m) * rng.uniform(-1, 1, m)
+    if kind == "non_finite":
+        v = rng.uniform(0, 1e6, m)
+        v[rng.random(m) < 0.1] = np.inf
+        v[rng.random(m) < 0.05] = -np.inf
+        v[rng.random(m) < 0.05] = np.nan
+        return v
+    if kind == "signed_zeros":
+        return rng.choice([0.0, -0.0, 2.0], m)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["whole", "whole_beyond_2**53", "fractional",
+                                  "huge_and_tiny", "non_finite", "signed_zeros"])
+@pytest.mark.parametrize("m,n", [(0, 0), (0, 3), (1, 1), (40, 7), (3000, 50)])
+def test_fold_sum_serial_is_fold_sum(kind, m, n):
+    if n == 0 and m:
+        pytest.skip("no bins for the terms")
+    rng = np.random.default_rng(RNG_SEED + m + n)
+    index = rng.integers(0, max(n, 1), m)
+    values = _terms(rng, kind, m)
+    assert _same(es.fold_sum_serial(index, values, n), domains.fold_sum(index, values, n))
+
+
+def test_fold_sum_serial_takes_what_fold_sum_takes():
+    """Lists, booleans, 2-D and strided arrays are converted as fold_sum converts them."""
+    rng = np.random.default_rng(RNG_SEED)
+    index = rng.integers(0, 4, (6, 2))
+    for values in (rng.random((6, 2)) < 0.5, rng.random((6, 4))[:, ::2],
+                   rng.integers(0, 9, (6, 2)).tolist()):
+        assert _same(es.fold_sum_serial(index, values, 4), domains.fold_sum(index, values, 4))
+    assert es.FOLD_CONSTANTS == (domains.FOLD_BITS, domains.FOLDS)
+
+
+def test_fold_sum_serial_refuses_what_fold_sum_refuses():
+    with pytest.raises(ValueError, match="fold_sum: 2 indices for 3 values"):
+        es.fold_sum_serial(np.array([0, 1]), np.ones(3), 2)
+    with pytest.raises(IndexError, match=r"index 5 at 1 outside \[0, 2\)"):
+        es.fold_sum_serial(np.array([0, 5]), np.ones(2), 2)
