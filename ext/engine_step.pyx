@@ -15,12 +15,13 @@ C-contiguous, aligned, native-order ndarray of its dtype, or the call raises
 naming the argument (every array the engine passes is).
 """
 from libc.math cimport INFINITY, floor, frexp, ldexp, rint
-from libc.stdint cimport int16_t, int64_t, uint8_t
+from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
 
 cimport numpy as cnp
+from keyed_stream cimport paget_mix64
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport Loop, array_data, array_size, loop_of, np_max, np_min, vec
 
@@ -33,6 +34,12 @@ cdef int F64 = cnp.NPY_DOUBLE
 cdef int I64 = cnp.NPY_INT64
 cdef int I16 = cnp.NPY_INT16
 cdef int U8 = cnp.NPY_UINT8
+cdef int U64 = cnp.NPY_UINT64
+
+# the identity kinds of paget.ext.tables.derive_uids that found_rows makes
+DEF KIND_FOUNDER = 1
+DEF KIND_POOL = 2
+DEF KIND_REACTIVATED = 3
 
 #: :func:`fold_sum_serial`'s constants, those of ``paget.domains.fold_sum``
 #: (checked equal by the tests)
@@ -428,3 +435,109 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
         free(odds)
         free(expo)
     return out_arr
+
+
+def found_rows(int kind, object src, object counts, object organ, int64_t step, object uid,
+               object parent, object lesion, object clone, object genotype, object patient,
+               object organ_col, bint log):
+    """The core columns of the rows that cells of table rows ``src`` found in
+    ``step``, with their uids, in one pass (``Founding._found`` but for mutants).
+
+    ``kind`` is ``UID_FOUNDER`` (``counts[i]`` one-cell lesions in organ
+    ``organ[i]``), ``UID_REACTIVATED`` (``counts[i]`` one-cell lesions in the
+    source's organ, ``organ`` None; their parent is the pool's) or ``UID_POOL``
+    (one dormant row of ``counts[i]`` cells in organ ``organ[i]``).  A uid is
+    :func:`paget.ext.tables.derive_uids`' of the source's uid, the kind, the
+    step (0 for a pool), the organ and the new row's rank among its source's
+    (0 for a pool).  ``uid`` ... ``organ_col`` are the table's columns.
+
+    Returns ``(columns, rows, edges)``: the new rows' columns (dict, as
+    ``LesionTable.append`` takes them), the table row each comes from (int64,
+    for the inherited plugin columns), and, with ``log`` and a kind other than a
+    pool, their seeding-log columns (``paget.engine.seeding.EDGE_COLUMNS``),
+    else None.
+    """
+    cdef Py_ssize_t m = array_size(src, "src"), n = array_size(uid, "uid"), i, j, r, t = 0
+    cdef const int64_t *sr = i64(src, m, "src")
+    cdef const int64_t *cn = i64(counts, m, "counts")
+    cdef const int64_t *og = NULL
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint64_t *pa = <const uint64_t *>array_data(parent, U64, n, "parent")
+    cdef const uint64_t *le = <const uint64_t *>array_data(lesion, U64, n, "lesion")
+    cdef const uint64_t *cl = <const uint64_t *>array_data(clone, U64, n, "clone")
+    cdef const uint64_t *ge = <const uint64_t *>array_data(genotype, U64, n, "genotype")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef const int16_t *oc = <const int16_t *>array_data(organ_col, I16, n, "organ_col")
+    cdef bint pool = kind == KIND_POOL, react = kind == KIND_REACTIVATED
+    cdef uint64_t tag, mask40 = (<uint64_t>1 << 40) - 1
+    cdef int16_t o
+    if kind != KIND_FOUNDER and not pool and not react:
+        raise ValueError(f"found_rows: kind {kind} is not a founder, pool or reactivated cell")
+    if react:
+        if organ is not None:
+            raise ValueError("found_rows: a reactivated cell founds in its pool's organ")
+    else:
+        og = i64(organ, m, "organ")
+    check_bins(sr, m, n, "src")
+    for i in range(m):
+        if cn[i] < 0:
+            raise ValueError(f"found_rows: count {cn[i]} at {i} is negative")
+        t += 1 if pool else cn[i]
+    cols = {"uid": np.empty(t, np.uint64), "parent": np.empty(t, np.uint64),
+            "lesion": np.empty(t, np.uint64), "clone": np.empty(t, np.uint64),
+            "genotype": np.empty(t, np.uint64), "cells": np.empty(t, np.float64),
+            "patient": np.empty(t, np.int64), "birth_step": np.empty(t, np.int32),
+            "organ": np.empty(t, np.int16), "flags": np.empty(t, np.uint8)}
+    rows_arr = np.empty(t, np.int64)
+    cdef uint64_t *nu = <uint64_t *>array_data(cols["uid"], U64, t, "uid")
+    cdef uint64_t *npa = <uint64_t *>array_data(cols["parent"], U64, t, "parent")
+    cdef uint64_t *nle = <uint64_t *>array_data(cols["lesion"], U64, t, "lesion")
+    cdef uint64_t *ncl = <uint64_t *>array_data(cols["clone"], U64, t, "clone")
+    cdef uint64_t *nge = <uint64_t *>array_data(cols["genotype"], U64, t, "genotype")
+    cdef double *nce = f64(cols["cells"], t, "cells")
+    cdef int64_t *npt = i64(cols["patient"], t, "patient")
+    cdef int32_t *nbs = <int32_t *>array_data(cols["birth_step"], cnp.NPY_INT32, t, "birth_step")
+    cdef int16_t *nor = <int16_t *>array_data(cols["organ"], I16, t, "organ")
+    cdef uint8_t *nfl = <uint8_t *>array_data(cols["flags"], U8, t, "flags")
+    cdef int64_t *rows = i64(rows_arr, t, "rows")
+    cdef uint64_t base
+    t = 0
+    for i in range(m):
+        r = sr[i]
+        o = oc[r] if react else <int16_t>og[i]
+        base = paget_mix64(u[r])
+        for j in range(1 if pool else cn[i]):
+            if pool:
+                tag = (<uint64_t>KIND_POOL << 56) | ((<uint64_t>(<unsigned short>o)) << 40)
+                nu[t] = paget_mix64(paget_mix64(base ^ tag) ^ <uint64_t>0)
+                nce[t] = <double>cn[i]
+                nfl[t] = PGT_FLAG_DORMANT
+            else:
+                tag = ((<uint64_t>kind << 56) | ((<uint64_t>(<unsigned short>o)) << 40)
+                       | (<uint64_t>step & mask40))
+                nu[t] = paget_mix64(paget_mix64(base ^ tag) ^ <uint64_t>j)
+                nce[t] = 1.0
+                nfl[t] = 0
+            npa[t] = pa[r] if react else u[r]
+            nle[t] = nu[t]
+            ncl[t] = cl[r]
+            nge[t] = ge[r]
+            npt[t] = pt[r]
+            nbs[t] = <int32_t>(step + 1)
+            nor[t] = o
+            rows[t] = r
+            t += 1
+    if not log or pool or t == 0:
+        return cols, rows_arr, None
+    edges = {"patient": cols["patient"].copy(), "step": cols["birth_step"].copy(),
+             "kind": np.full(t, 1 if react else 0, np.int8),
+             "source_lesion": np.empty(t, np.uint64), "source_organ": np.empty(t, np.int16),
+             "source_clone": cols["clone"].copy(), "target": cols["uid"].copy(),
+             "target_organ": cols["organ"].copy(), "cells": np.ones(t, np.int64)}
+    cdef uint64_t *esl = <uint64_t *>array_data(edges["source_lesion"], U64, t, "source_lesion")
+    cdef int16_t *eso = <int16_t *>array_data(edges["source_organ"], I16, t, "source_organ")
+    for i in range(t):
+        r = rows[i]
+        esl[i] = u[r] if react else le[r]
+        eso[i] = -1 if react else oc[r]
+    return cols, rows_arr, edges

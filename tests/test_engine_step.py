@@ -237,3 +237,93 @@ def test_fold_sum_serial_refuses_what_fold_sum_refuses():
         es.fold_sum_serial(np.array([0, 1]), np.ones(3), 2)
     with pytest.raises(IndexError, match=r"index 5 at 1 outside \[0, 2\)"):
         es.fold_sum_serial(np.array([0, 5]), np.ones(2), 2)
+
+
+# -- found_rows
+
+
+def _found_numpy(kind, src, counts, organ, step, tab):
+    """The former ``Founding._found`` and ``SeedingLog._log_founding`` but for
+    mutants: (columns, source rows, log edges or None)."""
+    from paget.engine.founding import _group_ranks
+    from paget.engine.seeding import KIND_FOUNDED, KIND_REACTIVATED
+    from paget.ext.kernels import UID_POOL, derive_uids
+    if kind == UID_POOL:
+        rows = src
+        organ = organ.astype(np.int16)
+        uid = derive_uids(tab["uid"][rows], UID_POOL, np.zeros(rows.size, np.int64), organ,
+                          np.zeros(rows.size, np.int64))
+        cells = counts.astype(np.float64)
+    else:
+        rows = np.repeat(src, counts)
+        organ = tab["organ"][rows] if organ is None else \
+            np.repeat(organ, counts).astype(np.int16)
+        uid = derive_uids(tab["uid"][rows], kind, np.full(rows.size, step, np.int64), organ,
+                          _group_ranks(counts))
+        cells = np.ones(rows.size)
+    react = kind == _kinds()["reactivated"]
+    cols = dict(uid=uid, parent=(tab["parent"] if react else tab["uid"])[rows], lesion=uid,
+                clone=tab["clone"][rows], genotype=tab["genotype"][rows], cells=cells,
+                patient=tab["patient"][rows],
+                birth_step=np.full(uid.size, step + 1, np.int32), organ=organ,
+                flags=np.full(rows.size, FLAG_DORMANT if kind == UID_POOL else 0, np.uint8))
+    edges = None
+    if kind != UID_POOL and rows.size:
+        n = rows.size
+        edges = {"patient": tab["patient"][rows].astype(np.int64),
+                 "step": np.full(n, step + 1, np.int32),
+                 "kind": np.full(n, KIND_REACTIVATED if react else KIND_FOUNDED, np.int8),
+                 "source_lesion": (tab["uid"] if react else tab["lesion"])[rows]
+                 .astype(np.uint64),
+                 "source_organ": np.full(n, -1, np.int16) if react
+                 else tab["organ"][rows].astype(np.int16),
+                 "source_clone": tab["clone"][rows].astype(np.uint64),
+                 "target": np.asarray(uid, np.uint64).copy(),
+                 "target_organ": np.asarray(organ, np.int16).copy(),
+                 "cells": np.ones(n, np.int64)}
+    return cols, rows, edges
+
+
+def _kinds():
+    from paget.engine.founding import FOUNDED
+    return FOUNDED
+
+
+@pytest.mark.parametrize("kind", ["founder", "reactivated", "pool"])
+@pytest.mark.parametrize("m", [0, 1, 6, 200])
+def test_found_rows_is_the_numpy_it_replaces(kind, m):
+    rng = np.random.default_rng(RNG_SEED + 11 * m + len(kind))
+    n, n_org, step = 300, 9, int(rng.integers(0, 10**6))
+    u64 = lambda: rng.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2)  # noqa: E731
+    tab = {"uid": u64(), "parent": u64(), "lesion": u64(), "clone": u64(), "genotype": u64(),
+           "patient": rng.integers(0, 50, n), "organ": rng.integers(0, n_org, n)
+           .astype(np.int16)}
+    src = rng.choice(n, m, replace=kind == "reactivated").astype(np.int64)
+    counts = rng.integers(1, 5 if kind != "pool" else 10**9, m)
+    counts[rng.random(m) < 0.1] = 0 if kind != "pool" else 1
+    organ = None if kind == "reactivated" else rng.integers(0, n_org, m)
+    code = _kinds()[kind]
+    want = _found_numpy(code, src, counts, organ, step, tab)
+    got = es.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
+                        tab["lesion"], tab["clone"], tab["genotype"], tab["patient"],
+                        tab["organ"], True)
+    assert list(got[0]) == list(want[0])
+    for k in want[0]:
+        assert _same(got[0][k], want[0][k]), k
+    assert _same(got[1], want[1].astype(np.int64))
+    if want[2] is None:
+        assert got[2] is None
+    else:
+        assert list(got[2]) == list(want[2])
+        for k in want[2]:
+            assert _same(got[2][k], want[2][k]), k
+    assert es.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
+                         tab["lesion"], tab["clone"], tab["genotype"], tab["patient"],
+                         tab["organ"], False)[2] is None
+
+
+def test_found_rows_refuses_a_row_outside_the_table():
+    z = np.zeros(2, np.uint64)
+    with pytest.raises(IndexError, match=r"src: index 2 at 0 outside \[0, 2\)"):
+        es.found_rows(_kinds()["founder"], np.array([2]), np.array([1]), np.array([0]), 0,
+                      z, z, z, z, z, np.zeros(2, np.int64), np.zeros(2, np.int16), True)
