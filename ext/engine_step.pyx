@@ -28,6 +28,10 @@ from plugin_support cimport Loop, array_data, array_size, loop_of, np_max, np_mi
 cnp.import_array()
 cnp.import_ufunc()
 
+
+cdef extern from "bounds.h" nogil:
+    int paget_out_of_bounds_f64(const double *p, Py_ssize_t m, double lo, double hi)
+
 cdef Loop EXPM1 = loop_of(np.expm1)
 
 cdef int F64 = cnp.NPY_DOUBLE
@@ -541,3 +545,43 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
         esl[i] = u[r] if react else le[r]
         eso[i] = -1 if react else oc[r]
     return cols, rows_arr, edges
+
+
+def first_out_of_bounds(tuple args, tuple checks, object fallback):
+    """The index of the first of ``checks`` that an output in ``args`` fails, or -1.
+
+    ``checks`` are ``(position, name, field or None, lo, hi)`` (those of
+    ``paget.manager._wrap_errors``): output ``args[position]`` (its attribute
+    ``field`` when not None) must hold no NaN, no infinity and nothing outside
+    ``[lo, hi]``.  A C-contiguous float64 array is checked here
+    (``bounds.h``, as ``paget.ext.kernels.bounds_check``); an empty or a boolean
+    array passes; anything else is checked by ``fallback(a, lo, hi)``
+    (``paget.state.out_of_bounds``).  One call per implementation of a hook
+    where the engine made one call per output.
+    """
+    cdef Py_ssize_t k
+    cdef tuple c
+    cdef object a
+    cdef cnp.ndarray arr
+    cdef Py_ssize_t n
+    cdef int t
+    for k in range(len(checks)):
+        c = <tuple>checks[k]
+        a = args[<Py_ssize_t>c[0]]
+        if c[2] is not None:
+            a = getattr(a, c[2])
+        if cnp.PyArray_Check(a):
+            arr = <cnp.ndarray>a
+            n = cnp.PyArray_SIZE(arr)
+            t = cnp.PyArray_TYPE(arr)
+            if n == 0 or t == cnp.NPY_BOOL:
+                continue
+            if (t == cnp.NPY_DOUBLE and cnp.PyArray_IS_C_CONTIGUOUS(arr) and
+                    cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)):
+                if paget_out_of_bounds_f64(<const double *>cnp.PyArray_DATA(arr), n,
+                                           <double>c[3], <double>c[4]):
+                    return k
+                continue
+        if fallback(a, c[3], c[4]):
+            return k
+    return -1

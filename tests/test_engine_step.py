@@ -327,3 +327,53 @@ def test_found_rows_refuses_a_row_outside_the_table():
     with pytest.raises(IndexError, match=r"src: index 2 at 0 outside \[0, 2\)"):
         es.found_rows(_kinds()["founder"], np.array([2]), np.array([1]), np.array([0]), 0,
                       z, z, z, z, z, np.zeros(2, np.int64), np.zeros(2, np.int16), True)
+
+
+# -- first_out_of_bounds
+
+
+def _first_bad_numpy(args, checks):
+    """The former loop of ``paget.engine.hooks.direct_caller`` over the checks."""
+    from paget.ext.kernels import bounds_check
+    from paget.state import out_of_bounds
+    for k, (pos, arg, field, lo, hi) in enumerate(checks):
+        a = args[pos] if field is None else getattr(args[pos], field)
+        found = bounds_check(a, lo, hi)
+        if found == 1 or (found < 0 and out_of_bounds(a, lo, hi)):
+            return k
+    return -1
+
+
+def test_first_out_of_bounds_is_the_loop_it_replaces():
+    from types import SimpleNamespace
+
+    from paget.state import out_of_bounds
+    rng = np.random.default_rng(RNG_SEED)
+    kinds = ["ok", "nan", "inf", "low", "high", "strided", "strided_bad", "float32_bad",
+             "bool", "empty"]
+
+    def make(kind):
+        a = rng.uniform(0.0, 1.0, 9)
+        if kind in ("nan", "inf", "low", "high", "strided_bad", "float32_bad"):
+            a[rng.integers(9)] = {"nan": np.nan, "inf": np.inf, "low": -0.5, "high": 1.5,
+                                  "strided_bad": np.nan, "float32_bad": 2.0}[kind]
+        if kind.startswith("strided"):
+            a = np.repeat(a, 2)[::2]
+        if kind == "float32_bad":
+            a = a.astype(np.float32)
+        if kind == "bool":
+            a = rng.random(9) < 0.5
+        if kind == "empty":
+            a = np.zeros(0)
+        return a
+
+    for trial in range(300):
+        picked = rng.choice(kinds, 4)
+        rates = SimpleNamespace(birth=make(picked[0]), death=make(picked[1]))
+        args = ("lesions", rates, make(picked[2]), make(picked[3]))
+        checks = (((1, "rates", "birth", 0.0, 1.0), (1, "rates", "death", 0.0, 1.0),
+                   (2, "fraction", None, 0.0, 1.0), (3, "probability", None, 0.0, 1.0))
+                  [: 1 + trial % 4])
+        assert es.first_out_of_bounds(args, checks, out_of_bounds) == \
+            _first_bad_numpy(args, checks), (picked, trial)
+    assert es.first_out_of_bounds((), (), out_of_bounds) == -1

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 
 from ..errors import ConfigError, PluginError
-from ..ext.kernels import bounds_check
+from ..ext.engine_step import first_out_of_bounds
 from ..manager import bad_output, plugin_raised
 from ..state import out_of_bounds
 
@@ -92,10 +92,11 @@ def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
                 raise
             except Exception as exc:
                 raise plugin_raised(plugin, name, exc) from exc
-            for pos, arg, field, lo, hi in checks:
-                a = args[pos] if field is None else getattr(args[pos], field)
-                found = bounds_check(a, lo, hi)    # -1: not a contiguous float64 array
-                if found == 1 or (found < 0 and out_of_bounds(a, lo, hi)):
+            if checks:      # every output of the implementation, one compiled call
+                bad = first_out_of_bounds(args, checks, out_of_bounds)
+                if bad >= 0:
+                    pos, arg, field, lo, hi = checks[bad]
+                    a = args[pos] if field is None else getattr(args[pos], field)
                     raise bad_output(plugin, name, arg if field is None else f"{arg}.{field}",
                                      a, lo, hi)
             if res is not None:
