@@ -14,7 +14,7 @@ Arrays are read through NumPy's C API (``array_data``): each must be a
 C-contiguous, aligned, native-order ndarray of its dtype, or the call raises
 naming the argument (every array the engine passes is).
 """
-from libc.math cimport INFINITY, floor, frexp, ldexp, rint
+from libc.math cimport INFINITY, fabs, floor, frexp, ldexp, rint
 from libc.stdint cimport int16_t, int32_t, int64_t, int8_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -52,6 +52,7 @@ DEF FOLDS = 3
 FOLD_CONSTANTS = (FOLD_BITS, FOLDS)
 cdef int64_t MAX_TERMS = (<int64_t>1) << (52 - FOLD_BITS)
 cdef double TWO53 = 9007199254740992.0
+cdef double ROUNDER = 6755399441055744.0    # 1.5 * 2**52
 
 
 cdef inline double *f64(object a, Py_ssize_t n, str name) except NULL:
@@ -391,8 +392,11 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
     cdef double *folds = <double *>malloc((FOLDS * n + 1) * sizeof(double))
     cdef double *odds = <double *>malloc((n + 1) * sizeof(double))
     cdef int *expo = <int *>malloc((n + 1) * sizeof(int))
+    cdef double *up = <double *>malloc((FOLDS * n + 1) * sizeof(double))
+    cdef double *down = <double *>malloc((FOLDS * n + 1) * sizeof(double))
     try:
-        if top == NULL or folds == NULL or odds == NULL or expo == NULL:
+        if (top == NULL or folds == NULL or odds == NULL or expo == NULL or up == NULL
+                or down == NULL):
             raise MemoryError()
         for b in range(n):
             top[b] = 0.0
@@ -409,6 +413,11 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
         for b in range(n):
             frexp(top[b], &e)
             expo[b] = e
+            if -100 <= e <= 100:
+                for k in range(FOLDS):
+                    s = FOLD_BITS * (k + 1) - e
+                    up[k * n + b] = ldexp(1.0, s)
+                    down[k * n + b] = ldexp(1.0, -s)
         for i in range(m):
             r = v[i]
             if r - r != 0.0:
@@ -418,9 +427,11 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
             # normal doubles (then as exact as ldexp), else ldexp itself
             if -100 <= expo[b] <= 100:
                 for k in range(FOLDS):
-                    s = FOLD_BITS * (k + 1) - expo[b]
-                    q = rint(r * ldexp(1.0, s))
-                    r -= q * ldexp(1.0, -s)
+                    # rint of |y| < 2**22 by adding and taking away 1.5 * 2**52:
+                    # the sum rounds to a whole number as rint does (to nearest,
+                    # ties to even), and both steps are exact; no libm call
+                    q = (r * up[k * n + b] + ROUNDER) - ROUNDER
+                    r -= q * down[k * n + b]
                     folds[k * n + b] += q
             else:
                 for k in range(FOLDS):
@@ -438,6 +449,8 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
         free(folds)
         free(odds)
         free(expo)
+        free(up)
+        free(down)
     return out_arr
 
 
@@ -585,3 +598,84 @@ def first_out_of_bounds(tuple args, tuple checks, object fallback):
         if fallback(a, c[3], c[4]):
             return k
     return -1
+
+
+def step_burden(object pidx, object flags, object cells, Py_ssize_t n_patients,
+                object out_burden):
+    """The end of a step's pass over the rows: ``out_burden[p]`` = the cells of
+    patient ``p``'s growing rows (``bincount(pidx, where(dormant, 0.0, cells))``,
+    added in row order); returns ``(largest cells of a row, rows with cells <=
+    0)`` (``np.maximum.reduce``'s largest: NaN if any is NaN; -inf for no row).
+    """
+    cdef Py_ssize_t n = array_size(pidx, "pidx"), i, empty = 0
+    cdef const int64_t *p = i64(pidx, n, "pidx")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef const double *c = f64(cells, n, "cells")
+    cdef double *burden = f64(out_burden, n_patients, "out_burden")
+    cdef double top = -INFINITY
+    check_bins(p, n, n_patients, "pidx")
+    for i in range(n_patients):
+        burden[i] = 0.0
+    for i in range(n):
+        burden[p[i]] += 0.0 if fl[i] & PGT_FLAG_DORMANT else c[i]
+        top = np_max(top, c[i]) if i else c[i]
+        empty += c[i] <= 0
+    return top, empty
+
+
+def gather_sources(object src, object shed, object uid, object patient, object organ,
+                   object lymph_fraction, object survival, object arrest, int64_t lo):
+    """The columns of a step's shedding rows ``src`` that dissemination reads, in
+    one pass: ``(uid, patient, organ, shed, lymph_fraction, patient - lo,
+    survival, arrest)`` of those rows, and whether they share one circulation
+    class (every ``survival`` and every ``arrest`` equal to the first row's, as
+    ``==`` compares: a NaN never does)."""
+    cdef Py_ssize_t m = array_size(src, "src"), n = array_size(uid, "uid"), i, r
+    cdef const int64_t *s = i64(src, m, "src")
+    cdef const int64_t *sh = i64(shed, n, "shed")
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef const int16_t *og = <const int16_t *>array_data(organ, I16, n, "organ")
+    cdef const double *lf = f64(lymph_fraction, n, "lymph_fraction")
+    cdef const double *sv = f64(survival, n, "survival")
+    cdef const double *ar = f64(arrest, n, "arrest")
+    cdef bint one = True
+    check_bins(s, m, n, "src")
+    out = (np.empty(m, np.uint64), np.empty(m, np.int64), np.empty(m, np.int16),
+           np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int64),
+           np.empty(m, np.float64), np.empty(m, np.float64))
+    cdef uint64_t *ou = <uint64_t *>array_data(out[0], U64, m, "uid")
+    cdef int64_t *op = i64(out[1], m, "patient")
+    cdef int16_t *oo = <int16_t *>array_data(out[2], I16, m, "organ")
+    cdef int64_t *osh = i64(out[3], m, "shed")
+    cdef double *ol = f64(out[4], m, "lymph_fraction")
+    cdef int64_t *osp = i64(out[5], m, "sp")
+    cdef double *osv = f64(out[6], m, "survival")
+    cdef double *oar = f64(out[7], m, "arrest")
+    for i in range(m):
+        r = s[i]
+        ou[i] = u[r]
+        op[i] = pt[r]
+        oo[i] = og[r]
+        osh[i] = sh[r]
+        ol[i] = lf[r]
+        osp[i] = pt[r] - lo
+        osv[i] = sv[r]
+        oar[i] = ar[r]
+        one &= (osv[i] == osv[0]) & (oar[i] == oar[0])
+    return out + (bool(one),)
+
+
+def fates_off(object fates):
+    """``np.abs(f[..., 0] + f[..., 1] + f[..., 2] - 1.0).max()`` of DTC fates
+    ``f`` (rows of three), in one pass: how far the rows' sums stray from 1
+    (NaN if any does; -inf for no row)."""
+    cdef Py_ssize_t n = array_size(fates, "fates"), i
+    cdef const double *f = f64(fates, -1, "fates")
+    cdef double top = -INFINITY, x
+    if n % 3:
+        raise ValueError(f"fates: expected rows of 3 values, got {n} values")
+    for i in range(n // 3):
+        x = fabs(f[3 * i] + f[3 * i + 1] + f[3 * i + 2] - 1.0)
+        top = np_max(top, x) if i else x
+    return top

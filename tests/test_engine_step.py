@@ -377,3 +377,63 @@ def test_first_out_of_bounds_is_the_loop_it_replaces():
         assert es.first_out_of_bounds(args, checks, out_of_bounds) == \
             _first_bad_numpy(args, checks), (picked, trial)
     assert es.first_out_of_bounds((), (), out_of_bounds) == -1
+
+
+# -- step_burden, gather_sources, fates_off
+
+
+@pytest.mark.parametrize("n", [0, 1, 50])
+def test_step_burden_is_the_numpy_it_replaces(n):
+    rng = np.random.default_rng(RNG_SEED + n)
+    P = 4
+    pidx = rng.integers(0, P, n)
+    flags = _flags(rng, n)
+    cells = np.floor(10.0 ** rng.uniform(0, 15, n))
+    cells[rng.random(n) < 0.2] = 0.0
+    cells[rng.random(n) < 0.1] = -0.0
+    burden = np.full(P, np.nan)
+    top, empty = es.step_burden(pidx, flags, cells, P, burden)
+    want = np.bincount(pidx, weights=np.where((flags & FLAG_DORMANT) != 0, 0.0, cells),
+                       minlength=P).astype(np.float64)
+    assert _same(burden, want)
+    assert empty == np.count_nonzero(cells <= 0)
+    assert top == (np.maximum.reduce(cells) if n else -np.inf)
+    if n:
+        cells[rng.integers(n)] = np.nan     # NumPy's largest is NaN: never beyond a bound
+        assert np.isnan(es.step_burden(pidx, flags, cells, P, burden)[0])
+
+
+@pytest.mark.parametrize("m", [1, 2, 40])
+@pytest.mark.parametrize("classes", ["one", "two", "nan"])
+def test_gather_sources_is_the_numpy_it_replaces(m, classes):
+    rng = np.random.default_rng(RNG_SEED + m)
+    n, lo = 60, 17
+    src = np.sort(rng.choice(n, m, replace=False)).astype(np.int64)
+    shed = rng.integers(0, 10**9, n)
+    uid = rng.integers(0, 2**63, n, dtype=np.uint64)
+    patient = lo + rng.integers(0, 5, n)
+    organ = rng.integers(0, 9, n).astype(np.int16)
+    lymph, surv, arr = rng.random(n), np.full(n, 0.3), np.full(n, 0.9)
+    if classes == "two" and m > 1:
+        surv[src[-1]] = 0.4
+    if classes == "nan":
+        arr[src[0]] = np.nan
+    got = es.gather_sources(src, shed, uid, patient, organ, lymph, surv, arr, lo)
+    want = (uid[src], patient[src], organ[src], shed[src], lymph[src], patient[src] - lo,
+            surv[src], arr[src])
+    for g, w in zip(got, want):
+        assert _same(g, w)
+    assert got[-1] == bool((surv[src] == surv[src][0]).all() and (arr[src] == arr[src][0]).all())
+
+
+def test_fates_off_is_the_numpy_it_replaces():
+    rng = np.random.default_rng(RNG_SEED)
+    for m in (1, 3, 100):
+        f = rng.dirichlet([1.0, 1.0, 1.0], (m, 5))
+        f[rng.random((m, 5)) < 0.1] += rng.uniform(-1e-8, 1e-8, 3)
+        want = np.abs(f[..., 0] + f[..., 1] + f[..., 2] - 1.0).max()
+        assert es.fates_off(f) == want
+        f[0, 0, 1] = np.nan
+        assert np.isnan(es.fates_off(f))
+    with pytest.raises(ValueError, match="rows of 3"):
+        es.fates_off(np.zeros(4))

@@ -13,6 +13,11 @@ from ..ext import engine_step, kernels
 from ..state import FateMatrix
 
 
+def _f64(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array (itself when it is one)."""
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)`` for two
     float columns, by three 1-D uniques (the axis form sorts rows as void
@@ -130,8 +135,12 @@ class Dissemination:
         m = src.size
         sources = self._lesions(src)
         # circulation classes: one fate matrix per distinct (survival, arrest) pair
-        surv, arr = rates.ctc_survival[src], rates.ctc_arrest[src]
-        if (surv == surv[0]).all() and (arr == arr[0]).all():   # the usual: one class
+        # the columns of the source rows read here, in one compiled pass
+        (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
+         one_class) = engine_step.gather_sources(
+            src, shed, tab.uid, tab.patient, tab.organ, _f64(rates.lymph_fraction),
+            _f64(rates.ctc_survival), _f64(rates.ctc_arrest), self.lo)
+        if one_class:   # the usual
             pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
@@ -144,17 +153,15 @@ class Dissemination:
         self.hook.paget_extravasation(probability=p_ext, **env)
         self.hook.paget_dtc_fate(fates=fates, **env)
         # the sum over the last axis, added as NumPy's reduction adds three terms
-        if np.abs(fates[..., 0] + fates[..., 1] + fates[..., 2] - 1.0).max() > 1e-9:
+        if engine_step.fates_off(_f64(fates)) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        out = {k: np.empty((m, n_org), np.int64) for k in
-               ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
+        out = dict(zip(("arrested", "extravasated", "dtc_died", "dormant", "founded"),
+                       np.empty((5, m, n_org), np.int64)))
         died = np.empty(m, np.int64)
-        src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
-        sp = src_patient - self.lo
-        kernels.disseminate(tab.uid[src], src_patient, src_organ,
+        kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
-                            np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
+                            src_lymph, f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
                             *direct)

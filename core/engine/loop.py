@@ -261,8 +261,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         return True
 
     @staticmethod
-    def _check_exact(cells: np.ndarray) -> None:
-        if cells.size and np.maximum.reduce(cells) > kernels.MAX_EXACT_CELLS:
+    def _check_exact(cells: np.ndarray | float) -> None:
+        """Refuse a row beyond exact counting: ``cells`` are the rows' cells, or
+        the largest of them."""
+        if isinstance(cells, np.ndarray):
+            cells = np.maximum.reduce(cells) if cells.size else 0.0
+        if cells > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
                               "the growth rates the plugins set, or the shedding that feeds "
                               "the lesion")
@@ -270,16 +274,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _after_step(self, step: int) -> None:
         tab = self.table
         t_end = self._t(step + 1)
-        self._check_exact(tab.cells)
-        # the view the outcome (and, rows unchanged, the next step) sees, whose
-        # dormant and pidx serve here first
+        # the view the outcome (and, rows unchanged, the next step) sees
         les, version = self._lesions(), tab.version
         pidx = les.pidx
-        # whole numbers below 2**53: the sum over growing rows is exact (the
-        # dormant rows' 0.0 leave every partial sum as it is)
-        growing_cells = np.where(les.dormant, 0.0, tab.cells)
-        self.burden = self._gsum(np.bincount(pidx, weights=growing_cells,
-                                             minlength=self.P).astype(np.float64))
+        # one compiled pass: the patients' burden (whole numbers below 2**53:
+        # the sum over growing rows is exact), the largest row, the empty rows
+        burden = np.empty(self.P)
+        largest, n_empty = engine_step.step_burden(pidx, tab.flags, tab.cells, self.P, burden)
+        self._check_exact(largest)
+        self.burden = self._gsum(burden)
         dying = neutral("dying", self.P)
         patients = self._patients()
         self.hook.paget_outcome(lesions=les, patients=patients,
@@ -299,10 +302,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                 self.frozen[name][dying] = state[name][dying]
             self.archive.append(tab.take(rows))
             self._compact(~rows)
+            n_empty = np.count_nonzero(tab.cells <= 0)
         # drop rows that reached zero cells, once they are a sixteenth of the table
-        empty = tab.cells <= 0
-        if np.count_nonzero(empty) * 16 > tab.n:
-            self._compact(~empty)
+        if n_empty * 16 > tab.n:
+            self._compact(~(tab.cells <= 0))
         if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
             self._rebalance()
         self._last_view = (tab, version, (self.lo, self.P, self.group), les)
