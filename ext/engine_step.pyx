@@ -679,3 +679,77 @@ def fates_off(object fates):
         x = fabs(f[3 * i] + f[3 * i + 1] + f[3 * i + 2] - 1.0)
         top = np_max(top, x) if i else x
     return top
+
+
+cdef class UidSet:
+    """A growing set of uids (uint64), by open addressing: the registry of the
+    dormant pools the seeding log has seen (``paget.engine.seeding``), where a
+    sorted array took a search and an insertion, O(pools), every step."""
+
+    cdef object _keys       # uint64 slots
+    cdef object _used       # uint8: the slot holds a key
+    cdef Py_ssize_t _count
+
+    def __init__(self):
+        self._keys = np.zeros(16, np.uint64)
+        self._used = np.zeros(16, np.uint8)
+        self._count = 0
+
+    def __len__(self):
+        return self._count
+
+    cdef Py_ssize_t _slot(self, uint64_t *keys, uint8_t *used, Py_ssize_t cap,
+                          uint64_t key) noexcept:
+        cdef Py_ssize_t h = <Py_ssize_t>(paget_mix64(key) & <uint64_t>(cap - 1))
+        while used[h] and keys[h] != key:
+            h = (h + 1) & (cap - 1)
+        return h
+
+    cdef int _grow(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t cap = array_size(self._keys, "keys"), new_cap = cap, i, h
+        if 2 * need <= cap:
+            return 0
+        while 2 * need > new_cap:
+            new_cap *= 2
+        old_keys, old_used = self._keys, self._used
+        cdef uint64_t *ok = <uint64_t *>array_data(old_keys, U64, cap, "keys")
+        cdef uint8_t *ou = <uint8_t *>array_data(old_used, U8, cap, "used")
+        self._keys = np.zeros(new_cap, np.uint64)
+        self._used = np.zeros(new_cap, np.uint8)
+        cdef uint64_t *nk = <uint64_t *>array_data(self._keys, U64, new_cap, "keys")
+        cdef uint8_t *nu = <uint8_t *>array_data(self._used, U8, new_cap, "used")
+        for i in range(cap):
+            if ou[i]:
+                h = self._slot(nk, nu, new_cap, ok[i])
+                nu[h] = 1
+                nk[h] = ok[i]
+        return 0
+
+    def add_new(self, object uids):
+        """Add ``uids``; returns a bool array, True where a uid was not in the set
+        before this call (a uid given twice is new twice if it was not in it)."""
+        cdef Py_ssize_t m = array_size(uids, "uids"), i, h, cap
+        cdef const uint64_t *u = <const uint64_t *>array_data(uids, U64, m, "uids")
+        fresh_arr = np.empty(m, np.bool_)
+        cdef cnp.npy_bool *fresh = <cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, m,
+                                                             "fresh")
+        self._grow(self._count + m)
+        cap = array_size(self._keys, "keys")
+        cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
+        cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
+        for i in range(m):
+            fresh[i] = not used[self._slot(keys, used, cap, u[i])]
+        for i in range(m):
+            if fresh[i]:
+                h = self._slot(keys, used, cap, u[i])
+                if not used[h]:
+                    used[h] = 1
+                    keys[h] = u[i]
+                    self._count += 1
+        return fresh_arr
+
+    def __contains__(self, uid):
+        cdef Py_ssize_t cap = array_size(self._keys, "keys")
+        cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
+        cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
+        return bool(used[self._slot(keys, used, cap, <uint64_t>uid)])

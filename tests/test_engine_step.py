@@ -437,3 +437,24 @@ def test_fates_off_is_the_numpy_it_replaces():
         assert np.isnan(es.fates_off(f))
     with pytest.raises(ValueError, match="rows of 3"):
         es.fates_off(np.zeros(4))
+
+
+# -- UidSet
+
+
+def test_uid_set_tells_new_uids_as_the_sorted_registry_did():
+    """The registry of pools: the former sorted array, searched and inserted into."""
+    rng = np.random.default_rng(RNG_SEED)
+    known = np.zeros(0, np.uint64)
+    registry = es.UidSet()
+    pool = rng.integers(0, 2**64, 400, dtype=np.uint64, endpoint=False)
+    pool[:3] = (0, 1, 2**64 - 1)
+    for step in range(300):
+        uid = rng.choice(pool, rng.integers(0, 12))
+        at = np.minimum(np.searchsorted(known, uid), max(known.size - 1, 0))
+        want = known[at] != uid if known.size else np.ones(uid.size, bool)
+        known = np.union1d(known, uid)
+        assert _same(registry.add_new(uid), want)
+        assert len(registry) == known.size
+    assert all(int(u) in registry for u in known)
+    assert 12345 not in registry or 12345 in known
