@@ -52,6 +52,7 @@ DEF FOLDS = 3
 FOLD_CONSTANTS = (FOLD_BITS, FOLDS)
 cdef int64_t MAX_TERMS = (<int64_t>1) << (52 - FOLD_BITS)
 cdef double TWO53 = 9007199254740992.0
+cdef double TWO52 = 4503599627370496.0
 cdef double ROUNDER = 6755399441055744.0    # 1.5 * 2**52
 
 
@@ -236,6 +237,12 @@ def step_tally(object pidx, object organ, object flags, object cells_before, obj
         free(sums)
 
 
+cdef inline void add_row(int64_t *acc, const int64_t *row, Py_ssize_t w) noexcept:
+    cdef Py_ssize_t j
+    for j in range(w):
+        acc[j] += row[j]
+
+
 def tally_fates(object sp, object src_organ, object src_shed, object died, object arrested,
                 object extravasated, object dtc_died, object dormant, object founded,
                 Py_ssize_t n_patients, Py_ssize_t n_org, object acc_ctc_shed,
@@ -303,10 +310,10 @@ def tally_fates(object sp, object src_organ, object src_shed, object died, objec
         add_cast(acs, sums, bins)
         add_cast(acd, sums + bins, n_patients)
         for i in range(m):
+            for k in range(5):      # contiguous rows: the compiler vectorises them
+                add_row(accs[k] + p[i] * n_org, outs[k] + i * n_org, n_org)
             seeded = 0
             for j in range(n_org):
-                for k in range(5):
-                    accs[k][p[i] * n_org + j] += outs[k][i * n_org + j]
                 seeded += outs[3][i * n_org + j] + outs[4][i * n_org + j]
                 nf += outs[4][i * n_org + j] != 0
                 nd += outs[3][i * n_org + j] != 0
@@ -371,14 +378,32 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
     cdef double *out = f64(out_arr, n, "out")
     cdef Py_ssize_t i, b
     cdef int k, s, e
-    cdef bint whole = True, odd = False
-    cdef double x, r, q, largest
+    cdef bint whole = True, odd = False, scaled = False
+    cdef double x = 0.0, r, q, largest
+    cdef double acc[FOLDS]
+    cdef double u[FOLDS]
+    cdef double d[FOLDS]
     for i in range(m):
         x = v[i]
-        whole &= (x >= 0) & (x < INFINITY) & (floor(x) == x)
+        # whole and >= 0 (so finite), as kernels.whole_and_nonnegative: below
+        # 2**52, adding and taking away 2**52 rounds to a whole number, exactly
+        # (no libm floor); from 2**52 every double is whole
+        if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
+            whole = False
+            break
     if whole:
+        # bincount's sums, term by term in row order; a run of terms of one bin
+        # (a patient's rows lie together) adds in a register
+        b = -1
         for i in range(m):
-            out[at[i]] += v[i]
+            if at[i] != b:
+                if b >= 0:
+                    out[b] = x
+                b = at[i]
+                x = out[b]
+            x += v[i]
+        if b >= 0:
+            out[b] = x
         largest = 0.0
         for b in range(n):
             largest = np_max(largest, out[b])
@@ -418,27 +443,44 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
                     s = FOLD_BITS * (k + 1) - e
                     up[k * n + b] = ldexp(1.0, s)
                     down[k * n + b] = ldexp(1.0, -s)
+        # each term's folds; a run of terms of one bin (a patient's rows lie
+        # together) adds its folds in registers (whole numbers below 2**53:
+        # exact in any order), so that no addition waits on the one before
+        b = -1
         for i in range(m):
             r = v[i]
             if r - r != 0.0:
                 continue
-            b = at[i]
+            if at[i] != b:
+                if b >= 0:
+                    for k in range(FOLDS):
+                        folds[k * n + b] += acc[k]
+                b = at[i]
+                scaled = -100 <= expo[b] <= 100
+                for k in range(FOLDS):
+                    acc[k] = 0.0
+                    if scaled:
+                        u[k] = up[k * n + b]
+                        d[k] = down[k * n + b]
             # fold_terms' arithmetic: products with 2**s where both powers are
             # normal doubles (then as exact as ldexp), else ldexp itself
-            if -100 <= expo[b] <= 100:
+            if scaled:
                 for k in range(FOLDS):
                     # rint of |y| < 2**22 by adding and taking away 1.5 * 2**52:
                     # the sum rounds to a whole number as rint does (to nearest,
                     # ties to even), and both steps are exact; no libm call
-                    q = (r * up[k * n + b] + ROUNDER) - ROUNDER
-                    r -= q * down[k * n + b]
-                    folds[k * n + b] += q
+                    q = (r * u[k] + ROUNDER) - ROUNDER
+                    r -= q * d[k]
+                    acc[k] += q
             else:
                 for k in range(FOLDS):
                     s = FOLD_BITS * (k + 1) - expo[b]
                     q = rint(ldexp(r, s))
                     r -= ldexp(q, -s)
-                    folds[k * n + b] += q
+                    acc[k] += q
+        if b >= 0:
+            for k in range(FOLDS):
+                folds[k * n + b] += acc[k]
         for b in range(n):
             x = 0.0
             for k in range(FOLDS - 1, -1, -1):

@@ -232,6 +232,18 @@ def test_fold_sum_serial_takes_what_fold_sum_takes():
     assert es.FOLD_CONSTANTS == (domains.FOLD_BITS, domains.FOLDS)
 
 
+def test_fold_sum_serial_tells_whole_terms_as_fold_sum_does():
+    """Its test of whole terms (no libm floor) at the edges: halves, 2**52, -0.0,
+    the smallest subnormal, infinities and NaN, alone and among whole terms."""
+    edges = [0.0, -0.0, 0.5, 1.0, 2.0**51 + 0.5, 2.0**52 - 0.5, 2.0**52, 2.0**52 + 1,
+             2.0**53 + 2, 1e300, 5e-324, -1.0, np.inf, -np.inf, np.nan]
+    for x in edges:
+        for values in (np.array([x]), np.array([3.0, x, 2.0**40])):
+            index = np.zeros(values.size, np.int64)
+            assert _same(es.fold_sum_serial(index, values, 1),
+                         domains.fold_sum(index, values, 1)), (x, values)
+
+
 def test_fold_sum_serial_refuses_what_fold_sum_refuses():
     with pytest.raises(ValueError, match="fold_sum: 2 indices for 3 values"):
         es.fold_sum_serial(np.array([0, 1]), np.ones(3), 2)
