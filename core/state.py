@@ -9,7 +9,7 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_step import fold_sum_serial
+from .ext.engine_step import fold_sum_serial, take_rows
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
@@ -295,6 +295,11 @@ def lesion_groups(lesion: np.ndarray, uid: np.ndarray) -> tuple[np.ndarray, np.n
                                  np.ascontiguousarray(uid, dtype=np.uint64))
 
 
+#: the columns a view of some rows takes (:class:`Lesions`)
+_VIEW_COLUMNS = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "flags", "birth_step")
+
+
 class Lesions:
     """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`).
 
@@ -324,10 +329,17 @@ class Lesions:
             self.row = col("row")
             self._flags, self._birth_step = table.flags, table.birth_step
         else:
+            # the rows' columns in one compiled gather where ``rows`` are int64
+            # positions (the engine's), else by NumPy's indexing
+            got = take_rows(rows, tuple(table.column(k) for k in _VIEW_COLUMNS))
+            if got is None:
+                got = tuple(table.column(k)[rows] for k in _VIEW_COLUMNS)
+            taken = dict(zip(_VIEW_COLUMNS, got))
+
             def col(name):
-                return _ro(table.column(name)[rows])
+                return _ro(taken[name])
             self.row = _ro(np.asarray(rows))
-            self._flags, self._birth_step = table.flags[rows], table.birth_step[rows]
+            self._flags, self._birth_step = taken["flags"], taken["birth_step"]
         self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
         self.clone, self.genotype = col("clone"), col("genotype")
         self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")

@@ -795,3 +795,145 @@ cdef class UidSet:
         cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
         cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
         return bool(used[self._slot(keys, used, cap, <uint64_t>uid)])
+
+
+def join_pools(object key, object counts, object uid, object flags, object cells):
+    """Add ``counts[j]`` cells to the live dormant pool (flag DORMANT, cells > 0) of
+    uid ``key[j]``, where the table (columns ``uid``, ``flags``, ``cells``)
+    holds one; returns the positions ``j`` (ascending, int64) of the keys with
+    no live pool (new pools).  ``paget.ext.kernels.match_pools`` and the
+    additions, in one call.  The keys must be distinct."""
+    cdef Py_ssize_t k = array_size(key, "key"), n = array_size(uid, "uid"), i, j, h
+    cdef Py_ssize_t cap = 16, n_new = 0
+    cdef const uint64_t *ky = <const uint64_t *>array_data(key, U64, k, "key")
+    cdef const double *cn = f64(counts, k, "counts")
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef double *c = f64(cells, n, "cells")
+    cdef uint64_t *keys
+    cdef int64_t *slot
+    cdef int64_t *hit
+    cdef int64_t *out
+    if k == 0:
+        return np.zeros(0, np.int64)
+    while cap < 2 * k:
+        cap *= 2
+    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+    slot = <int64_t *>malloc(cap * sizeof(int64_t))
+    hit = <int64_t *>malloc(k * sizeof(int64_t))
+    try:
+        if keys == NULL or slot == NULL or hit == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            slot[h] = -1
+        for j in range(k):
+            hit[j] = -1
+            h = <Py_ssize_t>(paget_mix64(ky[j]) & <uint64_t>(cap - 1))
+            while slot[h] >= 0 and keys[h] != ky[j]:
+                h = (h + 1) & (cap - 1)
+            if slot[h] >= 0:
+                raise ValueError("join_pools: the pool ids must be distinct")
+            keys[h] = ky[j]
+            slot[h] = j
+        for i in range(n):      # a live pool is the only live row of its id
+            if (fl[i] & PGT_FLAG_DORMANT) and c[i] > 0.0:
+                h = <Py_ssize_t>(paget_mix64(u[i]) & <uint64_t>(cap - 1))
+                while slot[h] >= 0 and keys[h] != u[i]:
+                    h = (h + 1) & (cap - 1)
+                if slot[h] >= 0:
+                    hit[slot[h]] = i
+        for j in range(k):
+            if hit[j] >= 0:
+                c[hit[j]] += cn[j]
+            else:
+                n_new += 1
+        new_arr = np.empty(n_new, np.int64)
+        out = i64(new_arr, n_new, "new")
+        n_new = 0
+        for j in range(k):
+            if hit[j] < 0:
+                out[n_new] = j
+                n_new += 1
+        return new_arr
+    finally:
+        free(keys)
+        free(slot)
+        free(hit)
+
+
+def kernel_rows(object cells, object shed, object mutated):
+    """After a step's kernel, in one pass: the largest ``cells`` (as
+    ``np.maximum.reduce``: NaN if any is NaN; -inf for no row), the rows that
+    shed (``np.flatnonzero(shed)``, int64) and whether any row mutated."""
+    cdef Py_ssize_t n = array_size(cells, "cells"), i, m = 0
+    cdef const double *c = f64(cells, n, "cells")
+    cdef const int64_t *sh = i64(shed, n, "shed")
+    cdef const int64_t *mu = i64(mutated, n, "mutated")
+    cdef double top = -INFINITY
+    cdef bint any_mutated = False
+    for i in range(n):
+        top = np_max(top, c[i]) if i else c[i]
+        m += sh[i] != 0
+        any_mutated |= mu[i] != 0
+    src_arr = np.empty(m, np.int64)
+    cdef int64_t *src = i64(src_arr, m, "src")
+    m = 0
+    for i in range(n):
+        if sh[i] != 0:
+            src[m] = i
+            m += 1
+    return top, src_arr, bool(any_mutated)
+
+
+def take_rows(object rows, tuple columns):
+    """``tuple(c[rows] for c in columns)`` for 1-D C-contiguous columns of one
+    length ``n`` and ``rows`` an int64 array of positions in ``[0, n)``, in one
+    call; None (the caller takes them by NumPy) for anything else."""
+    cdef Py_ssize_t m, n = -1, i, k, size
+    cdef const int64_t *r
+    cdef cnp.ndarray col, got
+    cdef char *src
+    cdef char *dst
+    if not (cnp.PyArray_Check(rows) and cnp.PyArray_TYPE(<cnp.ndarray>rows) == I64 and
+            cnp.PyArray_NDIM(<cnp.ndarray>rows) == 1 and
+            cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows) and
+            cnp.PyArray_ISALIGNED(<cnp.ndarray>rows) and
+            cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>rows)):
+        return None
+    m = cnp.PyArray_SIZE(<cnp.ndarray>rows)
+    r = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>rows)
+    for a in columns:
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                cnp.PyArray_ISALIGNED(<cnp.ndarray>a) and
+                cnp.PyArray_ITEMSIZE(<cnp.ndarray>a) in (1, 2, 4, 8) and
+                not (<cnp.ndarray>a).dtype.hasobject):
+            return None
+        if n < 0:
+            n = cnp.PyArray_SIZE(<cnp.ndarray>a)
+        elif cnp.PyArray_SIZE(<cnp.ndarray>a) != n:
+            return None
+    for i in range(m):
+        if r[i] < 0 or r[i] >= n:
+            return None
+    out = []
+    for a in columns:
+        col = <cnp.ndarray>a
+        got = np.empty(m, dtype=col.dtype)
+        size = cnp.PyArray_ITEMSIZE(col)
+        src = <char *>cnp.PyArray_DATA(col)
+        dst = <char *>cnp.PyArray_DATA(got)
+        if size == 8:
+            for i in range(m):
+                (<uint64_t *>dst)[i] = (<const uint64_t *>src)[r[i]]
+        elif size == 4:
+            for i in range(m):
+                (<int32_t *>dst)[i] = (<const int32_t *>src)[r[i]]
+        elif size == 2:
+            for i in range(m):
+                (<int16_t *>dst)[i] = (<const int16_t *>src)[r[i]]
+        else:
+            for i in range(m):
+                (<uint8_t *>dst)[i] = (<const uint8_t *>src)[r[i]]
+        out.append(got)
+    return tuple(out)

@@ -470,3 +470,89 @@ def test_uid_set_tells_new_uids_as_the_sorted_registry_did():
         assert len(registry) == known.size
     assert all(int(u) in registry for u in known)
     assert 12345 not in registry or 12345 in known
+
+
+# -- join_pools, kernel_rows, take_rows
+
+
+@pytest.mark.parametrize("k", [0, 1, 5, 80])
+def test_join_pools_is_the_numpy_it_replaces(k):
+    """The former ``_join_pools``: ``match_pools``, then the additions."""
+    from paget.ext.kernels import match_pools
+    rng = np.random.default_rng(RNG_SEED + k)
+    n = 200
+    uid = rng.integers(0, 2**63, n, dtype=np.uint64)
+    uid[rng.choice(n, 20, replace=False)] = uid[:20]       # emptied pools of live ids
+    flags = _flags(rng, n)
+    cells = np.where(rng.random(n) < 0.2, 0.0, np.floor(10.0 ** rng.uniform(0, 6, n)))
+    key = np.unique(np.concatenate([rng.choice(uid, k // 2),
+                                    rng.integers(0, 2**63, k - k // 2, dtype=np.uint64)]))
+    counts = np.floor(10.0 ** rng.uniform(0, 4, key.size))
+    want = cells.copy()
+    hit = match_pools(key, uid, flags, want)
+    found = hit >= 0
+    want[hit[found]] += counts[found]
+    got = cells.copy()
+    new = es.join_pools(key, counts, uid, flags, got)
+    assert _same(got, want)
+    assert _same(new, np.flatnonzero(~found).astype(np.int64))
+    if key.size > 1:
+        with pytest.raises(ValueError, match="distinct"):
+            es.join_pools(key[[0, 0]], counts[:2], uid, flags, got)
+
+
+@pytest.mark.parametrize("n", [0, 1, 30])
+def test_kernel_rows_is_the_numpy_it_replaces(n):
+    rng = np.random.default_rng(RNG_SEED + n)
+    cells = np.floor(10.0 ** rng.uniform(0, 15, n))
+    shed = np.where(rng.random(n) < 0.4, rng.integers(1, 100, n), 0)
+    mutated = np.where(rng.random(n) < 0.05, 1, 0)
+    top, src, any_mutated = es.kernel_rows(cells, shed, mutated)
+    assert top == (np.maximum.reduce(cells) if n else -np.inf)
+    assert _same(src, np.flatnonzero(shed).astype(np.int64))
+    assert any_mutated == bool(mutated.any())
+
+
+def test_take_rows_is_numpys_indexing_or_declines():
+    rng = np.random.default_rng(RNG_SEED)
+    n = 50
+    cols = (rng.integers(0, 2**63, n, dtype=np.uint64), rng.random(n),
+            rng.integers(0, 9, n).astype(np.int16), rng.integers(0, 9, n).astype(np.int32),
+            rng.integers(0, 3, n).astype(np.uint8), rng.random(n) < 0.5)
+    rows = rng.integers(0, n, 30)
+    got = es.take_rows(rows, cols)
+    for g, c in zip(got, cols):
+        assert _same(g, c[rows])
+    assert es.take_rows(rows[:0], cols)[1].shape == (0,)
+    # not int64 positions in range, or columns of other lengths or layouts: None
+    assert es.take_rows(rows.astype(np.int32), cols) is None
+    assert es.take_rows(np.array([0, n]), cols) is None
+    assert es.take_rows(np.array([-1]), cols) is None
+    assert es.take_rows(rows, (cols[0], cols[1][:-1])) is None
+    assert es.take_rows(rows, (rng.random(2 * n)[::2],)) is None
+    assert es.take_rows(rows, (np.empty(n, object),)) is None
+
+
+def test_a_view_of_some_rows_is_the_same_however_they_are_given():
+    """``LesionTable.view(rows=...)``: int64 positions (the compiled gather), a
+    boolean mask or other integers (NumPy's indexing) give the same view."""
+    from paget.state import LesionTable
+    rng = np.random.default_rng(RNG_SEED)
+    n = 40
+    tab = LesionTable(capacity=64)
+    tab.append(uid=rng.integers(1, 2**63, n, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+               lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
+               clone=rng.integers(1, 2**63, n, dtype=np.uint64),
+               genotype=rng.integers(0, 8, n).astype(np.uint64),
+               cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
+               birth_step=rng.integers(0, 9, n).astype(np.int32),
+               organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+    mask = rng.random(n) < 0.5
+    views = [tab.view(1.0, 3, rows, n_patients=4, n_organs=5)
+             for rows in (np.flatnonzero(mask).astype(np.int64), mask,
+                          np.flatnonzero(mask).astype(np.int32))]
+    for name in ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "dormant", "primary", "birth_time", "pidx"):
+        for v in views[1:]:
+            assert _same(getattr(v, name), getattr(views[0], name)), name
+        assert not getattr(views[0], name).flags.writeable

@@ -164,15 +164,10 @@ class Founding:
         A live pool only: an emptied pool awaiting compaction is gone, so
         results do not depend on when (or where) compaction runs."""
         tab = self.table
-        pool_uid, counts = cols["uid"], cols["cells"]
-        hit = kernels.match_pools(np.ascontiguousarray(pool_uid, np.uint64), tab.uid,
-                                  tab.flags, tab.cells)
-        found = hit >= 0
-        if not found.any():
+        # the cells added to the live pools, and the others' positions, in one pass
+        new = engine_step.join_pools(np.ascontiguousarray(cols["uid"], np.uint64),
+                                     np.ascontiguousarray(cols["cells"], np.float64), tab.uid,
+                                     tab.flags, tab.cells)
+        if new.size == cols["uid"].size:
             return cols
-        if found.all():     # the usual: every pool exists (no rows to index)
-            tab.cells[hit] += counts
-            return {k: v[:0] for k, v in cols.items()}
-        tab.cells[hit[found]] += counts[found]
-        new = np.flatnonzero(~found)
         return {k: v[new] for k, v in cols.items()}

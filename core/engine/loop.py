@@ -213,12 +213,13 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
-        self._check_exact(tab.cells)  # before the counts it drew make new rows
+        # the largest row, the rows that shed and whether any mutated, in one pass
+        largest, src, mutating = engine_step.kernel_rows(tab.cells, shed, mutated)
+        self._check_exact(largest)  # before the counts it drew make new rows
         pidx = les.pidx
         acc = self.acc
         self.last_death = self._psum(pidx, death_terms)
         new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
-        src = np.flatnonzero(shed)
         exfoliated = np.zeros(n, np.int64)
         if src.size:
             new_rows += self._disseminate(step, t, src, shed, rates, state, patients,
@@ -234,7 +235,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.last_shed = self._gsum(last_shed)
         if reac.size:
             new_rows.append(("lesion", self._found("reactivated", reac, react[reac], step)))
-        if mutated.any():
+        if mutating:
             mut = np.flatnonzero(mutated)
             new_rows.append(("clone", self._found("mutant", mut, mutated[mut], step)))
         self._append(new_rows, step)
