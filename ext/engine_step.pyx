@@ -23,7 +23,7 @@ import numpy as np
 cimport numpy as cnp
 from keyed_stream cimport paget_mix64
 from paget_kernels cimport PGT_FLAG_DORMANT
-from plugin_support cimport Loop, array_data, array_size, loop_of, np_max, np_min, vec
+from plugin_support cimport Loop, array_size, loop_of, np_max, np_min, vec
 
 cnp.import_array()
 cnp.import_ufunc()
@@ -54,6 +54,29 @@ cdef int64_t MAX_TERMS = (<int64_t>1) << (52 - FOLD_BITS)
 cdef double TWO53 = 9007199254740992.0
 cdef double TWO52 = 4503599627370496.0
 cdef double ROUNDER = 6755399441055744.0    # 1.5 * 2**52
+
+
+cdef inline void *array_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
+    """The data of ``a``, a C-contiguous, aligned, native-order ndarray of
+    ``typenum`` or an equivalent type (``uint64`` and ``ulonglong`` alike) with
+    ``n`` elements (any number when ``n`` < 0); TypeError or ValueError naming
+    the argument otherwise.  Never NULL."""
+    cdef cnp.ndarray arr
+    cdef void *p
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
+    arr = <cnp.ndarray>a
+    if (not cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(arr), typenum)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
+            or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise TypeError(f"{name}: expected a C-contiguous, aligned, native "
+                        f"{cnp.PyArray_DescrFromType(typenum)} array, got {arr.dtype} "
+                        f"(C-contiguous: {bool(cnp.PyArray_IS_C_CONTIGUOUS(arr))}, "
+                        f"aligned: {bool(cnp.PyArray_ISALIGNED(arr))})")
+    if n >= 0 and cnp.PyArray_SIZE(arr) != n:
+        raise ValueError(f"{name}: expected {n} values, got {cnp.PyArray_SIZE(arr)}")
+    p = cnp.PyArray_DATA(arr)
+    return p if p != NULL else <void *>a
 
 
 cdef inline double *f64(object a, Py_ssize_t n, str name) except NULL:

@@ -556,3 +556,21 @@ def test_a_view_of_some_rows_is_the_same_however_they_are_given():
         for v in views[1:]:
             assert _same(getattr(v, name), getattr(views[0], name)), name
         assert not getattr(views[0], name).flags.writeable
+
+
+def test_arrays_of_equivalent_types_pass_and_unaligned_ones_are_named():
+    """An array another rank sent (MPI records) may be ``ulonglong`` where the
+    engine's are ``uint64``, or unaligned: the first is read as it is, the
+    second refused naming the argument (the engine passes aligned copies)."""
+    uid = np.arange(1, 6, dtype=np.uint64)
+    flags = np.full(5, FLAG_DORMANT, np.uint8)
+    cells = np.ones(5)
+    key = uid[:2].astype(np.ulonglong)
+    assert es.join_pools(key, np.ones(2), uid, flags, cells).size == 0
+    assert _same(cells, np.array([2.0, 2.0, 1.0, 1.0, 1.0]))
+    packed = np.zeros(2, dtype=[("a", np.uint8), ("uid", np.uint64)])     # unaligned field
+    packed["uid"] = (9, 10)
+    unaligned = np.frombuffer(packed.tobytes(), np.uint8)[1:17].view(np.uint64)
+    assert not unaligned.flags.aligned
+    with pytest.raises(TypeError, match="key: expected a C-contiguous, aligned"):
+        es.join_pools(unaligned, np.ones(2), uid, flags, cells)

@@ -14,8 +14,9 @@ from ..state import FateMatrix
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous float64 array (itself when it is one)."""
-    return np.ascontiguousarray(a, dtype=np.float64)
+    """``a`` as a C-contiguous, aligned float64 array (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a if a.flags.aligned else a.copy()
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

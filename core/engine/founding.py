@@ -22,8 +22,9 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous int64 array (itself when it is one)."""
-    return np.ascontiguousarray(a, dtype=np.int64)
+    """``a`` as a C-contiguous, aligned int64 array (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    return a if a.flags.aligned else a.copy()
 
 
 #: the kinds of rows :meth:`Founding._found` makes, and their uid tags
@@ -165,8 +166,9 @@ class Founding:
         results do not depend on when (or where) compaction runs."""
         tab = self.table
         # the cells added to the live pools, and the others' positions, in one pass
-        new = engine_step.join_pools(np.ascontiguousarray(cols["uid"], np.uint64),
-                                     np.ascontiguousarray(cols["cells"], np.float64), tab.uid,
+        # (in a group, the columns as another rank sent them: aligned copies if not)
+        new = engine_step.join_pools(np.require(cols["uid"], np.uint64, "CA"),
+                                     np.require(cols["cells"], np.float64, "CA"), tab.uid,
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:
             return cols

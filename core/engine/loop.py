@@ -56,9 +56,10 @@ def step_shed_rate(shed: np.ndarray, exponent: np.ndarray, net: np.ndarray,
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous float64 array (itself, as every rate the engine
+    """``a`` as a C-contiguous, aligned float64 array (itself, as every rate the engine
     makes is; a copy if a hook rebound a rate to another array)."""
-    return np.ascontiguousarray(a, dtype=np.float64)
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a if a.flags.aligned else a.copy()
 
 
 class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, SeedingLog):
