@@ -169,6 +169,7 @@ class LesionTable:
         self._live: dict[str, np.ndarray] = {}
         self._frozen: dict[str, np.ndarray] = {}
         self._extras: dict[str, np.ndarray] | None = None
+        self._view_cols: tuple[np.ndarray, ...] | None = None
         #: counts the changes of rows (appends, compactions); a view made at one
         #: version shows the same rows as long as the version stays
         self.version = 0
@@ -182,6 +183,7 @@ class LesionTable:
         self._live.clear()
         self._frozen.clear()
         self._extras = None
+        self._view_cols = None
         self.n = n
         self.version += 1
 
@@ -207,6 +209,13 @@ class LesionTable:
         if self._extras is None:
             self._extras = {name: self.column(name) for name in self.extra}
         return dict(self._extras)
+
+    def view_columns(self) -> tuple[np.ndarray, ...]:
+        """The live parts of the columns a view of some rows takes
+        (:data:`_VIEW_COLUMNS`), the same tuple until the rows change."""
+        if self._view_cols is None:
+            self._view_cols = tuple(self.column(k) for k in _VIEW_COLUMNS)
+        return self._view_cols
 
     def frozen(self, name: str) -> np.ndarray:
         """The live part of a column, read-only (``"row"``: ``arange(n)``); the
@@ -328,21 +337,22 @@ class Lesions:
             col = table.frozen
             self.row = col("row")
             self._flags, self._birth_step = table.flags, table.birth_step
+            self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
+            self.clone, self.genotype = col("clone"), col("genotype")
+            self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
         else:
             # the rows' columns in one compiled gather where ``rows`` are int64
             # positions (the engine's), else by NumPy's indexing
-            got = take_rows(rows, tuple(table.column(k) for k in _VIEW_COLUMNS))
+            columns = table.view_columns()
+            got = take_rows(rows, columns)
             if got is None:
-                got = tuple(table.column(k)[rows] for k in _VIEW_COLUMNS)
-            taken = dict(zip(_VIEW_COLUMNS, got))
-
-            def col(name):
-                return _ro(taken[name])
+                got = tuple(c[rows] for c in columns)
+            (uid, parent, lesion, clone, genotype, patient, organ, cells, self._flags,
+             self._birth_step) = got
             self.row = _ro(np.asarray(rows))
-            self._flags, self._birth_step = taken["flags"], taken["birth_step"]
-        self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
-        self.clone, self.genotype = col("clone"), col("genotype")
-        self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
+            self.uid, self.parent, self.lesion = _ro(uid), _ro(parent), _ro(lesion)
+            self.clone, self.genotype = _ro(clone), _ro(genotype)
+            self.patient, self.organ, self.cells = _ro(patient), _ro(organ), _ro(cells)
         self._dt = dt
         self._lo = lo
         self._cache: dict[str, Any] = {}
