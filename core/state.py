@@ -460,6 +460,12 @@ class Lesions:
         as cells, within float64 rounding otherwise.
         """
         values = np.asarray(values)
+        if rows is None and not by_organ and self._group is None \
+                and self._n_patients is not None:   # the usual: one call, compiled
+            if values.shape != self.uid.shape:
+                raise ValueError(f"patient_sum: values must have one entry per row "
+                                 f"({self.uid.shape[0]}), got shape {values.shape}")
+            return fold_sum_serial(self.pidx, values, self._n_patients)
         where = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
         expected = self.uid.shape if rows is None else where.shape
         if values.shape != expected:
