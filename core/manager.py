@@ -23,7 +23,7 @@ import pluggy
 from . import hookspecs
 from .contract import hook_outputs
 from .errors import ConfigError, PluginError
-from .ext.engine_step import first_out_of_bounds
+from .ext.engine_hooks import first_out_of_bounds
 from .state import out_of_bounds
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe",

@@ -9,7 +9,8 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_step import fold_sum_serial, take_rows
+from .ext.engine_rows import take_rows
+from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",

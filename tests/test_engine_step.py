@@ -1,4 +1,4 @@
-"""The engine's compiled bookkeeping (``paget.ext.engine_step``) against the NumPy it replaces.
+"""The engine's compiled bookkeeping (``paget.ext.engine_*``) against the NumPy it replaces.
 
 Each compiled pass is compared, on random inputs, with the NumPy expressions the
 engine ran before (kept here as the reference), for exact equality: the runs
@@ -11,6 +11,7 @@ import pytest
 
 from paget import domains
 from paget.engine.loop import MAX_SHED_MEAN, step_shed_rate
+from paget.ext import engine_hooks, engine_rows, engine_sums
 from paget.ext import engine_step as es
 from paget.ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, add_rows_at
 
@@ -219,7 +220,7 @@ def test_fold_sum_serial_is_fold_sum(kind, m, n):
     rng = np.random.default_rng(RNG_SEED + m + n)
     index = rng.integers(0, max(n, 1), m)
     values = _terms(rng, kind, m)
-    assert _same(es.fold_sum_serial(index, values, n), domains.fold_sum(index, values, n))
+    assert _same(engine_sums.fold_sum_serial(index, values, n), domains.fold_sum(index, values, n))
 
 
 def test_fold_sum_serial_takes_what_fold_sum_takes():
@@ -228,8 +229,8 @@ def test_fold_sum_serial_takes_what_fold_sum_takes():
     index = rng.integers(0, 4, (6, 2))
     for values in (rng.random((6, 2)) < 0.5, rng.random((6, 4))[:, ::2],
                    rng.integers(0, 9, (6, 2)).tolist()):
-        assert _same(es.fold_sum_serial(index, values, 4), domains.fold_sum(index, values, 4))
-    assert es.FOLD_CONSTANTS == (domains.FOLD_BITS, domains.FOLDS)
+        assert _same(engine_sums.fold_sum_serial(index, values, 4), domains.fold_sum(index, values, 4))
+    assert engine_sums.FOLD_CONSTANTS == (domains.FOLD_BITS, domains.FOLDS)
 
 
 def test_fold_sum_serial_tells_whole_terms_as_fold_sum_does():
@@ -240,15 +241,15 @@ def test_fold_sum_serial_tells_whole_terms_as_fold_sum_does():
     for x in edges:
         for values in (np.array([x]), np.array([3.0, x, 2.0**40])):
             index = np.zeros(values.size, np.int64)
-            assert _same(es.fold_sum_serial(index, values, 1),
+            assert _same(engine_sums.fold_sum_serial(index, values, 1),
                          domains.fold_sum(index, values, 1)), (x, values)
 
 
 def test_fold_sum_serial_refuses_what_fold_sum_refuses():
     with pytest.raises(ValueError, match="fold_sum: 2 indices for 3 values"):
-        es.fold_sum_serial(np.array([0, 1]), np.ones(3), 2)
+        engine_sums.fold_sum_serial(np.array([0, 1]), np.ones(3), 2)
     with pytest.raises(IndexError, match=r"index 5 at 1 outside \[0, 2\)"):
-        es.fold_sum_serial(np.array([0, 5]), np.ones(2), 2)
+        engine_sums.fold_sum_serial(np.array([0, 5]), np.ones(2), 2)
 
 
 # -- found_rows
@@ -316,7 +317,7 @@ def test_found_rows_is_the_numpy_it_replaces(kind, m):
     organ = None if kind == "reactivated" else rng.integers(0, n_org, m)
     code = _kinds()[kind]
     want = _found_numpy(code, src, counts, organ, step, tab)
-    got = es.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
+    got = engine_rows.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
                         tab["lesion"], tab["clone"], tab["genotype"], tab["patient"],
                         tab["organ"], True)
     assert list(got[0]) == list(want[0])
@@ -329,7 +330,7 @@ def test_found_rows_is_the_numpy_it_replaces(kind, m):
         assert list(got[2]) == list(want[2])
         for k in want[2]:
             assert _same(got[2][k], want[2][k]), k
-    assert es.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
+    assert engine_rows.found_rows(code, src, counts, organ, step, tab["uid"], tab["parent"],
                          tab["lesion"], tab["clone"], tab["genotype"], tab["patient"],
                          tab["organ"], False)[2] is None
 
@@ -337,7 +338,7 @@ def test_found_rows_is_the_numpy_it_replaces(kind, m):
 def test_found_rows_refuses_a_row_outside_the_table():
     z = np.zeros(2, np.uint64)
     with pytest.raises(IndexError, match=r"src: index 2 at 0 outside \[0, 2\)"):
-        es.found_rows(_kinds()["founder"], np.array([2]), np.array([1]), np.array([0]), 0,
+        engine_rows.found_rows(_kinds()["founder"], np.array([2]), np.array([1]), np.array([0]), 0,
                       z, z, z, z, z, np.zeros(2, np.int64), np.zeros(2, np.int16), True)
 
 
@@ -386,9 +387,9 @@ def test_first_out_of_bounds_is_the_loop_it_replaces():
         checks = (((1, "rates", "birth", 0.0, 1.0), (1, "rates", "death", 0.0, 1.0),
                    (2, "fraction", None, 0.0, 1.0), (3, "probability", None, 0.0, 1.0))
                   [: 1 + trial % 4])
-        assert es.first_out_of_bounds(args, checks, out_of_bounds) == \
+        assert engine_hooks.first_out_of_bounds(args, checks, out_of_bounds) == \
             _first_bad_numpy(args, checks), (picked, trial)
-    assert es.first_out_of_bounds((), (), out_of_bounds) == -1
+    assert engine_hooks.first_out_of_bounds((), (), out_of_bounds) == -1
 
 
 # -- step_burden, gather_sources, fates_off
@@ -458,7 +459,7 @@ def test_uid_set_tells_new_uids_as_the_sorted_registry_did():
     """The registry of pools: the former sorted array, searched and inserted into."""
     rng = np.random.default_rng(RNG_SEED)
     known = np.zeros(0, np.uint64)
-    registry = es.UidSet()
+    registry = engine_rows.UidSet()
     pool = rng.integers(0, 2**64, 400, dtype=np.uint64, endpoint=False)
     pool[:3] = (0, 1, 2**64 - 1)
     for step in range(300):
@@ -493,12 +494,12 @@ def test_join_pools_is_the_numpy_it_replaces(k):
     found = hit >= 0
     want[hit[found]] += counts[found]
     got = cells.copy()
-    new = es.join_pools(key, counts, uid, flags, got)
+    new = engine_rows.join_pools(key, counts, uid, flags, got)
     assert _same(got, want)
     assert _same(new, np.flatnonzero(~found).astype(np.int64))
     if key.size > 1:
         with pytest.raises(ValueError, match="distinct"):
-            es.join_pools(key[[0, 0]], counts[:2], uid, flags, got)
+            engine_rows.join_pools(key[[0, 0]], counts[:2], uid, flags, got)
 
 
 @pytest.mark.parametrize("n", [0, 1, 30])
@@ -520,17 +521,17 @@ def test_take_rows_is_numpys_indexing_or_declines():
             rng.integers(0, 9, n).astype(np.int16), rng.integers(0, 9, n).astype(np.int32),
             rng.integers(0, 3, n).astype(np.uint8), rng.random(n) < 0.5)
     rows = rng.integers(0, n, 30)
-    got = es.take_rows(rows, cols)
+    got = engine_rows.take_rows(rows, cols)
     for g, c in zip(got, cols):
         assert _same(g, c[rows])
-    assert es.take_rows(rows[:0], cols)[1].shape == (0,)
+    assert engine_rows.take_rows(rows[:0], cols)[1].shape == (0,)
     # not int64 positions in range, or columns of other lengths or layouts: None
-    assert es.take_rows(rows.astype(np.int32), cols) is None
-    assert es.take_rows(np.array([0, n]), cols) is None
-    assert es.take_rows(np.array([-1]), cols) is None
-    assert es.take_rows(rows, (cols[0], cols[1][:-1])) is None
-    assert es.take_rows(rows, (rng.random(2 * n)[::2],)) is None
-    assert es.take_rows(rows, (np.empty(n, object),)) is None
+    assert engine_rows.take_rows(rows.astype(np.int32), cols) is None
+    assert engine_rows.take_rows(np.array([0, n]), cols) is None
+    assert engine_rows.take_rows(np.array([-1]), cols) is None
+    assert engine_rows.take_rows(rows, (cols[0], cols[1][:-1])) is None
+    assert engine_rows.take_rows(rows, (rng.random(2 * n)[::2],)) is None
+    assert engine_rows.take_rows(rows, (np.empty(n, object),)) is None
 
 
 def test_a_view_of_some_rows_is_the_same_however_they_are_given():
@@ -566,11 +567,11 @@ def test_arrays_of_equivalent_types_pass_and_unaligned_ones_are_named():
     flags = np.full(5, FLAG_DORMANT, np.uint8)
     cells = np.ones(5)
     key = uid[:2].astype(np.ulonglong)
-    assert es.join_pools(key, np.ones(2), uid, flags, cells).size == 0
+    assert engine_rows.join_pools(key, np.ones(2), uid, flags, cells).size == 0
     assert _same(cells, np.array([2.0, 2.0, 1.0, 1.0, 1.0]))
     packed = np.zeros(2, dtype=[("a", np.uint8), ("uid", np.uint64)])     # unaligned field
     packed["uid"] = (9, 10)
     unaligned = np.frombuffer(packed.tobytes(), np.uint8)[1:17].view(np.uint64)
     assert not unaligned.flags.aligned
     with pytest.raises(TypeError, match="key: expected a C-contiguous, aligned"):
-        es.join_pools(unaligned, np.ones(2), uid, flags, cells)
+        engine_rows.join_pools(unaligned, np.ones(2), uid, flags, cells)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..domains import fold_sum
-from ..ext.engine_step import fold_sum_serial
+from ..ext.engine_sums import fold_sum_serial
 from ..state import COLUMNS
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..body import injection_entry
-from ..ext import engine_step, kernels
+from ..ext import engine_rows, kernels
 from ..ext.kernels import FLAG_PRIMARY
 from ..random import Draws
 from ..state import Rates
@@ -120,7 +120,7 @@ class Founding:
         (new clone) carries ``_parent_clone`` for the clone log."""
         tab = self.table
         if kind != "mutant":        # the core columns and the log, one compiled pass
-            cols, rows, edges = engine_step.found_rows(
+            cols, rows, edges = engine_rows.found_rows(
                 FOUNDED[kind], _i64(src), _i64(counts), None if organ is None else _i64(organ),
                 step, tab.uid, tab.parent, tab.lesion, tab.clone, tab.genotype, tab.patient,
                 tab.organ, self.seeding_on)
@@ -167,7 +167,7 @@ class Founding:
         tab = self.table
         # the cells added to the live pools, and the others' positions, in one pass
         # (in a group, the columns as another rank sent them: aligned copies if not)
-        new = engine_step.join_pools(np.require(cols["uid"], np.uint64, "CA"),
+        new = engine_rows.join_pools(np.require(cols["uid"], np.uint64, "CA"),
                                      np.require(cols["cells"], np.float64, "CA"), tab.uid,
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 
 from ..errors import ConfigError, PluginError
-from ..ext.engine_step import call_plan
+from ..ext.engine_hooks import call_plan
 from ..manager import bad_output, plugin_raised
 from ..state import out_of_bounds
 
@@ -37,7 +37,7 @@ def _no_arguments(kwargs) -> tuple:
 
 
 class _Errors:
-    """The errors :func:`paget.ext.engine_step.call_plan` raises, made as
+    """The errors :func:`paget.ext.engine_hooks.call_plan` raises, made as
     pluggy and :func:`paget.manager._wrap_errors` make them."""
 
     passthrough = (PluginError, ConfigError)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ext.engine_step import UidSet
+from ..ext.engine_rows import UidSet
 
 #: columns of the log, with their dtypes
 EDGE_COLUMNS = {"patient": np.int64, "step": np.int32, "kind": np.int8,
