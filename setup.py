@@ -18,7 +18,8 @@ DEBUG = os.environ.get("PAGET_DEBUG_KERNELS", "") not in ("", "0")
 #: One extension module per job (ext/kernels.pyx re-exports their public names);
 #: the .pxd files they cimport are compiled into each, inline.
 MODULES = ("kernels", "step", "dissemination", "tables", "numerics", "draws", "_testing",
-           "plugin_rates", "plugin_dissemination", "plugin_readouts", "plugin_math")
+           "plugin_rates", "plugin_dissemination", "plugin_readouts", "plugin_math",
+           "engine_step", "engine_rows", "engine_sums", "engine_hooks")
 
 extensions = [
     Extension(

@@ -23,6 +23,7 @@ import pluggy
 from . import hookspecs
 from .contract import hook_outputs
 from .errors import ConfigError, PluginError
+from .ext.engine_hooks import first_out_of_bounds
 from .state import out_of_bounds
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "make_plugin_manager", "hookimpl", "describe",
@@ -146,7 +147,11 @@ def _wrap_errors(impl: pluggy.HookImpl, hook_name: str) -> None:
             raise        # a ConfigError is bad input (exit 2), e.g. refused before step 0
         except Exception as exc:
             raise plugin_raised(impl.plugin_name, hook_name, exc) from exc
-        for pos, arg, field, lo, hi in checks:
+        todo = checks
+        if checks and not kwargs:   # pluggy passes every argument by position: one compiled
+            bad = first_out_of_bounds(args, checks, out_of_bounds)   # call finds the bad one
+            todo = checks[bad:bad + 1] if bad >= 0 else ()
+        for pos, arg, field, lo, hi in todo:
             obj = args[pos] if len(args) > pos else kwargs[arg]
             a = obj if field is None else getattr(obj, field)
             if out_of_bounds(a, lo, hi):

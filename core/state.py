@@ -9,6 +9,8 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
+from .ext.engine_rows import take_rows
+from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
@@ -168,6 +170,7 @@ class LesionTable:
         self._live: dict[str, np.ndarray] = {}
         self._frozen: dict[str, np.ndarray] = {}
         self._extras: dict[str, np.ndarray] | None = None
+        self._view_cols: tuple[np.ndarray, ...] | None = None
         #: counts the changes of rows (appends, compactions); a view made at one
         #: version shows the same rows as long as the version stays
         self.version = 0
@@ -181,6 +184,7 @@ class LesionTable:
         self._live.clear()
         self._frozen.clear()
         self._extras = None
+        self._view_cols = None
         self.n = n
         self.version += 1
 
@@ -206,6 +210,13 @@ class LesionTable:
         if self._extras is None:
             self._extras = {name: self.column(name) for name in self.extra}
         return dict(self._extras)
+
+    def view_columns(self) -> tuple[np.ndarray, ...]:
+        """The live parts of the columns a view of some rows takes
+        (:data:`_VIEW_COLUMNS`), the same tuple until the rows change."""
+        if self._view_cols is None:
+            self._view_cols = tuple(self.column(k) for k in _VIEW_COLUMNS)
+        return self._view_cols
 
     def frozen(self, name: str) -> np.ndarray:
         """The live part of a column, read-only (``"row"``: ``arange(n)``); the
@@ -294,6 +305,11 @@ def lesion_groups(lesion: np.ndarray, uid: np.ndarray) -> tuple[np.ndarray, np.n
                                  np.ascontiguousarray(uid, dtype=np.uint64))
 
 
+#: the columns a view of some rows takes (:class:`Lesions`)
+_VIEW_COLUMNS = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "flags", "birth_step")
+
+
 class Lesions:
     """Read-only per-row arrays handed to hooks (see :mod:`paget.hookspecs`).
 
@@ -322,14 +338,22 @@ class Lesions:
             col = table.frozen
             self.row = col("row")
             self._flags, self._birth_step = table.flags, table.birth_step
+            self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
+            self.clone, self.genotype = col("clone"), col("genotype")
+            self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
         else:
-            def col(name):
-                return _ro(table.column(name)[rows])
+            # the rows' columns in one compiled gather where ``rows`` are int64
+            # positions (the engine's), else by NumPy's indexing
+            columns = table.view_columns()
+            got = take_rows(rows, columns)
+            if got is None:
+                got = tuple(c[rows] for c in columns)
+            (uid, parent, lesion, clone, genotype, patient, organ, cells, self._flags,
+             self._birth_step) = got
             self.row = _ro(np.asarray(rows))
-            self._flags, self._birth_step = table.flags[rows], table.birth_step[rows]
-        self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
-        self.clone, self.genotype = col("clone"), col("genotype")
-        self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
+            self.uid, self.parent, self.lesion = _ro(uid), _ro(parent), _ro(lesion)
+            self.clone, self.genotype = _ro(clone), _ro(genotype)
+            self.patient, self.organ, self.cells = _ro(patient), _ro(organ), _ro(cells)
         self._dt = dt
         self._lo = lo
         self._cache: dict[str, Any] = {}
@@ -437,6 +461,12 @@ class Lesions:
         as cells, within float64 rounding otherwise.
         """
         values = np.asarray(values)
+        if rows is None and not by_organ and self._group is None \
+                and self._n_patients is not None:   # the usual: one call, compiled
+            if values.shape != self.uid.shape:
+                raise ValueError(f"patient_sum: values must have one entry per row "
+                                 f"({self.uid.shape[0]}), got shape {values.shape}")
+            return fold_sum_serial(self.pidx, values, self._n_patients)
         where = slice(None) if rows is None else np.asarray(rows, dtype=np.intp)
         expected = self.uid.shape if rows is None else where.shape
         if values.shape != expected:
@@ -449,8 +479,14 @@ class Lesions:
                 raise ValueError("patient_sum(by_organ=True): this view was made without "
                                  "n_organs (LesionTable.view(..., n_organs=))")
             index = index * self._n_organs + self.organ[where]
-            return fold_sum(index, values, n * self._n_organs, self._group) \
-                .reshape(n, self._n_organs)
+            return self._fold_sum(index, values, n * self._n_organs).reshape(n, self._n_organs)
+        return self._fold_sum(index, values, n)
+
+    def _fold_sum(self, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+        """:func:`paget.domains.fold_sum` over this view's group; alone, its
+        compiled serial form (the same to the bit, one call)."""
+        if self._group is None:
+            return fold_sum_serial(index, values, n)
         return fold_sum(index, values, n, self._group)
 
     def largest_lesion(self) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..domains import fold_sum
+from ..ext.engine_sums import fold_sum_serial
 from ..state import COLUMNS
 
 
@@ -74,6 +75,8 @@ class Decomposition:
     def _psum(self, pidx: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per patient: the sum of ``values`` over the group (the same to the bit on
         any split; see :func:`paget.domains.fold_sum`)."""
+        if self.group is None:     # alone: the compiled serial form, to the bit
+            return fold_sum_serial(pidx, values, self.P)
         return fold_sum(pidx, values, self.P, self.group)
 
     def _gsum(self, a: np.ndarray) -> np.ndarray:

@@ -9,8 +9,14 @@ import numpy as np
 from ..body import Body
 from ..contract import neutral
 from ..errors import PluginError
-from ..ext import kernels
+from ..ext import engine_step, kernels
 from ..state import FateMatrix
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned float64 array (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a if a.flags.aligned else a.copy()
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,8 +136,12 @@ class Dissemination:
         m = src.size
         sources = self._lesions(src)
         # circulation classes: one fate matrix per distinct (survival, arrest) pair
-        surv, arr = rates.ctc_survival[src], rates.ctc_arrest[src]
-        if (surv == surv[0]).all() and (arr == arr[0]).all():   # the usual: one class
+        # the columns of the source rows read here, in one compiled pass
+        (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
+         one_class) = engine_step.gather_sources(
+            src, shed, tab.uid, tab.patient, tab.organ, _f64(rates.lymph_fraction),
+            _f64(rates.ctc_survival), _f64(rates.ctc_arrest), self.lo)
+        if one_class:   # the usual
             pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
@@ -144,45 +154,35 @@ class Dissemination:
         self.hook.paget_extravasation(probability=p_ext, **env)
         self.hook.paget_dtc_fate(fates=fates, **env)
         # the sum over the last axis, added as NumPy's reduction adds three terms
-        if np.abs(fates[..., 0] + fates[..., 1] + fates[..., 2] - 1.0).max() > 1e-9:
+        if engine_step.fates_off(_f64(fates)) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        out = {k: np.empty((m, n_org), np.int64) for k in
-               ("arrested", "extravasated", "dtc_died", "dormant", "founded")}
+        out = dict(zip(("arrested", "extravasated", "dtc_died", "dormant", "founded"),
+                       np.empty((5, m, n_org), np.int64)))
         died = np.empty(m, np.int64)
-        src_patient, src_organ, src_shed = tab.patient[src], tab.organ[src], shed[src]
-        sp = src_patient - self.lo
-        kernels.disseminate(tab.uid[src], src_patient, src_organ,
+        kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
-                            np.ascontiguousarray(rates.lymph_fraction[src]), f_blood, f_lymph,
+                            src_lymph, f_blood, f_lymph,
                             p_ext, fates, self.seed, step, out["arrested"], died,
                             out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
                             *direct)
         if direct and exfoliated is not None:
             exfoliated[src] = direct[2]
-        self._add(acc["ctc_shed"], sp, src_organ, src_shed)
-        acc["ctc_died"] += np.bincount(sp, weights=died, minlength=self.P).astype(np.int64)
-        # a patient's rows add up (integers: exact in any order), one compiled pass
-        for name, key in (("ctc_arrested", "arrested"), ("dtc_extravasated", "extravasated"),
-                          ("dtc_died", "dtc_died"), ("dtc_dormant", "dormant"),
-                          ("colonies_founded", "founded")):
-            kernels.add_rows_at(acc[name], sp, out[key])
-        seeded = (out["dormant"] + out["founded"]).sum(axis=1) > 0
-        first = self.events["first_seeding_time"]
-        if seeded.any() and np.isnan(first).any():    # a patient seeds for the first time
-            fresh = np.zeros(self.P, bool)
-            fresh[sp[seeded]] = True
-            first[fresh & np.isnan(first)] = self._t(step + 1)
+        # the counters, the first seeding times and the (row, organ) pairs that
+        # found colonies or join dormant pools, in one compiled pass (counts add
+        # up exactly in any order)
+        (fri, foj, fcount), (dri, doj, dcount) = engine_step.tally_fates(
+            sp, src_organ, src_shed, died, out["arrested"], out["extravasated"],
+            out["dtc_died"], out["dormant"], out["founded"], self.P, n_org, acc["ctc_shed"],
+            acc["ctc_died"], acc["ctc_arrested"], acc["dtc_extravasated"], acc["dtc_died"],
+            acc["dtc_dormant"], acc["colonies_founded"], self.events["first_seeding_time"],
+            self._t(step + 1))
         new = []
         # founders: one new one-cell lesion per growing cell
-        ri, oj = np.nonzero(out["founded"])
-        if ri.size:
-            new.append(("lesion", self._found("founder", src[ri], out["founded"][ri, oj], step,
-                                              organ=oj)))
+        if fri.size:
+            new.append(("lesion", self._found("founder", src[fri], fcount, step, organ=foj)))
         # dormant cells join the pool of (source row, organ): as a new pool's
         # row, which _join_pools adds to the pool instead if it exists already
-        ri, oj = np.nonzero(out["dormant"])
-        if ri.size:
-            new.append(("pool", self._found("pool", src[ri], out["dormant"][ri, oj], step,
-                                            organ=oj)))
+        if dri.size:
+            new.append(("pool", self._found("pool", src[dri], dcount, step, organ=doj)))
         return new

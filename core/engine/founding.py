@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..body import injection_entry
-from ..ext import kernels
-from ..ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+from ..ext import engine_rows, kernels
+from ..ext.kernels import FLAG_PRIMARY
 from ..random import Draws
 from ..state import Rates
 
@@ -19,6 +19,12 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     return np.arange(total, dtype=np.int64) - starts
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned int64 array (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    return a if a.flags.aligned else a.copy()
 
 
 #: the kinds of rows :meth:`Founding._found` makes, and their uid tags
@@ -113,40 +119,32 @@ class Founding:
         Inheritable plugin state is copied from the source row.  A mutant
         (new clone) carries ``_parent_clone`` for the clone log."""
         tab = self.table
-        if kind == "pool":
-            rows = src
-            organ = organ.astype(np.int16)
-            uid = kernels.derive_uids(tab.uid[rows], kernels.UID_POOL,
-                                      np.zeros(rows.size, np.int64), organ,
-                                      np.zeros(rows.size, np.int64))
-            cells = counts.astype(np.float64)
-        else:
-            rows = np.repeat(src, counts)
-            organ = tab.organ[rows] if organ is None else \
-                np.repeat(organ, counts).astype(np.int16)
-            uid = kernels.derive_uids(tab.uid[rows], FOUNDED[kind],
-                                      np.full(rows.size, step, np.int64), organ,
-                                      _group_ranks(counts))
-            cells = np.ones(rows.size)
-        cols = dict(uid=uid, parent=tab.uid[rows], lesion=uid, clone=tab.clone[rows],
-                    genotype=tab.genotype[rows], cells=cells, patient=tab.patient[rows],
-                    birth_step=np.full(uid.size, step + 1, np.int32), organ=organ,
-                    flags=np.zeros(rows.size, np.uint8))
-        if kind == "reactivated":       # a pool's cell: the pool's source is its parent
-            cols["parent"] = tab.parent[rows]
-        elif kind == "pool":
-            cols["flags"] = np.full(rows.size, FLAG_DORMANT, np.uint8)
-        elif kind == "mutant":          # a new clone in its parent's lesion
-            cols.update(lesion=tab.lesion[rows], clone=uid,
-                        genotype=self._mutant_genotypes(rows, uid, step),
-                        flags=(tab.flags[rows] & FLAG_PRIMARY).astype(np.uint8))
-            self._subclonal = True
-        if kind != "mutant":
-            self._log_founding(kind, rows, uid, organ, step)
+        if kind != "mutant":        # the core columns and the log, one compiled pass
+            cols, rows, edges = engine_rows.found_rows(
+                FOUNDED[kind], _i64(src), _i64(counts), None if organ is None else _i64(organ),
+                step, tab.uid, tab.parent, tab.lesion, tab.clone, tab.genotype, tab.patient,
+                tab.organ, self.seeding_on)
+            if edges is not None:       # founders and reactivated cells: edges of the log
+                self.seeding.append(edges)
+            elif kind == "pool":        # a pool: the registry, the first time it is seen
+                self._log_founding(kind, rows, cols["uid"], cols["organ"], step)
+            for name in self.inherit:
+                cols[name] = tab.column(name)[rows]
+            return cols
+        # a mutant: a new clone in its parent's lesion, in its parent's organ
+        rows = np.repeat(src, counts)
+        organ = tab.organ[rows]
+        uid = kernels.derive_uids(tab.uid[rows], FOUNDED[kind],
+                                  np.full(rows.size, step, np.int64), organ,
+                                  _group_ranks(counts))
+        cols = dict(uid=uid, parent=tab.uid[rows], lesion=tab.lesion[rows], clone=uid,
+                    genotype=self._mutant_genotypes(rows, uid, step), cells=np.ones(rows.size),
+                    patient=tab.patient[rows], birth_step=np.full(uid.size, step + 1, np.int32),
+                    organ=organ, flags=(tab.flags[rows] & FLAG_PRIMARY).astype(np.uint8))
+        self._subclonal = True
         for name in self.inherit:
             cols[name] = tab.column(name)[rows]
-        if kind == "mutant":
-            cols["_parent_clone"] = tab.clone[rows]
+        cols["_parent_clone"] = tab.clone[rows]
         return cols
 
     def _mutant_genotypes(self, rows: np.ndarray, uid: np.ndarray, step: int) -> np.ndarray:
@@ -167,15 +165,11 @@ class Founding:
         A live pool only: an emptied pool awaiting compaction is gone, so
         results do not depend on when (or where) compaction runs."""
         tab = self.table
-        pool_uid, counts = cols["uid"], cols["cells"]
-        hit = kernels.match_pools(np.ascontiguousarray(pool_uid, np.uint64), tab.uid,
-                                  tab.flags, tab.cells)
-        found = hit >= 0
-        if not found.any():
+        # the cells added to the live pools, and the others' positions, in one pass
+        # (in a group, the columns as another rank sent them: aligned copies if not)
+        new = engine_rows.join_pools(np.require(cols["uid"], np.uint64, "CA"),
+                                     np.require(cols["cells"], np.float64, "CA"), tab.uid,
+                                     tab.flags, tab.cells)
+        if new.size == cols["uid"].size:
             return cols
-        if found.all():     # the usual: every pool exists (no rows to index)
-            tab.cells[hit] += counts
-            return {k: v[:0] for k, v in cols.items()}
-        tab.cells[hit[found]] += counts[found]
-        new = np.flatnonzero(~found)
         return {k: v[new] for k, v in cols.items()}

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 
 from ..errors import ConfigError, PluginError
-from ..ext.kernels import bounds_check
+from ..ext.engine_hooks import call_plan
 from ..manager import bad_output, plugin_raised
 from ..state import out_of_bounds
 
@@ -34,6 +34,28 @@ except ImportError:  # pragma: no cover - a pluggy that moved it: always call th
 
 def _no_arguments(kwargs) -> tuple:
     return ()
+
+
+class _Errors:
+    """The errors :func:`paget.ext.engine_hooks.call_plan` raises, made as
+    pluggy and :func:`paget.manager._wrap_errors` make them."""
+
+    passthrough = (PluginError, ConfigError)
+    out_of_bounds = staticmethod(out_of_bounds)
+    raised = staticmethod(plugin_raised)
+
+    @staticmethod
+    def missing(e: KeyError) -> pluggy.HookCallError:
+        return pluggy.HookCallError(f"hook call must provide argument {e.args[0]!r}")
+
+    @staticmethod
+    def bad_output(plugin: str, name: str, check: tuple, args: tuple) -> PluginError:
+        pos, arg, field, lo, hi = check
+        a = args[pos] if field is None else getattr(args[pos], field)
+        return bad_output(plugin, name, arg if field is None else f"{arg}.{field}", a, lo, hi)
+
+
+_ERRORS = _Errors()
 
 
 def _plain(caller: Any) -> bool:
@@ -78,29 +100,8 @@ def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
         plan.append((plain, get, checks, impl.plugin_name))
     plan = tuple(plan)
 
-    def call(**kwargs):
-        results = []
-        for fn, get, checks, plugin in plan:
-            try:
-                args = get(kwargs)
-            except KeyError as e:     # as pluggy says it
-                raise pluggy.HookCallError(f"hook call must provide argument {e.args[0]!r}") \
-                    from e
-            try:
-                res = fn(*args)
-            except (PluginError, ConfigError):
-                raise
-            except Exception as exc:
-                raise plugin_raised(plugin, name, exc) from exc
-            for pos, arg, field, lo, hi in checks:
-                a = args[pos] if field is None else getattr(args[pos], field)
-                found = bounds_check(a, lo, hi)    # -1: not a contiguous float64 array
-                if found == 1 or (found < 0 and out_of_bounds(a, lo, hi)):
-                    raise bad_output(plugin, name, arg if field is None else f"{arg}.{field}",
-                                     a, lo, hi)
-            if res is not None:
-                results.append(res)
-        return results
+    def call(**kwargs):     # the loop over the plan, compiled
+        return call_plan(plan, kwargs, name, _ERRORS)
 
     call.__name__ = name
     return call

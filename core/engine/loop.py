@@ -9,7 +9,7 @@ from ..body import Body
 from ..contract import neutral
 from ..domains import Domains, Group
 from ..errors import ConfigError
-from ..ext import kernels
+from ..ext import engine_step, kernels
 from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
@@ -53,6 +53,13 @@ def step_shed_rate(shed: np.ndarray, exponent: np.ndarray, net: np.ndarray,
     out = shed.copy()
     out[rows] = np.minimum(mean, np.maximum(shed[rows] * dt, MAX_SHED_MEAN)) / dt
     return out
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned float64 array (itself, as every rate the engine
+    makes is; a copy if a hook rebound a rate to another array)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a if a.flags.aligned else a.copy()
 
 
 class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, SeedingLog):
@@ -127,6 +134,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
         self._rate_buffers: dict[str, np.ndarray] = {}
+        self._step_block: np.ndarray | None = None
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
         self.domains = None if group is None else Domains(group.size, self.P, n_org)
@@ -191,42 +199,44 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.hook.paget_growth(**common, dt=dt)
         self.hook.paget_dormancy(**common)
         self.hook.paget_circulation(**common)
-        dormant = les.dormant   # the rows' flags before this step's kernel (read-only)
-        birth = np.where(dormant, rates.reactivation, rates.birth)
-        death = np.where(dormant, rates.dormant_death, rates.death)
-        cells_before = tab.cells.copy()
+        # the kernel's inputs from the rates, in one compiled pass: birth and
+        # death (a dormant row's are its reactivation and death), the rate of
+        # shedding over the step (step_shed_rate), the cells before the step and
+        # the terms of the patients' cell deaths a day
+        birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
+        engine_step.step_rates(tab.flags, _f64(rates.birth), _f64(rates.reactivation),
+                               _f64(rates.death), _f64(rates.dormant_death), _f64(rates.shed),
+                               _f64(rates.shed_exponent), dt, MAX_SHED_MEAN, tab.cells, birth,
+                               death, shed_rate, cells_before, death_terms)
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
         mutated = np.empty(n, np.int64)
-        shed_rate = step_shed_rate(rates.shed, rates.shed_exponent,
-                                   np.where(dormant, 0.0, birth - death), dt)
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
-        self._check_exact(tab.cells)  # before the counts it drew make new rows
+        # the largest row, the rows that shed and whether any mutated, in one pass
+        largest, src, mutating = engine_step.kernel_rows(tab.cells, shed, mutated)
+        self._check_exact(largest)  # before the counts it drew make new rows
         pidx = les.pidx
         acc = self.acc
-        self.last_death = self._psum(pidx, np.where(dormant, 0.0, death * cells_before))
-        # dormant pools: deaths are what left the pool without reactivating
-        # (other rows add 0.0, which leaves every partial sum of bincount as it is)
-        if dormant.any():
-            self._add(acc["dormant_died"], pidx, tab.organ,
-                      np.where(dormant, (cells_before - tab.cells) - react, 0.0))
+        self.last_death = self._psum(pidx, death_terms)
         new_rows: list[tuple[str, dict[str, np.ndarray]]] = []
-        src = np.flatnonzero(shed)
         exfoliated = np.zeros(n, np.int64)
         if src.size:
             new_rows += self._disseminate(step, t, src, shed, rates, state, patients,
                                           exfoliated)
-        # what readouts see as shed (patients.ctc_shed): the cells that entered
-        # blood or lymph, not those a direct route took into a serosal cavity
-        self.last_shed = self._gsum(np.bincount(pidx, weights=shed - exfoliated,
-                                                minlength=self.P).astype(np.int64))
-        if react.any():
-            reac = np.flatnonzero(react)
-            self._add(acc["dtc_reactivated"], pidx[reac], tab.organ[reac], react[reac])
+        # one compiled pass: the dormant pools' deaths (what left a pool without
+        # reactivating), the reactivations, and what readouts see as shed
+        # (patients.ctc_shed: the cells that entered blood or lymph, not those a
+        # direct route took into a serosal cavity)
+        last_shed = np.empty(self.P, np.int64)
+        reac = engine_step.step_tally(pidx, tab.organ, tab.flags, cells_before, tab.cells, react,
+                                      shed, exfoliated, self.P, self.n_org, acc["dormant_died"],
+                                      acc["dtc_reactivated"], last_shed)
+        self.last_shed = self._gsum(last_shed)
+        if reac.size:
             new_rows.append(("lesion", self._found("reactivated", reac, react[reac], step)))
-        if mutated.any():
+        if mutating:
             mut = np.flatnonzero(mutated)
             new_rows.append(("clone", self._found("mutant", mut, mutated[mut], step)))
         self._append(new_rows, step)
@@ -253,8 +263,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         return True
 
     @staticmethod
-    def _check_exact(cells: np.ndarray) -> None:
-        if cells.size and np.maximum.reduce(cells) > kernels.MAX_EXACT_CELLS:
+    def _check_exact(cells: np.ndarray | float) -> None:
+        """Refuse a row beyond exact counting: ``cells`` are the rows' cells, or
+        the largest of them."""
+        if isinstance(cells, np.ndarray):
+            cells = np.maximum.reduce(cells) if cells.size else 0.0
+        if cells > kernels.MAX_EXACT_CELLS:
             raise ConfigError("a lesion exceeded 2**53 cells, beyond exact counting; lower "
                               "the growth rates the plugins set, or the shedding that feeds "
                               "the lesion")
@@ -262,16 +276,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _after_step(self, step: int) -> None:
         tab = self.table
         t_end = self._t(step + 1)
-        self._check_exact(tab.cells)
-        # the view the outcome (and, rows unchanged, the next step) sees, whose
-        # dormant and pidx serve here first
+        # the view the outcome (and, rows unchanged, the next step) sees
         les, version = self._lesions(), tab.version
         pidx = les.pidx
-        # whole numbers below 2**53: the sum over growing rows is exact (the
-        # dormant rows' 0.0 leave every partial sum as it is)
-        growing_cells = np.where(les.dormant, 0.0, tab.cells)
-        self.burden = self._gsum(np.bincount(pidx, weights=growing_cells,
-                                             minlength=self.P).astype(np.float64))
+        # one compiled pass: the patients' burden (whole numbers below 2**53:
+        # the sum over growing rows is exact), the largest row, the empty rows
+        burden = np.empty(self.P)
+        largest, n_empty = engine_step.step_burden(pidx, tab.flags, tab.cells, self.P, burden)
+        self._check_exact(largest)
+        self.burden = self._gsum(burden)
         dying = neutral("dying", self.P)
         patients = self._patients()
         self.hook.paget_outcome(lesions=les, patients=patients,
@@ -291,10 +304,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                 self.frozen[name][dying] = state[name][dying]
             self.archive.append(tab.take(rows))
             self._compact(~rows)
+            n_empty = np.count_nonzero(tab.cells <= 0)
         # drop rows that reached zero cells, once they are a sixteenth of the table
-        empty = tab.cells <= 0
-        if np.count_nonzero(empty) * 16 > tab.n:
-            self._compact(~empty)
+        if n_empty * 16 > tab.n:
+            self._compact(~(tab.cells <= 0))
         if self.group is not None and (step + 1) % self.REBALANCE_EVERY == 0:
             self._rebalance()
         self._last_view = (tab, version, (self.lo, self.P, self.group), les)
@@ -323,6 +336,16 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                     and death is self.last_death and (lo, hi) == (self.lo, self.hi):
                 return patients
         return None
+
+    def _scratch(self, n: int) -> tuple[np.ndarray, ...]:
+        """Five float64 arrays of ``n`` values, rows of one buffer kept from step
+        to step (grown as needed): a step's kernel inputs (birth, death, shedding
+        rate, cells before) and cell-death terms."""
+        block = self._step_block
+        if block is None or block.shape[1] < n:
+            block = self._step_block = np.empty((5, max(n, 2 * (0 if block is None
+                                                             else block.shape[1]))))
+        return tuple(block[:, :n])
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)

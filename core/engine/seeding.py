@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ext.engine_rows import UidSet
+
 #: columns of the log, with their dtypes
 EDGE_COLUMNS = {"patient": np.int64, "step": np.int32, "kind": np.int8,
                 "source_lesion": np.uint64, "source_organ": np.int16,
@@ -44,7 +46,7 @@ class SeedingLog:
         self.seeding_on = bool(getattr(self.config.output, "seeding_graph", True))
         self.seeding: list[dict[str, np.ndarray]] = []
         self.pools: list[dict[str, np.ndarray]] = []
-        self._pool_known = np.zeros(0, np.uint64)   # sorted uids of the pools registered
+        self._pool_known = UidSet()     # the uids of the pools registered
 
     def _log_founding(self, kind: str, rows: np.ndarray, uid: np.ndarray,
                       organ: np.ndarray, step: int) -> None:
@@ -55,14 +57,8 @@ class SeedingLog:
             return
         tab = self.table
         if kind == "pool":
-            known = self._pool_known
-            at = np.minimum(np.searchsorted(known, uid), max(known.size - 1, 0))
-            fresh = known[at] != uid if known.size else np.ones(uid.size, bool)
+            fresh = self._pool_known.add_new(np.ascontiguousarray(uid, dtype=np.uint64))
             if fresh.any():
-                # np.union1d(known, new), without sorting the registry again:
-                # the new uids are unique and none is in it
-                new = np.unique(uid[fresh])
-                self._pool_known = np.insert(known, np.searchsorted(known, new), new)
                 self.pools.append({"pool": uid[fresh].copy(),
                                    "patient": tab.patient[rows[fresh]].astype(np.int64),
                                    "source_lesion": tab.lesion[rows[fresh]].copy(),
@@ -100,7 +96,8 @@ class SeedingLog:
         pools = {k: np.array(state.get(f"pools.{k}", np.zeros(0, dt)), dtype=dt)
                  for k, dt in POOL_COLUMNS.items()}
         self.seeding, self.pools = [edges], [pools]
-        self._pool_known = np.unique(pools["pool"])
+        self._pool_known = UidSet()
+        self._pool_known.add_new(pools["pool"])
 
     def _seeding_results(self, edges: dict[str, np.ndarray], pools: dict[str, np.ndarray]
                          ) -> dict[str, np.ndarray]:

@@ -1,0 +1,330 @@
+# cython: freethreading_compatible = False
+"""The engine's compiled passes over new and chosen rows: founding, joining pools, the pool registry, views.
+
+Arrays are read through NumPy's C API (``engine_support.pxd``): each must be a
+C-contiguous, aligned, native-order ndarray of its dtype (or an equivalent
+one), or the call raises naming the argument (every array the engine passes
+is).  ``tests/test_engine_step.py`` compares each function with the NumPy it
+replaces, on random inputs, for exact equality.
+"""
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+
+cimport numpy as cnp
+from engine_support cimport array_data, check_bins, f64, i64
+from keyed_stream cimport paget_mix64
+from paget_kernels cimport PGT_FLAG_DORMANT
+from plugin_support cimport array_size
+
+cnp.import_array()
+
+cdef int F64 = cnp.NPY_DOUBLE
+cdef int I64 = cnp.NPY_INT64
+cdef int I16 = cnp.NPY_INT16
+cdef int U8 = cnp.NPY_UINT8
+cdef int U64 = cnp.NPY_UINT64
+
+# the identity kinds of paget.ext.tables.derive_uids that found_rows makes
+DEF KIND_FOUNDER = 1
+DEF KIND_POOL = 2
+DEF KIND_REACTIVATED = 3
+
+
+def found_rows(int kind, object src, object counts, object organ, int64_t step, object uid,
+               object parent, object lesion, object clone, object genotype, object patient,
+               object organ_col, bint log):
+    """The core columns of the rows that cells of table rows ``src`` found in
+    ``step``, with their uids, in one pass (``Founding._found`` but for mutants).
+
+    ``kind`` is ``UID_FOUNDER`` (``counts[i]`` one-cell lesions in organ
+    ``organ[i]``), ``UID_REACTIVATED`` (``counts[i]`` one-cell lesions in the
+    source's organ, ``organ`` None; their parent is the pool's) or ``UID_POOL``
+    (one dormant row of ``counts[i]`` cells in organ ``organ[i]``).  A uid is
+    :func:`paget.ext.tables.derive_uids`' of the source's uid, the kind, the
+    step (0 for a pool), the organ and the new row's rank among its source's
+    (0 for a pool).  ``uid`` ... ``organ_col`` are the table's columns.
+
+    Returns ``(columns, rows, edges)``: the new rows' columns (dict, as
+    ``LesionTable.append`` takes them), the table row each comes from (int64,
+    for the inherited plugin columns), and, with ``log`` and a kind other than a
+    pool, their seeding-log columns (``paget.engine.seeding.EDGE_COLUMNS``),
+    else None.
+    """
+    cdef Py_ssize_t m = array_size(src, "src"), n = array_size(uid, "uid"), i, j, r, t = 0
+    cdef const int64_t *sr = i64(src, m, "src")
+    cdef const int64_t *cn = i64(counts, m, "counts")
+    cdef const int64_t *og = NULL
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint64_t *pa = <const uint64_t *>array_data(parent, U64, n, "parent")
+    cdef const uint64_t *le = <const uint64_t *>array_data(lesion, U64, n, "lesion")
+    cdef const uint64_t *cl = <const uint64_t *>array_data(clone, U64, n, "clone")
+    cdef const uint64_t *ge = <const uint64_t *>array_data(genotype, U64, n, "genotype")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef const int16_t *oc = <const int16_t *>array_data(organ_col, I16, n, "organ_col")
+    cdef bint pool = kind == KIND_POOL, react = kind == KIND_REACTIVATED
+    cdef uint64_t tag, mask40 = (<uint64_t>1 << 40) - 1
+    cdef int16_t o
+    if kind != KIND_FOUNDER and not pool and not react:
+        raise ValueError(f"found_rows: kind {kind} is not a founder, pool or reactivated cell")
+    if react:
+        if organ is not None:
+            raise ValueError("found_rows: a reactivated cell founds in its pool's organ")
+    else:
+        og = i64(organ, m, "organ")
+    check_bins(sr, m, n, "src")
+    for i in range(m):
+        if cn[i] < 0:
+            raise ValueError(f"found_rows: count {cn[i]} at {i} is negative")
+        t += 1 if pool else cn[i]
+    cols = {"uid": np.empty(t, np.uint64), "parent": np.empty(t, np.uint64),
+            "lesion": np.empty(t, np.uint64), "clone": np.empty(t, np.uint64),
+            "genotype": np.empty(t, np.uint64), "cells": np.empty(t, np.float64),
+            "patient": np.empty(t, np.int64), "birth_step": np.empty(t, np.int32),
+            "organ": np.empty(t, np.int16), "flags": np.empty(t, np.uint8)}
+    rows_arr = np.empty(t, np.int64)
+    cdef uint64_t *nu = <uint64_t *>array_data(cols["uid"], U64, t, "uid")
+    cdef uint64_t *npa = <uint64_t *>array_data(cols["parent"], U64, t, "parent")
+    cdef uint64_t *nle = <uint64_t *>array_data(cols["lesion"], U64, t, "lesion")
+    cdef uint64_t *ncl = <uint64_t *>array_data(cols["clone"], U64, t, "clone")
+    cdef uint64_t *nge = <uint64_t *>array_data(cols["genotype"], U64, t, "genotype")
+    cdef double *nce = f64(cols["cells"], t, "cells")
+    cdef int64_t *npt = i64(cols["patient"], t, "patient")
+    cdef int32_t *nbs = <int32_t *>array_data(cols["birth_step"], cnp.NPY_INT32, t, "birth_step")
+    cdef int16_t *nor = <int16_t *>array_data(cols["organ"], I16, t, "organ")
+    cdef uint8_t *nfl = <uint8_t *>array_data(cols["flags"], U8, t, "flags")
+    cdef int64_t *rows = i64(rows_arr, t, "rows")
+    cdef uint64_t base
+    t = 0
+    for i in range(m):
+        r = sr[i]
+        o = oc[r] if react else <int16_t>og[i]
+        base = paget_mix64(u[r])
+        for j in range(1 if pool else cn[i]):
+            if pool:
+                tag = (<uint64_t>KIND_POOL << 56) | ((<uint64_t>(<unsigned short>o)) << 40)
+                nu[t] = paget_mix64(paget_mix64(base ^ tag) ^ <uint64_t>0)
+                nce[t] = <double>cn[i]
+                nfl[t] = PGT_FLAG_DORMANT
+            else:
+                tag = ((<uint64_t>kind << 56) | ((<uint64_t>(<unsigned short>o)) << 40)
+                       | (<uint64_t>step & mask40))
+                nu[t] = paget_mix64(paget_mix64(base ^ tag) ^ <uint64_t>j)
+                nce[t] = 1.0
+                nfl[t] = 0
+            npa[t] = pa[r] if react else u[r]
+            nle[t] = nu[t]
+            ncl[t] = cl[r]
+            nge[t] = ge[r]
+            npt[t] = pt[r]
+            nbs[t] = <int32_t>(step + 1)
+            nor[t] = o
+            rows[t] = r
+            t += 1
+    if not log or pool or t == 0:
+        return cols, rows_arr, None
+    edges = {"patient": cols["patient"].copy(), "step": cols["birth_step"].copy(),
+             "kind": np.full(t, 1 if react else 0, np.int8),
+             "source_lesion": np.empty(t, np.uint64), "source_organ": np.empty(t, np.int16),
+             "source_clone": cols["clone"].copy(), "target": cols["uid"].copy(),
+             "target_organ": cols["organ"].copy(), "cells": np.ones(t, np.int64)}
+    cdef uint64_t *esl = <uint64_t *>array_data(edges["source_lesion"], U64, t, "source_lesion")
+    cdef int16_t *eso = <int16_t *>array_data(edges["source_organ"], I16, t, "source_organ")
+    for i in range(t):
+        r = rows[i]
+        esl[i] = u[r] if react else le[r]
+        eso[i] = -1 if react else oc[r]
+    return cols, rows_arr, edges
+
+
+def join_pools(object key, object counts, object uid, object flags, object cells):
+    """Add ``counts[j]`` cells to the live dormant pool (flag DORMANT, cells > 0) of
+    uid ``key[j]``, where the table (columns ``uid``, ``flags``, ``cells``)
+    holds one; returns the positions ``j`` (ascending, int64) of the keys with
+    no live pool (new pools).  ``paget.ext.kernels.match_pools`` and the
+    additions, in one call.  The keys must be distinct."""
+    cdef Py_ssize_t k = array_size(key, "key"), n = array_size(uid, "uid"), i, j, h
+    cdef Py_ssize_t cap = 16, n_new = 0
+    cdef const uint64_t *ky = <const uint64_t *>array_data(key, U64, k, "key")
+    cdef const double *cn = f64(counts, k, "counts")
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef double *c = f64(cells, n, "cells")
+    cdef uint64_t *keys
+    cdef int64_t *slot
+    cdef int64_t *hit
+    cdef int64_t *out
+    if k == 0:
+        return np.zeros(0, np.int64)
+    while cap < 2 * k:
+        cap *= 2
+    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+    slot = <int64_t *>malloc(cap * sizeof(int64_t))
+    hit = <int64_t *>malloc(k * sizeof(int64_t))
+    try:
+        if keys == NULL or slot == NULL or hit == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            slot[h] = -1
+        for j in range(k):
+            hit[j] = -1
+            h = <Py_ssize_t>(paget_mix64(ky[j]) & <uint64_t>(cap - 1))
+            while slot[h] >= 0 and keys[h] != ky[j]:
+                h = (h + 1) & (cap - 1)
+            if slot[h] >= 0:
+                raise ValueError("join_pools: the pool ids must be distinct")
+            keys[h] = ky[j]
+            slot[h] = j
+        for i in range(n):      # a live pool is the only live row of its id
+            if (fl[i] & PGT_FLAG_DORMANT) and c[i] > 0.0:
+                h = <Py_ssize_t>(paget_mix64(u[i]) & <uint64_t>(cap - 1))
+                while slot[h] >= 0 and keys[h] != u[i]:
+                    h = (h + 1) & (cap - 1)
+                if slot[h] >= 0:
+                    hit[slot[h]] = i
+        for j in range(k):
+            if hit[j] >= 0:
+                c[hit[j]] += cn[j]
+            else:
+                n_new += 1
+        new_arr = np.empty(n_new, np.int64)
+        out = i64(new_arr, n_new, "new")
+        n_new = 0
+        for j in range(k):
+            if hit[j] < 0:
+                out[n_new] = j
+                n_new += 1
+        return new_arr
+    finally:
+        free(keys)
+        free(slot)
+        free(hit)
+
+
+cdef class UidSet:
+    """A growing set of uids (uint64), by open addressing: the registry of the
+    dormant pools the seeding log has seen (``paget.engine.seeding``), where a
+    sorted array took a search and an insertion, O(pools), every step."""
+
+    cdef object _keys       # uint64 slots
+    cdef object _used       # uint8: the slot holds a key
+    cdef Py_ssize_t _count
+
+    def __init__(self):
+        self._keys = np.zeros(16, np.uint64)
+        self._used = np.zeros(16, np.uint8)
+        self._count = 0
+
+    def __len__(self):
+        return self._count
+
+    cdef Py_ssize_t _slot(self, uint64_t *keys, uint8_t *used, Py_ssize_t cap,
+                          uint64_t key) noexcept:
+        cdef Py_ssize_t h = <Py_ssize_t>(paget_mix64(key) & <uint64_t>(cap - 1))
+        while used[h] and keys[h] != key:
+            h = (h + 1) & (cap - 1)
+        return h
+
+    cdef int _grow(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t cap = array_size(self._keys, "keys"), new_cap = cap, i, h
+        if 2 * need <= cap:
+            return 0
+        while 2 * need > new_cap:
+            new_cap *= 2
+        old_keys, old_used = self._keys, self._used
+        cdef uint64_t *ok = <uint64_t *>array_data(old_keys, U64, cap, "keys")
+        cdef uint8_t *ou = <uint8_t *>array_data(old_used, U8, cap, "used")
+        self._keys = np.zeros(new_cap, np.uint64)
+        self._used = np.zeros(new_cap, np.uint8)
+        cdef uint64_t *nk = <uint64_t *>array_data(self._keys, U64, new_cap, "keys")
+        cdef uint8_t *nu = <uint8_t *>array_data(self._used, U8, new_cap, "used")
+        for i in range(cap):
+            if ou[i]:
+                h = self._slot(nk, nu, new_cap, ok[i])
+                nu[h] = 1
+                nk[h] = ok[i]
+        return 0
+
+    def add_new(self, object uids):
+        """Add ``uids``; returns a bool array, True where a uid was not in the set
+        before this call (a uid given twice is new twice if it was not in it)."""
+        cdef Py_ssize_t m = array_size(uids, "uids"), i, h, cap
+        cdef const uint64_t *u = <const uint64_t *>array_data(uids, U64, m, "uids")
+        fresh_arr = np.empty(m, np.bool_)
+        cdef cnp.npy_bool *fresh = <cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, m,
+                                                             "fresh")
+        self._grow(self._count + m)
+        cap = array_size(self._keys, "keys")
+        cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
+        cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
+        for i in range(m):
+            fresh[i] = not used[self._slot(keys, used, cap, u[i])]
+        for i in range(m):
+            if fresh[i]:
+                h = self._slot(keys, used, cap, u[i])
+                if not used[h]:
+                    used[h] = 1
+                    keys[h] = u[i]
+                    self._count += 1
+        return fresh_arr
+
+    def __contains__(self, uid):
+        cdef Py_ssize_t cap = array_size(self._keys, "keys")
+        cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
+        cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
+        return bool(used[self._slot(keys, used, cap, <uint64_t>uid)])
+
+
+def take_rows(object rows, tuple columns):
+    """``tuple(c[rows] for c in columns)`` for 1-D C-contiguous columns of one
+    length ``n`` and ``rows`` an int64 array of positions in ``[0, n)``, in one
+    call; None (the caller takes them by NumPy) for anything else."""
+    cdef Py_ssize_t m, n = -1, i, k, size
+    cdef const int64_t *r
+    cdef cnp.ndarray col, got
+    cdef char *src
+    cdef char *dst
+    if not (cnp.PyArray_Check(rows) and cnp.PyArray_TYPE(<cnp.ndarray>rows) == I64 and
+            cnp.PyArray_NDIM(<cnp.ndarray>rows) == 1 and
+            cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows) and
+            cnp.PyArray_ISALIGNED(<cnp.ndarray>rows) and
+            cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>rows)):
+        return None
+    m = cnp.PyArray_SIZE(<cnp.ndarray>rows)
+    r = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>rows)
+    for a in columns:
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                cnp.PyArray_ISALIGNED(<cnp.ndarray>a) and
+                cnp.PyArray_ITEMSIZE(<cnp.ndarray>a) in (1, 2, 4, 8) and
+                not (<cnp.ndarray>a).dtype.hasobject):
+            return None
+        if n < 0:
+            n = cnp.PyArray_SIZE(<cnp.ndarray>a)
+        elif cnp.PyArray_SIZE(<cnp.ndarray>a) != n:
+            return None
+    for i in range(m):
+        if r[i] < 0 or r[i] >= n:
+            return None
+    out = []
+    for a in columns:
+        col = <cnp.ndarray>a
+        got = np.empty(m, dtype=col.dtype)
+        size = cnp.PyArray_ITEMSIZE(col)
+        src = <char *>cnp.PyArray_DATA(col)
+        dst = <char *>cnp.PyArray_DATA(got)
+        if size == 8:
+            for i in range(m):
+                (<uint64_t *>dst)[i] = (<const uint64_t *>src)[r[i]]
+        elif size == 4:
+            for i in range(m):
+                (<int32_t *>dst)[i] = (<const int32_t *>src)[r[i]]
+        elif size == 2:
+            for i in range(m):
+                (<int16_t *>dst)[i] = (<const int16_t *>src)[r[i]]
+        else:
+            for i in range(m):
+                (<uint8_t *>dst)[i] = (<const uint8_t *>src)[r[i]]
+        out.append(got)
+    return tuple(out)
