@@ -105,7 +105,7 @@ def plan_groups(loads: np.ndarray, n_ranks: int, chunk: int = 1, *,
     floating-point operations in the same order).  The leaders (first rank of
     each group) hold the segments in patient order, as :func:`rank_groups`'s do.
     ``efficiency``: an assumption, 0.5, from one split patient measured on 2
-    ranks (1.36-1.45x, ``docs/explanation/performance.md``).
+    ranks (1.36-1.45x, ``docs/explanation/performance-history.md``).
     """
     loads = np.asarray(loads, np.float64)
     P = loads.size

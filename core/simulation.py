@@ -81,7 +81,7 @@ class Simulation:
     #: is smaller; it only tips the balance towards even patient counts
     PATIENT_ROWS = 16
     #: the speed-up of a group of k ranks is taken as 1 + GROUP_EFFICIENCY (k - 1)
-    #: (one large patient on 2 ranks: 1.36-1.45x, docs/explanation/performance.md)
+    #: (one large patient on 2 ranks: 1.36-1.45x, docs/explanation/performance-history.md)
     GROUP_EFFICIENCY = 0.5
 
     def __init__(self, config: Mapping[str, Any] | None = None, *,
