@@ -83,19 +83,22 @@ cdef inline Py_ssize_t array_size(object a, str name) except -1:
 
 cdef inline void *array_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
     """The data of ``a``, a C-contiguous, aligned, native-order ndarray of
-    ``typenum`` with ``n`` elements (any number when ``n`` < 0); TypeError or
-    ValueError naming the argument otherwise.  Never NULL (an empty array's
-    pointer is not read)."""
+    ``typenum`` or an equivalent type (``uint64`` and ``ulonglong`` alike) with
+    ``n`` elements (any number when ``n`` < 0); TypeError or ValueError naming
+    the argument otherwise.  Never NULL (an empty array's pointer is not
+    read).  The one check of every compiled plugin and engine function."""
     cdef cnp.ndarray arr
     cdef void *p
     if not cnp.PyArray_Check(a):
         raise TypeError(f"{name}: expected a NumPy array, got {type(a).__name__}")
     arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
-            or not cnp.PyArray_ISALIGNED(arr) or not cnp.PyArray_ISNOTSWAPPED(arr)):
-        raise TypeError(f"{name}: expected a C-contiguous native "
+    if (not cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(arr), typenum)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr)
+            or not cnp.PyArray_ISNOTSWAPPED(arr)):
+        raise TypeError(f"{name}: expected a C-contiguous, aligned, native "
                         f"{cnp.PyArray_DescrFromType(typenum)} array, got {arr.dtype} "
-                        f"(C-contiguous: {bool(cnp.PyArray_IS_C_CONTIGUOUS(arr))})")
+                        f"(C-contiguous: {bool(cnp.PyArray_IS_C_CONTIGUOUS(arr))}, "
+                        f"aligned: {bool(cnp.PyArray_ISALIGNED(arr))})")
     if n >= 0 and cnp.PyArray_SIZE(arr) != n:
         raise ValueError(f"{name}: expected {n} values, got {cnp.PyArray_SIZE(arr)}")
     p = cnp.PyArray_DATA(arr)
