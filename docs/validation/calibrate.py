@@ -51,6 +51,17 @@ earlier committed values (the 17-organ body, the first joint rounds with the
 CTC anchor, the 29-organ body, the lifted soil cap) are kept in
 ``docs/explanation/calibration-history.md``.
 
+Joint rounds with the CTC anchor (``--joint``): the autopsy table cannot tell
+shedding from colonization efficiency (both multiply the seeding), and rounds
+without the anchor put everything into shedding (breast 0.0423), so the CTC
+counts missed Coumans' 9 +- 6 CTC/L four-fold (liquid_biopsy.py).  In a joint
+round breast's rate is pinned (``CTC_PINNED``), breast's per-cancer residual
+a_breast multiplies the shared ``colonization.fate.grow`` (damped: x exp(d
+a_breast); ``die`` = 1 - dormant - grow), the other rates take a_i - a_breast,
+capped at the drain cap, and the soil excess over the cap of the
+``ARREST_ORGANS`` (bone, adrenal) goes into their own entry of the arrest map
+(capped at 1).
+
 The sequence behind the committed values: after the last of those (the lifted
 soil cap), a lesion's lymph enters the node chain where its organ drains
 (plugins/circulation.py ``lymph_entry``) and the metastases grow at a factor of
