@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--patients", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cellsearch-patients", type=int, default=300,
-                    help="resected patients of the CellSearch split (~1 in 6 relapses "
+                    help="resected patients of the CellSearch split (~1 in 7 relapses "
                          "and dies within 30 years)")
     args = ap.parse_args(argv)
     per_l = ctc_per_litre_at(2.7, args.patients, args.seed)
