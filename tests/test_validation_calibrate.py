@@ -56,3 +56,14 @@ def test_the_surrogates_fates_are_the_circulation_plugins():
     assert body.organs == sim.body.organs
     np.testing.assert_array_equal(fm.blood, sim.fates.blood)
     np.testing.assert_array_equal(fm.lymph, sim.fates.lymph)
+
+
+def test_the_rate_cap_follows_the_shedding_exponent():
+    """The drain m N0^alpha against DRAIN_CAP of the net growth: the cap scales as
+    N0^(1 - alpha), so at N0 = 1e6 cells it is 100 times higher at alpha 1/3
+    than at 2/3 (it assumed 2/3 before)."""
+    at = {a: calibrate.rate_cap("breast", {"intravasation": {"exponent": a}})
+          for a in (2.0 / 3.0, 1.0 / 3.0)}
+    n0 = 1e6
+    assert at[1.0 / 3.0] / at[2.0 / 3.0] == pytest.approx(n0 ** (1.0 / 3.0), rel=1e-12)
+    assert calibrate.rate_cap("breast") == pytest.approx(at[2.0 / 3.0], rel=1e-12)

@@ -367,14 +367,17 @@ def scenario_values(name):
     return c.intravasation.rate, c.intravasation.lymph_fraction, soil
 
 
-def rate_cap(name) -> float:
+def rate_cap(name, overrides=None) -> float:
+    """The highest shedding rate of scenario ``name`` (with ``overrides``): see DRAIN_CAP."""
     import paget
-    c = paget.Simulation.from_scenario(name).config
+    c = paget.Simulation.from_scenario(name, overrides).config
     g = c.colonization.growth
     K = float(g.capacity) if isinstance(g.capacity, (int, float)) else 3e12
     n0 = float(c.primary.cells)
     m90 = float(np.exp(1.2816 * c.heterogeneity.shedding_sigma))
-    return DRAIN_CAP * g.rate * np.log(K / n0) * n0 ** (1 / 3) / m90
+    # drain rate m90 n0^alpha against DRAIN_CAP of the net growth r ln(K/n0) n0
+    alpha = float(c.intravasation.exponent)
+    return DRAIN_CAP * g.rate * np.log(K / n0) * n0 ** (1.0 - alpha) / m90
 
 
 def _lam(P, n):
