@@ -1,7 +1,7 @@
 """Regenerate every figure of the validation report with one command.
 
 Run from the repository root, after any change to the shared body or a
-scenario (about 20 minutes on 2 cores at 200 patients, then about an hour
+scenario (about 20 minutes on 2 cores at 200 patients, then about 25 minutes
 for the full-model cross-validation)::
 
     python docs/validation/regenerate.py --patients 200
