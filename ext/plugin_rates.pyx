@@ -10,8 +10,8 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Loop, array_data, array_size, check_index, loop_of, mix64, np_max, np_min, one, vec,
-    vec_scalar,
+    Gather, Loop, array_data, array_size, check_index, gather_alloc, gather_free, loop_of,
+    mix64, np_max, np_min, one, vec, vec_scalar,
 )
 
 cnp.import_array()
@@ -354,13 +354,12 @@ def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt,
     cdef double *d = <double *>array_data(death, cnp.NPY_DOUBLE, N, "death")
     cdef double *x
     cdef Py_ssize_t *rows
+    cdef Gather g
     if N == 0:
         return
-    x = <double *>malloc(N * sizeof(double))
-    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    g = gather_alloc(N)
+    x, rows = g.x, g.rows
     try:
-        if x == NULL or rows == NULL:
-            raise MemoryError()
         for i in range(N):
             if not dor[i] and c[i] > 0 and not vas[i]:
                 x[k] = cap / lc[i]
@@ -370,8 +369,7 @@ def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt,
         for i in range(k):
             d[rows[i]] = np_max(d[rows[i]], b[rows[i]] - np_max(x[i] / dt, 0.0))
     finally:
-        free(x)
-        free(rows)
+        gather_free(g)
 
 
 def divide_where_not(mask, double ratio, values):
@@ -466,6 +464,7 @@ def shed_terms(dormant, primary, cells, invasive, bint metastases_shed, bint sin
     cdef double *n
     cdef double *x
     cdef Py_ssize_t *rows
+    cdef Gather g
     if not single_clone:
         n_arr = np.empty(N, dtype=np.float64)
         n = <double *>array_data(n_arr, cnp.NPY_DOUBLE, N, "n")
@@ -474,11 +473,9 @@ def shed_terms(dormant, primary, cells, invasive, bint metastases_shed, bint sin
         return n_arr
     if N == 0:
         return None
-    x = <double *>malloc(N * sizeof(double))
-    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    g = gather_alloc(N)
+    x, rows = g.x, g.rows
     try:
-        if x == NULL or rows == NULL:
-            raise MemoryError()
         for i in range(N):
             if not dor[i] and (metastases_shed or pri[i]):
                 x[k] = c[i] * inv[i]
@@ -491,8 +488,7 @@ def shed_terms(dormant, primary, cells, invasive, bint metastases_shed, bint sin
         for i in range(k):
             sh[rows[i]] = m * x[i]
     finally:
-        free(x)
-        free(rows)
+        gather_free(g)
     return None
 
 
@@ -505,13 +501,12 @@ def shed_scale(n, total, double m, double exponent_minus_1, shed):
     cdef double *sh = <double *>array_data(shed, cnp.NPY_DOUBLE, N, "shed")
     cdef double *x
     cdef Py_ssize_t *rows
+    cdef Gather g
     if N == 0:
         return
-    x = <double *>malloc(N * sizeof(double))
-    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
+    g = gather_alloc(N)
+    x, rows = g.x, g.rows
     try:
-        if x == NULL or rows == NULL:
-            raise MemoryError()
         for i in range(N):
             if tt[i] > 0:
                 x[k] = tt[i]
@@ -523,8 +518,7 @@ def shed_scale(n, total, double m, double exponent_minus_1, shed):
         for i in range(k):
             sh[rows[i]] = m * nn[rows[i]] * x[i]
     finally:
-        free(x)
-        free(rows)
+        gather_free(g)
 
 
 def direct_shares(primary, dormant, organ, share, direct_fraction, lymph_fraction):

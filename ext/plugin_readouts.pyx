@@ -11,7 +11,8 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Loop, array_data, array_size, first_of_each, loop_of, np_max, np_min, vec, vec_scalar,
+    Gather, Loop, array_data, array_size, first_of_each, gather_alloc, gather_free, loop_of,
+    np_max, np_min, vec, vec_scalar,
 )
 
 cnp.import_array()
@@ -253,17 +254,14 @@ def hypoxia_rows(dormant, lesion_cells, vascular, double diffusion_limit_mm,
     cdef double *o = <double *>array_data(out, cnp.NPY_DOUBLE, N, "out")
     cdef double *x
     cdef Py_ssize_t *rows
+    cdef Gather g
     cdef double core, level
     if vascular is not None:
         vas = <const cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
     if N == 0:
         return
-    x = <double *>malloc(N * sizeof(double))
-    rows = <Py_ssize_t *>malloc(N * sizeof(Py_ssize_t))
-    if x == NULL or rows == NULL:
-        free(x)
-        free(rows)
-        raise MemoryError()
+    g = gather_alloc(N)
+    x, rows = g.x, g.rows
     try:
         for i in range(N):
             o[i] = 0.0
@@ -287,8 +285,7 @@ def hypoxia_rows(dormant, lesion_cells, vascular, double diffusion_limit_mm,
             level = vascular_hypoxia if vas == NULL or vas[rows[i]] else 1.0
             o[rows[i]] = (x[i] if i < j else 0.0) * level
     finally:
-        free(x)
-        free(rows)
+        gather_free(g)
 
 
 def inflammation_update(burden, double half_burden, alive, inflammation):

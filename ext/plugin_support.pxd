@@ -81,6 +81,30 @@ cdef inline Py_ssize_t array_size(object a, str name) except -1:
     return cnp.PyArray_SIZE(<cnp.ndarray>a)
 
 
+cdef struct Gather:
+    double *x           # the gathered rows' values, for one vectorised call
+    Py_ssize_t *rows    # their row numbers, to scatter the results back
+
+
+cdef inline Gather gather_alloc(Py_ssize_t n) except *:
+    """Scratch for gathering up to ``n`` rows (at least one): MemoryError, with
+    nothing left allocated, if it cannot be had.  Free it with
+    ``gather_free``."""
+    cdef Gather g
+    g.x = <double *>malloc((n if n > 0 else 1) * sizeof(double))
+    g.rows = <Py_ssize_t *>malloc((n if n > 0 else 1) * sizeof(Py_ssize_t))
+    if g.x == NULL or g.rows == NULL:
+        free(g.x)
+        free(g.rows)
+        raise MemoryError()
+    return g
+
+
+cdef inline void gather_free(Gather g) noexcept:
+    free(g.x)
+    free(g.rows)
+
+
 cdef inline void *array_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
     """The data of ``a``, a C-contiguous, aligned, native-order ndarray of
     ``typenum`` or an equivalent type (``uint64`` and ``ulonglong`` alike) with
