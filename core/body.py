@@ -13,6 +13,7 @@ from typing import Mapping
 import numpy as np
 
 __all__ = ["ORGANS", "Body", "human_adult", "mouse", "BODIES", "make_body", "absorbing_fates",
+           "VERTEBRAL_TERRITORY", "vertebral_drains",
            "DRAINS", "VESSELS", "injection_entry", "drain_fractions", "REMOVED_ORGANS"]
 
 #: The organs (compartments) of the default human body, in output order: a
@@ -46,8 +47,38 @@ REMOVED_ORGANS: dict[str, tuple[str, ...]] = {
 #: (the digestive tract, spleen and pancreas drain through the portal vein);
 #: ``"pulmonary"``: the left heart and the arterial split (the lung's own blood
 #: drains into the pulmonary veins, so a lung primary's CTCs reach the systemic
-#: arteries first).
-DRAINS = ("caval", "portal", "pulmonary")
+#: arteries first); ``"vertebral"``: the vertebral venous plexus, whose cells
+#: meet the marrow of the vertebrae (the ``bone`` bed) before the caval return
+#: (Batson 1940, see :data:`VERTEBRAL_TERRITORY`).
+DRAINS = ("caval", "portal", "pulmonary", "vertebral")
+
+#: The vertebral venous route (Batson OV (1940) Ann Surg 112:138-149
+#: [RECALLED, not re-checked]): the valveless vertebral venous plexus
+#: communicates with the pelvic venous plexuses and with the intercostal
+#: veins, so that blood from the pelvic organs and the breast can reach the
+#: vertebral bodies without passing the lung; Batson filled the vertebral
+#: veins by injecting the dorsal vein of the penis and the veins of the breast,
+#: and proposed the route for the vertebral metastases of prostate and breast
+#: cancer.  Per organ, the share of its caval venous blood that drains into a
+#: plexus communicating with the vertebral veins:
+#:
+#: * the pelvic organs (prostate, bladder, uterus, cervix and the caval part
+#:   of the rectum) drain into the internal iliac veins through the vesical,
+#:   prostatic, uterine and rectal plexuses (Standring S, ed. (2016) Gray's
+#:   Anatomy, 41st ed., Elsevier [RECALLED]): all of it;
+#: * the breast drains by three groups of veins, the perforating branches of
+#:   the internal thoracic vein, tributaries of the axillary vein and
+#:   perforating branches of the posterior intercostal veins (ibid.), of which
+#:   the intercostal veins join the vertebral plexus.  ASSUMPTION: a third,
+#:   one per group.
+#:
+#: Of that blood, a share ``vertebral_share`` (``[body]``; not measured:
+#: fitted on the autopsy table, docs/validation/calibrate.py) passes through
+#: the vertebral system first; 0 closes the route.
+VERTEBRAL_TERRITORY: dict[str, float] = {
+    "prostate": 1.0, "bladder": 1.0, "uterus": 1.0, "cervix": 1.0, "rectum": 1.0,
+    "breast": 1.0 / 3.0,
+}
 
 # Resting blood flow, % of cardiac output, reference adult male: Williams LR,
 # Leggett RW (1989) Clin Phys Physiol Meas 10:187-217, as tabulated in NRC
@@ -141,7 +172,7 @@ _HUMAN_DRAINS.update(stomach="portal", small_intestine="portal", colon="portal",
 
 
 def drain_fractions(organs: tuple[str, ...], drains) -> np.ndarray:
-    """The ``(n_organs, 3)`` share of each organ's venous blood going to each of
+    """The ``(n_organs, 4)`` share of each organ's venous blood going to each of
     :data:`DRAINS`, from one drain kind per organ (a string) or a
     ``{kind: fraction}`` map summing to 1."""
     if len(drains) != len(organs):
@@ -197,7 +228,7 @@ class Body:
         None: lymph goes from the regional nodes straight to the blood.
     blood_volume_ml : float or None
         Blood volume, mL (informational; readouts may scale by it).
-    drain_fraction : ndarray, shape (n_organs, 3)
+    drain_fraction : ndarray, shape (n_organs, 4)
         Derived from ``drains``: the share of each organ's venous blood going to
         each kind of :data:`DRAINS`, in that order (rows sum to 1).
     """
@@ -226,6 +257,8 @@ class Body:
             raise ValueError(f"body {self.name!r}: {exc}") from None
         if "liver" not in self.organs and fractions[:, DRAINS.index("portal")].any():
             raise ValueError(f"body {self.name!r}: portal drainage needs a liver")
+        if "bone" not in self.organs and fractions[:, DRAINS.index("vertebral")].any():
+            raise ValueError(f"body {self.name!r}: vertebral drainage needs a bone")
         if "lung" not in self.organs:
             raise ValueError(f"body {self.name!r}: the venous return needs a lung")
         if self.lymph_node not in self.organs:
@@ -260,11 +293,33 @@ class Body:
         return out
 
 
-def human_adult(flow_percent: Mapping[str, float] | None = None) -> Body:
+def vertebral_drains(share: float) -> tuple[str | dict[str, float], ...]:
+    """The human drainage per organ (in :data:`ORGANS` order) with the vertebral
+    route open at ``share`` (:data:`VERTEBRAL_TERRITORY`): of each territory
+    organ's caval blood, the fraction territory x ``share`` goes to the
+    vertebral plexus instead.  ``share`` 0 gives the drainage without the route."""
+    share = float(share)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"vertebral_share must be in [0, 1], got {share!r}")
+    out = []
+    for organ in ORGANS:
+        d = _HUMAN_DRAINS[organ]
+        w = VERTEBRAL_TERRITORY.get(organ, 0.0) * share
+        if w > 0.0:
+            d = {d: 1.0} if isinstance(d, str) else dict(d)
+            caval = d.get("caval", 0.0)
+            d["caval"], d["vertebral"] = caval * (1.0 - w), caval * w
+        out.append(d)
+    return tuple(out)
+
+
+def human_adult(flow_percent: Mapping[str, float] | None = None,
+                vertebral_share: float = 0.0) -> Body:
     """The reference adult human body (Williams & Leggett 1989; ICRP 89).
 
     ``flow_percent`` replaces the whole flow table (percent of cardiac output per
-    organ, every organ named, summing to 100).
+    organ, every organ named, summing to 100); ``vertebral_share`` opens the
+    vertebral venous route (:func:`vertebral_drains`).
     """
     table = dict(_HUMAN_FLOW_PERCENT if flow_percent is None else flow_percent)
     missing = set(ORGANS) - set(table)
@@ -277,20 +332,22 @@ def human_adult(flow_percent: Mapping[str, float] | None = None) -> Body:
     # The table's systemic flows sum to 100.05 % and the bronchial supply of the
     # lung adds 2.5 % (Williams & Leggett 1989 list it apart); the arterial split
     # includes it, so the 102.55 % total is renormalised to exactly 1.
-    return Body("human_adult", ORGANS, flow / total, tuple(_HUMAN_DRAINS[o] for o in ORGANS),
+    return Body("human_adult", ORGANS, flow / total, vertebral_drains(vertebral_share),
                 distant_node="distant_nodes", blood_volume_ml=_HUMAN_BLOOD_VOLUME_ML)
 
 
-def mouse(flow_percent: Mapping[str, float] | None = None) -> Body:
+def mouse(flow_percent: Mapping[str, float] | None = None,
+          vertebral_share: float = 0.0) -> Body:
     """The laboratory mouse (Brown et al. 1997; Davies & Morris 1993), for
     experimental-metastasis assays.  Same organs and drainage as the human body
-    (the digestive tract, spleen and pancreas drain through the portal vein)."""
+    (the digestive tract, spleen and pancreas drain through the portal vein;
+    ``vertebral_share`` as for :func:`human_adult`)."""
     table = dict(_MOUSE_FLOW_PERCENT if flow_percent is None else flow_percent)
     missing = set(ORGANS) - set(table)
     if missing:
         raise ValueError(f"flow table is missing organs: {', '.join(sorted(missing))}")
     flow = np.array([table[o] for o in ORGANS], dtype=np.float64)
-    return Body("mouse", ORGANS, flow / flow.sum(), tuple(_HUMAN_DRAINS[o] for o in ORGANS),
+    return Body("mouse", ORGANS, flow / flow.sum(), vertebral_drains(vertebral_share),
                 distant_node="distant_nodes", blood_volume_ml=_MOUSE_BLOOD_VOLUME_ML)
 
 
@@ -298,8 +355,9 @@ def mouse(flow_percent: Mapping[str, float] | None = None) -> Body:
 BODIES = {"human_adult": human_adult, "mouse": mouse}
 
 
-def make_body(model: str, flow_percent: Mapping[str, float] | None = None) -> Body:
-    return BODIES[model](flow_percent)
+def make_body(model: str, flow_percent: Mapping[str, float] | None = None,
+              vertebral_share: float = 0.0) -> Body:
+    return BODIES[model](flow_percent, vertebral_share)
 
 
 #: Vessels a cell suspension can be injected into, and the kind of venous
@@ -328,7 +386,8 @@ def absorbing_fates(body: Body, arrest: np.ndarray, death: np.ndarray,
     split.  A cell arriving in bed j dies there with probability ``death[j]``;
     if it survives it arrests with probability ``arrest[j]``; otherwise it leaves
     with the bed's venous blood: caval -> lung bed, portal -> liver bed,
-    pulmonary -> arterial split, which sends it to bed k with probability
+    vertebral -> bone bed (the vertebral marrow, whose own venous blood is
+    caval), pulmonary -> arterial split, which sends it to bed k with probability
     ``body.flow[k]``.  An organ of fractional drainage sends its venous blood
     to each of these by ``body.drain_fraction``.
 
@@ -367,10 +426,10 @@ def absorbing_fates(body: Body, arrest: np.ndarray, death: np.ndarray,
     art = n  # index of the arterial split among transient states
     Q = np.zeros((n + 1, n + 1))
     R = np.zeros((n + 1, n + 1))
-    lung, liver = body.organ_index("lung"), body.index.get("liver")
+    lung, liver, bone = body.organ_index("lung"), body.index.get("liver"), body.index.get("bone")
     # outflow[j, k]: share of organ j's venous blood reaching transient state k
     outflow = np.zeros((n, n + 1))
-    for kind, target in zip(DRAINS, (lung, liver, art)):
+    for kind, target in zip(DRAINS, (lung, liver, art, bone)):
         share = body.drain_fraction[:, DRAINS.index(kind)]
         if target is not None:
             outflow[:, target] += share

@@ -158,6 +158,17 @@ class BodyTable(Table):
     flow_percent: dict[Organ, Annotated[float, Field(ge=0, le=100)]] | None = Field(  # type: ignore[valid-type]
         None, description="replace the blood-flow table: % of cardiac output for "
                           "every organ, summing to 100")
+    # The vertebral venous route (Batson 1940, Ann Surg 112:138; paget.body.
+    # VERTEBRAL_TERRITORY): not measured; 0 closes it, and the cancer
+    # scenarios share a value [DERIVED] fitted on the autopsy table.
+    vertebral_share: float = Field(
+        0.0, ge=0, le=1,
+        description="share of the pelvic organs' (and a third of the breast's) caval venous "
+                    "blood that passes the vertebral venous plexus, and so the vertebral "
+                    "marrow (bone), before the lung (Batson 1940); 0 closes the route",
+        json_schema_extra={"source": "derived: fitted on the autopsy table of DiSibio & "
+                                     "French 2008 (Arch Pathol Lab Med 132:931); route: "
+                                     "Batson 1940 (Ann Surg 112:138)"})
 
     @pydantic.field_validator("flow_percent")
     @classmethod

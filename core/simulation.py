@@ -100,7 +100,8 @@ class Simulation:
             data, plugins, entry_points)
         self.config = validate_config(self.config_model, data)
         try:
-            self.body = make_body(self.config.body.model, self.config.body.flow_percent)
+            self.body = make_body(self.config.body.model, self.config.body.flow_percent,
+                                  self.config.body.vertebral_share)
         except ValueError as exc:
             raise ConfigError(f"body.flow_percent: {exc}") from None
         self.plan = StepPlan.from_config(self.config)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import paget
-from paget.body import (DRAINS, ORGANS, Body, _HUMAN_FLOW_PERCENT, absorbing_fates,
-                        human_adult, mouse)
+from paget.body import (DRAINS, ORGANS, VERTEBRAL_TERRITORY, Body, _HUMAN_DRAINS,
+                        _HUMAN_FLOW_PERCENT, absorbing_fates, human_adult, mouse,
+                        vertebral_drains)
 
 BODY = human_adult()
 N = BODY.n_organs
@@ -83,9 +84,9 @@ def _small_body(drain_of_b):
 def test_body_accepts_a_plain_drain_or_a_fraction_map():
     pure = _small_body("portal")
     assert pure.drains[2] == "portal"
-    np.testing.assert_array_equal(pure.drain_fraction[2], [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(pure.drain_fraction[2], [0.0, 1.0, 0.0, 0.0])
     mixed = _small_body({"portal": 0.25, "caval": 0.75})
-    np.testing.assert_array_equal(mixed.drain_fraction[2], [0.75, 0.25, 0.0])
+    np.testing.assert_array_equal(mixed.drain_fraction[2], [0.75, 0.25, 0.0, 0.0])
     a, d = np.full(3, 0.3), np.full(3, 0.1)
     Fp = absorbing_fates(_small_body("portal"), a, d)
     Fc = absorbing_fates(_small_body("caval"), a, d)
@@ -98,14 +99,82 @@ def test_body_accepts_a_plain_drain_or_a_fraction_map():
 
 @pytest.mark.parametrize("drain, words", [
     ({"portal": 0.5, "caval": 0.4}, "sum to 0.9, expected 1"),
-    ({"renal": 1.0}, "drain 'renal' is not one of caval, portal, pulmonary"),
-    ("venous", "drain 'venous' is not one of caval, portal, pulmonary"),
+    ({"renal": 1.0}, "drain 'renal' is not one of caval, portal, pulmonary, vertebral"),
+    ("venous", "drain 'venous' is not one of caval, portal, pulmonary, vertebral"),
     ({"portal": 1.5, "caval": -0.5}, "must be in [0, 1]"),
 ])
 def test_bad_drains_are_refused_naming_the_organ(drain, words):
     with pytest.raises(ValueError) as info:
         _small_body(drain)
     assert "organ 'b'" in str(info.value) and words in str(info.value)
+
+
+# ------------------------------------------------------------------ the vertebral route
+
+def test_the_vertebral_route_is_closed_by_default():
+    assert vertebral_drains(0.0) == tuple(_HUMAN_DRAINS[o] for o in ORGANS)
+    assert not BODY.drain_fraction[:, DRAINS.index("vertebral")].any()
+    assert paget.Simulation({}, entry_points=False).body.drain_fraction[
+        :, DRAINS.index("vertebral")].sum() == 0.0
+
+
+def test_the_vertebral_share_moves_the_territory_caval_blood_only():
+    v = 0.6
+    body = human_adult(vertebral_share=v)
+    frac = dict(zip(ORGANS, body.drain_fraction))
+    caval, portal, vert = (DRAINS.index(k) for k in ("caval", "portal", "vertebral"))
+    for organ in ("prostate", "bladder", "uterus", "cervix"):
+        np.testing.assert_allclose(frac[organ][[caval, vert]], [1 - v, v], rtol=1e-15)
+    # the breast: a third of its veins (the intercostal ones) join the plexus
+    np.testing.assert_allclose(frac["breast"][[caval, vert]], [1 - v / 3, v / 3], rtol=1e-15)
+    # the rectum: its portal third unchanged, its caval two thirds split
+    np.testing.assert_allclose(frac["rectum"][[portal, caval, vert]],
+                               [1 / 3, 2 / 3 * (1 - v), 2 / 3 * v], rtol=1e-15)
+    for organ in set(ORGANS) - set(VERTEBRAL_TERRITORY):
+        assert frac[organ][vert] == 0.0, organ
+        np.testing.assert_array_equal(frac[organ], BODY.drain_fraction[ORGANS.index(organ)])
+
+
+def test_a_vertebral_share_is_the_mixture_of_the_bone_bed_and_the_caval_return():
+    """Of the prostate's venous blood a share v starts in the bone bed (the
+    vertebral marrow), whose survivors leave with bone's caval blood; the rest
+    starts in the lung bed: its row is exactly that mixture."""
+    rng = np.random.default_rng(11)
+    arrest, death = rng.uniform(0.1, 0.5, N), rng.uniform(0.01, 0.1, N)
+    v = 0.35
+    body = human_adult(vertebral_share=v)
+    F = absorbing_fates(body, arrest, death)
+    start = np.zeros((2, N + 1))
+    start[0, body.index["bone"]] = start[1, body.index["lung"]] = 1.0
+    bone_first, lung_first = absorbing_fates(body, arrest, death, entry=start)
+    np.testing.assert_allclose(F[body.index["prostate"]], v * bone_first + (1 - v) * lung_first,
+                               rtol=0, atol=1e-14)
+    # and the bone bed keeps (1 - death) x arrest of the cells entering it, at least
+    bone = body.index["bone"]
+    assert bone_first[bone] >= (1 - death[bone]) * arrest[bone]
+    # more of the prostate's cells arrest in bone than with the route closed
+    closed = absorbing_fates(BODY, arrest, death)
+    assert F[body.index["prostate"], bone] > 2 * closed[BODY.index["prostate"], bone]
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_vertebral_share_outside_0_1_is_refused(share):
+    with pytest.raises(ValueError, match="vertebral_share must be in"):
+        vertebral_drains(share)
+    with pytest.raises(paget.ConfigError) as info:
+        paget.Simulation({"body": {"vertebral_share": share}}, entry_points=False)
+    assert "body.vertebral_share" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_vertebral_drainage_needs_a_bone():
+    with pytest.raises(ValueError, match="vertebral drainage needs a bone"):
+        _small_body({"vertebral": 0.5, "caval": 0.5})
+
+
+def test_the_vertebral_share_reaches_the_run_body():
+    sim = paget.Simulation({"body": {"vertebral_share": 0.4}}, entry_points=False)
+    np.testing.assert_array_equal(sim.body.drain_fraction,
+                                  human_adult(vertebral_share=0.4).drain_fraction)
 
 
 # ------------------------------------------------------------------ the removed gut

@@ -40,19 +40,48 @@ def test_the_split_stays_within_its_bounds_and_two_logits_of_where_it_was():
     assert hi == pytest.approx(0.95, abs=1e-9)
 
 
-def test_the_rounds_fit_the_tropism_of_breast_and_prostate_in_bone():
+def test_the_rounds_fit_the_vertebral_route_on_the_bone_of_breast_and_prostate():
+    """The vertebral share is fitted on the bone of the rows whose organ lies in
+    the route's territory; no row keeps a tropism of its own."""
     names, sites = list(calibrate.PRIMARIES), list(calibrate.SITES)
-    cells = calibrate.tropism_cells(names, sites)
+    cells = calibrate.vertebral_cells(names, sites)
     assert sorted((names[i], calibrate.SITES[sites[j]]) for i, j in cells) == \
         [("breast", "bone"), ("prostate", "bone")]
+    assert calibrate.tropism_cells(names, sites) == []
+    # a fold without breast fits it on prostate alone
+    training = [n for n in names if n != "breast"]
+    assert [(training[i], calibrate.SITES[sites[j]])
+            for i, j in calibrate.vertebral_cells(training, sites)] == [("prostate", "bone")]
+
+
+def test_the_shared_block_writes_the_vertebral_share(tmp_path, monkeypatch):
+    """write_defaults rewrites body.vertebral_share in every file holding the
+    shared block (and nothing when it is None)."""
+    import shutil
+    root = tmp_path
+    (root / "core" / "scenarios").mkdir(parents=True)
+    for name in ("breast", "carcinoma"):
+        shutil.copy(calibrate.ROOT / "core" / "scenarios" / f"{name}.toml",
+                    root / "core" / "scenarios" / f"{name}.toml")
+    monkeypatch.setattr(calibrate, "ROOT", root)
+    _, _, soil = calibrate.scenario_values("breast")
+    arrest, node = calibrate.scenario_arrest()
+    for v, want in ((0.123, "vertebral_share = 0.123\n"), (None, "vertebral_share = 0.123\n")):
+        calibrate.write_defaults({o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS},
+                                 arrest["default"], node, vertebral=v)
+        for name in ("breast", "carcinoma"):
+            assert want in (root / "core" / "scenarios" / f"{name}.toml").read_text()
 
 
 def test_the_surrogates_fates_are_the_circulation_plugins():
-    """The stage-1 surrogate routes by the circulation plugin's own fate matrix."""
+    """The stage-1 surrogate routes by the circulation plugin's own fate matrix,
+    on the body with the committed vertebral share."""
     import paget
     body, fm = calibrate.fates(0.3, 0.7)
-    sim = paget.Simulation({"circulation": {"arrest": 0.3, "lymph_node_arrest": 0.7}},
-                           entry_points=False)
+    share = calibrate.scenario_vertebral()
+    assert share > 0
+    sim = paget.Simulation({"circulation": {"arrest": 0.3, "lymph_node_arrest": 0.7},
+                            "body": {"vertebral_share": share}}, entry_points=False)
     assert body.organs == sim.body.organs
     np.testing.assert_array_equal(fm.blood, sim.fates.blood)
     np.testing.assert_array_equal(fm.lymph, sim.fates.lymph)

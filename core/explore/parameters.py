@@ -100,7 +100,8 @@ def check_config(data: Mapping[str, Any]) -> BaseModel:
     manager, model = _assembly(data)
     config = validate_config(model, data)
     try:
-        body = make_body(config.body.model, config.body.flow_percent)
+        body = make_body(config.body.model, config.body.flow_percent,
+                         config.body.vertebral_share)
     except ValueError as exc:
         raise ConfigError(f"body.flow_percent: {exc}") from None
     manager.hook.paget_check_config(config=config, body=body)

@@ -12,8 +12,12 @@ What is fitted (see docs/explanation/validation.md for the full procedure):
   and peritoneum included; liver 0.8 is read: Luzzi et al. 1998, and fixes the
   scale), one arrest probability per capillary bed, the
   lymph-node arrest, and the seeding by metastases relative to the primary;
-* per cancer: the seeding intensity (mapped to ``intravasation.rate``), the
-  lymph fraction, and the bone tropism of breast and prostate;
+* shared, in the full-model rounds: the vertebral venous route's share
+  (``body.vertebral_share``; Batson 1940, Ann Surg 112:138), from the bone of
+  the primaries in its territory (breast, prostate);
+* per cancer: the seeding intensity (mapped to ``intravasation.rate``) and the
+  lymph fraction (and a tropism per ``TROPISM`` cell: none since the vertebral
+  route);
 * with ``--joint``: the shared colonization efficiency (``colonization.fate.grow``)
   and a per-organ arrest for bone and adrenal, with breast's shedding rate pinned
   by the CTC anchor (Coumans et al. 2013) instead of fitted.
@@ -105,7 +109,14 @@ from common import (PRIMARIES, RESULTS, ROOT, SITES, organ_map, pool_map, read_t
                     run_scenario, targets)  # noqa: E402
 
 FIT_ORGANS = [o for o in SITES.values() if o != "liver"]
-TROPISM = [("breast", "bone"), ("prostate", "bone")]
+#: a cancer's own organ preference, fitted per cancer by the rounds (a term
+#: per listed (primary, organ) cell).  Empty since the vertebral route: the
+#: bone excess of breast (2.26) and prostate (13.5) was each one's tropism, which
+#: no primary outside the table could be given; the body's vertebral route
+#: (``VERTEBRAL``) now carries it, one share for every primary in its territory.
+TROPISM: list[tuple[str, str]] = []
+#: the range of the body's vertebral share (``body.vertebral_share``) in the rounds
+VERTEBRAL_BOUNDS = (0.01, 1.0)
 LIVER_SOIL = 0.8           # Luzzi et al. 1998 [READ-2]
 #: the highest soil fitted (the liver's, read, is 0.8): a soil up
 #: to 1 is written as the extravasation probability, its excess over 1 as the
@@ -176,7 +187,8 @@ _GH_W = _GH_W / _GH_W.sum()
 def fates(arrest: float, node_arrest: float):
     from paget.body import human_adult
     from paget.plugins.circulation import paget_fate_matrix
-    body = human_adult()
+    # the committed vertebral share (the surrogate does not fit it)
+    body = human_adult(vertebral_share=scenario_vertebral())
     # primary: any organ; the surrogate reads only ``lymph``, the regional chain
     # that every primary's own lymph takes
     cfg = SimpleNamespace(circulation=SimpleNamespace(arrest=arrest, death_per_pass=DEATH_PER_PASS,
@@ -298,13 +310,14 @@ def split_soil(soil: dict) -> tuple[dict, dict]:
     return prob, eff
 
 
-def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfoliation=None):
+def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfoliation=None,
+                   vertebral=None):
     """Rewrite the shared-organ block of every cancer scenario (identical in all):
     the arrest (per bed, with per-organ entries for ARREST_ORGANS: kept from the
     scenario when ``organ_arrest`` is None), the lymph-node arrest, the DTC
     fates (``grow`` None: kept), the soil (split_soil: the extravasation
-    probability and the colonization efficiency) and the transcoelomic route's
-    exfoliation (None: kept)."""
+    probability and the colonization efficiency), the transcoelomic route's
+    exfoliation and the vertebral route's share (None: kept)."""
     d, eff = split_soil(soil)
     old_arrest, _ = scenario_arrest()
     organ_arrest = {o: old_arrest.get(o, arrest) for o in ARREST_ORGANS} \
@@ -325,6 +338,9 @@ def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfo
         if exfoliation is not None:
             s = re.sub(r"(\[transcoelomic\]\nexfoliation = ).*?\n",
                        lambda m: f"{m.group(1)}{_fmt(exfoliation)}\n", s)
+        if vertebral is not None:
+            s = re.sub(r"(\[body\]\nvertebral_share = ).*?\n",
+                       lambda m: f"{m.group(1)}{_fmt(vertebral)}\n", s)
         effl = "efficiency = { " + ", ".join(f"{k} = {_fmt(v)}" for k, v in eff.items()) + " }\n"
         s = re.sub(r"(\[colonization\.fate\]\ndie = .*?\ndormant = .*?\ngrow = .*?\n)"
                    r"(efficiency = .*?\n)?", lambda m: m.group(1) + effl, s)
@@ -407,8 +423,12 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     the site's serosal cavity (lung: pleura; colon and pancreas: peritoneum), is
     the transcoelomic route's log excess: its shared exfoliation *= exp(d t)
     (clipped to [1e-4, 0.5]).  A term per cancer's own organ preference
-    (``TROPISM``: breast and prostate, bone) is that tropism's log excess: the
-    tropism *= exp(d t_k) (clipped to ``TROPISM_BOUNDS``).  Without a pinned
+    (``TROPISM``, none today) is that tropism's log excess: the tropism *=
+    exp(d t_k) (clipped to ``TROPISM_BOUNDS``).  One more shared term v, on the
+    bone of the primaries whose organ drains in part by the vertebral venous
+    route (``vertebral_cells``: breast, prostate), is that route's log excess:
+    the body's ``vertebral_share`` *= exp(d v) (clipped to ``VERTEBRAL_BOUNDS``).
+    Without a pinned
     primary among ``rows`` (breast held out) the shared grow is kept and the
     rates take their whole residual."""
     T, _ = targets()
@@ -436,25 +456,30 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     # inside the site's cavity (its exfoliation *= exp(d t))
     free = [j for j, s in enumerate(sites) if SITES[s] != "liver"]
     cav = cavity_cells(names, sites)
+    vert = vertebral_cells(names, sites)
     trop = tropism_cells(names, sites)
     k0 = n_rows + len(free)
     rows, rhs, wts = [], [], []
     for i in range(n_rows):
         for j in range(len(sites)):
-            v = np.zeros(k0 + 1 + len(trop))
+            v = np.zeros(k0 + 2 + len(trop))
             v[i] = 1.0
             if j in free:
                 v[n_rows + free.index(j)] = 1.0
             v[k0] = float((i, j) in cav)
+            v[k0 + 1] = float((i, j) in vert)
             if (i, j) in trop:
-                v[k0 + 1 + trop.index((i, j))] = 1.0
+                v[k0 + 2 + trop.index((i, j))] = 1.0
             rows.append(v); rhs.append(Y[i, j]); wts.append(W[i, j])
     X, y, w = np.array(rows), np.array(rhs), np.sqrt(np.array(wts))
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
     a, b = coef[:n_rows], dict(zip([SITES[sites[j]] for j in free], coef[n_rows:k0]))
-    t_cav, t_trop = coef[k0], coef[k0 + 1:]
+    t_cav, t_vert, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2:]
     exfoliation = float(np.clip(scenario_exfoliation() * np.exp(damping * t_cav), 1e-4, 0.5)) \
         if cav else None
+    vertebral_before = scenario_vertebral()
+    vertebral = float(np.clip(vertebral_before * np.exp(damping * t_vert),
+                              *VERTEBRAL_BOUNDS)) if vert else None
     ln = sites.index("lymph_nodes_regional")
     dn = [j for j, s in enumerate(sites) if SITES[s] == "distant_nodes"][0]
     trop_keys = [(names[i], SITES[sites[j]]) for i, j in trop]
@@ -491,7 +516,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     if want > SOIL_CAP:
         node_arrest = float(min(0.95, node_arrest * want / SOIL_CAP))
     write_defaults({o: new_soil[o] for o in FIT_ORGANS}, arrest, node_arrest, organ_arrest,
-                   grow if joint else None, exfoliation)
+                   grow if joint else None, exfoliation, vertebral)
     for i, (name, sim) in enumerate(zip(names, sims)):
         scen = PRIMARIES[name][0]
         rate, lf, _ = scenario_values(scen)
@@ -505,7 +530,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
         # capped rate realizes less than a_i) between the regional nodes and
         # the blood-borne sites: split_lymph weighs both residuals
         blood = [j for j in range(len(sites)) if j not in (ln, dn)
-                 and (i, j) not in cav and (i, j) not in trop]
+                 and (i, j) not in cav and (i, j) not in trop and (i, j) not in vert]
         r_site = np.array([Y[i, j] - b.get(SITES[sites[j]], 0.0) - a_pin for j in blood])
         w_b = W[i, blood]
         c[i] = Y[i, ln] - b["lymph_nodes"] - a_pin
@@ -533,13 +558,16 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     if joint:
         print(f"grow {grow:.3g}, arrest {organ_arrest}", flush=True)
     print("soil factors", {o: round(float(np.exp(damping * v)), 3) for o, v in b.items()})
-    print(f"transcoelomic exfoliation -> {exfoliation}; tropism -> {tropism_after}", flush=True)
+    print(f"transcoelomic exfoliation -> {exfoliation}; vertebral share {vertebral_before:.3g} "
+          f"-> {vertebral}; tropism -> {tropism_after}", flush=True)
     print("soil", {o: round(v, 4) for o, v in new_soil.items()}, flush=True)
     return dict(primaries=log, soil_log_factor={o: float(v) for o, v in b.items()},
                 soil_after=new_soil, damping=damping, arrest=arrest,
                 lymph_node_arrest=node_arrest, joint=joint,
                 organ_arrest_after=organ_arrest, grow_after=grow,
                 exfoliation_after=exfoliation, transcoelomic_log_excess=float(t_cav),
+                vertebral_before=vertebral_before, vertebral_after=vertebral,
+                vertebral_log_excess=float(t_vert) if vert else None,
                 tropism_after=tropism_after,
                 tropism_log_excess=dict(zip([f"{p} {o}" for p, o in trop_keys],
                                             map(float, t_trop))))
@@ -560,6 +588,19 @@ def scenario_arrest():
 
 def scenario_exfoliation() -> float:
     return float(shared_config().transcoelomic.exfoliation)
+
+
+def scenario_vertebral() -> float:
+    return float(shared_config().body.vertebral_share)
+
+
+def vertebral_cells(names, sites) -> list[tuple[int, int]]:
+    """The (primary, bone) cells of the primaries whose organ drains in part by
+    the vertebral venous route (paget.body.VERTEBRAL_TERRITORY: breast,
+    prostate among the five), whose bone excess fits the route's share."""
+    from paget.body import VERTEBRAL_TERRITORY
+    return [(i, j) for i, n in enumerate(names) for j, s in enumerate(sites)
+            if PRIMARIES[n][1] in VERTEBRAL_TERRITORY and SITES[s] == "bone"]
 
 
 def tropism_cells(names, sites) -> list[tuple[int, int]]:

@@ -18,6 +18,7 @@ their organs come from common.SITES, so the script follows the body):
    (calibrate.full_model_round with ``rows``; ``--round-patients`` each, damping
    ``--damping``), started from the committed body: the shared soil, the
    per-organ arrest, the lymph-node arrest, the transcoelomic exfoliation, the
+   vertebral route's share (from the training rows in its territory), the
    shared grow (fitted through breast's CTC-pinned rate; kept when breast is
    the row held out) and the training rows' own rates and lymph fractions, as
    the committed body was fitted on all five.  The start carries the held-out
@@ -220,6 +221,7 @@ def body_overrides(config) -> dict:
             "circulation": {"arrest": organ_map(config.circulation.arrest),
                             "lymph_node_arrest": float(config.circulation.lymph_node_arrest)},
             "transcoelomic": {"exfoliation": float(config.transcoelomic.exfoliation)},
+            "body": {"vertebral_share": float(config.body.vertebral_share)},
             "intravasation": {"lymph_fraction": float(config.intravasation.lymph_fraction)}}
 
 

@@ -185,9 +185,14 @@ def main(argv=None):
       "the cap), the lymph-node arrest and the shared colonization probability "
       "(`colonization.fate.grow`, the probability that an extravasated cell founds a "
       "growing colony) (written into the block `BEGIN SHARED ORGANS`, identical in every "
-      "cancer scenario file; the plugin defaults stay uncalibrated);")
-    w("- **per cancer**: the lymph fraction, the bone tropism of breast and prostate "
-      "(written into the scenario files, lines tagged `# fit:`), and the shedding rate "
+      "cancer scenario file; the plugin defaults stay uncalibrated), and the share of "
+      "the vertebral venous route (`body.vertebral_share`: of the pelvic organs' and a "
+      "third of the breast's caval venous blood, the part that meets the vertebral marrow "
+      "before the lung; Batson 1940, Ann Surg 112:138; `paget.body.VERTEBRAL_TERRITORY`), "
+      "fitted on the bone of breast and prostate, the calibrated primaries in its "
+      "territory;")
+    w("- **per cancer**: the lymph fraction "
+      "(written into the scenario files, lines tagged `# fit:`) and the shedding rate "
       "(`intravasation.rate`); the generic `carcinoma` takes the five fitted lymph "
       "fractions pooled (the inverse logit of their mean logit; `calibrate.py "
       "--pool-lymph`, run after every fit) and its rate from `primary.sites_per_patient`.\n")
@@ -234,11 +239,12 @@ def main(argv=None):
       "times below their autopsy level and was dropped); the soil excess over 1 of bone and adrenal "
       "goes into their own arrest (marrow and adrenal sinusoids; ASSUMPTION that they may "
       "arrest more than ~0.2), capped at 1. Start: every rate x 9/39.3, `grow` 1e-6 (10 "
-      "times the plugin default; the measurement below). Since the last refit each round "
-      "also fits the bone tropism of breast and prostate (a term of its own in the two-way "
-      "model, on those two cells; extravasation x tropism above 1 now multiplies the "
-      "colonization efficiency, where before it was clipped at 1 and the tropism did "
-      "nothing), and sets the lymph fraction by weighing the regional nodes' residual "
+      "times the plugin default; the measurement below). Each round "
+      "also fits the vertebral route's share (one shared term of the two-way model, on "
+      "the bone of breast and prostate: the share *= exp(d v), within 0.01-1; until this "
+      "refit each of the two had a bone tropism of its own instead, breast 2.26 and prostate "
+      "13.5, which no primary outside the table could be given, so their held-out bone "
+      "was predicted without it), and sets the lymph fraction by weighing the regional nodes' residual "
       "against the blood-borne sites' (`calibrate.split_lymph`; giving the nodes all of "
       "theirs had driven lung's and prostate's fraction to 0.95). Joint rounds logged: "
       + (", ".join(str(r["primaries"][0]["patients"]) for r in rounds if r.get("joint"))
@@ -263,7 +269,9 @@ def main(argv=None):
           + ", ".join(f"{k} {v:.3g}" for k, v in fit["soil"].items())
           + "; lymph fractions: " + ", ".join(f"{p} {v:.2f}" for p, v in
                                               zip(PRIMARIES, fit["lymph_fraction"]))
-          + "; bone tropism breast {:.3g}, prostate {:.3g}.\n".format(*fit["tropism"]))
+          + ("; bone tropism breast {:.3g}, prostate {:.3g} (this stage-1 fit predates "
+             "the vertebral route; the full-model rounds since fit the route instead)"
+             .format(*fit["tropism"]) if len(fit.get("tropism", [])) == 2 else "") + ".\n")
     import paget
     cfgs = {p: paget.Simulation.from_scenario(PRIMARIES[p][0]).config for p in PRIMARIES}
     c0 = cfgs["breast"]
@@ -275,7 +283,8 @@ def main(argv=None):
       f"{arr.get('default')}, " + ", ".join(f"{k} {v:.3g}" for k, v in arr.items() if k != "default")
       + f"; colonization efficiency grow {fate.grow:.3g} (dormant {fate.dormant:g}); lymph-node arrest {c0.circulation.lymph_node_arrest}; soil: "
       + ", ".join(f"{k} {v:.3g}" for k, v in soil.items()) + "; colonization efficiency: "
-      + ", ".join(f"{k} {v:.3g}" for k, v in eff.items()) + "; per cancer (rate, lymph "
+      + ", ".join(f"{k} {v:.3g}" for k, v in eff.items())
+      + f"; vertebral route share {c0.body.vertebral_share:.3g}; per cancer (rate, lymph "
       "fraction): " + ", ".join(f"{p} {c.intravasation.rate:.3g}, {c.intravasation.lymph_fraction:.3g}"
                                for p, c in cfgs.items()) + ".\n")
     at_bound = [k for k, v in eff.items() if v >= 19.9]
