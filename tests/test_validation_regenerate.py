@@ -50,3 +50,14 @@ def test_patients_below_one_is_refused(capsys):
         regenerate.main(["--patients", "0", "--dry-run"])
     assert e.value.code == 2
     assert "--patients must be at least 1 (got 0)" in capsys.readouterr().err
+
+
+def test_the_migration_table_names_each_class_once():
+    """migration_shares.py's table: one column per class of paget.migration.PATTERNS,
+    'none' (no metastasis) once and last (it was listed twice)."""
+    from paget.migration import PATTERNS
+    shares = validation_module("migration_shares")
+    header = shares.table({"x": {k: 1.0 for k in shares.KEYS}}, 3).splitlines()[0]
+    cols = [c.strip() for c in header.strip("|").split("|")][2:]
+    assert cols == list(dict.fromkeys(PATTERNS)) and cols[-1] == "none"
+    assert len(cols) == len(set(cols))

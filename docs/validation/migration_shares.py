@@ -23,6 +23,8 @@ from paget.migration import PATTERNS
 PAGE = Path(__file__).resolve().parents[1] / "howto" / "migration.md"
 SCENARIOS = ("breast", "colorectal", "lung", "melanoma", "pancreas", "prostate")
 BEGIN, END = "<!-- BEGIN SHARES -->", "<!-- END SHARES -->"
+#: the table's columns: every class, ``none`` (no metastasis) once, last
+KEYS = (*(k for k in PATTERNS if k != "none"), "none")
 
 
 def shares(scenario: str, patients: int, seed: int = 1) -> dict[str, float]:
@@ -30,11 +32,11 @@ def shares(scenario: str, patients: int, seed: int = 1) -> dict[str, float]:
     sim = paget.Simulation.from_scenario(
         scenario, {"cohort": {"patients": patients, "years": 10.0}, "seed": seed})
     values = [str(v) for v in sim.run().migration_pattern.values]
-    return {k: 100.0 * values.count(k) / len(values) for k in (*PATTERNS, "none")}
+    return {k: 100.0 * values.count(k) / len(values) for k in KEYS}
 
 
 def table(rows: dict[str, dict[str, float]], patients: int) -> str:
-    keys = (*PATTERNS, "none")
+    keys = KEYS
     lines = ["| scenario | patients | " + " | ".join(keys) + " |",
              "|---|---|" + "---|" * len(keys)]
     for name, s in rows.items():
