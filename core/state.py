@@ -287,7 +287,7 @@ class LesionTable:
 
 def _ro(a: np.ndarray) -> np.ndarray:
     v = a.view()
-    v.flags.writeable = False
+    v.setflags(write=False)     # (a little cheaper than v.flags.writeable = False)
     return v
 
 

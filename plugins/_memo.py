@@ -19,10 +19,16 @@ MAX_ENTRIES = 64
 def once(cache: dict, objects: tuple, make: Callable[[], Any]) -> Any:
     """``make()`` for ``objects`` (tables, a body: compared by identity), made
     the first time and remembered in ``cache`` (a dict the caller keeps)."""
+    # (a loop, not any() over a generator: hook bodies call this every step)
     key = tuple(map(id, objects))
     got = cache.get(key)
-    if got is None or any(a is not b for a, b in zip(got[0], objects)):
-        if len(cache) >= MAX_ENTRIES:
-            cache.clear()
-        got = cache[key] = (objects, make())
+    if got is not None:
+        for a, b in zip(got[0], objects):
+            if a is not b:
+                break
+        else:
+            return got[1]
+    if len(cache) >= MAX_ENTRIES:
+        cache.clear()
+    got = cache[key] = (objects, make())
     return got[1]

@@ -154,7 +154,7 @@ def paget_update_state(lesions, state, config, t, dt, draws):
     share_vessels(lesions, vascular)  # clones founded last step in vascular lesions
     growing = ~lesions.dormant & (lesions.cells > 0)
     candidate = growing & ~vascular
-    if cfg.switch_rate <= 0 or not candidate.any():
+    if cfg.switch_rate <= 0 or not np.count_nonzero(candidate):
         return
     # only the candidates draw (a row's keyed uniform does not depend on which
     # other rows draw): most rows of a late table are vascular or dormant

@@ -233,7 +233,7 @@ def paget_update_state(lesions, state, patients, config, body, dt):
                                     state.patient["inflammation"])
     weight = _weight(cfg, body)
     niche = state.patient["niche"]
-    if weight is None and not niche.any():
+    if weight is None and not np.count_nonzero(niche):
         return
     primary = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells,
                                                             lesions.primary))
