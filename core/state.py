@@ -361,6 +361,24 @@ class Lesions:
         self._n_organs = n_organs
         self._group = group
 
+    def renewed(self) -> "Lesions":
+        """This view again, after the rows' cells changed in place (a step's
+        draws, a removal), keeping what derives from the other columns.
+
+        Only ``cells`` ever changes in place; any other change of the rows (an
+        append, a compaction) makes the table's views anew.  So for a view of
+        the table's live rows (``rows`` None), taken at the table's current
+        version, the new view holds the same arrays as a fresh one would, and
+        the same derived arrays but ``lesion_cells``, which is made again when
+        read.  A view of some rows holds copies of their cells: make a new one.
+        """
+        new = Lesions.__new__(Lesions)
+        for name in _LESIONS_SLOTS:
+            setattr(new, name, getattr(self, name))
+        cache = new._cache = self._cache.copy()
+        cache.pop("lesion_cells", None)
+        return new
+
     def _derived(self, name: str, make) -> np.ndarray:
         # (the derived arrays read by most hooks inline this, a call less each)
         a = self._cache.get(name)
@@ -524,6 +542,10 @@ class Lesions:
 
     def __len__(self) -> int:
         return len(self.uid)
+
+
+#: the slots :meth:`Lesions.renewed` copies (all but the cache of derived arrays)
+_LESIONS_SLOTS = tuple(s for s in Lesions.__slots__ if s != "_cache")
 
 
 class State:

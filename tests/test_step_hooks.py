@@ -336,6 +336,48 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     assert run._view_of_last_step() is None
 
 
+def test_a_renewed_view_is_a_fresh_one_after_cells_change_in_place():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    tab = run.table
+    les = run._lesions()
+    names = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "row",
+             "dormant", "primary", "pidx", "birth_time", "lesion_index", "single_clone")
+    for name in names + ("lesion_cells",):
+        getattr(les, name)                                   # made and cached
+    before = les.lesion_cells.copy()
+    tab.cells[:] = tab.cells * 2.0 + 1.0                     # as a step's draws do, in place
+    new, fresh = les.renewed(), run._lesions()
+    assert new is not les and len(new) == len(fresh)
+    for name in names + ("cells", "lesion_cells"):
+        assert np.array_equal(getattr(new, name), getattr(fresh, name)), name
+    assert not np.array_equal(new.lesion_cells, before)      # made again, from the new cells
+    assert np.array_equal(les.lesion_cells, before)          # the old view keeps its own
+    assert not new.lesion_cells.flags.writeable and not new.dormant.flags.writeable
+    assert np.array_equal(new.lesion_sum(new.cells), fresh.lesion_sum(fresh.cells))
+
+
+def test_a_steps_end_renews_the_steps_view_only_while_its_rows_stay():
+    run = _rank_run()
+    run._step(0)
+    made = []
+    real = type(run)._lesions
+
+    def counted(self, rows=None):
+        made.append(rows is None)
+        return real(self, rows)
+    run._lesions = types.MethodType(counted, run)
+    version = run.table.version
+    run._step(1)                         # (this step adds and drops no row)
+    assert run.table.version == version
+    assert True not in made              # the step's view renewed: no view of all rows made
+    run._step_view = None                # (as after a step that changed the rows)
+    made.clear()
+    run._after_step(2)
+    assert made == [True]                # a fresh view of the live rows
+
+
 def test_a_step_starts_from_the_last_steps_patients_only_while_they_stay():
     run = _rank_run()
     run._step(0)
@@ -358,9 +400,12 @@ def test_no_reuse_changes_no_result():
     try:
         loop.RankRun._view_of_last_step = lambda self: None
         loop.RankRun._patients_of_last_step = lambda self: None
+        # and the end of each step never renews the step's view
+        loop.RankRun._step_view = property(lambda self: None, lambda self, value: None)
         fresh = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
     finally:
         loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step = saved
+        del loop.RankRun._step_view
     import xarray as xr
     xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
     assert fresh.sizes["lesion"] > 4            # (the patients did seed)

@@ -23,7 +23,13 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 
 def _i64(a: np.ndarray) -> np.ndarray:
     """``a`` as a C-contiguous, aligned int64 array (itself when it is one)."""
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    return _aligned(a, np.int64)
+
+
+def _aligned(a: np.ndarray, dtype) -> np.ndarray:
+    """``np.require(a, dtype, "CA")`` without its Python overhead: ``a`` as a
+    C-contiguous, aligned array of ``dtype`` (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.aligned else a.copy()
 
 
@@ -167,8 +173,8 @@ class Founding:
         tab = self.table
         # the cells added to the live pools, and the others' positions, in one pass
         # (in a group, the columns as another rank sent them: aligned copies if not)
-        new = engine_rows.join_pools(np.require(cols["uid"], np.uint64, "CA"),
-                                     np.require(cols["cells"], np.float64, "CA"), tab.uid,
+        new = engine_rows.join_pools(_aligned(cols["uid"], np.uint64),
+                                     _aligned(cols["cells"], np.float64), tab.uid,
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:
             return cols

@@ -100,6 +100,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # ``_patients_of_last_step``), and the patients' read-only index
         self._last_view: tuple | None = None
         self._last_patients: tuple | None = None
+        self._step_view: tuple | None = None
         self._index: np.ndarray | None = None
         n_org = body.n_organs
         self.n_org = n_org
@@ -191,6 +192,9 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                                      draws=draws, **env)
         if self._remove(step, les, state, patients, env):
             les = self._lesions()
+        # the view of the table's live rows the step's hooks see: the end of the
+        # step renews it while the rows stay the same (_after_step)
+        self._step_view = (les, tab, tab.version)
         n = tab.n
         rates = Rates.neutral(n, self._rate_buffers)
         common = dict(lesions=les, rates=rates, state=state, patients=patients, **env)
@@ -276,8 +280,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _after_step(self, step: int) -> None:
         tab = self.table
         t_end = self._t(step + 1)
-        # the view the outcome (and, rows unchanged, the next step) sees
-        les, version = self._lesions(), tab.version
+        # the view the outcome (and, rows unchanged, the next step) sees: the
+        # step's own renewed (cells changed in place, what derives from the other
+        # columns kept) when no row was added or dropped during the step
+        got, self._step_view = self._step_view, None
+        if got is not None and got[1] is tab and got[2] == tab.version:
+            les = got[0].renewed()
+        else:
+            les = self._lesions()
+        version = tab.version
         pidx = les.pidx
         # one compiled pass: the patients' burden (whole numbers below 2**53:
         # the sum over growing rows is exact), the largest row, the empty rows
