@@ -491,13 +491,18 @@ class Lesions:
             raise ValueError(f"patient_sum: values must have one entry per row "
                              f"({expected[0]}), got shape {values.shape}")
         n = self._n()
-        index = self.pidx if rows is None else self.pidx[where]
         if by_organ:
             if self._n_organs is None:
                 raise ValueError("patient_sum(by_organ=True): this view was made without "
                                  "n_organs (LesionTable.view(..., n_organs=))")
-            index = index * self._n_organs + self.organ[where]
+            # each row's (patient, organ) index, once per view (hooks sum by organ
+            # several times a step)
+            cell = self._cache.get("_patient_organ")
+            if cell is None:
+                cell = self._cache["_patient_organ"] = self.pidx * self._n_organs + self.organ
+            index = cell if rows is None else cell[where]
             return self._fold_sum(index, values, n * self._n_organs).reshape(n, self._n_organs)
+        index = self.pidx if rows is None else self.pidx[where]
         return self._fold_sum(index, values, n)
 
     def _fold_sum(self, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
