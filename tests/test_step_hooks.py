@@ -446,3 +446,36 @@ def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
     scalar = poisson_quantile(np.float64(0.3), 2.0)
     assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
                                                                       np.r_[2.0, 0.0])[0])
+
+
+def test_sums_by_organ_follow_the_rows_and_their_organs_in_every_view():
+    """patient_sum(by_organ=True) keeps each row's (patient, organ) index per
+    view: the same sums as an explicit per-(patient, organ) addition, again and
+    again, over chosen rows, and in a renewed view or a view of other rows."""
+    rng = np.random.default_rng(3)
+    n, lo, n_pat, n_org = 40, 7, 5, 4
+    tab = LesionTable(capacity=16)
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    tab.append(uid=uid, parent=np.zeros(n, np.uint64), lesion=uid, clone=uid,
+               genotype=np.zeros(n, np.uint64), cells=rng.integers(1, 100, n).astype(float),
+               patient=rng.integers(lo, lo + n_pat, n), birth_step=np.zeros(n, np.int32),
+               organ=rng.integers(0, n_org, n).astype(np.int16), flags=np.zeros(n, np.uint8))
+
+    def want(les, values, rows=None):
+        rows = np.arange(len(les)) if rows is None else rows
+        out = np.zeros((n_pat, n_org))
+        np.add.at(out, (les.pidx[rows], les.organ[rows]), values)
+        return out
+
+    les = tab.view(1.0, lo, n_patients=n_pat, n_organs=n_org)
+    values = rng.random(n)
+    for _ in range(2):                              # made, then taken from the view
+        assert np.allclose(les.patient_sum(values, by_organ=True), want(les, values))
+    rows = np.array([0, 3, 3, 17, 39])
+    assert np.allclose(les.patient_sum(values[rows], rows=rows, by_organ=True),
+                       want(les, values[rows], rows))
+    tab.cells[:] += 1.0
+    assert np.array_equal(les.renewed().patient_sum(tab.cells, by_organ=True),
+                          want(les, tab.cells))     # exact: whole numbers
+    some = tab.view(1.0, lo, np.arange(5, 25), n_patients=n_pat, n_organs=n_org)
+    assert np.array_equal(some.patient_sum(some.cells, by_organ=True), want(some, some.cells))
