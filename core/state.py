@@ -361,20 +361,27 @@ class Lesions:
         self._n_organs = n_organs
         self._group = group
 
-    def renewed(self) -> "Lesions":
+    def renewed(self, cells: np.ndarray | None = None) -> "Lesions":
         """This view again, after the rows' cells changed in place (a step's
         draws, a removal), keeping what derives from the other columns.
 
         Only ``cells`` ever changes in place; any other change of the rows (an
-        append, a compaction) makes the table's views anew.  So for a view of
-        the table's live rows (``rows`` None), taken at the table's current
-        version, the new view holds the same arrays as a fresh one would, and
-        the same derived arrays but ``lesion_cells``, which is made again when
-        read.  A view of some rows holds copies of their cells: make a new one.
+        append, a compaction) makes the table's views anew.  So for a view
+        taken at the table's current version, the new view holds the same
+        arrays as a fresh one would, and the same derived arrays but
+        ``lesion_cells``, which is made again when read.  A view of the
+        table's live rows (``rows`` None) shows their cells as they are; a
+        view of some rows holds a copy of their cells, so give ``cells``, the
+        rows' cells now (a new array, which the view takes read-only).
         """
         new = Lesions.__new__(Lesions)
         for name in _LESIONS_SLOTS:
             setattr(new, name, getattr(self, name))
+        if cells is not None:
+            if cells.shape != self.cells.shape or cells.dtype != self.cells.dtype:
+                raise ValueError(f"renewed: cells must be {self.cells.dtype} of shape "
+                                 f"{self.cells.shape}, got {cells.dtype} {cells.shape}")
+            new.cells = _ro(cells)
         cache = new._cache = self._cache.copy()
         cache.pop("lesion_cells", None)
         return new

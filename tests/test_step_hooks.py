@@ -378,6 +378,42 @@ def test_a_steps_end_renews_the_steps_view_only_while_its_rows_stay():
     assert made == [True]                # a fresh view of the live rows
 
 
+def test_a_view_of_some_rows_renews_with_their_cells_now():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    tab, rows = run.table, np.array([0, 2, 4], np.int64)
+    some = run._lesions(rows)
+    some.lesion_cells, some.dormant, some.pidx            # (made and cached)
+    tab.cells[:] = tab.cells + 3.0
+    new, fresh = some.renewed(tab.cells[rows]), run._lesions(rows)
+    for name in ("uid", "lesion", "patient", "organ", "row", "cells", "dormant", "pidx",
+                 "primary", "lesion_cells"):
+        assert np.array_equal(getattr(new, name), getattr(fresh, name)), name
+    assert not new.cells.flags.writeable
+    with pytest.raises(ValueError, match="cells must be float64 of shape"):
+        some.renewed(tab.cells[:2])
+
+
+def test_the_shedding_rows_view_is_renewed_only_while_the_same_rows_shed():
+    run = _rank_run()
+    run._step(0)
+    tab, src = run.table, np.array([0, 1], np.int64)
+    first = run._sources(src)
+    tab.cells[:] = tab.cells + 1.0
+    again = run._sources(src.copy())
+    assert again is not first and again.uid is first.uid     # renewed: the same columns
+    assert np.array_equal(again.cells, tab.cells[src])       # the cells now
+    other = run._sources(np.array([0, 2], np.int64))         # other rows: a new view
+    assert other.uid is not again.uid and np.array_equal(other.uid, tab.uid[[0, 2]])
+    assert run._sources(np.array([0, 2], np.int32)).uid is not other.uid   # another dtype
+    run._sources(src)
+    run._compact(np.arange(tab.n) != 3)                      # the rows change
+    fresh = run._sources(src)
+    assert np.array_equal(fresh.uid, tab.uid[src]) and np.array_equal(fresh.cells,
+                                                                      tab.cells[src])
+
+
 def test_a_step_starts_from_the_last_steps_patients_only_while_they_stay():
     run = _rank_run()
     run._step(0)
@@ -400,12 +436,14 @@ def test_no_reuse_changes_no_result():
     try:
         loop.RankRun._view_of_last_step = lambda self: None
         loop.RankRun._patients_of_last_step = lambda self: None
-        # and the end of each step never renews the step's view
+        # and the end of each step never renews the step's view, nor a step
+        # the last one's view of the shedding rows
         loop.RankRun._step_view = property(lambda self: None, lambda self, value: None)
+        loop.RankRun._last_sources = property(lambda self: None, lambda self, value: None)
         fresh = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
     finally:
         loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step = saved
-        del loop.RankRun._step_view
+        del loop.RankRun._step_view, loop.RankRun._last_sources
     import xarray as xr
     xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
     assert fresh.sizes["lesion"] > 4            # (the patients did seed)

@@ -128,13 +128,29 @@ class Dissemination:
                 np.ascontiguousarray(np.stack([fm.direct for fm in mats])),
                 np.zeros(src.size, np.int64))
 
+    def _sources(self, src: np.ndarray):
+        """The view of the shedding rows ``src`` for the hooks: the last step's
+        renewed with the rows' cells now (:meth:`paget.state.Lesions.renewed`)
+        when the same rows of the same table shed again (the usual: the same
+        few lesions shed step after step), else a new one."""
+        tab = self.table
+        key = (src.dtype.str, src.tobytes())
+        got = self._last_sources
+        if got is not None and got[0] is tab and got[1] == tab.version and got[2] == key \
+                and got[3] == (self.lo, self.P, self.group):
+            sources = got[4].renewed(tab.cells[src])
+        else:
+            sources = self._lesions(src)
+        self._last_sources = (tab, tab.version, key, (self.lo, self.P, self.group), sources)
+        return sources
+
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
         """Route the CTCs the rows ``src`` shed; ``exfoliated`` (one per row of
         the table, or None) receives the cells each took by the direct route."""
         tab, n_org, acc = self.table, self.n_org, self.acc
         m = src.size
-        sources = self._lesions(src)
+        sources = self._sources(src)
         # circulation classes: one fate matrix per distinct (survival, arrest) pair
         # the columns of the source rows read here, in one compiled pass
         (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
