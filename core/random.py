@@ -93,11 +93,17 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != u.shape:
         lam = np.broadcast_to(lam, u.shape)
-    small = (lam > 0) & (lam <= 30.0)
-    if np.count_nonzero(small) == small.size:   # the usual: every mean by the pmf, no indexing
+    # the usual: every mean in [0, 30], by the pmf, without indexing; a mean of 0
+    # (no bone lesion, no CTC: often some) is set to 0 after the walk, which
+    # gives 0 too for any u below 1
+    some = (lam >= 0) & (lam <= 30.0)
+    if np.count_nonzero(some) == some.size:
         ll = np.ascontiguousarray(lam).reshape(-1)
-        return kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll,
-                                           np.exp(-ll)).reshape(u.shape)
+        k = kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll, np.exp(-ll))
+        if np.count_nonzero(ll) != ll.size:
+            k[ll == 0.0] = 0
+        return k.reshape(u.shape)
+    small = (lam > 0) & (lam <= 30.0)
     out = np.zeros(u.shape, np.int64)
     if np.count_nonzero(small):
         # the walk stops at 200: the tail beyond 30 + 20 sd of a mean <= 30 is

@@ -517,3 +517,40 @@ def test_sums_by_organ_follow_the_rows_and_their_organs_in_every_view():
                           want(les, tab.cells))     # exact: whole numbers
     some = tab.view(1.0, lo, np.arange(5, 25), n_patients=n_pat, n_organs=n_org)
     assert np.array_equal(some.patient_sum(some.cells, by_organ=True), want(some, some.cells))
+
+
+def test_a_renewed_view_copies_every_slot_but_the_cache():
+    les = _rank_run()._lesions()
+    les.dormant                                              # (cached)
+    new = les.renewed()
+    from paget.state import Lesions
+    for name in Lesions.__slots__:
+        if name != "_cache":
+            assert getattr(new, name) is getattr(les, name), name
+    assert new._cache is not les._cache and new._cache["dormant"] is les._cache["dormant"]
+
+
+def test_poisson_quantile_gives_zero_for_a_zero_mean_among_others():
+    """Means of 0 (and -0.0) among means in (0, 30] take the unindexed path and
+    still give 0, whatever the uniform (up to the largest float below 1); each
+    other count is the one its mean gives alone."""
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(8)
+    u = rng.random(300)
+    u[:3] = [0.0, np.nextafter(1.0, 0.0), 0.5]
+    lam = rng.random(300) * 30.0
+    lam[:3] = [0.0, 0.0, -0.0]
+    lam[3:60:4] = 0.0
+    lam[5], lam[6] = 30.0, 1e-300
+    got = poisson_quantile(u, lam)
+    alone = np.array([poisson_quantile(u[i:i + 1], lam[i:i + 1])[0] if lam[i] > 0 else 0
+                      for i in range(u.size)])
+    assert got.dtype == np.int64 and np.array_equal(got, alone)
+    assert not got[lam == 0].any()
+    mixed = poisson_quantile(np.r_[u, 0.5], np.r_[lam, 45.0])      # the general path
+    assert np.array_equal(mixed[:-1], got)
+    # a uniform of 1 (outside [0, 1)) with a mean of 0: still 0, as before (the
+    # walk alone would run to its stop at 200)
+    assert np.array_equal(poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0]),
+                          poisson_quantile(np.r_[1.0, 0.5, 0.5], np.r_[0.0, 2.0, 45.0])[:2])
+    assert poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0])[0] == 0
