@@ -94,13 +94,16 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     if lam.shape != u.shape:
         lam = np.broadcast_to(lam, u.shape)
     # the usual: every mean in [0, 30], by the pmf, without indexing; a mean of 0
-    # (no bone lesion, no CTC: often some) is set to 0 after the walk, which
-    # gives 0 too for any u below 1
+    # (no bone lesion, no CTC: often some, often all) gives 0, set after the walk
+    # (which gives 0 too for any u below 1)
+    nonzero = np.count_nonzero(lam)     # (NaN counts)
+    if nonzero == 0:
+        return np.zeros(u.shape, np.int64)
     some = (lam >= 0) & (lam <= 30.0)
     if np.count_nonzero(some) == some.size:
         ll = np.ascontiguousarray(lam).reshape(-1)
         k = kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll, np.exp(-ll))
-        if np.count_nonzero(ll) != ll.size:
+        if nonzero != ll.size:
             k[ll == 0.0] = 0
         return k.reshape(u.shape)
     small = (lam > 0) & (lam <= 30.0)

@@ -554,3 +554,9 @@ def test_poisson_quantile_gives_zero_for_a_zero_mean_among_others():
     assert np.array_equal(poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0]),
                           poisson_quantile(np.r_[1.0, 0.5, 0.5], np.r_[0.0, 2.0, 45.0])[:2])
     assert poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0])[0] == 0
+    for lam in (np.zeros(4), np.r_[0.0, -0.0, 0.0, 0.0]):     # every mean 0: no walk at all
+        got = poisson_quantile(np.r_[0.2, 0.9, 1.0, 0.0], lam)
+        assert got.dtype == np.int64 and got.shape == (4,) and not got.any()
+    assert poisson_quantile(np.float64(0.7), 0.0).shape == ()
+    nan = poisson_quantile(np.r_[0.5, 0.5, 0.5], np.r_[np.nan, 0.0, -1.0])   # as before: 0
+    assert np.array_equal(nan, [0, 0, 0])
