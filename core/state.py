@@ -446,8 +446,12 @@ class Lesions:
         independent of row order.  Computed once per step and shared by hooks."""
         a = self._cache.get("lesion_cells")
         if a is None:
-            a = self._cache["lesion_cells"] = _ro(self.lesion_sum(
-                np.where(self.dormant, 0.0, self.cells)))
+            # lesion_sum of a new array, summed in place (lesion_sum copies its input)
+            a = np.where(self.dormant, 0.0, self.cells)
+            rows, group, n_groups = self._multi_row_lesions()
+            if n_groups:
+                a[rows] = np.bincount(group, weights=a[rows], minlength=n_groups)[group]
+            a = self._cache["lesion_cells"] = _ro(a)
         return a
 
     def lesion_sum(self, values: np.ndarray) -> np.ndarray:

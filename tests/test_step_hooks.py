@@ -560,3 +560,27 @@ def test_poisson_quantile_gives_zero_for_a_zero_mean_among_others():
     assert poisson_quantile(np.float64(0.7), 0.0).shape == ()
     nan = poisson_quantile(np.r_[0.5, 0.5, 0.5], np.r_[np.nan, 0.0, -1.0])   # as before: 0
     assert np.array_equal(nan, [0, 0, 0])
+
+
+def test_lesion_cells_add_the_growing_rows_of_each_lesion():
+    """lesion_cells (summed in place) against lesion_sum and an explicit sum per
+    lesion, with lesions of several clones and dormant pools among them."""
+    from paget.ext.kernels import FLAG_DORMANT
+    rng = np.random.default_rng(12)
+    n = 60
+    tab = LesionTable(capacity=16)
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    # about 40 % of the rows are clones in one of the first ten rows' lesions
+    lesion = np.where(rng.random(n) < 0.4, uid[rng.integers(0, 10, n)], uid)
+    flags = np.where(rng.random(n) < 0.3, FLAG_DORMANT, 0).astype(np.uint8)
+    cells = rng.integers(0, 1000, n).astype(float)
+    tab.append(uid=uid, parent=np.zeros(n, np.uint64), lesion=lesion, clone=uid,
+               genotype=np.zeros(n, np.uint64), cells=cells, patient=np.zeros(n, np.int64),
+               birth_step=np.zeros(n, np.int32), organ=np.zeros(n, np.int16), flags=flags)
+    les = tab.view(1.0, n_patients=1, n_organs=1)
+    growing = np.where(flags & FLAG_DORMANT, 0.0, cells)
+    want = np.array([growing[lesion == lesion[i]].sum() for i in range(n)])
+    assert not les.single_clone
+    assert np.array_equal(les.lesion_cells, want)
+    assert np.array_equal(les.lesion_cells, les.lesion_sum(growing))
+    assert not les.lesion_cells.flags.writeable
