@@ -130,7 +130,8 @@ def paget_state_reads():
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:
     """Make every row of a lesion with a vascular row vascular (in place)."""
-    if not vascular.any() or vascular.all() or lesions.single_clone:
+    k = np.count_nonzero(vascular)     # (any() and all() without their Python wrappers)
+    if k == 0 or k == vascular.size or lesions.single_clone:
         return  # nothing to share (a table of one row per lesion: no clones yet)
     vascular |= lesions.lesion_sum(vascular) > 0
 
