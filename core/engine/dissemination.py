@@ -99,7 +99,11 @@ class Dissemination:
         arrest)`` each), and their blood and lymph fates stacked for the
         kernel; the stacks are kept per tuple of classes (most steps have the
         same one)."""
-        key = tuple((float(a), float(b)) for a, b in pairs)
+        if len(pairs) == 1:     # one class, the usual (a generator costs ~1 us)
+            (a, b), = pairs
+            key = ((float(a), float(b)),)
+        else:
+            key = tuple((float(a), float(b)) for a, b in pairs)
         got = self._stack_cache.get(key)
         if got is None:
             mats = [self.fate_matrix(a, b) for a, b in key]
@@ -173,23 +177,21 @@ class Dissemination:
         if engine_step.fates_off(_f64(fates)) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        out = dict(zip(("arrested", "extravasated", "dtc_died", "dormant", "founded"),
-                       np.empty((5, m, n_org), np.int64)))
+        arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)
         died = np.empty(m, np.int64)
         kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             src_lymph, f_blood, f_lymph,
-                            p_ext, fates, self.seed, step, out["arrested"], died,
-                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
-                            *direct)
+                            p_ext, fates, self.seed, step, arrested, died,
+                            extravasated, dtc_died, dormant, founded, *direct)
         if direct and exfoliated is not None:
             exfoliated[src] = direct[2]
         # the counters, the first seeding times and the (row, organ) pairs that
         # found colonies or join dormant pools, in one compiled pass (counts add
         # up exactly in any order)
         (fri, foj, fcount), (dri, doj, dcount) = engine_step.tally_fates(
-            sp, src_organ, src_shed, died, out["arrested"], out["extravasated"],
-            out["dtc_died"], out["dormant"], out["founded"], self.P, n_org, acc["ctc_shed"],
+            sp, src_organ, src_shed, died, arrested, extravasated,
+            dtc_died, dormant, founded, self.P, n_org, acc["ctc_shed"],
             acc["ctc_died"], acc["ctc_arrested"], acc["dtc_extravasated"], acc["dtc_died"],
             acc["dtc_dormant"], acc["colonies_founded"], self.events["first_seeding_time"],
             self._t(step + 1))

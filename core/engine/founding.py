@@ -97,7 +97,7 @@ class Founding:
             parent_clone = cols.pop("_parent_clone", None)
             if kind == "pool":
                 cols = self._join_pools(cols)
-                if not cols["uid"].size:
+                if cols is None:
                     continue
             start = tab.n
             tab.append(**cols)
@@ -164,9 +164,10 @@ class Founding:
         return tab.genotype[rows] if genotype is None else \
             np.asarray(genotype, dtype=np.uint64).reshape(rows.size)
 
-    def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """Add the cells of pool rows ``cols`` whose pool exists to it; return the
-        others (new pools).  A step's (source row, organ) pairs are unique.
+        others (new pools), None where there are none (most steps).  A step's
+        (source row, organ) pairs are unique.
 
         A live pool only: an emptied pool awaiting compaction is gone, so
         results do not depend on when (or where) compaction runs."""
@@ -178,4 +179,6 @@ class Founding:
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:
             return cols
+        if not new.size:
+            return None
         return {k: v[new] for k, v in cols.items()}
