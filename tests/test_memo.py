@@ -50,3 +50,21 @@ def test_a_full_cache_starts_again():
         assert len(cache) <= MAX_ENTRIES + 1               # the entries and the last one
     assert once(cache, (keep[-1],), lambda: "x") == MAX_ENTRIES + 2
     assert _memo.MAX_ENTRIES == MAX_ENTRIES
+
+
+def test_plugin_memos_hold_what_their_functions_make():
+    """The per-(table, body) values hook bodies now take from once(): the same
+    values as the functions they stand for, made once, not writable."""
+    import numpy as np
+
+    import paget
+    from paget.config import resolve_organ_map
+    from paget.plugins import genetics, microenvironment
+    sim = paget.Simulation.from_scenario("default", {"cohort": {"patients": 2, "years": 0.1}},
+                                         entry_points=False)
+    cfg, body = sim.config, sim.body
+    w = microenvironment._tropism(cfg.microenvironment, body)
+    assert np.array_equal(w, resolve_organ_map(cfg.microenvironment.tropism, body, 0.0))
+    assert not w.flags.writeable
+    assert microenvironment._tropism(cfg.microenvironment, body) is w
+    assert genetics._mask(cfg.genetics) == int(genetics.initial_mask(cfg))
