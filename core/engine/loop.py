@@ -137,6 +137,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.next_record = 0    # index into plan.record_steps of the next record
         self._rate_buffers: dict[str, np.ndarray] = {}
         self._step_block: np.ndarray | None = None
+        self._step_views: tuple | None = None    # (n, _scratch's views of _step_block)
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
         self.domains = None if group is None else Domains(group.size, self.P, n_org)
@@ -353,11 +354,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         """Five float64 arrays of ``n`` values, rows of one buffer kept from step
         to step (grown as needed): a step's kernel inputs (birth, death, shedding
         rate, cells before) and cell-death terms."""
+        views = self._step_views
+        if views is not None and views[0] == n:     # the same rows as the last step
+            return views[1]
         block = self._step_block
         if block is None or block.shape[1] < n:
             block = self._step_block = np.empty((5, max(n, 2 * (0 if block is None
                                                              else block.shape[1]))))
-        return tuple(block[:, :n])
+        self._step_views = (n, tuple(block[:, :n]))
+        return self._step_views[1]
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)
