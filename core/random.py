@@ -33,6 +33,8 @@ def purpose_id(purpose: str) -> int:
     return got
 
 
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
 #: purpose name -> :func:`purpose_id`, for the names seen (at most 4096 kept)
 _PURPOSE_IDS: dict[str, int] = {}
 
@@ -99,13 +101,14 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     nonzero = np.count_nonzero(lam)     # (NaN counts)
     if nonzero == 0:
         return np.zeros(u.shape, np.int64)
-    some = (lam >= 0) & (lam <= 30.0)
-    if np.count_nonzero(some) == some.size:
-        ll = np.ascontiguousarray(lam).reshape(-1)
-        k = kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll, np.exp(-ll))
+    if _min(lam, axis=None) >= 0.0 and _max(lam, axis=None) <= 30.0:   # (NaN fails both)
+        flat = u.ndim == 1      # (no reshapes: the usual, one value per patient)
+        ll = np.ascontiguousarray(lam) if flat else np.ascontiguousarray(lam).reshape(-1)
+        uu = np.ascontiguousarray(u) if flat else np.ascontiguousarray(u).reshape(-1)
+        k = kernels.poisson_invert_many(uu, ll, np.exp(-ll))
         if nonzero != ll.size:
             k[ll == 0.0] = 0
-        return k.reshape(u.shape)
+        return k if flat else k.reshape(u.shape)
     small = (lam > 0) & (lam <= 30.0)
     out = np.zeros(u.shape, np.int64)
     if np.count_nonzero(small):

@@ -584,3 +584,20 @@ def test_lesion_cells_add_the_growing_rows_of_each_lesion():
     assert np.array_equal(les.lesion_cells, want)
     assert np.array_equal(les.lesion_cells, les.lesion_sum(growing))
     assert not les.lesion_cells.flags.writeable
+
+
+def test_poisson_quantile_fast_paths_agree_with_its_general_path():
+    """Any mix of means (0, -0.0, tiny, up to 30, NaN, negative) and shapes gives
+    the counts of the general path (forced by one mean above 30 appended)."""
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(21)
+    means = np.array([0.0, -0.0, 1e-300, 0.5, 3.0, 29.9, 30.0, np.nan, -1.0])
+    for _ in range(300):
+        n = int(rng.integers(1, 9))
+        u, lam = rng.random(n), rng.choice(means, n)
+        general = poisson_quantile(np.r_[u, 0.5], np.r_[lam, 45.0])[:-1]
+        assert np.array_equal(poisson_quantile(u, lam), general), (u, lam)
+        assert np.array_equal(poisson_quantile(u.reshape(1, n), lam.reshape(1, n)).ravel(),
+                              general)
+        assert np.array_equal(poisson_quantile(np.r_[u, u][::2], np.r_[lam, lam][::2]),
+                              general)                      # strided inputs
