@@ -599,5 +599,5 @@ def test_poisson_quantile_fast_paths_agree_with_its_general_path():
         assert np.array_equal(poisson_quantile(u, lam), general), (u, lam)
         assert np.array_equal(poisson_quantile(u.reshape(1, n), lam.reshape(1, n)).ravel(),
                               general)
-        assert np.array_equal(poisson_quantile(np.r_[u, u][::2], np.r_[lam, lam][::2]),
+        assert np.array_equal(poisson_quantile(np.repeat(u, 2)[::2], np.repeat(lam, 2)[::2]),
                               general)                      # strided inputs
