@@ -22,9 +22,21 @@ _PLUGIN_PURPOSES = 1 << 32  # engine purposes are small integers below this
 
 def purpose_id(purpose: str) -> int:
     """A stable 64-bit id for a plugin's purpose name (CRC-32, offset)."""
+    got = _PURPOSE_IDS.get(purpose) if type(purpose) is str else None
+    if got is not None:     # the hooks draw for the same few purposes every step
+        return got
     if not purpose:
         raise ValueError("a purpose name is required")
-    return _PLUGIN_PURPOSES + zlib.crc32(purpose.encode())
+    got = _PLUGIN_PURPOSES + zlib.crc32(purpose.encode())
+    if type(purpose) is str and len(_PURPOSE_IDS) < 4096:
+        _PURPOSE_IDS[purpose] = got
+    return got
+
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
+
+#: purpose name -> :func:`purpose_id`, for the names seen (at most 4096 kept)
+_PURPOSE_IDS: dict[str, int] = {}
 
 
 class Draws:
@@ -83,20 +95,30 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != u.shape:
         lam = np.broadcast_to(lam, u.shape)
+    # the usual: every mean in [0, 30], by the pmf, without indexing; a mean of 0
+    # (no bone lesion, no CTC: often some, often all) gives 0, set after the walk
+    # (which gives 0 too for any u below 1)
+    nonzero = np.count_nonzero(lam)     # (NaN counts)
+    if nonzero == 0:
+        return np.zeros(u.shape, np.int64)
+    if _min(lam, axis=None) >= 0.0 and _max(lam, axis=None) <= 30.0:   # (NaN fails both)
+        flat = u.ndim == 1      # (no reshapes: the usual, one value per patient)
+        ll = np.ascontiguousarray(lam) if flat else np.ascontiguousarray(lam).reshape(-1)
+        uu = np.ascontiguousarray(u) if flat else np.ascontiguousarray(u).reshape(-1)
+        k = kernels.poisson_invert_many(uu, ll, np.exp(-ll))
+        if nonzero != ll.size:
+            k[ll == 0.0] = 0
+        return k if flat else k.reshape(u.shape)
     small = (lam > 0) & (lam <= 30.0)
-    if small.all():     # the usual: every mean inverted by summing the pmf, no indexing
-        ll = np.ascontiguousarray(lam).reshape(-1)
-        return kernels.poisson_invert_many(np.ascontiguousarray(u).reshape(-1), ll,
-                                           np.exp(-ll)).reshape(u.shape)
     out = np.zeros(u.shape, np.int64)
-    if small.any():
+    if np.count_nonzero(small):
         # the walk stops at 200: the tail beyond 30 + 20 sd of a mean <= 30 is
         # below 1e-80, so a uniform above the summed cdf there is rounding, not a draw
         ll = np.ascontiguousarray(lam[small])
         out[small] = kernels.poisson_invert_many(np.ascontiguousarray(u[small]), ll,
                                                  np.exp(-ll))
     large = lam > 30.0
-    if large.any():
+    if np.count_nonzero(large):
         out[large] = _poisson_quantile_search(u[large], lam[large])
     return out
 

@@ -130,7 +130,8 @@ def paget_state_reads():
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:
     """Make every row of a lesion with a vascular row vascular (in place)."""
-    if not vascular.any() or vascular.all() or lesions.single_clone:
+    k = np.count_nonzero(vascular)     # (any() and all() without their Python wrappers)
+    if k == 0 or k == vascular.size or lesions.single_clone:
         return  # nothing to share (a table of one row per lesion: no clones yet)
     vascular |= lesions.lesion_sum(vascular) > 0
 
@@ -154,7 +155,7 @@ def paget_update_state(lesions, state, config, t, dt, draws):
     share_vessels(lesions, vascular)  # clones founded last step in vascular lesions
     growing = ~lesions.dormant & (lesions.cells > 0)
     candidate = growing & ~vascular
-    if cfg.switch_rate <= 0 or not candidate.any():
+    if cfg.switch_rate <= 0 or not np.count_nonzero(candidate):
         return
     # only the candidates draw (a row's keyed uniform does not depend on which
     # other rows draw): most rows of a late table are vascular or dormant

@@ -374,13 +374,20 @@ def paget_update_state(lesions, state, config):
     if len(lesions) == 0:
         return
     # _fill_traits of the effective genotypes, compiled (one pass over the rows)
-    plugin_math.genetics_traits(lesions.genotype, int(initial_mask(config)),
-                                *_flat_effects(config.genetics),
+    table = config.genetics
+    plugin_math.genetics_traits(lesions.genotype, _mask(table), *_flat_effects(table),
                                 tuple(state.lesion[t] for t in TRAITS))
 
 
-#: per genetics table: its effects flattened for genetics_traits
+#: per genetics table: its effects flattened for genetics_traits; its initial mask
 _FLAT: dict = {}
+_MASK: dict = {}
+
+
+def _mask(table) -> int:
+    """``int(table._initial_mask)`` once per table (frozen; reading a private
+    attribute of a pydantic model takes ~1.5 us, every step)."""
+    return once(_MASK, (table,), lambda: int(table._initial_mask))
 
 
 def _flat_effects(table) -> tuple:

@@ -288,7 +288,7 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     cfg = config.diagnosis
     size = ps["diagnosis_diameter"]
     todo = np.isnan(size)               # set once, at the first step (kept by a restart)
-    if todo.any():
+    if np.count_nonzero(todo):
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
     if plugin_math.any_nan_where(diag, alive):

@@ -144,7 +144,7 @@ def ctdna_fraction(cell_death_per_day, cfg) -> np.ndarray:
 @hookimpl
 def paget_update_state(state, patients, config, dt, draws):
     alive = np.asarray(patients.alive)
-    if not alive.any():
+    if not np.count_nonzero(alive):
         return
     ps, cfg = state.patient, config.liquid_biopsy
     ln2 = _LN2

@@ -233,18 +233,29 @@ def paget_update_state(lesions, state, patients, config, body, dt):
                                     state.patient["inflammation"])
     weight = _weight(cfg, body)
     niche = state.patient["niche"]
-    if weight is None and not niche.any():
+    if weight is None and not np.count_nonzero(niche):
         return
     primary = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells,
                                                             lesions.primary))
     # niche_step for the alive patients, compiled
-    plugin_math.niche_update(niche, primary, resolve_organ_map(cfg.tropism, body, 0.0),
-                             cfg.niche_half_size, cfg.niche_build, cfg.niche_decay, float(dt),
-                             alive)
+    plugin_math.niche_update(niche, primary, _tropism(cfg, body), cfg.niche_half_size,
+                             cfg.niche_build, cfg.niche_decay, float(dt), alive)
 
 
-#: per (microenvironment table, body): whether the tropism weights any organ
+#: per (microenvironment table, body): whether the tropism weights any organ;
+#: the tropism's weights per organ
 _WEIGHTS: dict = {}
+_TROPISM: dict = {}
+
+
+def _tropism(cfg: MicroenvironmentTable, body) -> np.ndarray:
+    """``resolve_organ_map(cfg.tropism, body, 0.0)``, read-only, once per table
+    and body (tables are frozen; hashing the body's organs every step cost ~1 us)."""
+    def make():
+        weights = resolve_organ_map(cfg.tropism, body, 0.0)
+        weights.flags.writeable = False
+        return weights
+    return once(_TROPISM, (cfg, body), make)
 
 
 def _weight(cfg: MicroenvironmentTable, body) -> bool | None:

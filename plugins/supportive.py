@@ -102,7 +102,7 @@ def paget_state_variables():
 @hookimpl
 def paget_update_state(lesions, state, patients, config, body, dt, draws):
     alive = np.asarray(patients.alive)
-    if not alive.any():
+    if not np.count_nonzero(alive):
         return
     cfg, ps = config.supportive, state.patient
     # keyed uniforms: the same whatever is drawn before them

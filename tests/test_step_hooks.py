@@ -336,6 +336,84 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     assert run._view_of_last_step() is None
 
 
+def test_a_renewed_view_is_a_fresh_one_after_cells_change_in_place():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    tab = run.table
+    les = run._lesions()
+    names = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "row",
+             "dormant", "primary", "pidx", "birth_time", "lesion_index", "single_clone")
+    for name in names + ("lesion_cells",):
+        getattr(les, name)                                   # made and cached
+    before = les.lesion_cells.copy()
+    tab.cells[:] = tab.cells * 2.0 + 1.0                     # as a step's draws do, in place
+    new, fresh = les.renewed(), run._lesions()
+    assert new is not les and len(new) == len(fresh)
+    for name in names + ("cells", "lesion_cells"):
+        assert np.array_equal(getattr(new, name), getattr(fresh, name)), name
+    assert not np.array_equal(new.lesion_cells, before)      # made again, from the new cells
+    assert np.array_equal(les.lesion_cells, before)          # the old view keeps its own
+    assert not new.lesion_cells.flags.writeable and not new.dormant.flags.writeable
+    assert np.array_equal(new.lesion_sum(new.cells), fresh.lesion_sum(fresh.cells))
+
+
+def test_a_steps_end_renews_the_steps_view_only_while_its_rows_stay():
+    run = _rank_run()
+    run._step(0)
+    made = []
+    real = type(run)._lesions
+
+    def counted(self, rows=None):
+        made.append(rows is None)
+        return real(self, rows)
+    run._lesions = types.MethodType(counted, run)
+    version = run.table.version
+    run._step(1)                         # (this step adds and drops no row)
+    assert run.table.version == version
+    assert True not in made              # the step's view renewed: no view of all rows made
+    run._step_view = None                # (as after a step that changed the rows)
+    made.clear()
+    run._after_step(2)
+    assert made == [True]                # a fresh view of the live rows
+
+
+def test_a_view_of_some_rows_renews_with_their_cells_now():
+    run = _rank_run()
+    for step in range(3):
+        run._step(step)
+    tab, rows = run.table, np.array([0, 2, 4], np.int64)
+    some = run._lesions(rows)
+    some.lesion_cells, some.dormant, some.pidx            # (made and cached)
+    tab.cells[:] = tab.cells + 3.0
+    new, fresh = some.renewed(tab.cells[rows]), run._lesions(rows)
+    for name in ("uid", "lesion", "patient", "organ", "row", "cells", "dormant", "pidx",
+                 "primary", "lesion_cells"):
+        assert np.array_equal(getattr(new, name), getattr(fresh, name)), name
+    assert not new.cells.flags.writeable
+    with pytest.raises(ValueError, match="cells must be float64 of shape"):
+        some.renewed(tab.cells[:2])
+
+
+def test_the_shedding_rows_view_is_renewed_only_while_the_same_rows_shed():
+    run = _rank_run()
+    run._step(0)
+    tab, src = run.table, np.array([0, 1], np.int64)
+    first = run._sources(src)
+    tab.cells[:] = tab.cells + 1.0
+    again = run._sources(src.copy())
+    assert again is not first and again.uid is first.uid     # renewed: the same columns
+    assert np.array_equal(again.cells, tab.cells[src])       # the cells now
+    other = run._sources(np.array([0, 2], np.int64))         # other rows: a new view
+    assert other.uid is not again.uid and np.array_equal(other.uid, tab.uid[[0, 2]])
+    assert run._sources(np.array([0, 2], np.int32)).uid is not other.uid   # another dtype
+    run._sources(src)
+    run._compact(np.arange(tab.n) != 3)                      # the rows change
+    fresh = run._sources(src)
+    assert np.array_equal(fresh.uid, tab.uid[src]) and np.array_equal(fresh.cells,
+                                                                      tab.cells[src])
+
+
 def test_a_step_starts_from_the_last_steps_patients_only_while_they_stay():
     run = _rank_run()
     run._step(0)
@@ -358,9 +436,14 @@ def test_no_reuse_changes_no_result():
     try:
         loop.RankRun._view_of_last_step = lambda self: None
         loop.RankRun._patients_of_last_step = lambda self: None
+        # and the end of each step never renews the step's view, nor a step
+        # the last one's view of the shedding rows
+        loop.RankRun._step_view = property(lambda self: None, lambda self, value: None)
+        loop.RankRun._last_sources = property(lambda self: None, lambda self, value: None)
         fresh = paget.Simulation.from_scenario("default", cfg, entry_points=False).run()
     finally:
         loop.RankRun._view_of_last_step, loop.RankRun._patients_of_last_step = saved
+        del loop.RankRun._step_view, loop.RankRun._last_sources
     import xarray as xr
     xr.testing.assert_equal(fresh, reused)      # values, NaN where NaN
     assert fresh.sizes["lesion"] > 4            # (the patients did seed)
@@ -401,3 +484,120 @@ def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
     scalar = poisson_quantile(np.float64(0.3), 2.0)
     assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
                                                                       np.r_[2.0, 0.0])[0])
+
+
+def test_sums_by_organ_follow_the_rows_and_their_organs_in_every_view():
+    """patient_sum(by_organ=True) keeps each row's (patient, organ) index per
+    view: the same sums as an explicit per-(patient, organ) addition, again and
+    again, over chosen rows, and in a renewed view or a view of other rows."""
+    rng = np.random.default_rng(3)
+    n, lo, n_pat, n_org = 40, 7, 5, 4
+    tab = LesionTable(capacity=16)
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    tab.append(uid=uid, parent=np.zeros(n, np.uint64), lesion=uid, clone=uid,
+               genotype=np.zeros(n, np.uint64), cells=rng.integers(1, 100, n).astype(float),
+               patient=rng.integers(lo, lo + n_pat, n), birth_step=np.zeros(n, np.int32),
+               organ=rng.integers(0, n_org, n).astype(np.int16), flags=np.zeros(n, np.uint8))
+
+    def want(les, values, rows=None):
+        rows = np.arange(len(les)) if rows is None else rows
+        out = np.zeros((n_pat, n_org))
+        np.add.at(out, (les.pidx[rows], les.organ[rows]), values)
+        return out
+
+    les = tab.view(1.0, lo, n_patients=n_pat, n_organs=n_org)
+    values = rng.random(n)
+    for _ in range(2):                              # made, then taken from the view
+        assert np.allclose(les.patient_sum(values, by_organ=True), want(les, values))
+    rows = np.array([0, 3, 3, 17, 39])
+    assert np.allclose(les.patient_sum(values[rows], rows=rows, by_organ=True),
+                       want(les, values[rows], rows))
+    tab.cells[:] += 1.0
+    assert np.array_equal(les.renewed().patient_sum(tab.cells, by_organ=True),
+                          want(les, tab.cells))     # exact: whole numbers
+    some = tab.view(1.0, lo, np.arange(5, 25), n_patients=n_pat, n_organs=n_org)
+    assert np.array_equal(some.patient_sum(some.cells, by_organ=True), want(some, some.cells))
+
+
+def test_a_renewed_view_copies_every_slot_but_the_cache():
+    les = _rank_run()._lesions()
+    les.birth_time                                           # (cached)
+    new = les.renewed()
+    from paget.state import Lesions
+    for name in Lesions.__slots__:
+        if name != "_cache":
+            assert getattr(new, name) is getattr(les, name), name
+    assert new._cache is not les._cache and new.birth_time is les.birth_time
+
+
+def test_poisson_quantile_gives_zero_for_a_zero_mean_among_others():
+    """Means of 0 (and -0.0) among means in (0, 30] take the unindexed path and
+    still give 0, whatever the uniform (up to the largest float below 1); each
+    other count is the one its mean gives alone."""
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(8)
+    u = rng.random(300)
+    u[:3] = [0.0, np.nextafter(1.0, 0.0), 0.5]
+    lam = rng.random(300) * 30.0
+    lam[:3] = [0.0, 0.0, -0.0]
+    lam[3:60:4] = 0.0
+    lam[5], lam[6] = 30.0, 1e-300
+    got = poisson_quantile(u, lam)
+    alone = np.array([poisson_quantile(u[i:i + 1], lam[i:i + 1])[0] if lam[i] > 0 else 0
+                      for i in range(u.size)])
+    assert got.dtype == np.int64 and np.array_equal(got, alone)
+    assert not got[lam == 0].any()
+    mixed = poisson_quantile(np.r_[u, 0.5], np.r_[lam, 45.0])      # the general path
+    assert np.array_equal(mixed[:-1], got)
+    # a uniform of 1 (outside [0, 1)) with a mean of 0: still 0, as before (the
+    # walk alone would run to its stop at 200)
+    assert np.array_equal(poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0]),
+                          poisson_quantile(np.r_[1.0, 0.5, 0.5], np.r_[0.0, 2.0, 45.0])[:2])
+    assert poisson_quantile(np.r_[1.0, 0.5], np.r_[0.0, 2.0])[0] == 0
+    for lam in (np.zeros(4), np.r_[0.0, -0.0, 0.0, 0.0]):     # every mean 0: no walk at all
+        got = poisson_quantile(np.r_[0.2, 0.9, 1.0, 0.0], lam)
+        assert got.dtype == np.int64 and got.shape == (4,) and not got.any()
+    assert poisson_quantile(np.float64(0.7), 0.0).shape == ()
+    nan = poisson_quantile(np.r_[0.5, 0.5, 0.5], np.r_[np.nan, 0.0, -1.0])   # as before: 0
+    assert np.array_equal(nan, [0, 0, 0])
+
+
+def test_lesion_cells_add_the_growing_rows_of_each_lesion():
+    """lesion_cells (summed in place) against lesion_sum and an explicit sum per
+    lesion, with lesions of several clones and dormant pools among them."""
+    from paget.ext.kernels import FLAG_DORMANT
+    rng = np.random.default_rng(12)
+    n = 60
+    tab = LesionTable(capacity=16)
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    # about 40 % of the rows are clones in one of the first ten rows' lesions
+    lesion = np.where(rng.random(n) < 0.4, uid[rng.integers(0, 10, n)], uid)
+    flags = np.where(rng.random(n) < 0.3, FLAG_DORMANT, 0).astype(np.uint8)
+    cells = rng.integers(0, 1000, n).astype(float)
+    tab.append(uid=uid, parent=np.zeros(n, np.uint64), lesion=lesion, clone=uid,
+               genotype=np.zeros(n, np.uint64), cells=cells, patient=np.zeros(n, np.int64),
+               birth_step=np.zeros(n, np.int32), organ=np.zeros(n, np.int16), flags=flags)
+    les = tab.view(1.0, n_patients=1, n_organs=1)
+    growing = np.where(flags & FLAG_DORMANT, 0.0, cells)
+    want = np.array([growing[lesion == lesion[i]].sum() for i in range(n)])
+    assert not les.single_clone
+    assert np.array_equal(les.lesion_cells, want)
+    assert np.array_equal(les.lesion_cells, les.lesion_sum(growing))
+    assert not les.lesion_cells.flags.writeable
+
+
+def test_poisson_quantile_fast_paths_agree_with_its_general_path():
+    """Any mix of means (0, -0.0, tiny, up to 30, NaN, negative) and shapes gives
+    the counts of the general path (forced by one mean above 30 appended)."""
+    from paget.random import poisson_quantile
+    rng = np.random.default_rng(21)
+    means = np.array([0.0, -0.0, 1e-300, 0.5, 3.0, 29.9, 30.0, np.nan, -1.0])
+    for _ in range(300):
+        n = int(rng.integers(1, 9))
+        u, lam = rng.random(n), rng.choice(means, n)
+        general = poisson_quantile(np.r_[u, 0.5], np.r_[lam, 45.0])[:-1]
+        assert np.array_equal(poisson_quantile(u, lam), general), (u, lam)
+        assert np.array_equal(poisson_quantile(u.reshape(1, n), lam.reshape(1, n)).ravel(),
+                              general)
+        assert np.array_equal(poisson_quantile(np.repeat(u, 2)[::2], np.repeat(lam, 2)[::2]),
+                              general)                      # strided inputs

@@ -99,7 +99,11 @@ class Dissemination:
         arrest)`` each), and their blood and lymph fates stacked for the
         kernel; the stacks are kept per tuple of classes (most steps have the
         same one)."""
-        key = tuple((float(a), float(b)) for a, b in pairs)
+        if len(pairs) == 1:     # one class, the usual (a generator costs ~1 us)
+            (a, b), = pairs
+            key = ((float(a), float(b)),)
+        else:
+            key = tuple((float(a), float(b)) for a, b in pairs)
         got = self._stack_cache.get(key)
         if got is None:
             mats = [self.fate_matrix(a, b) for a, b in key]
@@ -115,7 +119,7 @@ class Dissemination:
         ``exfoliated``) where a source row sends cells by it, else ``()``: a
         run without the route calls the kernel as it always did."""
         d = rates.direct_fraction[src]
-        if not d.any():
+        if not np.count_nonzero(d):   # (d.any(), without its Python wrapper)
             return ()
         if np.max(d + rates.lymph_fraction[src]) > 1.0 + 1e-12:
             raise PluginError("paget_intravasation: lymph_fraction + direct_fraction must be "
@@ -128,13 +132,29 @@ class Dissemination:
                 np.ascontiguousarray(np.stack([fm.direct for fm in mats])),
                 np.zeros(src.size, np.int64))
 
+    def _sources(self, src: np.ndarray):
+        """The view of the shedding rows ``src`` for the hooks: the last step's
+        renewed with the rows' cells now (:meth:`paget.state.Lesions.renewed`)
+        when the same rows of the same table shed again (the usual: the same
+        few lesions shed step after step), else a new one."""
+        tab = self.table
+        key = (src.dtype.str, src.tobytes())
+        got = self._last_sources
+        if got is not None and got[0] is tab and got[1] == tab.version and got[2] == key \
+                and got[3] == (self.lo, self.P, self.group):
+            sources = got[4].renewed(tab.cells[src])
+        else:
+            sources = self._lesions(src)
+        self._last_sources = (tab, tab.version, key, (self.lo, self.P, self.group), sources)
+        return sources
+
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
         """Route the CTCs the rows ``src`` shed; ``exfoliated`` (one per row of
         the table, or None) receives the cells each took by the direct route."""
         tab, n_org, acc = self.table, self.n_org, self.acc
         m = src.size
-        sources = self._lesions(src)
+        sources = self._sources(src)
         # circulation classes: one fate matrix per distinct (survival, arrest) pair
         # the columns of the source rows read here, in one compiled pass
         (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
@@ -157,23 +177,21 @@ class Dissemination:
         if engine_step.fates_off(_f64(fates)) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        out = dict(zip(("arrested", "extravasated", "dtc_died", "dormant", "founded"),
-                       np.empty((5, m, n_org), np.int64)))
+        arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)
         died = np.empty(m, np.int64)
         kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             src_lymph, f_blood, f_lymph,
-                            p_ext, fates, self.seed, step, out["arrested"], died,
-                            out["extravasated"], out["dtc_died"], out["dormant"], out["founded"],
-                            *direct)
+                            p_ext, fates, self.seed, step, arrested, died,
+                            extravasated, dtc_died, dormant, founded, *direct)
         if direct and exfoliated is not None:
             exfoliated[src] = direct[2]
         # the counters, the first seeding times and the (row, organ) pairs that
         # found colonies or join dormant pools, in one compiled pass (counts add
         # up exactly in any order)
         (fri, foj, fcount), (dri, doj, dcount) = engine_step.tally_fates(
-            sp, src_organ, src_shed, died, out["arrested"], out["extravasated"],
-            out["dtc_died"], out["dormant"], out["founded"], self.P, n_org, acc["ctc_shed"],
+            sp, src_organ, src_shed, died, arrested, extravasated,
+            dtc_died, dormant, founded, self.P, n_org, acc["ctc_shed"],
             acc["ctc_died"], acc["ctc_arrested"], acc["dtc_extravasated"], acc["dtc_died"],
             acc["dtc_dormant"], acc["colonies_founded"], self.events["first_seeding_time"],
             self._t(step + 1))

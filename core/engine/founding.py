@@ -23,7 +23,13 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 
 def _i64(a: np.ndarray) -> np.ndarray:
     """``a`` as a C-contiguous, aligned int64 array (itself when it is one)."""
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    return _aligned(a, np.int64)
+
+
+def _aligned(a: np.ndarray, dtype) -> np.ndarray:
+    """``np.require(a, dtype, "CA")`` without its Python overhead: ``a`` as a
+    C-contiguous, aligned array of ``dtype`` (itself when it is one)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.aligned else a.copy()
 
 
@@ -91,7 +97,7 @@ class Founding:
             parent_clone = cols.pop("_parent_clone", None)
             if kind == "pool":
                 cols = self._join_pools(cols)
-                if not cols["uid"].size:
+                if cols is None:
                     continue
             start = tab.n
             tab.append(**cols)
@@ -158,18 +164,21 @@ class Founding:
         return tab.genotype[rows] if genotype is None else \
             np.asarray(genotype, dtype=np.uint64).reshape(rows.size)
 
-    def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _join_pools(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
         """Add the cells of pool rows ``cols`` whose pool exists to it; return the
-        others (new pools).  A step's (source row, organ) pairs are unique.
+        others (new pools), None where there are none (most steps).  A step's
+        (source row, organ) pairs are unique.
 
         A live pool only: an emptied pool awaiting compaction is gone, so
         results do not depend on when (or where) compaction runs."""
         tab = self.table
         # the cells added to the live pools, and the others' positions, in one pass
         # (in a group, the columns as another rank sent them: aligned copies if not)
-        new = engine_rows.join_pools(np.require(cols["uid"], np.uint64, "CA"),
-                                     np.require(cols["cells"], np.float64, "CA"), tab.uid,
+        new = engine_rows.join_pools(_aligned(cols["uid"], np.uint64),
+                                     _aligned(cols["cells"], np.float64), tab.uid,
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:
             return cols
+        if not new.size:
+            return None
         return {k: v[new] for k, v in cols.items()}

@@ -100,6 +100,8 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # ``_patients_of_last_step``), and the patients' read-only index
         self._last_view: tuple | None = None
         self._last_patients: tuple | None = None
+        self._step_view: tuple | None = None
+        self._last_sources: tuple | None = None     # (Dissemination._sources)
         self._index: np.ndarray | None = None
         n_org = body.n_organs
         self.n_org = n_org
@@ -135,6 +137,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.next_record = 0    # index into plan.record_steps of the next record
         self._rate_buffers: dict[str, np.ndarray] = {}
         self._step_block: np.ndarray | None = None
+        self._step_views: tuple | None = None    # (n, _scratch's views of _step_block)
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
         self.domains = None if group is None else Domains(group.size, self.P, n_org)
@@ -191,6 +194,9 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                                      draws=draws, **env)
         if self._remove(step, les, state, patients, env):
             les = self._lesions()
+        # the view of the table's live rows the step's hooks see: the end of the
+        # step renews it while the rows stay the same (_after_step)
+        self._step_view = (les, tab, tab.version)
         n = tab.n
         rates = Rates.neutral(n, self._rate_buffers)
         common = dict(lesions=les, rates=rates, state=state, patients=patients, **env)
@@ -248,7 +254,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         fraction = neutral("fraction", tab.n)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
-        if not fraction.any():
+        if not np.count_nonzero(fraction):   # (a.any(), without its Python wrapper)
             return False
         rows = np.flatnonzero(fraction)
         f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
@@ -276,8 +282,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _after_step(self, step: int) -> None:
         tab = self.table
         t_end = self._t(step + 1)
-        # the view the outcome (and, rows unchanged, the next step) sees
-        les, version = self._lesions(), tab.version
+        # the view the outcome (and, rows unchanged, the next step) sees: the
+        # step's own renewed (cells changed in place, what derives from the other
+        # columns kept) when no row was added or dropped during the step
+        got, self._step_view = self._step_view, None
+        if got is not None and got[1] is tab and got[2] == tab.version:
+            les = got[0].renewed()
+        else:
+            les = self._lesions()
+        version = tab.version
         pidx = les.pidx
         # one compiled pass: the patients' burden (whole numbers below 2**53:
         # the sum over growing rows is exact), the largest row, the empty rows
@@ -294,7 +307,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # what the next step's hooks see of the patients, unless one dies now
         self._last_patients = (patients, self.alive, self.burden, self.last_shed,
                                self.last_death, self.lo, self.hi)
-        if dying.any():     # freeze the dying patients' state
+        if np.count_nonzero(dying):     # freeze the dying patients' state
             self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
@@ -341,11 +354,15 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         """Five float64 arrays of ``n`` values, rows of one buffer kept from step
         to step (grown as needed): a step's kernel inputs (birth, death, shedding
         rate, cells before) and cell-death terms."""
+        views = self._step_views
+        if views is not None and views[0] == n:     # the same rows as the last step
+            return views[1]
         block = self._step_block
         if block is None or block.shape[1] < n:
             block = self._step_block = np.empty((5, max(n, 2 * (0 if block is None
                                                              else block.shape[1]))))
-        return tuple(block[:, :n])
+        self._step_views = (n, tuple(block[:, :n]))
+        return self._step_views[1]
 
     def _compact(self, keep: np.ndarray) -> None:
         self.table.compact(keep)

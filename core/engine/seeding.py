@@ -58,7 +58,7 @@ class SeedingLog:
         tab = self.table
         if kind == "pool":
             fresh = self._pool_known.add_new(np.ascontiguousarray(uid, dtype=np.uint64))
-            if fresh.any():
+            if np.count_nonzero(fresh):
                 self.pools.append({"pool": uid[fresh].copy(),
                                    "patient": tab.patient[rows[fresh]].astype(np.int64),
                                    "source_lesion": tab.lesion[rows[fresh]].copy(),
