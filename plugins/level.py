@@ -46,7 +46,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.316, 0.689, 1.64, 3.27, 4.8, 6.81, 8.21)
+SITES_PER_PATIENT = (0.316, 0.775, 1.46, 3.24, 5.03, 6.86, 8.18)
 # END LEVEL RELATION
 
 
