@@ -52,14 +52,15 @@ REMOVED_ORGANS: dict[str, tuple[str, ...]] = {
 #: (Batson 1940, see :data:`VERTEBRAL_TERRITORY`).
 DRAINS = ("caval", "portal", "pulmonary", "vertebral")
 
-#: The vertebral venous route (Batson OV (1940) Ann Surg 112:138-149
-#: [RECALLED, not re-checked]): the valveless vertebral venous plexus
-#: communicates with the pelvic venous plexuses and with the intercostal
-#: veins, so that blood from the pelvic organs and the breast can reach the
-#: vertebral bodies without passing the lung; Batson filled the vertebral
-#: veins by injecting the dorsal vein of the penis and the veins of the breast,
-#: and proposed the route for the vertebral metastases of prostate and breast
-#: cancer.  Per organ, the share of its caval venous blood that drains into a
+#: The vertebral venous route (Batson OV (1940) Ann Surg 112:138-149): the
+#: valveless vertebral venous plexus communicates with the pelvic venous
+#: plexuses and with the intercostal veins, so that blood from the pelvic
+#: organs and the breast can reach the vertebral bodies without passing the
+#: lung.  Batson filled the veins of the sacrum, lumbar spine and iliac wings
+#: by injecting the deep dorsal vein of the penis, whose connections are those
+#: of the prostatic plexus, and proposed the route for the bone metastases of
+#: prostate cancer [READ]; he recovered dye injected into the breast in the
+#: vertebral veins [READ-2, from secondary summaries of the paper].  Per organ, the share of its caval venous blood that drains into a
 #: plexus communicating with the vertebral veins:
 #:
 #: * the pelvic organs (prostate, bladder, uterus, cervix and the caval part
