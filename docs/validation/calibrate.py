@@ -113,7 +113,8 @@ FIT_ORGANS = [o for o in SITES.values() if o != "liver"]
 #: per listed (primary, organ) cell).  Empty since the vertebral route: the
 #: bone excess of breast (2.26) and prostate (13.5) was each one's tropism, which
 #: no primary outside the table could be given; the body's vertebral route
-#: (``VERTEBRAL``) now carries it, one share for every primary in its territory.
+#: (``body.vertebral_share``, fitted on ``vertebral_cells``) now carries it, one
+#: share for every primary in its territory.
 TROPISM: list[tuple[str, str]] = []
 #: the range of the body's vertebral share (``body.vertebral_share``) in the rounds
 VERTEBRAL_BOUNDS = (0.01, 1.0)
