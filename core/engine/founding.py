@@ -21,16 +21,17 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - starts
 
 
-def _i64(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous, aligned int64 array (itself when it is one)."""
-    return _aligned(a, np.int64)
-
-
-def _aligned(a: np.ndarray, dtype) -> np.ndarray:
+def aligned(a: np.ndarray, dtype) -> np.ndarray:
     """``np.require(a, dtype, "CA")`` without its Python overhead: ``a`` as a
-    C-contiguous, aligned array of ``dtype`` (itself when it is one)."""
+    C-contiguous, aligned array of ``dtype`` (itself when it is one, as every
+    array the engine makes is; a copy e.g. for a rate a hook rebound to another
+    array, or columns another rank sent).  The engine's one such conversion."""
     a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.aligned else a.copy()
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return aligned(a, np.int64)
 
 
 #: the kinds of rows :meth:`Founding._found` makes, and their uid tags
@@ -174,8 +175,8 @@ class Founding:
         tab = self.table
         # the cells added to the live pools, and the others' positions, in one pass
         # (in a group, the columns as another rank sent them: aligned copies if not)
-        new = engine_rows.join_pools(_aligned(cols["uid"], np.uint64),
-                                     _aligned(cols["cells"], np.float64), tab.uid,
+        new = engine_rows.join_pools(aligned(cols["uid"], np.uint64),
+                                     aligned(cols["cells"], np.float64), tab.uid,
                                      tab.flags, tab.cells)
         if new.size == cols["uid"].size:
             return cols

@@ -14,7 +14,7 @@ from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
 from .decomposition import Decomposition
-from .dissemination import Dissemination
+from .dissemination import Dissemination, f64
 from .founding import Founding
 from .hooks import StepHooks
 from .plan import StepPlan
@@ -53,13 +53,6 @@ def step_shed_rate(shed: np.ndarray, exponent: np.ndarray, net: np.ndarray,
     out = shed.copy()
     out[rows] = np.minimum(mean, np.maximum(shed[rows] * dt, MAX_SHED_MEAN)) / dt
     return out
-
-
-def _f64(a: np.ndarray) -> np.ndarray:
-    """``a`` as a C-contiguous, aligned float64 array (itself, as every rate the engine
-    makes is; a copy if a hook rebound a rate to another array)."""
-    a = np.ascontiguousarray(a, dtype=np.float64)
-    return a if a.flags.aligned else a.copy()
 
 
 class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, SeedingLog):
@@ -210,9 +203,9 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # shedding over the step (step_shed_rate), the cells before the step and
         # the terms of the patients' cell deaths a day
         birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
-        engine_step.step_rates(tab.flags, _f64(rates.birth), _f64(rates.reactivation),
-                               _f64(rates.death), _f64(rates.dormant_death), _f64(rates.shed),
-                               _f64(rates.shed_exponent), dt, MAX_SHED_MEAN, tab.cells, birth,
+        engine_step.step_rates(tab.flags, f64(rates.birth), f64(rates.reactivation),
+                               f64(rates.death), f64(rates.dormant_death), f64(rates.shed),
+                               f64(rates.shed_exponent), dt, MAX_SHED_MEAN, tab.cells, birth,
                                death, shed_rate, cells_before, death_terms)
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
