@@ -73,6 +73,46 @@ def test_the_shared_block_writes_the_vertebral_share(tmp_path, monkeypatch):
             assert want in (root / "core" / "scenarios" / f"{name}.toml").read_text()
 
 
+def test_the_distant_nodes_excess_opens_the_regional_station():
+    """A distant-node soil wanted above the cap multiplies the regional
+    station's pass-through by the excess, down to the floor; a regional excess
+    raises its arrest (to 0.95 at most, never lowering one above it)."""
+    cap = calibrate.SOIL_CAP
+    assert calibrate.regional_node_arrest(0.99, 1.0, 2 * cap) == pytest.approx(0.98)
+    assert calibrate.regional_node_arrest(0.99, 1.0, cap) == 0.99
+    assert calibrate.regional_node_arrest(0.9, 1.0, 1e6) == calibrate.REGIONAL_NODE_ARREST_MIN
+    assert calibrate.regional_node_arrest(0.5, 1.5 * cap, 1.0) == pytest.approx(0.75)
+    assert calibrate.regional_node_arrest(0.8, 2 * cap, 1.0) == 0.95
+    assert calibrate.regional_node_arrest(0.998, 2 * cap, 1.0) == 0.998
+
+
+def test_the_shared_block_writes_a_node_arrest_per_station(tmp_path, monkeypatch):
+    """write_defaults writes one number where both node stations agree and an
+    inline table where they differ; scenario_arrest reads either back per
+    station, and the scenarios load."""
+    import shutil
+    import paget
+    root = tmp_path
+    (root / "core" / "scenarios").mkdir(parents=True)
+    for name in ("breast", "carcinoma"):
+        shutil.copy(calibrate.ROOT / "core" / "scenarios" / f"{name}.toml",
+                    root / "core" / "scenarios" / f"{name}.toml")
+    monkeypatch.setattr(calibrate, "ROOT", root)
+    _, _, soil = calibrate.scenario_values("breast")
+    arrest, _ = calibrate.scenario_arrest()
+    soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
+    for node, line in ((0.7, "lymph_node_arrest = 0.7\n"),
+                       ({"lymph_nodes": 0.97, "distant_nodes": 0.998},
+                        "lymph_node_arrest = { lymph_nodes = 0.97, distant_nodes = 0.998 }\n")):
+        calibrate.write_defaults(soil, arrest["default"], node)
+        text = (root / "core" / "scenarios" / "carcinoma.toml").read_text()
+        assert line in text
+        monkeypatch.setattr(calibrate, "shared_config", lambda: paget.Simulation.from_toml(
+            root / "core" / "scenarios" / "carcinoma.toml").config, raising=True)
+        want = node if isinstance(node, dict) else {"lymph_nodes": node, "distant_nodes": node}
+        assert calibrate.scenario_arrest()[1] == want
+
+
 def test_the_surrogates_fates_are_the_circulation_plugins():
     """The stage-1 surrogate routes by the circulation plugin's own fate matrix,
     on the body with the committed vertebral share."""

@@ -210,6 +210,7 @@ def shared_block_texts() -> dict[Path, str]:
 def body_overrides(config) -> dict:
     """A carcinoma configuration's shared body (and typical lymph fraction) as
     overrides: what a full-model fold fitted, to be run on the committed files."""
+    import calibrate
     fate = config.colonization.fate
     prob, eff = organ_map(config.extravasation.probability), organ_map(fate.efficiency)
     # every organ's efficiency named: merged over the committed map, an organ
@@ -219,7 +220,8 @@ def body_overrides(config) -> dict:
             "colonization": {"fate": {"die": float(fate.die), "dormant": float(fate.dormant),
                                       "grow": float(fate.grow), "efficiency": eff}},
             "circulation": {"arrest": organ_map(config.circulation.arrest),
-                            "lymph_node_arrest": float(config.circulation.lymph_node_arrest)},
+                            "lymph_node_arrest": calibrate.station_arrest(
+                                config.circulation.lymph_node_arrest)},
             "transcoelomic": {"exfoliation": float(config.transcoelomic.exfoliation)},
             "body": {"vertebral_share": float(config.body.vertebral_share)},
             "intravasation": {"lymph_fraction": float(config.intravasation.lymph_fraction)}}

@@ -182,7 +182,10 @@ def main(argv=None):
       "100 0.82 / 6.1 pp / 0.80 with every fold's pooled lymph fraction at 0.05-0.11, the "
       "regional nodes filled by blood, so not taken); one arrest probability "
       "per capillary bed (a per-organ arrest for bone and adrenal only for a soil above "
-      "the cap), the lymph-node arrest and the shared colonization probability "
+      "the cap), the lymph-node arrest of each node station (regional, then distant; "
+      "the regional station's pass-through carries the lymph on to the distant nodes, "
+      "and lymph nodes are no complete barrier: Fisher & Fisher 1966, Science 152:1397) "
+      "and the shared colonization probability "
       "(`colonization.fate.grow`, the probability that an extravasated cell founds a "
       "growing colony) (written into the block `BEGIN SHARED ORGANS`, identical in every "
       "cancer scenario file; the plugin defaults stay uncalibrated), and the share of "
@@ -217,7 +220,9 @@ def main(argv=None):
       "y_ij = a_i + b_j with b_liver = 0; with a damping exponent d (0.7 in the first four "
       "rounds, 0.5 in the last four) each cancer's shedding rate is multiplied by "
       "exp(d a_i) (at most 10-fold, and capped: below), each shared soil by exp(d b_j) "
-      "(clipped at the cap of 20; an excess over it goes into the lymph-node arrest, or "
+      "(clipped at the cap of 20; an excess over it goes into the regional node station's "
+      "arrest, for the distant nodes into the regional station's pass-through (its arrest "
+      f"at least {calibrate.REGIONAL_NODE_ARREST_MIN:g}, ASSUMPTION), or "
       "bone's and adrenal's own arrest in joint rounds), and "
       "each lymph fraction's odds by exp(d c_i), c_i the regional-node residual left after "
       "the node soil and the rate change actually made. The soil update is shared by the "
@@ -281,7 +286,10 @@ def main(argv=None):
     fate = c0.colonization.fate
     w(f"Committed values (after the full-model rounds): arrest per bed "
       f"{arr.get('default')}, " + ", ".join(f"{k} {v:.3g}" for k, v in arr.items() if k != "default")
-      + f"; colonization efficiency grow {fate.grow:.3g} (dormant {fate.dormant:g}); lymph-node arrest {c0.circulation.lymph_node_arrest}; soil: "
+      + f"; colonization efficiency grow {fate.grow:.3g} (dormant {fate.dormant:g}); lymph-node arrest "
+      + ", ".join(f"{k} {v:.3g}" for k, v in
+                  calibrate.station_arrest(c0.circulation.lymph_node_arrest).items())
+      + "; soil: "
       + ", ".join(f"{k} {v:.3g}" for k, v in soil.items()) + "; colonization efficiency: "
       + ", ".join(f"{k} {v:.3g}" for k, v in eff.items())
       + f"; vertebral route share {c0.body.vertebral_share:.3g}; per cancer (rate, lymph "
