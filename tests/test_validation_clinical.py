@@ -43,21 +43,47 @@ def test_the_median_survival_is_kaplan_meiers_with_censoring(clinical):
     assert clinical.km_median(np.array([1.0, 2]), np.array([0, 0], bool))["median"] is None
 
 
+def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical):
+    """Patient 0: dies 2 years after diagnosis (an event within 5 years); 1: a
+    metastasis (regional nodes count) detectable at diagnosis (not stage I,
+    left out); 2: never diagnosed (left out); 3: alive at the end of the run,
+    4 years after diagnosis (censored then); 4: dies 7 years after diagnosis
+    (a survivor at 5 years); 5: a metastasis only after diagnosis (stage I).
+    S(5 years) = (1 - 1/4) (1 - 1/2) = 3/8: patient 3's censoring at 4 years
+    takes them out of the risk set before patient 5 dies at 4.5 (without
+    censoring, 2 deaths of 4 would read 1/2)."""
+    y = 365.25
+    res = {"diagnosis": np.array([1, 1, np.nan, 6, 1, 1]) * y,
+           "death": np.array([3, 5, np.nan, np.nan, 8, 5.5]) * y,
+           "any_metastasis": np.array([2, 1, np.nan, np.nan, 3, 2]) * y,
+           "diameter": np.array([20.0, 30, 10, 25, 15, 40]), "end": 10 * y}
+    r = clinical.stage_i_survival(res, 5.0)
+    assert (r["diagnosed"], r["node_negative_non_metastatic"], r["dead_within"]) == (5, 4, 2)
+    assert r["survival"] == pytest.approx(0.375)
+    assert r["ci"][0] < 0.375 < r["ci"][1]
+    assert r["median_diameter_mm"] == pytest.approx(22.5)
+
+
 def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
     """A tiny run writes the results file, and the page's section renders every
     target row from it."""
     out = tmp_path / "clinical.json"
     clinical.main(["--small", "2", "--mix", "2", "--context", "1", "--os", "2", "--doubling",
-                   "2", "--scenarios", "pancreas", "--os-years", "2", "--risk-years", "8",
-                   "--processes", "1", "--out", str(out)])
+                   "2", "--scenarios", "pancreas", "lung", "--os-years", "2",
+                   "--risk-years", "8", "--stage", "2", "--processes", "1", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert set(saved["risk"]) == {"2.7 mm", "size mix", "10 mm", "20 mm"}
     assert saved["risk"]["2.7 mm"]["patients"] == 2
-    assert set(saved["survival"]) == {"pancreas untreated", "pancreas resected"}
+    assert set(saved["survival"]) == {"pancreas untreated", "pancreas resected",
+                                      "lung untreated", "lung resected"}
+    assert set(saved["stage_i"]) == {"lung 5 years"}
     text = "\n".join(clinical.section(saved))
-    assert text.count("| predicted |") == 2 + 1 + 1     # risks, 20 mm doubling, pancreas OS
+    # risks, 20 mm doubling, pancreas and lung OS, lung stage I survival
+    assert text.count("| predicted |") == 2 + 1 + 2 + 1
     assert text.count("| fitted (breast Gompertz rate) |") == 1     # 10 mm doubling
     # the causes of death are counted (the scenarios load organ_failure)
     for arm in ("untreated", "resected"):
         row = saved["survival"][f"pancreas {arm}"]
+        assert sum(row["causes"].values()) == row["dead"]
+        row = saved["survival"][f"lung {arm}"]
         assert sum(row["causes"].values()) == row["dead"]
