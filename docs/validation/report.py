@@ -313,10 +313,11 @@ def main(argv=None):
                      "to the autopsy table puts its soil far above its flow share [DERIVED]); "
                      if "adrenal" in at_bound else "")
       + "pleura and peritoneum receive little blood (0.1 and 0.2 %, ASSUMPTIONS) yet are "
-      "often involved; the distant nodes receive 0.25 % of cardiac output (paget.body) "
-      "and the lymph that passes the regional station (their misses per primary: "
-      "'What still misses' below); "
-      "a lymph fraction at 0.95 means the cancer's nodes are still under-involved. "
+      "often involved; "
+      + ("the distant nodes receive 0.25 % of cardiac output (paget.body) and the lymph "
+         "that passes the regional station (their misses per primary: 'What still misses' "
+         "below); " if "distant_nodes" in at_bound else "")
+      + "a lymph fraction at 0.95 means the cancer's nodes are still under-involved. "
       "Fitted tropisms (the full-model rounds; extravasation x tropism above 1 multiplies "
       "the colonization efficiency): " + (", ".join(trop) or "none")
       + f"; the bone of breast and prostate comes from the vertebral route (share "
@@ -509,7 +510,15 @@ def main(argv=None):
       "rose to the cap: blood, not the cavity, carries what the table shows), the "
       "attachment is kept (ASSUMPTION, `plugins/transcoelomic.py`), and the stage-1 "
       "surrogate does not model that route; breast's pleura (37 %) has no route of its own "
-      "here; (f) the metastases' growth factor is one number for every carcinoma, chosen "
+      "here: in a post-mortem series pleural metastases arose from tumour emboli to the "
+      "lungs and the visceral pleura, the parietal pleura seeded from there "
+      "(Rodriguez-Panadero, Borderas Naranjo & Lopez Mejias 1989, Eur Respir J 2:366 "
+      "[READ abstract]), and in breast cancer a part comes by the chest wall "
+      "(effusions ipsilateral to the primary in 50 % of patients, contralateral in 40 %: "
+      "Fentiman et al. 1981, Cancer 47:2087 [READ abstract]); the candidate is a route "
+      "from lung lesions to the pleura by contiguity, since metastases shed too few cells "
+      "(~1e-3 of the primary's) for the transcoelomic exfoliation of shed cells to carry "
+      "it; (f) the metastases' growth factor is one number for every carcinoma, chosen "
       "on these five rows (above): how fast metastases grow is a clinical quantity too "
       "(time to relapse after resection), which a factor per cancer would have to be "
       "checked against.\n")
