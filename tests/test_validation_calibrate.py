@@ -54,16 +54,23 @@ def test_the_rounds_fit_the_vertebral_route_on_the_bone_of_breast_and_prostate()
             for i, j in calibrate.vertebral_cells(training, sites)] == [("prostate", "bone")]
 
 
-def test_the_shared_block_writes_the_vertebral_share(tmp_path, monkeypatch):
-    """write_defaults rewrites body.vertebral_share in every file holding the
-    shared block (and nothing when it is None)."""
+@pytest.fixture
+def scenario_copies(tmp_path, monkeypatch):
+    """A repository root in ``tmp_path`` holding copies of two scenarios with
+    the shared block (breast, carcinoma), which calibrate writes instead."""
     import shutil
-    root = tmp_path
-    (root / "core" / "scenarios").mkdir(parents=True)
+    (tmp_path / "core" / "scenarios").mkdir(parents=True)
     for name in ("breast", "carcinoma"):
         shutil.copy(calibrate.ROOT / "core" / "scenarios" / f"{name}.toml",
-                    root / "core" / "scenarios" / f"{name}.toml")
-    monkeypatch.setattr(calibrate, "ROOT", root)
+                    tmp_path / "core" / "scenarios" / f"{name}.toml")
+    monkeypatch.setattr(calibrate, "ROOT", tmp_path)
+    return tmp_path
+
+
+def test_the_shared_block_writes_the_vertebral_share(scenario_copies):
+    """write_defaults rewrites body.vertebral_share in every file holding the
+    shared block (and nothing when it is None)."""
+    root = scenario_copies
     _, _, soil = calibrate.scenario_values("breast")
     arrest, node = calibrate.scenario_arrest()
     for v, want in ((0.123, "vertebral_share = 0.123\n"), (None, "vertebral_share = 0.123\n")):
@@ -86,18 +93,12 @@ def test_the_distant_nodes_excess_opens_the_regional_station():
     assert calibrate.regional_node_arrest(0.998, 2 * cap, 1.0) == 0.998
 
 
-def test_the_shared_block_writes_a_node_arrest_per_station(tmp_path, monkeypatch):
+def test_the_shared_block_writes_a_node_arrest_per_station(scenario_copies, monkeypatch):
     """write_defaults writes one number where both node stations agree and an
     inline table where they differ; scenario_arrest reads either back per
     station, and the scenarios load."""
-    import shutil
     import paget
-    root = tmp_path
-    (root / "core" / "scenarios").mkdir(parents=True)
-    for name in ("breast", "carcinoma"):
-        shutil.copy(calibrate.ROOT / "core" / "scenarios" / f"{name}.toml",
-                    root / "core" / "scenarios" / f"{name}.toml")
-    monkeypatch.setattr(calibrate, "ROOT", root)
+    root = scenario_copies
     _, _, soil = calibrate.scenario_values("breast")
     arrest, _ = calibrate.scenario_arrest()
     soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
