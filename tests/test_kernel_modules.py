@@ -24,7 +24,7 @@ PUBLIC = {
     tables: ["derive_uids", "lesion_groups", "match_pools", "add_rows_at", "UID_PRIMARY",
              "UID_FOUNDER", "UID_POOL", "UID_REACTIVATED", "UID_MUTANT"],
     numerics: ["bounds_check", "fold_terms", "whole_and_nonnegative", "lpt_assign"],
-    draws: ["keyed_uniform", "poisson_invert_many"],
+    draws: ["keyed_uniform", "poisson_invert_many", "poisson_quantile_small"],
     _testing: ["philox_block", "stream_raw", "stream_binomial", "stream_poisson",
                "stream_negbin", "log_pmf_check", "bd_alpha_beta", "below_exp_many"],
 }
