@@ -55,6 +55,14 @@ def test_diagnosis_when_the_primary_reaches_the_detection_diameter():
     assert ds.diagnosis_time.attrs["units"] == "days"
 
 
+def test_the_diagnosis_size_kept_per_table_follows_each_run_in_one_process():
+    """imaging keeps the cells of [diagnosis]'s fixed diameter per table: runs
+    one after another in one process each see their own diameter."""
+    for d in (10.0, 5.0, 10.0):
+        ds = run(diagnosis={"diameter": d})
+        assert np.all(ds.diagnosis_time.values == first_day(imaging.cells_of_diameter(d)))
+
+
 def test_screening_finds_the_tumour_earlier_at_a_visit():
     ds = run(diagnosis={"diameter": 10.0, "screening_interval": 100.0,
                         "screening_diameter": 5.0})
