@@ -216,6 +216,13 @@ def test_neutral_outputs_have_their_shape_and_value():
     p = neutral("probability", (2, 4))
     p[0, 0] = 0.5                       # a new array each call
     assert (neutral("probability", (2, 4)) == 1.0).all()
+    # the fates of (sources, organs), filled from a kept block: a new array each
+    # call, for any number of sources and organs, whatever a hook wrote before
+    for m, n_org in ((5, 29), (0, 29), (7, 3), (5, 29), (1, 1)):
+        f = neutral("fates", (m, n_org))
+        assert f.shape == (m, n_org, 3) and f.flags.writeable and f.flags.c_contiguous
+        assert np.array_equal(f, np.broadcast_to([0.0, 0.0, 1.0], (m, n_org, 3)))
+        f[...] = 0.25
 
 
 def test_a_missing_argument_is_pluggys_error():
