@@ -484,6 +484,25 @@ def test_a_bone_agent_lowers_skeletal_events():
     assert abs(agent - 0.59 * lam) < 5 * math.sqrt(0.59 * lam / 4000)
 
 
+def test_no_skeletal_event_is_drawn_without_bone_lesions():
+    """Without a bone lesion every mean is 0: no keyed draw is made (the counts
+    would be 0 whatever it gave), and the other readouts are still written."""
+    class NoDraws:
+        def uniform_patients(self, patients, purpose):
+            raise AssertionError(f"drew {purpose!r}")
+
+    sim = paget.Simulation({}, entry_points=False)
+    P = 3
+    tab = lesion_table([2e9] * P, [sim.body.organ_index("liver")] * P, patient=np.arange(P))
+    ps = patient_state(sim, P)
+    supportive.paget_update_state(
+        lesions=tab.view(1.0, n_patients=P, n_organs=sim.body.n_organs), state=State({}, ps),
+        patients=Patients(np.arange(P), np.ones(P, bool), np.full(P, 2e9)),
+        config=sim.config, body=sim.body, dt=1.0, draws=NoDraws())
+    assert ps["skeletal_events"].tolist() == [0, 0, 0]
+    assert ps["performance_status"].tolist() == [1, 1, 1]
+
+
 # ---------------------------------------------------------------- trial arms
 
 ARMS = {"seed": 4, "cohort": {"patients": 3, "years": 0.3}, "primary": {"cells": 6e8},
