@@ -294,10 +294,11 @@ def add_migration(ds: xr.Dataset, *, min_cells: float = 1.0) -> xr.Dataset:
         raise ValueError("add_migration: one arm at a time (select it with ds.sel(arm=...))")
     patterns, clones = migration_patterns(ds, min_cells=min_cells)
     from .output import VARIABLES
-    for name, values in (("migration_pattern", patterns.astype(str)),
-                         ("site_seeding_clones", clones)):
-        var = VARIABLES[name]
-        ds[name] = xr.Variable(var.dims, values, attrs=var.cf_attrs())
+    # both in one update: each assignment is a merge of its own (~0.8 ms)
+    ds.update({name: xr.Variable(VARIABLES[name].dims, values,
+                                 attrs=VARIABLES[name].cf_attrs())
+               for name, values in (("migration_pattern", patterns.astype(str)),
+                                    ("site_seeding_clones", clones))})
     return ds
 
 
