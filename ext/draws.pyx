@@ -39,6 +39,20 @@ def keyed_uniform(uint64_t seed, const uid_t[::1] uid, int64_t step, uint64_t pu
     return np.asarray(out)
 
 
+cdef inline count_t _invert(double uu, double ll, double pmf) noexcept nogil:
+    """The smallest k with sum_{j<=k} pmf(j) > uu, pmf(0) = ``pmf`` and pmf(j) =
+    pmf(j-1) * (ll / j), stopping at 200 (:func:`poisson_invert_many`)."""
+    cdef double cdf = pmf
+    cdef count_t j = 0
+    while uu >= cdf:
+        j += 1
+        pmf *= ll / <double>j
+        cdf += pmf
+        if j >= 200:
+            break
+    return j
+
+
 def poisson_invert_many(const double[::1] u, const double[::1] lam, const double[::1] pmf0):
     """Poisson(lam[i]) by inversion of the uniform u[i] (int64), for means up to 30:
     the smallest k with sum_{j<=k} pmf(j) > u[i], pmf(0) = ``pmf0[i]`` (e^-lam,
@@ -52,20 +66,8 @@ def poisson_invert_many(const double[::1] u, const double[::1] lam, const double
     if lam.shape[0] != m or pmf0.shape[0] != m:
         raise ValueError("poisson_invert_many: u, lam and pmf0 must have one length")
     cdef count_t[::1] out = np.empty(m, dtype=np.int64)
-    cdef double pmf, cdf, uu, ll
-    cdef count_t j
     for i in range(m):
-        uu, ll = u[i], lam[i]
-        pmf = pmf0[i]
-        cdf = pmf
-        j = 0
-        while uu >= cdf:
-            j += 1
-            pmf *= ll / <double>j
-            cdf += pmf
-            if j >= 200:
-                break
-        out[i] = j
+        out[i] = _invert(u[i], lam[i], pmf0[i])
     return np.asarray(out)
 
 
@@ -107,26 +109,13 @@ def poisson_quantile_small(object u, object lam):
     if pmf0 == NULL:
         raise MemoryError()
     cdef double *neg = pmf0 + m
-    cdef double pmf, cdf, l
-    cdef count_t j
     try:
         for i in range(m):
             neg[i] = -ll[i]
         vec(EXP, neg, pmf0, m)
         for i in range(m):
-            l = ll[i]
-            if l == 0.0:
-                continue
-            pmf = pmf0[i]
-            cdf = pmf
-            j = 0
-            while uu[i] >= cdf:
-                j += 1
-                pmf *= l / <double>j
-                cdf += pmf
-                if j >= 200:
-                    break
-            out[i] = j
+            if ll[i] != 0.0:
+                out[i] = _invert(uu[i], ll[i], pmf0[i])
     finally:
         free(pmf0)
     return out_arr
