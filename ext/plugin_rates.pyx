@@ -330,6 +330,23 @@ def genetics_invasion(invasiveness, invasive):
             v[i] = np_min(v[i] * f[i], 1.0)
 
 
+def hypoxia_invasion(hypoxia, double gain, invasive):
+    """``microenvironment.apply_invasion`` for a gain ``gain`` (``hypoxia_invasion``):
+    unless every row's ``invasive`` is at least 1 already (a NaN is not),
+    ``invasive = min(1, invasive x (1 + gain x hypoxia))`` on every row, in place."""
+    cdef Py_ssize_t N = array_size(invasive, "invasive"), i
+    cdef const double *h = <const double *>array_data(hypoxia, cnp.NPY_DOUBLE, N, "hypoxia")
+    cdef double *v = <double *>array_data(invasive, cnp.NPY_DOUBLE, N, "invasive")
+    cdef bint below = False
+    for i in range(N):
+        if not v[i] >= 1.0:
+            below = True
+            break
+    if below:
+        for i in range(N):
+            v[i] = np_min(1.0, v[i] * (1.0 + gain * h[i]))
+
+
 def multiply_at(factor, row, values):
     """``values *= factor[row]`` (``genetics.paget_circulation``), in place."""
     cdef Py_ssize_t N = array_size(row, "row"), R = array_size(factor, "factor"), i
