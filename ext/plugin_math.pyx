@@ -39,7 +39,7 @@ from paget.ext.plugin_dissemination import (
     fill_fates, fill_rows, genetics_extravasation, niche_extravasation, niche_fates,
 )
 from paget.ext.plugin_rates import (
-    avascular_cap, direct_shares, divide_where_not, dormancy_rates, genetics_growth,
+    avascular_cap, avascular_rows, direct_shares, divide_where_not, dormancy_rates, genetics_growth,
     genetics_invasion, genetics_traits, growth_rates, heterogeneity_growth, hypoxia_invasion,
     immune_ctc_survival, immune_lesion_kill, multiply_at, per_organ_rows, scale_by_patient,
     shed_scale, shed_terms,
@@ -52,7 +52,7 @@ from paget.ext.plugin_readouts import (
 
 __all__ = [
     "fill_fates", "fill_rows", "genetics_extravasation", "niche_extravasation", "niche_fates",
-    "avascular_cap", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
+    "avascular_cap", "avascular_rows", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
     "genetics_invasion", "genetics_traits", "growth_rates", "heterogeneity_growth",
     "hypoxia_invasion", "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
     "scale_by_patient", "shed_scale", "shed_terms",

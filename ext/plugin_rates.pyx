@@ -358,6 +358,26 @@ def multiply_at(factor, row, values):
         v[i] = v[i] * f[rw[i]]
 
 
+def avascular_rows(dormant, cells, vascular):
+    """``np.flatnonzero(~dormant & (cells > 0) & ~vascular)`` (int64): the growing
+    rows not yet vascular, those ``angiogenesis.paget_update_state`` lets switch."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), i, k = 0
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const cnp.npy_bool *vas = <const cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    for i in range(N):
+        if not dor[i] and c[i] > 0.0 and not vas[i]:
+            k += 1
+    cdef cnp.ndarray out = np.empty(k, dtype=np.int64)
+    cdef int64_t *o = <int64_t *>array_data(out, cnp.NPY_INT64, k, "out")
+    k = 0
+    for i in range(N):
+        if not dor[i] and c[i] > 0.0 and not vas[i]:
+            o[k] = i
+            k += 1
+    return out
+
+
 def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt, birth, death):
     """``angiogenesis.apply_cap``, in place: on growing rows (not dormant, cells >
     0) not ``vascular``, ``death = max(death, birth - room)`` with ``room =

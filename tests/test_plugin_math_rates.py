@@ -232,6 +232,11 @@ def test_angiogenesis_hooks_equal_numpy():
     want[growing] = np.maximum(want[growing], birth[growing] - room)
     pm.avascular_cap(v.dormant, v.cells, v.lesion_cells, vascular, 2e6, 0.5, birth, death)
     assert _same(death, want)
+    # the switch's candidates, as paget_update_state found them with NumPy
+    cells = np.where(rng.random(N) < 0.1, np.where(rng.random(N) < 0.5, 0.0, np.nan), v.cells)
+    for vas in (vascular, np.zeros(N, bool), np.ones(N, bool)):
+        rows = pm.avascular_rows(v.dormant, cells, vas)
+        assert _same(rows, np.flatnonzero(~v.dormant & (cells > 0) & ~vas).astype(np.int64))
     shed = rng.random(N)
     want = shed.copy()
     want[~vascular] /= 3.0
