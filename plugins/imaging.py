@@ -292,14 +292,14 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
     if plugin_math.any_nan_where(diag, alive):
-        undiagnosed = np.isnan(diag) & alive
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
         fixed = _fixed_need(cfg)
         need = cells_of_diameter(size) if fixed is None else np.full(n, fixed)
         if cfg.screening_interval > 0:
             visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)
             need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))
-        diag[undiagnosed & (primary_cells >= need)] = t
+        # the alive, undiagnosed patients whose primary reached it: diagnosed now, compiled
+        plugin_math.diagnose(alive, primary_cells, need, float(t), diag)
     # ---- scans: at diagnosis, then every interval days
     # alive & _on_schedule(...), compiled; False where diag is NaN; None: no scan
     scan = plugin_math.scan_due(float(t), diag, float(config.imaging.interval), float(dt), alive)
