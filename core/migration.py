@@ -262,13 +262,18 @@ def migration_patterns(ds: xr.Dataset, *, min_cells: float = 1.0
     each organ, ``(patient, organ)`` int64)."""
     patients = ds["patient"].values
     organs = [str(o) for o in ds["organ"].values]
+    patterns = np.full(patients.size, "none", dtype="<U4")
+    clones = np.zeros((patients.size, len(organs)), np.int64)
+    _require_log(ds)
+    if ds["seeding_patient"].size == 0:
+        # no lesion founded by a disseminated cell (a short run's usual): no
+        # pattern, no clone, without the ~5 ms of the DataFrames below
+        return patterns, clones
     col = {o: j for j, o in enumerate(organs)}
     edges = _edges(ds)
     present = _present(ds, None, min_cells)
     by_patient = dict(tuple(edges.groupby("patient", sort=False)))
     lesions = dict(tuple(present.groupby("patient", sort=False)))
-    patterns = np.full(patients.size, "none", dtype="<U4")
-    clones = np.zeros((patients.size, len(organs)), np.int64)
     for i, p in enumerate(patients):
         e = by_patient.get(p)
         if e is None:
@@ -289,10 +294,11 @@ def add_migration(ds: xr.Dataset, *, min_cells: float = 1.0) -> xr.Dataset:
         raise ValueError("add_migration: one arm at a time (select it with ds.sel(arm=...))")
     patterns, clones = migration_patterns(ds, min_cells=min_cells)
     from .output import VARIABLES
-    for name, values in (("migration_pattern", patterns.astype(str)),
-                         ("site_seeding_clones", clones)):
-        var = VARIABLES[name]
-        ds[name] = xr.Variable(var.dims, values, attrs=var.cf_attrs())
+    # both in one update: each assignment is a merge of its own (~0.8 ms)
+    ds.update({name: xr.Variable(VARIABLES[name].dims, values,
+                                 attrs=VARIABLES[name].cf_attrs())
+               for name, values in (("migration_pattern", patterns.astype(str)),
+                                    ("site_seeding_clones", clones))})
     return ds
 
 

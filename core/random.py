@@ -91,6 +91,10 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     Cornish-Fisher normal approximation, exact against the Poisson cdf
     ``scipy.special.pdtr``.  ``lam == 0`` gives 0.
     """
+    # the usual (one count per patient, means up to 30), in one compiled call
+    k = kernels.poisson_quantile_small(u, lam)
+    if k is not None:
+        return k
     u = np.asarray(u, dtype=np.float64)
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != u.shape:

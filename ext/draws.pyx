@@ -1,12 +1,21 @@
 # cython: freethreading_compatible = False
 """The compiled draws of ``paget.random``: keyed uniforms and Poisson counts by inversion."""
 from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
 from numpy.random cimport bitgen_t
 
+cimport numpy as cnp
 from keyed_stream cimport paget_stream_init, paget_stream_t
 from paget_kernels cimport count_t, patient_t, uid_t
+from plugin_support cimport Loop, loop_of, vec
 
 import numpy as np
+
+cnp.import_array()
+cnp.import_ufunc()
+
+#: NumPy's own float64 loop of ``np.exp`` (``poisson_quantile_small`` rounds as it)
+cdef Loop EXP = loop_of(np.exp)
 
 
 def keyed_uniform(uint64_t seed, const uid_t[::1] uid, int64_t step, uint64_t purpose,
@@ -30,6 +39,20 @@ def keyed_uniform(uint64_t seed, const uid_t[::1] uid, int64_t step, uint64_t pu
     return np.asarray(out)
 
 
+cdef inline count_t _invert(double uu, double ll, double pmf) noexcept nogil:
+    """The smallest k with sum_{j<=k} pmf(j) > uu, pmf(0) = ``pmf`` and pmf(j) =
+    pmf(j-1) * (ll / j), stopping at 200 (:func:`poisson_invert_many`)."""
+    cdef double cdf = pmf
+    cdef count_t j = 0
+    while uu >= cdf:
+        j += 1
+        pmf *= ll / <double>j
+        cdf += pmf
+        if j >= 200:
+            break
+    return j
+
+
 def poisson_invert_many(const double[::1] u, const double[::1] lam, const double[::1] pmf0):
     """Poisson(lam[i]) by inversion of the uniform u[i] (int64), for means up to 30:
     the smallest k with sum_{j<=k} pmf(j) > u[i], pmf(0) = ``pmf0[i]`` (e^-lam,
@@ -43,19 +66,57 @@ def poisson_invert_many(const double[::1] u, const double[::1] lam, const double
     if lam.shape[0] != m or pmf0.shape[0] != m:
         raise ValueError("poisson_invert_many: u, lam and pmf0 must have one length")
     cdef count_t[::1] out = np.empty(m, dtype=np.int64)
-    cdef double pmf, cdf, uu, ll
-    cdef count_t j
     for i in range(m):
-        uu, ll = u[i], lam[i]
-        pmf = pmf0[i]
-        cdf = pmf
-        j = 0
-        while uu >= cdf:
-            j += 1
-            pmf *= ll / <double>j
-            cdf += pmf
-            if j >= 200:
-                break
-        out[i] = j
+        out[i] = _invert(u[i], lam[i], pmf0[i])
     return np.asarray(out)
+
+
+cdef inline bint _plain_f64(object a) noexcept:
+    """``a`` is a 1-D, C-contiguous, aligned, native-order float64 ndarray."""
+    return (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE and
+            cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+            cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+            cnp.PyArray_ISALIGNED(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a))
+
+
+def poisson_quantile_small(object u, object lam):
+    """``paget.random.poisson_quantile(u, lam)`` in one call for its usual case, or None.
+
+    The usual case: ``u`` and ``lam`` 1-D, C-contiguous, aligned, native float64
+    arrays of one size, every mean in [0, 30] (no NaN).  Then, as the Python
+    path: the smallest ``k`` with ``sum_{j<=k} pmf(j) > u[i]``, ``pmf(0) =
+    np.exp(-lam)`` (NumPy's own float64 ``exp`` loop, so it rounds as the
+    NumPy call) walked as :func:`poisson_invert_many`, and 0 where the mean is
+    0.  Anything else gives None, and the caller takes the Python path.  A
+    hook draws one Poisson count per patient each step (a blood draw, skeletal
+    events): the Python path's dozen NumPy calls cost ~5 us for 5 values.
+    """
+    if not (_plain_f64(u) and _plain_f64(lam)):
+        return None
+    cdef Py_ssize_t i, m = cnp.PyArray_SIZE(<cnp.ndarray>lam)
+    if cnp.PyArray_SIZE(<cnp.ndarray>u) != m:
+        return None
+    cdef const double *uu = <const double *>cnp.PyArray_DATA(<cnp.ndarray>u)
+    cdef const double *ll = <const double *>cnp.PyArray_DATA(<cnp.ndarray>lam)
+    cdef double x
+    for i in range(m):
+        x = ll[i]
+        if not (x >= 0.0 and x <= 30.0):    # (NaN fails)
+            return None
+    out_arr = np.zeros(m, dtype=np.int64)
+    cdef count_t *out = <count_t *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
+    cdef double *pmf0 = <double *>malloc(2 * m * sizeof(double) + 1)
+    if pmf0 == NULL:
+        raise MemoryError()
+    cdef double *neg = pmf0 + m
+    try:
+        for i in range(m):
+            neg[i] = -ll[i]
+        vec(EXP, neg, pmf0, m)
+        for i in range(m):
+            if ll[i] != 0.0:
+                out[i] = _invert(uu[i], ll[i], pmf0[i])
+    finally:
+        free(pmf0)
+    return out_arr
 

@@ -24,7 +24,8 @@ job each, laid out as ``numpy.random`` lays out its own:
                            ``add_rows_at``
 ``numerics.pyx``           ``bounds_check`` (``bounds.h``), ``fold_terms``,
                            ``whole_and_nonnegative``, ``lpt_assign``
-``draws.pyx``              ``keyed_uniform``, ``poisson_invert_many``
+``draws.pyx``              ``keyed_uniform``, ``poisson_invert_many``,
+                           ``poisson_quantile_small``
 ``_testing.pyx``           entry points for tests only
 =========================  =====================================================
 
@@ -52,7 +53,7 @@ from paget.ext._testing import (
     stream_negbin, stream_poisson, stream_raw,
 )
 from paget.ext.dissemination import disseminate
-from paget.ext.draws import keyed_uniform, poisson_invert_many
+from paget.ext.draws import keyed_uniform, poisson_invert_many, poisson_quantile_small
 from paget.ext.numerics import bounds_check, fold_terms, lpt_assign, whole_and_nonnegative
 from paget.ext.step import step_rows
 from paget.ext.tables import (
@@ -78,7 +79,7 @@ __all__ = [
     "UID_REACTIVATED", "UID_MUTANT",
     "step_rows", "disseminate", "derive_uids", "lesion_groups", "match_pools", "add_rows_at",
     "bounds_check", "fold_terms", "whole_and_nonnegative", "lpt_assign", "keyed_uniform",
-    "poisson_invert_many",
+    "poisson_invert_many", "poisson_quantile_small",
     "philox_block", "stream_raw", "stream_binomial", "stream_poisson", "stream_negbin",
     "log_pmf_check", "bd_alpha_beta", "below_exp_many",
 ]

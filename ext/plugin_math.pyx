@@ -39,23 +39,25 @@ from paget.ext.plugin_dissemination import (
     fill_fates, fill_rows, genetics_extravasation, niche_extravasation, niche_fates,
 )
 from paget.ext.plugin_rates import (
-    avascular_cap, direct_shares, divide_where_not, dormancy_rates, genetics_growth,
-    genetics_invasion, genetics_traits, growth_rates, heterogeneity_growth, immune_ctc_survival,
-    immune_lesion_kill, multiply_at, per_organ_rows, scale_by_patient, shed_scale, shed_terms,
+    avascular_cap, avascular_rows, direct_shares, divide_where_not, dormancy_rates, genetics_growth,
+    genetics_invasion, genetics_traits, growth_rates, heterogeneity_growth, hypoxia_invasion,
+    immune_ctc_survival, immune_lesion_kill, multiply_at, per_organ_rows, scale_by_patient,
+    shed_scale, shed_terms,
 )
 from paget.ext.plugin_readouts import (
-    add_where, any_nan_where, ctc_means, ctdna_biomarker, detectable_rows, growing_cells,
+    add_where, any_nan_where, ctc_means, ctdna_biomarker, detectable_rows, diagnose,
+    growing_cells,
     hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_write,
     niche_update, numpy_loop, outcome_update, scan_due, supportive_update,
 )
 
 __all__ = [
     "fill_fates", "fill_rows", "genetics_extravasation", "niche_extravasation", "niche_fates",
-    "avascular_cap", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
+    "avascular_cap", "avascular_rows", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
     "genetics_invasion", "genetics_traits", "growth_rates", "heterogeneity_growth",
-    "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
+    "hypoxia_invasion", "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
     "scale_by_patient", "shed_scale", "shed_terms",
-    "add_where", "any_nan_where", "ctc_means", "ctdna_biomarker", "detectable_rows",
+    "add_where", "any_nan_where", "ctc_means", "ctdna_biomarker", "detectable_rows", "diagnose",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
     "inflammation_update", "liquid_biopsy_write", "niche_update", "numpy_loop",
     "outcome_update", "scan_due", "supportive_update",

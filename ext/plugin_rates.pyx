@@ -330,6 +330,23 @@ def genetics_invasion(invasiveness, invasive):
             v[i] = np_min(v[i] * f[i], 1.0)
 
 
+def hypoxia_invasion(hypoxia, double gain, invasive):
+    """``microenvironment.apply_invasion`` for a gain ``gain`` (``hypoxia_invasion``):
+    unless every row's ``invasive`` is at least 1 already (a NaN is not),
+    ``invasive = min(1, invasive x (1 + gain x hypoxia))`` on every row, in place."""
+    cdef Py_ssize_t N = array_size(invasive, "invasive"), i
+    cdef const double *h = <const double *>array_data(hypoxia, cnp.NPY_DOUBLE, N, "hypoxia")
+    cdef double *v = <double *>array_data(invasive, cnp.NPY_DOUBLE, N, "invasive")
+    cdef bint below = False
+    for i in range(N):
+        if not v[i] >= 1.0:
+            below = True
+            break
+    if below:
+        for i in range(N):
+            v[i] = np_min(1.0, v[i] * (1.0 + gain * h[i]))
+
+
 def multiply_at(factor, row, values):
     """``values *= factor[row]`` (``genetics.paget_circulation``), in place."""
     cdef Py_ssize_t N = array_size(row, "row"), R = array_size(factor, "factor"), i
@@ -339,6 +356,26 @@ def multiply_at(factor, row, values):
     check_index(rw, N, R, "multiply_at: row")
     for i in range(N):
         v[i] = v[i] * f[rw[i]]
+
+
+def avascular_rows(dormant, cells, vascular):
+    """``np.flatnonzero(~dormant & (cells > 0) & ~vascular)`` (int64): the growing
+    rows not yet vascular, those ``angiogenesis.paget_update_state`` lets switch."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), i, k = 0
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const cnp.npy_bool *vas = <const cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    for i in range(N):
+        if not dor[i] and c[i] > 0.0 and not vas[i]:
+            k += 1
+    cdef cnp.ndarray out = np.empty(k, dtype=np.int64)
+    cdef int64_t *o = <int64_t *>array_data(out, cnp.NPY_INT64, k, "out")
+    k = 0
+    for i in range(N):
+        if not dor[i] and c[i] > 0.0 and not vas[i]:
+            o[k] = i
+            k += 1
+    return out
 
 
 def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt, birth, death):

@@ -339,6 +339,21 @@ def niche_update(niche, primary_cells, weight, double half_size, double build, d
 # --------------------------------------------------------------------------
 # imaging
 
+def diagnose(alive, primary_cells, need, double t, diagnosis_time):
+    """``diagnosis_time[isnan(diagnosis_time) & alive & (primary_cells >= need)] = t``
+    (in place): the alive, undiagnosed patients whose primary reached the size
+    that finds it.  All float64 (P,) but ``alive`` (bool)."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *c = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P,
+                                                      "primary_cells")
+    cdef const double *nd = <const double *>array_data(need, cnp.NPY_DOUBLE, P, "need")
+    cdef double *d = <double *>array_data(diagnosis_time, cnp.NPY_DOUBLE, P, "diagnosis_time")
+    for p in range(P):
+        if al[p] and d[p] != d[p] and c[p] >= nd[p]:
+            d[p] = t
+
+
 def scan_due(double t, start, double interval, double dt, alive):
     """``alive & imaging._on_schedule(t, start, interval, dt)`` (bool (P,)), or None
     where no patient has a visit in [t, t + dt).  ``start`` float64 (P,), NaN

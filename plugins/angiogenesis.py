@@ -153,13 +153,12 @@ def paget_update_state(lesions, state, config, t, dt, draws):
     if t == 0:
         vascular |= lesions.primary & (lesions.cells >= cfg.avascular_cap)
     share_vessels(lesions, vascular)  # clones founded last step in vascular lesions
-    growing = ~lesions.dormant & (lesions.cells > 0)
-    candidate = growing & ~vascular
-    if cfg.switch_rate <= 0 or not np.count_nonzero(candidate):
+    # the candidates, growing rows not yet vascular, compiled; only they draw (a
+    # row's keyed uniform does not depend on which other rows draw): most rows of
+    # a late table are vascular or dormant
+    rows = plugin_math.avascular_rows(lesions.dormant, lesions.cells, vascular)
+    if cfg.switch_rate <= 0 or not rows.size:
         return
-    # only the candidates draw (a row's keyed uniform does not depend on which
-    # other rows draw): most rows of a late table are vascular or dormant
-    rows = np.flatnonzero(candidate)
     total = lesions.lesion_cells[rows]
     share = np.divide(lesions.cells[rows], total, out=np.zeros(rows.size), where=total > 0)
 

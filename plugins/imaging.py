@@ -292,16 +292,14 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
     if plugin_math.any_nan_where(diag, alive):
-        undiagnosed = np.isnan(diag) & alive
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
-        if size_distribution(cfg) is None:
-            need = np.full(n, float(cells_of_diameter(cfg.diameter)))
-        else:
-            need = cells_of_diameter(size)
+        fixed = _fixed_need(cfg)
+        need = cells_of_diameter(size) if fixed is None else np.full(n, fixed)
         if cfg.screening_interval > 0:
             visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)
             need[visit] = np.minimum(need[visit], cells_of_diameter(cfg.screening_diameter))
-        diag[undiagnosed & (primary_cells >= need)] = t
+        # the alive, undiagnosed patients whose primary reached it: diagnosed now, compiled
+        plugin_math.diagnose(alive, primary_cells, need, float(t), diag)
     # ---- scans: at diagnosis, then every interval days
     # alive & _on_schedule(...), compiled; False where diag is NaN; None: no scan
     scan = plugin_math.scan_due(float(t), diag, float(config.imaging.interval), float(dt), alive)
@@ -328,6 +326,18 @@ DIAMETER_SCALE = np.pi * CELLS_PER_MM3
 
 #: per (imaging table, body): thresholds(), which never changes (frozen tables)
 _THRESHOLDS: dict = {}
+
+
+#: per [diagnosis] table: _fixed_need(), which never changes (frozen tables)
+_FIXED_NEED: dict = {}
+
+
+def _fixed_need(cfg) -> float | None:
+    """The cells of the ``[diagnosis]`` table ``cfg``'s fixed diameter (None: the
+    diameter is drawn per patient, :func:`size_distribution`), once per table:
+    every step of an undiagnosed patient compares the primary with it."""
+    return once(_FIXED_NEED, (cfg,), lambda: None if size_distribution(cfg) is not None
+                else float(cells_of_diameter(cfg.diameter)))
 
 
 def _thresholds(config, body) -> np.ndarray:

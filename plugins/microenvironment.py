@@ -267,9 +267,11 @@ def _weight(cfg: MicroenvironmentTable, body) -> bool | None:
 
 def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable) -> None:
     """Raise the invasive fraction with hypoxia, clipped at 1 (in place)."""
-    if cfg.hypoxia_invasion == 0 or rates.invasive.size == 0 or rates.invasive.min() >= 1.0:
-        return  # no gain, or already wholly invasive: the clip leaves nothing to raise
-    np.minimum(1.0, rates.invasive * (1.0 + cfg.hypoxia_invasion * hypoxia), out=rates.invasive)
+    if cfg.hypoxia_invasion == 0 or rates.invasive.size == 0:
+        return  # no gain
+    # min(1, invasive x (1 + gain x hypoxia)) unless every row is wholly invasive
+    # already (the clip would leave nothing to raise), compiled
+    plugin_math.hypoxia_invasion(hypoxia, float(cfg.hypoxia_invasion), rates.invasive)
 
 
 @hookimpl(trylast=True)

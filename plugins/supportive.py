@@ -105,8 +105,6 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
     if not np.count_nonzero(alive):
         return
     cfg, ps = config.supportive, state.patient
-    # keyed uniforms: the same whatever is drawn before them
-    u = draws.uniform_patients(patients, "supportive.skeletal")
     per_organ = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells),
                                     by_organ=True)
     # the symptom burden and performance status (written for the alive
@@ -115,7 +113,10 @@ def paget_update_state(lesions, state, patients, config, body, dt, draws):
         per_organ, *_organs(body), np.asarray(patients.burden), alive, cfg.load_cells,
         cfg.organ_cells, cfg.brain, cfg.liver, cfg.bone, cfg.skeletal_event_rate, float(dt),
         cfg.bone_agent, cfg.bone_agent_factor, ps["symptom_burden"], ps["performance_status"])
-    plugin_math.add_where(alive, poisson_quantile(u, rate), ps["skeletal_events"])
+    if np.count_nonzero(rate):   # (no bone lesion anywhere, the usual: no event to draw)
+        # keyed uniforms: the same whatever is drawn before them, or whether they are
+        u = draws.uniform_patients(patients, "supportive.skeletal")
+        plugin_math.add_where(alive, poisson_quantile(u, rate), ps["skeletal_events"])
 
 
 #: the brain's, liver's and bone's organ indices, per body

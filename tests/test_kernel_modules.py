@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mpmath
 import numpy as np
+import pytest
 
 import paget.ext
 from paget.ext import _testing, dissemination, draws, kernels, numerics, step, tables
@@ -24,7 +25,7 @@ PUBLIC = {
     tables: ["derive_uids", "lesion_groups", "match_pools", "add_rows_at", "UID_PRIMARY",
              "UID_FOUNDER", "UID_POOL", "UID_REACTIVATED", "UID_MUTANT"],
     numerics: ["bounds_check", "fold_terms", "whole_and_nonnegative", "lpt_assign"],
-    draws: ["keyed_uniform", "poisson_invert_many"],
+    draws: ["keyed_uniform", "poisson_invert_many", "poisson_quantile_small"],
     _testing: ["philox_block", "stream_raw", "stream_binomial", "stream_poisson",
                "stream_negbin", "log_pmf_check", "bd_alpha_beta", "below_exp_many"],
 }
@@ -72,6 +73,7 @@ from paget_kernels cimport PGT_PURPOSE_TEST, count_t, uid_t
 from samplers cimport SMALL_MEAN, draw_binomial
 
 import numpy as np
+import pytest
 
 
 def binomials(uint64_t seed, const uid_t[::1] uid, count_t n, double p):
@@ -89,6 +91,7 @@ def binomials(uint64_t seed, const uid_t[::1] uid, count_t n, double p):
 PLUGIN_SETUP = '''
 import os, sys
 import numpy as np
+import pytest
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -120,3 +123,44 @@ def test_a_new_module_cimports_the_samplers_and_draws_as_the_kernels_do(tmp_path
     for n, p in [(20, 0.1), (1000, 0.3), (10**9, 0.7)]:   # inversion, BTRS, BTRS flipped
         np.testing.assert_array_equal(module.binomials(5, uid, n, p),
                                       kernels.stream_binomial(5, uid, n, p))
+
+
+def test_the_kernels_refuse_arrays_of_the_wrong_length():
+    """step_rows and disseminate check every row array's length (and the
+    outputs' shape) before their loops, each naming what is wrong."""
+    n = 4
+    rows = dict(cells=np.ones(n), flags=np.zeros(n, np.uint8),
+                uid=np.arange(1, n + 1, dtype=np.uint64), patient=np.zeros(n, np.int64),
+                birth=np.zeros(n), death=np.zeros(n), shed_rate=np.zeros(n),
+                deterministic=np.zeros(n, np.uint8))
+    outs = dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+    for name in list(rows)[1:] + list(outs):
+        args = {**rows, **outs}
+        args[name] = args[name][:-1]
+        with pytest.raises(ValueError, match="every row array must have the length of cells"):
+            kernels.step_rows(*[args[k] for k in rows], 1.0, 1, 0,
+                              *[args[k] for k in outs])
+    m, n_org = 2, 3
+    fb = np.full((1, n_org, n_org + 1), 1.0 / (n_org + 1))
+    ins = dict(uid=np.arange(1, m + 1, dtype=np.uint64), patient=np.zeros(m, np.int64),
+               organ=np.zeros(m, np.int16), fate_class=np.zeros(m, np.int64),
+               shed=np.zeros(m, np.int64), lymph=np.zeros(m))
+    grids = {k: np.empty((m, n_org), np.int64) for k in ("arrested", "extravasated",
+                                                          "dtc_died", "dormant", "founded")}
+
+    def call(**over):
+        a = {**ins, **grids, "died": np.empty(m, np.int64), **over}
+        kernels.disseminate(a["uid"], a["patient"], a["organ"], a["fate_class"], a["shed"],
+                            a["lymph"], fb, fb.copy(), np.ones((m, n_org)),
+                            np.tile([0.0, 0.0, 1.0], (m, n_org, 1)), 1, 0, a["arrested"],
+                            a["died"], a["extravasated"], a["dtc_died"], a["dormant"],
+                            a["founded"])
+
+    call()
+    for name in list(ins)[1:] + ["died"]:
+        with pytest.raises(ValueError, match="every row array must have one length"):
+            call(**{name: (ins[name] if name in ins else np.empty(m, np.int64))[:-1]})
+    for name in grids:
+        for shape in ((m - 1, n_org), (m, n_org - 1)):
+            with pytest.raises(ValueError, match=r"outputs must be \(rows, organs\)"):
+                call(**{name: np.empty(shape, np.int64)})

@@ -55,6 +55,14 @@ def test_diagnosis_when_the_primary_reaches_the_detection_diameter():
     assert ds.diagnosis_time.attrs["units"] == "days"
 
 
+def test_the_diagnosis_size_kept_per_table_follows_each_run_in_one_process():
+    """imaging keeps the cells of [diagnosis]'s fixed diameter per table: runs
+    one after another in one process each see their own diameter."""
+    for d in (10.0, 5.0, 10.0):
+        ds = run(diagnosis={"diameter": d})
+        assert np.all(ds.diagnosis_time.values == first_day(imaging.cells_of_diameter(d)))
+
+
 def test_screening_finds_the_tumour_earlier_at_a_visit():
     ds = run(diagnosis={"diameter": 10.0, "screening_interval": 100.0,
                         "screening_diameter": 5.0})
@@ -474,6 +482,25 @@ def test_a_bone_agent_lowers_skeletal_events():
     none, agent = events(False), events(True)
     assert abs(none - lam) < 5 * math.sqrt(lam / 4000)
     assert abs(agent - 0.59 * lam) < 5 * math.sqrt(0.59 * lam / 4000)
+
+
+def test_no_skeletal_event_is_drawn_without_bone_lesions():
+    """Without a bone lesion every mean is 0: no keyed draw is made (the counts
+    would be 0 whatever it gave), and the other readouts are still written."""
+    class NoDraws:
+        def uniform_patients(self, patients, purpose):
+            raise AssertionError(f"drew {purpose!r}")
+
+    sim = paget.Simulation({}, entry_points=False)
+    P = 3
+    tab = lesion_table([2e9] * P, [sim.body.organ_index("liver")] * P, patient=np.arange(P))
+    ps = patient_state(sim, P)
+    supportive.paget_update_state(
+        lesions=tab.view(1.0, n_patients=P, n_organs=sim.body.n_organs), state=State({}, ps),
+        patients=Patients(np.arange(P), np.ones(P, bool), np.full(P, 2e9)),
+        config=sim.config, body=sim.body, dt=1.0, draws=NoDraws())
+    assert ps["skeletal_events"].tolist() == [0, 0, 0]
+    assert ps["performance_status"].tolist() == [1, 1, 1]
 
 
 # ---------------------------------------------------------------- trial arms

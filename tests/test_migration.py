@@ -153,6 +153,20 @@ def test_the_log_can_be_switched_off(busy_run):
         np.testing.assert_array_equal(off[v].values, ds[v].values, err_msg=v)
 
 
+def test_a_run_without_founding_events_has_no_pattern(busy_run):
+    """No edge in the log (a short run): every pattern "none", no clone, the
+    variables as a busy run's (dtype, dims, attributes)."""
+    _, busy = busy_run
+    ds = paget.Simulation.from_scenario("default", {"cohort": {"patients": 3, "years": 0.05},
+                                                    "seed": 1}).run()
+    assert ds.sizes["seeding_edge"] == 0
+    assert ds.migration_pattern.values.tolist() == ["none"] * 3
+    assert not ds.site_seeding_clones.values.any()
+    for v in ("migration_pattern", "site_seeding_clones"):
+        assert ds[v].dtype == busy[v].dtype and ds[v].dims == busy[v].dims, v
+        assert ds[v].attrs == busy[v].attrs, v
+
+
 def test_pattern_shares_add_up():
     shares = migration.pattern_shares(["mPS", "mPS", "pR", "none"])
     assert shares["mPS"] == 0.5 and shares["pR"] == 0.25 and sum(shares.values()) == 1.0

@@ -430,6 +430,22 @@ def test_scan_due_equals_numpy(interval):
     assert seen > 0
 
 
+def test_diagnose_equals_numpy():
+    """imaging's diagnosis as NumPy wrote it: only the alive, undiagnosed
+    patients whose primary reached the size are diagnosed, at t."""
+    rng = np.random.default_rng(RNG_SEED)
+    P = 300
+    for t in (0.0, 17.0, 730.5):
+        diag = np.where(rng.random(P) < 0.5, np.nan, rng.uniform(0.0, 100.0, P))
+        alive = rng.random(P) < 0.8
+        cells = np.where(rng.random(P) < 0.05, np.nan, rng.uniform(0.0, 2e9, P))
+        need = np.where(rng.random(P) < 0.5, 1e9, rng.uniform(0.0, 2e9, P))
+        want = diag.copy()
+        want[np.isnan(want) & alive & (cells >= need)] = t
+        pm.diagnose(alive, cells, need, t, diag)
+        assert _same(diag, want)
+
+
 def test_any_nan_where_equals_numpy():
     rng = np.random.default_rng(RNG_SEED)
     for _ in range(50):

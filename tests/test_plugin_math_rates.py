@@ -199,6 +199,26 @@ def test_genetics_invasion_and_circulation_equal_numpy():
     assert _same(surv, want)
 
 
+def test_hypoxia_invasion_equals_numpy():
+    """microenvironment.apply_invasion as NumPy wrote it (before this function):
+    nothing where every row is wholly invasive, else the clipped product on
+    every row, NaN kept."""
+    rng = np.random.default_rng(RNG_SEED)
+    N = 300
+    hypoxia = rng.random(N)
+    cases = [rng.random(N), np.ones(N), np.r_[np.ones(N - 1), 0.5], rng.uniform(1.0, 2.0, N),
+             np.r_[np.ones(N - 1), np.nan], np.zeros(0)]
+    for gain in (0.7, 3.0, -0.5):
+        for invasive in cases:
+            h = hypoxia[:invasive.size]
+            want = invasive.copy()
+            if want.size and not want.min() >= 1.0:
+                np.minimum(1.0, want * (1.0 + gain * h), out=want)
+            got = invasive.copy()
+            pm.hypoxia_invasion(h, gain, got)
+            assert _same(got, want)
+
+
 def test_angiogenesis_hooks_equal_numpy():
     rng = np.random.default_rng(RNG_SEED)
     N = 800
@@ -212,6 +232,11 @@ def test_angiogenesis_hooks_equal_numpy():
     want[growing] = np.maximum(want[growing], birth[growing] - room)
     pm.avascular_cap(v.dormant, v.cells, v.lesion_cells, vascular, 2e6, 0.5, birth, death)
     assert _same(death, want)
+    # the switch's candidates, as paget_update_state found them with NumPy
+    cells = np.where(rng.random(N) < 0.1, np.where(rng.random(N) < 0.5, 0.0, np.nan), v.cells)
+    for vas in (vascular, np.zeros(N, bool), np.ones(N, bool)):
+        rows = pm.avascular_rows(v.dormant, cells, vas)
+        assert _same(rows, np.flatnonzero(~v.dormant & (cells > 0) & ~vas).astype(np.int64))
     shed = rng.random(N)
     want = shed.copy()
     want[~vascular] /= 3.0

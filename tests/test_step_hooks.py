@@ -13,6 +13,7 @@ import paget
 import paget.hookspecs
 from paget.contract import OUTPUTS
 from paget.engine.hooks import StepHooks
+from paget.ext import kernels
 from paget.manager import DEFAULT_PLUGINS, make_plugin_manager
 from paget.state import LesionTable, Rates
 
@@ -215,6 +216,13 @@ def test_neutral_outputs_have_their_shape_and_value():
     p = neutral("probability", (2, 4))
     p[0, 0] = 0.5                       # a new array each call
     assert (neutral("probability", (2, 4)) == 1.0).all()
+    # the fates of (sources, organs), filled from a kept block: a new array each
+    # call, for any number of sources and organs, whatever a hook wrote before
+    for m, n_org in ((5, 29), (0, 29), (7, 3), (5, 29), (1, 1)):
+        f = neutral("fates", (m, n_org))
+        assert f.shape == (m, n_org, 3) and f.flags.writeable and f.flags.c_contiguous
+        assert np.array_equal(f, np.broadcast_to([0.0, 0.0, 1.0], (m, n_org, 3)))
+        f[...] = 0.25
 
 
 def test_a_missing_argument_is_pluggys_error():
@@ -484,6 +492,36 @@ def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
     scalar = poisson_quantile(np.float64(0.3), 2.0)
     assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
                                                                       np.r_[2.0, 0.0])[0])
+
+
+def test_poisson_quantile_small_is_the_numpy_inversion_or_declines():
+    """The compiled usual case gives the counts of the NumPy path it replaces
+    (``np.exp(-lam)`` then the walk, 0 where the mean is 0), including the
+    means whose exp NumPy's SIMD loop rounds otherwise than libm; anything
+    but 1-D contiguous float64 means in [0, 30] of u's size gives None."""
+    small = kernels.poisson_quantile_small
+    rng = np.random.default_rng(11)
+    u = rng.random(5000)
+    lam = rng.uniform(0.0, 30.0, u.size)
+    lam[:40] = 0.0
+    lam[40:45] = 30.0
+    lam[45:50] = rng.random(5) * 1e-12
+    u[50:55] = 0.0
+    want = kernels.poisson_invert_many(u, lam, np.exp(-lam))
+    want[lam == 0.0] = 0
+    got = small(u, lam)
+    assert got.dtype == np.int64 and np.array_equal(got, want)
+    assert np.array_equal(small(u[:5], lam[:5]), want[:5])        # a patient-sized call
+    assert small(u[:0], lam[:0]).shape == (0,)
+    for bad in (np.nan, -1e-300, 30.000001, np.inf):
+        m = lam.copy()
+        m[7] = bad
+        assert small(u, m) is None
+    assert small(u[::2], lam[::2]) is None                      # not contiguous
+    assert small(u.reshape(50, 100), lam.reshape(50, 100)) is None
+    assert small(u[:10], lam[:11]) is None
+    assert small(u.astype(np.float32), lam) is None
+    assert small([0.5], lam[:1]) is None
 
 
 def test_sums_by_organ_follow_the_rows_and_their_organs_in_every_view():
