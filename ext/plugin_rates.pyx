@@ -379,7 +379,7 @@ def avascular_rows(dormant, cells, vascular):
 
 
 def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt, birth, death):
-    """``angiogenesis.apply_cap``, in place: on growing rows (not dormant, cells >
+    """The angiogenesis plugin's avascular cap, in place: on growing rows (not dormant, cells >
     0) not ``vascular``, ``death = max(death, birth - room)`` with ``room =
     max(log(cap / lesion_cells) / dt, 0)``."""
     cdef Py_ssize_t N = array_size(cells, "cells"), i, k = 0
@@ -410,7 +410,7 @@ def avascular_cap(dormant, cells, lesion_cells, vascular, double cap, double dt,
 
 
 def divide_where_not(mask, double ratio, values):
-    """``values[~mask] /= ratio`` (``angiogenesis.apply_shedding``), in place."""
+    """``values[~mask] /= ratio`` (the angiogenesis plugin's avascular shedding), in place."""
     cdef Py_ssize_t N = array_size(values, "values"), i
     cdef const cnp.npy_bool *m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, N, "mask")
     cdef double *v = <double *>array_data(values, cnp.NPY_DOUBLE, N, "values")

@@ -53,9 +53,11 @@ Every lesion is *avascular* or *vascular* (the lesion-level state ``vascular``).
 Hooks
 -----
 The switch and sharing run in ``paget_update_state``.  The shedding factor is
-applied in ``paget_intravasation`` (:func:`apply_shedding`), after the built-in
-stage has set the shedding.  The cap is applied in ``paget_growth``
-(:func:`apply_cap`), marked ``trylast`` so that it comes after every factor
+applied in ``paget_intravasation`` (compiled: ``plugin_math.divide_where_not``),
+after the built-in stage has set the shedding.  The cap is applied in
+``paget_growth`` (compiled: ``plugin_math.avascular_cap``; on each growing
+avascular row the net rate is at most ``max(0, ln(cap / N) / dt)``, ``N`` the
+lesion's cells, by raising ``death``), marked ``trylast`` so that it comes after every factor
 that sets or scales the growth rates (genetics' ``proliferation``): it bounds
 the net rate those leave.  The immune plugin's lesion kill is also ``trylast``
 and, registered after this plugin, is called after the cap (pluggy calls
@@ -173,28 +175,9 @@ def paget_update_state(lesions, state, config, t, dt, draws):
         share_vessels(lesions, vascular)
 
 
-def apply_cap(lesions, rates, vascular: np.ndarray, cap: float, dt: float) -> None:
-    """Hold avascular lesions at ``cap`` (in place): the net rate of each of
-    their rows is at most ``max(0, ln(cap / N) / dt)``, ``N`` the lesion's
-    cells, by raising ``death`` (``birth`` is kept)."""
-    growing = ~lesions.dormant & (lesions.cells > 0) & ~vascular
-    if not growing.any():
-        return
-    n = lesions.lesion_cells[growing]
-    room = np.maximum(np.log(cap / n) / dt, 0.0)
-    birth, death = rates.birth[growing], rates.death[growing]
-    rates.death[growing] = np.maximum(death, birth - room)
-
-
-def apply_shedding(lesions, rates, vascular: np.ndarray, ratio: float) -> None:
-    """Divide the shedding of avascular rows by ``ratio`` (in place)."""
-    if ratio != 1.0:
-        rates.shed[~vascular] /= ratio
-
-
 @hookimpl
 def paget_intravasation(lesions, rates, state, config):
-    # apply_shedding, compiled
+    # the avascular rows' shedding divided by the ratio, compiled
     ratio = config.angiogenesis.vascular_shedding
     if ratio != 1.0:
         plugin_math.divide_where_not(state.lesion["vascular"], ratio, rates.shed)
@@ -202,7 +185,7 @@ def paget_intravasation(lesions, rates, state, config):
 
 @hookimpl(trylast=True)
 def paget_growth(lesions, rates, state, config, dt):
-    # apply_cap, compiled
+    # the avascular cap on the growing rows' net rate, compiled
     plugin_math.avascular_cap(lesions.dormant, lesions.cells, lesions.lesion_cells,
                               state.lesion["vascular"], config.angiogenesis.avascular_cap,
                               float(dt), rates.birth, rates.death)
