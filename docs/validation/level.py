@@ -2,7 +2,7 @@
 
 Run from the repository root (about 8 minutes on 2 cores at the default sizes)::
 
-    python docs/validation/level.py --patients 8
+    python docs/validation/level.py --patients 16
 
 The generic ``carcinoma`` scenario is run to death, untreated (common.py), on the
 shared body as committed, with its primary in the organ of each calibrated
@@ -90,7 +90,7 @@ def write_relation(rates, spp) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patients", type=int, default=8, help="patients per organ and rate")
+    ap.add_argument("--patients", type=int, default=16, help="patients per organ and rate")
     ap.add_argument("--seed", type=int, default=22)
     ap.add_argument("--rates", type=float, nargs="+", default=list(RATES),
                     help="shedding rates, CTC per day per cell^(2/3), increasing")

@@ -45,11 +45,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
 
+#: patients per organ and rate of the committed level relation (level.py; 5 organs,
+#: so 80 per rate) and per training organ and rate of each full-model fold's
+#: relation (crossval.py --grid-patients; 4 training rows, so 96 per rate).  Each
+#: relation runs one sample of patients through every rate (common random numbers),
+#: so its error is an offset of the whole curve that more rates cannot average
+#: away: at 8 and 12 (40 and 48 per rate) the folds' predictions of prostate and
+#: pancreas missed the sites per patient their relation promised by -17 % and
+#: +24 % (results/crossval.json of commit 9c736c4), 1.3 and 2.6 standard errors
+#: of a 48-patient mean (sd of sites per patient ~1.9 and ~1.6); doubled, that
+#: error falls by 1/sqrt(2)
+LEVEL_PATIENTS, FOLD_GRID_PATIENTS = 16, 24
+
+
 def lanes(patients: int) -> list[list[list[str]]]:
     """The scripts' command lines (relative to ``docs/validation``), by lane."""
     n = str(patients)
     return [
-        [["level.py", "--patients", "8"],
+        [["level.py", "--patients", str(LEVEL_PATIENTS)],
          ["crossval.py", "--body", "committed", "--patients", n]],
         [["crossval.py", "--body", "surrogate", "--patients", n, "--grid-patients", "4"]],
         [["report.py", "--patients", n],
@@ -60,7 +73,8 @@ def lanes(patients: int) -> list[list[list[str]]]:
 
 def alone(patients: int) -> list[str]:
     """The step run after the lanes, with nothing beside it."""
-    return ["crossval.py", "--body", "full", "--patients", str(patients), "--grid-patients", "12"]
+    return ["crossval.py", "--body", "full", "--patients", str(patients),
+            "--grid-patients", str(FOLD_GRID_PATIENTS)]
 
 
 FINAL = ["report.py", "--reuse"]
