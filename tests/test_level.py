@@ -155,3 +155,34 @@ def test_the_compared_share_is_the_table_share_on_the_compared_sites(level_scrip
     if "pleura" in SITES:
         pytest.skip("the body has the serosal sites")
     assert level_script.compared_share(["lung"]) == pytest.approx(3.09 / 3.80, abs=1e-3)
+
+
+def test_the_grid_gives_each_organ_its_own_patients(level_script, monkeypatch):
+    """One seed per organ (seed + its index), the same at every rate: common
+    random numbers along a curve, other patients in each organ."""
+    jobs = []
+    monkeypatch.setattr(level_script, "pool_map",
+                        lambda f, js, processes=None: jobs.extend(js) or
+                        [{"mets_mean": 1.0}] * len(js))
+    level_script.grid(["lung", "colon", "breast"], (1e-3, 1e-2), 4, 22)
+    seeds = {(j[3]["primary"]["organ"], j[3]["intravasation"]["rate"]): j[2] for j in jobs}
+    assert seeds == {("lung", 1e-3): 22, ("lung", 1e-2): 22, ("colon", 1e-3): 23,
+                     ("colon", 1e-2): 23, ("breast", 1e-3): 24, ("breast", 1e-2): 24}
+
+
+def test_a_patients_multipliers_follow_the_seed_not_the_primarys_organ():
+    """Why the grid seeds each organ apart: with one seed, every organ's cohort
+    holds the same patients (the same shedding and growth multipliers), so an
+    average over organs would rest on one cohort's patients only."""
+    import paget
+
+    def multipliers(organ, seed):
+        ds = paget.Simulation.from_scenario("carcinoma", {
+            "seed": seed, "cohort": {"patients": 6, "years": 0.01},
+            "primary": {"organ": organ}}).run()
+        return ds.shedding_multiplier.values, ds.growth_multiplier.values
+
+    lung, colon, other = multipliers("lung", 22), multipliers("colon", 22), multipliers("lung", 23)
+    for a, b, c in zip(lung, colon, other):
+        np.testing.assert_array_equal(a, b)
+        assert not np.any(a == c)

@@ -52,7 +52,7 @@ ROOT = HERE.parent.parent
 #: so its error is an offset of the whole curve that more rates cannot average
 #: away: at 8 and 12 (40 and 48 per rate) the folds' predictions of prostate and
 #: pancreas missed the sites per patient their relation promised by -17 % and
-#: +24 % (results/crossval.json of commit 9c736c4), 1.3 and 2.6 standard errors
+#: +24 % (results/crossval.json of commit bf331d6), 1.3 and 2.6 standard errors
 #: of a 48-patient mean (sd of sites per patient ~1.9 and ~1.6); doubled, that
 #: error falls by 1/sqrt(2)
 LEVEL_PATIENTS, FOLD_GRID_PATIENTS = 16, 24
