@@ -33,8 +33,6 @@ def purpose_id(purpose: str) -> int:
     return got
 
 
-_min, _max = np.minimum.reduce, np.maximum.reduce
-
 #: purpose name -> :func:`purpose_id`, for the names seen (at most 4096 kept)
 _PURPOSE_IDS: dict[str, int] = {}
 
@@ -86,7 +84,8 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     the two differ on a set of ``u`` of measure zero).  With keyed uniforms
     (:meth:`Draws.uniform_patients`) the counts depend on what is drawn only.
     Means up to 30 are inverted by summing the pmf, element by element in
-    compiled code (``kernels.poisson_invert_many``); larger ones
+    compiled code (``kernels.poisson_quantile_small`` where every mean is up to
+    30, ``kernels.poisson_invert_many`` for those of a mix); larger ones
     (where ``exp(-lam)`` would underflow past ~745) by a search from the
     Cornish-Fisher normal approximation, exact against the Poisson cdf
     ``scipy.special.pdtr``.  ``lam == 0`` gives 0.
@@ -99,20 +98,12 @@ def poisson_quantile(u: np.ndarray, lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=np.float64)
     if lam.shape != u.shape:
         lam = np.broadcast_to(lam, u.shape)
-    # the usual: every mean in [0, 30], by the pmf, without indexing; a mean of 0
-    # (no bone lesion, no CTC: often some, often all) gives 0, set after the walk
-    # (which gives 0 too for any u below 1)
-    nonzero = np.count_nonzero(lam)     # (NaN counts)
-    if nonzero == 0:
-        return np.zeros(u.shape, np.int64)
-    if _min(lam, axis=None) >= 0.0 and _max(lam, axis=None) <= 30.0:   # (NaN fails both)
-        flat = u.ndim == 1      # (no reshapes: the usual, one value per patient)
-        ll = np.ascontiguousarray(lam) if flat else np.ascontiguousarray(lam).reshape(-1)
-        uu = np.ascontiguousarray(u) if flat else np.ascontiguousarray(u).reshape(-1)
-        k = kernels.poisson_invert_many(uu, ll, np.exp(-ll))
-        if nonzero != ll.size:
-            k[ll == 0.0] = 0
-        return k if flat else k.reshape(u.shape)
+    # every mean in [0, 30] in another shape or layout: the same compiled call on
+    # flat copies (None where a mean is above 30 or NaN)
+    k = kernels.poisson_quantile_small(np.ascontiguousarray(u).reshape(-1),
+                                       np.ascontiguousarray(lam).reshape(-1))
+    if k is not None:
+        return k.reshape(u.shape)
     small = (lam > 0) & (lam <= 30.0)
     out = np.zeros(u.shape, np.int64)
     if np.count_nonzero(small):

@@ -489,6 +489,7 @@ def test_poisson_quantile_is_the_same_with_and_without_its_fast_path():
     assert mixed[200] == 0
     assert poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).shape == (20, 10)
     assert np.array_equal(poisson_quantile(u.reshape(20, 10), lam.reshape(20, 10)).ravel(), fast)
+    assert np.array_equal(poisson_quantile(u[::2], lam[::2]), fast[::2])   # strided views
     scalar = poisson_quantile(np.float64(0.3), 2.0)
     assert scalar.shape == () and int(scalar) == int(poisson_quantile(np.r_[0.3, 0.3],
                                                                       np.r_[2.0, 0.0])[0])
