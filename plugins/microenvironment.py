@@ -261,8 +261,7 @@ def _tropism(cfg: MicroenvironmentTable, body) -> np.ndarray:
 def _weight(cfg: MicroenvironmentTable, body) -> bool | None:
     """True if ``cfg.tropism`` weights some organ of ``body``, else None (once
     per table and body: tables are frozen)."""
-    return once(_WEIGHTS, (cfg, body),
-                lambda: True if resolve_organ_map(cfg.tropism, body, 0.0).any() else None)
+    return once(_WEIGHTS, (cfg, body), lambda: True if _tropism(cfg, body).any() else None)
 
 
 def apply_invasion(rates, hypoxia: np.ndarray, cfg: MicroenvironmentTable) -> None:
