@@ -339,9 +339,9 @@ def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfo
     probability and the colonization efficiency), the transcoelomic route's
     exfoliation and the vertebral route's share (None: kept)."""
     d, eff = split_soil(soil)
-    old_arrest, _ = scenario_arrest()
-    organ_arrest = {o: old_arrest.get(o, arrest) for o in ARREST_ORGANS} \
-        if organ_arrest is None else organ_arrest
+    if organ_arrest is None:
+        old_arrest, _ = scenario_arrest()
+        organ_arrest = {o: old_arrest.get(o, arrest) for o in ARREST_ORGANS}
     amap = "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in
                             {"default": arrest, **organ_arrest}.items()) + " }"
     for path in (ROOT / "core" / "scenarios").glob("*.toml"):
@@ -496,9 +496,11 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
     a, b = coef[:n_rows], dict(zip([SITES[sites[j]] for j in free], coef[n_rows:k0]))
     t_cav, t_vert, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2:]
-    exfoliation = float(np.clip(scenario_exfoliation() * np.exp(damping * t_cav), 1e-4, 0.5)) \
-        if cav else None
-    vertebral_before = scenario_vertebral()
+    # the shared block as the round found it, read once
+    shared = shared_config()
+    exfoliation = float(np.clip(scenario_exfoliation(shared) * np.exp(damping * t_cav),
+                                1e-4, 0.5)) if cav else None
+    vertebral_before = scenario_vertebral(shared)
     vertebral = float(np.clip(vertebral_before * np.exp(damping * t_vert),
                               *VERTEBRAL_BOUNDS)) if vert else None
     ln = sites.index("lymph_nodes_regional")
@@ -512,10 +514,10 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     for o, bj in b.items():
         new_soil[o] = float(min(SOIL_CAP,
                                 soil.get(o, soil.get("default", 0.1)) * np.exp(damping * bj)))
-    arrest_map, node_arrest = scenario_arrest()
+    arrest_map, node_arrest = scenario_arrest(shared)
     arrest = arrest_map.get("default", 0.2)
     organ_arrest = {o: arrest_map.get(o, arrest) for o in ARREST_ORGANS}
-    grow = scenario_grow()
+    grow = scenario_grow(shared)
     a_pin = 0.0
     if joint:
         # bone and adrenal: the soil's excess over SOIL_CAP goes into their own arrest
@@ -605,9 +607,10 @@ def shared_config():
     return paget.Simulation.from_scenario(PRIMARIES["breast"][0]).config
 
 
-def scenario_arrest():
-    """(per-organ arrest map with its 'default', {node station: arrest}) of the shared block."""
-    c = shared_config().circulation
+def scenario_arrest(config=None):
+    """(per-organ arrest map with its 'default', {node station: arrest}) of the
+    shared block (of ``config``, a cancer scenario's configuration, if given)."""
+    c = (config or shared_config()).circulation
     return organ_map(c.arrest), station_arrest(c.lymph_node_arrest)
 
 
@@ -640,12 +643,12 @@ def _fmt_node_arrest(value) -> str:
     return "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in st.items()) + " }"
 
 
-def scenario_exfoliation() -> float:
-    return float(shared_config().transcoelomic.exfoliation)
+def scenario_exfoliation(config=None) -> float:
+    return float((config or shared_config()).transcoelomic.exfoliation)
 
 
-def scenario_vertebral() -> float:
-    return float(shared_config().body.vertebral_share)
+def scenario_vertebral(config=None) -> float:
+    return float((config or shared_config()).body.vertebral_share)
 
 
 def vertebral_cells(names, sites) -> list[tuple[int, int]]:
@@ -694,8 +697,8 @@ def cavity_cells(names, sites) -> list[tuple[int, int]]:
             if PRIMARIES[n][1] in CAVITIES and CAVITIES[PRIMARIES[n][1]][0] == SITES[s]]
 
 
-def scenario_grow() -> float:
-    return float(shared_config().colonization.fate.grow)
+def scenario_grow(config=None) -> float:
+    return float((config or shared_config()).colonization.fate.grow)
 
 
 def main(argv=None):
