@@ -10,7 +10,7 @@ primary (common.PRIMARIES) and at each shedding rate of ``--rates``.  Each organ
 has its own seed (``--seed`` plus its index), the same at every rate: common
 random numbers along the rate axis, so the curve is smooth in the rate, and other
 patients in each organ, so the organs' average rests on organs x ``--patients``
-patients.  (Until commit ba14249 every organ had the same seed: the same few
+patients.  (Before commit 04493ba every organ had the same seed: the same few
 patients, whose shedding and growth multipliers do not depend on the organ, entered
 every organ's curve, and the average rested on ``--patients`` patients only; at 8
 and then 16 the relation's sites per patient at 0.0015 CTC/day per cell^(2/3)
