@@ -22,13 +22,15 @@ The primary and the metastases may grow by different laws and rates.
 (``law``, ``rate``, ``capacity``, ``death``, ``mode``) left unset takes the
 value of ``[colonization.growth]``, so ``metastasis_growth = {rate = 1e-3}``
 changes the metastases' rate alone (``rate_factor = 2``: twice the primary's
-rate, whatever the primary's is).  A row is the primary's when it belongs to
+net growth rate at 1 cm^3, whatever the primary's is; under one law for both,
+twice its rate constant).  A row is the primary's when it belongs to
 the primary lesion (its clones included, ``lesions.primary``); every other
 growing row, the reactivated ones and the cells of ``primary.injection`` too,
 is a metastasis.
 """
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -171,9 +173,10 @@ class MetastasisGrowthTable(Table):
     rate: float | None = Field(None, ge=0, description="rate constant r of the metastases' "
                                                         "law, 1/day" + _AS_GROWTH)
     rate_factor: float | None = Field(
-        None, gt=0, description="the metastases' rate constant as a multiple of the primary's "
-                                "(colonization.growth.rate), dimensionless; not together with "
-                                "rate")
+        None, gt=0, description="the metastases' net growth rate at 1 cm^3 (1e9 cells) as a "
+                                "multiple of the primary's there; under one law for both, the "
+                                "multiple of colonization.growth.rate; dimensionless; not "
+                                "together with rate")
     capacity: organ_map(lo=1.0, hi=2.0**52) | None = Field(  # type: ignore[valid-type]
         None, description="carrying capacity K of a metastasis, cells (per organ allowed)"
                           + _AS_GROWTH)
@@ -207,13 +210,43 @@ class ColonizationTable(Table):
         return out
 
     def metastasis_law(self) -> GrowthTable:
-        """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets
-        (``rate_factor`` times the primary's rate, where it is set)."""
+        """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets.
+
+        ``rate_factor``, where it is set, makes the metastases' net growth rate at
+        :data:`REFERENCE_CELLS` (1 cm^3, the size at which doubling times are
+        quoted) ``rate_factor`` times the primary's there.  Under one law for
+        both (and one capacity) that is ``rate_factor`` times the primary's rate
+        constant, which is what it is taken as; under two laws, e.g. an
+        exponential primary and Gompertzian metastases, the rate constant is
+        ``rate_factor * g_p(1e9) / h_m(1e9)``, ``g_p`` the primary's net rate and
+        ``h_m`` the metastases' law per unit rate constant (:func:`net_rate`),
+        each at its law's default capacity."""
         update = self.metastasis_growth.model_dump(exclude_none=True)
         factor = update.pop("rate_factor", None)
-        if factor is not None:
-            update["rate"] = self.growth.rate * factor
-        return self.growth.model_copy(update=update)
+        law = self.growth.model_copy(update=update)
+        if factor is None:
+            return law
+        rate = self.growth.rate * factor
+        if law.law != self.growth.law:
+            rate = factor * net_rate(self.growth, REFERENCE_CELLS) / net_rate(
+                law.model_copy(update={"rate": 1.0}), REFERENCE_CELLS)
+        return law.model_copy(update={"rate": rate})
+
+
+#: the size at which ``metastasis_growth.rate_factor`` compares two laws' net
+#: rates: 1 cm^3, 1e9 cells (Del Monte 2009, Cell Cycle 8:505), where volume
+#: doubling times are quoted (e.g. the SEER-fitted ones of the cancer scenarios)
+REFERENCE_CELLS = 1e9
+
+
+def net_rate(law: GrowthTable, n: float) -> float:
+    """The instantaneous net growth rate ``(dN/dt) / N`` of ``law`` at ``n`` cells,
+    1/day, at the law's default capacity (a per-organ capacity's ``default``,
+    else 3e12 cells)."""
+    cap = law.capacity
+    k = float(cap.get("default", 3e12)) if isinstance(cap, dict) else float(cap)
+    shape = {"exponential": 1.0, "logistic": 1.0 - n / k, "gompertz": math.log(k / n)}
+    return law.rate * shape[law.law]
 
 
 @hookimpl

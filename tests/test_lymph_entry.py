@@ -7,6 +7,8 @@ other organ into its own nodes, which are distant for the primary.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ import paget
 from paget.engine.dissemination import check_fates, lymph_by_source
 from paget.errors import PluginError
 from paget.ext import kernels
+from paget.plugins.colonization import net_rate
 from paget.state import FateMatrix
 
 SIM = paget.Simulation({}, entry_points=False)
@@ -105,6 +108,27 @@ def test_a_metastasis_rate_factor_multiplies_the_primarys_rate():
     assert col.metastasis_law().rate == pytest.approx(0.003, rel=1e-15)
     assert col.metastasis_law().law == col.growth.law
     assert col.growth.rate == 0.002
+
+
+def test_a_rate_factor_across_two_laws_compares_the_net_rates_at_1_cm3():
+    # an exponential primary doubling in 166 days, Gompertzian metastases (K 3e12):
+    # their net rate at 1e9 cells, r_m ln(3e12 / 1e9), is twice the primary's ln2/166
+    rho = math.log(2.0) / 166.0
+    col = paget.Simulation({"colonization": {
+        "growth": {"law": "exponential", "rate": rho},
+        "metastasis_growth": {"law": "gompertz", "rate_factor": 2.0}}},
+        entry_points=False).config.colonization
+    met = col.metastasis_law()
+    assert met.law == "gompertz"
+    assert met.rate == pytest.approx(2.0 * rho / math.log(3e12 / 1e9), rel=1e-12)
+    assert net_rate(met, 1e9) == pytest.approx(2.0 * net_rate(col.growth, 1e9), rel=1e-12)
+    # a logistic metastasis law, at its map's default capacity
+    col = paget.Simulation({"colonization": {
+        "growth": {"law": "gompertz", "rate": 5e-4},
+        "metastasis_growth": {"law": "logistic", "capacity": {"default": 4e9, "liver": 1e12},
+                              "rate_factor": 3.0}}}, entry_points=False).config.colonization
+    assert col.metastasis_law().rate == pytest.approx(
+        3.0 * 5e-4 * math.log(3e12 / 1e9) / (1.0 - 1e9 / 4e9), rel=1e-12)
 
 
 def test_rate_and_rate_factor_together_are_refused():

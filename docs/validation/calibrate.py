@@ -156,13 +156,13 @@ PRIOR_WEIGHT = 1.0
 # it at its upper bound 10, 1e4 times the full model's).
 B_METASTASES = 1e-3
 # Shed cells leave their lesion (the kernel removes them), so shedding drains a
-# small primary at m M N^(-1/3) per cell per day against its Gompertz net
-# growth r ln(K/N).  In the full model a breast rate of 0.0484 -> 0.0889 -> 0.213
-# gave 1.57 -> 1.08 involved sites per patient and 58 -> 51 of 60 primaries
-# reaching the lethal burden (docs/validation/results/fit.json, rounds 1-2 of
-# the first run): past a point a higher rate extinguishes the primaries of the
-# high-shedding patients, who carried most of the metastases.  The rate is
-# capped where, at the starting size N0, the drain of a patient at the 90th
+# small primary at m M N^(-1/3) per cell per day against its net growth (the
+# Gompertz law's r ln(K/N), the exponential law's r).  In the full model a
+# breast rate of 0.0484 -> 0.0889 -> 0.213 gave 1.57 -> 1.08 involved sites
+# per patient and 58 -> 51 of 60 primaries reaching the lethal burden
+# (docs/validation/results/fit.json, rounds 1-2 of the first run): past a
+# point a higher rate extinguishes the primaries of the high-shedding
+# patients, who carried most of the metastases.  The rate is capped where, at the starting size N0, the drain of a patient at the 90th
 # percentile of the shedding multiplier reaches DRAIN_CAP of the net growth
 # (ASSUMPTION: 0.25, set from that non-monotone response) [DERIVED cap].
 DRAIN_CAP = 0.25
@@ -407,14 +407,14 @@ def scenario_values(name):
 def rate_cap(name, overrides=None) -> float:
     """The highest shedding rate of scenario ``name`` (with ``overrides``): see DRAIN_CAP."""
     import paget
+    from paget.plugins.colonization import net_rate
     c = paget.Simulation.from_scenario(name, overrides).config
-    g = c.colonization.growth
-    K = float(g.capacity) if isinstance(g.capacity, (int, float)) else 3e12
     n0 = float(c.primary.cells)
     m90 = float(np.exp(1.2816 * c.heterogeneity.shedding_sigma))
-    # drain rate m90 n0^alpha against DRAIN_CAP of the net growth r ln(K/n0) n0
+    # drain rate m90 n0^alpha against DRAIN_CAP of the net growth g(n0) n0 of the
+    # primary's law (Gompertz: r ln(K/n0); exponential: r)
     alpha = float(c.intravasation.exponent)
-    return DRAIN_CAP * g.rate * np.log(K / n0) * n0 ** (1.0 - alpha) / m90
+    return DRAIN_CAP * net_rate(c.colonization.growth, n0) * n0 ** (1.0 - alpha) / m90
 
 
 def _lam(P, n):
