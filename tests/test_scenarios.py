@@ -3,6 +3,7 @@ the experimental-metastasis assay.  Tiny cohorts; the calibration itself runs
 in docs/validation/, not here."""
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -351,3 +352,18 @@ def test_shared_organ_block_is_identical_and_plausible():
         assert all(1.0 < v <= 20.0 and soil[o] == 1.0 for o, v in eff.items() if o != "default")
         # the transcoelomic route's share is fitted, a fraction of the shed cells
         assert 0.0 < cfg.transcoelomic.exfoliation <= 0.5
+
+
+@pytest.mark.parametrize("name, doubling_days", [("lung", 166.0), ("pancreas", 144.0)])
+def test_lung_and_pancreas_primaries_grow_exponentially_their_metastases_by_the_shared_law(
+        name, doubling_days):
+    """Lung and pancreas primaries are exponential at their SEER-fitted doubling
+    time (Szczurek et al.; rounded to 3 figures), and their metastases keep the
+    shared Gompertz kinetics: twice the primary's net growth rate at 1 cm^3."""
+    from paget.plugins.colonization import REFERENCE_CELLS, net_rate
+    col = paget.Simulation.from_scenario(name).config.colonization
+    assert col.growth.law == "exponential"
+    assert col.growth.rate == pytest.approx(math.log(2.0) / doubling_days, rel=2e-3)
+    met = col.metastasis_law()
+    assert met.law == "gompertz"
+    assert net_rate(met, REFERENCE_CELLS) == pytest.approx(2.0 * col.growth.rate, rel=1e-12)
