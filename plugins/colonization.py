@@ -199,6 +199,24 @@ class ColonizationTable(Table):
     fate: FateTable = Field(default_factory=FateTable)
     dormancy: DormancyTable = Field(default_factory=DormancyTable)
 
+    @model_validator(mode="after")
+    def _factor_across_laws(self):
+        factor = self.metastasis_growth.rate_factor
+        law = self.metastasis_growth.law
+        if factor is None or law is None or law == self.growth.law:
+            return self
+        primary = net_rate(self.growth, REFERENCE_CELLS)
+        per_unit = net_rate(self.metastasis_law().model_copy(update={"rate": 1.0}),
+                            REFERENCE_CELLS)
+        if not (primary > 0.0 and per_unit > 0.0):
+            raise ValueError(
+                f"metastasis_growth.rate_factor across two laws ({self.growth.law} primary, "
+                f"{law} metastases) compares their net growth rates at {REFERENCE_CELLS:g} "
+                f"cells, where both must grow: the primary's is {primary:g}/day and the "
+                f"metastases' law gives {per_unit:g}/day per unit rate (a capacity above "
+                f"{REFERENCE_CELLS:g} cells and a positive rate are needed)")
+        return self
+
     @model_serializer(mode="wrap")
     def _dump(self, handler):
         # a metastasis_growth that sets nothing is left out, so that the stored

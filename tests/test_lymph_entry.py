@@ -131,6 +131,15 @@ def test_a_rate_factor_across_two_laws_compares_the_net_rates_at_1_cm3():
         3.0 * 5e-4 * math.log(3e12 / 1e9) / (1.0 - 1e9 / 4e9), rel=1e-12)
 
 
+def test_a_rate_factor_across_two_laws_needs_both_to_grow_at_1_cm3():
+    with pytest.raises(paget.ConfigError, match=r"compares their net growth rates at 1e\+09 "
+                                                r"cells, where both must grow"):
+        paget.Simulation({"colonization": {
+            "growth": {"law": "exponential", "rate": 4e-3},
+            "metastasis_growth": {"law": "logistic", "capacity": 5e8, "rate_factor": 2.0}}},
+            entry_points=False)
+
+
 def test_rate_and_rate_factor_together_are_refused():
     with pytest.raises(paget.ConfigError, match="give rate or rate_factor, not both"):
         paget.Simulation({"colonization": {"metastasis_growth": {"rate": 1e-3,
