@@ -46,7 +46,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.431, 1.06, 1.9, 3.5, 5.37, 6.95, 8.53)
+SITES_PER_PATIENT = (0.373, 1.11, 2.15, 3.5, 5.46, 6.92, 8.46)
 # END LEVEL RELATION
 
 
