@@ -34,6 +34,7 @@ growth rate (it moves the time course the clinical targets check).
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -47,6 +48,9 @@ from paget.errors import ConfigError, ConfigWarning
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
 SITES_PER_PATIENT = (0.373, 1.11, 2.15, 3.5, 5.46, 6.92, 8.46)
+#: the carcinoma scenario's growth the relation was fitted with: (law, rate constant
+#: per day) of colonization.growth
+GROWTH = ("gompertz", 0.0006)
 # END LEVEL RELATION
 
 
@@ -104,6 +108,14 @@ def check(config) -> None:
                           f"{config.intravasation.rate:g} both set the shedding; give one "
                           f"(a scenario with its own rate, e.g. breast, takes no "
                           f"sites_per_patient: use carcinoma)")
+    growth = getattr(getattr(config, "colonization", None), "growth", None)
+    if growth is not None and (growth.law != GROWTH[0]
+                               or not math.isclose(growth.rate, GROWTH[1], rel_tol=1e-9)):
+        warnings.warn(f"primary.sites_per_patient = {spp:g}: the level relation was fitted on "
+                      f"the carcinoma scenario's growth ({GROWTH[0]}, rate {GROWTH[1]:g} per "
+                      f"day); this run's primary grows by {growth.law} at {growth.rate:g} per "
+                      f"day, so its sites per patient will differ from {spp:g} (how long a "
+                      f"primary sheds before death sets them too)", ConfigWarning, stacklevel=2)
     rate, clipped = rate_for_sites(spp)
     if clipped:
         warnings.warn(f"primary.sites_per_patient = {spp:g}: above {SITES_PER_PATIENT[-1]:g}, "

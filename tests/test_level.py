@@ -142,10 +142,25 @@ def test_the_fit_writes_the_relation_the_plugin_reads(level_script, tmp_path, mo
     copy = tmp_path / "level.py"
     copy.write_text(level_script.LEVEL_MODULE.read_text())
     monkeypatch.setattr(level_script, "LEVEL_MODULE", copy)
-    level_script.write_relation((1e-3, 2e-3), (1.0, 2.5))
+    level_script.write_relation((1e-3, 2e-3), (1.0, 2.5), ("exponential", 4e-3))
     ns: dict = {}
     exec(compile(copy.read_text(), str(copy), "exec"), ns)
     assert ns["RATES"] == (1e-3, 2e-3) and ns["SITES_PER_PATIENT"] == (1.0, 2.5)
+    assert ns["GROWTH"] == ("exponential", 4e-3)
+
+
+def test_the_relation_names_the_growth_of_the_committed_carcinoma():
+    growth = paget.Simulation.from_scenario("carcinoma").config.colonization.growth
+    assert level.GROWTH == (growth.law, growth.rate)
+
+
+def test_a_level_on_other_growth_than_the_relations_warns_naming_both():
+    with pytest.warns(ConfigWarning, match=r"fitted on the carcinoma scenario's growth "
+                                           r"\(gompertz, rate 0.0006 per day\); this run's "
+                                           r"primary grows by exponential at 0.004 per day"):
+        paget.Simulation.from_scenario("carcinoma", {
+            "primary": {"sites_per_patient": 2.0},
+            "colonization": {"growth": {"law": "exponential", "rate": 4e-3}}})
 
 
 def test_the_compared_share_is_the_table_share_on_the_compared_sites(level_script):

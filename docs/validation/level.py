@@ -1,8 +1,8 @@
 """Fit the level relation: the shedding rate that gives each number of sites per patient.
 
-Run from the repository root (about 8 minutes on 2 cores at the default sizes)::
+Run from the repository root (about 12 minutes on 2 cores at the default sizes)::
 
-    python docs/validation/level.py --patients 16
+    python docs/validation/level.py --patients 48
 
 The generic ``carcinoma`` scenario is run to death, untreated (common.py), on the
 shared body as committed, with its primary in the organ of each calibrated
@@ -84,14 +84,20 @@ def relation(rates, compared_sites, share) -> tuple[tuple, tuple]:
     return tuple(keep_r), tuple(keep_s)
 
 
-def write_relation(rates, spp) -> None:
-    """Rewrite the two tuples between the markers of plugins/level.py."""
+def write_relation(rates, spp, growth=None) -> None:
+    """Rewrite the two tuples between the markers of plugins/level.py (and the
+    carcinoma scenario's growth, (law, rate), they were fitted with)."""
     fmt = lambda xs: "(" + ", ".join(repr(float(f"{x:.3g}")) for x in xs) + \
         ("," if len(xs) == 1 else "") + ")"
     text = LEVEL_MODULE.read_text()
     text, n1 = re.subn(r"^RATES = \(.*\)$", lambda m: f"RATES = {fmt(rates)}", text, flags=re.M)
     text, n2 = re.subn(r"^SITES_PER_PATIENT = \(.*\)$",
                        lambda m: f"SITES_PER_PATIENT = {fmt(spp)}", text, flags=re.M)
+    if growth is not None:
+        text, n3 = re.subn(r"^GROWTH = \(.*\)$",
+                           lambda m: f"GROWTH = ({growth[0]!r}, {float(growth[1])!r})", text,
+                           flags=re.M)
+        n2 = n2 if n3 == 1 else 0
     if (n1, n2) != (1, 1):
         raise RuntimeError(f"{LEVEL_MODULE}: the relation's markers are missing")
     LEVEL_MODULE.write_text(text)
@@ -99,7 +105,7 @@ def write_relation(rates, spp) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patients", type=int, default=16, help="patients per organ and rate")
+    ap.add_argument("--patients", type=int, default=48, help="patients per organ and rate")
     ap.add_argument("--seed", type=int, default=22)
     ap.add_argument("--rates", type=float, nargs="+", default=list(RATES),
                     help="shedding rates, CTC per day per cell^(2/3), increasing")
@@ -119,7 +125,9 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "level.json").write_text(json.dumps(out, indent=1))
     if not a.no_write:
-        write_relation(rates, spp)
+        import paget
+        g = paget.Simulation.from_scenario("carcinoma").config.colonization.growth
+        write_relation(rates, spp, (g.law, g.rate))
     print(f"compared share {share:.3f}; relation: " +
           ", ".join(f"{r:.3g} -> {s:.2f}" for r, s in zip(rates, spp)) +
           f" ({out['seconds']:.0f} s)")
