@@ -47,7 +47,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.373, 1.11, 2.15, 3.5, 5.46, 6.92, 8.46)
+SITES_PER_PATIENT = (0.526, 1.16, 2.35, 3.59, 5.29, 6.81, 7.99)
 #: the carcinoma scenario's growth the relation was fitted with: (law, rate constant
 #: per day) of colonization.growth
 GROWTH = ("gompertz", 0.0006)

@@ -3,7 +3,7 @@
 Run from the repository root (the committed results; the minutes are in
 results/crossval.json)::
 
-    python docs/validation/crossval.py --body full --patients 200 --grid-patients 24
+    python docs/validation/crossval.py --body full --patients 200 --grid-patients 48
     python docs/validation/crossval.py --body surrogate --patients 200 --grid-patients 4
     python docs/validation/crossval.py --body committed --patients 200
     python docs/validation/report.py --reuse

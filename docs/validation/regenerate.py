@@ -1,8 +1,8 @@
 """Regenerate every figure of the validation report with one command.
 
 Run from the repository root, after any change to the shared body or a
-scenario (about 20 minutes on 2 cores at 200 patients, then about 25 minutes
-for the full-model cross-validation)::
+scenario (about 30 minutes on 2 cores at 200 patients: the three lanes ~11, then
+the full-model cross-validation ~17, measured on 2026-12-06)::
 
     python docs/validation/regenerate.py --patients 200
 
@@ -46,16 +46,18 @@ ROOT = HERE.parent.parent
 
 
 #: patients per organ and rate of the committed level relation (level.py; 5 organs,
-#: so 80 per rate) and per training organ and rate of each full-model fold's
-#: relation (crossval.py --grid-patients; 4 training rows, so 96 per rate).  Each
+#: so 240 per rate) and per training organ and rate of each full-model fold's
+#: relation (crossval.py --grid-patients; 4 training rows, so 192 per rate).  Each
 #: relation runs one sample of patients through every rate (common random numbers),
 #: so its error is an offset of the whole curve that more rates cannot average
-#: away: at 8 and 12 (40 and 48 per rate) the folds' predictions of prostate and
-#: pancreas missed the sites per patient their relation promised by -17 % and
-#: +24 % (results/crossval.json of commit bf331d6), 1.3 and 2.6 standard errors
-#: of a 48-patient mean (sd of sites per patient ~1.9 and ~1.6); doubled, that
-#: error falls by 1/sqrt(2)
-LEVEL_PATIENTS, FOLD_GRID_PATIENTS = 16, 24
+#: away, and the patients' log-normal shedding (sigma 1) makes a sample's sites per
+#: patient heavy-tailed: at 8 and 12 (40 and 48 per rate) the folds' predictions of
+#: prostate and pancreas missed the sites per patient their relation promised by
+#: -17 % and +24 % (results/crossval.json of commit bf331d6), and at 16 and 24 (80
+#: and 96 per rate) prostate's by -38 % and pancreas's by +15 % (commit 96632ff);
+#: every carcinoma run a user makes reads the committed relation, so it is made
+#: three times as large as at 16 (error / sqrt(3))
+LEVEL_PATIENTS, FOLD_GRID_PATIENTS = 48, 48
 
 
 def lanes(patients: int) -> list[list[list[str]]]:

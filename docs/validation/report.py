@@ -488,7 +488,9 @@ def main(argv=None):
           "sites per patient stay below the table; the cap holds: lung at 0.029, 0.05, 0.08 "
           "and 0.13 CTC per day per cell^(2/3) gave 1.33, 1.47, 1.67 and 1.87 compared sites "
           "per patient (table 3.33), while the primaries that reached death fell from 99 to "
-          "82 of 100, the high shedders' starting primaries drained away)"
+          "82 of 100, the high shedders' starting primaries drained away; measured once, "
+          "100 patients a rate, seed 77, on the body after the first joint round of "
+          "calibrate.py's last sequence, not regenerated with this page)"
           if exponential else "") + ".\n")
     w("**What remains to do.** (a) The patients' shedding spread "
       "(`heterogeneity.shedding_sigma`, an ASSUMPTION of 1) is scanned, not fitted "
