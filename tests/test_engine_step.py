@@ -502,6 +502,143 @@ def test_join_pools_is_the_numpy_it_replaces(k):
             engine_rows.join_pools(key[[0, 0]], counts[:2], uid, flags, got)
 
 
+@pytest.mark.parametrize("k", [0, 1, 7, 60])
+@pytest.mark.parametrize("registry", [True, False])
+def test_found_pools_is_found_rows_the_registry_and_join_pools(k, registry):
+    """``found_pools``: the former ``_found("pool", ...)`` (``found_rows``, then the
+    registry of ``_log_founding``) followed by ``_join_pools``, on a table whose
+    pools are live, emptied (0 cells, awaiting compaction), fractional
+    (deterministic mode) or not yet there, with a registry that knows some of
+    them (from earlier steps) and pools that may join the rows just founded."""
+    from paget.engine.seeding import POOL_COLUMNS
+    from paget.ext.kernels import UID_POOL
+    rng = np.random.default_rng(RNG_SEED + 3 * k + registry)
+    n, n_org = 40 + k, 6
+    u64 = lambda size: rng.integers(1, 2**63, size, dtype=np.uint64)  # noqa: E731
+    tab = {"uid": u64(n), "parent": u64(n), "lesion": u64(n), "clone": u64(n),
+           "genotype": u64(n), "patient": rng.integers(0, 9, n),
+           "organ": rng.integers(0, n_org, n).astype(np.int16),
+           "birth_step": np.zeros(n, np.int32), "flags": np.zeros(n, np.uint8),
+           "cells": np.floor(10.0 ** rng.uniform(0, 6, n))}
+    # k distinct (source row, organ) pairs, as a step's dormant cells give them
+    pairs = rng.choice(n * n_org, k, replace=False)
+    src = np.unique(pairs // n_org)
+    at = np.searchsorted(src, pairs // n_org).astype(np.int64)
+    organ = (pairs % n_org).astype(np.int64)
+    counts = rng.integers(1, 10**6, k)
+    pool_uid = engine_rows.found_rows(UID_POOL, src[at], counts, organ, 0, tab["uid"],
+                                      tab["parent"], tab["lesion"], tab["clone"],
+                                      tab["genotype"], tab["patient"], tab["organ"],
+                                      False)[0]["uid"]
+    # a third of the pools in the table, live, emptied or fractional
+    there = np.flatnonzero(rng.random(k) < 0.35)
+    rows = rng.choice(n, there.size, replace=False)
+    tab["uid"][rows] = pool_uid[there]
+    tab["flags"][rows] = FLAG_DORMANT
+    tab["cells"][rows] = rng.choice([0.0, 3.0, 0.25, 1e9], there.size)
+    known = pool_uid[rng.random(k) < 0.5]       # the registry from earlier steps
+    want_tab = {c: a.copy() for c, a in tab.items()}
+    got_tab = {c: a.copy() for c, a in tab.items()}
+
+    # the former path
+    cols, rows_, _ = engine_rows.found_rows(UID_POOL, src[at], counts, organ, 7,
+                                            *(want_tab[c] for c in ("uid", "parent", "lesion",
+                                                                    "clone", "genotype",
+                                                                    "patient", "organ")),
+                                            True)
+    want_registered = None
+    if registry:
+        reference = engine_rows.UidSet()
+        reference.add_new(known)
+        fresh = reference.add_new(np.ascontiguousarray(cols["uid"], dtype=np.uint64))
+        if np.count_nonzero(fresh):
+            want_registered = {"pool": cols["uid"][fresh].copy(),
+                               "patient": want_tab["patient"][rows_[fresh]].astype(np.int64),
+                               "source_lesion": want_tab["lesion"][rows_[fresh]].copy(),
+                               "source_organ": want_tab["organ"][rows_[fresh]]
+                               .astype(np.int16)}
+    want_new = engine_rows.join_pools(cols["uid"], cols["cells"], want_tab["uid"],
+                                      want_tab["flags"], want_tab["cells"])
+
+    got_registry = None
+    if registry:
+        got_registry = engine_rows.UidSet()
+        got_registry.add_new(known)
+    new, registered = engine_rows.found_pools(
+        src, at, counts, organ, got_tab["uid"], got_tab["flags"], got_tab["cells"],
+        got_tab["patient"], got_tab["lesion"], got_tab["organ"], got_registry)
+    assert _same(new, want_new)
+    assert _same(got_tab["cells"], want_tab["cells"])
+    if want_registered is None:
+        assert registered is None
+    else:
+        assert list(registered) == list(POOL_COLUMNS)
+        for c in POOL_COLUMNS:
+            assert _same(registered[c], want_registered[c]), c
+        assert len(got_registry) == len(reference)
+        assert all(int(u) in got_registry for u in cols["uid"])
+
+
+def test_found_pools_refuses_what_found_rows_and_join_pools_refuse():
+    z, one = np.zeros(2, np.uint64), np.ones(2)
+    args = (z, np.zeros(2, np.uint8), one, np.zeros(2, np.int64), z, np.zeros(2, np.int16),
+            None)
+    with pytest.raises(IndexError, match=r"src: index 2 at 0 outside \[0, 2\)"):
+        engine_rows.found_pools(np.array([2]), np.array([0]), np.array([1]), np.array([0]),
+                                *args)
+    with pytest.raises(IndexError, match=r"at: index 1 at 0 outside \[0, 1\)"):
+        engine_rows.found_pools(np.array([0]), np.array([1]), np.array([1]), np.array([0]),
+                                *args)
+    with pytest.raises(ValueError, match="count -1 at 0 is negative"):
+        engine_rows.found_pools(np.array([0]), np.array([0]), np.array([-1]), np.array([0]),
+                                *args)
+    with pytest.raises(ValueError, match="distinct"):
+        engine_rows.found_pools(np.array([0]), np.array([0, 0]), np.array([1, 2]),
+                                np.array([3, 3]), *args)
+
+
+def test_a_rank_alone_joins_pools_in_one_pass_as_a_group_does_in_three(monkeypatch):
+    """``Founding._found_pools`` (a rank alone) against the path a group of
+    ranks takes (``_found("pool")``, its registry, ``_join_pools`` after
+    routing): the same datasets, seeding log and pool registry, over runs
+    with dormant pools, reactivations and emptied pools."""
+    import paget
+    from paget.engine import founding, seeding
+
+    from .helpers import assert_same_result
+
+    parts = []
+    seeding_parts = seeding.SeedingLog._seeding_parts
+
+    def record(self):
+        got = seeding_parts(self)
+        parts.append(got)
+        return got
+
+    def as_a_group(self, src, at, counts, organ, step):
+        return "pool", self._found("pool", src[at], counts, step, organ=organ)
+
+    monkeypatch.setattr(seeding.SeedingLog, "_seeding_parts", record)
+    runs = [("default", {"seed": 7, "cohort": {"patients": 30, "years": 3}}),
+            ("breast", {"seed": 3, "cohort": {"patients": 6, "years": 4}})]
+    fused = [paget.Simulation.from_scenario(*r).run() for r in runs]
+    fused_parts = parts[:]
+    parts.clear()
+    monkeypatch.setattr(founding.Founding, "_pool_cells", as_a_group)
+    former = [paget.Simulation.from_scenario(*r).run() for r in runs]
+    for a, b in zip(fused, former):
+        assert_same_result(a, b)
+    assert len(parts) == len(fused_parts) == len(runs)
+    for (edges, pools), (want_edges, want_pools) in zip(fused_parts, parts):
+        for got, want in ((edges, want_edges), (pools, want_pools)):
+            assert list(got) == list(want)
+            for c in want:
+                assert _same(got[c], want[c]), c
+    assert sum(p[1]["pool"].size for p in parts) > 50       # pools were registered
+    assert sum(np.count_nonzero(p[0]["kind"] == seeding.KIND_REACTIVATED)
+               for p in parts) > 0                          # and reactivated cells resolved
+
+
 @pytest.mark.parametrize("n", [0, 1, 30])
 def test_kernel_rows_is_the_numpy_it_replaces(n):
     rng = np.random.default_rng(RNG_SEED + n)

@@ -199,8 +199,7 @@ class Dissemination:
         # founders: one new one-cell lesion per growing cell
         if fri.size:
             new.append(("lesion", self._found("founder", src[fri], fcount, step, organ=foj)))
-        # dormant cells join the pool of (source row, organ): as a new pool's
-        # row, which _join_pools adds to the pool instead if it exists already
+        # dormant cells join the pool of (source row, organ), or found it
         if dri.size:
-            new.append(("pool", self._found("pool", src[dri], dcount, step, organ=doj)))
+            new.append(self._pool_cells(src, dri, dcount, doj, step))
         return new
