@@ -22,7 +22,7 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, check_bins, f64, i64
+from engine_support cimport array_data, as_array, check_bins, f64, i64
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport Loop, array_size, loop_of, np_max, np_min, vec
 
@@ -55,9 +55,19 @@ def step_rates(object flags, object birth, object reactivation, object death,
     - ``out_cells_before = cells``;
     - ``out_death_terms = where(dormant, 0.0, out_death * cells)`` (the terms of
       the patients' cell deaths a day).
+
+    The six rates (``birth`` ... ``shed_exponent``, a step's ``Rates``) may be
+    any arrays or sequences: one that is not a C-contiguous, aligned float64
+    array is read from an aligned float64 copy, as ``paget.engine.dissemination.f64``
+    made it.
     """
     cdef Py_ssize_t n = array_size(flags, "flags"), i, k = 0
     cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    # the rates as the engine's f64 gave them (a hook may rebind one)
+    birth, reactivation, death = as_array(birth, F64), as_array(reactivation, F64), \
+        as_array(death, F64)
+    dormant_death, shed = as_array(dormant_death, F64), as_array(shed, F64)
+    shed_exponent = as_array(shed_exponent, F64)
     cdef const double *b = f64(birth, n, "birth")
     cdef const double *re = f64(reactivation, n, "reactivation")
     cdef const double *d = f64(death, n, "death")
@@ -256,13 +266,17 @@ def gather_sources(object src, object shed, object uid, object patient, object o
     one pass: ``(uid, patient, organ, shed, lymph_fraction, patient - lo,
     survival, arrest)`` of those rows, and whether they share one circulation
     class (every ``survival`` and every ``arrest`` equal to the first row's, as
-    ``==`` compares: a NaN never does)."""
+    ``==`` compares: a NaN never does).  The three rates may be any arrays or
+    sequences, read as float64 (as ``step_rates`` reads its rates)."""
     cdef Py_ssize_t m = array_size(src, "src"), n = array_size(uid, "uid"), i, r
     cdef const int64_t *s = i64(src, m, "src")
     cdef const int64_t *sh = i64(shed, n, "shed")
     cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
     cdef const int64_t *pt = i64(patient, n, "patient")
     cdef const int16_t *og = <const int16_t *>array_data(organ, I16, n, "organ")
+    # the rates as the engine's f64 gave them (a hook may rebind one)
+    lymph_fraction, survival = as_array(lymph_fraction, F64), as_array(survival, F64)
+    arrest = as_array(arrest, F64)
     cdef const double *lf = f64(lymph_fraction, n, "lymph_fraction")
     cdef const double *sv = f64(survival, n, "survival")
     cdef const double *ar = f64(arrest, n, "arrest")

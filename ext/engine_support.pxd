@@ -61,3 +61,18 @@ cdef inline void *grid_data(object a, int typenum, int ndim, Py_ssize_t *shape,
     for k in range(ndim):
         shape[k] = cnp.PyArray_DIMS(<cnp.ndarray>a)[k]
     return p
+
+
+cdef inline object as_array(object a, int typenum):
+    """``a`` itself where ``array_data`` takes it as ``typenum``, else a
+    C-contiguous, aligned copy of it as that type: ``paget.engine.founding.aligned``
+    for the rates a hook may have rebound (a list, another dtype), without a
+    Python call for the engine's own arrays."""
+    cdef cnp.ndarray arr
+    if cnp.PyArray_Check(a):
+        arr = <cnp.ndarray>a
+        if (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(arr), typenum)
+                and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+                and cnp.PyArray_ISNOTSWAPPED(arr)):
+            return a
+    return cnp.PyArray_FROMANY(a, typenum, 0, 0, cnp.NPY_ARRAY_IN_ARRAY)

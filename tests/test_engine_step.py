@@ -79,12 +79,48 @@ def test_step_rates_is_the_numpy_it_replaces(n, dt):
 def test_step_rates_names_a_bad_argument():
     n = 3
     ok = np.zeros(n)
-    with pytest.raises(TypeError, match="shed_exponent"):
-        es.step_rates(np.zeros(n, np.uint8), ok, ok, ok, ok, ok, np.zeros(n, np.float32), 1.0,
-                      MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+    with pytest.raises(TypeError, match="cells"):
+        es.step_rates(np.zeros(n, np.uint8), ok, ok, ok, ok, ok, ok, 1.0,
+                      MAX_SHED_MEAN, np.zeros(n, np.float32), *np.zeros((5, n)))
     with pytest.raises(ValueError, match="death: expected 3 values, got 2"):
         es.step_rates(np.zeros(n, np.uint8), ok, ok, np.zeros(2), ok, ok, ok, 1.0,
                       MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+
+
+def test_the_rates_a_hook_rebound_are_read_as_the_engine_converted_them():
+    """``step_rates`` and ``gather_sources`` read a rate that is not a C-contiguous,
+    aligned float64 array (a hook may set ``rates.death = [...]`` or a float32,
+    strided or byte-swapped array) from a float64 copy, as the engine's former
+    ``f64`` (``np.ascontiguousarray`` and an aligned copy) did before the call."""
+    rng = np.random.default_rng(RNG_SEED)
+    n = 7
+    flags = _flags(rng, n)
+    rates = [rng.uniform(0.0, 0.5, n) for _ in range(6)]
+    rates[1] = rates[1].astype(np.float32).astype(np.float64)   # (given as float32 below)
+    cells = np.floor(10.0 ** rng.uniform(0, 6, n))
+    want = np.full((5, n), np.nan)
+    es.step_rates(flags, *rates, 1.0, MAX_SHED_MEAN, cells, *want)
+    unaligned = np.zeros(8 * n + 1, np.uint8)[1:].view(np.float64)
+    unaligned[:] = rates[4]
+    assert not unaligned.flags.aligned
+    others = [list(rates[0]), rates[1].astype(np.float32),
+              np.repeat(rates[2], 2)[::2], rates[3].astype(">f8"), unaligned, rates[5]]
+    assert all(not (isinstance(o, np.ndarray) and o.flags.c_contiguous and o.flags.aligned
+                    and o.dtype == np.float64) for o in others[:5])
+    got = np.full((5, n), np.nan)
+    es.step_rates(flags, *others, 1.0, MAX_SHED_MEAN, cells, *got)
+    assert _same(got, want)
+    shed = rng.integers(0, 5, n)
+    src = np.flatnonzero(shed).astype(np.int64)
+    uid, patient = rng.integers(0, 2**63, n, dtype=np.uint64), rng.integers(0, 9, n)
+    organ = rng.integers(0, 6, n).astype(np.int16)
+    want = es.gather_sources(src, shed, uid, patient, organ, rates[0], rates[2], rates[3], 0)
+    got = es.gather_sources(src, shed, uid, patient, organ, others[0], others[2], others[3],
+                            0)
+    for g, w in zip(got, want):
+        assert _same(g, w) if isinstance(w, np.ndarray) else g == w
+    with pytest.raises(ValueError, match="lymph_fraction: expected 7 values, got 6"):
+        es.gather_sources(src, shed, uid, patient, organ, others[0][:-1], rates[2], rates[3], 0)
 
 
 # -- step_tally

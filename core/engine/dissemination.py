@@ -11,12 +11,6 @@ from ..contract import neutral
 from ..errors import PluginError
 from ..ext import engine_step, kernels
 from ..state import FateMatrix
-from .founding import aligned
-
-
-def f64(a: np.ndarray) -> np.ndarray:
-    """:func:`aligned` float64 (the rates and fates handed to the kernels)."""
-    return aligned(a, np.float64)
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,8 +153,8 @@ class Dissemination:
         # the columns of the source rows read here, in one compiled pass
         (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
          one_class) = engine_step.gather_sources(
-            src, shed, tab.uid, tab.patient, tab.organ, f64(rates.lymph_fraction),
-            f64(rates.ctc_survival), f64(rates.ctc_arrest), self.lo)
+            src, shed, tab.uid, tab.patient, tab.organ, rates.lymph_fraction,
+            rates.ctc_survival, rates.ctc_arrest, self.lo)
         if one_class:   # the usual
             pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
         else:
@@ -174,7 +168,7 @@ class Dissemination:
         self.hook.paget_extravasation(probability=p_ext, **env)
         self.hook.paget_dtc_fate(fates=fates, **env)
         # the sum over the last axis, added as NumPy's reduction adds three terms
-        if engine_step.fates_off(f64(fates)) > 1e-9:
+        if engine_step.fates_off(fates) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
         arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)

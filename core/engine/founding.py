@@ -24,8 +24,9 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 def aligned(a: np.ndarray, dtype) -> np.ndarray:
     """``np.require(a, dtype, "CA")`` without its Python overhead: ``a`` as a
     C-contiguous, aligned array of ``dtype`` (itself when it is one, as every
-    array the engine makes is; a copy e.g. for a rate a hook rebound to another
-    array, or columns another rank sent).  The engine's one such conversion."""
+    array the engine makes is; a copy e.g. for columns another rank sent).  The
+    engine's one such conversion in Python; the rates a hook may rebind are
+    converted in the compiled passes that read them (``engine_support.as_array``)."""
     a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.aligned else a.copy()
 
@@ -187,7 +188,7 @@ class Founding:
         returned (None where every pool was live, most steps)."""
         tab = self.table
         new, registered = engine_rows.found_pools(
-            _i64(src), _i64(at), _i64(counts), _i64(organ), tab.uid, tab.flags, tab.cells,
+            src, at, counts, organ, tab.uid, tab.flags, tab.cells,
             tab.patient, tab.lesion, tab.organ, self._pool_known if self.seeding_on else None)
         if registered is not None:
             self.pools.append(registered)

@@ -14,7 +14,7 @@ from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
 from .decomposition import Decomposition
-from .dissemination import Dissemination, f64
+from .dissemination import Dissemination
 from .founding import Founding
 from .hooks import StepHooks
 from .plan import StepPlan
@@ -203,10 +203,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # shedding over the step (step_shed_rate), the cells before the step and
         # the terms of the patients' cell deaths a day
         birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
-        engine_step.step_rates(tab.flags, f64(rates.birth), f64(rates.reactivation),
-                               f64(rates.death), f64(rates.dormant_death), f64(rates.shed),
-                               f64(rates.shed_exponent), dt, MAX_SHED_MEAN, tab.cells, birth,
-                               death, shed_rate, cells_before, death_terms)
+        engine_step.step_rates(tab.flags, rates.birth, rates.reactivation, rates.death,
+                               rates.dormant_death, rates.shed, rates.shed_exponent, dt,
+                               MAX_SHED_MEAN, tab.cells, birth, death, shed_rate, cells_before,
+                               death_terms)
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
         mutated = np.empty(n, np.int64)
