@@ -15,9 +15,11 @@ one), or the call raises naming the argument (every array the engine passes
 is).  ``tests/test_engine_step.py`` compares each function with the NumPy it
 replaces, on random inputs, for exact equality.
 """
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.math cimport INFINITY, fabs
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -422,3 +424,51 @@ def tally_fates(object sp, object src_organ, object src_shed, object died, objec
                 dr[nd], do_[nd], dc[nd] = i, j, v
                 nd += 1
     return tuple(f_arr), tuple(d_arr)
+
+
+def frozen_copies(tuple arrays):
+    """Immutable copies of 1-D arrays of numbers (or bools), in one call: each as
+    ``np.frombuffer(a.tobytes(), a.dtype)`` makes it (read-only, and never
+    writable again: its data is held by a ``bytes`` object), all held by one
+    ``bytes`` object, each copy aligned to 16 bytes, in native byte order.
+    The patients' arrays the end of a step hands to the hooks
+    (``RankRun._patients``)."""
+    cdef Py_ssize_t k = len(arrays), i, total = 0, size
+    cdef cnp.ndarray arr
+    cdef cnp.npy_intp dims[1]
+    cdef Py_ssize_t *at = <Py_ssize_t *>malloc((k if k else 1) * sizeof(Py_ssize_t))
+    cdef char *data
+    if at == NULL:
+        raise MemoryError()
+    try:
+        arrays = tuple(arrays)
+        for i in range(k):
+            a = arrays[i]
+            if not cnp.PyArray_Check(a):
+                raise TypeError(f"frozen_copies: expected NumPy arrays, got {type(a).__name__}")
+            arr = <cnp.ndarray>a
+            if cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_ISNUMBER(arr):
+                raise TypeError(f"frozen_copies: array {i} is not a 1-D array of numbers "
+                                f"({arr.dtype}, {cnp.PyArray_NDIM(arr)} axes)")
+            if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+                    and cnp.PyArray_ISNOTSWAPPED(arr)):    # (never the engine's)
+                arrays = arrays[:i] + (as_array(arr, cnp.PyArray_TYPE(arr)),) + arrays[i + 1:]
+                arr = <cnp.ndarray>arrays[i]
+            at[i] = total
+            total += (cnp.PyArray_NBYTES(arr) + 15) & ~(<Py_ssize_t>15)
+        buf = PyBytes_FromStringAndSize(NULL, total)
+        data = PyBytes_AS_STRING(buf)
+        out = []
+        for i in range(k):
+            arr = <cnp.ndarray>arrays[i]
+            size = cnp.PyArray_NBYTES(arr)
+            if size:
+                memcpy(data + at[i], cnp.PyArray_DATA(arr), size)
+            dims[0] = cnp.PyArray_DIMS(arr)[0]
+            copy = cnp.PyArray_SimpleNewFromData(1, dims, cnp.PyArray_TYPE(arr), data + at[i])
+            cnp.set_array_base(<cnp.ndarray>copy, buf)
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>copy, cnp.NPY_ARRAY_WRITEABLE)
+            out.append(copy)
+        return tuple(out)
+    finally:
+        free(at)

@@ -675,6 +675,36 @@ def test_a_rank_alone_joins_pools_in_one_pass_as_a_group_does_in_three(monkeypat
                for p in parts) > 0                          # and reactivated cells resolved
 
 
+@pytest.mark.parametrize("n", [0, 1, 5, 33])
+def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
+    """``frozen_copies`` against ``np.frombuffer(a.tobytes(), a.dtype)`` (the
+    former ``RankRun._patients``): the same values and dtypes, read-only and
+    never writable again, held by bytes (``Draws.uniform_patients`` trusts
+    such an index not to change), aligned; strided or byte-swapped inputs
+    copied as native arrays."""
+    rng = np.random.default_rng(RNG_SEED + n)
+    arrays = (rng.random(n) < 0.5, rng.normal(size=n), rng.integers(-9, 9, n),
+              np.repeat(rng.normal(size=n), 2)[::2], rng.integers(0, 9, n).astype(">i8"),
+              rng.random(n).astype(np.float32))
+    got = es.frozen_copies(arrays)
+    for g, a in zip(got, arrays):
+        want = np.frombuffer(a.tobytes(), dtype=a.dtype)
+        assert np.array_equal(g, want) and g.dtype == want.dtype.newbyteorder("=")
+        assert g.shape == (n,) and g.flags.c_contiguous and g.flags.aligned
+        assert not g.flags.writeable and isinstance(g.base, bytes)
+        with pytest.raises(ValueError):
+            g.flags.writeable = True
+    a = np.arange(4.0)
+    copy = es.frozen_copies((a,))[0]
+    a[0] = 9.0
+    assert copy[0] == 0.0       # a copy
+    assert es.frozen_copies(()) == ()
+    with pytest.raises(TypeError, match="1-D array of numbers"):
+        es.frozen_copies((np.zeros((2, 2)),))
+    with pytest.raises(TypeError, match="expected NumPy arrays"):
+        es.frozen_copies(([1.0],))
+
+
 @pytest.mark.parametrize("n", [0, 1, 30])
 def test_kernel_rows_is_the_numpy_it_replaces(n):
     rng = np.random.default_rng(RNG_SEED + n)

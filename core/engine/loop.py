@@ -368,13 +368,17 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                                n_organs=self.n_org, group=self.group)
 
     def _patients(self) -> Patients:
-        ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
+        """The patients for the hooks: immutable copies of their arrays (made in
+        one compiled call, :func:`paget.ext.engine_step.frozen_copies`)."""
         index = self._index
         if index is None or index.size != self.hi - self.lo or (index.size and
                                                                 index[0] != self.lo):
-            index = self._index = ro(np.arange(self.lo, self.hi, dtype=np.int64))
-        return Patients(index=index, alive=ro(self.alive), burden=ro(self.burden),
-                        ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
+            index = self._index = engine_step.frozen_copies(
+                (np.arange(self.lo, self.hi, dtype=np.int64),))[0]
+        alive, burden, ctc_shed, cell_death = engine_step.frozen_copies(
+            (self.alive, self.burden, self.last_shed, self.last_death))
+        return Patients(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
+                        cell_death=cell_death)
 
     def _state(self) -> State:
         return State(self.table.extra_columns(), self.pstate)
