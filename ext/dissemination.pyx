@@ -22,16 +22,11 @@ from plugin_support cimport array_data, array_size
 
 cnp.import_array()
 
-cdef int F64 = cnp.NPY_DOUBLE
-cdef int I64 = cnp.NPY_INT64
-cdef int I16 = cnp.NPY_INT16
-cdef int U64 = cnp.NPY_UINT64
-
 
 cdef inline void *out_grid(object a, Py_ssize_t m, Py_ssize_t n_org, str name) except NULL:
     """An int64 (rows, organs) output's data: ValueError for another shape."""
     cdef Py_ssize_t shape[2]
-    cdef void *p = grid_data(a, I64, 2, shape, name)
+    cdef void *p = grid_data(a, cnp.NPY_INT64, 2, shape, name)
     if shape[0] != m or shape[1] != n_org:
         raise ValueError("disseminate: outputs must be (rows, organs)")
     if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
@@ -74,11 +69,11 @@ def disseminate(object uid, object patient, object organ, object fate_class, obj
     cdef Py_ssize_t sp[2]
     cdef Py_ssize_t sf[3]
     cdef Py_ssize_t sd[3]
-    cdef const double *fb = <const double *>grid_data(f_blood, F64, 3, sb, "f_blood")
-    cdef const double *fl = <const double *>grid_data(f_lymph, F64, 3, sl, "f_lymph")
-    cdef const double *pe = <const double *>grid_data(p_extravasate, F64, 2, sp,
+    cdef const double *fb = <const double *>grid_data(f_blood, cnp.NPY_DOUBLE, 3, sb, "f_blood")
+    cdef const double *fl = <const double *>grid_data(f_lymph, cnp.NPY_DOUBLE, 3, sl, "f_lymph")
+    cdef const double *pe = <const double *>grid_data(p_extravasate, cnp.NPY_DOUBLE, 2, sp,
                                                       "p_extravasate")
-    cdef const double *df = <const double *>grid_data(dtc_fates, F64, 3, sf, "dtc_fates")
+    cdef const double *df = <const double *>grid_data(dtc_fates, cnp.NPY_DOUBLE, 3, sf, "dtc_fates")
     cdef Py_ssize_t n_cls = sb[0]
     cdef Py_ssize_t n_org = sb[1]
     cdef Py_ssize_t n_fate = sb[2]
@@ -96,13 +91,13 @@ def disseminate(object uid, object patient, object organ, object fate_class, obj
     cdef count_t *dd = <count_t *>out_grid(dtc_died, m, n_org, "dtc_died")
     cdef count_t *dm = <count_t *>out_grid(dormant, m, n_org, "dormant")
     cdef count_t *fo = <count_t *>out_grid(founded, m, n_org, "founded")
-    cdef const uid_t *ui = <const uid_t *>array_data(uid, U64, m, "uid")
-    cdef const patient_t *pt = <const patient_t *>array_data(patient, I64, m, "patient")
-    cdef const organ_t *og = <const organ_t *>array_data(organ, I16, m, "organ")
-    cdef const int64_t *fc = <const int64_t *>array_data(fate_class, I64, m, "fate_class")
-    cdef const count_t *sh = <const count_t *>array_data(shed, I64, m, "shed")
-    cdef const double *ly = <const double *>array_data(lymph, F64, m, "lymph")
-    cdef count_t *di = <count_t *>out_data(died, I64, m, "died")
+    cdef const uid_t *ui = <const uid_t *>array_data(uid, cnp.NPY_UINT64, m, "uid")
+    cdef const patient_t *pt = <const patient_t *>array_data(patient, cnp.NPY_INT64, m, "patient")
+    cdef const organ_t *og = <const organ_t *>array_data(organ, cnp.NPY_INT16, m, "organ")
+    cdef const int64_t *fc = <const int64_t *>array_data(fate_class, cnp.NPY_INT64, m, "fate_class")
+    cdef const count_t *sh = <const count_t *>array_data(shed, cnp.NPY_INT64, m, "shed")
+    cdef const double *ly = <const double *>array_data(lymph, cnp.NPY_DOUBLE, m, "lymph")
+    cdef count_t *di = <count_t *>out_data(died, cnp.NPY_INT64, m, "died")
     cdef bint has_direct = direct is not None
     if has_direct != (f_direct is not None) or has_direct != (exfoliated is not None):
         raise ValueError("disseminate: direct, f_direct and exfoliated go together")
@@ -110,13 +105,13 @@ def disseminate(object uid, object patient, object organ, object fate_class, obj
     cdef const double *fd = NULL
     cdef count_t *xf = NULL
     if has_direct:
-        fd = <const double *>grid_data(f_direct, F64, 3, sd, "f_direct")
+        fd = <const double *>grid_data(f_direct, cnp.NPY_DOUBLE, 3, sd, "f_direct")
         if (array_size(direct, "direct") != m or array_size(exfoliated, "exfoliated") != m or
                 sd[0] != n_cls or sd[1] != n_org or sd[2] != n_fate):
             raise ValueError("disseminate: direct and exfoliated are (rows,), f_direct "
                              "(classes, organs, organs + 1)")
-        dr = <const double *>array_data(direct, F64, m, "direct")
-        xf = <count_t *>out_data(exfoliated, I64, m, "exfoliated")
+        dr = <const double *>array_data(direct, cnp.NPY_DOUBLE, m, "direct")
+        xf = <count_t *>out_data(exfoliated, cnp.NPY_INT64, m, "exfoliated")
     cdef Py_ssize_t i, j, c, at
     for i in range(m):
         if not 0 <= fc[i] < n_cls:

@@ -35,14 +35,6 @@ from plugin_support cimport array_data, array_size
 
 cnp.import_array()
 
-# the NumPy types of paget_kernels' typedefs
-cdef int CELLS = cnp.NPY_DOUBLE
-cdef int RATE = cnp.NPY_DOUBLE
-cdef int FLAG = cnp.NPY_UINT8
-cdef int UID = cnp.NPY_UINT64
-cdef int PATIENT = cnp.NPY_INT64
-cdef int COUNT = cnp.NPY_INT64
-
 # Rows per chunk of step_rows: its first pass computes their first Philox
 # blocks (8 KiB, in L1) and settles the quiet ones, its second steps the rest.
 cdef enum:
@@ -92,24 +84,24 @@ def step_rows(object cells, object flags, object uid, object patient, object bir
         raise ValueError("step_rows: mutation and mut_out come together, with the length of cells")
     # the arrays' data through NumPy's C API: a dozen typed memoryviews cost
     # ~1.5 us a call to acquire, more than a small table's whole step
-    cdef cells_t *cells_p = <cells_t *>out_data(cells, CELLS, m, "cells")
-    cdef const flag_t *flags_p = <const flag_t *>array_data(flags, FLAG, m, "flags")
-    cdef const uid_t *uid_p = <const uid_t *>array_data(uid, UID, m, "uid")
-    cdef const patient_t *patient_p = <const patient_t *>array_data(patient, PATIENT, m,
+    cdef cells_t *cells_p = <cells_t *>out_data(cells, cnp.NPY_DOUBLE, m, "cells")
+    cdef const flag_t *flags_p = <const flag_t *>array_data(flags, cnp.NPY_UINT8, m, "flags")
+    cdef const uid_t *uid_p = <const uid_t *>array_data(uid, cnp.NPY_UINT64, m, "uid")
+    cdef const patient_t *patient_p = <const patient_t *>array_data(patient, cnp.NPY_INT64, m,
                                                                    "patient")
-    cdef const rate_t *birth_p = <const rate_t *>array_data(birth, RATE, m, "birth")
-    cdef const rate_t *death_p = <const rate_t *>array_data(death, RATE, m, "death")
-    cdef const rate_t *shed_rate_p = <const rate_t *>array_data(shed_rate, RATE, m,
+    cdef const rate_t *birth_p = <const rate_t *>array_data(birth, cnp.NPY_DOUBLE, m, "birth")
+    cdef const rate_t *death_p = <const rate_t *>array_data(death, cnp.NPY_DOUBLE, m, "death")
+    cdef const rate_t *shed_rate_p = <const rate_t *>array_data(shed_rate, cnp.NPY_DOUBLE, m,
                                                                "shed_rate")
     cdef const uint8_t *deterministic_p = <const uint8_t *>array_data(
-        deterministic, FLAG, m, "deterministic")
-    cdef count_t *shed_out_p = <count_t *>out_data(shed_out, COUNT, m, "shed_out")
-    cdef count_t *react_out_p = <count_t *>out_data(react_out, COUNT, m, "react_out")
+        deterministic, cnp.NPY_UINT8, m, "deterministic")
+    cdef count_t *shed_out_p = <count_t *>out_data(shed_out, cnp.NPY_INT64, m, "shed_out")
+    cdef count_t *react_out_p = <count_t *>out_data(react_out, cnp.NPY_INT64, m, "react_out")
     cdef const double *mutation_p = NULL
     cdef count_t *mut_out_p = NULL
     if mutates:
-        mutation_p = <const double *>array_data(mutation, RATE, m, "mutation")
-        mut_out_p = <count_t *>out_data(mut_out, COUNT, m, "mut_out")
+        mutation_p = <const double *>array_data(mutation, cnp.NPY_DOUBLE, m, "mutation")
+        mut_out_p = <count_t *>out_data(mut_out, cnp.NPY_INT64, m, "mut_out")
     if not h > 0.0:
         raise ValueError(f"step_rows: step length h must be > 0 days, got {h}")
     cdef paget_stream_t s

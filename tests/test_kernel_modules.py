@@ -125,15 +125,20 @@ def test_a_new_module_cimports_the_samplers_and_draws_as_the_kernels_do(tmp_path
                                       kernels.stream_binomial(5, uid, n, p))
 
 
-def test_the_kernels_refuse_arrays_of_the_wrong_length():
-    """step_rows and disseminate check every row array's length (and the
-    outputs' shape) before their loops, each naming what is wrong."""
-    n = 4
+def _step_rows_arguments(n):
+    """step_rows' row arrays and outputs for ``n`` quiet rows, by name."""
     rows = dict(cells=np.ones(n), flags=np.zeros(n, np.uint8),
                 uid=np.arange(1, n + 1, dtype=np.uint64), patient=np.zeros(n, np.int64),
                 birth=np.zeros(n), death=np.zeros(n), shed_rate=np.zeros(n),
                 deterministic=np.zeros(n, np.uint8))
-    outs = dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+    return rows, dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+
+
+def test_the_kernels_refuse_arrays_of_the_wrong_length():
+    """step_rows and disseminate check every row array's length (and the
+    outputs' shape) before their loops, each naming what is wrong."""
+    n = 4
+    rows, outs = _step_rows_arguments(n)
     for name in list(rows)[1:] + list(outs):
         args = {**rows, **outs}
         args[name] = args[name][:-1]
@@ -171,11 +176,7 @@ def test_the_kernels_refuse_arrays_of_the_wrong_kind():
     typed memoryviews): each must be a C-contiguous array of its dtype, an output
     writable and a grid of its number of axes, or the call raises naming it."""
     n = 4
-    rows = dict(cells=np.ones(n), flags=np.zeros(n, np.uint8),
-                uid=np.arange(1, n + 1, dtype=np.uint64), patient=np.zeros(n, np.int64),
-                birth=np.zeros(n), death=np.zeros(n), shed_rate=np.zeros(n),
-                deterministic=np.zeros(n, np.uint8))
-    outs = dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+    rows, outs = _step_rows_arguments(n)
 
     def step(**over):
         a = {**rows, **outs, **over}
