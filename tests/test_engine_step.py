@@ -762,6 +762,45 @@ def test_a_view_of_some_rows_is_the_same_however_they_are_given():
         assert not getattr(views[0], name).flags.writeable
 
 
+def test_a_view_of_some_rows_renewed_after_an_append_is_a_fresh_one():
+    """``LesionTable.layout`` stays through appends (rows keep their positions
+    and columns) and moves with a compaction that drops rows; a view of some
+    rows (copies) renewed with their cells after appends, even ones that
+    reallocate the columns, is what a fresh view of them is
+    (``Dissemination._sources`` reuses it so)."""
+    from paget.state import LesionTable
+    rng = np.random.default_rng(RNG_SEED)
+
+    def rows(n):
+        return dict(uid=rng.integers(1, 2**63, n, dtype=np.uint64),
+                    parent=np.zeros(n, np.uint64),
+                    lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
+                    clone=rng.integers(1, 2**63, n, dtype=np.uint64),
+                    genotype=rng.integers(0, 8, n).astype(np.uint64),
+                    cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
+                    birth_step=rng.integers(0, 9, n).astype(np.int32),
+                    organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+
+    tab = LesionTable(capacity=16)
+    tab.append(**rows(12))
+    src = np.array([1, 4, 5, 11], np.int64)
+    view = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
+    view.lesion_cells, view.birth_time     # derived arrays, kept by renewed()
+    layout, version = tab.layout, tab.version
+    tab.append(**rows(30))                  # past the capacity: new buffers
+    tab.cells[src] += 7.0
+    assert tab.layout == layout and tab.version != version
+    fresh = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
+    again = view.renewed(tab.cells[src])
+    for name in ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "row", "dormant", "primary", "pidx", "birth_time", "lesion_cells"):
+        assert _same(getattr(again, name), getattr(fresh, name)), name
+    tab.compact(np.ones(tab.n, bool))      # keeps every row: nothing moved
+    assert tab.layout == layout
+    tab.compact(np.arange(tab.n) != 2)
+    assert tab.layout == layout + 1
+
+
 def test_arrays_of_equivalent_types_pass_and_unaligned_ones_are_named():
     """An array another rank sent (MPI records) may be ``ulonglong`` where the
     engine's are ``uint64``, or unaligned: the first is read as it is, the

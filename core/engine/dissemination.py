@@ -130,16 +130,18 @@ class Dissemination:
         """The view of the shedding rows ``src`` for the hooks: the last step's
         renewed with the rows' cells now (:meth:`paget.state.Lesions.renewed`)
         when the same rows of the same table shed again (the usual: the same
-        few lesions shed step after step), else a new one."""
+        few lesions shed step after step), rows appended since or not (the
+        table's ``layout``: a sixth of a small run's steps add a dormant pool),
+        else a new one."""
         tab = self.table
         key = (src.dtype.str, src.tobytes())
         got = self._last_sources
-        if got is not None and got[0] is tab and got[1] == tab.version and got[2] == key \
+        if got is not None and got[0] is tab and got[1] == tab.layout and got[2] == key \
                 and got[3] == (self.lo, self.P, self.group):
             sources = got[4].renewed(tab.cells[src])
         else:
             sources = self._lesions(src)
-        self._last_sources = (tab, tab.version, key, (self.lo, self.P, self.group), sources)
+        self._last_sources = (tab, tab.layout, key, (self.lo, self.P, self.group), sources)
         return sources
 
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
