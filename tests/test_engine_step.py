@@ -737,6 +737,17 @@ def test_take_rows_is_numpys_indexing_or_declines():
     assert engine_rows.take_rows(rows, (np.empty(n, object),)) is None
 
 
+def _random_rows(rng, n):
+    """The core columns of ``n`` random rows of patients 3-6 in 5 organs."""
+    return dict(uid=rng.integers(1, 2**63, n, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+                lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
+                clone=rng.integers(1, 2**63, n, dtype=np.uint64),
+                genotype=rng.integers(0, 8, n).astype(np.uint64),
+                cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
+                birth_step=rng.integers(0, 9, n).astype(np.int32),
+                organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+
+
 def test_a_view_of_some_rows_is_the_same_however_they_are_given():
     """``LesionTable.view(rows=...)``: int64 positions (the compiled gather), a
     boolean mask or other integers (NumPy's indexing) give the same view."""
@@ -744,13 +755,7 @@ def test_a_view_of_some_rows_is_the_same_however_they_are_given():
     rng = np.random.default_rng(RNG_SEED)
     n = 40
     tab = LesionTable(capacity=64)
-    tab.append(uid=rng.integers(1, 2**63, n, dtype=np.uint64), parent=np.zeros(n, np.uint64),
-               lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
-               clone=rng.integers(1, 2**63, n, dtype=np.uint64),
-               genotype=rng.integers(0, 8, n).astype(np.uint64),
-               cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
-               birth_step=rng.integers(0, 9, n).astype(np.int32),
-               organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+    tab.append(**_random_rows(rng, n))
     mask = rng.random(n) < 0.5
     views = [tab.view(1.0, 3, rows, n_patients=4, n_organs=5)
              for rows in (np.flatnonzero(mask).astype(np.int64), mask,
@@ -770,24 +775,13 @@ def test_a_view_of_some_rows_renewed_after_an_append_is_a_fresh_one():
     (``Dissemination._sources`` reuses it so)."""
     from paget.state import LesionTable
     rng = np.random.default_rng(RNG_SEED)
-
-    def rows(n):
-        return dict(uid=rng.integers(1, 2**63, n, dtype=np.uint64),
-                    parent=np.zeros(n, np.uint64),
-                    lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
-                    clone=rng.integers(1, 2**63, n, dtype=np.uint64),
-                    genotype=rng.integers(0, 8, n).astype(np.uint64),
-                    cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
-                    birth_step=rng.integers(0, 9, n).astype(np.int32),
-                    organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
-
     tab = LesionTable(capacity=16)
-    tab.append(**rows(12))
+    tab.append(**_random_rows(rng, 12))
     src = np.array([1, 4, 5, 11], np.int64)
     view = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
     view.lesion_cells, view.birth_time     # derived arrays, kept by renewed()
     layout, version = tab.layout, tab.version
-    tab.append(**rows(30))                  # past the capacity: new buffers
+    tab.append(**_random_rows(rng, 30))     # past the capacity: new buffers
     tab.cells[src] += 7.0
     assert tab.layout == layout and tab.version != version
     fresh = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
