@@ -174,6 +174,11 @@ class LesionTable:
         #: counts the changes of rows (appends, compactions); a view made at one
         #: version shows the same rows as long as the version stays
         self.version = 0
+        #: counts the compactions that dropped rows: while it stays, every row
+        #: keeps its position and its columns but ``cells`` (an append only adds
+        #: rows after the others), so a view of some rows (which holds copies)
+        #: renewed with their cells is what a fresh view of them would be
+        self.layout = 0
         self._resize(0)
 
     def _resize(self, n: int) -> None:
@@ -271,6 +276,7 @@ class LesionTable:
             return
         for k, arr in self._data.items():
             arr[:m] = arr[: self.n][keep]
+        self.layout += 1
         self._resize(m)
 
     def view(self, dt: float, lo: int = 0, rows: np.ndarray | None = None, *,
@@ -382,7 +388,9 @@ class Lesions:
         ``lesion_cells``, which is made again when read.  A view of the
         table's live rows (``rows`` None) shows their cells as they are; a
         view of some rows holds a copy of their cells, so give ``cells``, the
-        rows' cells now (a new array, which the view takes read-only).
+        rows' cells now (a new array, which the view takes read-only).  Such a
+        view holds copies of its rows' columns, so rows appended since leave
+        it as it is: it may be renewed while the table's ``layout`` stays.
         """
         new = Lesions.__new__(Lesions)
         # every slot but the cache (one statement: a loop of setattr is ~4x slower)

@@ -32,6 +32,14 @@ DEF KIND_POOL = 2
 DEF KIND_REACTIVATED = 3
 
 
+cdef inline uint64_t pool_uid(uint64_t source, int16_t organ) noexcept:
+    """The uid of the dormant pool of cells shed by a row of uid ``source`` into
+    ``organ``: :func:`paget.ext.tables.derive_uids`' of the source, ``UID_POOL``,
+    step 0, the organ and rank 0."""
+    cdef uint64_t tag = (<uint64_t>KIND_POOL << 56) | ((<uint64_t>(<unsigned short>organ)) << 40)
+    return paget_mix64(paget_mix64(paget_mix64(source) ^ tag) ^ <uint64_t>0)
+
+
 def found_rows(int kind, object src, object counts, object organ, int64_t step, object uid,
                object parent, object lesion, object clone, object genotype, object patient,
                object organ_col, bint log):
@@ -103,8 +111,7 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
         base = paget_mix64(u[r])
         for j in range(1 if pool else cn[i]):
             if pool:
-                tag = (<uint64_t>KIND_POOL << 56) | ((<uint64_t>(<unsigned short>o)) << 40)
-                nu[t] = paget_mix64(paget_mix64(base ^ tag) ^ <uint64_t>0)
+                nu[t] = pool_uid(u[r], o)
                 nce[t] = <double>cn[i]
                 nfl[t] = PGT_FLAG_DORMANT
             else:
@@ -138,19 +145,10 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
     return cols, rows_arr, edges
 
 
-def join_pools(object key, object counts, object uid, object flags, object cells):
-    """Add ``counts[j]`` cells to the live dormant pool (flag DORMANT, cells > 0) of
-    uid ``key[j]``, where the table (columns ``uid``, ``flags``, ``cells``)
-    holds one; returns the positions ``j`` (ascending, int64) of the keys with
-    no live pool (new pools).  ``paget.ext.kernels.match_pools`` and the
-    additions, in one call.  The keys must be distinct."""
-    cdef Py_ssize_t k = array_size(key, "key"), n = array_size(uid, "uid"), i, j, h
-    cdef Py_ssize_t cap = 16, n_new = 0
-    cdef const uint64_t *ky = <const uint64_t *>array_data(key, U64, k, "key")
-    cdef const double *cn = f64(counts, k, "counts")
-    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
-    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
-    cdef double *c = f64(cells, n, "cells")
+cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint64_t *u,
+                 const uint8_t *fl, double *c, Py_ssize_t n):
+    """``join_pools`` of ``k`` keys over a table of ``n`` rows."""
+    cdef Py_ssize_t cap = 16, n_new = 0, i, j, h
     cdef uint64_t *keys
     cdef int64_t *slot
     cdef int64_t *hit
@@ -200,6 +198,100 @@ def join_pools(object key, object counts, object uid, object flags, object cells
         free(keys)
         free(slot)
         free(hit)
+
+
+def join_pools(object key, object counts, object uid, object flags, object cells):
+    """Add ``counts[j]`` cells to the live dormant pool (flag DORMANT, cells > 0) of
+    uid ``key[j]``, where the table (columns ``uid``, ``flags``, ``cells``)
+    holds one; returns the positions ``j`` (ascending, int64) of the keys with
+    no live pool (new pools).  ``paget.ext.kernels.match_pools`` and the
+    additions, in one call.  The keys must be distinct."""
+    cdef Py_ssize_t k = array_size(key, "key"), n = array_size(uid, "uid")
+    cdef const uint64_t *ky = <const uint64_t *>array_data(key, U64, k, "key")
+    cdef const double *cn = f64(counts, k, "counts")
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef double *c = f64(cells, n, "cells")
+    return join(ky, cn, k, u, fl, c, n)
+
+
+def found_pools(object src, object at, object counts, object organ, object uid,
+                object flags, object cells, object patient, object lesion, object organ_col,
+                UidSet registry):
+    """The cells of table rows ``src[at[j]]`` that join dormant pools in a step,
+    ``counts[j]`` into organ ``organ[j]``, on a rank that holds its patients
+    alone: their pools' uids (``found_rows(UID_POOL, ...)``'s), the pool
+    registry, and ``join_pools``, in one pass.
+
+    With ``registry`` (the seeding log's, None without the log), the uids not
+    in it yet are added, and their registry columns
+    (``paget.engine.seeding.POOL_COLUMNS``: pool, patient, source_lesion,
+    source_organ) made as ``SeedingLog._log_founding`` makes them.  Then each
+    pool's cells are added to its live pool (flag DORMANT, cells > 0) where
+    the table (columns ``uid`` ... ``organ_col``) holds one.  The (row, organ)
+    pairs must be distinct.
+
+    Returns ``(new, registered)``: the positions ``j`` (ascending, int64) of the
+    pools with no live row (new pools: ``found_rows`` makes their rows), and the
+    registry columns, or None where no uid was new to it.
+    """
+    cdef Py_ssize_t k = array_size(at, "at"), m = array_size(src, "src")
+    cdef Py_ssize_t n = array_size(uid, "uid"), j, r, n_fresh = 0
+    cdef const int64_t *sr = i64(src, m, "src")
+    cdef const int64_t *ix = i64(at, k, "at")
+    cdef const int64_t *cn = i64(counts, k, "counts")
+    cdef const int64_t *og = i64(organ, k, "organ")
+    cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef double *c = f64(cells, n, "cells")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef const uint64_t *le = <const uint64_t *>array_data(lesion, U64, n, "lesion")
+    cdef const int16_t *oc = <const int16_t *>array_data(organ_col, I16, n, "organ_col")
+    check_bins(ix, k, m, "at")
+    key_arr = np.empty(k, np.uint64)
+    count_arr = np.empty(k, np.float64)
+    cdef uint64_t *ky = <uint64_t *>array_data(key_arr, U64, k, "key")
+    cdef double *cf = f64(count_arr, k, "counts")
+    for j in range(k):
+        r = sr[ix[j]]
+        if r < 0 or r >= n:
+            raise IndexError(f"src: index {r} at {ix[j]} outside [0, {n})")
+        if cn[j] < 0:
+            raise ValueError(f"found_pools: count {cn[j]} at {j} is negative")
+        ky[j] = pool_uid(u[r], <int16_t>og[j])
+        cf[j] = <double>cn[j]
+    registered = None
+    cdef const cnp.npy_bool *fresh
+    cdef uint64_t *rp
+    cdef int64_t *rt
+    cdef uint64_t *rl
+    cdef int16_t *ro
+    if registry is not None and k:
+        fresh_arr = registry.add_new(key_arr)
+        fresh = <const cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, k, "fresh")
+        for j in range(k):
+            n_fresh += fresh[j] != 0
+        if n_fresh:
+            registered = {"pool": np.empty(n_fresh, np.uint64),
+                          "patient": np.empty(n_fresh, np.int64),
+                          "source_lesion": np.empty(n_fresh, np.uint64),
+                          "source_organ": np.empty(n_fresh, np.int16)}
+            rp = <uint64_t *>array_data(registered["pool"], U64, n_fresh, "pool")
+            rt = i64(registered["patient"], n_fresh, "patient")
+            rl = <uint64_t *>array_data(registered["source_lesion"], U64, n_fresh,
+                                        "source_lesion")
+            ro = <int16_t *>array_data(registered["source_organ"], I16, n_fresh,
+                                       "source_organ")
+            n_fresh = 0
+            for j in range(k):
+                if fresh[j]:
+                    r = sr[ix[j]]
+                    rp[n_fresh] = ky[j]
+                    rt[n_fresh] = pt[r]
+                    rl[n_fresh] = le[r]
+                    ro[n_fresh] = oc[r]
+                    n_fresh += 1
+    return join(ky, cf, k, u, fl, c, n), registered
 
 
 cdef class UidSet:

@@ -15,14 +15,16 @@ one), or the call raises naming the argument (every array the engine passes
 is).  ``tests/test_engine_step.py`` compares each function with the NumPy it
 replaces, on random inputs, for exact equality.
 """
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.math cimport INFINITY, fabs
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, check_bins, f64, i64
+from engine_support cimport array_data, as_array, check_bins, f64, i64
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport Loop, array_size, loop_of, np_max, np_min, vec
 
@@ -55,9 +57,19 @@ def step_rates(object flags, object birth, object reactivation, object death,
     - ``out_cells_before = cells``;
     - ``out_death_terms = where(dormant, 0.0, out_death * cells)`` (the terms of
       the patients' cell deaths a day).
+
+    The six rates (``birth`` ... ``shed_exponent``, a step's ``Rates``) may be
+    any arrays or sequences: one that is not a C-contiguous, aligned float64
+    array is read from an aligned float64 copy, as ``paget.engine.dissemination.f64``
+    made it.
     """
     cdef Py_ssize_t n = array_size(flags, "flags"), i, k = 0
     cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    # the rates as the engine's f64 gave them (a hook may rebind one)
+    birth, reactivation, death = as_array(birth, F64), as_array(reactivation, F64), \
+        as_array(death, F64)
+    dormant_death, shed = as_array(dormant_death, F64), as_array(shed, F64)
+    shed_exponent = as_array(shed_exponent, F64)
     cdef const double *b = f64(birth, n, "birth")
     cdef const double *re = f64(reactivation, n, "reactivation")
     cdef const double *d = f64(death, n, "death")
@@ -256,13 +268,17 @@ def gather_sources(object src, object shed, object uid, object patient, object o
     one pass: ``(uid, patient, organ, shed, lymph_fraction, patient - lo,
     survival, arrest)`` of those rows, and whether they share one circulation
     class (every ``survival`` and every ``arrest`` equal to the first row's, as
-    ``==`` compares: a NaN never does)."""
+    ``==`` compares: a NaN never does).  The three rates may be any arrays or
+    sequences, read as float64 (as ``step_rates`` reads its rates)."""
     cdef Py_ssize_t m = array_size(src, "src"), n = array_size(uid, "uid"), i, r
     cdef const int64_t *s = i64(src, m, "src")
     cdef const int64_t *sh = i64(shed, n, "shed")
     cdef const uint64_t *u = <const uint64_t *>array_data(uid, U64, n, "uid")
     cdef const int64_t *pt = i64(patient, n, "patient")
     cdef const int16_t *og = <const int16_t *>array_data(organ, I16, n, "organ")
+    # the rates as the engine's f64 gave them (a hook may rebind one)
+    lymph_fraction, survival = as_array(lymph_fraction, F64), as_array(survival, F64)
+    arrest = as_array(arrest, F64)
     cdef const double *lf = f64(lymph_fraction, n, "lymph_fraction")
     cdef const double *sv = f64(survival, n, "survival")
     cdef const double *ar = f64(arrest, n, "arrest")
@@ -408,3 +424,51 @@ def tally_fates(object sp, object src_organ, object src_shed, object died, objec
                 dr[nd], do_[nd], dc[nd] = i, j, v
                 nd += 1
     return tuple(f_arr), tuple(d_arr)
+
+
+def frozen_copies(tuple arrays):
+    """Immutable copies of 1-D arrays of numbers (or bools), in one call: each as
+    ``np.frombuffer(a.tobytes(), a.dtype)`` makes it (read-only, and never
+    writable again: its data is held by a ``bytes`` object), all held by one
+    ``bytes`` object, each copy aligned to 16 bytes, in native byte order.
+    The patients' arrays the end of a step hands to the hooks
+    (``RankRun._patients``)."""
+    cdef Py_ssize_t k = len(arrays), i, total = 0, size
+    cdef cnp.ndarray arr
+    cdef cnp.npy_intp dims[1]
+    cdef Py_ssize_t *at = <Py_ssize_t *>malloc((k if k else 1) * sizeof(Py_ssize_t))
+    cdef char *data
+    if at == NULL:
+        raise MemoryError()
+    try:
+        arrays = tuple(arrays)
+        for i in range(k):
+            a = arrays[i]
+            if not cnp.PyArray_Check(a):
+                raise TypeError(f"frozen_copies: expected NumPy arrays, got {type(a).__name__}")
+            arr = <cnp.ndarray>a
+            if cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_ISNUMBER(arr):
+                raise TypeError(f"frozen_copies: array {i} is not a 1-D array of numbers "
+                                f"({arr.dtype}, {cnp.PyArray_NDIM(arr)} axes)")
+            if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+                    and cnp.PyArray_ISNOTSWAPPED(arr)):    # (never the engine's)
+                arrays = arrays[:i] + (as_array(arr, cnp.PyArray_TYPE(arr)),) + arrays[i + 1:]
+                arr = <cnp.ndarray>arrays[i]
+            at[i] = total
+            total += (cnp.PyArray_NBYTES(arr) + 15) & ~(<Py_ssize_t>15)
+        buf = PyBytes_FromStringAndSize(NULL, total)
+        data = PyBytes_AS_STRING(buf)
+        out = []
+        for i in range(k):
+            arr = <cnp.ndarray>arrays[i]
+            size = cnp.PyArray_NBYTES(arr)
+            if size:
+                memcpy(data + at[i], cnp.PyArray_DATA(arr), size)
+            dims[0] = cnp.PyArray_DIMS(arr)[0]
+            copy = cnp.PyArray_SimpleNewFromData(1, dims, cnp.PyArray_TYPE(arr), data + at[i])
+            cnp.set_array_base(<cnp.ndarray>copy, buf)
+            cnp.PyArray_CLEARFLAGS(<cnp.ndarray>copy, cnp.NPY_ARRAY_WRITEABLE)
+            out.append(copy)
+        return tuple(out)
+    finally:
+        free(at)

@@ -38,3 +38,41 @@ cdef inline uint8_t *u8(object a, Py_ssize_t n, str name) except NULL:
 
 cdef inline uint64_t *u64(object a, Py_ssize_t n, str name) except NULL:
     return <uint64_t *>array_data(a, cnp.NPY_UINT64, n, name)
+
+
+cdef inline void *out_data(object a, int typenum, Py_ssize_t n, str name) except NULL:
+    """``array_data`` of an output: ValueError if ``a`` is read-only (as a
+    typed memoryview refuses one)."""
+    cdef void *p = array_data(a, typenum, n, name)
+    if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+        raise ValueError(f"{name}: the array is read-only")
+    return p
+
+
+cdef inline void *grid_data(object a, int typenum, int ndim, Py_ssize_t *shape,
+                            str name) except NULL:
+    """``array_data`` of an array of ``ndim`` axes, its lengths written to
+    ``shape``: ValueError for another number of axes."""
+    cdef void *p = array_data(a, typenum, -1, name)
+    cdef int k
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != ndim:
+        raise ValueError(f"{name}: expected {ndim} axes, got "
+                         f"{cnp.PyArray_NDIM(<cnp.ndarray>a)}")
+    for k in range(ndim):
+        shape[k] = cnp.PyArray_DIMS(<cnp.ndarray>a)[k]
+    return p
+
+
+cdef inline object as_array(object a, int typenum):
+    """``a`` itself where ``array_data`` takes it as ``typenum``, else a
+    C-contiguous, aligned copy of it as that type: ``paget.engine.founding.aligned``
+    for the rates a hook may have rebound (a list, another dtype), without a
+    Python call for the engine's own arrays."""
+    cdef cnp.ndarray arr
+    if cnp.PyArray_Check(a):
+        arr = <cnp.ndarray>a
+        if (cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(arr), typenum)
+                and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+                and cnp.PyArray_ISNOTSWAPPED(arr)):
+            return a
+    return cnp.PyArray_FROMANY(a, typenum, 0, 0, cnp.NPY_ARRAY_IN_ARRAY)

@@ -4,7 +4,9 @@
 The engine, plugins, tests and benchmarks import the kernels from here.
 
 The kernels work on whole arrays of the lesion table at once, in ``nogil``
-loops over typed memoryviews, and draw their random variates by exact samplers
+loops over their data (``step_rows`` and ``disseminate`` read it through
+NumPy's C API, the cheaper to acquire per call; the others through typed
+memoryviews), and draw their random variates by exact samplers
 of their own (inversion; Hormann's transformed rejection) and NumPy's C gamma,
 over the keyed Philox stream of ``keyed_stream.h``.  The Python wrappers check
 shapes and allocate; the loops allocate nothing.  They live in modules of one

@@ -29,19 +29,22 @@ from samplers cimport (
 )
 from special cimport below_exp, below_exp_or_p0, surely_below_exp
 
+cimport numpy as cnp
+from engine_support cimport out_data
+from plugin_support cimport array_data, array_size
+
+cnp.import_array()
+
 # Rows per chunk of step_rows: its first pass computes their first Philox
 # blocks (8 KiB, in L1) and settles the quiet ones, its second steps the rest.
 cdef enum:
     STEP_CHUNK = 256
 
 
-def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
-              const uid_t[::1] uid, const patient_t[::1] patient,
-              const rate_t[::1] birth, const rate_t[::1] death,
-              const rate_t[::1] shed_rate, const uint8_t[::1] deterministic,
-              double h, uint64_t seed, int64_t step,
-              count_t[::1] shed_out, count_t[::1] react_out,
-              const double[::1] mutation=None, count_t[::1] mut_out=None):
+def step_rows(object cells, object flags, object uid, object patient, object birth,
+              object death, object shed_rate, object deterministic, double h, uint64_t seed,
+              int64_t step, object shed_out, object react_out, object mutation=None,
+              object mut_out=None):
     """Advance every row of the lesion table by one step of length ``h`` days.
 
     Growing rows (flag DORMANT clear) take the exact birth-death transition with
@@ -67,16 +70,38 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
     cells reactivated (``react_out``).  Rows whose ``cells`` is 0 are skipped.
     Each row draws from its own stream keyed by (seed, uid, step, STEP, patient).
     """
-    cdef Py_ssize_t i, m = cells.shape[0]
+    cdef Py_ssize_t i, m = array_size(cells, "cells")
     # (C comparisons: any() over a generator of Python ints cost ~1 us a step)
-    if (flags.shape[0] != m or uid.shape[0] != m or patient.shape[0] != m or
-            birth.shape[0] != m or death.shape[0] != m or shed_rate.shape[0] != m or
-            deterministic.shape[0] != m or shed_out.shape[0] != m or
-            react_out.shape[0] != m):
+    if (array_size(flags, "flags") != m or array_size(uid, "uid") != m or
+            array_size(patient, "patient") != m or array_size(birth, "birth") != m or
+            array_size(death, "death") != m or array_size(shed_rate, "shed_rate") != m or
+            array_size(deterministic, "deterministic") != m or
+            array_size(shed_out, "shed_out") != m or array_size(react_out, "react_out") != m):
         raise ValueError("step_rows: every row array must have the length of cells")
     cdef bint mutates = mutation is not None
-    if mutates and (mut_out is None or mutation.shape[0] != m or mut_out.shape[0] != m):
+    if mutates and (mut_out is None or array_size(mutation, "mutation") != m or
+                    array_size(mut_out, "mut_out") != m):
         raise ValueError("step_rows: mutation and mut_out come together, with the length of cells")
+    # the arrays' data through NumPy's C API: a dozen typed memoryviews cost
+    # ~1.5 us a call to acquire, more than a small table's whole step
+    cdef cells_t *cells_p = <cells_t *>out_data(cells, cnp.NPY_DOUBLE, m, "cells")
+    cdef const flag_t *flags_p = <const flag_t *>array_data(flags, cnp.NPY_UINT8, m, "flags")
+    cdef const uid_t *uid_p = <const uid_t *>array_data(uid, cnp.NPY_UINT64, m, "uid")
+    cdef const patient_t *patient_p = <const patient_t *>array_data(patient, cnp.NPY_INT64, m,
+                                                                   "patient")
+    cdef const rate_t *birth_p = <const rate_t *>array_data(birth, cnp.NPY_DOUBLE, m, "birth")
+    cdef const rate_t *death_p = <const rate_t *>array_data(death, cnp.NPY_DOUBLE, m, "death")
+    cdef const rate_t *shed_rate_p = <const rate_t *>array_data(shed_rate, cnp.NPY_DOUBLE, m,
+                                                               "shed_rate")
+    cdef const uint8_t *deterministic_p = <const uint8_t *>array_data(
+        deterministic, cnp.NPY_UINT8, m, "deterministic")
+    cdef count_t *shed_out_p = <count_t *>out_data(shed_out, cnp.NPY_INT64, m, "shed_out")
+    cdef count_t *react_out_p = <count_t *>out_data(react_out, cnp.NPY_INT64, m, "react_out")
+    cdef const double *mutation_p = NULL
+    cdef count_t *mut_out_p = NULL
+    if mutates:
+        mutation_p = <const double *>array_data(mutation, cnp.NPY_DOUBLE, m, "mutation")
+        mut_out_p = <count_t *>out_data(mut_out, cnp.NPY_INT64, m, "mut_out")
     if not h > 0.0:
         raise ValueError(f"step_rows: step length h must be > 0 days, got {h}")
     cdef paget_stream_t s
@@ -130,23 +155,23 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
             # before, so the draws are the same row for row.
             n_work = 0
             for i in range(c0, c1):
-                ctr4[3] = <uint64_t>patient[i]
-                key2[1] = uid[i]
+                ctr4[3] = <uint64_t>patient_p[i]
+                key2[1] = uid_p[i]
                 paget_philox4x64_10(ctr4, key2, &blocks[4 * (i - c0)])
-                shed_out[i] = 0
-                react_out[i] = 0
-                n = cells[i]
-                b = birth[i]
-                d = death[i]
+                shed_out_p[i] = 0
+                react_out_p[i] = 0
+                n = cells_p[i]
+                b = birth_p[i]
+                d = death_p[i]
                 # the growing rows' quiet test, taken for the dormant rows too
                 # (which overwrite y below and never mutate): computing it in
                 # the growing branch only measured 1.6 % slower on the
                 # benchmark table
-                lam = shed_rate[i] * h
+                lam = shed_rate_p[i] * h
                 e = rate_setup(cache, b, d, h)
                 y = log_quiet(e, n, lam, h)
                 u = paget_word_double(blocks[4 * (i - c0)])
-                if flags[i] & PGT_FLAG_DORMANT:
+                if flags_p[i] & PGT_FLAG_DORMANT:
                     # rare, so this branch is well predicted; as in the dormant
                     # step below: nothing happens without rates, or when no
                     # cell leaves (u < e^{-n (b + d) h})
@@ -155,11 +180,11 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
                     settled = (total <= 0.0) | ((y > LOG_QUIET) & surely_below_exp(u, y))
                 else:
                     settled = ((y > LOG_QUIET) & surely_below_exp(u, y)
-                               & (deterministic[i] == 0))
+                               & (deterministic_p[i] == 0))
                 if mutates:
-                    mut_out[i] = 0
-                    mu = mutation[i] * b * n * e.x
-                    settled = settled & ((mutation[i] <= 0.0) | (b <= 0.0) | (n < 1.0)
+                    mut_out_p[i] = 0
+                    mu = mutation_p[i] * b * n * e.x
+                    settled = settled & ((mutation_p[i] <= 0.0) | (b <= 0.0) | (n < 1.0)
                                          | ((mu < SMALL_MEAN) & surely_below_exp(
                                              paget_word_double(blocks[4 * (i - c0) + 1]), -mu)))
                 settled = settled | (n <= 0.0)
@@ -168,13 +193,13 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
             # Second pass: every other row
             for jw in range(n_work):
                 i = work[jw]
-                n = cells[i]
+                n = cells_p[i]
                 if n <= 0.0:
                     continue
-                b = birth[i]
-                d = death[i]
+                b = birth_p[i]
+                d = death_p[i]
                 blk = &blocks[4 * (i - c0)]
-                if flags[i] & PGT_FLAG_DORMANT:
+                if flags_p[i] & PGT_FLAG_DORMANT:
                     total = b + d
                     if total <= 0.0:
                         continue
@@ -185,26 +210,26 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
                         u = paget_word_double(blk[0])
                         if below_exp_or_p0(u, y, &p0):
                             continue
-                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
-                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 1)
+                        paget_stream_set_block(&s, seed, uid_p[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient_p[i], blk, 1)
                         p_leave = -expm1(-total * h)
                         left = binomial_at_least_one(&bg, <count_t>n, p_leave, p0)
                     else:
-                        paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
-                                               PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
+                        paget_stream_set_block(&s, seed, uid_p[i], <uint64_t>step,
+                                               PGT_PURPOSE_STEP, <uint64_t>patient_p[i], blk, 0)
                         p_leave = -expm1(-total * h)
                         left = draw_binomial(&bg, NULL, p_leave, <count_t>n, SMALL_MEAN)
                     if left > 0:
                         react = draw_binomial(&bg, bcache, b / total, left, SPLIT_INVERSION_MEAN)
-                        react_out[i] = react
-                    cells[i] = n - <double>left
+                        react_out_p[i] = react
+                    cells_p[i] = n - <double>left
                     continue
-                lam = shed_rate[i] * h
+                lam = shed_rate_p[i] * h
                 n0 = n
                 e = NULL
                 ready = False
                 done = False
-                if not deterministic[i]:
+                if not deterministic_p[i]:
                     # Quiet rows: the step's three parts are drawn by inversion
                     # from the stream's first uniform u, so that nothing happens
                     # exactly when u < P0 (see quiet_rest and the note above it)
@@ -214,17 +239,17 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
                         u = paget_word_double(blk[0])
                         done = True
                         if not below_exp(u, y):
-                            paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
-                                                   PGT_PURPOSE_STEP, <uint64_t>patient[i],
+                            paget_stream_set_block(&s, seed, uid_p[i], <uint64_t>step,
+                                                   PGT_PURPOSE_STEP, <uint64_t>patient_p[i],
                                                    blk, 1)
                             ready = True
                             quiet_rest(&bg, &n, b, d, e, lams, lam, u, &shed)
-                            shed_out[i] = shed
+                            shed_out_p[i] = shed
                 if not done:
-                    paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
-                                           PGT_PURPOSE_STEP, <uint64_t>patient[i], blk, 0)
+                    paget_stream_set_block(&s, seed, uid_p[i], <uint64_t>step,
+                                           PGT_PURPOSE_STEP, <uint64_t>patient_p[i], blk, 0)
                     ready = True
-                    if deterministic[i]:
+                    if deterministic_p[i]:
                         n = n * exp((b - d) * h)
                     else:
                         n = bd_transition(&bg, n, b, d, e.x)
@@ -232,10 +257,10 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
                         shed = draw_poisson(&bg, lam)
                         if <double>shed > floor(n):
                             shed = <count_t>floor(n)
-                        shed_out[i] = shed
+                        shed_out_p[i] = shed
                         n -= <double>shed
                 if mutates:
-                    mu = mutation[i]
+                    mu = mutation_p[i]
                     if mu > 0.0 and b > 0.0 and n >= 1.0:
                         if e == NULL:
                             e = rate_setup(cache, b, d, h)
@@ -247,17 +272,17 @@ def step_rows(cells_t[::1] cells, const flag_t[::1] flags,
                             if mu < SMALL_MEAN and below_exp(paget_word_double(blk[1]), -mu):
                                 shed = 0
                             else:
-                                paget_stream_set_block(&s, seed, uid[i], <uint64_t>step,
+                                paget_stream_set_block(&s, seed, uid_p[i], <uint64_t>step,
                                                        PGT_PURPOSE_STEP,
-                                                       <uint64_t>patient[i], blk, 1)
+                                                       <uint64_t>patient_p[i], blk, 1)
                                 shed = draw_poisson_keyed(&bg, mu)
                         else:
                             shed = draw_poisson_keyed(&bg, mu)
                         if <double>shed > floor(n):
                             shed = <count_t>floor(n)
-                        mut_out[i] = shed
+                        mut_out_p[i] = shed
                         n -= <double>shed
-                cells[i] = n
+                cells_p[i] = n
             c0 = c1
     free(cache)
 

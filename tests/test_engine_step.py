@@ -79,12 +79,48 @@ def test_step_rates_is_the_numpy_it_replaces(n, dt):
 def test_step_rates_names_a_bad_argument():
     n = 3
     ok = np.zeros(n)
-    with pytest.raises(TypeError, match="shed_exponent"):
-        es.step_rates(np.zeros(n, np.uint8), ok, ok, ok, ok, ok, np.zeros(n, np.float32), 1.0,
-                      MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+    with pytest.raises(TypeError, match="cells"):
+        es.step_rates(np.zeros(n, np.uint8), ok, ok, ok, ok, ok, ok, 1.0,
+                      MAX_SHED_MEAN, np.zeros(n, np.float32), *np.zeros((5, n)))
     with pytest.raises(ValueError, match="death: expected 3 values, got 2"):
         es.step_rates(np.zeros(n, np.uint8), ok, ok, np.zeros(2), ok, ok, ok, 1.0,
                       MAX_SHED_MEAN, ok, *np.zeros((5, n)))
+
+
+def test_the_rates_a_hook_rebound_are_read_as_the_engine_converted_them():
+    """``step_rates`` and ``gather_sources`` read a rate that is not a C-contiguous,
+    aligned float64 array (a hook may set ``rates.death = [...]`` or a float32,
+    strided or byte-swapped array) from a float64 copy, as the engine's former
+    ``f64`` (``np.ascontiguousarray`` and an aligned copy) did before the call."""
+    rng = np.random.default_rng(RNG_SEED)
+    n = 7
+    flags = _flags(rng, n)
+    rates = [rng.uniform(0.0, 0.5, n) for _ in range(6)]
+    rates[1] = rates[1].astype(np.float32).astype(np.float64)   # (given as float32 below)
+    cells = np.floor(10.0 ** rng.uniform(0, 6, n))
+    want = np.full((5, n), np.nan)
+    es.step_rates(flags, *rates, 1.0, MAX_SHED_MEAN, cells, *want)
+    unaligned = np.zeros(8 * n + 1, np.uint8)[1:].view(np.float64)
+    unaligned[:] = rates[4]
+    assert not unaligned.flags.aligned
+    others = [list(rates[0]), rates[1].astype(np.float32),
+              np.repeat(rates[2], 2)[::2], rates[3].astype(">f8"), unaligned, rates[5]]
+    assert all(not (isinstance(o, np.ndarray) and o.flags.c_contiguous and o.flags.aligned
+                    and o.dtype == np.float64) for o in others[:5])
+    got = np.full((5, n), np.nan)
+    es.step_rates(flags, *others, 1.0, MAX_SHED_MEAN, cells, *got)
+    assert _same(got, want)
+    shed = rng.integers(0, 5, n)
+    src = np.flatnonzero(shed).astype(np.int64)
+    uid, patient = rng.integers(0, 2**63, n, dtype=np.uint64), rng.integers(0, 9, n)
+    organ = rng.integers(0, 6, n).astype(np.int16)
+    want = es.gather_sources(src, shed, uid, patient, organ, rates[0], rates[2], rates[3], 0)
+    got = es.gather_sources(src, shed, uid, patient, organ, others[0], others[2], others[3],
+                            0)
+    for g, w in zip(got, want):
+        assert _same(g, w) if isinstance(w, np.ndarray) else g == w
+    with pytest.raises(ValueError, match="lymph_fraction: expected 7 values, got 6"):
+        es.gather_sources(src, shed, uid, patient, organ, others[0][:-1], rates[2], rates[3], 0)
 
 
 # -- step_tally
@@ -502,6 +538,173 @@ def test_join_pools_is_the_numpy_it_replaces(k):
             engine_rows.join_pools(key[[0, 0]], counts[:2], uid, flags, got)
 
 
+@pytest.mark.parametrize("k", [0, 1, 7, 60])
+@pytest.mark.parametrize("registry", [True, False])
+def test_found_pools_is_found_rows_the_registry_and_join_pools(k, registry):
+    """``found_pools``: the former ``_found("pool", ...)`` (``found_rows``, then the
+    registry of ``_log_founding``) followed by ``_join_pools``, on a table whose
+    pools are live, emptied (0 cells, awaiting compaction), fractional
+    (deterministic mode) or not yet there, with a registry that knows some of
+    them (from earlier steps) and pools that may join the rows just founded."""
+    from paget.engine.seeding import POOL_COLUMNS
+    from paget.ext.kernels import UID_POOL
+    rng = np.random.default_rng(RNG_SEED + 3 * k + registry)
+    n, n_org = 40 + k, 6
+    u64 = lambda size: rng.integers(1, 2**63, size, dtype=np.uint64)  # noqa: E731
+    tab = {"uid": u64(n), "parent": u64(n), "lesion": u64(n), "clone": u64(n),
+           "genotype": u64(n), "patient": rng.integers(0, 9, n),
+           "organ": rng.integers(0, n_org, n).astype(np.int16),
+           "birth_step": np.zeros(n, np.int32), "flags": np.zeros(n, np.uint8),
+           "cells": np.floor(10.0 ** rng.uniform(0, 6, n))}
+    # k distinct (source row, organ) pairs, as a step's dormant cells give them
+    pairs = rng.choice(n * n_org, k, replace=False)
+    src = np.unique(pairs // n_org)
+    at = np.searchsorted(src, pairs // n_org).astype(np.int64)
+    organ = (pairs % n_org).astype(np.int64)
+    counts = rng.integers(1, 10**6, k)
+    pool_uid = engine_rows.found_rows(UID_POOL, src[at], counts, organ, 0, tab["uid"],
+                                      tab["parent"], tab["lesion"], tab["clone"],
+                                      tab["genotype"], tab["patient"], tab["organ"],
+                                      False)[0]["uid"]
+    # a third of the pools in the table, live, emptied or fractional
+    there = np.flatnonzero(rng.random(k) < 0.35)
+    rows = rng.choice(n, there.size, replace=False)
+    tab["uid"][rows] = pool_uid[there]
+    tab["flags"][rows] = FLAG_DORMANT
+    tab["cells"][rows] = rng.choice([0.0, 3.0, 0.25, 1e9], there.size)
+    known = pool_uid[rng.random(k) < 0.5]       # the registry from earlier steps
+    want_tab = {c: a.copy() for c, a in tab.items()}
+    got_tab = {c: a.copy() for c, a in tab.items()}
+
+    # the former path
+    cols, rows_, _ = engine_rows.found_rows(UID_POOL, src[at], counts, organ, 7,
+                                            *(want_tab[c] for c in ("uid", "parent", "lesion",
+                                                                    "clone", "genotype",
+                                                                    "patient", "organ")),
+                                            True)
+    want_registered = None
+    if registry:
+        reference = engine_rows.UidSet()
+        reference.add_new(known)
+        fresh = reference.add_new(np.ascontiguousarray(cols["uid"], dtype=np.uint64))
+        if np.count_nonzero(fresh):
+            want_registered = {"pool": cols["uid"][fresh].copy(),
+                               "patient": want_tab["patient"][rows_[fresh]].astype(np.int64),
+                               "source_lesion": want_tab["lesion"][rows_[fresh]].copy(),
+                               "source_organ": want_tab["organ"][rows_[fresh]]
+                               .astype(np.int16)}
+    want_new = engine_rows.join_pools(cols["uid"], cols["cells"], want_tab["uid"],
+                                      want_tab["flags"], want_tab["cells"])
+
+    got_registry = None
+    if registry:
+        got_registry = engine_rows.UidSet()
+        got_registry.add_new(known)
+    new, registered = engine_rows.found_pools(
+        src, at, counts, organ, got_tab["uid"], got_tab["flags"], got_tab["cells"],
+        got_tab["patient"], got_tab["lesion"], got_tab["organ"], got_registry)
+    assert _same(new, want_new)
+    assert _same(got_tab["cells"], want_tab["cells"])
+    if want_registered is None:
+        assert registered is None
+    else:
+        assert list(registered) == list(POOL_COLUMNS)
+        for c in POOL_COLUMNS:
+            assert _same(registered[c], want_registered[c]), c
+        assert len(got_registry) == len(reference)
+        assert all(int(u) in got_registry for u in cols["uid"])
+
+
+def test_found_pools_refuses_what_found_rows_and_join_pools_refuse():
+    z, one = np.zeros(2, np.uint64), np.ones(2)
+    args = (z, np.zeros(2, np.uint8), one, np.zeros(2, np.int64), z, np.zeros(2, np.int16),
+            None)
+    with pytest.raises(IndexError, match=r"src: index 2 at 0 outside \[0, 2\)"):
+        engine_rows.found_pools(np.array([2]), np.array([0]), np.array([1]), np.array([0]),
+                                *args)
+    with pytest.raises(IndexError, match=r"at: index 1 at 0 outside \[0, 1\)"):
+        engine_rows.found_pools(np.array([0]), np.array([1]), np.array([1]), np.array([0]),
+                                *args)
+    with pytest.raises(ValueError, match="count -1 at 0 is negative"):
+        engine_rows.found_pools(np.array([0]), np.array([0]), np.array([-1]), np.array([0]),
+                                *args)
+    with pytest.raises(ValueError, match="distinct"):
+        engine_rows.found_pools(np.array([0]), np.array([0, 0]), np.array([1, 2]),
+                                np.array([3, 3]), *args)
+
+
+def test_a_rank_alone_joins_pools_in_one_pass_as_a_group_does_in_three(monkeypatch):
+    """``Founding._found_pools`` (a rank alone) against the path a group of
+    ranks takes (``_found("pool")``, its registry, ``_join_pools`` after
+    routing): the same datasets, seeding log and pool registry, over runs
+    with dormant pools, reactivations and emptied pools."""
+    import paget
+    from paget.engine import founding, seeding
+
+    from .helpers import assert_same_result
+
+    parts = []
+    seeding_parts = seeding.SeedingLog._seeding_parts
+
+    def record(self):
+        got = seeding_parts(self)
+        parts.append(got)
+        return got
+
+    def as_a_group(self, src, at, counts, organ, step):
+        return "pool", self._found("pool", src[at], counts, step, organ=organ)
+
+    monkeypatch.setattr(seeding.SeedingLog, "_seeding_parts", record)
+    runs = [("default", {"seed": 7, "cohort": {"patients": 30, "years": 3}}),
+            ("breast", {"seed": 3, "cohort": {"patients": 6, "years": 4}})]
+    fused = [paget.Simulation.from_scenario(*r).run() for r in runs]
+    fused_parts = parts[:]
+    parts.clear()
+    monkeypatch.setattr(founding.Founding, "_pool_cells", as_a_group)
+    former = [paget.Simulation.from_scenario(*r).run() for r in runs]
+    for a, b in zip(fused, former):
+        assert_same_result(a, b)
+    assert len(parts) == len(fused_parts) == len(runs)
+    for (edges, pools), (want_edges, want_pools) in zip(fused_parts, parts):
+        for got, want in ((edges, want_edges), (pools, want_pools)):
+            assert list(got) == list(want)
+            for c in want:
+                assert _same(got[c], want[c]), c
+    assert sum(p[1]["pool"].size for p in parts) > 50       # pools were registered
+    assert sum(np.count_nonzero(p[0]["kind"] == seeding.KIND_REACTIVATED)
+               for p in parts) > 0                          # and reactivated cells resolved
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 33])
+def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
+    """``frozen_copies`` against ``np.frombuffer(a.tobytes(), a.dtype)`` (the
+    former ``RankRun._patients``): the same values and dtypes, read-only and
+    never writable again, held by bytes (``Draws.uniform_patients`` trusts
+    such an index not to change), aligned; strided or byte-swapped inputs
+    copied as native arrays."""
+    rng = np.random.default_rng(RNG_SEED + n)
+    arrays = (rng.random(n) < 0.5, rng.normal(size=n), rng.integers(-9, 9, n),
+              np.repeat(rng.normal(size=n), 2)[::2], rng.integers(0, 9, n).astype(">i8"),
+              rng.random(n).astype(np.float32))
+    got = es.frozen_copies(arrays)
+    for g, a in zip(got, arrays):
+        want = np.frombuffer(a.tobytes(), dtype=a.dtype)
+        assert np.array_equal(g, want) and g.dtype == want.dtype.newbyteorder("=")
+        assert g.shape == (n,) and g.flags.c_contiguous and g.flags.aligned
+        assert not g.flags.writeable and isinstance(g.base, bytes)
+        with pytest.raises(ValueError):
+            g.flags.writeable = True
+    a = np.arange(4.0)
+    copy = es.frozen_copies((a,))[0]
+    a[0] = 9.0
+    assert copy[0] == 0.0       # a copy
+    assert es.frozen_copies(()) == ()
+    with pytest.raises(TypeError, match="1-D array of numbers"):
+        es.frozen_copies((np.zeros((2, 2)),))
+    with pytest.raises(TypeError, match="expected NumPy arrays"):
+        es.frozen_copies(([1.0],))
+
+
 @pytest.mark.parametrize("n", [0, 1, 30])
 def test_kernel_rows_is_the_numpy_it_replaces(n):
     rng = np.random.default_rng(RNG_SEED + n)
@@ -534,6 +737,17 @@ def test_take_rows_is_numpys_indexing_or_declines():
     assert engine_rows.take_rows(rows, (np.empty(n, object),)) is None
 
 
+def _random_rows(rng, n):
+    """The core columns of ``n`` random rows of patients 3-6 in 5 organs."""
+    return dict(uid=rng.integers(1, 2**63, n, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+                lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
+                clone=rng.integers(1, 2**63, n, dtype=np.uint64),
+                genotype=rng.integers(0, 8, n).astype(np.uint64),
+                cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
+                birth_step=rng.integers(0, 9, n).astype(np.int32),
+                organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+
+
 def test_a_view_of_some_rows_is_the_same_however_they_are_given():
     """``LesionTable.view(rows=...)``: int64 positions (the compiled gather), a
     boolean mask or other integers (NumPy's indexing) give the same view."""
@@ -541,13 +755,7 @@ def test_a_view_of_some_rows_is_the_same_however_they_are_given():
     rng = np.random.default_rng(RNG_SEED)
     n = 40
     tab = LesionTable(capacity=64)
-    tab.append(uid=rng.integers(1, 2**63, n, dtype=np.uint64), parent=np.zeros(n, np.uint64),
-               lesion=rng.integers(1, 2**63, n, dtype=np.uint64),
-               clone=rng.integers(1, 2**63, n, dtype=np.uint64),
-               genotype=rng.integers(0, 8, n).astype(np.uint64),
-               cells=np.floor(rng.uniform(0, 1e6, n)), patient=rng.integers(3, 7, n),
-               birth_step=rng.integers(0, 9, n).astype(np.int32),
-               organ=rng.integers(0, 5, n).astype(np.int16), flags=_flags(rng, n))
+    tab.append(**_random_rows(rng, n))
     mask = rng.random(n) < 0.5
     views = [tab.view(1.0, 3, rows, n_patients=4, n_organs=5)
              for rows in (np.flatnonzero(mask).astype(np.int64), mask,
@@ -557,6 +765,34 @@ def test_a_view_of_some_rows_is_the_same_however_they_are_given():
         for v in views[1:]:
             assert _same(getattr(v, name), getattr(views[0], name)), name
         assert not getattr(views[0], name).flags.writeable
+
+
+def test_a_view_of_some_rows_renewed_after_an_append_is_a_fresh_one():
+    """``LesionTable.layout`` stays through appends (rows keep their positions
+    and columns) and moves with a compaction that drops rows; a view of some
+    rows (copies) renewed with their cells after appends, even ones that
+    reallocate the columns, is what a fresh view of them is
+    (``Dissemination._sources`` reuses it so)."""
+    from paget.state import LesionTable
+    rng = np.random.default_rng(RNG_SEED)
+    tab = LesionTable(capacity=16)
+    tab.append(**_random_rows(rng, 12))
+    src = np.array([1, 4, 5, 11], np.int64)
+    view = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
+    view.lesion_cells, view.birth_time     # derived arrays, kept by renewed()
+    layout, version = tab.layout, tab.version
+    tab.append(**_random_rows(rng, 30))     # past the capacity: new buffers
+    tab.cells[src] += 7.0
+    assert tab.layout == layout and tab.version != version
+    fresh = tab.view(1.0, 3, src, n_patients=4, n_organs=5)
+    again = view.renewed(tab.cells[src])
+    for name in ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells",
+                 "row", "dormant", "primary", "pidx", "birth_time", "lesion_cells"):
+        assert _same(getattr(again, name), getattr(fresh, name)), name
+    tab.compact(np.ones(tab.n, bool))      # keeps every row: nothing moved
+    assert tab.layout == layout
+    tab.compact(np.arange(tab.n) != 2)
+    assert tab.layout == layout + 1
 
 
 def test_arrays_of_equivalent_types_pass_and_unaligned_ones_are_named():

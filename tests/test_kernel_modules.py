@@ -125,15 +125,20 @@ def test_a_new_module_cimports_the_samplers_and_draws_as_the_kernels_do(tmp_path
                                       kernels.stream_binomial(5, uid, n, p))
 
 
-def test_the_kernels_refuse_arrays_of_the_wrong_length():
-    """step_rows and disseminate check every row array's length (and the
-    outputs' shape) before their loops, each naming what is wrong."""
-    n = 4
+def _step_rows_arguments(n):
+    """step_rows' row arrays and outputs for ``n`` quiet rows, by name."""
     rows = dict(cells=np.ones(n), flags=np.zeros(n, np.uint8),
                 uid=np.arange(1, n + 1, dtype=np.uint64), patient=np.zeros(n, np.int64),
                 birth=np.zeros(n), death=np.zeros(n), shed_rate=np.zeros(n),
                 deterministic=np.zeros(n, np.uint8))
-    outs = dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+    return rows, dict(shed_out=np.empty(n, np.int64), react_out=np.empty(n, np.int64))
+
+
+def test_the_kernels_refuse_arrays_of_the_wrong_length():
+    """step_rows and disseminate check every row array's length (and the
+    outputs' shape) before their loops, each naming what is wrong."""
+    n = 4
+    rows, outs = _step_rows_arguments(n)
     for name in list(rows)[1:] + list(outs):
         args = {**rows, **outs}
         args[name] = args[name][:-1]
@@ -164,3 +169,63 @@ def test_the_kernels_refuse_arrays_of_the_wrong_length():
         for shape in ((m - 1, n_org), (m, n_org - 1)):
             with pytest.raises(ValueError, match=r"outputs must be \(rows, organs\)"):
                 call(**{name: np.empty(shape, np.int64)})
+
+
+def test_the_kernels_refuse_arrays_of_the_wrong_kind():
+    """step_rows and disseminate read their arrays through NumPy's C API (not
+    typed memoryviews): each must be a C-contiguous array of its dtype, an output
+    writable and a grid of its number of axes, or the call raises naming it."""
+    n = 4
+    rows, outs = _step_rows_arguments(n)
+
+    def step(**over):
+        a = {**rows, **outs, **over}
+        kernels.step_rows(*[a[k] for k in rows], 1.0, 1, 0, *[a[k] for k in outs])
+
+    step()
+    for name, bad in [("cells", np.ones(n, np.float32)), ("uid", np.arange(n, dtype=np.int64)),
+                      ("birth", np.zeros(2 * n)[::2]), ("flags", [0] * n)]:
+        with pytest.raises(TypeError, match=name):
+            step(**{name: bad})
+    for name in ("cells", "shed_out", "react_out"):
+        frozen = (rows if name in rows else outs)[name].copy()
+        frozen.flags.writeable = False
+        with pytest.raises(ValueError, match=f"{name}: the array is read-only"):
+            step(**{name: frozen})
+    with pytest.raises(ValueError, match="mut_out: the array is read-only"):
+        frozen = np.empty(n, np.int64)
+        frozen.flags.writeable = False
+        kernels.step_rows(*rows.values(), 1.0, 1, 0, *outs.values(), np.zeros(n), frozen)
+    m, n_org = 2, 3
+    fb = np.full((1, n_org, n_org + 1), 1.0 / (n_org + 1))
+    ins = dict(uid=np.arange(1, m + 1, dtype=np.uint64), patient=np.zeros(m, np.int64),
+               organ=np.zeros(m, np.int16), fate_class=np.zeros(m, np.int64),
+               shed=np.full(m, 50, np.int64), lymph=np.zeros(m), f_blood=fb,
+               f_lymph=fb.copy(), p_extravasate=np.ones((m, n_org)),
+               dtc_fates=np.tile([0.0, 0.0, 1.0], (m, n_org, 1)))
+    grids = {k: np.empty((m, n_org), np.int64) for k in ("arrested", "extravasated",
+                                                          "dtc_died", "dormant", "founded")}
+
+    def spread(**over):
+        a = {**ins, **grids, "died": np.empty(m, np.int64), **over}
+        kernels.disseminate(a["uid"], a["patient"], a["organ"], a["fate_class"], a["shed"],
+                            a["lymph"], a["f_blood"], a["f_lymph"], a["p_extravasate"],
+                            a["dtc_fates"], 1, 0, a["arrested"], a["died"], a["extravasated"],
+                            a["dtc_died"], a["dormant"], a["founded"])
+        return a
+
+    got = spread()
+    assert got["founded"].sum() + got["died"].sum() == 100     # every cell has a fate
+    for name, bad in [("organ", np.zeros(m, np.int64)), ("lymph", np.zeros(2 * m)[::2]),
+                      ("f_blood", np.asfortranarray(np.tile(fb, (2, 1, 1)))[:1])]:
+        with pytest.raises(TypeError, match=name):
+            spread(**{name: bad})
+    for name, bad in [("f_lymph", fb[0]), ("p_extravasate", np.ones(m * n_org)),
+                      ("arrested", np.empty(m * n_org, np.int64))]:
+        with pytest.raises(ValueError, match=f"{name}: expected {bad.ndim + 1} axes"):
+            spread(**{name: bad})
+    for name in list(grids) + ["died"]:
+        frozen = np.empty((m, n_org) if name in grids else m, np.int64)
+        frozen.flags.writeable = False
+        with pytest.raises(ValueError, match=f"{name}: the array is read-only"):
+            spread(**{name: frozen})

@@ -138,6 +138,31 @@ def test_wrappers_firstresult_and_traced_managers_go_through_pluggy():
     assert "paget_growth" in seen and "paget_update_state" in seen
 
 
+def test_a_direct_caller_calls_call_plan_as_its_module_holds_it(monkeypatch):
+    """``direct_caller`` gives a compiled ``HookCaller`` named after its hook, which
+    calls ``call_plan`` through its module, so that a function put in its place
+    (the benchmark harness's timers, :mod:`benchmarks.compiled`) is called."""
+    from paget.ext import engine_hooks
+    log = []
+    hooks = StepHooks(_manager(*_ordered_plugins(log)).hook)
+    caller = hooks.paget_invasion
+    assert isinstance(caller, engine_hooks.HookCaller)
+    assert caller.__name__ == "paget_invasion" and len(caller.plan) == 4
+    seen = []
+    call_plan = engine_hooks.call_plan
+
+    def timed(plan, kwargs, name, errors):
+        seen.append((name, sorted(kwargs)))
+        return call_plan(plan, kwargs, name, errors)
+
+    monkeypatch.setattr(engine_hooks, "call_plan", timed)
+    got = caller(rates=Rates.neutral(2), lesions="L", state=None, config=None, body=None,
+                 patients=None, t=0.0)
+    assert got == ["first", "silent", "plain", "late"]
+    assert seen == [("paget_invasion", ["body", "config", "lesions", "patients", "rates",
+                                        "state", "t"])]
+
+
 def test_a_stand_in_relay_is_used_as_it_is():
     relay = types.SimpleNamespace(paget_growth=lambda **kw: ["called"])
     assert StepHooks(relay).paget_growth(rates=None) == ["called"]

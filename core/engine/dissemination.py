@@ -11,12 +11,6 @@ from ..contract import neutral
 from ..errors import PluginError
 from ..ext import engine_step, kernels
 from ..state import FateMatrix
-from .founding import aligned
-
-
-def f64(a: np.ndarray) -> np.ndarray:
-    """:func:`aligned` float64 (the rates and fates handed to the kernels)."""
-    return aligned(a, np.float64)
 
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,16 +130,18 @@ class Dissemination:
         """The view of the shedding rows ``src`` for the hooks: the last step's
         renewed with the rows' cells now (:meth:`paget.state.Lesions.renewed`)
         when the same rows of the same table shed again (the usual: the same
-        few lesions shed step after step), else a new one."""
+        few lesions shed step after step), rows appended since or not (the
+        table's ``layout``: a sixth of a small run's steps add a dormant pool),
+        else a new one."""
         tab = self.table
         key = (src.dtype.str, src.tobytes())
         got = self._last_sources
-        if got is not None and got[0] is tab and got[1] == tab.version and got[2] == key \
+        if got is not None and got[0] is tab and got[1] == tab.layout and got[2] == key \
                 and got[3] == (self.lo, self.P, self.group):
             sources = got[4].renewed(tab.cells[src])
         else:
             sources = self._lesions(src)
-        self._last_sources = (tab, tab.version, key, (self.lo, self.P, self.group), sources)
+        self._last_sources = (tab, tab.layout, key, (self.lo, self.P, self.group), sources)
         return sources
 
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
@@ -159,8 +155,8 @@ class Dissemination:
         # the columns of the source rows read here, in one compiled pass
         (src_uid, src_patient, src_organ, src_shed, src_lymph, sp, surv, arr,
          one_class) = engine_step.gather_sources(
-            src, shed, tab.uid, tab.patient, tab.organ, f64(rates.lymph_fraction),
-            f64(rates.ctc_survival), f64(rates.ctc_arrest), self.lo)
+            src, shed, tab.uid, tab.patient, tab.organ, rates.lymph_fraction,
+            rates.ctc_survival, rates.ctc_arrest, self.lo)
         if one_class:   # the usual
             pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
         else:
@@ -174,7 +170,7 @@ class Dissemination:
         self.hook.paget_extravasation(probability=p_ext, **env)
         self.hook.paget_dtc_fate(fates=fates, **env)
         # the sum over the last axis, added as NumPy's reduction adds three terms
-        if engine_step.fates_off(f64(fates)) > 1e-9:
+        if engine_step.fates_off(fates) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
         arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)
@@ -199,8 +195,7 @@ class Dissemination:
         # founders: one new one-cell lesion per growing cell
         if fri.size:
             new.append(("lesion", self._found("founder", src[fri], fcount, step, organ=foj)))
-        # dormant cells join the pool of (source row, organ): as a new pool's
-        # row, which _join_pools adds to the pool instead if it exists already
+        # dormant cells join the pool of (source row, organ), or found it
         if dri.size:
-            new.append(("pool", self._found("pool", src[dri], dcount, step, organ=doj)))
+            new.append(self._pool_cells(src, dri, dcount, doj, step))
         return new

@@ -24,8 +24,9 @@ def _group_ranks(counts: np.ndarray) -> np.ndarray:
 def aligned(a: np.ndarray, dtype) -> np.ndarray:
     """``np.require(a, dtype, "CA")`` without its Python overhead: ``a`` as a
     C-contiguous, aligned array of ``dtype`` (itself when it is one, as every
-    array the engine makes is; a copy e.g. for a rate a hook rebound to another
-    array, or columns another rank sent).  The engine's one such conversion."""
+    array the engine makes is; a copy e.g. for columns another rank sent).  The
+    engine's one such conversion in Python; the rates a hook may rebind are
+    converted in the compiled passes that read them (``engine_support.as_array``)."""
     a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.aligned else a.copy()
 
@@ -88,13 +89,18 @@ class Founding:
 
     def _append(self, new_rows: list[tuple[str, dict[str, np.ndarray]]], step: int) -> None:
         """Append the rows founded in ``step``: lesions, cells joining dormant pools
-        (added to the pool, or a new pool, indexed) and new clones (logged in
-        the phylogeny as born at the end of the step).  In a group the rows go
-        first to the rank owning their domain (:meth:`_route`)."""
+        (added to the pool, or a new pool, indexed: ``"pool cells"`` entries of
+        :meth:`_pool_cells` through :meth:`_found_pools`) and new clones (logged
+        in the phylogeny as born at the end of the step).  In a group the rows
+        go first to the rank owning their domain (:meth:`_route`)."""
         tab = self.table
         if self.group is not None:
             new_rows = self._route(new_rows)
         for kind, cols in new_rows:
+            if kind == "pool cells":    # a rank alone: founded, logged and joined at once
+                cols = self._found_pools(*cols)
+                if cols is None:
+                    continue
             parent_clone = cols.pop("_parent_clone", None)
             if kind == "pool":
                 cols = self._join_pools(cols)
@@ -127,16 +133,11 @@ class Founding:
         (new clone) carries ``_parent_clone`` for the clone log."""
         tab = self.table
         if kind != "mutant":        # the core columns and the log, one compiled pass
-            cols, rows, edges = engine_rows.found_rows(
-                FOUNDED[kind], _i64(src), _i64(counts), None if organ is None else _i64(organ),
-                step, tab.uid, tab.parent, tab.lesion, tab.clone, tab.genotype, tab.patient,
-                tab.organ, self.seeding_on)
+            cols, rows, edges = self._found_rows(kind, src, counts, step, organ)
             if edges is not None:       # founders and reactivated cells: edges of the log
                 self.seeding.append(edges)
             elif kind == "pool":        # a pool: the registry, the first time it is seen
                 self._log_founding(kind, rows, cols["uid"], cols["organ"], step)
-            for name in self.inherit:
-                cols[name] = tab.column(name)[rows]
             return cols
         # a mutant: a new clone in its parent's lesion, in its parent's organ
         rows = np.repeat(src, counts)
@@ -153,6 +154,48 @@ class Founding:
             cols[name] = tab.column(name)[rows]
         cols["_parent_clone"] = tab.clone[rows]
         return cols
+
+    def _found_rows(self, kind: str, src: np.ndarray, counts: np.ndarray, step: int,
+                    organ: np.ndarray | None) -> tuple[dict, np.ndarray, dict | None]:
+        """:meth:`_found`'s rows but for mutants, with their inherited plugin state:
+        (columns, source rows, seeding-log edges or None), unlogged."""
+        tab = self.table
+        cols, rows, edges = engine_rows.found_rows(
+            FOUNDED[kind], _i64(src), _i64(counts), None if organ is None else _i64(organ),
+            step, tab.uid, tab.parent, tab.lesion, tab.clone, tab.genotype, tab.patient,
+            tab.organ, self.seeding_on)
+        for name in self.inherit:
+            cols[name] = tab.column(name)[rows]
+        return cols, rows, edges
+
+    def _pool_cells(self, src: np.ndarray, at: np.ndarray, counts: np.ndarray,
+                    organ: np.ndarray, step: int) -> tuple[str, object]:
+        """The entry of :meth:`_append`'s list for ``counts[j]`` dormant cells of
+        row ``src[at[j]]`` that join the pool of (that row, ``organ[j]``): in a
+        group, the pool rows' columns, which :meth:`_route` sends to the ranks
+        owning them; alone, the cells themselves, which :meth:`_found_pools`
+        founds, logs and joins in one compiled pass when they are appended."""
+        if self.group is not None:
+            return "pool", self._found("pool", src[at], counts, step, organ=organ)
+        return "pool cells", (src, at, counts, organ, step)
+
+    def _found_pools(self, src: np.ndarray, at: np.ndarray, counts: np.ndarray,
+                     organ: np.ndarray, step: int) -> dict[str, np.ndarray] | None:
+        """What ``_found("pool", src[at], ...)``, the registry of
+        :meth:`_log_founding` and :meth:`_join_pools` do, for a rank alone, in one
+        compiled pass (:func:`paget.ext.engine_rows.found_pools`): the cells are
+        added to their live pools, and the columns of the new pools' rows
+        returned (None where every pool was live, most steps)."""
+        tab = self.table
+        new, registered = engine_rows.found_pools(
+            src, at, counts, organ, tab.uid, tab.flags, tab.cells,
+            tab.patient, tab.lesion, tab.organ, self._pool_known if self.seeding_on else None)
+        if registered is not None:
+            self.pools.append(registered)
+        if not new.size:
+            return None
+        at = at[new]
+        return self._found_rows("pool", src[at], counts[new], step, organ[new])[0]
 
     def _mutant_genotypes(self, rows: np.ndarray, uid: np.ndarray, step: int) -> np.ndarray:
         """The genotypes of new clones ``uid`` of rows ``rows`` (``paget_mutation``;

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 
 from ..errors import ConfigError, PluginError
-from ..ext.engine_hooks import call_plan
+from ..ext.engine_hooks import HookCaller
 from ..manager import bad_output, plugin_raised
 from ..state import out_of_bounds
 
@@ -75,8 +75,9 @@ def _plain(caller: Any) -> bool:
 
 
 def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
-    """A function that does what ``caller(**kwargs)`` does for a plain hook (see
-    :func:`_plain`): each implementation, last registered first (pluggy's order,
+    """A callable (a compiled :class:`paget.ext.engine_hooks.HookCaller`) that
+    does what ``caller(**kwargs)`` does for a plain hook (see :func:`_plain`):
+    each implementation, last registered first (pluggy's order,
     ``tryfirst``/``trylast`` included), gets its arguments by position; an
     exception or an output out of its declared range raises the
     :class:`paget.PluginError` of :func:`paget.manager._wrap_errors`; the
@@ -98,13 +99,7 @@ def direct_caller(caller: pluggy.HookCaller) -> Callable[..., list]:
         else:
             get = operator.itemgetter(*argnames)    # a tuple, in argnames' order
         plan.append((plain, get, checks, impl.plugin_name))
-    plan = tuple(plan)
-
-    def call(**kwargs):     # the loop over the plan, compiled
-        return call_plan(plan, kwargs, name, _ERRORS)
-
-    call.__name__ = name
-    return call
+    return HookCaller(tuple(plan), name, _ERRORS)     # the loop over the plan, compiled
 
 
 class StepHooks:

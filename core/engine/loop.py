@@ -14,7 +14,7 @@ from ..output import FLUX_VARIABLES, STATE_VARIABLES
 from ..random import Draws, purpose_id
 from ..state import FateMatrix, LesionTable, Patients, Rates, State, StateVariable
 from .decomposition import Decomposition
-from .dissemination import Dissemination, f64
+from .dissemination import Dissemination
 from .founding import Founding
 from .hooks import StepHooks
 from .plan import StepPlan
@@ -203,10 +203,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # shedding over the step (step_shed_rate), the cells before the step and
         # the terms of the patients' cell deaths a day
         birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
-        engine_step.step_rates(tab.flags, f64(rates.birth), f64(rates.reactivation),
-                               f64(rates.death), f64(rates.dormant_death), f64(rates.shed),
-                               f64(rates.shed_exponent), dt, MAX_SHED_MEAN, tab.cells, birth,
-                               death, shed_rate, cells_before, death_terms)
+        engine_step.step_rates(tab.flags, rates.birth, rates.reactivation, rates.death,
+                               rates.dormant_death, rates.shed, rates.shed_exponent, dt,
+                               MAX_SHED_MEAN, tab.cells, birth, death, shed_rate, cells_before,
+                               death_terms)
         shed = np.empty(n, np.int64)
         react = np.empty(n, np.int64)
         mutated = np.empty(n, np.int64)
@@ -368,13 +368,17 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                                n_organs=self.n_org, group=self.group)
 
     def _patients(self) -> Patients:
-        ro = lambda a: np.frombuffer(a.tobytes(), dtype=a.dtype)  # noqa: E731 (read-only copy)
+        """The patients for the hooks: immutable copies of their arrays (made in
+        one compiled call, :func:`paget.ext.engine_step.frozen_copies`)."""
         index = self._index
         if index is None or index.size != self.hi - self.lo or (index.size and
                                                                 index[0] != self.lo):
-            index = self._index = ro(np.arange(self.lo, self.hi, dtype=np.int64))
-        return Patients(index=index, alive=ro(self.alive), burden=ro(self.burden),
-                        ctc_shed=ro(self.last_shed), cell_death=ro(self.last_death))
+            index = self._index = engine_step.frozen_copies(
+                (np.arange(self.lo, self.hi, dtype=np.int64),))[0]
+        alive, burden, ctc_shed, cell_death = engine_step.frozen_copies(
+            (self.alive, self.burden, self.last_shed, self.last_death))
+        return Patients(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
+                        cell_death=cell_death)
 
     def _state(self) -> State:
         return State(self.table.extra_columns(), self.pstate)
