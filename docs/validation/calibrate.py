@@ -171,9 +171,10 @@ B_METASTASES = 1e-3
 # per patient and 58 -> 51 of 60 primaries reaching the lethal burden
 # (docs/validation/results/fit.json, rounds 1-2 of the first run): past a
 # point a higher rate extinguishes the primaries of the high-shedding
-# patients, who carried most of the metastases.  The rate is capped where, at the starting size N0, the drain of a patient at the 90th
-# percentile of the shedding multiplier reaches DRAIN_CAP of the net growth
-# (ASSUMPTION: 0.25, set from that non-monotone response) [DERIVED cap].
+# patients, who carried most of the metastases.  The rate is capped where, at
+# the starting size N0, the drain of a patient at the 90th percentile of the
+# shedding multiplier reaches DRAIN_CAP of the net growth (ASSUMPTION: 0.25,
+# set from that non-monotone response) [DERIVED cap].
 DRAIN_CAP = 0.25
 # Gauss-Hermite nodes for the patients' log-normal shedding multiplier
 # (heterogeneity.shedding_sigma of the scenarios): involvement is averaged

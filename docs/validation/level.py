@@ -1,6 +1,6 @@
 """Fit the level relation: the shedding rate that gives each number of sites per patient.
 
-Run from the repository root (about 12 minutes on 2 cores at the default sizes)::
+Run from the repository root (about 5 minutes on 2 cores at the default sizes)::
 
     python docs/validation/level.py --patients 48
 
