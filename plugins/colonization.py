@@ -201,20 +201,19 @@ class ColonizationTable(Table):
 
     @model_validator(mode="after")
     def _factor_across_laws(self):
-        factor = self.metastasis_growth.rate_factor
-        law = self.metastasis_growth.law
-        if factor is None or law is None or law == self.growth.law:
+        met, factor = self._metastasis_keys()
+        if factor is None or met.law == self.growth.law:
             return self
         primary = net_rate(self.growth, REFERENCE_CELLS)
-        per_unit = net_rate(self.metastasis_law().model_copy(update={"rate": 1.0}),
-                            REFERENCE_CELLS)
+        per_unit = law_shape(met, REFERENCE_CELLS)
         if not (primary > 0.0 and per_unit > 0.0):
             raise ValueError(
                 f"metastasis_growth.rate_factor across two laws ({self.growth.law} primary, "
-                f"{law} metastases) compares their net growth rates at {REFERENCE_CELLS:g} "
-                f"cells, where both must grow: the primary's is {primary:g}/day and the "
-                f"metastases' law gives {per_unit:g}/day per unit rate (a capacity above "
-                f"{REFERENCE_CELLS:g} cells and a positive rate are needed)")
+                f"{met.law} metastases) compares their net growth rates at "
+                f"{REFERENCE_CELLS:g} cells, where both must grow: the primary's is "
+                f"{primary:g}/day and the metastases' law gives {per_unit:g}/day per unit "
+                f"rate (a capacity above {REFERENCE_CELLS:g} cells and a positive rate are "
+                f"needed)")
         return self
 
     @model_serializer(mode="wrap")
@@ -227,6 +226,13 @@ class ColonizationTable(Table):
             out.pop("metastasis_growth", None)
         return out
 
+    def _metastasis_keys(self) -> tuple[GrowthTable, float | None]:
+        """``growth`` with the keys ``metastasis_growth`` sets but ``rate_factor``,
+        and ``rate_factor`` (None where unset)."""
+        update = self.metastasis_growth.model_dump(exclude_none=True)
+        factor = update.pop("rate_factor", None)
+        return self.growth.model_copy(update=update), factor
+
     def metastasis_law(self) -> GrowthTable:
         """The metastases' growth: ``growth`` with the keys ``metastasis_growth`` sets.
 
@@ -236,18 +242,16 @@ class ColonizationTable(Table):
         both (and one capacity) that is ``rate_factor`` times the primary's rate
         constant, which is what it is taken as; under two laws, e.g. an
         exponential primary and Gompertzian metastases, the rate constant is
-        ``rate_factor * g_p(1e9) / h_m(1e9)``, ``g_p`` the primary's net rate and
-        ``h_m`` the metastases' law per unit rate constant (:func:`net_rate`),
-        each at its law's default capacity."""
-        update = self.metastasis_growth.model_dump(exclude_none=True)
-        factor = update.pop("rate_factor", None)
-        law = self.growth.model_copy(update=update)
+        ``rate_factor * g_p(1e9) / h_m(1e9)``, ``g_p`` the primary's net rate
+        (:func:`net_rate`) and ``h_m`` the metastases' law per unit rate constant
+        (:func:`law_shape`), each at its law's default capacity."""
+        law, factor = self._metastasis_keys()
         if factor is None:
             return law
         rate = self.growth.rate * factor
         if law.law != self.growth.law:
-            rate = factor * net_rate(self.growth, REFERENCE_CELLS) / net_rate(
-                law.model_copy(update={"rate": 1.0}), REFERENCE_CELLS)
+            rate = factor * net_rate(self.growth, REFERENCE_CELLS) / law_shape(
+                law, REFERENCE_CELLS)
         return law.model_copy(update={"rate": rate})
 
 
@@ -257,14 +261,20 @@ class ColonizationTable(Table):
 REFERENCE_CELLS = 1e9
 
 
-def net_rate(law: GrowthTable, n: float) -> float:
-    """The instantaneous net growth rate ``(dN/dt) / N`` of ``law`` at ``n`` cells,
-    1/day, at the law's default capacity (a per-organ capacity's ``default``,
-    else 3e12 cells)."""
+def law_shape(law: GrowthTable, n: float) -> float:
+    """The net growth rate of ``law`` at ``n`` cells per unit rate constant:
+    1 (exponential), ``1 - n/K`` (logistic), ``ln(K/n)`` (Gompertz), at the
+    law's default capacity ``K`` (a per-organ capacity's ``default``, else 3e12
+    cells)."""
     cap = law.capacity
     k = float(cap.get("default", 3e12)) if isinstance(cap, dict) else float(cap)
-    shape = {"exponential": 1.0, "logistic": 1.0 - n / k, "gompertz": math.log(k / n)}
-    return law.rate * shape[law.law]
+    return {"exponential": 1.0, "logistic": 1.0 - n / k, "gompertz": math.log(k / n)}[law.law]
+
+
+def net_rate(law: GrowthTable, n: float) -> float:
+    """The instantaneous net growth rate ``(dN/dt) / N`` of ``law`` at ``n`` cells,
+    1/day: its rate constant times :func:`law_shape`."""
+    return law.rate * law_shape(law, n)
 
 
 @hookimpl

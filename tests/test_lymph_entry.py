@@ -131,12 +131,14 @@ def test_a_rate_factor_across_two_laws_compares_the_net_rates_at_1_cm3():
         3.0 * 5e-4 * math.log(3e12 / 1e9) / (1.0 - 1e9 / 4e9), rel=1e-12)
 
 
-def test_a_rate_factor_across_two_laws_needs_both_to_grow_at_1_cm3():
+@pytest.mark.parametrize("capacity", [5e8, 1e9])
+def test_a_rate_factor_across_two_laws_needs_both_to_grow_at_1_cm3(capacity):
+    # at 1e9 the metastases' logistic law gives exactly 0 there, no division by it
     with pytest.raises(paget.ConfigError, match=r"compares their net growth rates at 1e\+09 "
                                                 r"cells, where both must grow"):
         paget.Simulation({"colonization": {
             "growth": {"law": "exponential", "rate": 4e-3},
-            "metastasis_growth": {"law": "logistic", "capacity": 5e8, "rate_factor": 2.0}}},
+            "metastasis_growth": {"law": "logistic", "capacity": capacity, "rate_factor": 2.0}}},
             entry_points=False)
 
 
