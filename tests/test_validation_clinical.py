@@ -61,6 +61,9 @@ def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical)
     assert (r["diagnosed"], r["node_negative_non_metastatic"], r["dead_within"]) == (5, 4, 2)
     assert r["survival"] == pytest.approx(0.375)
     assert r["ci"][0] < 0.375 < r["ci"][1]
+    # Greenwood: Var S = S^2 (1/(4 x 3) + 1/(2 x 1)); S -+ 1.96 sd, clipped at 0
+    sd = 0.375 * np.sqrt(1 / 12 + 1 / 2)
+    assert r["ci"] == pytest.approx([0.0, 0.375 + 1.96 * sd], rel=1e-12)
     assert r["median_diameter_mm"] == pytest.approx(22.5)
 
 
