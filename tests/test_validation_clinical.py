@@ -38,9 +38,23 @@ def test_the_median_survival_is_kaplan_meiers_with_censoring(clinical):
     of the event times would be 3)."""
     km = clinical.km_median(np.array([1.0, 2, 3, 4, 5]), np.array([1, 1, 0, 1, 1], bool))
     assert km["median"] == 4.0
-    lo, hi = km["ci"]
-    assert lo <= km["median"] and (hi is None or hi >= km["median"])
+    # Greenwood at 1 month: 0.8^2 x 1/(5 x 4), so 0.8 - 1.96 sd = 0.45 <= 1/2 there;
+    # S + 1.96 sd stays above 1/2 (0.768 at 4 months) until S = 0, where everyone
+    # at risk died and Greenwood's variance is undefined: the upper end not reached
+    assert km["ci"] == [1.0, None]
     assert clinical.km_median(np.array([1.0, 2]), np.array([0, 0], bool))["median"] is None
+    assert clinical.km_median(np.array([]), np.array([], bool)) == {"median": None,
+                                                                   "ci": [None, None]}
+
+
+def test_the_median_survival_groups_tied_deaths(clinical):
+    """Two deaths at 1 month among 6 patients are one step of S to 4/6 (not
+    5/6 then 4/6), one at 2 months takes S to 1/2: the median is 2; a patient
+    censored at 3 months, with a death then, is still at risk for it."""
+    km = clinical.km_median(np.array([1.0, 1, 2, 3, 3, 4]), np.array([1, 1, 1, 0, 1, 1], bool))
+    assert km["median"] == 2.0
+    # at 1 month S = 2/3, Greenwood (2/3)^2 x 2/(6 x 4): S - 1.96 sd = 0.29 <= 1/2
+    assert km["ci"] == [1.0, None]
 
 
 def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical):

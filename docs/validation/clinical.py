@@ -196,26 +196,21 @@ def distant_risk(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
 
 def km_median(t: np.ndarray, event: np.ndarray) -> dict:
     """Kaplan-Meier median and its 95 % interval (the times at which the Greenwood
-    band of S(t) contains 1/2), months; None where not reached."""
-    order = np.argsort(t, kind="stable")
-    t, event = t[order], event[order]
-    n = t.size
-    s, var_sum, rows = 1.0, 0.0, []
-    for i in range(n):
-        if not event[i]:
-            continue
-        at_risk = n - i
-        s *= 1.0 - 1.0 / at_risk
-        var_sum += 1.0 / (at_risk * (at_risk - 1)) if at_risk > 1 else 0.0
-        se = s * np.sqrt(var_sum)
-        rows.append((t[i], s, s - 1.96 * se, s + 1.96 * se))
+    band of S(t), S +- 1.96 sd, contains 1/2; :func:`paget.analysis.kaplan_meier`,
+    tied deaths grouped), months; None where not reached."""
+    from paget.analysis import kaplan_meier
+    if not np.size(t):
+        return {"median": None, "ci": [None, None]}
+    km = kaplan_meier(t, event)
+    died = km.events > 0
+    times, s = km.t[died], km.survival[died]
+    se = np.sqrt(km.variance[died])
 
-    def first(cond):
-        hit = [r[0] for r in rows if cond(r)]
-        return float(hit[0]) if hit else None
+    def first(curve):
+        hit = np.flatnonzero(curve <= 0.5)
+        return float(times[hit[0]]) if hit.size else None
     # the band's lower edge reaches 1/2 first (the interval's lower end), its upper last
-    return {"median": first(lambda r: r[1] <= 0.5), "ci": [first(lambda r: r[2] <= 0.5),
-                                                           first(lambda r: r[3] <= 0.5)]}
+    return {"median": first(s), "ci": [first(s - 1.96 * se), first(s + 1.96 * se)]}
 
 
 def km_at(t: np.ndarray, event: np.ndarray, at: float) -> tuple[float, float, float]:
