@@ -558,10 +558,11 @@ def shed_scale(n, total, double m, double exponent_minus_1, shed):
         gather_free(g)
 
 
-def direct_shares(primary, dormant, organ, share, direct_fraction, lymph_fraction):
-    """``transcoelomic.paget_intravasation``: on the primary's growing rows in an
-    organ of a cavity (``share[organ]`` != 0), ``direct_fraction = d`` and
-    ``lymph_fraction *= 1 - d``, in place."""
+def direct_shares(primary, dormant, organ, share, direct_fraction, lymph_fraction,
+                  bint metastases=False):
+    """``transcoelomic.paget_intravasation``: on the growing rows in an organ of a
+    cavity (``share[organ]`` != 0), the primary's alone unless ``metastases``,
+    ``direct_fraction = d`` and ``lymph_fraction *= 1 - d``, in place."""
     cdef Py_ssize_t N = array_size(primary, "primary"), O = array_size(share, "share"), i
     cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
     cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
@@ -573,7 +574,7 @@ def direct_shares(primary, dormant, organ, share, direct_fraction, lymph_fractio
     for i in range(N):
         if org[i] < 0 or org[i] >= O:
             raise IndexError(f"direct_shares: organ {org[i]} of row {i} outside [0, {O})")
-        if pri[i] and not dor[i]:
+        if (metastases or pri[i]) and not dor[i]:
             d = sh[org[i]]
             if d != 0:
                 df[i] = d

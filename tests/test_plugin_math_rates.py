@@ -67,6 +67,26 @@ def test_direct_shares_equal_numpy():
     assert _same(lymph, want_lymph)
 
 
+def test_direct_shares_of_metastases_equal_numpy():
+    """With ``metastases``, every growing row in an organ of a cavity takes the
+    share, the primary's or not."""
+    rng = np.random.default_rng(RNG_SEED)
+    N, O = 400, 8
+    v = _View(rng, N)
+    assert (~v.primary & ~v.dormant).any()
+    organ = rng.integers(0, O, N).astype(np.int16)
+    share = np.where(rng.random(O) < 0.4, rng.random(O), 0.0)
+    direct, lymph = rng.random(N), rng.random(N)
+    want_direct, want_lymph = direct.copy(), lymph.copy()
+    d = np.where(~v.dormant, share[organ], 0.0)
+    rows = np.flatnonzero(d)
+    want_direct[rows] = d[rows]
+    want_lymph[rows] *= 1.0 - d[rows]
+    pm.direct_shares(v.primary, v.dormant, organ, share, direct, lymph, True)
+    assert _same(direct, want_direct)
+    assert _same(lymph, want_lymph)
+
+
 def test_per_organ_rows_equals_numpy():
     rng = np.random.default_rng(RNG_SEED)
     per_organ, organ = rng.random(7), rng.integers(0, 7, 300).astype(np.int16)

@@ -170,3 +170,30 @@ def test_kernel_without_the_route_draws_as_before():
     assert abs(ex.sum() - mean) < 4 * np.sqrt(total * d * (1 - d))
     np.testing.assert_array_equal(arrested.sum(axis=1) + died, shed)
     assert (arrested[:, PERITONEUM] >= ex).all()
+
+
+def test_metastases_exfoliate_only_when_asked():
+    """A breast primary's metastases shed into blood alone by default; with
+    ``metastases`` those in an organ of a cavity exfoliate into it as a primary
+    there would: arrested on each lining = the sum over its organs of
+    Binomial(shed by the organ's rows, exfoliation x inside x attachment),
+    within 4 standard errors (fixed seed).  The breast primary lies in no
+    cavity, and blood-borne cells never arrest on the linings here, so every
+    arrest on a lining came from a metastasis."""
+    ex, att = 0.2, 0.6
+    c = {**cfg("breast", exfoliation=ex, attachment=att),
+         "intravasation": {"metastases_shed": True}, "cohort": {"patients": 2, "years": 1.0}}
+    off = run(c)
+    assert int(off.ctc_shed.sel(organ="lung").sum()) > 0
+    assert int(off.ctc_arrested.isel(organ=[PLEURA, PERITONEUM]).sum()) == 0
+    c["transcoelomic"]["metastases"] = True
+    shed, arrested = totals(run(c))
+    for cavity, index in (("pleura", PLEURA), ("peritoneum", PERITONEUM)):
+        mean = var = 0.0
+        for organ, (where, inside) in CAVITIES.items():
+            if where == cavity:
+                n, p = int(shed.sel(organ=organ)), ex * inside * att
+                mean, var = mean + n * p, var + n * p * (1 - p)
+        assert mean > 200, cavity
+        got = int(arrested.isel(organ=index))
+        assert abs(got - mean) < 4 * np.sqrt(var), (cavity, got, mean)
