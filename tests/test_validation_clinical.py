@@ -79,6 +79,10 @@ def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical)
     sd = 0.375 * np.sqrt(1 / 12 + 1 / 2)
     assert r["ci"] == pytest.approx([0.0, 0.375 + 1.96 * sd], rel=1e-12)
     assert r["median_diameter_mm"] == pytest.approx(22.5)
+    # the median of the same patients: S falls to 3/4 at 24 months, then (patient
+    # 3 censored at 48) to 3/8 at 54 months, patient 5's death
+    assert r["median_months"] == pytest.approx(4.5 * 12) and r["dead"] == 3
+    assert r["follow_up_months_min"] == pytest.approx(24.0)
 
 
 def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
@@ -95,8 +99,11 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
                                       "lung untreated", "lung resected"}
     assert set(saved["stage_i"]) == {"lung 5 years"}
     text = "\n".join(clinical.section(saved))
-    # risks, 20 mm doubling, pancreas and lung OS, lung stage I survival
-    assert text.count("| predicted |") == 2 + 1 + 2 + 1
+    # risks, 20 mm doubling, pancreas resected OS, lung stage I survival and median
+    # (Raz's median is compared on the stage I patients, not on every lung patient)
+    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1
+    assert "median survival from diagnosis, untreated stage I (the same patients)" in text
+    assert "median overall survival from diagnosis, lung untreated" not in text
     assert text.count("| fitted (breast Gompertz rate) |") == 1     # 10 mm doubling
     # the causes of death are counted (the scenarios load organ_failure)
     for arm in ("untreated", "resected"):

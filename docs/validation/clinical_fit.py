@@ -16,7 +16,9 @@ figure; every other row of the "Clinical time course" report is a prediction
    diagnosis (Raz et al. 2007, Chest 132:193) [READ].  A diagnostic scan, NOT
    applied to the scenario: the median is all-cause in patients mostly unfit
    for treatment.  The scan: the Kaplan-Meier median survival of an untreated
-   cohort at each rate of ``--lung-rates``, under the lung scenario's own law
+   cohort's stage I patients (node-negative and non-metastatic at diagnosis, as
+   ``clinical.stage_i_survival`` selects them) at each rate of
+   ``--lung-rates``, under the lung scenario's own law
    (exponential since the primaries of lung and pancreas became exponential:
    the rate is ln2 over the volume doubling time); the rate is interpolated
    where log(median) against log(rate), linear between the two bracketing
@@ -118,13 +120,15 @@ def main(argv=None) -> dict:
     for r in a.lung_rates:
         over = deep_merge(clinical.UNTREATED, {"colonization": {"growth": {"rate": r}}})
         res = clinical.cohort(pool, "lung", over, a.patients, a.seed + 1, 6.0)
-        s = clinical.survival(res)
+        s = clinical.stage_i_survival(res, 5.0)
         scan.append({"rate": r, "doubling_days": math.log(2.0) / r,
                      "median_months": s["median_months"], "dead": s["dead"],
-                     "diagnosed": s["diagnosed"], "causes": s["causes"]})
-        say(f"lung: rate {r:g}/day (doubling {math.log(2.0) / r:.0f} days) -> median OS "
-            f"{s['median_months']} months "
-            f"({s['dead']}/{s['diagnosed']} died; causes {s['causes']})")
+                     "stage_i": s["node_negative_non_metastatic"],
+                     "diagnosed": s["diagnosed"]})
+        say(f"lung: rate {r:g}/day (doubling {math.log(2.0) / r:.0f} days) -> median survival "
+            f"of the stage I patients {s['median_months']} months "
+            f"({s['dead']} of {s['node_negative_non_metastatic']} died; "
+            f"{s['diagnosed']} diagnosed)")
     medians = [x["median_months"] if x["median_months"] is not None else np.inf for x in scan]
     r_lung = round2(crossing([x["rate"] for x in scan], medians, LUNG_OS_MONTHS))
     say(f"lung: fitted rate {r_lung:g}/day, a doubling time of {math.log(2.0) / r_lung:.0f} "
