@@ -30,11 +30,14 @@ its lung metastases shed far fewer cells than a primary; so it stays off.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pydantic import Field
 
 from paget.body import Body
 from paget.config import Table
+from paget.errors import ConfigWarning
 from paget.ext import plugin_math
 from paget.manager import hookimpl
 from paget.plugins._memo import once
@@ -83,6 +86,19 @@ class TranscoelomicTable(Table):
 @hookimpl
 def paget_config_tables():
     return {"transcoelomic": TranscoelomicTable}
+
+
+@hookimpl
+def paget_check_config(config):
+    """``metastases = true`` while metastases shed nothing
+    (``intravasation.metastases_shed = false``) changes nothing: said once, as a
+    :class:`paget.ConfigWarning`."""
+    intravasation = getattr(config, "intravasation", None)
+    if config.transcoelomic.metastases and intravasation is not None \
+            and not intravasation.metastases_shed:
+        warnings.warn("transcoelomic.metastases = true has no effect: "
+                      "intravasation.metastases_shed = false, so no metastasis sheds cells "
+                      "to exfoliate", ConfigWarning, stacklevel=2)
 
 
 def exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray:

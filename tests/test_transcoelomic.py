@@ -7,6 +7,7 @@ not shedding, so that every shed cell of the primary's organ is the primary's.
 from __future__ import annotations
 
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -197,3 +198,15 @@ def test_metastases_exfoliate_only_when_asked():
         assert mean > 200, cavity
         got = int(arrested.isel(organ=index))
         assert abs(got - mean) < 4 * np.sqrt(var), (cavity, got, mean)
+
+
+def test_metastases_option_without_shedding_metastases_is_said():
+    """``metastases = true`` with ``intravasation.metastases_shed = false``
+    changes nothing, and says so; with shedding metastases it is silent."""
+    c = cfg("breast", metastases=True)
+    with pytest.warns(paget.ConfigWarning, match="metastases_shed = false"):
+        paget.Simulation(c, entry_points=False)
+    c["intravasation"] = {"metastases_shed": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", paget.ConfigWarning)
+        paget.Simulation(c, entry_points=False)
