@@ -384,6 +384,17 @@ def _verdict(value, target, tol) -> str:
     return "met" if abs(value - target) <= tol else "**NOT MET**"
 
 
+def _median_row(what: str, source: str, target: float, x: dict, counts: str,
+                kind: str) -> str:
+    """One target row of a Kaplan-Meier median (``x``: median_months, ci_months,
+    follow_up_months_min), its interval followed by ``counts``."""
+    lo, hi = x["ci_months"]
+    return (f"| {what} | {source} | {target:g} +- {OS_TOLERANCE * target:.1f} | "
+            f"{_months(x['median_months'], x['follow_up_months_min'])} "
+            f"({_months(lo)}-{_months(hi)}; {counts}) | "
+            f"{_verdict(x['median_months'], target, OS_TOLERANCE * target)} | {kind} |")
+
+
 def section(r: dict) -> list[str]:
     """The "Clinical time course" section of the validation page, from ``r``
     (the contents of results/clinical.json)."""
@@ -418,14 +429,9 @@ def section(r: dict) -> list[str]:
     for key, x in r["survival"].items():
         if x["target_months"] is None:
             continue
-        t = x["target_months"]
-        lo, hi = x["ci_months"]
-        L.append(f"| median overall survival from diagnosis, {key}, months | {x['source']} | "
-                 f"{t:g} +- {OS_TOLERANCE * t:.1f} | "
-                 f"{_months(x['median_months'], x['follow_up_months_min'])} "
-                 f"({_months(lo)}-{_months(hi)}; {x['dead']}/{x['diagnosed']} died) | "
-                 f"{_verdict(x['median_months'], t, OS_TOLERANCE * t)} | "
-                 f"{fitted('survival', key)} |")
+        L.append(_median_row(f"median overall survival from diagnosis, {key}, months",
+                             x["source"], x["target_months"], x,
+                             f"{x['dead']}/{x['diagnosed']} died", fitted("survival", key)))
     for key, x in r.get("stage_i", {}).items():
         t = x["target"]
         L.append(f"| {x['scenario']}, {x['years']:g}-year cancer-specific survival, untreated "
@@ -436,15 +442,11 @@ def section(r: dict) -> list[str]:
                  f"{x['node_negative_non_metastatic']} died within) | "
                  f"{_verdict(x['survival'], t, OS_TOLERANCE * t)} | predicted |")
         if x.get("target_median_months") is not None:
-            t = x["target_median_months"]
-            lo, hi = x["ci_months"]
-            L.append(f"| {x['scenario']}, median survival from diagnosis, untreated stage I "
-                     f"(the same patients), months | {x['median_source']} | {t:g} +- "
-                     f"{OS_TOLERANCE * t:.1f} | "
-                     f"{_months(x['median_months'], x['follow_up_months_min'])} "
-                     f"({_months(lo)}-{_months(hi)}; {x['dead']} of "
-                     f"{x['node_negative_non_metastatic']} died) | "
-                     f"{_verdict(x['median_months'], t, OS_TOLERANCE * t)} | predicted |")
+            L.append(_median_row(f"{x['scenario']}, median survival from diagnosis, untreated "
+                                 f"stage I (the same patients), months", x["median_source"],
+                                 x["target_median_months"], x,
+                                 f"{x['dead']} of {x['node_negative_non_metastatic']} died",
+                                 "predicted"))
     L.append("\nTolerances: +-30 % relative for Coumans' risks (issue 23); Coumans' sd for "
              "the doubling time; +-30 % relative for survival (ASSUMPTION: the same as the "
              "risks). [RECALLED]: a figure quoted from memory, not re-checked against the "
