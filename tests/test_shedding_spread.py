@@ -118,8 +118,51 @@ def test_a_small_scan_writes_what_the_report_needs(spread, tmp_path):
         r["rows"][0]["rate"] * math.exp(-(2.0 ** 2 - 1.0 ** 2) / 2), rel=1e-12)
 
 
+def test_the_grow_factor_scales_grow_and_die_takes_the_difference(spread):
+    """G = 1 leaves the body as committed; G = 30 multiplies the shared
+    colonization probability, and the three fates still sum to 1."""
+    assert "colonization" not in spread._overrides(2.0, 1e-3)
+    fate = paget.Simulation.from_scenario("breast").config.colonization.fate
+    f = spread._overrides(2.0, 1e-3, 30.0)["colonization"]["fate"]
+    assert f["grow"] == pytest.approx(30.0 * fate.grow, rel=1e-12)
+    assert f["grow"] + f["die"] + fate.dormant == pytest.approx(1.0, abs=1e-15)
+    config = paget.Simulation.from_scenario("breast", spread._overrides(2.0, 1e-3, 30.0)).config
+    assert config.colonization.fate.grow == pytest.approx(30.0 * fate.grow, rel=1e-12)
+
+
+def test_the_restoring_bisection_finds_the_level(spread, monkeypatch):
+    """With sites per patient = ln(G) + 1 (rising with G), the bisection ends
+    within its resolution, ln(1000) / 2^7, of G = e^2 (the level 3)."""
+    calls = []
+
+    def fake_autopsy(sigma, rate, patients, seed, processes, grow_factor=1.0):
+        calls.append(grow_factor)
+        return {"sites_per_patient": math.log(grow_factor) + 1.0}
+    monkeypatch.setattr(spread, "autopsy", fake_autopsy)
+    found = spread.restore_level(2.0, 1e-3, 3.0, 10, 1, 1)
+    assert abs(math.log(found["grow_factor"]) - 2.0) <= math.log(spread.RESTORE_MAX) / 2 ** 7
+    assert len(calls) == spread.RESTORE_STEPS == len(found["tried"])
+    assert found["target_sites_per_patient"] == 3.0
+
+
+def test_a_small_restored_scan_writes_its_rows(spread, tmp_path):
+    out = tmp_path / "spread.json"
+    spread.main(["--sigmas", "1.0", "2.0", "--expensive", "2.0", "--restore", "--patients", "3",
+                 "--unit-patients", "8", "--mix-nodes", "1", "--autopsy", "2", "--small", "2",
+                 "--mix", "2", "--risk-years", "5.5", "--cellsearch", "2",
+                 "--cellsearch-years", "0.3", "--out", str(out)])
+    r = json.loads(out.read_text())
+    assert "restored" not in r["rows"][0]
+    x = r["rows"][1]["restored"]
+    assert {"grow_factor", "tried", "autopsy", "risk", "cellsearch"} <= set(x)
+    assert x["target_sites_per_patient"] == r["rows"][0]["autopsy"]["sites_per_patient"]
+    assert -1.0 <= x["autopsy"]["rho"] <= 1.0 or math.isnan(x["autopsy"]["rho"])
+    assert "Restored to sigma 1's autopsy level" in "\n".join(spread.table(r))
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--sigmas", "6"], "shedding sigma 6 is outside 0 to 5"),
+    (["--sigmas", "2", "--restore"], "--restore restores sigma 1's autopsy level"),
     (["--sigmas", "1", "--expensive", "2"], "--expensive 2 is not one of --sigmas"),
     (["--patients", "1"], "--patients 1 must be at least 2"),
     (["--sigmas", "x"], "invalid float value: 'x'"),
@@ -132,3 +175,35 @@ def test_bad_arguments_give_one_line_and_status_2(spread, tmp_path, capsys, argv
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_the_report_renders_the_restored_row_that_meets_van_dalum(tmp_path, monkeypatch):
+    """report.spread_text reads results/shedding_spread.json: sigma 1 against
+    the smallest restored sigma whose share at 10 mm lies within 0.19 +- 0.10,
+    its colonization factor, risks, pattern and CellSearch verdict."""
+    pytest.importorskip("scipy")
+    report = validation_module("report")
+    risk = (lambda k, n: {"risk": k / n, "events": k, "at_risk": n})
+    split = {"high": 30, "low": 20, "median_os_months_high": 9.0, "median_os_months_low": None}
+    aut = (lambda sites, rho: {"sites_per_patient": sites, "rho": rho})
+
+    def row(sigma, share, sites, restored=None):
+        r = {"sigma": sigma, "van_dalum_10mm": {"simulated": share},
+             "van_dalum_size_mix": {"simulated": share + 0.1}, "autopsy": aut(sites, 0.8),
+             "risk": {"2.7 mm": risk(0, 300), "size mix": risk(40, 400)}}
+        return r | ({"restored": restored} if restored else {})
+    out = {"targets": {"van_dalum_share": [0.19, 0.10]}, "rows": [
+        row(1.0, 0.81, 2.9),
+        row(2.5, 0.33, 1.0, {"grow_factor": 7.0, "autopsy": aut(2.9, 0.81), "cellsearch": split,
+                             "risk": {"2.7 mm": risk(0, 300), "size mix": risk(42, 394)}}),
+        row(3.0, 0.21, 0.6, {"grow_factor": 22.3, "autopsy": aut(2.9, 0.78), "cellsearch": split,
+                             "risk": {"2.7 mm": risk(2, 300), "size mix": risk(47, 394)}})]}
+    (tmp_path / "shedding_spread.json").write_text(json.dumps(out))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.spread_text()
+    assert "from 0.81 at sigma 1 to 0.21 at sigma 3" in text          # 2.5's 0.33 is outside
+    assert "times 22.3" in text and "0.67 % (2 of 300) at 2.7 mm" in text
+    assert "rho 0.78 (sigma 1: 0.80)" in text
+    assert "9.0 months (n = 30) against not reached (n = 20), which holds" in text
+    (tmp_path / "shedding_spread.json").unlink()
+    assert report.spread_text().endswith("`results/shedding_spread.json`); ")

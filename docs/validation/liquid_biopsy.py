@@ -59,25 +59,43 @@ def ctc_per_litre_at(diameter_mm: float, patients: int, seed: int) -> np.ndarray
     return ds.ctc_blood.sel(time=2.0).values * 1000.0
 
 
-def cellsearch_split(patients: int, seed: int) -> dict:
-    ds = paget.Simulation.from_scenario("breast", {
-        "seed": seed, "cohort": {"patients": patients, "years": 30.0, "dt": 1.0},
+def split_arrays(patients: int, seed: int, overrides: dict | None = None,
+                 years: float = 30.0) -> dict:
+    """Breast patients resected at diagnosis, untreated after, scanned every 30
+    days (with ``overrides``, e.g. another shedding spread): per patient, whether
+    a scan showed a distant metastasis before death (``ok``), the CTC count per
+    7.5 mL of the draw at that scan (``counts``, -1 where not ``ok``) and the
+    months from that scan to death (``months``)."""
+    from paget.config import deep_merge
+    ds = paget.Simulation.from_scenario("breast", deep_merge({
+        "seed": seed, "cohort": {"patients": patients, "years": years, "dt": 1.0},
         "imaging": {"interval": 30.0}, "output": {"interval": 30.0},
-        "surgery": {"enabled": True, "delay": 0.0}, "treatment": {"lines": []}}).run()
+        "surgery": {"enabled": True, "delay": 0.0}, "treatment": {"lines": []}},
+        overrides or {})).run()
     t_met = ds.first_detected_distant_metastasis_time.values
     death = ds.death_time.values
     ok = np.isfinite(t_met) & np.isfinite(death)
     counts = np.array([ds.ctc_per_7_5ml.sel(patient=p).sel(time=t_met[p], method="nearest").item()
                        if ok[p] else -1 for p in range(ds.sizes["patient"])])
+    return {"ok": ok, "counts": counts, "months": (death - t_met) / DAYS_PER_MONTH}
+
+
+def summarise_split(a: dict, patients: int) -> dict:
+    """The >= 5 and < 5 CTC groups of :func:`split_arrays`' patients and their
+    median months from the scan to death (None: an empty group)."""
+    ok, counts, months = a["ok"], a["counts"], a["months"]
     high = ok & (counts >= 5)
     low = ok & (counts < 5) & (counts >= 0)
-    months = (death - t_met) / DAYS_PER_MONTH
     return {"patients": patients, "arm": "resected at diagnosis, no other treatment",
             "patients_with_metastasis_and_death": int(ok.sum()),
             "high": int(high.sum()), "low": int(low.sum()),
             "any_ctc": float((counts[ok] >= 1).mean()) if ok.any() else None,
             "median_os_months_high": float(np.median(months[high])) if high.any() else None,
             "median_os_months_low": float(np.median(months[low])) if low.any() else None}
+
+
+def cellsearch_split(patients: int, seed: int) -> dict:
+    return summarise_split(split_arrays(patients, seed), patients)
 
 
 def split_holds(split: dict) -> bool:

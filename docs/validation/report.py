@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import assay  # noqa: E402
 import calibrate  # noqa: E402
+import liquid_biopsy  # noqa: E402
 from common import (INVOLVED_CELLS, NOT_MODELLED, PRIMARIES, RESULTS, ROOT, SITES,  # noqa: E402
                     organ_map, pool_map, read_table, run_scenario)
 
@@ -120,6 +121,53 @@ def growth_factor_text() -> str:
             "docstring gives the rounds).\n")
 
 
+def spread_text() -> str:
+    """Item (a) of "What remains to do", from results/shedding_spread.json
+    (``docs/validation/shedding_spread.py --restore``)."""
+    path = RESULTS / "shedding_spread.json"
+    head = ("(a) The patients' shedding spread (`heterogeneity.shedding_sigma`, an ASSUMPTION "
+            "of 1) is scanned, not fitted (`docs/validation/shedding_spread.py`, "
+            "`results/shedding_spread.json`)")
+    if not path.exists():
+        return head + "; "
+    g = json.loads(path.read_text())
+    rows = {r["sigma"]: r for r in g["rows"]}
+    restored = [r for r in g["rows"] if "restored" in r]
+    if 1.0 not in rows or not restored:
+        return head + " without a restored row (`--restore`); "
+    one = rows[1.0]
+    share, tol = g["targets"]["van_dalum_share"]
+    lo, hi = share - tol, share + tol
+    # the smallest restored sigma meeting van Dalum's share at 10 mm, else the widest
+    meets = [r for r in restored if lo <= r["van_dalum_10mm"]["simulated"] <= hi]
+    r = meets[0] if meets else restored[-1]
+    x = r["restored"]
+    pct = (lambda k: f"{100 * x['risk'][k]['risk']:.2f} % ({x['risk'][k]['events']} of "
+                     f"{x['risk'][k]['at_risk']})")
+    cs = x["cellsearch"]
+    fmt = (lambda v: "not reached" if v is None else f"{v:.1f}")
+    return (head + f": with breast's rate re-pinned to Coumans' cohort mean of 9 CTC/L at "
+            f"2.7 mm, van Dalum's share with >= 1 CTC in 30 mL at 10 mm falls from "
+            f"{one['van_dalum_10mm']['simulated']:.2f} at sigma 1 to "
+            f"{r['van_dalum_10mm']['simulated']:.2f} at sigma {r['sigma']:g} (0.19 +- 0.10; "
+            f"{r['van_dalum_size_mix']['simulated']:.2f} over the registry's size mix), and, with "
+            f"the body as fitted, breast's autopsy level with it "
+            f"({one['autopsy']['sites_per_patient']:.2f} to "
+            f"{r['autopsy']['sites_per_patient']:.2f} sites per patient); restored to sigma 1's "
+            f"level by the shared colonization probability times {x['grow_factor']:.3g} "
+            f"(`--restore`), sigma {r['sigma']:g} gives a 5-year risk of {pct('2.7 mm')} at "
+            f"2.7 mm (1 +- 0.3 %) and {pct('size mix')} over the size mix (9.2 +- 2.76 %; "
+            f"sigma 1: {100 * one['risk']['2.7 mm']['risk']:.2f} % and "
+            f"{100 * one['risk']['size mix']['risk']:.2f} %), breast's autopsy pattern at rho "
+            f"{x['autopsy']['rho']:.2f} (sigma 1: {one['autopsy']['rho']:.2f}), and a CellSearch "
+            f"split of {fmt(cs['median_os_months_high'])} months (n = {cs['high']}) against "
+            f"{fmt(cs['median_os_months_low'])} (n = {cs['low']}), which "
+            f"{'holds' if liquid_biopsy.split_holds(cs) else 'does not hold'} (Cristofanilli: "
+            "10.1 vs > 18); breast's body only, short of refitting the other rows. So the "
+            "spread stays at 1 until the body is refitted at the wider spread jointly (every "
+            "row, breast's rate pinned by the cohort mean); ")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=20)
@@ -137,7 +185,6 @@ def main(argv=None):
         sims = pool_map(run_scenario, [(PRIMARIES[p][0], a.patients, a.seed, None)
                                        for p in PRIMARIES])
         assay.main([])                      # writes results/assay.json
-        import liquid_biopsy
         liquid_biopsy.main(["--patients", str(max(a.patients, 200)), "--seed", str(a.seed)])
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "validation.json").write_text(json.dumps(
@@ -492,17 +539,7 @@ def main(argv=None):
           "100 patients a rate, seed 77, on the body after the first joint round of "
           "calibrate.py's last sequence, not regenerated with this page)"
           if exponential else "") + ".\n")
-    w("**What remains to do.** (a) The patients' shedding spread "
-      "(`heterogeneity.shedding_sigma`, an ASSUMPTION of 1) is scanned, not fitted "
-      "(`docs/validation/shedding_spread.py`, on the body before the soil cap was "
-      "lifted): with breast's rate re-pinned to Coumans' cohort mean of 9 CTC/L at 2.7 mm, "
-      "sigma 2.75 meets van Dalum's 19 % at 10 mm (0.26) and Coumans' size-mix risk "
-      "(7.0 %, 95 % CI 4.7-10.0) but drops breast's autopsy row from 3.9 to 1.1 sites per "
-      "patient (published 5.17), and no sigma lifts the 2.7 mm risk (0 of 900 patients), "
-      "which is linear in the mean shedding the CTC anchor fixes: at Coumans' own efficiency "
-      "(one metastasis per 6e7 cells) it needs ~25 times the cells a 2.7 mm primary sheds "
-      "here; so the spread stays at 1 until the three data are fitted jointly with the "
-      "body; (b) CTC anchors for the other primaries (their rates are only capped, an "
+    w("**What remains to do.** " + spread_text() + "(b) CTC anchors for the other primaries (their rates are only capped, an "
       "ASSUMPTION); (c) the held-out rows: each cross-validation fold's body is now fitted "
       "by full-model rounds over its training rows (`crossval.py --body full`, the first "
       "held-out table below; the stage-1 surrogate's folds, which have no colony timing and "
@@ -590,7 +627,6 @@ def main(argv=None):
         w(f"| share with >= 1 CTC in 30 mL at diagnosis ({sh['diameter_mm']:g} mm; van Dalum "
           f"et al. 2015) | {sh['simulated']:.2f} | 0.19 | "
           f"{'yes' if abs(sh['simulated'] - 0.19) <= 0.1 else '**no**'} |")
-        import liquid_biopsy
         w(f"| median OS from the first scan showing a distant metastasis, >= 5 vs < 5 CTC "
           f"per 7.5 mL, months (Cristofanilli et al. 2004; theirs treated from then on, ours "
           f"resected at diagnosis and untreated after: {cs.get('patients', '?')} patients) | "
@@ -607,10 +643,9 @@ def main(argv=None):
           "every patient >= 5 CTC at the first metastasis. The share with >= 1 CTC at "
           "diagnosis follows from the same rate at a 10 mm primary ((10/2.7)^2 = 13.7 times "
           "the CTC/L at 2.7 mm under alpha 2/3) and the shedding spread, which is not fitted "
-          "(what remains to do: `docs/validation/shedding_spread.py` found that a spread "
-          "wide enough for van Dalum's share, with the rate re-pinned to Coumans' mean, "
-          "takes breast's autopsy row from ~4 sites per patient to ~1 at the body of its "
-          "run).\n")
+          "(what remains to do, item (a): a spread wide enough for van Dalum's share, with "
+          "the rate re-pinned to Coumans' mean, lowers breast's autopsy level unless the "
+          "colonization probability rises with it).\n")
     if (RESULTS / "clinical.json").exists():       # docs/validation/clinical.py writes it
         import clinical
         L += clinical.section(json.loads((RESULTS / "clinical.json").read_text()))

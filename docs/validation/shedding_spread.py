@@ -38,26 +38,36 @@ concentration at a 2.7 mm primary stays at Coumans' value, and reads:
    the size mix (9.2 %), +-30 % relative (Coumans 2013 [READ]; issue 23),
    through ``clinical.py``'s ``cohort`` and ``distant_risk`` (95 %
    Clopper-Pearson intervals); only for the sigmas named by ``--expensive``.
-4. **CellSearch split**: median OS from the first detected metastasis, >= 5
-   vs < 5 CTC per 7.5 mL at that scan, 10.1 vs > 18 months (Cristofanilli et
-   al. 2004, NEJM 351:781) [READ]: ``liquid_biopsy.py``'s ``cellsearch_split``
-   with the sigma and rate set (untreated patients to death; theirs were
-   treated, so only the direction and rough size compare); also only for
-   ``--expensive``.
+4. **CellSearch split**: median OS from the first scan showing a distant
+   metastasis, >= 5 vs < 5 CTC per 7.5 mL at that scan, 10.1 vs > 18 months
+   (Cristofanilli et al. 2004, NEJM 351:781) [READ]: ``liquid_biopsy.py``'s
+   split (patients resected at diagnosis, untreated after; theirs were
+   treated, so only the direction and rough size compare) with the sigma and
+   rate set; also only for ``--expensive``.
 5. **Breast's autopsy row** (DiSibio & French 2008, Arch Pathol Lab Med
    132:931) [READ]: involved sites per patient at death, untreated, as the
    calibration counts them (``common.run_scenario``; ``--autopsy`` patients per
    sigma).  Not a target of this fit, but the shared body was fitted on it
-   with sigma 1, so it shows what a wider spread costs there.
+   with sigma 1, so it shows what a wider spread costs there; with ``rho``,
+   the Spearman correlation of its 14 sites with the table's.
+6. **Restored** (``--restore``, for each ``--expensive`` sigma): a wider
+   spread with the mean CTC pinned leaves most patients shedding little, so
+   the autopsy level falls; a joint fit would raise the shared colonization
+   probability (``colonization.fate.grow``, times ``G``, ``die`` taking the
+   difference) until the level is back.  ``G`` is found by bisection on
+   log G (:func:`restore_level`, 7 halvings over [1, 1000]) so that breast's
+   autopsy sites per patient equal sigma 1's in the same run, and columns 3-5
+   are rerun there: what the three liquid-biopsy anchors and Coumans' risks
+   would read on a body refitted to the wider spread, short of refitting the
+   other rows.
 
-Command for the committed ``results/shedding_spread.json`` (865 s, of which
-330 s the cheap scan and the autopsy runs, with ``--processes 1`` on 2 cores
-busy with other jobs; the scenario's other values as committed at 02abe6a, the
-shared body before the soil cap was lifted: the risk and autopsy columns depend
-on the body and are to be rerun with it; the CTC columns do not)::
+Command for the committed ``results/shedding_spread.json`` (672 s, of which
+178 s the cheap scan and the sigma 1 autopsy runs, with ``--processes 2`` on 2 cores
+shared with other work; on the body committed at 7bce3f1)::
 
     python docs/validation/shedding_spread.py --sigmas 1.0 1.5 2.0 2.5 2.75 3.0 3.25 3.5 4.0 \\
-        --expensive 2.5 2.75 3.0 --small 300 --mix 400 --cellsearch 150 --processes 1
+        --expensive 1.0 2.5 2.75 3.0 --restore --autopsy 96 --small 300 --mix 400 \\
+        --cellsearch 300 --processes 2
 """
 from __future__ import annotations
 
@@ -89,11 +99,23 @@ DEFAULT_SIGMAS = (1.0, 1.5, 2.0, 2.5, 3.0)
 SIGMA_MAX = 5.0
 #: Gauss-Legendre nodes per size category of the diagnosis mix
 MIX_NODES = 6
+#: --restore: the largest colonization factor searched, and the bisection's halvings
+#: (log-width ln(RESTORE_MAX) / 2^RESTORE_STEPS: about 5 % on G)
+RESTORE_MAX, RESTORE_STEPS = 1000.0, 7
 
 
-def _overrides(sigma: float, rate: float) -> dict:
-    return {"heterogeneity": {"shedding_sigma": float(sigma)},
+def _overrides(sigma: float, rate: float, grow_factor: float = 1.0) -> dict:
+    """The sigma and rate, and the shared colonization probability
+    (``colonization.fate.grow``) times ``grow_factor`` with ``die`` taking the
+    difference (1: the committed body, left as it is)."""
+    over = {"heterogeneity": {"shedding_sigma": float(sigma)},
             "intravasation": {"rate": float(rate)}}
+    if grow_factor != 1.0:
+        import paget
+        fate = paget.Simulation.from_scenario("breast").config.colonization.fate
+        grow = float(fate.grow) * grow_factor
+        over["colonization"] = {"fate": {"grow": grow, "die": 1.0 - float(fate.dormant) - grow}}
+    return over
 
 
 def ctc_per_litre(diameter_mm: float, patients: int, seed: int, sigma: float,
@@ -184,30 +206,56 @@ def cheap_row(sigma: float, k: float, k10: float, unit_mix: np.ndarray, mix: tup
 
 
 def autopsy(sigma: float, rate: float, patients: int, seed: int, processes: int,
-            chunk: int = 24) -> dict:
+            chunk: int = 24, grow_factor: float = 1.0) -> dict:
     """Breast's autopsy involvement at death, untreated (the calibration's run,
     ``common.run_scenario``), against DiSibio & French 2008 (Arch Pathol Lab
-    Med 132:931) [READ]: the row the shared body was fitted on with sigma 1."""
+    Med 132:931) [READ]: the row the shared body was fitted on with sigma 1;
+    ``rho``, the Spearman correlation of the sites' shares with the table's."""
     sys.path.insert(0, str(HERE))
+    from scipy.stats import spearmanr
     from common import SITES, pool_map, read_table, run_scenario
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
-    parts = pool_map(run_scenario, [("breast", n, seed + 7000 + j, _overrides(sigma, rate))
+    over = _overrides(sigma, rate, grow_factor)
+    parts = pool_map(run_scenario, [("breast", n, seed + 7000 + j, over)
                                     for j, n in enumerate(sizes)], processes)
     w = np.array([p["patients"] for p in parts], dtype=float) / patients
     row = read_table()["breast"]
+    share = {site: float(sum(wi * p["share"][site] for wi, p in zip(w, parts)))
+             for site in SITES}
+    published = {site: row[site] / 100 for site in SITES}
     return {"patients": patients,
             "sites_per_patient": float(sum(wi * p["mets_mean"] for wi, p in zip(w, parts))),
-            "share": {site: float(sum(wi * p["share"][site] for wi, p in zip(w, parts)))
-                      for site in SITES},
+            "share": share,
+            "rho": float(spearmanr([share[x] for x in SITES],
+                                   [published[x] for x in SITES]).statistic),
             "published_sites_per_patient": {"all sites": row["mets_per_primary"],
                                             "compared sites": sum(row[s] for s in SITES) / 100},
-            "published_share": {site: row[site] / 100 for site in SITES}}
+            "published_share": published}
+
+
+def restore_level(sigma: float, rate: float, target: float, patients: int, seed: int,
+                  processes: int, steps: int = RESTORE_STEPS) -> dict:
+    """The colonization factor ``G`` (grow x G) at which breast's autopsy sites
+    per patient, at this sigma and rate, come back to ``target`` (the level at
+    sigma 1): bisection on log G over [1, RESTORE_MAX] (sites per patient rise
+    with G), ``steps`` halvings, each an :func:`autopsy` run of ``patients``
+    (the same seeds, so the steps share their noise)."""
+    lo, hi = 0.0, math.log(RESTORE_MAX)
+    tried = []
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        got = autopsy(sigma, rate, patients, seed, processes,
+                      grow_factor=math.exp(mid))["sites_per_patient"]
+        tried.append({"grow_factor": math.exp(mid), "sites_per_patient": got})
+        lo, hi = (mid, hi) if got < target else (lo, mid)
+    return {"grow_factor": math.exp((lo + hi) / 2), "target_sites_per_patient": target,
+            "tried": tried}
 
 
 # ---------------------------------------------------------------- expensive runs
 
 def risks(sigma: float, rate: float, small: int, mix: int, seed: int, years: float,
-          processes: int) -> dict:
+          processes: int, grow_factor: float = 1.0) -> dict:
     """Coumans' 5-year distant-metastasis risks after resection (clinical.py's path)."""
     sys.path.insert(0, str(HERE))
     import clinical
@@ -218,49 +266,39 @@ def risks(sigma: float, rate: float, small: int, mix: int, seed: int, years: flo
     for label, n, over in (("2.7 mm", small, clinical._fixed(2.7)), ("size mix", mix, {})):
         if n <= 0:
             continue
-        full = deep_merge(deep_merge(clinical.RESECTED, over), _overrides(sigma, rate))
+        full = deep_merge(deep_merge(clinical.RESECTED, over),
+                          _overrides(sigma, rate, grow_factor))
         res = clinical.cohort(pool, "breast", full, n, seed, years)
         out[label] = clinical.distant_risk(res) | {"target": clinical.RISK_TARGETS[label]}
     return out
 
 
 def _split_chunk(job) -> dict:
-    """Untreated patients to death, scanned every 30 days: each patient's months
-    from the first detected metastasis to death and its CTC count per 7.5 mL at
-    that scan (liquid_biopsy.py's ``cellsearch_split`` as it was when the
-    committed results/shedding_spread.json was made; that one now reads
-    patients resected at diagnosis, at their first distant metastasis)."""
-    sigma, rate, patients, seed, years = job
-    import paget
-    over = {"seed": seed, "cohort": {"patients": patients, "years": years, "dt": 1.0},
-            "imaging": {"interval": 30.0}, "output": {"interval": 30.0}}
-    ds = paget.Simulation.from_scenario("breast", over | _overrides(sigma, rate)).run()
-    t_met = ds.first_detected_metastasis_time.values
-    death = ds.death_time.values
-    ok = np.isfinite(t_met) & np.isfinite(death)
-    counts = np.array([ds.ctc_per_7_5ml.sel(patient=p).sel(time=t_met[p], method="nearest")
-                       .item() if ok[p] else -1 for p in range(ds.sizes["patient"])])
-    return {"ok": ok, "counts": counts, "months": (death - t_met) / DAYS_PER_MONTH}
+    """One chunk of :func:`cellsearch_split`: liquid_biopsy.py's resected
+    patients (``split_arrays``) at this sigma, rate and colonization factor."""
+    sigma, rate, patients, seed, years, grow_factor = job
+    sys.path.insert(0, str(HERE))
+    from liquid_biopsy import split_arrays
+    return split_arrays(patients, seed, _overrides(sigma, rate, grow_factor), years)
 
 
 def cellsearch_split(sigma: float, rate: float, patients: int, seed: int, processes: int,
-                     years: float = 30.0, chunk: int = 25) -> dict:
-    """Median OS from the first detected metastasis, >= 5 vs < 5 CTC per 7.5 mL."""
+                     years: float = 30.0, chunk: int = 25, grow_factor: float = 1.0) -> dict:
+    """Median OS from the first scan showing a distant metastasis, >= 5 vs < 5
+    CTC per 7.5 mL at that scan, in patients resected at diagnosis (the
+    validation report's anchor, ``liquid_biopsy.py``), in chunks of ``chunk``
+    patients (seeds ``seed``, ``seed + 1``, ...)."""
     sys.path.insert(0, str(HERE))
     from common import pool_map
+    from liquid_biopsy import summarise_split
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
-    parts = pool_map(_split_chunk, [(sigma, rate, n, seed + j, years)
+    parts = pool_map(_split_chunk, [(sigma, rate, n, seed + j, years, grow_factor)
                                     for j, n in enumerate(sizes)], processes)
-    ok, counts, months = (np.concatenate([p[k] for p in parts])
-                          for k in ("ok", "counts", "months"))
-    thr = CRISTOFANILLI["threshold_per_7_5ml"]
-    high, low = ok & (counts >= thr), ok & (counts < thr) & (counts >= 0)
-    med = (lambda sel: float(np.median(months[sel])) if sel.any() else None)
-    return {"patients": patients, "patients_with_metastasis_and_death": int(ok.sum()),
-            "high": int(high.sum()), "low": int(low.sum()),
-            "median_os_months_high": med(high), "median_os_months_low": med(low),
-            "median_ctc_per_7_5ml_at_detection": float(np.median(counts[ok])) if ok.any()
-            else None}
+    joined = {k: np.concatenate([p[k] for p in parts]) for k in ("ok", "counts", "months")}
+    ok, counts = joined["ok"], joined["counts"]
+    return summarise_split(joined, patients) | {
+        "median_ctc_per_7_5ml_at_detection": float(np.median(counts[ok])) if ok.any()
+        else None}
 
 
 # ---------------------------------------------------------------- command line
@@ -288,6 +326,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--cellsearch-years", type=float, default=30.0)
     ap.add_argument("--mix-nodes", type=int, default=MIX_NODES,
                     help="Gauss-Legendre nodes per size category of the diagnosis mix")
+    ap.add_argument("--restore", action="store_true",
+                    help="for each --expensive sigma, also scale the shared colonization "
+                         "probability (grow) until breast's autopsy sites per patient come "
+                         "back to sigma 1's, and rerun the autopsy, risk and CellSearch "
+                         "columns there (needs 1 among --sigmas and --autopsy > 0)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS / "shedding_spread.json")
@@ -316,6 +359,9 @@ def check_args(a) -> str | None:
             return f"--{name} {getattr(a, name)} must be 0 or more patients"
     if a.risk_years < 5.0 or a.cellsearch_years <= 0:
         return "--risk-years must be at least 5 and --cellsearch-years above 0"
+    if a.restore and (1.0 not in a.sigmas or a.autopsy == 0):
+        return ("--restore restores sigma 1's autopsy level: give 1 among --sigmas and "
+                "--autopsy above 0")
     return None
 
 
@@ -339,13 +385,28 @@ def scan(a) -> dict:
                                 a.risk_years, a.processes)
             row["cellsearch"] = cellsearch_split(row["sigma"], row["rate"], a.cellsearch,
                                                  a.seed, a.processes, a.cellsearch_years)
+    if a.restore:
+        level = next(r for r in rows if r["sigma"] == 1.0)["autopsy"]["sites_per_patient"]
+        for row in rows:
+            if row["sigma"] in a.expensive and row["sigma"] != 1.0:
+                sig, rate = row["sigma"], row["rate"]
+                found = restore_level(sig, rate, level, a.autopsy, a.seed, a.processes)
+                g = found["grow_factor"]
+                row["restored"] = found | {
+                    "autopsy": autopsy(sig, rate, a.autopsy, a.seed, a.processes,
+                                       grow_factor=g),
+                    "risk": risks(sig, rate, a.small, a.mix, a.seed, a.risk_years,
+                                  a.processes, grow_factor=g),
+                    "cellsearch": cellsearch_split(sig, rate, a.cellsearch, a.seed,
+                                                   a.processes, a.cellsearch_years,
+                                                   grow_factor=g)}
     return {"seed": a.seed,
             "args": {"patients": a.patients, "unit_patients": a.unit_patients,
                      "mix_nodes": a.mix_nodes,
                      "autopsy": a.autopsy, "small": a.small, "mix": a.mix,
                      "risk_years": a.risk_years,
                      "cellsearch": a.cellsearch, "cellsearch_years": a.cellsearch_years,
-                     "processes": a.processes},
+                     "restore": a.restore, "processes": a.processes},
             "ctc_per_litre_per_unit_rate_2_7mm": {"value": k, "se": k_se},
             "ctc_per_litre_per_unit_rate_10mm": k10,
             "size_mix_nodes": {"diameter_mm": d_mix.tolist(), "weight": w_mix.tolist(),
@@ -362,29 +423,43 @@ def _pct(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:.2f} %"
 
 
+def _risk_split_autopsy(risk: dict, cs: dict | None, aut: dict | None) -> list[str]:
+    """The cells of the two risks, the CellSearch split and the autopsy row."""
+    fmt = (lambda v: "n/a" if v is None else f"{v:.1f}")
+    rk = [f"{_pct(x['risk'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; "
+          f"{x['events']}/{x['at_risk']})" if x else "-"
+          for x in (risk.get("2.7 mm"), risk.get("size mix"))]
+    split = (f"{fmt(cs['median_os_months_high'])} (n={cs['high']}) vs "
+             f"{fmt(cs['median_os_months_low'])} (n={cs['low']})") if cs else "-"
+    return rk + [split, autopsy_cell(aut)]
+
+
 def table(out: dict) -> list[str]:
-    """The scan as a Markdown table."""
+    """The scan as a Markdown table, and the restored rows (``--restore``) as a second."""
+    tail = ("5-year risk at 2.7 mm (95 % CI) | over the size mix (95 % CI) | median OS after "
+            "detected metastasis, >= 5 vs < 5 CTC/7.5 mL, months (n) | autopsy sites per "
+            "patient (liver, lung, bone; rho of the 14 sites with the table) |")
     L = ["| sigma | rate, CTC/day per cell^(2/3) | CTC/L at 2.7 mm: mean (from multipliers; "
          "sample) / median | >= 1 CTC in 30 mL at 10 mm (analytic) | over the size mix "
-         "(analytic) | 5-year risk at 2.7 mm (95 % CI) | over the size mix (95 % CI) | "
-         "median OS after detected metastasis, >= 5 vs < 5 CTC/7.5 mL, months (n) | "
-         "autopsy sites per patient (liver, lung, bone) |",
+         "(analytic) | " + tail,
          "|---|---|---|---|---|---|---|---|---|"]
-    fmt = (lambda v: "n/a" if v is None else f"{v:.1f}")
     for r in out["rows"]:
         c = r["ctc_per_litre_2_7mm"]
-        risk, cs = r.get("risk", {}), r.get("cellsearch")
-        rk = [f"{_pct(x['risk'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; "
-              f"{x['events']}/{x['at_risk']})" if x else "-"
-              for x in (risk.get("2.7 mm"), risk.get("size mix"))]
-        split = (f"{fmt(cs['median_os_months_high'])} (n={cs['high']}) vs "
-                 f"{fmt(cs['median_os_months_low'])} (n={cs['low']})") if cs else "-"
+        cells = _risk_split_autopsy(r.get("risk", {}), r.get("cellsearch"), r.get("autopsy"))
         L.append(f"| {r['sigma']:g} | {r['rate']:.3g} | {c['mean_from_multipliers']:.2f}; "
                  f"{c['mean']:.2f} +- {c['mean_se']:.2f} / {c['median']:.3g} | "
                  f"{r['van_dalum_10mm']['simulated']:.3f} ({r['van_dalum_10mm']['analytic']:.3f})"
                  f" | {r['van_dalum_size_mix']['simulated']:.3f} "
-                 f"({r['van_dalum_size_mix']['analytic']:.3f}) | {rk[0]} | {rk[1]} | {split} | "
-                 f"{autopsy_cell(r.get('autopsy'))} |")
+                 f"({r['van_dalum_size_mix']['analytic']:.3f}) | " + " | ".join(cells) + " |")
+    restored = [r for r in out["rows"] if "restored" in r]
+    if restored:
+        L += ["", "Restored to sigma 1's autopsy level (colonization probability x G; the "
+              "CTC columns do not depend on it):", "",
+              "| sigma | G | " + tail, "|---|---|---|---|---|---|"]
+        for r in restored:
+            x = r["restored"]
+            cells = _risk_split_autopsy(x["risk"], x["cellsearch"], x["autopsy"])
+            L.append(f"| {r['sigma']:g} | {x['grow_factor']:.3g} | " + " | ".join(cells) + " |")
     return L
 
 
@@ -392,8 +467,9 @@ def autopsy_cell(x) -> str:
     if not x:
         return "-"
     sh = x["share"]
+    rho = f"; rho {x['rho']:.2f}" if "rho" in x else ""
     return (f"{x['sites_per_patient']:.2f} ({sh['liver']:.2f}, {sh['lung']:.2f}, "
-            f"{sh['bone']:.2f}; n={x['patients']})")
+            f"{sh['bone']:.2f}{rho}; n={x['patients']})")
 
 
 def main(argv=None) -> dict:
