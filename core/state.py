@@ -469,6 +469,16 @@ class Lesions:
             out[rows] = np.bincount(group, weights=out[rows], minlength=n_groups)[group]
         return out
 
+    @property
+    def serial(self) -> bool:
+        """True when no other rank holds a row of these rows' patients and the view
+        knows its patients' and organs' counts: then a patient's sum over these
+        rows is the whole :meth:`patient_sum` (a sum of whole numbers, to the bit),
+        which a built-in plugin's compiled hook body may take in the same pass
+        as the rest of its work."""
+        return self._group is None and self._n_patients is not None \
+            and self._n_organs is not None
+
     def _n(self) -> int:
         if self._n_patients is not None:
             return self._n_patients

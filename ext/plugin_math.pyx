@@ -48,7 +48,7 @@ from paget.ext.plugin_readouts import (
     add_where, any_nan_where, ctc_means, ctdna_biomarker, detectable_rows, diagnose,
     growing_cells,
     hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_write,
-    niche_update, numpy_loop, outcome_update, scan_due, supportive_update,
+    niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_update,
 )
 
 __all__ = [
@@ -60,5 +60,5 @@ __all__ = [
     "add_where", "any_nan_where", "ctc_means", "ctdna_biomarker", "detectable_rows", "diagnose",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
     "inflammation_update", "liquid_biopsy_write", "niche_update", "numpy_loop",
-    "outcome_update", "scan_due", "supportive_update",
+    "outcome_serial", "outcome_update", "scan_due", "supportive_update",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Gather, Loop, array_data, array_size, first_of_each, gather_alloc, gather_free, loop_of,
+    Gather, Loop, array_data, array_size, check_index, first_of_each, gather_alloc, gather_free, loop_of,
     np_max, np_min, vec, vec_scalar,
 )
 
@@ -52,6 +52,21 @@ def numpy_loop(str name, double[::1] x, double[::1] out, object scalar=None):
 # --------------------------------------------------------------------------
 # outcome
 
+cdef Py_ssize_t _detectable_first(Py_ssize_t N, const cnp.npy_bool *dor, const double *c,
+                                  const double *lc, const uint64_t *les, double threshold,
+                                  Py_ssize_t *big) except -1:
+    """Writes to ``big`` the rows, one per lesion of at least ``threshold`` cells,
+    that lesion's first growing row (not dormant, cells > 0), in row order
+    (``outcome.detectable``); returns how many."""
+    cdef Py_ssize_t i, n_big = 0
+    for i in range(N):
+        if not dor[i] and c[i] > 0 and lc[i] >= threshold:
+            big[n_big] = i
+            n_big += 1
+    # keep each lesion's first row (np.unique(..., return_index=True), sorted)
+    return first_of_each(les, big, n_big)
+
+
 def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double threshold):
     """The first half of ``outcome.paget_outcome``: ``outcome.detectable`` and the
     values of its two sums.
@@ -72,17 +87,11 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     cdef Py_ssize_t *r
     cdef double *o
     cdef double *mt
-    cdef Py_ssize_t n_big = 0
     big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
     if big == NULL:
         raise MemoryError()
     try:
-        for i in range(N):
-            if not dor[i] and c[i] > 0 and lc[i] >= threshold:
-                big[n_big] = i
-                n_big += 1
-        # keep each lesion's first row (np.unique(..., return_index=True), sorted)
-        m = first_of_each(les, big, n_big)
+        m = _detectable_first(N, dor, c, lc, les, threshold, big)
         rows = np.empty(m, dtype=np.intp)
         ones = np.empty(m, dtype=np.float64)
         metastasis = np.empty(m, dtype=np.float64)
@@ -98,6 +107,57 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     return rows, ones, metastasis
 
 
+cdef struct OutcomeOut:
+    # outcome_update's per-patient arrays, checked
+    Py_ssize_t P, O, lymph
+    const cnp.npy_bool *alive
+    int64_t *detectable_lesions
+    double *first_metastasis
+    double *first_distant
+    const double *burden
+    cnp.npy_bool *dying
+
+
+cdef OutcomeOut _outcome_out(alive, Py_ssize_t O, Py_ssize_t lymph, detectable_lesions,
+                             first_metastasis, first_distant, burden, dying) except *:
+    """The checked data of ``outcome_update``'s per-patient arguments, ``O`` organs."""
+    cdef OutcomeOut out
+    cdef Py_ssize_t P = array_size(alive, "alive")
+    out.P, out.O, out.lymph = P, O, lymph
+    if not 0 <= lymph < O and P:
+        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
+    out.alive = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    out.detectable_lesions = <int64_t *>array_data(detectable_lesions, cnp.NPY_INT64, P * O,
+                                                   "detectable_lesions")
+    out.first_metastasis = <double *>array_data(first_metastasis, cnp.NPY_DOUBLE, P,
+                                                "first_metastasis")
+    out.first_distant = <double *>array_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
+    out.burden = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    out.dying = <cnp.npy_bool *>array_data(dying, cnp.NPY_BOOL, P, "dying")
+    return out
+
+
+cdef void _outcome_write(OutcomeOut o, const double *cn, const double *bo, double lethal,
+                         double t_end) noexcept:
+    """``outcome_update``'s loop over the patients (see there)."""
+    cdef Py_ssize_t p, j, O = o.O
+    cdef double met, distant
+    for p in range(o.P):
+        if not o.alive[p]:
+            continue
+        met = 0.0
+        for j in range(O):
+            o.detectable_lesions[p * O + j] = <int64_t>cn[p * O + j]
+            met = met + bo[p * O + j]
+        distant = met - bo[p * O + o.lymph]
+        if met > 0 and o.first_metastasis[p] != o.first_metastasis[p]:
+            o.first_metastasis[p] = t_end
+        if distant > 0 and o.first_distant[p] != o.first_distant[p]:
+            o.first_distant[p] = t_end
+        if o.burden[p] >= lethal:
+            o.dying[p] = 1
+
+
 def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions,
                    first_metastasis, first_distant, burden, double lethal, double t_end,
                    dying):
@@ -111,38 +171,58 @@ def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions
     ``dying`` |= ``burden >= lethal``.  The metastases' sums over organs are of
     whole numbers, exact in any order, as NumPy's.
     """
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *cn
-    cdef const double *bo
-    cdef int64_t *dl
-    cdef double *fm = <double *>array_data(first_metastasis, cnp.NPY_DOUBLE, P, "first_metastasis")
-    cdef double *fd = <double *>array_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
-    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
-    cdef cnp.npy_bool *dy = <cnp.npy_bool *>array_data(dying, cnp.NPY_BOOL, P, "dying")
-    cdef double met, distant
+    cdef Py_ssize_t P = array_size(alive, "alive"), O
     O = array_size(counts, "counts") // P if P else 0
     if O * P != array_size(counts, "counts"):
         raise ValueError(f"counts: expected (P = {P}, n_organs) values, got {array_size(counts, 'counts')}")
-    if not 0 <= lymph < O and P:
-        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
-    cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
-    bo = <const double *>array_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
-    dl = <int64_t *>array_data(detectable_lesions, cnp.NPY_INT64, P * O, "detectable_lesions")
-    for p in range(P):
-        if not al[p]:
-            continue
-        met = 0.0
-        for j in range(O):
-            dl[p * O + j] = <int64_t>cn[p * O + j]
-            met = met + bo[p * O + j]
-        distant = met - bo[p * O + lymph]
-        if met > 0 and fm[p] != fm[p]:
-            fm[p] = t_end
-        if distant > 0 and fd[p] != fd[p]:
-            fd[p] = t_end
-        if bu[p] >= lethal:
-            dy[p] = 1
+    cdef OutcomeOut o = _outcome_out(alive, O, lymph, detectable_lesions, first_metastasis,
+                                     first_distant, burden, dying)
+    cdef const double *cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    cdef const double *bo = <const double *>array_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
+    _outcome_write(o, cn, bo, lethal, t_end)
+
+
+def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
+                   double threshold, Py_ssize_t lymph, alive, detectable_lesions,
+                   first_metastasis, first_distant, burden, double lethal, double t_end,
+                   dying):
+    """``outcome.paget_outcome`` in one call where one rank holds each of its
+    patients whole (``Lesions.serial``): ``detectable_rows``, the two
+    per-(patient, organ) sums of its ``ones`` and ``metastasis`` (counts of whole
+    numbers, so ``patient_sum``'s to the bit in any order) and
+    ``outcome_update``.  ``pidx`` (int64) and ``organ`` (int16): each row's
+    patient, in [0, P), and organ, in [0, n_organs) where ``detectable_lesions`` is (P,
+    n_organs)."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), i, m, O
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
+    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const int16_t *og = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
+    O = array_size(detectable_lesions, "detectable_lesions") // P if P else 0
+    cdef OutcomeOut o = _outcome_out(alive, O, lymph, detectable_lesions, first_metastasis,
+                                     first_distant, burden, dying)
+    cdef Py_ssize_t *big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
+    cdef double *sums = <double *>malloc((2 * P * O if P * O > 0 else 1) * sizeof(double))
+    try:
+        if big == NULL or sums == NULL:
+            raise MemoryError()
+        check_index(pi, N, P, "pidx")
+        m = _detectable_first(N, dor, c, lc, les, threshold, big)
+        for i in range(2 * P * O):
+            sums[i] = 0.0
+        for i in range(m):
+            if not 0 <= og[big[i]] < O:
+                raise IndexError(f"organ {og[big[i]]} at {big[i]} outside [0, {O})")
+            sums[pi[big[i]] * O + og[big[i]]] += 1.0
+            if not pri[big[i]]:
+                sums[P * O + pi[big[i]] * O + og[big[i]]] += 1.0
+        _outcome_write(o, sums, sums + P * O, lethal, t_end)
+    finally:
+        free(big)
+        free(sums)
 
 # --------------------------------------------------------------------------
 # shared

@@ -218,6 +218,61 @@ def test_outcome_update_equals_numpy():
         assert _same(dying, want_dying)
 
 
+@pytest.mark.parametrize("n, P", [(0, 3), (1, 1), (1, 4), (60, 1), (400, 7)],
+                         ids=["empty", "one-row-one-patient", "one-row", "one-patient", "many"])
+def test_outcome_serial_equals_the_sums_and_numpy(n, P):
+    """One rank's whole body (Lesions.serial) against outcome.detectable, the
+    per-(patient, organ) sums by np.add.at and outcome_update's NumPy; dead
+    patients' readouts untouched."""
+    from paget.plugins.outcome import detectable
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O, lymph = 6, 2
+    v = _View(rng, n)
+    pidx = rng.integers(0, P, n)
+    organ = rng.integers(0, O, n).astype(np.int16)
+    for threshold in (1.0, 1e6, 1e12):
+        alive = rng.random(P) < 0.7
+        burden = np.exp(rng.uniform(0.0, 29.0, P))
+        ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
+              "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
+              "first_detectable_distant_metastasis_time":
+                  np.where(rng.random(P) < 0.5, np.nan, 4.0)}
+        dying = rng.random(P) < 0.1
+        want = {k: a.copy() for k, a in ps.items()}
+        want_dying = dying.copy()
+        rows = detectable(v, threshold)
+        counts, by_organ = np.zeros((P, O)), np.zeros((P, O))
+        np.add.at(counts, (pidx[rows], organ[rows]), 1.0)
+        np.add.at(by_organ, (pidx[rows], organ[rows]), (~v.primary[rows]).astype(float))
+        _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
+        pm.outcome_serial(v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, pidx, organ,
+                          threshold, lymph, alive, ps["detectable_lesions"],
+                          ps["first_detectable_metastasis_time"],
+                          ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0,
+                          dying)
+        for k in ps:
+            assert _same(ps[k], want[k])
+        assert _same(dying, want_dying)
+
+
+def test_outcome_serial_refuses_a_row_outside_the_patients_or_organs():
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 5)
+    v.dormant[:] = False
+    v.cells[:] = v.lesion_cells[:] = 1e9
+    P, O = 2, 3
+
+    def call(pidx, organ):
+        pm.outcome_serial(v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, pidx,
+                          organ, 1.0, 0, np.ones(P, bool), np.zeros((P, O), np.int64),
+                          np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), 1e12, 1.0,
+                          np.zeros(P, bool))
+    with pytest.raises(IndexError, match="pidx 2"):
+        call(np.full(5, 2), np.zeros(5, np.int16))
+    with pytest.raises(IndexError, match="organ 3"):
+        call(np.zeros(5, np.int64), np.full(5, 3, np.int16))
+
+
 def test_outcome_update_refuses_a_lymph_node_outside_the_organs():
     P, O = 3, 4
     args = (np.zeros((P, O)), np.zeros((P, O)), O, np.ones(P, bool), np.zeros((P, O), np.int64),
