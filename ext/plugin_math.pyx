@@ -45,9 +45,8 @@ from paget.ext.plugin_rates import (
     shed_scale, shed_terms,
 )
 from paget.ext.plugin_readouts import (
-    add_where, any_nan_where, ctc_means, ctdna_biomarker, detectable_rows, diagnose,
-    growing_cells,
-    hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_write,
+    LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose, growing_cells,
+    hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_update,
     niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_update,
 )
 
@@ -57,8 +56,8 @@ __all__ = [
     "genetics_invasion", "genetics_traits", "growth_rates", "heterogeneity_growth",
     "hypoxia_invasion", "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
     "scale_by_patient", "shed_scale", "shed_terms",
-    "add_where", "any_nan_where", "ctc_means", "ctdna_biomarker", "detectable_rows", "diagnose",
+    "LIQUID_BIOPSY_CONSTANTS", "add_where", "any_nan_where", "detectable_rows", "diagnose",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
-    "inflammation_update", "liquid_biopsy_write", "niche_update", "numpy_loop",
+    "inflammation_update", "liquid_biopsy_update", "niche_update", "numpy_loop",
     "outcome_serial", "outcome_update", "scan_due", "supportive_update",
 ]

@@ -12,8 +12,9 @@ import numpy as np
 cimport numpy as cnp
 from plugin_support cimport (
     Gather, Loop, array_data, array_size, check_index, first_of_each, gather_alloc, gather_free, loop_of,
-    np_max, np_min, vec, vec_scalar,
+    np_max, np_min, poisson_small, vec, vec_scalar,
 )
+from scipy import special
 
 cnp.import_array()
 cnp.import_ufunc()
@@ -25,6 +26,8 @@ cdef Loop EXPM1 = loop_of(np.expm1)
 cdef Loop EXP = loop_of(np.exp)
 cdef Loop CBRT = loop_of(np.cbrt)
 cdef Loop POWER = loop_of(np.power)
+#: SciPy's float64 loop of ``special.ndtri`` (the marker's normal deviates)
+cdef Loop NDTRI = loop_of(special.ndtri)
 cdef Loop _LOOPS[7]
 _LOOPS[:] = [LOG, LOG10, LOG1P, EXPM1, EXP, CBRT, POWER]
 
@@ -587,75 +590,106 @@ def imaging_write(scan, counts, diameter_sum, metastases, distant, double t, ima
 # --------------------------------------------------------------------------
 # liquid_biopsy
 
-def ctc_means(shed, double dt, double half_life_days, double ln2, double blood_volume,
-              double draw_volume):
-    """``liquid_biopsy.ctc_concentration(shed / dt, cfg)`` and that times the draw's
-    volume: (concentration per mL, mean CTCs in a draw), float64 (P,) each.
-    ``shed``: CTCs shed in the step per patient, int64 (as the engine keeps
-    them) or float64."""
-    cdef Py_ssize_t P = array_size(shed, "shed"), p
-    cdef bint whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
-    cdef const int64_t *si = <const int64_t *>array_data(shed, cnp.NPY_INT64, P, "shed") if whole else NULL
-    cdef const double *s = NULL if whole else <const double *>array_data(shed, cnp.NPY_DOUBLE, P, "shed")
-    cdef cnp.ndarray conc = np.empty(P, dtype=np.float64)
-    cdef cnp.ndarray mean = np.empty(P, dtype=np.float64)
-    cdef double *c = <double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
-    cdef double *m = <double *>array_data(mean, cnp.NPY_DOUBLE, P, "mean")
-    for p in range(P):
-        c[p] = (<double>si[p] if whole else s[p]) / dt * half_life_days / ln2 / blood_volume
-        m[p] = c[p] * draw_volume
-    return conc, mean
+#: :func:`liquid_biopsy_update`'s ``constants``, in this order (``liquid_biopsy.constants``)
+LIQUID_BIOPSY_CONSTANTS = (
+    "ctc_half_life_days", "ln2", "blood_volume", "draw_volume", "positive_threshold",
+    "ctdna_release", "ctdna_half_life_days", "plasma_volume", "normal_cfdna",
+    "baseline", "per_cell", "cv", "half_cv2")
 
 
-def liquid_biopsy_write(alive, conc, count, int64_t positive_threshold, ctc_blood,
-                        ctc_per_7_5ml, ctc_positive):
-    """The CTC readouts of the ``alive`` patients, in place: ``ctc_blood = conc``,
-    ``ctc_per_7_5ml = count``, ``ctc_positive = count >= positive_threshold``."""
+def liquid_biopsy_update(alive, shed, cell_death, burden, u_ctc, u_noise, double dt,
+                         constants, ctc_blood, ctc_per_7_5ml, ctc_positive, ctdna_fraction,
+                         biomarker):
+    """``liquid_biopsy.paget_update_state`` after its keyed draws, in one call:
+    every readout written for the ``alive`` patients (P,), in place.
+
+    ``constants`` (float64, :data:`LIQUID_BIOPSY_CONSTANTS`): the tables' values
+    and those derived from them.  The CTCs, where ``u_ctc`` (the draw's
+    uniforms) is given: ``conc = shed / dt x ctc_half_life_days / ln2 /
+    blood_volume`` per mL (``shed``: CTCs shed in the step, int64 as the engine
+    keeps them, or float64), a draw of ``Poisson(conc x draw_volume)`` CTCs by
+    inversion of ``u_ctc`` (``paget.random.poisson_quantile``: compiled for
+    means up to 30, its Python search beyond), positive from
+    ``positive_threshold``.  The ctDNA: ``tumour = cell_death x ctdna_release x
+    ctdna_half_life_days / ln2 / plasma_volume``, fraction ``tumour / (tumour +
+    normal_cfdna)``.  The marker: ``(baseline + per_cell x burden) x exp(cv z -
+    half_cv2)``, ``z = scipy.special.ndtri(u_noise)`` (SciPy's own float64
+    loop, so it rounds as the call it replaces).
+    """
     cdef Py_ssize_t P = array_size(alive, "alive"), p
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *c = <const double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
-    cdef const int64_t *n = <const int64_t *>array_data(count, cnp.NPY_INT64, P, "count")
-    cdef double *cb = <double *>array_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
-    cdef int64_t *cp = <int64_t *>array_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
-    cdef cnp.npy_bool *pos = <cnp.npy_bool *>array_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
-    for p in range(P):
-        if al[p]:
-            cb[p] = c[p]
-            cp[p] = n[p]
-            pos[p] = n[p] >= positive_threshold
-
-
-def ctdna_biomarker(alive, cell_death, double release, double half_life_days, double ln2,
-                    double plasma_volume, double normal_cfdna, z, double baseline,
-                    double per_cell, burden, double cv, double half_cv2, ctdna_fraction,
-                    biomarker):
-    """``liquid_biopsy``'s ctDNA fraction and serum marker, written for the
-    ``alive`` patients: ``tumour = cell_death x release x half_life_days / ln2 /
-    plasma_volume``, fraction ``tumour / (tumour + normal_cfdna)``; marker
-    ``(baseline + per_cell x burden) x exp(cv z - half_cv2)`` with ``z`` the
-    normal deviates and ``half_cv2`` = ``0.5 cv**2``."""
-    cdef Py_ssize_t P = array_size(alive, "alive"), p
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *k = <const double *>array_data(
+        constants, cnp.NPY_DOUBLE, len(LIQUID_BIOPSY_CONSTANTS), "constants")
     cdef const double *cd = <const double *>array_data(cell_death, cnp.NPY_DOUBLE, P, "cell_death")
-    cdef const double *zz = <const double *>array_data(z, cnp.NPY_DOUBLE, P, "z")
     cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef const double *un = <const double *>array_data(u_noise, cnp.NPY_DOUBLE, P, "u_noise")
     cdef double *fr = <double *>array_data(ctdna_fraction, cnp.NPY_DOUBLE, P, "ctdna_fraction")
     cdef double *bm = <double *>array_data(biomarker, cnp.NPY_DOUBLE, P, "biomarker")
-    cdef double *e
+    cdef const double *uc = NULL
+    cdef const int64_t *si = NULL
+    cdef const double *s = NULL
+    cdef double *cb = NULL
+    cdef int64_t *cp = NULL
+    cdef cnp.npy_bool *pos = NULL
+    cdef bint whole = False
     cdef double tumour
+    cdef double *buf
+    cdef int64_t *count
+    cdef int64_t threshold = <int64_t>k[4]
+    if u_ctc is not None:
+        uc = <const double *>array_data(u_ctc, cnp.NPY_DOUBLE, P, "u_ctc")
+        whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
+        if whole:
+            si = <const int64_t *>array_data(shed, cnp.NPY_INT64, P, "shed")
+        else:
+            s = <const double *>array_data(shed, cnp.NPY_DOUBLE, P, "shed")
+        cb = <double *>array_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
+        cp = <int64_t *>array_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
+        pos = <cnp.npy_bool *>array_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
     if P == 0:
         return
-    e = <double *>malloc(P * sizeof(double))
-    if e == NULL:
+    # conc, mean, the Poisson scratch (2 P), then the counts
+    buf = <double *>malloc(4 * P * sizeof(double) + P * sizeof(int64_t))
+    if buf == NULL:
         raise MemoryError()
+    count = <int64_t *>(buf + 4 * P)
     try:
+        if uc != NULL:
+            for p in range(P):
+                buf[p] = (<double>si[p] if whole else s[p]) / dt * k[0] / k[1] / k[2]
+                buf[P + p] = buf[p] * k[3]
+            if not poisson_small(EXP, uc, buf + P, count, buf + 2 * P, P):
+                _poisson_beyond(u_ctc, buf + P, count, P)
+            for p in range(P):
+                if al[p]:
+                    cb[p] = buf[p]
+                    cp[p] = count[p]
+                    pos[p] = count[p] >= threshold
+        # the marker's factor exp(cv ndtri(u) - cv^2 / 2), in the scratch
+        vec(NDTRI, <double *>un, buf, P)
         for p in range(P):
-            e[p] = cv * zz[p] - half_cv2
-        vec(EXP, e, e, P)
+            buf[p] = k[11] * buf[p] - k[12]
+        vec(EXP, buf, buf, P)
         for p in range(P):
             if al[p]:
-                tumour = cd[p] * release * half_life_days / ln2 / plasma_volume
-                fr[p] = tumour / (tumour + normal_cfdna)
-                bm[p] = (baseline + per_cell * bu[p]) * e[p]
+                tumour = cd[p] * k[5] * k[6] / k[1] / k[7]
+                fr[p] = tumour / (tumour + k[8])
+                bm[p] = (k[9] + k[10] * bu[p]) * buf[p]
     finally:
-        free(e)
+        free(buf)
+
+
+cdef int _poisson_beyond(object u, const double *mean, int64_t *count, Py_ssize_t P) except -1:
+    """``count[:P] = paget.random.poisson_quantile(u, mean[:P])``: its Python path,
+    for means above 30 (or NaN)."""
+    from paget.random import poisson_quantile
+    cdef Py_ssize_t p
+    cdef cnp.ndarray lam = np.empty(P, dtype=np.float64)
+    cdef double *l = <double *>array_data(lam, cnp.NPY_DOUBLE, P, "mean")
+    for p in range(P):
+        l[p] = mean[p]
+    got = np.ascontiguousarray(poisson_quantile(u, lam), dtype=np.int64)
+    cdef const int64_t *g = <const int64_t *>array_data(got, cnp.NPY_INT64, P, "counts")
+    for p in range(P):
+        count[p] = g[p]
+    return 0

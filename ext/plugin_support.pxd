@@ -199,3 +199,36 @@ cdef inline Py_ssize_t first_of_each(const uint64_t *ids, Py_ssize_t *rows,
         free(keys)
         free(used)
     return m
+
+
+cdef inline int64_t poisson_invert(double uu, double ll, double pmf) noexcept nogil:
+    """The smallest k with sum_{j<=k} pmf(j) > uu, pmf(0) = ``pmf`` and pmf(j) =
+    pmf(j-1) * (ll / j), stopping at 200 (``draws.poisson_invert_many``)."""
+    cdef double cdf = pmf
+    cdef int64_t j = 0
+    while uu >= cdf:
+        j += 1
+        pmf *= ll / <double>j
+        cdf += pmf
+        if j >= 200:
+            break
+    return j
+
+
+cdef inline bint poisson_small(Loop EXP, const double *u, const double *lam, int64_t *out,
+                               double *scratch, Py_ssize_t m) noexcept:
+    """``out[:m]`` = Poisson(``lam``) counts by inversion of the uniforms ``u``
+    where every mean is in [0, 30] (no NaN), as ``draws.poisson_quantile_small``
+    (``EXP``: NumPy's float64 ``exp`` loop; ``scratch``: 2 m doubles); False,
+    with nothing written, otherwise."""
+    cdef Py_ssize_t i
+    cdef double *neg = scratch + m
+    for i in range(m):
+        if not (lam[i] >= 0.0 and lam[i] <= 30.0):    # (NaN fails)
+            return False
+    for i in range(m):
+        neg[i] = -lam[i]
+    vec(EXP, neg, scratch, m)
+    for i in range(m):
+        out[i] = poisson_invert(u[i], lam[i], scratch[i]) if lam[i] != 0.0 else 0
+    return True

@@ -512,52 +512,55 @@ def test_any_nan_where_equals_numpy():
 # -- liquid_biopsy
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.float64])
-def test_ctc_means_and_readouts_equal_numpy(dtype):
-    from paget.plugins.liquid_biopsy import LiquidBiopsyTable, ctc_concentration
-    cfg = LiquidBiopsyTable()
-    rng = np.random.default_rng(RNG_SEED)
-    P = 100
-    shed = rng.integers(0, 10 ** 7, P).astype(dtype)
-    conc, mean = pm.ctc_means(shed, 0.5, cfg.ctc_half_life / 24.0, float(np.log(2.0)),
-                              cfg.blood_volume, cfg.draw_volume)
-    want = ctc_concentration(shed / 0.5, cfg)
-    assert _same(conc, want)
-    assert _same(mean, want * cfg.draw_volume)
-    alive = rng.random(P) < 0.8
-    count = rng.integers(0, 12, P)
-    ps = {"ctc_blood": rng.random(P), "ctc_per_7_5ml": rng.integers(0, 3, P),
-          "ctc_positive": rng.random(P) < 0.5}
-    want_ps = {k: v.copy() for k, v in ps.items()}
-    want_ps["ctc_blood"][alive] = conc[alive]
-    want_ps["ctc_per_7_5ml"][alive] = count[alive]
-    want_ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
-    pm.liquid_biopsy_write(alive, conc, count, cfg.positive_threshold, ps["ctc_blood"],
-                           ps["ctc_per_7_5ml"], ps["ctc_positive"])
-    for k in ps:
-        assert _same(ps[k], want_ps[k])
+def _numpy_liquid_biopsy(alive, shed, death, burden, u, u_noise, dt, cfg, b, ps):
+    """liquid_biopsy.paget_update_state's readouts as NumPy wrote them (commit 69486c6)."""
+    from scipy import special
+
+    from paget.plugins.liquid_biopsy import ctc_concentration, ctdna_fraction
+    from paget.random import poisson_quantile
+    if u is not None:
+        conc = ctc_concentration(shed / dt, cfg)
+        count = poisson_quantile(u, conc * cfg.draw_volume)
+        ps["ctc_blood"][alive] = conc[alive]
+        ps["ctc_per_7_5ml"][alive] = count[alive]
+        ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
+    ps["ctdna_fraction"][alive] = ctdna_fraction(death, cfg)[alive]
+    z = special.ndtri(u_noise)
+    ps["biomarker"][alive] = ((b.baseline + b.per_cell * burden)
+                              * np.exp(b.cv * z - 0.5 * b.cv ** 2))[alive]
 
 
-def test_ctdna_biomarker_equals_numpy():
-    from paget.plugins.liquid_biopsy import (MINUTES_PER_DAY, BiomarkerTable, LiquidBiopsyTable,
-                                             ctdna_fraction)
+@pytest.mark.parametrize("P, dtype, top, dt", [
+    (0, np.int64, 10 ** 6, 1.0), (1, np.int64, 10 ** 6, 1.0), (1, np.float64, 10 ** 6, 0.0),
+    (100, np.int64, 10 ** 6, 0.5), (100, np.float64, 10 ** 6, 1.0),
+    (100, np.int64, 10 ** 9, 1.0)],
+    ids=["empty", "one", "one-time-zero", "many", "many-float-shed", "means-above-30"])
+def test_liquid_biopsy_update_equals_numpy(P, dtype, top, dt):
+    """Every readout of the alive patients against the NumPy it replaced; dead
+    patients' left as they were; at dt = 0 the CTC readouts untouched; means
+    above 30 by poisson_quantile's search."""
+    from paget.plugins.liquid_biopsy import BiomarkerTable, LiquidBiopsyTable, constants
     cfg, b = LiquidBiopsyTable(), BiomarkerTable(cv=0.3)
-    rng = np.random.default_rng(RNG_SEED)
-    P = 120
+    rng = np.random.default_rng(RNG_SEED + P)
+    shed = rng.integers(0, top, P).astype(dtype)
+    shed[:P // 4] = 0
     death = np.exp(rng.uniform(0.0, 25.0, P))
     burden = np.floor(np.exp(rng.uniform(0.0, 28.0, P)))
-    z = rng.standard_normal(P)
     alive = rng.random(P) < 0.8
-    frac, level = rng.random(P), rng.random(P)
-    want_frac, want_level = frac.copy(), level.copy()
-    want_frac[alive] = ctdna_fraction(death, cfg)[alive]
-    want_level[alive] = ((b.baseline + b.per_cell * burden)
-                         * np.exp(b.cv * z - 0.5 * b.cv ** 2))[alive]
-    pm.ctdna_biomarker(alive, death, cfg.ctdna_release, cfg.ctdna_half_life / MINUTES_PER_DAY,
-                       float(np.log(2.0)), cfg.plasma_volume, cfg.normal_cfdna, z, b.baseline,
-                       b.per_cell, burden, b.cv, 0.5 * b.cv ** 2, frac, level)
-    assert _same(frac, want_frac)
-    assert _same(level, want_level)
+    u = rng.random(P) if dt > 0 else None
+    u_noise = rng.random(P)
+    ps = {"ctc_blood": rng.random(P), "ctc_per_7_5ml": rng.integers(0, 3, P),
+          "ctc_positive": rng.random(P) < 0.5, "ctdna_fraction": rng.random(P),
+          "biomarker": rng.random(P)}
+    want = {k: v.copy() for k, v in ps.items()}
+    _numpy_liquid_biopsy(alive, shed, death, burden, u, u_noise, dt, cfg, b, want)
+    pm.liquid_biopsy_update(alive, shed, death, burden, u, u_noise, dt, constants(cfg, b),
+                            ps["ctc_blood"], ps["ctc_per_7_5ml"], ps["ctc_positive"],
+                            ps["ctdna_fraction"], ps["biomarker"])
+    for k in ps:
+        assert _same(ps[k], want[k]), k
+    if top > 10 ** 6 and P:
+        assert want["ctc_per_7_5ml"][alive].max() > 30     # the search was taken
 
 
 def test_imaging_scan_terms_equal_numpy():
