@@ -47,7 +47,8 @@ from paget.ext.plugin_rates import (
 from paget.ext.plugin_readouts import (
     LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose, growing_cells,
     hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_update,
-    niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_update,
+    niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_serial,
+    supportive_update,
 )
 
 __all__ = [
@@ -59,5 +60,6 @@ __all__ = [
     "LIQUID_BIOPSY_CONSTANTS", "add_where", "any_nan_where", "detectable_rows", "diagnose",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
     "inflammation_update", "liquid_biopsy_update", "niche_update", "numpy_loop",
-    "outcome_serial", "outcome_update", "scan_due", "supportive_update",
+    "outcome_serial", "outcome_update", "scan_due", "supportive_serial",
+    "supportive_update",
 ]

@@ -3,7 +3,7 @@
 
 Part of ``paget.ext.plugin_math`` (which re-exports it; see there): the same
 float64 results as the NumPy each function replaces, to the bit."""
-from libc.math cimport ceil, floor
+from libc.math cimport INFINITY, ceil, floor
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -230,6 +230,44 @@ def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
 # --------------------------------------------------------------------------
 # shared
 
+cdef double TWO52 = 4503599627370496.0
+cdef double TWO53 = 9007199254740992.0
+
+
+cdef bint _whole_sums(Py_ssize_t N, const double *cells, const cnp.npy_bool *skip,
+                      const cnp.npy_bool *only, const int64_t *pidx, const int16_t *organ,
+                      Py_ssize_t P, Py_ssize_t O, double *out) except -1:
+    """One rank's ``Lesions.patient_sum`` of ``cells`` where ``only`` (if given) and
+    not ``skip`` (if given), 0 elsewhere: per patient (``organ`` NULL, ``out``
+    (P,)) or per (patient, organ) (``out`` (P, O)), written to ``out``.  Its
+    plain sums, in row order (``engine_sums.fold_sum_serial``'s, to the bit),
+    where every term is whole and >= 0 and every sum below 2**53; else False,
+    and the caller takes ``patient_sum`` (its folded sums).  IndexError for a
+    row's patient or organ outside [0, P) or [0, O)."""
+    cdef Py_ssize_t i, b, n = P * (O if organ != NULL else 1)
+    cdef double x
+    for b in range(n):
+        out[b] = 0.0
+    for i in range(N):
+        if (only != NULL and not only[i]) or (skip != NULL and skip[i]):
+            continue
+        x = cells[i]
+        if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
+            return False
+        if not 0 <= pidx[i] < P:
+            raise IndexError(f"pidx {pidx[i]} at {i} outside [0, {P})")
+        b = pidx[i]
+        if organ != NULL:
+            if not 0 <= organ[i] < O:
+                raise IndexError(f"organ {organ[i]} at {i} outside [0, {O})")
+            b = b * O + organ[i]
+        out[b] += x
+    for b in range(n):
+        if not out[b] < TWO53:
+            return False
+    return True
+
+
 def growing_cells(dormant, cells, primary=None):
     """``np.where(dormant, 0.0, cells)`` (new float64 array); with ``primary``,
     ``np.where(~dormant & primary, cells, 0.0)``."""
@@ -248,42 +286,27 @@ def growing_cells(dormant, cells, primary=None):
 # --------------------------------------------------------------------------
 # supportive
 
-def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
-                      alive, double load_cells, double organ_cells, double w_brain,
-                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
-                      bint bone_agent, double bone_agent_factor, symptom_burden,
-                      performance_status):
-    """``supportive.paget_update_state`` but for the skeletal events' draws.
-
-    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
-    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
-    load_cells))`` plus each of brain, liver and bone's weight where its organ
-    holds ``organ_cells`` or more, and the performance status ``min(4,
-    floor(score))``, both written for the ``alive`` patients.  Returns the
-    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
-    agent's factor), float64 (P,).
-    """
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, O
+cdef int _supportive(Py_ssize_t P, Py_ssize_t O, const double *po, Py_ssize_t brain,
+                     Py_ssize_t liver, Py_ssize_t bone, burden, alive, double load_cells,
+                     double organ_cells, double w_brain, double w_liver, double w_bone,
+                     double skeletal_event_rate, double dt, bint bone_agent,
+                     double bone_agent_factor, symptom_burden, performance_status,
+                     double *r) except -1:
+    """``supportive_update`` from the per-(patient, organ) cells ``po``, its
+    means written to ``r`` (see there)."""
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
     cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
     cdef double *sb = <double *>array_data(symptom_burden, cnp.NPY_DOUBLE, P, "symptom_burden")
     cdef int64_t *ps = <int64_t *>array_data(performance_status, cnp.NPY_INT64, P,
                                         "performance_status")
-    cdef const double *po
-    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
-    cdef double *r = <double *>array_data(rate, cnp.NPY_DOUBLE, P, "rate")
     cdef double *score
     cdef double s
-    O = array_size(per_organ, "per_organ") // P if P else 0
-    if O * P != array_size(per_organ, "per_organ"):
-        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
-                         f"{array_size(per_organ, 'per_organ')}")
+    cdef Py_ssize_t p
     for name, k in (("brain", brain), ("liver", liver), ("bone", bone)):
         if P and not 0 <= k < O:
             raise IndexError(f"supportive_update: {name} organ {k} outside [0, {O})")
-    po = <const double *>array_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ")
     if P == 0:
-        return rate
+        return 0
     score = <double *>malloc(P * sizeof(double))
     if score == NULL:
         raise MemoryError()
@@ -304,7 +327,71 @@ def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t 
                 ps[p] = <int64_t>np_min(4.0, floor(s))
     finally:
         free(score)
+    return 0
+
+
+def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
+                      alive, double load_cells, double organ_cells, double w_brain,
+                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
+                      bint bone_agent, double bone_agent_factor, symptom_burden,
+                      performance_status):
+    """``supportive.paget_update_state`` but for the skeletal events' draws.
+
+    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
+    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
+    load_cells))`` plus each of brain, liver and bone's weight where its organ
+    holds ``organ_cells`` or more, and the performance status ``min(4,
+    floor(score))``, both written for the ``alive`` patients.  Returns the
+    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
+    agent's factor), float64 (P,).
+    """
+    cdef Py_ssize_t P = array_size(alive, "alive"), O
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    O = array_size(per_organ, "per_organ") // P if P else 0
+    if O * P != array_size(per_organ, "per_organ"):
+        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
+                         f"{array_size(per_organ, 'per_organ')}")
+    _supportive(P, O, <const double *>array_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ"),
+                brain, liver, bone, burden, alive, load_cells, organ_cells, w_brain, w_liver,
+                w_bone, skeletal_event_rate, dt, bone_agent, bone_agent_factor, symptom_burden,
+                performance_status, <double *>cnp.PyArray_DATA(rate))
     return rate
+
+
+def supportive_serial(dormant, cells, pidx, organ, Py_ssize_t n_organs, Py_ssize_t brain,
+                      Py_ssize_t liver, Py_ssize_t bone, burden, alive, double load_cells,
+                      double organ_cells, double w_brain, double w_liver, double w_bone,
+                      double skeletal_event_rate, double dt, bint bone_agent,
+                      double bone_agent_factor, symptom_burden, performance_status):
+    """``supportive_update`` where one rank holds each of its patients whole
+    (``Lesions.serial``), the growing cells per (patient, organ) summed in the
+    same call (``pidx`` int64, ``organ`` int16, per row).  Returns the
+    skeletal events' means, None where none is above 0 (no event to draw), or
+    False, with nothing written, where the sums are not plain ones (a
+    fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
+    ``supportive_update``."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const int16_t *og = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    cdef double *r = <double *>cnp.PyArray_DATA(rate)
+    cdef double *po = <double *>malloc((P * n_organs if P * n_organs > 0 else 1) * sizeof(double))
+    if po == NULL:
+        raise MemoryError()
+    try:
+        if not _whole_sums(N, c, dor, NULL, pi, og, P, n_organs, po):
+            return False
+        _supportive(P, n_organs, po, brain, liver, bone, burden, alive, load_cells, organ_cells,
+                    w_brain, w_liver, w_bone, skeletal_event_rate, dt, bone_agent,
+                    bone_agent_factor, symptom_burden, performance_status, r)
+    finally:
+        free(po)
+    for p in range(P):
+        if r[p] != 0:
+            return rate
+    return None
 
 
 def add_where(mask, values, out):

@@ -509,6 +509,77 @@ def test_any_nan_where_equals_numpy():
         assert pm.any_nan_where(v, mask) == bool((np.isnan(v) & mask).any())
 
 
+# -- one rank's sums in the bodies' compiled calls (Lesions.serial)
+
+
+def _serial_view(rng, n, P, O, fractional=False, huge=False):
+    """A view of ``n`` random rows of ``P`` patients and ``O`` organs, whole cells
+    (a fractional dormant pool and growing row with ``fractional``, sums from
+    2**53 with ``huge``), the counts known: ``serial``."""
+    from paget.ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+    from paget.state import LesionTable
+    t = LesionTable()
+    cells = np.floor(np.exp(rng.uniform(0.0, 30.0 if huge else 22.0, n)))
+    cells[rng.random(n) < 0.1] = 0.0
+    flags = (np.where(rng.random(n) < 0.2, FLAG_DORMANT, 0)
+             | np.where(rng.random(n) < 0.3, FLAG_PRIMARY, 0)).astype(np.uint8)
+    if fractional and n:
+        cells[0], flags[0] = 2.5, FLAG_DORMANT
+        if n > 1:
+            cells[1], flags[1] = 7.25, FLAG_PRIMARY
+    if huge and n:
+        cells[: min(n, 4)], flags[: min(n, 4)] = 2.0 ** 53, FLAG_PRIMARY
+    t.append(uid=np.arange(1, n + 1, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+             lesion=np.arange(1, n + 1, dtype=np.uint64), clone=np.zeros(n, np.uint64),
+             genotype=np.zeros(n, np.uint64), cells=cells,
+             patient=np.sort(rng.integers(0, P, n)) + 3, birth_step=np.zeros(n, np.int32),
+             organ=rng.integers(0, O, n).astype(np.int16), flags=flags)
+    view = t.view(1.0, lo=3, n_patients=P, n_organs=O)
+    assert view.serial
+    return view
+
+
+_SERIAL_CASES = pytest.mark.parametrize("n, P, fractional, huge", [
+    (0, 3, False, False), (1, 1, False, False), (1, 4, False, False), (80, 1, False, False),
+    (500, 7, False, False), (500, 7, True, False), (500, 7, False, True)],
+    ids=["empty", "one-row-one-patient", "one-row", "one-patient", "many",
+         "fractional", "from-2**53"])
+
+
+@_SERIAL_CASES
+def test_supportive_serial_equals_patient_sum_and_supportive_update(n, P, fractional, huge):
+    """The growing cells per (patient, organ) in the call, against patient_sum
+    and supportive_update; None where no mean is above 0; False, nothing
+    written, where a sum is not a plain one (a fractional growing row, a sum
+    from 2**53; a fractional dormant pool counts 0 and is no obstacle)."""
+    from paget.plugins.supportive import SupportiveTable
+    cfg = SupportiveTable(bone_agent=True, brain=2.5, liver=0.7)
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O, idx = 6, (3, 0, 5)
+    v = _serial_view(rng, n, P, O, fractional, huge)
+    burden = np.floor(np.exp(rng.uniform(-1.0, 29.0, P)))
+    alive = rng.random(P) < 0.8
+    ps = {"symptom_burden": rng.random(P), "performance_status": rng.integers(0, 5, P)}
+    want = {k: a.copy() for k, a in ps.items()}
+    before = {k: a.copy() for k, a in ps.items()}
+    args = (burden, alive, cfg.load_cells, cfg.organ_cells, cfg.brain, cfg.liver, cfg.bone,
+            cfg.skeletal_event_rate, 1.0, cfg.bone_agent, cfg.bone_agent_factor)
+    want_rate = pm.supportive_update(
+        v.patient_sum(pm.growing_cells(v.dormant, v.cells), by_organ=True), *idx, *args,
+        want["symptom_burden"], want["performance_status"])
+    rate = pm.supportive_serial(v.dormant, v.cells, v.pidx, v.organ, O, *idx, *args,
+                                ps["symptom_burden"], ps["performance_status"])
+    if (fractional and n > 1) or huge:
+        assert rate is False
+        want = before
+    elif not np.count_nonzero(want_rate):
+        assert rate is None
+    else:
+        assert _same(rate, want_rate)
+    for k in ps:
+        assert _same(ps[k], want[k])
+
+
 # -- liquid_biopsy
 
 
