@@ -45,7 +45,8 @@ from paget.ext.plugin_rates import (
     shed_scale, shed_terms,
 )
 from paget.ext.plugin_readouts import (
-    LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose, growing_cells,
+    LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose,
+    diagnose_serial, growing_cells,
     hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_update,
     niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_serial,
     supportive_update,
@@ -58,6 +59,7 @@ __all__ = [
     "hypoxia_invasion", "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
     "scale_by_patient", "shed_scale", "shed_terms",
     "LIQUID_BIOPSY_CONSTANTS", "add_where", "any_nan_where", "detectable_rows", "diagnose",
+    "diagnose_serial",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
     "inflammation_update", "liquid_biopsy_update", "niche_update", "numpy_loop",
     "outcome_serial", "outcome_update", "scan_due", "supportive_serial",

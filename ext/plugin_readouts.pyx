@@ -549,15 +549,45 @@ def scan_due(double t, start, double interval, double dt, alive):
     return out if any_due else None
 
 
-def any_nan_where(values, mask):
-    """``(np.isnan(values) & mask).any()``."""
-    cdef Py_ssize_t P = array_size(mask, "mask"), p
-    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
+def any_nan_where(values, mask=None):
+    """``(np.isnan(values) & mask).any()`` (``np.isnan(values).any()`` without a mask)."""
+    cdef Py_ssize_t P = array_size(values, "values"), p
     cdef const double *v = <const double *>array_data(values, cnp.NPY_DOUBLE, P, "values")
+    cdef const cnp.npy_bool *m = NULL
+    if mask is not None:
+        m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
     for p in range(P):
-        if m[p] and v[p] != v[p]:
+        if (m == NULL or m[p]) and v[p] != v[p]:
             return True
     return False
+
+
+def diagnose_serial(alive, primary, cells, pidx, double need, double t, diagnosis_time):
+    """``diagnose`` of a fixed ``need`` (cells) where one rank holds each of its
+    patients whole (``Lesions.serial``), the primary's cells per patient
+    (``primary`` rows' ``cells``; ``pidx`` int64, per row) summed in the same
+    call.  False, with nothing written, where the sums are not plain ones (a
+    fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
+    ``diagnose``."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef double *d = <double *>array_data(diagnosis_time, cnp.NPY_DOUBLE, P, "diagnosis_time")
+    cdef double *sums = <double *>malloc((P if P > 0 else 1) * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        if not _whole_sums(N, c, NULL, pri, pi, NULL, P, 1, sums):
+            return False
+        for p in range(P):
+            if al[p] and d[p] != d[p] and sums[p] >= need:
+                d[p] = t
+    finally:
+        free(sums)
+    return True
+
 
 def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pidx, thresholds,
                        scan, Py_ssize_t lymph, double diameter_scale):

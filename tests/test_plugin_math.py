@@ -547,6 +547,25 @@ _SERIAL_CASES = pytest.mark.parametrize("n, P, fractional, huge", [
 
 
 @_SERIAL_CASES
+def test_diagnose_serial_equals_patient_sum_and_diagnose(n, P, fractional, huge):
+    """The primaries' sums in the call, against patient_sum and diagnose (dead
+    and diagnosed patients left alone); False, nothing written, where the
+    fractional primary row or a sum from 2**53 needs patient_sum's folds."""
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    v = _serial_view(rng, n, P, 5, fractional, huge)
+    for need in (0.0, 1e6, 1e9, 2.0 ** 54):
+        alive = rng.random(P) < 0.8
+        diag = np.where(rng.random(P) < 0.6, np.nan, 5.0)
+        want = diag.copy()
+        pm.diagnose(alive, v.patient_sum(np.where(v.primary, v.cells, 0.0)), np.full(P, need),
+                    30.0, want)
+        before = diag.copy()
+        done = pm.diagnose_serial(alive, v.primary, v.cells, v.pidx, need, 30.0, diag)
+        assert done is ((not fractional or n < 2) and not huge)
+        assert _same(diag, want if done else before)
+
+
+@_SERIAL_CASES
 def test_supportive_serial_equals_patient_sum_and_supportive_update(n, P, fractional, huge):
     """The growing cells per (patient, organ) in the call, against patient_sum
     and supportive_update; None where no mean is above 0; False, nothing
@@ -578,6 +597,12 @@ def test_supportive_serial_equals_patient_sum_and_supportive_update(n, P, fracti
         assert _same(rate, want_rate)
     for k in ps:
         assert _same(ps[k], want[k])
+
+
+def test_any_nan_where_without_a_mask():
+    assert pm.any_nan_where(np.array([1.0, np.nan]))
+    assert not pm.any_nan_where(np.array([1.0, 2.0]))
+    assert not pm.any_nan_where(np.zeros(0))
 
 
 # -- liquid_biopsy
