@@ -48,6 +48,7 @@ from paget.ext.plugin_readouts import (
     LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose,
     diagnose_serial, growing_cells,
     hypoxia_rows, imaging_scan_terms, imaging_write, inflammation_update, liquid_biopsy_update,
+    microenvironment_serial,
     niche_update, numpy_loop, outcome_serial, outcome_update, scan_due, supportive_serial,
     supportive_update,
 )
@@ -61,7 +62,8 @@ __all__ = [
     "LIQUID_BIOPSY_CONSTANTS", "add_where", "any_nan_where", "detectable_rows", "diagnose",
     "diagnose_serial",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",
-    "inflammation_update", "liquid_biopsy_update", "niche_update", "numpy_loop",
+    "inflammation_update", "liquid_biopsy_update", "microenvironment_serial",
+    "niche_update", "numpy_loop",
     "outcome_serial", "outcome_update", "scan_due", "supportive_serial",
     "supportive_update",
 ]

@@ -469,21 +469,16 @@ def inflammation_update(burden, double half_burden, alive, inflammation):
             inf[p] = bu[p] / (bu[p] + half_burden)
 
 
-def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
-                 double dt, alive):
-    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
-    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
-    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O = array_size(weight, "weight"), q
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *pc = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
-    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
-    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+cdef int _niche(Py_ssize_t P, Py_ssize_t O, double *n, const double *pc, const double *w,
+                double half_size, double build, double decay, double dt,
+                const cnp.npy_bool *al) except -1:
+    """``niche_update``'s loops (see there)."""
+    cdef Py_ssize_t p, j, q
     cdef double *e
     cdef double *target
     cdef double signal, a, k
     if P * O == 0:
-        return
+        return 0
     e = <double *>malloc(2 * P * O * sizeof(double))
     if e == NULL:
         raise MemoryError()
@@ -505,6 +500,64 @@ def niche_update(niche, primary_cells, weight, double half_size, double build, d
                     n[q] = target[q] + (n[q] - target[q]) * e[q]
     finally:
         free(e)
+    return 0
+
+
+def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
+                 double dt, alive):
+    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
+    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
+    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), O = array_size(weight, "weight")
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *pc = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
+    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    _niche(P, O, n, pc, w, half_size, build, decay, dt, al)
+
+
+def microenvironment_serial(dormant, cells, primary, pidx, alive, double half_burden,
+                            inflammation, niche, weight, bint weighted, double half_size,
+                            double build, double decay, double dt):
+    """``microenvironment.paget_update_state`` but for the hypoxia rows, where one
+    rank holds each of its patients whole (``Lesions.serial``): the growing
+    cells and the primary's growing cells per patient summed in the call
+    (``pidx`` int64, per row), then ``inflammation_update`` and, unless no
+    organ is ``weighted`` and every ``niche`` value is 0, ``niche_update``
+    (``weight``: the tropism per organ).  False, with nothing written, where
+    the sums are not plain ones (a fractional term, a sum from 2**53): the
+    caller takes ``patient_sum``."""
+    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p, q
+    cdef Py_ssize_t O = array_size(weight, "weight")
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
+    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
+    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef double *inf = <double *>array_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
+    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *sums = <double *>malloc((2 * P if P > 0 else 1) * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        if not (_whole_sums(N, c, dor, NULL, pi, NULL, P, 1, sums)
+                and _whole_sums(N, c, dor, pri, pi, NULL, P, 1, sums + P)):
+            return False
+        for p in range(P):
+            if al[p]:
+                inf[p] = sums[p] / (sums[p] + half_burden)
+        if not weighted:
+            for q in range(P * O):
+                if n[q] != 0:
+                    weighted = True
+                    break
+        if weighted:
+            _niche(P, O, n, sums + P, w, half_size, build, decay, dt, al)
+    finally:
+        free(sums)
+    return True
+
 
 # --------------------------------------------------------------------------
 # imaging

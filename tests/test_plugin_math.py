@@ -599,6 +599,39 @@ def test_supportive_serial_equals_patient_sum_and_supportive_update(n, P, fracti
         assert _same(ps[k], want[k])
 
 
+@_SERIAL_CASES
+@pytest.mark.parametrize("weighted, niche0", [(True, 0.3), (False, 0.3), (False, 0.0)],
+                         ids=["tropism", "no-tropism-decaying-niche", "no-tropism-no-niche"])
+def test_microenvironment_serial_equals_patient_sum_and_updates(n, P, fractional, huge,
+                                                                weighted, niche0):
+    """The burden and the primary's cells per patient in the call, against
+    patient_sum, inflammation_update and niche_update (the niche skipped where
+    no organ is weighted and it is 0 everywhere); False, nothing written,
+    where a sum is not a plain one."""
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O = 5
+    v = _serial_view(rng, n, P, O, fractional, huge)
+    alive = rng.random(P) < 0.8
+    weight = rng.random(O) * weighted
+    inflammation = rng.random(P)
+    niche = np.where(rng.random((P, O)) < 0.5, niche0, 0.0)
+    want_inf, want_niche = inflammation.copy(), niche.copy()
+    before = inflammation.copy(), niche.copy()
+    pm.inflammation_update(v.patient_sum(pm.growing_cells(v.dormant, v.cells)), 1e9, alive,
+                           want_inf)
+    if weighted or np.count_nonzero(want_niche):
+        pm.niche_update(want_niche, v.patient_sum(pm.growing_cells(v.dormant, v.cells,
+                                                                   v.primary)),
+                        weight, 1e8, 0.2, 0.05, 1.0, alive)
+    done = pm.microenvironment_serial(v.dormant, v.cells, v.primary, v.pidx, alive, 1e9,
+                                      inflammation, niche, weight, weighted, 1e8, 0.2, 0.05, 1.0)
+    assert done is not ((fractional and n > 1) or huge)
+    if not done:
+        want_inf, want_niche = before
+    assert _same(inflammation, want_inf)
+    assert _same(niche, want_niche)
+
+
 def test_any_nan_where_without_a_mask():
     assert pm.any_nan_where(np.array([1.0, np.nan]))
     assert not pm.any_nan_where(np.array([1.0, 2.0]))
