@@ -42,7 +42,7 @@ from paget.ext.plugin_rates import (
     avascular_cap, avascular_rows, direct_shares, divide_where_not, dormancy_rates, genetics_growth,
     genetics_invasion, genetics_traits, growth_rates, heterogeneity_growth, hypoxia_invasion,
     immune_ctc_survival, immune_lesion_kill, multiply_at, per_organ_rows, scale_by_patient,
-    shed_scale, shed_terms,
+    share_vessels, shed_scale, shed_terms,
 )
 from paget.ext.plugin_readouts import (
     LIQUID_BIOPSY_CONSTANTS, add_where, any_nan_where, detectable_rows, diagnose,
@@ -58,7 +58,7 @@ __all__ = [
     "avascular_cap", "avascular_rows", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
     "genetics_invasion", "genetics_traits", "growth_rates", "heterogeneity_growth",
     "hypoxia_invasion", "immune_ctc_survival", "immune_lesion_kill", "multiply_at", "per_organ_rows",
-    "scale_by_patient", "shed_scale", "shed_terms",
+    "scale_by_patient", "share_vessels", "shed_scale", "shed_terms",
     "LIQUID_BIOPSY_CONSTANTS", "add_where", "any_nan_where", "detectable_rows", "diagnose",
     "diagnose_serial",
     "growing_cells", "hypoxia_rows", "imaging_scan_terms", "imaging_write",

@@ -358,6 +358,49 @@ def multiply_at(factor, row, values):
         v[i] = v[i] * f[rw[i]]
 
 
+def share_vessels(lesion, vascular):
+    """``angiogenesis.share_vessels``: every row of a lesion (``lesion`` ids,
+    uint64) with a vascular row made vascular, in place in ``vascular`` (bool),
+    as ``vascular |= lesions.lesion_sum(vascular) > 0``: an open-addressing set
+    of the vascular rows' lesion ids, then one pass; nothing to do where no
+    row, or every row, is vascular."""
+    cdef Py_ssize_t N = array_size(vascular, "vascular"), i, k = 0, cap = 16, h
+    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef cnp.npy_bool *vas = <cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    cdef uint64_t *keys
+    cdef cnp.npy_bool *used
+    for i in range(N):
+        k += vas[i] != 0
+    if k == 0 or k == N:
+        return
+    while cap < 2 * k:
+        cap *= 2
+    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
+    used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+    try:
+        if keys == NULL or used == NULL:
+            raise MemoryError()
+        for h in range(cap):
+            used[h] = 0
+        for i in range(N):
+            if vas[i]:
+                h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
+                while used[h] and keys[h] != les[i]:
+                    h = (h + 1) & (cap - 1)
+                used[h] = 1
+                keys[h] = les[i]
+        for i in range(N):
+            if not vas[i]:
+                h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
+                while used[h] and keys[h] != les[i]:
+                    h = (h + 1) & (cap - 1)
+                if used[h]:
+                    vas[i] = 1
+    finally:
+        free(keys)
+        free(used)
+
+
 def avascular_rows(dormant, cells, vascular):
     """``np.flatnonzero(~dormant & (cells > 0) & ~vascular)`` (int64): the growing
     rows not yet vascular, those ``angiogenesis.paget_update_state`` lets switch."""
