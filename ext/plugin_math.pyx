@@ -34,6 +34,9 @@ argument.  The functions live in modules of one job each:
 ``plugin_readouts.pyx``       per patient: outcome, supportive care,
                               microenvironment, imaging, liquid biopsy
 ============================  ======================================================
+
+and :func:`once`, ``paget.plugins._memo.once`` compiled (hook bodies call it
+about a dozen times a step).
 """
 from paget.ext.plugin_dissemination import (
     fill_fates, fill_rows, genetics_extravasation, niche_extravasation, niche_fates,
@@ -54,6 +57,7 @@ from paget.ext.plugin_readouts import (
 )
 
 __all__ = [
+    "MEMO_MAX_ENTRIES", "once",
     "fill_fates", "fill_rows", "genetics_extravasation", "niche_extravasation", "niche_fates",
     "avascular_cap", "avascular_rows", "direct_shares", "divide_where_not", "dormancy_rates", "genetics_growth",
     "genetics_invasion", "genetics_traits", "growth_rates", "heterogeneity_growth",
@@ -67,3 +71,40 @@ __all__ = [
     "outcome_serial", "outcome_update", "scan_due", "supportive_serial",
     "supportive_update",
 ]
+
+
+#: entries a cache of :func:`once` holds before it is emptied
+#: (``paget.plugins._memo.MAX_ENTRIES``)
+MEMO_MAX_ENTRIES = 64
+
+
+def once(dict cache, tuple objects, make):
+    """``make()`` for ``objects`` (tables, a body: compared by identity), made
+    the first time and remembered in ``cache`` (a dict the caller keeps): see
+    ``paget.plugins._memo``, which documents it."""
+    cdef Py_ssize_t i, n = len(objects)
+    cdef tuple seen
+    cdef object got = cache.get(None)
+    # most often the objects of the last call: that entry first (key None)
+    if got is not None:
+        seen = <tuple>(<tuple>got)[0]
+        if len(seen) == n:
+            for i in range(n):
+                if seen[i] is not objects[i]:
+                    break
+            else:
+                return (<tuple>got)[1]
+    key = tuple([id(o) for o in objects])
+    got = cache.get(key)
+    if got is not None:
+        seen = <tuple>(<tuple>got)[0]
+        for i in range(n):
+            if seen[i] is not objects[i]:
+                got = None
+                break
+    if got is None:
+        if len(cache) >= MEMO_MAX_ENTRIES:
+            cache.clear()
+        got = cache[key] = (objects, make())
+    cache[None] = got
+    return (<tuple>got)[1]
