@@ -10,8 +10,8 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Gather, Loop, array_data, array_size, check_index, gather_alloc, gather_free, loop_of,
-    mix64, np_max, np_min, one, vec, vec_scalar,
+    Gather, IdSet, Loop, array_data, array_size, check_index, gather_alloc, gather_free, id_set,
+    id_set_free, id_slot, loop_of, mix64, np_max, np_min, one, vec, vec_scalar,
 )
 
 cnp.import_array()
@@ -364,41 +364,26 @@ def share_vessels(lesion, vascular):
     as ``vascular |= lesions.lesion_sum(vascular) > 0``: an open-addressing set
     of the vascular rows' lesion ids, then one pass; nothing to do where no
     row, or every row, is vascular."""
-    cdef Py_ssize_t N = array_size(vascular, "vascular"), i, k = 0, cap = 16, h
+    cdef Py_ssize_t N = array_size(vascular, "vascular"), i, k = 0, h
     cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
     cdef cnp.npy_bool *vas = <cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
-    cdef uint64_t *keys
-    cdef cnp.npy_bool *used
+    cdef IdSet vascular_lesions
     for i in range(N):
         k += vas[i] != 0
     if k == 0 or k == N:
         return
-    while cap < 2 * k:
-        cap *= 2
-    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
-    used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+    vascular_lesions = id_set(k)
     try:
-        if keys == NULL or used == NULL:
-            raise MemoryError()
-        for h in range(cap):
-            used[h] = 0
         for i in range(N):
             if vas[i]:
-                h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
-                while used[h] and keys[h] != les[i]:
-                    h = (h + 1) & (cap - 1)
-                used[h] = 1
-                keys[h] = les[i]
+                h = id_slot(vascular_lesions, les[i])
+                vascular_lesions.used[h] = 1
+                vascular_lesions.keys[h] = les[i]
         for i in range(N):
-            if not vas[i]:
-                h = <Py_ssize_t>(mix64(les[i]) & <uint64_t>(cap - 1))
-                while used[h] and keys[h] != les[i]:
-                    h = (h + 1) & (cap - 1)
-                if used[h]:
-                    vas[i] = 1
+            if not vas[i] and vascular_lesions.used[id_slot(vascular_lesions, les[i])]:
+                vas[i] = 1
     finally:
-        free(keys)
-        free(used)
+        id_set_free(vascular_lesions)
 
 
 def avascular_rows(dormant, cells, vascular):

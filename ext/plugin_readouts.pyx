@@ -55,19 +55,52 @@ def numpy_loop(str name, double[::1] x, double[::1] out, object scalar=None):
 # --------------------------------------------------------------------------
 # outcome
 
-cdef Py_ssize_t _detectable_first(Py_ssize_t N, const cnp.npy_bool *dor, const double *c,
-                                  const double *lc, const uint64_t *les, double threshold,
-                                  Py_ssize_t *big) except -1:
+cdef struct Rows:
+    # the lesion view's columns a function reads (NULL: not given), N rows
+    Py_ssize_t N
+    const cnp.npy_bool *dormant
+    const double *cells
+    const double *lesion_cells
+    const uint64_t *lesion
+    const cnp.npy_bool *primary
+    const int16_t *organ
+    const int64_t *pidx
+
+
+cdef Rows _rows(cells, dormant=None, lesion_cells=None, lesion=None, primary=None,
+                organ=None, pidx=None) except *:
+    """The checked data of a lesion view's columns (those given, None for the
+    others: a C function takes no keywords), each of ``cells``' length: ``dormant`` and ``primary`` bool, ``lesion_cells``
+    float64, ``lesion`` uint64, ``organ`` int16, ``pidx`` int64."""
+    cdef Rows r
+    r.N = array_size(cells, "cells")
+    r.cells = <const double *>array_data(cells, cnp.NPY_DOUBLE, r.N, "cells")
+    r.dormant = NULL if dormant is None else \
+        <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, r.N, "dormant")
+    r.lesion_cells = NULL if lesion_cells is None else \
+        <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, r.N, "lesion_cells")
+    r.lesion = NULL if lesion is None else \
+        <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, r.N, "lesion")
+    r.primary = NULL if primary is None else \
+        <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, r.N, "primary")
+    r.organ = NULL if organ is None else \
+        <const int16_t *>array_data(organ, cnp.NPY_INT16, r.N, "organ")
+    r.pidx = NULL if pidx is None else \
+        <const int64_t *>array_data(pidx, cnp.NPY_INT64, r.N, "pidx")
+    return r
+
+
+cdef Py_ssize_t _detectable_first(Rows r, double threshold, Py_ssize_t *big) except -1:
     """Writes to ``big`` the rows, one per lesion of at least ``threshold`` cells,
     that lesion's first growing row (not dormant, cells > 0), in row order
     (``outcome.detectable``); returns how many."""
     cdef Py_ssize_t i, n_big = 0
-    for i in range(N):
-        if not dor[i] and c[i] > 0 and lc[i] >= threshold:
+    for i in range(r.N):
+        if not r.dormant[i] and r.cells[i] > 0 and r.lesion_cells[i] >= threshold:
             big[n_big] = i
             n_big += 1
     # keep each lesion's first row (np.unique(..., return_index=True), sorted)
-    return first_of_each(les, big, n_big)
+    return first_of_each(r.lesion, big, n_big)
 
 
 def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double threshold):
@@ -79,12 +112,8 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     cells > 0), in row order; ``np.ones(rows.size)``; and
     ``(~primary[rows]).astype(np.float64)``.
     """
-    cdef Py_ssize_t N = array_size(cells, "cells"), i, m
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
-    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary)
+    cdef Py_ssize_t N = rw.N, i, m
     cdef Py_ssize_t *big
     cdef cnp.ndarray rows, ones, metastasis
     cdef Py_ssize_t *r
@@ -94,7 +123,7 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     if big == NULL:
         raise MemoryError()
     try:
-        m = _detectable_first(N, dor, c, lc, les, threshold, big)
+        m = _detectable_first(rw, threshold, big)
         rows = np.empty(m, dtype=np.intp)
         ones = np.empty(m, dtype=np.float64)
         metastasis = np.empty(m, dtype=np.float64)
@@ -104,7 +133,7 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
         for i in range(m):
             r[i] = big[i]
             o[i] = 1.0
-            mt[i] = 0.0 if pri[big[i]] else 1.0
+            mt[i] = 0.0 if rw.primary[big[i]] else 1.0
     finally:
         free(big)
     return rows, ones, metastasis
@@ -196,14 +225,8 @@ def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
     ``outcome_update``.  ``pidx`` (int64) and ``organ`` (int16): each row's
     patient, in [0, P), and organ, in [0, n_organs) where ``detectable_lesions`` is (P,
     n_organs)."""
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), i, m, O
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
-    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
-    cdef const int16_t *og = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary, organ, pidx)
+    cdef Py_ssize_t N = rw.N, P = array_size(alive, "alive"), i, j, m, O
     O = array_size(detectable_lesions, "detectable_lesions") // P if P else 0
     cdef OutcomeOut o = _outcome_out(alive, O, lymph, detectable_lesions, first_metastasis,
                                      first_distant, burden, dying)
@@ -212,16 +235,17 @@ def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
     try:
         if big == NULL or sums == NULL:
             raise MemoryError()
-        check_index(pi, N, P, "pidx")
-        m = _detectable_first(N, dor, c, lc, les, threshold, big)
+        check_index(rw.pidx, N, P, "pidx")
+        m = _detectable_first(rw, threshold, big)
         for i in range(2 * P * O):
             sums[i] = 0.0
         for i in range(m):
-            if not 0 <= og[big[i]] < O:
-                raise IndexError(f"organ {og[big[i]]} at {big[i]} outside [0, {O})")
-            sums[pi[big[i]] * O + og[big[i]]] += 1.0
-            if not pri[big[i]]:
-                sums[P * O + pi[big[i]] * O + og[big[i]]] += 1.0
+            if not 0 <= rw.organ[big[i]] < O:
+                raise IndexError(f"organ {rw.organ[big[i]]} at {big[i]} outside [0, {O})")
+            j = rw.pidx[big[i]] * O + rw.organ[big[i]]
+            sums[j] += 1.0
+            if not rw.primary[big[i]]:
+                sums[P * O + j] += 1.0
         _outcome_write(o, sums, sums + P * O, lethal, t_end)
     finally:
         free(big)
@@ -234,33 +258,32 @@ cdef double TWO52 = 4503599627370496.0
 cdef double TWO53 = 9007199254740992.0
 
 
-cdef bint _whole_sums(Py_ssize_t N, const double *cells, const cnp.npy_bool *skip,
-                      const cnp.npy_bool *only, const int64_t *pidx, const int16_t *organ,
-                      Py_ssize_t P, Py_ssize_t O, double *out) except -1:
-    """One rank's ``Lesions.patient_sum`` of ``cells`` where ``only`` (if given) and
-    not ``skip`` (if given), 0 elsewhere: per patient (``organ`` NULL, ``out``
-    (P,)) or per (patient, organ) (``out`` (P, O)), written to ``out``.  Its
+cdef bint _whole_sums(Rows r, const cnp.npy_bool *skip, const cnp.npy_bool *only,
+                      bint by_organ, Py_ssize_t P, Py_ssize_t O, double *out) except -1:
+    """One rank's ``Lesions.patient_sum`` of the rows' ``cells`` where ``only`` (if
+    given) and not ``skip`` (if given), 0 elsewhere: per patient (``out`` (P,))
+    or ``by_organ`` (``out`` (P, O)), written to ``out``.  Its
     plain sums, in row order (``engine_sums.fold_sum_serial``'s, to the bit),
     where every term is whole and >= 0 and every sum below 2**53; else False,
     and the caller takes ``patient_sum`` (its folded sums).  IndexError for a
     row's patient or organ outside [0, P) or [0, O)."""
-    cdef Py_ssize_t i, b, n = P * (O if organ != NULL else 1)
+    cdef Py_ssize_t i, b, n = P * (O if by_organ else 1)
     cdef double x
     for b in range(n):
         out[b] = 0.0
-    for i in range(N):
+    for i in range(r.N):
         if (only != NULL and not only[i]) or (skip != NULL and skip[i]):
             continue
-        x = cells[i]
+        x = r.cells[i]
         if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
             return False
-        if not 0 <= pidx[i] < P:
-            raise IndexError(f"pidx {pidx[i]} at {i} outside [0, {P})")
-        b = pidx[i]
-        if organ != NULL:
-            if not 0 <= organ[i] < O:
-                raise IndexError(f"organ {organ[i]} at {i} outside [0, {O})")
-            b = b * O + organ[i]
+        if not 0 <= r.pidx[i] < P:
+            raise IndexError(f"pidx {r.pidx[i]} at {i} outside [0, {P})")
+        b = r.pidx[i]
+        if by_organ:
+            if not 0 <= r.organ[i] < O:
+                raise IndexError(f"organ {r.organ[i]} at {i} outside [0, {O})")
+            b = b * O + r.organ[i]
         out[b] += x
     for b in range(n):
         if not out[b] < TWO53:
@@ -370,18 +393,15 @@ def supportive_serial(dormant, cells, pidx, organ, Py_ssize_t n_organs, Py_ssize
     False, with nothing written, where the sums are not plain ones (a
     fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
     ``supportive_update``."""
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
-    cdef const int16_t *og = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
+    cdef Rows rw = _rows(cells, dormant, None, None, None, organ, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
     cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
     cdef double *r = <double *>cnp.PyArray_DATA(rate)
     cdef double *po = <double *>malloc((P * n_organs if P * n_organs > 0 else 1) * sizeof(double))
     if po == NULL:
         raise MemoryError()
     try:
-        if not _whole_sums(N, c, dor, NULL, pi, og, P, n_organs, po):
+        if not _whole_sums(rw, rw.dormant, NULL, True, P, n_organs, po):
             return False
         _supportive(P, n_organs, po, brain, liver, bone, burden, alive, load_cells, organ_cells,
                     w_brain, w_liver, w_bone, skeletal_event_rate, dt, bone_agent,
@@ -527,12 +547,8 @@ def microenvironment_serial(dormant, cells, primary, pidx, alive, double half_bu
     (``weight``: the tropism per organ).  False, with nothing written, where
     the sums are not plain ones (a fractional term, a sum from 2**53): the
     caller takes ``patient_sum``."""
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p, q
-    cdef Py_ssize_t O = array_size(weight, "weight")
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef Rows rw = _rows(cells, dormant, None, None, primary, None, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), O = array_size(weight, "weight"), p, q
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
     cdef double *inf = <double *>array_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
     cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
@@ -541,8 +557,8 @@ def microenvironment_serial(dormant, cells, primary, pidx, alive, double half_bu
     if sums == NULL:
         raise MemoryError()
     try:
-        if not (_whole_sums(N, c, dor, NULL, pi, NULL, P, 1, sums)
-                and _whole_sums(N, c, dor, pri, pi, NULL, P, 1, sums + P)):
+        if not (_whole_sums(rw, rw.dormant, NULL, False, P, 1, sums)
+                and _whole_sums(rw, rw.dormant, rw.primary, False, P, 1, sums + P)):
             return False
         for p in range(P):
             if al[p]:
@@ -622,17 +638,15 @@ def diagnose_serial(alive, primary, cells, pidx, double need, double t, diagnosi
     call.  False, with nothing written, where the sums are not plain ones (a
     fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
     ``diagnose``."""
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(alive, "alive"), p
+    cdef Rows rw = _rows(cells, None, None, None, primary, None, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
     cdef double *d = <double *>array_data(diagnosis_time, cnp.NPY_DOUBLE, P, "diagnosis_time")
     cdef double *sums = <double *>malloc((P if P > 0 else 1) * sizeof(double))
     if sums == NULL:
         raise MemoryError()
     try:
-        if not _whole_sums(N, c, NULL, pri, pi, NULL, P, 1, sums):
+        if not _whole_sums(rw, NULL, rw.primary, False, P, 1, sums):
             return False
         for p in range(P):
             if al[p] and d[p] != d[p] and sums[p] >= need:
@@ -656,15 +670,15 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
     for the others); ``diameter_scale`` = pi x cells per mm^3.  ``lymph``: the
     regional nodes' organ.
     """
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(scan, "scan")
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary, organ, pidx)
+    cdef Py_ssize_t N = rw.N, P = array_size(scan, "scan")
     cdef Py_ssize_t O = array_size(thresholds, "thresholds"), i, j, m = 0, q
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
-    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
-    cdef const int16_t *org = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const cnp.npy_bool *dor = rw.dormant
+    cdef const double *c = rw.cells
+    cdef const double *lc = rw.lesion_cells
+    cdef const cnp.npy_bool *pri = rw.primary
+    cdef const int16_t *org = rw.organ
+    cdef const int64_t *pi = rw.pidx
     cdef const double *thr = <const double *>array_data(thresholds, cnp.NPY_DOUBLE, O, "thresholds")
     cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>array_data(scan, cnp.NPY_BOOL, P, "scan")
     cdef Py_ssize_t *first = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
@@ -684,7 +698,7 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
             if not dor[i] and c[i] > 0:
                 first[m] = i
                 m += 1
-        m = first_of_each(les, first, m)
+        m = first_of_each(rw.lesion, first, m)
         rows = np.empty(m, dtype=np.intp)
         seen = np.empty(m, dtype=np.float64)
         diameter = np.empty(m, dtype=np.float64)

@@ -167,37 +167,65 @@ cdef inline uint64_t mix64(uint64_t x) noexcept:
     return x
 
 
+cdef struct IdSet:
+    # an open-addressing set of uint64 ids (``id_set``, ``id_set_free``)
+    uint64_t *keys
+    cnp.npy_bool *used
+    Py_ssize_t cap
+
+
+cdef inline IdSet id_set(Py_ssize_t n) except *:
+    """An empty set for up to ``n`` ids (a table of at least twice as many
+    slots); MemoryError, nothing left allocated, if it cannot be had."""
+    cdef IdSet s
+    cdef Py_ssize_t h
+    s.cap = 16
+    while s.cap < 2 * n:
+        s.cap *= 2
+    s.keys = <uint64_t *>malloc(s.cap * sizeof(uint64_t))
+    s.used = <cnp.npy_bool *>malloc(s.cap * sizeof(cnp.npy_bool))
+    if s.keys == NULL or s.used == NULL:
+        free(s.keys)
+        free(s.used)
+        raise MemoryError()
+    for h in range(s.cap):
+        s.used[h] = 0
+    return s
+
+
+cdef inline void id_set_free(IdSet s) noexcept:
+    free(s.keys)
+    free(s.used)
+
+
+cdef inline Py_ssize_t id_slot(IdSet s, uint64_t key) noexcept:
+    """The slot of ``key`` in ``s``: its own, or the empty one it would take."""
+    cdef Py_ssize_t h = <Py_ssize_t>(mix64(key) & <uint64_t>(s.cap - 1))
+    while s.used[h] and s.keys[h] != key:
+        h = (h + 1) & (s.cap - 1)
+    return h
+
+
 cdef inline Py_ssize_t first_of_each(const uint64_t *ids, Py_ssize_t *rows,
                                      Py_ssize_t n) except -1:
     """Keep, in place and in order, the first of ``rows[:n]`` of each id
     ``ids[row]`` (``np.unique(..., return_index=True)``'s rows, in row order);
-    returns how many are kept.  An open-addressing set of the ids seen."""
-    cdef Py_ssize_t cap = 16, i, h, m = 0
-    cdef uint64_t *keys
-    cdef cnp.npy_bool *used
+    returns how many are kept."""
+    cdef Py_ssize_t i, h, m = 0
+    cdef IdSet seen
     if n <= 1:
         return n
-    while cap < 2 * n:
-        cap *= 2
-    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
-    used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+    seen = id_set(n)
     try:
-        if keys == NULL or used == NULL:
-            raise MemoryError()
-        for h in range(cap):
-            used[h] = 0
         for i in range(n):
-            h = <Py_ssize_t>(mix64(ids[rows[i]]) & <uint64_t>(cap - 1))
-            while used[h] and keys[h] != ids[rows[i]]:
-                h = (h + 1) & (cap - 1)
-            if not used[h]:
-                used[h] = 1
-                keys[h] = ids[rows[i]]
+            h = id_slot(seen, ids[rows[i]])
+            if not seen.used[h]:
+                seen.used[h] = 1
+                seen.keys[h] = ids[rows[i]]
                 rows[m] = rows[i]
                 m += 1
     finally:
-        free(keys)
-        free(used)
+        id_set_free(seen)
     return m
 
 

@@ -192,6 +192,26 @@ def _numpy_outcome(counts, by_organ, lymph, alive, ps, burden, lethal, t_end, dy
     dying |= alive & (burden >= lethal)
 
 
+def _outcome_state(rng, P, O):
+    """Random outcome readouts of P patients and O organs, some dead, dying or
+    with a metastasis time already: (alive, burden, ps, dying) and copies of
+    ps and dying for the expected values."""
+    alive = rng.random(P) < 0.8
+    burden = np.exp(rng.uniform(0.0, 29.0, P))
+    ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
+          "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
+          "first_detectable_distant_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 4.0)}
+    dying = rng.random(P) < 0.1
+    return alive, burden, ps, dying, {k: a.copy() for k, a in ps.items()}, dying.copy()
+
+
+def _outcome_outs(alive, ps, burden, dying):
+    """The per-patient arguments outcome_update and outcome_serial end with (a
+    lethal burden of 1e12 cells, at t_end = 30)."""
+    return (alive, ps["detectable_lesions"], ps["first_detectable_metastasis_time"],
+            ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0, dying)
+
+
 def test_outcome_update_equals_numpy():
     rng = np.random.default_rng(RNG_SEED)
     P, O = 40, 17
@@ -199,23 +219,10 @@ def test_outcome_update_equals_numpy():
         counts = rng.integers(0, 3, (P, O)).astype(np.float64)
         by_organ = np.minimum(counts, rng.integers(0, 3, (P, O))).astype(np.float64)
         by_organ[:, lymph] *= rng.random(P) < 0.5
-        alive = rng.random(P) < 0.8
-        burden = np.exp(rng.uniform(0.0, 29.0, P))
-        ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
-              "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
-              "first_detectable_distant_metastasis_time":
-                  np.where(rng.random(P) < 0.5, np.nan, 4.0)}
-        dying = rng.random(P) < 0.1
-        want = {k: v.copy() for k, v in ps.items()}
-        want_dying = dying.copy()
+        alive, burden, ps, dying, want, want_dying = _outcome_state(rng, P, O)
         _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
-        pm.outcome_update(counts, by_organ, lymph, alive, ps["detectable_lesions"],
-                          ps["first_detectable_metastasis_time"],
-                          ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0,
-                          dying)
-        for k in ps:
-            assert _same(ps[k], want[k])
-        assert _same(dying, want_dying)
+        pm.outcome_update(counts, by_organ, lymph, *_outcome_outs(alive, ps, burden, dying))
+        assert all(_same(ps[k], want[k]) for k in ps) and _same(dying, want_dying)
 
 
 @pytest.mark.parametrize("n, P", [(0, 3), (1, 1), (1, 4), (60, 1), (400, 7)],
@@ -231,28 +238,15 @@ def test_outcome_serial_equals_the_sums_and_numpy(n, P):
     pidx = rng.integers(0, P, n)
     organ = rng.integers(0, O, n).astype(np.int16)
     for threshold in (1.0, 1e6, 1e12):
-        alive = rng.random(P) < 0.7
-        burden = np.exp(rng.uniform(0.0, 29.0, P))
-        ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
-              "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
-              "first_detectable_distant_metastasis_time":
-                  np.where(rng.random(P) < 0.5, np.nan, 4.0)}
-        dying = rng.random(P) < 0.1
-        want = {k: a.copy() for k, a in ps.items()}
-        want_dying = dying.copy()
+        alive, burden, ps, dying, want, want_dying = _outcome_state(rng, P, O)
         rows = detectable(v, threshold)
         counts, by_organ = np.zeros((P, O)), np.zeros((P, O))
         np.add.at(counts, (pidx[rows], organ[rows]), 1.0)
         np.add.at(by_organ, (pidx[rows], organ[rows]), (~v.primary[rows]).astype(float))
         _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
         pm.outcome_serial(v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, pidx, organ,
-                          threshold, lymph, alive, ps["detectable_lesions"],
-                          ps["first_detectable_metastasis_time"],
-                          ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0,
-                          dying)
-        for k in ps:
-            assert _same(ps[k], want[k])
-        assert _same(dying, want_dying)
+                          threshold, lymph, *_outcome_outs(alive, ps, burden, dying))
+        assert all(_same(ps[k], want[k]) for k in ps) and _same(dying, want_dying)
 
 
 def test_outcome_serial_refuses_a_row_outside_the_patients_or_organs():
