@@ -67,26 +67,26 @@ cdef struct Rows:
     const int64_t *pidx
 
 
+cdef inline const void *_column(object a, int typenum, Py_ssize_t n, str name) except? NULL:
+    """``array_data`` of a column, NULL where it is not given (None)."""
+    return NULL if a is None else array_data(a, typenum, n, name)
+
+
 cdef Rows _rows(cells, dormant=None, lesion_cells=None, lesion=None, primary=None,
                 organ=None, pidx=None) except *:
     """The checked data of a lesion view's columns (those given, None for the
-    others: a C function takes no keywords), each of ``cells``' length: ``dormant`` and ``primary`` bool, ``lesion_cells``
-    float64, ``lesion`` uint64, ``organ`` int16, ``pidx`` int64."""
+    others: a C function takes no keywords), each of ``cells``' length:
+    ``dormant`` and ``primary`` bool, ``lesion_cells`` float64, ``lesion``
+    uint64, ``organ`` int16, ``pidx`` int64."""
     cdef Rows r
     r.N = array_size(cells, "cells")
     r.cells = <const double *>array_data(cells, cnp.NPY_DOUBLE, r.N, "cells")
-    r.dormant = NULL if dormant is None else \
-        <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, r.N, "dormant")
-    r.lesion_cells = NULL if lesion_cells is None else \
-        <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, r.N, "lesion_cells")
-    r.lesion = NULL if lesion is None else \
-        <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, r.N, "lesion")
-    r.primary = NULL if primary is None else \
-        <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, r.N, "primary")
-    r.organ = NULL if organ is None else \
-        <const int16_t *>array_data(organ, cnp.NPY_INT16, r.N, "organ")
-    r.pidx = NULL if pidx is None else \
-        <const int64_t *>array_data(pidx, cnp.NPY_INT64, r.N, "pidx")
+    r.dormant = <const cnp.npy_bool *>_column(dormant, cnp.NPY_BOOL, r.N, "dormant")
+    r.lesion_cells = <const double *>_column(lesion_cells, cnp.NPY_DOUBLE, r.N, "lesion_cells")
+    r.lesion = <const uint64_t *>_column(lesion, cnp.NPY_UINT64, r.N, "lesion")
+    r.primary = <const cnp.npy_bool *>_column(primary, cnp.NPY_BOOL, r.N, "primary")
+    r.organ = <const int16_t *>_column(organ, cnp.NPY_INT16, r.N, "organ")
+    r.pidx = <const int64_t *>_column(pidx, cnp.NPY_INT64, r.N, "pidx")
     return r
 
 
