@@ -9,7 +9,7 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_rows import take_rows
+from .ext.engine_rows import lesion_cells, take_rows
 from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
@@ -440,12 +440,9 @@ class Lesions:
         independent of row order.  Computed once per step and shared by hooks."""
         a = self._cache.get("lesion_cells")
         if a is None:
-            # lesion_sum of a new array, summed in place (lesion_sum copies its input)
-            a = np.where(self.dormant, 0.0, self.cells)
-            rows, group, n_groups = self._multi_row_lesions()
-            if n_groups:
-                a[rows] = np.bincount(group, weights=a[rows], minlength=n_groups)[group]
-            a = self._cache["lesion_cells"] = _ro(a)
+            # lesion_sum of np.where(dormant, 0.0, cells), in one compiled call
+            a = self._cache["lesion_cells"] = _ro(lesion_cells(self.dormant, self.cells,
+                                                               *self._multi_row_lesions()))
         return a
 
     def lesion_sum(self, values: np.ndarray) -> np.ndarray:
@@ -468,6 +465,16 @@ class Lesions:
         if n_groups:
             out[rows] = np.bincount(group, weights=out[rows], minlength=n_groups)[group]
         return out
+
+    @property
+    def serial(self) -> bool:
+        """True when no other rank holds a row of these rows' patients and the view
+        knows its patients' and organs' counts: then a patient's sum over these
+        rows is the whole :meth:`patient_sum` (a sum of whole numbers, to the bit),
+        which a built-in plugin's compiled hook body may take in the same pass
+        as the rest of its work."""
+        return self._group is None and self._n_patients is not None \
+            and self._n_organs is not None
 
     def _n(self) -> int:
         if self._n_patients is not None:

@@ -7,7 +7,9 @@ from numpy.random cimport bitgen_t
 cimport numpy as cnp
 from keyed_stream cimport paget_stream_init, paget_stream_t
 from paget_kernels cimport count_t, patient_t, uid_t
-from plugin_support cimport Loop, loop_of, vec
+from plugin_support cimport (
+    Loop, array_data, array_size, loop_of, poisson_invert, poisson_small,
+)
 
 import numpy as np
 
@@ -18,39 +20,29 @@ cnp.import_ufunc()
 cdef Loop EXP = loop_of(np.exp)
 
 
-def keyed_uniform(uint64_t seed, const uid_t[::1] uid, int64_t step, uint64_t purpose,
-                  const patient_t[::1] patient):
+def keyed_uniform(uint64_t seed, object uid, int64_t step, uint64_t purpose, object patient):
     """One uniform in [0, 1) per row from the stream (seed, uid, step, purpose, patient).
 
     For the engine and for plugins that need a random decision per row
-    (plugins' purposes come from ``paget.random.purpose_id``).
+    (plugins' purposes come from ``paget.random.purpose_id``).  ``uid``
+    (uint64) and ``patient`` (int64) are C-contiguous, aligned, native-order
+    arrays of one length, read through NumPy's C API (typed memoryviews cost
+    more to acquire than drawing a few patients' uniforms).
     """
-    cdef Py_ssize_t i, m = uid.shape[0]
-    if patient.shape[0] != m:
+    cdef Py_ssize_t i, m = array_size(uid, "uid")
+    cdef const uid_t *u = <const uid_t *>array_data(uid, cnp.NPY_UINT64, m, "uid")
+    if array_size(patient, "patient") != m:
         raise ValueError("keyed_uniform: uid and patient must have one length")
+    cdef const patient_t *pt = <const patient_t *>array_data(patient, cnp.NPY_INT64, m, "patient")
     cdef paget_stream_t s
     cdef bitgen_t bg
-    cdef double[::1] out = np.empty(m, dtype=np.float64)
+    out_arr = np.empty(m, dtype=np.float64)
+    cdef double *out = <double *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
     with nogil:
         for i in range(m):
-            paget_stream_init(&s, &bg, seed, uid[i], <uint64_t>step, purpose,
-                              <uint64_t>patient[i])
+            paget_stream_init(&s, &bg, seed, u[i], <uint64_t>step, purpose, <uint64_t>pt[i])
             out[i] = bg.next_double(bg.state)
-    return np.asarray(out)
-
-
-cdef inline count_t _invert(double uu, double ll, double pmf) noexcept nogil:
-    """The smallest k with sum_{j<=k} pmf(j) > uu, pmf(0) = ``pmf`` and pmf(j) =
-    pmf(j-1) * (ll / j), stopping at 200 (:func:`poisson_invert_many`)."""
-    cdef double cdf = pmf
-    cdef count_t j = 0
-    while uu >= cdf:
-        j += 1
-        pmf *= ll / <double>j
-        cdf += pmf
-        if j >= 200:
-            break
-    return j
+    return out_arr
 
 
 def poisson_invert_many(const double[::1] u, const double[::1] lam, const double[::1] pmf0):
@@ -67,7 +59,7 @@ def poisson_invert_many(const double[::1] u, const double[::1] lam, const double
         raise ValueError("poisson_invert_many: u, lam and pmf0 must have one length")
     cdef count_t[::1] out = np.empty(m, dtype=np.int64)
     for i in range(m):
-        out[i] = _invert(u[i], lam[i], pmf0[i])
+        out[i] = poisson_invert(u[i], lam[i], pmf0[i])
     return np.asarray(out)
 
 
@@ -93,30 +85,19 @@ def poisson_quantile_small(object u, object lam):
     """
     if not (_plain_f64(u) and _plain_f64(lam)):
         return None
-    cdef Py_ssize_t i, m = cnp.PyArray_SIZE(<cnp.ndarray>lam)
+    cdef Py_ssize_t m = cnp.PyArray_SIZE(<cnp.ndarray>lam)
     if cnp.PyArray_SIZE(<cnp.ndarray>u) != m:
         return None
     cdef const double *uu = <const double *>cnp.PyArray_DATA(<cnp.ndarray>u)
     cdef const double *ll = <const double *>cnp.PyArray_DATA(<cnp.ndarray>lam)
-    cdef double x
-    for i in range(m):
-        x = ll[i]
-        if not (x >= 0.0 and x <= 30.0):    # (NaN fails)
-            return None
-    out_arr = np.zeros(m, dtype=np.int64)
-    cdef count_t *out = <count_t *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
-    cdef double *pmf0 = <double *>malloc(2 * m * sizeof(double) + 1)
-    if pmf0 == NULL:
+    out_arr = np.empty(m, dtype=np.int64)
+    cdef double *scratch = <double *>malloc(2 * m * sizeof(double) + 1)
+    if scratch == NULL:
         raise MemoryError()
-    cdef double *neg = pmf0 + m
     try:
-        for i in range(m):
-            neg[i] = -ll[i]
-        vec(EXP, neg, pmf0, m)
-        for i in range(m):
-            if ll[i] != 0.0:
-                out[i] = _invert(uu[i], ll[i], pmf0[i])
+        if not poisson_small(EXP, uu, ll, <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>out_arr),
+                             scratch, m):
+            return None
     finally:
-        free(pmf0)
+        free(scratch)
     return out_arr
-

@@ -420,3 +420,44 @@ def take_rows(object rows, tuple columns):
                 (<uint8_t *>dst)[i] = (<const uint8_t *>src)[r[i]]
         out.append(got)
     return tuple(out)
+
+
+def lesion_cells(object dormant, object cells, object at, object group, Py_ssize_t n_groups):
+    """``Lesions.lesion_cells``: per row, the cells of its lesion (its growing
+    rows; 0 for a dormant pool's own row), a new float64 array.
+
+    ``np.where(dormant, 0.0, cells)``, then over the rows of lesions of several
+    rows (``at``, intp positions, and their ``group`` in [0, ``n_groups``):
+    ``paget.state.lesion_groups``) each group's sum in ``at``'s order, as
+    ``np.bincount(group, weights=...)`` adds, written back to its rows.
+    """
+    cdef Py_ssize_t N = array_size(cells, "cells"), m = array_size(at, "at"), i, g
+    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N,
+                                                                      "dormant")
+    cdef const double *c = f64(cells, N, "cells")
+    cdef const Py_ssize_t *pos = <const Py_ssize_t *>array_data(at, cnp.NPY_INTP, m, "at")
+    cdef const Py_ssize_t *grp = <const Py_ssize_t *>array_data(group, cnp.NPY_INTP, m, "group")
+    out_arr = np.empty(N, dtype=np.float64)
+    cdef double *out = <double *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
+    cdef double *acc
+    for i in range(N):
+        out[i] = 0.0 if dor[i] else c[i]
+    if m == 0:
+        return out_arr
+    for i in range(m):
+        if not (0 <= pos[i] < N and 0 <= grp[i] < n_groups):
+            raise IndexError(f"lesion_cells: row {pos[i]} or group {grp[i]} at {i} outside "
+                             f"[0, {N}) or [0, {n_groups})")
+    acc = <double *>malloc(n_groups * sizeof(double))
+    if acc == NULL:
+        raise MemoryError()
+    try:
+        for g in range(n_groups):
+            acc[g] = 0.0
+        for i in range(m):
+            acc[grp[i]] += out[pos[i]]
+        for i in range(m):
+            out[pos[i]] = acc[grp[i]]
+    finally:
+        free(acc)
+    return out_arr

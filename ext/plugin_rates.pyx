@@ -10,8 +10,8 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Gather, Loop, array_data, array_size, check_index, gather_alloc, gather_free, loop_of,
-    mix64, np_max, np_min, one, vec, vec_scalar,
+    Gather, IdSet, Loop, array_data, array_size, check_index, gather_alloc, gather_free, id_set,
+    id_set_free, id_slot, loop_of, mix64, np_max, np_min, one, vec, vec_scalar,
 )
 
 cnp.import_array()
@@ -356,6 +356,34 @@ def multiply_at(factor, row, values):
     check_index(rw, N, R, "multiply_at: row")
     for i in range(N):
         v[i] = v[i] * f[rw[i]]
+
+
+def share_vessels(lesion, vascular):
+    """``angiogenesis.share_vessels``: every row of a lesion (``lesion`` ids,
+    uint64) with a vascular row made vascular, in place in ``vascular`` (bool),
+    as ``vascular |= lesions.lesion_sum(vascular) > 0``: an open-addressing set
+    of the vascular rows' lesion ids, then one pass; nothing to do where no
+    row, or every row, is vascular."""
+    cdef Py_ssize_t N = array_size(vascular, "vascular"), i, k = 0, h
+    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
+    cdef cnp.npy_bool *vas = <cnp.npy_bool *>array_data(vascular, cnp.NPY_BOOL, N, "vascular")
+    cdef IdSet vascular_lesions
+    for i in range(N):
+        k += vas[i] != 0
+    if k == 0 or k == N:
+        return
+    vascular_lesions = id_set(k)
+    try:
+        for i in range(N):
+            if vas[i]:
+                h = id_slot(vascular_lesions, les[i])
+                vascular_lesions.used[h] = 1
+                vascular_lesions.keys[h] = les[i]
+        for i in range(N):
+            if not vas[i] and vascular_lesions.used[id_slot(vascular_lesions, les[i])]:
+                vas[i] = 1
+    finally:
+        id_set_free(vascular_lesions)
 
 
 def avascular_rows(dormant, cells, vascular):

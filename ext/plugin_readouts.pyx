@@ -3,7 +3,7 @@
 
 Part of ``paget.ext.plugin_math`` (which re-exports it; see there): the same
 float64 results as the NumPy each function replaces, to the bit."""
-from libc.math cimport ceil, floor
+from libc.math cimport INFINITY, ceil, floor
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -11,9 +11,10 @@ import numpy as np
 
 cimport numpy as cnp
 from plugin_support cimport (
-    Gather, Loop, array_data, array_size, first_of_each, gather_alloc, gather_free, loop_of,
-    np_max, np_min, vec, vec_scalar,
+    Gather, Loop, array_data, array_size, check_index, first_of_each, gather_alloc, gather_free, loop_of,
+    np_max, np_min, poisson_small, vec, vec_scalar,
 )
+from scipy import special
 
 cnp.import_array()
 cnp.import_ufunc()
@@ -25,6 +26,8 @@ cdef Loop EXPM1 = loop_of(np.expm1)
 cdef Loop EXP = loop_of(np.exp)
 cdef Loop CBRT = loop_of(np.cbrt)
 cdef Loop POWER = loop_of(np.power)
+#: SciPy's float64 loop of ``special.ndtri`` (the marker's normal deviates)
+cdef Loop NDTRI = loop_of(special.ndtri)
 cdef Loop _LOOPS[7]
 _LOOPS[:] = [LOG, LOG10, LOG1P, EXPM1, EXP, CBRT, POWER]
 
@@ -52,6 +55,54 @@ def numpy_loop(str name, double[::1] x, double[::1] out, object scalar=None):
 # --------------------------------------------------------------------------
 # outcome
 
+cdef struct Rows:
+    # the lesion view's columns a function reads (NULL: not given), N rows
+    Py_ssize_t N
+    const cnp.npy_bool *dormant
+    const double *cells
+    const double *lesion_cells
+    const uint64_t *lesion
+    const cnp.npy_bool *primary
+    const int16_t *organ
+    const int64_t *pidx
+
+
+cdef inline const void *_column(object a, int typenum, Py_ssize_t n, str name) except? NULL:
+    """``array_data`` of a column, NULL where it is not given (None)."""
+    return NULL if a is None else array_data(a, typenum, n, name)
+
+
+cdef Rows _rows(cells, dormant=None, lesion_cells=None, lesion=None, primary=None,
+                organ=None, pidx=None) except *:
+    """The checked data of a lesion view's columns (those given, None for the
+    others: a C function takes no keywords), each of ``cells``' length:
+    ``dormant`` and ``primary`` bool, ``lesion_cells`` float64, ``lesion``
+    uint64, ``organ`` int16, ``pidx`` int64."""
+    cdef Rows r
+    r.N = array_size(cells, "cells")
+    r.cells = <const double *>array_data(cells, cnp.NPY_DOUBLE, r.N, "cells")
+    r.dormant = <const cnp.npy_bool *>_column(dormant, cnp.NPY_BOOL, r.N, "dormant")
+    r.lesion_cells = <const double *>_column(lesion_cells, cnp.NPY_DOUBLE, r.N, "lesion_cells")
+    r.lesion = <const uint64_t *>_column(lesion, cnp.NPY_UINT64, r.N, "lesion")
+    r.primary = <const cnp.npy_bool *>_column(primary, cnp.NPY_BOOL, r.N, "primary")
+    r.organ = <const int16_t *>_column(organ, cnp.NPY_INT16, r.N, "organ")
+    r.pidx = <const int64_t *>_column(pidx, cnp.NPY_INT64, r.N, "pidx")
+    return r
+
+
+cdef Py_ssize_t _detectable_first(Rows r, double threshold, Py_ssize_t *big) except -1:
+    """Writes to ``big`` the rows, one per lesion of at least ``threshold`` cells,
+    that lesion's first growing row (not dormant, cells > 0), in row order
+    (``outcome.detectable``); returns how many."""
+    cdef Py_ssize_t i, n_big = 0
+    for i in range(r.N):
+        if not r.dormant[i] and r.cells[i] > 0 and r.lesion_cells[i] >= threshold:
+            big[n_big] = i
+            n_big += 1
+    # keep each lesion's first row (np.unique(..., return_index=True), sorted)
+    return first_of_each(r.lesion, big, n_big)
+
+
 def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double threshold):
     """The first half of ``outcome.paget_outcome``: ``outcome.detectable`` and the
     values of its two sums.
@@ -61,28 +112,18 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
     cells > 0), in row order; ``np.ones(rows.size)``; and
     ``(~primary[rows]).astype(np.float64)``.
     """
-    cdef Py_ssize_t N = array_size(cells, "cells"), i, m
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
-    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary)
+    cdef Py_ssize_t N = rw.N, i, m
     cdef Py_ssize_t *big
     cdef cnp.ndarray rows, ones, metastasis
     cdef Py_ssize_t *r
     cdef double *o
     cdef double *mt
-    cdef Py_ssize_t n_big = 0
     big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
     if big == NULL:
         raise MemoryError()
     try:
-        for i in range(N):
-            if not dor[i] and c[i] > 0 and lc[i] >= threshold:
-                big[n_big] = i
-                n_big += 1
-        # keep each lesion's first row (np.unique(..., return_index=True), sorted)
-        m = first_of_each(les, big, n_big)
+        m = _detectable_first(rw, threshold, big)
         rows = np.empty(m, dtype=np.intp)
         ones = np.empty(m, dtype=np.float64)
         metastasis = np.empty(m, dtype=np.float64)
@@ -92,10 +133,61 @@ def detectable_rows(dormant, cells, lesion_cells, lesion, primary, double thresh
         for i in range(m):
             r[i] = big[i]
             o[i] = 1.0
-            mt[i] = 0.0 if pri[big[i]] else 1.0
+            mt[i] = 0.0 if rw.primary[big[i]] else 1.0
     finally:
         free(big)
     return rows, ones, metastasis
+
+
+cdef struct OutcomeOut:
+    # outcome_update's per-patient arrays, checked
+    Py_ssize_t P, O, lymph
+    const cnp.npy_bool *alive
+    int64_t *detectable_lesions
+    double *first_metastasis
+    double *first_distant
+    const double *burden
+    cnp.npy_bool *dying
+
+
+cdef OutcomeOut _outcome_out(alive, Py_ssize_t O, Py_ssize_t lymph, detectable_lesions,
+                             first_metastasis, first_distant, burden, dying) except *:
+    """The checked data of ``outcome_update``'s per-patient arguments, ``O`` organs."""
+    cdef OutcomeOut out
+    cdef Py_ssize_t P = array_size(alive, "alive")
+    out.P, out.O, out.lymph = P, O, lymph
+    if not 0 <= lymph < O and P:
+        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
+    out.alive = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    out.detectable_lesions = <int64_t *>array_data(detectable_lesions, cnp.NPY_INT64, P * O,
+                                                   "detectable_lesions")
+    out.first_metastasis = <double *>array_data(first_metastasis, cnp.NPY_DOUBLE, P,
+                                                "first_metastasis")
+    out.first_distant = <double *>array_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
+    out.burden = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    out.dying = <cnp.npy_bool *>array_data(dying, cnp.NPY_BOOL, P, "dying")
+    return out
+
+
+cdef void _outcome_write(OutcomeOut o, const double *cn, const double *bo, double lethal,
+                         double t_end) noexcept:
+    """``outcome_update``'s loop over the patients (see there)."""
+    cdef Py_ssize_t p, j, O = o.O
+    cdef double met, distant
+    for p in range(o.P):
+        if not o.alive[p]:
+            continue
+        met = 0.0
+        for j in range(O):
+            o.detectable_lesions[p * O + j] = <int64_t>cn[p * O + j]
+            met = met + bo[p * O + j]
+        distant = met - bo[p * O + o.lymph]
+        if met > 0 and o.first_metastasis[p] != o.first_metastasis[p]:
+            o.first_metastasis[p] = t_end
+        if distant > 0 and o.first_distant[p] != o.first_distant[p]:
+            o.first_distant[p] = t_end
+        if o.burden[p] >= lethal:
+            o.dying[p] = 1
 
 
 def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions,
@@ -111,41 +203,93 @@ def outcome_update(counts, by_organ, Py_ssize_t lymph, alive, detectable_lesions
     ``dying`` |= ``burden >= lethal``.  The metastases' sums over organs are of
     whole numbers, exact in any order, as NumPy's.
     """
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *cn
-    cdef const double *bo
-    cdef int64_t *dl
-    cdef double *fm = <double *>array_data(first_metastasis, cnp.NPY_DOUBLE, P, "first_metastasis")
-    cdef double *fd = <double *>array_data(first_distant, cnp.NPY_DOUBLE, P, "first_distant")
-    cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
-    cdef cnp.npy_bool *dy = <cnp.npy_bool *>array_data(dying, cnp.NPY_BOOL, P, "dying")
-    cdef double met, distant
+    cdef Py_ssize_t P = array_size(alive, "alive"), O
     O = array_size(counts, "counts") // P if P else 0
     if O * P != array_size(counts, "counts"):
         raise ValueError(f"counts: expected (P = {P}, n_organs) values, got {array_size(counts, 'counts')}")
-    if not 0 <= lymph < O and P:
-        raise IndexError(f"outcome_update: lymph node organ {lymph} outside [0, {O})")
-    cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
-    bo = <const double *>array_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
-    dl = <int64_t *>array_data(detectable_lesions, cnp.NPY_INT64, P * O, "detectable_lesions")
-    for p in range(P):
-        if not al[p]:
-            continue
-        met = 0.0
-        for j in range(O):
-            dl[p * O + j] = <int64_t>cn[p * O + j]
-            met = met + bo[p * O + j]
-        distant = met - bo[p * O + lymph]
-        if met > 0 and fm[p] != fm[p]:
-            fm[p] = t_end
-        if distant > 0 and fd[p] != fd[p]:
-            fd[p] = t_end
-        if bu[p] >= lethal:
-            dy[p] = 1
+    cdef OutcomeOut o = _outcome_out(alive, O, lymph, detectable_lesions, first_metastasis,
+                                     first_distant, burden, dying)
+    cdef const double *cn = <const double *>array_data(counts, cnp.NPY_DOUBLE, P * O, "counts")
+    cdef const double *bo = <const double *>array_data(by_organ, cnp.NPY_DOUBLE, P * O, "by_organ")
+    _outcome_write(o, cn, bo, lethal, t_end)
+
+
+def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
+                   double threshold, Py_ssize_t lymph, alive, detectable_lesions,
+                   first_metastasis, first_distant, burden, double lethal, double t_end,
+                   dying):
+    """``outcome.paget_outcome`` in one call where one rank holds each of its
+    patients whole (``Lesions.serial``): ``detectable_rows``, the two
+    per-(patient, organ) sums of its ``ones`` and ``metastasis`` (counts of whole
+    numbers, so ``patient_sum``'s to the bit in any order) and
+    ``outcome_update``.  ``pidx`` (int64) and ``organ`` (int16): each row's
+    patient, in [0, P), and organ, in [0, n_organs) where ``detectable_lesions`` is (P,
+    n_organs)."""
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary, organ, pidx)
+    cdef Py_ssize_t N = rw.N, P = array_size(alive, "alive"), i, j, m, O
+    O = array_size(detectable_lesions, "detectable_lesions") // P if P else 0
+    cdef OutcomeOut o = _outcome_out(alive, O, lymph, detectable_lesions, first_metastasis,
+                                     first_distant, burden, dying)
+    cdef Py_ssize_t *big = <Py_ssize_t *>malloc((N if N > 0 else 1) * sizeof(Py_ssize_t))
+    cdef double *sums = <double *>malloc((2 * P * O if P * O > 0 else 1) * sizeof(double))
+    try:
+        if big == NULL or sums == NULL:
+            raise MemoryError()
+        check_index(rw.pidx, N, P, "pidx")
+        m = _detectable_first(rw, threshold, big)
+        for i in range(2 * P * O):
+            sums[i] = 0.0
+        for i in range(m):
+            if not 0 <= rw.organ[big[i]] < O:
+                raise IndexError(f"organ {rw.organ[big[i]]} at {big[i]} outside [0, {O})")
+            j = rw.pidx[big[i]] * O + rw.organ[big[i]]
+            sums[j] += 1.0
+            if not rw.primary[big[i]]:
+                sums[P * O + j] += 1.0
+        _outcome_write(o, sums, sums + P * O, lethal, t_end)
+    finally:
+        free(big)
+        free(sums)
 
 # --------------------------------------------------------------------------
 # shared
+
+cdef double TWO52 = 4503599627370496.0
+cdef double TWO53 = 9007199254740992.0
+
+
+cdef bint _whole_sums(Rows r, const cnp.npy_bool *skip, const cnp.npy_bool *only,
+                      bint by_organ, Py_ssize_t P, Py_ssize_t O, double *out) except -1:
+    """One rank's ``Lesions.patient_sum`` of the rows' ``cells`` where ``only`` (if
+    given) and not ``skip`` (if given), 0 elsewhere: per patient (``out`` (P,))
+    or ``by_organ`` (``out`` (P, O)), written to ``out``.  Its
+    plain sums, in row order (``engine_sums.fold_sum_serial``'s, to the bit),
+    where every term is whole and >= 0 and every sum below 2**53; else False,
+    and the caller takes ``patient_sum`` (its folded sums).  IndexError for a
+    row's patient or organ outside [0, P) or [0, O)."""
+    cdef Py_ssize_t i, b, n = P * (O if by_organ else 1)
+    cdef double x
+    for b in range(n):
+        out[b] = 0.0
+    for i in range(r.N):
+        if (only != NULL and not only[i]) or (skip != NULL and skip[i]):
+            continue
+        x = r.cells[i]
+        if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
+            return False
+        if not 0 <= r.pidx[i] < P:
+            raise IndexError(f"pidx {r.pidx[i]} at {i} outside [0, {P})")
+        b = r.pidx[i]
+        if by_organ:
+            if not 0 <= r.organ[i] < O:
+                raise IndexError(f"organ {r.organ[i]} at {i} outside [0, {O})")
+            b = b * O + r.organ[i]
+        out[b] += x
+    for b in range(n):
+        if not out[b] < TWO53:
+            return False
+    return True
+
 
 def growing_cells(dormant, cells, primary=None):
     """``np.where(dormant, 0.0, cells)`` (new float64 array); with ``primary``,
@@ -165,42 +309,27 @@ def growing_cells(dormant, cells, primary=None):
 # --------------------------------------------------------------------------
 # supportive
 
-def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
-                      alive, double load_cells, double organ_cells, double w_brain,
-                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
-                      bint bone_agent, double bone_agent_factor, symptom_burden,
-                      performance_status):
-    """``supportive.paget_update_state`` but for the skeletal events' draws.
-
-    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
-    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
-    load_cells))`` plus each of brain, liver and bone's weight where its organ
-    holds ``organ_cells`` or more, and the performance status ``min(4,
-    floor(score))``, both written for the ``alive`` patients.  Returns the
-    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
-    agent's factor), float64 (P,).
-    """
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, O
+cdef int _supportive(Py_ssize_t P, Py_ssize_t O, const double *po, Py_ssize_t brain,
+                     Py_ssize_t liver, Py_ssize_t bone, burden, alive, double load_cells,
+                     double organ_cells, double w_brain, double w_liver, double w_bone,
+                     double skeletal_event_rate, double dt, bint bone_agent,
+                     double bone_agent_factor, symptom_burden, performance_status,
+                     double *r) except -1:
+    """``supportive_update`` from the per-(patient, organ) cells ``po``, its
+    means written to ``r`` (see there)."""
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
     cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
     cdef double *sb = <double *>array_data(symptom_burden, cnp.NPY_DOUBLE, P, "symptom_burden")
     cdef int64_t *ps = <int64_t *>array_data(performance_status, cnp.NPY_INT64, P,
                                         "performance_status")
-    cdef const double *po
-    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
-    cdef double *r = <double *>array_data(rate, cnp.NPY_DOUBLE, P, "rate")
     cdef double *score
     cdef double s
-    O = array_size(per_organ, "per_organ") // P if P else 0
-    if O * P != array_size(per_organ, "per_organ"):
-        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
-                         f"{array_size(per_organ, 'per_organ')}")
+    cdef Py_ssize_t p
     for name, k in (("brain", brain), ("liver", liver), ("bone", bone)):
         if P and not 0 <= k < O:
             raise IndexError(f"supportive_update: {name} organ {k} outside [0, {O})")
-    po = <const double *>array_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ")
     if P == 0:
-        return rate
+        return 0
     score = <double *>malloc(P * sizeof(double))
     if score == NULL:
         raise MemoryError()
@@ -221,7 +350,68 @@ def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t 
                 ps[p] = <int64_t>np_min(4.0, floor(s))
     finally:
         free(score)
+    return 0
+
+
+def supportive_update(per_organ, Py_ssize_t brain, Py_ssize_t liver, Py_ssize_t bone, burden,
+                      alive, double load_cells, double organ_cells, double w_brain,
+                      double w_liver, double w_bone, double skeletal_event_rate, double dt,
+                      bint bone_agent, double bone_agent_factor, symptom_burden,
+                      performance_status):
+    """``supportive.paget_update_state`` but for the skeletal events' draws.
+
+    ``per_organ`` (float64, (P, n_organs)): growing tumour cells per (patient,
+    organ).  Per patient: the symptom burden ``max(0, log10(max(burden, 1) /
+    load_cells))`` plus each of brain, liver and bone's weight where its organ
+    holds ``organ_cells`` or more, and the performance status ``min(4,
+    floor(score))``, both written for the ``alive`` patients.  Returns the
+    skeletal events' mean per patient, ``rate * bone / 1e9 * dt`` (x the bone
+    agent's factor), float64 (P,).
+    """
+    cdef Py_ssize_t P = array_size(alive, "alive"), O
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    O = array_size(per_organ, "per_organ") // P if P else 0
+    if O * P != array_size(per_organ, "per_organ"):
+        raise ValueError(f"per_organ: expected (P = {P}, n_organs) values, got "
+                         f"{array_size(per_organ, 'per_organ')}")
+    _supportive(P, O, <const double *>array_data(per_organ, cnp.NPY_DOUBLE, P * O, "per_organ"),
+                brain, liver, bone, burden, alive, load_cells, organ_cells, w_brain, w_liver,
+                w_bone, skeletal_event_rate, dt, bone_agent, bone_agent_factor, symptom_burden,
+                performance_status, <double *>cnp.PyArray_DATA(rate))
     return rate
+
+
+def supportive_serial(dormant, cells, pidx, organ, Py_ssize_t n_organs, Py_ssize_t brain,
+                      Py_ssize_t liver, Py_ssize_t bone, burden, alive, double load_cells,
+                      double organ_cells, double w_brain, double w_liver, double w_bone,
+                      double skeletal_event_rate, double dt, bint bone_agent,
+                      double bone_agent_factor, symptom_burden, performance_status):
+    """``supportive_update`` where one rank holds each of its patients whole
+    (``Lesions.serial``), the growing cells per (patient, organ) summed in the
+    same call (``pidx`` int64, ``organ`` int16, per row).  Returns the
+    skeletal events' means, None where none is above 0 (no event to draw), or
+    False, with nothing written, where the sums are not plain ones (a
+    fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
+    ``supportive_update``."""
+    cdef Rows rw = _rows(cells, dormant, None, None, None, organ, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef cnp.ndarray rate = np.empty(P, dtype=np.float64)
+    cdef double *r = <double *>cnp.PyArray_DATA(rate)
+    cdef double *po = <double *>malloc((P * n_organs if P * n_organs > 0 else 1) * sizeof(double))
+    if po == NULL:
+        raise MemoryError()
+    try:
+        if not _whole_sums(rw, rw.dormant, NULL, True, P, n_organs, po):
+            return False
+        _supportive(P, n_organs, po, brain, liver, bone, burden, alive, load_cells, organ_cells,
+                    w_brain, w_liver, w_bone, skeletal_event_rate, dt, bone_agent,
+                    bone_agent_factor, symptom_burden, performance_status, r)
+    finally:
+        free(po)
+    for p in range(P):
+        if r[p] != 0:
+            return rate
+    return None
 
 
 def add_where(mask, values, out):
@@ -299,21 +489,16 @@ def inflammation_update(burden, double half_burden, alive, inflammation):
             inf[p] = bu[p] / (bu[p] + half_burden)
 
 
-def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
-                 double dt, alive):
-    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
-    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
-    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
-    cdef Py_ssize_t P = array_size(alive, "alive"), p, j, O = array_size(weight, "weight"), q
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *pc = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
-    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
-    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+cdef int _niche(Py_ssize_t P, Py_ssize_t O, double *n, const double *pc, const double *w,
+                double half_size, double build, double decay, double dt,
+                const cnp.npy_bool *al) except -1:
+    """``niche_update``'s loops (see there)."""
+    cdef Py_ssize_t p, j, q
     cdef double *e
     cdef double *target
     cdef double signal, a, k
     if P * O == 0:
-        return
+        return 0
     e = <double *>malloc(2 * P * O * sizeof(double))
     if e == NULL:
         raise MemoryError()
@@ -335,6 +520,60 @@ def niche_update(niche, primary_cells, weight, double half_size, double build, d
                     n[q] = target[q] + (n[q] - target[q]) * e[q]
     finally:
         free(e)
+    return 0
+
+
+def niche_update(niche, primary_cells, weight, double half_size, double build, double decay,
+                 double dt, alive):
+    """``microenvironment.niche_step`` for the ``alive`` patients, in place in
+    ``niche`` (float64, (P, n_organs)): the signal ``primary / (primary +
+    half_size)`` and the exact step of dn/dt = build S w (1 - n) - decay n."""
+    cdef Py_ssize_t P = array_size(alive, "alive"), O = array_size(weight, "weight")
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *pc = <const double *>array_data(primary_cells, cnp.NPY_DOUBLE, P, "primary_cells")
+    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    _niche(P, O, n, pc, w, half_size, build, decay, dt, al)
+
+
+def microenvironment_serial(dormant, cells, primary, pidx, alive, double half_burden,
+                            inflammation, niche, weight, bint weighted, double half_size,
+                            double build, double decay, double dt):
+    """``microenvironment.paget_update_state`` but for the hypoxia rows, where one
+    rank holds each of its patients whole (``Lesions.serial``): the growing
+    cells and the primary's growing cells per patient summed in the call
+    (``pidx`` int64, per row), then ``inflammation_update`` and, unless no
+    organ is ``weighted`` and every ``niche`` value is 0, ``niche_update``
+    (``weight``: the tropism per organ).  False, with nothing written, where
+    the sums are not plain ones (a fractional term, a sum from 2**53): the
+    caller takes ``patient_sum``."""
+    cdef Rows rw = _rows(cells, dormant, None, None, primary, None, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), O = array_size(weight, "weight"), p, q
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef double *inf = <double *>array_data(inflammation, cnp.NPY_DOUBLE, P, "inflammation")
+    cdef double *n = <double *>array_data(niche, cnp.NPY_DOUBLE, P * O, "niche")
+    cdef const double *w = <const double *>array_data(weight, cnp.NPY_DOUBLE, O, "weight")
+    cdef double *sums = <double *>malloc((2 * P if P > 0 else 1) * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        if not (_whole_sums(rw, rw.dormant, NULL, False, P, 1, sums)
+                and _whole_sums(rw, rw.dormant, rw.primary, False, P, 1, sums + P)):
+            return False
+        for p in range(P):
+            if al[p]:
+                inf[p] = sums[p] / (sums[p] + half_burden)
+        if not weighted:
+            for q in range(P * O):
+                if n[q] != 0:
+                    weighted = True
+                    break
+        if weighted:
+            _niche(P, O, n, sums + P, w, half_size, build, decay, dt, al)
+    finally:
+        free(sums)
+    return True
+
 
 # --------------------------------------------------------------------------
 # imaging
@@ -379,15 +618,43 @@ def scan_due(double t, start, double interval, double dt, alive):
     return out if any_due else None
 
 
-def any_nan_where(values, mask):
-    """``(np.isnan(values) & mask).any()``."""
-    cdef Py_ssize_t P = array_size(mask, "mask"), p
-    cdef const cnp.npy_bool *m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
+def any_nan_where(values, mask=None):
+    """``(np.isnan(values) & mask).any()`` (``np.isnan(values).any()`` without a mask)."""
+    cdef Py_ssize_t P = array_size(values, "values"), p
     cdef const double *v = <const double *>array_data(values, cnp.NPY_DOUBLE, P, "values")
+    cdef const cnp.npy_bool *m = NULL
+    if mask is not None:
+        m = <const cnp.npy_bool *>array_data(mask, cnp.NPY_BOOL, P, "mask")
     for p in range(P):
-        if m[p] and v[p] != v[p]:
+        if (m == NULL or m[p]) and v[p] != v[p]:
             return True
     return False
+
+
+def diagnose_serial(alive, primary, cells, pidx, double need, double t, diagnosis_time):
+    """``diagnose`` of a fixed ``need`` (cells) where one rank holds each of its
+    patients whole (``Lesions.serial``), the primary's cells per patient
+    (``primary`` rows' ``cells``; ``pidx`` int64, per row) summed in the same
+    call.  False, with nothing written, where the sums are not plain ones (a
+    fractional term, a sum from 2**53): the caller takes ``patient_sum`` and
+    ``diagnose``."""
+    cdef Rows rw = _rows(cells, None, None, None, primary, None, pidx)
+    cdef Py_ssize_t P = array_size(alive, "alive"), p
+    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef double *d = <double *>array_data(diagnosis_time, cnp.NPY_DOUBLE, P, "diagnosis_time")
+    cdef double *sums = <double *>malloc((P if P > 0 else 1) * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    try:
+        if not _whole_sums(rw, NULL, rw.primary, False, P, 1, sums):
+            return False
+        for p in range(P):
+            if al[p] and d[p] != d[p] and sums[p] >= need:
+                d[p] = t
+    finally:
+        free(sums)
+    return True
+
 
 def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pidx, thresholds,
                        scan, Py_ssize_t lymph, double diameter_scale):
@@ -403,15 +670,15 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
     for the others); ``diameter_scale`` = pi x cells per mm^3.  ``lymph``: the
     regional nodes' organ.
     """
-    cdef Py_ssize_t N = array_size(cells, "cells"), P = array_size(scan, "scan")
+    cdef Rows rw = _rows(cells, dormant, lesion_cells, lesion, primary, organ, pidx)
+    cdef Py_ssize_t N = rw.N, P = array_size(scan, "scan")
     cdef Py_ssize_t O = array_size(thresholds, "thresholds"), i, j, m = 0, q
-    cdef const cnp.npy_bool *dor = <const cnp.npy_bool *>array_data(dormant, cnp.NPY_BOOL, N, "dormant")
-    cdef const double *c = <const double *>array_data(cells, cnp.NPY_DOUBLE, N, "cells")
-    cdef const double *lc = <const double *>array_data(lesion_cells, cnp.NPY_DOUBLE, N, "lesion_cells")
-    cdef const uint64_t *les = <const uint64_t *>array_data(lesion, cnp.NPY_UINT64, N, "lesion")
-    cdef const cnp.npy_bool *pri = <const cnp.npy_bool *>array_data(primary, cnp.NPY_BOOL, N, "primary")
-    cdef const int16_t *org = <const int16_t *>array_data(organ, cnp.NPY_INT16, N, "organ")
-    cdef const int64_t *pi = <const int64_t *>array_data(pidx, cnp.NPY_INT64, N, "pidx")
+    cdef const cnp.npy_bool *dor = rw.dormant
+    cdef const double *c = rw.cells
+    cdef const double *lc = rw.lesion_cells
+    cdef const cnp.npy_bool *pri = rw.primary
+    cdef const int16_t *org = rw.organ
+    cdef const int64_t *pi = rw.pidx
     cdef const double *thr = <const double *>array_data(thresholds, cnp.NPY_DOUBLE, O, "thresholds")
     cdef const cnp.npy_bool *sc = <const cnp.npy_bool *>array_data(scan, cnp.NPY_BOOL, P, "scan")
     cdef Py_ssize_t *first = <Py_ssize_t *>malloc((N if N else 1) * sizeof(Py_ssize_t))
@@ -431,7 +698,7 @@ def imaging_scan_terms(dormant, cells, lesion_cells, lesion, primary, organ, pid
             if not dor[i] and c[i] > 0:
                 first[m] = i
                 m += 1
-        m = first_of_each(les, first, m)
+        m = first_of_each(rw.lesion, first, m)
         rows = np.empty(m, dtype=np.intp)
         seen = np.empty(m, dtype=np.float64)
         diameter = np.empty(m, dtype=np.float64)
@@ -507,75 +774,106 @@ def imaging_write(scan, counts, diameter_sum, metastases, distant, double t, ima
 # --------------------------------------------------------------------------
 # liquid_biopsy
 
-def ctc_means(shed, double dt, double half_life_days, double ln2, double blood_volume,
-              double draw_volume):
-    """``liquid_biopsy.ctc_concentration(shed / dt, cfg)`` and that times the draw's
-    volume: (concentration per mL, mean CTCs in a draw), float64 (P,) each.
-    ``shed``: CTCs shed in the step per patient, int64 (as the engine keeps
-    them) or float64."""
-    cdef Py_ssize_t P = array_size(shed, "shed"), p
-    cdef bint whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
-    cdef const int64_t *si = <const int64_t *>array_data(shed, cnp.NPY_INT64, P, "shed") if whole else NULL
-    cdef const double *s = NULL if whole else <const double *>array_data(shed, cnp.NPY_DOUBLE, P, "shed")
-    cdef cnp.ndarray conc = np.empty(P, dtype=np.float64)
-    cdef cnp.ndarray mean = np.empty(P, dtype=np.float64)
-    cdef double *c = <double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
-    cdef double *m = <double *>array_data(mean, cnp.NPY_DOUBLE, P, "mean")
-    for p in range(P):
-        c[p] = (<double>si[p] if whole else s[p]) / dt * half_life_days / ln2 / blood_volume
-        m[p] = c[p] * draw_volume
-    return conc, mean
+#: :func:`liquid_biopsy_update`'s ``constants``, in this order (``liquid_biopsy.constants``)
+LIQUID_BIOPSY_CONSTANTS = (
+    "ctc_half_life_days", "ln2", "blood_volume", "draw_volume", "positive_threshold",
+    "ctdna_release", "ctdna_half_life_days", "plasma_volume", "normal_cfdna",
+    "baseline", "per_cell", "cv", "half_cv2")
 
 
-def liquid_biopsy_write(alive, conc, count, int64_t positive_threshold, ctc_blood,
-                        ctc_per_7_5ml, ctc_positive):
-    """The CTC readouts of the ``alive`` patients, in place: ``ctc_blood = conc``,
-    ``ctc_per_7_5ml = count``, ``ctc_positive = count >= positive_threshold``."""
+def liquid_biopsy_update(alive, shed, cell_death, burden, u_ctc, u_noise, double dt,
+                         constants, ctc_blood, ctc_per_7_5ml, ctc_positive, ctdna_fraction,
+                         biomarker):
+    """``liquid_biopsy.paget_update_state`` after its keyed draws, in one call:
+    every readout written for the ``alive`` patients (P,), in place.
+
+    ``constants`` (float64, :data:`LIQUID_BIOPSY_CONSTANTS`): the tables' values
+    and those derived from them.  The CTCs, where ``u_ctc`` (the draw's
+    uniforms) is given: ``conc = shed / dt x ctc_half_life_days / ln2 /
+    blood_volume`` per mL (``shed``: CTCs shed in the step, int64 as the engine
+    keeps them, or float64), a draw of ``Poisson(conc x draw_volume)`` CTCs by
+    inversion of ``u_ctc`` (``paget.random.poisson_quantile``: compiled for
+    means up to 30, its Python search beyond), positive from
+    ``positive_threshold``.  The ctDNA: ``tumour = cell_death x ctdna_release x
+    ctdna_half_life_days / ln2 / plasma_volume``, fraction ``tumour / (tumour +
+    normal_cfdna)``.  The marker: ``(baseline + per_cell x burden) x exp(cv z -
+    half_cv2)``, ``z = scipy.special.ndtri(u_noise)`` (SciPy's own float64
+    loop, so it rounds as the call it replaces).
+    """
     cdef Py_ssize_t P = array_size(alive, "alive"), p
     cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
-    cdef const double *c = <const double *>array_data(conc, cnp.NPY_DOUBLE, P, "conc")
-    cdef const int64_t *n = <const int64_t *>array_data(count, cnp.NPY_INT64, P, "count")
-    cdef double *cb = <double *>array_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
-    cdef int64_t *cp = <int64_t *>array_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
-    cdef cnp.npy_bool *pos = <cnp.npy_bool *>array_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
-    for p in range(P):
-        if al[p]:
-            cb[p] = c[p]
-            cp[p] = n[p]
-            pos[p] = n[p] >= positive_threshold
-
-
-def ctdna_biomarker(alive, cell_death, double release, double half_life_days, double ln2,
-                    double plasma_volume, double normal_cfdna, z, double baseline,
-                    double per_cell, burden, double cv, double half_cv2, ctdna_fraction,
-                    biomarker):
-    """``liquid_biopsy``'s ctDNA fraction and serum marker, written for the
-    ``alive`` patients: ``tumour = cell_death x release x half_life_days / ln2 /
-    plasma_volume``, fraction ``tumour / (tumour + normal_cfdna)``; marker
-    ``(baseline + per_cell x burden) x exp(cv z - half_cv2)`` with ``z`` the
-    normal deviates and ``half_cv2`` = ``0.5 cv**2``."""
-    cdef Py_ssize_t P = array_size(alive, "alive"), p
-    cdef const cnp.npy_bool *al = <const cnp.npy_bool *>array_data(alive, cnp.NPY_BOOL, P, "alive")
+    cdef const double *k = <const double *>array_data(
+        constants, cnp.NPY_DOUBLE, len(LIQUID_BIOPSY_CONSTANTS), "constants")
     cdef const double *cd = <const double *>array_data(cell_death, cnp.NPY_DOUBLE, P, "cell_death")
-    cdef const double *zz = <const double *>array_data(z, cnp.NPY_DOUBLE, P, "z")
     cdef const double *bu = <const double *>array_data(burden, cnp.NPY_DOUBLE, P, "burden")
+    cdef const double *un = <const double *>array_data(u_noise, cnp.NPY_DOUBLE, P, "u_noise")
     cdef double *fr = <double *>array_data(ctdna_fraction, cnp.NPY_DOUBLE, P, "ctdna_fraction")
     cdef double *bm = <double *>array_data(biomarker, cnp.NPY_DOUBLE, P, "biomarker")
-    cdef double *e
+    cdef const double *uc = NULL
+    cdef const int64_t *si = NULL
+    cdef const double *s = NULL
+    cdef double *cb = NULL
+    cdef int64_t *cp = NULL
+    cdef cnp.npy_bool *pos = NULL
+    cdef bint whole = False
     cdef double tumour
+    cdef double *buf
+    cdef int64_t *count
+    cdef int64_t threshold = <int64_t>k[4]
+    if u_ctc is not None:
+        uc = <const double *>array_data(u_ctc, cnp.NPY_DOUBLE, P, "u_ctc")
+        whole = cnp.PyArray_Check(shed) and cnp.PyArray_TYPE(<cnp.ndarray>shed) == cnp.NPY_INT64
+        if whole:
+            si = <const int64_t *>array_data(shed, cnp.NPY_INT64, P, "shed")
+        else:
+            s = <const double *>array_data(shed, cnp.NPY_DOUBLE, P, "shed")
+        cb = <double *>array_data(ctc_blood, cnp.NPY_DOUBLE, P, "ctc_blood")
+        cp = <int64_t *>array_data(ctc_per_7_5ml, cnp.NPY_INT64, P, "ctc_per_7_5ml")
+        pos = <cnp.npy_bool *>array_data(ctc_positive, cnp.NPY_BOOL, P, "ctc_positive")
     if P == 0:
         return
-    e = <double *>malloc(P * sizeof(double))
-    if e == NULL:
+    # conc, mean, the Poisson scratch (2 P), then the counts
+    buf = <double *>malloc(4 * P * sizeof(double) + P * sizeof(int64_t))
+    if buf == NULL:
         raise MemoryError()
+    count = <int64_t *>(buf + 4 * P)
     try:
+        if uc != NULL:
+            for p in range(P):
+                buf[p] = (<double>si[p] if whole else s[p]) / dt * k[0] / k[1] / k[2]
+                buf[P + p] = buf[p] * k[3]
+            if not poisson_small(EXP, uc, buf + P, count, buf + 2 * P, P):
+                _poisson_beyond(u_ctc, buf + P, count, P)
+            for p in range(P):
+                if al[p]:
+                    cb[p] = buf[p]
+                    cp[p] = count[p]
+                    pos[p] = count[p] >= threshold
+        # the marker's factor exp(cv ndtri(u) - cv^2 / 2), in the scratch
+        vec(NDTRI, <double *>un, buf, P)
         for p in range(P):
-            e[p] = cv * zz[p] - half_cv2
-        vec(EXP, e, e, P)
+            buf[p] = k[11] * buf[p] - k[12]
+        vec(EXP, buf, buf, P)
         for p in range(P):
             if al[p]:
-                tumour = cd[p] * release * half_life_days / ln2 / plasma_volume
-                fr[p] = tumour / (tumour + normal_cfdna)
-                bm[p] = (baseline + per_cell * bu[p]) * e[p]
+                tumour = cd[p] * k[5] * k[6] / k[1] / k[7]
+                fr[p] = tumour / (tumour + k[8])
+                bm[p] = (k[9] + k[10] * bu[p]) * buf[p]
     finally:
-        free(e)
+        free(buf)
+
+
+cdef int _poisson_beyond(object u, const double *mean, int64_t *count, Py_ssize_t P) except -1:
+    """``count[:P] = paget.random.poisson_quantile(u, mean[:P])``: its Python path,
+    for means above 30 (or NaN)."""
+    from paget.random import poisson_quantile
+    cdef Py_ssize_t p
+    cdef cnp.ndarray lam = np.empty(P, dtype=np.float64)
+    cdef double *l = <double *>array_data(lam, cnp.NPY_DOUBLE, P, "mean")
+    for p in range(P):
+        l[p] = mean[p]
+    got = np.ascontiguousarray(poisson_quantile(u, lam), dtype=np.int64)
+    cdef const int64_t *g = <const int64_t *>array_data(got, cnp.NPY_INT64, P, "counts")
+    for p in range(P):
+        count[p] = g[p]
+    return 0

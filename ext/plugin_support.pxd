@@ -167,35 +167,96 @@ cdef inline uint64_t mix64(uint64_t x) noexcept:
     return x
 
 
+cdef struct IdSet:
+    # an open-addressing set of uint64 ids (``id_set``, ``id_set_free``)
+    uint64_t *keys
+    cnp.npy_bool *used
+    Py_ssize_t cap
+
+
+cdef inline IdSet id_set(Py_ssize_t n) except *:
+    """An empty set for up to ``n`` ids (a table of at least twice as many
+    slots); MemoryError, nothing left allocated, if it cannot be had."""
+    cdef IdSet s
+    cdef Py_ssize_t h
+    s.cap = 16
+    while s.cap < 2 * n:
+        s.cap *= 2
+    s.keys = <uint64_t *>malloc(s.cap * sizeof(uint64_t))
+    s.used = <cnp.npy_bool *>malloc(s.cap * sizeof(cnp.npy_bool))
+    if s.keys == NULL or s.used == NULL:
+        free(s.keys)
+        free(s.used)
+        raise MemoryError()
+    for h in range(s.cap):
+        s.used[h] = 0
+    return s
+
+
+cdef inline void id_set_free(IdSet s) noexcept:
+    free(s.keys)
+    free(s.used)
+
+
+cdef inline Py_ssize_t id_slot(IdSet s, uint64_t key) noexcept:
+    """The slot of ``key`` in ``s``: its own, or the empty one it would take."""
+    cdef Py_ssize_t h = <Py_ssize_t>(mix64(key) & <uint64_t>(s.cap - 1))
+    while s.used[h] and s.keys[h] != key:
+        h = (h + 1) & (s.cap - 1)
+    return h
+
+
 cdef inline Py_ssize_t first_of_each(const uint64_t *ids, Py_ssize_t *rows,
                                      Py_ssize_t n) except -1:
     """Keep, in place and in order, the first of ``rows[:n]`` of each id
     ``ids[row]`` (``np.unique(..., return_index=True)``'s rows, in row order);
-    returns how many are kept.  An open-addressing set of the ids seen."""
-    cdef Py_ssize_t cap = 16, i, h, m = 0
-    cdef uint64_t *keys
-    cdef cnp.npy_bool *used
+    returns how many are kept."""
+    cdef Py_ssize_t i, h, m = 0
+    cdef IdSet seen
     if n <= 1:
         return n
-    while cap < 2 * n:
-        cap *= 2
-    keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
-    used = <cnp.npy_bool *>malloc(cap * sizeof(cnp.npy_bool))
+    seen = id_set(n)
     try:
-        if keys == NULL or used == NULL:
-            raise MemoryError()
-        for h in range(cap):
-            used[h] = 0
         for i in range(n):
-            h = <Py_ssize_t>(mix64(ids[rows[i]]) & <uint64_t>(cap - 1))
-            while used[h] and keys[h] != ids[rows[i]]:
-                h = (h + 1) & (cap - 1)
-            if not used[h]:
-                used[h] = 1
-                keys[h] = ids[rows[i]]
+            h = id_slot(seen, ids[rows[i]])
+            if not seen.used[h]:
+                seen.used[h] = 1
+                seen.keys[h] = ids[rows[i]]
                 rows[m] = rows[i]
                 m += 1
     finally:
-        free(keys)
-        free(used)
+        id_set_free(seen)
     return m
+
+
+cdef inline int64_t poisson_invert(double uu, double ll, double pmf) noexcept nogil:
+    """The smallest k with sum_{j<=k} pmf(j) > uu, pmf(0) = ``pmf`` and pmf(j) =
+    pmf(j-1) * (ll / j), stopping at 200 (``draws.poisson_invert_many``)."""
+    cdef double cdf = pmf
+    cdef int64_t j = 0
+    while uu >= cdf:
+        j += 1
+        pmf *= ll / <double>j
+        cdf += pmf
+        if j >= 200:
+            break
+    return j
+
+
+cdef inline bint poisson_small(Loop EXP, const double *u, const double *lam, int64_t *out,
+                               double *scratch, Py_ssize_t m) noexcept:
+    """``out[:m]`` = Poisson(``lam``) counts by inversion of the uniforms ``u``
+    where every mean is in [0, 30] (no NaN), as ``draws.poisson_quantile_small``
+    (``EXP``: NumPy's float64 ``exp`` loop; ``scratch``: 2 m doubles); False,
+    with nothing written, otherwise."""
+    cdef Py_ssize_t i
+    cdef double *neg = scratch + m
+    for i in range(m):
+        if not (lam[i] >= 0.0 and lam[i] <= 30.0):    # (NaN fails)
+            return False
+    for i in range(m):
+        neg[i] = -lam[i]
+    vec(EXP, neg, scratch, m)
+    for i in range(m):
+        out[i] = poisson_invert(u[i], lam[i], scratch[i]) if lam[i] != 0.0 else 0
+    return True

@@ -131,11 +131,10 @@ def paget_state_reads():
 
 
 def share_vessels(lesions, vascular: np.ndarray) -> None:
-    """Make every row of a lesion with a vascular row vascular (in place)."""
-    k = np.count_nonzero(vascular)     # (any() and all() without their Python wrappers)
-    if k == 0 or k == vascular.size or lesions.single_clone:
-        return  # nothing to share (a table of one row per lesion: no clones yet)
-    vascular |= lesions.lesion_sum(vascular) > 0
+    """Make every row of a lesion with a vascular row vascular (in place):
+    ``vascular |= lesions.lesion_sum(vascular) > 0``, compiled (lesions' rows
+    are on one rank, so this needs no other rank's rows)."""
+    plugin_math.share_vessels(lesions.lesion, vascular)
 
 
 def switch_probability(cfg: AngiogenesisTable, share: np.ndarray, drive, hypoxia,

@@ -287,13 +287,18 @@ def paget_update_state(lesions, state, patients, config, body, t, dt):
     # ---- diagnosis: the primary (all its clones) against the threshold
     cfg = config.diagnosis
     size = ps["diagnosis_diameter"]
-    todo = np.isnan(size)               # set once, at the first step (kept by a restart)
-    if np.count_nonzero(todo):
+    if plugin_math.any_nan_where(size):   # set once, at the first step (kept by a restart)
+        todo = np.isnan(size)
         size[todo] = diagnosis_diameters(config.seed, patients, cfg)[todo]
     diag = ps["diagnosis_time"]
-    if plugin_math.any_nan_where(diag, alive):
+    fixed = _fixed_need(cfg)
+    if plugin_math.any_nan_where(diag, alive) and not (
+            # the usual (a fixed diameter, no screening, each patient's rows on this
+            # rank alone): the primaries' sums and the diagnosis in one compiled call
+            fixed is not None and cfg.screening_interval <= 0 and lesions.serial
+            and plugin_math.diagnose_serial(alive, lesions.primary, lesions.cells,
+                                            lesions.pidx, fixed, t, diag)):
         primary_cells = lesions.patient_sum(np.where(lesions.primary, lesions.cells, 0.0))
-        fixed = _fixed_need(cfg)
         need = cells_of_diameter(size) if fixed is None else np.full(n, fixed)
         if cfg.screening_interval > 0:
             visit = _on_schedule(t, cfg.screening_start, cfg.screening_interval, dt)

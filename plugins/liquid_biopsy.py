@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy import special
 
 from paget.config import Table
 from paget.ext import plugin_math
 from paget.manager import hookimpl
-from paget.random import poisson_quantile
+from paget.plugins._memo import once
 from paget.state import StateVariable
 
 MINUTES_PER_DAY = 1440.0
@@ -143,30 +142,39 @@ def ctdna_fraction(cell_death_per_day, cfg) -> np.ndarray:
 
 @hookimpl
 def paget_update_state(state, patients, config, dt, draws):
-    alive = np.asarray(patients.alive)
-    if not np.count_nonzero(alive):
-        return
-    ps, cfg = state.patient, config.liquid_biopsy
-    ln2 = _LN2
-    if dt > 0:   # dt = 0 (time 0, before any step): no CTC shed yet, the defaults hold
-        # ctc_concentration and the draw's mean, compiled
-        conc, mean = plugin_math.ctc_means(np.asarray(patients.ctc_shed), float(dt),
-                                           cfg.ctc_half_life / 24.0, ln2, cfg.blood_volume,
-                                           cfg.draw_volume)
-        u = draws.uniform_patients(patients, "liquid_biopsy.ctc")
-        plugin_math.liquid_biopsy_write(alive, conc, poisson_quantile(u, mean),
-                                        cfg.positive_threshold, ps["ctc_blood"],
-                                        ps["ctc_per_7_5ml"], ps["ctc_positive"])
-    # the marker is measured at time 0 too (its baseline, with the noise of step 0's draw)
-    b = config.biomarker
-    z = special.ndtri(draws.uniform_patients(patients, "biomarker.noise"))
-    # ctdna_fraction and the marker's level, compiled
-    plugin_math.ctdna_biomarker(alive, np.asarray(patients.cell_death), cfg.ctdna_release,
-                                cfg.ctdna_half_life / MINUTES_PER_DAY, ln2, cfg.plasma_volume,
-                                cfg.normal_cfdna, z, b.baseline, b.per_cell,
-                                np.asarray(patients.burden), b.cv, 0.5 * b.cv ** 2,
-                                ps["ctdna_fraction"], ps["biomarker"])
+    ps = state.patient
+    # dt = 0 (time 0, before any step): no CTC shed yet, the CTC defaults hold;
+    # the marker is measured at time 0 too (its baseline, with the noise of
+    # step 0's draw).  Keyed uniforms: the same whatever is drawn before them
+    u = draws.uniform_patients(patients, "liquid_biopsy.ctc") if dt > 0 else None
+    # every readout of the alive patients, compiled: ctc_concentration and the
+    # draw's Poisson count, ctdna_fraction, the marker's level
+    plugin_math.liquid_biopsy_update(
+        patients.alive, patients.ctc_shed, patients.cell_death, patients.burden, u,
+        draws.uniform_patients(patients, "biomarker.noise"), dt,
+        constants(config.liquid_biopsy, config.biomarker), ps["ctc_blood"],
+        ps["ctc_per_7_5ml"], ps["ctc_positive"], ps["ctdna_fraction"], ps["biomarker"])
 
+
+def constants(cfg, b) -> np.ndarray:
+    """The ``[liquid_biopsy]`` and ``[biomarker]`` tables' values and those derived
+    from them, as ``plugin_math.liquid_biopsy_update`` reads them
+    (``plugin_math.LIQUID_BIOPSY_CONSTANTS``), once per pair of tables."""
+    def make():
+        values = {"ctc_half_life_days": cfg.ctc_half_life / 24.0, "ln2": _LN2,
+                  "blood_volume": cfg.blood_volume, "draw_volume": cfg.draw_volume,
+                  "positive_threshold": cfg.positive_threshold,
+                  "ctdna_release": cfg.ctdna_release,
+                  "ctdna_half_life_days": cfg.ctdna_half_life / MINUTES_PER_DAY,
+                  "plasma_volume": cfg.plasma_volume, "normal_cfdna": cfg.normal_cfdna,
+                  "baseline": b.baseline, "per_cell": b.per_cell, "cv": b.cv,
+                  "half_cv2": 0.5 * b.cv ** 2}
+        return np.array([values[k] for k in plugin_math.LIQUID_BIOPSY_CONSTANTS], np.float64)
+    return once(_CONSTANTS, (cfg, b), make)
+
+
+#: per ([liquid_biopsy], [biomarker]) tables: constants()
+_CONSTANTS: dict = {}
 
 #: ln 2 as ``np.log(2.0)`` gives it (the functions above divide by it)
 _LN2 = float(np.log(2.0))

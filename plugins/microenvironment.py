@@ -225,9 +225,17 @@ def paget_update_state(lesions, state, patients, config, body, dt):
         plugin_math.hypoxia_rows(lesions.dormant, lesions.lesion_cells,
                                  state.lesion.get("vascular"), cfg.diffusion_limit_mm, SPHERE,
                                  cfg.vascular_hypoxia, state.lesion["hypoxia"])
-    alive = np.asarray(patients.alive)
     # the burden from the table (not patients.burden, which is 0 before the
-    # first step ends): whole numbers, exact sums in any order
+    # first step ends): whole numbers, exact sums in any order; where each
+    # patient's rows are on this rank alone, the sums, the inflammation and the
+    # niche in one compiled call
+    if lesions.serial and plugin_math.microenvironment_serial(
+            lesions.dormant, lesions.cells, lesions.primary, lesions.pidx, patients.alive,
+            cfg.inflammation_half_burden, state.patient["inflammation"], state.patient["niche"],
+            _tropism(cfg, body), _weight(cfg, body) is not None, cfg.niche_half_size,
+            cfg.niche_build, cfg.niche_decay, dt):
+        return
+    alive = np.asarray(patients.alive)
     burden = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells))
     plugin_math.inflammation_update(burden, cfg.inflammation_half_burden, alive,
                                     state.patient["inflammation"])

@@ -37,6 +37,7 @@ from paget.config import Table
 from paget.errors import ConfigError
 from paget.ext import plugin_math
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateVariable
 
 _DETECTABLE_COMMENT = (
@@ -138,6 +139,16 @@ def detectable(lesions, cells: float) -> np.ndarray:
 def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     cfg = config.outcome
     ps = state.patient
+    if lesions.serial:
+        # each patient's rows on this rank alone: the whole body in one
+        # compiled call, the per-(patient, organ) counts taken in its pass
+        plugin_math.outcome_serial(
+            lesions.dormant, lesions.cells, lesions.lesion_cells, lesions.lesion, lesions.primary,
+            lesions.pidx, lesions.organ, cfg.detectable_cells, _lymph(body), patients.alive,
+            ps["detectable_lesions"], ps["first_detectable_metastasis_time"],
+            ps["first_detectable_distant_metastasis_time"], patients.burden, cfg.lethal_cells,
+            t_end, dying)
+        return
     # the lesions' first rows (detectable), compiled; then per patient over the
     # ranks holding it (collective: every rank): all detectable lesions, and
     # the metastases among them, per organ (two collective sums a step)
@@ -148,9 +159,16 @@ def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     by_organ = lesions.patient_sum(metastasis, rows=first, by_organ=True)
     # per alive patient, compiled: the counts, the first (distant) metastasis
     # times, death at the lethal burden
-    plugin_math.outcome_update(counts, by_organ, body.organ_index(body.lymph_node),
-                               np.asarray(patients.alive), ps["detectable_lesions"],
-                               ps["first_detectable_metastasis_time"],
+    plugin_math.outcome_update(counts, by_organ, _lymph(body), np.asarray(patients.alive),
+                               ps["detectable_lesions"], ps["first_detectable_metastasis_time"],
                                ps["first_detectable_distant_metastasis_time"],
                                np.asarray(patients.burden), float(cfg.lethal_cells),
                                float(t_end), dying)
+
+
+#: per body: the regional lymph nodes' organ index
+_LYMPH: dict = {}
+
+
+def _lymph(body) -> int:
+    return once(_LYMPH, (body,), lambda: body.organ_index(body.lymph_node))

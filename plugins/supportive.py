@@ -101,22 +101,27 @@ def paget_state_variables():
 
 @hookimpl
 def paget_update_state(lesions, state, patients, config, body, dt, draws):
-    alive = np.asarray(patients.alive)
-    if not np.count_nonzero(alive):
-        return
     cfg, ps = config.supportive, state.patient
-    per_organ = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells),
-                                    by_organ=True)
     # the symptom burden and performance status (written for the alive
-    # patients) and the skeletal events' means, compiled
-    rate = plugin_math.supportive_update(
-        per_organ, *_organs(body), np.asarray(patients.burden), alive, cfg.load_cells,
-        cfg.organ_cells, cfg.brain, cfg.liver, cfg.bone, cfg.skeletal_event_rate, float(dt),
-        cfg.bone_agent, cfg.bone_agent_factor, ps["symptom_burden"], ps["performance_status"])
-    if np.count_nonzero(rate):   # (no bone lesion anywhere, the usual: no event to draw)
+    # patients) and the skeletal events' means, compiled: in one call where
+    # each patient's rows are on this rank alone (the growing cells per organ
+    # summed in it; None: no mean above 0), else after the collective sum
+    args = (*_organs(body), patients.burden, patients.alive, cfg.load_cells, cfg.organ_cells,
+            cfg.brain, cfg.liver, cfg.bone, cfg.skeletal_event_rate, dt, cfg.bone_agent,
+            cfg.bone_agent_factor, ps["symptom_burden"], ps["performance_status"])
+    rate = plugin_math.supportive_serial(lesions.dormant, lesions.cells, lesions.pidx,
+                                         lesions.organ, body.n_organs, *args) \
+        if lesions.serial else False
+    if rate is False:
+        per_organ = lesions.patient_sum(plugin_math.growing_cells(lesions.dormant, lesions.cells),
+                                        by_organ=True)
+        rate = plugin_math.supportive_update(per_organ, *args)
+        if not np.count_nonzero(rate):
+            rate = None
+    if rate is not None:   # (no bone lesion anywhere, the usual: no event to draw)
         # keyed uniforms: the same whatever is drawn before them, or whether they are
         u = draws.uniform_patients(patients, "supportive.skeletal")
-        plugin_math.add_where(alive, poisson_quantile(u, rate), ps["skeletal_events"])
+        plugin_math.add_where(patients.alive, poisson_quantile(u, rate), ps["skeletal_events"])
 
 
 #: the brain's, liver's and bone's organ indices, per body

@@ -215,6 +215,15 @@ def test_patient_sum_per_patient_per_organ_and_over_chosen_rows():
         les.patient_sum(np.ones(3))
 
 
+def test_a_view_is_serial_alone_with_its_counts_known():
+    """serial: no group and both counts given (a built-in body then sums itself)."""
+    assert _table().view(1.0, lo=5, n_patients=4, n_organs=3).serial
+    assert not _table().view(1.0, lo=5, n_patients=4).serial
+    assert not _table().view(1.0, lo=5, n_organs=3).serial
+    # a group (here a stand-in: serial only asks whether there is one) shares patients
+    assert not _table().view(1.0, lo=5, n_patients=4, n_organs=3, group=object()).serial
+
+
 def test_largest_lesion_adds_clones_and_breaks_ties_by_lowest_id():
     les = _table().view(1.0, lo=5, n_patients=4, n_organs=3)
     best, cells = les.largest_lesion()

@@ -811,3 +811,31 @@ def test_arrays_of_equivalent_types_pass_and_unaligned_ones_are_named():
     assert not unaligned.flags.aligned
     with pytest.raises(TypeError, match="key: expected a C-contiguous, aligned"):
         engine_rows.join_pools(unaligned, np.ones(2), uid, flags, cells)
+
+
+@pytest.mark.parametrize("n, clones", [(0, 0.0), (1, 0.0), (2, 1.0), (500, 0.0), (500, 0.3)],
+                         ids=["empty", "one", "two-one-lesion", "no-clones", "clones"])
+def test_lesion_cells_equals_the_numpy_sum(n, clones):
+    """Lesions.lesion_cells' compiled pass against the NumPy it replaced (np.where,
+    then bincount over the lesion groups), -0.0 and fractional cells included."""
+    from paget.state import lesion_groups
+    rng = np.random.default_rng(11 + n)
+    uid = np.arange(1, n + 1, dtype=np.uint64)
+    lesion = uid.copy()
+    inside = rng.random(n) < clones
+    lesion[inside] = rng.integers(1, max(2, n // 3), inside.sum()).astype(np.uint64)
+    if n == 2 and clones:
+        lesion[:] = 1
+    dormant = rng.random(n) < 0.2
+    cells = np.where(rng.random(n) < 0.5, np.floor(np.exp(rng.uniform(0, 25, n))),
+                     rng.uniform(0, 1e3, n))
+    cells[rng.random(n) < 0.05] = -0.0
+    at, group, n_groups = lesion_groups(lesion, uid)
+    want = np.where(dormant, 0.0, cells)
+    if n_groups:
+        want[at] = np.bincount(group, weights=want[at], minlength=n_groups)[group]
+    got = engine_rows.lesion_cells(dormant, cells, at, group, n_groups)
+    assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+    if n_groups:
+        with pytest.raises(IndexError, match="outside"):
+            engine_rows.lesion_cells(dormant, cells, at, group, n_groups - 1)

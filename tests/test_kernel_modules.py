@@ -229,3 +229,24 @@ def test_the_kernels_refuse_arrays_of_the_wrong_kind():
         frozen.flags.writeable = False
         with pytest.raises(ValueError, match=f"{name}: the array is read-only"):
             spread(**{name: frozen})
+
+
+def test_keyed_uniform_takes_read_only_arrays_and_refuses_the_wrong_kind():
+    """keyed_uniform reads uid and patient through NumPy's C API: read-only
+    arrays (the engine's patient keys) are taken, another dtype, a strided
+    array or another length refused naming the argument; none of its rows
+    depends on the others (one draw of three rows is the draws of each)."""
+    uid, patient = np.array([7, 8, 9], np.uint64), np.array([0, 4, 2], np.int64)
+    uid.flags.writeable = patient.flags.writeable = False
+    got = kernels.keyed_uniform(3, uid, 5, 11, patient)
+    assert got.dtype == np.float64 and got.shape == (3,) and ((got >= 0) & (got < 1)).all()
+    for i in range(3):
+        assert kernels.keyed_uniform(3, uid[i:i + 1].copy(), 5, 11, patient[i:i + 1].copy()) \
+            == got[i]
+    assert kernels.keyed_uniform(3, uid[:0].copy(), 5, 11, patient[:0].copy()).shape == (0,)
+    with pytest.raises(TypeError, match="uid"):
+        kernels.keyed_uniform(3, uid.astype(np.int64), 5, 11, patient)
+    with pytest.raises(TypeError, match="patient"):
+        kernels.keyed_uniform(3, uid, 5, 11, np.zeros(6, np.int64)[::2])
+    with pytest.raises(ValueError, match="one length"):
+        kernels.keyed_uniform(3, uid, 5, 11, patient[:2].copy())

@@ -192,6 +192,26 @@ def _numpy_outcome(counts, by_organ, lymph, alive, ps, burden, lethal, t_end, dy
     dying |= alive & (burden >= lethal)
 
 
+def _outcome_state(rng, P, O):
+    """Random outcome readouts of P patients and O organs, some dead, dying or
+    with a metastasis time already: (alive, burden, ps, dying) and copies of
+    ps and dying for the expected values."""
+    alive = rng.random(P) < 0.8
+    burden = np.exp(rng.uniform(0.0, 29.0, P))
+    ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
+          "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
+          "first_detectable_distant_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 4.0)}
+    dying = rng.random(P) < 0.1
+    return alive, burden, ps, dying, {k: a.copy() for k, a in ps.items()}, dying.copy()
+
+
+def _outcome_outs(alive, ps, burden, dying):
+    """The per-patient arguments outcome_update and outcome_serial end with (a
+    lethal burden of 1e12 cells, at t_end = 30)."""
+    return (alive, ps["detectable_lesions"], ps["first_detectable_metastasis_time"],
+            ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0, dying)
+
+
 def test_outcome_update_equals_numpy():
     rng = np.random.default_rng(RNG_SEED)
     P, O = 40, 17
@@ -199,23 +219,52 @@ def test_outcome_update_equals_numpy():
         counts = rng.integers(0, 3, (P, O)).astype(np.float64)
         by_organ = np.minimum(counts, rng.integers(0, 3, (P, O))).astype(np.float64)
         by_organ[:, lymph] *= rng.random(P) < 0.5
-        alive = rng.random(P) < 0.8
-        burden = np.exp(rng.uniform(0.0, 29.0, P))
-        ps = {"detectable_lesions": rng.integers(0, 5, (P, O)),
-              "first_detectable_metastasis_time": np.where(rng.random(P) < 0.5, np.nan, 3.0),
-              "first_detectable_distant_metastasis_time":
-                  np.where(rng.random(P) < 0.5, np.nan, 4.0)}
-        dying = rng.random(P) < 0.1
-        want = {k: v.copy() for k, v in ps.items()}
-        want_dying = dying.copy()
+        alive, burden, ps, dying, want, want_dying = _outcome_state(rng, P, O)
         _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
-        pm.outcome_update(counts, by_organ, lymph, alive, ps["detectable_lesions"],
-                          ps["first_detectable_metastasis_time"],
-                          ps["first_detectable_distant_metastasis_time"], burden, 1e12, 30.0,
-                          dying)
-        for k in ps:
-            assert _same(ps[k], want[k])
-        assert _same(dying, want_dying)
+        pm.outcome_update(counts, by_organ, lymph, *_outcome_outs(alive, ps, burden, dying))
+        assert all(_same(ps[k], want[k]) for k in ps) and _same(dying, want_dying)
+
+
+@pytest.mark.parametrize("n, P", [(0, 3), (1, 1), (1, 4), (60, 1), (400, 7)],
+                         ids=["empty", "one-row-one-patient", "one-row", "one-patient", "many"])
+def test_outcome_serial_equals_the_sums_and_numpy(n, P):
+    """One rank's whole body (Lesions.serial) against outcome.detectable, the
+    per-(patient, organ) sums by np.add.at and outcome_update's NumPy; dead
+    patients' readouts untouched."""
+    from paget.plugins.outcome import detectable
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O, lymph = 6, 2
+    v = _View(rng, n)
+    pidx = rng.integers(0, P, n)
+    organ = rng.integers(0, O, n).astype(np.int16)
+    for threshold in (1.0, 1e6, 1e12):
+        alive, burden, ps, dying, want, want_dying = _outcome_state(rng, P, O)
+        rows = detectable(v, threshold)
+        counts, by_organ = np.zeros((P, O)), np.zeros((P, O))
+        np.add.at(counts, (pidx[rows], organ[rows]), 1.0)
+        np.add.at(by_organ, (pidx[rows], organ[rows]), (~v.primary[rows]).astype(float))
+        _numpy_outcome(counts, by_organ, lymph, alive, want, burden, 1e12, 30.0, want_dying)
+        pm.outcome_serial(v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, pidx, organ,
+                          threshold, lymph, *_outcome_outs(alive, ps, burden, dying))
+        assert all(_same(ps[k], want[k]) for k in ps) and _same(dying, want_dying)
+
+
+def test_outcome_serial_refuses_a_row_outside_the_patients_or_organs():
+    rng = np.random.default_rng(RNG_SEED)
+    v = _View(rng, 5)
+    v.dormant[:] = False
+    v.cells[:] = v.lesion_cells[:] = 1e9
+    P, O = 2, 3
+
+    def call(pidx, organ):
+        pm.outcome_serial(v.dormant, v.cells, v.lesion_cells, v.lesion, v.primary, pidx,
+                          organ, 1.0, 0, np.ones(P, bool), np.zeros((P, O), np.int64),
+                          np.full(P, np.nan), np.full(P, np.nan), np.zeros(P), 1e12, 1.0,
+                          np.zeros(P, bool))
+    with pytest.raises(IndexError, match="pidx 2"):
+        call(np.full(5, 2), np.zeros(5, np.int16))
+    with pytest.raises(IndexError, match="organ 3"):
+        call(np.zeros(5, np.int64), np.full(5, 3, np.int16))
 
 
 def test_outcome_update_refuses_a_lymph_node_outside_the_organs():
@@ -454,55 +503,187 @@ def test_any_nan_where_equals_numpy():
         assert pm.any_nan_where(v, mask) == bool((np.isnan(v) & mask).any())
 
 
+# -- one rank's sums in the bodies' compiled calls (Lesions.serial)
+
+
+def _serial_view(rng, n, P, O, fractional=False, huge=False):
+    """A view of ``n`` random rows of ``P`` patients and ``O`` organs, whole cells
+    (a fractional dormant pool and growing row with ``fractional``, sums from
+    2**53 with ``huge``), the counts known: ``serial``."""
+    from paget.ext.kernels import FLAG_DORMANT, FLAG_PRIMARY
+    from paget.state import LesionTable
+    t = LesionTable()
+    cells = np.floor(np.exp(rng.uniform(0.0, 30.0 if huge else 22.0, n)))
+    cells[rng.random(n) < 0.1] = 0.0
+    flags = (np.where(rng.random(n) < 0.2, FLAG_DORMANT, 0)
+             | np.where(rng.random(n) < 0.3, FLAG_PRIMARY, 0)).astype(np.uint8)
+    if fractional and n:
+        cells[0], flags[0] = 2.5, FLAG_DORMANT
+        if n > 1:
+            cells[1], flags[1] = 7.25, FLAG_PRIMARY
+    if huge and n:
+        cells[: min(n, 4)], flags[: min(n, 4)] = 2.0 ** 53, FLAG_PRIMARY
+    t.append(uid=np.arange(1, n + 1, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+             lesion=np.arange(1, n + 1, dtype=np.uint64), clone=np.zeros(n, np.uint64),
+             genotype=np.zeros(n, np.uint64), cells=cells,
+             patient=np.sort(rng.integers(0, P, n)) + 3, birth_step=np.zeros(n, np.int32),
+             organ=rng.integers(0, O, n).astype(np.int16), flags=flags)
+    view = t.view(1.0, lo=3, n_patients=P, n_organs=O)
+    assert view.serial
+    return view
+
+
+_SERIAL_CASES = pytest.mark.parametrize("n, P, fractional, huge", [
+    (0, 3, False, False), (1, 1, False, False), (1, 4, False, False), (80, 1, False, False),
+    (500, 7, False, False), (500, 7, True, False), (500, 7, False, True)],
+    ids=["empty", "one-row-one-patient", "one-row", "one-patient", "many",
+         "fractional", "from-2**53"])
+
+
+@_SERIAL_CASES
+def test_diagnose_serial_equals_patient_sum_and_diagnose(n, P, fractional, huge):
+    """The primaries' sums in the call, against patient_sum and diagnose (dead
+    and diagnosed patients left alone); False, nothing written, where the
+    fractional primary row or a sum from 2**53 needs patient_sum's folds."""
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    v = _serial_view(rng, n, P, 5, fractional, huge)
+    for need in (0.0, 1e6, 1e9, 2.0 ** 54):
+        alive = rng.random(P) < 0.8
+        diag = np.where(rng.random(P) < 0.6, np.nan, 5.0)
+        want = diag.copy()
+        pm.diagnose(alive, v.patient_sum(np.where(v.primary, v.cells, 0.0)), np.full(P, need),
+                    30.0, want)
+        before = diag.copy()
+        done = pm.diagnose_serial(alive, v.primary, v.cells, v.pidx, need, 30.0, diag)
+        assert done is ((not fractional or n < 2) and not huge)
+        assert _same(diag, want if done else before)
+
+
+@_SERIAL_CASES
+def test_supportive_serial_equals_patient_sum_and_supportive_update(n, P, fractional, huge):
+    """The growing cells per (patient, organ) in the call, against patient_sum
+    and supportive_update; None where no mean is above 0; False, nothing
+    written, where a sum is not a plain one (a fractional growing row, a sum
+    from 2**53; a fractional dormant pool counts 0 and is no obstacle)."""
+    from paget.plugins.supportive import SupportiveTable
+    cfg = SupportiveTable(bone_agent=True, brain=2.5, liver=0.7)
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O, idx = 6, (3, 0, 5)
+    v = _serial_view(rng, n, P, O, fractional, huge)
+    burden = np.floor(np.exp(rng.uniform(-1.0, 29.0, P)))
+    alive = rng.random(P) < 0.8
+    ps = {"symptom_burden": rng.random(P), "performance_status": rng.integers(0, 5, P)}
+    want = {k: a.copy() for k, a in ps.items()}
+    before = {k: a.copy() for k, a in ps.items()}
+    args = (burden, alive, cfg.load_cells, cfg.organ_cells, cfg.brain, cfg.liver, cfg.bone,
+            cfg.skeletal_event_rate, 1.0, cfg.bone_agent, cfg.bone_agent_factor)
+    want_rate = pm.supportive_update(
+        v.patient_sum(pm.growing_cells(v.dormant, v.cells), by_organ=True), *idx, *args,
+        want["symptom_burden"], want["performance_status"])
+    rate = pm.supportive_serial(v.dormant, v.cells, v.pidx, v.organ, O, *idx, *args,
+                                ps["symptom_burden"], ps["performance_status"])
+    if (fractional and n > 1) or huge:
+        assert rate is False
+        want = before
+    elif not np.count_nonzero(want_rate):
+        assert rate is None
+    else:
+        assert _same(rate, want_rate)
+    for k in ps:
+        assert _same(ps[k], want[k])
+
+
+@_SERIAL_CASES
+@pytest.mark.parametrize("weighted, niche0", [(True, 0.3), (False, 0.3), (False, 0.0)],
+                         ids=["tropism", "no-tropism-decaying-niche", "no-tropism-no-niche"])
+def test_microenvironment_serial_equals_patient_sum_and_updates(n, P, fractional, huge,
+                                                                weighted, niche0):
+    """The burden and the primary's cells per patient in the call, against
+    patient_sum, inflammation_update and niche_update (the niche skipped where
+    no organ is weighted and it is 0 everywhere); False, nothing written,
+    where a sum is not a plain one."""
+    rng = np.random.default_rng(RNG_SEED + n + P)
+    O = 5
+    v = _serial_view(rng, n, P, O, fractional, huge)
+    alive = rng.random(P) < 0.8
+    weight = rng.random(O) * weighted
+    inflammation = rng.random(P)
+    niche = np.where(rng.random((P, O)) < 0.5, niche0, 0.0)
+    want_inf, want_niche = inflammation.copy(), niche.copy()
+    before = inflammation.copy(), niche.copy()
+    pm.inflammation_update(v.patient_sum(pm.growing_cells(v.dormant, v.cells)), 1e9, alive,
+                           want_inf)
+    if weighted or np.count_nonzero(want_niche):
+        pm.niche_update(want_niche, v.patient_sum(pm.growing_cells(v.dormant, v.cells,
+                                                                   v.primary)),
+                        weight, 1e8, 0.2, 0.05, 1.0, alive)
+    done = pm.microenvironment_serial(v.dormant, v.cells, v.primary, v.pidx, alive, 1e9,
+                                      inflammation, niche, weight, weighted, 1e8, 0.2, 0.05, 1.0)
+    assert done is not ((fractional and n > 1) or huge)
+    if not done:
+        want_inf, want_niche = before
+    assert _same(inflammation, want_inf)
+    assert _same(niche, want_niche)
+
+
+def test_any_nan_where_without_a_mask():
+    assert pm.any_nan_where(np.array([1.0, np.nan]))
+    assert not pm.any_nan_where(np.array([1.0, 2.0]))
+    assert not pm.any_nan_where(np.zeros(0))
+
+
 # -- liquid_biopsy
 
 
-@pytest.mark.parametrize("dtype", [np.int64, np.float64])
-def test_ctc_means_and_readouts_equal_numpy(dtype):
-    from paget.plugins.liquid_biopsy import LiquidBiopsyTable, ctc_concentration
-    cfg = LiquidBiopsyTable()
-    rng = np.random.default_rng(RNG_SEED)
-    P = 100
-    shed = rng.integers(0, 10 ** 7, P).astype(dtype)
-    conc, mean = pm.ctc_means(shed, 0.5, cfg.ctc_half_life / 24.0, float(np.log(2.0)),
-                              cfg.blood_volume, cfg.draw_volume)
-    want = ctc_concentration(shed / 0.5, cfg)
-    assert _same(conc, want)
-    assert _same(mean, want * cfg.draw_volume)
-    alive = rng.random(P) < 0.8
-    count = rng.integers(0, 12, P)
-    ps = {"ctc_blood": rng.random(P), "ctc_per_7_5ml": rng.integers(0, 3, P),
-          "ctc_positive": rng.random(P) < 0.5}
-    want_ps = {k: v.copy() for k, v in ps.items()}
-    want_ps["ctc_blood"][alive] = conc[alive]
-    want_ps["ctc_per_7_5ml"][alive] = count[alive]
-    want_ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
-    pm.liquid_biopsy_write(alive, conc, count, cfg.positive_threshold, ps["ctc_blood"],
-                           ps["ctc_per_7_5ml"], ps["ctc_positive"])
-    for k in ps:
-        assert _same(ps[k], want_ps[k])
+def _numpy_liquid_biopsy(alive, shed, death, burden, u, u_noise, dt, cfg, b, ps):
+    """liquid_biopsy.paget_update_state's readouts as NumPy wrote them (commit 69486c6)."""
+    from scipy import special
+
+    from paget.plugins.liquid_biopsy import ctc_concentration, ctdna_fraction
+    from paget.random import poisson_quantile
+    if u is not None:
+        conc = ctc_concentration(shed / dt, cfg)
+        count = poisson_quantile(u, conc * cfg.draw_volume)
+        ps["ctc_blood"][alive] = conc[alive]
+        ps["ctc_per_7_5ml"][alive] = count[alive]
+        ps["ctc_positive"][alive] = count[alive] >= cfg.positive_threshold
+    ps["ctdna_fraction"][alive] = ctdna_fraction(death, cfg)[alive]
+    z = special.ndtri(u_noise)
+    ps["biomarker"][alive] = ((b.baseline + b.per_cell * burden)
+                              * np.exp(b.cv * z - 0.5 * b.cv ** 2))[alive]
 
 
-def test_ctdna_biomarker_equals_numpy():
-    from paget.plugins.liquid_biopsy import (MINUTES_PER_DAY, BiomarkerTable, LiquidBiopsyTable,
-                                             ctdna_fraction)
+@pytest.mark.parametrize("P, dtype, top, dt", [
+    (0, np.int64, 10 ** 6, 1.0), (1, np.int64, 10 ** 6, 1.0), (1, np.float64, 10 ** 6, 0.0),
+    (100, np.int64, 10 ** 6, 0.5), (100, np.float64, 10 ** 6, 1.0),
+    (100, np.int64, 10 ** 9, 1.0)],
+    ids=["empty", "one", "one-time-zero", "many", "many-float-shed", "means-above-30"])
+def test_liquid_biopsy_update_equals_numpy(P, dtype, top, dt):
+    """Every readout of the alive patients against the NumPy it replaced; dead
+    patients' left as they were; at dt = 0 the CTC readouts untouched; means
+    above 30 by poisson_quantile's search."""
+    from paget.plugins.liquid_biopsy import BiomarkerTable, LiquidBiopsyTable, constants
     cfg, b = LiquidBiopsyTable(), BiomarkerTable(cv=0.3)
-    rng = np.random.default_rng(RNG_SEED)
-    P = 120
+    rng = np.random.default_rng(RNG_SEED + P)
+    shed = rng.integers(0, top, P).astype(dtype)
+    shed[:P // 4] = 0
     death = np.exp(rng.uniform(0.0, 25.0, P))
     burden = np.floor(np.exp(rng.uniform(0.0, 28.0, P)))
-    z = rng.standard_normal(P)
     alive = rng.random(P) < 0.8
-    frac, level = rng.random(P), rng.random(P)
-    want_frac, want_level = frac.copy(), level.copy()
-    want_frac[alive] = ctdna_fraction(death, cfg)[alive]
-    want_level[alive] = ((b.baseline + b.per_cell * burden)
-                         * np.exp(b.cv * z - 0.5 * b.cv ** 2))[alive]
-    pm.ctdna_biomarker(alive, death, cfg.ctdna_release, cfg.ctdna_half_life / MINUTES_PER_DAY,
-                       float(np.log(2.0)), cfg.plasma_volume, cfg.normal_cfdna, z, b.baseline,
-                       b.per_cell, burden, b.cv, 0.5 * b.cv ** 2, frac, level)
-    assert _same(frac, want_frac)
-    assert _same(level, want_level)
+    u = rng.random(P) if dt > 0 else None
+    u_noise = rng.random(P)
+    ps = {"ctc_blood": rng.random(P), "ctc_per_7_5ml": rng.integers(0, 3, P),
+          "ctc_positive": rng.random(P) < 0.5, "ctdna_fraction": rng.random(P),
+          "biomarker": rng.random(P)}
+    want = {k: v.copy() for k, v in ps.items()}
+    _numpy_liquid_biopsy(alive, shed, death, burden, u, u_noise, dt, cfg, b, want)
+    pm.liquid_biopsy_update(alive, shed, death, burden, u, u_noise, dt, constants(cfg, b),
+                            ps["ctc_blood"], ps["ctc_per_7_5ml"], ps["ctc_positive"],
+                            ps["ctdna_fraction"], ps["biomarker"])
+    for k in ps:
+        assert _same(ps[k], want[k]), k
+    if top > 10 ** 6 and P:
+        assert want["ctc_per_7_5ml"][alive].max() > 30     # the search was taken
 
 
 def test_imaging_scan_terms_equal_numpy():

@@ -292,3 +292,25 @@ def test_niche_fates_equal_numpy(with_niche):
         want[..., 2] = new_grow
     assert pm.niche_fates(pidx, niche, gain, fates) == bool(nc.any())
     assert _same(fates, want)
+
+
+@pytest.mark.parametrize("n, share", [(0, 0.3), (1, 1.0), (1, 0.0), (2, 0.5), (60, 0.0),
+                                      (60, 1.0), (3000, 0.05), (3000, 0.4)],
+                         ids=["empty", "one-vascular", "one-avascular", "two", "none-vascular",
+                              "all-vascular", "few-vascular", "many-vascular"])
+def test_share_vessels_equals_lesion_sum(n, share):
+    """angiogenesis.share_vessels as NumPy wrote it: every row of a lesion with a
+    vascular row (lesions of one to four rows, scattered) made vascular."""
+    from paget.state import LesionTable
+    rng = np.random.default_rng(RNG_SEED + n)
+    t = LesionTable()
+    lesion = rng.integers(1, max(2, n // 2), n).astype(np.uint64) * np.uint64(7919)
+    t.append(uid=np.arange(1, n + 1, dtype=np.uint64), parent=np.zeros(n, np.uint64),
+             lesion=lesion, clone=np.zeros(n, np.uint64), genotype=np.zeros(n, np.uint64),
+             cells=np.ones(n), patient=np.zeros(n, np.int64), birth_step=np.zeros(n, np.int32),
+             organ=np.zeros(n, np.int16), flags=np.zeros(n, np.uint8))
+    view = t.view(1.0)
+    vascular = rng.random(n) < share
+    want = vascular | (view.lesion_sum(vascular) > 0)
+    pm.share_vessels(view.lesion, vascular)
+    assert _same(vascular, want)
