@@ -539,8 +539,8 @@ def main(argv=None):
           "100 patients a rate, seed 77, on the body after the first joint round of "
           "calibrate.py's last sequence, not regenerated with this page)"
           if exponential else "") + ".\n")
-    w("**What remains to do.** " + spread_text() + "(b) CTC anchors for the other primaries (their rates are only capped, an "
-      "ASSUMPTION); (c) the held-out rows: each cross-validation fold's body is now fitted "
+    w("**What remains to do.** " + spread_text() + "(b) CTC anchors for the other "
+      "primaries (their rates are only capped, an ASSUMPTION); (c) the held-out rows: each cross-validation fold's body is now fitted "
       "by full-model rounds over its training rows (`crossval.py --body full`, the first "
       "held-out table below; the stage-1 surrogate's folds, which have no colony timing and "
       "so no growth factor, are kept beside it for comparison); the largest held-out misses "
