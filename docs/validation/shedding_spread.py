@@ -1,8 +1,12 @@
 """Shedding spread: scan breast's shedding sigma against the liquid-biopsy and risk anchors.
 
-Issue 22 item 9 and issue 23 item 6.  A diagnostic, not applied: its finding
-(docs/explanation/validation.md cites it) is that no sigma holds the CTC
-anchor, van Dalum's share and breast's autopsy row together.  The breast scenario draws each patient's
+Issue 22 item 9 and issue 23 item 6.  A diagnostic, not applied (the page's
+"What remains to do", item (a), is rendered from its results): with the body
+as fitted, no sigma holds the CTC anchor, van Dalum's share and breast's
+autopsy row together; with the shared colonization probability raised until
+the autopsy level is back (``--restore``), sigma 2.75-3 holds them, the
+size-mix risk and the CellSearch split on breast's row, which a joint refit of
+every row would have to confirm.  The breast scenario draws each patient's
 shedding multiplier from LogNormal(0, ``heterogeneity.shedding_sigma``)
 (median 1, :mod:`paget.plugins.heterogeneity`).  For each sigma of a grid this
 script re-pins ``intravasation.rate`` so that the **cohort-mean** CTC
