@@ -7,7 +7,7 @@ one), or the call raises naming the argument (every array the engine passes
 is).  ``tests/test_engine_step.py`` compares each function with the NumPy it
 replaces, on random inputs, for exact equality.
 """
-from libc.math cimport INFINITY, frexp, ldexp, rint
+from libc.math cimport frexp, ldexp, rint
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
@@ -15,7 +15,7 @@ import numpy as np
 
 cimport numpy as cnp
 from engine_support cimport check_bins, f64, i64
-from plugin_support cimport np_max
+from plugin_support cimport np_max, whole_nonnegative
 
 cnp.import_array()
 
@@ -29,7 +29,6 @@ DEF FOLDS = 3
 FOLD_CONSTANTS = (FOLD_BITS, FOLDS)
 cdef int64_t MAX_TERMS = (<int64_t>1) << (52 - FOLD_BITS)
 cdef double TWO53 = 9007199254740992.0
-cdef double TWO52 = 4503599627370496.0
 cdef double ROUNDER = 6755399441055744.0    # 1.5 * 2**52
 
 
@@ -79,10 +78,7 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
     cdef double d[FOLDS]
     for i in range(m):
         x = v[i]
-        # whole and >= 0 (so finite), as kernels.whole_and_nonnegative: below
-        # 2**52, adding and taking away 2**52 rounds to a whole number, exactly
-        # (no libm floor); from 2**52 every double is whole
-        if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
+        if not whole_nonnegative(x):
             whole = False
             break
     if whole:

@@ -3,7 +3,7 @@
 
 Part of ``paget.ext.plugin_math`` (which re-exports it; see there): the same
 float64 results as the NumPy each function replaces, to the bit."""
-from libc.math cimport INFINITY, ceil, floor
+from libc.math cimport ceil, floor
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -12,7 +12,7 @@ import numpy as np
 cimport numpy as cnp
 from plugin_support cimport (
     Gather, Loop, array_data, array_size, check_index, first_of_each, gather_alloc, gather_free, loop_of,
-    np_max, np_min, poisson_small, vec, vec_scalar,
+    np_max, np_min, poisson_small, vec, vec_scalar, whole_nonnegative,
 )
 from scipy import special
 
@@ -254,7 +254,6 @@ def outcome_serial(dormant, cells, lesion_cells, lesion, primary, pidx, organ,
 # --------------------------------------------------------------------------
 # shared
 
-cdef double TWO52 = 4503599627370496.0
 cdef double TWO53 = 9007199254740992.0
 
 
@@ -275,7 +274,7 @@ cdef bint _whole_sums(Rows r, const cnp.npy_bool *skip, const cnp.npy_bool *only
         if (only != NULL and not only[i]) or (skip != NULL and skip[i]):
             continue
         x = r.cells[i]
-        if not ((x >= 0) & (x < INFINITY) & ((x >= TWO52) | ((x + TWO52) - TWO52 == x))):
+        if not whole_nonnegative(x):
             return False
         if not 0 <= r.pidx[i] < P:
             raise IndexError(f"pidx {r.pidx[i]} at {i} outside [0, {P})")

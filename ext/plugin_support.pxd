@@ -6,9 +6,10 @@
 # SIMD loops round some values otherwise than the C library).  ``array_data``
 # checks an argument (C-contiguous, aligned, native, of one dtype and size)
 # and hands back its data; ``np_max``/``np_min`` are ``np.maximum``/``np.minimum``
-# of two doubles, NaN first; ``first_of_each`` keeps the first row of each
-# lesion id.  Every module that cimports this calls ``cnp.import_array()`` and
+# of two doubles, NaN first; ``whole_nonnegative`` tells a whole number >= 0;
+# ``first_of_each`` keeps the first row of each lesion id.  Every module that cimports this calls ``cnp.import_array()`` and
 # ``cnp.import_ufunc()``.
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
@@ -155,6 +156,14 @@ cdef inline double np_min(double a, double b) noexcept:
     if b != b:
         return b
     return a if a <= b else b
+
+
+cdef inline bint whole_nonnegative(double x) noexcept:
+    """``x`` is a whole number >= 0 (so finite), as ``kernels.whole_and_nonnegative``
+    tells of an array: below 2**52, adding and taking away 2**52 rounds to a
+    whole number, exactly (no libm floor); from 2**52 every double is whole."""
+    return (x >= 0) & (x < INFINITY) & ((x >= 4503599627370496.0)
+                                        | ((x + 4503599627370496.0) - 4503599627370496.0 == x))
 
 
 cdef inline uint64_t mix64(uint64_t x) noexcept:
