@@ -138,6 +138,23 @@ def test_the_fit_keeps_the_monotone_part_up_to_the_peak(level_script):
     assert s == pytest.approx((0.5, 2.0, 4.0, 5.0))
 
 
+def test_the_rate_grid_spans_the_fitted_rates_up_to_the_drain_cap(level_script, monkeypatch):
+    """From 1/4 of the lowest fitted rate to twice the highest, log-spaced, and
+    capped at carcinoma's drain cap on the given body (log steps equal up to
+    the 3 significant figures the rates are rounded to)."""
+    calibrate = validation_module("calibrate")
+    monkeypatch.setattr(calibrate, "rate_cap", lambda name, body=None: 1.0)
+    grid = np.array(level_script.rate_grid([4e-5, 1e-3, 2e-4]))
+    assert grid[0] == pytest.approx(1e-5) and grid[-1] == pytest.approx(2e-3)
+    assert len(grid) == level_script.POINTS
+    assert np.diff(np.log(grid)) == pytest.approx(np.log(200.0) / (len(grid) - 1), abs=5e-3)
+    monkeypatch.setattr(calibrate, "rate_cap", lambda name, body=None: 1e-3)
+    assert level_script.rate_grid([4e-5, 1e-3])[-1] == pytest.approx(1e-3)
+    monkeypatch.setattr(calibrate, "rate_cap", lambda name, body=None: 1e-6)
+    with pytest.raises(ValueError, match="no rate grid between 1e-05 and 1e-06"):
+        level_script.rate_grid([4e-5, 1e-3])
+
+
 def test_the_fit_writes_the_relation_the_plugin_reads(level_script, tmp_path, monkeypatch):
     copy = tmp_path / "level.py"
     copy.write_text(level_script.LEVEL_MODULE.read_text())

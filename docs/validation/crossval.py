@@ -32,7 +32,9 @@ their organs come from common.SITES, so the script follows the body):
    carcinoma's lymph fraction is the training rows' fitted lymph fractions
    pooled (common.pooled_fraction), as the committed ``carcinoma`` pools all five.
 2. **Fit the level relation on that body**: ``carcinoma`` run to death at the
-   rates of ``--rates`` with its primary in the held-out row's organ
+   rates of its grid (level.rate_grid: log-spaced from 1/4 of the training
+   rows' lowest fitted rate to twice their highest, capped at carcinoma's drain
+   cap; or ``--rates``) with its primary in the held-out row's organ
    (``--grid-patients`` times the number of training rows at each rate),
    turned into sites per patient on the table's all-site scale as level.py
    does, with the training rows' compared share.  The organ and the fold's
@@ -76,10 +78,6 @@ from common import (INVOLVED_CELLS, PORTAL, PRIMARIES, RESULTS, ROOT, SITES,  # 
                     run_overrides)
 
 OUT = RESULTS / "crossval.json"
-#: the level relation of a fold: fewer rates than level.py's (one grid per fold),
-#: up to the drain cap of carcinoma (~0.062, calibrate.rate_cap), which lung's
-#: rate nearly reached before the metastases' growth factor (0.054)
-FOLD_RATES = (1.5e-4, 4e-4, 1.2e-3, 3.5e-3, 1e-2, 3e-2, 6e-2)
 #: the issue's goals (mean rho, pooled R^2, MAE in percentage points, the
 #: portal liver/lung floor, the caval ceiling)
 GOALS = {"mean_rho": 0.85, "pooled_r2": 0.80, "mae_pp": 5.0, "portal_ratio": 1.5,
@@ -259,7 +257,9 @@ def main(argv=None):
     ap.add_argument("--patients", type=int, default=40, help="patients of each prediction")
     ap.add_argument("--grid-patients", type=int, default=4,
                     help="patients per organ and rate of each fold's level relation")
-    ap.add_argument("--rates", type=float, nargs="+", default=list(FOLD_RATES))
+    ap.add_argument("--rates", type=float, nargs="+", default=None,
+                    help="the shedding rates of every fold's level relation (default: each "
+                         "fold's level.rate_grid over its training rows' rates on its body)")
     ap.add_argument("--fold-relation", choices=("organ", "training"), default="organ",
                     help="organ: each fold's level relation from the held-out organ's own "
                          "curve on the fold's body (grid patients x the training rows per "
@@ -286,6 +286,7 @@ def main(argv=None):
         for k in ("grid_patients", "rates", "rounds", "round_patients", "damping"):
             setattr(a, k, raw.get(k, getattr(a, k)))
         return finish(a, raw["folds"], raw["runs"], raw["seconds"], raw["command"])
+    import calibrate
     import level
     from paget.config import deep_merge
     from paget.plugins.level import rate_for_sites
@@ -313,9 +314,17 @@ def main(argv=None):
             # organs together), or each training row's organ
             organs, n = (([organ], a.grid_patients * len(training)) if a.fold_relation == "organ"
                          else ([PRIMARIES[t][1] for t in training], a.grid_patients))
-            S = level.grid(organs, a.rates, n, a.seed + 100 * (i + 1), body=body,
+            if a.rates is not None:
+                rates = list(a.rates)
+            elif a.body == "full":
+                rates = list(level.rate_grid(fitted["training_rates"].values(), body))
+            else:
+                rates = list(level.rate_grid([calibrate.scenario_rate(PRIMARIES[t][0])
+                                              for t in training], body))
+            S = level.grid(organs, rates, n, a.seed + 100 * (i + 1), body=body,
                            processes=a.processes)
-            rel = level.relation(a.rates, S.mean(axis=0), share)
+            rel = level.relation(rates, S.mean(axis=0), share)
+            fitted["grid_rates"] = rates
             rate = rate_for_sites(spp, relation=rel)[0]
             fitted["grid_sites"] = S.tolist()
             over = deep_merge(body, {"primary": {"organ": organ},
@@ -332,7 +341,8 @@ def main(argv=None):
     command = "python docs/validation/crossval.py " + " ".join(argv or sys.argv[1:])
     raw.write_text(json.dumps({"folds": folds, "runs": runs, "command": command,
                                "fold_relation": a.fold_relation,
-                               "grid_patients": a.grid_patients, "rates": list(a.rates),
+                               "grid_patients": a.grid_patients,
+                               "rates": None if a.rates is None else list(a.rates),
                                "rounds": a.rounds,
                                "round_patients": a.round_patients, "damping": a.damping,
                                "seconds": round(time.time() - t0, 1)}))
@@ -357,7 +367,8 @@ def finish(a, folds, runs, seconds, command):
            **({"rounds": a.rounds, "round_patients": a.round_patients, "damping": a.damping}
               if a.body == "full" else {}),
            "fold_relation": a.fold_relation,
-           "rates": list(a.rates), "seed": a.seed, "sites": list(SITES), "folds": folds,
+           "rates": None if a.rates is None else list(a.rates), "seed": a.seed,
+           "sites": list(SITES), "folds": folds,
            "model": model, "baseline": base, "goals": GOALS,
            "seconds": round(seconds, 1),
            "command": command.replace(" --out " + str(a.out), "")}
@@ -441,8 +452,11 @@ def section(saved: dict) -> list[str]:
               if run.get("fold_relation", "training") == "organ" else
               f", {run['grid_patients']} per organ and rate in each fold's level relation "
               "(the training rows' organs)")
-             + f" (rates {', '.join(f'{r:g}' for r in run['rates'])} CTC per day per "
-               "cell^(2/3))" if key != "committed" else "")
+             + (f" (rates {', '.join(f'{r:g}' for r in run['rates'])} CTC per day per "
+                "cell^(2/3))" if run.get("rates") else
+                " (rates: each fold's log-spaced grid from 1/4 of its training rows' lowest "
+                "rate to twice their highest, capped at carcinoma's drain cap)")
+             if key != "committed" else "")
           + (f"; {run['rounds']} joint rounds of {run['round_patients']} patients per "
              f"training row per fold, damping {run['damping']:g}" if key == "full" else "")
           + f"; {plural(round(run['seconds'] / 60), 'minute')} on the 2-core development "

@@ -39,10 +39,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PRIMARIES, RESULTS, ROOT, SITES, pool_map, read_table, run_scenario  # noqa: E402
 
 LEVEL_MODULE = ROOT / "plugins" / "level.py"
-#: CTC per day per cell^(2/3): from 1/4 of the lowest calibrated rate
-#: (colorectal, pancreas ~8.5e-4) to the drain cap of carcinoma (~0.06,
-#: calibrate.rate_cap), log-spaced
-RATES = (2.5e-4, 6e-4, 1.5e-3, 3.5e-3, 8e-3, 2e-2, 5e-2)
+#: the grid of shedding rates a relation is fitted on spans the calibrated
+#: rows' own rates on the same body, from BELOW under the lowest to ABOVE over
+#: the highest (capped at carcinoma's drain cap, calibrate.rate_cap), in POINTS
+#: log-spaced rates.  The rates that give a level scale inversely with the
+#: shared colonization probability, so a fixed grid fitted to one body wastes
+#: its points (and hours of saturated cohorts) on another.
+BELOW, ABOVE, POINTS = 4.0, 2.0, 7
+
+
+def rate_grid(fitted_rates, body=None, points=POINTS) -> tuple[float, ...]:
+    """Log-spaced shedding rates, CTC per day per cell^(2/3), from BELOW under the
+    lowest of ``fitted_rates`` to ABOVE over the highest, capped at carcinoma's
+    drain cap on the shared body (with the ``body`` overrides)."""
+    import calibrate
+    lo, hi = min(fitted_rates) / BELOW, max(fitted_rates) * ABOVE
+    hi = min(hi, calibrate.rate_cap("carcinoma", body))
+    if not 0 < lo < hi:
+        raise ValueError(f"no rate grid between {lo:g} and {hi:g} CTC per day per cell^(2/3)")
+    return tuple(float(f"{r:.3g}") for r in np.geomspace(lo, hi, points))
 
 
 def compared_share(rows=None) -> float:
@@ -107,13 +122,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=48, help="patients per organ and rate")
     ap.add_argument("--seed", type=int, default=22)
-    ap.add_argument("--rates", type=float, nargs="+", default=list(RATES),
-                    help="shedding rates, CTC per day per cell^(2/3), increasing")
+    ap.add_argument("--rates", type=float, nargs="+", default=None,
+                    help="shedding rates, CTC per day per cell^(2/3), increasing (default: "
+                         "rate_grid over the calibrated rows' rates)")
     ap.add_argument("--processes", type=int, default=None)
     ap.add_argument("--no-write", action="store_true",
                     help="log the fit in results/level.json but leave plugins/level.py as is")
     a = ap.parse_args(argv)
     organs = [organ for _, organ in PRIMARIES.values()]
+    if a.rates is None:
+        import calibrate
+        a.rates = list(rate_grid([calibrate.scenario_rate(s) for s, _ in PRIMARIES.values()]))
     t0 = time.time()
     S = grid(organs, a.rates, a.patients, a.seed, processes=a.processes)
     share = compared_share()
