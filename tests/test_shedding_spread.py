@@ -205,5 +205,18 @@ def test_the_report_renders_the_restored_row_that_meets_van_dalum(tmp_path, monk
     assert "times 22.3" in text and "0.67 % (2 of 300) at 2.7 mm" in text
     assert "rho 0.78 (sigma 1: 0.80)" in text
     assert "9.0 months (n = 30) against not reached (n = 20), which holds" in text
+    assert "pinned on the mean, 1.03e-4" in text and "cross-validated at least as well" in text
     (tmp_path / "shedding_spread.json").unlink()
     assert report.spread_text().endswith("`results/shedding_spread.json`); ")
+
+
+def test_the_expected_mean_cancels_the_multipliers_tail():
+    """liquid_biopsy.expected_mean: concentrations exactly proportional to the
+    multipliers (no Poisson noise) give the proportionality constant times the
+    log-normal mean exp(sigma^2 / 2), whatever the sample's own mean, which at
+    sigma 3 wanders far from it."""
+    lb = validation_module("liquid_biopsy")
+    m = _multipliers(3.0, 300, seed=5)
+    c = 0.7 * m
+    assert lb.expected_mean(c, m, 3.0) == pytest.approx(0.7 * math.exp(4.5), rel=1e-12)
+    assert lb.expected_mean(c, m, 0.0) == pytest.approx(0.7, rel=1e-12)
