@@ -45,9 +45,9 @@ from paget.errors import ConfigError, ConfigWarning
 # docs/validation/results/level.json.
 # BEGIN LEVEL RELATION (written by docs/validation/level.py)
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
-RATES = (0.00025, 0.0006, 0.0015, 0.0035, 0.008, 0.02, 0.05)
+RATES = (0.000215, 0.000552, 0.00142, 0.00365, 0.00939, 0.0241, 0.0621)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.526, 1.16, 2.35, 3.59, 5.29, 6.81, 7.99)
+SITES_PER_PATIENT = (0.44, 1.1, 2.08, 3.68, 5.64, 7.14, 8.12)
 #: the carcinoma scenario's growth the relation was fitted with: (law, rate constant
 #: per day) of colonization.growth
 GROWTH = ("gompertz", 0.0006)

@@ -110,7 +110,7 @@ def write_relation(rates, spp, growth=None) -> None:
                        lambda m: f"SITES_PER_PATIENT = {fmt(spp)}", text, flags=re.M)
     if growth is not None:
         text, n3 = re.subn(r"^GROWTH = \(.*\)$",
-                           lambda m: f"GROWTH = ({growth[0]!r}, {float(growth[1])!r})", text,
+                           lambda m: f'GROWTH = ("{growth[0]}", {float(growth[1])!r})', text,
                            flags=re.M)
         n2 = n2 if n3 == 1 else 0
     if (n1, n2) != (1, 1):
