@@ -205,7 +205,13 @@ def test_the_report_renders_the_restored_row_that_meets_van_dalum(tmp_path, monk
     assert "times 22.3" in text and "0.67 % (2 of 300) at 2.7 mm" in text
     assert "rho 0.78 (sigma 1: 0.80)" in text
     assert "9.0 months (n = 30) against not reached (n = 20), which holds" in text
-    assert "pinned on the mean, 1.03e-4" in text and "cross-validated at least as well" in text
+    assert "pinned on the mean, 1.03e-4" in text and "a second anchor holds" in text
+    assert text.endswith("the committed body: its cross-validation is not in "
+                         "results/crossval.json; ")
+    (tmp_path / "crossval.json").write_text(json.dumps({"runs": {"full": {"model": {
+        "pooled": {"mean_rho": 0.8213, "pooled_r2": 0.789, "mae_pp": 6.177}}}}}))
+    assert report.spread_text().endswith(
+        "the committed body: mean rho 0.82, pooled R^2 0.79, MAE 6.2 pp; ")
     (tmp_path / "shedding_spread.json").unlink()
     assert report.spread_text().endswith("`results/shedding_spread.json`); ")
 
