@@ -175,7 +175,9 @@ def spread_text() -> str:
 #: ``clinical.py``.  B: from A, sigma 3 in every scenario, each other rate times
 #: 0.4 to start, and the same two sequences again.  Each cross-validated by
 #: ``crossval.py --body full --patients 200 --grid-patients 48`` with the rate
-#: grids of commit 560958d (A 25 minutes, B 88 on the 2-core machine)
+#: grids of commit 560958d (A 25 minutes, B 88 on the 2-core machine); B's
+#: anchors and risks by ``liquid_biopsy.py --patients 200`` and ``clinical.py``
+#: of commit 65babcd
 SPREAD_REFIT = (
     "Refitted jointly at breast's sigma 3 (its rate pinned on the mean, 1.03e-4; 7 joint "
     "rounds of 100 patients from the body of commit dabeae9; the shared colonization "
@@ -192,9 +194,12 @@ SPREAD_REFIT = (
     "predicted them about as well as the committed body: mean rho 0.83, pooled R^2 0.77, "
     "MAE 6.1 pp, but lung's liver/lung at 1.26 (caval ceiling 1.2) and its fold's pleura "
     "still at 52 % (the same drift of the exfoliation, 0.0080); its heavy-shedding patients "
-    "slow the cohorts three- to sevenfold (88 minutes for the cross-validation), and its "
-    "clinical figures and anchors are not measured yet. So the spread stays at 1 until "
-    "that body's anchors and clinical figures are in and a second anchor holds the "
+    "slow the cohorts three- to sevenfold (88 minutes for the cross-validation). On it "
+    "the three liquid-biopsy anchors hold (expected mean 9.0 CTC/L at 2.7 mm, van Dalum's "
+    "share 0.19, a CellSearch split of 10.1 months, n = 16, against 20.1, n = 50), and "
+    "Coumans' risks read 0.50 % (3 of 600) at 2.7 mm and 15.7 % (60 of 383) over the size "
+    "mix (`liquid_biopsy.py` and `clinical.py` of commit 65babcd on its body). So the "
+    "spread stays at 1 until that body is regenerated and a second anchor holds the "
     "exfoliation; the committed body: ")
 
 
