@@ -86,6 +86,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# the sibling scripts (common, liquid_biopsy, clinical), imported where they are
+# used, so that a bad argument fails before paget loads
+sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results"
 DAYS_PER_MONTH = 365.25 / 12
 #: Coumans et al. 2013 (BMC Cancer 13:283) [READ]: CTC per litre at 2.7 mm, and its sd
@@ -128,7 +131,6 @@ def ctc_per_litre(diameter_mm: float, patients: int, seed: int, sigma: float,
     """CTC per litre of blood of each patient after one step from a primary of
     ``diameter_mm`` (``liquid_biopsy.ctc_and_multipliers``), with the given
     shedding sigma and rate; and each patient's shedding multiplier."""
-    sys.path.insert(0, str(HERE))
     from liquid_biopsy import ctc_and_multipliers
     return ctc_and_multipliers(diameter_mm, patients, seed, _overrides(sigma, rate))
 
@@ -179,7 +181,6 @@ def cheap_row(sigma: float, k: float, k10: float, unit_mix: np.ndarray, mix: tup
               patients: int, seed: int) -> dict:
     """One sigma: the re-pinned rate and its check at 2.7 mm, van Dalum's share at
     10 mm and over the size mix (simulated and analytic)."""
-    sys.path.insert(0, str(HERE))
     from liquid_biopsy import expected_mean
     rate = pinned_rate(sigma, k)
     c, m = ctc_per_litre(COUMANS_DIAMETER_MM, patients, seed, sigma, rate)
@@ -214,7 +215,6 @@ def autopsy(sigma: float, rate: float, patients: int, seed: int, processes: int,
     ``common.run_scenario``), against DiSibio & French 2008 (Arch Pathol Lab
     Med 132:931) [READ]: the row the shared body was fitted on with sigma 1;
     ``rho``, the Spearman correlation of the sites' shares with the table's."""
-    sys.path.insert(0, str(HERE))
     from scipy.stats import spearmanr
     from common import SITES, pool_map, read_table, run_scenario
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
@@ -260,7 +260,6 @@ def restore_level(sigma: float, rate: float, target: float, patients: int, seed:
 def risks(sigma: float, rate: float, small: int, mix: int, seed: int, years: float,
           processes: int, grow_factor: float = 1.0) -> dict:
     """Coumans' 5-year distant-metastasis risks after resection (clinical.py's path)."""
-    sys.path.insert(0, str(HERE))
     import clinical
     from common import pool_map
     from paget.config import deep_merge
@@ -280,7 +279,6 @@ def _split_chunk(job) -> dict:
     """One chunk of :func:`cellsearch_split`: liquid_biopsy.py's resected
     patients (``split_arrays``) at this sigma, rate and colonization factor."""
     sigma, rate, patients, seed, years, grow_factor = job
-    sys.path.insert(0, str(HERE))
     from liquid_biopsy import split_arrays
     return split_arrays(patients, seed, _overrides(sigma, rate, grow_factor), years)
 
@@ -291,7 +289,6 @@ def cellsearch_split(sigma: float, rate: float, patients: int, seed: int, proces
     CTC per 7.5 mL at that scan, in patients resected at diagnosis (the
     validation report's anchor, ``liquid_biopsy.py``), in chunks of ``chunk``
     patients (seeds ``seed``, ``seed + 1``, ...)."""
-    sys.path.insert(0, str(HERE))
     from common import pool_map
     from liquid_biopsy import summarise_split
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
