@@ -144,6 +144,19 @@ class Dissemination:
         self._last_sources = (tab, tab.layout, key, (self.lo, self.P, self.group), sources)
         return sources
 
+    def _kernel_outputs(self, m: int) -> tuple[np.ndarray, ...]:
+        """The dissemination kernel's outputs for ``m`` source rows (arrested,
+        extravasated, dtc_died, dormant and founded, ``(m, n_organs)`` each, and
+        died, ``(m,)``; every value written by the kernel, read within the step),
+        and ``m`` zeros as the fate class of one circulation class: the arrays of
+        the last step when it had as many sources (the usual), else new ones."""
+        got = self._dissemination_scratch
+        if got is None or got[0] != m:
+            got = self._dissemination_scratch = (
+                m, (*np.empty((5, m, self.n_org), np.int64), np.empty(m, np.int64),
+                    np.zeros(m, np.int64)))
+        return got[1]
+
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
         """Route the CTCs the rows ``src`` shed; ``exfoliated`` (one per row of
@@ -157,14 +170,16 @@ class Dissemination:
          one_class) = engine_step.gather_sources(
             src, shed, tab.uid, tab.patient, tab.organ, rates.lymph_fraction,
             rates.ctc_survival, rates.ctc_arrest, self.lo)
+        arrested, extravasated, dtc_died, dormant, founded, died, one_class_index = \
+            self._kernel_outputs(m)
         if one_class:   # the usual
-            pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
+            pairs, fate_class = [(surv[0], arr[0])], one_class_index
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
         mats, f_blood, f_lymph = self._fate_stack(pairs)
         direct = self._direct_route(src, rates, mats)
-        p_ext = neutral("probability", (m, n_org))
-        fates = neutral("fates", (m, n_org))
+        p_ext = neutral("probability", (m, n_org), self._neutral_buffers)
+        fates = neutral("fates", (m, n_org), self._neutral_buffers)
         env = dict(sources=sources, state=state, patients=patients, config=self.config,
                    body=self.body, t=t)
         self.hook.paget_extravasation(probability=p_ext, **env)
@@ -173,8 +188,6 @@ class Dissemination:
         if engine_step.fates_off(fates) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)
-        died = np.empty(m, np.int64)
         kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             src_lymph, f_blood, f_lymph,

@@ -129,6 +129,8 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
         self._rate_buffers: dict[str, np.ndarray] = {}
+        self._neutral_buffers: dict = {}    # (contract.neutral)
+        self._dissemination_scratch: tuple | None = None   # (Dissemination._kernel_outputs)
         self._step_block: np.ndarray | None = None
         self._step_views: tuple | None = None    # (n, _scratch's views of _step_block)
         self._subclonal = False  # True once a lesion holds more than one row (clone)
@@ -244,7 +246,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _remove(self, step: int, les, state, patients, env) -> bool:
         """Apply ``paget_removal``; True if any cell was removed."""
         tab = self.table
-        fraction = neutral("fraction", tab.n)
+        fraction = neutral("fraction", tab.n, self._neutral_buffers)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
         if not np.count_nonzero(fraction):   # (a.any(), without its Python wrapper)
@@ -291,7 +293,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         largest, n_empty = engine_step.step_burden(pidx, tab.flags, tab.cells, self.P, burden)
         self._check_exact(largest)
         self.burden = self._gsum(burden)
-        dying = neutral("dying", self.P)
+        dying = neutral("dying", self.P, self._neutral_buffers)
         patients = self._patients()
         self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
