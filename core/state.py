@@ -681,5 +681,16 @@ class Patients:
         if self.cell_death is None:
             object.__setattr__(self, "cell_death", np.zeros(n))
 
+    @classmethod
+    def of(cls, index: np.ndarray, alive: np.ndarray, burden: np.ndarray,
+           ctc_shed: np.ndarray, cell_death: np.ndarray) -> "Patients":
+        """The patients with every array given, without the frozen dataclass's
+        ``__init__`` (an ``object.__setattr__`` per field and ``__post_init__``,
+        ~1 us): the engine makes one each step (:meth:`paget.engine.RankRun._patients`)."""
+        patients = object.__new__(cls)
+        patients.__dict__.update(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
+                                 cell_death=cell_death)
+        return patients
+
     def __len__(self) -> int:
         return len(self.index)

@@ -705,6 +705,23 @@ def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
         es.frozen_copies(([1.0],))
 
 
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_patients_of_is_the_dataclass_it_bypasses(n):
+    """``Patients.of`` (the engine's, each step) against ``Patients(...)``: equal,
+    the same fields holding the same arrays, and as frozen."""
+    from dataclasses import FrozenInstanceError, fields
+
+    from paget.state import Patients
+    arrays = es.frozen_copies((np.arange(n, dtype=np.int64), np.ones(n, bool), np.arange(n * 1.0),
+                               np.arange(n, dtype=np.int64), np.full(n, 0.5)))
+    got, want = Patients.of(*arrays), Patients(*arrays)
+    assert got == want and len(got) == n and type(got) is Patients
+    assert vars(got).keys() == vars(want).keys() == {f.name for f in fields(Patients)}
+    assert all(getattr(got, f.name) is getattr(want, f.name) for f in fields(Patients))
+    with pytest.raises(FrozenInstanceError):
+        got.alive = arrays[1]
+
+
 @pytest.mark.parametrize("n", [0, 1, 30])
 def test_kernel_rows_is_the_numpy_it_replaces(n):
     rng = np.random.default_rng(RNG_SEED + n)

@@ -379,8 +379,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                 (np.arange(self.lo, self.hi, dtype=np.int64),))[0]
         alive, burden, ctc_shed, cell_death = engine_step.frozen_copies(
             (self.alive, self.burden, self.last_shed, self.last_death))
-        return Patients(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
-                        cell_death=cell_death)
+        return Patients.of(index, alive, burden, ctc_shed, cell_death)
 
     def _state(self) -> State:
         return State(self.table.extra_columns(), self.pstate)
