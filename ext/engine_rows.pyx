@@ -248,50 +248,52 @@ def found_pools(object src, object at, object counts, object organ, object uid,
     cdef const uint64_t *le = <const uint64_t *>array_data(lesion, U64, n, "lesion")
     cdef const int16_t *oc = <const int16_t *>array_data(organ_col, I16, n, "organ_col")
     check_bins(ix, k, m, "at")
-    key_arr = np.empty(k, np.uint64)
-    count_arr = np.empty(k, np.float64)
-    cdef uint64_t *ky = <uint64_t *>array_data(key_arr, U64, k, "key")
-    cdef double *cf = f64(count_arr, k, "counts")
-    for j in range(k):
-        r = sr[ix[j]]
-        if r < 0 or r >= n:
-            raise IndexError(f"src: index {r} at {ix[j]} outside [0, {n})")
-        if cn[j] < 0:
-            raise ValueError(f"found_pools: count {cn[j]} at {j} is negative")
-        ky[j] = pool_uid(u[r], <int16_t>og[j])
-        cf[j] = <double>cn[j]
+    # the pools' uids, counts and registry flags in one scratch block, not three
+    # NumPy arrays (a step calls this once, with a few pools)
+    cdef uint64_t *ky = <uint64_t *>malloc(k * (sizeof(uint64_t) + sizeof(double) + 1) + 1)
+    if ky == NULL:
+        raise MemoryError()
+    cdef double *cf = <double *>(ky + k)
+    cdef uint8_t *fresh = <uint8_t *>(cf + k)
     registered = None
-    cdef const cnp.npy_bool *fresh
     cdef uint64_t *rp
     cdef int64_t *rt
     cdef uint64_t *rl
     cdef int16_t *ro
-    if registry is not None and k:
-        fresh_arr = registry.add_new(key_arr)
-        fresh = <const cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, k, "fresh")
+    try:
         for j in range(k):
-            n_fresh += fresh[j] != 0
-        if n_fresh:
-            registered = {"pool": np.empty(n_fresh, np.uint64),
-                          "patient": np.empty(n_fresh, np.int64),
-                          "source_lesion": np.empty(n_fresh, np.uint64),
-                          "source_organ": np.empty(n_fresh, np.int16)}
-            rp = <uint64_t *>array_data(registered["pool"], U64, n_fresh, "pool")
-            rt = i64(registered["patient"], n_fresh, "patient")
-            rl = <uint64_t *>array_data(registered["source_lesion"], U64, n_fresh,
-                                        "source_lesion")
-            ro = <int16_t *>array_data(registered["source_organ"], I16, n_fresh,
-                                       "source_organ")
-            n_fresh = 0
-            for j in range(k):
-                if fresh[j]:
-                    r = sr[ix[j]]
-                    rp[n_fresh] = ky[j]
-                    rt[n_fresh] = pt[r]
-                    rl[n_fresh] = le[r]
-                    ro[n_fresh] = oc[r]
-                    n_fresh += 1
-    return join(ky, cf, k, u, fl, c, n), registered
+            r = sr[ix[j]]
+            if r < 0 or r >= n:
+                raise IndexError(f"src: index {r} at {ix[j]} outside [0, {n})")
+            if cn[j] < 0:
+                raise ValueError(f"found_pools: count {cn[j]} at {j} is negative")
+            ky[j] = pool_uid(u[r], <int16_t>og[j])
+            cf[j] = <double>cn[j]
+        if registry is not None and k:
+            n_fresh = registry.add_new_to(ky, k, fresh)
+            if n_fresh:
+                registered = {"pool": np.empty(n_fresh, np.uint64),
+                              "patient": np.empty(n_fresh, np.int64),
+                              "source_lesion": np.empty(n_fresh, np.uint64),
+                              "source_organ": np.empty(n_fresh, np.int16)}
+                rp = <uint64_t *>array_data(registered["pool"], U64, n_fresh, "pool")
+                rt = i64(registered["patient"], n_fresh, "patient")
+                rl = <uint64_t *>array_data(registered["source_lesion"], U64, n_fresh,
+                                            "source_lesion")
+                ro = <int16_t *>array_data(registered["source_organ"], I16, n_fresh,
+                                           "source_organ")
+                n_fresh = 0
+                for j in range(k):
+                    if fresh[j]:
+                        r = sr[ix[j]]
+                        rp[n_fresh] = ky[j]
+                        rt[n_fresh] = pt[r]
+                        rl[n_fresh] = le[r]
+                        ro[n_fresh] = oc[r]
+                        n_fresh += 1
+        return join(ky, cf, k, u, fl, c, n), registered
+    finally:
+        free(ky)
 
 
 cdef class UidSet:
@@ -341,17 +343,24 @@ cdef class UidSet:
     def add_new(self, object uids):
         """Add ``uids``; returns a bool array, True where a uid was not in the set
         before this call (a uid given twice is new twice if it was not in it)."""
-        cdef Py_ssize_t m = array_size(uids, "uids"), i, h, cap
+        cdef Py_ssize_t m = array_size(uids, "uids")
         cdef const uint64_t *u = <const uint64_t *>array_data(uids, U64, m, "uids")
         fresh_arr = np.empty(m, np.bool_)
-        cdef cnp.npy_bool *fresh = <cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, m,
-                                                             "fresh")
+        self.add_new_to(u, m, <uint8_t *>array_data(fresh_arr, cnp.NPY_BOOL, m, "fresh"))
+        return fresh_arr
+
+    cdef Py_ssize_t add_new_to(self, const uint64_t *u, Py_ssize_t m,
+                               uint8_t *fresh) except -1:
+        """:meth:`add_new` of ``m`` uids at ``u``, writing its flags (0 or 1) to
+        ``fresh``; returns how many are set."""
+        cdef Py_ssize_t i, h, cap, n_fresh = 0
         self._grow(self._count + m)
         cap = array_size(self._keys, "keys")
         cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
         cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
         for i in range(m):
             fresh[i] = not used[self._slot(keys, used, cap, u[i])]
+            n_fresh += fresh[i]
         for i in range(m):
             if fresh[i]:
                 h = self._slot(keys, used, cap, u[i])
@@ -359,7 +368,7 @@ cdef class UidSet:
                     used[h] = 1
                     keys[h] = u[i]
                     self._count += 1
-        return fresh_arr
+        return n_fresh
 
     def __contains__(self, uid):
         cdef Py_ssize_t cap = array_size(self._keys, "keys")
