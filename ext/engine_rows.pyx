@@ -13,7 +13,7 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, check_bins, f64, i64
+from engine_support cimport array_data, check_bins, f64, i64, new_array
 from keyed_stream cimport paget_mix64
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport array_size
@@ -86,12 +86,12 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
         if cn[i] < 0:
             raise ValueError(f"found_rows: count {cn[i]} at {i} is negative")
         t += 1 if pool else cn[i]
-    cols = {"uid": np.empty(t, np.uint64), "parent": np.empty(t, np.uint64),
-            "lesion": np.empty(t, np.uint64), "clone": np.empty(t, np.uint64),
-            "genotype": np.empty(t, np.uint64), "cells": np.empty(t, np.float64),
-            "patient": np.empty(t, np.int64), "birth_step": np.empty(t, np.int32),
-            "organ": np.empty(t, np.int16), "flags": np.empty(t, np.uint8)}
-    rows_arr = np.empty(t, np.int64)
+    cols = {"uid": new_array(t, U64), "parent": new_array(t, U64),
+            "lesion": new_array(t, U64), "clone": new_array(t, U64),
+            "genotype": new_array(t, U64), "cells": new_array(t, F64),
+            "patient": new_array(t, I64), "birth_step": new_array(t, cnp.NPY_INT32),
+            "organ": new_array(t, I16), "flags": new_array(t, U8)}
+    rows_arr = new_array(t, I64)
     cdef uint64_t *nu = <uint64_t *>array_data(cols["uid"], U64, t, "uid")
     cdef uint64_t *npa = <uint64_t *>array_data(cols["parent"], U64, t, "parent")
     cdef uint64_t *nle = <uint64_t *>array_data(cols["lesion"], U64, t, "lesion")
@@ -154,7 +154,7 @@ cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint6
     cdef int64_t *hit
     cdef int64_t *out
     if k == 0:
-        return np.zeros(0, np.int64)
+        return new_array(0, I64)
     while cap < 2 * k:
         cap *= 2
     keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
@@ -186,7 +186,7 @@ cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint6
                 c[hit[j]] += cn[j]
             else:
                 n_new += 1
-        new_arr = np.empty(n_new, np.int64)
+        new_arr = new_array(n_new, I64)
         out = i64(new_arr, n_new, "new")
         n_new = 0
         for j in range(k):
@@ -446,7 +446,7 @@ def lesion_cells(object dormant, object cells, object at, object group, Py_ssize
     cdef const double *c = f64(cells, N, "cells")
     cdef const Py_ssize_t *pos = <const Py_ssize_t *>array_data(at, cnp.NPY_INTP, m, "at")
     cdef const Py_ssize_t *grp = <const Py_ssize_t *>array_data(group, cnp.NPY_INTP, m, "group")
-    out_arr = np.empty(N, dtype=np.float64)
+    out_arr = new_array(N, F64)
     cdef double *out = <double *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
     cdef double *acc
     for i in range(N):

@@ -24,7 +24,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, as_array, check_bins, f64, i64
+from engine_support cimport array_data, as_array, check_bins, f64, i64, new_array
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport Loop, array_size, loop_of, np_max, np_min, vec
 
@@ -145,7 +145,7 @@ def kernel_rows(object cells, object shed, object mutated):
         top = np_max(top, c[i]) if i else c[i]
         m += sh[i] != 0
         any_mutated |= mu[i] != 0
-    src_arr = np.empty(m, np.int64)
+    src_arr = new_array(m, I64)
     cdef int64_t *src = i64(src_arr, m, "src")
     m = 0
     for i in range(n):
@@ -222,7 +222,7 @@ def step_tally(object pidx, object organ, object flags, object cells_before, obj
                 if fl[i] & PGT_FLAG_DORMANT:
                     sums[p[i] * n_org + o[i]] += (cb[i] - c[i]) - <double>r[i]
             add_cast(dd, sums, bins)
-        rows_arr = np.empty(nr, np.int64)
+        rows_arr = new_array(nr, I64)
         if nr:
             rows = i64(rows_arr, nr, "rows")
             for i in range(bins):
@@ -284,9 +284,8 @@ def gather_sources(object src, object shed, object uid, object patient, object o
     cdef const double *ar = f64(arrest, n, "arrest")
     cdef bint one = True
     check_bins(s, m, n, "src")
-    out = (np.empty(m, np.uint64), np.empty(m, np.int64), np.empty(m, np.int16),
-           np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int64),
-           np.empty(m, np.float64), np.empty(m, np.float64))
+    out = (new_array(m, U64), new_array(m, I64), new_array(m, I16), new_array(m, I64),
+           new_array(m, F64), new_array(m, I64), new_array(m, F64), new_array(m, F64))
     cdef uint64_t *ou = <uint64_t *>array_data(out[0], U64, m, "uid")
     cdef int64_t *op = i64(out[1], m, "patient")
     cdef int16_t *oo = <int16_t *>array_data(out[2], I16, m, "organ")
@@ -408,8 +407,8 @@ def tally_fates(object sp, object src_organ, object src_shed, object died, objec
                 first[p[i]] = t_first
     finally:
         free(sums)
-    f_arr = [np.empty(nf, np.int64) for k in range(3)]
-    d_arr = [np.empty(nd, np.int64) for k in range(3)]
+    f_arr = [new_array(nf, I64) for k in range(3)]
+    d_arr = [new_array(nd, I64) for k in range(3)]
     fr, fo, fc = i64(f_arr[0], nf, "ri"), i64(f_arr[1], nf, "oj"), i64(f_arr[2], nf, "count")
     dr, do_, dc = i64(d_arr[0], nd, "ri"), i64(d_arr[1], nd, "oj"), i64(d_arr[2], nd, "count")
     nf = nd = 0
