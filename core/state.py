@@ -10,6 +10,7 @@ from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
 from .ext.engine_rows import lesion_cells, take_rows
+from .ext.engine_step import fill_rows
 from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
 
@@ -607,8 +608,9 @@ class Rates:
         With ``buffers`` (a dict kept by the caller) the arrays are views of
         buffers grown as needed, so a step allocates nothing: the float rates
         are rows of one 2-D buffer, set to their neutral values by one
-        assignment.  The Rates object itself is new each step, so a hook that
-        rebinds an attribute affects only that step.
+        compiled call (:func:`paget.ext.engine_step.fill_rows`).  The Rates
+        object itself is new each step, so a hook that rebinds an attribute
+        affects only that step.
         """
         if buffers is None:
             return cls(**{name: np.full(n, v, dtype=dtype) for name, v, dtype in _RATE_FIELDS})
@@ -623,8 +625,8 @@ class Rates:
             views.update({name: flags[i, :n] for i, name in enumerate(_BOOL_RATES)})
             got = buffers["_views"] = (n, block[:, :n], flags[:, :n], views)
         _, block, flags, views = got
-        block[...] = _FLOAT_NEUTRAL
-        flags[...] = _BOOL_NEUTRAL
+        fill_rows(block, _FLOAT_NEUTRAL)
+        fill_rows(flags, _BOOL_NEUTRAL)
         rates = cls.__new__(cls)
         rates.__dict__.update(views)
         return rates
@@ -633,13 +635,12 @@ class Rates:
 #: (name, neutral value, dtype) of each rate, in field order
 _RATE_FIELDS = tuple((r.name, r.neutral, bool if r.dtype == "bool" else np.float64)
                      for r in RATES)
-#: the float and the bool rates, and their neutral values as columns
+#: the float and the bool rates, and their neutral values
 _FLOAT_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is np.float64)
 _BOOL_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is bool)
-_FLOAT_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
-                          dtype=np.float64).reshape(-1, 1)
-_BOOL_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is bool],
-                         dtype=bool).reshape(-1, 1)
+_FLOAT_NEUTRAL = np.array([v for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
+                          dtype=np.float64)
+_BOOL_NEUTRAL = np.array([v for name, v, dtype in _RATE_FIELDS if dtype is bool], dtype=bool)
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 

@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.math cimport INFINITY, fabs
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -471,3 +471,44 @@ def frozen_copies(tuple arrays):
         return tuple(out)
     finally:
         free(at)
+
+
+def fill_rows(object block, object values):
+    """``block[...] = values[:, None]`` in one call: row ``i`` of the 2-D
+    ``block`` set to ``values[i]``, for float64 or bool arrays of one dtype
+    whose rows are each C-contiguous (the first ``n`` columns of a wider
+    buffer, as ``paget.state.Rates.neutral`` keeps the step's rates), where
+    NumPy's broadcast assignment sets up an iterator each call."""
+    if not (cnp.PyArray_Check(block) and cnp.PyArray_Check(values)):
+        raise TypeError("fill_rows: expected NumPy arrays")
+    cdef cnp.ndarray b = <cnp.ndarray>block, v = <cnp.ndarray>values
+    cdef int t = cnp.PyArray_TYPE(b)
+    if t != cnp.PyArray_TYPE(v) or t not in (F64, cnp.NPY_BOOL):
+        raise TypeError(f"fill_rows: expected float64 or bool arrays of one dtype, got "
+                        f"{b.dtype} and {v.dtype}")
+    if cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(v) != 1 or \
+            cnp.PyArray_DIMS(b)[0] != cnp.PyArray_DIMS(v)[0]:
+        raise ValueError(f"fill_rows: expected a (k, n) block and k values, got shapes "
+                         f"{block.shape} and {values.shape}")
+    cdef Py_ssize_t k = cnp.PyArray_DIMS(b)[0], n = cnp.PyArray_DIMS(b)[1], i, j
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(b), step = cnp.PyArray_STRIDES(b)[0]
+    if not (cnp.PyArray_ISALIGNED(b) and cnp.PyArray_ISNOTSWAPPED(b) and
+            (n <= 1 or cnp.PyArray_STRIDES(b)[1] == size)):
+        raise ValueError("fill_rows: the block's rows must be C-contiguous, aligned and "
+                         "in native byte order")
+    if not cnp.PyArray_ISWRITEABLE(b):
+        raise ValueError("fill_rows: the block is read-only")
+    values = as_array(values, t)
+    cdef char *data = <char *>cnp.PyArray_DATA(b)
+    cdef const char *val = <const char *>cnp.PyArray_DATA(<cnp.ndarray>values)
+    cdef double x
+    cdef double *row
+    for i in range(k):
+        if t == F64:
+            x = (<const double *>val)[i]
+            row = <double *>(data + i * step)
+            for j in range(n):
+                row[j] = x
+        else:
+            memset(data + i * step, 1 if val[i] else 0, n)
+

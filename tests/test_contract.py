@@ -29,11 +29,15 @@ SMALL = {"seed": 3, "cohort": {"patients": 2, "years": 0.1}}
 
 def test_rates_fields_and_neutral_values_are_the_declared_ones():
     assert [f.name for f in fields(Rates)] == [r.name for r in RATES]
-    rates = Rates.neutral(4, {})
-    for r in RATES:
-        a = getattr(rates, r.name)
-        assert a.dtype == np.dtype(r.dtype) and (a == r.neutral).all(), r.name
-        assert f"{r.name} : numpy.ndarray" in Rates.__doc__
+    buffers: dict = {}
+    for n in (4, 4, 9, 0, 3):   # the buffers set to neutral again, grown, and their views
+        rates = Rates.neutral(n, buffers)
+        for r in RATES:
+            a = getattr(rates, r.name)
+            assert a.dtype == np.dtype(r.dtype) and a.shape == (n,), r.name
+            assert (a == r.neutral).all() and a.flags.writeable, r.name
+            assert f"{r.name} : numpy.ndarray" in Rates.__doc__
+            a[...] = not r.neutral if r.dtype == "bool" else r.neutral + 0.5   # a hook's
 
 
 def _bad_plugin(out, value):

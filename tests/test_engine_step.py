@@ -705,6 +705,36 @@ def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
         es.frozen_copies(([1.0],))
 
 
+@pytest.mark.parametrize("n", [0, 1, 7])
+@pytest.mark.parametrize("dtype", [np.float64, bool])
+def test_fill_rows_is_the_broadcast_assignment_it_replaces(n, dtype):
+    """``fill_rows`` against ``block[...] = values[:, None]`` on the first ``n``
+    columns of a wider buffer (as ``Rates.neutral`` keeps them), the columns
+    beyond left alone; and its refusals."""
+    rng = np.random.default_rng(RNG_SEED + n)
+    values = (rng.normal(size=4) if dtype is np.float64 else rng.random(4) < 0.5).astype(dtype)
+    values[0] = np.inf if dtype is np.float64 else values[0]
+    buf, want = (rng.normal(size=(4, n + 3)).astype(dtype) for _ in range(2))
+    want[...] = buf
+    want[:, :n] = values[:, None]
+    assert es.fill_rows(buf[:, :n], values) is None
+    assert np.array_equal(buf, want)
+    es.fill_rows(buf[:0, :n], values[:0])       # no rows
+    assert np.array_equal(buf, want)
+    with pytest.raises(TypeError, match="one dtype"):
+        es.fill_rows(buf[:, :n], values.astype(np.float32))
+    with pytest.raises(ValueError, match="shapes"):
+        es.fill_rows(buf[:3, :n], values)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        es.fill_rows(buf[:, ::2], values)
+    frozen = buf[:, :n]
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        es.fill_rows(frozen, values)
+    with pytest.raises(TypeError, match="NumPy arrays"):
+        es.fill_rows(buf, list(values))
+
+
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_patients_of_is_the_dataclass_it_bypasses(n):
     """``Patients.of`` (the engine's, each step) against ``Patients(...)``: equal,
