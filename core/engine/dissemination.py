@@ -134,7 +134,7 @@ class Dissemination:
         table's ``layout``: a sixth of a small run's steps add a dormant pool),
         else a new one."""
         tab = self.table
-        key = (src.dtype.str, src.tobytes())
+        key = (src.dtype, src.tobytes())   # (dtype.str would make a string each call)
         got = self._last_sources
         if got is not None and got[0] is tab and got[1] == tab.layout and got[2] == key \
                 and got[3] == (self.lo, self.P, self.group):
