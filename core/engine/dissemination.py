@@ -88,16 +88,12 @@ class Dissemination:
             self._fate_cache[key] = fm
         return fm
 
-    def _fate_stack(self, pairs) -> tuple[list[FateMatrix], np.ndarray, np.ndarray]:
-        """The fate matrices of circulation classes ``pairs`` (``(survival,
-        arrest)`` each), and their blood and lymph fates stacked for the
-        kernel; the stacks are kept per tuple of classes (most steps have the
-        same one)."""
-        if len(pairs) == 1:     # one class, the usual (a generator costs ~1 us)
-            (a, b), = pairs
-            key = ((float(a), float(b)),)
-        else:
-            key = tuple((float(a), float(b)) for a, b in pairs)
+    def _fate_stack(self, key: tuple[tuple[float, float], ...]
+                    ) -> tuple[list[FateMatrix], np.ndarray, np.ndarray]:
+        """The fate matrices of circulation classes ``key`` (``(survival,
+        arrest)`` each, Python floats), and their blood and lymph fates stacked
+        for the kernel; the stacks are kept per tuple of classes (most steps
+        have the same one)."""
         got = self._stack_cache.get(key)
         if got is None:
             mats = [self.fate_matrix(a, b) for a, b in key]
@@ -172,11 +168,12 @@ class Dissemination:
             rates.ctc_survival, rates.ctc_arrest, self.lo)
         arrested, extravasated, dtc_died, dormant, founded, died, one_class_index = \
             self._kernel_outputs(m)
-        if one_class:   # the usual
-            pairs, fate_class = [(surv[0], arr[0])], one_class_index
+        if one_class:   # the usual (item: a Python float, without a NumPy scalar)
+            classes, fate_class = ((surv.item(0), arr.item(0)),), one_class_index
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
-        mats, f_blood, f_lymph = self._fate_stack(pairs)
+            classes = tuple((float(a), float(b)) for a, b in pairs)
+        mats, f_blood, f_lymph = self._fate_stack(classes)
         direct = self._direct_route(src, rates, mats)
         p_ext = neutral("probability", (m, n_org), self._neutral_buffers)
         fates = neutral("fates", (m, n_org), self._neutral_buffers)
