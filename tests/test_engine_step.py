@@ -705,6 +705,19 @@ def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
         es.frozen_copies(([1.0],))
 
 
+def test_any_nonzero_is_count_nonzero_it_replaces():
+    """``any_nonzero(a)`` against ``np.count_nonzero(a) > 0``: float64 (NaN, -0.0,
+    inf, the last value alone), bool, empty and 2-D arrays read in it; strided,
+    byte-swapped, integer arrays and lists through NumPy."""
+    cases = [np.zeros(0), np.zeros(5), np.r_[np.zeros(6), 1e-300], np.r_[np.zeros(3), np.nan],
+             np.full(4, -0.0), np.r_[-0.0, np.inf], np.zeros((3, 2)), np.eye(2),
+             np.zeros(0, bool), np.zeros(9, bool), np.r_[np.zeros(8, bool), True],
+             np.r_[1.0, np.zeros(5)][1::2], np.r_[0.0, 2.0].astype(">f8"), np.arange(3) - 2,
+             np.zeros(3, np.int64), [0.0, 0.0], [0, 3], np.zeros(4, np.float32)]
+    for a in cases:
+        assert es.any_nonzero(a) is bool(np.count_nonzero(a)), a
+
+
 @pytest.mark.parametrize("n", [0, 1, 7])
 @pytest.mark.parametrize("dtype", [np.float64, bool])
 def test_fill_rows_is_the_broadcast_assignment_it_replaces(n, dtype):

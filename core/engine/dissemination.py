@@ -109,7 +109,7 @@ class Dissemination:
         ``exfoliated``) where a source row sends cells by it, else ``()``: a
         run without the route calls the kernel as it always did."""
         d = rates.direct_fraction[src]
-        if not np.count_nonzero(d):   # (d.any(), without its Python wrapper)
+        if not engine_step.any_nonzero(d):
             return ()
         if np.max(d + rates.lymph_fraction[src]) > 1.0 + 1e-12:
             raise PluginError("paget_intravasation: lymph_fraction + direct_fraction must be "

@@ -249,7 +249,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         fraction = neutral("fraction", tab.n, self._neutral_buffers)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
-        if not np.count_nonzero(fraction):   # (a.any(), without its Python wrapper)
+        if not engine_step.any_nonzero(fraction):
             return False
         rows = np.flatnonzero(fraction)
         f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
@@ -302,7 +302,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # what the next step's hooks see of the patients, unless one dies now
         self._last_patients = (patients, self.alive, self.burden, self.last_shed,
                                self.last_death, self.lo, self.hi)
-        if np.count_nonzero(dying):     # freeze the dying patients' state
+        if engine_step.any_nonzero(dying):     # freeze the dying patients' state
             self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
