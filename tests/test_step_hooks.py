@@ -369,6 +369,29 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     assert run._view_of_last_step() is None
 
 
+def test_the_step_scratch_is_kept_while_the_rows_stay_and_grown_for_more():
+    """``RankRun._scratch``: eight distinct C-contiguous arrays of ``n`` values
+    (five float64, three int64), the same ones for the same ``n``, new ones
+    holding ``n`` values for another; a run over them is the same as one whose
+    scratch is made anew each step."""
+    run = _rank_run()
+    first = run._scratch(5)
+    assert [a.dtype for a in first] == [np.float64] * 5 + [np.int64] * 3
+    assert all(a.shape == (5,) and a.flags.c_contiguous and a.flags.writeable for a in first)
+    assert len({a.__array_interface__["data"][0] for a in first}) == 8
+    assert all(a is b for a, b in zip(run._scratch(5), first))
+    more = run._scratch(300)             # beyond the buffers: grown
+    assert all(a.shape == (300,) for a in more) and run._scratch(2)[0].shape == (2,)
+    runs = [_rank_run(), _rank_run()]
+    runs[1]._scratch = lambda n: tuple(np.full(n, -7.0) for _ in range(5)) + \
+        tuple(np.full(n, -7, np.int64) for _ in range(3))
+    for step in range(20):
+        for r in runs:
+            r._step(step)
+    assert np.array_equal(runs[0].table.cells, runs[1].table.cells)
+    assert all(np.array_equal(runs[0].acc[k], runs[1].acc[k]) for k in runs[0].acc)
+
+
 def test_a_renewed_view_is_a_fresh_one_after_cells_change_in_place():
     run = _rank_run()
     for step in range(3):

@@ -131,7 +131,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self._rate_buffers: dict[str, np.ndarray] = {}
         self._neutral_buffers: dict = {}    # (contract.neutral)
         self._dissemination_scratch: tuple | None = None   # (Dissemination._kernel_outputs)
-        self._step_block: np.ndarray | None = None
+        self._step_block: tuple[np.ndarray, np.ndarray] | None = None
         self._step_views: tuple | None = None    # (n, _scratch's views of _step_block)
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
@@ -204,14 +204,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # death (a dormant row's are its reactivation and death), the rate of
         # shedding over the step (step_shed_rate), the cells before the step and
         # the terms of the patients' cell deaths a day
-        birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
+        birth, death, shed_rate, cells_before, death_terms, shed, react, mutated = \
+            self._scratch(n)
         engine_step.step_rates(tab.flags, rates.birth, rates.reactivation, rates.death,
                                rates.dormant_death, rates.shed, rates.shed_exponent, dt,
                                MAX_SHED_MEAN, tab.cells, birth, death, shed_rate, cells_before,
                                death_terms)
-        shed = np.empty(n, np.int64)
-        react = np.empty(n, np.int64)
-        mutated = np.empty(n, np.int64)
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
@@ -346,17 +344,19 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         return None
 
     def _scratch(self, n: int) -> tuple[np.ndarray, ...]:
-        """Five float64 arrays of ``n`` values, rows of one buffer kept from step
-        to step (grown as needed): a step's kernel inputs (birth, death, shedding
-        rate, cells before) and cell-death terms."""
+        """Arrays of ``n`` values, rows of two buffers kept from step to step
+        (grown as needed): a step's kernel inputs (birth, death, shedding rate,
+        cells before) and cell-death terms, five float64, then the kernel's
+        outputs (CTCs shed, cells reactivated, mutant cells), three int64, each
+        written in full by the step and read only within it."""
         views = self._step_views
         if views is not None and views[0] == n:     # the same rows as the last step
             return views[1]
         block = self._step_block
-        if block is None or block.shape[1] < n:
-            block = self._step_block = np.empty((5, max(n, 2 * (0 if block is None
-                                                             else block.shape[1]))))
-        self._step_views = (n, tuple(block[:, :n]))
+        if block is None or block[0].shape[1] < n:
+            cap = max(n, 2 * (0 if block is None else block[0].shape[1]))
+            block = self._step_block = (np.empty((5, cap)), np.empty((3, cap), np.int64))
+        self._step_views = (n, (*block[0][:, :n], *block[1][:, :n]))
         return self._step_views[1]
 
     def _compact(self, keep: np.ndarray) -> None:
