@@ -296,11 +296,13 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
-        dying &= self.alive
         # what the next step's hooks see of the patients, unless one dies now
         self._last_patients = (patients, self.alive, self.burden, self.last_shed,
                                self.last_death, self.lo, self.hi)
-        if engine_step.any_nonzero(dying):     # freeze the dying patients' state
+        # freeze the dying patients' state (only the living die; most steps none is
+        # marked, and the mask is left as it is)
+        if engine_step.any_nonzero(dying) and \
+                engine_step.any_nonzero(np.logical_and(dying, self.alive, out=dying)):
             self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
