@@ -13,9 +13,9 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, check_bins, f64, i64, new_array
+from engine_support cimport array_data, as_array, check_bins, f64, i64, new_array
 from keyed_stream cimport paget_mix64
-from paget_kernels cimport PGT_FLAG_DORMANT
+from paget_kernels cimport PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY
 from plugin_support cimport array_size
 
 cnp.import_array()
@@ -470,3 +470,27 @@ def lesion_cells(object dormant, object cells, object at, object group, Py_ssize
     finally:
         free(acc)
     return out_arr
+
+
+def view_masks(object flags, object patient, int64_t lo):
+    """``(flags & FLAG_DORMANT) != 0``, ``(flags & FLAG_PRIMARY) != 0`` and
+    ``patient - lo`` of a view's rows (``paget.state.Lesions``: ``dormant``,
+    ``primary``, ``pidx``), read-only, in one pass where NumPy made six
+    arrays.  ``flags`` (uint8) and ``patient`` (int64) of one length; any
+    other array is read from a copy of that type."""
+    flags, patient = as_array(flags, U8), as_array(patient, I64)
+    cdef Py_ssize_t n = array_size(flags, "flags"), i
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef cnp.ndarray dormant = new_array(n, cnp.NPY_BOOL), primary = new_array(n, cnp.NPY_BOOL)
+    cdef cnp.ndarray pidx = new_array(n, I64)
+    cdef cnp.npy_bool *dm = <cnp.npy_bool *>cnp.PyArray_DATA(dormant)
+    cdef cnp.npy_bool *pm = <cnp.npy_bool *>cnp.PyArray_DATA(primary)
+    cdef int64_t *px = <int64_t *>cnp.PyArray_DATA(pidx)
+    for i in range(n):
+        dm[i] = (fl[i] & PGT_FLAG_DORMANT) != 0
+        pm[i] = (fl[i] & PGT_FLAG_PRIMARY) != 0
+        px[i] = pt[i] - lo
+    for a in (dormant, primary, pidx):
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>a, cnp.NPY_ARRAY_WRITEABLE)
+    return dormant, primary, pidx

@@ -369,6 +369,31 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     assert run._view_of_last_step() is None
 
 
+@pytest.mark.parametrize("n", [0, 1, 9])
+def test_view_masks_are_the_numpy_they_replace(n):
+    """``view_masks`` (a view's dormant, primary and pidx) against the NumPy
+    expressions, read-only, also for patients of another integer dtype or
+    strided columns (copied), and a view's own attributes are them."""
+    from paget.ext.engine_rows import view_masks
+    rng = np.random.default_rng(11 + n)
+    flags = rng.integers(0, 8, n).astype(np.uint8)
+    patient = rng.integers(3, 9, n).astype(np.int64)
+    for f, p in ((flags, patient), (flags, patient.astype(np.int32)),
+                 (np.repeat(flags, 2)[::2], np.repeat(patient, 2)[::2])):
+        got = view_masks(f, p, 3)
+        want = ((flags & kernels.FLAG_DORMANT) != 0, (flags & kernels.FLAG_PRIMARY) != 0,
+                patient - 3)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and np.array_equal(g, w) and not g.flags.writeable
+    tab = LesionTable(capacity=16)
+    _rows(tab, np.arange(1, n + 1), np.ones(n))
+    tab.flags[:] = flags
+    tab.patient[:] = patient
+    les = tab.view(1.0, lo=3)
+    assert np.array_equal(les.dormant, want[0]) and np.array_equal(les.primary, want[1])
+    assert np.array_equal(les.pidx, want[2]) and not les.pidx.flags.writeable
+
+
 def test_the_step_scratch_is_kept_while_the_rows_stay_and_grown_for_more():
     """``RankRun._scratch``: eight distinct C-contiguous arrays of ``n`` values
     (five float64, three int64), the same ones for the same ``n``, new ones
