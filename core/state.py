@@ -9,7 +9,7 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_rows import lesion_cells, take_rows, view_masks
+from .ext.engine_rows import lesion_cells, readonly_heads, take_rows, view_masks
 from .ext.engine_step import fill_rows
 from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check  # noqa: F401 (paget.state.FLAG_*)
@@ -169,7 +169,7 @@ class LesionTable:
         # (a step reads each column dozens of times): writable ones, also set
         # as attributes (``table.cells``), and read-only ones for hooks
         self._live: dict[str, np.ndarray] = {}
-        self._frozen: dict[str, np.ndarray] = {}
+        self._frozen: tuple[np.ndarray, ...] | None = None
         self._extras: dict[str, np.ndarray] | None = None
         self._view_cols: tuple[np.ndarray, ...] | None = None
         #: counts the changes of rows (appends, compactions); a view made at one
@@ -188,7 +188,7 @@ class LesionTable:
         for name in self._live:
             d.pop(name, None)
         self._live.clear()
-        self._frozen.clear()
+        self._frozen = None
         self._extras = None
         self._view_cols = None
         self.n = n
@@ -224,14 +224,15 @@ class LesionTable:
             self._view_cols = tuple(self.column(k) for k in _VIEW_COLUMNS)
         return self._view_cols
 
-    def frozen(self, name: str) -> np.ndarray:
-        """The live part of a column, read-only (``"row"``: ``arange(n)``); the
-        same array until the rows change."""
-        view = self._frozen.get(name)
-        if view is None:
-            view = self._frozen[name] = _ro(np.arange(self.n) if name == "row"
-                                            else self.column(name))
-        return view
+    def frozen_columns(self) -> tuple[np.ndarray, ...]:
+        """The live parts of the columns a view takes (:data:`_VIEW_COLUMNS`), then
+        each row's position (``arange(n)``), read-only, made in one compiled call
+        (:func:`paget.ext.engine_rows.readonly_heads`): the same tuple until the
+        rows change."""
+        if self._frozen is None:
+            data = self._data
+            self._frozen = readonly_heads(tuple(data[k] for k in _VIEW_COLUMNS), self.n)
+        return self._frozen
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -344,12 +345,9 @@ class Lesions:
                  rows: np.ndarray | None = None, *, n_patients: int | None = None,
                  n_organs: int | None = None, group=None):
         if rows is None:    # the table's read-only views, shared until its rows change
-            col = table.frozen
-            self.row = col("row")
-            self._flags, self._birth_step = table.flags, table.birth_step
-            self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
-            self.clone, self.genotype = col("clone"), col("genotype")
-            self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
+            (self.uid, self.parent, self.lesion, self.clone, self.genotype, self.patient,
+             self.organ, self.cells, self._flags, self._birth_step, self.row) = \
+                table.frozen_columns()
         else:
             # the rows' columns in one compiled gather where ``rows`` are int64
             # positions (the engine's), else by NumPy's indexing

@@ -494,3 +494,39 @@ def view_masks(object flags, object patient, int64_t lo):
     for a in (dormant, primary, pidx):
         cnp.PyArray_CLEARFLAGS(<cnp.ndarray>a, cnp.NPY_ARRAY_WRITEABLE)
     return dormant, primary, pidx
+
+
+def readonly_heads(tuple buffers, Py_ssize_t n):
+    """``b[:n]`` of each 1-D C-contiguous buffer, read-only, then ``arange(n)``
+    (int64, read-only), in one call: the table's columns as a view of its
+    live rows shows them (``paget.state.LesionTable.frozen_columns``), where
+    each took a slice, a view and a flag change.  Each view's base is its
+    buffer, so it sees the buffer's values as they change."""
+    cdef Py_ssize_t k = len(buffers), i
+    cdef cnp.ndarray b, v
+    cdef cnp.npy_intp dim = n
+    out = []
+    for i in range(k):
+        a = buffers[i]
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                not (<cnp.ndarray>a).dtype.hasobject):
+            raise TypeError(f"readonly_heads: buffer {i} is not a 1-D C-contiguous array "
+                            f"of numbers")
+        b = <cnp.ndarray>a
+        if n < 0 or n > cnp.PyArray_DIMS(b)[0]:
+            raise ValueError(f"readonly_heads: {n} values of a buffer of "
+                             f"{cnp.PyArray_DIMS(b)[0]}")
+        if not (cnp.PyArray_ISALIGNED(b) and cnp.PyArray_ISNOTSWAPPED(b)):
+            raise TypeError(f"readonly_heads: buffer {i} is not aligned in native order")
+        v = cnp.PyArray_SimpleNewFromData(1, &dim, cnp.PyArray_TYPE(b), cnp.PyArray_DATA(b))
+        cnp.set_array_base(v, b)
+        cnp.PyArray_CLEARFLAGS(v, cnp.NPY_ARRAY_WRITEABLE)
+        out.append(v)
+    row = new_array(n, I64)
+    cdef int64_t *r = <int64_t *>cnp.PyArray_DATA(row)
+    for i in range(n):
+        r[i] = i
+    cnp.PyArray_CLEARFLAGS(row, cnp.NPY_ARRAY_WRITEABLE)
+    out.append(row)
+    return tuple(out)

@@ -187,6 +187,17 @@ def test_table_views_follow_appends_growth_and_compaction():
     assert les.cells is tab.view(1.0).cells            # shared while the rows stay
     tab.cells[0] = 11.0                                # in place: every view sees it
     assert les.cells.tolist() == [11.0, 20.0] and not les.cells.flags.writeable
+    for name in ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells"):
+        a = getattr(les, name)          # the table's columns, read-only, in one call
+        assert a.dtype == tab.column(name).dtype and np.array_equal(a, tab.column(name))
+        assert not a.flags.writeable and np.shares_memory(a, tab.column(name)), name
+    assert les.row.tolist() == [0, 1] and les.row.dtype == np.int64
+    assert not les.row.flags.writeable
+    kept = tab.frozen_columns()
+    _rows(tab, [40], [5])                               # an append: new views
+    assert tab.frozen_columns() is not kept and tab.view(1.0).uid.tolist() == [1, 2, 40]
+    assert les.uid.tolist() == [1, 2]                   # the old view keeps its rows
+    tab.compact(tab.uid != 40)
     _rows(tab, list(range(3, 40)), np.arange(3, 40))   # grows the buffers
     assert tab.uid.size == 39 and tab.uid[-1] == 39 and tab.cells[0] == 11.0
     assert tab.column("x").size == 39 and (tab.column("x") == 2.5).all()
@@ -367,6 +378,33 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     run._step(3)
     run._compact(np.arange(run.table.n) != 0)                # the rows change
     assert run._view_of_last_step() is None
+
+
+@pytest.mark.parametrize("n", [0, 1, 9])
+def test_readonly_heads_are_the_read_only_slices_they_replace(n):
+    """``readonly_heads`` against ``b[:n]`` made read-only, for the table's
+    dtypes: equal, read-only, on the buffer's memory (they see its changes),
+    then ``arange(n)``; and its refusals."""
+    from paget.ext.engine_rows import readonly_heads
+    rng = np.random.default_rng(5 + n)
+    buffers = tuple(rng.integers(0, 99, n + 4).astype(dt) for dt in
+                    (np.uint64, np.int64, np.int32, np.int16, np.uint8, np.float64))
+    got = readonly_heads(buffers, n)
+    assert len(got) == len(buffers) + 1
+    for g, b in zip(got, buffers):
+        assert g.dtype == b.dtype and np.array_equal(g, b[:n]) and not g.flags.writeable
+        assert g.shape == (n,) and g.flags.c_contiguous and g.flags.aligned
+        if n:
+            b[0] = 7
+            assert g[0] == 7 and g.base is b
+    assert got[-1].dtype == np.int64 and got[-1].tolist() == list(range(n))
+    assert not got[-1].flags.writeable
+    with pytest.raises(ValueError, match="values of a buffer"):
+        readonly_heads(buffers, n + 5)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        readonly_heads((buffers[0][::2],), 1)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        readonly_heads(([1, 2],), 1)
 
 
 @pytest.mark.parametrize("n", [0, 1, 9])
