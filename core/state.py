@@ -9,7 +9,7 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_rows import lesion_cells, readonly_heads, take_rows, view_masks
+from .ext.engine_rows import lesion_cells, put_rows, readonly_heads, take_rows, view_masks
 from .ext.engine_step import fill_rows
 from .ext.engine_sums import fold_sum_serial
 from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check  # noqa: F401 (paget.state.FLAG_*)
@@ -248,23 +248,23 @@ class LesionTable:
         m = len(cols["uid"])
         if m == 0:
             return
-        missing = set(COLUMNS) - set(cols)
-        unknown = set(cols) - set(self._data)
-        if missing or unknown:
+        data = self._data
+        if not (cols.keys() >= COLUMNS.keys() and cols.keys() <= data.keys()):
+            missing = set(COLUMNS) - set(cols)
+            unknown = set(cols) - set(data)
             raise ValueError(f"append: missing columns {sorted(missing)}, unknown {sorted(unknown)}")
         need = self.n + m
         if need > self._cap:
             cap = max(need, 2 * self._cap)
-            for k, arr in self._data.items():
+            for k, arr in data.items():
                 new = np.zeros(cap, dtype=arr.dtype)
                 new[: self.n] = arr[: self.n]
-                self._data[k] = new
+                data[k] = new
             self._cap = cap
-        for k, arr in self._data.items():
-            if k in cols:
-                arr[self.n: need] = cols[k]
-            else:
-                arr[self.n: need] = self.extra[k][1]
+        # every column's new rows in one compiled call: the given columns copied,
+        # the extra ones not given set to their defaults
+        put_rows(tuple(data.values()), self.n, m,
+                 tuple([cols[k] if k in cols else self.extra[k][1] for k in data]))
         self._resize(need)
 
     def take(self, keep: np.ndarray) -> dict[str, np.ndarray]:

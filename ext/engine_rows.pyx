@@ -9,6 +9,7 @@ replaces, on random inputs, for exact equality.
 """
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
@@ -530,3 +531,52 @@ def readonly_heads(tuple buffers, Py_ssize_t n):
     cnp.PyArray_CLEARFLAGS(row, cnp.NPY_ARRAY_WRITEABLE)
     out.append(row)
     return tuple(out)
+
+
+def put_rows(tuple buffers, Py_ssize_t start, Py_ssize_t m, tuple values):
+    """``b[start:start + m] = v`` for each buffer ``b`` (1-D, C-contiguous) and its
+    value ``v``, in one call (``paget.state.LesionTable.append``, twenty
+    columns a founding): an array of ``m`` values of the buffer's type
+    (C-contiguous, aligned, native order) is copied, a Python float or bool
+    default written into a float64 or bool buffer, and anything else given to
+    NumPy's assignment, with its casts and broadcasting."""
+    cdef Py_ssize_t k = len(buffers), i, j
+    cdef cnp.ndarray b, v
+    cdef Py_ssize_t size
+    cdef char *dst
+    cdef double x
+    if len(values) != k:
+        raise ValueError(f"put_rows: {len(values)} values for {k} buffers")
+    for i in range(k):
+        a = buffers[i]
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)):
+            raise TypeError(f"put_rows: buffer {i} is not a writable 1-D C-contiguous array")
+        b = <cnp.ndarray>a
+        if start < 0 or m < 0 or start + m > cnp.PyArray_DIMS(b)[0]:
+            raise ValueError(f"put_rows: rows [{start}, {start + m}) of a buffer of "
+                             f"{cnp.PyArray_DIMS(b)[0]}")
+        size = cnp.PyArray_ITEMSIZE(b)
+        dst = <char *>cnp.PyArray_DATA(b) + start * size
+        got = values[i]
+        if cnp.PyArray_Check(got):
+            v = <cnp.ndarray>got
+            if (cnp.PyArray_NDIM(v) == 1 and cnp.PyArray_DIMS(v)[0] == m and
+                    cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(v), cnp.PyArray_TYPE(b)) and
+                    cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v) and
+                    cnp.PyArray_ISNOTSWAPPED(v) and cnp.PyArray_ISNOTSWAPPED(b) and
+                    not v.dtype.hasobject):
+                if m:
+                    memcpy(dst, cnp.PyArray_DATA(v), m * size)
+                continue
+        elif type(got) is float and cnp.PyArray_TYPE(b) == F64 and \
+                cnp.PyArray_ISNOTSWAPPED(b):
+            x = got
+            for j in range(m):
+                (<double *>dst)[j] = x
+            continue
+        elif type(got) is bool and cnp.PyArray_TYPE(b) == cnp.NPY_BOOL:
+            memset(dst, 1 if got else 0, m)
+            continue
+        b[start:start + m] = got

@@ -380,6 +380,37 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     assert run._view_of_last_step() is None
 
 
+@pytest.mark.parametrize("m", [1, 6])
+def test_put_rows_is_the_assignment_it_replaces(m):
+    """``put_rows`` against ``b[start:start + m] = v`` per buffer: arrays of the
+    buffer's type copied, float and bool defaults written, and casts,
+    broadcasts, lists, strided and byte-swapped values as NumPy assigns them;
+    the rows around left alone; and its refusals."""
+    from paget.ext.engine_rows import put_rows
+    rng = np.random.default_rng(m)
+    dtypes = (np.uint64, np.float64, np.int64, np.int32, np.int16, np.uint8, bool, np.float64,
+              bool, np.int64, np.float64, np.float64, np.float64, np.float64)
+    values = (rng.integers(0, 9, m).astype(np.uint64), rng.normal(size=m),
+              rng.integers(-9, 9, m), rng.integers(-9, 9, m).astype(np.int32),
+              rng.integers(-9, 9, m).astype(np.int16), rng.integers(0, 9, m).astype(np.uint8),
+              rng.random(m) < 0.5, 2.5, True, 3, rng.normal(size=m).astype(np.float32),
+              np.repeat(rng.normal(size=m), 2)[::2], rng.normal(size=m).astype(">f8"),
+              list(rng.normal(size=m)))
+    got = tuple(np.zeros(m + 5, dt) for dt in dtypes)
+    want = tuple(g.copy() for g in got)
+    for w, v in zip(want, values):
+        w[2:2 + m] = v
+    put_rows(got, 2, m, values)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)
+    with pytest.raises(ValueError, match="values for"):
+        put_rows(got, 2, m, values[:-1])
+    with pytest.raises(ValueError, match="rows"):
+        put_rows(got[:1], 6, m, values[:1])
+    with pytest.raises(TypeError, match="C-contiguous"):
+        put_rows((got[0][::2],), 0, 1, values[:1])
+
+
 @pytest.mark.parametrize("n", [0, 1, 9])
 def test_readonly_heads_are_the_read_only_slices_they_replace(n):
     """``readonly_heads`` against ``b[:n]`` made read-only, for the table's
