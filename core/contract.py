@@ -174,8 +174,20 @@ _BLOCKS: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
 _MAX_BLOCKS = 64
 
 
-def neutral(name: str, shape: int | tuple[int, ...]) -> np.ndarray:
-    """A new array of output ``name`` (not a rate) at its neutral value."""
+def neutral(name: str, shape: int | tuple[int, ...], buffers: dict | None = None) -> np.ndarray:
+    """An array of output ``name`` (not a rate) at its neutral value.
+
+    A new array; with ``buffers`` (a dict the caller keeps from step to step),
+    the array an earlier call made for the same name and shape, set to the
+    neutral value again, so a step allocates none (as :meth:`paget.state.Rates.neutral`
+    reuses the rates' buffers: the engine hands each to the hooks of one step).
+    """
+    if buffers is not None:
+        got = buffers.get((name, shape))
+        if got is not None:
+            a, value = got
+            a[...] = value
+            return a
     dtype, value = _NEUTRAL[name]
     if isinstance(value, np.ndarray):
         a = np.empty((shape,) + value.shape if isinstance(shape, (int, np.integer)) else
@@ -191,12 +203,15 @@ def neutral(name: str, shape: int | tuple[int, ...]) -> np.ndarray:
                     _BLOCKS.clear()
                 block = _BLOCKS[key] = np.broadcast_to(value, key[1]).copy()
                 block.flags.writeable = False
-            a[...] = block
-        else:
-            a[...] = value
-        return a
-    a = np.empty(shape, dtype=dtype)
-    a.fill(value)
+            value = block
+        a[...] = value
+    else:
+        a = np.empty(shape, dtype=dtype)
+        a.fill(value)
+    if buffers is not None:
+        if len(buffers) >= _MAX_BLOCKS:
+            buffers.clear()
+        buffers[(name, shape)] = (a, value)
     return a
 
 

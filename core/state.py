@@ -9,9 +9,10 @@ import numpy as np
 from .contract import RATES, STEP_HOOKS, describe
 from .domains import fold_sum
 from .ext import kernels
-from .ext.engine_rows import lesion_cells, take_rows
+from .ext.engine_rows import lesion_cells, put_rows, readonly_heads, take_rows, view_masks
+from .ext.engine_step import fill_rows
 from .ext.engine_sums import fold_sum_serial
-from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check
+from .ext.kernels import FLAG_DORMANT, FLAG_PRIMARY, bounds_check  # noqa: F401 (paget.state.FLAG_*)
 
 __all__ = ["LesionTable", "Lesions", "Rates", "Patients", "FateMatrix", "State",
            "StateVariable", "StateRead", "out_of_bounds", "lesion_groups", "COLUMNS"]
@@ -168,7 +169,7 @@ class LesionTable:
         # (a step reads each column dozens of times): writable ones, also set
         # as attributes (``table.cells``), and read-only ones for hooks
         self._live: dict[str, np.ndarray] = {}
-        self._frozen: dict[str, np.ndarray] = {}
+        self._frozen: tuple[np.ndarray, ...] | None = None
         self._extras: dict[str, np.ndarray] | None = None
         self._view_cols: tuple[np.ndarray, ...] | None = None
         #: counts the changes of rows (appends, compactions); a view made at one
@@ -187,7 +188,7 @@ class LesionTable:
         for name in self._live:
             d.pop(name, None)
         self._live.clear()
-        self._frozen.clear()
+        self._frozen = None
         self._extras = None
         self._view_cols = None
         self.n = n
@@ -223,14 +224,15 @@ class LesionTable:
             self._view_cols = tuple(self.column(k) for k in _VIEW_COLUMNS)
         return self._view_cols
 
-    def frozen(self, name: str) -> np.ndarray:
-        """The live part of a column, read-only (``"row"``: ``arange(n)``); the
-        same array until the rows change."""
-        view = self._frozen.get(name)
-        if view is None:
-            view = self._frozen[name] = _ro(np.arange(self.n) if name == "row"
-                                            else self.column(name))
-        return view
+    def frozen_columns(self) -> tuple[np.ndarray, ...]:
+        """The live parts of the columns a view takes (:data:`_VIEW_COLUMNS`), then
+        each row's position (``arange(n)``), read-only, made in one compiled call
+        (:func:`paget.ext.engine_rows.readonly_heads`): the same tuple until the
+        rows change."""
+        if self._frozen is None:
+            data = self._data
+            self._frozen = readonly_heads(tuple(data[k] for k in _VIEW_COLUMNS), self.n)
+        return self._frozen
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -246,23 +248,23 @@ class LesionTable:
         m = len(cols["uid"])
         if m == 0:
             return
-        missing = set(COLUMNS) - set(cols)
-        unknown = set(cols) - set(self._data)
-        if missing or unknown:
+        data = self._data
+        if not (cols.keys() >= COLUMNS.keys() and cols.keys() <= data.keys()):
+            missing = set(COLUMNS) - set(cols)
+            unknown = set(cols) - set(data)
             raise ValueError(f"append: missing columns {sorted(missing)}, unknown {sorted(unknown)}")
         need = self.n + m
         if need > self._cap:
             cap = max(need, 2 * self._cap)
-            for k, arr in self._data.items():
+            for k, arr in data.items():
                 new = np.zeros(cap, dtype=arr.dtype)
                 new[: self.n] = arr[: self.n]
-                self._data[k] = new
+                data[k] = new
             self._cap = cap
-        for k, arr in self._data.items():
-            if k in cols:
-                arr[self.n: need] = cols[k]
-            else:
-                arr[self.n: need] = self.extra[k][1]
+        # every column's new rows in one compiled call: the given columns copied,
+        # the extra ones not given set to their defaults
+        put_rows(tuple(data.values()), self.n, m,
+                 tuple([cols[k] if k in cols else self.extra[k][1] for k in data]))
         self._resize(need)
 
     def take(self, keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -343,12 +345,9 @@ class Lesions:
                  rows: np.ndarray | None = None, *, n_patients: int | None = None,
                  n_organs: int | None = None, group=None):
         if rows is None:    # the table's read-only views, shared until its rows change
-            col = table.frozen
-            self.row = col("row")
-            self._flags, self._birth_step = table.flags, table.birth_step
-            self.uid, self.parent, self.lesion = col("uid"), col("parent"), col("lesion")
-            self.clone, self.genotype = col("clone"), col("genotype")
-            self.patient, self.organ, self.cells = col("patient"), col("organ"), col("cells")
+            (self.uid, self.parent, self.lesion, self.clone, self.genotype, self.patient,
+             self.organ, self.cells, self._flags, self._birth_step, self.row) = \
+                table.frozen_columns()
         else:
             # the rows' columns in one compiled gather where ``rows`` are int64
             # positions (the engine's), else by NumPy's indexing
@@ -365,13 +364,12 @@ class Lesions:
         self._dt = dt
         self._lo = lo
         # read by nearly every hook, several times a step: plain attributes (a
-        # property call each read cost ~0.2 us, ~30 reads a step), made here
-        #: bool: the row is a pool of solitary dormant cells
-        self.dormant = _ro((self._flags & FLAG_DORMANT) != 0)
-        #: bool: the row belongs to its patient's primary tumour
-        self.primary = _ro((self._flags & FLAG_PRIMARY) != 0)
-        #: int64: index of the row's patient among this rank's patients
-        self.pidx = _ro(self.patient - lo)
+        # property call each read cost ~0.2 us, ~30 reads a step), made here in
+        # one compiled pass: dormant (bool: the row is a pool of solitary
+        # dormant cells), primary (bool: the row belongs to its patient's
+        # primary tumour), pidx (int64: index of the row's patient among this
+        # rank's patients), read-only
+        self.dormant, self.primary, self.pidx = view_masks(self._flags, self.patient, lo)
         self._cache: dict[str, Any] = {}
         self._n_patients = n_patients
         self._n_organs = n_organs
@@ -607,8 +605,9 @@ class Rates:
         With ``buffers`` (a dict kept by the caller) the arrays are views of
         buffers grown as needed, so a step allocates nothing: the float rates
         are rows of one 2-D buffer, set to their neutral values by one
-        assignment.  The Rates object itself is new each step, so a hook that
-        rebinds an attribute affects only that step.
+        compiled call (:func:`paget.ext.engine_step.fill_rows`).  The Rates
+        object itself is new each step, so a hook that rebinds an attribute
+        affects only that step.
         """
         if buffers is None:
             return cls(**{name: np.full(n, v, dtype=dtype) for name, v, dtype in _RATE_FIELDS})
@@ -623,8 +622,8 @@ class Rates:
             views.update({name: flags[i, :n] for i, name in enumerate(_BOOL_RATES)})
             got = buffers["_views"] = (n, block[:, :n], flags[:, :n], views)
         _, block, flags, views = got
-        block[...] = _FLOAT_NEUTRAL
-        flags[...] = _BOOL_NEUTRAL
+        fill_rows(block, _FLOAT_NEUTRAL)
+        fill_rows(flags, _BOOL_NEUTRAL)
         rates = cls.__new__(cls)
         rates.__dict__.update(views)
         return rates
@@ -633,13 +632,12 @@ class Rates:
 #: (name, neutral value, dtype) of each rate, in field order
 _RATE_FIELDS = tuple((r.name, r.neutral, bool if r.dtype == "bool" else np.float64)
                      for r in RATES)
-#: the float and the bool rates, and their neutral values as columns
+#: the float and the bool rates, and their neutral values
 _FLOAT_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is np.float64)
 _BOOL_RATES = tuple(name for name, _, dtype in _RATE_FIELDS if dtype is bool)
-_FLOAT_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
-                          dtype=np.float64).reshape(-1, 1)
-_BOOL_NEUTRAL = np.array([[v] for name, v, dtype in _RATE_FIELDS if dtype is bool],
-                         dtype=bool).reshape(-1, 1)
+_FLOAT_NEUTRAL = np.array([v for name, v, dtype in _RATE_FIELDS if dtype is np.float64],
+                          dtype=np.float64)
+_BOOL_NEUTRAL = np.array([v for name, v, dtype in _RATE_FIELDS if dtype is bool], dtype=bool)
 
 _min, _max = np.minimum.reduce, np.maximum.reduce
 
@@ -680,6 +678,17 @@ class Patients:
             object.__setattr__(self, "ctc_shed", np.zeros(n, np.int64))
         if self.cell_death is None:
             object.__setattr__(self, "cell_death", np.zeros(n))
+
+    @classmethod
+    def of(cls, index: np.ndarray, alive: np.ndarray, burden: np.ndarray,
+           ctc_shed: np.ndarray, cell_death: np.ndarray) -> "Patients":
+        """The patients with every array given, without the frozen dataclass's
+        ``__init__`` (an ``object.__setattr__`` per field and ``__post_init__``,
+        ~1 us): the engine makes one each step (:meth:`paget.engine.RankRun._patients`)."""
+        patients = object.__new__(cls)
+        patients.__dict__.update(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
+                                 cell_death=cell_death)
+        return patients
 
     def __len__(self) -> int:
         return len(self.index)

@@ -9,13 +9,14 @@ replaces, on random inputs, for exact equality.
 """
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, check_bins, f64, i64
+from engine_support cimport array_data, as_array, check_bins, f64, i64, new_array
 from keyed_stream cimport paget_mix64
-from paget_kernels cimport PGT_FLAG_DORMANT
+from paget_kernels cimport PGT_FLAG_DORMANT, PGT_FLAG_PRIMARY
 from plugin_support cimport array_size
 
 cnp.import_array()
@@ -86,12 +87,12 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
         if cn[i] < 0:
             raise ValueError(f"found_rows: count {cn[i]} at {i} is negative")
         t += 1 if pool else cn[i]
-    cols = {"uid": np.empty(t, np.uint64), "parent": np.empty(t, np.uint64),
-            "lesion": np.empty(t, np.uint64), "clone": np.empty(t, np.uint64),
-            "genotype": np.empty(t, np.uint64), "cells": np.empty(t, np.float64),
-            "patient": np.empty(t, np.int64), "birth_step": np.empty(t, np.int32),
-            "organ": np.empty(t, np.int16), "flags": np.empty(t, np.uint8)}
-    rows_arr = np.empty(t, np.int64)
+    cols = {"uid": new_array(t, U64), "parent": new_array(t, U64),
+            "lesion": new_array(t, U64), "clone": new_array(t, U64),
+            "genotype": new_array(t, U64), "cells": new_array(t, F64),
+            "patient": new_array(t, I64), "birth_step": new_array(t, cnp.NPY_INT32),
+            "organ": new_array(t, I16), "flags": new_array(t, U8)}
+    rows_arr = new_array(t, I64)
     cdef uint64_t *nu = <uint64_t *>array_data(cols["uid"], U64, t, "uid")
     cdef uint64_t *npa = <uint64_t *>array_data(cols["parent"], U64, t, "parent")
     cdef uint64_t *nle = <uint64_t *>array_data(cols["lesion"], U64, t, "lesion")
@@ -154,7 +155,7 @@ cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint6
     cdef int64_t *hit
     cdef int64_t *out
     if k == 0:
-        return np.zeros(0, np.int64)
+        return new_array(0, I64)
     while cap < 2 * k:
         cap *= 2
     keys = <uint64_t *>malloc(cap * sizeof(uint64_t))
@@ -186,7 +187,7 @@ cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint6
                 c[hit[j]] += cn[j]
             else:
                 n_new += 1
-        new_arr = np.empty(n_new, np.int64)
+        new_arr = new_array(n_new, I64)
         out = i64(new_arr, n_new, "new")
         n_new = 0
         for j in range(k):
@@ -248,50 +249,52 @@ def found_pools(object src, object at, object counts, object organ, object uid,
     cdef const uint64_t *le = <const uint64_t *>array_data(lesion, U64, n, "lesion")
     cdef const int16_t *oc = <const int16_t *>array_data(organ_col, I16, n, "organ_col")
     check_bins(ix, k, m, "at")
-    key_arr = np.empty(k, np.uint64)
-    count_arr = np.empty(k, np.float64)
-    cdef uint64_t *ky = <uint64_t *>array_data(key_arr, U64, k, "key")
-    cdef double *cf = f64(count_arr, k, "counts")
-    for j in range(k):
-        r = sr[ix[j]]
-        if r < 0 or r >= n:
-            raise IndexError(f"src: index {r} at {ix[j]} outside [0, {n})")
-        if cn[j] < 0:
-            raise ValueError(f"found_pools: count {cn[j]} at {j} is negative")
-        ky[j] = pool_uid(u[r], <int16_t>og[j])
-        cf[j] = <double>cn[j]
+    # the pools' uids, counts and registry flags in one scratch block, not three
+    # NumPy arrays (a step calls this once, with a few pools)
+    cdef uint64_t *ky = <uint64_t *>malloc(k * (sizeof(uint64_t) + sizeof(double) + 1) + 1)
+    if ky == NULL:
+        raise MemoryError()
+    cdef double *cf = <double *>(ky + k)
+    cdef uint8_t *fresh = <uint8_t *>(cf + k)
     registered = None
-    cdef const cnp.npy_bool *fresh
     cdef uint64_t *rp
     cdef int64_t *rt
     cdef uint64_t *rl
     cdef int16_t *ro
-    if registry is not None and k:
-        fresh_arr = registry.add_new(key_arr)
-        fresh = <const cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, k, "fresh")
+    try:
         for j in range(k):
-            n_fresh += fresh[j] != 0
-        if n_fresh:
-            registered = {"pool": np.empty(n_fresh, np.uint64),
-                          "patient": np.empty(n_fresh, np.int64),
-                          "source_lesion": np.empty(n_fresh, np.uint64),
-                          "source_organ": np.empty(n_fresh, np.int16)}
-            rp = <uint64_t *>array_data(registered["pool"], U64, n_fresh, "pool")
-            rt = i64(registered["patient"], n_fresh, "patient")
-            rl = <uint64_t *>array_data(registered["source_lesion"], U64, n_fresh,
-                                        "source_lesion")
-            ro = <int16_t *>array_data(registered["source_organ"], I16, n_fresh,
-                                       "source_organ")
-            n_fresh = 0
-            for j in range(k):
-                if fresh[j]:
-                    r = sr[ix[j]]
-                    rp[n_fresh] = ky[j]
-                    rt[n_fresh] = pt[r]
-                    rl[n_fresh] = le[r]
-                    ro[n_fresh] = oc[r]
-                    n_fresh += 1
-    return join(ky, cf, k, u, fl, c, n), registered
+            r = sr[ix[j]]
+            if r < 0 or r >= n:
+                raise IndexError(f"src: index {r} at {ix[j]} outside [0, {n})")
+            if cn[j] < 0:
+                raise ValueError(f"found_pools: count {cn[j]} at {j} is negative")
+            ky[j] = pool_uid(u[r], <int16_t>og[j])
+            cf[j] = <double>cn[j]
+        if registry is not None and k:
+            n_fresh = registry.add_new_to(ky, k, fresh)
+            if n_fresh:
+                registered = {"pool": np.empty(n_fresh, np.uint64),
+                              "patient": np.empty(n_fresh, np.int64),
+                              "source_lesion": np.empty(n_fresh, np.uint64),
+                              "source_organ": np.empty(n_fresh, np.int16)}
+                rp = <uint64_t *>array_data(registered["pool"], U64, n_fresh, "pool")
+                rt = i64(registered["patient"], n_fresh, "patient")
+                rl = <uint64_t *>array_data(registered["source_lesion"], U64, n_fresh,
+                                            "source_lesion")
+                ro = <int16_t *>array_data(registered["source_organ"], I16, n_fresh,
+                                           "source_organ")
+                n_fresh = 0
+                for j in range(k):
+                    if fresh[j]:
+                        r = sr[ix[j]]
+                        rp[n_fresh] = ky[j]
+                        rt[n_fresh] = pt[r]
+                        rl[n_fresh] = le[r]
+                        ro[n_fresh] = oc[r]
+                        n_fresh += 1
+        return join(ky, cf, k, u, fl, c, n), registered
+    finally:
+        free(ky)
 
 
 cdef class UidSet:
@@ -341,17 +344,24 @@ cdef class UidSet:
     def add_new(self, object uids):
         """Add ``uids``; returns a bool array, True where a uid was not in the set
         before this call (a uid given twice is new twice if it was not in it)."""
-        cdef Py_ssize_t m = array_size(uids, "uids"), i, h, cap
+        cdef Py_ssize_t m = array_size(uids, "uids")
         cdef const uint64_t *u = <const uint64_t *>array_data(uids, U64, m, "uids")
         fresh_arr = np.empty(m, np.bool_)
-        cdef cnp.npy_bool *fresh = <cnp.npy_bool *>array_data(fresh_arr, cnp.NPY_BOOL, m,
-                                                             "fresh")
+        self.add_new_to(u, m, <uint8_t *>array_data(fresh_arr, cnp.NPY_BOOL, m, "fresh"))
+        return fresh_arr
+
+    cdef Py_ssize_t add_new_to(self, const uint64_t *u, Py_ssize_t m,
+                               uint8_t *fresh) except -1:
+        """:meth:`add_new` of ``m`` uids at ``u``, writing its flags (0 or 1) to
+        ``fresh``; returns how many are set."""
+        cdef Py_ssize_t i, h, cap, n_fresh = 0
         self._grow(self._count + m)
         cap = array_size(self._keys, "keys")
         cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
         cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
         for i in range(m):
             fresh[i] = not used[self._slot(keys, used, cap, u[i])]
+            n_fresh += fresh[i]
         for i in range(m):
             if fresh[i]:
                 h = self._slot(keys, used, cap, u[i])
@@ -359,7 +369,7 @@ cdef class UidSet:
                     used[h] = 1
                     keys[h] = u[i]
                     self._count += 1
-        return fresh_arr
+        return n_fresh
 
     def __contains__(self, uid):
         cdef Py_ssize_t cap = array_size(self._keys, "keys")
@@ -437,7 +447,7 @@ def lesion_cells(object dormant, object cells, object at, object group, Py_ssize
     cdef const double *c = f64(cells, N, "cells")
     cdef const Py_ssize_t *pos = <const Py_ssize_t *>array_data(at, cnp.NPY_INTP, m, "at")
     cdef const Py_ssize_t *grp = <const Py_ssize_t *>array_data(group, cnp.NPY_INTP, m, "group")
-    out_arr = np.empty(N, dtype=np.float64)
+    out_arr = new_array(N, F64)
     cdef double *out = <double *>cnp.PyArray_DATA(<cnp.ndarray>out_arr)
     cdef double *acc
     for i in range(N):
@@ -461,3 +471,112 @@ def lesion_cells(object dormant, object cells, object at, object group, Py_ssize
     finally:
         free(acc)
     return out_arr
+
+
+def view_masks(object flags, object patient, int64_t lo):
+    """``(flags & FLAG_DORMANT) != 0``, ``(flags & FLAG_PRIMARY) != 0`` and
+    ``patient - lo`` of a view's rows (``paget.state.Lesions``: ``dormant``,
+    ``primary``, ``pidx``), read-only, in one pass where NumPy made six
+    arrays.  ``flags`` (uint8) and ``patient`` (int64) of one length; any
+    other array is read from a copy of that type."""
+    flags, patient = as_array(flags, U8), as_array(patient, I64)
+    cdef Py_ssize_t n = array_size(flags, "flags"), i
+    cdef const uint8_t *fl = <const uint8_t *>array_data(flags, U8, n, "flags")
+    cdef const int64_t *pt = i64(patient, n, "patient")
+    cdef cnp.ndarray dormant = new_array(n, cnp.NPY_BOOL), primary = new_array(n, cnp.NPY_BOOL)
+    cdef cnp.ndarray pidx = new_array(n, I64)
+    cdef cnp.npy_bool *dm = <cnp.npy_bool *>cnp.PyArray_DATA(dormant)
+    cdef cnp.npy_bool *pm = <cnp.npy_bool *>cnp.PyArray_DATA(primary)
+    cdef int64_t *px = <int64_t *>cnp.PyArray_DATA(pidx)
+    for i in range(n):
+        dm[i] = (fl[i] & PGT_FLAG_DORMANT) != 0
+        pm[i] = (fl[i] & PGT_FLAG_PRIMARY) != 0
+        px[i] = pt[i] - lo
+    for a in (dormant, primary, pidx):
+        cnp.PyArray_CLEARFLAGS(<cnp.ndarray>a, cnp.NPY_ARRAY_WRITEABLE)
+    return dormant, primary, pidx
+
+
+def readonly_heads(tuple buffers, Py_ssize_t n):
+    """``b[:n]`` of each 1-D C-contiguous buffer, read-only, then ``arange(n)``
+    (int64, read-only), in one call: the table's columns as a view of its
+    live rows shows them (``paget.state.LesionTable.frozen_columns``), where
+    each took a slice, a view and a flag change.  Each view's base is its
+    buffer, so it sees the buffer's values as they change."""
+    cdef Py_ssize_t k = len(buffers), i
+    cdef cnp.ndarray b, v
+    cdef cnp.npy_intp dim = n
+    out = []
+    for i in range(k):
+        a = buffers[i]
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                not (<cnp.ndarray>a).dtype.hasobject):
+            raise TypeError(f"readonly_heads: buffer {i} is not a 1-D C-contiguous array "
+                            f"of numbers")
+        b = <cnp.ndarray>a
+        if n < 0 or n > cnp.PyArray_DIMS(b)[0]:
+            raise ValueError(f"readonly_heads: {n} values of a buffer of "
+                             f"{cnp.PyArray_DIMS(b)[0]}")
+        if not (cnp.PyArray_ISALIGNED(b) and cnp.PyArray_ISNOTSWAPPED(b)):
+            raise TypeError(f"readonly_heads: buffer {i} is not aligned in native order")
+        v = cnp.PyArray_SimpleNewFromData(1, &dim, cnp.PyArray_TYPE(b), cnp.PyArray_DATA(b))
+        cnp.set_array_base(v, b)
+        cnp.PyArray_CLEARFLAGS(v, cnp.NPY_ARRAY_WRITEABLE)
+        out.append(v)
+    row = new_array(n, I64)
+    cdef int64_t *r = <int64_t *>cnp.PyArray_DATA(row)
+    for i in range(n):
+        r[i] = i
+    cnp.PyArray_CLEARFLAGS(row, cnp.NPY_ARRAY_WRITEABLE)
+    out.append(row)
+    return tuple(out)
+
+
+def put_rows(tuple buffers, Py_ssize_t start, Py_ssize_t m, tuple values):
+    """``b[start:start + m] = v`` for each buffer ``b`` (1-D, C-contiguous) and its
+    value ``v``, in one call (``paget.state.LesionTable.append``, twenty
+    columns a founding): an array of ``m`` values of the buffer's type
+    (C-contiguous, aligned, native order) is copied, a Python float or bool
+    default written into a float64 or bool buffer, and anything else given to
+    NumPy's assignment, with its casts and broadcasting."""
+    cdef Py_ssize_t k = len(buffers), i, j
+    cdef cnp.ndarray b, v
+    cdef Py_ssize_t size
+    cdef char *dst
+    cdef double x
+    if len(values) != k:
+        raise ValueError(f"put_rows: {len(values)} values for {k} buffers")
+    for i in range(k):
+        a = buffers[i]
+        if not (cnp.PyArray_Check(a) and cnp.PyArray_NDIM(<cnp.ndarray>a) == 1 and
+                cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and
+                cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)):
+            raise TypeError(f"put_rows: buffer {i} is not a writable 1-D C-contiguous array")
+        b = <cnp.ndarray>a
+        if start < 0 or m < 0 or start + m > cnp.PyArray_DIMS(b)[0]:
+            raise ValueError(f"put_rows: rows [{start}, {start + m}) of a buffer of "
+                             f"{cnp.PyArray_DIMS(b)[0]}")
+        size = cnp.PyArray_ITEMSIZE(b)
+        dst = <char *>cnp.PyArray_DATA(b) + start * size
+        got = values[i]
+        if cnp.PyArray_Check(got):
+            v = <cnp.ndarray>got
+            if (cnp.PyArray_NDIM(v) == 1 and cnp.PyArray_DIMS(v)[0] == m and
+                    cnp.PyArray_EquivTypenums(cnp.PyArray_TYPE(v), cnp.PyArray_TYPE(b)) and
+                    cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v) and
+                    cnp.PyArray_ISNOTSWAPPED(v) and cnp.PyArray_ISNOTSWAPPED(b) and
+                    not v.dtype.hasobject):
+                if m:
+                    memcpy(dst, cnp.PyArray_DATA(v), m * size)
+                continue
+        elif type(got) is float and cnp.PyArray_TYPE(b) == F64 and \
+                cnp.PyArray_ISNOTSWAPPED(b):
+            x = got
+            for j in range(m):
+                (<double *>dst)[j] = x
+            continue
+        elif type(got) is bool and cnp.PyArray_TYPE(b) == cnp.NPY_BOOL:
+            memset(dst, 1 if got else 0, m)
+            continue
+        b[start:start + m] = got

@@ -19,12 +19,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.math cimport INFINITY, fabs
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport array_data, as_array, check_bins, f64, i64
+from engine_support cimport array_data, as_array, check_bins, f64, i64, new_array
 from paget_kernels cimport PGT_FLAG_DORMANT
 from plugin_support cimport Loop, array_size, loop_of, np_max, np_min, vec
 
@@ -145,7 +145,7 @@ def kernel_rows(object cells, object shed, object mutated):
         top = np_max(top, c[i]) if i else c[i]
         m += sh[i] != 0
         any_mutated |= mu[i] != 0
-    src_arr = np.empty(m, np.int64)
+    src_arr = new_array(m, I64)
     cdef int64_t *src = i64(src_arr, m, "src")
     m = 0
     for i in range(n):
@@ -222,7 +222,7 @@ def step_tally(object pidx, object organ, object flags, object cells_before, obj
                 if fl[i] & PGT_FLAG_DORMANT:
                     sums[p[i] * n_org + o[i]] += (cb[i] - c[i]) - <double>r[i]
             add_cast(dd, sums, bins)
-        rows_arr = np.empty(nr, np.int64)
+        rows_arr = new_array(nr, I64)
         if nr:
             rows = i64(rows_arr, nr, "rows")
             for i in range(bins):
@@ -284,9 +284,8 @@ def gather_sources(object src, object shed, object uid, object patient, object o
     cdef const double *ar = f64(arrest, n, "arrest")
     cdef bint one = True
     check_bins(s, m, n, "src")
-    out = (np.empty(m, np.uint64), np.empty(m, np.int64), np.empty(m, np.int16),
-           np.empty(m, np.int64), np.empty(m, np.float64), np.empty(m, np.int64),
-           np.empty(m, np.float64), np.empty(m, np.float64))
+    out = (new_array(m, U64), new_array(m, I64), new_array(m, I16), new_array(m, I64),
+           new_array(m, F64), new_array(m, I64), new_array(m, F64), new_array(m, F64))
     cdef uint64_t *ou = <uint64_t *>array_data(out[0], U64, m, "uid")
     cdef int64_t *op = i64(out[1], m, "patient")
     cdef int16_t *oo = <int16_t *>array_data(out[2], I16, m, "organ")
@@ -408,8 +407,8 @@ def tally_fates(object sp, object src_organ, object src_shed, object died, objec
                 first[p[i]] = t_first
     finally:
         free(sums)
-    f_arr = [np.empty(nf, np.int64) for k in range(3)]
-    d_arr = [np.empty(nd, np.int64) for k in range(3)]
+    f_arr = [new_array(nf, I64) for k in range(3)]
+    d_arr = [new_array(nd, I64) for k in range(3)]
     fr, fo, fc = i64(f_arr[0], nf, "ri"), i64(f_arr[1], nf, "oj"), i64(f_arr[2], nf, "count")
     dr, do_, dc = i64(d_arr[0], nd, "ri"), i64(d_arr[1], nd, "oj"), i64(d_arr[2], nd, "count")
     nf = nd = 0
@@ -472,3 +471,72 @@ def frozen_copies(tuple arrays):
         return tuple(out)
     finally:
         free(at)
+
+
+def fill_rows(object block, object values):
+    """``block[...] = values[:, None]`` in one call: row ``i`` of the 2-D
+    ``block`` set to ``values[i]``, for float64 or bool arrays of one dtype
+    whose rows are each C-contiguous (the first ``n`` columns of a wider
+    buffer, as ``paget.state.Rates.neutral`` keeps the step's rates), where
+    NumPy's broadcast assignment sets up an iterator each call."""
+    if not (cnp.PyArray_Check(block) and cnp.PyArray_Check(values)):
+        raise TypeError("fill_rows: expected NumPy arrays")
+    cdef cnp.ndarray b = <cnp.ndarray>block, v = <cnp.ndarray>values
+    cdef int t = cnp.PyArray_TYPE(b)
+    if t != cnp.PyArray_TYPE(v) or t not in (F64, cnp.NPY_BOOL):
+        raise TypeError(f"fill_rows: expected float64 or bool arrays of one dtype, got "
+                        f"{b.dtype} and {v.dtype}")
+    if cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(v) != 1 or \
+            cnp.PyArray_DIMS(b)[0] != cnp.PyArray_DIMS(v)[0]:
+        raise ValueError(f"fill_rows: expected a (k, n) block and k values, got shapes "
+                         f"{block.shape} and {values.shape}")
+    cdef Py_ssize_t k = cnp.PyArray_DIMS(b)[0], n = cnp.PyArray_DIMS(b)[1], i, j
+    cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(b), step = cnp.PyArray_STRIDES(b)[0]
+    if not (cnp.PyArray_ISALIGNED(b) and cnp.PyArray_ISNOTSWAPPED(b) and
+            (n <= 1 or cnp.PyArray_STRIDES(b)[1] == size)):
+        raise ValueError("fill_rows: the block's rows must be C-contiguous, aligned and "
+                         "in native byte order")
+    if not cnp.PyArray_ISWRITEABLE(b):
+        raise ValueError("fill_rows: the block is read-only")
+    values = as_array(values, t)
+    cdef char *data = <char *>cnp.PyArray_DATA(b)
+    cdef const char *val = <const char *>cnp.PyArray_DATA(<cnp.ndarray>values)
+    cdef double x
+    cdef double *row
+    for i in range(k):
+        if t == F64:
+            x = (<const double *>val)[i]
+            row = <double *>(data + i * step)
+            for j in range(n):
+                row[j] = x
+        else:
+            memset(data + i * step, 1 if val[i] else 0, n)
+
+
+
+def any_nonzero(object a):
+    """``np.count_nonzero(a) > 0`` in one call, without NumPy's Python wrapper
+    (the engine asks it three times a step: a removal, the direct route, a
+    death): a C-contiguous, aligned float64 or bool array is read here (a NaN
+    is nonzero, as there), anything else given to ``np.count_nonzero``."""
+    cdef cnp.ndarray arr
+    cdef Py_ssize_t n, i
+    cdef const double *d
+    cdef const char *b
+    if cnp.PyArray_Check(a):
+        arr = <cnp.ndarray>a
+        if cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr):
+            n = cnp.PyArray_SIZE(arr)
+            if cnp.PyArray_TYPE(arr) == F64 and cnp.PyArray_ISNOTSWAPPED(arr):
+                d = <const double *>cnp.PyArray_DATA(arr)
+                for i in range(n):
+                    if d[i] != 0.0:
+                        return True
+                return False
+            if cnp.PyArray_TYPE(arr) == cnp.NPY_BOOL:
+                b = <const char *>cnp.PyArray_DATA(arr)
+                for i in range(n):
+                    if b[i]:
+                        return True
+                return False
+    return bool(np.count_nonzero(a))

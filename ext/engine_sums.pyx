@@ -14,7 +14,7 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 
 cimport numpy as cnp
-from engine_support cimport check_bins, f64, i64
+from engine_support cimport check_bins, f64, i64, new_array
 from plugin_support cimport np_max, whole_nonnegative
 
 cnp.import_array()
@@ -67,7 +67,7 @@ def fold_sum_serial(object index, object values, Py_ssize_t n):
     cdef const double *v = f64(values, m, "values")
     cdef const int64_t *at = i64(index, m, "index")
     check_bins(at, m, n, "fold_sum")
-    out_arr = np.zeros(n)
+    out_arr = new_array(n, F64, True)
     cdef double *out = f64(out_arr, n, "out")
     cdef Py_ssize_t i, b
     cdef int k, s, e

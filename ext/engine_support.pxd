@@ -4,8 +4,9 @@
 # (a C-contiguous, aligned, native-order ndarray of one dtype, or of an
 # equivalent one: ``ulonglong`` for ``uint64``, as MPI records arrive) for one
 # dtype each.
-# ``check_bins`` refuses an index outside ``[0, hi)``.  Every module that
-# cimports this calls ``cnp.import_array()``.
+# ``check_bins`` refuses an index outside ``[0, hi)``.  ``new_array`` makes a
+# 1-D array through NumPy's C API.  Every module that cimports this calls
+# ``cnp.import_array()``.
 from libc.stdint cimport int16_t, int64_t, uint8_t, uint64_t
 
 cimport numpy as cnp
@@ -18,6 +19,16 @@ cdef inline double *f64(object a, Py_ssize_t n, str name) except NULL:
 
 cdef inline int64_t *i64(object a, Py_ssize_t n, str name) except NULL:
     return <int64_t *>array_data(a, cnp.NPY_INT64, n, name)
+
+
+cdef inline cnp.ndarray new_array(Py_ssize_t n, int typenum, bint zeros=False):
+    """``np.empty(n, dtype)`` (``np.zeros`` with ``zeros``) of NumPy type number
+    ``typenum``, without the Python call (its name lookups and argument
+    parsing): the passes that run every step make a dozen such arrays."""
+    cdef cnp.npy_intp dim = n
+    if zeros:
+        return cnp.PyArray_ZEROS(1, &dim, typenum, 0)
+    return cnp.PyArray_EMPTY(1, &dim, typenum, 0)
 
 
 cdef inline int check_bins(const int64_t *at, Py_ssize_t m, Py_ssize_t hi, str name) except -1:

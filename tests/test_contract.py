@@ -16,7 +16,7 @@ import pytest
 import paget
 import paget.hookspecs
 from paget.config import deep_merge
-from paget.contract import OUTPUTS, RATES, STEP_HOOKS, describe
+from paget.contract import OUTPUTS, RATES, STEP_HOOKS, describe, neutral
 from paget.manager import DEFAULT_PLUGINS, builtin_variable_owners, make_plugin_manager
 from paget.state import Rates, StateRead, StateVariable
 
@@ -29,11 +29,15 @@ SMALL = {"seed": 3, "cohort": {"patients": 2, "years": 0.1}}
 
 def test_rates_fields_and_neutral_values_are_the_declared_ones():
     assert [f.name for f in fields(Rates)] == [r.name for r in RATES]
-    rates = Rates.neutral(4, {})
-    for r in RATES:
-        a = getattr(rates, r.name)
-        assert a.dtype == np.dtype(r.dtype) and (a == r.neutral).all(), r.name
-        assert f"{r.name} : numpy.ndarray" in Rates.__doc__
+    buffers: dict = {}
+    for n in (4, 4, 9, 0, 3):   # the buffers set to neutral again, grown, and their views
+        rates = Rates.neutral(n, buffers)
+        for r in RATES:
+            a = getattr(rates, r.name)
+            assert a.dtype == np.dtype(r.dtype) and a.shape == (n,), r.name
+            assert (a == r.neutral).all() and a.flags.writeable, r.name
+            assert f"{r.name} : numpy.ndarray" in Rates.__doc__
+            a[...] = not r.neutral if r.dtype == "bool" else r.neutral + 0.5   # a hook's
 
 
 def _bad_plugin(out, value):
@@ -81,6 +85,28 @@ def test_the_hook_reference_states_each_output_from_its_declaration():
     # and no docstring restates a neutral value by hand
     source = Path(paget.hookspecs.__file__).read_text()
     assert not re.search(r"[Nn]eutral values?[:]|neutral \d", source)
+
+
+@pytest.mark.parametrize("shape", [0, 1, 5, (0, 4), (1, 4), (3, 4)], ids=str)
+def test_a_reused_output_array_is_set_to_its_neutral_value_again(shape):
+    """``neutral(name, shape, buffers)`` hands out the same array for the same
+    name and shape, set again to what a new one holds after a hook wrote it;
+    another shape or name gets an array of its own."""
+    buffers: dict = {}
+    for o in OUTPUTS:
+        if o.arg == "rates" or (o.name in ("probability", "fates")) != isinstance(shape, tuple):
+            continue
+        fresh = neutral(o.name, shape)
+        a = neutral(o.name, shape, buffers)
+        assert a.dtype == fresh.dtype and a.shape == fresh.shape and (a == fresh).all()
+        a[...] = not o.neutral if o.dtype == "bool" else 0.25
+        again = neutral(o.name, shape, buffers)
+        assert again is a and (again == fresh).all(), o.name
+        other = neutral(o.name, (shape + 1) if isinstance(shape, int) else (shape[0] + 1, 4),
+                        buffers)
+        assert other is not a and (other == neutral(o.name, other.shape[:-1] if
+                                                    o.name == "fates" else other.shape)).all()
+    assert len({id(a) for a, _ in buffers.values()}) == len(buffers)
 
 
 class _Recorder:

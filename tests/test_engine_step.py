@@ -705,6 +705,66 @@ def test_frozen_copies_are_the_read_only_copies_of_bytes_they_replace(n):
         es.frozen_copies(([1.0],))
 
 
+def test_any_nonzero_is_count_nonzero_it_replaces():
+    """``any_nonzero(a)`` against ``np.count_nonzero(a) > 0``: float64 (NaN, -0.0,
+    inf, the last value alone), bool, empty and 2-D arrays read in it; strided,
+    byte-swapped, integer arrays and lists through NumPy."""
+    cases = [np.zeros(0), np.zeros(5), np.r_[np.zeros(6), 1e-300], np.r_[np.zeros(3), np.nan],
+             np.full(4, -0.0), np.r_[-0.0, np.inf], np.zeros((3, 2)), np.eye(2),
+             np.zeros(0, bool), np.zeros(9, bool), np.r_[np.zeros(8, bool), True],
+             np.r_[1.0, np.zeros(5)][1::2], np.r_[0.0, 2.0].astype(">f8"), np.arange(3) - 2,
+             np.zeros(3, np.int64), [0.0, 0.0], [0, 3], np.zeros(4, np.float32)]
+    for a in cases:
+        assert es.any_nonzero(a) is bool(np.count_nonzero(a)), a
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+@pytest.mark.parametrize("dtype", [np.float64, bool])
+def test_fill_rows_is_the_broadcast_assignment_it_replaces(n, dtype):
+    """``fill_rows`` against ``block[...] = values[:, None]`` on the first ``n``
+    columns of a wider buffer (as ``Rates.neutral`` keeps them), the columns
+    beyond left alone; and its refusals."""
+    rng = np.random.default_rng(RNG_SEED + n)
+    values = (rng.normal(size=4) if dtype is np.float64 else rng.random(4) < 0.5).astype(dtype)
+    values[0] = np.inf if dtype is np.float64 else values[0]
+    buf, want = (rng.normal(size=(4, n + 3)).astype(dtype) for _ in range(2))
+    want[...] = buf
+    want[:, :n] = values[:, None]
+    assert es.fill_rows(buf[:, :n], values) is None
+    assert np.array_equal(buf, want)
+    es.fill_rows(buf[:0, :n], values[:0])       # no rows
+    assert np.array_equal(buf, want)
+    with pytest.raises(TypeError, match="one dtype"):
+        es.fill_rows(buf[:, :n], values.astype(np.float32))
+    with pytest.raises(ValueError, match="shapes"):
+        es.fill_rows(buf[:3, :n], values)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        es.fill_rows(buf[:, ::2], values)
+    frozen = buf[:, :n]
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        es.fill_rows(frozen, values)
+    with pytest.raises(TypeError, match="NumPy arrays"):
+        es.fill_rows(buf, list(values))
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_patients_of_is_the_dataclass_it_bypasses(n):
+    """``Patients.of`` (the engine's, each step) against ``Patients(...)``: equal,
+    the same fields holding the same arrays, and as frozen."""
+    from dataclasses import FrozenInstanceError, fields
+
+    from paget.state import Patients
+    arrays = es.frozen_copies((np.arange(n, dtype=np.int64), np.ones(n, bool), np.arange(n * 1.0),
+                               np.arange(n, dtype=np.int64), np.full(n, 0.5)))
+    got, want = Patients.of(*arrays), Patients(*arrays)
+    assert got == want and len(got) == n and type(got) is Patients
+    assert vars(got).keys() == vars(want).keys() == {f.name for f in fields(Patients)}
+    assert all(getattr(got, f.name) is getattr(want, f.name) for f in fields(Patients))
+    with pytest.raises(FrozenInstanceError):
+        got.alive = arrays[1]
+
+
 @pytest.mark.parametrize("n", [0, 1, 30])
 def test_kernel_rows_is_the_numpy_it_replaces(n):
     rng = np.random.default_rng(RNG_SEED + n)

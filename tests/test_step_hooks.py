@@ -187,6 +187,17 @@ def test_table_views_follow_appends_growth_and_compaction():
     assert les.cells is tab.view(1.0).cells            # shared while the rows stay
     tab.cells[0] = 11.0                                # in place: every view sees it
     assert les.cells.tolist() == [11.0, 20.0] and not les.cells.flags.writeable
+    for name in ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ", "cells"):
+        a = getattr(les, name)          # the table's columns, read-only, in one call
+        assert a.dtype == tab.column(name).dtype and np.array_equal(a, tab.column(name))
+        assert not a.flags.writeable and np.shares_memory(a, tab.column(name)), name
+    assert les.row.tolist() == [0, 1] and les.row.dtype == np.int64
+    assert not les.row.flags.writeable
+    kept = tab.frozen_columns()
+    _rows(tab, [40], [5])                               # an append: new views
+    assert tab.frozen_columns() is not kept and tab.view(1.0).uid.tolist() == [1, 2, 40]
+    assert les.uid.tolist() == [1, 2]                   # the old view keeps its rows
+    tab.compact(tab.uid != 40)
     _rows(tab, list(range(3, 40)), np.arange(3, 40))   # grows the buffers
     assert tab.uid.size == 39 and tab.uid[-1] == 39 and tab.cells[0] == 11.0
     assert tab.column("x").size == 39 and (tab.column("x") == 2.5).all()
@@ -367,6 +378,112 @@ def test_a_step_starts_from_the_last_steps_view_only_while_its_rows_stay():
     run._step(3)
     run._compact(np.arange(run.table.n) != 0)                # the rows change
     assert run._view_of_last_step() is None
+
+
+@pytest.mark.parametrize("m", [1, 6])
+def test_put_rows_is_the_assignment_it_replaces(m):
+    """``put_rows`` against ``b[start:start + m] = v`` per buffer: arrays of the
+    buffer's type copied, float and bool defaults written, and casts,
+    broadcasts, lists, strided and byte-swapped values as NumPy assigns them;
+    the rows around left alone; and its refusals."""
+    from paget.ext.engine_rows import put_rows
+    rng = np.random.default_rng(m)
+    dtypes = (np.uint64, np.float64, np.int64, np.int32, np.int16, np.uint8, bool, np.float64,
+              bool, np.int64, np.float64, np.float64, np.float64, np.float64)
+    values = (rng.integers(0, 9, m).astype(np.uint64), rng.normal(size=m),
+              rng.integers(-9, 9, m), rng.integers(-9, 9, m).astype(np.int32),
+              rng.integers(-9, 9, m).astype(np.int16), rng.integers(0, 9, m).astype(np.uint8),
+              rng.random(m) < 0.5, 2.5, True, 3, rng.normal(size=m).astype(np.float32),
+              np.repeat(rng.normal(size=m), 2)[::2], rng.normal(size=m).astype(">f8"),
+              list(rng.normal(size=m)))
+    got = tuple(np.zeros(m + 5, dt) for dt in dtypes)
+    want = tuple(g.copy() for g in got)
+    for w, v in zip(want, values):
+        w[2:2 + m] = v
+    put_rows(got, 2, m, values)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)
+    with pytest.raises(ValueError, match="values for"):
+        put_rows(got, 2, m, values[:-1])
+    with pytest.raises(ValueError, match="rows"):
+        put_rows(got[:1], 6, m, values[:1])
+    with pytest.raises(TypeError, match="C-contiguous"):
+        put_rows((got[0][::2],), 0, 1, values[:1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 9])
+def test_readonly_heads_are_the_read_only_slices_they_replace(n):
+    """``readonly_heads`` against ``b[:n]`` made read-only, for the table's
+    dtypes: equal, read-only, on the buffer's memory (they see its changes),
+    then ``arange(n)``; and its refusals."""
+    from paget.ext.engine_rows import readonly_heads
+    rng = np.random.default_rng(5 + n)
+    buffers = tuple(rng.integers(0, 99, n + 4).astype(dt) for dt in
+                    (np.uint64, np.int64, np.int32, np.int16, np.uint8, np.float64))
+    got = readonly_heads(buffers, n)
+    assert len(got) == len(buffers) + 1
+    for g, b in zip(got, buffers):
+        assert g.dtype == b.dtype and np.array_equal(g, b[:n]) and not g.flags.writeable
+        assert g.shape == (n,) and g.flags.c_contiguous and g.flags.aligned
+        if n:
+            b[0] = 7
+            assert g[0] == 7 and g.base is b
+    assert got[-1].dtype == np.int64 and got[-1].tolist() == list(range(n))
+    assert not got[-1].flags.writeable
+    with pytest.raises(ValueError, match="values of a buffer"):
+        readonly_heads(buffers, n + 5)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        readonly_heads((buffers[0][::2],), 1)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        readonly_heads(([1, 2],), 1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 9])
+def test_view_masks_are_the_numpy_they_replace(n):
+    """``view_masks`` (a view's dormant, primary and pidx) against the NumPy
+    expressions, read-only, also for patients of another integer dtype or
+    strided columns (copied), and a view's own attributes are them."""
+    from paget.ext.engine_rows import view_masks
+    rng = np.random.default_rng(11 + n)
+    flags = rng.integers(0, 8, n).astype(np.uint8)
+    patient = rng.integers(3, 9, n).astype(np.int64)
+    for f, p in ((flags, patient), (flags, patient.astype(np.int32)),
+                 (np.repeat(flags, 2)[::2], np.repeat(patient, 2)[::2])):
+        got = view_masks(f, p, 3)
+        want = ((flags & kernels.FLAG_DORMANT) != 0, (flags & kernels.FLAG_PRIMARY) != 0,
+                patient - 3)
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and np.array_equal(g, w) and not g.flags.writeable
+    tab = LesionTable(capacity=16)
+    _rows(tab, np.arange(1, n + 1), np.ones(n))
+    tab.flags[:] = flags
+    tab.patient[:] = patient
+    les = tab.view(1.0, lo=3)
+    assert np.array_equal(les.dormant, want[0]) and np.array_equal(les.primary, want[1])
+    assert np.array_equal(les.pidx, want[2]) and not les.pidx.flags.writeable
+
+
+def test_the_step_scratch_is_kept_while_the_rows_stay_and_grown_for_more():
+    """``RankRun._scratch``: eight distinct C-contiguous arrays of ``n`` values
+    (five float64, three int64), the same ones for the same ``n``, new ones
+    holding ``n`` values for another; a run over them is the same as one whose
+    scratch is made anew each step."""
+    run = _rank_run()
+    first = run._scratch(5)
+    assert [a.dtype for a in first] == [np.float64] * 5 + [np.int64] * 3
+    assert all(a.shape == (5,) and a.flags.c_contiguous and a.flags.writeable for a in first)
+    assert len({a.__array_interface__["data"][0] for a in first}) == 8
+    assert all(a is b for a, b in zip(run._scratch(5), first))
+    more = run._scratch(300)             # beyond the buffers: grown
+    assert all(a.shape == (300,) for a in more) and run._scratch(2)[0].shape == (2,)
+    runs = [_rank_run(), _rank_run()]
+    runs[1]._scratch = lambda n: tuple(np.full(n, -7.0) for _ in range(5)) + \
+        tuple(np.full(n, -7, np.int64) for _ in range(3))
+    for step in range(20):
+        for r in runs:
+            r._step(step)
+    assert np.array_equal(runs[0].table.cells, runs[1].table.cells)
+    assert all(np.array_equal(runs[0].acc[k], runs[1].acc[k]) for k in runs[0].acc)
 
 
 def test_a_renewed_view_is_a_fresh_one_after_cells_change_in_place():

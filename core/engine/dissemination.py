@@ -88,16 +88,12 @@ class Dissemination:
             self._fate_cache[key] = fm
         return fm
 
-    def _fate_stack(self, pairs) -> tuple[list[FateMatrix], np.ndarray, np.ndarray]:
-        """The fate matrices of circulation classes ``pairs`` (``(survival,
-        arrest)`` each), and their blood and lymph fates stacked for the
-        kernel; the stacks are kept per tuple of classes (most steps have the
-        same one)."""
-        if len(pairs) == 1:     # one class, the usual (a generator costs ~1 us)
-            (a, b), = pairs
-            key = ((float(a), float(b)),)
-        else:
-            key = tuple((float(a), float(b)) for a, b in pairs)
+    def _fate_stack(self, key: tuple[tuple[float, float], ...]
+                    ) -> tuple[list[FateMatrix], np.ndarray, np.ndarray]:
+        """The fate matrices of circulation classes ``key`` (``(survival,
+        arrest)`` each, Python floats), and their blood and lymph fates stacked
+        for the kernel; the stacks are kept per tuple of classes (most steps
+        have the same one)."""
         got = self._stack_cache.get(key)
         if got is None:
             mats = [self.fate_matrix(a, b) for a, b in key]
@@ -113,7 +109,7 @@ class Dissemination:
         ``exfoliated``) where a source row sends cells by it, else ``()``: a
         run without the route calls the kernel as it always did."""
         d = rates.direct_fraction[src]
-        if not np.count_nonzero(d):   # (d.any(), without its Python wrapper)
+        if not engine_step.any_nonzero(d):
             return ()
         if np.max(d + rates.lymph_fraction[src]) > 1.0 + 1e-12:
             raise PluginError("paget_intravasation: lymph_fraction + direct_fraction must be "
@@ -134,7 +130,7 @@ class Dissemination:
         table's ``layout``: a sixth of a small run's steps add a dormant pool),
         else a new one."""
         tab = self.table
-        key = (src.dtype.str, src.tobytes())
+        key = (src.dtype, src.tobytes())   # (dtype.str would make a string each call)
         got = self._last_sources
         if got is not None and got[0] is tab and got[1] == tab.layout and got[2] == key \
                 and got[3] == (self.lo, self.P, self.group):
@@ -143,6 +139,19 @@ class Dissemination:
             sources = self._lesions(src)
         self._last_sources = (tab, tab.layout, key, (self.lo, self.P, self.group), sources)
         return sources
+
+    def _kernel_outputs(self, m: int) -> tuple[np.ndarray, ...]:
+        """The dissemination kernel's outputs for ``m`` source rows (arrested,
+        extravasated, dtc_died, dormant and founded, ``(m, n_organs)`` each, and
+        died, ``(m,)``; every value written by the kernel, read within the step),
+        and ``m`` zeros as the fate class of one circulation class: the arrays of
+        the last step when it had as many sources (the usual), else new ones."""
+        got = self._dissemination_scratch
+        if got is None or got[0] != m:
+            got = self._dissemination_scratch = (
+                m, (*np.empty((5, m, self.n_org), np.int64), np.empty(m, np.int64),
+                    np.zeros(m, np.int64)))
+        return got[1]
 
     def _disseminate(self, step, t, src, shed, rates, state, patients, exfoliated=None
                      ) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -157,14 +166,17 @@ class Dissemination:
          one_class) = engine_step.gather_sources(
             src, shed, tab.uid, tab.patient, tab.organ, rates.lymph_fraction,
             rates.ctc_survival, rates.ctc_arrest, self.lo)
-        if one_class:   # the usual
-            pairs, fate_class = [(surv[0], arr[0])], np.zeros(m, np.int64)
+        arrested, extravasated, dtc_died, dormant, founded, died, one_class_index = \
+            self._kernel_outputs(m)
+        if one_class:   # the usual (item: a Python float, without a NumPy scalar)
+            classes, fate_class = ((surv.item(0), arr.item(0)),), one_class_index
         else:
             pairs, fate_class = _unique_pairs(surv, arr)
-        mats, f_blood, f_lymph = self._fate_stack(pairs)
+            classes = tuple((float(a), float(b)) for a, b in pairs)
+        mats, f_blood, f_lymph = self._fate_stack(classes)
         direct = self._direct_route(src, rates, mats)
-        p_ext = neutral("probability", (m, n_org))
-        fates = neutral("fates", (m, n_org))
+        p_ext = neutral("probability", (m, n_org), self._neutral_buffers)
+        fates = neutral("fates", (m, n_org), self._neutral_buffers)
         env = dict(sources=sources, state=state, patients=patients, config=self.config,
                    body=self.body, t=t)
         self.hook.paget_extravasation(probability=p_ext, **env)
@@ -173,8 +185,6 @@ class Dissemination:
         if engine_step.fates_off(fates) > 1e-9:
             raise PluginError("paget_dtc_fate: fates must sum to 1 over (die, dormant, grow)",
                               hook="paget_dtc_fate")
-        arrested, extravasated, dtc_died, dormant, founded = np.empty((5, m, n_org), np.int64)
-        died = np.empty(m, np.int64)
         kernels.disseminate(src_uid, src_patient, src_organ,
                             np.ascontiguousarray(fate_class, dtype=np.int64).ravel(), src_shed,
                             src_lymph, f_blood, f_lymph,

@@ -129,7 +129,9 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self.next_step = 0      # the next step to simulate
         self.next_record = 0    # index into plan.record_steps of the next record
         self._rate_buffers: dict[str, np.ndarray] = {}
-        self._step_block: np.ndarray | None = None
+        self._neutral_buffers: dict = {}    # (contract.neutral)
+        self._dissemination_scratch: tuple | None = None   # (Dissemination._kernel_outputs)
+        self._step_block: tuple[np.ndarray, np.ndarray] | None = None
         self._step_views: tuple | None = None    # (n, _scratch's views of _step_block)
         self._subclonal = False  # True once a lesion holds more than one row (clone)
         self.group = group
@@ -202,14 +204,12 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         # death (a dormant row's are its reactivation and death), the rate of
         # shedding over the step (step_shed_rate), the cells before the step and
         # the terms of the patients' cell deaths a day
-        birth, death, shed_rate, cells_before, death_terms = self._scratch(n)
+        birth, death, shed_rate, cells_before, death_terms, shed, react, mutated = \
+            self._scratch(n)
         engine_step.step_rates(tab.flags, rates.birth, rates.reactivation, rates.death,
                                rates.dormant_death, rates.shed, rates.shed_exponent, dt,
                                MAX_SHED_MEAN, tab.cells, birth, death, shed_rate, cells_before,
                                death_terms)
-        shed = np.empty(n, np.int64)
-        react = np.empty(n, np.int64)
-        mutated = np.empty(n, np.int64)
         kernels.step_rows(tab.cells, tab.flags, tab.uid, tab.patient, birth, death,
                           shed_rate, rates.deterministic.view(np.uint8), dt, self.seed, step,
                           shed, react, rates.mutation, mutated)
@@ -244,10 +244,10 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
     def _remove(self, step: int, les, state, patients, env) -> bool:
         """Apply ``paget_removal``; True if any cell was removed."""
         tab = self.table
-        fraction = neutral("fraction", tab.n)
+        fraction = neutral("fraction", tab.n, self._neutral_buffers)
         self.hook.paget_removal(lesions=les, fraction=fraction, state=state, patients=patients,
                                 **env)
-        if not np.count_nonzero(fraction):   # (a.any(), without its Python wrapper)
+        if not engine_step.any_nonzero(fraction):
             return False
         rows = np.flatnonzero(fraction)
         f = fraction[rows]   # in [0, 1]: checked after each plugin (manager.HOOK_OUTPUTS)
@@ -291,16 +291,18 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         largest, n_empty = engine_step.step_burden(pidx, tab.flags, tab.cells, self.P, burden)
         self._check_exact(largest)
         self.burden = self._gsum(burden)
-        dying = neutral("dying", self.P)
+        dying = neutral("dying", self.P, self._neutral_buffers)
         patients = self._patients()
         self.hook.paget_outcome(lesions=les, patients=patients,
                                 state=self._state(), config=self.config, body=self.body,
                                 t_end=t_end, dying=dying)
-        dying &= self.alive
         # what the next step's hooks see of the patients, unless one dies now
         self._last_patients = (patients, self.alive, self.burden, self.last_shed,
                                self.last_death, self.lo, self.hi)
-        if np.count_nonzero(dying):     # freeze the dying patients' state
+        # freeze the dying patients' state (only the living die; most steps none is
+        # marked, and the mask is left as it is)
+        if engine_step.any_nonzero(dying) and \
+                engine_step.any_nonzero(np.logical_and(dying, self.alive, out=dying)):
             self._last_patients = None
             self.events["death_time"][dying] = t_end
             self.alive &= ~dying
@@ -344,17 +346,19 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         return None
 
     def _scratch(self, n: int) -> tuple[np.ndarray, ...]:
-        """Five float64 arrays of ``n`` values, rows of one buffer kept from step
-        to step (grown as needed): a step's kernel inputs (birth, death, shedding
-        rate, cells before) and cell-death terms."""
+        """Arrays of ``n`` values, rows of two buffers kept from step to step
+        (grown as needed): a step's kernel inputs (birth, death, shedding rate,
+        cells before) and cell-death terms, five float64, then the kernel's
+        outputs (CTCs shed, cells reactivated, mutant cells), three int64, each
+        written in full by the step and read only within it."""
         views = self._step_views
         if views is not None and views[0] == n:     # the same rows as the last step
             return views[1]
         block = self._step_block
-        if block is None or block.shape[1] < n:
-            block = self._step_block = np.empty((5, max(n, 2 * (0 if block is None
-                                                             else block.shape[1]))))
-        self._step_views = (n, tuple(block[:, :n]))
+        if block is None or block[0].shape[1] < n:
+            cap = max(n, 2 * (0 if block is None else block[0].shape[1]))
+            block = self._step_block = (np.empty((5, cap)), np.empty((3, cap), np.int64))
+        self._step_views = (n, (*block[0][:, :n], *block[1][:, :n]))
         return self._step_views[1]
 
     def _compact(self, keep: np.ndarray) -> None:
@@ -377,8 +381,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
                 (np.arange(self.lo, self.hi, dtype=np.int64),))[0]
         alive, burden, ctc_shed, cell_death = engine_step.frozen_copies(
             (self.alive, self.burden, self.last_shed, self.last_death))
-        return Patients(index=index, alive=alive, burden=burden, ctc_shed=ctc_shed,
-                        cell_death=cell_death)
+        return Patients.of(index, alive, burden, ctc_shed, cell_death)
 
     def _state(self) -> State:
         return State(self.table.extra_columns(), self.pstate)
