@@ -146,7 +146,8 @@ STEP_HOOKS: tuple[str, ...] = (
     "paget_dtc_fate", "paget_outcome")
 
 
-#: the outputs that are not rates, by name (the engine allocates one each step)
+#: the outputs that are not rates, by name (the engine keeps one buffer of each
+#: per name and shape and resets it each step: :func:`neutral`)
 _ARRAYS = {o.name: o for o in OUTPUTS if o.arg != "rates"}
 
 
