@@ -45,9 +45,9 @@ from paget.errors import ConfigError, ConfigWarning
 # docs/validation/results/level.json.
 # BEGIN LEVEL RELATION (written by docs/validation/level.py)
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
-RATES = (0.000215, 0.000552, 0.00142, 0.00365, 0.00939, 0.0241, 0.0621)
+RATES = (9.35e-07, 2.9e-06, 9.02e-06, 2.8e-05, 8.71e-05, 0.00027, 0.00084)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.44, 1.1, 2.08, 3.68, 5.64, 7.14, 8.12)
+SITES_PER_PATIENT = (1.02, 1.61, 2.64, 3.66, 4.97, 6.25, 7.81)
 #: the carcinoma scenario's growth the relation was fitted with: (law, rate constant
 #: per day) of colonization.growth
 GROWTH = ("gompertz", 0.0006)
@@ -107,7 +107,8 @@ def check(config) -> None:
         raise ConfigError(f"primary.sites_per_patient = {spp:g} and intravasation.rate = "
                           f"{config.intravasation.rate:g} both set the shedding; give one "
                           f"(a scenario with its own rate, e.g. breast, takes no "
-                          f"sites_per_patient: use carcinoma)")
+                          f"sites_per_patient: use carcinoma; to give carcinoma a rate, "
+                          f"unset its level: sites_per_patient = None)")
     growth = getattr(getattr(config, "colonization", None), "growth", None)
     if growth is not None and (growth.law != GROWTH[0]
                                or not math.isclose(growth.rate, GROWTH[1], rel_tol=1e-9)):

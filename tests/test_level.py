@@ -54,16 +54,28 @@ def test_a_level_above_the_relation_is_clipped_with_one_warning():
     assert level.shedding_rate(sim.config) == level.RATES[-1]
 
 
-def test_without_a_level_the_rate_applies_and_with_one_the_relation():
+def test_carcinoma_has_a_default_level_and_unset_the_rate_applies():
+    """carcinoma.toml's default level is the five calibrated primaries' mean
+    sites per patient (DiSibio & French 2008): (3.80 + 5.17 + 1.53 + 2.39 +
+    2.96) / 5 = 3.17; a level given replaces it, and with the level unset
+    (None) the scenario's intravasation.rate applies."""
     plain = paget.Simulation.from_scenario("carcinoma")
-    assert plain.config.primary.sites_per_patient is None
-    assert level.shedding_rate(plain.config) == plain.config.intravasation.rate == 9.3e-3
-    assert "sites_per_patient" not in plain.resolved_config()["primary"]
+    assert plain.config.primary.sites_per_patient == pytest.approx(
+        (3.80 + 5.17 + 1.53 + 2.39 + 2.96) / 5, abs=0.005)
+    assert level.shedding_rate(plain.config) == level.rate_for_sites(3.17)[0]
+    assert plain.resolved_config()["primary"]["sites_per_patient"] == 3.17
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sim = paget.Simulation.from_scenario("carcinoma", {"primary": {"sites_per_patient": 2.96}})
     assert level.shedding_rate(sim.config) == level.rate_for_sites(2.96)[0]
     assert sim.resolved_config()["primary"]["sites_per_patient"] == 2.96
+    unset = paget.Simulation.from_scenario("carcinoma", {"primary": {"sites_per_patient": None}})
+    assert unset.config.primary.sites_per_patient is None
+    assert level.shedding_rate(unset.config) == unset.config.intravasation.rate == 9.3e-3
+    assert "sites_per_patient" not in unset.resolved_config()["primary"]
+    rated = paget.Simulation.from_scenario("carcinoma", {"primary": {"sites_per_patient": None},
+                                                         "intravasation": {"rate": 2e-4}})
+    assert level.shedding_rate(rated.config) == 2e-4
 
 
 def test_a_run_with_a_level_sheds_as_the_same_run_at_its_rate():
@@ -74,7 +86,8 @@ def test_a_run_with_a_level_sheds_as_the_same_run_at_its_rate():
     a = paget.Simulation.from_scenario(
         "carcinoma", paget.config.deep_merge(base, {"primary": {"sites_per_patient": 4.0}})).run()
     b = paget.Simulation.from_scenario(
-        "carcinoma", paget.config.deep_merge(base, {"intravasation": {"rate": rate}})).run()
+        "carcinoma", paget.config.deep_merge(base, {"primary": {"sites_per_patient": None},
+                                                    "intravasation": {"rate": rate}})).run()
     for v in ("lesion_cells", "lesion_organ", "lesion_patient"):
         np.testing.assert_array_equal(a[v].values, b[v].values)
     assert a.lesion_cells.size > 2      # it shed and seeded: the comparison says something
@@ -100,6 +113,10 @@ def test_a_level_and_a_rate_together_are_refused():
                                                      "intravasation": {"rate": 1e-3}})
     msg = str(exc.value)
     assert "primary.sites_per_patient = 2" in msg and "intravasation.rate = 0.001" in msg
+    assert "sites_per_patient = None" in msg           # how to give carcinoma a rate
+    # the default level counts as given: a rate alone is refused too
+    with pytest.raises(paget.ConfigError, match="primary.sites_per_patient = 3.17"):
+        paget.Simulation.from_scenario("carcinoma", {"intravasation": {"rate": 1e-3}})
     # a calibrated scenario carries its own rate
     with pytest.raises(paget.ConfigError, match="use carcinoma"):
         paget.Simulation.from_scenario("breast", {"primary": {"sites_per_patient": 2.0}})

@@ -178,9 +178,10 @@ def test_bad_arguments_give_one_line_and_status_2(spread, tmp_path, capsys, argv
 
 
 def test_the_report_renders_the_restored_row_that_meets_van_dalum(tmp_path, monkeypatch):
-    """report.spread_text reads results/shedding_spread.json: sigma 1 against
-    the smallest restored sigma whose share at 10 mm lies within 0.19 +- 0.10,
-    its colonization factor, risks, pattern and CellSearch verdict."""
+    """report.spread_text says the spread is fitted and reads the scan that chose
+    it from results/shedding_spread.json: sigma 1 against the smallest restored
+    sigma whose share at 10 mm lies within 0.19 +- 0.10, its colonization
+    factor, risks, pattern and CellSearch verdict; then the refits' findings."""
     pytest.importorskip("scipy")
     report = validation_module("report")
     risk = (lambda k, n: {"risk": k / n, "events": k, "at_risk": n})
@@ -201,19 +202,24 @@ def test_the_report_renders_the_restored_row_that_meets_van_dalum(tmp_path, monk
     (tmp_path / "shedding_spread.json").write_text(json.dumps(out))
     monkeypatch.setattr(report, "RESULTS", tmp_path)
     text = report.spread_text()
+    assert text.startswith("(a) The patients' shedding spread (`heterogeneity.shedding_sigma`) "
+                           "is fitted: 3, breast's")
     assert "from 0.81 at sigma 1 to 0.21 at sigma 3" in text          # 2.5's 0.33 is outside
     assert "times 22.3" in text and "0.67 % (2 of 300) at 2.7 mm" in text
     assert "rho 0.78 (sigma 1: 0.80)" in text
-    assert "9.0 months (n = 30) against not reached (n = 20), which holds" in text
-    assert "pinned on the mean, 1.03e-4" in text and "a second anchor holds" in text
-    assert text.endswith("the committed body: its cross-validation is not in "
-                         "results/crossval.json; ")
-    (tmp_path / "crossval.json").write_text(json.dumps({"runs": {"full": {"model": {
-        "pooled": {"mean_rho": 0.8213, "pooled_r2": 0.789, "mae_pp": 6.177}}}}}))
+    assert "9.0 months (n = 30) against not reached (n = 20), which held" in text
+    assert text.endswith(report.SPREAD_REFIT + "; ")             # no crossval.json here
+    (tmp_path / "crossval.json").write_text(json.dumps({"runs": {"full": {"folds": [
+        {"primary": "lung", "shares": {"pleura": 0.52}}]}}}))
     assert report.spread_text().endswith(
-        "the committed body: mean rho 0.82, pooled R^2 0.79, MAE 6.2 pp; ")
+        "well above the table (52 % held out against 16.6 % published; the sigma-1 body's "
+        "fold: 24 %); ")
+    (tmp_path / "crossval.json").unlink()
+    out["rows"] = out["rows"][:1]                                     # no restored row
+    (tmp_path / "shedding_spread.json").write_text(json.dumps(out))
+    assert "has no restored row (`--restore`); " + report.SPREAD_REFIT in report.spread_text()
     (tmp_path / "shedding_spread.json").unlink()
-    assert report.spread_text().endswith("`results/shedding_spread.json`); ")
+    assert "is not in the results; " + report.SPREAD_REFIT in report.spread_text()
 
 
 def test_the_expected_mean_cancels_the_multipliers_tail():

@@ -327,7 +327,7 @@ def main(argv=None):
             fitted["grid_rates"] = rates
             rate = rate_for_sites(spp, relation=rel)[0]
             fitted["grid_sites"] = S.tolist()
-            over = deep_merge(body, {"primary": {"organ": organ},
+            over = deep_merge(body, {"primary": {"organ": organ, "sites_per_patient": None},
                                      "intravasation": {"rate": rate}})
         folds.append({"primary": name, "organ": organ, "sites_per_patient_published": spp,
                       "rate": rate, "clipped": spp > rel[1][-1], "compared_share": share,

@@ -78,7 +78,8 @@ def grid(organs, rates, patients, seed, body=None, processes=None) -> np.ndarray
     and the patient, not on the primary's organ)."""
     from paget.config import deep_merge
     jobs = [("carcinoma", patients, seed + k,
-             deep_merge(body or {}, {"primary": {"organ": o}, "intravasation": {"rate": r}}))
+             deep_merge(body or {}, {"primary": {"organ": o, "sites_per_patient": None},
+                                     "intravasation": {"rate": r}}))
             for k, o in enumerate(organs) for r in rates]
     out = pool_map(run_scenario, jobs, processes)
     return np.array([r["mets_mean"] for r in out]).reshape(len(organs), len(rates))

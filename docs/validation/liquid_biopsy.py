@@ -6,10 +6,9 @@ Runs the built-in ``breast`` scenario and compares:
    Terstappen 2013, BMC Cancer 13:283) [READ].  A cohort starts with a primary
    of (pi/6) 2.7^3 1e6 cells and is read after one step of shedding: the
    expected blood concentration ``ctc_blood`` (shedding x half-life / ln 2).
-   Compared: the median, on which the committed rate is pinned
-   (calibrate.CTC_PINNED).  Beside it the cohort's **expected mean**, the
-   quantity a fitted spread would be pinned on: Coumans' model gives every
-   patient one dissemination rate, fitted to the registry's risk by size, and
+   Compared: the cohort's **expected mean**, on which breast's rate is
+   pinned (calibrate.CTC_PINNED) since its shedding spread was fitted
+   (sigma 3): Coumans' model gives every patient one dissemination rate, fitted to the registry's risk by size, and
    the risk is linear in the shedding, so their 9 CTC/L is the average
    patient's [DERIVED; shedding_spread.py says more].  Each patient's
    concentration is its shedding multiplier M (log-normal, median 1, log-sd
@@ -17,7 +16,8 @@ Runs the built-in ``breast`` scenario and compares:
    is read as ``sum(c) / sum(M) * exp(sigma^2 / 2)``: the multipliers' heavy
    tail, which makes a sample mean of a few hundred patients wander several-fold
    at sigma 3 (relative standard error sqrt(exp(sigma^2) - 1) / sqrt(n)),
-   cancels, and only the Poisson noise of the shed counts is left.
+   cancels, and only the Poisson noise of the shed counts is left.  The
+   median and the sample mean are reported beside it.
 2. **At least one CTC in 30 mL before surgery**: 19 % of non-metastatic breast
    cancer patients (van Dalum et al. 2015, Int J Oncol 46:407) [READ].  The
    same quantity at diagnosis (``diagnosis.diameter``): the share of patients

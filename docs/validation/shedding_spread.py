@@ -1,13 +1,15 @@
 """Shedding spread: scan breast's shedding sigma against the liquid-biopsy and risk anchors.
 
-Issue 22 item 9 and issue 23 item 6.  A diagnostic, not applied (the page's
-"What remains to do", item (a), is rendered from its results): with the body
-as fitted, no sigma holds the CTC anchor, van Dalum's share and breast's
-autopsy row together; with the shared colonization probability raised until
-the autopsy level is back (``--restore``), sigma 2.75-3 holds them, the
-size-mix risk and the CellSearch split on breast's row.  Joint refits of
-every row at sigma 3 (breast only, and every cancer) were measured and not
-applied; the page's item (a) gives why.  The breast scenario draws each patient's
+Issue 22 item 9 and issue 23 item 6.  The scan that chose the shedding
+spread (the page's "What remains to do", item (a), is rendered from its
+results): with the sigma-1 body as fitted, no sigma held the CTC anchor, van
+Dalum's share and breast's autopsy row together; with the shared colonization
+probability raised until the autopsy level was back (``--restore``), sigma
+2.75-3 held them, the size-mix risk and the CellSearch split on breast's row.
+Sigma 3 was then given to every scenario and the body refitted jointly at it
+(calibrate.py's docstring; the page's item (a) says why every cancer).  The
+committed results are the scan on the sigma-1 body (commit 8cc41b8); a rerun
+scans around the committed body instead.  The breast scenario draws each patient's
 shedding multiplier from LogNormal(0, ``heterogeneity.shedding_sigma``)
 (median 1, :mod:`paget.plugins.heterogeneity`).  For each sigma of a grid this
 script re-pins ``intravasation.rate`` so that the **cohort-mean** CTC
