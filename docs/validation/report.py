@@ -132,7 +132,8 @@ def spread_text() -> str:
             "scenario (ASSUMPTION: one spread for every cancer; the scenario files say why); "
             "the body was refitted jointly at it (`calibrate.py`'s docstring gives the "
             "rounds). The scan that chose it (`docs/validation/shedding_spread.py`, "
-            "`results/shedding_spread.json` of commit 8cc41b8, on the sigma-1 body before the refit)")
+            "`results/shedding_spread.json` of commit 8cc41b8, on the sigma-1 body before "
+            "the refit)")
     if not path.exists():
         return head + " is not in the results; " + SPREAD_REFIT + "; "
     g = json.loads(path.read_text())
