@@ -146,7 +146,8 @@ def spread_text() -> str:
     lo, hi = share - tol, share + tol
     # the restored row of breast's fitted sigma; without one, the smallest
     # restored sigma meeting van Dalum's share at 10 mm, else the widest
-    fitted = [r for r in restored if r["sigma"] == breast_sigma()]
+    sigma = breast_sigma()
+    fitted = [r for r in restored if r["sigma"] == sigma]
     meets = [r for r in restored if lo <= r["van_dalum_10mm"]["simulated"] <= hi]
     r = (fitted or meets or restored[-1:])[0]
     x = r["restored"]
