@@ -1,4 +1,6 @@
-"""Transcoelomic spread: cells a primary sheds inside a serosal cavity seed its lining.
+"""Transcoelomic spread and local extension: routes from a primary that bypass blood and lymph.
+
+Transcoelomic spread: cells a primary sheds inside a serosal cavity seed its lining.
 
 A primary of an organ that lies in a serosal cavity sheds part of its cells
 (``exfoliation``) into the cavity's fluid instead of its blood or lymph; the
@@ -27,6 +29,22 @@ and 27 of 31 other cancers with pleural metastases at autopsy
 (2026-12-06): even at 38 times its fitted exfoliation, a breast cohort's pleura
 went from 6 to 7 % of patients (published 36.6 %, DiSibio & French 2008), as
 its lung metastases shed far fewer cells than a primary; so it stays off.
+
+Local extension (``extension``, off by default): a primary whose organ has
+neighbouring structures in ``ADJACENT`` sends the share ``extension`` of its
+shed cells to them directly, neither by blood nor by the lymph-node chain, split
+by the table's weights; there each meets the structure's soil like any arrested
+cell (no attachment step).  Breast carcinoma reaches the overlying skin by
+direct extension and through the dermal lymphatics (skin involvement is its own
+T category, T4b-d: Amin et al., eds. (2017) AJCC Cancer Staging Manual, 8th ed.
+[RECALLED]) and the thorax mainly through its lymphatics: in 26 necropsies of
+disseminated breast carcinoma, tumour in lymphatics predominated over tumour in
+blood vessels in both lung and pleura, with the visceral pleura involved in
+75 % (Thomas, Redding & Sloane 1979, Br J Cancer 40:540) [READ abstract].  The
+autopsy table says the same: breast involves the pleura in 36.6 % and the skin
+in 28.7 % of patients, against 16.6 % and 4.9 % for lung cancer, whose cells
+all enter the arterial blood (DiSibio & French 2008, Arch Pathol Lab Med
+132:931), so blood alone cannot give both rows.
 """
 from __future__ import annotations
 
@@ -58,6 +76,16 @@ CAVITIES: dict[str, tuple[str, float]] = {
 }
 
 
+#: The structures a primary of an organ reaches by local extension, and the
+#: share of the extending cells each receives: breast -> the overlying skin
+#: and the pleura through the chest wall's and the thorax's lymphatics (see the
+#: module's docstring); ASSUMPTION: half to each, as the autopsy table's breast
+#: row involves both alike (skin 28.7 %, pleura 36.6 %; DiSibio & French 2008).
+ADJACENT: dict[str, tuple[tuple[str, float], ...]] = {
+    "breast": (("skin", 0.5), ("pleura", 0.5)),
+}
+
+
 class TranscoelomicTable(Table):
     # ASSUMPTION (no published share of shed cells): a tenth of the cells a
     # primary inside a cavity sheds go into the cavity, as many as take the
@@ -75,6 +103,12 @@ class TranscoelomicTable(Table):
         description="probability that an exfoliated cell attaches to the cavity's lining "
                     "(the others die in the fluid; dimensionless)",
         json_schema_extra={"source": "assumption"})
+    # Off by default: fitted on the autopsy table where a scenario sets it.
+    extension: float = Field(
+        0.0, ge=0, le=1,
+        description="share of the cells shed by a primary with neighbouring structures "
+                    "(transcoelomic.ADJACENT: breast -> skin, pleura) that reach them by local "
+                    "extension instead of blood or lymph (dimensionless; 0 switches it off)")
     # ASSUMPTION by default (false): see the module's docstring for the
     # evidence for metastatic seeding of the pleura and why it stays off.
     metastases: bool = Field(
@@ -101,28 +135,53 @@ def paget_check_config(config):
                       "to exfoliate", ConfigWarning, stacklevel=2)
 
 
+def _adjacent(body: Body, organ: str) -> tuple[tuple[str, float], ...]:
+    """``ADJACENT[organ]``'s structures that this body has (none unless it has
+    the organ and all of them)."""
+    targets = ADJACENT.get(organ, ())
+    if organ not in body.index or any(t not in body.index for t, _ in targets):
+        return ()
+    return targets
+
+
 def exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
-    """Per organ, the share of a primary's shed cells that enter its cavity
-    (0 where the organ lies in no cavity of this body)."""
+    """Per organ, the share of a primary's shed cells that take the direct
+    route: into its cavity (``exfoliation``), or to its neighbouring structures
+    (``extension``); 0 where the organ has neither in this body."""
     out = np.zeros(body.n_organs)
     for organ, (cavity, inside) in CAVITIES.items():
         if organ in body.index and cavity in body.index:
             out[body.index[organ]] = cfg.exfoliation * inside
+    for organ in ADJACENT:
+        if _adjacent(body, organ):
+            out[body.index[organ]] += cfg.extension
     return out
 
 
 def direct_fates(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
     """The ``FateMatrix.direct`` rows: from an organ in a cavity, attached to
-    its lining with probability ``attachment``, else dead; from any other
-    organ (which sends no cell by this route), dead."""
+    its lining with probability ``attachment``, else dead; from an organ with
+    neighbouring structures, each structure by its ``ADJACENT`` weight (the
+    extending cells reach it; no attachment step); from any other organ (which
+    sends no cell by this route), dead.  An organ both in a cavity and with
+    neighbours (none in this body) splits its row by the two routes' shares."""
     n = body.n_organs
     fates = np.zeros((n, n + 1))
-    fates[:, n] = 1.0
-    for organ, (cavity, _) in CAVITIES.items():
-        if organ in body.index and cavity in body.index:
+    share = exfoliation(body, cfg)
+    for organ, (cavity, inside) in CAVITIES.items():
+        if organ in body.index and cavity in body.index and share[body.index[organ]] > 0:
             i = body.index[organ]
-            fates[i, body.index[cavity]] = cfg.attachment
-            fates[i, n] = 1.0 - cfg.attachment
+            w = cfg.exfoliation * inside / share[i]
+            fates[i, body.index[cavity]] += w * cfg.attachment
+            fates[i, n] += w * (1.0 - cfg.attachment)
+    for organ in ADJACENT:
+        targets = _adjacent(body, organ)
+        if targets and share[body.index[organ]] > 0:
+            i = body.index[organ]
+            w = cfg.extension / share[i]
+            for target, weight in targets:
+                fates[i, body.index[target]] += w * weight
+    fates[share == 0, n] = 1.0
     return fates
 
 
@@ -154,7 +213,7 @@ def _exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray | None:
 
 @hookimpl(wrapper=True)
 def paget_fate_matrix(config, body, survival, arrest):
-    """Add the cavity's fates (``FateMatrix.direct``) to the circulation's."""
+    """Add the direct route's fates (``FateMatrix.direct``) to the circulation's."""
     fm = yield
     if fm is None or not exfoliation(body, config.transcoelomic).any():
         return fm

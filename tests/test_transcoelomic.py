@@ -16,12 +16,13 @@ import paget
 from paget.body import ORGANS
 from paget.errors import PluginError
 from paget.ext import kernels
-from paget.plugins.transcoelomic import CAVITIES, direct_fates
+from paget.plugins.transcoelomic import ADJACENT, CAVITIES, direct_fates
 
 from .conftest import busy
 from .helpers import assert_same_result
 
 PERITONEUM, PLEURA = ORGANS.index("peritoneum"), ORGANS.index("pleura")
+SKIN = ORGANS.index("skin")
 
 
 def cfg(organ, **transcoelomic):
@@ -120,6 +121,38 @@ def test_fate_rows_and_lymph_share():
         assert fm.direct[i, ORGANS.index(cavity)] == 0.25 and fm.direct[i, n] == 0.75
     assert fm.direct[ORGANS.index("breast"), n] == 1.0
     np.testing.assert_array_equal(fm.direct, direct_fates(sim.body, sim.config.transcoelomic))
+
+
+def test_local_extension_reaches_the_neighbours_by_their_weights():
+    """A breast primary with extension e: arrested in each neighbouring
+    structure = Binomial(shed, e x weight) (no attachment step; blood-borne
+    cells kept off skin and pleura), within 4 binomial standard errors; the
+    peritoneum gets nothing."""
+    ex = 0.2
+    c = cfg("breast", extension=ex, attachment=0.3)
+    c["circulation"]["arrest"]["skin"] = 0.0
+    shed, arrested = totals(run(c))
+    n = int(shed.sel(organ="breast"))
+    assert n > 10_000
+    for target, weight in ADJACENT["breast"]:
+        p = ex * weight
+        got = int(arrested.sel(organ=target))
+        assert abs(got - n * p) < 4 * np.sqrt(n * p * (1 - p)), (target, got, n * p)
+    assert int(arrested.sel(organ="peritoneum").sum()) == 0
+
+
+def test_extension_fate_rows():
+    """With both routes on, the cavities' rows are as before and breast's row
+    sends every extending cell to skin and pleura by the weights (none dies on
+    the way); extension 0 leaves breast's row all death."""
+    sim = paget.Simulation(cfg("colon", attachment=0.25, extension=0.05), entry_points=False)
+    fm, n = sim.fates, len(ORGANS)
+    b = ORGANS.index("breast")
+    np.testing.assert_allclose(fm.direct.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert fm.direct[b, SKIN] == 0.5 and fm.direct[b, PLEURA] == 0.5 and fm.direct[b, n] == 0
+    assert fm.direct[ORGANS.index("colon"), PERITONEUM] == 0.25
+    off = direct_fates(sim.body, sim.config.transcoelomic.model_copy(update={"extension": 0.0}))
+    assert off[b, n] == 1.0 and off[b, :n].sum() == 0
 
 
 def test_a_direct_share_without_direct_fates_is_refused():

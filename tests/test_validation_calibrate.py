@@ -137,3 +137,39 @@ def test_the_rate_cap_follows_the_shedding_exponent():
     n0 = 1e6
     assert at[1.0 / 3.0] / at[2.0 / 3.0] == pytest.approx(n0 ** (1.0 / 3.0), rel=1e-12)
     assert calibrate.rate_cap("breast") == pytest.approx(at[2.0 / 3.0], rel=1e-12)
+
+
+def test_the_rounds_fit_the_local_extension_on_breasts_skin_and_pleura():
+    """The extension's term sits on the cells of the structures a primary's
+    organ reaches by local extension: breast's skin and pleura, no other row's;
+    a fold without breast has none."""
+    names, sites = list(calibrate.PRIMARIES), list(calibrate.SITES)
+    cells = calibrate.adjacent_cells(names, sites)
+    assert sorted((names[i], calibrate.SITES[sites[j]]) for i, j in cells) == \
+        [("breast", "pleura"), ("breast", "skin")]
+    assert calibrate.adjacent_cells([n for n in names if n != "breast"], sites) == []
+
+
+def test_the_shared_block_writes_the_extension_on_its_own_line(scenario_copies):
+    """write_defaults rewrites transcoelomic.extension where the shared block has
+    its line (after the exfoliation), and refuses a block without one rather
+    than dropping the fitted value."""
+    import paget
+    root = scenario_copies
+    _, _, soil = calibrate.scenario_values("breast")
+    arrest, node = calibrate.scenario_arrest()
+    soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
+    with pytest.raises(ValueError, match="no 'extension' line"):
+        calibrate.write_defaults(soil, arrest["default"], node, extension=0.002)
+    for name in ("breast", "carcinoma"):
+        path = root / "core" / "scenarios" / f"{name}.toml"
+        text = path.read_text()
+        ex = f"exfoliation = {calibrate._fmt(calibrate.scenario_exfoliation())}\n"
+        assert text.count("[transcoelomic]\n" + ex) == 1
+        path.write_text(text.replace("[transcoelomic]\n" + ex,
+                                     "[transcoelomic]\n" + ex + "extension = 0.001\n"))
+    calibrate.write_defaults(soil, arrest["default"], node, extension=0.00234)
+    for name in ("breast", "carcinoma"):
+        path = root / "core" / "scenarios" / f"{name}.toml"
+        assert "\nextension = 0.00234\n" in path.read_text()
+        assert paget.Simulation.from_toml(path).config.transcoelomic.extension == 0.00234

@@ -282,3 +282,16 @@ def test_a_full_fold_restores_the_files_when_a_round_fails(cv, monkeypatch):
     with pytest.raises(RuntimeError, match="a cohort failed"):
         cv.full_fold("colorectal", 1, 2, 1, 0.6)
     assert _texts(cv) == before
+
+
+def test_a_route_no_training_row_identifies_is_off_in_the_fold(cv, common):
+    """Breast held out, no training row has a neighbouring structure, so the
+    local extension (fitted on breast alone) is switched off in the fold's body,
+    surrogate or full; with breast among the training rows nothing is changed."""
+    names = list(common.PRIMARIES)
+    assert cv.unidentified_off([n for n in names if n != "breast"]) == \
+        {"transcoelomic": {"extension": 0.0}}
+    assert cv.unidentified_off([n for n in names if n != "lung"]) == {}
+    over, _ = cv.fold_body(names.index("breast"))
+    assert over["transcoelomic"] == {"extension": 0.0}
+    assert "transcoelomic" not in cv.fold_body(names.index("lung"))[0]

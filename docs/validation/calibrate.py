@@ -368,13 +368,14 @@ def split_soil(soil: dict) -> tuple[dict, dict]:
 
 
 def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfoliation=None,
-                   vertebral=None):
+                   vertebral=None, extension=None):
     """Rewrite the shared-organ block of every cancer scenario (identical in all):
     the arrest (per bed, with per-organ entries for ARREST_ORGANS: kept from the
     scenario when ``organ_arrest`` is None), the lymph-node arrest, the DTC
     fates (``grow`` None: kept), the soil (split_soil: the extravasation
     probability and the colonization efficiency), the transcoelomic route's
-    exfoliation and the vertebral route's share (None: kept)."""
+    exfoliation, its local extension (on a line right after the exfoliation)
+    and the vertebral route's share (None: kept)."""
     d, eff = split_soil(soil)
     if organ_arrest is None:
         old_arrest, _ = scenario_arrest()
@@ -396,6 +397,12 @@ def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfo
         if exfoliation is not None:
             s = re.sub(r"(\[transcoelomic\]\nexfoliation = ).*?\n",
                        lambda m: f"{m.group(1)}{_fmt(exfoliation)}\n", s)
+        if extension is not None:
+            s, k = re.subn(r"(\[transcoelomic\]\nexfoliation = .*?\nextension = ).*?\n",
+                           lambda m: f"{m.group(1)}{_fmt(extension)}\n", s)
+            if k != 1:
+                raise ValueError(f"{path.name}: no 'extension' line after the shared block's "
+                                 "transcoelomic exfoliation")
         if vertebral is not None:
             s = re.sub(r"(\[body\]\nvertebral_share = ).*?\n",
                        lambda m: f"{m.group(1)}{_fmt(vertebral)}\n", s)
@@ -480,7 +487,11 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     [0.01, 0.95]).  A third term t, on the cells where the primary lies inside
     the site's serosal cavity (lung: pleura; colon and pancreas: peritoneum), is
     the transcoelomic route's log excess: its shared exfoliation *= exp(d t)
-    (clipped to [1e-4, 0.5]).  A term per cancer's own organ preference
+    (clipped to [1e-4, 0.5]).  A term on the cells of a primary's neighbouring
+    structures (``adjacent_cells``: breast's skin and pleura) is the local
+    extension's log excess: its shared extension *= exp(d e) (clipped to
+    [1e-5, 0.5]; only where the scenarios set it above 0, and the training rows
+    have such cells).  A term per cancer's own organ preference
     (``TROPISM``, none today) is that tropism's log excess: the tropism *=
     exp(d t_k) (clipped to ``TROPISM_BOUNDS``).  One more shared term v, on the
     bone of the primaries whose organ drains in part by the vertebral venous
@@ -514,27 +525,30 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     # inside the site's cavity (its exfoliation *= exp(d t))
     free = [j for j, s in enumerate(sites) if SITES[s] != "liver"]
     cav = cavity_cells(names, sites)
+    shared = shared_config()   # the shared block as the round found it, read once
+    adj = adjacent_cells(names, sites) if scenario_extension(shared) > 0 else []
     vert = vertebral_cells(names, sites)
     trop = tropism_cells(names, sites)
     k0 = n_rows + len(free)
     rows, rhs, wts = [], [], []
     for i in range(n_rows):
         for j in range(len(sites)):
-            v = np.zeros(k0 + 2 + len(trop))
+            v = np.zeros(k0 + 3 + len(trop))
             v[i] = 1.0
             if j in free:
                 v[n_rows + free.index(j)] = 1.0
             v[k0] = float((i, j) in cav)
             v[k0 + 1] = float((i, j) in vert)
+            v[k0 + 2] = float((i, j) in adj)
             if (i, j) in trop:
-                v[k0 + 2 + trop.index((i, j))] = 1.0
+                v[k0 + 3 + trop.index((i, j))] = 1.0
             rows.append(v); rhs.append(Y[i, j]); wts.append(W[i, j])
     X, y, w = np.array(rows), np.array(rhs), np.sqrt(np.array(wts))
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
     a, b = coef[:n_rows], dict(zip([SITES[sites[j]] for j in free], coef[n_rows:k0]))
-    t_cav, t_vert, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2:]
-    # the shared block as the round found it, read once
-    shared = shared_config()
+    t_cav, t_vert, t_adj, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2], coef[k0 + 3:]
+    extension = float(np.clip(scenario_extension(shared) * np.exp(damping * t_adj),
+                              1e-5, 0.5)) if adj else None
     exfoliation = float(np.clip(scenario_exfoliation(shared) * np.exp(damping * t_cav),
                                 1e-4, 0.5)) if cav else None
     vertebral_before = scenario_vertebral(shared)
@@ -580,7 +594,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
         soil.get("lymph_nodes", 0.1) * np.exp(damping * b["lymph_nodes"]),
         soil.get("distant_nodes", 0.1) * np.exp(damping * b["distant_nodes"]))
     write_defaults({o: new_soil[o] for o in FIT_ORGANS}, arrest, node_arrest, organ_arrest,
-                   grow if joint else None, exfoliation, vertebral)
+                   grow if joint else None, exfoliation, vertebral, extension)
     for i, (name, sim) in enumerate(zip(names, sims)):
         scen = PRIMARIES[name][0]
         rate, lf, _ = scenario_values(scen)
@@ -594,7 +608,8 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
         # capped rate realizes less than a_i) between the regional nodes and
         # the blood-borne sites: split_lymph weighs both residuals
         blood = [j for j in range(len(sites)) if j not in (ln, dn)
-                 and (i, j) not in cav and (i, j) not in trop and (i, j) not in vert]
+                 and (i, j) not in cav and (i, j) not in trop and (i, j) not in vert
+                 and (i, j) not in adj]
         r_site = np.array([Y[i, j] - b.get(SITES[sites[j]], 0.0) - a_pin for j in blood])
         w_b = W[i, blood]
         c[i] = Y[i, ln] - b["lymph_nodes"] - a_pin
@@ -622,7 +637,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     if joint:
         print(f"grow {grow:.3g}, arrest {organ_arrest}", flush=True)
     print("soil factors", {o: round(float(np.exp(damping * v)), 3) for o, v in b.items()})
-    print(f"transcoelomic exfoliation -> {exfoliation}; vertebral share {vertebral_before:.3g} "
+    print(f"transcoelomic exfoliation -> {exfoliation}; extension -> {extension}; vertebral share {vertebral_before:.3g} "
           f"-> {vertebral}; tropism -> {tropism_after}", flush=True)
     print("soil", {o: round(v, 4) for o, v in new_soil.items()}, flush=True)
     return dict(primaries=log, soil_log_factor={o: float(v) for o, v in b.items()},
@@ -630,6 +645,8 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
                 lymph_node_arrest=node_arrest, joint=joint,
                 organ_arrest_after=organ_arrest, grow_after=grow,
                 exfoliation_after=exfoliation, transcoelomic_log_excess=float(t_cav),
+                extension_after=extension,
+                extension_log_excess=float(t_adj) if adj else None,
                 vertebral_before=vertebral_before, vertebral_after=vertebral,
                 vertebral_log_excess=float(t_vert) if vert else None,
                 tropism_after=tropism_after,
@@ -723,6 +740,19 @@ def split_lymph(lf: float, rho: float, want_blood: float, want_node: float,
     cost = (w_blood * (np.log(rho * (1 - f) / (1 - lf)) - want_blood) ** 2
             + w_node * (np.log(rho * f / lf) - want_node) ** 2)
     return float(f[np.argmin(cost)])
+
+
+def adjacent_cells(names, sites) -> list[tuple[int, int]]:
+    """The (primary, site) cells of the structures the primary's organ reaches
+    by local extension (plugins/transcoelomic.py ADJACENT: breast's skin and
+    pleura)."""
+    from paget.plugins.transcoelomic import ADJACENT
+    return [(i, j) for i, n in enumerate(names) for j, s in enumerate(sites)
+            if SITES[s] in dict(ADJACENT.get(PRIMARIES[n][1], ()))]
+
+
+def scenario_extension(config=None) -> float:
+    return float((config or shared_config()).transcoelomic.extension)
 
 
 def cavity_cells(names, sites) -> list[tuple[int, int]]:

@@ -17,9 +17,10 @@ their organs come from common.SITES, so the script follows the body):
    joint rounds of the full model over the four training rows
    (calibrate.full_model_round with ``rows``; ``--round-patients`` each, damping
    ``--damping``), started from the committed body: the shared soil, the
-   per-organ arrest, the lymph-node arrest, the transcoelomic exfoliation, the
-   vertebral route's share (from the training rows in its territory), the
-   shared grow (fitted through breast's CTC-pinned rate; kept when breast is
+   per-organ arrest, the lymph-node arrest, the transcoelomic exfoliation and
+   local extension (switched off where no training row identifies it:
+   ``unidentified_off``), the vertebral route's share (from the training rows
+   in its territory), the shared grow (fitted through breast's CTC-pinned rate; kept when breast is
    the row held out) and the training rows' own rates and lymph fractions, as
    the committed body was fitted on all five.  The start carries the held-out
    row's pull on the shared values; each damped round leaves a share (1 - d) of
@@ -191,10 +192,22 @@ def fold_body(held_out: int) -> tuple[dict, dict]:
     over = {"extravasation": {"probability": prob},
             "colonization": {"fate": {"efficiency": eff}},
             "circulation": {"arrest": arrest_map, "lymph_node_arrest": float(node_arrest)},
-            "intravasation": {"lymph_fraction": lymph_fraction}}
+            "intravasation": {"lymph_fraction": lymph_fraction},
+            **unidentified_off([n for k, n in enumerate(PRIMARIES) if k != held_out])}
     return over, {"soil": prob, "efficiency": eff, "arrest": float(arrest),
                   "lymph_node_arrest": float(node_arrest), "lymph_fraction": lymph_fraction,
                   "cost": float(res.cost)}
+
+
+def unidentified_off(training) -> dict:
+    """Overrides that switch off a route whose parameter no training row
+    identifies: the local extension (calibrate.adjacent_cells) where no training
+    row has a neighbouring structure among the compared sites (breast held out),
+    so that the committed value, fitted on the held-out row, does not carry over."""
+    import calibrate
+    if calibrate.adjacent_cells(list(training), list(SITES)):
+        return {}
+    return {"transcoelomic": {"extension": 0.0}}
 
 
 def shared_block_texts() -> dict[Path, str]:
@@ -220,7 +233,8 @@ def body_overrides(config) -> dict:
             "circulation": {"arrest": organ_map(config.circulation.arrest),
                             "lymph_node_arrest": calibrate.station_arrest(
                                 config.circulation.lymph_node_arrest)},
-            "transcoelomic": {"exfoliation": float(config.transcoelomic.exfoliation)},
+            "transcoelomic": {"exfoliation": float(config.transcoelomic.exfoliation),
+                              "extension": float(config.transcoelomic.extension)},
             "body": {"vertebral_share": float(config.body.vertebral_share)},
             "intravasation": {"lymph_fraction": float(config.intravasation.lymph_fraction)}}
 
@@ -239,7 +253,7 @@ def full_fold(held_out: str, rounds: int, patients: int, seed: int, damping: flo
         log = [calibrate.full_model_round(patients, seed + r, damping, joint=True, rows=training)
                for r in range(rounds)]
         calibrate.write_pooled_lymph(training)
-        fitted = paget.Simulation.from_scenario("carcinoma").config
+        fitted = paget.Simulation.from_scenario("carcinoma", unidentified_off(training)).config
         over = body_overrides(fitted)
         rates = {n: calibrate.scenario_rate(PRIMARIES[n][0]) for n in training}
     finally:
