@@ -31,10 +31,10 @@ went from 6 to 7 % of patients (published 36.6 %, DiSibio & French 2008), as
 its lung metastases shed far fewer cells than a primary; so it stays off.
 
 Local extension (``extension``, off by default): a primary whose organ has
-neighbouring structures in ``ADJACENT`` sends the share ``extension`` of its
-shed cells to them directly, neither by blood nor by the lymph-node chain, split
-by the table's weights; there each meets the structure's soil like any arrested
-cell (no attachment step).  Breast carcinoma reaches the overlying skin by
+neighbouring structures in ``ADJACENT`` sends the share ``extension[s]`` of its
+shed cells to each such structure ``s`` directly, neither by blood nor by the
+lymph-node chain; there each meets the structure's soil like any arrested cell
+(no attachment step).  Breast carcinoma reaches the overlying skin by
 direct extension and through the dermal lymphatics (skin involvement is its own
 T category, T4b-d: Amin et al., eds. (2017) AJCC Cancer Staging Manual, 8th ed.
 [RECALLED]) and the thorax mainly through its lymphatics: in 26 necropsies of
@@ -51,7 +51,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from paget.body import Body
 from paget.config import Table
@@ -76,13 +76,15 @@ CAVITIES: dict[str, tuple[str, float]] = {
 }
 
 
-#: The structures a primary of an organ reaches by local extension, and the
-#: share of the extending cells each receives: breast -> the overlying skin
-#: and the pleura through the chest wall's and the thorax's lymphatics (see the
-#: module's docstring); ASSUMPTION: half to each, as the autopsy table's breast
-#: row involves both alike (skin 28.7 %, pleura 36.6 %; DiSibio & French 2008).
-ADJACENT: dict[str, tuple[tuple[str, float], ...]] = {
-    "breast": (("skin", 0.5), ("pleura", 0.5)),
+#: The structures a primary of an organ reaches by local extension: breast ->
+#: the overlying skin, and the pleura through the chest wall's and the
+#: thorax's lymphatics (see the module's docstring).  The share of the shed
+#: cells each receives is ``extension``'s, one per structure: the cells reach
+#: skin and pleura by different paths, so one share split by a fixed weight
+#: would be an assumption the autopsy table can test (it left breast's skin at
+#: 17 % and its pleura at 42 %, published 28.7 and 36.6 %).
+ADJACENT: dict[str, tuple[str, ...]] = {
+    "breast": ("skin", "pleura"),
 }
 
 
@@ -103,12 +105,29 @@ class TranscoelomicTable(Table):
         description="probability that an exfoliated cell attaches to the cavity's lining "
                     "(the others die in the fluid; dimensionless)",
         json_schema_extra={"source": "assumption"})
-    # Off by default: fitted on the autopsy table where a scenario sets it.
-    extension: float = Field(
-        0.0, ge=0, le=1,
-        description="share of the cells shed by a primary with neighbouring structures "
-                    "(transcoelomic.ADJACENT: breast -> skin, pleura) that reach them by local "
-                    "extension instead of blood or lymph (dimensionless; 0 switches it off)")
+    # Off by default (empty): fitted on the autopsy table where a scenario sets it.
+    extension: dict[str, float] = Field(
+        default_factory=dict,
+        description="per neighbouring structure (a structure of transcoelomic.ADJACENT: "
+                    "breast -> skin, pleura), the share of the cells shed by a primary next "
+                    "to it that reach it by local extension instead of blood or lymph "
+                    "(dimensionless, each in [0, 1], their sum at most 1; a structure not "
+                    "named gets none)")
+
+    @field_validator("extension")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        known = sorted({t for targets in ADJACENT.values() for t in targets})
+        for target, share in v.items():
+            if target not in known:
+                raise ValueError(f"extension: {target!r} is no organ's neighbouring "
+                                 f"structure (transcoelomic.ADJACENT names {known})")
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"extension: the share of {target!r} must lie in [0, 1] "
+                                 f"(got {share})")
+        if sum(v.values()) > 1.0:
+            raise ValueError(f"extension: the shares sum to {sum(v.values())}, above 1")
+        return v
     # ASSUMPTION by default (false): see the module's docstring for the
     # evidence for metastatic seeding of the pleura and why it stays off.
     metastases: bool = Field(
@@ -135,13 +154,12 @@ def paget_check_config(config):
                       "to exfoliate", ConfigWarning, stacklevel=2)
 
 
-def _adjacent(body: Body, organ: str) -> tuple[tuple[str, float], ...]:
+def _adjacent(body: Body, organ: str) -> tuple[str, ...]:
     """``ADJACENT[organ]``'s structures that this body has (none unless it has
-    the organ and all of them)."""
-    targets = ADJACENT.get(organ, ())
-    if organ not in body.index or any(t not in body.index for t, _ in targets):
+    the organ)."""
+    if organ not in body.index:
         return ()
-    return targets
+    return tuple(t for t in ADJACENT.get(organ, ()) if t in body.index)
 
 
 def exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
@@ -153,15 +171,15 @@ def exfoliation(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
         if organ in body.index and cavity in body.index:
             out[body.index[organ]] = cfg.exfoliation * inside
     for organ in ADJACENT:
-        if _adjacent(body, organ):
-            out[body.index[organ]] += cfg.extension
+        for target in _adjacent(body, organ):
+            out[body.index[organ]] += cfg.extension.get(target, 0.0)
     return out
 
 
 def direct_fates(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
     """The ``FateMatrix.direct`` rows: from an organ in a cavity, attached to
     its lining with probability ``attachment``, else dead; from an organ with
-    neighbouring structures, each structure by its ``ADJACENT`` weight (the
+    neighbouring structures, each structure by its share of ``extension`` (the
     extending cells reach it; no attachment step); from any other organ (which
     sends no cell by this route), dead.  An organ both in a cavity and with
     neighbours (none in this body) splits its row by the two routes' shares."""
@@ -178,9 +196,8 @@ def direct_fates(body: Body, cfg: TranscoelomicTable) -> np.ndarray:
         targets = _adjacent(body, organ)
         if targets and share[body.index[organ]] > 0:
             i = body.index[organ]
-            w = cfg.extension / share[i]
-            for target, weight in targets:
-                fates[i, body.index[target]] += w * weight
+            for target in targets:
+                fates[i, body.index[target]] += cfg.extension.get(target, 0.0) / share[i]
     fates[share == 0, n] = 1.0
     return fates
 

@@ -123,19 +123,19 @@ def test_fate_rows_and_lymph_share():
     np.testing.assert_array_equal(fm.direct, direct_fates(sim.body, sim.config.transcoelomic))
 
 
-def test_local_extension_reaches_the_neighbours_by_their_weights():
-    """A breast primary with extension e: arrested in each neighbouring
-    structure = Binomial(shed, e x weight) (no attachment step; blood-borne
-    cells kept off skin and pleura), within 4 binomial standard errors; the
-    peritoneum gets nothing."""
-    ex = 0.2
+def test_local_extension_reaches_each_neighbour_by_its_share():
+    """A breast primary with extension {skin: 0.15, pleura: 0.05}: arrested in
+    each neighbouring structure = Binomial(shed, its share) (no attachment
+    step; blood-borne cells kept off skin and pleura), within 4 binomial
+    standard errors; the peritoneum gets nothing."""
+    ex = {"skin": 0.15, "pleura": 0.05}
     c = cfg("breast", extension=ex, attachment=0.3)
     c["circulation"]["arrest"]["skin"] = 0.0
     shed, arrested = totals(run(c))
     n = int(shed.sel(organ="breast"))
     assert n > 10_000
-    for target, weight in ADJACENT["breast"]:
-        p = ex * weight
+    assert set(ADJACENT["breast"]) == set(ex)
+    for target, p in ex.items():
         got = int(arrested.sel(organ=target))
         assert abs(got - n * p) < 4 * np.sqrt(n * p * (1 - p)), (target, got, n * p)
     assert int(arrested.sel(organ="peritoneum").sum()) == 0
@@ -143,16 +143,27 @@ def test_local_extension_reaches_the_neighbours_by_their_weights():
 
 def test_extension_fate_rows():
     """With both routes on, the cavities' rows are as before and breast's row
-    sends every extending cell to skin and pleura by the weights (none dies on
-    the way); extension 0 leaves breast's row all death."""
-    sim = paget.Simulation(cfg("colon", attachment=0.25, extension=0.05), entry_points=False)
+    sends every extending cell to skin and pleura by their shares (none dies on
+    the way); no extension leaves breast's row all death."""
+    sim = paget.Simulation(cfg("colon", attachment=0.25, extension={"skin": 0.03, "pleura": 0.01}),
+                           entry_points=False)
     fm, n = sim.fates, len(ORGANS)
     b = ORGANS.index("breast")
     np.testing.assert_allclose(fm.direct.sum(axis=1), 1.0, rtol=0, atol=1e-15)
-    assert fm.direct[b, SKIN] == 0.5 and fm.direct[b, PLEURA] == 0.5 and fm.direct[b, n] == 0
+    assert fm.direct[b, SKIN] == pytest.approx(0.75, rel=1e-15)
+    assert fm.direct[b, PLEURA] == pytest.approx(0.25, rel=1e-15) and fm.direct[b, n] == 0
     assert fm.direct[ORGANS.index("colon"), PERITONEUM] == 0.25
-    off = direct_fates(sim.body, sim.config.transcoelomic.model_copy(update={"extension": 0.0}))
+    off = direct_fates(sim.body, sim.config.transcoelomic.model_copy(update={"extension": {}}))
     assert off[b, n] == 1.0 and off[b, :n].sum() == 0
+
+
+@pytest.mark.parametrize("extension, match", [
+    ({"liver": 0.1}, "'liver' is no organ's neighbouring structure"),
+    ({"skin": 1.5}, "must lie in \\[0, 1\\]"),
+    ({"skin": 0.6, "pleura": 0.5}, "sum to 1.1")])
+def test_bad_extension_is_refused(extension, match):
+    with pytest.raises(paget.ConfigError, match=match):
+        paget.Simulation(cfg("breast", extension=extension), entry_points=False)
 
 
 def test_a_direct_share_without_direct_fates_is_refused():

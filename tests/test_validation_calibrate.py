@@ -160,16 +160,46 @@ def test_the_shared_block_writes_the_extension_on_its_own_line(scenario_copies):
     arrest, node = calibrate.scenario_arrest()
     soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
     with pytest.raises(ValueError, match="no 'extension' line"):
-        calibrate.write_defaults(soil, arrest["default"], node, extension=0.002)
+        calibrate.write_defaults(soil, arrest["default"], node, extension={"skin": 0.002})
     for name in ("breast", "carcinoma"):
         path = root / "core" / "scenarios" / f"{name}.toml"
         text = path.read_text()
         ex = f"exfoliation = {calibrate._fmt(calibrate.scenario_exfoliation())}\n"
         assert text.count("[transcoelomic]\n" + ex) == 1
         path.write_text(text.replace("[transcoelomic]\n" + ex,
-                                     "[transcoelomic]\n" + ex + "extension = 0.001\n"))
-    calibrate.write_defaults(soil, arrest["default"], node, extension=0.00234)
+                                     "[transcoelomic]\n" + ex + "extension = { skin = 0.001 }\n"))
+    calibrate.write_defaults(soil, arrest["default"], node,
+                             extension={"skin": 0.00234, "pleura": 0.0005})
     for name in ("breast", "carcinoma"):
         path = root / "core" / "scenarios" / f"{name}.toml"
-        assert "\nextension = 0.00234\n" in path.read_text()
-        assert paget.Simulation.from_toml(path).config.transcoelomic.extension == 0.00234
+        assert "\nextension = { skin = 0.00234, pleura = 0.0005 }\n" in path.read_text()
+        assert paget.Simulation.from_toml(path).config.transcoelomic.extension == \
+            {"skin": 0.00234, "pleura": 0.0005}
+
+
+def test_a_round_moves_each_structures_extension_by_its_own_residual(monkeypatch):
+    """One joint round over breast alone, on a mocked cohort that shows breast's
+    skin at half its published share and its pleura at twice it: the skin's
+    extension rises and the pleura's falls (each structure has its own term),
+    a structure without a share (none given) stays without one."""
+    import paget
+    table = calibrate.read_table()
+    start = {"skin": 0.01, "pleura": 0.01}
+    cfg = paget.Simulation.from_scenario("breast", {"transcoelomic": {"extension": start}}).config
+    monkeypatch.setattr(calibrate, "shared_config", lambda: cfg)
+    scale = {"skin": 0.5, "pleura": 2.0}
+    monkeypatch.setattr(calibrate, "pool_map", lambda func, jobs, processes=None: [
+        {"share": {s: min(0.99, scale.get(s, 1.0) * table["breast"][s] / 100)
+                   for s in calibrate.SITES},
+         "patients": 200, "dead": 200, "mets_mean": 4.0} for _ in jobs])
+    written = {}
+    monkeypatch.setattr(calibrate, "write_defaults",
+                        lambda *a, **k: written.update(extension=a[7] if len(a) > 7 else k.get(
+                            "extension")))
+    monkeypatch.setattr(calibrate, "write_scenario", lambda *a, **k: None)
+    log = calibrate.full_model_round(200, 1, 0.6, joint=True, rows=["breast"])
+    ext = written["extension"]
+    assert set(ext) == {"skin", "pleura"}
+    assert ext["skin"] > start["skin"] and ext["pleura"] < start["pleura"]
+    assert log["extension_log_excess"]["skin"] > 0 > log["extension_log_excess"]["pleura"]
+    assert log["extension_after"] == ext

@@ -290,8 +290,8 @@ def test_a_route_no_training_row_identifies_is_off_in_the_fold(cv, common):
     surrogate or full; with breast among the training rows nothing is changed."""
     names = list(common.PRIMARIES)
     assert cv.unidentified_off([n for n in names if n != "breast"]) == \
-        {"transcoelomic": {"extension": 0.0}}
+        {"transcoelomic": {"extension": {"skin": 0.0, "pleura": 0.0}}}
     assert cv.unidentified_off([n for n in names if n != "lung"]) == {}
     over, _ = cv.fold_body(names.index("breast"))
-    assert over["transcoelomic"] == {"extension": 0.0}
+    assert over["transcoelomic"] == {"extension": {"skin": 0.0, "pleura": 0.0}}
     assert "transcoelomic" not in cv.fold_body(names.index("lung"))[0]

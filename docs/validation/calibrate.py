@@ -398,8 +398,9 @@ def write_defaults(soil, arrest, node_arrest, organ_arrest=None, grow=None, exfo
             s = re.sub(r"(\[transcoelomic\]\nexfoliation = ).*?\n",
                        lambda m: f"{m.group(1)}{_fmt(exfoliation)}\n", s)
         if extension is not None:
+            ext = "{ " + ", ".join(f"{k} = {_fmt(v)}" for k, v in extension.items()) + " }"
             s, k = re.subn(r"(\[transcoelomic\]\nexfoliation = .*?\nextension = ).*?\n",
-                           lambda m: f"{m.group(1)}{_fmt(extension)}\n", s)
+                           lambda m: f"{m.group(1)}{ext}\n", s)
             if k != 1:
                 raise ValueError(f"{path.name}: no 'extension' line after the shared block's "
                                  "transcoelomic exfoliation")
@@ -487,11 +488,12 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     [0.01, 0.95]).  A third term t, on the cells where the primary lies inside
     the site's serosal cavity (lung: pleura; colon and pancreas: peritoneum), is
     the transcoelomic route's log excess: its shared exfoliation *= exp(d t)
-    (clipped to [1e-4, 0.5]).  A term on the cells of a primary's neighbouring
-    structures (``adjacent_cells``: breast's skin and pleura) is the local
-    extension's log excess: its shared extension *= exp(d e) (clipped to
-    [1e-5, 0.5]; only where the scenarios set it above 0, and the training rows
-    have such cells).  A term per cancer's own organ preference
+    (clipped to [1e-4, 0.5]).  A term per neighbouring structure, on the cells
+    of the primaries that reach it by local extension (``adjacent_cells``:
+    breast's skin and pleura), is that structure's extension's log excess: its
+    shared share *= exp(d e_s) (clipped to [1e-5, 0.5]; only for the structures
+    the scenarios give a share above 0, and where the training rows have such
+    cells).  A term per cancer's own organ preference
     (``TROPISM``, none today) is that tropism's log excess: the tropism *=
     exp(d t_k) (clipped to ``TROPISM_BOUNDS``).  One more shared term v, on the
     bone of the primaries whose organ drains in part by the vertebral venous
@@ -526,29 +528,35 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     free = [j for j, s in enumerate(sites) if SITES[s] != "liver"]
     cav = cavity_cells(names, sites)
     shared = shared_config()   # the shared block as the round found it, read once
-    adj = adjacent_cells(names, sites) if scenario_extension(shared) > 0 else []
+    ext_before = scenario_extension(shared)
+    adj = [(i, j) for i, j in adjacent_cells(names, sites)
+           if ext_before.get(SITES[sites[j]], 0.0) > 0]
+    adj_targets = sorted({SITES[sites[j]] for _, j in adj})
     vert = vertebral_cells(names, sites)
     trop = tropism_cells(names, sites)
     k0 = n_rows + len(free)
     rows, rhs, wts = [], [], []
     for i in range(n_rows):
         for j in range(len(sites)):
-            v = np.zeros(k0 + 3 + len(trop))
+            v = np.zeros(k0 + 2 + len(adj_targets) + len(trop))
             v[i] = 1.0
             if j in free:
                 v[n_rows + free.index(j)] = 1.0
             v[k0] = float((i, j) in cav)
             v[k0 + 1] = float((i, j) in vert)
-            v[k0 + 2] = float((i, j) in adj)
+            if (i, j) in adj:
+                v[k0 + 2 + adj_targets.index(SITES[sites[j]])] = 1.0
             if (i, j) in trop:
-                v[k0 + 3 + trop.index((i, j))] = 1.0
+                v[k0 + 2 + len(adj_targets) + trop.index((i, j))] = 1.0
             rows.append(v); rhs.append(Y[i, j]); wts.append(W[i, j])
     X, y, w = np.array(rows), np.array(rhs), np.sqrt(np.array(wts))
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
     a, b = coef[:n_rows], dict(zip([SITES[sites[j]] for j in free], coef[n_rows:k0]))
-    t_cav, t_vert, t_adj, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2], coef[k0 + 3:]
-    extension = float(np.clip(scenario_extension(shared) * np.exp(damping * t_adj),
-                              1e-5, 0.5)) if adj else None
+    k1 = k0 + 2 + len(adj_targets)
+    t_cav, t_vert, t_adj, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2:k1], coef[k1:]
+    extension = {**ext_before, **{t: float(np.clip(ext_before[t] * np.exp(damping * e),
+                                                   1e-5, 0.5))
+                                  for t, e in zip(adj_targets, t_adj)}} if adj else None
     exfoliation = float(np.clip(scenario_exfoliation(shared) * np.exp(damping * t_cav),
                                 1e-4, 0.5)) if cav else None
     vertebral_before = scenario_vertebral(shared)
@@ -646,7 +654,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
                 organ_arrest_after=organ_arrest, grow_after=grow,
                 exfoliation_after=exfoliation, transcoelomic_log_excess=float(t_cav),
                 extension_after=extension,
-                extension_log_excess=float(t_adj) if adj else None,
+                extension_log_excess=dict(zip(adj_targets, map(float, t_adj))),
                 vertebral_before=vertebral_before, vertebral_after=vertebral,
                 vertebral_log_excess=float(t_vert) if vert else None,
                 tropism_after=tropism_after,
@@ -748,11 +756,11 @@ def adjacent_cells(names, sites) -> list[tuple[int, int]]:
     pleura)."""
     from paget.plugins.transcoelomic import ADJACENT
     return [(i, j) for i, n in enumerate(names) for j, s in enumerate(sites)
-            if SITES[s] in dict(ADJACENT.get(PRIMARIES[n][1], ()))]
+            if SITES[s] in ADJACENT.get(PRIMARIES[n][1], ())]
 
 
-def scenario_extension(config=None) -> float:
-    return float((config or shared_config()).transcoelomic.extension)
+def scenario_extension(config=None) -> dict[str, float]:
+    return dict((config or shared_config()).transcoelomic.extension)
 
 
 def cavity_cells(names, sites) -> list[tuple[int, int]]:

@@ -205,9 +205,11 @@ def unidentified_off(training) -> dict:
     row has a neighbouring structure among the compared sites (breast held out),
     so that the committed value, fitted on the held-out row, does not carry over."""
     import calibrate
+    from paget.plugins.transcoelomic import ADJACENT
     if calibrate.adjacent_cells(list(training), list(SITES)):
         return {}
-    return {"transcoelomic": {"extension": 0.0}}
+    return {"transcoelomic": {"extension": {t: 0.0 for targets in ADJACENT.values()
+                                            for t in targets}}}
 
 
 def shared_block_texts() -> dict[Path, str]:
@@ -234,7 +236,7 @@ def body_overrides(config) -> dict:
                             "lymph_node_arrest": calibrate.station_arrest(
                                 config.circulation.lymph_node_arrest)},
             "transcoelomic": {"exfoliation": float(config.transcoelomic.exfoliation),
-                              "extension": float(config.transcoelomic.extension)},
+                              "extension": dict(config.transcoelomic.extension)},
             "body": {"vertebral_share": float(config.body.vertebral_share)},
             "intravasation": {"lymph_fraction": float(config.intravasation.lymph_fraction)}}
 
