@@ -475,6 +475,37 @@ def test_gather_sources_is_the_numpy_it_replaces(m, classes):
     assert got[-1] == bool((surv[src] == surv[src][0]).all() and (arr[src] == arr[src][0]).all())
 
 
+@pytest.mark.parametrize("m", [0, 1, 2, 540])
+@pytest.mark.parametrize("k", [1, 3, 16, 17])
+def test_unique_pairs_is_the_numpy_it_replaces(m, k):
+    """``unique_pairs`` against ``np.unique(..., axis=0, return_inverse=True)``,
+    for classes sharing a survival or an arrest (the pairs' order then rests on
+    the second column), infinities among them; None, for the caller's NumPy,
+    past 16 pairs and where a value is 0, -0 or NaN."""
+    rng = np.random.default_rng(RNG_SEED + 17 * m + k)
+    values = np.array([0.25, 0.5, 1.0, 3.0, np.inf])
+    table = np.stack([rng.choice(values, k), rng.uniform(0.1, 9.0, k)], 1)
+    table[k // 2:, 0] = table[0, 0]                  # classes that share a survival
+    pick = rng.integers(0, k, m)
+    a, b = table[pick, 0].copy(), table[pick, 1].copy()
+    got = es.unique_pairs(a, b)
+    want_pairs, want_inverse = np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)
+    if np.unique(pick).size > 16:
+        assert got is None
+    else:
+        assert _same(got[0], want_pairs)
+        assert _same(got[1], want_inverse.ravel().astype(np.int64))
+    if m:
+        for bad in (0.0, -0.0, np.nan):
+            for column in (a, b):
+                keep = column[m // 2]
+                column[m // 2] = bad
+                assert es.unique_pairs(a, b) is None
+                column[m // 2] = keep
+    with pytest.raises(ValueError):
+        es.unique_pairs(a, np.ones(m + 1))
+
+
 def test_fates_off_is_the_numpy_it_replaces():
     rng = np.random.default_rng(RNG_SEED)
     for m in (1, 3, 100):
