@@ -21,6 +21,10 @@ from plugin_support cimport array_size
 
 cnp.import_array()
 
+cdef extern from *:
+    # GCC's and Clang's hint that a cache line will be read soon
+    void prefetch "__builtin_prefetch" (const void *addr) noexcept nogil
+
 cdef int F64 = cnp.NPY_DOUBLE
 cdef int I64 = cnp.NPY_INT64
 cdef int I16 = cnp.NPY_INT16
@@ -251,9 +255,13 @@ cdef class PoolIndex:
     def __len__(self):
         return self.count
 
-    cdef pool_slot *_slot(self, uint64_t key) noexcept:
-        """The slot of ``key``, or the empty one where it would go."""
-        cdef Py_ssize_t h = <Py_ssize_t>(paget_mix64(key) & <uint64_t>(self.cap - 1))
+    cdef inline Py_ssize_t _home(self, uint64_t key) noexcept:
+        """The first slot ``key`` may take."""
+        return <Py_ssize_t>(paget_mix64(key) & <uint64_t>(self.cap - 1))
+
+    cdef inline pool_slot *_slot(self, uint64_t key, Py_ssize_t h) noexcept:
+        """The slot of ``key``, or the empty one where it would go, from its
+        first slot ``h`` (``_home``)."""
         while self.slots[h].stamp >= 0 and self.slots[h].key != key:
             h = (h + 1) & (self.cap - 1)
         return &self.slots[h]
@@ -276,7 +284,7 @@ cdef class PoolIndex:
             self.slots[i].stamp = -1
         for i in range(old_cap):
             if old[i].stamp >= 0:
-                s = self._slot(old[i].key)
+                s = self._slot(old[i].key, self._home(old[i].key))
                 s[0] = old[i]
         free(old)
         return 0
@@ -296,7 +304,7 @@ cdef class PoolIndex:
         self._grow(self.count + add)
         for i in range(self.indexed, n):
             if fl[i] & PGT_FLAG_DORMANT:
-                s = self._slot(u[i])
+                s = self._slot(u[i], self._home(u[i]))
                 if s.stamp < 0:
                     s.key = u[i]
                     s.stamp = 0
@@ -324,8 +332,15 @@ cdef class PoolIndex:
         if hit == NULL:
             raise MemoryError()
         try:
+            # in three passes, each asking for the cache lines the next reads
+            # (the index and the pools' rows are spread over megabytes that the
+            # step's other passes have evicted): the keys' first slots, their
+            # rows, then the rows' columns
             for j in range(k):
-                s = self._slot(ky[j])
+                hit[j] = self._home(ky[j])
+                prefetch(&self.slots[hit[j]])
+            for j in range(k):
+                s = self._slot(ky[j], hit[j])
                 if s.stamp < 0:
                     s.key = ky[j]
                     s.row = -1
@@ -334,8 +349,15 @@ cdef class PoolIndex:
                     raise ValueError("join_pools: the pool ids must be distinct")
                 s.stamp = self.joins
                 r = s.row
-                hit[j] = r if (0 <= r < n and u[r] == ky[j] and (fl[r] & PGT_FLAG_DORMANT)
-                               and c[r] > 0.0) else -1
+                hit[j] = r if 0 <= r < n else -1
+                if hit[j] >= 0:
+                    prefetch(&c[r])
+                    prefetch(&u[r])
+                    prefetch(&fl[r])
+            for j in range(k):
+                r = hit[j]
+                if r >= 0 and not (u[r] == ky[j] and (fl[r] & PGT_FLAG_DORMANT) and c[r] > 0.0):
+                    hit[j] = -1
             for j in range(k):
                 if hit[j] >= 0:
                     c[hit[j]] += cn[j]
@@ -502,6 +524,10 @@ cdef class UidSet:
         cap = array_size(self._keys, "keys")
         cdef uint64_t *keys = <uint64_t *>array_data(self._keys, U64, cap, "keys")
         cdef uint8_t *used = <uint8_t *>array_data(self._used, U8, cap, "used")
+        for i in range(m):      # ask for the uids' first slots before reading them
+            h = <Py_ssize_t>(paget_mix64(u[i]) & <uint64_t>(cap - 1))
+            prefetch(&used[h])
+            prefetch(&keys[h])
         for i in range(m):
             fresh[i] = not used[self._slot(keys, used, cap, u[i])]
             n_fresh += fresh[i]
