@@ -153,11 +153,10 @@ def found_rows(int kind, object src, object counts, object organ, int64_t step, 
 cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint64_t *u,
                  const uint8_t *fl, double *c, Py_ssize_t n):
     """``join_pools`` of ``k`` keys over a table of ``n`` rows."""
-    cdef Py_ssize_t cap = 16, n_new = 0, i, j, h
+    cdef Py_ssize_t cap = 16, i, j, h
     cdef uint64_t *keys
     cdef int64_t *slot
     cdef int64_t *hit
-    cdef int64_t *out
     if k == 0:
         return new_array(0, I64)
     while cap < 2 * k:
@@ -186,23 +185,31 @@ cdef object join(const uint64_t *ky, const double *cn, Py_ssize_t k, const uint6
                     h = (h + 1) & (cap - 1)
                 if slot[h] >= 0:
                     hit[slot[h]] = i
-        for j in range(k):
-            if hit[j] >= 0:
-                c[hit[j]] += cn[j]
-            else:
-                n_new += 1
-        new_arr = new_array(n_new, I64)
-        out = i64(new_arr, n_new, "new")
-        n_new = 0
-        for j in range(k):
-            if hit[j] < 0:
-                out[n_new] = j
-                n_new += 1
-        return new_arr
+        return add_hits(hit, cn, k, c)
     finally:
         free(keys)
         free(slot)
         free(hit)
+
+
+cdef object add_hits(const int64_t *hit, const double *cn, Py_ssize_t k, double *c):
+    """``c[hit[j]] += cn[j]`` for the keys ``j`` with a live pool (``hit[j] >= 0``);
+    returns the others' positions (ascending, int64): the join's result."""
+    cdef Py_ssize_t j, n_new = 0
+    cdef int64_t *out
+    for j in range(k):
+        if hit[j] >= 0:
+            c[hit[j]] += cn[j]
+        else:
+            n_new += 1
+    new_arr = new_array(n_new, I64)
+    out = i64(new_arr, n_new, "new")
+    n_new = 0
+    for j in range(k):
+        if hit[j] < 0:
+            out[n_new] = j
+            n_new += 1
+    return new_arr
 
 
 def join_pools(object key, object counts, object uid, object flags, object cells):
@@ -318,11 +325,10 @@ cdef class PoolIndex:
         """``join``'s result and additions for ``k`` keys over a table of ``n``
         rows, by the index: the keys not indexed yet are added without a row
         (their new pools' rows, once appended, are indexed by the next call)."""
-        cdef Py_ssize_t j, n_new = 0
+        cdef Py_ssize_t j
         cdef int64_t r
         cdef pool_slot *s
         cdef int64_t *hit
-        cdef int64_t *out
         self._index_rows(u, fl, n)
         if k == 0:
             return new_array(0, I64)
@@ -358,19 +364,7 @@ cdef class PoolIndex:
                 r = hit[j]
                 if r >= 0 and not (u[r] == ky[j] and (fl[r] & PGT_FLAG_DORMANT) and c[r] > 0.0):
                     hit[j] = -1
-            for j in range(k):
-                if hit[j] >= 0:
-                    c[hit[j]] += cn[j]
-                else:
-                    n_new += 1
-            new_arr = new_array(n_new, I64)
-            out = i64(new_arr, n_new, "new")
-            n_new = 0
-            for j in range(k):
-                if hit[j] < 0:
-                    out[n_new] = j
-                    n_new += 1
-            return new_arr
+            return add_hits(hit, cn, k, c)
         finally:
             free(hit)
 
