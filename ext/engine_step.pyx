@@ -308,6 +308,70 @@ def gather_sources(object src, object shed, object uid, object patient, object o
     return out + (bool(one),)
 
 
+cdef enum:
+    # the most circulation classes unique_pairs collects (a step has one to three)
+    MAX_PAIRS = 16
+
+
+def unique_pairs(object a, object b):
+    """``np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)`` of a step's
+    circulation classes (``paget.engine.dissemination._unique_pairs``), in one
+    pass, for float64 ``a`` and ``b`` of one length: the distinct pairs
+    (float64, ``(k, 2)``, in lexicographic order) and each row's index among
+    them (int64).  The rows' pairs are matched against the few met so far (a
+    step of the default cohort has ~540 shedding rows in two or three classes,
+    where NumPy's three sorts took ~190 us).  None, for the caller's NumPy,
+    where a value is NaN or zero (which of 0.0 and -0.0 NumPy keeps depends on
+    its sort) or there are more than 16 pairs."""
+    cdef Py_ssize_t m = array_size(a, "a"), i, j, k = 0, last = 0
+    cdef const double *x = f64(a, m, "a")
+    cdef const double *y = f64(b, m, "b")
+    if array_size(b, "b") != m:
+        raise ValueError("unique_pairs: a and b must have one length")
+    cdef double px[MAX_PAIRS]
+    cdef double py[MAX_PAIRS]
+    cdef int64_t rank[MAX_PAIRS]
+    cdef int64_t order[MAX_PAIRS]
+    inverse = new_array(m, I64)
+    cdef int64_t *inv = i64(inverse, m, "inverse")
+    for i in range(m):
+        if not (x[i] != 0.0 and y[i] != 0.0 and x[i] == x[i] and y[i] == y[i]):
+            return None
+        if k and x[i] == px[last] and y[i] == py[last]:
+            inv[i] = last               # (the usual: the row's class is the last one's)
+            continue
+        for j in range(k):
+            if x[i] == px[j] and y[i] == py[j]:
+                break
+        else:
+            if k == MAX_PAIRS:
+                return None
+            px[k] = x[i]
+            py[k] = y[i]
+            j = k
+            k += 1
+        inv[i] = last = j
+    # the pairs in lexicographic order (an insertion sort of at most 16), then
+    # each row's index among them
+    for j in range(k):
+        order[j] = j
+        i = j
+        while i > 0 and (px[order[i - 1]] > px[j] or
+                         (px[order[i - 1]] == px[j] and py[order[i - 1]] > py[j])):
+            order[i] = order[i - 1]
+            i -= 1
+        order[i] = j
+    pairs = np.empty((k, 2), np.float64)
+    cdef double *pp = f64(pairs, 2 * k, "pairs")
+    for j in range(k):
+        rank[order[j]] = j
+        pp[2 * j] = px[order[j]]
+        pp[2 * j + 1] = py[order[j]]
+    for i in range(m):
+        inv[i] = rank[inv[i]]
+    return pairs, inverse
+
+
 def fates_off(object fates):
     """``np.abs(f[..., 0] + f[..., 1] + f[..., 2] - 1.0).max()`` of DTC fates
     ``f`` (rows of three), in one pass: how far the rows' sums stray from 1

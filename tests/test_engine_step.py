@@ -475,6 +475,37 @@ def test_gather_sources_is_the_numpy_it_replaces(m, classes):
     assert got[-1] == bool((surv[src] == surv[src][0]).all() and (arr[src] == arr[src][0]).all())
 
 
+@pytest.mark.parametrize("m", [0, 1, 2, 540])
+@pytest.mark.parametrize("k", [1, 3, 16, 17])
+def test_unique_pairs_is_the_numpy_it_replaces(m, k):
+    """``unique_pairs`` against ``np.unique(..., axis=0, return_inverse=True)``,
+    for classes sharing a survival or an arrest (the pairs' order then rests on
+    the second column), infinities among them; None, for the caller's NumPy,
+    past 16 pairs and where a value is 0, -0 or NaN."""
+    rng = np.random.default_rng(RNG_SEED + 17 * m + k)
+    values = np.array([0.25, 0.5, 1.0, 3.0, np.inf])
+    table = np.stack([rng.choice(values, k), rng.uniform(0.1, 9.0, k)], 1)
+    table[k // 2:, 0] = table[0, 0]                  # classes that share a survival
+    pick = rng.integers(0, k, m)
+    a, b = table[pick, 0].copy(), table[pick, 1].copy()
+    got = es.unique_pairs(a, b)
+    want_pairs, want_inverse = np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)
+    if np.unique(pick).size > 16:
+        assert got is None
+    else:
+        assert _same(got[0], want_pairs)
+        assert _same(got[1], want_inverse.ravel().astype(np.int64))
+    if m:
+        for bad in (0.0, -0.0, np.nan):
+            for column in (a, b):
+                keep = column[m // 2]
+                column[m // 2] = bad
+                assert es.unique_pairs(a, b) is None
+                column[m // 2] = keep
+    with pytest.raises(ValueError):
+        es.unique_pairs(a, np.ones(m + 1))
+
+
 def test_fates_off_is_the_numpy_it_replaces():
     rng = np.random.default_rng(RNG_SEED)
     for m in (1, 3, 100):
@@ -613,6 +644,96 @@ def test_found_pools_is_found_rows_the_registry_and_join_pools(k, registry):
             assert _same(registered[c], want_registered[c]), c
         assert len(got_registry) == len(reference)
         assert all(int(u) in got_registry for u in cols["uid"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_found_pools_by_its_index_is_the_scan_step_after_step(seed):
+    """``found_pools`` with a :class:`PoolIndex` kept from call to call against the
+    scan of every row, on a table that changes as the engine's does between
+    calls: the new pools' rows and other rows appended (growing rows, dormant
+    rows of other uids), pools emptied (0 cells, awaiting compaction) and then
+    founded again, and rows dropped (a compaction: a new index, as
+    ``Founding._pool_index`` makes one).  Also: a call with no pool, the
+    refusal of a pool given twice, and an index asked about a table shorter
+    than it had indexed (it indexes that one afresh)."""
+    from paget.ext.kernels import UID_POOL
+    rng = np.random.default_rng(RNG_SEED + 40 + seed)
+    n_org = 5
+    cols = ("uid", "parent", "lesion", "clone", "genotype", "patient", "organ")
+    u64 = lambda size: rng.integers(1, 2**63, size, dtype=np.uint64)  # noqa: E731
+
+    def rows(size, dormant):
+        return {"uid": u64(size), "parent": u64(size), "lesion": u64(size),
+                "clone": u64(size), "genotype": u64(size),
+                "patient": rng.integers(0, 9, size),
+                "organ": rng.integers(0, n_org, size).astype(np.int16),
+                "flags": np.full(size, FLAG_DORMANT if dormant else 0, np.uint8),
+                "cells": np.floor(10.0 ** rng.uniform(0, 4, size))}
+
+    def append(tab, new):
+        return {c: np.concatenate([tab[c], new[c].astype(tab[c].dtype)]) for c in tab}
+
+    tab = rows(30, False)
+    index = engine_rows.PoolIndex()
+    assert len(index) == 0
+    for step in range(40):
+        n = tab["uid"].size
+        k = int(rng.integers(0, 3 * n_org)) if step % 7 else 0
+        pairs = rng.choice(n * n_org, min(k, n * n_org), replace=False)
+        src = np.unique(pairs // n_org)
+        at = np.searchsorted(src, pairs // n_org).astype(np.int64)
+        organ = (pairs % n_org).astype(np.int64)
+        counts = rng.integers(1, 100, at.size)
+        want_cells, got_cells = tab["cells"].copy(), tab["cells"].copy()
+        want, _ = engine_rows.found_pools(src, at, counts, organ, tab["uid"], tab["flags"],
+                                          want_cells, tab["patient"], tab["lesion"],
+                                          tab["organ"], None)
+        got, _ = engine_rows.found_pools(src, at, counts, organ, tab["uid"], tab["flags"],
+                                         got_cells, tab["patient"], tab["lesion"],
+                                         tab["organ"], None, index)
+        assert _same(got, want), step
+        assert _same(got_cells, want_cells), step
+        tab["cells"] = got_cells
+        if at.size > 1:
+            with pytest.raises(ValueError, match="distinct"):
+                engine_rows.found_pools(src, at[[0, 0]], counts[:2], organ[[0, 0]],
+                                        tab["uid"], tab["flags"], tab["cells"].copy(),
+                                        tab["patient"], tab["lesion"], tab["organ"], None,
+                                        index)
+        # the new pools' rows, then others, as a step appends them
+        new, _, _ = engine_rows.found_rows(UID_POOL, src[at[want]], counts[want],
+                                           organ[want], 0, *(tab[c] for c in cols), False)
+        tab = append(tab, rows(int(rng.integers(0, 4)), False))
+        tab = append(tab, new)
+        tab = append(tab, rows(int(rng.integers(0, 3)), True))
+        # some pools empty; now and then the table drops its empty rows
+        dormant = np.flatnonzero(tab["flags"] & FLAG_DORMANT)
+        tab["cells"][rng.choice(dormant, dormant.size // 4, replace=False)] = 0.0
+        if step % 9 == 8:
+            keep = tab["cells"] > 0
+            tab = {c: a[keep].copy() for c, a in tab.items()}
+            index = engine_rows.PoolIndex()
+    assert len(index) > 0
+    # the same index on the table's first rows, its pools founded again
+    index = engine_rows.PoolIndex()
+    n = tab["uid"].size
+    pools = np.flatnonzero(tab["flags"] & FLAG_DORMANT)
+    src = np.flatnonzero(tab["flags"] == 0)[:4]
+    at = np.arange(src.size, dtype=np.int64)
+    for size in (n, n // 2):
+        part = {c: a[:size].copy() for c, a in tab.items()}
+        there = pools[pools < size][:2]
+        part["uid"][there] = engine_rows.found_rows(
+            UID_POOL, src[:there.size], np.ones(there.size, np.int64),
+            np.zeros(there.size, np.int64), 0, *(part[c] for c in cols), False)[0]["uid"]
+        want_cells, got_cells = part["cells"].copy(), part["cells"].copy()
+        args = (src, at, np.ones(src.size, np.int64), np.zeros(src.size, np.int64),
+                part["uid"], part["flags"])
+        want, _ = engine_rows.found_pools(*args, want_cells, part["patient"], part["lesion"],
+                                          part["organ"], None)
+        got, _ = engine_rows.found_pools(*args, got_cells, part["patient"], part["lesion"],
+                                         part["organ"], None, index)
+        assert _same(got, want) and _same(got_cells, want_cells), size
 
 
 def test_found_pools_refuses_what_found_rows_and_join_pools_refuse():

@@ -341,6 +341,28 @@ def test_out_of_bounds_finds_nan_inf_and_range_at_every_size(size, shape):
     assert not out_of_bounds(np.zeros(size, bool), 0.0, 1.0)
 
 
+def test_bounds_check_is_the_definition_at_the_extremes():
+    """The compiled check compares each value with the bounds clamped to
+    [-DBL_MAX, DBL_MAX] (two comparisons, not three): it must still say what
+    the definition says (lo <= x <= hi and x finite) for the largest finite
+    values, the infinities and NaN, as values and as bounds, in every lane of
+    its eight-wide loop and its scalar tail."""
+    from paget.ext.kernels import bounds_check
+
+    big = np.finfo(np.float64).max
+    values = [0.0, -0.0, 1.0, -1.0, big, -big, np.inf, -np.inf, np.nan, 5e-324, -5e-324]
+    bounds = [0.0, -0.0, 1.0, -1.0, big, -big, np.inf, -np.inf, np.nan]
+    for size, at in ((1, 0), (8, 3), (8, 7), (19, 9), (19, 18)):
+        for v in values:
+            a = np.full(size, 0.5)
+            a[at] = v
+            for lo in bounds:
+                for hi in bounds:
+                    with np.errstate(invalid="ignore"):
+                        want = not bool(np.all((a >= lo) & (a <= hi) & np.isfinite(a)))
+                    assert bounds_check(a, lo, hi) == want, (size, at, v, lo, hi)
+
+
 def test_lesion_counts_group_clones_as_the_lesion_table_does():
     """The per-organ ``lesions`` and ``detectable_lesions`` count lesions, not rows:
     a lesion of several clones (rows sharing a ``lesion_id``) counts once, at its

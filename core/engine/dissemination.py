@@ -15,9 +15,14 @@ from ..state import FateMatrix
 
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(np.stack([a, b], 1), axis=0, return_inverse=True)`` for two
-    float columns, by three 1-D uniques (the axis form sorts rows as void
-    records, ~10x slower): the pairs in lexicographic order, and each row's index
-    among them."""
+    float columns: the pairs in lexicographic order, and each row's index among
+    them.  A step's few classes in one compiled pass
+    (:func:`paget.ext.engine_step.unique_pairs`); where it declines (a zero, a
+    NaN, many pairs), by three 1-D uniques (the axis form sorts rows as void
+    records, ~10x slower)."""
+    got = engine_step.unique_pairs(a, b)
+    if got is not None:
+        return got
     ua, ia = np.unique(a, return_inverse=True)
     ub, ib = np.unique(b, return_inverse=True)
     codes, inverse = np.unique(ia.ravel() * ub.size + ib.ravel(), return_inverse=True)

@@ -189,13 +189,24 @@ class Founding:
         tab = self.table
         new, registered = engine_rows.found_pools(
             src, at, counts, organ, tab.uid, tab.flags, tab.cells,
-            tab.patient, tab.lesion, tab.organ, self._pool_known if self.seeding_on else None)
+            tab.patient, tab.lesion, tab.organ, self._pool_known if self.seeding_on else None,
+            self._pool_index())
         if registered is not None:
             self.pools.append(registered)
         if not new.size:
             return None
         at = at[new]
         return self._found_rows("pool", src[at], counts[new], step, organ[new])[0]
+
+    def _pool_index(self) -> engine_rows.PoolIndex:
+        """The index of the table's dormant rows by uid that :meth:`_found_pools`
+        joins by (:class:`paget.ext.engine_rows.PoolIndex`): the one kept since the
+        table last dropped rows (its ``layout``) or was replaced, else a new one."""
+        tab = self.table
+        got = self._pool_rows
+        if got is None or got[0] is not tab or got[1] != tab.layout:
+            got = self._pool_rows = (tab, tab.layout, engine_rows.PoolIndex())
+        return got[2]
 
     def _mutant_genotypes(self, rows: np.ndarray, uid: np.ndarray, step: int) -> np.ndarray:
         """The genotypes of new clones ``uid`` of rows ``rows`` (``paget_mutation``;

@@ -95,6 +95,7 @@ class RankRun(Founding, Dissemination, Records, Decomposition, Snapshot, Seeding
         self._last_patients: tuple | None = None
         self._step_view: tuple | None = None
         self._last_sources: tuple | None = None     # (Dissemination._sources)
+        self._pool_rows: tuple | None = None        # (Founding._pool_index)
         self._index: np.ndarray | None = None
         n_org = body.n_organs
         self.n_org = n_org
