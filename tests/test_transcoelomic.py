@@ -145,8 +145,8 @@ def test_extension_fate_rows():
     """With both routes on, the cavities' rows are as before and breast's row
     sends every extending cell to skin and pleura by their shares (none dies on
     the way); no extension leaves breast's row all death."""
-    sim = paget.Simulation(cfg("colon", attachment=0.25, extension={"skin": 0.03, "pleura": 0.01}),
-                           entry_points=False)
+    c = cfg("colon", attachment=0.25, extension={"skin": 0.03, "pleura": 0.01})
+    sim = paget.Simulation(c, entry_points=False)
     fm, n = sim.fates, len(ORGANS)
     b = ORGANS.index("breast")
     np.testing.assert_allclose(fm.direct.sum(axis=1), 1.0, rtol=0, atol=1e-15)

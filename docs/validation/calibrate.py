@@ -645,8 +645,9 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     if joint:
         print(f"grow {grow:.3g}, arrest {organ_arrest}", flush=True)
     print("soil factors", {o: round(float(np.exp(damping * v)), 3) for o, v in b.items()})
-    print(f"transcoelomic exfoliation -> {exfoliation}; extension -> {extension}; vertebral share {vertebral_before:.3g} "
-          f"-> {vertebral}; tropism -> {tropism_after}", flush=True)
+    print(f"transcoelomic exfoliation -> {exfoliation}; extension -> {extension}; "
+          f"vertebral share {vertebral_before:.3g} -> {vertebral}; tropism -> {tropism_after}",
+          flush=True)
     print("soil", {o: round(v, 4) for o, v in new_soil.items()}, flush=True)
     return dict(primaries=log, soil_log_factor={o: float(v) for o, v in b.items()},
                 soil_after=new_soil, damping=damping, arrest=arrest,
