@@ -23,9 +23,10 @@ their organs come from common.SITES, so the script follows the body):
    in its territory), the shared grow (fitted through breast's CTC-pinned
    rate; kept when breast is the row held out) and the training rows' own
    rates and lymph fractions, as the committed body was fitted on all five.
-   The start carries the held-out row's pull on the shared values; each damped round leaves a share (1 - d) of
-   a deviation from the training rows' fixed point, so ~(1 - d)^rounds of it
-   remains (2.6 % at the defaults) [DERIVED, linearised].  The rounds rewrite
+   The start carries the held-out row's pull on the shared values; each
+   damped round leaves a share (1 - d) of a deviation from the training rows'
+   fixed point, so ~(1 - d)^rounds of it remains (2.6 % at the defaults)
+   [DERIVED, linearised].  The rounds rewrite
    the scenario files and restore them; the fold's body is kept as carcinoma
    overrides (``body_overrides``).  ``--body surrogate``: the stage-1 surrogate
    of calibrate.py with the held-out row's weight 0 instead (no full-model
