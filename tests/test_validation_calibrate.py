@@ -1,6 +1,8 @@
 """docs/validation/calibrate.py: the pieces of a full-model round that do not run cohorts."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -159,13 +161,15 @@ def test_the_shared_block_writes_the_extension_on_its_own_line(scenario_copies):
     _, _, soil = calibrate.scenario_values("breast")
     arrest, node = calibrate.scenario_arrest()
     soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
+    ex = f"exfoliation = {calibrate._fmt(calibrate.scenario_exfoliation())}\n"
+    paths = [root / "core" / "scenarios" / f"{name}.toml" for name in ("breast", "carcinoma")]
+    texts = {path: re.sub(r"\nextension = .*\n", "\n", path.read_text()) for path in paths}
+    for path, text in texts.items():        # a block without the line
+        assert text.count("[transcoelomic]\n" + ex) == 1
+        path.write_text(text)
     with pytest.raises(ValueError, match="no 'extension' line"):
         calibrate.write_defaults(soil, arrest["default"], node, extension={"skin": 0.002})
-    for name in ("breast", "carcinoma"):
-        path = root / "core" / "scenarios" / f"{name}.toml"
-        text = path.read_text()
-        ex = f"exfoliation = {calibrate._fmt(calibrate.scenario_exfoliation())}\n"
-        assert text.count("[transcoelomic]\n" + ex) == 1
+    for path, text in texts.items():        # and with it
         path.write_text(text.replace("[transcoelomic]\n" + ex,
                                      "[transcoelomic]\n" + ex + "extension = { skin = 0.001 }\n"))
     calibrate.write_defaults(soil, arrest["default"], node,

@@ -116,6 +116,19 @@ again (grow 3.06e-6 -> 7.81e-6)::
     python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 9980 --damping 0.6
     python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 9990 --damping 0.6
 
+then breast's local extension to skin and pleura (``transcoelomic.extension``)
+was added: first as one share (0.001) split in halves (the code of commit
+7aef756), seven rounds::
+
+    python docs/validation/calibrate.py --joint --rounds 3 --patients 100 --seed 9980 --damping 0.6
+    python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 9990 --damping 0.6
+
+then, as that split left breast's skin under and its pleura over the table, one
+share per structure (from half the share each, 0.00795), eight rounds::
+
+    python docs/validation/calibrate.py --joint --rounds 4 --patients 100 --seed 9991 --damping 0.6
+    python docs/validation/calibrate.py --joint --rounds 4 --patients 150 --seed 9992 --damping 0.8
+
 Outputs: ``docs/validation/results/fit.json``.
 
 Stage 2 as a spec of ``paget calibrate`` (Bayesian, ABC-SMC with pyABC, over MPI
