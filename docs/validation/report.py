@@ -175,6 +175,45 @@ def spread_text() -> str:
             "10.1 vs > 18); breast's body only. " + SPREAD_REFIT + lung_fold_pleura() + "; ")
 
 
+def full_fold(primary: str) -> dict | None:
+    """A primary's full-model fold in results/crossval.json (None if absent)."""
+    path = RESULTS / "crossval.json"
+    run = json.loads(path.read_text()).get("runs", {}).get("full") if path.exists() else None
+    return next((f for f in (run or {}).get("folds", []) if f["primary"] == primary), None)
+
+
+def held_out_share(primary: str, site: str) -> str:
+    """A site's share in a primary's full-model fold (results/crossval.json), with
+    the published share."""
+    fold = full_fold(primary)
+    pub = f"published {read_table()[primary][site] / 100:.2f}"
+    if fold is None or site not in fold["shares"]:
+        return f"(no full-model fold in the results; {pub})"
+    return f"{fold['shares'][site]:.2f} ({pub})"
+
+
+def serosal_text() -> str:
+    """The fitted transcoelomic exfoliation and the serosal soils (extravasation times
+    colonization efficiency) of the shared body."""
+    import paget
+    c = paget.Simulation.from_scenario("breast").config
+    soil = {o: c.extravasation.probability.get(o, c.extravasation.probability["default"])
+            * c.colonization.fate.efficiency.get(o, c.colonization.fate.efficiency["default"])
+            for o in ("pleura", "peritoneum")}
+    return (f"the exfoliation fell from the plugin's default 0.1 to "
+            f"{c.transcoelomic.exfoliation:.3g}, and the soils rose to "
+            + " and ".join(f"{v:.3g} ({o})" for o, v in soil.items())
+            + ", against 0.1 for an organ outside the table")
+
+
+def extension_text() -> str:
+    """The local extension's fitted shares in the breast scenario."""
+    import paget
+    ext = paget.Simulation.from_scenario("breast").config.transcoelomic.extension
+    return (", ".join(f"{k} {v:.3g}" for k, v in sorted(ext.items()))
+            + " of the shed cells" if ext else "none: the route is off")
+
+
 def breast_sigma() -> float:
     """The breast scenario's shedding spread (heterogeneity.shedding_sigma)."""
     import paget
@@ -184,9 +223,7 @@ def breast_sigma() -> float:
 def lung_fold_pleura() -> str:
     """The held-out lung row's pleura, predicted by its full-model fold
     (results/crossval.json), against DiSibio & French's share."""
-    path = RESULTS / "crossval.json"
-    run = json.loads(path.read_text()).get("runs", {}).get("full") if path.exists() else None
-    fold = next((f for f in (run or {}).get("folds", []) if f["primary"] == "lung"), None)
+    fold = full_fold("lung")
     if fold is None or "pleura" not in fold["shares"]:
         return ""
     return (f" ({100 * fold['shares']['pleura']:.0f} % held out against "
@@ -389,7 +426,10 @@ def main(argv=None):
       + "; soil: "
       + ", ".join(f"{k} {v:.3g}" for k, v in soil.items()) + "; colonization efficiency: "
       + ", ".join(f"{k} {v:.3g}" for k, v in eff.items())
-      + f"; vertebral route share {c0.body.vertebral_share:.3g}; per cancer (rate, lymph "
+      + f"; vertebral route share {c0.body.vertebral_share:.3g}; transcoelomic exfoliation "
+      f"{c0.transcoelomic.exfoliation:.3g}, local extension "
+      + (", ".join(f"{k} {v:.3g}" for k, v in c0.transcoelomic.extension.items()) or "off")
+      + "; per cancer (rate, lymph "
       "fraction): " + ", ".join(f"{p} {c.intravasation.rate:.3g}, {c.intravasation.lymph_fraction:.3g}"
                                for p, c in cfgs.items()) + ".\n")
     at_bound = [k for k, v in eff.items() if v >= 19.9]
@@ -406,6 +446,8 @@ def main(argv=None):
       + "; lymph fraction at a bound (0.01, 0.95): " + (", ".join(lf_bound) or "none")
       + "; per-organ arrest at its bound 1: "
       + (", ".join(k for k, v in arr.items() if k != "default" and v >= 0.999) or "none")
+      + "; vertebral route share at its bound 1: "
+      + ("yes" if c0.body.vertebral_share >= 0.999 else "no")
       + ". Why: " + ("the adrenal receives 0.3 % of cardiac output (a per-pass chain fitted "
                      "to the autopsy table puts its soil far above its flow share [DERIVED]); "
                      if "adrenal" in at_bound else "")
@@ -596,21 +638,21 @@ def main(argv=None):
       "held-out table below; the stage-1 surrogate's folds, which have no colony timing and "
       "so no growth factor, are kept beside it for comparison); the largest held-out misses "
       "are what `carcinoma` has no input for: breast's regional nodes (the typical lymph "
-      "fraction, pooled over the other rows, is twice breast's own), its pleura and skin "
-      "(in this body only the blood carries a breast's cells to its chest wall and pleura: "
-      "the local extension, `transcoelomic.extension`, is built but not yet fitted into it); "
+      "fraction, pooled over the other rows, is several times breast's own), its pleura and "
+      "skin (the committed body carries a share of a breast's shed cells to them by the "
+      "local extension, `transcoelomic.extension`, fitted on breast alone, so the fold "
+      "holding breast out switches it off and only the blood reaches them there); "
       "prostate's level (its fold's relation gives fewer sites than the table, with its "
       "nodes the most under-involved); and the bone of breast and prostate, which the "
       "vertebral route now predicts from the other row (held out, prostate's bone rose "
-      "from 0.12 to about a quarter, published 0.47, and breast's from 0.33 to about a half, "
-      "published 0.49; before the route each had a bone tropism of its own, which a "
-      "held-out row could not be given); (d) "
+      "from 0.12 before the route to " + held_out_share("prostate", "bone") + ", and "
+      "breast's from 0.33 to " + held_out_share("breast", "bone") + "; before the route "
+      "each had a bone tropism of its own, which a held-out row could not be given); (d) "
       "cohorts of >= 200 patients per primary and more rounds; (e) the serosal sites (pleura, peritoneum): their soil and the transcoelomic "
-      "exfoliation are fitted (the exfoliation fell from 0.1 to ~0.001, the serosal soils "
-      "rose to the cap: blood, not the cavity, carries what the table shows), the "
+      "exfoliation are fitted (" + serosal_text() + "), the "
       "attachment is kept (ASSUMPTION, `plugins/transcoelomic.py`), and the stage-1 "
-      "surrogate does not model that route; breast's pleura (37 %) has no route of its own "
-      "here: in a post-mortem series pleural metastases arose from tumour emboli to the "
+      "surrogate does not model that route; breast's pleura and skin have a route of their "
+      "own, the local extension (below); in a post-mortem series pleural metastases arose from tumour emboli to the "
       "lungs and the visceral pleura, the parietal pleura seeded from there "
       "(Rodriguez-Panadero, Borderas Naranjo & Lopez Mejias 1989, Eur Respir J 2:366 "
       "[READ abstract]), and in breast cancer a part comes by the chest wall "
@@ -629,9 +671,14 @@ def main(argv=None):
       "the site of the primary tumor', Breast Cancer Res Treat 2004, 83:139 [READ "
       "abstract]), and breast carcinoma reaches the thorax mainly by its lymphatics "
       "(Thomas, Redding & Sloane 1979, Br J Cancer 40:540 [READ abstract]): a route of "
-      "breast's own, now built as the local extension (`transcoelomic.ADJACENT`, off in "
-      "this body), which a fold holding breast out switches off, as no training row can "
-      "fit it; (f) the metastases' growth factor is one number for every carcinoma, chosen "
+      "breast's own, the local extension (`transcoelomic.ADJACENT`), whose share per "
+      "structure the joint rounds fitted (" + extension_text() + "), and which a fold "
+      "holding breast out switches off, as no training row can fit it; with it the "
+      "pleura's soil (extravasation times efficiency) fell from 19 to 5.2 and the skin's "
+      "from 0.17 to 0.04 (the body of commit 366c2b8 against this one), as the route now "
+      "brings a share of breast's cells to them, and the lung fold's pleura fell from "
+      "52 % (results/crossval.json of commit 366c2b8) to the figure in (a); "
+      "(f) the metastases' growth factor is one number for every carcinoma, chosen "
       "on these five rows (above): how fast metastases grow is a clinical quantity too "
       "(time to relapse after resection), which a factor per cancer would have to be "
       "checked against.\n")
