@@ -32,6 +32,23 @@ def test_the_five_year_risk_counts_only_non_metastatic_patients_followed_five_ye
     assert r["ci"][0] < 1 / 3 < r["ci"][1]
 
 
+def test_the_late_relapses_are_the_share_of_ten_year_relapses_after_five_years(clinical):
+    """Diagnosed at year 1 and followed to year 12 unless said: 0 relapses 2
+    years after diagnosis, 1 after 7 (late), 2 after 11 (beyond the horizon: no
+    relapse within it), 3 never, 4 already at diagnosis (metastatic, excluded),
+    5 diagnosed at year 3, not followed 10 years (excluded, though it relapses
+    after 6): one late relapse of two."""
+    y = 365.25
+    res = {"diagnosis": np.array([1, 1, 1, 1, 1, 3]) * y,
+           "distant": np.array([3, 8, 12, np.nan, 1, 9]) * y, "end": 12 * y}
+    r = clinical.late_relapse(res, early=5.0, horizon=10.0)
+    assert (r["at_risk"], r["relapses"], r["late"]) == (4, 2, 1)
+    assert r["share"] == 0.5 and r["median_years"] == pytest.approx(4.5)
+    assert r["ci"][0] < 0.5 < r["ci"][1]
+    none = clinical.late_relapse({**res, "distant": np.full(6, np.nan)})
+    assert none["relapses"] == 0 and np.isnan(none["share"])
+
+
 def test_the_median_survival_is_kaplan_meiers_with_censoring(clinical):
     """Events at 1, 2, 4, 5 months, one patient censored at 3: S falls to 0.8,
     0.6, then 0.6 x 1/2 = 0.3 at 4 months, so the median is 4 (the plain median
@@ -99,9 +116,13 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
                                       "lung untreated", "lung resected"}
     assert set(saved["stage_i"]) == {"lung 5 years"}
     text = "\n".join(clinical.section(saved))
-    # risks, 20 mm doubling, pancreas resected OS, lung stage I survival and median
-    # (Raz's median is compared on the stage I patients, not on every lung patient)
-    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1
+    # risks, late relapses, 20 mm doubling, pancreas resected OS, lung stage I
+    # survival and median (Raz's median is compared on the stage I patients, not
+    # on every lung patient)
+    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1 + 1
+    # 8 years of run follow no patient 10 years: no relapse to time, said so
+    assert saved["relapse_timing"]["relapses"] == 0
+    assert "0 of 0 relapses among 0 patients followed 10 years" in text
     assert "median survival from diagnosis, untreated stage I (the same patients)" in text
     assert "median overall survival from diagnosis, lung untreated" not in text
     assert text.count("| fitted (breast Gompertz rate) |") == 1     # 10 mm doubling

@@ -30,7 +30,12 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    the 95 % interval of the median from the Greenwood band of S(t)
    (Brookmeyer & Crowley 1982, Biometrics 38:29).  Published figures in
    :data:`PUBLISHED_OS`; where none is given, the model value only.
-4. **Five-year cancer-specific survival of untreated stage I lung cancer**:
+4. **Breast, when distant relapses come after resection**: of the relapses
+   within 10 years of the size-mix cohort of item 1, the share after 5 years,
+   against 18.1 % (1 - 0.819: Cheng et al. 2012, Cancer Epidemiol Biomarkers
+   Prev 21:800, SEER-Medicare, treated women) [READ abstract]; tolerance +-30 %
+   relative (ASSUMPTION, as for survival).
+5. **Five-year cancer-specific survival of untreated stage I lung cancer**:
    16 % (Raz et al. 2007, Chest 132:193 [READ abstract]: 1,432 untreated stage I
    NSCLC of the California Cancer Registry, 5-year lung-cancer-specific survival
    16 %; overall 6 %, median 9 months, all causes).  paget has only cancer
@@ -128,6 +133,15 @@ def fitted(kind: str, key: str) -> str:
     """'fitted (...)' where a scenario parameter was fitted to the row, else 'predicted'."""
     return FITTED.get((kind, key), "predicted")
 RISK_TARGETS = {"2.7 mm": 0.01, "size mix": 0.092}
+#: the share of the distant relapses within ``horizon`` years after resection that
+#: come after ``early`` years: (early, horizon, share, source)
+LATE_RELAPSE = (5.0, 10.0, 0.181,    # 1 - 0.819
+                "Cheng et al. 2012, Cancer Epidemiol Biomarkers Prev 21:800 (SEER-Medicare, "
+                "20,027 women with breast cancer, 1991-1997): 36.8 % recurred within 10 years, "
+                "81.9 % of them within 5 [READ abstract]; treated women, Medicare beneficiaries, "
+                "every kind of recurrence; after 5 years the hazard falls 'very, very slowly' (4.3 % "
+                "a year in years 5-12: Saphner, Tormey & Gray 1996, J Clin Oncol 14:2738 "
+                "[READ abstract])")
 
 
 def cells_of_diameter(d_mm: float) -> float:
@@ -201,6 +215,26 @@ def distant_risk(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
             "risk": k / n if n else float("nan"), "ci": [low, high],
             "events_imaging": int(event_img.sum()),
             "median_diameter_mm": float(np.median(res["diameter"][at_risk])) if n else float("nan")}
+
+
+def late_relapse(res: dict, early: float = LATE_RELAPSE[0],
+                 horizon: float = LATE_RELAPSE[1]) -> dict:
+    """Of the distant relapses within ``horizon`` years after diagnosis (the
+    patients non-metastatic at diagnosis and followed ``horizon`` years), the
+    share after ``early`` years, with its 95 % Clopper-Pearson interval, and the
+    median years from diagnosis to relapse."""
+    diag, dist = res["diagnosis"], res["distant"]
+    y = 365.25
+    followed = np.isfinite(diag) & (diag + horizon * y <= res["end"])
+    at_risk = followed & ~(np.isfinite(dist) & (dist <= diag))
+    t = (dist - diag)[at_risk] / y
+    relapsed = np.isfinite(t) & (t <= horizon)
+    k, n = int((t[relapsed] > early).sum()), int(relapsed.sum())
+    low, high = clopper_pearson(k, n)
+    return {"at_risk": int(at_risk.sum()), "relapses": n, "late": k,
+            "share": k / n if n else float("nan"), "ci": [low, high],
+            "median_years": float(np.median(t[relapsed])) if n else float("nan"),
+            "early_years": early, "horizon_years": horizon}
 
 
 def km_median(t: np.ndarray, event: np.ndarray) -> dict:
@@ -338,6 +372,9 @@ def main(argv=None) -> dict:
                            ("10 mm", a.context, _fixed(10.0)), ("20 mm", a.context, _fixed(20.0))):
         res = cohort(pool, "breast", deep_merge(RESECTED, over), n, a.seed, a.risk_years)
         risk[label] = distant_risk(res) | {"target": RISK_TARGETS.get(label)}
+        if label == "size mix":
+            relapse = late_relapse(res) | {"target": LATE_RELAPSE[2],
+                                           "source": LATE_RELAPSE[3]}
     dres = cohort(pool, "breast", UNTREATED, a.doubling, a.seed + 1000, 20.0, interval=9.0)
     doubling = {f"{d:g} mm": doubling_times(dres, d) for d in (10.0, 20.0)}
     os_rows = {}
@@ -360,7 +397,7 @@ def main(argv=None) -> dict:
     out = {"seed": a.seed, "args": {"small": a.small, "mix": a.mix, "context": a.context,
                                     "os": a.os, "doubling": a.doubling, "os_years": a.os_years,
                                     "risk_years": a.risk_years, "stage": a.stage},
-           "risk": risk, "doubling": doubling, "survival": os_rows, "stage_i": stage,
+           "risk": risk, "relapse_timing": relapse, "doubling": doubling, "survival": os_rows, "stage_i": stage,
            "seconds": round(time.time() - start)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -420,6 +457,18 @@ def section(r: dict) -> list[str]:
         L.append(f"| {what} | {src} | {_pct(t)} +- {_pct(RISK_TOLERANCE * t)} | "
                  f"{_pct(x['risk'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; {x['events']}/"
                  f"{x['at_risk']}) | {_verdict(x['risk'], t, RISK_TOLERANCE * t)} | predicted |")
+    x = r.get("relapse_timing")
+    if x is not None:
+        t = x["target"]
+        L.append(f"| breast, share of the distant relapses within {x['horizon_years']:g} years "
+                 f"after resection that come after {x['early_years']:g} years, resected over "
+                 f"the size mix | {x['source']} | {_pct(t)} +- {_pct(OS_TOLERANCE * t)} | "
+                 f"{_pct(x['share'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; {x['late']} of "
+                 f"{x['relapses']} relapses"
+                 + (f"; median {x['median_years']:.1f} years after diagnosis"
+                    if x["relapses"] else f" among {x['at_risk']} patients followed "
+                    f"{x['horizon_years']:g} years") + ") | "
+                 f"{_verdict(x['share'], t, OS_TOLERANCE * t)} | predicted |")
     tgt, tol, dsrc = DOUBLING_TARGET
     for label, x in r["doubling"].items():
         L.append(f"| breast volume doubling time at {label}, months | {dsrc} | {tgt} +- {tol} | "
@@ -448,14 +497,31 @@ def section(r: dict) -> list[str]:
                                  f"{x['dead']} of {x['node_negative_non_metastatic']} died",
                                  "predicted"))
     L.append("\nTolerances: +-30 % relative for Coumans' risks (issue 23); Coumans' sd for "
-             "the doubling time; +-30 % relative for survival (ASSUMPTION: the same as the "
-             "risks). [RECALLED]: a figure quoted from memory, not re-checked against the "
+             "the doubling time; +-30 % relative for survival and for the share of late relapses "
+             "(ASSUMPTION: the same as the risks). The late relapses' figure is of treated "
+             "women, every kind of recurrence counted; adjuvant therapy lowers the early "
+             "hazard more than the late one (Dignam et al. 2009, Breast Cancer Res Treat "
+             "116:595 [READ abstract]), so an untreated cohort's share would be somewhat "
+             "lower, and yet not nil: without adjuvant therapy the hazard of recurrence "
+             "still peaks a second time near 5 years (Jatoi et al. 2005, Breast Cancer Res "
+             "Treat 89:173 [READ abstract]). [RECALLED]: a figure quoted from memory, not re-checked against the "
              "paper. Raz et al. give both lung figures for the same untreated stage I patients, "
              "and both are compared on the lung scenario's stage I patients (node-negative, "
              "non-metastatic at diagnosis), not on every patient it diagnoses: the median, "
              "9 months, counts every death of a population mostly unfit for treatment (most "
              "of them from lung cancer, the authors say), the 5-year figure only lung cancer "
              "deaths, which is what paget models.\n")
+    x = r.get("relapse_timing")
+    if x is not None and x["relapses"]:
+        import paget
+        d = paget.Simulation.from_scenario("breast").config.colonization.dormancy
+        L.append(f"Relapse timing: the model's distant relapses after resection come a median "
+                 f"{x['median_years']:.1f} years after diagnosis, {x['late']} of "
+                 f"{x['relapses']} after {x['early_years']:g} years. They are colonies seeded "
+                 "before resection growing to detection; a dormant cell reactivates at "
+                 f"{d.reactivation:.2g} a day against a death of {d.death:.2g} a day "
+                 "(`colonization.dormancy`, ASSUMPTIONS), so in this body dormancy brings "
+                 f"{d.reactivation / (d.reactivation + d.death):.1g} of its cells back.\n")
     L.append("**Distant-metastasis risk in detail** (breast, resected at diagnosis; readout "
              "`first_detectable_distant_metastasis_time` of the outcome plugin, a metastasis "
              "outside the regional nodes reaching `outcome.detectable_cells`, independent "
