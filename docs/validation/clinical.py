@@ -138,10 +138,10 @@ RISK_TARGETS = {"2.7 mm": 0.01, "size mix": 0.092}
 LATE_RELAPSE = (5.0, 10.0, 0.181,    # 1 - 0.819
                 "Cheng et al. 2012, Cancer Epidemiol Biomarkers Prev 21:800 (SEER-Medicare, "
                 "20,027 women with breast cancer, 1991-1997): 36.8 % recurred within 10 years, "
-                "81.9 % of them within 5 [READ abstract]; treated women, Medicare beneficiaries, "
-                "every kind of recurrence; after 5 years the hazard falls 'very, very slowly' (4.3 % "
-                "a year in years 5-12: Saphner, Tormey & Gray 1996, J Clin Oncol 14:2738 "
-                "[READ abstract])")
+                "81.9 % of them within 5 [READ abstract]; treated women, Medicare "
+                "beneficiaries, every kind of recurrence; after 5 years the hazard falls "
+                "'very, very slowly' (4.3 % a year in years 5-12: Saphner, Tormey & Gray "
+                "1996, J Clin Oncol 14:2738 [READ abstract])")
 
 
 def cells_of_diameter(d_mm: float) -> float:
@@ -397,7 +397,8 @@ def main(argv=None) -> dict:
     out = {"seed": a.seed, "args": {"small": a.small, "mix": a.mix, "context": a.context,
                                     "os": a.os, "doubling": a.doubling, "os_years": a.os_years,
                                     "risk_years": a.risk_years, "stage": a.stage},
-           "risk": risk, "relapse_timing": relapse, "doubling": doubling, "survival": os_rows, "stage_i": stage,
+           "risk": risk, "relapse_timing": relapse, "doubling": doubling,
+           "survival": os_rows, "stage_i": stage,
            "seconds": round(time.time() - start)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -504,8 +505,8 @@ def section(r: dict) -> list[str]:
              "116:595 [READ abstract]), so an untreated cohort's share would be somewhat "
              "lower, and yet not nil: without adjuvant therapy the hazard of recurrence "
              "still peaks a second time near 5 years (Jatoi et al. 2005, Breast Cancer Res "
-             "Treat 89:173 [READ abstract]). [RECALLED]: a figure quoted from memory, not re-checked against the "
-             "paper. Raz et al. give both lung figures for the same untreated stage I patients, "
+             "Treat 89:173 [READ abstract]). [RECALLED]: a figure quoted from memory, not "
+             "re-checked against the paper. Raz et al. give both lung figures for the same untreated stage I patients, "
              "and both are compared on the lung scenario's stage I patients (node-negative, "
              "non-metastatic at diagnosis), not on every patient it diagnoses: the median, "
              "9 months, counts every death of a population mostly unfit for treatment (most "
