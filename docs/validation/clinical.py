@@ -198,14 +198,21 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+def _followed(res: dict, years: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patient: diagnosed and followed ``years`` within the run; of those, with
+    a detectable distant metastasis at diagnosis (metastatic); and the others
+    (at risk)."""
+    diag, dist = res["diagnosis"], res["distant"]
+    followed = np.isfinite(diag) & (diag + years * 365.25 <= res["end"])
+    metastatic = followed & np.isfinite(dist) & (dist <= diag)
+    return followed, metastatic, followed & ~metastatic
+
+
 def distant_risk(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
     """5-year distant-metastasis risk among the non-metastatic patients followed 5 years."""
     diag, dist, img = res["diagnosis"], res["distant"], res["distant_imaged"]
     horizon = years * 365.25
-    found = np.isfinite(diag)
-    followed = found & (diag + horizon <= res["end"])
-    metastatic = followed & np.isfinite(dist) & (dist <= diag)
-    at_risk = followed & ~metastatic
+    followed, metastatic, at_risk = _followed(res, years)
     event = at_risk & np.isfinite(dist) & (dist - diag <= horizon)
     event_img = at_risk & np.isfinite(img) & (img - diag <= horizon)
     k, n = int(event.sum()), int(at_risk.sum())
@@ -223,11 +230,8 @@ def late_relapse(res: dict, early: float = LATE_RELAPSE[0],
     patients non-metastatic at diagnosis and followed ``horizon`` years), the
     share after ``early`` years, with its 95 % Clopper-Pearson interval, and the
     median years from diagnosis to relapse."""
-    diag, dist = res["diagnosis"], res["distant"]
-    y = 365.25
-    followed = np.isfinite(diag) & (diag + horizon * y <= res["end"])
-    at_risk = followed & ~(np.isfinite(dist) & (dist <= diag))
-    t = (dist - diag)[at_risk] / y
+    _, _, at_risk = _followed(res, horizon)
+    t = (res["distant"] - res["diagnosis"])[at_risk] / 365.25
     relapsed = np.isfinite(t) & (t <= horizon)
     k, n = int((t[relapsed] > early).sum()), int(relapsed.sum())
     low, high = clopper_pearson(k, n)

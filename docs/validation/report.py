@@ -19,6 +19,7 @@ committed page is exactly what ``--reuse`` makes.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -195,8 +196,7 @@ def held_out_share(primary: str, site: str) -> str:
 def serosal_text() -> str:
     """The fitted transcoelomic exfoliation and the serosal soils (extravasation times
     colonization efficiency) of the shared body."""
-    import paget
-    c = paget.Simulation.from_scenario("breast").config
+    c = breast_config()
     soil = {o: c.extravasation.probability.get(o, c.extravasation.probability["default"])
             * c.colonization.fate.efficiency.get(o, c.colonization.fate.efficiency["default"])
             for o in ("pleura", "peritoneum")}
@@ -208,16 +208,21 @@ def serosal_text() -> str:
 
 def extension_text() -> str:
     """The local extension's fitted shares in the breast scenario."""
-    import paget
-    ext = paget.Simulation.from_scenario("breast").config.transcoelomic.extension
+    ext = breast_config().transcoelomic.extension
     return (", ".join(f"{k} {v:.3g}" for k, v in sorted(ext.items()))
             + " of the shed cells" if ext else "none: the route is off")
 
 
+@functools.lru_cache(maxsize=1)
+def breast_config():
+    """The breast scenario's configuration (read once: the page's texts quote it)."""
+    import paget
+    return paget.Simulation.from_scenario("breast").config
+
+
 def breast_sigma() -> float:
     """The breast scenario's shedding spread (heterogeneity.shedding_sigma)."""
-    import paget
-    return float(paget.Simulation.from_scenario("breast").config.heterogeneity.shedding_sigma)
+    return float(breast_config().heterogeneity.shedding_sigma)
 
 
 def lung_fold_pleura() -> str:
