@@ -219,6 +219,22 @@ def test_paget_sweep_refuses_a_store_of_another_spec(tmp_path, capsys):
     assert store_files(out) == before
 
 
+def test_a_resume_clears_the_temporary_file_of_a_chunk_write_killed_midway(tmp_path):
+    """SIGKILL in the middle of a chunk write leaves zarr's temporary
+    '<key>.<uuid>.partial' beside the chunk; running the sweep again removes it,
+    and the store ends identical to an uninterrupted one."""
+    spec = write_spec(tmp_path)
+    whole, part = tmp_path / "whole.zarr", tmp_path / "part.zarr"
+    assert main(["sweep", str(spec), "-o", str(whole), "--no-progress"]) == 0
+    assert main(["sweep", str(spec), "-o", str(part), "--no-progress"]) == 0
+    chunk = next(p for p in sorted((part / "done").iterdir()) if not p.name.startswith("."))
+    litter = chunk.with_name(chunk.name + ".0123456789abcdef.partial")
+    litter.write_bytes(b"half a chunk")
+    assert main(["sweep", str(spec), "-o", str(part), "--no-progress"]) == 0
+    assert not litter.exists()
+    assert store_files(part) == store_files(whole)
+
+
 def test_a_sweep_killed_by_sigkill_resumes_with_the_same_command(tmp_path):
     """The real thing: ``paget sweep`` killed (SIGKILL) mid-sweep, then run again."""
     spec = write_spec(tmp_path, SPEC.replace("levels = 2", "levels = 3"))

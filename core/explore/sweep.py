@@ -434,6 +434,11 @@ def _open_existing(store: Path, digest: str, overwrite: bool) -> np.ndarray | No
     theirs = attrs.get(DIGEST_ATTR)
     if theirs == digest and not overwrite:
         import zarr
+        # a writer killed mid-chunk leaves its temporary file (zarr's LocalStore
+        # writes '<key>.<uuid>.partial', then renames it over the key): never
+        # read, the chunk itself is old or new whole, so it is only litter
+        for tmp in store.rglob("*.partial"):
+            tmp.unlink()
         return np.asarray(zarr.open_group(store, mode="r", zarr_format=2,
                                           use_consolidated=False)["done"][:], bool)
     if not overwrite:
