@@ -88,9 +88,10 @@ class GrowthTable(Table):
 # extravasated B16F1 cells began dividing and ~45 % stayed solitary and dormant
 # (Luzzi et al. 1998, Am J Pathol 153:865) [READ-2]: experimental metastasis
 # in mice is ~1e4 times more efficient (Coumans 2013: murine median 1/14,000).
-# The cancer scenarios share a fitted grow instead [DERIVED] (about 10 times this
-# default, docs/validation/calibrate.py --joint: shedding pinned by the CTC anchor,
-# the autopsy spread from colonization; docs/explanation/validation.md).
+# The cancer scenarios share a fitted grow and a long-lived dormancy instead
+# [DERIVED] (their shared block; docs/validation/calibrate.py --joint: shedding
+# pinned by the CTC anchor, the autopsy spread from colonization, dormancy's
+# share of it from the timing of late relapses; docs/explanation/validation.md).
 
 
 class FateTable(Table):
@@ -148,7 +149,10 @@ class DormancyTable(Table):
     """Solitary dormant cells: competing reactivation and death."""
 
     # ASSUMPTIONS: dormant cells die after ~3 years on average (1e-3/day) and
-    # reactivate rarely enough (1e-9/day) to fit the inefficiency above.
+    # reactivate rarely enough (1e-9/day) to fit the inefficiency above.  The
+    # cancer scenarios keep them ~27 years (1e-4/day): tumour cells circulate in
+    # patients 7-22 years after mastectomy without evident disease (Meng et al.
+    # 2004, Clin Cancer Res 10:8152) [RECALLED].
     # Luzzi et al. 1998 saw ~2 % Ki-67+ and ~3 % apoptotic solitary cells at
     # day 13 in mice [READ-2].
     reactivation: float = Field(1e-9, ge=0,

@@ -207,3 +207,44 @@ def test_a_round_moves_each_structures_extension_by_its_own_residual(monkeypatch
     assert ext["skin"] > start["skin"] and ext["pleura"] < start["pleura"]
     assert log["extension_log_excess"]["skin"] > 0 > log["extension_log_excess"]["pleura"]
     assert log["extension_after"] == ext
+
+
+def _dormancy_share(cfg) -> float:
+    f, d = cfg.colonization.fate, cfg.colonization.dormancy
+    back = f.dormant * d.reactivation / (d.reactivation + d.death)
+    return back / (back + f.grow)
+
+
+def test_the_scenarios_dormancy_carries_the_share_calibrate_holds():
+    """The committed shared block: dormancy carries DORMANT_SHARE of the lifetime
+    colonization at the default soil, to the 3 digits the files write."""
+    import paget
+    for name in ("breast", "pancreas"):
+        cfg = paget.Simulation.from_scenario(name).config
+        assert _dormancy_share(cfg) == pytest.approx(calibrate.DORMANT_SHARE, abs=1e-3)
+        assert cfg.colonization.dormancy.reactivation == pytest.approx(
+            calibrate.dormancy_reactivation(cfg.colonization.fate.grow,
+                                            cfg.colonization.dormancy.death), rel=5e-3)
+
+
+def test_moving_grow_moves_reactivation_to_hold_the_dormant_share(scenario_copies):
+    """write_defaults with a new grow writes the reactivation that keeps dormancy's
+    share, leaves the dormant cells' death alone, and keeps the blocks identical."""
+    import paget
+    root = scenario_copies
+    _, _, soil = calibrate.scenario_values("breast")
+    arrest, node = calibrate.scenario_arrest()
+    soil = {o: soil.get(o, 0.1) for o in calibrate.FIT_ORGANS}
+    death = paget.Simulation.from_scenario("breast").config.colonization.dormancy.death
+    calibrate.write_defaults(soil, arrest["default"], node, grow=1.23e-6)
+    for name in ("breast", "carcinoma"):
+        cfg = paget.Simulation.from_toml(root / "core" / "scenarios" / f"{name}.toml").config
+        assert cfg.colonization.fate.grow == 1.23e-6
+        assert cfg.colonization.dormancy.death == death
+        assert _dormancy_share(cfg) == pytest.approx(calibrate.DORMANT_SHARE, abs=1e-3)
+    blocks = {re.search(r"# BEGIN SHARED ORGANS.*# END SHARED ORGANS",
+                        (root / "core" / "scenarios" / f"{name}.toml").read_text(),
+                        re.S).group(0) for name in ("breast", "carcinoma")}
+    assert len(blocks) == 1
+    with pytest.raises(ValueError, match="too large for dormancy"):
+        calibrate.dormancy_reactivation(1e-2, death)

@@ -116,10 +116,13 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
                                       "lung untreated", "lung resected"}
     assert set(saved["stage_i"]) == {"lung 5 years"}
     text = "\n".join(clinical.section(saved))
-    # risks, late relapses, 20 mm doubling, pancreas resected OS, lung stage I
-    # survival and median (Raz's median is compared on the stage I patients, not
-    # on every lung patient)
-    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1 + 1
+    # risks, 20 mm doubling, pancreas resected OS, lung stage I survival and
+    # median (Raz's median is compared on the stage I patients, not on every
+    # lung patient)
+    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1
+    # the late relapses' share: dormancy's share was chosen on it
+    assert text.count("| fitted (dormancy's share of the colonization, calibrate.py "
+                      "DORMANT_SHARE) |") == 1
     # 8 years of run follow no patient 10 years: no relapse to time, said so
     assert saved["relapse_timing"]["relapses"] == 0
     assert "0 of 0 relapses among 0 patients followed 10 years" in text

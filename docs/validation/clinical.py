@@ -53,7 +53,9 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
 Fitted and predicted (:data:`FITTED`): the breast Gompertz rate was fitted to
 Coumans' doubling time at 10 mm (``docs/validation/clinical_fit.py``, which
 regenerates ``results/clinical_fit.json``; its lung scan against Raz's untreated
-median survival is a diagnostic, not applied: see there); every other row is a
+median survival is a diagnostic, not applied: see there), and dormancy's share of
+the colonization was chosen on the late relapses' share
+(``docs/validation/calibrate.py``, ``DORMANT_SHARE``); every other row is a
 prediction.  Deaths are
 the ``outcome`` plugin's total burden and the ``organ_failure`` plugin's organ
 failure and primary's local complications (the scenarios load it); the cause of
@@ -126,7 +128,9 @@ STAGE_I_MEDIAN = {
 DOUBLING_TARGET = (1.7, 0.9, "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283 [READ]")
 #: rows whose figure a scenario parameter was fitted to (clinical_fit.py); the
 #: others are predictions
-FITTED = {("doubling", "10 mm"): "fitted (breast Gompertz rate)"}
+FITTED = {("doubling", "10 mm"): "fitted (breast Gompertz rate)",
+          ("relapse", "late share"): "fitted (dormancy's share of the colonization, "
+                                     "calibrate.py DORMANT_SHARE)"}
 
 
 def fitted(kind: str, key: str) -> str:
@@ -473,7 +477,8 @@ def section(r: dict) -> list[str]:
                  + (f"; median {x['median_years']:.1f} years after diagnosis"
                     if x["relapses"] else f" among {x['at_risk']} patients followed "
                     f"{x['horizon_years']:g} years") + ") | "
-                 f"{_verdict(x['share'], t, OS_TOLERANCE * t)} | predicted |")
+                 f"{_verdict(x['share'], t, OS_TOLERANCE * t)} | "
+                 f"{fitted('relapse', 'late share')} |")
     tgt, tol, dsrc = DOUBLING_TARGET
     for label, x in r["doubling"].items():
         L.append(f"| breast volume doubling time at {label}, months | {dsrc} | {tgt} +- {tol} | "
@@ -519,14 +524,22 @@ def section(r: dict) -> list[str]:
     x = r.get("relapse_timing")
     if x is not None and x["relapses"]:
         import paget
-        d = paget.Simulation.from_scenario("breast").config.colonization.dormancy
+        col = paget.Simulation.from_scenario("breast").config.colonization
+        d, f = col.dormancy, col.fate
+        back = d.reactivation / (d.reactivation + d.death)
         L.append(f"Relapse timing: the model's distant relapses after resection come a median "
                  f"{x['median_years']:.1f} years after diagnosis, {x['late']} of "
-                 f"{x['relapses']} after {x['early_years']:g} years. They are colonies seeded "
-                 "before resection growing to detection; a dormant cell reactivates at "
-                 f"{d.reactivation:.2g} a day against a death of {d.death:.2g} a day "
-                 "(`colonization.dormancy`, ASSUMPTIONS), so in this body dormancy brings "
-                 f"{d.reactivation / (d.reactivation + d.death):.1g} of its cells back.\n")
+                 f"{x['relapses']} after {x['early_years']:g} years. A dormant cell "
+                 f"reactivates at {d.reactivation:.3g} a day against a death of "
+                 f"{d.death:.2g} a day (`colonization.dormancy`), so dormancy brings "
+                 f"{back:.2g} of its cells back over a mean life of "
+                 f"{1.0 / (d.reactivation + d.death) / 365.25:.0f} years; with "
+                 f"{f.dormant:g} of the extravasated cells going dormant against {f.grow:.3g} "
+                 "founding a colony at once, dormancy carries "
+                 f"{f.dormant * back / (f.dormant * back + f.grow):.0%} of the colonization "
+                 "at the default soil. That share was chosen on this row "
+                 "(`DORMANT_SHARE` in `docs/validation/calibrate.py`), so the row is "
+                 "fitted.\n")
     L.append("**Distant-metastasis risk in detail** (breast, resected at diagnosis; readout "
              "`first_detectable_distant_metastasis_time` of the outcome plugin, a metastasis "
              "outside the regional nodes reaching `outcome.detectable_cells`, independent "

@@ -213,6 +213,13 @@ def extension_text() -> str:
             + " of the shed cells" if ext else "none: the route is off")
 
 
+def lifetime_colonization(cfg) -> float:
+    """An extravasated cell's probability of founding a colony at the default
+    soil, at once (``grow``) or by reactivating from dormancy, at any time."""
+    f, d = cfg.colonization.fate, cfg.colonization.dormancy
+    return f.grow + f.dormant * d.reactivation / (d.reactivation + d.death)
+
+
 @functools.lru_cache(maxsize=1)
 def breast_config():
     """The breast scenario's configuration (read once: the page's texts quote it)."""
@@ -613,9 +620,11 @@ def main(argv=None):
       "(the adrenal receives 0.3 % of cardiac output) or serosal and would take more; "
       "the prostate "
       "cohort reaches the lethal burden less often within 40 years (slow growth), which "
-      "caps how much spread can show; the colonization efficiency is now ~"
-      f"{cfgs['breast'].colonization.fate.grow / 1.7e-8:.0f} times the "
-      "per-cell inefficiency derived from Coumans et al. 2013 (`plugins/colonization.py`); "
+      "caps how much spread can show; the lifetime colonization probability of an "
+      "extravasated cell (grow, plus the dormant cells that reactivate) is now ~"
+      f"{lifetime_colonization(cfgs['breast']) / 1.7e-8:.0f} times the "
+      "per-cell inefficiency derived from Coumans et al. 2013 (`plugins/colonization.py`), "
+      "though the reactivated share comes over decades, much of it after death; "
       "with breast pinned, the other primaries' rates fall where the shared efficiency puts "
       "them: " + ", ".join(f"{p} {c.intravasation.rate:.2g}" for p, c in cfgs.items())
       + " (the mean CTC per litre at 2.7 mm scales with the rate: breast's "
@@ -681,7 +690,8 @@ def main(argv=None):
       "structure the joint rounds fitted (" + extension_text() + "), and which a fold "
       "holding breast out switches off, as no training row can fit it; with it the "
       "pleura's soil (extravasation times efficiency) fell from 19 to 5.2 and the skin's "
-      "from 0.17 to 0.04 (the body of commit 366c2b8 against this one), as the route now "
+      "from 0.17 to 0.04 (the body of commit 366c2b8 against that of 69f83a6, which "
+      "added the route), as the route now "
       "brings a share of breast's cells to them, and the lung fold's pleura fell from "
       "52 % (results/crossval.json of commit 366c2b8) to the figure in (a); "
       "(f) the metastases' growth factor is one number for every carcinoma, chosen "
