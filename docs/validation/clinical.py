@@ -453,8 +453,8 @@ def section(r: dict) -> list[str]:
          "treatment, and untreated. A row is met when the paget value lies within the "
          "target's tolerance; the 95 % interval says how sure that is. The last column "
          "says whether a scenario parameter was fitted to the row's figure (by "
-         "`python docs/validation/clinical_fit.py`, `results/clinical_fit.json`) or the "
-         "row is a prediction.\n",
+         "`python docs/validation/clinical_fit.py`, `results/clinical_fit.json`, or "
+         "chosen on it, as the column names) or the row is a prediction.\n",
          "| quantity | source | target | paget (95 % CI) | verdict | fitted or predicted |",
          "|---|---|---|---|---|---|"]
     src = "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283"

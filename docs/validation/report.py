@@ -301,6 +301,7 @@ def main(argv=None):
     w("## Calibration procedure\n")
     rounds = fit.get("rounds", [])
     sizes = ", ".join(str(r["primaries"][0]["patients"]) for r in rounds) or "none"
+    damping = ", ".join(f"{r['damping']:g}" for r in rounds if "damping" in r) or "none"
     w("Re-run with `python docs/validation/calibrate.py --fit --rounds 1 --patients 24` "
       "(stage 1, then a first full-model round), then further full-model rounds, e.g. "
       "`python docs/validation/calibrate.py --rounds 2 --patients 80 --seed 5000 --damping "
@@ -360,8 +361,8 @@ def main(argv=None):
       "simulated and published share (a share of 0 or 1 pulled in by half a patient). The "
       "log ratios y_ij = log(lambda_pub / lambda_sim) are fitted, weighted by their binomial "
       "variances (simulated cohort plus autopsies, delta method), by a two-way model "
-      "y_ij = a_i + b_j with b_liver = 0; with a damping exponent d (0.7 in the first four "
-      "rounds, 0.5 in the last four) each cancer's shedding rate is multiplied by "
+      "y_ij = a_i + b_j with b_liver = 0; with a damping exponent d (`--damping`: "
+      f"{damping} in the rounds logged) each cancer's shedding rate is multiplied by "
       "exp(d a_i) (at most 10-fold, and capped: below), each shared soil by exp(d b_j) "
       "(clipped at the cap of 20; an excess over it goes into the regional node station's "
       "arrest, for the distant nodes into the regional station's pass-through (its arrest "
