@@ -178,42 +178,53 @@ _MAX_BLOCKS = 64
 def neutral(name: str, shape: int | tuple[int, ...], buffers: dict | None = None) -> np.ndarray:
     """An array of output ``name`` (not a rate) at its neutral value.
 
-    A new array; with ``buffers`` (a dict the caller keeps from step to step),
-    the array an earlier call made for the same name and shape, set to the
-    neutral value again, so a step allocates none (as :meth:`paget.state.Rates.neutral`
-    reuses the rates' buffers: the engine hands each to the hooks of one step).
+    A new array; with ``buffers`` (a dict the caller keeps from step to step), a
+    view of one block per name kept there and grown as needed (to twice its size
+    at least, so its rows stay within twice the most a run asked for), set to
+    the neutral value again, so a step allocates none (as
+    :meth:`paget.state.Rates.neutral` reuses the rates' buffers: the engine hands
+    each to the hooks of one step). The same shape as the last call gets the
+    same view. Keeping an array per shape instead held up to 64 stale arrays
+    of every output whose row count changes from step to step.
     """
-    if buffers is not None:
-        got = buffers.get((name, shape))
-        if got is not None:
-            a, value = got
-            a[...] = value
-            return a
+    got = None if buffers is None else buffers.get(name)
+    if got is not None and got[3] == shape:     # the usual: the last step's shape
+        view, value = got[2], got[1]
+        view[...] = value
+        return view
+    dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
+    if got is not None:
+        block, value = got[0], got[1]
+        if block.shape[1:len(dims)] == dims[1:] and block.shape[0] >= dims[0]:
+            view = block[:dims[0]]
+            view[...] = value
+            buffers[name] = (block, value, view, shape)
+            return view
     dtype, value = _NEUTRAL[name]
+    rows = dims[0]
+    if got is not None and got[0].shape[1:len(dims)] == dims[1:]:
+        rows = max(rows, 2 * got[0].shape[0])     # grown: the rows it held at least doubled
     if isinstance(value, np.ndarray):
-        a = np.empty((shape,) + value.shape if isinstance(shape, (int, np.integer)) else
-                     tuple(shape) + value.shape, dtype=dtype)
-        if a.ndim > value.ndim + 1:
+        block = np.empty((rows,) + dims[1:] + value.shape, dtype=dtype)
+        if block.ndim > value.ndim + 1:
             # a vector value (the fates' 3) broadcast by itself makes NumPy's inner
             # loop 3 long: filled from a block of the last two axes ((n_organs, 3)),
             # 5x faster for a step's (sources, n_organs, 3) fates
-            key = (name, a.shape[-value.ndim - 1:])
-            block = _BLOCKS.get(key)
-            if block is None:
+            key = (name, block.shape[-value.ndim - 1:])
+            fill = _BLOCKS.get(key)
+            if fill is None:
                 if len(_BLOCKS) >= _MAX_BLOCKS:
                     _BLOCKS.clear()
-                block = _BLOCKS[key] = np.broadcast_to(value, key[1]).copy()
-                block.flags.writeable = False
-            value = block
-        a[...] = value
+                fill = _BLOCKS[key] = np.broadcast_to(value, key[1]).copy()
+                fill.flags.writeable = False
+            value = fill
     else:
-        a = np.empty(shape, dtype=dtype)
-        a.fill(value)
+        block = np.empty((rows,) + dims[1:], dtype=dtype)
+    view = block[:dims[0]] if buffers is not None else block
+    view[...] = value
     if buffers is not None:
-        if len(buffers) >= _MAX_BLOCKS:
-            buffers.clear()
-        buffers[(name, shape)] = (a, value)
-    return a
+        buffers[name] = (block, value, view, shape)
+    return view
 
 
 def _number(x: float) -> str:
