@@ -120,7 +120,9 @@ def test_a_small_scan_writes_what_the_report_needs(spread, tmp_path):
 
 def test_the_grow_factor_scales_grow_and_die_takes_the_difference(spread):
     """G = 1 leaves the body as committed; G = 30 multiplies the shared
-    colonization probability, and the three fates still sum to 1."""
+    colonization probability, the three fates still sum to 1, and the dormant
+    cells' reactivation moves with grow, so dormancy keeps its share of the
+    colonization (as the calibration moves it)."""
     assert "colonization" not in spread._overrides(2.0, 1e-3)
     fate = paget.Simulation.from_scenario("breast").config.colonization.fate
     f = spread._overrides(2.0, 1e-3, 30.0)["colonization"]["fate"]
@@ -128,6 +130,11 @@ def test_the_grow_factor_scales_grow_and_die_takes_the_difference(spread):
     assert f["grow"] + f["die"] + fate.dormant == pytest.approx(1.0, abs=1e-15)
     config = paget.Simulation.from_scenario("breast", spread._overrides(2.0, 1e-3, 30.0)).config
     assert config.colonization.fate.grow == pytest.approx(30.0 * fate.grow, rel=1e-12)
+    d = config.colonization.dormancy
+    back = fate.dormant * d.reactivation / (d.reactivation + d.death)
+    committed = paget.Simulation.from_scenario("breast").config.colonization.dormancy
+    assert d.death == committed.death and d.reactivation > 29 * committed.reactivation
+    assert back / (back + config.colonization.fate.grow) == pytest.approx(0.9, abs=1e-9)
 
 
 def test_the_restoring_bisection_finds_the_level(spread, monkeypatch):

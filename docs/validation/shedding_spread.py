@@ -115,16 +115,21 @@ RESTORE_MAX, RESTORE_STEPS = 1000.0, 7
 
 
 def _overrides(sigma: float, rate: float, grow_factor: float = 1.0) -> dict:
-    """The sigma and rate, and the shared colonization probability
-    (``colonization.fate.grow``) times ``grow_factor`` with ``die`` taking the
-    difference (1: the committed body, left as it is)."""
+    """The sigma and rate, and the shared colonization probability times
+    ``grow_factor`` (1: the committed body, left as it is): ``colonization.fate.grow``
+    with ``die`` taking the difference, and the dormant cells' reactivation moved
+    with it as the calibration moves it, so that dormancy keeps its share of the
+    colonization (``calibrate.dormancy_reactivation``)."""
     over = {"heterogeneity": {"shedding_sigma": float(sigma)},
             "intravasation": {"rate": float(rate)}}
     if grow_factor != 1.0:
         import paget
-        fate = paget.Simulation.from_scenario("breast").config.colonization.fate
-        grow = float(fate.grow) * grow_factor
-        over["colonization"] = {"fate": {"grow": grow, "die": 1.0 - float(fate.dormant) - grow}}
+        from calibrate import dormancy_reactivation
+        col = paget.Simulation.from_scenario("breast").config.colonization
+        grow = float(col.fate.grow) * grow_factor
+        over["colonization"] = {
+            "fate": {"grow": grow, "die": 1.0 - float(col.fate.dormant) - grow},
+            "dormancy": {"reactivation": dormancy_reactivation(grow, col.dormancy.death)}}
     return over
 
 
