@@ -270,6 +270,44 @@ def test_a_full_fold_refits_only_its_training_rows_and_restores_the_files(cv, co
     paget.Simulation.from_scenario("carcinoma", over)
 
 
+def test_a_folds_body_overrides_carry_every_value_the_rounds_write(cv):
+    """A body whose every shared value differs from the committed one, as the
+    rounds write it (grow with the dormant cells' reactivation, the soil, the
+    arrest, the routes): the overrides give it back on the committed files."""
+    calibrate = validation_module("calibrate")
+    base = paget.Simulation.from_scenario("carcinoma").config
+    grow = 2.0 * base.colonization.fate.grow
+    fold = {"colonization": {
+                "fate": {"grow": grow, "die": 1.0 - base.colonization.fate.dormant - grow,
+                         "efficiency": {"default": 1.0, "adrenal": 3.0}},
+                "dormancy": {"reactivation": calibrate.dormancy_reactivation(
+                    grow, base.colonization.dormancy.death)}},
+            "extravasation": {"probability": {"default": 0.1, "lung": 0.3}},
+            "circulation": {"arrest": {"default": 0.25, "bone": 0.3},
+                            "lymph_node_arrest": {"lymph_nodes": 0.9, "distant_nodes": 0.99}},
+            "transcoelomic": {"exfoliation": 0.01, "extension": {"skin": 0.05}},
+            "body": {"vertebral_share": 0.5},
+            "intravasation": {"lymph_fraction": 0.2}}
+    cfg = paget.Simulation.from_scenario("carcinoma", fold).config
+    back = paget.Simulation.from_scenario("carcinoma", cv.body_overrides(cfg)).config
+    organs = paget.body.human_adult().organs
+
+    def per_organ(value):     # a map as every organ reads it (default filled in)
+        m = value if isinstance(value, dict) else {"default": value}
+        return {o: m.get(o, m["default"]) for o in organs}
+    for c in (cfg, back):
+        assert per_organ(c.colonization.fate.efficiency)["adrenal"] == 3.0
+    for get in (lambda c: c.colonization.fate.efficiency, lambda c: c.extravasation.probability,
+                lambda c: c.circulation.arrest):
+        assert per_organ(get(back)) == per_organ(get(cfg))
+    for get in (lambda c: c.colonization.dormancy, lambda c: c.colonization.fate.grow,
+                lambda c: c.colonization.fate.die, lambda c: c.transcoelomic, lambda c: c.body,
+                lambda c: c.circulation.lymph_node_arrest,
+                lambda c: c.intravasation.lymph_fraction):
+        assert get(back) == get(cfg)
+    assert back.colonization.dormancy.reactivation != base.colonization.dormancy.reactivation
+
+
 def test_a_full_fold_restores_the_files_when_a_round_fails(cv, monkeypatch):
     calibrate = validation_module("calibrate")
 

@@ -225,14 +225,19 @@ def body_overrides(config) -> dict:
     """A carcinoma configuration's shared body (and typical lymph fraction) as
     overrides: what a full-model fold fitted, to be run on the committed files."""
     import calibrate
-    fate = config.colonization.fate
+    fate, dormancy = config.colonization.fate, config.colonization.dormancy
     prob, eff = organ_map(config.extravasation.probability), organ_map(fate.efficiency)
     # every organ's efficiency named: merged over the committed map, an organ
     # whose soil fell below 1 (no entry) would keep its committed efficiency
     eff = {**{o: eff.get("default", 1.0) for o in prob}, **eff}
     return {"extravasation": {"probability": prob},
             "colonization": {"fate": {"die": float(fate.die), "dormant": float(fate.dormant),
-                                      "grow": float(fate.grow), "efficiency": eff}},
+                                      "grow": float(fate.grow), "efficiency": eff},
+                             # the rounds move the reactivation with grow (calibrate.
+                             # write_defaults): without it, the fold's grow would run
+                             # with the committed body's reactivation
+                             "dormancy": {"reactivation": float(dormancy.reactivation),
+                                          "death": float(dormancy.death)}},
             "circulation": {"arrest": organ_map(config.circulation.arrest),
                             "lymph_node_arrest": calibrate.station_arrest(
                                 config.circulation.lymph_node_arrest)},
