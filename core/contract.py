@@ -193,17 +193,17 @@ def neutral(name: str, shape: int | tuple[int, ...], buffers: dict | None = None
         view[...] = value
         return view
     dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
-    if got is not None:
+    # the kept block has the same trailing axes: a view of it, or grown
+    fits = got is not None and got[0].shape[1:len(dims)] == dims[1:]
+    if fits and got[0].shape[0] >= dims[0]:
         block, value = got[0], got[1]
-        if block.shape[1:len(dims)] == dims[1:] and block.shape[0] >= dims[0]:
-            view = block[:dims[0]]
-            view[...] = value
-            buffers[name] = (block, value, view, shape)
-            return view
+        view = block[:dims[0]]
+        view[...] = value
+        buffers[name] = (block, value, view, shape)
+        return view
     dtype, value = _NEUTRAL[name]
-    rows = dims[0]
-    if got is not None and got[0].shape[1:len(dims)] == dims[1:]:
-        rows = max(rows, 2 * got[0].shape[0])     # grown: the rows it held at least doubled
+    # grown: the rows it held at least doubled
+    rows = max(dims[0], 2 * got[0].shape[0]) if fits else dims[0]
     if isinstance(value, np.ndarray):
         block = np.empty((rows,) + dims[1:] + value.shape, dtype=dtype)
         if block.ndim > value.ndim + 1:
