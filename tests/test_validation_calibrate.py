@@ -222,6 +222,7 @@ def test_the_scenarios_dormancy_carries_the_share_calibrate_holds():
     for name in ("breast", "pancreas"):
         cfg = paget.Simulation.from_scenario(name).config
         assert _dormancy_share(cfg) == pytest.approx(calibrate.DORMANT_SHARE, abs=1e-3)
+        assert calibrate.dormancy_share(cfg) == pytest.approx(_dormancy_share(cfg), rel=1e-12)
         assert cfg.colonization.dormancy.reactivation == pytest.approx(
             calibrate.dormancy_reactivation(cfg.colonization.fate.grow,
                                             cfg.colonization.dormancy.death), rel=5e-3)

@@ -135,3 +135,17 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
         assert sum(row["causes"].values()) == row["dead"]
         row = saved["survival"][f"lung {arm}"]
         assert sum(row["causes"].values()) == row["dead"]
+
+
+def test_the_relapse_timing_paragraph_reads_the_dormancy_of_the_breast_scenario(clinical):
+    """On the committed results (relapses to time), the paragraph under the table
+    gives dormancy's share of the colonization from the breast scenario's
+    configuration, and says the row is fitted."""
+    import paget
+    calibrate = validation_module("calibrate")
+    saved = json.loads((clinical.RESULTS / "clinical.json").read_text())
+    assert saved["relapse_timing"]["relapses"] > 0
+    text = "\n".join(clinical.section(saved))
+    share = calibrate.dormancy_share(paget.Simulation.from_scenario("breast").config)
+    assert f"dormancy carries {share:.0%} of the colonization at the default soil" in text
+    assert "so the row is fitted" in text

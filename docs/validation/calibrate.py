@@ -281,6 +281,19 @@ def dormancy_reactivation(grow: float, death: float) -> float:
     return x * death / (DORMANT - x)
 
 
+def lifetime_colonization(cfg) -> float:
+    """An extravasated cell's probability of founding a colony at the default
+    soil, at once (``grow``) or by reactivating from dormancy, at any time."""
+    f, d = cfg.colonization.fate, cfg.colonization.dormancy
+    return f.grow + f.dormant * d.reactivation / (d.reactivation + d.death)
+
+
+def dormancy_share(cfg) -> float:
+    """The share of :func:`lifetime_colonization` that goes through dormancy
+    (what ``DORMANT_SHARE`` holds)."""
+    return 1.0 - cfg.colonization.fate.grow / lifetime_colonization(cfg)
+
+
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(12)
 _GH_W = _GH_W / _GH_W.sum()
 

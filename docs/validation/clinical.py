@@ -87,6 +87,8 @@ from pathlib import Path
 
 import numpy as np
 
+import calibrate  # the dormancy's share of the colonization (next to DORMANT_SHARE)
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DAYS_PER_MONTH = 365.25 / 12
@@ -524,8 +526,8 @@ def section(r: dict) -> list[str]:
     x = r.get("relapse_timing")
     if x is not None and x["relapses"]:
         import paget
-        col = paget.Simulation.from_scenario("breast").config.colonization
-        d, f = col.dormancy, col.fate
+        cfg = paget.Simulation.from_scenario("breast").config
+        d, f = cfg.colonization.dormancy, cfg.colonization.fate
         back = d.reactivation / (d.reactivation + d.death)
         L.append(f"Relapse timing: the model's distant relapses after resection come a median "
                  f"{x['median_years']:.1f} years after diagnosis, {x['late']} of "
@@ -536,7 +538,7 @@ def section(r: dict) -> list[str]:
                  f"{1.0 / (d.reactivation + d.death) / 365.25:.0f} years; with "
                  f"{f.dormant:g} of the extravasated cells going dormant against {f.grow:.3g} "
                  "founding a colony at once, dormancy carries "
-                 f"{f.dormant * back / (f.dormant * back + f.grow):.0%} of the colonization "
+                 f"{calibrate.dormancy_share(cfg):.0%} of the colonization "
                  "at the default soil. That share was chosen on this row "
                  "(`DORMANT_SHARE` in `docs/validation/calibrate.py`), so the row is "
                  "fitted.\n")

@@ -213,13 +213,6 @@ def extension_text() -> str:
             + " of the shed cells" if ext else "none: the route is off")
 
 
-def lifetime_colonization(cfg) -> float:
-    """An extravasated cell's probability of founding a colony at the default
-    soil, at once (``grow``) or by reactivating from dormancy, at any time."""
-    f, d = cfg.colonization.fate, cfg.colonization.dormancy
-    return f.grow + f.dormant * d.reactivation / (d.reactivation + d.death)
-
-
 @functools.lru_cache(maxsize=1)
 def breast_config():
     """The breast scenario's configuration (read once: the page's texts quote it)."""
@@ -623,7 +616,7 @@ def main(argv=None):
       "cohort reaches the lethal burden less often within 40 years (slow growth), which "
       "caps how much spread can show; the lifetime colonization probability of an "
       "extravasated cell (grow, plus the dormant cells that reactivate) is now ~"
-      f"{lifetime_colonization(cfgs['breast']) / 1.7e-8:.0f} times the "
+      f"{calibrate.lifetime_colonization(cfgs['breast']) / 1.7e-8:.0f} times the "
       "per-cell inefficiency derived from Coumans et al. 2013 (`plugins/colonization.py`), "
       "though the reactivated share comes over decades, much of it after death; "
       "with breast pinned, the other primaries' rates fall where the shared efficiency puts "
