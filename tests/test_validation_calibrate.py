@@ -249,3 +249,46 @@ def test_moving_grow_moves_reactivation_to_hold_the_dormant_share(scenario_copie
     assert len(blocks) == 1
     with pytest.raises(ValueError, match="too large for dormancy"):
         calibrate.dormancy_reactivation(1e-2, death)
+
+
+def test_a_round_fits_the_tied_serosal_soils_as_one(monkeypatch):
+    """One joint round over the five rows, on a mocked cohort that shows every
+    site at its published share but the peritoneum at half of it, from a pleura
+    and a peritoneum of unequal soil: both leave the round with one soil (each
+    organ of a SOIL_TIES group shares the group's term), above the two's
+    geometric mean, where the peritoneum's cells pulled it."""
+    import paget
+    assert calibrate.SOIL_TIES == {"peritoneum": "pleura"}
+    table = calibrate.read_table()
+    cfg = paget.Simulation.from_scenario("breast").config
+    monkeypatch.setattr(calibrate, "shared_config", lambda: cfg)
+    start = {"pleura": 8.0, "peritoneum": 2.0}
+    real_values = calibrate.scenario_values
+
+    def values(name):
+        rate, lf, soil = real_values(name)
+        return rate, lf, {**soil, **start}
+    monkeypatch.setattr(calibrate, "scenario_values", values)
+    monkeypatch.setattr(calibrate, "pool_map", lambda func, jobs, processes=None: [
+        {"share": {s: (0.5 if s == "peritoneum" else 1.0) * max(0.005, table[p][s] / 100)
+                   for s in calibrate.SITES},
+         "patients": 200, "dead": 200, "mets_mean": 3.0}
+        for p, _ in zip(calibrate.PRIMARIES, jobs)])
+    written = {}
+    monkeypatch.setattr(calibrate, "write_defaults",
+                        lambda soil, *a, **k: written.update(soil))
+    monkeypatch.setattr(calibrate, "write_scenario", lambda *a, **k: None)
+    log = calibrate.full_model_round(200, 1, 0.6, joint=True)
+    assert written["pleura"] == written["peritoneum"] > 4.0      # sqrt(8 x 2)
+    assert log["soil_log_factor"]["pleura"] == log["soil_log_factor"]["peritoneum"] > 0
+
+
+def test_the_scenarios_serosal_soils_are_tied():
+    """The committed body holds what the rounds fit: one soil for the pleura
+    and the peritoneum."""
+    import paget
+    cfg = paget.Simulation.from_scenario("breast").config
+    prob = cfg.extravasation.probability
+    eff = cfg.colonization.fate.efficiency
+    for organ, group in calibrate.SOIL_TIES.items():
+        assert prob[organ] == prob[group] and eff[organ] == eff[group]

@@ -304,7 +304,11 @@ def main(argv=None):
       "this page. What is fitted, jointly over the five primaries (lung, breast, "
       "colorectal, prostate, pancreas):\n")
     w("- **shared organ parameters** (the body's, used by every scenario): the soil of "
-      "every compared site other than the liver (13), pleura and peritoneum included "
+      "every compared site other than the liver (13), pleura and peritoneum included, "
+      "the two as one soil in the full-model rounds (the same mesothelial lining, "
+      "ASSUMPTION: `calibrate.SOIL_TIES`; fitted apart, the pleura took breast's pleural "
+      "involvement, lymphatic and by local extension, whenever lung was held out, and "
+      "the lung fold predicted its pleura at 42 % against the table's 16.6 %) "
       "(their soil also scales the transcoelomic seeding, whose exfoliation the full-model "
       "rounds fit by a cavity term and whose attachment is kept, ASSUMPTION) (liver 0.8 "
       "is read from Luzzi et al. 1998 and fixes the "
