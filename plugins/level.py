@@ -47,7 +47,7 @@ from paget.errors import ConfigError, ConfigWarning
 #: shedding rates of the fit, CTC per day per cell^(2/3), increasing
 RATES = (6e-07, 2.01e-06, 6.74e-06, 2.26e-05, 7.57e-05, 0.000254, 0.00085)
 #: the table's all-site sites per patient the shared body gives at each rate
-SITES_PER_PATIENT = (0.775, 1.39, 2.26, 3.51, 4.67, 6.36, 7.9)
+SITES_PER_PATIENT = (0.775, 1.4, 2.26, 3.52, 4.67, 6.37, 7.9)
 #: the carcinoma scenario's growth the relation was fitted with: (law, rate constant
 #: per day) of colonization.growth
 GROWTH = ("gompertz", 0.0006)
