@@ -432,12 +432,16 @@ def fit_intensity(x, P_obs, i):
 
 # ------------------------------------------------------------- writing values
 
+def soil_group(organ: str) -> str:
+    """The organ whose fitted soil ``organ`` takes (``SOIL_TIES``; itself if untied)."""
+    return SOIL_TIES.get(organ, organ)
+
+
 def tied_soil(soil: dict, organ: str) -> float:
     """The soil an organ starts a round from: its own, or for an organ of a
     ``SOIL_TIES`` group the geometric mean of the group's, so that the group's
     organs leave the round with one value."""
-    group = SOIL_TIES.get(organ, organ)
-    members = [o for o in FIT_ORGANS if SOIL_TIES.get(o, o) == group]
+    members = [o for o in FIT_ORGANS if soil_group(o) == soil_group(organ)]
     vals = [soil.get(o, soil.get("default", 0.1)) for o in members]
     return float(np.exp(np.mean(np.log(vals))))
 
@@ -619,7 +623,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     # inside the site's cavity (its exfoliation *= exp(d t))
     free = [j for j, s in enumerate(sites) if SITES[s] != "liver"]
     # one unknown per soil group (SOIL_TIES): a tied organ's cells share it
-    groups = list(dict.fromkeys(SOIL_TIES.get(SITES[sites[j]], SITES[sites[j]]) for j in free))
+    groups = list(dict.fromkeys(soil_group(SITES[sites[j]]) for j in free))
     cav = cavity_cells(names, sites)
     shared = shared_config()   # the shared block as the round found it, read once
     ext_before = scenario_extension(shared)
@@ -635,7 +639,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
             v = np.zeros(k0 + 2 + len(adj_targets) + len(trop))
             v[i] = 1.0
             if j in free:
-                v[n_rows + groups.index(SOIL_TIES.get(SITES[sites[j]], SITES[sites[j]]))] = 1.0
+                v[n_rows + groups.index(soil_group(SITES[sites[j]]))] = 1.0
             v[k0] = float((i, j) in cav)
             v[k0 + 1] = float((i, j) in vert)
             if (i, j) in adj:
@@ -646,8 +650,7 @@ def full_model_round(patients, seed, damping, joint=False, rows=None):
     X, y, w = np.array(rows), np.array(rhs), np.sqrt(np.array(wts))
     coef = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0]
     a, b_group = coef[:n_rows], dict(zip(groups, coef[n_rows:k0]))
-    b = {SITES[sites[j]]: b_group[SOIL_TIES.get(SITES[sites[j]], SITES[sites[j]])]
-         for j in free}
+    b = {SITES[sites[j]]: b_group[soil_group(SITES[sites[j]])] for j in free}
     k1 = k0 + 2 + len(adj_targets)
     t_cav, t_vert, t_adj, t_trop = coef[k0], coef[k0 + 1], coef[k0 + 2:k1], coef[k1:]
     extension = {**ext_before, **{t: float(np.clip(ext_before[t] * np.exp(damping * e),
