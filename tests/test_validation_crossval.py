@@ -229,6 +229,83 @@ def test_each_folds_level_relation_comes_from_the_organs_its_mode_names(cv, monk
     assert saved["fold_relation"] == mode
 
 
+def _mock_folds(cv, monkeypatch, level):
+    """main() without cohorts: the surrogate's fold bodies, level grids and
+    predictions mocked; each prediction's involvement depends on the seed."""
+    monkeypatch.setattr(level, "grid", lambda organs, rates, patients, seed, body=None,
+                        processes=None: np.tile(np.linspace(0.5, 6.0, len(rates)),
+                                                (len(organs), 1)))
+    monkeypatch.setattr(cv, "fold_body", lambda i: ({}, {}))
+
+    def runs(func, jobs, processes=None):
+        rng = np.random.default_rng(jobs[0][2])
+        return [{"matrix": (rng.random((6, len(cv.SITES))) < 0.4).astype(int).tolist(),
+                 "dead": 6} for _ in jobs]
+    monkeypatch.setattr(cv, "pool_map", runs)
+
+
+def test_a_seed_replicate_is_kept_beside_the_main_run_and_rescored(cv, monkeypatch, tmp_path):
+    import json
+
+    import level
+    _mock_folds(cv, monkeypatch, level)
+    out = tmp_path / "cv.json"
+    base = ["--body", "surrogate", "--patients", "6", "--out", str(out)]
+    cv.main(base + ["--seed", "1"])
+    cv.main(base + ["--seed", "2", "--replicate"])
+    saved = json.loads(out.read_text())
+    assert saved["runs"]["surrogate"]["seed"] == 1
+    rep = saved["replicates"]["surrogate"]["2"]
+    assert rep["seed"] == 2 and rep["model"] != saved["runs"]["surrogate"]["model"]
+    # where the run wrote is not part of the command the page shows
+    assert "--out" not in rep["command"] and rep["command"].endswith("--seed 2 --replicate")
+    assert {f.name for f in tmp_path.iterdir()} == {
+        "cv.json", "crossval_raw_surrogate.json", "crossval_raw_surrogate_seed2.json"}
+    # the main run's seed cannot be a replicate's
+    with pytest.raises(SystemExit):
+        cv.main(base + ["--seed", "1", "--replicate"])
+    # rescoring a replicate reads its own cohorts and leaves the main run alone
+    rep_raw = tmp_path / "crossval_raw_surrogate_seed2.json"
+    raw = json.loads(rep_raw.read_text())
+    raw["runs"] = [{"matrix": [[1] * len(cv.SITES)] * 6, "dead": 6} for _ in raw["runs"]]
+    rep_raw.write_text(json.dumps(raw))
+    cv.main(["--body", "surrogate", "--out", str(out), "--seed", "2", "--replicate",
+             "--rescore"])
+    again = json.loads(out.read_text())
+    assert again["runs"]["surrogate"] == saved["runs"]["surrogate"]
+    assert again["replicates"]["surrogate"]["2"]["model"]["rows"][0]["mae_pp"] == pytest.approx(
+        100 * np.mean([1 - cv.read_table()["lung"][s] / 100 for s in cv.SITES]))
+
+
+def test_the_section_gives_the_seed_replicates_mean_spread_and_goals(cv, common):
+    names = list(common.PRIMARIES)
+
+    def run(seed, rho, r2, mae, ratio):
+        rows = [{"rho": rho + 0.01 * i, "r2": r2, "mae_pp": mae, "liver_lung": ratio}
+                for i in range(len(names))]
+        model = {"rows": rows, "pooled": {"mean_rho": rho + 0.02, "pooled_r2": r2,
+                                          "mae_pp": mae}}
+        return {"seed": seed, "seconds": 120.0, "goals": cv.GOALS, "model": model,
+                "folds": [{"primary": n} for n in names]}
+    saved = {"runs": {"full": run(808, 0.80, 0.78, 5.5, 1.0)},
+             "replicates": {"full": {"10808": run(10808, 0.90, 0.86, 4.5, 2.0)}}}
+    text = "\n".join(cv.replicate_lines(saved, "full"))
+    assert "| 808 (main) |" in text and "| 10808 |" in text and "2 seeds" in text
+    # mean and sample sd of two seeds: 0.82 and 0.92 -> 0.87 +- 0.07
+    assert "| 0.87 +- 0.07 | 0.82 +- 0.06 | 5.0 +- 0.7 |" in text
+    goals = text.split("Goals on the mean over the seeds: ")[1]
+    assert "mean rho >= 0.85: 0.87 **met**" in goals and "pooled R^2 >= 0.8: 0.82 **met**" in goals
+    assert "MAE <= 5 pp: 5.0 pp **met**" in goals
+    # liver/lung 1.5 on the mean: portal met (>= 1.5), caval not (< 1.2)
+    assert "portal liver/lung >= 1.5: colorectal 1.50, pancreas 1.50 **met**" in goals
+    assert "**not met**" in goals.split("caval")[1]
+    assert cv.replicate_lines({"runs": saved["runs"]}, "full") == []
+    bad = {**saved, "replicates": {"full": {"1": {**run(1, 0.8, 0.8, 5, 1),
+                                                   "folds": [{"primary": "x"}] * 5}}}}
+    with pytest.raises(ValueError, match="other rows"):
+        cv.replicate_lines(bad, "full")
+
+
 def _texts(cv):
     return {f: f.read_text() for f in cv.shared_block_texts()}
 

@@ -10,6 +10,16 @@ results/crossval.json)::
 
 ``--rescore`` scores the saved cohorts again (results/crossval_raw_BODY.json).
 
+A held-out figure of one run carries the noise of its fold fits (each fold's
+rounds and level grid are cohorts too) besides the bootstrap errors it reports;
+``--replicate`` runs the same cross-validation from another ``--seed`` and keeps
+it beside the main run, as a seed replicate (crossval.json's ``replicates``, its
+cohorts in results/crossval_raw_BODY_seedN.json; ``--rescore --replicate
+--seed N`` scores them again).  The page gives every replicate's figures, their
+mean and standard deviation over the seeds, and the goals judged on that mean::
+
+    python docs/validation/crossval.py --body full --patients 200 --grid-patients 48 --seed 10808 --replicate
+
 For each of the calibrated primaries (common.PRIMARIES; the compared sites and
 their organs come from common.SITES, so the script follows the body):
 
@@ -66,6 +76,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -300,9 +311,20 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--rescore", action="store_true",
                     help="score the runs saved by the last run (crossval_raw_BODY.json) again")
+    ap.add_argument("--replicate", action="store_true",
+                    help="keep this run as a seed replicate beside the main run (its --seed "
+                         "must differ from the main run's); with --rescore, score that "
+                         "replicate's saved runs again")
     a = ap.parse_args(argv)
+    if a.replicate:
+        main_run = (json.loads(a.out.read_text()) if a.out.exists() else {}).get(
+            "runs", {}).get(a.body)
+        if main_run is not None and main_run["seed"] == a.seed:
+            ap.error(f"--replicate: seed {a.seed} is the main {a.body} run's; give another "
+                     "--seed")
     if a.rescore:
-        raw = json.loads(a.out.with_name(f"crossval_raw_{a.body}.json").read_text())
+        raw = json.loads(raw_path(a.out, a.body, a.seed if a.replicate else None).read_text())
+        a.seed = raw.get("seed", a.seed)
         a.fold_relation = raw.get("fold_relation", "training")
         a.patients = len(raw["runs"][0]["matrix"])
         for k in ("grid_patients", "rates", "rounds", "round_patients", "damping"):
@@ -359,9 +381,11 @@ def main(argv=None):
         print(f"{name}: rate {rate:.3g} for {spp:.2f} sites per patient", flush=True)
     runs = pool_map(run_matrix, jobs, a.processes)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    raw = a.out.with_name(f"crossval_raw_{a.body}.json")   # to rescore without rerunning
+    # to rescore without rerunning
+    raw = raw_path(a.out, a.body, a.seed if a.replicate else None)
     command = "python docs/validation/crossval.py " + " ".join(argv or sys.argv[1:])
     raw.write_text(json.dumps({"folds": folds, "runs": runs, "command": command,
+                               "seed": a.seed,
                                "fold_relation": a.fold_relation,
                                "grid_patients": a.grid_patients,
                                "rates": None if a.rates is None else list(a.rates),
@@ -369,6 +393,13 @@ def main(argv=None):
                                "round_patients": a.round_patients, "damping": a.damping,
                                "seconds": round(time.time() - t0, 1)}))
     finish(a, folds, runs, time.time() - t0, command)
+
+
+def raw_path(out: Path, body: str, seed: int | None = None) -> Path:
+    """Where a run's cohorts are kept for ``--rescore``: the main run's, or
+    (``seed`` given) a seed replicate's."""
+    return out.with_name(f"crossval_raw_{body}.json" if seed is None
+                         else f"crossval_raw_{body}_seed{seed}.json")
 
 
 def finish(a, folds, runs, seconds, command):
@@ -393,11 +424,15 @@ def finish(a, folds, runs, seconds, command):
            "sites": list(SITES), "folds": folds,
            "model": model, "baseline": base, "goals": GOALS,
            "seconds": round(seconds, 1),
-           "command": command.replace(" --out " + str(a.out), "")}
+           # the command that makes the committed file: where a run wrote is not part of it
+           "command": re.sub(r" --out(=| )\S+", "", command)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(a.out.read_text()) if a.out.exists() else {}
     saved = saved if "runs" in saved else {"runs": {}}
-    saved["runs"][a.body] = out
+    if getattr(a, "replicate", False):
+        saved.setdefault("replicates", {}).setdefault(a.body, {})[str(a.seed)] = out
+    else:
+        saved["runs"][a.body] = out
     a.out.write_text(json.dumps(saved, indent=1))
     print("\n".join(section(saved)))
 
@@ -513,6 +548,71 @@ def section(saved: dict) -> list[str]:
           f"baseline on MAE, {'beats' if p['pooled_r2'] > pb['pooled_r2'] else 'does not beat'} "
           f"it on R^2 and {'beats' if p['mean_rho'] > pb['mean_rho'] else 'does not beat'} it "
           f"on rho.\n")
+        L.extend(replicate_lines(saved, key))
+    return L
+
+
+def seed_runs(saved: dict, body: str) -> list[dict]:
+    """The main run of ``body`` and its seed replicates, by seed."""
+    runs = [saved["runs"][body], *saved.get("replicates", {}).get(body, {}).values()]
+    return sorted(runs, key=lambda r: r["seed"])
+
+
+def over_seeds(runs: list[dict]) -> dict:
+    """Each held-out figure's mean and standard deviation over the seeds: the
+    pooled ones, and each row's rho, MAE and liver/lung."""
+    def stat(values):
+        v = np.asarray(values, float)
+        return {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
+                "sd": float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else float("nan")}
+    pooled = {k: stat([r["model"]["pooled"][k] for r in runs])
+              for k in ("mean_rho", "pooled_r2", "mae_pp")}
+    rows = [{k: stat([r["model"]["rows"][i][k] for r in runs])
+             for k in ("rho", "r2", "mae_pp", "liver_lung")}
+            for i in range(len(runs[0]["folds"]))]
+    return {"pooled": pooled, "rows": rows}
+
+
+def replicate_lines(saved: dict, body: str) -> list[str]:
+    """The table of a body's seed replicates, their mean and the goals on it
+    (nothing while the main run has no replicate)."""
+    if not saved.get("replicates", {}).get(body) or body not in saved["runs"]:
+        return []
+    runs = seed_runs(saved, body)
+    names = [f["primary"] for f in runs[0]["folds"]]
+    if any([f["primary"] for f in r["folds"]] != names for r in runs):
+        raise ValueError("crossval.json: the seed replicates hold other rows than the main run")
+    stats = over_seeds(runs)
+    main_seed = saved["runs"][body]["seed"]
+    L = [f"**Seed replicates.** The same cross-validation from {plural(len(runs), 'seed')} "
+         "(its fold rounds, level grids and predictions drawn anew; the commands differ only "
+         f"in `--seed`, the main run above is seed {main_seed}): the spread between seeds is "
+         "the noise of the fold fits as well as of the cohorts, which the bootstrap errors "
+         "above leave out.\n",
+         "| seed | " + " | ".join(f"{n} rho" for n in names) + " | mean rho | pooled R^2 | "
+         "MAE, pp | " + " | ".join(f"{n} liver/lung" for n in names) + " | minutes |",
+         "|---" * (2 * len(names) + 5) + "|"]
+    for r in runs:
+        m = r["model"]
+        L.append(f"| {r['seed']}{' (main)' if r['seed'] == main_seed else ''} | "
+                 + " | ".join(_pm(x["rho"]) for x in m["rows"])
+                 + f" | {_pm(m['pooled']['mean_rho'])} | {_pm(m['pooled']['pooled_r2'])} | "
+                 f"{_pm(m['pooled']['mae_pp'], fmt='{:.1f}')} | "
+                 + " | ".join(_pm(x["liver_lung"]) for x in m["rows"])
+                 + f" | {round(r['seconds'] / 60)} |")
+
+    def ms(x, fmt="{:.2f}"):
+        return f"{_pm(x['mean'], fmt=fmt)} +- {_pm(x['sd'], fmt=fmt)}"
+    p = stats["pooled"]
+    L.append(f"| mean +- sd | " + " | ".join(ms(x["rho"]) for x in stats["rows"])
+             + f" | {ms(p['mean_rho'])} | {ms(p['pooled_r2'])} | {ms(p['mae_pp'], '{:.1f}')} | "
+             + " | ".join(ms(x["liver_lung"]) for x in stats["rows"]) + " | |")
+    mean_run = {"goals": runs[0]["goals"], "folds": runs[0]["folds"],
+                "model": {"pooled": {k: v["mean"] for k, v in p.items()},
+                          "rows": [{"liver_lung": x["liver_lung"]["mean"]}
+                                   for x in stats["rows"]]}}
+    L.append("\nGoals on the mean over the seeds: " + "; ".join(
+        f"{text} **{'met' if ok else 'not met'}**" for text, ok in goals_met(mean_run)) + ".\n")
     return L
 
 
