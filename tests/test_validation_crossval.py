@@ -300,6 +300,13 @@ def test_the_section_gives_the_seed_replicates_mean_spread_and_goals(cv, common)
     assert "portal liver/lung >= 1.5: colorectal 1.50, pancreas 1.50 **met**" in goals
     assert "**not met**" in goals.split("caval")[1]
     assert cv.replicate_lines({"runs": saved["runs"]}, "full") == []
+    assert "colonization.fate.grow" not in text      # synthetic folds carry no fitted body
+    for r, g in ((saved["runs"]["full"], 4.4e-6), (saved["replicates"]["full"]["10808"], 8e-6)):
+        for f in r["folds"]:
+            f["body"] = {"colonization": {"fate": {"grow": g}}}
+    text = "\n".join(cv.replicate_lines(saved, "full"))
+    assert "| 808 | " + " | ".join(["4.4e-06"] * len(names)) + " |" in text
+    assert "| 10808 | " + " | ".join(["8e-06"] * len(names)) + " |" in text
     bad = {**saved, "replicates": {"full": {"1": {**run(1, 0.8, 0.8, 5, 1),
                                                    "folds": [{"primary": "x"}] * 5}}}}
     with pytest.raises(ValueError, match="other rows"):

@@ -613,7 +613,27 @@ def replicate_lines(saved: dict, body: str) -> list[str]:
                                    for x in stats["rows"]]}}
     L.append("\nGoals on the mean over the seeds: " + "; ".join(
         f"{text} **{'met' if ok else 'not met'}**" for text, ok in goals_met(mean_run)) + ".\n")
+    grows = [[fold_grow(f) for f in r["folds"]] for r in runs]
+    if all(g is not None for row in grows for g in row):
+        L.append("Where the seeds part: the shared colonization probability "
+                 "(`colonization.fate.grow`) each fold's rounds ended at, started from the "
+                 "committed body's (a fold holding breast out keeps it: no training row pins "
+                 "it):\n")
+        L.append("| seed | " + " | ".join(f"{n} held out" for n in names) + " |")
+        L.append("|---" * (len(names) + 1) + "|")
+        L.extend(f"| {r['seed']} | " + " | ".join(f"{g:.3g}" for g in row) + " |"
+                 for r, row in zip(runs, grows))
+        L.append("")
     return L
+
+
+def fold_grow(fold: dict) -> float | None:
+    """The shared grow a full-model fold's rounds ended at (None for a fold
+    without a fitted body)."""
+    try:
+        return float(fold["body"]["colonization"]["fate"]["grow"])
+    except (KeyError, TypeError):
+        return None
 
 
 if __name__ == "__main__":
