@@ -275,6 +275,13 @@ def test_a_seed_replicate_is_kept_beside_the_main_run_and_rescored(cv, monkeypat
     assert again["runs"]["surrogate"] == saved["runs"]["surrogate"]
     assert again["replicates"]["surrogate"]["2"]["model"]["rows"][0]["mae_pp"] == pytest.approx(
         100 * np.mean([1 - cv.read_table()["lung"][s] / 100 for s in cv.SITES]))
+    # rescoring the main run keeps the replicates; a new main run drops them and
+    # their cohorts (they were of the run it replaces)
+    cv.main(["--body", "surrogate", "--out", str(out), "--rescore"])
+    assert "2" in json.loads(out.read_text())["replicates"]["surrogate"]
+    cv.main(base + ["--seed", "3"])
+    assert json.loads(out.read_text())["replicates"] == {}
+    assert not rep_raw.exists()
 
 
 def test_the_section_gives_the_seed_replicates_mean_spread_and_goals(cv, common):

@@ -19,9 +19,16 @@ def test_every_step_names_a_script_of_the_folder_and_the_page_is_rendered_last(c
     # the cohorts of the autopsy comparison, the three cross-validations and the
     # migration shares are the --patients given
     sized = [ln for ln in lines if "--patients 200" in ln]
-    assert len(sized) == 5
-    # the full-model folds rewrite the scenario files: run alone, after the lanes
-    assert lines[-2].startswith("alone:") and "--body full" in lines[-2]
+    assert len(sized) == 5 + len(regenerate.REPLICATE_SEEDS)
+    # the full-model folds rewrite the scenario files: run alone, after the lanes,
+    # the main run first, then its seed replicates, each from a seed of its own
+    alone = [ln for ln in lines if ln.startswith("alone:")]
+    assert lines[-1 - len(alone):-1] == alone and all("--body full" in ln for ln in alone)
+    assert "--replicate" not in alone[0] and "--seed" not in alone[0]
+    seeds = [ln.split("--seed ")[1].split()[0] for ln in alone[1:]]
+    assert all(ln.endswith("--replicate") for ln in alone[1:]) and len(set(seeds)) == len(seeds) >= 2
+    logs = {regenerate._log_name(ln.split("docs/validation/")[1].split()) for ln in alone}
+    assert len(logs) == len(alone)
     # the committed body's prediction reads the level relation: same lane, after it
     lane1 = [ln for ln in lines if ln.startswith("lane 1")]
     assert "level.py" in lane1[0] and "--body committed" in lane1[1]

@@ -15,7 +15,8 @@ rounds and level grid are cohorts too) besides the bootstrap errors it reports;
 ``--replicate`` runs the same cross-validation from another ``--seed`` and keeps
 it beside the main run, as a seed replicate (crossval.json's ``replicates``, its
 cohorts in results/crossval_raw_BODY_seedN.json; ``--rescore --replicate
---seed N`` scores them again).  The page gives every replicate's figures, their
+--seed N`` scores them again); a new main run drops its body's replicates, which
+were of the run it replaces (regenerate.py runs them after it).  The page gives every replicate's figures, their
 mean and standard deviation over the seeds, and the goals judged on that mean::
 
     python docs/validation/crossval.py --body full --patients 200 --grid-patients 48 --seed 10808 --replicate
@@ -432,6 +433,11 @@ def finish(a, folds, runs, seconds, command):
     if getattr(a, "replicate", False):
         saved.setdefault("replicates", {}).setdefault(a.body, {})[str(a.seed)] = out
     else:
+        if not a.rescore:
+            # a new main run is another body's, or another command's: its
+            # replicates were of the run it replaces, so they go with it
+            for seed in saved.get("replicates", {}).pop(a.body, {}):
+                raw_path(a.out, a.body, int(seed)).unlink(missing_ok=True)
         saved["runs"][a.body] = out
     a.out.write_text(json.dumps(saved, indent=1))
     print("\n".join(section(saved)))

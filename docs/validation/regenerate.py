@@ -1,8 +1,9 @@
 """Regenerate every figure of the validation report with one command.
 
 Run from the repository root, after any change to the shared body or a
-scenario (about 30 minutes on 2 cores at 200 patients: the three lanes ~11, then
-the full-model cross-validation ~17, measured on 2026-12-06)::
+scenario (about 2 hours on 2 cores at 200 patients: the three lanes ~33 minutes,
+then the full-model cross-validation and each of its seed replicates ~35,
+measured on 2026-12-07)::
 
     python docs/validation/regenerate.py --patients 200
 
@@ -21,7 +22,10 @@ by side, and then renders the page from their results:
 * then, alone: the leave-one-primary-out cross-validation with each fold's
   body fitted by full-model rounds (``crossval.py --body full``), whose rounds
   rewrite the scenario files for a while (and restore them), so nothing else
-  may run beside it;
+  may run beside it; then the same from each seed of ``REPLICATE_SEEDS``
+  (``--replicate``: the fold fits' noise between seeds, which one run's
+  bootstrap errors leave out; about 35 minutes each on 2 cores, measured on
+  2026-12-07);
 * last: ``report.py --reuse``, which writes ``docs/explanation/validation.md``
   and its figure from the saved results.
 
@@ -73,10 +77,19 @@ def lanes(patients: int) -> list[list[list[str]]]:
     ]
 
 
-def alone(patients: int) -> list[str]:
-    """The step run after the lanes, with nothing beside it."""
-    return ["crossval.py", "--body", "full", "--patients", str(patients),
+#: the seeds of the full-model cross-validation's replicates (the main run's is
+#: crossval.py's default, 808).  A run from seed s draws its cohorts from seeds s
+#: to s + 5,003 (crossval.py adds 1000 x fold + round for a fold's rounds, 100 x
+#: fold for its level grid), so runs 10,000 apart share no cohort's seed
+REPLICATE_SEEDS = (10808, 20808)
+
+
+def alone(patients: int) -> list[list[str]]:
+    """The steps run after the lanes, one after the other with nothing beside
+    them: the full-model cross-validation, then its seed replicates."""
+    full = ["crossval.py", "--body", "full", "--patients", str(patients),
             "--grid-patients", str(FOLD_GRID_PATIENTS)]
+    return [full, *([*full, "--seed", str(s), "--replicate"] for s in REPLICATE_SEEDS)]
 
 
 FINAL = ["report.py", "--reuse"]
@@ -85,7 +98,8 @@ FINAL = ["report.py", "--reuse"]
 def _log_name(cmd: list[str]) -> str:
     tags = {"committed": "_committed", "surrogate": "_surrogate", "full": "_full",
             "--reuse": "_reuse"}
-    return Path(cmd[0]).stem + "".join(t for k, t in tags.items() if k in cmd) + ".log"
+    seed = f"_seed{cmd[cmd.index('--seed') + 1]}" if "--seed" in cmd else ""
+    return Path(cmd[0]).stem + "".join(t for k, t in tags.items() if k in cmd) + seed + ".log"
 
 
 def run_step(cmd: list[str], logs: Path) -> tuple[int, float]:
@@ -125,7 +139,8 @@ def main(argv=None) -> int:
         for i, lane in enumerate(plan, 1):
             for cmd in lane:
                 print(f"lane {i}: python docs/validation/{' '.join(cmd)}")
-        print(f"alone:  python docs/validation/{' '.join(alone(a.patients))}")
+        for cmd in alone(a.patients):
+            print(f"alone:  python docs/validation/{' '.join(cmd)}")
         print(f"last:   python docs/validation/{' '.join(FINAL)}")
         return 0
     a.logs.mkdir(parents=True, exist_ok=True)
@@ -141,7 +156,7 @@ def main(argv=None) -> int:
               f"{'; '.join(failed)}; docs/explanation/validation.md not rendered",
               file=sys.stderr)
         return 1
-    for cmd in (alone(a.patients), FINAL):
+    for cmd in (*alone(a.patients), FINAL):
         say("start  " + " ".join(cmd))
         rc, s = run_step(cmd, a.logs)
         say(f"{'done' if rc == 0 else 'FAILED'}   {' '.join(cmd)} ({s / 60:.1f} min)")
