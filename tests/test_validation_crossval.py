@@ -307,8 +307,8 @@ def test_the_section_gives_the_seed_replicates_mean_spread_and_goals(cv, common)
     assert "portal liver/lung >= 1.5: colorectal 1.50, pancreas 1.50 **met**" in goals
     assert "**not met**" in goals.split("caval")[1]
     # each row's rho 0.80-0.84 from the main seed, 0.90-0.94 from the other: each
-    # is on either side of 0.85; with the first row at 0.5 from the other seed too,
-    # that row is below it from every seed
+    # is on either side of 0.85; with the first row's 0.90 made 0.5, that row
+    # (0.80 and 0.5) is below it from every seed
     assert "below 0.85 from every seed (a miss of the model, not of the seed): none" in text
     assert "on either side of it by seed: " + ", ".join(names) + "." in text
     saved["replicates"]["full"]["10808"]["model"]["rows"][0]["rho"] = 0.5

@@ -26,7 +26,8 @@ def test_every_step_names_a_script_of_the_folder_and_the_page_is_rendered_last(c
     assert lines[-1 - len(alone):-1] == alone and all("--body full" in ln for ln in alone)
     assert "--replicate" not in alone[0] and "--seed" not in alone[0]
     seeds = [ln.split("--seed ")[1].split()[0] for ln in alone[1:]]
-    assert all(ln.endswith("--replicate") for ln in alone[1:]) and len(set(seeds)) == len(seeds) >= 2
+    assert all(ln.endswith("--replicate") for ln in alone[1:])
+    assert len(set(seeds)) == len(seeds) >= 2
     logs = {regenerate._log_name(ln.split("docs/validation/")[1].split()) for ln in alone}
     assert len(logs) == len(alone)
     # the committed body's prediction reads the level relation: same lane, after it

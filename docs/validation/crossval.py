@@ -16,8 +16,9 @@ rounds and level grid are cohorts too) besides the bootstrap errors it reports;
 it beside the main run, as a seed replicate (crossval.json's ``replicates``, its
 cohorts in results/crossval_raw_BODY_seedN.json; ``--rescore --replicate
 --seed N`` scores them again); a new main run drops its body's replicates, which
-were of the run it replaces (regenerate.py runs them after it).  The page gives every replicate's figures, their
-mean and standard deviation over the seeds, and the goals judged on that mean::
+were of the run it replaces (regenerate.py runs them after it).  The page gives
+every replicate's figures, their mean and standard deviation over the seeds,
+and the goals judged on that mean::
 
     python docs/validation/crossval.py --body full --patients 200 --grid-patients 48 --seed 10808 --replicate
 
@@ -45,9 +46,10 @@ their organs come from common.SITES, so the script follows the body):
    The rounds rewrite the scenario files and restore them; the fold's body is
    kept as carcinoma overrides (``body_overrides``).  ``--body surrogate``: the
    stage-1 surrogate of calibrate.py with the held-out row's weight 0 instead
-   (no full-model rounds; the shared grow stays the committed one).  Either way the typical
-   carcinoma's lymph fraction is the training rows' fitted lymph fractions
-   pooled (common.pooled_fraction), as the committed ``carcinoma`` pools all five.
+   (no full-model rounds; the shared grow stays the committed one).  Either
+   way the typical carcinoma's lymph fraction is the training rows' fitted
+   lymph fractions pooled (common.pooled_fraction), as the committed
+   ``carcinoma`` pools all five.
 2. **Fit the level relation on that body**: ``carcinoma`` run to death at the
    rates of its grid (level.rate_grid: log-spaced from 1/4 of the training
    rows' lowest fitted rate to twice their highest, capped at carcinoma's drain
