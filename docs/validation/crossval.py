@@ -174,20 +174,30 @@ def evaluate(matrices, pubs, ns, seed=0, baseline=False) -> dict:
         pr = predict(sims, ps)
         return [scores(a, b) for a, b in zip(pr, ps)], pooled(pr, ps)
 
-    def sd(values):     # nan where a score is undefined in (nearly) every draw
-        values = np.asarray(values, float)
-        values = values[np.isfinite(values)]
-        return float(values.std(ddof=1)) if values.size > 1 else float("nan")
-
     base_rows, base_pool = all_scores(*_draws(rng, matrices, pubs, ns, None))
     out = {"rows": base_rows, "pooled": base_pool, "se": {}}
     for noise in (("autopsy",) if baseline else ("cohort", "autopsy")):
         draws = [all_scores(*_draws(rng, matrices, pubs, ns, noise)) for _ in range(BOOT)]
         out["se"][noise] = {
-            "rows": [{k: sd([d[0][i][k] for d in draws]) for k in base_rows[0]}
+            "rows": [{k: finite_sd([d[0][i][k] for d in draws]) for k in base_rows[0]}
                      for i in range(len(pubs))],
-            "pooled": {k: sd([d[1][k] for d in draws]) for k in base_pool}}
+            "pooled": {k: finite_sd([d[1][k] for d in draws]) for k in base_pool}}
     return out
+
+
+def finite_mean(values) -> float:
+    """The mean of the finite values (nan if there is none)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def finite_sd(values) -> float:
+    """The sample standard deviation of the finite values: nan where a score is
+    undefined in (nearly) every draw or seed."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1)) if v.size > 1 else float("nan")
 
 
 def fold_body(held_out: int) -> tuple[dict, dict]:
@@ -436,7 +446,7 @@ def finish(a, folds, runs, seconds, command):
     a.out.parent.mkdir(parents=True, exist_ok=True)
     saved = json.loads(a.out.read_text()) if a.out.exists() else {}
     saved = saved if "runs" in saved else {"runs": {}}
-    if getattr(a, "replicate", False):
+    if a.replicate:
         saved.setdefault("replicates", {}).setdefault(a.body, {})[str(a.seed)] = out
     else:
         if not a.rescore:
@@ -476,6 +486,11 @@ def goals_met(run) -> list[tuple[str, bool]]:
             ("caval liver/lung < {}: {}".format(g["caval_ratio"], ", ".join(
                 f"{p} {v:.2f}" for p, v in caval)),
              all(np.isfinite(v) and v < g["caval_ratio"] for _, v in caval))]
+
+
+def goals_text(run) -> str:
+    """Each goal with its value and whether it is met, as the page states them."""
+    return "; ".join(f"{text} **{'met' if ok else 'not met'}**" for text, ok in goals_met(run))
 
 
 def published_ratio(row: dict) -> tuple[float, float]:
@@ -554,8 +569,7 @@ def section(saved: dict) -> list[str]:
           f"baseline mean rho {_pm(pb['mean_rho'], None, ba['pooled']['mean_rho'])}, "
           f"R^2 {_pm(pb['pooled_r2'], None, ba['pooled']['pooled_r2'])}, "
           f"MAE {_pm(pb['mae_pp'], None, ba['pooled']['mae_pp'], '{:.1f}')} pp.\n")
-        w("Goals: " + "; ".join(f"{text} **{'met' if ok else 'not met'}**"
-                                for text, ok in goals_met(run))
+        w("Goals: " + goals_text(run)
           + f". The model {'beats' if p['mae_pp'] < pb['mae_pp'] else 'does not beat'} the "
           f"baseline on MAE, {'beats' if p['pooled_r2'] > pb['pooled_r2'] else 'does not beat'} "
           f"it on R^2 and {'beats' if p['mean_rho'] > pb['mean_rho'] else 'does not beat'} it "
@@ -571,16 +585,13 @@ def seed_runs(saved: dict, body: str) -> list[dict]:
 
 
 def over_seeds(runs: list[dict]) -> dict:
-    """Each held-out figure's mean and standard deviation over the seeds: the
-    pooled ones, and each row's rho, MAE and liver/lung."""
+    """The held-out figures the page gives per seed, their mean and standard
+    deviation over the seeds: the pooled ones, and each row's rho and liver/lung."""
     def stat(values):
-        v = np.asarray(values, float)
-        return {"mean": float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"),
-                "sd": float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else float("nan")}
+        return {"mean": finite_mean(values), "sd": finite_sd(values)}
     pooled = {k: stat([r["model"]["pooled"][k] for r in runs])
               for k in ("mean_rho", "pooled_r2", "mae_pp")}
-    rows = [{k: stat([r["model"]["rows"][i][k] for r in runs])
-             for k in ("rho", "r2", "mae_pp", "liver_lung")}
+    rows = [{k: stat([r["model"]["rows"][i][k] for r in runs]) for k in ("rho", "liver_lung")}
             for i in range(len(runs[0]["folds"]))]
     return {"pooled": pooled, "rows": rows}
 
@@ -623,8 +634,7 @@ def replicate_lines(saved: dict, body: str) -> list[str]:
                 "model": {"pooled": {k: v["mean"] for k, v in p.items()},
                           "rows": [{"liver_lung": x["liver_lung"]["mean"]}
                                    for x in stats["rows"]]}}
-    L.append("\nGoals on the mean over the seeds: " + "; ".join(
-        f"{text} **{'met' if ok else 'not met'}**" for text, ok in goals_met(mean_run)) + ".")
+    L.append("\nGoals on the mean over the seeds: " + goals_text(mean_run) + ".")
     goal = runs[0]["goals"]["mean_rho"]
     rhos = {n: [r["model"]["rows"][i]["rho"] for r in runs] for i, n in enumerate(names)}
     below = [n for n, v in rhos.items() if max(v) < goal]
