@@ -104,7 +104,9 @@ class PrimaryTable(Table):
     """The primary tumour at time zero."""
 
     organ: Organ = Field("breast", description="organ of the primary tumour")
-    # 1 mm^3 ~ 1e6 cells (Del Monte 2009, Cell Cycle 8:505); ~1-2 mm is the
+    # 1 mm^3 ~ 1e6 cells (ASSUMPTION: the conventional 1e9 cells per cm^3; Del
+    # Monte 2009, Cell Cycle 8:505 [READ abstract], argues that carcinomas hold
+    # about ten times fewer); ~1-2 mm is the
     # avascular limit before the angiogenic switch (Folkman 1971, N Engl J Med
     # 285:1182) [RECALLED].  ASSUMPTION:
     # the default run starts from a 1 mm^3 primary.
@@ -112,8 +114,10 @@ class PrimaryTable(Table):
                          description="cells in the primary at time zero (a whole number)",
                          json_schema_extra={"source": "assumption: a 1 mm^3 primary, near the "
                                                       "avascular limit of 1-2 mm (Folkman 1971, "
-                                                      "N Engl J Med 285:1182), at 1e6 cells/mm^3 "
-                                                      "(Del Monte 2009, Cell Cycle 8:505)"})
+                                                      "N Engl J Med 285:1182), at the conventional "
+                                                      "1e6 cells/mm^3 (Del Monte 2009, Cell "
+                                                      "Cycle 8:505, argues for ~10 times fewer "
+                                                      "in carcinomas)"})
 
     injection: Literal["none", "portal", "tail_vein", "left_ventricle"] = Field(
         "none", description="experimental metastasis: 'none' grows a primary in primary.organ; "

@@ -260,7 +260,9 @@ class ColonizationTable(Table):
 
 
 #: the size at which ``metastasis_growth.rate_factor`` compares two laws' net
-#: rates: 1 cm^3, 1e9 cells (Del Monte 2009, Cell Cycle 8:505), where volume
+#: rates: 1 cm^3, 1e9 cells at the conventional density (an ASSUMPTION: Del
+#: Monte 2009, Cell Cycle 8:505, argues that carcinomas hold about ten times
+#: fewer), where volume
 #: doubling times are quoted (e.g. the SEER-fitted ones of the cancer scenarios)
 REFERENCE_CELLS = 1e9
 

@@ -34,8 +34,10 @@ metastases first.  Lethal shares (every one an ASSUMPTION, none fitted):
 * brain 0.03 (about 44 g, ~44 cm^3): a mass of a few tens of cm^3 in the fixed
   skull causes herniation, ASSUMPTION.
 
-Cell density 1e9 cells/g (1e6 cells/mm^3 at 1 g/cm^3, Del Monte 2009, Cell
-Cycle 8:505, as used by the rest of the model).
+Cell density 1e9 cells/g (1e6 cells/mm^3 at 1 g/cm^3), the conventional figure
+used by the rest of the model (ASSUMPTION: Del Monte 2009, Cell Cycle 8:505
+[READ abstract], argues that carcinomas, whose stroma and cell size it counts,
+hold about ten times fewer).
 
 Cause of death (``death_cause``, per patient, written at death; the coding is
 in the variable's ``flag_values``/``flag_meanings`` attributes):
@@ -100,8 +102,9 @@ class OrganFailureTable(Table):
         json_schema_extra={"source": "assumption, set per scenario"})
     cells_per_gram: float = Field(
         1e9, gt=0, description="tumour cells per gram",
-        json_schema_extra={"source": "1e6 cells/mm^3 at 1 g/cm^3 (Del Monte 2009, Cell "
-                                     "Cycle 8:505)"})
+        json_schema_extra={"source": "assumption: the conventional 1e6 cells/mm^3 at 1 "
+                                     "g/cm^3 (Del Monte 2009, Cell Cycle 8:505, argues for "
+                                     "~10 times fewer in carcinomas)"})
 
     @field_validator("organ_grams", mode="before")
     @classmethod

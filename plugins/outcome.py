@@ -72,14 +72,17 @@ class OutcomeTable(Table):
                                                              "2013, BMC Cancer 13:283, "
                                                              "supplement)"})
     # CT detects lesions of ~3-5 mm [RECALLED]; a 5 mm sphere holds
-    # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3 (Del Monte 2009, Cell
-    # Cycle 8:505).
+    # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3, the conventional density
+    # (an ASSUMPTION: Del Monte 2009, Cell Cycle 8:505, argues that carcinomas
+    # hold about ten times fewer).
     detectable_cells: float = Field(6.5e7, gt=0,
                                     description="cells at which a lesion counts as detectable",
                                     json_schema_extra={"source": "assumption: a 5 mm lesion, "
-                                                                 "CT's limit of ~3-5 mm, at 1e6 "
-                                                                 "cells/mm^3 (Del Monte 2009, "
-                                                                 "Cell Cycle 8:505)"})
+                                                                 "CT's limit of ~3-5 mm, at the "
+                                                                 "conventional 1e6 cells/mm^3 "
+                                                                 "(Del Monte 2009, Cell Cycle "
+                                                                 "8:505, argues for ~10 times "
+                                                                 "fewer in carcinomas)"})
 
 
 @hookimpl

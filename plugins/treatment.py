@@ -132,13 +132,16 @@ class ChemotherapyTable(Table):
                                                          "al. 1964, Cancer Chemother Rep 35:1): "
                                                          "the lower end"})
     # ASSUMPTION: log-kill is quoted at a clinically evident tumour, ~1 cm^3:
-    # 1e9 cells (Del Monte 2009, Cell Cycle 8:505), 12 mm across.
+    # 1e9 cells at the conventional density (an ASSUMPTION: Del Monte 2009, Cell
+    # Cycle 8:505, argues that carcinomas hold about ten times fewer), 12 mm across.
     reference_cells: float = Field(1e9, ge=1, le=1e13,
                                    description="tumour size at which a dose kills exactly "
                                                "log_kill logs (Norton-Simon reference), cells",
                                    json_schema_extra={"source": "assumption: a 1 cm^3 tumour, "
-                                                                "1e9 cells (Del Monte 2009, Cell "
-                                                                "Cycle 8:505)"})
+                                                                "1e9 cells at the conventional "
+                                                                "density (Del Monte 2009, Cell "
+                                                                "Cycle 8:505, argues for ~10 "
+                                                                "times fewer in carcinomas)"})
     # ECOG >= 3: chemotherapy is generally not given [RECALLED].
     hold_performance_status: int = Field(3, ge=1, le=5,
                                          description="ECOG performance status at or above which "

@@ -32,7 +32,9 @@ __all__ = ["INVOLVED_CELLS", "SURVIVAL_QUANTILES", "NAMED", "involvement", "site
 
 #: ASSUMPTION: an organ counts as involved, as at autopsy, when it holds a
 #: metastatic lesion of at least 1e5 cells, ~0.6 mm across at 1e6 cells/mm^3
-#: (Del Monte 2009, Cell Cycle 8:505): found on microscopic examination.
+#: (the conventional density, an ASSUMPTION: Del Monte 2009, Cell Cycle 8:505,
+#: argues that carcinomas hold about ten times fewer): found on microscopic
+#: examination.
 INVOLVED_CELLS = 1e5
 #: the quantiles of the ``"survival"`` summary
 SURVIVAL_QUANTILES = (0.25, 0.5, 0.75)
