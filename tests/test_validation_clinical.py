@@ -102,13 +102,58 @@ def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical)
     assert r["follow_up_months_min"] == pytest.approx(24.0)
 
 
+def test_the_resected_course_keeps_m0_patients_and_ends_disease_free_at_relapse_or_death(
+        clinical):
+    """Resected at diagnosis (year 1 unless said).  Patient 0: a distant
+    metastasis 6 months after resection, death at 2 years; 1: one detectable at
+    diagnosis (M1, left out); 2: never diagnosed (left out); 3: no relapse,
+    death at year 1.5 (disease-free survival ends at the death); 4: alive and
+    disease-free at the end of the run, 9 years after diagnosis (censored); 5:
+    a distant metastasis after the run's end is no relapse (censored at the end,
+    year 10).  Four M0 patients, two disease-free events 6 months after
+    resection, two deaths (at 6 and 12 months)."""
+    y = 365.25
+    res = {"diagnosis": np.array([1, 1, np.nan, 1, 1, 1]) * y,
+           "death": np.array([2, 3, np.nan, 1.5, np.nan, np.nan]) * y,
+           "distant": np.array([1.5, 1, np.nan, np.nan, np.nan, 11]) * y,
+           "end": 10 * y}
+    r = clinical.resected_course(res)
+    assert (r["diagnosed"], r["m0"], r["relapsed"], r["dead"]) == (5, 4, 1, 2)
+    assert r["m0_rows"].tolist() == [0, 3, 4, 5]
+    # disease-free: patient 0 relapses at 6 months, patient 3 dies at 6 months
+    # (one step of S to 2/4), the others censored at 9 years: median 6 months
+    m = 365.25 / 12
+    assert r["dfs"]["median_months"] == pytest.approx(0.5 * y / m)
+    # overall: deaths at 6 months (patient 3) and 12 (patient 0): S = 3/4, then
+    # 2/4, the median at 12 months; the 5-year overall survival 1/2
+    assert r["os"]["median_months"] == pytest.approx(1.0 * y / m)
+    assert r["os_at"] == pytest.approx(0.5) and r["dead_within"] == 2
+    assert r["os_at_ci"][0] < 0.5 < r["os_at_ci"][1]
+    # nobody diagnosed: no figure, not a survival of 1
+    none = clinical.resected_course({**res, "diagnosis": np.full(6, np.nan)})
+    assert none["m0"] == 0 and np.isnan(none["os_at"])
+
+
+def test_the_doubling_time_reads_a_tracked_organ_of_the_chosen_patients(clinical):
+    """A tracked organ's series (``series_liver``) of the rows given: one patient
+    doubling in 30 days, one in 60 (log-linear between records), one left out."""
+    lo = clinical.cells_of_diameter(10.0)
+    t = np.arange(0.0, 200.0, 10.0)
+    grow = [lo / 4 * 2 ** (t / d) for d in (30.0, 60.0, 5.0)]
+    res = {"time": t, "series_liver": np.array(grow), "primary": np.zeros((3, t.size))}
+    r = clinical.doubling_times(res, 10.0, "series_liver", np.array([0, 1]))
+    assert r["patients"] == 2
+    assert r["median"] * clinical.DAYS_PER_MONTH == pytest.approx(45.0)
+
+
 def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
     """A tiny run writes the results file, and the page's section renders every
     target row from it."""
     out = tmp_path / "clinical.json"
     clinical.main(["--small", "2", "--mix", "2", "--context", "1", "--os", "2", "--doubling",
                    "2", "--scenarios", "pancreas", "lung", "--os-years", "2",
-                   "--risk-years", "8", "--stage", "2", "--processes", "1", "--out", str(out)])
+                   "--risk-years", "8", "--stage", "2", "--conko", "2", "--processes", "1",
+                   "--out", str(out)])
     saved = json.loads(out.read_text())
     assert set(saved["risk"]) == {"2.7 mm", "size mix", "10 mm", "20 mm"}
     assert saved["risk"]["2.7 mm"]["patients"] == 2
@@ -116,10 +161,17 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
                                       "lung untreated", "lung resected"}
     assert set(saved["stage_i"]) == {"lung 5 years"}
     text = "\n".join(clinical.section(saved))
-    # risks, 20 mm doubling, pancreas resected OS, lung stage I survival and
-    # median (Raz's median is compared on the stage I patients, not on every
-    # lung patient)
-    assert text.count("| predicted |") == 2 + 1 + 1 + 1 + 1
+    # risks, 20 mm doubling, the resected pancreas's CONKO-001 figures (median
+    # disease-free and overall survival, 5-year survival) and its liver
+    # metastases' doubling time, lung stage I survival and median (Raz's median
+    # is compared on the stage I patients, not on every lung patient)
+    assert text.count("| predicted |") == 2 + 1 + 3 + 1 + 1 + 1
+    assert set(saved["resected"]) == {"pancreas"}
+    assert saved["resected"]["pancreas"]["patients"] == 2
+    # the survival table's pancreas row points at the CONKO rows, the only
+    # published pancreas figure being of the M0 patients
+    assert "20.2 (M0 patients: the rows above)" in text
+    assert "median overall survival from diagnosis, pancreas resected" not in text
     # the late relapses' share: dormancy's share was chosen on it
     assert text.count("| fitted (dormancy's share of the colonization, calibrate.py "
                       "DORMANT_SHARE) |") == 1

@@ -50,6 +50,32 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    months with Greenwood's 95 % interval; tolerance +-30 % relative (the
    survival ASSUMPTION).
 
+6. **Pancreas after resection without adjuvant therapy, the CONKO-001
+   observation arm** (Oettle et al. 2007, JAMA 297:267: 175 patients after R0/R1
+   resection, macroscopically complete, no distant metastasis, observed only):
+   median disease-free survival 6.9 months (95 % CI 6.1-7.8; 92 % had recurred
+   after a median follow-up of 53 months), median overall survival 20.2 months
+   and 5-year overall survival 9.0 % (the final analysis, Neuhaus et al., ASCO
+   2008) [READ in secondary summaries: the eviQ protocol 1218 and the ASCO
+   2008 meeting report of OncoLink; the trial's own abstract not seen].  Compared
+   on a cohort of the pancreas scenario resected at diagnosis, the patients
+   without a detectable distant metastasis at diagnosis (M0, as the trial
+   enrolled them); disease-free survival is read as the time to the first
+   detectable distant metastasis or death, whichever comes first: a local
+   recurrence (the trial's 'recurrent disease' counts it) is not modelled, as
+   surgery leaves no residual (``surgery.residual`` 0), so the model's figure
+   can only be longer than a like-for-like one.  Tolerances +-30 % relative
+   (the survival ASSUMPTION).
+7. **Doubling time of pancreatic cancer's liver metastases** (Amikura, Kobari &
+   Matsuno 1995, Int J Pancreatol 17:139 [READ abstract]): 34, 32, 318, 108, 78
+   and 27 days in six patients after pancreatectomy, from serial imaging of
+   their liver metastases.  Measured on the same resected cohort (the liver
+   then holds metastases only): each patient's liver tumour cells from a 10 mm
+   sphere's cells to twice that, as the breast doubling time is read; the
+   cohort median is compared with the range of the six, which is a 97 %
+   distribution-free interval of their median (1 - 2 / 2^6) [DERIVED], the most
+   six values can say.
+
 Fitted and predicted (:data:`FITTED`): the breast Gompertz rate was fitted to
 Coumans' doubling time at 10 mm (``docs/validation/clinical_fit.py``, which
 regenerates ``results/clinical_fit.json``; its lung scan against Raz's untreated
@@ -68,7 +94,8 @@ half-width of ~2.8 % at 9.2 %, the tolerance's 2.76 %; 150 at 10 and 20 mm
 (context); 40 per primary and arm for survival and 100 for doubling times; 300
 untreated lung patients for the stage I survival (289 of them node-negative at
 diagnosis in the committed run: a binomial standard error of ~2.2 % at 16 %, under
-half the tolerance).
+half the tolerance); 400 resected pancreas patients for the CONKO-001 figures (a
+binomial standard error of ~1.5 % at 9 %, half the tolerance of 2.7 %).
 The default run takes about 10 minutes on 2 busy cores.
 
 Usage (writes ``docs/validation/results/clinical.json``; the section
@@ -108,10 +135,21 @@ PUBLISHED_OS = {
     ("breast", "untreated"): (32.4, "Bloom, Richardson & Harries 1962, Br Med J 2:213: "
                                     "250 untreated patients (1805-1933), median 2.7 years "
                                     "from the onset of symptoms [READ]"),
-    ("pancreas", "resected"): (20.2, "Oettle et al. 2007, JAMA 297:267 (CONKO-001): "
-                                     "observation arm after R0/R1 resection, no adjuvant "
-                                     "therapy [RECALLED]"),
 }
+#: the CONKO-001 observation arm (item 6 of the docstring): (figure, months or
+#: share; source), compared on the pancreas scenario's resected M0 patients
+CONKO_SOURCE = ("CONKO-001 observation arm, R0/R1-resected M0 patients, no adjuvant therapy: "
+                "Oettle et al. 2007, JAMA 297:267; final analysis Neuhaus et al., ASCO 2008 "
+                "[READ in secondary summaries: eviQ protocol 1218, OncoLink ASCO 2008 report]")
+CONKO = {"dfs_median_months": 6.9, "os_median_months": 20.2, "os_5y": 0.090}
+#: days in which each of six patients' liver metastases doubled after
+#: pancreatectomy (item 7 of the docstring)
+LIVER_DOUBLING_DAYS = (34.0, 32.0, 318.0, 108.0, 78.0, 27.0)
+LIVER_DOUBLING_SOURCE = ("Amikura, Kobari & Matsuno 1995, Int J Pancreatol 17:139: liver "
+                         "metastases of six patients after pancreatectomy, serial imaging "
+                         "[READ abstract]")
+#: the diameter whose sphere's cells start the liver doubling time, mm
+LIVER_DOUBLING_MM = 10.0
 #: (scenario, years) -> (cancer-specific survival of untreated stage I patients; source)
 STAGE_I_SURVIVAL = {
     ("lung", 5.0): (0.16, "Raz et al. 2007, Chest 132:193: untreated stage I non-small-cell "
@@ -156,8 +194,11 @@ def cells_of_diameter(d_mm: float) -> float:
 
 
 def _run(job) -> dict:
-    """One cohort chunk: (scenario, overrides, patients, seed, years, interval)."""
-    scenario, over, patients, seed, years, interval = job
+    """One cohort chunk: (scenario, overrides, patients, seed, years, interval[,
+    track]); with an interval, the primary organ's tumour cells over time
+    (``primary``) and those of each organ of ``track`` (``series_ORGAN``)."""
+    scenario, over, patients, seed, years, interval, *rest = job
+    track = rest[0] if rest else ()
     import paget
     from paget.config import deep_merge
     dt = 3.0
@@ -180,13 +221,18 @@ def _run(job) -> dict:
         organ = str(paget.Simulation.from_scenario(scenario).config.primary.organ)
         out["time"] = ds.time.values
         out["primary"] = ds.tumor_cells.sel(organ=organ).values
+        for name in track:
+            out[f"series_{name}"] = ds.tumor_cells.sel(organ=name).values
     return out
 
 
-def cohort(pool, scenario, over, patients, seed, years, interval=None, chunk=50) -> dict:
-    """Run ``patients`` in chunks of ``chunk`` (seeds ``seed``, ``seed + 1``, ...)."""
+def cohort(pool, scenario, over, patients, seed, years, interval=None, chunk=50,
+           track=()) -> dict:
+    """Run ``patients`` in chunks of ``chunk`` (seeds ``seed``, ``seed + 1``, ...);
+    ``track``: organs whose tumour cells over time are kept (with ``interval``)."""
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
-    jobs = [(scenario, over, n, seed + k, years, interval) for k, n in enumerate(sizes)]
+    jobs = [(scenario, over, n, seed + k, years, interval, tuple(track))
+            for k, n in enumerate(sizes)]
     parts = pool(jobs)
     keys = [k for k in parts[0] if k not in ("end", "time")]
     res = {k: np.concatenate([p[k] for p in parts]) for k in keys}
@@ -304,6 +350,34 @@ def stage_i_survival(res: dict, years: float) -> dict:
             else float("nan")}
 
 
+def resected_course(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
+    """After resection at diagnosis, of the patients without a detectable distant
+    metastasis at diagnosis (M0): the median disease-free survival (to the first
+    detectable distant metastasis or death, whichever first), the median overall
+    survival and the overall survival ``years`` after diagnosis, Kaplan-Meier,
+    censored at the end of the run; months."""
+    diag, death, dist = res["diagnosis"], res["death"], res["distant"]
+    found = np.isfinite(diag)
+    m0 = found & ~(np.isfinite(dist) & (dist <= diag))
+    dead = m0 & np.isfinite(death)
+    end = np.where(dead, death, res["end"])
+    t_os = (end - diag)[m0] / DAYS_PER_MONTH
+    relapsed = m0 & np.isfinite(dist) & (dist < end)
+    t_dfs = (np.where(relapsed, dist, end) - diag)[m0] / DAYS_PER_MONTH
+    s, lo, hi = km_at(t_os, dead[m0], 12.0 * years) if m0.any() else (float("nan"),) * 3
+    follow = float(t_os.min()) if t_os.size else float("nan")
+    dfs, os_ = km_median(t_dfs, (relapsed | dead)[m0]), km_median(t_os, dead[m0])
+    return {"patients": int(diag.size), "diagnosed": int(found.sum()), "m0": int(m0.sum()),
+            "relapsed": int(relapsed.sum()), "dead": int(dead.sum()),
+            "dead_within": int((dead[m0] & (t_os <= 12.0 * years)).sum()),
+            "dfs": {"median_months": dfs["median"], "ci_months": dfs["ci"],
+                    "follow_up_months_min": follow},
+            "os": {"median_months": os_["median"], "ci_months": os_["ci"],
+                   "follow_up_months_min": follow},
+            "os_years": years, "os_at": s, "os_at_ci": [lo, hi],
+            "m0_rows": np.flatnonzero(m0)}
+
+
 def survival(res: dict) -> dict:
     diag, death = res["diagnosis"], res["death"]
     found = np.isfinite(diag)
@@ -320,12 +394,16 @@ def survival(res: dict) -> dict:
             "median_months": km["median"], "ci_months": km["ci"]}
 
 
-def doubling_times(res: dict, diameter: float) -> dict:
-    """Months each patient's primary organ takes from a ``diameter`` mm sphere's
-    cells to twice as many (log-linear interpolation between recorded times)."""
+def doubling_times(res: dict, diameter: float, series: str = "primary",
+                   rows: np.ndarray | None = None) -> dict:
+    """Months each patient's ``series`` (the primary organ's tumour cells, or a
+    tracked organ's, ``series_ORGAN``) takes from a ``diameter`` mm sphere's
+    cells to twice as many (log-linear interpolation between recorded times);
+    ``rows``: the patients to read (all by default)."""
     lo = cells_of_diameter(diameter)
     tm, out = res["time"], []
-    for row in res["primary"]:
+    data = res[series] if rows is None else res[series][rows]
+    for row in data:
         logc = np.log(np.maximum(row, 1.0))
         t1 = _crossing(tm, logc, np.log(lo))
         t2 = _crossing(tm, logc, np.log(2 * lo))
@@ -362,6 +440,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--context", type=int, default=150, help="patients at 10 and at 20 mm")
     ap.add_argument("--os", type=int, default=40, help="patients per primary and arm")
     ap.add_argument("--doubling", type=int, default=100, help="untreated breast patients")
+    ap.add_argument("--conko", type=int, default=400,
+                    help="pancreas patients resected at diagnosis for the CONKO-001 figures "
+                         "and the liver metastases' doubling time")
     ap.add_argument("--stage", type=int, default=300,
                     help="untreated lung patients for the stage I survival")
     ap.add_argument("--os-years", type=float, default=40.0, help="years of the survival runs")
@@ -395,6 +476,18 @@ def main(argv=None) -> dict:
             os_rows[f"{sc} {arm}"] = survival(res) | {
                 "scenario": sc, "arm": arm, "target_months": pub[0] if pub else None,
                 "source": pub[1] if pub else None}
+    resected = {}
+    if "pancreas" in a.scenarios:
+        res = cohort(pool, "pancreas", RESECTED, a.conko, a.seed + 4000, a.os_years,
+                     interval=9.0, track=("liver",))
+        course = resected_course(res)
+        m0 = course.pop("m0_rows")
+        liver = doubling_times(res, LIVER_DOUBLING_MM, "series_liver", m0)
+        resected["pancreas"] = course | {
+            "targets": CONKO, "source": CONKO_SOURCE,
+            "liver_doubling": liver | {"diameter_mm": LIVER_DOUBLING_MM,
+                                       "target_days": list(LIVER_DOUBLING_DAYS),
+                                       "source": LIVER_DOUBLING_SOURCE}}
     stage = {}
     for (sc, years), (target, source) in STAGE_I_SURVIVAL.items():
         if sc in a.scenarios:
@@ -406,9 +499,10 @@ def main(argv=None) -> dict:
                 "median_source": med[1] if med else None}
     out = {"seed": a.seed, "args": {"small": a.small, "mix": a.mix, "context": a.context,
                                     "os": a.os, "doubling": a.doubling, "os_years": a.os_years,
-                                    "risk_years": a.risk_years, "stage": a.stage},
+                                    "risk_years": a.risk_years, "stage": a.stage,
+                                    "conko": a.conko},
            "risk": risk, "relapse_timing": relapse, "doubling": doubling,
-           "survival": os_rows, "stage_i": stage,
+           "survival": os_rows, "resected": resected, "stage_i": stage,
            "seconds": round(time.time() - start)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -441,6 +535,43 @@ def _median_row(what: str, source: str, target: float, x: dict, counts: str,
             f"{_months(x['median_months'], x['follow_up_months_min'])} "
             f"({_months(lo)}-{_months(hi)}; {counts}) | "
             f"{_verdict(x['median_months'], target, OS_TOLERANCE * target)} | {kind} |")
+
+
+def _resected_rows(sc: str, x: dict) -> list[str]:
+    """The target rows of a resected cohort (:func:`resected_course`, the liver
+    metastases' doubling time): CONKO-001's figures and Amikura's."""
+    t, src = x["targets"], x["source"]
+    who = (f"{sc}, resected at diagnosis, no detectable distant metastasis then "
+           f"({x['m0']} of {x['diagnosed']} patients)")
+    rows = [_median_row(f"{who}: median disease-free survival (to a detectable distant "
+                        "metastasis or death), months", src, t["dfs_median_months"], x["dfs"],
+                        f"{x['relapsed']} relapsed, {x['dead']} died", "predicted"),
+            _median_row(f"{who}: median overall survival, months", src,
+                        t["os_median_months"], x["os"], f"{x['dead']} of {x['m0']} died",
+                        "predicted")]
+    y, s5 = x["os_years"], t["os_5y"]
+    rows.append(f"| {who}: {y:g}-year overall survival | {src} | {_pct(s5)} +- "
+                f"{_pct(OS_TOLERANCE * s5)} | {_pct(x['os_at'])} ({_pct(x['os_at_ci'][0])}-"
+                f"{_pct(x['os_at_ci'][1])}; {x['dead_within']} of {x['m0']} died within) | "
+                f"{_verdict(x['os_at'], s5, OS_TOLERANCE * s5)} | predicted |")
+    d = x.get("liver_doubling")
+    if d is not None:
+        days = sorted(d["target_days"])
+        lo, hi = days[0], days[-1]
+        head = (f"| {sc}, liver metastases' volume doubling time after resection (the "
+                f"liver's tumour cells from a {d['diameter_mm']:g} mm sphere's to twice), "
+                f"days | {d['source']}: {', '.join(f'{v:g}' for v in d['target_days'])} | "
+                f"median {float(np.median(days)):g}, within the six's range {lo:g}-{hi:g} | ")
+        if d["patients"]:
+            med = d["median"] * DAYS_PER_MONTH
+            ci = [c * DAYS_PER_MONTH for c in d["ci"]]
+            rows.append(head + f"{med:.0f} ({ci[0]:.0f}-{ci[1]:.0f}; median of "
+                        f"{d['patients']} patients) | "
+                        + ("met" if lo <= med <= hi else "**NOT MET**") + " | predicted |")
+        else:
+            rows.append(head + "no patient's liver doubled from that size | **NOT MET** | "
+                        "predicted |")
+    return rows
 
 
 def section(r: dict) -> list[str]:
@@ -493,6 +624,8 @@ def section(r: dict) -> list[str]:
         L.append(_median_row(f"median overall survival from diagnosis, {key}, months",
                              x["source"], x["target_months"], x,
                              f"{x['dead']}/{x['diagnosed']} died", fitted("survival", key)))
+    for sc, x in r.get("resected", {}).items():
+        L += _resected_rows(sc, x)
     for key, x in r.get("stage_i", {}).items():
         t = x["target"]
         L.append(f"| {x['scenario']}, {x['years']:g}-year cancer-specific survival, untreated "
@@ -516,8 +649,11 @@ def section(r: dict) -> list[str]:
              "116:595 [READ abstract]), so an untreated cohort's share would be somewhat "
              "lower, and yet not nil: without adjuvant therapy the hazard of recurrence "
              "still peaks a second time near 5 years (Jatoi et al. 2005, Breast Cancer Res "
-             "Treat 89:173 [READ abstract]). [RECALLED]: a figure quoted from memory, not "
-             "re-checked against the paper. Raz et al. give both lung figures for the same untreated stage I patients, "
+             "Treat 89:173 [READ abstract]). The CONKO-001 figures were read in secondary "
+             "summaries (an eviQ protocol page and a meeting report), not in the trial's "
+             "papers; its disease-free survival ends at any recurrence, local ones "
+             "included, which the model does not make (surgery leaves no residual), so "
+             "the model's figure can only be longer than a like-for-like one. Raz et al. give both lung figures for the same untreated stage I patients, "
              "and both are compared on the lung scenario's stage I patients (node-negative, "
              "non-metastatic at diagnosis), not on every patient it diagnoses: the median, "
              "9 months, counts every death of a population mostly unfit for treatment (most "
@@ -573,6 +709,9 @@ def section(r: dict) -> list[str]:
     for key, x in r["survival"].items():
         lo, hi = x["ci_months"]
         pub = "-" if x["target_months"] is None else f"{x['target_months']:g}"
+        if x["arm"] == "resected" and x["scenario"] in r.get("resected", {}):
+            med = r["resected"][x["scenario"]]["targets"]["os_median_months"]
+            pub = f"{med:g} (M0 patients: the rows above)"
         causes = ", ".join(f"{w.replace('_', ' ')} {c}" for w, c in
                            sorted(x.get("causes", {}).items(), key=lambda i: -i[1])) or "-"
         L.append(f"| {x['scenario']} | {x['arm']} | {x['diagnosed']} | {x['dead']} | {causes} | "

@@ -26,8 +26,8 @@ figure; every other row of the "Clinical time course" report is a prediction
    ~0.013/day, a doubling time of ~53 days, against the 166 days the scenario
    keeps (SEER-fitted model of Szczurek et al.) and the 98-day median of 111
    lung cancers diagnosed in repeat rounds of annual CT screening, symptom-
-   prompted diagnoses included (Henschke et al. 2012, Radiology, I-ELCAP
-   [READ abstract; the journal RECALLED]).  (Under the Gompertz law the
+   prompted diagnoses included (Henschke et al. 2012, Radiology 263:578,
+   I-ELCAP [READ abstract]).  (Under the Gompertz law the
    scenario had before, the same median needed a doubling time of ~2 weeks at
    10 mm.)
 
