@@ -64,10 +64,13 @@ from pydantic import Field, field_validator
 from paget.config import Table
 from paget.errors import ConfigError
 from paget.manager import hookimpl
+from paget.plugins._memo import once
 from paget.state import StateVariable
 
 #: cause codes below the organ codes
 ALIVE, BURDEN, PRIMARY_LOCAL, FIRST_ORGAN = 0, 1, 2, 3
+#: no criterion met this step (np.iinfo made once: ~3 us a call)
+_NONE = np.iinfo(np.int64).max
 
 #: ICRP Publication 89 (2002) reference adult man, grams [READ] (bone: red
 #: marrow [RECALLED]); see the module docstring
@@ -194,6 +197,16 @@ def primary_lethal_cells(config) -> float:
     return math.pi / 6.0 * d ** 3 * 1e-3 * config.organ_failure.cells_per_gram
 
 
+#: (organ_failure table, body) -> (lethal cells per organ, (1, organs); the
+#: primary's lethal cells), made once a run (paget.plugins._memo)
+_LIMITS: dict = {}
+
+
+def _limits(config, body) -> tuple[np.ndarray, float]:
+    return once(_LIMITS, (config.organ_failure, body),
+                lambda: (lethal_cells(config, body)[None, :], primary_lethal_cells(config)))
+
+
 @hookimpl
 def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     alive = np.asarray(patients.alive)
@@ -204,17 +217,18 @@ def paget_outcome(lesions, patients, state, config, body, t_end, dying):
     prim = growing[lesions.primary[growing]]
     primary = lesions.patient_sum(lesions.cells[prim].astype(np.float64), rows=prim)
     n = alive.size
-    cause = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    failed = by_organ >= lethal_cells(config, body)[None, :]
+    cause = np.full(n, _NONE, dtype=np.int64)
+    organ_limit, primary_limit = _limits(config, body)
+    failed = by_organ >= organ_limit
     if failed.any():
         first = np.argmax(failed, axis=1)
         hit = failed.any(axis=1)
         cause[hit] = FIRST_ORGAN + first[hit]
-    cause[primary >= primary_lethal_cells(config)] = PRIMARY_LOCAL
+    cause[primary >= primary_limit] = PRIMARY_LOCAL
     outcome = getattr(config, "outcome", None)
     if outcome is not None:
         cause[np.asarray(patients.burden) >= outcome.lethal_cells] = BURDEN
     organ_death = cause >= PRIMARY_LOCAL
-    now = alive & (cause != np.iinfo(np.int64).max)
+    now = alive & (cause != _NONE)
     state.patient["death_cause"][now] = cause[now]
-    dying |= alive & organ_death & (cause != np.iinfo(np.int64).max)
+    dying |= now & organ_death
