@@ -38,3 +38,34 @@ def test_the_scan_interpolates_log_linearly_between_bracketing_rates(fit):
     assert fit.crossing(rates, medians, 10.0) == pytest.approx(5e-3, rel=1e-12)
     with pytest.raises(ValueError, match="no scanned rate brackets the target 100"):
         fit.crossing(rates, medians, 100.0)
+
+
+def test_the_rate_search_steps_on_log_log_secants_within_bounds(fit):
+    """f(x) = 3 sqrt(x): from x0 = 1 (f = 3) the first step assumes slope 1 (x =
+    2), the second finds the slope 1/2 and lands on f = 6 at x = 4 exactly."""
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return 3.0 * math.sqrt(x)
+    x, y, n = fit.secant_log(f, 1.0, 6.0)
+    assert (x, n) == (pytest.approx(4.0, rel=1e-12), 3) and y == pytest.approx(6.0)
+    assert calls[:2] == [1.0, 2.0]
+    # a target out of reach: x stops at the upper bound, after the evaluations allowed
+    x, y, n = fit.secant_log(f, 1.0, 1e6, bounds=(1e-3, 10.0), max_evals=4)
+    assert x == 10.0 and n <= 4 and y == pytest.approx(3.0 * math.sqrt(10.0))
+    # already within the tolerance: one evaluation
+    assert fit.secant_log(f, 4.0, 6.1)[2] == 1
+
+
+def test_the_autopsy_level_weights_the_chunks_by_their_patients(fit):
+    """Chunks of 50, 50 and 20 patients whose sites per patient are 1, 2 and 4:
+    (50 + 100 + 80) / 120 sites per patient; each chunk its own seed."""
+    seen = []
+
+    def pool(jobs):
+        seen.extend(jobs)
+        per = {0: 1.0, 1: 2.0, 2: 4.0}
+        return [per[seed - 7] * n for _, _, n, seed in jobs]
+    assert fit.autopsy_level(pool, "pancreas", {}, 120, 7) == pytest.approx(230 / 120)
+    assert [(n, seed) for _, _, n, seed in seen] == [(50, 7), (50, 8), (20, 9)]

@@ -31,10 +31,25 @@ figure; every other row of the "Clinical time course" report is a prediction
    scenario had before, the same median needed a doubling time of ~2 weeks at
    10 mm.)
 
+3. **Pancreas, the lethal burden against the course after diagnosis.**  A
+   diagnostic scan, NOT applied: the untreated pancreas patients live a median
+   ~32 months from diagnosis and 4 in 5 of those resected at diagnosis are alive
+   at 5 years, where CONKO-001's observation arm had 9 % (clinical.py, item 6).
+   At each total lethal burden of ``--pancreas-lethal`` (``outcome.lethal_cells``;
+   1e12 as shipped) the scenario's shedding rate is rescaled until its untreated
+   autopsy level (compared sites per patient at death, as common.involvement
+   counts them, ``--level-patients`` from fixed seeds: common random numbers)
+   is the shipped scenario's again (secant steps on log rate against log level,
+   within 4 %), as a recalibration of that row would; then the median survival
+   of untreated patients from diagnosis and the CONKO-001 figures of
+   ``--resected-patients`` resected at diagnosis (clinical.resected_course)
+   are read.  It shows how far a lower lethal burden alone moves them.
+
 Writes ``docs/validation/results/clinical_fit.json`` and prints the log; the
 breast value is then set by hand in ``core/scenarios/breast.toml``
 (``[colonization.growth] rate``), where a comment cites this script.  Takes
-about 2 minutes on 2 busy cores with the defaults.
+about 5 minutes on 2 idle cores with the defaults (282 s on 2026-12-07, the
+pancreas scan 4 of them).
 
 Usage::
 
@@ -56,6 +71,10 @@ RESULTS = HERE / "results"
 BREAST_DOUBLING_MONTHS = 1.7
 LUNG_OS_MONTHS = 9.0
 CAPACITY = 3e12
+#: the pancreas scan's total lethal burdens, cells (1e12: the shipped outcome.lethal_cells)
+PANCREAS_LETHAL = (1e12, 2e11, 5e10)
+#: the relative miss of the autopsy level at which the rate search stops
+LEVEL_TOLERANCE = 0.04
 
 
 def gompertz_rate_for_doubling(months: float, diameter_mm: float,
@@ -79,6 +98,58 @@ def crossing(rates, medians, target) -> float:
                      f"{[round(float(m), 2) for m in medians]} at rates {list(rates)}")
 
 
+def secant_log(f, x0: float, target: float, tol: float = LEVEL_TOLERANCE,
+               max_evals: int = 6, bounds: tuple[float, float] = (1e-12, 10.0),
+               slope0: float = 1.0) -> tuple[float, float, int]:
+    """``x`` at which the increasing ``f`` is ``target`` within ``tol``
+    (relative): secant steps on log x against log f(x), the first with slope
+    ``slope0``, every x kept within ``bounds`` (a slope below 0.2 counted as 0.2,
+    so that a flat stretch cannot throw x far).  Returns (x, f(x), evaluations):
+    the last x tried when ``max_evals`` evaluations did not reach ``tol``."""
+    lo, hi = bounds
+
+    def clip(x):
+        return min(max(x, lo), hi)
+    x0 = clip(x0)
+    y0, n = f(x0), 1
+    if y0 > 0 and abs(math.log(y0 / target)) <= tol:
+        return x0, y0, n
+    x1 = clip(x0 * (target / y0) ** (1.0 / slope0) if y0 > 0 else x0 * 30.0)
+    y1 = f(x1)
+    n += 1
+    while n < max_evals and not (y1 > 0 and abs(math.log(y1 / target)) <= tol):
+        if y1 <= 0 or y0 <= 0 or x1 == x0:
+            x2 = clip(x1 * 30.0 if y1 <= 0 else x1 * (target / y1))
+        else:
+            slope = max((math.log(y1) - math.log(y0)) / (math.log(x1) - math.log(x0)), 0.2)
+            x2 = clip(math.exp(math.log(x1) + (math.log(target) - math.log(y1)) / slope))
+        if x2 == x1:
+            break
+        x0, y0, x1, y1 = x1, y1, x2, f(x2)
+        n += 1
+    return x1, y1, n
+
+
+def _level_chunk(job) -> float:
+    """One chunk of an untreated autopsy cohort: (scenario, overrides, patients,
+    seed) -> the compared sites per patient at death (common.involvement)."""
+    import paget
+    from common import involvement, run_overrides
+    from paget.config import deep_merge
+    scenario, over, patients, seed = job
+    ds = paget.Simulation.from_scenario(
+        scenario, deep_merge(run_overrides(patients, seed, None), over)).run()
+    return involvement(ds)["mets_mean"] * patients
+
+
+def autopsy_level(pool, scenario, over, patients, seed, chunk=50) -> float:
+    """Compared sites per patient at death of an untreated cohort (chunks of
+    ``chunk`` from seeds ``seed``, ``seed + 1``, ...)."""
+    sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
+    parts = pool([(scenario, over, n, seed + k) for k, n in enumerate(sizes)])
+    return float(sum(parts) / patients)
+
+
 def round2(x: float) -> float:
     """Two significant figures."""
     return float(f"{x:.2g}")
@@ -91,6 +162,12 @@ def main(argv=None) -> dict:
                     default=[4.18e-3, 7.7e-3, 1.16e-2, 1.54e-2],
                     help="rates of the lung scenario's own law (exponential: ln2 / doubling "
                          "time; the defaults are 166, 90, 60 and 45 days) scanned, per day")
+    ap.add_argument("--pancreas-lethal", type=float, nargs="*", default=list(PANCREAS_LETHAL),
+                    help="total lethal burdens of the pancreas scan, cells (none: no scan)")
+    ap.add_argument("--level-patients", type=int, default=100,
+                    help="pancreas scan: untreated patients of each autopsy level")
+    ap.add_argument("--resected-patients", type=int, default=200,
+                    help="pancreas scan: patients resected at diagnosis at each burden")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS / "clinical_fit.json")
@@ -133,11 +210,58 @@ def main(argv=None) -> dict:
     r_lung = round2(crossing([x["rate"] for x in scan], medians, LUNG_OS_MONTHS))
     say(f"lung: fitted rate {r_lung:g}/day, a doubling time of {math.log(2.0) / r_lung:.0f} "
         f"days (median OS {LUNG_OS_MONTHS} months)")
+    # 3. pancreas: the lethal burden, the rate refitted to the autopsy level
+    pancreas = []
+    if a.pancreas_lethal:
+        import paget
+        levels = (lambda jobs: pool_map(_level_chunk, jobs, a.processes))
+        shipped = paget.Simulation.from_scenario("pancreas").config
+        rate0, lethal0 = shipped.intravasation.rate, shipped.outcome.lethal_cells
+        base = autopsy_level(levels, "pancreas", {}, a.level_patients, a.seed + 2)
+        say(f"pancreas: autopsy level as shipped {base:.2f} sites per patient (rate "
+            f"{rate0:g}, lethal burden {lethal0:g} cells)")
+        for lethal in a.pancreas_lethal:
+            def over(r, lethal=lethal):
+                return {"outcome": {"lethal_cells": lethal}, "intravasation": {"rate": r}}
+            # a first guess: shedding integrated to death scales as the burden^(2/3)
+            # of a primary shedding at exponent 2/3 [DERIVED, rough]; the secant does the rest
+            rate, level, evals = secant_log(
+                lambda r: autopsy_level(levels, "pancreas", over(r), a.level_patients,
+                                        a.seed + 2),
+                rate0 * (lethal0 / lethal) ** (2.0 / 3.0), base)
+            un = clinical.survival(clinical.cohort(
+                pool, "pancreas", deep_merge(clinical.UNTREATED, over(rate)), a.level_patients,
+                a.seed + 3, 40.0))
+            course = clinical.resected_course(clinical.cohort(
+                pool, "pancreas", deep_merge(clinical.RESECTED, over(rate)), a.resected_patients,
+                a.seed + 4, 40.0))
+            course.pop("m0_rows")
+            row = {"lethal_cells": lethal, "rate": rate, "level": level, "evaluations": evals,
+                   "untreated_median_months": un["median_months"],
+                   "untreated_dead": un["dead"], "untreated_diagnosed": un["diagnosed"],
+                   "m0": course["m0"], "diagnosed": course["diagnosed"],
+                   "relapsed": course["relapsed"],
+                   "dfs_median_months": course["dfs"]["median_months"],
+                   "os_median_months": course["os"]["median_months"],
+                   "os_5y": course["os_at"]}
+            pancreas.append(row)
+
+            def mo(x):
+                return "not reached" if x is None else f"{x:.1f}"
+            say(f"pancreas: lethal burden {lethal:g} cells, rate {rate:.3g} (level {level:.2f} "
+                f"after {evals} cohorts) -> untreated median survival "
+                f"{mo(row['untreated_median_months'])} months; resected M0 "
+                f"({row['m0']} of {row['diagnosed']}): {row['relapsed']} relapsed, median "
+                f"disease-free {mo(row['dfs_median_months'])}, overall "
+                f"{mo(row['os_median_months'])} months, 5-year survival {row['os_5y']:.0%}")
     out = {"seed": a.seed, "patients": a.patients,
            "breast": {"rate": r_breast, "target_doubling_months": BREAST_DOUBLING_MONTHS,
                       "check": check},
            "lung": {"rate": r_lung, "doubling_days": math.log(2.0) / r_lung,
                     "target_os_months": LUNG_OS_MONTHS, "scan": scan},
+           "pancreas": {"scan": pancreas, "targets": clinical.CONKO,
+                        "level_patients": a.level_patients,
+                        "resected_patients": a.resected_patients},
            "log": log, "seconds": round(time.time() - start)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
