@@ -51,8 +51,9 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    survival ASSUMPTION).
 
 6. **Pancreas after resection without adjuvant therapy, the CONKO-001
-   observation arm** (Oettle et al. 2007, JAMA 297:267: 175 patients after R0/R1
-   resection, macroscopically complete, no distant metastasis, observed only):
+   observation arm** (Oettle et al. 2007, JAMA 297:267: 354 patients randomised
+   after a macroscopically complete R0/R1 resection, no distant metastasis, to
+   gemcitabine or observation only; the figures are the observation arm's):
    median disease-free survival 6.9 months (95 % CI 6.1-7.8; 92 % had recurred
    after a median follow-up of 53 months), median overall survival 20.2 months
    and 5-year overall survival 9.0 % (the final analysis, Neuhaus et al., ASCO
