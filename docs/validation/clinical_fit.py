@@ -43,7 +43,10 @@ figure; every other row of the "Clinical time course" report is a prediction
    within 4 %), as a recalibration of that row would; then the median survival
    of untreated patients from diagnosis and the CONKO-001 figures of
    ``--resected-patients`` resected at diagnosis (clinical.resected_course)
-   are read.  It shows how far a lower lethal burden alone moves them.
+   are read.  It shows how far a lower lethal burden alone moves them.  Below
+   the cells of the diagnosis mix's largest tumours (80 mm, ~2.7e11 cells) some
+   patients die before the size they would be diagnosed at, so fewer are
+   diagnosed (142 of 200 at 5e10 in the committed run).
 
 Writes ``docs/validation/results/clinical_fit.json`` and prints the log; the
 breast value is then set by hand in ``core/scenarios/breast.toml``
