@@ -67,10 +67,13 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    surgery leaves no residual (``surgery.residual`` 0), so the model's figure
    can only be longer than a like-for-like one.  Tolerances +-30 % relative
    (the survival ASSUMPTION).
-7. **Doubling time of pancreatic cancer's liver metastases** (Amikura, Kobari &
-   Matsuno 1995, Int J Pancreatol 17:139 [READ abstract]): 34, 32, 318, 108, 78
-   and 27 days in six patients after pancreatectomy, from serial imaging of
-   their liver metastases.  Measured on the same resected cohort (the liver
+7. **Doubling time of pancreatic cancer's liver metastases** (Amikura et al.
+   1995, Int J Pancreatol 17:139 [READ abstract; the title and journal as Haeno
+   et al. 2012 cite it]): 34, 32, 318, 108, 78 and 27 days in six patients after
+   pancreatectomy for periampullary carcinoma (two of them gave pancreatic
+   carcinoma cell lines), from serial imaging of their liver metastases; a
+   periampullary series is not all pancreatic ductal carcinoma, which makes the
+   row a loose check.  Measured on the same resected cohort (the liver
    then holds metastases only): each patient's liver tumour cells from a 10 mm
    sphere's cells to twice that, as the breast doubling time is read; the
    cohort median is compared with the range of the six, which is a 97 %
@@ -146,9 +149,9 @@ CONKO = {"dfs_median_months": 6.9, "os_median_months": 20.2, "os_5y": 0.090}
 #: days in which each of six patients' liver metastases doubled after
 #: pancreatectomy (item 7 of the docstring)
 LIVER_DOUBLING_DAYS = (34.0, 32.0, 318.0, 108.0, 78.0, 27.0)
-LIVER_DOUBLING_SOURCE = ("Amikura, Kobari & Matsuno 1995, Int J Pancreatol 17:139: liver "
-                         "metastases of six patients after pancreatectomy, serial imaging "
-                         "[READ abstract]")
+LIVER_DOUBLING_SOURCE = ("Amikura et al. 1995, Int J Pancreatol 17:139: liver metastases "
+                         "of six patients after pancreatectomy for periampullary carcinoma, "
+                         "serial imaging [READ abstract]")
 #: the diameter whose sphere's cells start the liver doubling time, mm
 LIVER_DOUBLING_MM = 10.0
 #: (scenario, years) -> (cancer-specific survival of untreated stage I patients; source)
