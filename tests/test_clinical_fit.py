@@ -63,9 +63,9 @@ def test_the_autopsy_level_weights_the_chunks_by_their_patients(fit):
     (50 + 100 + 80) / 120 sites per patient; each chunk its own seed."""
     seen = []
 
-    def pool(jobs):
+    def pool(jobs):     # common.run_scenario's jobs and results
         seen.extend(jobs)
         per = {0: 1.0, 1: 2.0, 2: 4.0}
-        return [per[seed - 7] * n for _, _, n, seed in jobs]
+        return [{"mets_mean": per[seed - 7], "patients": n} for _, n, seed, _ in jobs]
     assert fit.autopsy_level(pool, "pancreas", {}, 120, 7) == pytest.approx(230 / 120)
-    assert [(n, seed) for _, _, n, seed in seen] == [(50, 7), (50, 8), (20, 9)]
+    assert [(n, seed) for _, n, seed, _ in seen] == [(50, 7), (50, 8), (20, 9)]

@@ -133,24 +133,13 @@ def secant_log(f, x0: float, target: float, tol: float = LEVEL_TOLERANCE,
     return x1, y1, n
 
 
-def _level_chunk(job) -> float:
-    """One chunk of an untreated autopsy cohort: (scenario, overrides, patients,
-    seed) -> the compared sites per patient at death (common.involvement)."""
-    import paget
-    from common import involvement, run_overrides
-    from paget.config import deep_merge
-    scenario, over, patients, seed = job
-    ds = paget.Simulation.from_scenario(
-        scenario, deep_merge(run_overrides(patients, seed, None), over)).run()
-    return involvement(ds)["mets_mean"] * patients
-
-
 def autopsy_level(pool, scenario, over, patients, seed, chunk=50) -> float:
-    """Compared sites per patient at death of an untreated cohort (chunks of
-    ``chunk`` from seeds ``seed``, ``seed + 1``, ...)."""
+    """Compared sites per patient at death of an untreated cohort: the
+    calibration's run (``common.run_scenario``) in chunks of ``chunk`` from seeds
+    ``seed``, ``seed + 1``, ..., weighted by their patients."""
     sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
-    parts = pool([(scenario, over, n, seed + k) for k, n in enumerate(sizes)])
-    return float(sum(parts) / patients)
+    parts = pool([(scenario, n, seed + k, over) for k, n in enumerate(sizes)])
+    return float(sum(p["mets_mean"] * p["patients"] for p in parts) / patients)
 
 
 def round2(x: float) -> float:
@@ -177,7 +166,7 @@ def main(argv=None) -> dict:
     a = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     import clinical
-    from common import pool_map
+    from common import pool_map, run_scenario
     from paget.config import deep_merge
     pool = (lambda jobs: pool_map(clinical._run, jobs, a.processes))
     start = time.time()
@@ -217,7 +206,7 @@ def main(argv=None) -> dict:
     pancreas = []
     if a.pancreas_lethal:
         import paget
-        levels = (lambda jobs: pool_map(_level_chunk, jobs, a.processes))
+        levels = (lambda jobs: pool_map(run_scenario, jobs, a.processes))
         shipped = paget.Simulation.from_scenario("pancreas").config
         rate0, lethal0 = shipped.intravasation.rate, shipped.outcome.lethal_cells
         base = autopsy_level(levels, "pancreas", {}, a.level_patients, a.seed + 2)
