@@ -201,3 +201,15 @@ def test_the_relapse_timing_paragraph_reads_the_dormancy_of_the_breast_scenario(
     share = calibrate.dormancy_share(paget.Simulation.from_scenario("breast").config)
     assert f"dormancy carries {share:.0%} of the colonization at the default soil" in text
     assert "so the row is fitted" in text
+
+
+def test_a_cohort_is_split_into_chunks_in_order_the_last_one_smaller():
+    """The chunked cohorts (clinical, clinical_fit, shedding_spread) seed chunk k
+    with seed + k, so the split itself must be fixed: 120 by 50 is 50, 50, 20."""
+    common = validation_module("common")
+    assert common.chunk_sizes(120, 50) == [50, 50, 20]
+    assert common.chunk_sizes(100, 50) == [50, 50]
+    assert common.chunk_sizes(7, 50) == [7]
+    assert common.chunk_sizes(0, 50) == []
+    with pytest.raises(ValueError, match="chunk >= 1"):
+        common.chunk_sizes(10, 0)

@@ -119,6 +119,7 @@ from pathlib import Path
 import numpy as np
 
 import calibrate  # the dormancy's share of the colonization (next to DORMANT_SHARE)
+from common import chunk_sizes
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -234,7 +235,7 @@ def cohort(pool, scenario, over, patients, seed, years, interval=None, chunk=50,
            track=()) -> dict:
     """Run ``patients`` in chunks of ``chunk`` (seeds ``seed``, ``seed + 1``, ...);
     ``track``: organs whose tumour cells over time are kept (with ``interval``)."""
-    sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
+    sizes = chunk_sizes(patients, chunk)
     jobs = [(scenario, over, n, seed + k, years, interval, tuple(track))
             for k, n in enumerate(sizes)]
     parts = pool(jobs)

@@ -69,6 +69,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import chunk_sizes
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BREAST_DOUBLING_MONTHS = 1.7
@@ -137,7 +139,7 @@ def autopsy_level(pool, scenario, over, patients, seed, chunk=50) -> float:
     """Compared sites per patient at death of an untreated cohort: the
     calibration's run (``common.run_scenario``) in chunks of ``chunk`` from seeds
     ``seed``, ``seed + 1``, ..., weighted by their patients."""
-    sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
+    sizes = chunk_sizes(patients, chunk)
     parts = pool([(scenario, n, seed + k, over) for k, n in enumerate(sizes)])
     return float(sum(p["mets_mean"] * p["patients"] for p in parts) / patients)
 

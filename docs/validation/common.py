@@ -137,6 +137,15 @@ def involvement(ds) -> dict:
             else float("nan")}
 
 
+def chunk_sizes(patients: int, chunk: int) -> list[int]:
+    """``patients`` split into cohorts of ``chunk`` (the last one smaller), in order:
+    the chunked runs give chunk ``k`` the seed ``seed + k``, so the split is part
+    of what a result depends on."""
+    if patients < 0 or chunk < 1:
+        raise ValueError(f"need patients >= 0 and chunk >= 1, got {patients} and {chunk}")
+    return [min(chunk, patients - i) for i in range(0, patients, chunk)]
+
+
 def pool_map(func, jobs, processes=None):
     processes = processes or min(len(jobs), os.cpu_count() or 1)
     if processes <= 1:

@@ -223,8 +223,8 @@ def autopsy(sigma: float, rate: float, patients: int, seed: int, processes: int,
     Med 132:931) [READ]: the row the shared body was fitted on with sigma 1;
     ``rho``, the Spearman correlation of the sites' shares with the table's."""
     from scipy.stats import spearmanr
-    from common import SITES, pool_map, read_table, run_scenario
-    sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
+    from common import SITES, chunk_sizes, pool_map, read_table, run_scenario
+    sizes = chunk_sizes(patients, chunk)
     over = _overrides(sigma, rate, grow_factor)
     parts = pool_map(run_scenario, [("breast", n, seed + 7000 + j, over)
                                     for j, n in enumerate(sizes)], processes)
@@ -296,9 +296,9 @@ def cellsearch_split(sigma: float, rate: float, patients: int, seed: int, proces
     CTC per 7.5 mL at that scan, in patients resected at diagnosis (the
     validation report's anchor, ``liquid_biopsy.py``), in chunks of ``chunk``
     patients (seeds ``seed``, ``seed + 1``, ...)."""
-    from common import pool_map
+    from common import chunk_sizes, pool_map
     from liquid_biopsy import summarise_split
-    sizes = [min(chunk, patients - i) for i in range(0, patients, chunk)]
+    sizes = chunk_sizes(patients, chunk)
     parts = pool_map(_split_chunk, [(sigma, rate, n, seed + j, years, grow_factor)
                                     for j, n in enumerate(sizes)], processes)
     joined = {k: np.concatenate([p[k] for p in parts]) for k in ("ok", "counts", "months")}
