@@ -148,7 +148,7 @@ def survival(ds: xr.Dataset, endpoint: Literal["os", "mfs", "dmfs"] = "os",
         trials: their "metastasis-free survival" and "distant relapse" count
         distant metastasis (and death), not nodal recurrence (e.g. the STEEP
         definitions of breast cancer trials, Hudis et al. 2007, J Clin Oncol
-        25:2127 [RECALLED]).
+        25:2127 [READ abstract; what its distant end points count READ-2]).
     arm
         Select this arm of a Dataset with an ``arm`` dimension; ``None`` keeps
         every arm (the result then has dims ``(arm, patient)``).

@@ -95,7 +95,9 @@ VERTEBRAL_TERRITORY: dict[str, float] = {
 #   thyroid 1.5; testis 0.05 (testes)
 #   other = adipose 5.0 + other 3.2, less the organs the table does not list:
 # ASSUMPTION (not in the source table; round values of the order of each
-# tissue's mass (ICRP Publication 89, 2002 [RECALLED]) times ~0.3 mL/min/g of
+# tissue's mass (ICRP Publication 89, 2002, Ann ICRP 32(3-4) [READ-2: its
+# reference masses as tabulated elsewhere, e.g. esophagus 40 g, bladder wall 50
+# g, uterus 80 g]) times ~0.3 mL/min/g of
 # resting visceral perfusion, out of 6.5 L/min): breast 0.5, prostate 0.1,
 # lymph nodes 0.5 (regional and distant 0.25 each), esophagus 0.2 (~40 g),
 # bladder 0.2 (wall ~50 g), uterus 0.4 (~80 g), cervix 0.05, ovary 0.05

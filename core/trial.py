@@ -93,7 +93,9 @@ def logrank_hazard_ratio(time_control, event_control, time_treated, event_treate
     ``E`` those expected under equal hazards and ``V`` the hypergeometric
     variance, summed over the distinct event times (ties handled as in the
     log-rank test); ``SE(ln HR) = 1 / sqrt(V)`` (Yusuf, Peto et al. 1985, Prog
-    Cardiovasc Dis 27:335 [RECALLED]).  This is the "log-rank rate ratio" the
+    Cardiovasc Dis 27:335 [the paper READ in its abstract, the estimator in it
+    RECALLED]; the estimator READ in the Cochrane Handbook 5.1, section 9.4.9).
+    This is the "log-rank rate ratio" the
     EBCTCG meta-analyses report; close to Cox's estimate while the ratio is
     within about 0.5-2.
 

@@ -6,6 +6,8 @@ Every lesion is *avascular* or *vascular* (the lesion-level state ``vascular``).
 
 * **The cap.**  An avascular lesion is fed by diffusion alone and stops growing
   near 1-2 mm, ~10^6 cells (Folkman 1971, N Engl J Med 285:1182 [RECALLED];
+  experimental tumours without angiogenesis stay between ~0.2 and 2 mm,
+  10^5-10^6 cells, in an editorial of J Natl Cancer Inst 2000, 92:94 [READ-2];
   1 mm^3 ~ 10^6 cells as used by Coumans et al. 2013, BMC Cancer 13:283 [READ]).
   The net rate ``b - d`` of each row of an avascular
   lesion of ``N`` cells (all its clones) is held at or below
@@ -101,7 +103,7 @@ class AngiogenesisTable(Table):
                                                  "avascular one of the same size (dimensionless)",
                                      json_schema_extra={"source": "assumption"})
     # Hypoxia induces VEGF, the main angiogenic signal (Shweiki et al. 1992,
-    # Nature 359:843) [RECALLED, not re-checked].  ASSUMPTION: a fully hypoxic
+    # Nature 359:843) [READ abstract; the authors RECALLED].  ASSUMPTION: a fully hypoxic
     # lesion (hypoxia = 1) switches five times faster (gain 4).
     hypoxia_gain: float = Field(4.0, ge=0,
                                 description="switch rate multiplier 1 + gain * hypoxia "

@@ -131,7 +131,7 @@ def lymph_entry(body, primary_organ: str, entering: list, venous: np.ndarray) ->
       venous blood;
     * a lesion in any other organ drains to that organ's own nodes, which lie
       outside the primary's regional basin and so count as distant nodes (M1
-      nodes; Amin et al. 2017, AJCC Cancer Staging Manual, 8th ed.) [RECALLED].
+      nodes; Amin et al. 2017, AJCC Cancer Staging Manual, 8th ed.) [READ-2].
 
     Without a distant station, what would enter it goes to the venous blood.
     Anatomy of the chain: lymph passes node groups in series, efferent vessels

@@ -118,7 +118,7 @@ class FateTable(Table):
     # organs (>80 % of arrested cells extravasate in mouse liver, Luzzi et al.
     # 1998, Am J Pathol 153:865 [READ-2]) while growth after it is the
     # inefficient, organ-dependent step (Chambers, Groom & MacDonald 2002, Nat
-    # Rev Cancer 2:563-572 [RECALLED]), so an organ's soil can exceed what an
+    # Rev Cancer 2:563-572 [READ abstract]), so an organ's soil can exceed what an
     # extravasation probability (at most 1) expresses; the cancer scenarios'
     # values are fitted (docs/validation/calibrate.py).
     efficiency: organ_map(lo=0.0, hi=1e6) = Field(  # type: ignore[valid-type]
@@ -150,9 +150,9 @@ class DormancyTable(Table):
 
     # ASSUMPTIONS: dormant cells die after ~3 years on average (1e-3/day) and
     # reactivate rarely enough (1e-9/day) to fit the inefficiency above.  The
-    # cancer scenarios keep them ~27 years (1e-4/day): tumour cells circulate in
-    # patients 7-22 years after mastectomy without evident disease (Meng et al.
-    # 2004, Clin Cancer Res 10:8152) [RECALLED].
+    # cancer scenarios keep them ~27 years (1e-4/day): tumour cells circulated in
+    # 13 of 36 patients 7-22 years after mastectomy without evident disease (Meng
+    # et al. 2004, Clin Cancer Res 10:8152) [READ abstract].
     # Luzzi et al. 1998 saw ~2 % Ki-67+ and ~3 % apoptotic solitary cells at
     # day 13 in mice [READ-2].
     reactivation: float = Field(1e-9, ge=0,

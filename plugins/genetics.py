@@ -131,7 +131,7 @@ DEFAULT_ALTERATIONS: dict[str, dict[str, Any]] = {
     # 90 % of a drug's kill (read by treatments).
     "RESIST": {"traits": {"drug_resistance": 0.9}, "weight": 1.0},
     # CXCR4-like bone tropism (receptor for CXCL12, expressed in bone marrow;
-    # Mueller et al. 2001, Nature 410:50 [RECALLED]): ASSUMPTION: extravasation
+    # Mueller et al. 2001, Nature 410:50 [READ abstract]): ASSUMPTION: extravasation
     # in bone x3.
     "CXCR4": {"traits": {"bone_tropism": 3.0}, "weight": 1.0},
 }
@@ -168,11 +168,12 @@ class GeneticsTable(Table):
     # default ten-year run founds ~100 clones per patient (measured: 87) and
     # takes 1.7x the time of the run without genetics, its only factor (clones
     # and the metastases they seed are rows of their own; 1e-9: ~1e4 clones
-    # per patient, 6x slower).  Bozic et al. 2010 (PNAS 107:18545) estimate
-    # 3.4e-5 per division for a driver mutation anywhere in the genome
-    # [RECALLED, not re-checked against the paper]; the catalogue is a small subset of those
-    # drivers, and the engine makes one row per mutant cell, so a rate near
-    # 3.4e-5 would found ~1e4 clones a day in a 1e10-cell primary.
+    # per patient, 6x slower).  Bozic et al. 2010 (PNAS 107:18545) [READ
+    # abstract] estimate 3.4e-5 per division for a driver mutation anywhere in
+    # the genome [the figure RECALLED: not in the abstract]; the catalogue is a
+    # small subset of those drivers, and the engine makes one row per mutant
+    # cell, so a rate near 3.4e-5 would found ~1e4 clones a day in a 1e10-cell
+    # primary.
     mutation_rate: float = Field(1e-11, ge=0, le=1,
                                  description="probability per division that a daughter acquires "
                                              "a new driver alteration",

@@ -19,12 +19,12 @@ sees a lesion whose diameter reaches the modality's threshold in its organ.
   every ``interval`` days after it.  Each scan records, per organ, the lesions
   at or above the threshold (the primary included while it is in the body),
   the sum of their diameters (the RECIST 1.1 measure, Eisenhauer et al. 2009,
-  Eur J Cancer 45:228 [RECALLED]; here all detected lesions, not only five
+  Eur J Cancer 45:228 [READ-2]; here all detected lesions, not only five
   targets: an ASSUMPTION) and the first time a metastasis was seen:
   ``first_detected_metastasis_time`` any metastasis, the regional lymph nodes
   (the body's ``lymph_node`` organ: N in TNM) included;
   ``first_detected_distant_metastasis_time`` one outside them (M1; AJCC
-  Cancer Staging Manual, 8th ed., Amin et al. 2017, Springer [RECALLED]),
+  Cancer Staging Manual, 8th ed., Amin et al. 2017, Springer [READ-2]),
   the primary's own organ counting as distant (an ASSUMPTION, as in the
   outcome plugin).
 
@@ -49,10 +49,14 @@ from paget.state import StateVariable
 #: cells per mm^3 of tumour (as used by Coumans et al. 2013, BMC Cancer 13:283) [READ]
 CELLS_PER_MM3 = 1e6
 
-#: Detection limits by modality, lesion diameter in mm: CT ~3-5 mm, FDG-PET
-#: ~7-10 mm [RECALLED: standard clinical figures, not re-checked against one
-#: source].  ASSUMPTION: the upper end of each range, as a routine scan (not a
-#: dedicated study) would see.
+#: Detection limits by modality, lesion diameter in mm: CT ~3-5 mm (helical CT
+#: found 69 % of lung nodules under 6 mm and 95 % of larger ones, Diederich et
+#: al. 1999, AJR Am J Roentgenol 172:353 [READ abstract]); FDG-PET ~7-10 mm (a
+#: resolution limit of 4 mm, tumours of 7 mm at a 5:1 uptake ratio, Erdi 2012,
+#: Mol Imaging Radionucl Ther 21:23 [READ abstract]; all 20 lung nodules under
+#: 1 cm were PET-negative, Nomori et al. 2004, Lung Cancer 45:19 [READ
+#: abstract]).  ASSUMPTION: the upper end of each range, as a routine scan (not
+#: a dedicated study) would see.
 MODALITY_DIAMETER_MM = {"CT": 5.0, "PET": 10.0}
 
 
@@ -120,8 +124,8 @@ class SizeDistribution(Table):
 
 class DiagnosisTable(Table):
     # ASSUMPTION: without screening a tumour is found at 10 mm, the upper end
-    # of the mammography limit of ~5-10 mm [RECALLED: a standard clinical
-    # figure, not re-checked against one source].
+    # of the mammography limit of ~5-10 mm (the 10 mm RECALLED: a standard
+    # clinical figure, not found in one source).
     diameter: float = Field(10.0, gt=0,
                             description="primary diameter at which the tumour is found "
                                         "without screening, mm",
@@ -132,7 +136,9 @@ class DiagnosisTable(Table):
                                                   "screening)")
     screening_start: float = Field(0.0, ge=0,
                                    description="day of the first screening visit")
-    # mammography ~5-10 mm [RECALLED: a standard clinical figure]: the lower end.
+    # mammography ~5-10 mm: "masses smaller than 5 mm are rarely visible in
+    # mammograms" (Karssemeijer N, 'Detection of masses in mammograms', book
+    # chapter, doi 10.1201/9780203909355-14) [READ abstract]: the lower end.
     screening_diameter: float = Field(5.0, gt=0,
                                       description="primary diameter a screening visit "
                                                   "finds, mm",

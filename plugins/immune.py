@@ -15,8 +15,9 @@ trait (0 = fully visible; taken as 0 when genetics is not loaded).
   killed with probability ``ctc_kill * v``, independently of the circulation's
   own per-bed death, so the per-bed survival is multiplied by
   ``1 - ctc_kill * v`` (``rates.ctc_survival``; clipped at 0 when ``v > 1``).
-* **Small lesions** (elimination, equilibrium, escape; the "three Es" of
-  cancer immunoediting, Dunn et al. 2002, Nat Immunol 3:991 [RECALLED]): each
+* **Small lesions** (elimination, equilibrium, escape: cancer immunoediting,
+  Dunn et al. 2002, Nat Immunol 3:991 [READ abstract]; its "three Es", Dunn,
+  Old & Schreiber 2004, Annu Rev Immunol 22:329 [READ abstract]): each
   growing row's cells get an added per-cell death rate
 
       kill = lesion_kill * v / (1 + N / half_size)

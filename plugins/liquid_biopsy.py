@@ -60,14 +60,17 @@ class LiquidBiopsyTable(Table):
                                                          "a draw is positive",
                                     json_schema_extra={"source": "Cristofanilli et al. 2004 (N "
                                                                  "Engl J Med 351:781)"})
-    # ctDNA half-life ~114 min (Diehl et al. 2008, Nat Med 14:985) [RECALLED].
+    # ctDNA half-life ~114 min (Diehl et al. 2008, Nat Med 14:985) [RECALLED: the
+    # paper's title and cohort READ, the figure not found; the ctDNA model of
+    # Avanzini et al. 2020 takes 30 min, READ in its figure 1 legend].
     ctdna_half_life: float = Field(114.0, gt=0,
                                    description="half-life of ctDNA in plasma, minutes",
                                    json_schema_extra={"source": "Diehl et al. 2008 (Nat Med "
                                                                 "14:985)"})
     # ASSUMPTION: 1.4e-4 GE per dying tumour cell reach the plasma, the
     # shedding probability per cell death of the ctDNA model of Avanzini et
-    # al. 2020 (Sci Adv 6:eabc4308) [RECALLED, not re-checked].
+    # al. 2020 (Sci Adv 6:eabc4308: 0.014 % of a tumour cell's DNA per cell
+    # death) [READ abstract].
     ctdna_release: float = Field(1.4e-4, ge=0,
                                  description="genome equivalents released into plasma per "
                                              "dying tumour cell",
@@ -76,7 +79,9 @@ class LiquidBiopsyTable(Table):
                                                               "6:eabc4308)"})
     # ASSUMPTION: plasma ~55 % of the 5 L blood volume; normal cfDNA ~1500 GE
     # per mL of plasma (order of magnitude of healthy plasma, 5-10 ng/mL at
-    # 6.6 pg per genome [RECALLED]).
+    # 6.6 pg per genome, the usual rule of thumb [RECALLED]; the diploid genome
+    # weighs 6.41 pg (male) and 6.51 pg (female), Piovesan et al. 2019, BMC Res
+    # Notes 12:106 [READ abstract], within the precision of this ASSUMPTION).
     plasma_volume: float = Field(2750.0, gt=0,
                                  description="plasma volume, mL",
                                  json_schema_extra={"source": "assumption: 55 % of the blood "
@@ -90,7 +95,8 @@ class LiquidBiopsyTable(Table):
 
 class BiomarkerTable(Table):
     # ASSUMPTION (CEA-like marker): 2.5 ng/mL without tumour, half the usual
-    # 5 ng/mL upper limit of normal [RECALLED]; 1 ng/mL more per 1e9 tumour cells.
+    # 5 ng/mL clinical cut-off (e.g. Pu et al. 2021, Cancer Manag Res 13:2643)
+    # [READ-2]; 1 ng/mL more per 1e9 tumour cells.
     baseline: float = Field(2.5, ge=0,
                             description="level without tumour, ng/mL",
                             json_schema_extra={"source": "assumption: half the usual 5 ng/mL "

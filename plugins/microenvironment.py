@@ -3,8 +3,10 @@
 Model
 -----
 **Hypoxia** (lesion-level ``hypoxia``, in [0, 1]).  Oxygen reaches tumour
-cells only within a diffusion distance ``L`` of a perfused vessel, ~100-200 um
-(Thomlinson & Gray 1955, Br J Cancer 9:539) [RECALLED, not re-checked].  An
+cells only within a diffusion distance ``L`` of a perfused vessel: Thomlinson &
+Gray (1955, Br J Cancer 9:539) calculated an effective diffusion distance of
+about 150 um, close to the radii of the viable tumour cords they saw [READ-2]
+(the range ~100-200 um RECALLED).  An
 avascular lesion of ``N`` cells is taken as a sphere at 10^6 cells/mm^3
 (as used by Coumans et al. 2013, BMC Cancer 13:283 [READ]) of radius ``R``,
 fed from its surface; the index is its hypoxic (core) volume fraction::
@@ -19,7 +21,7 @@ avascular limit, so its lesions are implicitly perfused); dormant pools are 0.
 A lesion's clones share its value (the size is the lesion's, all clones).
 
 Hypoxia raises the invasive fraction (HIF-1 drives EMT, e.g. through TWIST;
-Yang et al. 2008, Nat Cell Biol 10:295 [RECALLED, not re-checked])::
+Yang et al. 2008, Nat Cell Biol 10:295 [READ abstract])::
 
     invasive <- min(1, invasive * (1 + hypoxia_invasion * hypoxia))
 
@@ -40,7 +42,7 @@ It raises extravasation in every organ (activated endothelium)::
 secreted by the primary condition distant organs before cells arrive
 (Kaplan et al. 2005, Nature 438:820: lung; Costa-Silva et al. 2015, Nat Cell
 Biol 17:816: liver; organotropism set by the primary's exosomes, Hoshino et
-al. 2015, Nature 527:329) [all RECALLED, not re-checked].  With ``w`` the
+al. 2015, Nature 527:329) [all READ abstract].  With ``w`` the
 organ's ``tropism`` weight and ``S = N_p / (N_p + niche_half_size)`` the
 saturating signal of the primary's ``N_p`` cells::
 
@@ -97,8 +99,9 @@ CELLS_PER_MM3 = 1e6
 
 
 class MicroenvironmentTable(Table):
-    # Thomlinson & Gray 1955 (Br J Cancer 9:539) [RECALLED]: viable tumour
-    # cords ~100-200 um from a capillary; the midpoint.
+    # Thomlinson & Gray 1955 (Br J Cancer 9:539): an effective oxygen diffusion
+    # distance of about 150 um, matching the radii of viable tumour cords [READ-2]
+    # (~100-200 um from a capillary [RECALLED]; 150 um is also its midpoint).
     diffusion_limit_mm: float = Field(0.15, gt=0,
                                       description="oxygen diffusion distance L, mm",
                                       json_schema_extra={"source": "Thomlinson & Gray 1955 (Br J "
@@ -135,7 +138,9 @@ class MicroenvironmentTable(Table):
                     "sets it")
     # ASSUMPTION: a niche forms within weeks of a large primary (~10 days at
     # full signal); in mice, bone-marrow-derived clusters preceded tumour cells
-    # in the lung within about two weeks (Kaplan et al. 2005) [RECALLED].
+    # in the lung within about two weeks (Kaplan et al. 2005, Nature 438:820: the
+    # clusters before the tumour cells READ in the abstract; the two weeks
+    # RECALLED).
     niche_build: float = Field(0.1, ge=0,
                                description="niche formation rate at full signal, 1/day",
                                json_schema_extra={"source": "assumption: a niche within weeks, "

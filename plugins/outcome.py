@@ -19,7 +19,7 @@ Model
   (the body's ``lymph_node`` organ, ``lymph_nodes`` in the shipped bodies) is
   nodal disease, N, not distant metastasis, M1; non-regional nodes
   (``distant_nodes``) and every other organ are M1 (AJCC Cancer Staging Manual,
-  8th ed., Amin et al. 2017, Springer [RECALLED]).
+  8th ed., Amin et al. 2017, Springer [READ-2]).
   ``first_detectable_metastasis_time`` counts any metastasis, regional nodes
   included; ``first_detectable_distant_metastasis_time`` only one outside the
   regional nodes, so it is never earlier.  ASSUMPTION: a metastasis in the primary's
@@ -71,7 +71,7 @@ class OutcomeTable(Table):
                                                              "kg (Coumans, Siesling & Terstappen "
                                                              "2013, BMC Cancer 13:283, "
                                                              "supplement)"})
-    # CT detects lesions of ~3-5 mm [RECALLED]; a 5 mm sphere holds
+    # CT detects lesions of ~3-5 mm (plugins/imaging.py cites it); a 5 mm sphere holds
     # (pi/6) 5^3 1e6 = 6.5e7 cells at 1e6 cells/mm^3, the conventional density
     # (an ASSUMPTION: Del Monte 2009, Cell Cycle 8:505, argues that carcinomas
     # hold about ten times fewer).

@@ -10,9 +10,10 @@ lining's soil like any arrested cell (``paget_extravasation``,
 ``paget_dtc_fate`` of the organ ``peritoneum`` or ``pleura``).  The mechanism,
 exfoliation, transport by the peritoneal fluid and attachment to the
 mesothelium, is reviewed by Tan, Agarwal & Kaye (2006, Lancet Oncol 7:925-934)
-and Lengyel (2010, Am J Pathol 177:1053-1064) for ovarian cancer, and by
-Sugarbaker (1996, Cancer Treat Res 81:149-168) for gastrointestinal cancers
-[RECALLED, not re-checked].
+and Lengyel (2010, Am J Pathol 177:1053-1064) for ovarian cancer [both READ
+abstract], and by Sugarbaker (1996, Cancer Treat Res 82:79-100, 'Observations
+concerning cancer spread within the peritoneal cavity') for gastrointestinal
+cancers [READ abstract; the pages READ-2].
 
 The route is generic for the engine: this plugin sets ``rates.direct_fraction``
 (``paget_intravasation``) and adds the cavity's fates to the fate matrix as
@@ -64,9 +65,10 @@ from paget.plugins._memo import once
 #: (anatomy: Standring S, ed. (2016) Gray's Anatomy, 41st ed. [RECALLED]):
 #: stomach, small intestine, colon, uterus and ovary are covered by visceral
 #: peritoneum; the pancreas is retroperitoneal but its cancer spreads into the
-#: peritoneal cavity once it breaches the posterior peritoneum (Sugarbaker
-#: 1996); the rectum's upper third has a peritoneal covering, its lower two
-#: thirds none (ASSUMPTION: a third, by length); the lung is covered by
+#: peritoneal cavity once it breaches the posterior peritoneum [RECALLED]; the
+#: rectum's upper third is covered by peritoneum in front and at the sides, its
+#: middle third in front only, its lower third not at all (ASSUMPTION: a third,
+#: by length, the middle third's front left out); the lung is covered by
 #: visceral pleura.
 CAVITIES: dict[str, tuple[str, float]] = {
     "stomach": ("peritoneum", 1.0), "small_intestine": ("peritoneum", 1.0),

@@ -14,7 +14,7 @@ Lines of systemic therapy (``[treatment] lines``)
     (``switch_on``) sees progression on the previous one:
 
     * ``"progression"``: radiological progression at a scan, RECIST 1.1
-      (Eisenhauer et al. 2009, Eur J Cancer 45:228) [RECALLED]: the sum of
+      (Eisenhauer et al. 2009, Eur J Cancer 45:228) [READ-2]: the sum of
       diameters of seen lesions at least 20 % and 5 mm above its smallest
       value since the line started (the nadir), or a lesion seen in an organ
       where none was at the nadir;
@@ -118,8 +118,11 @@ class ChemotherapyTable(Table):
                         json_schema_extra={"source": "assumption: six three-weekly cycles, a "
                                                      "common adjuvant schedule"})
     interval: float = Field(21.0, gt=0, description="days between doses")
-    # Solid-tumour chemotherapy kills typically 1-2 logs per cycle at most
-    # (Skipper et al. 1964, Cancer Chemother Rep 35:1) [READ / RECALLED]: the
+    # Log-kill: a dose kills the same fraction of tumour cells whatever the
+    # tumour's size (Skipper, Schabel & Wilcox 1964, Cancer Chemother Rep 35:1;
+    # the concept READ-2 in Traina & Norton, 'Log-kill hypothesis', Encyclopedia
+    # of Cancer, Springer; the volume and page RECALLED).  Solid-tumour
+    # chemotherapy kills typically 1-2 logs per cycle at most [RECALLED]: the
     # lower end.
     log_kill: float = Field(1.0, ge=0,
                             description="logs of cells killed by one dose of a tumour of "
@@ -142,7 +145,10 @@ class ChemotherapyTable(Table):
                                                                 "density (Del Monte 2009, Cell "
                                                                 "Cycle 8:505, argues for ~10 "
                                                                 "times fewer in carcinomas)"})
-    # ECOG >= 3: chemotherapy is generally not given [RECALLED].
+    # ECOG >= 3: chemotherapy is generally not given: "don't use cancer-directed
+    # therapy for solid tumor patients with ... low performance status (3 or 4)"
+    # without benefit from prior therapy (Schnipper et al. 2012, J Clin Oncol,
+    # ASCO's top five list) [READ abstract].
     hold_performance_status: int = Field(3, ge=1, le=5,
                                          description="ECOG performance status at or above which "
                                                      "a dose is held",
@@ -185,8 +191,10 @@ class TargetedTable(Table):
 
 class ImmunotherapyTable(Table):
     # ASSUMPTION: 0.05/day added death of fully visible cells; calibrate to the
-    # objective response rates of the pivotal trials (unselected solid tumours
-    # 10-25 % [RECALLED: headline figures, not re-checked]).
+    # objective response rates of the pivotal trials (pembrolizumab in PD-L1 >=
+    # 50 % NSCLC 44.8 %, Reck et al. 2016, N Engl J Med (KEYNOTE-024); nivolumab
+    # in melanoma 43.7 %, Larkin et al. 2015, N Engl J Med 373:23 [both READ
+    # abstract]; unselected solid tumours 10-25 % [RECALLED]).
     kill_rate: float = Field(0.05, ge=0,
                              description="added per-cell death rate of a fully visible row, 1/day",
                              json_schema_extra={"source": "assumption"})

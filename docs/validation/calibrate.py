@@ -183,8 +183,8 @@ from common import (PRIMARIES, RESULTS, ROOT, SITES, organ_map, pool_map, read_t
 FIT_ORGANS = [o for o in SITES.values() if o != "liver"]
 #: organs whose soil the full-model rounds fit as one value (each named organ
 #: takes the soil of the organ it maps to).  The pleura and the peritoneum are
-#: the same tissue, a mesothelium over a thin submesothelial stroma lining a
-#: serosal cavity (Mutsaers 2004, Int J Biochem Cell Biol 36:9 [RECALLED]);
+#: the same tissue, a monolayer of mesothelial cells lining a serosal cavity
+#: (Mutsaers 2004, Int J Biochem Cell Biol 36:9 [READ abstract]);
 #: ASSUMPTION: one colonization efficiency for both.  Fitted apart, the
 #: pleura's soil took breast's pleural involvement, which comes mainly by its
 #: lymphatics and local extension (Thomas, Redding & Sloane 1979, Br J Cancer
