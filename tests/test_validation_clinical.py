@@ -102,6 +102,44 @@ def test_the_stage_i_survival_keeps_node_negative_patients_and_censors(clinical)
     assert r["follow_up_months_min"] == pytest.approx(24.0)
 
 
+def test_the_progression_to_stage_iv_times_stage_i_patients_to_a_distant_metastasis(clinical):
+    """Diagnosed at year 1 unless said.  Patient 0: a distant metastasis 2 years
+    after diagnosis; 1: a regional node detectable at diagnosis (not stage I,
+    left out); 2: never diagnosed; 3: a regional node after diagnosis, a distant
+    metastasis 4 years after diagnosis (stage I at diagnosis: counted); 4: dies
+    at year 3 without a distant metastasis (died first); 5: alive at the end, no
+    distant metastasis (neither); 6: a distant metastasis detectable at
+    diagnosis (stage IV already, left out).  Progressed: 2 and 4 years, mean 3,
+    half-width 1.96 sd / sqrt 2 with sd = sqrt 2."""
+    y = 365.25
+    res = {"diagnosis": np.array([1, 1, np.nan, 1, 1, 1, 1]) * y,
+           "death": np.array([6, 5, np.nan, 7, 3, np.nan, 2]) * y,
+           "any_metastasis": np.array([3, 1, np.nan, 2, np.nan, np.nan, 1]) * y,
+           "distant": np.array([3, 4, np.nan, 5, np.nan, np.nan, 1]) * y}
+    r = clinical.stage_iv_progression(res)
+    assert (r["diagnosed"], r["stage_i"], r["progressed"], r["died_first"]) == (6, 4, 2, 1)
+    assert r["mean_years"] == pytest.approx(3.0)
+    assert r["median_years"] == pytest.approx(3.0)
+    assert r["ci_years"] == pytest.approx([3.0 - 1.96, 3.0 + 1.96])
+    empty = clinical.stage_iv_progression({k: v[1:3] for k, v in res.items()})
+    assert empty["progressed"] == 0 and np.isnan(empty["mean_years"])
+
+
+def test_the_metastatic_deaths_count_a_distant_metastasis_detectable_at_death(clinical):
+    """Patient 0: a distant metastasis before death (counted); 1: one only after
+    the death time (never: not counted); 2: alive (not a death); 3: dies without
+    one.  1 of 3 deaths."""
+    y = 365.25
+    res = {"death": np.array([5, 3, np.nan, 4]) * y,
+           "distant": np.array([4, np.nan, 2, np.nan]) * y}
+    r = clinical.metastatic_deaths(res)
+    assert (r["dead"], r["metastatic"]) == (3, 1)
+    assert r["share"] == pytest.approx(1 / 3)
+    assert r["ci"] == pytest.approx(list(clinical.clopper_pearson(1, 3)))
+    none = clinical.metastatic_deaths({"death": np.array([np.nan]), "distant": np.array([1.0])})
+    assert none["dead"] == 0 and np.isnan(none["share"])
+
+
 def test_the_resected_course_keeps_m0_patients_and_ends_disease_free_at_relapse_or_death(
         clinical):
     """Resected at diagnosis (year 1 unless said).  Patient 0: a distant
@@ -164,8 +202,13 @@ def test_the_script_runs_and_writes_its_json(clinical, tmp_path):
     # risks, 20 mm doubling, the resected pancreas's CONKO-001 figures (median
     # disease-free and overall survival, 5-year survival) and its liver
     # metastases' doubling time, lung stage I survival and median (Raz's median
-    # is compared on the stage I patients, not on every lung patient)
-    assert text.count("| predicted |") == 2 + 1 + 3 + 1 + 1 + 1
+    # is compared on the stage I patients, not on every lung patient), and the
+    # pancreas's progression from stage I to stage IV
+    assert text.count("| predicted |") == 2 + 1 + 3 + 1 + 1 + 1 + 1 + 1
+    assert "pancreas, share of the untreated patients who died with a detectable" in text
+    assert set(saved["stage_iv_progression"]) == {"pancreas"}
+    assert saved["stage_iv_progression"]["pancreas"]["patients"] == 2
+    assert "pancreas, mean years from a stage I diagnosis" in text
     assert set(saved["resected"]) == {"pancreas"}
     assert saved["resected"]["pancreas"]["patients"] == 2
     # the survival table's pancreas row points at the CONKO rows, the only

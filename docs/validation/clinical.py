@@ -79,6 +79,32 @@ true``, ``delay = 0``) and no other treatment, and untreated, and measures:
    cohort median is compared with the range of the six, which is a 97 %
    distribution-free interval of their median (1 - 2 / 2^6) [DERIVED], the most
    six values can say.
+8. **Pancreas, how fast stage I becomes stage IV without treatment** (Yu et
+   al. 2015, Gut 64:1783 [READ abstract]): in 13,131 patients of the SEER
+   database, those diagnosed with stage I pancreatic ductal adenocarcinoma
+   (mean age 64.8 years) were on average 1.3 adjusted years younger at
+   diagnosis than those diagnosed with stage IV, which the authors read as
+   rapid progression once the cancer is clinically detectable.  Compared on an
+   untreated cohort of the pancreas scenario: of the patients diagnosed stage I
+   (read by spread, as item 5 reads it: no detectable metastasis, regional nodes
+   included, at diagnosis), those who then reach stage IV (a detectable distant
+   metastasis, ``first_detectable_distant_metastasis_time``) before death; the
+   mean time from diagnosis to it, with a normal 95 % interval, tolerance +-30 %
+   relative (the survival ASSUMPTION).  A loose check: an age difference
+   between two cross-sections is a time from stage I to stage IV only if the
+   stage IV patients went through stage I at a comparable age (ASSUMPTION);
+   the patients who die before a distant metastasis is detectable are counted
+   apart.
+9. **Pancreas, how patients die** (Iacobuzio-Donahue et al. 2009, J Clin Oncol
+   27:1806 [READ abstract]): at rapid autopsy of 76 patients, 30 % had died
+   with locally destructive pancreatic cancer and 70 % with widespread
+   metastatic disease, patterns unrelated to the clinical stage at
+   presentation and to the treatment history.  Compared on the untreated cohort
+   of item 8: the share of the patients who died in the run with a detectable
+   distant metastasis at death; 95 % Clopper-Pearson interval; tolerance +-30 %
+   relative (the survival ASSUMPTION).  One detectable distant metastasis is
+   the loosest reading of "widespread metastatic disease", so the model's
+   like-for-like share can only be lower than the one compared.
 
 Fitted and predicted (:data:`FITTED`): the breast Gompertz rate was fitted to
 Coumans' doubling time at 10 mm (``docs/validation/clinical_fit.py``, which
@@ -99,7 +125,9 @@ half-width of ~2.8 % at 9.2 %, the tolerance's 2.76 %; 150 at 10 and 20 mm
 untreated lung patients for the stage I survival (289 of them node-negative at
 diagnosis in the committed run: a binomial standard error of ~2.2 % at 16 %, under
 half the tolerance); 400 resected pancreas patients for the CONKO-001 figures (a
-binomial standard error of ~1.5 % at 9 %, half the tolerance of 2.7 %).
+binomial standard error of ~1.5 % at 9 %, half the tolerance of 2.7 %); 300
+untreated pancreas patients for the progression to stage IV and the deaths
+with metastatic disease (items 8 and 9).
 The default run takes about 10 minutes on 2 busy cores.
 
 Usage (writes ``docs/validation/results/clinical.json``; the section
@@ -169,6 +197,20 @@ STAGE_I_MEDIAN = {
                   "cancer, California Cancer Registry, all causes of death, 'the vast majority' "
                   "of them lung cancer (13 months for T1, 14 for patients who refused "
                   "surgery) [READ abstract]"),
+}
+#: scenario -> (mean years from a stage I diagnosis to stage IV, untreated; source)
+STAGE_IV_PROGRESSION = {
+    "pancreas": (1.3, "Yu et al. 2015, Gut 64:1783: SEER, 13,131 patients with pancreatic "
+                      "ductal adenocarcinoma; those diagnosed at stage I were on average 1.3 "
+                      "adjusted years younger than those diagnosed at stage IV [READ abstract]"),
+}
+#: scenario -> (share of the deaths with metastatic disease; source), read on the
+#: untreated cohort of STAGE_IV_PROGRESSION
+METASTATIC_DEATHS = {
+    "pancreas": (0.70, "Iacobuzio-Donahue et al. 2009, J Clin Oncol 27:1806: rapid autopsies "
+                       "of 76 patients with pancreatic cancer, 70 % died with widespread "
+                       "metastatic disease, 30 % with locally destructive disease, unrelated "
+                       "to the stage at presentation and the treatment history [READ abstract]"),
 }
 DOUBLING_TARGET = (1.7, 0.9, "Coumans, Siesling & Terstappen 2013, BMC Cancer 13:283 [READ]")
 #: rows whose figure a scenario parameter was fitted to (clinical_fit.py); the
@@ -355,6 +397,41 @@ def stage_i_survival(res: dict, years: float) -> dict:
             else float("nan")}
 
 
+def stage_iv_progression(res: dict) -> dict:
+    """Of the untreated patients diagnosed at stage I (no detectable metastasis,
+    regional nodes included, at diagnosis: :func:`stage_i_survival`'s reading),
+    those with a detectable distant metastasis (stage IV) later in the run: the
+    years from diagnosis to it, their mean with a normal 95 % interval and their
+    median; the others died first or were still alive at the end."""
+    diag, death, anym, dist = (res["diagnosis"], res["death"], res["any_metastasis"],
+                               res["distant"])
+    found = np.isfinite(diag)
+    local = found & ~(np.isfinite(anym) & (anym <= diag))
+    progressed = local & np.isfinite(dist) & (dist > diag)
+    years = (dist[progressed] - diag[progressed]) / 365.25
+    n = int(years.size)
+    mean = float(years.mean()) if n else float("nan")
+    half = 1.96 * float(years.std(ddof=1)) / np.sqrt(n) if n > 1 else float("nan")
+    return {"patients": int(diag.size), "diagnosed": int(found.sum()),
+            "stage_i": int(local.sum()), "progressed": n,
+            "died_first": int((local & ~progressed & np.isfinite(death)).sum()),
+            "mean_years": mean, "ci_years": [mean - half, mean + half],
+            "median_years": float(np.median(years)) if n else float("nan")}
+
+
+def metastatic_deaths(res: dict) -> dict:
+    """Of the patients who died in the run, the share with a detectable distant
+    metastasis at death (``first_detectable_distant_metastasis_time`` at or
+    before the death), with its 95 % Clopper-Pearson interval."""
+    death, dist = res["death"], res["distant"]
+    dead = np.isfinite(death)
+    k = int((dead & np.isfinite(dist) & (dist <= death)).sum())
+    n = int(dead.sum())
+    lo, hi = clopper_pearson(k, n) if n else (float("nan"), float("nan"))
+    return {"patients": int(death.size), "dead": n, "metastatic": k,
+            "share": k / n if n else float("nan"), "ci": [lo, hi]}
+
+
 def resected_course(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
     """After resection at diagnosis, of the patients without a detectable distant
     metastasis at diagnosis (M0): the median disease-free survival (to the first
@@ -449,7 +526,8 @@ def main(argv=None) -> dict:
                     help="pancreas patients resected at diagnosis for the CONKO-001 figures "
                          "and the liver metastases' doubling time")
     ap.add_argument("--stage", type=int, default=300,
-                    help="untreated lung patients for the stage I survival")
+                    help="untreated lung patients for the stage I survival, and untreated "
+                         "pancreas patients for the progression to stage IV")
     ap.add_argument("--os-years", type=float, default=40.0, help="years of the survival runs")
     ap.add_argument("--risk-years", type=float, default=25.0,
                     help="years of the resected breast runs (5-year follow-up within them)")
@@ -502,12 +580,23 @@ def main(argv=None) -> dict:
                 "scenario": sc, "years": years, "target": target, "source": source,
                 "target_median_months": med[0] if med else None,
                 "median_source": med[1] if med else None}
+    progression = {}
+    for sc, (target, source) in STAGE_IV_PROGRESSION.items():
+        if sc in a.scenarios:
+            res = cohort(pool, sc, UNTREATED, a.stage, a.seed + 5000, a.os_years)
+            progression[sc] = stage_iv_progression(res) | {"target_years": target,
+                                                           "source": source}
+            if sc in METASTATIC_DEATHS:
+                share, msrc = METASTATIC_DEATHS[sc]
+                progression[sc]["deaths"] = metastatic_deaths(res) | {"target": share,
+                                                                      "source": msrc}
     out = {"seed": a.seed, "args": {"small": a.small, "mix": a.mix, "context": a.context,
                                     "os": a.os, "doubling": a.doubling, "os_years": a.os_years,
                                     "risk_years": a.risk_years, "stage": a.stage,
                                     "conko": a.conko},
            "risk": risk, "relapse_timing": relapse, "doubling": doubling,
            "survival": os_rows, "resected": resected, "stage_i": stage,
+           "stage_iv_progression": progression,
            "seconds": round(time.time() - start)}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(out, indent=1) + "\n")
@@ -529,6 +618,15 @@ def _verdict(value, target, tol) -> str:
     if value is None or not np.isfinite(value):
         return "**NOT MET**"
     return "met" if abs(value - target) <= tol else "**NOT MET**"
+
+
+def _share_row(what: str, source: str, target: float, tol: float, value: float, ci,
+               counts: str, kind: str = "predicted") -> str:
+    """One target row of a share (a risk, a survival, a proportion): ``value``
+    against ``target`` +- ``tol``, its interval ``ci`` followed by ``counts``."""
+    return (f"| {what} | {source} | {_pct(target)} +- {_pct(tol)} | {_pct(value)} "
+            f"({_pct(ci[0])}-{_pct(ci[1])}; {counts}) | {_verdict(value, target, tol)} | "
+            f"{kind} |")
 
 
 def _median_row(what: str, source: str, target: float, x: dict, counts: str,
@@ -555,10 +653,9 @@ def _resected_rows(sc: str, x: dict) -> list[str]:
                         t["os_median_months"], x["os"], f"{x['dead']} of {x['m0']} died",
                         "predicted")]
     y, s5 = x["os_years"], t["os_5y"]
-    rows.append(f"| {who}: {y:g}-year overall survival | {src} | {_pct(s5)} +- "
-                f"{_pct(OS_TOLERANCE * s5)} | {_pct(x['os_at'])} ({_pct(x['os_at_ci'][0])}-"
-                f"{_pct(x['os_at_ci'][1])}; {x['dead_within']} of {x['m0']} died within) | "
-                f"{_verdict(x['os_at'], s5, OS_TOLERANCE * s5)} | predicted |")
+    rows.append(_share_row(f"{who}: {y:g}-year overall survival", src, s5, OS_TOLERANCE * s5,
+                           x["os_at"], x["os_at_ci"],
+                           f"{x['dead_within']} of {x['m0']} died within"))
     d = x.get("liver_doubling")
     if d is not None:
         days = sorted(d["target_days"])
@@ -601,22 +698,19 @@ def section(r: dict) -> list[str]:
                                      "the size mix (non-metastatic patients)")):
         x = r["risk"][label]
         t = x["target"]
-        L.append(f"| {what} | {src} | {_pct(t)} +- {_pct(RISK_TOLERANCE * t)} | "
-                 f"{_pct(x['risk'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; {x['events']}/"
-                 f"{x['at_risk']}) | {_verdict(x['risk'], t, RISK_TOLERANCE * t)} | predicted |")
+        L.append(_share_row(what, src, t, RISK_TOLERANCE * t, x["risk"], x["ci"],
+                            f"{x['events']}/{x['at_risk']}"))
     x = r.get("relapse_timing")
     if x is not None:
         t = x["target"]
-        L.append(f"| breast, share of the distant relapses within {x['horizon_years']:g} years "
-                 f"after resection that come after {x['early_years']:g} years, resected over "
-                 f"the size mix | {x['source']} | {_pct(t)} +- {_pct(OS_TOLERANCE * t)} | "
-                 f"{_pct(x['share'])} ({_pct(x['ci'][0])}-{_pct(x['ci'][1])}; {x['late']} of "
-                 f"{x['relapses']} relapses"
-                 + (f"; median {x['median_years']:.1f} years after diagnosis"
-                    if x["relapses"] else f" among {x['at_risk']} patients followed "
-                    f"{x['horizon_years']:g} years") + ") | "
-                 f"{_verdict(x['share'], t, OS_TOLERANCE * t)} | "
-                 f"{fitted('relapse', 'late share')} |")
+        counts = f"{x['late']} of {x['relapses']} relapses" + (
+            f"; median {x['median_years']:.1f} years after diagnosis" if x["relapses"]
+            else f" among {x['at_risk']} patients followed {x['horizon_years']:g} years")
+        L.append(_share_row(f"breast, share of the distant relapses within "
+                            f"{x['horizon_years']:g} years after resection that come after "
+                            f"{x['early_years']:g} years, resected over the size mix",
+                            x["source"], t, OS_TOLERANCE * t, x["share"], x["ci"], counts,
+                            fitted("relapse", "late share")))
     tgt, tol, dsrc = DOUBLING_TARGET
     for label, x in r["doubling"].items():
         L.append(f"| breast volume doubling time at {label}, months | {dsrc} | {tgt} +- {tol} | "
@@ -633,22 +727,44 @@ def section(r: dict) -> list[str]:
         L += _resected_rows(sc, x)
     for key, x in r.get("stage_i", {}).items():
         t = x["target"]
-        L.append(f"| {x['scenario']}, {x['years']:g}-year cancer-specific survival, untreated "
-                 f"stage I (no detectable metastasis, regional nodes included, at diagnosis; "
-                 f"median {x['median_diameter_mm']:.0f} mm) | {x['source']} | {_pct(t)} +- "
-                 f"{_pct(OS_TOLERANCE * t)} | {_pct(x['survival'])} ({_pct(x['ci'][0])}-"
-                 f"{_pct(x['ci'][1])}; {x['dead_within']} of "
-                 f"{x['node_negative_non_metastatic']} died within) | "
-                 f"{_verdict(x['survival'], t, OS_TOLERANCE * t)} | predicted |")
+        L.append(_share_row(f"{x['scenario']}, {x['years']:g}-year cancer-specific survival, "
+                            f"untreated stage I (no detectable metastasis, regional nodes "
+                            f"included, at diagnosis; median {x['median_diameter_mm']:.0f} mm)",
+                            x["source"], t, OS_TOLERANCE * t, x["survival"], x["ci"],
+                            f"{x['dead_within']} of {x['node_negative_non_metastatic']} died "
+                            "within"))
         if x.get("target_median_months") is not None:
             L.append(_median_row(f"{x['scenario']}, median survival from diagnosis, untreated "
                                  f"stage I (the same patients), months", x["median_source"],
                                  x["target_median_months"], x,
                                  f"{x['dead']} of {x['node_negative_non_metastatic']} died",
                                  "predicted"))
+    for sc, x in r.get("stage_iv_progression", {}).items():
+        t = x["target_years"]
+        lo, hi = x["ci_years"]
+        L.append(f"| {sc}, mean years from a stage I diagnosis (no detectable metastasis, "
+                 f"regional nodes included) to stage IV (a detectable distant metastasis), "
+                 f"untreated | {x['source']} | {t:g} +- {OS_TOLERANCE * t:.2f} | "
+                 f"{x['mean_years']:.2f} ({lo:.2f}-{hi:.2f}; {x['progressed']} of "
+                 f"{x['stage_i']} stage I patients progressed, {x['died_first']} died first; "
+                 f"median {x['median_years']:.2f}) | "
+                 f"{_verdict(x['mean_years'], t, OS_TOLERANCE * t)} | predicted |")
+        m = x.get("deaths")
+        if m is not None:
+            t = m["target"]
+            L.append(_share_row(f"{sc}, share of the untreated patients who died with a "
+                                "detectable distant metastasis (the same cohort)", m["source"],
+                                t, OS_TOLERANCE * t, m["share"], m["ci"],
+                                f"{m['metastatic']} of {m['dead']} deaths"))
     L.append("\nTolerances: +-30 % relative for Coumans' risks (issue 23); Coumans' sd for "
              "the doubling time; +-30 % relative for survival and for the share of late relapses "
-             "(ASSUMPTION: the same as the risks). The late relapses' figure is of treated "
+             "(ASSUMPTION: the same as the risks). Coumans' 9.2 % is of 38,715 patients of "
+             "the Netherlands Cancer Registry with surgically treated TXNXM0 breast cancer "
+             "(any nodal status); the abstract does not say whether they had adjuvant "
+             "systemic therapy, which would put their risk below an untreated cohort's, so "
+             "the size-mix row may compare the untreated model with a partly treated "
+             "registry (the 1 % at 2.7 mm is their model's extrapolation). The late "
+             "relapses' figure is of treated "
              "women, every kind of recurrence counted; adjuvant therapy lowers the early "
              "hazard more than the late one (Dignam et al. 2009, Breast Cancer Res Treat "
              "116:595 [READ abstract]), so an untreated cohort's share would be somewhat "
@@ -663,7 +779,15 @@ def section(r: dict) -> list[str]:
              "non-metastatic at diagnosis), not on every patient it diagnoses: the median, "
              "9 months, counts every death of a population mostly unfit for treatment (most "
              "of them from lung cancer, the authors say), the 5-year figure only lung cancer "
-             "deaths, which is what paget models.\n")
+             "deaths, which is what paget models. Yu et al.'s 1.3 years is a difference "
+             "between the mean ages of two cross-sections of a registry (stage I against "
+             "stage IV at diagnosis), read here as the time from one to the other, which "
+             "holds only if the stage IV patients went through stage I at a comparable "
+             "age: a loose check of how soon distant metastases become detectable, free of "
+             "treatment and of local recurrence. Iacobuzio-Donahue et al.'s 70 % counts "
+             "widespread metastatic disease; one detectable distant metastasis at death is "
+             "the loosest reading of it, so the model's like-for-like share can only be "
+             "lower.\n")
     x = r.get("relapse_timing")
     if x is not None and x["relapses"]:
         import paget
