@@ -69,3 +69,9 @@ def test_the_autopsy_level_weights_the_chunks_by_their_patients(fit):
         return [{"mets_mean": per[seed - 7], "patients": n} for _, n, seed, _ in jobs]
     assert fit.autopsy_level(pool, "pancreas", {}, 120, 7) == pytest.approx(230 / 120)
     assert [(n, seed) for _, n, seed, _ in seen] == [(50, 7), (50, 8), (20, 9)]
+    # a diagnostic involvement size travels with every chunk's job
+    seen.clear()
+    fit.autopsy_level(lambda jobs: seen.extend(jobs) or [{"mets_mean": 1.0, "patients": n}
+                                                        for _, n, *_ in jobs],
+                      "pancreas", {}, 60, 7, involved=6.5e7)
+    assert [job[4] for job in seen] == [6.5e7, 6.5e7]

@@ -82,11 +82,14 @@ def targets() -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_scenario(args) -> dict:
-    """Run one scenario cohort to death; return involvement per site and more."""
-    scenario, patients, seed, overrides = args
+    """Run one scenario cohort to death; return involvement per site and more.
+    ``args``: (scenario, patients, seed, overrides[, involved_cells]), the last
+    the size from which a site counts as involved (default
+    :data:`INVOLVED_CELLS`; other sizes are for diagnostic scans)."""
+    scenario, patients, seed, overrides, *rest = args
     import paget
     ds = paget.Simulation.from_scenario(scenario, run_overrides(patients, seed, overrides)).run()
-    return involvement(ds)
+    return involvement(ds, *rest)
 
 
 def run_overrides(patients: int, seed: int, extra: dict | None = None) -> dict:
@@ -120,11 +123,14 @@ def metastatic_lesions(ds) -> dict:
             "patient": ds.lesion_patient.values[first], "organ": lorg[first]}
 
 
-def involvement(ds) -> dict:
+def involvement(ds, involved_cells: float = INVOLVED_CELLS) -> dict:
+    """Per compared site, the share of patients with a metastatic lesion of at
+    least ``involved_cells`` there at the end (or at death); the sites per
+    patient (mean and sd), and the deaths."""
     les = metastatic_lesions(ds)
     organs, cells, pat, org = les["organs"], les["cells"], les["patient"], les["organ"]
     P = ds.sizes["patient"]
-    big = cells >= INVOLVED_CELLS
+    big = cells >= involved_cells
     inv_mat = np.zeros((P, len(organs)), bool)
     inv_mat[pat[big], org[big]] = True
     share = {site: float(inv_mat[:, organs.index(o)].mean()) for site, o in SITES.items()}
