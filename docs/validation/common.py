@@ -38,7 +38,10 @@ PORTAL = ("colorectal", "pancreas")
 
 # ASSUMPTION: a site counts as involved at autopsy when it holds a metastatic
 # lesion of >= 1e5 cells (~0.6 mm across at 1e6 cells/mm^3, docs/reference/sources.md),
-# i.e. found on microscopic examination of the organ.
+# i.e. found on microscopic examination of the organ (DiSibio & French 2008 call
+# their data "based primarily on postmortem tissue analyses" [READ abstract]).
+# The size matters for the clinical time axis: clinical_fit.py's pancreas scan
+# measures the calibration at 6.5e7 cells (5 mm), what an eye would find.
 INVOLVED_CELLS = 1e5
 
 #: what every calibration and validation run overrides in a scenario: long
