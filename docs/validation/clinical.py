@@ -374,14 +374,22 @@ def km_at(t: np.ndarray, event: np.ndarray, at: float) -> tuple[float, float, fl
     return s, max(0.0, s - 1.96 * se), min(1.0, s + 1.96 * se)
 
 
+def _free_at_diagnosis(res: dict, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """(diagnosed, diagnosed without the ``event`` -- a metastasis time of
+    :func:`_run` -- at or before diagnosis): ``any_metastasis`` reads stage I by
+    spread (node-negative, non-metastatic), ``distant`` reads M0."""
+    diag, when = res["diagnosis"], res[event]
+    found = np.isfinite(diag)
+    return found, found & ~(np.isfinite(when) & (when <= diag))
+
+
 def stage_i_survival(res: dict, years: float) -> dict:
     """Survival ``years`` after diagnosis of the patients with no detectable
     metastasis, regional nodes included, at diagnosis (node-negative,
     non-metastatic: stage I read by spread; cancer deaths only), Kaplan-Meier,
     censored at the end of the run."""
-    diag, death, anym = res["diagnosis"], res["death"], res["any_metastasis"]
-    found = np.isfinite(diag)
-    local = found & ~(np.isfinite(anym) & (anym <= diag))
+    diag, death = res["diagnosis"], res["death"]
+    found, local = _free_at_diagnosis(res, "any_metastasis")
     dead = local & np.isfinite(death)
     t = (np.where(dead, death, res["end"]) - diag)[local] / DAYS_PER_MONTH
     s, lo, hi = km_at(t, dead[local], 12.0 * years)
@@ -403,10 +411,8 @@ def stage_iv_progression(res: dict) -> dict:
     those with a detectable distant metastasis (stage IV) later in the run: the
     years from diagnosis to it, their mean with a normal 95 % interval and their
     median; the others died first or were still alive at the end."""
-    diag, death, anym, dist = (res["diagnosis"], res["death"], res["any_metastasis"],
-                               res["distant"])
-    found = np.isfinite(diag)
-    local = found & ~(np.isfinite(anym) & (anym <= diag))
+    diag, death, dist = res["diagnosis"], res["death"], res["distant"]
+    found, local = _free_at_diagnosis(res, "any_metastasis")
     progressed = local & np.isfinite(dist) & (dist > diag)
     years = (dist[progressed] - diag[progressed]) / 365.25
     n = int(years.size)
@@ -439,8 +445,7 @@ def resected_course(res: dict, years: float = FOLLOW_UP_YEARS) -> dict:
     survival and the overall survival ``years`` after diagnosis, Kaplan-Meier,
     censored at the end of the run; months."""
     diag, death, dist = res["diagnosis"], res["death"], res["distant"]
-    found = np.isfinite(diag)
-    m0 = found & ~(np.isfinite(dist) & (dist <= diag))
+    found, m0 = _free_at_diagnosis(res, "distant")
     dead = m0 & np.isfinite(death)
     end = np.where(dead, death, res["end"])
     t_os = (end - diag)[m0] / DAYS_PER_MONTH
