@@ -78,7 +78,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import chunk_sizes
+from common import INVOLVED_CELLS, chunk_sizes
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -228,7 +228,6 @@ def main(argv=None) -> dict:
     pancreas = []
     if a.pancreas_lethal or a.pancreas_involved:
         import paget
-        from common import INVOLVED_CELLS
         levels = (lambda jobs: pool_map(run_scenario, jobs, a.processes))
         shipped = paget.Simulation.from_scenario("pancreas").config
         rate0, lethal0 = shipped.intravasation.rate, shipped.outcome.lethal_cells

@@ -126,10 +126,13 @@ def metastatic_lesions(ds) -> dict:
             "patient": ds.lesion_patient.values[first], "organ": lorg[first]}
 
 
-def involvement(ds, involved_cells: float = INVOLVED_CELLS) -> dict:
+def involvement(ds, involved_cells: float | None = None) -> dict:
     """Per compared site, the share of patients with a metastatic lesion of at
-    least ``involved_cells`` there at the end (or at death); the sites per
-    patient (mean and sd), and the deaths."""
+    least ``involved_cells`` (None: :data:`INVOLVED_CELLS`, read at the call)
+    there at the end (or at death); the sites per patient (mean and sd), and the
+    deaths."""
+    if involved_cells is None:
+        involved_cells = INVOLVED_CELLS
     les = metastatic_lesions(ds)
     organs, cells, pat, org = les["organs"], les["cells"], les["patient"], les["organ"]
     P = ds.sizes["patient"]
